@@ -1,0 +1,348 @@
+/* main.c: the encore command line, a client of include/encore.h.
+ *
+ *   encore classify --model DIR [options] [TEXT ...]
+ *   encore embed    --model DIR [options] [TEXT ...]
+ *   encore tokenize --model DIR [options] [TEXT ...]
+ *
+ * Texts come from the arguments, or one per line on stdin. Output is one JSON
+ * line per text, in input order. */
+#include "encore.h"
+#include "json_out.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct options {
+    const char *command;
+    const char *model_dir;
+    const char *pair;        /* --pair TEXT: second text for every argument text */
+    int tsv;                 /* stdin lines are text<TAB>pair */
+    int top_k;               /* labels per text; -1 = all */
+    int truncate;
+    int threads;
+    int batch;               /* texts per call */
+    encore_pooling pooling;
+    int normalize;
+    int quiet;
+} options;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "encore %s: transformer encoder inference\n"
+            "\n"
+            "usage:\n"
+            "  encore classify --model DIR [--top-k N|all] [--pair TEXT] [--tsv] [TEXT ...]\n"
+            "  encore embed    --model DIR [--pooling mean|cls] [--normalize] [TEXT ...]\n"
+            "  encore tokenize --model DIR [--pair TEXT] [--tsv] [TEXT ...]\n"
+            "\n"
+            "Texts come from the arguments, or one per line on stdin. Each text gives one\n"
+            "JSON line on stdout, in input order:\n"
+            "  classify  what transformers' pipeline(\"text-classification\") returns,\n"
+            "            e.g. [{\"label\": \"POSITIVE\", \"score\": 0.9998}]\n"
+            "  embed     the sentence embedding, as sentence-transformers computes it\n"
+            "  tokenize  {\"ids\": [...], \"tokens\": [...]}, special tokens included\n"
+            "A text that fails gives {\"error\": ..., \"status\": ...} on its line and exit status 1.\n"
+            "\n"
+            "options:\n"
+            "  --model DIR        Hugging Face model directory (config.json, model.safetensors,\n"
+            "                     tokenizer.json or vocab.txt)\n"
+            "  --top-k N|all      labels per text, best first (default 1, as the pipeline)\n"
+            "  --pair TEXT        classify/tokenize each TEXT argument as a pair with this text\n"
+            "  --tsv              stdin lines are TEXT<TAB>PAIR (a line without a tab is a single text)\n"
+            "  --no-truncation    fail on inputs longer than the model takes instead of cutting them\n"
+            "  --pooling mean|cls embedding pooling (default: the directory's 1_Pooling/config.json, else mean)\n"
+            "  --normalize        L2-normalise embeddings\n"
+            "  --threads N        CPU threads (default: all cores)\n"
+            "  --batch N          texts per forward pass (default 32)\n"
+            "  --quiet            no log lines on stderr\n",
+            ENCORE_VERSION);
+}
+
+static int parse_args(int argc, char **argv, options *o, int *first_text) {
+    memset(o, 0, sizeof *o);
+    o->top_k = 1;
+    o->truncate = 1;
+    o->batch = 32;
+    if (argc < 2) return 0;
+    o->command = argv[1];
+    int i = 2;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strncmp(a, "--", 2) != 0) break;
+        int takes_value = strcmp(a, "--model") == 0 || strcmp(a, "--top-k") == 0 || strcmp(a, "--pair") == 0 ||
+                          strcmp(a, "--pooling") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--batch") == 0;
+        if (takes_value && !next) {
+            fprintf(stderr, "encore: %s needs a value\n", a);
+            return 0;
+        }
+        if (strcmp(a, "--model") == 0) o->model_dir = next;
+        else if (strcmp(a, "--pair") == 0) o->pair = next;
+        else if (strcmp(a, "--top-k") == 0) {
+            if (strcmp(next, "all") == 0) o->top_k = -1;
+            else if ((o->top_k = atoi(next)) < 1) {
+                fprintf(stderr, "encore: --top-k takes a positive number or 'all', not '%s'\n", next);
+                return 0;
+            }
+        } else if (strcmp(a, "--pooling") == 0) {
+            if (strcmp(next, "mean") == 0) o->pooling = ENCORE_POOLING_MEAN;
+            else if (strcmp(next, "cls") == 0) o->pooling = ENCORE_POOLING_CLS;
+            else {
+                fprintf(stderr, "encore: --pooling takes mean or cls, not '%s'\n", next);
+                return 0;
+            }
+        } else if (strcmp(a, "--threads") == 0) {
+            if ((o->threads = atoi(next)) < 1) {
+                fprintf(stderr, "encore: --threads takes a positive number\n");
+                return 0;
+            }
+        } else if (strcmp(a, "--batch") == 0) {
+            if ((o->batch = atoi(next)) < 1) {
+                fprintf(stderr, "encore: --batch takes a positive number\n");
+                return 0;
+            }
+        } else if (strcmp(a, "--tsv") == 0) o->tsv = 1;
+        else if (strcmp(a, "--no-truncation") == 0) o->truncate = 0;
+        else if (strcmp(a, "--normalize") == 0) o->normalize = 1;
+        else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
+        else if (strcmp(a, "--help") == 0) return 0;
+        else {
+            fprintf(stderr, "encore: unknown option %s\n", a);
+            return 0;
+        }
+        if (takes_value) i++;
+    }
+    *first_text = i;
+    return 1;
+}
+
+/* ---- inputs ---------------------------------------------------------- */
+
+typedef struct input_list {
+    encore_input *items;
+    char **owned;            /* lines read from stdin */
+    int n, cap;
+} input_list;
+
+static int list_push(input_list *l, const char *text, const char *pair, char *owned) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        encore_input *items = realloc(l->items, (size_t)cap * sizeof *items);
+        char **own = realloc(l->owned, (size_t)cap * sizeof *own);
+        if (items) l->items = items;
+        if (own) l->owned = own;
+        if (!items || !own) return 0;
+        l->cap = cap;
+    }
+    l->items[l->n].text = text;
+    l->items[l->n].text_pair = pair;
+    l->owned[l->n] = owned;
+    l->n++;
+    return 1;
+}
+
+static int read_stdin(input_list *l, int tsv) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        char *text = malloc((size_t)len + 1);
+        if (!text) return 0;
+        memcpy(text, line, (size_t)len + 1);
+        char *pair = NULL;
+        if (tsv && (pair = strchr(text, '\t')) != NULL) {
+            *pair++ = '\0';
+            char *tab = strchr(pair, '\t');
+            if (tab) *tab = '\0';
+        }
+        if (!list_push(l, text, pair, text)) return 0;
+    }
+    free(line);
+    return 1;
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static void print_error(encore_status st, const char *message) {
+    fputs("{\"error\": ", stdout);
+    json_write_string(stdout, message);
+    fputs(", \"status\": ", stdout);
+    json_write_string(stdout, encore_status_str(st));
+    fputs("}\n", stdout);
+}
+
+static void print_scores(const encore_model *model, const float *scores, int top_k) {
+    const int L = encore_model_n_labels(model);
+    int order[L];
+    for (int i = 0; i < L; i++) order[i] = i;
+    /* Best first; ties keep label order, as Python's stable sort does. */
+    for (int i = 1; i < L; i++) {
+        int o = order[i], j = i;
+        while (j > 0 && scores[order[j - 1]] < scores[o]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = o;
+    }
+    int n = top_k < 0 || top_k > L ? L : top_k;
+    fputc('[', stdout);
+    for (int i = 0; i < n; i++) {
+        char num[40];
+        json_format_number((double)scores[order[i]], 0, num, sizeof num);
+        fputs(i ? ", {\"label\": " : "{\"label\": ", stdout);
+        json_write_string(stdout, encore_model_label(model, order[i]));
+        printf(", \"score\": %s}", num);
+    }
+    fputs("]\n", stdout);
+}
+
+static void print_vector(const float *v, int n) {
+    fputc('[', stdout);
+    for (int i = 0; i < n; i++) {
+        char num[40];
+        json_format_number((double)v[i], 1, num, sizeof num);
+        printf(i ? ", %s" : "%s", num);
+    }
+    fputs("]\n", stdout);
+}
+
+static void print_encoding(const encore_model *model, const encore_encoding *enc) {
+    fputs("{\"ids\": [", stdout);
+    for (int i = 0; i < enc->n_tokens; i++) printf(i ? ", %d" : "%d", enc->ids[i]);
+    fputs("], \"tokens\": [", stdout);
+    for (int i = 0; i < enc->n_tokens; i++) {
+        if (i) fputs(", ", stdout);
+        json_write_string(stdout, encore_model_token(model, enc->ids[i]));
+    }
+    fputs("]}\n", stdout);
+}
+
+/* ---- commands -------------------------------------------------------- */
+
+/* Run one batch; when it fails, run its texts one by one so that one bad text
+ * costs only its own line. Returns the number of texts that failed. */
+static int run_batch(encore_session *session, const encore_model *model, const options *o,
+                     const encore_input *inputs, int n, float *out) {
+    const int is_embed = strcmp(o->command, "embed") == 0;
+    const int width = is_embed ? encore_model_hidden_size(model) : encore_model_n_labels(model);
+    encore_status st = is_embed ? encore_session_embed(session, inputs, n, o->pooling, o->normalize, out)
+                                : encore_session_classify(session, inputs, n, out);
+    if (st == ENCORE_STATUS_OK || n == 1) {
+        for (int i = 0; i < n; i++) {
+            if (st != ENCORE_STATUS_OK) print_error(st, encore_session_last_error(session));
+            else if (is_embed) print_vector(out + (size_t)i * width, width);
+            else print_scores(model, out + (size_t)i * width, o->top_k);
+        }
+        return st == ENCORE_STATUS_OK ? 0 : 1;
+    }
+    int failed = 0;
+    for (int i = 0; i < n; i++) failed += run_batch(session, model, o, inputs + i, 1, out);
+    return failed;
+}
+
+static int run_tokenize(const encore_model *model, const options *o, const input_list *l) {
+    int failed = 0;
+    for (int i = 0; i < l->n; i++) {
+        encore_encoding *enc = NULL;
+        encore_status st = encore_model_tokenize(model, l->items[i], o->truncate, &enc);
+        if (st == ENCORE_STATUS_OK) print_encoding(model, enc);
+        else {
+            print_error(st, encore_last_error());
+            failed++;
+        }
+        encore_encoding_free(enc);
+    }
+    return failed;
+}
+
+static void quiet_log(encore_log_level level, const char *message, void *user_data) {
+    (void)level, (void)message, (void)user_data;
+}
+
+int main(int argc, char **argv) {
+    options o;
+    int first_text = argc;
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
+        printf("encore %s\n", ENCORE_VERSION);
+        return 0;
+    }
+    if (!parse_args(argc, argv, &o, &first_text)) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(o.command, "classify") != 0 && strcmp(o.command, "embed") != 0 &&
+        strcmp(o.command, "tokenize") != 0) {
+        fprintf(stderr, "encore: unknown command '%s'\n", o.command);
+        usage(stderr);
+        return 2;
+    }
+    if (!o.model_dir) {
+        fprintf(stderr, "encore: --model DIR is required\n");
+        return 2;
+    }
+    if (o.quiet) encore_log_set(quiet_log, NULL);
+
+    encore_model *model = NULL;
+    if (encore_model_load(o.model_dir, encore_model_default_params(), &model) != ENCORE_STATUS_OK) {
+        fprintf(stderr, "encore: %s\n", encore_last_error());
+        return 2;
+    }
+    if (strcmp(o.command, "classify") == 0 && encore_model_n_labels(model) == 0) {
+        fprintf(stderr, "encore: %s has no classification head; use 'encore embed'\n",
+                encore_model_architecture_name(model));
+        encore_model_free(model);
+        return 2;
+    }
+
+    input_list inputs = {0};
+    int ok = 1;
+    for (int i = first_text; i < argc && ok; i++) ok = list_push(&inputs, argv[i], o.pair, NULL);
+    if (ok && first_text >= argc) ok = read_stdin(&inputs, o.tsv);
+    if (!ok) {
+        fprintf(stderr, "encore: out of memory reading the input\n");
+        encore_model_free(model);
+        return 2;
+    }
+
+    int failed = 0;
+    if (strcmp(o.command, "tokenize") == 0) {
+        failed = run_tokenize(model, &o, &inputs);
+    } else {
+        encore_session_params sp = encore_session_default_params();
+        sp.n_threads = o.threads;
+        sp.truncate = o.truncate;
+        encore_session *session = NULL;
+        if (encore_session_create(model, sp, &session) != ENCORE_STATUS_OK) {
+            fprintf(stderr, "encore: %s\n", encore_last_error());
+            encore_model_free(model);
+            return 2;
+        }
+        const int width = strcmp(o.command, "embed") == 0 ? encore_model_hidden_size(model)
+                                                          : encore_model_n_labels(model);
+        float *out = malloc((size_t)o.batch * (size_t)width * sizeof(float));
+        for (int i = 0; out && i < inputs.n; i += o.batch) {
+            int n = inputs.n - i < o.batch ? inputs.n - i : o.batch;
+            failed += run_batch(session, model, &o, inputs.items + i, n, out);
+            fflush(stdout);
+        }
+        if (!out) fprintf(stderr, "encore: out of memory\n");
+        free(out);
+        encore_session_free(session);
+    }
+    for (int i = 0; i < inputs.n; i++) free(inputs.owned[i]);
+    free(inputs.items);
+    free(inputs.owned);
+    encore_model_free(model);
+    if (failed) fprintf(stderr, "encore: %d of %d texts failed\n", failed, inputs.n);
+    return failed ? 1 : 0;
+}

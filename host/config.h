@@ -1,0 +1,45 @@
+/* config.h: the parts of a Hugging Face config.json that encore uses. */
+#ifndef ENCORE_CONFIG_H
+#define ENCORE_CONFIG_H
+
+#include "encore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum encore_activation {
+    ENCORE_ACTIVATION_GELU = 0,   /* exact erf form ("gelu") */
+    ENCORE_ACTIVATION_GELU_TANH,  /* "gelu_new", "gelu_pytorch_tanh", "gelu_fast" */
+    ENCORE_ACTIVATION_RELU,
+    ENCORE_ACTIVATION_SILU
+} encore_activation;
+
+typedef struct encore_config {
+    encore_architecture architecture;
+    char architecture_name[64];
+    int is_distilbert;
+    int has_head;                 /* a sequence-classification head */
+    int vocab_size;
+    int hidden_size;              /* C */
+    int n_layers;
+    int n_heads;
+    int intermediate_size;        /* F */
+    int max_position_embeddings;  /* P */
+    int type_vocab_size;          /* 0 for DistilBERT */
+    float layer_norm_eps;
+    encore_activation activation;
+    int n_labels;
+    char **labels;                /* (n_labels) id2label, in id order */
+    encore_score_function score_function;
+} encore_config;
+
+/* Parse dir/config.json. Errors name the file and the key. */
+encore_status encore_config_load(const char *dir, encore_config *cfg);
+void encore_config_free(encore_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_CONFIG_H */

@@ -1,0 +1,44 @@
+/* cpu_ops.h: the fp32 CPU operators of the forward pass. They are the
+ * reference the CUDA kernels in kernels/ are held to, and take their
+ * arguments in the same order. T = tokens in the packed batch, C = hidden,
+ * F = intermediate, H = heads, D = head size (C / H), B = sequences. */
+#ifndef ENCORE_CPU_OPS_H
+#define ENCORE_CPU_OPS_H
+
+#include "config.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out = LayerNorm(word[ids] + pos[positions] (+ type[type_ids])).
+ * type may be NULL (DistilBERT). out: (T, C). */
+void encore_embed_cpu(const int32_t *ids, const int32_t *type_ids, const int32_t *positions, int T, int C,
+                      const float *word, const float *pos, const float *type, const float *gamma,
+                      const float *beta, float eps, float *out);
+
+/* out = x W^T (+ b). x: (T, K), W: (N, K), b: (N) or NULL, out: (T, N). */
+void encore_linear_cpu(const float *x, const float *w, const float *b, int T, int N, int K, float *out);
+
+/* x = LayerNorm(x + bias + residual), in place. x, residual: (T, C). */
+void encore_bias_residual_layernorm_cpu(float *x, const float *bias, const float *residual, const float *gamma,
+                                        const float *beta, float eps, int T, int C);
+
+/* x = act(x + bias), in place. x: (T, N). */
+void encore_bias_act_cpu(float *x, const float *bias, encore_activation act, int T, int N);
+
+/* Multi-head self-attention over a packed batch. qkv: (T, 3C), queries, keys
+ * and values side by side; seq_start: (B + 1) token offsets of each sequence;
+ * scratch: (omp_get_max_threads(), max_len) floats, max_len at least the
+ * longest sequence; out: (T, C). Each sequence attends only to itself, so no
+ * padding or mask is needed. */
+void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
+                          int max_len, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_CPU_OPS_H */

@@ -1,0 +1,185 @@
+/* session.c: the public session API: tokenize, batch, run, post-process. */
+#include "session.h"
+
+#include "common.h"
+#include "forward_cpu.h"
+#include "model.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct encore_session {
+    const encore_model *model;
+    encore_session_params params;
+    encore_batch batch;
+    encore_cpu_workspace ws;
+    float *head_scratch;          /* (2C) */
+    char last_error[ENCORE_ERROR_LEN];
+};
+
+typedef enum run_kind { RUN_LOGITS, RUN_SCORES, RUN_EMBED, RUN_HIDDEN } run_kind;
+
+encore_session_params encore_session_default_params(void) {
+    encore_session_params p;
+    p.n_threads = 0;
+    p.truncate = 1;
+    return p;
+}
+
+/* Copy this thread's last error into the session and return status. */
+static encore_status session_fail(encore_session *s, encore_status status) {
+    snprintf(s->last_error, sizeof s->last_error, "%s", encore_last_error());
+    return status;
+}
+
+encore_status encore_session_create(const encore_model *model, encore_session_params params,
+                                    encore_session **out) {
+    if (!model || !out) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_session_create: NULL argument");
+    *out = NULL;
+    if (params.n_threads < 0)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "n_threads is %d; use 0 for all cores", params.n_threads);
+    encore_session *s = calloc(1, sizeof *s);
+    if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    s->model = model;
+    s->params = params;
+    s->head_scratch = malloc(2 * (size_t)model->config.hidden_size * sizeof(float));
+    if (!s->head_scratch) {
+        free(s);
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    *out = s;
+    return ENCORE_STATUS_OK;
+}
+
+void encore_session_free(encore_session *s) {
+    if (!s) return;
+    encore_batch_free(&s->batch);
+    encore_cpu_workspace_free(&s->ws);
+    free(s->head_scratch);
+    free(s);
+}
+
+const char *encore_session_last_error(const encore_session *s) { return s ? s->last_error : ""; }
+
+static void set_threads(const encore_session *s) {
+    if (s->params.n_threads > 0) {
+        omp_set_num_threads(s->params.n_threads);
+        openblas_set_num_threads(s->params.n_threads);
+    }
+}
+
+static void free_encodings(encore_encoding **encs, int n) {
+    for (int i = 0; i < n; i++) encore_encoding_free(encs[i]);
+    free(encs);
+}
+
+/* Post-process one chunk's hidden state into its rows of out. */
+static void emit(encore_session *s, run_kind kind, const float *hidden, encore_pooling pooling, int normalize,
+                 float *out) {
+    const encore_model *m = s->model;
+    const int L = m->config.n_labels;
+    switch (kind) {
+    case RUN_LOGITS:
+    case RUN_SCORES:
+        encore_head_cpu(m, &s->batch, hidden, s->head_scratch, out);
+        if (kind == RUN_SCORES) encore_scores_cpu(out, s->batch.B, L, m->config.score_function);
+        break;
+    case RUN_EMBED:
+        encore_pool_cpu(&s->batch, hidden, m->config.hidden_size, pooling, normalize, out);
+        break;
+    case RUN_HIDDEN:
+        memcpy(out, hidden, (size_t)s->batch.T * m->config.hidden_size * sizeof(float));
+        break;
+    }
+}
+
+/* Tokenize every input first (so that a bad input fails the call before any
+ * work), then run them in chunks of whole inputs. out_width floats per input,
+ * except RUN_HIDDEN. */
+static encore_status run(encore_session *s, const encore_input *inputs, int n, run_kind kind,
+                         encore_pooling pooling, int normalize, float *out, int32_t *n_tokens) {
+    if (!inputs || !out || n < 0) {
+        encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL inputs or output, or a negative count");
+        return session_fail(s, ENCORE_STATUS_INVALID_ARGUMENT);
+    }
+    const encore_model *m = s->model;
+    if ((kind == RUN_LOGITS || kind == RUN_SCORES) && !m->config.has_head) {
+        encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no classification head; use embed",
+                    m->config.architecture_name);
+        return session_fail(s, ENCORE_STATUS_UNSUPPORTED);
+    }
+    if (n == 0) return ENCORE_STATUS_OK;
+    set_threads(s);
+    encore_encoding **encs = calloc((size_t)n, sizeof *encs);
+    if (!encs) {
+        encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+        return session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
+    }
+    for (int i = 0; i < n; i++) {
+        encore_status st = encore_model_tokenize(m, inputs[i], s->params.truncate, &encs[i]);
+        if (st != ENCORE_STATUS_OK) {
+            char msg[ENCORE_ERROR_LEN];
+            snprintf(msg, sizeof msg, "%s", encore_last_error());
+            encore_fail(st, "input %d: %s", i, msg);
+            free_encodings(encs, n);
+            return session_fail(s, st);
+        }
+        if (n_tokens) n_tokens[i] = encs[i]->n_tokens;
+    }
+    const int width = kind == RUN_EMBED ? m->config.hidden_size : m->config.n_labels;
+    const int C = m->config.hidden_size;
+    float *dst = out;
+    encore_status st = ENCORE_STATUS_OK;
+    for (int first = 0; first < n && st == ENCORE_STATUS_OK;) {
+        encore_batch_clear(&s->batch);
+        int last = first;
+        while (last < n && st == ENCORE_STATUS_OK &&
+               (last == first || s->batch.T + encs[last]->n_tokens <= ENCORE_CHUNK_TOKENS))
+            st = encore_batch_append(&s->batch, encs[last++]);
+        if (kind == RUN_HIDDEN && last < n && st == ENCORE_STATUS_OK)
+            st = encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "hidden states need the inputs to fit %d tokens",
+                             ENCORE_CHUNK_TOKENS);
+        const float *hidden = NULL;
+        if (st == ENCORE_STATUS_OK) st = encore_forward_cpu(m, &s->batch, &s->ws, &hidden);
+        if (st == ENCORE_STATUS_OK) {
+            emit(s, kind, hidden, pooling, normalize, dst);
+            dst += kind == RUN_HIDDEN ? (size_t)s->batch.T * C : (size_t)(last - first) * width;
+        }
+        first = last;
+    }
+    free_encodings(encs, n);
+    return st == ENCORE_STATUS_OK ? st : session_fail(s, st);
+}
+
+encore_status encore_session_logits(encore_session *s, const encore_input *inputs, int n, float *logits) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    return run(s, inputs, n, RUN_LOGITS, ENCORE_POOLING_DEFAULT, 0, logits, NULL);
+}
+
+encore_status encore_session_classify(encore_session *s, const encore_input *inputs, int n, float *scores) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    return run(s, inputs, n, RUN_SCORES, ENCORE_POOLING_DEFAULT, 0, scores, NULL);
+}
+
+encore_status encore_session_embed(encore_session *s, const encore_input *inputs, int n, encore_pooling pooling,
+                                   int normalize, float *embeddings) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    if (pooling == ENCORE_POOLING_DEFAULT) pooling = s->model->pooling;
+    return run(s, inputs, n, RUN_EMBED, pooling, normalize, embeddings, NULL);
+}
+
+encore_status encore_session_hidden_states(encore_session *s, const encore_input *inputs, int n, float **out,
+                                           int32_t *n_tokens) {
+    if (!s || !out || !n_tokens) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL argument");
+    *out = malloc((size_t)ENCORE_CHUNK_TOKENS * s->model->config.hidden_size * sizeof(float));
+    if (!*out) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    encore_status st = run(s, inputs, n, RUN_HIDDEN, ENCORE_POOLING_DEFAULT, 0, *out, n_tokens);
+    if (st != ENCORE_STATUS_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}

@@ -1,0 +1,24 @@
+/* session.h: private session entry points used by the tests. */
+#ifndef ENCORE_SESSION_H
+#define ENCORE_SESSION_H
+
+#include "encore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Tokens per forward pass: a call with more is split into chunks of whole
+ * inputs, which bounds memory and does not change any result. */
+#define ENCORE_CHUNK_TOKENS 8192
+
+/* The last hidden state of every input, concatenated: (sum of n_tokens, C).
+ * n_tokens: (n_inputs). The inputs must fit one chunk. out is malloc'd. */
+encore_status encore_session_hidden_states(encore_session *session, const encore_input *inputs, int n_inputs,
+                                           float **out, int32_t *n_tokens);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_SESSION_H */

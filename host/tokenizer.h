@@ -1,0 +1,59 @@
+/* tokenizer.h: BERT's WordPiece tokenizer, identical to Hugging Face's fast
+ * tokenizer (tokenizers' BertNormalizer, BertPreTokenizer, WordPiece and the
+ * [CLS] A [SEP] B [SEP] template). */
+#ifndef ENCORE_TOKENIZER_H
+#define ENCORE_TOKENIZER_H
+
+#include "encore.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct encore_tokenizer encore_tokenizer;
+
+/* Settings read from tokenizer.json / tokenizer_config.json. */
+typedef struct encore_tokenizer_settings {
+    int clean_text;              /* default 1 */
+    int handle_chinese_chars;    /* tokenize_chinese_chars, default 1 */
+    int strip_accents;           /* -1 = follow lowercase (default), 0 or 1 */
+    int lowercase;               /* do_lower_case, default 1 */
+    int max_input_chars_per_word;/* default 100 */
+    int model_max_length;        /* from tokenizer_config.json, 0 if absent or unbounded */
+    int add_type_ids;            /* 1 if the model takes token_type_ids (BERT), 0 (DistilBERT) */
+} encore_tokenizer_settings;
+
+/* Load the tokenizer of a model directory: tokenizer.json when present, else
+ * vocab.txt with tokenizer_config.json and special_tokens_map.json.
+ * On failure returns a status and sets the last error (encore_fail). */
+encore_status encore_tokenizer_load(const char *dir, encore_tokenizer **out);
+void encore_tokenizer_free(encore_tokenizer *tok);
+
+const encore_tokenizer_settings *encore_tokenizer_get_settings(const encore_tokenizer *tok);
+/* The model loader sets this from the architecture (0 for DistilBERT). The
+ * encoding's type_ids are filled either way; the model decides whether to
+ * feed them. */
+void encore_tokenizer_set_add_type_ids(encore_tokenizer *tok, int add_type_ids);
+int32_t encore_tokenizer_vocab_size(const encore_tokenizer *tok);
+/* Token text of an id, NULL if out of range. */
+const char *encore_tokenizer_id_to_token(const encore_tokenizer *tok, int32_t id);
+/* Id of a token, -1 if absent. */
+int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *token);
+
+/* Encode text (and pair when non-NULL) with special tokens. When max_len > 0,
+ * truncate as transformers' truncation=True (longest_first) does so the
+ * result holds at most max_len tokens; max_len == 0 means no truncation.
+ * Invalid UTF-8 gives ENCORE_STATUS_BAD_INPUT. The result is allocated with
+ * malloc; free with encore_encoding_free(). */
+encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *text,
+                                      const char *pair, int32_t max_len,
+                                      encore_encoding **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_TOKENIZER_H */

@@ -1,0 +1,59 @@
+/* unicode.h: the UTF-8 and Unicode character classes the tokenizer needs,
+ * each defined the way Hugging Face tokenizers (Rust) defines it. */
+#ifndef ENCORE_UNICODE_H
+#define ENCORE_UNICODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest canonical decomposition of one code point (Unicode has 4). */
+#define ENCORE_UNICODE_MAX_DECOMPOSITION 8
+
+/* Offset of the first byte that is not valid UTF-8 (a stray continuation
+ * byte, a truncated sequence, an overlong form, a surrogate, a code point
+ * past U+10FFFF), or len when all of s[0, len) is valid. */
+size_t encore_utf8_validate(const char *s, size_t len);
+
+/* Decode the code point at s[*pos] of valid UTF-8 and advance *pos. */
+uint32_t encore_utf8_decode(const char *s, size_t *pos);
+
+/* Write c as UTF-8 to out (room for 4 bytes); returns the byte count. */
+int encore_utf8_encode(uint32_t c, char *out);
+
+/* Rust's char::is_whitespace: the White_Space property. */
+int encore_unicode_is_whitespace(uint32_t c);
+
+/* BERT's "control": general category Cc, Cf, Cs, Co or Cn, except \t \n \r. */
+int encore_unicode_is_control(uint32_t c);
+
+/* BERT's CJK ideograph ranges, as tokenizers' BertNormalizer lists them. */
+int encore_unicode_is_chinese(uint32_t c);
+
+/* BERT's punctuation: ASCII punctuation or categories Pc Pd Ps Pe Pi Pf Po. */
+int encore_unicode_is_punctuation(uint32_t c);
+
+/* A regex \w character: letters, marks, decimal digits, Pc, joiners. */
+int encore_unicode_is_word(uint32_t c);
+
+/* General category Mn. */
+int encore_unicode_is_nonspacing_mark(uint32_t c);
+
+/* Canonical combining class (0 for starters). */
+int encore_unicode_combining_class(uint32_t c);
+
+/* Full canonical decomposition of c (NFD of one code point) into out; returns
+ * the count (1 when c does not decompose). */
+int encore_unicode_decompose(uint32_t c, uint32_t out[ENCORE_UNICODE_MAX_DECOMPOSITION]);
+
+/* Rust's char::to_lowercase: one or two code points (U+0130 gives "i\u0307"). */
+int encore_unicode_lowercase(uint32_t c, uint32_t out[2]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_UNICODE_H */

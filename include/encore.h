@@ -1,0 +1,207 @@
+/*
+ * encore.h: the public C API of encore, an inference runtime for transformer
+ * encoder models (BERT, DistilBERT and their kin) loaded from Hugging Face
+ * model directories.
+ *
+ * Usage:
+ *
+ *     encore_model *model = NULL;
+ *     if (encore_model_load("models/sst2", encore_model_default_params(),
+ *                           &model) != ENCORE_STATUS_OK) {
+ *         fprintf(stderr, "%s\n", encore_last_error());
+ *         return 1;
+ *     }
+ *     encore_session *session = NULL;
+ *     encore_session_create(model, encore_session_default_params(), &session);
+ *
+ *     encore_input input = { "This movie is fantastic!", NULL };
+ *     float probs[2];                       // (n_inputs, n_labels)
+ *     if (encore_session_classify(session, &input, 1, probs) == ENCORE_STATUS_OK)
+ *         printf("%s %f\n", encore_model_label(model, probs[1] > probs[0]), ...);
+ *
+ *     encore_session_free(session);
+ *     encore_model_free(model);
+ *
+ * Thread safety:
+ *   - An encore_model is immutable once loaded. Any number of threads may use
+ *     it at once, and any number of sessions may share it.
+ *   - An encore_session holds scratch buffers; use one session from one thread
+ *     at a time. Give each thread its own session.
+ *   - encore_last_error() is per thread.
+ *   - encore_log_set() changes process-wide state: call it before other work.
+ *
+ * Errors: every call that can fail returns an encore_status. The library never
+ * exits or aborts on bad input. A failed call leaves a message that says what
+ * went wrong in words a user can act on: encore_last_error() for the calling
+ * thread, and encore_session_last_error() for a session.
+ */
+#ifndef ENCORE_H
+#define ENCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ENCORE_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define ENCORE_API __attribute__((visibility("default")))
+#else
+#define ENCORE_API
+#endif
+
+#define ENCORE_VERSION "0.1.0"
+
+typedef enum encore_status {
+    ENCORE_STATUS_OK = 0,
+    ENCORE_STATUS_INVALID_ARGUMENT,   /* a NULL pointer, a count out of range */
+    ENCORE_STATUS_IO_ERROR,           /* a file is missing or unreadable */
+    ENCORE_STATUS_BAD_MODEL,          /* malformed config/weights/vocab, missing tensor, wrong shape */
+    ENCORE_STATUS_UNSUPPORTED,        /* unknown architecture, dtype or setting */
+    ENCORE_STATUS_BAD_INPUT,          /* invalid UTF-8 and other unusable text */
+    ENCORE_STATUS_TOO_LONG,           /* input longer than the model takes, truncation off */
+    ENCORE_STATUS_OUT_OF_MEMORY,
+    ENCORE_STATUS_DEVICE_ERROR,       /* a GPU call failed */
+    ENCORE_STATUS_QUEUE_FULL,         /* a server or pipeline queue is full */
+    ENCORE_STATUS_COUNT
+} encore_status;
+
+/* A short, static name for a status, e.g. "bad model". */
+ENCORE_API const char *encore_status_str(encore_status status);
+
+/* The message of the last failed call on this thread ("" if none). */
+ENCORE_API const char *encore_last_error(void);
+
+typedef enum encore_log_level {
+    ENCORE_LOG_LEVEL_DEBUG = 0,
+    ENCORE_LOG_LEVEL_INFO,
+    ENCORE_LOG_LEVEL_WARN,
+    ENCORE_LOG_LEVEL_ERROR
+} encore_log_level;
+
+typedef void (*encore_log_fn)(encore_log_level level, const char *message, void *user_data);
+
+/* Replace the log sink (default: WARN and above to stderr). NULL restores the
+ * default. Messages carry no trailing newline. */
+ENCORE_API void encore_log_set(encore_log_fn fn, void *user_data);
+
+/* ---- model ------------------------------------------------------------ */
+
+typedef struct encore_model encore_model;
+
+typedef enum encore_architecture {
+    ENCORE_ARCHITECTURE_BERT_MODEL = 0,                     /* BertModel */
+    ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION,       /* BertForSequenceClassification */
+    ENCORE_ARCHITECTURE_DISTILBERT_MODEL,                   /* DistilBertModel */
+    ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION  /* DistilBertForSequenceClassification */
+} encore_architecture;
+
+/* What the classifier applies to its logits, as transformers' pipeline
+ * chooses by default from problem_type and num_labels. */
+typedef enum encore_score_function {
+    ENCORE_SCORE_FUNCTION_SOFTMAX = 0,
+    ENCORE_SCORE_FUNCTION_SIGMOID,
+    ENCORE_SCORE_FUNCTION_NONE
+} encore_score_function;
+
+typedef enum encore_pooling {
+    ENCORE_POOLING_DEFAULT = 0,  /* the directory's 1_Pooling/config.json, else mean */
+    ENCORE_POOLING_MEAN,         /* mean over the attention mask */
+    ENCORE_POOLING_CLS           /* the first token's hidden state */
+} encore_pooling;
+
+typedef struct encore_model_params {
+    int reserved;                /* no options yet; keeps the struct non-empty */
+} encore_model_params;
+
+ENCORE_API encore_model_params encore_model_default_params(void);
+
+/* Load a Hugging Face model directory (config.json, model.safetensors and
+ * tokenizer.json and/or vocab.txt). */
+ENCORE_API encore_status encore_model_load(const char *dir, encore_model_params params,
+                                           encore_model **out);
+ENCORE_API void encore_model_free(encore_model *model);
+
+ENCORE_API encore_architecture encore_model_architecture(const encore_model *model);
+ENCORE_API const char *encore_model_architecture_name(const encore_model *model);
+ENCORE_API int encore_model_hidden_size(const encore_model *model);
+ENCORE_API int encore_model_n_layers(const encore_model *model);
+/* Tokens one input may hold, special tokens included. */
+ENCORE_API int encore_model_max_length(const encore_model *model);
+/* 0 for models without a classification head. */
+ENCORE_API int encore_model_n_labels(const encore_model *model);
+/* id2label[i], or NULL when i is out of range. */
+ENCORE_API const char *encore_model_label(const encore_model *model, int i);
+ENCORE_API encore_score_function encore_model_score_function(const encore_model *model);
+/* The pooling the directory asks for (never ENCORE_POOLING_DEFAULT). */
+ENCORE_API encore_pooling encore_model_pooling(const encore_model *model);
+/* Token text of a vocabulary id, or NULL when out of range. */
+ENCORE_API const char *encore_model_token(const encore_model *model, int32_t id);
+
+/* ---- tokenization ------------------------------------------------------ */
+
+/* One input: a text, or a pair of texts (text_pair non-NULL). NUL-terminated
+ * UTF-8. */
+typedef struct encore_input {
+    const char *text;
+    const char *text_pair;
+} encore_input;
+
+/* The tokens of one input as the model sees them, special tokens included. */
+typedef struct encore_encoding {
+    int32_t n_tokens;
+    int32_t *ids;       /* (n_tokens) vocabulary ids */
+    int32_t *type_ids;  /* (n_tokens) 0 for the first text, 1 for the pair */
+    int32_t *offsets;   /* (n_tokens, 2) byte [start, end) in its text; 0,0 for special tokens */
+} encore_encoding;
+
+/* Tokenize one input. truncate != 0 cuts it to encore_model_max_length();
+ * otherwise an over-long input gives ENCORE_STATUS_TOO_LONG. Free the result
+ * with encore_encoding_free(). */
+ENCORE_API encore_status encore_model_tokenize(const encore_model *model, encore_input input,
+                                               int truncate, encore_encoding **out);
+ENCORE_API void encore_encoding_free(encore_encoding *encoding);
+
+/* ---- session ----------------------------------------------------------- */
+
+typedef struct encore_session encore_session;
+
+typedef struct encore_session_params {
+    int n_threads;      /* CPU threads; 0 = all cores */
+    int truncate;       /* 1 (default): cut over-long inputs to the model's maximum */
+} encore_session_params;
+
+ENCORE_API encore_session_params encore_session_default_params(void);
+ENCORE_API encore_status encore_session_create(const encore_model *model,
+                                               encore_session_params params,
+                                               encore_session **out);
+ENCORE_API void encore_session_free(encore_session *session);
+ENCORE_API const char *encore_session_last_error(const encore_session *session);
+
+/* Raw classifier logits. logits: (n_inputs, n_labels). Each input's result
+ * does not depend on the other inputs of the call. */
+ENCORE_API encore_status encore_session_logits(encore_session *session,
+                                               const encore_input *inputs, int n_inputs,
+                                               float *logits);
+
+/* Scores: the logits after the model's score function (softmax, sigmoid or
+ * none). scores: (n_inputs, n_labels). */
+ENCORE_API encore_status encore_session_classify(encore_session *session,
+                                                 const encore_input *inputs, int n_inputs,
+                                                 float *scores);
+
+/* Sentence embeddings as sentence-transformers computes them.
+ * embeddings: (n_inputs, hidden_size). */
+ENCORE_API encore_status encore_session_embed(encore_session *session,
+                                              const encore_input *inputs, int n_inputs,
+                                              encore_pooling pooling, int normalize,
+                                              float *embeddings);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_H */

@@ -1,0 +1,825 @@
+#!/usr/bin/env python3
+"""Build encore's tiny random-weight reference checkpoints and dump what
+Hugging Face itself computes for them.
+
+Writes (see tests/fixtures/README.md for the format):
+  tests/fixtures/models/<name>/                 checkpoints / tokenizer dirs
+  tests/fixtures/reference/<name>.json          reference dumps
+  tests/fixtures/reference/<name>.hidden.safetensors   last_hidden_state per case
+
+Run through models/make_fixtures.sh (pinned versions, offline).  Everything is
+deterministic: fixed seeds, single-threaded torch, no network.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import unicodedata
+import warnings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import safetensors  # noqa: E402
+import safetensors.numpy  # noqa: E402
+import tokenizers  # noqa: E402
+import transformers  # noqa: E402
+import sentence_transformers  # noqa: E402
+from tokenizers import normalizers, pre_tokenizers  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertForSequenceClassification,
+    BertModel,
+    BertTokenizerFast,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    DistilBertModel,
+    DistilBertTokenizerFast,
+    pipeline,
+)
+from sentence_transformers import SentenceTransformer  # noqa: E402
+
+MAX_LEN = 64
+VOCAB_SIZE = 1500
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0..4
+SST2_LINES = 4000
+INIT_RANGE = 0.3
+BASE_SEED = 1234
+
+# Characters kept out of the vocabulary on purpose so that [UNK] shows up:
+#   界 龍 (CJK ideographs: split to single chars, so only that char is [UNK]),
+#   요 (hangul is not split: the whole word "좋아요" becomes [UNK]),
+#   🔥 (emoji are not split either: a word containing it becomes [UNK]).
+EXCLUDED_CHARS = "界龍요🔥"
+
+WORD_100 = ("pneumonoultramicroscopicsilicovolcanoconiosis" * 3)[:100]
+WORD_120 = ("supercalifragilisticexpialidocious" * 4)[:120]
+assert len(WORD_100) == 100 and len(WORD_120) == 120
+
+LONG_SINGLE = (
+    "The film opens with a long and patient shot of the harbour at dawn, and for the first "
+    "half hour very little happens: fishermen mend their nets, a child chases gulls along "
+    "the pier, and the camera simply watches, which some viewers will find hypnotic and "
+    "others will find unbearably slow, but by the end the quiet accumulation of detail "
+    "pays off in a finale that is both moving and surprisingly funny."
+)
+LONG_PAIR_A = (
+    "The director clearly loves these characters and gives every one of them a moment to "
+    "shine, even the minor ones who appear in only a single scene near the middle of the "
+    "story, and the ensemble cast responds with warm, generous performances throughout."
+)
+LONG_PAIR_B = (
+    "Sadly the script never decides what it wants to be, drifting from comedy to melodrama "
+    "and back again without much sense of purpose."
+)
+
+# (name, text, text_pair).  Over-long inputs are expanded below into a
+# truncated case and a too_long (untruncated, ids only) case.
+BASE_CASES = [
+    ("en_positive", "This movie was a wonderful, heartfelt delight.", None),
+    ("en_negative", "The plot is dull and the acting is terrible.", None),
+    ("en_sst_style", "it 's a charming and often affecting journey . ", None),
+    ("en_contractions", "I didn't like it, but it's not the worst film I've seen.", None),
+    ("en_negative_2", "a gross-out monster movie with effects that are more silly than scary", None),
+    ("mixed_case", "HELLO World", None),
+    ("accents", "Café déjà vu, naïve résumé", None),
+    ("combining_marks", "Cafe\u0301 and e\u0301 vs \u00e9", None),
+    ("german_sharp_s", "Die Straße ist groß. STRASSE", None),
+    ("turkish_dotted_i", "İstanbul ve ılık İi Iı", None),
+    ("greek_final_sigma", "ΟΔΥΣΣΕΥΣ Οδυσσεύς λόγος", None),
+    ("ligature", "\ufb01ne \ufb02ow of\ufb01ce", None),
+    ("fullwidth", "ＡＢＣ ｄｅｆ １２３！", None),
+    ("chinese", "我喜欢这部电影，真好看！世界很大。", None),
+    ("japanese_mixed", "この映画は最高です。カタカナとひらがな、漢字。龍", None),
+    ("korean", "이 영화 정말 좋아요 최고", None),
+    ("arabic", "هذا الفيلم رائع جدا", None),
+    ("devanagari", "यह फ़िल्म बहुत अच्छी है", None),
+    ("emoji_old", "great 😀 👍🏽 fun 🔥 movie 😀😀", None),
+    ("emoji_new", "so sad 🥲 and 🫠 melting", None),
+    ("punct_run", "wow!!!??... really?!", None),
+    ("ascii_symbols", "$100+ <tag> a|b ~x^y `q` {k: [1, 2]} #hash @at 50% a&b c*d e=f \\ /", None),
+    ("long_word_over_100", "a " + WORD_120 + " word", None),
+    ("word_exactly_100", "a " + WORD_100 + " word", None),
+    ("control_chars", "a\x00b\x07c\u200bd\ufeffe\u00adf\x7fg", None),
+    ("whitespace_kinds", "tab\there\nnew\r\nline\u00a0nbsp\u2028ls\u3000ideo\u2003em\x0bvt\x0cff", None),
+    ("special_tokens_literal", "[CLS] hi [SEP] there [MASK]", None),
+    ("special_tokens_variants", "[cls] [Sep] x[UNK]y [PAD][MASK]", None),
+    ("empty", "", None),
+    ("only_spaces", "   ", None),
+    ("numbers", "3.14 1,000,000 2nd 42nd 007", None),
+    ("url_email", "see https://example.com/a?b=c or mail me@x.org", None),
+    ("quotes_dashes", "\u201cSmart quotes\u201d and \u2018single\u2019 \u2014 em-dash\u2026 ellipsis", None),
+    ("mixed_scripts_word", "naïveté日本abc123ÉCOLE", None),
+    ("exact_64_tokens", " ".join(["the"] * 62), None),
+    ("pair_basic", "The food was great.", "The service was slow."),
+    ("pair_empty_second", "Only the first side.", ""),
+    ("pair_empty_first", "", "Only the second side."),
+    ("pair_unicode", "Café 😀 naïve", "日本語のテキスト 世界"),
+    ("pair_cased", "HELLO there", "General KENOBI"),
+]
+LONG_CASES = [
+    ("long_single", LONG_SINGLE, None),
+    ("long_pair", LONG_PAIR_A, LONG_PAIR_B),
+]
+
+
+def build_cases():
+    cases = []
+    for name, a, b in BASE_CASES:
+        cases.append(dict(name=name, text=a, text_pair=b, truncation=False, too_long=False))
+    for name, a, b in LONG_CASES:
+        cases.append(dict(name=name, text=a, text_pair=b, truncation=True, too_long=False))
+        cases.append(dict(name=name + "_untruncated", text=a, text_pair=b, truncation=False, too_long=True))
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names)), "case names must be unique"
+    return cases
+
+
+CASES = build_cases()
+
+# ---------------------------------------------------------------- vocabulary
+
+
+def wordpiece_merges(word_counts, vocab_size, min_frequency, specials, prefix="##"):
+    """Frequency-based WordPiece vocabulary learning, the algorithm of
+    tokenizers' WordPieceTrainer (which is its BpeTrainer with a "##"
+    continuing-subword prefix): start from every character (word-initial
+    form and "##" form), then repeatedly merge the most frequent adjacent pair
+    until the vocabulary holds vocab_size tokens.
+
+    Re-implemented here only to make ties deterministic: tokenizers breaks
+    ties between equally frequent pairs by internal ids that depend on Rust
+    HashMap iteration order, so its trainer gives a slightly different
+    vocabulary on every run.  Here ties go to the lexicographically smallest
+    (left, right) pair.
+    """
+    import heapq
+
+    words = []
+    counts = []
+    vocab = list(specials)
+    known = set(vocab)
+    initial, continuing = set(), set()
+    for w in sorted(word_counts):
+        syms = [w[0]] + [prefix + ch for ch in w[1:]]
+        initial.add(syms[0])
+        continuing.update(syms[1:])
+        words.append(syms)
+        counts.append(word_counts[w])
+    for t in sorted(initial) + sorted(continuing):
+        if t not in known:
+            vocab.append(t)
+            known.add(t)
+
+    pair_count = {}
+    where = {}
+
+    def add_pairs(i, sign):
+        syms, c = words[i], counts[i]
+        for a, b in zip(syms, syms[1:]):
+            pair_count[(a, b)] = pair_count.get((a, b), 0) + sign * c
+            if sign > 0:
+                where.setdefault((a, b), set()).add(i)
+
+    for i in range(len(words)):
+        add_pairs(i, +1)
+    heap = [(-c, a, b) for (a, b), c in pair_count.items()]
+    heapq.heapify(heap)
+    merges = []
+    while len(vocab) < vocab_size and heap:
+        negc, a, b = heapq.heappop(heap)
+        cur = pair_count.get((a, b), 0)
+        if cur != -negc:  # stale entry
+            if cur > 0:
+                heapq.heappush(heap, (-cur, a, b))
+            continue
+        if cur < min_frequency:
+            break
+        new = a + b[len(prefix):]
+        merges.append((a, b))
+        if new not in known:
+            vocab.append(new)
+            known.add(new)
+        touched = set()
+        for i in sorted(where.pop((a, b), ())):
+            syms = words[i]
+            if len(syms) < 2:
+                continue
+            add_pairs(i, -1)
+            out = []
+            j = 0
+            while j < len(syms):
+                if j + 1 < len(syms) and syms[j] == a and syms[j + 1] == b:
+                    out.append(new)
+                    j += 2
+                else:
+                    out.append(syms[j])
+                    j += 1
+            words[i] = out
+            add_pairs(i, +1)
+            touched.update(zip(out, out[1:]))
+        pair_count.pop((a, b), None)
+        for p in sorted(touched):
+            c = pair_count.get(p, 0)
+            if c > 0:
+                heapq.heappush(heap, (-c, p[0], p[1]))
+    return vocab
+
+
+def train_vocab(repo_root):
+    """Train the shared BERT WordPiece vocabulary (ids 0..4 = SPECIALS).
+
+    Text is normalized with tokenizers' BertNormalizer and split with its
+    BertPreTokenizer.  The fixture texts go in under several normalizer
+    settings (cased / lowercased+stripped / no chinese splitting), so that the
+    alphabet holds upper-case, accented and CJK characters, both word-initially
+    and as ##continuations.  EXCLUDED_CHARS are removed from the training
+    text.  See wordpiece_merges() for why the merge loop is not tokenizers'.
+    """
+    sst = os.path.join(repo_root, "..", "shared", "data", "sst2", "train.tsv")
+    lines = []
+    with open(sst, encoding="utf-8") as f:
+        next(f)  # header
+        for line in f:
+            lines.append(line.split("\t")[0])
+            if len(lines) >= SST2_LINES:
+                break
+
+    fixture_texts = []
+    for c in CASES:
+        fixture_texts.append(c["text"])
+        if c["text_pair"]:
+            fixture_texts.append(c["text_pair"])
+    variants = [
+        dict(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False),
+        dict(clean_text=True, handle_chinese_chars=True, strip_accents=True, lowercase=True),
+        dict(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True),
+        dict(clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=False),
+        dict(clean_text=True, handle_chinese_chars=False, strip_accents=True, lowercase=True),
+    ]
+    sst_norm = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                          strip_accents=False, lowercase=False)
+    corpus = [sst_norm.normalize_str(t) for t in lines]
+    for v in variants:
+        norm = normalizers.BertNormalizer(**v)
+        for t in fixture_texts:
+            corpus.append(norm.normalize_str(t))
+    table = {ord(ch): " " for ch in EXCLUDED_CHARS}
+    corpus = [t.translate(table) for t in corpus]
+
+    pre = pre_tokenizers.BertPreTokenizer()
+    word_counts = {}
+    for t in corpus:
+        for w, _ in pre.pre_tokenize_str(t):
+            word_counts[w] = word_counts.get(w, 0) + 1
+    tokens = wordpiece_merges(word_counts, VOCAB_SIZE, 2, SPECIALS)
+    assert len(tokens) == len(set(tokens))
+    assert tokens[:5] == SPECIALS, tokens[:5]
+    for ch in EXCLUDED_CHARS:
+        assert not any(ch in t for t in tokens), ch
+    for t in tokens:
+        assert t and "\n" not in t and "\r" not in t and t == t.strip(), repr(t)
+    return tokens
+
+
+def write_vocab(tokens, path):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for t in tokens:
+            f.write(t + "\n")
+
+
+# ---------------------------------------------------------------- tokenizers
+
+
+def save_tokenizer(cls, vocab_tokens, out_dir, keep_tokenizer_json=True, **kw):
+    """Save a BERT-style tokenizer in the classic layout.
+
+    transformers 5 builds the tokenizer from an in-memory vocab dict and only
+    writes tokenizer.json + tokenizer_config.json, so vocab.txt and
+    special_tokens_map.json (the transformers 4 layout) are written here.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    vocab_path = os.path.join(out_dir, "vocab.txt")
+    write_vocab(vocab_tokens, vocab_path)
+    vocab = {t: i for i, t in enumerate(vocab_tokens)}
+    tok = cls(vocab=vocab, vocab_file=vocab_path, model_max_length=MAX_LEN, **kw)
+    tok.save_pretrained(out_dir)
+    with open(os.path.join(out_dir, "special_tokens_map.json"), "w", encoding="utf-8") as f:
+        json.dump(
+            {
+                "cls_token": "[CLS]",
+                "mask_token": "[MASK]",
+                "pad_token": "[PAD]",
+                "sep_token": "[SEP]",
+                "unk_token": "[UNK]",
+            },
+            f,
+            indent=2,
+        )
+        f.write("\n")
+    if not keep_tokenizer_json:
+        os.remove(os.path.join(out_dir, "tokenizer.json"))
+    # vocab.txt must survive save_pretrained unchanged
+    with open(vocab_path, encoding="utf-8") as f:
+        assert f.read().split("\n")[:-1] == vocab_tokens
+
+
+def byte_offset(s, char_idx):
+    return len(s[:char_idx].encode("utf-8"))
+
+
+def tokenize_case(tok, case):
+    a, b = case["text"], case["text_pair"]
+    kw = dict(return_offsets_mapping=True, return_token_type_ids=True, add_special_tokens=True)
+    if case["truncation"]:
+        kw.update(truncation=True, max_length=MAX_LEN)
+    else:
+        kw.update(truncation=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enc = tok(a, b, **kw) if b is not None else tok(a, **kw)
+    ids = list(enc["input_ids"])
+    seq_ids = enc.sequence_ids()
+    tokens = enc.tokens()
+    offsets = []
+    for (s, e), sid in zip(enc["offset_mapping"], seq_ids):
+        if sid is None:
+            offsets.append([0, 0])
+        else:
+            src = a if sid == 0 else b
+            offsets.append([byte_offset(src, s), byte_offset(src, e)])
+    n = len(ids)
+    if case["too_long"]:
+        assert n > MAX_LEN, (case["name"], n)
+    elif case["truncation"]:
+        assert n == MAX_LEN, (case["name"], n)
+    else:
+        assert n <= MAX_LEN, (case["name"], n)
+    if case["name"] == "exact_64_tokens":
+        assert n == MAX_LEN, n
+    return dict(
+        ids=ids,
+        type_ids=list(enc["token_type_ids"]),
+        tokens=tokens,
+        offsets=offsets,
+        sequence_ids=seq_ids,
+    )
+
+
+def model_inputs(tok, case):
+    """What the pipeline feeds the model: tokenizer(..., return_tensors='pt')."""
+    kw = dict(return_tensors="pt")
+    if case["truncation"]:
+        kw["truncation"] = True
+    a, b = case["text"], case["text_pair"]
+    return tok(a, b, **kw) if b is not None else tok(a, **kw)
+
+
+# ---------------------------------------------------------------- models
+
+
+def randomize_(model, seed):
+    """Re-draw every parameter so nothing is trivially 0 or 1 (biases and
+    LayerNorm weights included), keeping the [PAD] embedding row at 0 like
+    BERT's init."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            lname = name.lower()
+            if "layernorm" in lname or "layer_norm" in lname:
+                if name.endswith("weight"):
+                    p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
+                else:
+                    p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            elif name.endswith("bias"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(INIT_RANGE * torch.randn(p.shape, generator=g))
+                if name.endswith("word_embeddings.weight"):
+                    p[0].zero_()
+
+
+def bert_config(vocab_size, **kw):
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=MAX_LEN,
+        type_vocab_size=2,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+        initializer_range=INIT_RANGE,
+        pad_token_id=0,
+        **kw,
+    )
+
+
+def distilbert_config(vocab_size, **kw):
+    return DistilBertConfig(
+        vocab_size=vocab_size,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=37,
+        max_position_embeddings=MAX_LEN,
+        activation="gelu",
+        initializer_range=INIT_RANGE,
+        pad_token_id=0,
+        **kw,
+    )
+
+
+MODEL_SPECS = {
+    "tiny-bert-sst": dict(
+        kind="cls", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 0,
+    ),
+    "tiny-distilbert-sst": dict(
+        kind="cls", arch="distilbert", dtype=torch.float16, tok_cls=DistilBertTokenizerFast,
+        labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 100,
+        keep_tokenizer_json=False,
+    ),
+    "tiny-bert-multilabel": dict(
+        kind="cls", arch="bert", dtype=torch.bfloat16, tok_cls=BertTokenizerFast,
+        labels=["joy", "anger", "surprise"], problem_type="multi_label_classification",
+        seed=BASE_SEED + 200,
+    ),
+    "tiny-bert-embed": dict(
+        kind="embed", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        pooling="mean", seed=BASE_SEED + 300,
+    ),
+    "tiny-distilbert-embed": dict(
+        kind="embed", arch="distilbert", dtype=torch.float32, tok_cls=DistilBertTokenizerFast,
+        pooling="cls", seed=BASE_SEED + 400,
+    ),
+}
+
+TOKENIZER_SPECS = {
+    "tok-cased": dict(do_lower_case=False),
+    "tok-keep-accents": dict(do_lower_case=True, strip_accents=False),
+    "tok-no-chinese": dict(tokenize_chinese_chars=False),
+    "tok-strip-cased": dict(do_lower_case=False, strip_accents=True),
+}
+
+
+def make_model(spec, vocab_size, seed):
+    torch.manual_seed(seed)
+    if spec["kind"] == "cls":
+        labels = spec["labels"]
+        kw = dict(
+            num_labels=len(labels),
+            id2label={i: l for i, l in enumerate(labels)},
+            label2id={l: i for i, l in enumerate(labels)},
+        )
+        if spec["problem_type"]:
+            kw["problem_type"] = spec["problem_type"]
+        if spec["arch"] == "bert":
+            model = BertForSequenceClassification(bert_config(vocab_size, **kw))
+        else:
+            model = DistilBertForSequenceClassification(distilbert_config(vocab_size, **kw))
+    else:
+        if spec["arch"] == "bert":
+            model = BertModel(bert_config(vocab_size))
+        else:
+            model = DistilBertModel(distilbert_config(vocab_size))
+    randomize_(model, seed)
+    model.eval()
+    return model
+
+
+def base_model(model):
+    for attr in ("bert", "distilbert"):
+        if hasattr(model, attr):
+            return getattr(model, attr)
+    return model
+
+
+def load_fp32(kind, path):
+    cls = AutoModelForSequenceClassification if kind == "cls" else AutoModel
+    model, info = cls.from_pretrained(path, dtype=torch.float32, output_loading_info=True)
+    bad = {k: v for k, v in info.items() if v and k != "error_msgs"} if isinstance(info, dict) else {}
+    assert not bad, (path, info)
+    if isinstance(info, dict) and info.get("error_msgs"):
+        raise AssertionError((path, info["error_msgs"]))
+    for p in model.parameters():
+        assert p.dtype == torch.float32
+    model.eval()
+    return model
+
+
+def top_labels(model, tok, id2label):
+    seen = set()
+    with torch.no_grad():
+        for c in CASES:
+            if c["too_long"]:
+                continue
+            logits = model(**model_inputs(tok, c)).logits[0]
+            seen.add(id2label[int(torch.argmax(logits))])
+    return seen
+
+
+def write_st_layout(out_dir, pooling, dim):
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    with open(os.path.join(out_dir, "modules.json"), "w", encoding="utf-8") as f:
+        json.dump(modules, f, indent=2)
+        f.write("\n")
+    os.makedirs(os.path.join(out_dir, "1_Pooling"), exist_ok=True)
+    pool = {
+        "word_embedding_dimension": dim,
+        "pooling_mode_cls_token": pooling == "cls",
+        "pooling_mode_mean_tokens": pooling == "mean",
+        "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False,
+        "pooling_mode_weightedmean_tokens": False,
+        "pooling_mode_lasttoken": False,
+        "include_prompt": True,
+    }
+    with open(os.path.join(out_dir, "1_Pooling", "config.json"), "w", encoding="utf-8") as f:
+        json.dump(pool, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(out_dir, "sentence_bert_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"max_seq_length": MAX_LEN, "do_lower_case": False}, f, indent=2)
+        f.write("\n")
+
+
+def floats(t):
+    """float32 values -> exact Python floats (json writes repr: round-trips)."""
+    if isinstance(t, torch.Tensor):
+        t = t.detach().to(torch.float32).cpu().numpy()
+    a = np.asarray(t, dtype=np.float32)
+    return [float(x) for x in a.reshape(-1)]
+
+
+# ---------------------------------------------------------------- main
+
+
+def generator_info():
+    return {
+        "transformers": transformers.__version__,
+        "tokenizers": tokenizers.__version__,
+        "torch": torch.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "safetensors": safetensors.__version__,
+        "numpy": np.__version__,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "script": "models/make_fixtures.py",
+    }
+
+
+def dump_json(path, obj):
+    """JSON with one case per line (small, diff-friendly).  Floats are written
+    with repr(), i.e. the shortest string that round-trips the double (every
+    value is an exact float32)."""
+    def enc(o):
+        return json.dumps(o, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+    parts = []
+    for k, v in obj.items():
+        if k == "cases":
+            body = ",\n".join("  " + enc(c) for c in v)
+            parts.append(f' {enc(k)}: [\n{body}\n ]')
+        else:
+            parts.append(f" {enc(k)}: {enc(v)}")
+    text = "{\n" + ",\n".join(parts) + "\n}\n"
+    assert json.loads(text) == obj
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
+def case_header(c):
+    return dict(
+        name=c["name"],
+        text=c["text"],
+        text_pair=c["text_pair"],
+        truncation=c["truncation"],
+        too_long=c["too_long"],
+    )
+
+
+def build_classifier(name, spec, vocab_tokens, models_dir):
+    out_dir = os.path.join(models_dir, name)
+    id2label = dict(enumerate(spec["labels"]))
+    for attempt in range(100):
+        seed = spec["seed"] + attempt
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.makedirs(out_dir)
+        save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir,
+                       keep_tokenizer_json=spec.get("keep_tokenizer_json", True))
+        model = make_model(spec, len(vocab_tokens), seed)
+        model.to(spec["dtype"]).save_pretrained(out_dir)
+        tok = AutoTokenizer.from_pretrained(out_dir)
+        ref = load_fp32("cls", out_dir)
+        seen = top_labels(ref, tok, id2label)
+        # 2 labels: both must occur as the top label; 3 labels: at least two must.
+        if len(seen) >= 2:
+            return seed
+        print(f"  {name}: seed {seed} gives top labels {sorted(seen)}; trying next seed")
+    raise SystemExit(f"{name}: no seed gave varied top labels")
+
+
+def build_embedder(name, spec, vocab_tokens, models_dir):
+    out_dir = os.path.join(models_dir, name)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
+    model = make_model(spec, len(vocab_tokens), spec["seed"])
+    model.save_pretrained(out_dir)
+    write_st_layout(out_dir, spec["pooling"], 32)
+    return spec["seed"]
+
+
+def reference_classifier(name, spec, out_dir, ref_dir):
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    if name == "tiny-distilbert-sst":
+        assert not os.path.exists(os.path.join(out_dir, "tokenizer.json"))
+    model = load_fp32("cls", out_dir)
+    labels = spec["labels"]
+    pipe = pipeline("text-classification", model=out_dir, tokenizer=out_dir, device="cpu",
+                    dtype=torch.float32)
+    assert next(pipe.model.parameters()).dtype == torch.float32
+    multilabel = spec["problem_type"] == "multi_label_classification"
+    hidden = {}
+    cases = []
+    for i, c in enumerate(CASES):
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        if not c["too_long"]:
+            inp = model_inputs(tok, c)
+            assert inp["input_ids"][0].tolist() == rec["ids"], c["name"]
+            with torch.no_grad():
+                logits = model(**inp).logits[0]
+                hs = base_model(model)(**inp).last_hidden_state[0]
+            pin = c["text"] if c["text_pair"] is None else {"text": c["text"], "text_pair": c["text_pair"]}
+            kw = {"truncation": True} if c["truncation"] else {}
+            p_default = pipe(pin, **kw)
+            p_all = pipe(pin, top_k=None, **kw)
+            by_label = {d["label"]: d["score"] for d in p_all}
+            scores = [by_label[l] for l in labels]
+            # cross-check against torch
+            expect = torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1)
+            assert np.allclose(scores, expect.numpy(), rtol=1e-5, atol=1e-7), (c["name"], scores, expect)
+            rec["logits"] = floats(logits)
+            rec["scores"] = [float(s) for s in scores]
+            rec["pipeline"] = json.dumps(p_default)
+            rec["pipeline_top_k_all"] = json.dumps(p_all)
+            if len(labels) == 3:
+                rec["pipeline_top_k_2"] = json.dumps(pipe(pin, top_k=2, **kw))
+            key = f"case_{i}"
+            hidden[key] = np.ascontiguousarray(hs.numpy().astype(np.float32))
+            assert hidden[key].shape == (len(rec["ids"]), 32)
+            rec["hidden"] = key
+        cases.append(rec)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, labels=labels, cases=cases)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+    safetensors.numpy.save_file(hidden, os.path.join(ref_dir, name + ".hidden.safetensors"))
+    return cases
+
+
+def reference_embedder(name, spec, out_dir, ref_dir):
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    model = load_fp32("embed", out_dir)
+    st = SentenceTransformer(out_dir, device="cpu")
+    assert st.max_seq_length == MAX_LEN
+    assert next(st.parameters()).dtype == torch.float32
+    hidden = {}
+    cases = []
+    for i, c in enumerate(CASES):
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        if not c["too_long"]:
+            inp = model_inputs(tok, c)
+            assert inp["input_ids"][0].tolist() == rec["ids"], c["name"]
+            with torch.no_grad():
+                hs = model(**inp).last_hidden_state[0].numpy().astype(np.float32)
+            mask = inp["attention_mask"][0].numpy().astype(np.float64)
+            mean = ((hs.astype(np.float64) * mask[:, None]).sum(0) / max(mask.sum(), 1e-9)).astype(np.float32)
+            cls = hs[0]
+            pooled = mean if spec["pooling"] == "mean" else cls
+            if c["text_pair"] is None:
+                emb = st.encode(c["text"], convert_to_numpy=True)
+                embn = st.encode(c["text"], convert_to_numpy=True, normalize_embeddings=True)
+                assert emb.shape == (32,) and emb.dtype == np.float32
+                assert np.allclose(emb, pooled, rtol=1e-4, atol=1e-5), (c["name"], emb, pooled)
+                n = pooled.astype(np.float64)
+                n = n / max(np.linalg.norm(n), 1e-12)
+                assert np.allclose(embn, n, rtol=1e-4, atol=1e-5), c["name"]
+                rec["embedding"] = floats(emb)
+                rec["embedding_normalized"] = floats(embn)
+            # Pairs: sentence-transformers embeds single texts only, so a pair
+            # case carries the pooled hidden states of the pair encoding but no
+            # "embedding"/"embedding_normalized".
+            rec["embedding_mean"] = floats(mean)
+            rec["embedding_cls"] = floats(cls)
+            key = f"case_{i}"
+            hidden[key] = np.ascontiguousarray(hs)
+            assert hidden[key].shape == (len(rec["ids"]), 32)
+            rec["hidden"] = key
+        cases.append(rec)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, cases=cases)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+    safetensors.numpy.save_file(hidden, os.path.join(ref_dir, name + ".hidden.safetensors"))
+    return cases
+
+
+def reference_tokenizer(name, out_dir, ref_dir):
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    cases = []
+    for c in CASES:
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        cases.append(rec)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, cases=cases)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+    return cases
+
+
+def dir_size(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def main():
+    repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(repo_root, "tests", "fixtures"))
+    args = ap.parse_args()
+
+    torch.set_num_threads(1)
+    torch.manual_seed(BASE_SEED)
+    np.random.seed(BASE_SEED)
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+    models_dir = os.path.join(args.out, "models")
+    ref_dir = os.path.join(args.out, "reference")
+    shutil.rmtree(models_dir, ignore_errors=True)
+    os.makedirs(models_dir)
+    os.makedirs(ref_dir, exist_ok=True)
+    for f in os.listdir(ref_dir):
+        if f.endswith(".json") or f.endswith(".safetensors"):
+            os.remove(os.path.join(ref_dir, f))
+
+    vocab_tokens = train_vocab(repo_root)
+    print(f"vocab: {len(vocab_tokens)} tokens")
+
+    summary = {}
+    for name, spec in MODEL_SPECS.items():
+        if spec["kind"] == "cls":
+            seed = build_classifier(name, spec, vocab_tokens, models_dir)
+            cases = reference_classifier(name, spec, os.path.join(models_dir, name), ref_dir)
+            seen = {}
+            for c in cases:
+                if "scores" in c:
+                    top = spec["labels"][int(np.argmax(c["scores"]))]
+                    seen[top] = seen.get(top, 0) + 1
+            if len(spec["labels"]) == 2:
+                assert set(seen) == set(spec["labels"]), (name, seen)
+            else:
+                assert len(seen) >= 2, (name, seen)
+            summary[name] = f"seed {seed}, top labels {dict(sorted(seen.items()))}"
+        else:
+            seed = build_embedder(name, spec, vocab_tokens, models_dir)
+            reference_embedder(name, spec, os.path.join(models_dir, name), ref_dir)
+            summary[name] = f"seed {seed}, pooling {spec['pooling']}"
+
+    for name, kw in TOKENIZER_SPECS.items():
+        out_dir = os.path.join(models_dir, name)
+        save_tokenizer(BertTokenizerFast, vocab_tokens, out_dir, **kw)
+        reference_tokenizer(name, out_dir, ref_dir)
+        summary[name] = "tokenizer only " + json.dumps(kw)
+
+    # ---- summary
+    print(f"cases: {len(CASES)} ({sum(c['too_long'] for c in CASES)} too_long, "
+          f"{sum(c['truncation'] for c in CASES)} truncated, "
+          f"{sum(c['text_pair'] is not None for c in CASES)} pairs)")
+    for name, s in summary.items():
+        print(f"  {name}: {s}")
+    print("files:")
+    for sub in ("models", "reference"):
+        base = os.path.join(args.out, sub)
+        for entry in sorted(os.listdir(base)):
+            p = os.path.join(base, entry)
+            size = dir_size(p) if os.path.isdir(p) else os.path.getsize(p)
+            print(f"  {sub}/{entry}: {size / 1024:.1f} KiB")
+    print(f"total tests/fixtures: {dir_size(args.out) / 1024:.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+// test_cli.cc: the encore command line prints what transformers' pipeline
+// prints: same JSON layout, same labels in the same order, scores within
+// tolerance. Runs the real binary.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "fixtures.h"
+
+using fixtures::get;
+
+namespace {
+
+struct Result {
+    int status;
+    std::string out;
+};
+
+// Run the encore binary with argv and stdin text; capture stdout.
+Result run(const std::vector<std::string> &args, const std::string &input = "") {
+    int in_pipe[2], out_pipe[2];
+    if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) return {-1, ""};
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in_pipe[0], 0);
+        dup2(out_pipe[1], 1);
+        close(in_pipe[1]);
+        close(out_pipe[0]);
+        std::vector<char *> argv;
+        std::string bin = ENCORE_CLI;
+        argv.push_back(bin.data());
+        for (const auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(bin.c_str(), argv.data());
+        _exit(127);
+    }
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+    if (!input.empty() && write(in_pipe[1], input.data(), input.size()) < 0) {}
+    close(in_pipe[1]);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(out_pipe[0], buf, sizeof buf)) > 0) out.append(buf, (size_t)n);
+    close(out_pipe[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::vector<std::string> lines(const std::string &s) {
+    std::vector<std::string> out;
+    size_t start = 0, nl;
+    while ((nl = s.find('\n', start)) != std::string::npos) {
+        out.push_back(s.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return out;
+}
+
+// Split JSON text into its layout (numbers replaced by '#') and its numbers.
+const std::regex kNumber(R"(-?\d+(\.\d+)?([eE][-+]?\d+)?)");
+std::string layout(const std::string &s) { return std::regex_replace(s, kNumber, "#"); }
+std::vector<double> numbers_in(const std::string &s) {
+    std::vector<double> out;
+    for (auto it = std::sregex_iterator(s.begin(), s.end(), kNumber); it != std::sregex_iterator(); ++it)
+        out.push_back(std::stod(it->str()));
+    return out;
+}
+
+// Scores: fp32 softmax/sigmoid of logits within 1e-4; see test_model.cc.
+constexpr double kScoreTol = 1e-5;
+
+void expect_same_as_pipeline(const std::string &got, const std::string &want, const std::string &what) {
+    EXPECT_EQ(layout(got), layout(want)) << what << "\n got: " << got << "\nwant: " << want;
+    auto g = numbers_in(got), w = numbers_in(want);
+    ASSERT_EQ(g.size(), w.size()) << what;
+    for (size_t i = 0; i < g.size(); i++) EXPECT_NEAR(g[i], w[i], kScoreTol) << what << "\n got: " << got;
+}
+
+class Pipeline : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Pipeline, ClassifyPrintsWhatThePipelinePrints) {
+    const std::string name = GetParam();
+    auto ref = fixtures::load(name);
+    ASSERT_TRUE(ref && ref->root);
+    const std::string dir = fixtures::model_dir(name);
+    int n = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, get(ref->root, "cases")) {
+        if (cJSON_IsTrue(get(c, "too_long")) || fixtures::has_nul(c)) continue;
+        std::vector<std::string> args = {"classify", "--model", dir, "--quiet"};
+        if (!cJSON_IsTrue(get(c, "truncation"))) args.push_back("--no-truncation");
+        encore_input in = fixtures::input(c);
+        if (in.text_pair) args.insert(args.end(), {"--pair", in.text_pair});
+        std::vector<std::string> top_all = args;
+        top_all.insert(top_all.end(), {"--top-k", "all"});
+        args.insert(args.end(), {"--", in.text});
+        top_all.insert(top_all.end(), {"--", in.text});
+        Result r = run(args);
+        ASSERT_EQ(r.status, 0) << fixtures::str(c, "name");
+        expect_same_as_pipeline(r.out, fixtures::str(c, "pipeline") + "\n", fixtures::str(c, "name"));
+        r = run(top_all);
+        expect_same_as_pipeline(r.out, fixtures::str(c, "pipeline_top_k_all") + "\n", fixtures::str(c, "name"));
+        if (fixtures::has(c, "pipeline_top_k_2")) {
+            args.insert(args.end() - 2, {"--top-k", "2"});
+            r = run(args);
+            expect_same_as_pipeline(r.out, fixtures::str(c, "pipeline_top_k_2") + "\n", fixtures::str(c, "name"));
+        }
+        n++;
+    }
+    EXPECT_GT(n, 20);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Pipeline, ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel"));
+
+TEST(Cli, StdinGivesOneLinePerTextInOrderAndKeepsGoodLinesAroundBadOnes) {
+    auto ref = fixtures::load("tiny-bert-sst");
+    ASSERT_TRUE(ref && ref->root);
+    const std::string dir = fixtures::model_dir("tiny-bert-sst");
+    std::vector<const cJSON *> picked;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, get(ref->root, "cases")) {
+        std::string t = fixtures::str(c, "text");
+        if (!fixtures::has(c, "text_pair") && !cJSON_IsTrue(get(c, "truncation")) && !cJSON_IsTrue(get(c, "too_long")) &&
+            t.find_first_of("\n\r") == std::string::npos && !fixtures::has_nul(c))
+            picked.push_back(c);
+    }
+    ASSERT_GT(picked.size(), 10u);
+    std::string input;
+    for (size_t i = 0; i < picked.size(); i++) {
+        input += fixtures::str(picked[i], "text") + "\n";
+        if (i == 3) input += "bad \xc3\x28 utf-8\n";  // line 5 is not UTF-8
+    }
+    Result r = run({"classify", "--model", dir, "--quiet", "--batch", "4", "--no-truncation"}, input);
+    EXPECT_EQ(r.status, 1);  // one text failed
+    auto out = lines(r.out);
+    ASSERT_EQ(out.size(), picked.size() + 1);
+    for (size_t i = 0, k = 0; i < out.size(); i++) {
+        if (i == 4) {
+            EXPECT_NE(out[i].find("\"error\""), std::string::npos) << out[i];
+            EXPECT_NE(out[i].find("UTF-8"), std::string::npos) << out[i];
+            EXPECT_NE(out[i].find("\"status\": \"bad input\""), std::string::npos) << out[i];
+            continue;
+        }
+        expect_same_as_pipeline(out[i] + "\n", fixtures::str(picked[k], "pipeline") + "\n",
+                                fixtures::str(picked[k], "name"));
+        k++;
+    }
+}
+
+TEST(Cli, TokenizePrintsIdsAndTokens) {
+    auto ref = fixtures::load("tiny-bert-sst");
+    ASSERT_TRUE(ref && ref->root);
+    const cJSON *c = cJSON_GetArrayItem(get(ref->root, "cases"), 0);
+    Result r = run({"tokenize", "--model", fixtures::model_dir("tiny-bert-sst"), "--quiet", "--", fixtures::str(c, "text")});
+    ASSERT_EQ(r.status, 0);
+    cJSON *got = cJSON_Parse(r.out.c_str());
+    ASSERT_TRUE(got) << r.out;
+    EXPECT_EQ(fixtures::numbers(got, "ids"), fixtures::numbers(c, "ids"));
+    const cJSON *gt = get(got, "tokens"), *wt = get(c, "tokens");
+    ASSERT_EQ(cJSON_GetArraySize(gt), cJSON_GetArraySize(wt));
+    for (int i = 0; i < cJSON_GetArraySize(gt); i++)
+        EXPECT_STREQ(cJSON_GetArrayItem(gt, i)->valuestring, cJSON_GetArrayItem(wt, i)->valuestring);
+    cJSON_Delete(got);
+}
+
+TEST(Cli, EmbedMatchesSentenceTransformers) {
+    auto ref = fixtures::load("tiny-bert-embed");
+    ASSERT_TRUE(ref && ref->root);
+    const cJSON *c = cJSON_GetArrayItem(get(ref->root, "cases"), 0);
+    Result r = run({"embed", "--model", fixtures::model_dir("tiny-bert-embed"), "--quiet", "--normalize", "--",
+                    fixtures::str(c, "text")});
+    ASSERT_EQ(r.status, 0);
+    auto got = numbers_in(r.out), want = fixtures::numbers(c, "embedding_normalized");
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); i++) EXPECT_NEAR(got[i], want[i], 1e-5);
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+    EXPECT_EQ(run({"classify"}).status, 2);                                     // no --model
+    EXPECT_EQ(run({"frobnicate", "--model", "x"}).status, 2);                   // unknown command
+    EXPECT_EQ(run({"classify", "--model", "/nonexistent", "hi"}).status, 2);    // no such model
+    EXPECT_EQ(run({"classify", "--model", fixtures::model_dir("tiny-bert-embed"), "hi"}).status, 2);  // no head
+    EXPECT_EQ(run({"classify", "--top-k", "0", "--model", "x"}).status, 2);
+}
+
+}  // namespace
