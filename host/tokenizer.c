@@ -65,6 +65,7 @@ struct encore_tokenizer {
     int32_t n_ids;
     vocab_slot *slots;            /* (mask + 1) open addressing over the model vocabulary */
     uint32_t mask;
+    int32_t n_vocab;              /* distinct tokens in the model vocabulary */
     uint32_t prefix, prefix_len;  /* continuing_subword_prefix, in the pool */
     int32_t unk_id;
     added_token *added;           /* (n_added) */
@@ -231,6 +232,7 @@ static encore_status vocab_insert(encore_tokenizer *tok, const char *s, size_t n
         if (slot->text == NO_TEXT) return out_of_memory();
         slot->hash = fnv1a(FNV_SEED, s, n);
         slot->len = (uint32_t)n;
+        tok->n_vocab++;
     }
     if (!ensure_ids(tok, id)) return out_of_memory();
     slot->id = id;
@@ -374,8 +376,8 @@ static encore_status read_config(encore_tokenizer *tok, const char *dir, config_
 }
 
 /* AddedVocabulary::add_tokens for one token: it keeps its vocabulary id, or
- * takes the next free one; a second entry with the same content replaces the
- * first's settings. v is "content" or an AddedToken object. */
+ * takes a new one; a second entry with the same content replaces the first's
+ * settings. v is "content" or an AddedToken object. */
 static encore_status add_token(encore_tokenizer *tok, const cJSON *v, int special) {
     const char *content = token_content(v);
     if (!content || !*content) return ENCORE_STATUS_OK;
@@ -396,8 +398,17 @@ static encore_status add_token(encore_tokenizer *tok, const cJSON *v, int specia
         return ENCORE_STATUS_OK;
     }
     t.id = vocab_find(tok, 0, content, n);
-    if (t.id < 0) t.id = tok->n_ids;
+    if (t.id < 0) {
+        /* tokenizers' choice, quirks included: the model vocabulary's size
+         * (its count of distinct tokens, which a vocab.txt with duplicate
+         * lines makes smaller than its last id), or past the added ids. */
+        int32_t max_added = -1;
+        for (int i = 0; i < tok->n_added; i++)
+            if (tok->added[i].id > max_added) max_added = tok->added[i].id;
+        t.id = max_added >= tok->n_vocab || (max_added >= 0 && tok->n_vocab == 0) ? max_added + 1 : tok->n_vocab;
+    }
     t.text = pool_add(tok, content, n);
+    t.len = (uint32_t)n;
     added_token *a = realloc(tok->added, ((size_t)tok->n_added + 1) * sizeof *a);
     if (t.text == NO_TEXT || !a || !ensure_ids(tok, t.id)) {
         if (a) tok->added = a;
@@ -405,7 +416,7 @@ static encore_status add_token(encore_tokenizer *tok, const cJSON *v, int specia
     }
     tok->added = a;
     tok->added[tok->n_added++] = t;
-    if (tok->id_text[t.id] == NO_TEXT) tok->id_text[t.id] = t.text;
+    tok->id_text[t.id] = t.text; /* id_to_token looks at the added tokens first */
     return ENCORE_STATUS_OK;
 }
 
@@ -694,7 +705,9 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
         const char *names[2] = {config_name(cf, NAME_CLS), config_name(cf, NAME_SEP)};
         int32_t ids[2];
         for (int i = 0; i < 2; i++) {
-            ids[i] = names[i] ? token_id(tok, names[i]) : -1;
+            /* transformers would give a missing one a new id past the
+             * model's embeddings; refuse instead */
+            ids[i] = names[i] ? vocab_find(tok, 0, names[i], strlen(names[i])) : -1;
             if (ids[i] < 0)
                 return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the special token %s is not in the vocabulary",
                                    source, names[i] ? names[i] : (i ? "sep_token" : "cls_token"));
@@ -1052,7 +1065,7 @@ encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *t
     if (!tok || !text || !out)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_tokenizer_encode: %s is NULL",
                            !tok ? "the tokenizer" : !text ? "the text" : "the output pointer");
-    const token_template *tmpl = pair ? &tok->pair : &tok->single;
+    const token_template *tmpl = pair && *pair ? &tok->pair : &tok->single;
     if (max_len < 0 || (max_len > 0 && max_len < tmpl->n_special))
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT,
                            "max_len %d leaves no room for the %d special tokens", (int)max_len, tmpl->n_special);
@@ -1060,6 +1073,9 @@ encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *t
     encore_status st = check_text(text, "text", &len[0]);
     if (st == ENCORE_STATUS_OK && pair) st = check_text(pair, "text pair", &len[1]);
     if (st != ENCORE_STATUS_OK) return st;
+    /* transformers tokenizes one input with an empty text_pair as a single
+     * text (`[(text, text_pair)] if text_pair else [text]`). */
+    if (pair && !*pair) pair = NULL;
 
     scratch sc = {0};
     st = encode_text(tok, &sc, text, len[0], &sc.seq[0]);

@@ -10,8 +10,6 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 
 echo "== ASan/UBSan build and tests"
 scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DENCORE_SANITIZE=ON -DENCORE_WERROR=ON
-# OpenBLAS and OpenMP keep thread pools alive at exit; leaks are checked on our
-# own allocations by the tests' own frees, not by LeakSanitizer here.
-ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
 echo "== all tests passed"

@@ -182,7 +182,7 @@ TEST(Cli, EmbedMatchesSentenceTransformers) {
 }
 
 TEST(Cli, UsageErrorsExitWithTwo) {
-    EXPECT_EQ(run({"classify"}).status, 2);                                     // no --model
+    EXPECT_EQ(run({"eval", "--model", "x"}).status, 2);                         // no --tsv
     EXPECT_EQ(run({"frobnicate", "--model", "x"}).status, 2);                   // unknown command
     EXPECT_EQ(run({"classify", "--model", "/nonexistent", "hi"}).status, 2);    // no such model
     EXPECT_EQ(run({"classify", "--model", fixtures::model_dir("tiny-bert-embed"), "hi"}).status, 2);  // no head

@@ -116,10 +116,11 @@ TEST_P(AnyModel, LastHiddenStateMatchesTransformers) {
         i++;
         if (cJSON_IsTrue(get(c, "too_long")) || fixtures::has_nul(c)) continue;
         encore_input in = fixtures::input(c);
-        float *hidden = nullptr;
+        float *raw = nullptr;
         int32_t n_tokens = 0;
-        ASSERT_EQ(encore_session_hidden_states(session_for(*l, c), &in, 1, &hidden, &n_tokens), ENCORE_STATUS_OK)
+        ASSERT_EQ(encore_session_hidden_states(session_for(*l, c), &in, 1, &raw, &n_tokens), ENCORE_STATUS_OK)
             << encore_last_error();
+        std::unique_ptr<float, decltype(&std::free)> hidden(raw, &std::free);
         const encore_tensor_info *t = encore_safetensors_find(l->hidden, fixtures::str(c, "hidden").c_str());
         ASSERT_TRUE(t) << fixtures::str(c, "hidden");
         ASSERT_EQ(t->n_dims, 2);
@@ -128,9 +129,8 @@ TEST_P(AnyModel, LastHiddenStateMatchesTransformers) {
         std::vector<float> want(t->n_elements);
         encore_tensor_to_f32(t, want.data());
         double worst = 0;
-        for (size_t k = 0; k < want.size(); k++) worst = std::max(worst, (double)std::fabs(hidden[k] - want[k]));
+        for (size_t k = 0; k < want.size(); k++) worst = std::max(worst, (double)std::fabs(hidden.get()[k] - want[k]));
         EXPECT_LE(worst, kHiddenTol) << "hidden state of case " << fixtures::str(c, "name");
-        std::free(hidden);
         checked++;
     }
     EXPECT_GT(checked, 20);

@@ -7,6 +7,7 @@
  * Texts come from the arguments, or one per line on stdin. Output is one JSON
  * line per text, in input order. */
 #include "encore.h"
+#include "eval.h"
 #include "json_out.h"
 
 #include <stdio.h>
@@ -18,6 +19,7 @@ typedef struct options {
     const char *model_dir;
     const char *pair;        /* --pair TEXT: second text for every argument text */
     int tsv;                 /* stdin lines are text<TAB>pair */
+    eval_options eval;
     int top_k;               /* labels per text; -1 = all */
     int truncate;
     int threads;
@@ -35,6 +37,8 @@ static void usage(FILE *f) {
             "  encore classify --model DIR [--top-k N|all] [--pair TEXT] [--tsv] [TEXT ...]\n"
             "  encore embed    --model DIR [--pooling mean|cls] [--normalize] [TEXT ...]\n"
             "  encore tokenize --model DIR [--pair TEXT] [--tsv] [TEXT ...]\n"
+            "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
+            "  encore models   where the default model lives\n"
             "\n"
             "Texts come from the arguments, or one per line on stdin. Each text gives one\n"
             "JSON line on stdout, in input order:\n"
@@ -43,10 +47,13 @@ static void usage(FILE *f) {
             "  embed     the sentence embedding, as sentence-transformers computes it\n"
             "  tokenize  {\"ids\": [...], \"tokens\": [...]}, special tokens included\n"
             "A text that fails gives {\"error\": ..., \"status\": ...} on its line and exit status 1.\n"
+            "eval prints the accuracy of a classifier on a TSV file with a header row and\n"
+            "a label column holding label ids or names (as GLUE's SST-2 dev.tsv).\n"
             "\n"
             "options:\n"
             "  --model DIR        Hugging Face model directory (config.json, model.safetensors,\n"
-            "                     tokenizer.json or vocab.txt)\n"
+            "                     tokenizer.json or vocab.txt); default: $ENCORE_MODEL, else the\n"
+            "                     default model that scripts/setup.sh assembles\n"
             "  --top-k N|all      labels per text, best first (default 1, as the pipeline)\n"
             "  --pair TEXT        classify/tokenize each TEXT argument as a pair with this text\n"
             "  --tsv              stdin lines are TEXT<TAB>PAIR (a line without a tab is a single text)\n"
@@ -55,6 +62,7 @@ static void usage(FILE *f) {
             "  --normalize        L2-normalise embeddings\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --batch N          texts per forward pass (default 32)\n"
+            "  --progress         eval: progress on stderr even when it is not a terminal\n"
             "  --quiet            no log lines on stderr\n",
             ENCORE_VERSION);
 }
@@ -64,8 +72,11 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
     o->top_k = 1;
     o->truncate = 1;
     o->batch = 32;
+    o->eval.text_column = "sentence";
+    o->eval.label_column = "label";
     if (argc < 2) return 0;
     o->command = argv[1];
+    const int is_eval = strcmp(o->command, "eval") == 0;
     int i = 2;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -76,12 +87,18 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
         }
         if (strncmp(a, "--", 2) != 0) break;
         int takes_value = strcmp(a, "--model") == 0 || strcmp(a, "--top-k") == 0 || strcmp(a, "--pair") == 0 ||
-                          strcmp(a, "--pooling") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--batch") == 0;
+                          strcmp(a, "--pooling") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--batch") == 0 ||
+                          strcmp(a, "--text-column") == 0 || strcmp(a, "--label-column") == 0 ||
+                          (is_eval && strcmp(a, "--tsv") == 0);
         if (takes_value && !next) {
             fprintf(stderr, "encore: %s needs a value\n", a);
             return 0;
         }
         if (strcmp(a, "--model") == 0) o->model_dir = next;
+        else if (is_eval && strcmp(a, "--tsv") == 0) o->eval.path = next;
+        else if (strcmp(a, "--text-column") == 0) o->eval.text_column = next;
+        else if (strcmp(a, "--label-column") == 0) o->eval.label_column = next;
+        else if (strcmp(a, "--progress") == 0) o->eval.progress = 1;
         else if (strcmp(a, "--pair") == 0) o->pair = next;
         else if (strcmp(a, "--top-k") == 0) {
             if (strcmp(next, "all") == 0) o->top_k = -1;
@@ -261,6 +278,23 @@ static int run_tokenize(const encore_model *model, const options *o, const input
     return failed;
 }
 
+/* The model to use without --model: $ENCORE_MODEL, else the default model
+ * that scripts/setup.sh assembles in the build tree. */
+static const char *default_model_dir(void) {
+    const char *env = getenv("ENCORE_MODEL");
+    return env && *env ? env : ENCORE_DEFAULT_MODEL_DIR;
+}
+
+static int run_models(void) {
+    const char *dir = default_model_dir();
+    char config[4096];
+    snprintf(config, sizeof config, "%s/config.json", dir);
+    FILE *f = fopen(config, "r");
+    printf("default model: %s (%s)\n", dir, f ? "present" : "missing: run scripts/setup.sh");
+    if (f) fclose(f);
+    return f ? 0 : 1;
+}
+
 static void quiet_log(encore_log_level level, const char *message, void *user_data) {
     (void)level, (void)message, (void)user_data;
 }
@@ -280,16 +314,18 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (strcmp(o.command, "models") == 0) return run_models();
     if (strcmp(o.command, "classify") != 0 && strcmp(o.command, "embed") != 0 &&
-        strcmp(o.command, "tokenize") != 0) {
+        strcmp(o.command, "tokenize") != 0 && strcmp(o.command, "eval") != 0) {
         fprintf(stderr, "encore: unknown command '%s'\n", o.command);
         usage(stderr);
         return 2;
     }
-    if (!o.model_dir) {
-        fprintf(stderr, "encore: --model DIR is required\n");
+    if (strcmp(o.command, "eval") == 0 && !o.eval.path) {
+        fprintf(stderr, "encore: eval needs --tsv FILE\n");
         return 2;
     }
+    if (!o.model_dir) o.model_dir = default_model_dir();
     if (o.quiet) encore_log_set(quiet_log, NULL);
 
     encore_model *model = NULL;
@@ -297,11 +333,28 @@ int main(int argc, char **argv) {
         fprintf(stderr, "encore: %s\n", encore_last_error());
         return 2;
     }
-    if (strcmp(o.command, "classify") == 0 && encore_model_n_labels(model) == 0) {
+    if ((strcmp(o.command, "classify") == 0 || strcmp(o.command, "eval") == 0) && encore_model_n_labels(model) == 0) {
         fprintf(stderr, "encore: %s has no classification head; use 'encore embed'\n",
                 encore_model_architecture_name(model));
         encore_model_free(model);
         return 2;
+    }
+
+    if (strcmp(o.command, "eval") == 0) {
+        encore_session_params sp = encore_session_default_params();
+        sp.n_threads = o.threads;
+        sp.truncate = o.truncate;
+        encore_session *session = NULL;
+        int rc = 2;
+        if (encore_session_create(model, sp, &session) == ENCORE_STATUS_OK) {
+            o.eval.batch = o.batch;
+            rc = encore_cli_eval(model, session, &o.eval);
+        } else {
+            fprintf(stderr, "encore: %s\n", encore_last_error());
+        }
+        encore_session_free(session);
+        encore_model_free(model);
+        return rc;
     }
 
     input_list inputs = {0};

