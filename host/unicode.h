@@ -27,19 +27,20 @@ int encore_utf8_encode(uint32_t c, char *out);
 /* Rust's char::is_whitespace: the White_Space property. */
 int encore_unicode_is_whitespace(uint32_t c);
 
-/* BERT's "control": general category Cc, Cf, Cs, Co or Cn, except \t \n \r. */
+/* BERT's "control" as tokenizers has it: Cc, Co and the Unicode 8.0 Cf,
+ * except \t \n \r (U+0000 and U+FFFD are in the table too). */
 int encore_unicode_is_control(uint32_t c);
 
 /* BERT's CJK ideograph ranges, as tokenizers' BertNormalizer lists them. */
 int encore_unicode_is_chinese(uint32_t c);
 
-/* BERT's punctuation: ASCII punctuation or categories Pc Pd Ps Pe Pi Pf Po. */
+/* BERT's punctuation: ASCII punctuation, or Pc Pd Ps Pe Pi Pf Po as of Unicode 8.0. */
 int encore_unicode_is_punctuation(uint32_t c);
 
 /* A regex \w character: letters, marks, decimal digits, Pc, joiners. */
 int encore_unicode_is_word(uint32_t c);
 
-/* General category Mn. */
+/* General category Mn as of Unicode 8.0 (what tokenizers strips as accents). */
 int encore_unicode_is_nonspacing_mark(uint32_t c);
 
 /* Canonical combining class (0 for starters). */

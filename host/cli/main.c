@@ -21,6 +21,7 @@ typedef struct options {
     int tsv;                 /* stdin lines are text<TAB>pair */
     eval_options eval;
     int top_k;               /* labels per text; -1 = all */
+    int top_k_given;         /* --top-k was on the command line */
     int truncate;
     int threads;
     int batch;               /* texts per call */
@@ -101,6 +102,7 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
         else if (strcmp(a, "--progress") == 0) o->eval.progress = 1;
         else if (strcmp(a, "--pair") == 0) o->pair = next;
         else if (strcmp(a, "--top-k") == 0) {
+            o->top_k_given = 1;
             if (strcmp(next, "all") == 0) o->top_k = -1;
             else if ((o->top_k = atoi(next)) < 1) {
                 fprintf(stderr, "encore: --top-k takes a positive number or 'all', not '%s'\n", next);
@@ -194,7 +196,9 @@ static void print_error(encore_status st, const char *message) {
     fputs("}\n", stdout);
 }
 
-static void print_scores(const encore_model *model, const float *scores, int top_k) {
+/* The pipeline's output: a list of {label, score}, best first. Without top_k
+ * the pipeline returns a pair's result as a bare {label, score} (bare != 0). */
+static void print_scores(const encore_model *model, const float *scores, int top_k, int bare) {
     const int L = encore_model_n_labels(model);
     int order[L];
     for (int i = 0; i < L; i++) order[i] = i;
@@ -208,7 +212,7 @@ static void print_scores(const encore_model *model, const float *scores, int top
         order[j] = o;
     }
     int n = top_k < 0 || top_k > L ? L : top_k;
-    fputc('[', stdout);
+    if (!bare) fputc('[', stdout);
     for (int i = 0; i < n; i++) {
         char num[40];
         json_format_number((double)scores[order[i]], 0, num, sizeof num);
@@ -216,7 +220,7 @@ static void print_scores(const encore_model *model, const float *scores, int top
         json_write_string(stdout, encore_model_label(model, order[i]));
         printf(", \"score\": %s}", num);
     }
-    fputs("]\n", stdout);
+    fputs(bare ? "\n" : "]\n", stdout);
 }
 
 static void print_vector(const float *v, int n) {
@@ -254,7 +258,7 @@ static int run_batch(encore_session *session, const encore_model *model, const o
         for (int i = 0; i < n; i++) {
             if (st != ENCORE_STATUS_OK) print_error(st, encore_session_last_error(session));
             else if (is_embed) print_vector(out + (size_t)i * width, width);
-            else print_scores(model, out + (size_t)i * width, o->top_k);
+            else print_scores(model, out + (size_t)i * width, o->top_k, !o->top_k_given && inputs[i].text_pair);
         }
         return st == ENCORE_STATUS_OK ? 0 : 1;
     }
