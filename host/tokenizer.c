@@ -102,8 +102,10 @@ typedef struct norm_text {
     uint32_t *cp;    /* (n) code points */
     int32_t *src;    /* (n, 2) byte range in the original of the char each came from */
     uint8_t *ccc;    /* (n) combining class, for canonical reordering */
+    uint8_t *added;  /* (n) 1: added by a decomposition (NFD's second and later chars) */
+    int32_t *in_src; /* (n_in, 2) while decomposing: the source of each char NFD took in */
     int32_t *pos;    /* (n + 1) byte offset of each char in utf8 */
-    size_t n, cap;
+    size_t n, n_in, cap;
     char *utf8;      /* (pos[n]) the normalized segment as UTF-8 */
     size_t utf8_cap;
 } norm_text;
@@ -143,19 +145,31 @@ static encore_status push_match(match_list *l, size_t start, size_t stop, int32_
 
 static int norm_reserve(norm_text *t, size_t need) {
     if (need + 1 <= t->cap) return 1;
-    size_t cap = t->cap, c2 = t->cap, c3 = t->cap, c4 = t->cap;
-    return grow((void **)&t->cp, &cap, need + 1, sizeof *t->cp) &&
-           grow((void **)&t->src, &c2, need + 1, 2 * sizeof *t->src) &&
-           grow((void **)&t->ccc, &c3, need + 1, sizeof *t->ccc) &&
-           grow((void **)&t->pos, &c4, need + 1, sizeof *t->pos) && (t->cap = cap, 1);
+    /* every array has room for cap entries: grow each from the same cap */
+    size_t cap[6] = {t->cap, t->cap, t->cap, t->cap, t->cap, t->cap};
+    if (!grow((void **)&t->cp, &cap[0], need + 1, sizeof *t->cp) ||
+        !grow((void **)&t->src, &cap[1], need + 1, 2 * sizeof *t->src) ||
+        !grow((void **)&t->ccc, &cap[2], need + 1, sizeof *t->ccc) ||
+        !grow((void **)&t->added, &cap[3], need + 1, sizeof *t->added) ||
+        !grow((void **)&t->in_src, &cap[4], need + 1, 2 * sizeof *t->in_src) ||
+        !grow((void **)&t->pos, &cap[5], need + 1, sizeof *t->pos))
+        return 0;
+    t->cap = cap[0];
+    return 1;
+}
+
+static void norm_free(norm_text *t) {
+    free(t->cp);
+    free(t->src);
+    free(t->ccc);
+    free(t->added);
+    free(t->in_src);
+    free(t->pos);
+    free(t->utf8);
 }
 
 static void scratch_free(scratch *s) {
-    free(s->norm.cp);
-    free(s->norm.src);
-    free(s->norm.ccc);
-    free(s->norm.pos);
-    free(s->norm.utf8);
+    norm_free(&s->norm);
     free(s->raw.v);
     free(s->normalized.v);
     free(s->seq[0].v);
@@ -648,11 +662,7 @@ static encore_status prepare_added_tokens(encore_tokenizer *tok) {
     for (int p = 0; p < 2; p++)
         for (int k = 0; k < tok->n_pass_tokens[p]; k++)
             tok->first_byte[p][(unsigned char)tok->pool[tok->added[tok->pass_tokens[p][k]].pattern]] = 1;
-    free(nt.cp);
-    free(nt.src);
-    free(nt.ccc);
-    free(nt.pos);
-    free(nt.utf8);
+    norm_free(&nt);
     return st;
 }
 
@@ -780,37 +790,52 @@ int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *to
 
 /* ---- normalizer ---------------------------------------------------------- */
 
-static void norm_push(norm_text *t, uint32_t c, int32_t start, int32_t end, int reorder) {
+/* Append c; with a combining class, move it before the marks of higher class
+ * that precede it (NFD's canonical ordering), taking its added flag along. */
+static void norm_push(norm_text *t, uint32_t c, int32_t start, int32_t end, uint8_t ccc, uint8_t added) {
     size_t i = t->n++;
-    t->cp[i] = c;
     t->src[2 * i] = start;
     t->src[2 * i + 1] = end;
-    t->ccc[i] = reorder ? (uint8_t)encore_unicode_combining_class(c) : 0;
-    /* NFD's canonical ordering: a mark moves before marks of higher class. */
-    while (i > 0 && t->ccc[i] != 0 && t->ccc[i - 1] > t->ccc[i]) {
-        uint32_t c0 = t->cp[i - 1];
-        int32_t s0 = t->src[2 * i - 2], e0 = t->src[2 * i - 1];
-        uint8_t k0 = t->ccc[i - 1];
-        t->cp[i - 1] = t->cp[i], t->src[2 * i - 2] = t->src[2 * i], t->src[2 * i - 1] = t->src[2 * i + 1];
-        t->ccc[i - 1] = t->ccc[i];
-        t->cp[i] = c0, t->src[2 * i] = s0, t->src[2 * i + 1] = e0, t->ccc[i] = k0;
-        i--;
+    for (; i > 0 && ccc != 0 && t->ccc[i - 1] > ccc; i--) {
+        t->cp[i] = t->cp[i - 1];
+        t->ccc[i] = t->ccc[i - 1];
+        t->added[i] = t->added[i - 1];
     }
+    t->cp[i] = c;
+    t->ccc[i] = ccc;
+    t->added[i] = added;
 }
 
-/* One character after clean_text and handle_chinese_chars: decomposed when
- * stripping accents, lowercased here when not (lowercasing comes last). */
+/* One character after clean_text and handle_chinese_chars, aligned to
+ * text[s, e): decomposed when stripping accents (its source goes to in_src
+ * until the segment is done), else lowercased now, lowercasing being last. */
 static void norm_push_char(const encore_tokenizer *tok, norm_text *t, uint32_t c, int32_t s, int32_t e) {
+    uint32_t d[ENCORE_UNICODE_MAX_DECOMPOSITION];
+    int n;
     if (tok->strip_accents) {
-        uint32_t d[ENCORE_UNICODE_MAX_DECOMPOSITION];
-        int n = encore_unicode_decompose(c, d);
-        for (int k = 0; k < n; k++) norm_push(t, d[k], s, e, 1);
-    } else if (tok->settings.lowercase) {
-        uint32_t l[2];
-        int n = encore_unicode_lowercase(c, l);
-        for (int k = 0; k < n; k++) norm_push(t, l[k], s, e, 0);
-    } else {
-        norm_push(t, c, s, e, 0);
+        t->in_src[2 * t->n_in] = s;
+        t->in_src[2 * t->n_in + 1] = e;
+        t->n_in++;
+        n = encore_unicode_decompose(c, d);
+        for (int k = 0; k < n; k++)
+            norm_push(t, d[k], 0, 0, (uint8_t)encore_unicode_combining_class(d[k]), k > 0);
+        return;
+    }
+    n = tok->settings.lowercase ? encore_unicode_lowercase(c, d) : (d[0] = c, 1);
+    for (int k = 0; k < n; k++) norm_push(t, d[k], s, e, 0, 0);
+}
+
+/* After NFD, which characters of text did each come from. tokenizers aligns
+ * by position, not by character: the k-th character NFD kept (not added by
+ * a decomposition) takes the k-th input's source, an added one the source
+ * of the last input consumed. After canonical reordering the two can
+ * differ: "e\u0301\U0001D165" gives U+1D165 the source of U+0301. */
+static void align_decomposed(norm_text *t) {
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t from = t->added[i] ? k - (k > 0) : k++;
+        t->src[2 * i] = k > 0 ? t->in_src[2 * from] : 0;
+        t->src[2 * i + 1] = k > 0 ? t->in_src[2 * from + 1] : 0;
     }
 }
 
@@ -818,7 +843,7 @@ static void norm_push_char(const encore_tokenizer *tok, norm_text *t, uint32_t c
 static encore_status normalize(const encore_tokenizer *tok, norm_text *t, const char *text, size_t a,
                                size_t b) {
     const encore_tokenizer_settings *s = &tok->settings;
-    t->n = 0;
+    t->n = t->n_in = 0;
     if (!norm_reserve(t, 0)) return out_of_memory();
     for (size_t p = a; p < b;) {
         int32_t start = (int32_t)p;
@@ -829,16 +854,17 @@ static encore_status normalize(const encore_tokenizer *tok, norm_text *t, const 
         }
         if (!norm_reserve(t, t->n + 3 * ENCORE_UNICODE_MAX_DECOMPOSITION)) return out_of_memory();
         if (s->handle_chinese_chars && encore_unicode_is_chinese(c)) {
-            norm_push(t, ' ', start, (int32_t)p, 0);
+            norm_push_char(tok, t, ' ', start, (int32_t)p);
             norm_push_char(tok, t, c, start, (int32_t)p);
-            norm_push(t, ' ', start, (int32_t)p, 0);
+            norm_push_char(tok, t, ' ', start, (int32_t)p);
         } else {
             norm_push_char(tok, t, c, start, (int32_t)p);
         }
     }
     if (tok->strip_accents) {
-        /* Drop the nonspacing marks, then lowercase (1:1 once decomposed:
-         * U+0130, the one char that lowercases to two, has become I + U+0307). */
+        /* Drop the nonspacing marks, then lowercase: 1:1 once decomposed,
+         * as U+0130, the one char that lowercases to two, is now I U+0307. */
+        align_decomposed(t);
         size_t n = 0;
         for (size_t i = 0; i < t->n; i++) {
             if (encore_unicode_is_nonspacing_mark(t->cp[i])) continue;

@@ -16,7 +16,8 @@
  *
  * over every code point but the surrogates, c > U+007F for punctuation.
  * Decomposition, combining classes and lowercasing come from utf8proc, with
- * the few differences to tokenizers noted where they are handled. */
+ * the few differences to tokenizers (whose NFD has Unicode 9.0 tables, and
+ * whose lowercasing is Rust's, Unicode 16) handled where they arise. */
 #include "unicode.h"
 
 #include <utf8proc.h>
@@ -122,6 +123,20 @@ static const encore_range BERT_NONSPACING_MARK[] = {
     {0x1D1AA, 0x1D1AD}, {0x1D242, 0x1D244}, {0x1DA00, 0x1DA36}, {0x1DA3B, 0x1DA6C},
     {0x1DA75, 0x1DA75}, {0x1DA84, 0x1DA84}, {0x1DA9B, 0x1DA9F}, {0x1DAA1, 0x1DAAF},
     {0x1E8D0, 0x1E8D6}, {0xE0100, 0xE01EF},
+};
+
+/* Marks with a combining class that tokenizers' NFD (Unicode 9.0 tables)
+ * does not know, so never reorders: U+0345 + c stays as it is. */
+static const encore_range NFD_UNKNOWN_MARKS[] = {
+    {0x7FD, 0x7FD}, {0x898, 0x89F}, {0x8CA, 0x8D3}, {0x9FE, 0x9FE}, {0xC3C, 0xC3C}, {0xD3B, 0xD3C},
+    {0xEBA, 0xEBA}, {0x1715, 0x1715}, {0x1ABF, 0x1ACE}, {0x1DF6, 0x1DFA}, {0xA82C, 0xA82C},
+    {0x10D24, 0x10D27}, {0x10EAB, 0x10EAC}, {0x10EFD, 0x10EFF}, {0x10F46, 0x10F50},
+    {0x10F82, 0x10F85}, {0x11070, 0x11070}, {0x1133B, 0x1133B}, {0x1145E, 0x1145E},
+    {0x11839, 0x1183A}, {0x1193D, 0x1193E}, {0x11943, 0x11943}, {0x119E0, 0x119E0},
+    {0x11A34, 0x11A34}, {0x11A47, 0x11A47}, {0x11A99, 0x11A99}, {0x11D42, 0x11D42},
+    {0x11D44, 0x11D45}, {0x11D97, 0x11D97}, {0x11F41, 0x11F42}, {0x16FF0, 0x16FF1},
+    {0x1E08F, 0x1E08F}, {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF},
+    {0x1E4EC, 0x1E4EF},
 };
 
 static int in_ranges(const encore_range *r, size_t n, uint32_t c) {
@@ -267,6 +282,7 @@ int encore_unicode_is_word(uint32_t c) {
 int encore_unicode_is_nonspacing_mark(uint32_t c) { return IN_TABLE(BERT_NONSPACING_MARK, c); }
 
 int encore_unicode_combining_class(uint32_t c) {
+    if (IN_TABLE(NFD_UNKNOWN_MARKS, c)) return 0;
     return utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
 }
 

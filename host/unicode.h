@@ -43,7 +43,8 @@ int encore_unicode_is_word(uint32_t c);
 /* General category Mn as of Unicode 8.0 (what tokenizers strips as accents). */
 int encore_unicode_is_nonspacing_mark(uint32_t c);
 
-/* Canonical combining class (0 for starters). */
+/* Canonical combining class as tokenizers' NFD has it (0 for starters and
+ * for marks newer than its Unicode 9.0 tables). */
 int encore_unicode_combining_class(uint32_t c);
 
 /* Full canonical decomposition of c (NFD of one code point) into out; returns

@@ -9,6 +9,7 @@
 #include "encore.h"
 #include "eval.h"
 #include "json_out.h"
+#include "pull.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ static void usage(FILE *f) {
             "  encore tokenize --model DIR [--pair TEXT] [--tsv] [TEXT ...]\n"
             "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
             "  encore models   where the default model lives\n"
+            "  encore pull     MODEL_ID [--revision main] [--cache DIR] [--endpoint URL]\n"
+            "                  download a Hub model, print its directory (encore pull --help)\n"
             "\n"
             "Texts come from the arguments, or one per line on stdin. Each text gives one\n"
             "JSON line on stdout, in input order:\n"
@@ -314,6 +317,7 @@ int main(int argc, char **argv) {
         printf("encore %s\n", ENCORE_VERSION);
         return 0;
     }
+    if (argc >= 2 && strcmp(argv[1], "pull") == 0) return encore_cli_pull(argc - 1, argv + 1);
     if (!parse_args(argc, argv, &o, &first_text)) {
         usage(stderr);
         return 2;
