@@ -14,6 +14,7 @@
 struct encore_session {
     const encore_model *model;
     encore_session_params params;
+    encore_device device;         /* after fallback */
     encore_batch batch;
     encore_cpu_workspace ws;
     float *head_scratch;          /* (2C) */
@@ -26,6 +27,10 @@ encore_session_params encore_session_default_params(void) {
     encore_session_params p;
     p.n_threads = 0;
     p.truncate = 1;
+    p.device = ENCORE_DEVICE_CPU;
+    p.device_index = 0;
+    p.precision = ENCORE_PRECISION_DEFAULT;
+    p.max_batch_tokens = 0;
     return p;
 }
 
@@ -41,10 +46,24 @@ encore_status encore_session_create(const encore_model *model, encore_session_pa
     *out = NULL;
     if (params.n_threads < 0)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "n_threads is %d; use 0 for all cores", params.n_threads);
+    if (params.max_batch_tokens < 0)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "max_batch_tokens is %d; use 0 for the default",
+                           params.max_batch_tokens);
+    if (params.max_batch_tokens == 0) params.max_batch_tokens = ENCORE_CHUNK_TOKENS;
+    if (params.device != ENCORE_DEVICE_CPU && params.device != ENCORE_DEVICE_CUDA &&
+        params.device != ENCORE_DEVICE_AUTO)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown device %d", (int)params.device);
+    if (params.precision == ENCORE_PRECISION_FP16 || params.precision == ENCORE_PRECISION_BF16) {
+        if (params.device == ENCORE_DEVICE_CPU)
+            return encore_fail(ENCORE_STATUS_UNSUPPORTED, "the CPU computes in fp32 only; fp16 and bf16 need CUDA");
+    }
     encore_session *s = calloc(1, sizeof *s);
     if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     s->model = model;
     s->params = params;
+    s->device = ENCORE_DEVICE_CPU;
+    if (params.device == ENCORE_DEVICE_CUDA)
+        encore_log(ENCORE_LOG_LEVEL_WARN, "encore was built without CUDA; running on the CPU");
     s->head_scratch = malloc(2 * (size_t)model->config.hidden_size * sizeof(float));
     if (!s->head_scratch) {
         free(s);
@@ -63,6 +82,8 @@ void encore_session_free(encore_session *s) {
 }
 
 const char *encore_session_last_error(const encore_session *s) { return s ? s->last_error : ""; }
+
+encore_device encore_session_device(const encore_session *s) { return s->device; }
 
 static void set_threads(const encore_session *s) {
     if (s->params.n_threads > 0) {
@@ -96,52 +117,47 @@ static void emit(encore_session *s, run_kind kind, const float *hidden, encore_p
     }
 }
 
-/* Tokenize every input first (so that a bad input fails the call before any
- * work), then run them in chunks of whole inputs. out_width floats per input,
- * except RUN_HIDDEN. */
-static encore_status run(encore_session *s, const encore_input *inputs, int n, run_kind kind,
-                         encore_pooling pooling, int normalize, float *out, int32_t *n_tokens) {
+static encore_status check_call(encore_session *s, const void *inputs, int n, const float *out, run_kind kind) {
     if (!inputs || !out || n < 0) {
         encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL inputs or output, or a negative count");
         return session_fail(s, ENCORE_STATUS_INVALID_ARGUMENT);
     }
-    const encore_model *m = s->model;
-    if ((kind == RUN_LOGITS || kind == RUN_SCORES) && !m->config.has_head) {
+    if ((kind == RUN_LOGITS || kind == RUN_SCORES) && !s->model->config.has_head) {
         encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no classification head; use embed",
-                    m->config.architecture_name);
+                    s->model->config.architecture_name);
         return session_fail(s, ENCORE_STATUS_UNSUPPORTED);
     }
-    if (n == 0) return ENCORE_STATUS_OK;
-    set_threads(s);
-    encore_encoding **encs = calloc((size_t)n, sizeof *encs);
-    if (!encs) {
-        encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
-        return session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
-    }
+    return ENCORE_STATUS_OK;
+}
+
+/* Run tokenized inputs in chunks of whole inputs of at most max_batch_tokens
+ * tokens (one input alone may exceed it). out: out_width floats per input,
+ * except RUN_HIDDEN, which writes every token's hidden state. */
+static encore_status run_encoded(encore_session *s, const encore_encoding *const *encs, int n, run_kind kind,
+                                 encore_pooling pooling, int normalize, float *out) {
+    encore_status st = check_call(s, encs, n, out, kind);
+    if (st != ENCORE_STATUS_OK || n == 0) return st;
+    const encore_model *m = s->model;
     for (int i = 0; i < n; i++) {
-        encore_status st = encore_model_tokenize(m, inputs[i], s->params.truncate, &encs[i]);
-        if (st != ENCORE_STATUS_OK) {
-            char msg[ENCORE_ERROR_LEN];
-            snprintf(msg, sizeof msg, "%s", encore_last_error());
-            encore_fail(st, "input %d: %s", i, msg);
-            free_encodings(encs, n);
-            return session_fail(s, st);
+        if (!encs[i] || encs[i]->n_tokens < 1 || encs[i]->n_tokens > m->max_length) {
+            encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "input %d: an encoding of %d tokens (the model takes 1 to %d)",
+                        i, encs[i] ? encs[i]->n_tokens : 0, m->max_length);
+            return session_fail(s, ENCORE_STATUS_INVALID_ARGUMENT);
         }
-        if (n_tokens) n_tokens[i] = encs[i]->n_tokens;
     }
+    set_threads(s);
     const int width = kind == RUN_EMBED ? m->config.hidden_size : m->config.n_labels;
     const int C = m->config.hidden_size;
     float *dst = out;
-    encore_status st = ENCORE_STATUS_OK;
     for (int first = 0; first < n && st == ENCORE_STATUS_OK;) {
         encore_batch_clear(&s->batch);
         int last = first;
         while (last < n && st == ENCORE_STATUS_OK &&
-               (last == first || s->batch.T + encs[last]->n_tokens <= ENCORE_CHUNK_TOKENS))
+               (last == first || s->batch.T + encs[last]->n_tokens <= s->params.max_batch_tokens))
             st = encore_batch_append(&s->batch, encs[last++]);
         if (kind == RUN_HIDDEN && last < n && st == ENCORE_STATUS_OK)
             st = encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "hidden states need the inputs to fit %d tokens",
-                             ENCORE_CHUNK_TOKENS);
+                             s->params.max_batch_tokens);
         const float *hidden = NULL;
         if (st == ENCORE_STATUS_OK) st = encore_forward_cpu(m, &s->batch, &s->ws, &hidden);
         if (st == ENCORE_STATUS_OK) {
@@ -150,8 +166,35 @@ static encore_status run(encore_session *s, const encore_input *inputs, int n, r
         }
         first = last;
     }
-    free_encodings(encs, n);
     return st == ENCORE_STATUS_OK ? st : session_fail(s, st);
+}
+
+/* Tokenize every input first (so that a bad input fails the call before any
+ * work), then run them. */
+static encore_status run(encore_session *s, const encore_input *inputs, int n, run_kind kind,
+                         encore_pooling pooling, int normalize, float *out, int32_t *n_tokens) {
+    encore_status st = check_call(s, inputs, n, out, kind);
+    if (st != ENCORE_STATUS_OK || n == 0) return st;
+    encore_encoding **encs = calloc((size_t)n, sizeof *encs);
+    if (!encs) {
+        encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+        return session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
+    }
+    for (int i = 0; i < n && st == ENCORE_STATUS_OK; i++) {
+        st = encore_model_tokenize(s->model, inputs[i], s->params.truncate, &encs[i]);
+        if (st != ENCORE_STATUS_OK) {
+            char msg[ENCORE_ERROR_LEN];
+            snprintf(msg, sizeof msg, "%s", encore_last_error());
+            encore_fail(st, "input %d: %s", i, msg);
+            st = session_fail(s, st);
+        } else if (n_tokens) {
+            n_tokens[i] = encs[i]->n_tokens;
+        }
+    }
+    if (st == ENCORE_STATUS_OK)
+        st = run_encoded(s, (const encore_encoding *const *)encs, n, kind, pooling, normalize, out);
+    free_encodings(encs, n);
+    return st;
 }
 
 encore_status encore_session_logits(encore_session *s, const encore_input *inputs, int n, float *logits) {
@@ -171,10 +214,31 @@ encore_status encore_session_embed(encore_session *s, const encore_input *inputs
     return run(s, inputs, n, RUN_EMBED, pooling, normalize, embeddings, NULL);
 }
 
+encore_status encore_session_logits_encoded(encore_session *s, const encore_encoding *const *encs, int n,
+                                            float *logits) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    return run_encoded(s, encs, n, RUN_LOGITS, ENCORE_POOLING_DEFAULT, 0, logits);
+}
+
+encore_status encore_session_classify_encoded(encore_session *s, const encore_encoding *const *encs, int n,
+                                              float *scores) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    return run_encoded(s, encs, n, RUN_SCORES, ENCORE_POOLING_DEFAULT, 0, scores);
+}
+
+encore_status encore_session_embed_encoded(encore_session *s, const encore_encoding *const *encs, int n,
+                                           encore_pooling pooling, int normalize, float *embeddings) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    if (pooling == ENCORE_POOLING_DEFAULT) pooling = s->model->pooling;
+    return run_encoded(s, encs, n, RUN_EMBED, pooling, normalize, embeddings);
+}
+
 encore_status encore_session_hidden_states(encore_session *s, const encore_input *inputs, int n, float **out,
                                            int32_t *n_tokens) {
     if (!s || !out || !n_tokens) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL argument");
-    *out = malloc((size_t)ENCORE_CHUNK_TOKENS * s->model->config.hidden_size * sizeof(float));
+    /* One chunk holds at most max_batch_tokens tokens, or one input alone. */
+    int cap = s->params.max_batch_tokens > s->model->max_length ? s->params.max_batch_tokens : s->model->max_length;
+    *out = malloc((size_t)cap * s->model->config.hidden_size * sizeof(float));
     if (!*out) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     encore_status st = run(s, inputs, n, RUN_HIDDEN, ENCORE_POOLING_DEFAULT, 0, *out, n_tokens);
     if (st != ENCORE_STATUS_OK) {

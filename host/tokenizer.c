@@ -1,193 +1,25 @@
-/* tokenizer.c: BERT's WordPiece tokenizer, giving token for token and offset
- * for offset what Hugging Face's fast tokenizer gives (transformers'
- * BertTokenizer over the tokenizers Rust pipeline):
- *
- *   text -> split out added tokens such as [CLS] (AddedVocabulary)
- *        -> BertNormalizer: clean text, space out CJK, strip accents, lowercase
- *        -> BertPreTokenizer: split on whitespace, isolate punctuation
- *        -> WordPiece: greedy longest match, "##" for the rest of a word
- *        -> truncation (longest_first) -> template [CLS] A [SEP] (B [SEP])
- *
- * Every normalized character keeps the byte range of the character of the
- * caller's text it came from, so token offsets are byte offsets into that
- * text. Loading (files, vocabulary, added tokens, template) comes first,
- * then encoding. The tokenizer is immutable once loaded; encoding keeps its
- * scratch on the call, so any number of threads may share one.
- */
-#include "tokenizer.h"
+/* tokenizer.c: loading BERT's WordPiece tokenizer from a model directory the
+ * way transformers' BertTokenizer does: tokenizer.json, else vocab.txt, with
+ * tokenizer_config.json and special_tokens_map.json; then the lookups.
+ * Encoding is in tokenizer_encode.c; what the two share, in
+ * tokenizer_internal.h. */
+#include "tokenizer_internal.h"
 
-#include "common.h"
 #include "unicode.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 
-#define NO_TEXT UINT32_MAX
-#define MAX_TEMPLATE_ITEMS 32
 #define MAX_TOKEN_ID (1 << 24) /* ids past this are a broken file, not a vocabulary */
 
-typedef struct vocab_slot {
-    uint32_t hash;
-    uint32_t text; /* offset of the token in the pool */
-    uint32_t len;  /* its length in bytes */
-    int32_t id;    /* -1: empty */
-} vocab_slot;
-
-typedef struct added_token {
-    uint32_t text, len;            /* content, in the pool */
-    uint32_t pattern, pattern_len; /* what is matched: the content, or its normalized form */
-    int32_t id;
-    int special, normalized, lstrip, rstrip, single_word;
-} added_token;
-
-typedef struct template_item {
-    int32_t sequence; /* 0: the text, 1: the pair, -1: a special token */
-    int32_t id;       /* the special token's id */
-    int32_t type_id;
-} template_item;
-
-typedef struct token_template {
-    template_item items[MAX_TEMPLATE_ITEMS];
-    int n_items;
-    int n_special;
-} token_template;
-
-struct encore_tokenizer {
-    encore_tokenizer_settings settings;
-    int strip_accents;            /* resolved: follows lowercase when settings say -1 */
-    char *pool;                   /* every token's text, NUL-terminated */
-    size_t pool_len, pool_cap;
-    uint32_t *id_text;            /* (n_ids) pool offset of each id's text, or NO_TEXT */
-    int32_t n_ids;
-    vocab_slot *slots;            /* (mask + 1) open addressing over the model vocabulary */
-    uint32_t mask;
-    int32_t n_vocab;              /* distinct tokens in the model vocabulary */
-    uint32_t prefix, prefix_len;  /* continuing_subword_prefix, in the pool */
-    int32_t unk_id;
-    added_token *added;           /* (n_added) */
-    int n_added;
-    int *pass_tokens[2];          /* indices into added, longest pattern first: */
-    int n_pass_tokens[2];         /*   [0] matched in the raw text, [1] in the normalized */
-    uint8_t first_byte[2][256];   /* which bytes start a pattern of each pass */
-    token_template single, pair;
-};
-
-/* ---- scratch of one encode call ------------------------------------------ */
-
-typedef struct piece {
-    int32_t id, start, end; /* byte range in its own text */
-} piece;
-
-typedef struct piece_list {
-    piece *v;
-    size_t n, cap;
-} piece_list;
-
-typedef struct match {
-    size_t start, stop; /* byte range in the text searched */
-    int32_t id;
-} match;
-
-typedef struct match_list {
-    match *v;
-    size_t n, cap;
-} match_list;
-
-/* One segment of text after the normalizer. */
-typedef struct norm_text {
-    uint32_t *cp;    /* (n) code points */
-    int32_t *src;    /* (n, 2) byte range in the original of the char each came from */
-    uint8_t *ccc;    /* (n) combining class, for canonical reordering */
-    uint8_t *added;  /* (n) 1: added by a decomposition (NFD's second and later chars) */
-    int32_t *in_src; /* (n_in, 2) while decomposing: the source of each char NFD took in */
-    int32_t *pos;    /* (n + 1) byte offset of each char in utf8 */
-    size_t n, n_in, cap;
-    char *utf8;      /* (pos[n]) the normalized segment as UTF-8 */
-    size_t utf8_cap;
-} norm_text;
-
-typedef struct scratch {
-    norm_text norm;
-    match_list raw, normalized;
-    piece_list seq[2];
-} scratch;
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 1;
-    size_t n = *cap ? *cap : 16;
-    while (n < need) n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q) return 0;
-    *p = q;
-    *cap = n;
-    return 1;
-}
-
-static encore_status out_of_memory(void) {
-    return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory while tokenizing");
-}
-
-static encore_status push_piece(piece_list *l, int32_t id, int32_t start, int32_t end) {
-    if (!grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v)) return out_of_memory();
-    l->v[l->n++] = (piece){id, start, end};
-    return ENCORE_STATUS_OK;
-}
-
-static encore_status push_match(match_list *l, size_t start, size_t stop, int32_t id) {
-    if (!grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v)) return out_of_memory();
-    l->v[l->n++] = (match){start, stop, id};
-    return ENCORE_STATUS_OK;
-}
-
-static int norm_reserve(norm_text *t, size_t need) {
-    if (need + 1 <= t->cap) return 1;
-    /* every array has room for cap entries: grow each from the same cap */
-    size_t cap[6] = {t->cap, t->cap, t->cap, t->cap, t->cap, t->cap};
-    if (!grow((void **)&t->cp, &cap[0], need + 1, sizeof *t->cp) ||
-        !grow((void **)&t->src, &cap[1], need + 1, 2 * sizeof *t->src) ||
-        !grow((void **)&t->ccc, &cap[2], need + 1, sizeof *t->ccc) ||
-        !grow((void **)&t->added, &cap[3], need + 1, sizeof *t->added) ||
-        !grow((void **)&t->in_src, &cap[4], need + 1, 2 * sizeof *t->in_src) ||
-        !grow((void **)&t->pos, &cap[5], need + 1, sizeof *t->pos))
-        return 0;
-    t->cap = cap[0];
-    return 1;
-}
-
-static void norm_free(norm_text *t) {
-    free(t->cp);
-    free(t->src);
-    free(t->ccc);
-    free(t->added);
-    free(t->in_src);
-    free(t->pos);
-    free(t->utf8);
-}
-
-static void scratch_free(scratch *s) {
-    norm_free(&s->norm);
-    free(s->raw.v);
-    free(s->normalized.v);
-    free(s->seq[0].v);
-    free(s->seq[1].v);
-}
-
 /* ---- vocabulary ---------------------------------------------------------- */
-
-static uint32_t fnv1a(uint32_t h, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-#define FNV_SEED 2166136261u
 
 /* Append a string to the pool; NO_TEXT when out of memory. */
 static uint32_t pool_add(encore_tokenizer *tok, const char *s, size_t n) {
     if (tok->pool_len + n + 1 >= NO_TEXT) return NO_TEXT;
-    if (!grow((void **)&tok->pool, &tok->pool_cap, tok->pool_len + n + 1, 1)) return NO_TEXT;
+    if (!tok_grow((void **)&tok->pool, &tok->pool_cap, tok->pool_len + n + 1, 1)) return NO_TEXT;
     uint32_t off = (uint32_t)tok->pool_len;
     memcpy(tok->pool + off, s, n);
     tok->pool[off + n] = '\0';
@@ -215,40 +47,20 @@ static int vocab_alloc(encore_tokenizer *tok, size_t n_entries) {
     return 1;
 }
 
-/* Find the slot of prefix + s (prefix only when with_prefix). */
-static vocab_slot *vocab_slot_of(const encore_tokenizer *tok, int with_prefix, const char *s,
-                                 size_t n) {
-    const char *pre = tok->pool + tok->prefix;
-    size_t np = with_prefix ? tok->prefix_len : 0;
-    uint32_t h = fnv1a(fnv1a(FNV_SEED, pre, np), s, n);
-    for (uint32_t i = h & tok->mask;; i = (i + 1) & tok->mask) {
-        vocab_slot *slot = &tok->slots[i];
-        if (slot->id < 0) return slot;
-        if (slot->hash == h && slot->len == np + n &&
-            memcmp(tok->pool + slot->text, pre, np) == 0 &&
-            memcmp(tok->pool + slot->text + np, s, n) == 0)
-            return slot;
-    }
-}
-
-static int32_t vocab_find(const encore_tokenizer *tok, int with_prefix, const char *s, size_t n) {
-    return vocab_slot_of(tok, with_prefix, s, n)->id;
-}
-
 /* Add a model vocabulary entry; a later duplicate wins, as in a Rust HashMap
  * filled in file order. The table must have room (vocab_alloc). */
 static encore_status vocab_insert(encore_tokenizer *tok, const char *s, size_t n, int32_t id) {
-    vocab_slot *slot = vocab_slot_of(tok, 0, s, n);
+    vocab_slot *slot = tok_vocab_slot(tok, 0, s, n);
     if (slot->id >= 0) {
         if (tok->id_text[slot->id] == slot->text) tok->id_text[slot->id] = NO_TEXT;
     } else {
         slot->text = pool_add(tok, s, n);
-        if (slot->text == NO_TEXT) return out_of_memory();
-        slot->hash = fnv1a(FNV_SEED, s, n);
+        if (slot->text == NO_TEXT) return tok_out_of_memory();
+        slot->hash = tok_fnv1a(TOK_FNV_SEED, s, n);
         slot->len = (uint32_t)n;
         tok->n_vocab++;
     }
-    if (!ensure_ids(tok, id)) return out_of_memory();
+    if (!ensure_ids(tok, id)) return tok_out_of_memory();
     slot->id = id;
     tok->id_text[id] = slot->text;
     return ENCORE_STATUS_OK;
@@ -266,7 +78,7 @@ static const added_token *added_find(const encore_tokenizer *tok, const char *s,
 static int32_t token_id(const encore_tokenizer *tok, const char *s) {
     size_t n = strlen(s);
     const added_token *a = added_find(tok, s, n);
-    return a ? a->id : vocab_find(tok, 0, s, n);
+    return a ? a->id : tok_vocab_find(tok, 0, s, n);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -277,29 +89,11 @@ static int file_exists(const char *path) {
 }
 
 static encore_status read_file(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (!grow((void **)&buf, &cap, n + 65536, 1)) {
-            free(buf);
-            fclose(f);
-            return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory reading %s", path);
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(buf);
-        return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot read %s", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
+    errno = 0;
+    *out = encore_read_file(path, len);
+    if (!*out)
+        return encore_fail(errno == ENOMEM ? ENCORE_STATUS_OUT_OF_MEMORY : ENCORE_STATUS_IO_ERROR,
+                           "cannot read %s: %s", path, errno ? strerror(errno) : "read error");
     return ENCORE_STATUS_OK;
 }
 
@@ -312,11 +106,12 @@ static encore_status load_json(const char *path, cJSON **out) {
     *out = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     long at = end ? (long)(end - buf) : -1;
     free(buf);
-    if (!*out) return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s is not valid JSON (error near byte %ld)", path, at);
+    if (!*out)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s is not valid JSON (error near byte %ld)", path, at);
     return ENCORE_STATUS_OK;
 }
 
-/* A boolean field: 1/0, dflt when absent, -1 when null (and null_ok). */
+/* A boolean field: 1/0, dflt when absent, -1 when null. */
 static int json_flag(const cJSON *obj, const char *key, int dflt) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
@@ -391,13 +186,14 @@ static encore_status read_config(encore_tokenizer *tok, const char *dir, config_
 
 /* AddedVocabulary::add_tokens for one token: it keeps its vocabulary id, or
  * takes a new one; a second entry with the same content replaces the first's
- * settings. v is "content" or an AddedToken object. */
-static encore_status add_token(encore_tokenizer *tok, const cJSON *v, int special) {
+ * settings. v is "content" or an AddedToken object; a named special token
+ * (unk_token, ...) is special whatever v says. */
+static encore_status add_token(encore_tokenizer *tok, const cJSON *v, int named_special) {
     const char *content = token_content(v);
     if (!content || !*content) return ENCORE_STATUS_OK;
     size_t n = strlen(content);
     added_token t = {0};
-    t.special = cJSON_IsObject(v) && !special ? json_flag(v, "special", 0) == 1 : special;
+    t.special = named_special || (cJSON_IsObject(v) && json_flag(v, "special", 0) == 1);
     t.normalized = cJSON_IsObject(v) ? json_flag(v, "normalized", !t.special) == 1 : !t.special;
     t.lstrip = cJSON_IsObject(v) && json_flag(v, "lstrip", 0) == 1;
     t.rstrip = cJSON_IsObject(v) && json_flag(v, "rstrip", 0) == 1;
@@ -411,7 +207,7 @@ static encore_status add_token(encore_tokenizer *tok, const cJSON *v, int specia
         *old = t;
         return ENCORE_STATUS_OK;
     }
-    t.id = vocab_find(tok, 0, content, n);
+    t.id = tok_vocab_find(tok, 0, content, n);
     if (t.id < 0) {
         /* tokenizers' choice, quirks included: the model vocabulary's size
          * (its count of distinct tokens, which a vocab.txt with duplicate
@@ -452,7 +248,7 @@ static encore_status load_added_tokens(encore_tokenizer *tok, const config_files
                 st = add_token(tok, cf->names[i], 1);
             } else {
                 cJSON *s = cJSON_CreateString(name);
-                st = s ? add_token(tok, s, 1) : out_of_memory();
+                st = s ? add_token(tok, s, 1) : tok_out_of_memory();
                 cJSON_Delete(s);
             }
         }
@@ -535,11 +331,11 @@ static encore_status load_tokenizer_json(encore_tokenizer *tok, const char *path
     if (prefix) {
         tok->prefix = pool_add(tok, prefix, strlen(prefix));
         tok->prefix_len = (uint32_t)strlen(prefix);
-        if (tok->prefix == NO_TEXT) return out_of_memory();
+        if (tok->prefix == NO_TEXT) return tok_out_of_memory();
     }
     if (json_string(model, "unk_token")) *unk = json_string(model, "unk_token");
 
-    if (!vocab_alloc(tok, (size_t)cJSON_GetArraySize(vocab))) return out_of_memory();
+    if (!vocab_alloc(tok, (size_t)cJSON_GetArraySize(vocab))) return tok_out_of_memory();
     const cJSON *v;
     cJSON_ArrayForEach(v, vocab) {
         if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > MAX_TOKEN_ID ||
@@ -626,9 +422,6 @@ static encore_status load_template(encore_tokenizer *tok, const char *path, cons
                        type ? type : "(untyped)");
 }
 
-static encore_status normalize(const encore_tokenizer *tok, norm_text *t, const char *text, size_t a,
-                               size_t b);
-
 /* Sort each pass's tokens longest pattern first (leftmost-longest matching)
  * and note the bytes that can start a pattern. Normalized tokens are matched
  * by the normalizer's output for their content. */
@@ -637,18 +430,18 @@ static encore_status prepare_added_tokens(encore_tokenizer *tok) {
     norm_text nt = {0};
     for (int p = 0; p < 2; p++) {
         tok->pass_tokens[p] = malloc(((size_t)tok->n_added + 1) * sizeof(int));
-        if (!tok->pass_tokens[p]) return out_of_memory();
+        if (!tok->pass_tokens[p]) return tok_out_of_memory();
     }
     for (int i = 0; i < tok->n_added && st == ENCORE_STATUS_OK; i++) {
         added_token *a = &tok->added[i];
         a->pattern = a->text;
         a->pattern_len = a->len;
         if (a->normalized) {
-            st = normalize(tok, &nt, tok->pool + a->text, 0, a->len);
+            st = encore_tok_normalize(tok, &nt, tok->pool + a->text, 0, a->len);
             if (st != ENCORE_STATUS_OK) break;
             a->pattern = pool_add(tok, nt.utf8, (size_t)nt.pos[nt.n]);
             a->pattern_len = (uint32_t)nt.pos[nt.n];
-            if (a->pattern == NO_TEXT) st = out_of_memory();
+            if (a->pattern == NO_TEXT) st = tok_out_of_memory();
         }
         if (a->pattern_len == 0) continue;
         int p = a->normalized;
@@ -662,7 +455,7 @@ static encore_status prepare_added_tokens(encore_tokenizer *tok) {
     for (int p = 0; p < 2; p++)
         for (int k = 0; k < tok->n_pass_tokens[p]; k++)
             tok->first_byte[p][(unsigned char)tok->pool[tok->added[tok->pass_tokens[p][k]].pattern]] = 1;
-    norm_free(&nt);
+    encore_tok_norm_free(&nt);
     return st;
 }
 
@@ -672,8 +465,8 @@ static encore_status check_template(const encore_tokenizer *tok, const char *wha
         for (int i = 0; i < ts[k]->n_items; i++) {
             int32_t id = ts[k]->items[i].id;
             if (ts[k]->items[i].sequence < 0 && (id < 0 || id >= tok->n_ids || tok->id_text[id] == NO_TEXT))
-                return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: special token id %d of the template is not in the vocabulary",
-                                   what, (int)id);
+                return encore_fail(ENCORE_STATUS_BAD_MODEL,
+                                   "%s: the template's special token id %d is not in the vocabulary", what, (int)id);
         }
     return ENCORE_STATUS_OK;
 }
@@ -704,9 +497,10 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
     st = load_added_tokens(tok, cf, cJSON_GetObjectItemCaseSensitive(*json, "added_tokens"));
     if (st != ENCORE_STATUS_OK) return st;
 
-    tok->unk_id = vocab_find(tok, 0, unk, strlen(unk));
+    tok->unk_id = tok_vocab_find(tok, 0, unk, strlen(unk));
     if (tok->unk_id < 0)
-        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the unknown token %s is not in the vocabulary", source, unk);
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the unknown token %s is not in the vocabulary", source,
+                           unk);
     const cJSON *post = cJSON_GetObjectItemCaseSensitive(*json, "post_processor");
     if (post && !cJSON_IsNull(post)) {
         if ((st = load_template(tok, path, post)) != ENCORE_STATUS_OK) return st;
@@ -717,7 +511,7 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
         for (int i = 0; i < 2; i++) {
             /* transformers would give a missing one a new id past the
              * model's embeddings; refuse instead */
-            ids[i] = names[i] ? vocab_find(tok, 0, names[i], strlen(names[i])) : -1;
+            ids[i] = names[i] ? tok_vocab_find(tok, 0, names[i], strlen(names[i])) : -1;
             if (ids[i] < 0)
                 return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the special token %s is not in the vocabulary",
                                    source, names[i] ? names[i] : (i ? "sep_token" : "cls_token"));
@@ -734,7 +528,7 @@ encore_status encore_tokenizer_load(const char *dir, encore_tokenizer **out) {
     if (!dir || !out) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_tokenizer_load: NULL argument");
     *out = NULL;
     encore_tokenizer *tok = calloc(1, sizeof *tok);
-    if (!tok) return out_of_memory();
+    if (!tok) return tok_out_of_memory();
     tok->settings = (encore_tokenizer_settings){.clean_text = 1,
                                                 .handle_chinese_chars = 1,
                                                 .strip_accents = -1,
@@ -746,7 +540,7 @@ encore_status encore_tokenizer_load(const char *dir, encore_tokenizer **out) {
     tok->prefix_len = 2;
     config_files cf = {0};
     cJSON *json = NULL;
-    encore_status st = tok->prefix == NO_TEXT ? out_of_memory() : load(tok, dir, &cf, &json);
+    encore_status st = tok->prefix == NO_TEXT ? tok_out_of_memory() : load(tok, dir, &cf, &json);
     cJSON_Delete(cf.config);
     cJSON_Delete(cf.special_map);
     cJSON_Delete(json);
@@ -788,363 +582,3 @@ int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *to
     return token ? token_id(tok, token) : -1;
 }
 
-/* ---- normalizer ---------------------------------------------------------- */
-
-/* Append c; with a combining class, move it before the marks of higher class
- * that precede it (NFD's canonical ordering), taking its added flag along. */
-static void norm_push(norm_text *t, uint32_t c, int32_t start, int32_t end, uint8_t ccc, uint8_t added) {
-    size_t i = t->n++;
-    t->src[2 * i] = start;
-    t->src[2 * i + 1] = end;
-    for (; i > 0 && ccc != 0 && t->ccc[i - 1] > ccc; i--) {
-        t->cp[i] = t->cp[i - 1];
-        t->ccc[i] = t->ccc[i - 1];
-        t->added[i] = t->added[i - 1];
-    }
-    t->cp[i] = c;
-    t->ccc[i] = ccc;
-    t->added[i] = added;
-}
-
-/* One character after clean_text and handle_chinese_chars, aligned to
- * text[s, e): decomposed when stripping accents (its source goes to in_src
- * until the segment is done), else lowercased now, lowercasing being last. */
-static void norm_push_char(const encore_tokenizer *tok, norm_text *t, uint32_t c, int32_t s, int32_t e) {
-    uint32_t d[ENCORE_UNICODE_MAX_DECOMPOSITION];
-    int n;
-    if (tok->strip_accents) {
-        t->in_src[2 * t->n_in] = s;
-        t->in_src[2 * t->n_in + 1] = e;
-        t->n_in++;
-        n = encore_unicode_decompose(c, d);
-        for (int k = 0; k < n; k++)
-            norm_push(t, d[k], 0, 0, (uint8_t)encore_unicode_combining_class(d[k]), k > 0);
-        return;
-    }
-    n = tok->settings.lowercase ? encore_unicode_lowercase(c, d) : (d[0] = c, 1);
-    for (int k = 0; k < n; k++) norm_push(t, d[k], s, e, 0, 0);
-}
-
-/* After NFD, which characters of text did each come from. tokenizers aligns
- * by position, not by character: the k-th character NFD kept (not added by
- * a decomposition) takes the k-th input's source, an added one the source
- * of the last input consumed. After canonical reordering the two can
- * differ: "e\u0301\U0001D165" gives U+1D165 the source of U+0301. */
-static void align_decomposed(norm_text *t) {
-    size_t k = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t from = t->added[i] ? k - (k > 0) : k++;
-        t->src[2 * i] = k > 0 ? t->in_src[2 * from] : 0;
-        t->src[2 * i + 1] = k > 0 ? t->in_src[2 * from + 1] : 0;
-    }
-}
-
-/* BertNormalizer over text[a, b) (valid UTF-8) into t. */
-static encore_status normalize(const encore_tokenizer *tok, norm_text *t, const char *text, size_t a,
-                               size_t b) {
-    const encore_tokenizer_settings *s = &tok->settings;
-    t->n = t->n_in = 0;
-    if (!norm_reserve(t, 0)) return out_of_memory();
-    for (size_t p = a; p < b;) {
-        int32_t start = (int32_t)p;
-        uint32_t c = encore_utf8_decode(text, &p);
-        if (s->clean_text) {
-            if (c == 0 || c == 0xFFFD || encore_unicode_is_control(c)) continue;
-            if (encore_unicode_is_whitespace(c)) c = ' ';
-        }
-        if (!norm_reserve(t, t->n + 3 * ENCORE_UNICODE_MAX_DECOMPOSITION)) return out_of_memory();
-        if (s->handle_chinese_chars && encore_unicode_is_chinese(c)) {
-            norm_push_char(tok, t, ' ', start, (int32_t)p);
-            norm_push_char(tok, t, c, start, (int32_t)p);
-            norm_push_char(tok, t, ' ', start, (int32_t)p);
-        } else {
-            norm_push_char(tok, t, c, start, (int32_t)p);
-        }
-    }
-    if (tok->strip_accents) {
-        /* Drop the nonspacing marks, then lowercase: 1:1 once decomposed,
-         * as U+0130, the one char that lowercases to two, is now I U+0307. */
-        align_decomposed(t);
-        size_t n = 0;
-        for (size_t i = 0; i < t->n; i++) {
-            if (encore_unicode_is_nonspacing_mark(t->cp[i])) continue;
-            uint32_t l[2] = {t->cp[i], 0};
-            if (s->lowercase) encore_unicode_lowercase(t->cp[i], l);
-            t->cp[n] = l[0];
-            t->src[2 * n] = t->src[2 * i];
-            t->src[2 * n + 1] = t->src[2 * i + 1];
-            n++;
-        }
-        t->n = n;
-    }
-    if (!grow((void **)&t->utf8, &t->utf8_cap, 4 * t->n + 1, 1)) return out_of_memory();
-    int32_t at = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        t->pos[i] = at;
-        at += encore_utf8_encode(t->cp[i], t->utf8 + at);
-    }
-    t->pos[t->n] = at;
-    return ENCORE_STATUS_OK;
-}
-
-/* ---- added tokens -------------------------------------------------------- */
-
-/* Where the char that ends at s[at] starts (at > 0). */
-static size_t char_start_before(const char *s, size_t at) {
-    size_t b = at - 1;
-    while (b > 0 && ((unsigned char)s[b] & 0xC0) == 0x80) b--;
-    return b;
-}
-
-/* The code point that ends at s[at] (at > 0), and the one at s[at] (at < len). */
-static uint32_t char_before(const char *s, size_t at) {
-    size_t b = char_start_before(s, at);
-    return encore_utf8_decode(s, &b);
-}
-
-static uint32_t char_at(const char *s, size_t at) { return encore_utf8_decode(s, &at); }
-
-/* AddedVocabulary::find_matches: the added tokens of one pass in s[0, len),
- * leftmost-longest and non-overlapping, with single_word, lstrip and rstrip. */
-static encore_status find_added(const encore_tokenizer *tok, int pass, const char *s, size_t len,
-                                match_list *out) {
-    out->n = 0;
-    size_t prev_stop = 0;
-    const int *cand = tok->pass_tokens[pass];
-    int n_cand = tok->n_pass_tokens[pass];
-    for (size_t from = 0; n_cand > 0 && from < len;) {
-        const added_token *hit = NULL;
-        size_t start = from;
-        for (; start < len; start++) {
-            if (!tok->first_byte[pass][(unsigned char)s[start]]) continue;
-            for (int k = 0; k < n_cand && !hit; k++) {
-                const added_token *t = &tok->added[cand[k]];
-                if (t->pattern_len <= len - start &&
-                    memcmp(s + start, tok->pool + t->pattern, t->pattern_len) == 0)
-                    hit = t;
-            }
-            if (hit) break;
-        }
-        if (!hit) break;
-        size_t stop = start + hit->pattern_len;
-        from = stop; /* the search goes on after the match, even one set aside */
-        if (hit->single_word && ((start > 0 && encore_unicode_is_word(char_before(s, start))) ||
-                                 (stop < len && encore_unicode_is_word(char_at(s, stop)))))
-            continue;
-        if (hit->lstrip) {
-            size_t b = start;
-            while (b > 0 && encore_unicode_is_whitespace(char_before(s, b))) b = char_start_before(s, b);
-            start = b > prev_stop ? b : prev_stop;
-        }
-        if (hit->rstrip) {
-            while (stop < len && encore_unicode_is_whitespace(char_at(s, stop))) {
-                size_t p = stop;
-                encore_utf8_decode(s, &p);
-                stop = p;
-            }
-        }
-        encore_status st = push_match(out, start, stop, hit->id);
-        if (st != ENCORE_STATUS_OK) return st;
-        prev_stop = stop;
-    }
-    return ENCORE_STATUS_OK;
-}
-
-/* ---- pre-tokenizer and WordPiece ----------------------------------------- */
-
-/* WordPiece over the word t[a, b): greedy longest match from the left, the
- * continuing prefix on all but the first piece, the unknown token for the
- * whole word when it is too long or any part of it matches nothing. */
-static encore_status wordpiece(const encore_tokenizer *tok, const norm_text *t, size_t a, size_t b,
-                               piece_list *out) {
-    int32_t word_start = t->src[2 * a], word_end = t->src[2 * (b - 1) + 1];
-    if (b - a > (size_t)tok->settings.max_input_chars_per_word)
-        return push_piece(out, tok->unk_id, word_start, word_end);
-    size_t first = out->n;
-    for (size_t s = a; s < b;) {
-        int32_t id = -1;
-        size_t e = b;
-        for (; e > s; e--) {
-            id = vocab_find(tok, s > a, t->utf8 + t->pos[s], (size_t)(t->pos[e] - t->pos[s]));
-            if (id >= 0) break;
-        }
-        if (id < 0) {
-            out->n = first;
-            return push_piece(out, tok->unk_id, word_start, word_end);
-        }
-        encore_status st = push_piece(out, id, t->src[2 * s], t->src[2 * (e - 1) + 1]);
-        if (st != ENCORE_STATUS_OK) return st;
-        s = e;
-    }
-    return ENCORE_STATUS_OK;
-}
-
-/* BertPreTokenizer over t[a, b): whitespace separates words and is dropped,
- * each punctuation character is a word of its own. */
-static encore_status pretokenize(const encore_tokenizer *tok, const norm_text *t, size_t a, size_t b,
-                                 piece_list *out) {
-    encore_status st = ENCORE_STATUS_OK;
-    size_t w = a;
-    for (size_t i = a; i < b && st == ENCORE_STATUS_OK; i++) {
-        uint32_t c = t->cp[i];
-        int space = encore_unicode_is_whitespace(c);
-        if (!space && !encore_unicode_is_punctuation(c)) continue;
-        if (w < i) st = wordpiece(tok, t, w, i, out);
-        if (!space && st == ENCORE_STATUS_OK) st = wordpiece(tok, t, i, i + 1, out);
-        w = i + 1;
-    }
-    if (w < b && st == ENCORE_STATUS_OK) st = wordpiece(tok, t, w, b, out);
-    return st;
-}
-
-/* Index of the char that starts at byte off of the normalized text. */
-static size_t char_index(const norm_text *t, size_t off) {
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if ((size_t)t->pos[mid] < off) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
-/* text[a, b), free of raw added tokens: normalize, split out the normalized
- * added tokens, pre-tokenize and WordPiece the rest. */
-static encore_status encode_segment(const encore_tokenizer *tok, scratch *sc, const char *text, size_t a,
-                                    size_t b, piece_list *out) {
-    norm_text *t = &sc->norm;
-    encore_status st = normalize(tok, t, text, a, b);
-    if (st != ENCORE_STATUS_OK || t->n == 0) return st;
-    if ((st = find_added(tok, 1, t->utf8, (size_t)t->pos[t->n], &sc->normalized)) != ENCORE_STATUS_OK)
-        return st;
-    size_t c = 0;
-    for (size_t i = 0; i < sc->normalized.n && st == ENCORE_STATUS_OK; i++) {
-        const match *m = &sc->normalized.v[i];
-        size_t ca = char_index(t, m->start), cb = char_index(t, m->stop);
-        if (c < ca) st = pretokenize(tok, t, c, ca, out);
-        if (st == ENCORE_STATUS_OK && ca < cb)
-            st = push_piece(out, m->id, t->src[2 * ca], t->src[2 * (cb - 1) + 1]);
-        c = cb;
-    }
-    if (c < t->n && st == ENCORE_STATUS_OK) st = pretokenize(tok, t, c, t->n, out);
-    return st;
-}
-
-static encore_status encode_text(const encore_tokenizer *tok, scratch *sc, const char *text, size_t len,
-                                 piece_list *out) {
-    out->n = 0;
-    encore_status st = find_added(tok, 0, text, len, &sc->raw);
-    size_t p = 0;
-    for (size_t i = 0; i < sc->raw.n && st == ENCORE_STATUS_OK; i++) {
-        const match *m = &sc->raw.v[i];
-        if (p < m->start) st = encode_segment(tok, sc, text, p, m->start, out);
-        if (st == ENCORE_STATUS_OK) st = push_piece(out, m->id, (int32_t)m->start, (int32_t)m->stop);
-        p = m->stop;
-    }
-    if (p < len && st == ENCORE_STATUS_OK) st = encode_segment(tok, sc, text, p, len, out);
-    return st;
-}
-
-/* ---- truncation, template, result ---------------------------------------- */
-
-/* tokenizers' truncate_encodings, strategy longest_first, to budget tokens. */
-static void truncate_lengths(size_t *n1, size_t *n2, int has_pair, size_t budget) {
-    if (*n1 + *n2 <= budget) return;
-    if (!has_pair) {
-        *n1 = budget;
-        return;
-    }
-    size_t a = *n1, b = *n2;
-    int swap = a > b;
-    if (swap) a = *n2, b = *n1;
-    /* a is the shorter: keep it whole if the longer still gets as much */
-    b = a > budget ? a : (a > budget - a ? a : budget - a);
-    if (a + b > budget) {
-        a = budget / 2;
-        b = a + budget % 2;
-    }
-    if (swap) {
-        size_t x = a;
-        a = b;
-        b = x;
-    }
-    if (a < *n1) *n1 = a;
-    if (b < *n2) *n2 = b;
-}
-
-void encore_encoding_free(encore_encoding *encoding) { free(encoding); }
-
-static encore_status check_text(const char *text, const char *what, size_t *len) {
-    *len = strlen(text);
-    size_t bad = encore_utf8_validate(text, *len);
-    if (bad < *len)
-        return encore_fail(ENCORE_STATUS_BAD_INPUT, "invalid UTF-8 in the %s at byte offset %zu (byte 0x%02X)",
-                           what, bad, (unsigned)(unsigned char)text[bad]);
-    if (*len > INT32_MAX / 4)
-        return encore_fail(ENCORE_STATUS_BAD_INPUT, "the %s is too large to tokenize (%zu bytes)", what, *len);
-    return ENCORE_STATUS_OK;
-}
-
-encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *text, const char *pair,
-                                      int32_t max_len, encore_encoding **out) {
-    if (out) *out = NULL;
-    if (!tok || !text || !out)
-        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_tokenizer_encode: %s is NULL",
-                           !tok ? "the tokenizer" : !text ? "the text" : "the output pointer");
-    const token_template *tmpl = pair && *pair ? &tok->pair : &tok->single;
-    if (max_len < 0 || (max_len > 0 && max_len < tmpl->n_special))
-        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT,
-                           "max_len %d leaves no room for the %d special tokens", (int)max_len, tmpl->n_special);
-    size_t len[2] = {0, 0};
-    encore_status st = check_text(text, "text", &len[0]);
-    if (st == ENCORE_STATUS_OK && pair) st = check_text(pair, "text pair", &len[1]);
-    if (st != ENCORE_STATUS_OK) return st;
-    /* transformers tokenizes one input with an empty text_pair as a single
-     * text (`[(text, text_pair)] if text_pair else [text]`). */
-    if (pair && !*pair) pair = NULL;
-
-    scratch sc = {0};
-    st = encode_text(tok, &sc, text, len[0], &sc.seq[0]);
-    if (st == ENCORE_STATUS_OK && pair) st = encode_text(tok, &sc, pair, len[1], &sc.seq[1]);
-    if (st != ENCORE_STATUS_OK) {
-        scratch_free(&sc);
-        return st;
-    }
-    size_t keep[2] = {sc.seq[0].n, sc.seq[1].n};
-    if (max_len > 0) truncate_lengths(&keep[0], &keep[1], pair != NULL, (size_t)(max_len - tmpl->n_special));
-
-    size_t n = 0;
-    for (int i = 0; i < tmpl->n_items; i++)
-        n += tmpl->items[i].sequence < 0 ? 1 : keep[tmpl->items[i].sequence];
-    /* One block: the struct, then ids (n), type_ids (n), offsets (n, 2). */
-    encore_encoding *enc = malloc(sizeof *enc + 4 * n * sizeof(int32_t));
-    if (!enc) {
-        scratch_free(&sc);
-        return out_of_memory();
-    }
-    enc->n_tokens = (int32_t)n;
-    enc->ids = (int32_t *)(enc + 1);
-    enc->type_ids = enc->ids + n;
-    enc->offsets = enc->type_ids + n;
-    size_t k = 0;
-    for (int i = 0; i < tmpl->n_items; i++) {
-        const template_item *it = &tmpl->items[i];
-        if (it->sequence < 0) {
-            enc->ids[k] = it->id;
-            enc->type_ids[k] = it->type_id;
-            enc->offsets[2 * k] = enc->offsets[2 * k + 1] = 0;
-            k++;
-            continue;
-        }
-        for (size_t j = 0; j < keep[it->sequence]; j++, k++) {
-            const piece *p = &sc.seq[it->sequence].v[j];
-            enc->ids[k] = p->id;
-            enc->type_ids[k] = it->type_id;
-            enc->offsets[2 * k] = p->start;
-            enc->offsets[2 * k + 1] = p->end;
-        }
-    }
-    scratch_free(&sc);
-    *out = enc;
-    return ENCORE_STATUS_OK;
-}

@@ -241,7 +241,10 @@ int encore_unicode_is_whitespace(uint32_t c) {
     }
 }
 
-int encore_unicode_is_control(uint32_t c) { return IN_TABLE(BERT_CONTROL, c); }
+int encore_unicode_is_control(uint32_t c) {
+    if (c < 0x80) return c < 0x20 ? c != '\t' && c != '\n' && c != '\r' : c == 0x7F;
+    return IN_TABLE(BERT_CONTROL, c);
+}
 
 int encore_unicode_is_chinese(uint32_t c) {
     /* tokenizers' list (normalizers/bert.rs). Note its fifth range starts at
@@ -279,16 +282,18 @@ int encore_unicode_is_word(uint32_t c) {
     }
 }
 
-int encore_unicode_is_nonspacing_mark(uint32_t c) { return IN_TABLE(BERT_NONSPACING_MARK, c); }
+int encore_unicode_is_nonspacing_mark(uint32_t c) {
+    return c >= 0x300 && IN_TABLE(BERT_NONSPACING_MARK, c); /* none below U+0300 */
+}
 
 int encore_unicode_combining_class(uint32_t c) {
-    if (IN_TABLE(NFD_UNKNOWN_MARKS, c)) return 0;
+    if (c < 0x300 || IN_TABLE(NFD_UNKNOWN_MARKS, c)) return 0; /* no marks below U+0300 */
     return utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
 }
 
 int encore_unicode_decompose(uint32_t c, uint32_t out[ENCORE_UNICODE_MAX_DECOMPOSITION]) {
     /* tokenizers' NFD tables predate U+11938's decomposition (Unicode 13). */
-    if (c == 0x11938) {
+    if (c < 0xC0 || c == 0x11938) { /* nothing below U+00C0 decomposes */
         out[0] = c;
         return 1;
     }

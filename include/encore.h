@@ -156,6 +156,8 @@ typedef struct encore_encoding {
     int32_t *ids;       /* (n_tokens) vocabulary ids */
     int32_t *type_ids;  /* (n_tokens) 0 for the first text, 1 for the pair */
     int32_t *offsets;   /* (n_tokens, 2) byte [start, end) in its text; 0,0 for special tokens */
+    int32_t *sequence_ids; /* (n_tokens) 0 or 1: which text a token came from; -1 for special tokens */
+    int32_t n_untruncated; /* tokens before truncation; > n_tokens when the input was cut */
 } encore_encoding;
 
 /* Tokenize one input. truncate != 0 cuts it to encore_model_max_length();
@@ -169,9 +171,27 @@ ENCORE_API void encore_encoding_free(encore_encoding *encoding);
 
 typedef struct encore_session encore_session;
 
+typedef enum encore_device {
+    ENCORE_DEVICE_CPU = 0,
+    ENCORE_DEVICE_CUDA,     /* an NVIDIA GPU; without one, the CPU with a one-line log */
+    ENCORE_DEVICE_AUTO      /* CUDA when a GPU is present, else the CPU */
+} encore_device;
+
+typedef enum encore_precision {
+    ENCORE_PRECISION_DEFAULT = 0, /* fp32 on the CPU, fp16 on CUDA */
+    ENCORE_PRECISION_FP32,
+    ENCORE_PRECISION_FP16,        /* CUDA only: fp16 activations, fp32 accumulation */
+    ENCORE_PRECISION_BF16         /* CUDA only */
+} encore_precision;
+
 typedef struct encore_session_params {
     int n_threads;      /* CPU threads; 0 = all cores */
     int truncate;       /* 1 (default): cut over-long inputs to the model's maximum */
+    encore_device device;        /* default ENCORE_DEVICE_CPU */
+    int device_index;            /* which GPU, default 0 */
+    encore_precision precision;  /* default ENCORE_PRECISION_DEFAULT */
+    int max_batch_tokens;        /* tokens per forward pass; 0 = default (8192). A call with
+                                    more runs in several passes; results do not change. */
 } encore_session_params;
 
 ENCORE_API encore_session_params encore_session_default_params(void);
@@ -199,6 +219,22 @@ ENCORE_API encore_status encore_session_embed(encore_session *session,
                                               const encore_input *inputs, int n_inputs,
                                               encore_pooling pooling, int normalize,
                                               float *embeddings);
+
+/* The same three on inputs tokenized beforehand with encore_model_tokenize(),
+ * for callers that tokenize on other threads (servers, batch scoring). */
+ENCORE_API encore_status encore_session_logits_encoded(encore_session *session,
+                                                       const encore_encoding *const *encodings,
+                                                       int n_inputs, float *logits);
+ENCORE_API encore_status encore_session_classify_encoded(encore_session *session,
+                                                         const encore_encoding *const *encodings,
+                                                         int n_inputs, float *scores);
+ENCORE_API encore_status encore_session_embed_encoded(encore_session *session,
+                                                      const encore_encoding *const *encodings,
+                                                      int n_inputs, encore_pooling pooling,
+                                                      int normalize, float *embeddings);
+
+/* The device a session runs on after any fallback (never ENCORE_DEVICE_AUTO). */
+ENCORE_API encore_device encore_session_device(const encore_session *session);
 
 #ifdef __cplusplus
 }
