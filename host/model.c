@@ -5,6 +5,9 @@
 
 #include "common.h"
 #include "safetensors.h"
+#ifdef ENCORE_HAVE_CUDA
+#include "device_weights.h"
+#endif
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -246,6 +249,9 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
 
 void encore_model_free(encore_model *m) {
     if (!m) return;
+#ifdef ENCORE_HAVE_CUDA
+    encore_cuda_weights_release(m);
+#endif
     encore_config_free(&m->config);
     encore_tokenizer_free(m->tokenizer);
     free(m->layers);

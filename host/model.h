@@ -49,6 +49,11 @@ struct encore_model {
     float *cls_b;               /* (L) */
 
     float *arena;               /* every weight above lives in this one block */
+
+    /* Device copies of the weights (host/device_weights.c): made by the first
+     * CUDA session that needs them, shared by all, guarded by that file's
+     * lock; NULL until then and in CPU-only builds. */
+    struct encore_cuda_weights *cuda_weights;
 };
 
 #ifdef __cplusplus

@@ -2,8 +2,13 @@
 #include "session.h"
 
 #include "common.h"
+#include "device_probe.h"
 #include "forward_cpu.h"
 #include "model.h"
+#ifdef ENCORE_HAVE_CUDA
+#include "device_plan.h"
+#include "forward_cuda.h"
+#endif
 
 #include <cblas.h>
 #include <omp.h>
@@ -18,6 +23,9 @@ struct encore_session {
     encore_batch batch;
     encore_cpu_workspace ws;
     float *head_scratch;          /* (2C) */
+#ifdef ENCORE_HAVE_CUDA
+    encore_cuda_session *cuda;    /* set when the session runs on a GPU */
+#endif
     char last_error[ENCORE_ERROR_LEN];
 };
 
@@ -38,6 +46,34 @@ encore_session_params encore_session_default_params(void) {
 static encore_status session_fail(encore_session *s, encore_status status) {
     snprintf(s->last_error, sizeof s->last_error, "%s", encore_last_error());
     return status;
+}
+
+/* CUDA or AUTO: run on the GPU when this build has CUDA and the device is
+ * usable, else on the CPU with a one-line log (WARN when CUDA was asked for,
+ * INFO for AUTO). A usable GPU whose session cannot be set up (out of memory,
+ * say) is an error for CUDA and a fallback for AUTO. */
+static encore_status choose_device(encore_session *s) {
+    const encore_session_params *p = &s->params;
+    if (p->device == ENCORE_DEVICE_CPU) return ENCORE_STATUS_OK;
+    const encore_log_level level = p->device == ENCORE_DEVICE_CUDA ? ENCORE_LOG_LEVEL_WARN : ENCORE_LOG_LEVEL_INFO;
+    char why[256];
+    if (!encore_cuda_probe(p->device_index, why, sizeof why)) {
+        encore_log(level, "%s; running on the CPU", why);
+        return ENCORE_STATUS_OK;
+    }
+#ifdef ENCORE_HAVE_CUDA
+    /* A chunk holds max_batch_tokens tokens, or one input alone. */
+    int max_tokens = p->max_batch_tokens > s->model->max_length ? p->max_batch_tokens : s->model->max_length;
+    encore_status st = encore_cuda_session_create(s->model, p->device_index, encore_cuda_dtype_of(p->precision),
+                                                  max_tokens, &s->cuda);
+    if (st == ENCORE_STATUS_OK) {
+        s->device = ENCORE_DEVICE_CUDA;
+        return ENCORE_STATUS_OK;
+    }
+    if (p->device == ENCORE_DEVICE_CUDA) return st;
+    encore_log(level, "CUDA device %d: %s; running on the CPU", p->device_index, encore_last_error());
+#endif
+    return ENCORE_STATUS_OK;
 }
 
 encore_status encore_session_create(const encore_model *model, encore_session_params params,
@@ -62,12 +98,15 @@ encore_status encore_session_create(const encore_model *model, encore_session_pa
     s->model = model;
     s->params = params;
     s->device = ENCORE_DEVICE_CPU;
-    if (params.device == ENCORE_DEVICE_CUDA)
-        encore_log(ENCORE_LOG_LEVEL_WARN, "encore was built without CUDA; running on the CPU");
     s->head_scratch = malloc(2 * (size_t)model->config.hidden_size * sizeof(float));
     if (!s->head_scratch) {
         free(s);
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    encore_status st = choose_device(s);
+    if (st != ENCORE_STATUS_OK) {
+        encore_session_free(s);
+        return st;
     }
     *out = s;
     return ENCORE_STATUS_OK;
@@ -75,6 +114,9 @@ encore_status encore_session_create(const encore_model *model, encore_session_pa
 
 void encore_session_free(encore_session *s) {
     if (!s) return;
+#ifdef ENCORE_HAVE_CUDA
+    encore_cuda_session_free(s->cuda);
+#endif
     encore_batch_free(&s->batch);
     encore_cpu_workspace_free(&s->ws);
     free(s->head_scratch);
@@ -159,6 +201,17 @@ static encore_status run_encoded(encore_session *s, const encore_encoding *const
             st = encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "hidden states need the inputs to fit %d tokens",
                              s->params.max_batch_tokens);
         const float *hidden = NULL;
+#ifdef ENCORE_HAVE_CUDA
+        if (s->cuda) {
+            static const encore_cuda_output what[] = {ENCORE_CUDA_OUTPUT_LOGITS, ENCORE_CUDA_OUTPUT_SCORES,
+                                                      ENCORE_CUDA_OUTPUT_EMBED, ENCORE_CUDA_OUTPUT_HIDDEN};
+            if (st == ENCORE_STATUS_OK) st = encore_cuda_session_run(s->cuda, &s->batch, what[kind], pooling, normalize, dst);
+            if (st == ENCORE_STATUS_OK)
+                dst += kind == RUN_HIDDEN ? (size_t)s->batch.T * C : (size_t)(last - first) * width;
+            first = last;
+            continue;
+        }
+#endif
         if (st == ENCORE_STATUS_OK) st = encore_forward_cpu(m, &s->batch, &s->ws, &hidden);
         if (st == ENCORE_STATUS_OK) {
             emit(s, kind, hidden, pooling, normalize, dst);

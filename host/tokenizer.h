@@ -46,8 +46,9 @@ int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *to
 /* Encode text (and pair when non-NULL) with special tokens. When max_len > 0,
  * truncate as transformers' truncation=True (longest_first) does so the
  * result holds at most max_len tokens; max_len == 0 means no truncation.
- * Invalid UTF-8 gives ENCORE_STATUS_BAD_INPUT. The result is allocated with
- * malloc; free with encore_encoding_free(). */
+ * An empty pair counts as no pair, as in transformers. Invalid UTF-8 gives
+ * ENCORE_STATUS_BAD_INPUT. The result is one malloc'd block; free it with
+ * encore_encoding_free(). */
 encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *text,
                                       const char *pair, int32_t max_len,
                                       encore_encoding **out);

@@ -423,25 +423,32 @@ encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *t
     size_t keep[2] = {sc.seq[0].n, sc.seq[1].n};
     if (max_len > 0) truncate_lengths(&keep[0], &keep[1], pair != NULL, (size_t)(max_len - tmpl->n_special));
 
-    size_t n = 0;
-    for (int i = 0; i < tmpl->n_items; i++)
-        n += tmpl->items[i].sequence < 0 ? 1 : keep[tmpl->items[i].sequence];
-    /* One block: the struct, then ids (n), type_ids (n), offsets (n, 2). */
-    encore_encoding *enc = malloc(sizeof *enc + 4 * n * sizeof(int32_t));
+    size_t n = 0, n_untruncated = 0;
+    for (int i = 0; i < tmpl->n_items; i++) {
+        int seq = tmpl->items[i].sequence;
+        n += seq < 0 ? 1 : keep[seq];
+        n_untruncated += seq < 0 ? 1 : sc.seq[seq].n;
+    }
+    /* One block: the struct, then ids (n), type_ids (n), sequence_ids (n),
+     * offsets (n, 2). */
+    encore_encoding *enc = malloc(sizeof *enc + 5 * n * sizeof(int32_t));
     if (!enc) {
         scratch_free(&sc);
         return tok_out_of_memory();
     }
     enc->n_tokens = (int32_t)n;
+    enc->n_untruncated = (int32_t)n_untruncated;
     enc->ids = (int32_t *)(enc + 1);
     enc->type_ids = enc->ids + n;
-    enc->offsets = enc->type_ids + n;
+    enc->sequence_ids = enc->type_ids + n;
+    enc->offsets = enc->sequence_ids + n;
     size_t k = 0;
     for (int i = 0; i < tmpl->n_items; i++) {
         const template_item *it = &tmpl->items[i];
         if (it->sequence < 0) {
             enc->ids[k] = it->id;
             enc->type_ids[k] = it->type_id;
+            enc->sequence_ids[k] = -1;
             enc->offsets[2 * k] = enc->offsets[2 * k + 1] = 0;
             k++;
             continue;
@@ -450,6 +457,7 @@ encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *t
             const piece *p = &sc.seq[it->sequence].v[j];
             enc->ids[k] = p->id;
             enc->type_ids[k] = it->type_id;
+            enc->sequence_ids[k] = it->sequence;
             enc->offsets[2 * k] = p->start;
             enc->offsets[2 * k + 1] = p->end;
         }

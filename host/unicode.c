@@ -6,7 +6,8 @@
  * punctuation, nor format characters, nor nonspacing marks to it, and it
  * never counts unassigned code points (Cn) as "control". utf8proc knows a
  * newer Unicode, so those three classes are tables of their own here,
- * measured from tokenizers itself, code point by code point:
+ * measured from tokenizers itself over every code point but the surrogates
+ * (c > U+007F for punctuation):
  *
  *   from tokenizers import normalizers, pre_tokenizers
  *   N = normalizers.BertNormalizer
@@ -14,10 +15,12 @@
  *   punctuation = len(pre_tokenizers.BertPreTokenizer().pre_tokenize_str("a" + c + "a")) == 3
  *   nonspacing_mark = N(False, False, True, False).normalize_str(c) == ""
  *
- * over every code point but the surrogates, c > U+007F for punctuation.
- * Decomposition, combining classes and lowercasing come from utf8proc, with
- * the few differences to tokenizers (whose NFD has Unicode 9.0 tables, and
- * whose lowercasing is Rust's, Unicode 16) handled where they arise. */
+ * The other tables were measured the same way: the marks tokenizers' NFD
+ * (Unicode 9.0 tables) does not reorder, and the word characters (\w, for
+ * single_word added tokens, tested with Rust's regex crate: a single_word
+ * AddedToken "q" is found in c + "q" exactly when c is not one) newer than
+ * utf8proc's Unicode 15.0. Decomposition, combining classes and lowercasing
+ * otherwise come from utf8proc; lowercasing adds Rust's Unicode 16 letters. */
 #include "unicode.h"
 
 #include <utf8proc.h>
@@ -137,6 +140,19 @@ static const encore_range NFD_UNKNOWN_MARKS[] = {
     {0x11D44, 0x11D45}, {0x11D97, 0x11D97}, {0x11F41, 0x11F42}, {0x16FF0, 0x16FF1},
     {0x1E08F, 0x1E08F}, {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF},
     {0x1E4EC, 0x1E4EF},
+};
+
+/* Word characters (regex \w) of Unicode 15.1 and 16.0, which Rust's regex
+ * knows and utf8proc 2.8 (Unicode 15.0) does not. */
+static const encore_range WORD_SINCE_15_1[] = {
+    {0x897, 0x897}, {0x1C89, 0x1C8A}, {0xA7CB, 0xA7CD}, {0xA7DA, 0xA7DC}, {0x105C0, 0x105F3},
+    {0x10D40, 0x10D65}, {0x10D69, 0x10D6D}, {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4},
+    {0x10EFC, 0x10EFC}, {0x11380, 0x11389}, {0x1138B, 0x1138B}, {0x1138E, 0x1138E},
+    {0x11390, 0x113B5}, {0x113B7, 0x113C0}, {0x113C2, 0x113C2}, {0x113C5, 0x113C5},
+    {0x113C7, 0x113CA}, {0x113CC, 0x113D3}, {0x113E1, 0x113E2}, {0x116D0, 0x116E3},
+    {0x11BC0, 0x11BE0}, {0x11BF0, 0x11BF9}, {0x11F5A, 0x11F5A}, {0x13460, 0x143FA},
+    {0x16100, 0x16139}, {0x16D40, 0x16D6C}, {0x16D70, 0x16D79}, {0x18CFF, 0x18CFF},
+    {0x1CCF0, 0x1CCF9}, {0x1E5D0, 0x1E5FA}, {0x2EBF0, 0x2EE5D},
 };
 
 static int in_ranges(const encore_range *r, size_t n, uint32_t c) {
@@ -271,6 +287,7 @@ int encore_unicode_is_word(uint32_t c) {
     if ((c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) ||
         (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189))
         return 1;
+    if (IN_TABLE(WORD_SINCE_15_1, c)) return 1;
     switch (utf8proc_category((utf8proc_int32_t)c)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_NL:

@@ -2,8 +2,10 @@
 //
 // Every case of every reference dump (tests/fixtures/reference/*.json, made by
 // transformers' BertTokenizer) is tokenized with the tokenizer of its model
-// directory and must give the same ids, type ids, tokens and byte offsets.
-// Then the error paths: bad UTF-8, missing and malformed files.
+// directory and must give the same ids, type ids, tokens, sequence ids and
+// byte offsets. Then corner cases checked against transformers by hand
+// (Unicode-version quirks, added-token options, longest_first splits, vocab.txt
+// parsing) and the error paths: bad UTF-8, missing and malformed files.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -114,6 +117,10 @@ TEST_P(Reference, MatchesTransformers) {
             offsets.push_back(enc->offsets[2 * i]);
             offsets.push_back(enc->offsets[2 * i + 1]);
         }
+        std::vector<int> sequence_ids(enc->sequence_ids, enc->sequence_ids + n), want_sequence_ids;
+        const cJSON *sid;
+        cJSON_ArrayForEach(sid, fixtures::get(c, "sequence_ids"))
+            want_sequence_ids.push_back(cJSON_IsNumber(sid) ? sid->valueint : -1);
         std::vector<int> want_offsets;
         const cJSON *pair;
         cJSON_ArrayForEach(pair, fixtures::get(c, "offsets")) {
@@ -128,8 +135,15 @@ TEST_P(Reference, MatchesTransformers) {
         expect_same("type_ids", type_ids, ints(fixtures::get(c, "type_ids")), name);
         expect_same("tokens", tokens, want_tokens, name);
         expect_same("offsets", offsets, want_offsets, name);
+        expect_same("sequence_ids", sequence_ids, want_sequence_ids, name);
         if (truncate) {
             EXPECT_LE(n, max_length) << "case " << name;
+            encore_encoding *whole = nullptr;
+            ASSERT_EQ(encore_tokenizer_encode(tok.get(), in.text, in.text_pair, 0, &whole), ENCORE_STATUS_OK);
+            EXPECT_EQ(enc->n_untruncated, whole->n_tokens) << "case " << name;
+            encore_encoding_free(whole);
+        } else {
+            EXPECT_EQ(enc->n_untruncated, n) << "case " << name;
         }
     }
     EXPECT_GT(n_cases, 0) << GetParam() << " has no usable cases";
@@ -149,6 +163,29 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Reference);
 TEST(TokenizerFixtures, ReferencesExist) {
     EXPECT_FALSE(reference_names().empty()) << "no reference dumps under " << fixtures::dir() << "/reference";
 }
+
+// A fresh directory under the system temp dir, removed at the end.
+class TempDir {
+public:
+    TempDir() {
+        static int counter = 0;
+        path_ = fs::temp_directory_path() /
+                ("encore-tok-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    ~TempDir() { fs::remove_all(path_); }
+    std::string path() const { return path_.string(); }
+    void write(const std::string &name, const std::string &data) const {
+        std::ofstream(path_ / name, std::ios::binary) << data;
+    }
+    void copy_from(const std::string &dir, const std::string &name) const {
+        fs::copy_file(fs::path(dir) / name, path_ / name, fs::copy_options::overwrite_existing);
+    }
+
+private:
+    fs::path path_;
+};
 
 // ---- settings and lookups ---------------------------------------------------
 
@@ -180,6 +217,100 @@ TEST(Tokenizer, SettingsFromConfig) {
     EXPECT_EQ(encore_tokenizer_token_to_id(bert.get(), "no-such-token-here"), -1);
     EXPECT_EQ(encore_tokenizer_id_to_token(bert.get(), -1), nullptr);
     EXPECT_EQ(encore_tokenizer_id_to_token(bert.get(), encore_tokenizer_vocab_size(bert.get())), nullptr);
+}
+
+// ---- corner cases, checked against transformers ------------------------------
+
+// Expected ids and byte offsets from transformers 5.24.0 / tokenizers 0.23.3
+// (the versions the fixtures were made with), e.g.
+//   t = AutoTokenizer.from_pretrained("tests/fixtures/models/tiny-bert-sst")
+//   e = t(text, return_offsets_mapping=True)   # then char -> byte offsets
+struct Expected {
+    const char *model, *text;
+    std::vector<int> ids, offsets;  // offsets flattened: start, end, ...
+};
+
+void expect_encoding(encore_tokenizer *tok, const Expected &x) {
+    encore_encoding *raw = nullptr;
+    ASSERT_EQ(encore_tokenizer_encode(tok, x.text, nullptr, 0, &raw), ENCORE_STATUS_OK) << encore_last_error();
+    Encoding e(raw);
+    std::vector<int> ids(e->ids, e->ids + e->n_tokens), offsets(e->offsets, e->offsets + 2 * e->n_tokens);
+    expect_same("ids", ids, x.ids, std::string(x.model) + " \"" + x.text + "\"");
+    expect_same("offsets", offsets, x.offsets, std::string(x.model) + " \"" + x.text + "\"");
+}
+
+TEST(Tokenizer, UnicodeCornerCases) {
+    const std::vector<Expected> cases = {
+        // NFD reorders U+1D165 (class 216) before U+0301 (230); tokenizers
+        // aligns by position, so the word's end is U+1D165's, not U+1D16D's.
+        {"tiny-bert-sst", "e\u0301\U0001D165\U0001D16D x", {2, 1, 77, 3}, {0, 0, 0, 7, 12, 13, 0, 0}},
+        {"tok-keep-accents", "e\u0301\U0001D165\U0001D16D x", {2, 1, 77, 3}, {0, 0, 0, 11, 12, 13, 0, 0}},
+        // U+08CE (Unicode 14) is no mark to tokenizers' NFD: no reordering.
+        {"tiny-bert-sst", "K\u0345\u08CE k", {2, 1, 64, 3}, {0, 0, 0, 6, 7, 8, 0, 0}},
+        // U+2B820 is outside tokenizers' CJK ranges, U+2B920 inside.
+        {"tiny-bert-sst", "\U0002B820\U0002B920 a", {2, 1, 1, 54, 3}, {0, 0, 0, 4, 4, 8, 9, 10, 0, 0}},
+        // Unassigned U+0378 and U+0890 (a Cf of Unicode 14) are kept.
+        {"tiny-bert-sst", "ab\u0378cd \u0890ef", {2, 1, 1, 3}, {0, 0, 0, 6, 7, 12, 0, 0}},
+        // ZWSP, soft hyphen, U+2066 and U+FFFD are dropped.
+        {"tiny-bert-sst", "a\u200Bb\u00ADc\u2066d\uFFFDe", {2, 445, 181, 683, 3}, {0, 0, 0, 5, 7, 8, 11, 16, 0, 0}},
+        // U+0130 lowercases to "i" U+0307; without accent stripping both
+        // characters point at the two bytes of U+0130.
+        {"tiny-bert-sst", "\u0130stanbul I\u0307i", {2, 352, 198, 335, 180, 359, 62, 187, 3},
+         {0, 0, 0, 3, 3, 4, 4, 6, 6, 7, 7, 9, 10, 11, 13, 14, 0, 0}},
+        {"tok-keep-accents", "\u0130stanbul I\u0307i", {2, 62, 217, 354, 335, 180, 359, 62, 217, 187, 3},
+         {0, 0, 0, 2, 0, 2, 2, 4, 4, 6, 6, 7, 7, 9, 10, 11, 11, 13, 13, 14, 0, 0}},
+        {"tok-cased", "\u0130stanbul I\u0307i", {2, 85, 354, 335, 180, 359, 40, 217, 187, 3},
+         {0, 0, 0, 2, 2, 4, 4, 6, 6, 7, 7, 9, 10, 11, 11, 13, 13, 14, 0, 0}},
+        // Hangul decomposes to jamo under NFD; U+1E9B U+0323 has a mark
+        // that reorders.
+        {"tiny-bert-sst", "\uD55C\uAD6D\uC5B4 \u1E9B\u0323", {2, 1, 1, 3}, {0, 0, 0, 9, 10, 13, 0, 0}},
+        {"tok-keep-accents", "\uD55C\uAD6D\uC5B4 \u1E9B\u0323", {2, 1, 1, 3}, {0, 0, 0, 9, 10, 15, 0, 0}},
+    };
+    for (const Expected &x : cases) {
+        Tokenizer tok = load_tokenizer(fixtures::model_dir(x.model));
+        ASSERT_TRUE(tok);
+        expect_encoding(tok.get(), x);
+    }
+}
+
+// Added tokens from tokenizer_config.json's added_tokens_decoder with every
+// option: normalized ("Café Noir" also matches "café noir"), lstrip/rstrip
+// (taking the spaces around them), single_word ("yo" not inside "yoyo" or
+// "_yo").
+TEST(Tokenizer, AddedTokenOptions) {
+    TempDir d;
+    d.copy_from(fixtures::model_dir("tiny-bert-sst"), "vocab.txt");
+    auto entry = [](int id, const char *content, bool lstrip, bool normalized, bool rstrip, bool single_word,
+                    bool special) {
+        auto b = [](bool v) { return v ? "true" : "false"; };
+        return "\"" + std::to_string(id) + "\": {\"content\": \"" + content + "\", \"lstrip\": " + b(lstrip) +
+               ", \"normalized\": " + b(normalized) + ", \"rstrip\": " + b(rstrip) +
+               ", \"single_word\": " + b(single_word) + ", \"special\": " + b(special) + "}";
+    };
+    d.write("tokenizer_config.json",
+            "{\"tokenizer_class\": \"BertTokenizer\", \"do_lower_case\": true, \"added_tokens_decoder\": {" +
+                entry(0, "[PAD]", false, false, false, false, true) + ", " +
+                entry(1, "[UNK]", false, false, false, false, true) + ", " +
+                entry(2, "[CLS]", false, false, false, false, true) + ", " +
+                entry(3, "[SEP]", false, false, false, false, true) + ", " +
+                entry(4, "[MASK]", true, false, false, false, true) + ", " +
+                entry(1500, "Caf\u00e9 Noir", false, true, false, false, false) + ", " +
+                entry(1501, "<x>", true, false, true, false, false) + ", " +
+                entry(1502, "yo", false, false, false, true, false) + ", " +
+                entry(1503, "@@", false, true, true, false, false) + "}}");
+    Tokenizer tok = load_tokenizer(d.path());
+    ASSERT_TRUE(tok);
+    EXPECT_EQ(encore_tokenizer_vocab_size(tok.get()), 1504);
+    EXPECT_STREQ(encore_tokenizer_id_to_token(tok.get(), 1501), "<x>");
+    const std::vector<Expected> cases = {
+        {"added", "hi Caf\u00e9 Noir <x>  yo yoyo _yo @@  a", {2, 800, 1500, 1501, 1502, 78, 612, 193, 1, 78, 193, 1503, 54, 3},
+         {0, 0, 0, 2, 3, 13, 13, 19, 19, 21, 22, 23, 23, 25, 25, 26, 27, 28, 28, 29, 29, 30, 31, 35, 35, 36, 0, 0}},
+        {"added", "CAFE  noir<x>yo", {2, 820, 602, 567, 382, 1501, 1502, 3},
+         {0, 0, 0, 2, 2, 4, 6, 8, 8, 10, 10, 13, 13, 15, 0, 0}},
+        {"added", "x[UNK]y caf\u00e9 noir  [MASK]!", {2, 77, 1, 78, 1500, 4, 5, 3},
+         {0, 0, 0, 1, 1, 6, 6, 7, 8, 18, 18, 26, 26, 27, 0, 0}},
+    };
+    for (const Expected &x : cases) expect_encoding(tok.get(), x);
 }
 
 // ---- truncation ---------------------------------------------------------------
@@ -278,29 +409,6 @@ TEST(Tokenizer, NullArguments) {
 }
 
 // ---- bad model directories ----------------------------------------------------------
-
-// A fresh directory under the system temp dir, removed at the end.
-class TempDir {
-public:
-    TempDir() {
-        static int counter = 0;
-        path_ = fs::temp_directory_path() /
-                ("encore-tok-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    std::string path() const { return path_.string(); }
-    void write(const std::string &name, const std::string &data) const {
-        std::ofstream(path_ / name, std::ios::binary) << data;
-    }
-    void copy_from(const std::string &dir, const std::string &name) const {
-        fs::copy_file(fs::path(dir) / name, path_ / name, fs::copy_options::overwrite_existing);
-    }
-
-private:
-    fs::path path_;
-};
 
 void expect_load_error(const std::string &dir, encore_status status, const std::vector<std::string> &parts) {
     encore_tokenizer *t = reinterpret_cast<encore_tokenizer *>(0x1);

@@ -10,6 +10,9 @@
 #include "eval.h"
 #include "json_out.h"
 #include "pull.h"
+#include "serve.h"
+#include "score.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,12 @@ static void usage(FILE *f) {
             "  encore models   where the default model lives\n"
             "  encore pull     MODEL_ID [--revision main] [--cache DIR] [--endpoint URL]\n"
             "                  download a Hub model, print its directory (encore pull --help)\n"
+            "  encore serve    --model DIR [--host 127.0.0.1] [--port 8080] [--device cpu|cuda]\n"
+            "                  HTTP server with TEI's API: /predict /embed /tokenize /info (encore serve --help)\n"
+            "  encore score    --model DIR --input FILE|- --output FILE [--format jsonl|tsv|npy] [--resume]\n"
+            "                  score a large file of records, resumably (encore score --help)\n"
+            "  encore bench    --model DIR [--device cpu,cuda] [--batch 1,8,64] [--seq-len 32,128,512 | --texts FILE]\n"
+            "                  latency and throughput per device, batch and length (encore bench --help)\n"
             "\n"
             "Texts come from the arguments, or one per line on stdin. Each text gives one\n"
             "JSON line on stdout, in input order:\n"
@@ -318,6 +327,9 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "pull") == 0) return encore_cli_pull(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0) return encore_cli_serve(argc - 1, argv + 1, default_model_dir());
+    if (argc >= 2 && strcmp(argv[1], "score") == 0) return encore_cli_score(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "bench") == 0) return encore_cli_bench(argc - 1, argv + 1, default_model_dir());
     if (!parse_args(argc, argv, &o, &first_text)) {
         usage(stderr);
         return 2;

@@ -1,0 +1,239 @@
+/* score_options.c: parse the command line of `encore score`. */
+#include "score_options.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef ENCORE_DEFAULT_MODEL_DIR
+#define ENCORE_DEFAULT_MODEL_DIR "models/encore-sst2-minilm"
+#endif
+
+void score_usage(FILE *f) {
+    fprintf(f,
+            "usage: encore score --model DIR --input FILE|- --output FILE|- [options]\n"
+            "\n"
+            "Scores every record of a file, streaming, in input order: one output record\n"
+            "per input record. Classifiers give the pipeline's label and score, embedding\n"
+            "models (no classification head) the sentence embedding.\n"
+            "\n"
+            "input:\n"
+            "  --input FILE|-          records to score; - reads stdin\n"
+            "  --input-format F        jsonl, tsv, csv or text (one text per line); default:\n"
+            "                          from the file name (.jsonl .tsv .csv), else jsonl when\n"
+            "                          the first byte is '{', else text\n"
+            "  --text-field NAME       JSON field or TSV/CSV column of the text (default text)\n"
+            "  --pair-field NAME       field of the second text of a pair (JSONL: optional\n"
+            "                          per record; a record without it is a single text)\n"
+            "  --id-field NAME         field copied into the output as \"id\" (default id;\n"
+            "                          records without it carry their \"line\" instead)\n"
+            "output:\n"
+            "  --output FILE|-         where the records go; - writes stdout (no resume)\n"
+            "  --format F              jsonl (default), tsv, or npy: a float32 matrix of all\n"
+            "                          scores or embeddings, one row per record, plus\n"
+            "                          FILE.index.jsonl with each row's id or error\n"
+            "  --top-k N|all           labels per record, best first; a list of {label, score}\n"
+            "                          (default: the best label as \"label\" and \"score\")\n"
+            "  --pooling mean|cls      embedding pooling (default: the model directory's)\n"
+            "  --normalize             L2-normalise embeddings\n"
+            "  --no-truncation         an over-long text is an error record instead of being\n"
+            "                          truncated (truncated records carry \"truncated\": true)\n"
+            "running:\n"
+            "  --device cpu|cuda|auto  where the model runs (default cpu)\n"
+            "  --batch-tokens N        tokens per forward pass (default 8192)\n"
+            "  --window N              records sorted by length together (default 4096)\n"
+            "  --threads N             model threads (default: all cores)\n"
+            "  --tokenizer-threads N   threads that parse, tokenize and format records while\n"
+            "                          the model runs (default: a quarter of the cores, 1 to 8)\n"
+            "  --resume                carry on from OUTPUT.ckpt after an interruption\n"
+            "  --checkpoint FILE       checkpoint path (default OUTPUT.ckpt)\n"
+            "  --checkpoint-every S    seconds between checkpoints (default 1)\n"
+            "  --strict                stop at the first bad record instead of writing an\n"
+            "                          error record for it\n"
+            "  --max-record-bytes N    longer records are errors (default 8 MiB)\n"
+            "  --progress MODE         auto (a terminal gets a progress line), human, json\n"
+            "                          (JSON lines on stderr) or none\n"
+            "  --quiet                 no progress, summary or log lines\n"
+            "\n"
+            "A bad record (invalid UTF-8, malformed JSON or CSV, a missing field, an empty\n"
+            "text) becomes {\"id\"/\"line\", \"error\", \"problem\"} and the run goes on.\n"
+            "Exit status: 0 every record scored, 1 some records were errors (or --strict\n"
+            "stopped), 2 usage, model or I/O error, 130 interrupted (resume with --resume).\n");
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out) {
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+static const char *takes_value[] = {
+    "--model",  "--input",   "--output",  "--input-format", "--format",     "--text-field", "--pair-field",
+    "--id-field", "--top-k", "--pooling", "--device",       "--batch-tokens", "--window",   "--threads",
+    "--tokenizer-threads", "--progress", "--checkpoint", "--checkpoint-every", "--max-record-bytes", NULL};
+
+static int needs_value(const char *a) {
+    for (int i = 0; takes_value[i]; i++)
+        if (strcmp(a, takes_value[i]) == 0) return 1;
+    return 0;
+}
+
+static int bad(const char *opt, const char *value, const char *want) {
+    fprintf(stderr, "encore score: %s takes %s, not '%s'\n", opt, want, value);
+    return 0;
+}
+
+int score_parse_args(int argc, char **argv, score_options *o) {
+    memset(o, 0, sizeof *o);
+    const char *env = getenv("ENCORE_MODEL");
+    o->model_dir = env && *env ? env : ENCORE_DEFAULT_MODEL_DIR;
+    o->text_field = "text";
+    o->id_field = "id";
+    o->top_k = 1;
+    o->truncate = 1;
+    o->device = ENCORE_DEVICE_CPU;
+    o->batch_tokens = 8192;
+    o->window = 4096;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    o->tokenizer_threads = ncpu >= 8 ? (ncpu / 4 < 8 ? (int)(ncpu / 4) : 8) : 1;
+    o->checkpoint_every = 1.0;
+    o->max_record_bytes = (size_t)8 << 20;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return -1;
+        const int has_value = needs_value(a);
+        const char *v = has_value && i + 1 < argc ? argv[i + 1] : NULL;
+        if (has_value && !v) {
+            fprintf(stderr, "encore score: %s needs a value\n", a);
+            return 0;
+        }
+        long n = 0;
+        if (strcmp(a, "--model") == 0) o->model_dir = v;
+        else if (strcmp(a, "--input") == 0) o->input_path = v;
+        else if (strcmp(a, "--output") == 0) o->output_path = v;
+        else if (strcmp(a, "--checkpoint") == 0) o->checkpoint_path = v;
+        else if (strcmp(a, "--text-field") == 0) o->text_field = v;
+        else if (strcmp(a, "--pair-field") == 0) o->pair_field = v;
+        else if (strcmp(a, "--id-field") == 0) {
+            o->id_field = v;
+            o->id_field_given = 1;
+        } else if (strcmp(a, "--input-format") == 0) {
+            if (strcmp(v, "auto") == 0) o->input_format = SCORE_INPUT_AUTO;
+            else if (strcmp(v, "jsonl") == 0 || strcmp(v, "ndjson") == 0) o->input_format = SCORE_INPUT_JSONL;
+            else if (strcmp(v, "tsv") == 0) o->input_format = SCORE_INPUT_TSV;
+            else if (strcmp(v, "csv") == 0) o->input_format = SCORE_INPUT_CSV;
+            else if (strcmp(v, "text") == 0 || strcmp(v, "plain") == 0 || strcmp(v, "txt") == 0)
+                o->input_format = SCORE_INPUT_TEXT;
+            else return bad(a, v, "auto, jsonl, tsv, csv or text");
+        } else if (strcmp(a, "--format") == 0) {
+            if (strcmp(v, "jsonl") == 0) o->format = SCORE_OUTPUT_JSONL;
+            else if (strcmp(v, "tsv") == 0) o->format = SCORE_OUTPUT_TSV;
+            else if (strcmp(v, "npy") == 0) o->format = SCORE_OUTPUT_NPY;
+            else return bad(a, v, "jsonl, tsv or npy");
+        } else if (strcmp(a, "--top-k") == 0) {
+            o->top_k_given = 1;
+            if (strcmp(v, "all") == 0) o->top_k = -1;
+            else if (!parse_int(v, 1, INT_MAX, &n)) return bad(a, v, "a positive number or 'all'");
+            else o->top_k = (int)n;
+        } else if (strcmp(a, "--pooling") == 0) {
+            if (strcmp(v, "mean") == 0) o->pooling = ENCORE_POOLING_MEAN;
+            else if (strcmp(v, "cls") == 0) o->pooling = ENCORE_POOLING_CLS;
+            else return bad(a, v, "mean or cls");
+        } else if (strcmp(a, "--device") == 0) {
+            if (strcmp(v, "cpu") == 0) o->device = ENCORE_DEVICE_CPU;
+            else if (strcmp(v, "cuda") == 0) o->device = ENCORE_DEVICE_CUDA;
+            else if (strcmp(v, "auto") == 0) o->device = ENCORE_DEVICE_AUTO;
+            else return bad(a, v, "cpu, cuda or auto");
+        } else if (strcmp(a, "--batch-tokens") == 0) {
+            if (!parse_int(v, 1, 1 << 24, &n)) return bad(a, v, "a positive number");
+            o->batch_tokens = (int)n;
+        } else if (strcmp(a, "--window") == 0) {
+            if (!parse_int(v, 1, 1 << 20, &n)) return bad(a, v, "a positive number");
+            o->window = (int)n;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!parse_int(v, 1, 4096, &n)) return bad(a, v, "a positive number");
+            o->threads = (int)n;
+        } else if (strcmp(a, "--tokenizer-threads") == 0) {
+            if (!parse_int(v, 1, 256, &n)) return bad(a, v, "a number from 1 to 256");
+            o->tokenizer_threads = (int)n;
+        } else if (strcmp(a, "--max-record-bytes") == 0) {
+            if (!parse_int(v, 16, LONG_MAX, &n)) return bad(a, v, "a number of at least 16");
+            o->max_record_bytes = (size_t)n;
+        } else if (strcmp(a, "--checkpoint-every") == 0) {
+            char *end = NULL;
+            double s = strtod(v, &end);
+            if (!*v || *end || !(s >= 0.0)) return bad(a, v, "a number of seconds");
+            o->checkpoint_every = s;
+        } else if (strcmp(a, "--progress") == 0) {
+            if (strcmp(v, "auto") == 0) o->progress = SCORE_PROGRESS_AUTO;
+            else if (strcmp(v, "human") == 0) o->progress = SCORE_PROGRESS_HUMAN;
+            else if (strcmp(v, "json") == 0) o->progress = SCORE_PROGRESS_JSON;
+            else if (strcmp(v, "none") == 0) o->progress = SCORE_PROGRESS_NONE;
+            else return bad(a, v, "auto, human, json or none");
+        } else if (strcmp(a, "--normalize") == 0) o->normalize = 1;
+        else if (strcmp(a, "--no-truncation") == 0) o->truncate = 0;
+        else if (strcmp(a, "--resume") == 0) o->resume = 1;
+        else if (strcmp(a, "--strict") == 0) o->strict = 1;
+        else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
+        else {
+            fprintf(stderr, "encore score: unknown option '%s'\n", a);
+            return 0;
+        }
+        if (has_value) i++;
+    }
+    if (!o->input_path || !o->output_path) {
+        fprintf(stderr, "encore score: --input and --output are required\n");
+        return 0;
+    }
+    const int to_stdout = strcmp(o->output_path, "-") == 0;
+    if (to_stdout && o->resume) {
+        fprintf(stderr, "encore score: --resume needs --output FILE (stdout cannot be resumed)\n");
+        return 0;
+    }
+    if (to_stdout && o->format == SCORE_OUTPUT_NPY) {
+        fprintf(stderr, "encore score: --format npy needs --output FILE\n");
+        return 0;
+    }
+    if (o->pair_field && strcmp(o->pair_field, o->text_field) == 0) {
+        fprintf(stderr, "encore score: --pair-field and --text-field name the same field\n");
+        return 0;
+    }
+    if (!o->checkpoint_path && !to_stdout) {
+        snprintf(o->checkpoint_buf, sizeof o->checkpoint_buf, "%s.ckpt", o->output_path);
+        o->checkpoint_path = o->checkpoint_buf;
+    }
+    if (o->quiet) o->progress = SCORE_PROGRESS_NONE;
+    return 1;
+}
+
+const char *score_input_format_name(score_input_format f) {
+    switch (f) {
+    case SCORE_INPUT_JSONL: return "jsonl";
+    case SCORE_INPUT_TSV: return "tsv";
+    case SCORE_INPUT_CSV: return "csv";
+    case SCORE_INPUT_TEXT: return "text";
+    default: return "auto";
+    }
+}
+
+/* An absolute path when it can be had, so that `cd` between runs is harmless. */
+static const char *canonical(const char *path, char *buf) {
+    if (strcmp(path, "-") == 0) return "-";
+    return realpath(path, buf) ? buf : path;
+}
+
+void score_job_string(const score_options *o, score_input_format resolved_input, char *buf, size_t len) {
+    static const char *formats[] = {"jsonl", "tsv", "npy"};
+    static const char *poolings[] = {"default", "mean", "cls"};
+    char model[PATH_MAX], input[PATH_MAX];
+    snprintf(buf, len,
+             "model=%s input=%s input-format=%s text-field=%s pair-field=%s id-field=%s%s format=%s "
+             "top-k=%d%s pooling=%s normalize=%d truncation=%d",
+             canonical(o->model_dir, model), canonical(o->input_path, input), score_input_format_name(resolved_input),
+             o->text_field, o->pair_field ? o->pair_field : "-", o->id_field, o->id_field_given ? "(given)" : "",
+             formats[o->format], o->top_k, o->top_k_given ? "(given)" : "", poolings[o->pooling], o->normalize,
+             o->truncate);
+}

@@ -1,0 +1,287 @@
+/* cli.c: `encore serve`: options, model loading, the signal-driven
+ * lifecycle (start, serve until SIGTERM/SIGINT, drain, exit 0). */
+#include "serve.h"
+#include "server.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: encore serve --model DIR [options]\n"
+            "\n"
+            "An HTTP server for one model, with the API of Hugging Face text-embeddings-inference:\n"
+            "  POST /predict    {\"inputs\": \"text\" | [\"text\", \"pair\"] | [[\"t1\"], [\"t2\", \"pair\"]],\n"
+            "                    \"raw_scores\": false, \"truncate\": false}  -> [{\"score\", \"label\"}, ...] per input\n"
+            "  POST /embed      {\"inputs\": \"text\" | [\"t1\", \"t2\"], \"normalize\": true, \"truncate\": false}\n"
+            "                   -> [[float, ...], ...]\n"
+            "  POST /tokenize   {\"inputs\": \"text\" | [\"t1\", \"t2\"], \"add_special_tokens\": true}\n"
+            "                   -> [[{\"id\", \"text\", \"special\", \"start\", \"stop\"}, ...], ...]\n"
+            "  POST /           /predict for a classifier, /embed otherwise\n"
+            "  GET  /info, /health, /metrics (Prometheus)\n"
+            "\n"
+            "options:\n"
+            "  --model DIR                    Hugging Face model directory (default: $ENCORE_MODEL, else the\n"
+            "                                 default model)\n"
+            "  --device cpu|cuda|auto         (default cpu; cuda without a GPU runs on the CPU)\n"
+            "  --host ADDR                    address to listen on (default 127.0.0.1)\n"
+            "  --port N                       (default 8080; 0 picks a free port)\n"
+            "  --max-batch-tokens N           tokens per batch (default 16384)\n"
+            "  --max-batch-requests N         inputs per batch (default: no limit)\n"
+            "  --max-concurrent-requests N    inference requests at once; more get 429 (default 512)\n"
+            "  --max-client-batch-size N      inputs per request (default 32)\n"
+            "  --max-body-bytes N             request body limit; larger gets 413 (default 2000000)\n"
+            "  --batch-wait-us N              let a batch wait up to N us for more inputs (default 0)\n"
+            "  --auto-truncate                cut over-long inputs when a request does not say \"truncate\"\n"
+            "  --threads N                    CPU threads for the model (default: all cores)\n"
+            "  --quiet                        no log lines on stderr\n"
+            "\n"
+            "OpenMP threads wait passively (OMP_WAIT_POLICY=passive) unless OMP_WAIT_POLICY is set.\n\n"
+            "It prints \"listening on http://HOST:PORT\" on stdout when ready. SIGTERM or SIGINT stops\n"
+            "accepting connections, answers the requests already received, and exits with 0.\n");
+}
+
+/* A whole number in [lo, hi]. */
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "encore serve: %s takes a number from %ld to %ld, not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, serve_config *c) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (strcmp(a, "--auto-truncate") == 0) c->auto_truncate = 1;
+        else if (strcmp(a, "--quiet") == 0) c->quiet = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "encore serve: unexpected argument '%s'\n", a);
+            return -1;
+        } else if (!v) {
+            fprintf(stderr, "encore serve: %s needs a value (or is unknown)\n", a);
+            return -1;
+        } else {
+            i++;
+            if (strcmp(a, "--model") == 0) c->model_dir = v;
+            else if (strcmp(a, "--host") == 0) c->host = v;
+            else if (strcmp(a, "--device") == 0) {
+                if (strcmp(v, "cpu") == 0) c->device = ENCORE_DEVICE_CPU;
+                else if (strcmp(v, "cuda") == 0) c->device = ENCORE_DEVICE_CUDA;
+                else if (strcmp(v, "auto") == 0) c->device = ENCORE_DEVICE_AUTO;
+                else {
+                    fprintf(stderr, "encore serve: --device takes cpu, cuda or auto, not '%s'\n", v);
+                    return -1;
+                }
+            } else if (strcmp(a, "--port") == 0) {
+                if (parse_long(a, v, 0, 65535, &n)) return -1;
+                c->port = (int)n;
+            } else if (strcmp(a, "--max-batch-tokens") == 0) {
+                if (parse_long(a, v, 1, INT_MAX, &n)) return -1;
+                c->max_batch_tokens = (int)n;
+            } else if (strcmp(a, "--max-batch-requests") == 0) {
+                if (parse_long(a, v, 1, INT_MAX, &n)) return -1;
+                c->max_batch_requests = (int)n;
+            } else if (strcmp(a, "--max-concurrent-requests") == 0) {
+                if (parse_long(a, v, 1, 100000, &n)) return -1;
+                c->max_concurrent_requests = (int)n;
+            } else if (strcmp(a, "--max-client-batch-size") == 0) {
+                if (parse_long(a, v, 1, 1000000, &n)) return -1;
+                c->max_client_batch_size = (int)n;
+            } else if (strcmp(a, "--max-body-bytes") == 0) {
+                if (parse_long(a, v, 1, LONG_MAX, &n)) return -1;
+                c->max_body_bytes = (size_t)n;
+            } else if (strcmp(a, "--batch-wait-us") == 0) {
+                if (parse_long(a, v, 0, 60L * 1000 * 1000, &n)) return -1;
+                c->batch_wait_us = n;
+            } else if (strcmp(a, "--threads") == 0) {
+                if (parse_long(a, v, 1, 4096, &n)) return -1;
+                c->threads = (int)n;
+            } else {
+                fprintf(stderr, "encore serve: unknown option %s\n", a);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void quiet_log(encore_log_level level, const char *message, void *user_data) {
+    (void)level, (void)message, (void)user_data;
+}
+
+static void note(const serve_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const serve_config *c, const char *fmt, ...) {
+    if (c->quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("encore serve: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* SIGTERM and SIGINT write their number here; the main thread reads it.
+ * A handler rather than sigwait() with the signals blocked: libraries start
+ * threads of their own (OpenBLAS at load time, before main), whose signal
+ * mask this code does not control. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+    const unsigned char b = (unsigned char)sig;
+    const int saved = errno;
+    if (write(signal_pipe[1], &b, 1) < 0) {
+    }
+    errno = saved;
+}
+
+static int install_signals(void) {
+    if (pipe(signal_pipe) != 0) return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Block until SIGTERM or SIGINT; returns which. */
+static int wait_signal(void) {
+    unsigned char b = 0;
+    while (read(signal_pipe[0], &b, 1) != 1) {
+    }
+    return b;
+}
+
+/* OpenMP's worker threads spin while they wait for work, by default. In a
+ * server the model thread's OpenMP team shares the cores with the connection
+ * threads (and with whatever else runs on the machine), and a team that spins
+ * while one of its threads waits for a core turns a 1 ms forward pass into
+ * 100 ms and more (measured with wrk on 2 busy cores: 5 requests/s instead of
+ * 900 at concurrency 1). libgomp reads OMP_WAIT_POLICY once, when it loads,
+ * so when it is not set the command runs itself again with it set to
+ * passive. Set OMP_WAIT_POLICY=active to keep spinning. */
+static void prefer_passive_openmp(int argc, char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args) return;
+    args[0] = (char *)"encore";
+    for (int i = 0; i < argc; i++) args[i + 1] = argv[i];
+    fflush(stdout);
+    fflush(stderr);
+    execv("/proc/self/exe", args);
+    free(args); /* exec failed: carry on as we are */
+}
+
+int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
+    prefer_passive_openmp(argc, argv);
+    /* From the start: a signal during model loading shuts down right after. */
+    if (install_signals() != 0) {
+        fprintf(stderr, "encore serve: cannot install signal handlers: %s\n", strerror(errno));
+        return 2;
+    }
+
+    serve_config c = {
+        .device = ENCORE_DEVICE_CPU,
+        .host = "127.0.0.1",
+        .port = 8080,
+        .max_batch_tokens = 16384,
+        .max_concurrent_requests = 512,
+        .max_client_batch_size = 32,
+        .max_body_bytes = 2000000, /* TEI's --payload-limit default */
+    };
+    if (parse_args(argc, argv, &c) != 0) {
+        fprintf(stderr, "encore serve: the options are in 'encore serve --help'\n");
+        return 2;
+    }
+    if (!c.model_dir) {
+        const char *env = getenv("ENCORE_MODEL");
+        c.model_dir = env && *env ? env : default_model_dir;
+    }
+    if (!c.model_dir) {
+        fprintf(stderr, "encore serve: --model DIR is required\n");
+        return 2;
+    }
+    if (c.quiet) encore_log_set(quiet_log, NULL);
+
+    serve_ctx ctx = {.cfg = c};
+    encore_model *model = NULL;
+    if (encore_model_load(c.model_dir, encore_model_default_params(), &model) != ENCORE_STATUS_OK) {
+        fprintf(stderr, "encore serve: %s\n", encore_last_error());
+        return 2;
+    }
+    ctx.model = model;
+    int rc = 2;
+    serve_http *http = NULL;
+    ctx.metrics = serve_metrics_create(encore_model_max_length(model));
+    encore_input probe = {"ok", NULL};
+    if (!ctx.metrics || encore_model_tokenize(model, probe, 1, &ctx.probe) != ENCORE_STATUS_OK) {
+        fprintf(stderr, "encore serve: %s\n", ctx.metrics ? encore_last_error() : "out of memory");
+        goto done;
+    }
+    serve_batcher_params bp = {.session = encore_session_default_params(),
+                               .max_batch_tokens = c.max_batch_tokens,
+                               .max_batch_requests = c.max_batch_requests,
+                               .batch_wait_us = c.batch_wait_us};
+    bp.session.device = c.device;
+    bp.session.n_threads = c.threads;
+    if (serve_batcher_create(model, bp, ctx.metrics, &ctx.batcher) != ENCORE_STATUS_OK) {
+        fprintf(stderr, "encore serve: %s\n", encore_last_error());
+        goto done;
+    }
+    /* Warm up: one forward pass before accepting anything. */
+    {
+        float *out = malloc((size_t)serve_batcher_width(ctx.batcher, SERVE_TASK_EMBED) * sizeof *out);
+        const encore_encoding *encs[1] = {ctx.probe};
+        serve_job job = {.task = SERVE_TASK_EMBED, .n_inputs = 1, .encodings = encs, .out = out, .urgent = 1};
+        int ok = out && serve_batcher_run(ctx.batcher, &job) == 0 && job.status == ENCORE_STATUS_OK;
+        free(out);
+        if (!ok) {
+            fprintf(stderr, "encore serve: the first forward pass failed: %s\n", out ? job.error : "out of memory");
+            goto done;
+        }
+    }
+    int port = 0;
+    if (serve_http_start(&ctx, &http, &port) != 0) goto done;
+    note(&c, "%s (%s, %d labels, max %d tokens) on the %s", c.model_dir, encore_model_architecture_name(model),
+         encore_model_n_labels(model), encore_model_max_length(model),
+         serve_batcher_device(ctx.batcher) == ENCORE_DEVICE_CUDA ? "GPU" : "CPU");
+    const int v6 = strchr(c.host, ':') != NULL;
+    printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", c.host, v6 ? "]" : "", port);
+    fflush(stdout);
+
+    const int sig = wait_signal();
+    note(&c, "%s: finishing the requests in flight, then exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    serve_http_quiesce(http);
+    serve_batcher_drain(ctx.batcher);
+    int left = serve_http_wait_idle(http, 60.0);
+    if (left) note(&c, "%d requests still open after 60 s; closing them", left);
+    serve_http_stop(http);
+    http = NULL;
+    rc = 0;
+done:
+    serve_http_stop(http);
+    serve_batcher_free(ctx.batcher);
+    encore_encoding_free(ctx.probe);
+    serve_metrics_free(ctx.metrics);
+    encore_model_free(model);
+    if (rc == 0) note(&c, "stopped");
+    return rc;
+}

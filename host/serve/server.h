@@ -1,0 +1,82 @@
+/* server.h: what the parts of `encore serve` share: its settings, the
+ * loaded model, the model thread, the metrics, and a reply to one HTTP
+ * request. */
+#ifndef ENCORE_SERVE_SERVER_H
+#define ENCORE_SERVE_SERVER_H
+
+#include "batcher.h"
+#include "encore.h"
+#include "metrics.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+typedef struct serve_config {
+    const char *model_dir;
+    encore_device device;
+    const char *host;
+    int port;                    /* 0: any free port (printed on startup) */
+    int max_batch_tokens;
+    int max_batch_requests;      /* 0: no limit */
+    int max_concurrent_requests; /* inference requests served at once; more get 429 */
+    int max_client_batch_size;   /* inputs in one request */
+    size_t max_body_bytes;
+    long batch_wait_us;
+    int auto_truncate;           /* "truncate" when a request does not say */
+    int threads;                 /* CPU threads of the model; 0 = all cores */
+    int quiet;
+} serve_config;
+
+typedef struct serve_ctx {
+    serve_config cfg;
+    const encore_model *model;
+    serve_batcher *batcher;
+    serve_metrics *metrics;
+    encore_encoding *probe;          /* a short input for /health */
+    atomic_int inference_requests;   /* inference requests admitted and not yet answered */
+    atomic_int draining;             /* shutting down: new requests get 503 */
+} serve_ctx;
+
+/* One HTTP response, built by the routes and sent by http.c. */
+typedef struct serve_reply {
+    int status;
+    char *body;                /* malloc'd; NULL for none */
+    size_t len;
+    const char *content_type;  /* static */
+    const char *allow;         /* static; the Allow header of a 405 */
+    int close;                 /* send Connection: close */
+    int n_headers;
+    char headers[10][2][40];   /* extra name/value pairs */
+} serve_reply;
+
+void serve_reply_header(serve_reply *r, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* An error reply {"error": message, "error_type": type}, counted in the
+ * metrics. */
+void serve_reply_error(serve_ctx *ctx, serve_reply *r, int status, serve_error_type type, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Answer one request. body: the request body (len bytes, not NUL-terminated);
+ * t_start: serve_now() when the request arrived. */
+void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, double t_start,
+                 serve_reply *reply);
+
+/* The POST routes, in inference.c. */
+void serve_route_predict(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
+void serve_route_embed(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
+void serve_route_tokenize(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
+
+/* The HTTP listener, in http.c. */
+typedef struct serve_http serve_http;
+/* Start listening on cfg.host:cfg.port; *port gets the bound port. Returns 0,
+ * or -1 with a message on stderr. */
+int serve_http_start(serve_ctx *ctx, serve_http **out, int *port);
+/* Stop accepting connections; requests that arrive on open connections get
+ * 503 and the connection closes. */
+void serve_http_quiesce(serve_http *h);
+/* Wait until no request is being received or answered, at most timeout_s.
+ * Returns the number still in flight. */
+int serve_http_wait_idle(serve_http *h, double timeout_s);
+void serve_http_stop(serve_http *h);
+
+#endif /* ENCORE_SERVE_SERVER_H */

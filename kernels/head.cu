@@ -1,0 +1,112 @@
+// head.cu: what follows the encoder. Pooling (first token or mean, then an
+// optional L2 normalisation) for embeddings; the classification head's hidden
+// activation (BERT pooler tanh, DistilBERT pre_classifier ReLU) after its
+// GEMM; and the score function (softmax / sigmoid) after the classifier GEMM.
+// The GEMMs themselves are cuBLAS calls in host/forward_cuda.c.
+// CPU twins: encore_pool_cpu, the loop in encore_head_cpu, encore_scores_cpu
+// (host/forward_cpu.c).
+#include "common.cuh"
+
+namespace {
+
+constexpr int kPoolThreads = 256;
+
+// One block per sequence. Sums in double, as the CPU reference does.
+template <typename S>
+__global__ __launch_bounds__(kPoolThreads) void pool_kernel(const S *__restrict__ hidden,
+                                                            const int32_t *__restrict__ seq_start, int C, int mean,
+                                                            int normalize, float *__restrict__ out) {
+    __shared__ double partial[kPoolThreads / 32];
+    const int b = blockIdx.x;
+    const int start = seq_start[b], n = seq_start[b + 1] - start;
+    float *o = out + (size_t)b * C;  // (C)
+    double sq = 0.0;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float v;
+        if (mean) {
+            double sum = 0.0;
+            for (int t = 0; t < n; t++) sum += (double)encore::to_float<S>(hidden[(size_t)(start + t) * C + c]);
+            v = (float)(sum / n);
+        } else {
+            v = encore::to_float<S>(hidden[(size_t)start * C + c]);
+        }
+        o[c] = v;
+        sq += (double)v * v;
+    }
+    if (!normalize) return;
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, off);
+    if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = sq;
+    __syncthreads();
+    double total = 0.0;
+    for (int w = 0; w < (int)(blockDim.x / 32); w++) total += partial[w];
+    double norm = sqrt(total);
+    if (norm < 1e-12) norm = 1e-12;  // sentence-transformers: x / max(||x||, 1e-12)
+    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = (float)(o[c] / norm);
+}
+
+__global__ void head_act_kernel(float *__restrict__ x, const float *__restrict__ bias, size_t n, int N, int relu) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const float v = x[i] + bias[i % (size_t)N];
+        x[i] = relu ? (v > 0.0f ? v : 0.0f) : tanhf(v);
+    }
+}
+
+// One warp per row of L logits.
+__global__ void scores_kernel(float *__restrict__ logits, const float *__restrict__ bias, int B, int L, int fn) {
+    const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= B) return;
+    float *r = logits + (size_t)row * L;
+    if (bias)
+        for (int i = lane; i < L; i += 32) r[i] += bias[i];
+    if (fn == ENCORE_SCORE_FUNCTION_SIGMOID) {
+        for (int i = lane; i < L; i += 32) r[i] = 1.0f / (1.0f + expf(-r[i]));
+    } else if (fn == ENCORE_SCORE_FUNCTION_SOFTMAX) {
+        __syncwarp();
+        float mx = -INFINITY;
+        for (int i = lane; i < L; i += 32) mx = fmaxf(mx, r[i]);
+        mx = encore::warp_max(mx);
+        float sum = 0.0f;
+        for (int i = lane; i < L; i += 32) sum += expf(r[i] - mx);
+        sum = encore::warp_sum(sum);
+        for (int i = lane; i < L; i += 32) r[i] = expf(r[i] - mx) / sum;
+    }
+}
+
+}  // namespace
+
+extern "C" encore_status encore_pool_cuda(const void *hidden, const int32_t *seq_start, int B, int C,
+                                          encore_pooling pooling, int normalize, encore_cuda_dtype dt, float *out,
+                                          cudaStream_t stream) {
+    if (B == 0) return ENCORE_STATUS_OK;
+    if (!hidden || !seq_start || !out || B < 0 || C < 1 || pooling == ENCORE_POOLING_DEFAULT)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_pool_cuda: bad arguments");
+    const int mean = pooling == ENCORE_POOLING_MEAN;
+    ENCORE_DISPATCH_DTYPE(dt, pool_kernel<scalar_t><<<B, kPoolThreads, 0, stream>>>(
+                                  static_cast<const scalar_t *>(hidden), seq_start, C, mean, normalize, out));
+    ENCORE_CUDA_CHECK_LAUNCH(stream, "pool_kernel");
+    return ENCORE_STATUS_OK;
+}
+
+extern "C" encore_status encore_head_act_cuda(float *x, const float *bias, int B, int N, int relu,
+                                              cudaStream_t stream) {
+    if (B == 0) return ENCORE_STATUS_OK;
+    if (!x || !bias || B < 0 || N < 1)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_head_act_cuda: bad arguments");
+    const size_t n = (size_t)B * N;
+    const size_t want = (n + 255) / 256;
+    head_act_kernel<<<(unsigned)(want < 65536 ? want : 65536), 256, 0, stream>>>(x, bias, n, N, relu);
+    ENCORE_CUDA_CHECK_LAUNCH(stream, "head_act_kernel");
+    return ENCORE_STATUS_OK;
+}
+
+extern "C" encore_status encore_scores_cuda(float *logits, const float *bias, int B, int L, encore_score_function fn,
+                                            cudaStream_t stream) {
+    if (B == 0) return ENCORE_STATUS_OK;
+    if (!logits || B < 0 || L < 1)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_scores_cuda: bad arguments");
+    const int warps = 4;
+    scores_kernel<<<(B + warps - 1) / warps, warps * 32, 0, stream>>>(logits, bias, B, L, (int)fn);
+    ENCORE_CUDA_CHECK_LAUNCH(stream, "scores_kernel");
+    return ENCORE_STATUS_OK;
+}

@@ -1,0 +1,90 @@
+/* kernels.h: the launchers of the CUDA kernels, one op per file in kernels/,
+ * callable from C. Each takes a stream, checks its arguments, launches, and
+ * returns a status (ENCORE_STATUS_DEVICE_ERROR with the CUDA error as the
+ * last error when the launch fails). The CPU twin of each op is named in its
+ * comment and takes its arguments in the same order.
+ *
+ * All pointers are device pointers. Activations (`void *` with a dtype) are
+ * fp32, fp16 or bf16; arithmetic is fp32 throughout. T = tokens of the packed
+ * batch, B = sequences, C = hidden, H = heads, D = head size, N = columns,
+ * L = labels. */
+#ifndef ENCORE_KERNELS_H
+#define ENCORE_KERNELS_H
+
+#include "config.h"
+#include "device_plan.h"
+#include "encore.h"
+
+#include <cuda_runtime_api.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Raise the shared-memory limits of the kernels that need more than 48 KB.
+ * Call once per device before the first launch (not while capturing). */
+encore_status encore_kernels_cuda_prepare(void);
+
+/* out = LayerNorm(word[ids] + pos[positions] (+ type[type_ids])); tables,
+ * gamma and beta fp32; out: (T, C) dt. type may be NULL (DistilBERT).
+ * CPU twin: encore_embed_cpu. */
+encore_status encore_embed_cuda(const int32_t *ids, const int32_t *type_ids, const int32_t *positions, int T, int C,
+                                const float *word, const float *pos, const float *type, const float *gamma,
+                                const float *beta, float eps, encore_cuda_dtype dt, void *out, cudaStream_t stream);
+
+/* x = LayerNorm(x + bias + residual) in place, statistics in fp32.
+ * x, residual: (T, C) dt; bias, gamma, beta: (C) fp32.
+ * CPU twin: encore_bias_residual_layernorm_cpu. */
+encore_status encore_bias_residual_layernorm_cuda(void *x, const float *bias, const void *residual,
+                                                  const float *gamma, const float *beta, float eps, int T, int C,
+                                                  encore_cuda_dtype dt, cudaStream_t stream);
+
+/* x = act(x + bias) in place; GELU is the exact erf form. x: (T, N) dt;
+ * bias: (N) fp32. CPU twin: encore_bias_act_cpu. */
+encore_status encore_bias_act_cuda(void *x, const float *bias, encore_activation act, int T, int N,
+                                   encore_cuda_dtype dt, cudaStream_t stream);
+
+/* Which attention kernel runs. AUTO: tensor cores (WMMA) for fp16/bf16 with
+ * D in {32, 64, 128}, else the fp32 SIMT kernel. */
+typedef enum encore_attention_impl {
+    ENCORE_ATTENTION_AUTO = 0,
+    ENCORE_ATTENTION_SIMT,
+    ENCORE_ATTENTION_TENSOR
+} encore_attention_impl;
+
+/* 1 when impl can run this head size and dtype. */
+int encore_attention_cuda_supports(encore_attention_impl impl, int D, encore_cuda_dtype dt);
+
+/* Fused multi-head self-attention over a packed batch, flash-attention style:
+ * tiles of ENCORE_ATTENTION_TILE_Q queries, online softmax, fp32 accumulation,
+ * no S x S matrix in memory. qkv: (T, 3C) dt, queries, keys and values side by
+ * side; qkv_bias: (3C) fp32 added on load, or NULL; seq_start: (B + 1);
+ * tile_start: (B + 1) from encore_attention_tiles, n_tiles = tile_start[B];
+ * out: (T, C) dt. Each sequence attends only to itself. D <= 128.
+ * CPU twin: encore_attention_cpu (which takes the bias already added). */
+encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, const int32_t *seq_start,
+                                    const int32_t *tile_start, int n_tiles, int B, int H, int D,
+                                    encore_attention_impl impl, encore_cuda_dtype dt, void *out, cudaStream_t stream);
+
+/* Pool each sequence of hidden (T, C) dt: its first token or the mean of its
+ * tokens, then (normalize) divide by max(||x||, 1e-12). out: (B, C) fp32.
+ * CPU twin: encore_pool_cpu. */
+encore_status encore_pool_cuda(const void *hidden, const int32_t *seq_start, int B, int C, encore_pooling pooling,
+                               int normalize, encore_cuda_dtype dt, float *out, cudaStream_t stream);
+
+/* The head's hidden activation in place: x = relu(x + bias) (DistilBERT's
+ * pre_classifier) or tanh(x + bias) (BERT's pooler). x: (B, N) fp32.
+ * CPU twin: the loop in encore_head_cpu. */
+encore_status encore_head_act_cuda(float *x, const float *bias, int B, int N, int relu, cudaStream_t stream);
+
+/* logits = fn(logits + bias) in place per row; bias (L) or NULL.
+ * logits: (B, L) fp32. CPU twin: encore_scores_cpu. */
+encore_status encore_scores_cuda(float *logits, const float *bias, int B, int L, encore_score_function fn,
+                                 cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_KERNELS_H */

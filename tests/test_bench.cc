@@ -1,0 +1,273 @@
+// test_bench.cc: `encore bench` on the tiny fixture models: a short run whose
+// JSON must hold every (device, batch, length) cell with figures that agree
+// with each other and with the FLOP count worked out here from config.json.
+// Runs the real binary.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fixtures.h"
+
+using fixtures::get;
+
+namespace {
+
+struct Outcome {
+    int status;
+    std::string out;
+};
+
+// Run encore with args; stdout captured, stderr dropped (progress lines).
+Outcome encore(const std::vector<std::string> &args) {
+    int out_pipe[2];
+    if (pipe(out_pipe) != 0) return {-1, ""};
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out_pipe[1], 1);
+        FILE *null = fopen("/dev/null", "w");
+        if (null) dup2(fileno(null), 2);
+        close(out_pipe[0]);
+        std::vector<char *> argv;
+        std::string bin = ENCORE_CLI;
+        argv.push_back(bin.data());
+        for (const auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(bin.c_str(), argv.data());
+        _exit(127);
+    }
+    close(out_pipe[1]);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(out_pipe[0], buf, sizeof buf)) > 0) out.append(buf, (size_t)n);
+    close(out_pipe[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string temp_path(const std::string &name) {
+    const char *dir = getenv("TMPDIR");
+    return std::string(dir && *dir ? dir : "/tmp") + "/encore_test_bench_" + std::to_string(getpid()) + "_" + name;
+}
+
+std::string slurp(const std::string &path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+double num(const cJSON *obj, const char *key) {
+    const cJSON *v = get(obj, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+double num(const cJSON *obj, const char *key, const char *sub) { return num(get(obj, key), sub); }
+
+// The FLOP count of bench_stats.h, worked out independently: 2 per
+// multiply-add of every matrix product, on one sequence of S tokens.
+double flops(int layers, int C, int F, int labels, int S) {
+    double per_layer = 2.0 * S * C * 3 * C   // Q, K, V
+                       + 2.0 * S * S * C     // scores, all heads
+                       + 2.0 * S * S * C     // probabilities x V
+                       + 2.0 * S * C * C     // output projection
+                       + 2.0 * S * C * F * 2;  // FFN in and out
+    return layers * per_layer + 2.0 * C * C + 2.0 * C * labels;  // + pooler and classifier
+}
+
+// Figures of a measured cell that must hold whatever the machine's speed.
+void expect_sane(const cJSON *c, int batch, double tokens_per_text, const std::string &what) {
+    SCOPED_TRACE(what);
+    const double p50 = num(c, "latency_ms", "p50"), p90 = num(c, "latency_ms", "p90"),
+                 p99 = num(c, "latency_ms", "p99"), mean = num(c, "latency_ms", "mean"),
+                 lo = num(c, "latency_ms", "min");
+    ASSERT_TRUE(std::isfinite(p50) && std::isfinite(p90) && std::isfinite(p99) && std::isfinite(mean));
+    EXPECT_GT(lo, 0.0);
+    EXPECT_LE(lo, p50);
+    EXPECT_LE(p50, p90);
+    EXPECT_LE(p90, p99);
+    EXPECT_LT(p99, 60e3) << "a call of a tiny model took a minute";
+    // Latency is tokenization plus model: the means add up (each is rounded
+    // to 1e-4 ms in the JSON).
+    EXPECT_NEAR(num(c, "tokenize_ms", "mean") + num(c, "model_ms", "mean"), mean, 3e-4);
+    EXPECT_GE(num(c, "tokenize_ms", "p50"), 0.0);
+    EXPECT_GT(num(c, "model_ms", "p50"), 0.0);
+    EXPECT_NEAR(num(c, "mean_tokens"), tokens_per_text, 0.006);
+    // Throughput is the batch over the mean latency (rates rounded to 0.01;
+    // 0.1% covers the rounding of the mean).
+    const double seq_per_s = batch * 1e3 / mean;
+    EXPECT_NEAR(num(c, "seq_per_s"), seq_per_s, 1e-3 * seq_per_s + 0.01);
+    EXPECT_NEAR(num(c, "tokens_per_s"), seq_per_s * tokens_per_text, 1e-3 * seq_per_s * tokens_per_text + 0.1);
+    EXPECT_GT(num(c, "model_gflop_per_s"), 0.0);
+    EXPECT_TRUE(std::isfinite(num(c, "model_gflop_per_s")));
+}
+
+struct Doc {
+    cJSON *root = nullptr;
+    explicit Doc(const std::string &text) : root(cJSON_Parse(text.c_str())) {}
+    ~Doc() { cJSON_Delete(root); }
+};
+
+const std::string kBertSst = fixtures::model_dir("tiny-bert-sst");
+
+TEST(Bench, SyntheticLengthsGiveEveryCell) {
+    const std::string json = temp_path("synthetic.json");
+    Outcome r = encore({"bench", "--model", kBertSst, "--batch", "1,3", "--seq-len", "8,20,100", "--warmup", "1",
+                    "--iters", "4", "--threads", "1", "--json", json});
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("p50"), std::string::npos) << "no table on stdout:\n" << r.out;
+    Doc doc(slurp(json));
+    std::remove(json.c_str());
+    ASSERT_NE(doc.root, nullptr);
+    const cJSON *model = get(doc.root, "model");
+    const int layers = (int)num(model, "layers"), C = (int)num(model, "hidden_size"),
+              F = (int)num(model, "intermediate_size"), labels = (int)num(model, "labels");
+    EXPECT_EQ(layers, 2);
+    EXPECT_EQ(C, 32);
+    EXPECT_EQ(F, 37);
+    EXPECT_EQ(labels, 2);
+    EXPECT_EQ(num(get(doc.root, "system"), "threads"), 1.0);
+    EXPECT_TRUE(cJSON_IsString(get(get(doc.root, "system"), "cpu")));
+    EXPECT_TRUE(cJSON_IsString(get(get(doc.root, "system"), "build_type")));
+
+    std::set<std::pair<int, int>> seen;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, get(doc.root, "cells")) {
+        const int batch = (int)num(c, "batch"), len = (int)num(c, "seq_len");
+        const std::string what = "batch " + std::to_string(batch) + " len " + std::to_string(len);
+        EXPECT_EQ(fixtures::str(c, "device"), "cpu");
+        EXPECT_EQ(fixtures::str(c, "precision"), "fp32");
+        seen.insert({batch, len});
+        if (len == 100) {
+            // tiny-bert-sst takes 64 tokens: reported, not measured.
+            EXPECT_NE(fixtures::str(c, "skipped").find("64"), std::string::npos) << what;
+            continue;
+        }
+        ASSERT_FALSE(fixtures::has(c, "skipped")) << what << ": " << fixtures::str(c, "skipped");
+        EXPECT_EQ(num(c, "iters"), 4.0) << what;
+        expect_sane(c, batch, len, what);
+        // rounded to 1e-6 GFLOP in the JSON
+        EXPECT_NEAR(num(c, "model_gflop"), batch * flops(layers, C, F, labels, len) * 1e-9, 1e-6) << what;
+    }
+    std::set<std::pair<int, int>> want = {{1, 8}, {3, 8}, {1, 20}, {3, 20}, {1, 100}, {3, 100}};
+    EXPECT_EQ(seen, want);
+}
+
+// --texts: call i takes texts i*batch.. cycling; the header row of a TSV
+// file names the column. mean_tokens tells which texts were run.
+TEST(Bench, TextsFromTsvCycle) {
+    const std::string tsv = temp_path("texts.tsv"), json = temp_path("texts.json");
+    const std::vector<std::string> texts = {"a charming and often affecting journey .", "bleak and desperate",
+                                            "the best film of the year !", "it is not good",
+                                            "a very long sentence that goes on and on about nothing in particular"};
+    {
+        std::ofstream f(tsv);
+        f << "sentence\tlabel\n";
+        for (const auto &t : texts) f << t << " \t1\n";
+    }
+    Outcome r = encore({"bench", "--model", kBertSst, "--texts", tsv, "--batch", "2", "--warmup", "0", "--iters", "3",
+                    "--threads", "1", "--json", json, "--quiet"});
+    std::remove(tsv.c_str());
+    ASSERT_EQ(r.status, 0) << r.out;
+    Doc doc(slurp(json));
+    std::remove(json.c_str());
+    ASSERT_NE(doc.root, nullptr);
+    EXPECT_EQ(num(get(doc.root, "settings"), "n_texts"), 5.0);
+
+    encore_model *model = nullptr;
+    ASSERT_EQ(encore_model_load(kBertSst.c_str(), encore_model_default_params(), &model), ENCORE_STATUS_OK);
+    double tokens = 0;
+    for (int i = 0; i < 6; i++) {  // 3 calls of 2 texts: texts 0..4, then 0 again
+        encore_encoding *enc = nullptr;
+        ASSERT_EQ(encore_model_tokenize(model, {texts[i % 5].c_str(), nullptr}, 1, &enc), ENCORE_STATUS_OK);
+        tokens += enc->n_tokens;
+        encore_encoding_free(enc);
+    }
+    encore_model_free(model);
+
+    const cJSON *cells = get(doc.root, "cells");
+    ASSERT_EQ(cJSON_GetArraySize(cells), 1);
+    const cJSON *c = cJSON_GetArrayItem(cells, 0);
+    EXPECT_TRUE(cJSON_IsNull(get(c, "seq_len")));
+    expect_sane(c, 2, tokens / 6, "texts");
+}
+
+// --json - writes the document alone on stdout; a DistilBERT and an
+// embedding model work too.
+TEST(Bench, JsonOnStdoutForOtherArchitectures) {
+    for (const char *name : {"tiny-distilbert-sst", "tiny-bert-embed"}) {
+        Outcome r = encore({"bench", "--model", fixtures::model_dir(name), "--batch", "2", "--seq-len", "16", "--iters",
+                        "2", "--warmup", "0", "--threads", "1", "--json", "-", "--quiet"});
+        ASSERT_EQ(r.status, 0) << name;
+        Doc doc(r.out);
+        ASSERT_NE(doc.root, nullptr) << name << ": stdout is not JSON:\n" << r.out;
+        const cJSON *c = cJSON_GetArrayItem(get(doc.root, "cells"), 0);
+        ASSERT_NE(c, nullptr);
+        expect_sane(c, 2, 16, name);
+    }
+}
+
+// Without a usable GPU the cuda cells are there, marked skipped, and the CPU
+// cells are measured; on a GPU the cuda cells must be as sane as the CPU's.
+TEST(Bench, CudaCellsSkippedOrMeasured) {
+    Outcome r = encore({"bench", "--model", kBertSst, "--device", "cpu,cuda", "--batch", "2", "--seq-len", "8",
+                    "--iters", "2", "--warmup", "1", "--threads", "1", "--json", "-", "--quiet"});
+    ASSERT_EQ(r.status, 0);
+    Doc doc(r.out);
+    ASSERT_NE(doc.root, nullptr);
+    std::set<std::string> devices;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, get(doc.root, "cells")) {
+        const std::string device = fixtures::str(c, "device");
+        devices.insert(device);
+        if (device == "cuda" && fixtures::has(c, "skipped")) {
+            EXPECT_NE(fixtures::str(c, "skipped").find("GPU"), std::string::npos);
+            continue;
+        }
+        expect_sane(c, 2, 8, device);
+        if (device == "cuda") {
+            EXPECT_GT(num(c, "speedup_vs_cpu"), 0.0);
+        }
+    }
+    EXPECT_EQ(devices, (std::set<std::string>{"cpu", "cuda"}));
+}
+
+TEST(Bench, UsageErrors) {
+    EXPECT_EQ(encore({"bench", "--model", kBertSst, "--seq-len", "0"}).status, 2);
+    EXPECT_EQ(encore({"bench", "--model", kBertSst, "--batch", "1,x"}).status, 2);
+    EXPECT_EQ(encore({"bench", "--model", kBertSst, "--seq-len", "8", "--texts", "/dev/null"}).status, 2);
+    EXPECT_EQ(encore({"bench", "--model", kBertSst, "--iters", "3", "--seconds", "1"}).status, 2);
+    EXPECT_EQ(encore({"bench", "--model", kBertSst, "--device", "tpu"}).status, 2);
+    EXPECT_EQ(encore({"bench", "--model", "/nonexistent/model"}).status, 2);
+    EXPECT_EQ(encore({"bench", "--model", kBertSst, "--texts", "/nonexistent/texts.txt"}).status, 2);
+    Outcome help = encore({"bench", "--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("--seq-len"), std::string::npos);
+}
+
+bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+TEST(Bench, PlotIsAPng) {
+    if (!have_gnuplot()) GTEST_SKIP() << "gnuplot is not installed";
+    const std::string png = temp_path("plot.png");
+    Outcome r = encore({"bench", "--model", kBertSst, "--batch", "1,2", "--seq-len", "8,16", "--iters", "2", "--warmup",
+                    "0", "--threads", "1", "--plot", png, "--quiet"});
+    EXPECT_EQ(r.status, 0);
+    const std::string bytes = slurp(png);
+    std::remove(png.c_str());
+    ASSERT_GT(bytes.size(), 1000u);
+    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+}  // namespace

@@ -1,0 +1,499 @@
+// test_cuda_ops.cc: the op table. Every CUDA kernel (and the cuBLAS GEMM
+// wrapper) against its CPU twin in host/cpu_ops.c / host/forward_cpu.c, over
+// lengths 1, 7, 128, 129 and 512 and a batch of all five mixed, in fp32, fp16
+// and bf16. Inputs are drawn fresh from a seeded generator and rounded to the
+// dtype first, so the CPU twin sees exactly what the GPU sees; outputs are
+// poisoned with NaN before each run, so an element the kernel never wrote
+// fails; NaN and Inf are reported on their own. A case passes when
+// |gpu - cpu| <= atol + rtol * |cpu| everywhere, with the tolerances of
+// tolerance() below, each with its reason. Without a GPU every case skips.
+#include <gtest/gtest.h>
+
+#include <cuda_runtime_api.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cpu_ops.h"
+#include "cuda_check.h"
+#include "device_blas.h"
+#include "device_plan.h"
+#include "device_probe.h"
+#include "forward_cpu.h"
+#include "kernels.h"
+
+namespace {
+
+enum class Op { Embed, LayerNorm, BiasAct, Attention, Pool, HeadAct, Scores, Linear };
+
+const char *op_name(Op op) {
+    switch (op) {
+    case Op::Embed: return "embed";
+    case Op::LayerNorm: return "layernorm";
+    case Op::BiasAct: return "bias_act";
+    case Op::Attention: return "attention";
+    case Op::Pool: return "pool";
+    case Op::HeadAct: return "head_act";
+    case Op::Scores: return "scores";
+    case Op::Linear: return "linear";
+    }
+    return "?";
+}
+
+struct Tol {
+    double atol, rtol;
+    const char *why;
+};
+
+// The tolerance of an op in a dtype, and why it is that size.
+Tol tolerance(Op op, encore_cuda_dtype dt, encore_attention_impl impl) {
+    const bool attn = op == Op::Attention;
+    if (dt == ENCORE_CUDA_F32) {
+        if (attn)
+            return {2e-5, 1e-4,
+                    "fp32 both sides; the online softmax rescales partial sums and uses exp2 of pre-scaled scores, "
+                    "a few ulps of each probability"};
+        if (op == Op::Linear)
+            return {1e-5, 1e-4, "fp32 GEMM (no TF32); only the summation order differs over K terms"};
+        return {1e-5, 1e-5,
+                "fp32 both sides; erf/exp/tanh implementations and fp32 vs double statistics differ by a few ulps"};
+    }
+    const bool half = dt == ENCORE_CUDA_F16;
+    if (attn && impl != ENCORE_ATTENTION_SIMT)
+        return half ? Tol{3e-3, 4e-3,
+                          "probabilities are rounded to fp16 (2^-11 relative) before P V on the tensor cores, and "
+                          "the output is rounded to fp16 again: a few fp16 ulps of |V| (< 4)"}
+                    : Tol{2.5e-2, 2e-2,
+                          "probabilities are rounded to bf16 (2^-8 relative) before P V on the tensor cores, and the "
+                          "output is rounded to bf16 again: a few bf16 ulps of |V| (< 4)"};
+    if (op == Op::Linear)
+        return half ? Tol{2e-3, 2e-3, "fp32 accumulation; one rounding of the output to fp16 (2^-11) and order"}
+                    : Tol{1.6e-2, 1.6e-2, "fp32 accumulation; one rounding of the output to bf16 (2^-8) and order"};
+    return half ? Tol{1e-3, 2e-3,
+                      "fp32 arithmetic, one rounding of the output to fp16: half an ulp is 2^-11 relative; 4 ulps of "
+                      "margin"}
+                : Tol{8e-3, 1.6e-2,
+                      "fp32 arithmetic, one rounding of the output to bf16: half an ulp is 2^-8 relative; 4 ulps of "
+                      "margin"};
+}
+
+struct Case {
+    Op op;
+    encore_cuda_dtype dt;
+    std::vector<int> lengths;  // sequences of the packed batch
+    int C = 32;                // hidden (or N for bias_act / linear)
+    int H = 4;                 // heads (attention)
+    int K = 0;                 // inner size (linear)
+    int variant = 0;           // activation, pooling mode, score function, or "no type embeddings"
+    encore_attention_impl impl = ENCORE_ATTENTION_AUTO;
+    float scale = 1.0f;        // input spread; large values test softmax stability
+    std::string name;
+};
+
+// gtest prints a case by its name (ctest lists it so).
+void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
+
+// ---- helpers ------------------------------------------------------------------
+
+struct Dev {
+    void *p = nullptr;
+    size_t bytes = 0;
+    explicit Dev(size_t n) : bytes(n ? n : 1) { EXPECT_EQ(cudaMalloc(&p, bytes), cudaSuccess); }
+    ~Dev() { cudaFree(p); }
+    Dev(const Dev &) = delete;
+    void poison() { EXPECT_EQ(cudaMemset(p, 0xff, bytes), cudaSuccess); }  // NaN in every dtype
+    template <typename T> T *as() { return static_cast<T *>(p); }
+};
+
+size_t esize(encore_cuda_dtype dt) { return encore_cuda_dtype_size(dt); }
+
+// Round host values to dt in place (what the device will hold).
+void quantize(std::vector<float> &v, encore_cuda_dtype dt) {
+    std::vector<unsigned char> tmp(v.size() * esize(dt));
+    encore_convert_from_f32(v.data(), v.size(), dt, tmp.data());
+    encore_convert_to_f32(tmp.data(), v.size(), dt, v.data());
+}
+
+void upload(Dev &d, const std::vector<float> &v, encore_cuda_dtype dt) {
+    std::vector<unsigned char> tmp(v.size() * esize(dt));
+    encore_convert_from_f32(v.data(), v.size(), dt, tmp.data());
+    ASSERT_EQ(cudaMemcpy(d.p, tmp.data(), tmp.size(), cudaMemcpyHostToDevice), cudaSuccess);
+}
+
+void upload_ints(Dev &d, const std::vector<int32_t> &v) {
+    ASSERT_EQ(cudaMemcpy(d.p, v.data(), v.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+}
+
+std::vector<float> download(const Dev &d, size_t n, encore_cuda_dtype dt) {
+    std::vector<unsigned char> tmp(n * esize(dt));
+    EXPECT_EQ(cudaMemcpy(tmp.data(), d.p, tmp.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+    std::vector<float> out(n);
+    encore_convert_to_f32(tmp.data(), n, dt, out.data());
+    return out;
+}
+
+std::vector<float> randn(size_t n, std::mt19937 &rng, float scale, encore_cuda_dtype dt) {
+    std::normal_distribution<float> nd(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto &x : v) x = nd(rng);
+    quantize(v, dt);
+    return v;
+}
+
+std::vector<int32_t> starts_of(const std::vector<int> &lengths) {
+    std::vector<int32_t> s(1, 0);
+    for (int n : lengths) s.push_back(s.back() + n);
+    return s;
+}
+
+// Compare, reporting NaN/Inf first, then the worst element against its bound.
+void expect_close(const std::vector<float> &got, const std::vector<float> &want, Tol tol, const std::string &what) {
+    ASSERT_EQ(got.size(), want.size());
+    size_t bad = 0, nonfinite = 0, worst = 0;
+    double worst_excess = -1.0;
+    for (size_t i = 0; i < got.size(); i++) {
+        if (!std::isfinite(want[i])) continue;  // never happens with these inputs; the CPU is the judge
+        if (!std::isfinite(got[i])) {
+            if (nonfinite++ < 3) ADD_FAILURE() << what << ": element " << i << " is " << got[i] << " (want " << want[i] << ")";
+            continue;
+        }
+        const double err = std::fabs((double)got[i] - want[i]);
+        const double bound = tol.atol + tol.rtol * std::fabs(want[i]);
+        if (err > bound) bad++;
+        if (err - bound > worst_excess) {
+            worst_excess = err - bound;
+            worst = i;
+        }
+    }
+    EXPECT_EQ(nonfinite, 0u) << what << ": " << nonfinite << " NaN/Inf outputs (unwritten elements stay NaN)";
+    EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << got.size() << " outside atol " << tol.atol << " + rtol "
+                       << tol.rtol << " (" << tol.why << "); worst at " << worst << ": got " << got[worst]
+                       << ", want " << want[worst];
+}
+
+// ---- the table -------------------------------------------------------------------
+
+const std::vector<std::vector<int>> kBatches = {{1}, {7}, {128}, {129}, {512}, {1, 7, 128, 129, 512}};
+
+std::string batch_name(const std::vector<int> &l) {
+    if (l.size() == 1) return "len" + std::to_string(l[0]);
+    return "mixed";
+}
+
+std::vector<Case> all_cases() {
+    std::vector<Case> cases;
+    const encore_cuda_dtype dts[] = {ENCORE_CUDA_F32, ENCORE_CUDA_F16, ENCORE_CUDA_BF16};
+    for (encore_cuda_dtype dt : dts) {
+        const std::string d = encore_cuda_dtype_name(dt);
+        for (const auto &b : kBatches) {
+            const std::string bn = batch_name(b);
+            cases.push_back({Op::Embed, dt, b, 768, 0, 0, 0, {}, 1.0f, "embed_" + d + "_" + bn + "_C768"});
+            cases.push_back({Op::LayerNorm, dt, b, 768, 0, 0, 0, {}, 1.0f, "layernorm_" + d + "_" + bn + "_C768"});
+            cases.push_back({Op::BiasAct, dt, b, 3072, 0, 0, ENCORE_ACTIVATION_GELU, {}, 1.0f,
+                             "gelu_" + d + "_" + bn + "_N3072"});
+            // DistilBERT/BERT-base heads (D 64), MiniLM's (D 32), D 128, and the
+            // fixtures' (D 8, SIMT only), on every attention kernel that takes them.
+            const struct { int C, H; } shapes[] = {{768, 12}, {384, 12}, {256, 2}, {32, 4}};
+            for (auto s : shapes) {
+                for (encore_attention_impl impl : {ENCORE_ATTENTION_SIMT, ENCORE_ATTENTION_TENSOR}) {
+                    if (!encore_attention_cuda_supports(impl, s.C / s.H, dt)) continue;
+                    if (s.C == 256 && b.size() == 1 && b[0] != 129) continue;  // D 128: the mixed batch and one odd length
+                    cases.push_back({Op::Attention, dt, b, s.C, s.H, 0, 0, impl, 1.0f,
+                                     "attention_" + std::string(impl == ENCORE_ATTENTION_SIMT ? "simt_" : "tc_") + d +
+                                         "_" + bn + "_H" + std::to_string(s.H) + "D" + std::to_string(s.C / s.H)});
+                }
+            }
+            cases.push_back({Op::Pool, dt, b, 768, 0, 0, ENCORE_POOLING_MEAN, {}, 1.0f, "pool_mean_" + d + "_" + bn});
+        }
+        // Odd widths take the scalar (non-vector) paths.
+        const std::vector<int> mixed = kBatches.back();
+        cases.push_back({Op::Embed, dt, mixed, 100, 0, 0, 1, {}, 1.0f, "embed_" + d + "_mixed_C100_notype"});
+        cases.push_back({Op::LayerNorm, dt, mixed, 100, 0, 0, 0, {}, 1.0f, "layernorm_" + d + "_mixed_C100"});
+        cases.push_back({Op::LayerNorm, dt, mixed, 32, 0, 0, 0, {}, 1.0f, "layernorm_" + d + "_mixed_C32"});
+        for (int act : {ENCORE_ACTIVATION_GELU, ENCORE_ACTIVATION_GELU_TANH, ENCORE_ACTIVATION_RELU,
+                        ENCORE_ACTIVATION_SILU})
+            cases.push_back({Op::BiasAct, dt, mixed, 37, 0, 0, act, {}, 3.0f,
+                             "bias_act" + std::to_string(act) + "_" + d + "_mixed_N37"});
+        // Large inputs: the softmax sees scores in the hundreds.
+        for (encore_attention_impl impl : {ENCORE_ATTENTION_SIMT, ENCORE_ATTENTION_TENSOR})
+            if (encore_attention_cuda_supports(impl, 64, dt))
+                cases.push_back({Op::Attention, dt, mixed, 768, 12, 0, 0, impl, 4.0f,
+                                 "attention_" + std::string(impl == ENCORE_ATTENTION_SIMT ? "simt_" : "tc_") + d +
+                                     "_mixed_H12D64_extreme"});
+        cases.push_back({Op::Pool, dt, mixed, 768, 0, 0, ENCORE_POOLING_CLS, {}, 1.0f, "pool_cls_" + d + "_mixed"});
+        cases.push_back({Op::Pool, dt, mixed, 768, 0, 0, ENCORE_POOLING_MEAN + 10, {}, 1.0f,
+                         "pool_mean_normalized_" + d + "_mixed"});
+        cases.push_back({Op::Pool, dt, mixed, 768, 0, 0, ENCORE_POOLING_CLS + 10, {}, 1.0f,
+                         "pool_cls_normalized_" + d + "_mixed"});
+        for (const auto &b : kBatches) {
+            cases.push_back({Op::Linear, dt, b, 2304, 0, 768, 0, {}, 1.0f, "linear_" + d + "_" + batch_name(b) + "_qkv"});
+        }
+        cases.push_back({Op::Linear, dt, kBatches.back(), 37, 0, 32, 0, {}, 1.0f, "linear_" + d + "_mixed_N37K32"});
+    }
+    for (int relu : {0, 1})
+        cases.push_back({Op::HeadAct, ENCORE_CUDA_F32, {1, 7, 128}, 768, 0, 0, relu, {}, 2.0f,
+                         relu ? "head_act_relu" : "head_act_tanh"});
+    for (int fn : {ENCORE_SCORE_FUNCTION_SOFTMAX, ENCORE_SCORE_FUNCTION_SIGMOID, ENCORE_SCORE_FUNCTION_NONE})
+        for (int L : {1, 2, 3, 40})
+            cases.push_back({Op::Scores, ENCORE_CUDA_F32, {1, 7, 128, 129, 512}, L, 0, 0, fn, {}, 5.0f,
+                             "scores" + std::to_string(fn) + "_L" + std::to_string(L)});
+    return cases;
+}
+
+class CudaOps : public ::testing::TestWithParam<Case> {
+  protected:
+    void SetUp() override {
+        char why[256];
+        if (!encore_cuda_probe(0, why, sizeof why)) GTEST_SKIP() << "no usable CUDA device: " << why;
+        ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
+        ASSERT_EQ(encore_kernels_cuda_prepare(), ENCORE_STATUS_OK) << encore_last_error();
+    }
+};
+
+void run_embed(const Case &c, std::mt19937 &rng) {
+    const auto start = starts_of(c.lengths);
+    const int T = start.back(), C = c.C, V = 97, P = 512, NT = 2;
+    std::vector<int32_t> ids(T), types(T), pos(T);
+    std::uniform_int_distribution<int> vid(0, V - 1);
+    for (size_t s = 0; s + 1 < start.size(); s++)
+        for (int t = start[s]; t < start[s + 1]; t++) {
+            ids[t] = vid(rng);
+            types[t] = (t - start[s]) % NT;
+            pos[t] = t - start[s];
+        }
+    // Tables and LayerNorm parameters are fp32 on the device.
+    auto word = randn((size_t)V * C, rng, 1.0f, ENCORE_CUDA_F32), posv = randn((size_t)P * C, rng, 0.5f, ENCORE_CUDA_F32);
+    auto type = randn((size_t)NT * C, rng, 0.5f, ENCORE_CUDA_F32);
+    auto gamma = randn(C, rng, 1.0f, ENCORE_CUDA_F32), beta = randn(C, rng, 1.0f, ENCORE_CUDA_F32);
+    const bool no_type = c.variant == 1;
+    std::vector<float> want((size_t)T * C);
+    encore_embed_cpu(ids.data(), types.data(), pos.data(), T, C, word.data(), posv.data(), no_type ? nullptr : type.data(),
+                     gamma.data(), beta.data(), 1e-12f, want.data());
+    Dev d_ids(T * 4), d_types(T * 4), d_pos(T * 4), d_word(word.size() * 4), d_posv(posv.size() * 4),
+        d_type(type.size() * 4), d_g(C * 4), d_b(C * 4), d_out((size_t)T * C * esize(c.dt));
+    upload_ints(d_ids, ids);
+    upload_ints(d_types, types);
+    upload_ints(d_pos, pos);
+    upload(d_word, word, ENCORE_CUDA_F32);
+    upload(d_posv, posv, ENCORE_CUDA_F32);
+    upload(d_type, type, ENCORE_CUDA_F32);
+    upload(d_g, gamma, ENCORE_CUDA_F32);
+    upload(d_b, beta, ENCORE_CUDA_F32);
+    d_out.poison();
+    ASSERT_EQ(encore_embed_cuda(d_ids.as<int32_t>(), d_types.as<int32_t>(), d_pos.as<int32_t>(), T, C, d_word.as<float>(),
+                                d_posv.as<float>(), no_type ? nullptr : d_type.as<float>(), d_g.as<float>(),
+                                d_b.as<float>(), 1e-12f, c.dt, d_out.p, nullptr),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    expect_close(download(d_out, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
+void run_layernorm(const Case &c, std::mt19937 &rng) {
+    const int T = starts_of(c.lengths).back(), C = c.C;
+    auto x = randn((size_t)T * C, rng, 2.0f, c.dt), res = randn((size_t)T * C, rng, 2.0f, c.dt);
+    auto bias = randn(C, rng, 1.0f, ENCORE_CUDA_F32), gamma = randn(C, rng, 1.0f, ENCORE_CUDA_F32),
+         beta = randn(C, rng, 1.0f, ENCORE_CUDA_F32);
+    std::vector<float> want = x;
+    encore_bias_residual_layernorm_cpu(want.data(), bias.data(), res.data(), gamma.data(), beta.data(), 1e-5f, T, C);
+    Dev d_x(x.size() * esize(c.dt)), d_res(res.size() * esize(c.dt)), d_bias(C * 4), d_g(C * 4), d_b(C * 4);
+    upload(d_x, x, c.dt);
+    upload(d_res, res, c.dt);
+    upload(d_bias, bias, ENCORE_CUDA_F32);
+    upload(d_g, gamma, ENCORE_CUDA_F32);
+    upload(d_b, beta, ENCORE_CUDA_F32);
+    ASSERT_EQ(encore_bias_residual_layernorm_cuda(d_x.p, d_bias.as<float>(), d_res.p, d_g.as<float>(), d_b.as<float>(),
+                                                  1e-5f, T, C, c.dt, nullptr),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    expect_close(download(d_x, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
+void run_bias_act(const Case &c, std::mt19937 &rng) {
+    const int T = starts_of(c.lengths).back(), N = c.C;
+    auto x = randn((size_t)T * N, rng, c.scale, c.dt), bias = randn(N, rng, 1.0f, ENCORE_CUDA_F32);
+    std::vector<float> want = x;
+    encore_bias_act_cpu(want.data(), bias.data(), (encore_activation)c.variant, T, N);
+    Dev d_x(x.size() * esize(c.dt)), d_bias(N * 4);
+    upload(d_x, x, c.dt);
+    upload(d_bias, bias, ENCORE_CUDA_F32);
+    ASSERT_EQ(encore_bias_act_cuda(d_x.p, d_bias.as<float>(), (encore_activation)c.variant, T, N, c.dt, nullptr),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    expect_close(download(d_x, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
+void run_attention(const Case &c, std::mt19937 &rng) {
+    const auto start = starts_of(c.lengths);
+    const int T = start.back(), B = (int)c.lengths.size(), C = c.C, H = c.H, D = C / H;
+    auto qkv = randn((size_t)T * 3 * C, rng, c.scale, c.dt);
+    auto bias = randn(3 * C, rng, 0.5f * c.scale, ENCORE_CUDA_F32);
+    // The CPU twin takes the bias already added; the GPU adds it on load, in
+    // fp32, to the same rounded values.
+    std::vector<float> biased = qkv;
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < 3 * C; j++) biased[(size_t)t * 3 * C + j] += bias[j];
+    int max_len = 0;
+    for (int n : c.lengths) max_len = std::max(max_len, n);
+    std::vector<float> scratch((size_t)omp_get_max_threads() * max_len), want((size_t)T * C);
+    encore_attention_cpu(biased.data(), start.data(), B, H, D, scratch.data(), max_len, want.data());
+    std::vector<int32_t> tiles(B + 1);
+    const int n_tiles = encore_attention_tiles(start.data(), B, ENCORE_ATTENTION_TILE_Q, tiles.data());
+    Dev d_qkv(qkv.size() * esize(c.dt)), d_bias(3 * C * 4), d_start((B + 1) * 4), d_tiles((B + 1) * 4),
+        d_out((size_t)T * C * esize(c.dt));
+    upload(d_qkv, qkv, c.dt);
+    upload(d_bias, bias, ENCORE_CUDA_F32);
+    upload_ints(d_start, start);
+    upload_ints(d_tiles, tiles);
+    d_out.poison();
+    ASSERT_EQ(encore_attention_cuda(d_qkv.p, d_bias.as<float>(), d_start.as<int32_t>(), d_tiles.as<int32_t>(), n_tiles,
+                                    B, H, D, c.impl, c.dt, d_out.p, nullptr),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    expect_close(download(d_out, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
+void run_pool(const Case &c, std::mt19937 &rng) {
+    const auto start = starts_of(c.lengths);
+    const int T = start.back(), B = (int)c.lengths.size(), C = c.C;
+    const int normalize = c.variant >= 10;
+    const encore_pooling pooling = (encore_pooling)(c.variant % 10);
+    auto hidden = randn((size_t)T * C, rng, 1.0f, c.dt);
+    encore_batch b{};
+    b.B = B;
+    b.T = T;
+    std::vector<int32_t> st = start;
+    b.seq_start = st.data();
+    std::vector<float> want((size_t)B * C);
+    encore_pool_cpu(&b, hidden.data(), C, pooling, normalize, want.data());
+    Dev d_h(hidden.size() * esize(c.dt)), d_start((B + 1) * 4), d_out((size_t)B * C * 4);
+    upload(d_h, hidden, c.dt);
+    upload_ints(d_start, start);
+    d_out.poison();
+    ASSERT_EQ(encore_pool_cuda(d_h.p, d_start.as<int32_t>(), B, C, pooling, normalize, c.dt, d_out.as<float>(), nullptr),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    // The output is fp32 whatever the input dtype: the fp32 tolerance applies.
+    expect_close(download(d_out, want.size(), ENCORE_CUDA_F32), want, tolerance(c.op, ENCORE_CUDA_F32, c.impl), c.name);
+}
+
+void run_head_act(const Case &c, std::mt19937 &rng) {
+    const int B = (int)c.lengths.size(), N = c.C;
+    auto x = randn((size_t)B * N, rng, c.scale, ENCORE_CUDA_F32), bias = randn(N, rng, 1.0f, ENCORE_CUDA_F32);
+    std::vector<float> want = x;
+    for (int i = 0; i < B * N; i++) {
+        const float v = want[i] + bias[i % N];
+        want[i] = c.variant ? (v > 0.0f ? v : 0.0f) : tanhf(v);
+    }
+    Dev d_x(x.size() * 4), d_bias(N * 4);
+    upload(d_x, x, ENCORE_CUDA_F32);
+    upload(d_bias, bias, ENCORE_CUDA_F32);
+    ASSERT_EQ(encore_head_act_cuda(d_x.as<float>(), d_bias.as<float>(), B, N, c.variant, nullptr), ENCORE_STATUS_OK);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    expect_close(download(d_x, x.size(), ENCORE_CUDA_F32), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
+void run_scores(const Case &c, std::mt19937 &rng) {
+    const int B = (int)c.lengths.size(), L = c.C;
+    auto x = randn((size_t)B * L, rng, c.scale, ENCORE_CUDA_F32), bias = randn(L, rng, 1.0f, ENCORE_CUDA_F32);
+    std::vector<float> want = x;
+    for (int i = 0; i < B * L; i++) want[i] += bias[i % L];
+    encore_scores_cpu(want.data(), B, L, (encore_score_function)c.variant);
+    Dev d_x(x.size() * 4), d_bias(L * 4);
+    upload(d_x, x, ENCORE_CUDA_F32);
+    upload(d_bias, bias, ENCORE_CUDA_F32);
+    ASSERT_EQ(encore_scores_cuda(d_x.as<float>(), d_bias.as<float>(), B, L, (encore_score_function)c.variant, nullptr),
+              ENCORE_STATUS_OK);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    expect_close(download(d_x, x.size(), ENCORE_CUDA_F32), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
+void run_linear(const Case &c, std::mt19937 &rng) {
+    const int T = starts_of(c.lengths).back(), N = c.C, K = c.K;
+    // Spread 1/sqrt(K) keeps the outputs near 1, where the tolerances are stated.
+    auto x = randn((size_t)T * K, rng, 1.0f, c.dt), w = randn((size_t)N * K, rng, 1.0f / std::sqrt((float)K), c.dt);
+    std::vector<float> want((size_t)T * N);
+    encore_linear_cpu(x.data(), w.data(), nullptr, T, N, K, want.data());
+    const encore_blas *blas = nullptr;
+    ASSERT_EQ(encore_blas_load(&blas), ENCORE_STATUS_OK) << encore_last_error();
+    cublasHandle_t handle = nullptr;
+    ASSERT_EQ(blas->create(&handle), CUBLAS_STATUS_SUCCESS);
+    Dev d_x(x.size() * esize(c.dt)), d_w(w.size() * esize(c.dt)), d_out(want.size() * esize(c.dt));
+    upload(d_x, x, c.dt);
+    upload(d_w, w, c.dt);
+    d_out.poison();
+    const encore_status st = encore_linear_cuda(blas, handle, d_x.p, d_w.p, T, N, K, c.dt, d_out.p);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    blas->destroy(handle);
+    ASSERT_EQ(st, ENCORE_STATUS_OK) << encore_last_error();
+    expect_close(download(d_out, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
+TEST_P(CudaOps, MatchesTheCpuTwin) {
+    const Case &c = GetParam();
+    std::mt19937 rng((unsigned)std::hash<std::string>()(c.name));  // fresh, reproducible inputs per case
+    switch (c.op) {
+    case Op::Embed: run_embed(c, rng); break;
+    case Op::LayerNorm: run_layernorm(c, rng); break;
+    case Op::BiasAct: run_bias_act(c, rng); break;
+    case Op::Attention: run_attention(c, rng); break;
+    case Op::Pool: run_pool(c, rng); break;
+    case Op::HeadAct: run_head_act(c, rng); break;
+    case Op::Scores: run_scores(c, rng); break;
+    case Op::Linear: run_linear(c, rng); break;
+    }
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, CudaOps, ::testing::ValuesIn(all_cases()),
+                         [](const ::testing::TestParamInfo<Case> &i) { return i.param.name; });
+
+// Arguments a launcher must refuse before touching the device.
+TEST(CudaOpsArguments, BadArgumentsAreStatusesNotCrashes) {
+    char why[256];
+    if (!encore_cuda_probe(0, why, sizeof why)) GTEST_SKIP() << "no usable CUDA device: " << why;
+    float dummy = 0.0f;
+    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, nullptr, nullptr, 1, 1, 1, 64, ENCORE_ATTENTION_AUTO,
+                                    ENCORE_CUDA_F16, &dummy, nullptr),
+              ENCORE_STATUS_INVALID_ARGUMENT);
+    int32_t *fake = reinterpret_cast<int32_t *>(&dummy);
+    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, fake, fake, 1, 1, 1, 256, ENCORE_ATTENTION_AUTO, ENCORE_CUDA_F16,
+                                    &dummy, nullptr),
+              ENCORE_STATUS_UNSUPPORTED);
+    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, fake, fake, 1, 1, 1, 8, ENCORE_ATTENTION_TENSOR, ENCORE_CUDA_F16,
+                                    &dummy, nullptr),
+              ENCORE_STATUS_UNSUPPORTED);
+    EXPECT_EQ(encore_bias_residual_layernorm_cuda(nullptr, nullptr, nullptr, nullptr, nullptr, 1e-5f, 4, 8,
+                                                  ENCORE_CUDA_F16, nullptr),
+              ENCORE_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(encore_bias_act_cuda(nullptr, nullptr, ENCORE_ACTIVATION_GELU, 4, 8, ENCORE_CUDA_F16, nullptr),
+              ENCORE_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(encore_pool_cuda(nullptr, nullptr, 1, 8, ENCORE_POOLING_MEAN, 0, ENCORE_CUDA_F16, nullptr, nullptr),
+              ENCORE_STATUS_INVALID_ARGUMENT);
+    // Zero-sized work is a no-op.
+    EXPECT_EQ(encore_bias_act_cuda(nullptr, nullptr, ENCORE_ACTIVATION_GELU, 0, 8, ENCORE_CUDA_F16, nullptr),
+              ENCORE_STATUS_OK);
+}
+
+// A fault inside a kernel surfaces as a status with the CUDA error's name.
+TEST(CudaOpsArguments, CudaErrorsBecomeStatusesWithFileAndLine) {
+    const encore_status st = encore_cuda_fail(cudaErrorMemoryAllocation, "cudaMalloc(&p, n)", "/x/y/file.c", 42);
+    EXPECT_EQ(st, ENCORE_STATUS_OUT_OF_MEMORY);
+    const std::string msg = encore_last_error();
+    EXPECT_NE(msg.find("file.c:42"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cudaMalloc(&p, n)"), std::string::npos) << msg;
+    EXPECT_EQ(encore_cuda_fail(cudaErrorIllegalAddress, "k<<<>>>", "f.cu", 1), ENCORE_STATUS_DEVICE_ERROR);
+}
+
+}  // namespace
