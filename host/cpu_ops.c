@@ -21,10 +21,14 @@ static void layernorm_row(float *x, const float *gamma, const float *beta, float
     for (int c = 0; c < C; c++) x[c] = (x[c] - m) * rstd * gamma[c] + beta[c];
 }
 
+/* Below this many elements an elementwise op runs on one thread: waking the
+ * pool costs more than the work. */
+#define PARALLEL_MIN_ELEMENTS (1 << 16)
+
 void encore_embed_cpu(const int32_t *ids, const int32_t *type_ids, const int32_t *positions, int T, int C,
                       const float *word, const float *pos, const float *type, const float *gamma,
                       const float *beta, float eps, float *out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)T * C >= PARALLEL_MIN_ELEMENTS)
     for (int t = 0; t < T; t++) {
         float *row = out + (size_t)t * C;                 // (C)
         const float *w = word + (size_t)ids[t] * C;       // (C)
@@ -44,12 +48,25 @@ void encore_linear_cpu(const float *x, const float *w, const float *b, int T, in
         for (int t = 0; t < T; t++) memcpy(out + (size_t)t * N, b, (size_t)N * sizeof(float));
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, x, K, w, K, beta, out, N);
+    /* Each OpenMP thread computes a slice of the output columns with a
+     * single-threaded GEMM. Every output element still sums over K in the
+     * same order, whatever T is. Small products stay on one thread. */
+    const double flops = 2.0 * T * N * K;
+    const int threads = flops < 3e7 ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+    {
+        const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        const int step = (N + nt - 1) / nt;
+        const int n0 = id * step, n1 = n0 + step < N ? n0 + step : N;
+        if (n1 > n0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n1 - n0, K, 1.0f, x, K, w + (size_t)n0 * K, K,
+                        beta, out + n0, N);
+    }
 }
 
 void encore_bias_residual_layernorm_cpu(float *x, const float *bias, const float *residual, const float *gamma,
                                         const float *beta, float eps, int T, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)T * C >= PARALLEL_MIN_ELEMENTS)
     for (int t = 0; t < T; t++) {
         float *row = x + (size_t)t * C;
         const float *res = residual + (size_t)t * C;
@@ -72,7 +89,7 @@ static float activate(float v, encore_activation act) {
 }
 
 void encore_bias_act_cpu(float *x, const float *bias, encore_activation act, int T, int N) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)T * N >= PARALLEL_MIN_ELEMENTS)
     for (int t = 0; t < T; t++) {
         float *row = x + (size_t)t * N;
         for (int n = 0; n < N; n++) row[n] = activate(row[n] + bias[n], act);
@@ -86,7 +103,10 @@ void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int
     const float scale = 1.0f / sqrtf((float)D);
     /* Plain loops, not BLAS: OpenMP already spreads (sequence, head) pairs
      * over the cores, and the inner loops over D vectorise. */
-#pragma omp parallel for collapse(2) schedule(dynamic)
+    size_t work = 0;  // multiply-adds of q k^T and p v over all sequences
+    for (int b = 0; b < B; b++) work += (size_t)(seq_start[b + 1] - seq_start[b]) * (seq_start[b + 1] - seq_start[b]);
+    work *= 2 * (size_t)C;
+#pragma omp parallel for collapse(2) schedule(dynamic) if (work >= 4000000)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
             const int S = seq_start[b + 1] - seq_start[b];

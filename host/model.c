@@ -177,9 +177,21 @@ static encore_status load_weights(encore_model *m, const encore_safetensors *st)
     return ENCORE_STATUS_OK;
 }
 
-/* sentence-transformers' 1_Pooling/config.json; mean pooling without it. */
+/* sentence-transformers' 1_Pooling/config.json (mean pooling without it) and
+ * sentence_bert_config.json's max_seq_length. */
 static void read_pooling(encore_model *m, const char *dir) {
     char path[4096];
+    m->embed_max_length = m->max_length;
+    snprintf(path, sizeof path, "%s/sentence_bert_config.json", dir);
+    char *st_config = encore_read_file(path, NULL);
+    if (st_config) {
+        cJSON *root = cJSON_Parse(st_config);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "max_seq_length");
+        if (cJSON_IsNumber(v) && v->valuedouble >= 3 && v->valuedouble < m->max_length)
+            m->embed_max_length = (int)v->valuedouble;
+        cJSON_Delete(root);
+        free(st_config);
+    }
     snprintf(path, sizeof path, "%s/1_Pooling/config.json", dir);
     m->pooling = ENCORE_POOLING_MEAN;
     char *text = encore_read_file(path, NULL);

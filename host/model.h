@@ -33,6 +33,9 @@ struct encore_model {
     encore_tokenizer *tokenizer;
     int max_length;             /* tokens per input, special tokens included */
     encore_pooling pooling;     /* from 1_Pooling/config.json, else mean */
+    int embed_max_length;       /* sentence_bert_config.json max_seq_length, capped by
+                                   max_length: sentence-transformers cuts embedding
+                                   inputs there */
 
     float *word_emb;            /* (V, C) */
     float *pos_emb;             /* (P, C) */

@@ -127,11 +127,13 @@ const char *encore_session_last_error(const encore_session *s) { return s ? s->l
 
 encore_device encore_session_device(const encore_session *s) { return s->device; }
 
+/* One thread pool only: OpenMP. OpenBLAS runs single-threaded inside the
+ * OpenMP threads (encore_linear_cpu splits the GEMM), because two pools that
+ * spin-wait for work on the same cores starve each other (seen: 10x slower on
+ * a busy 2-core machine). */
 static void set_threads(const encore_session *s) {
-    if (s->params.n_threads > 0) {
-        omp_set_num_threads(s->params.n_threads);
-        openblas_set_num_threads(s->params.n_threads);
-    }
+    openblas_set_num_threads(1);
+    if (s->params.n_threads > 0) omp_set_num_threads(s->params.n_threads);
 }
 
 static void free_encodings(encore_encoding **encs, int n) {
@@ -234,7 +236,12 @@ static encore_status run(encore_session *s, const encore_input *inputs, int n, r
         return session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
     }
     for (int i = 0; i < n && st == ENCORE_STATUS_OK; i++) {
-        st = encore_model_tokenize(s->model, inputs[i], s->params.truncate, &encs[i]);
+        /* Embeddings are cut where sentence-transformers cuts them. */
+        if (kind == RUN_EMBED && s->params.truncate && s->model->embed_max_length < s->model->max_length)
+            st = encore_tokenizer_encode(s->model->tokenizer, inputs[i].text, inputs[i].text_pair,
+                                         s->model->embed_max_length, &encs[i]);
+        else
+            st = encore_model_tokenize(s->model, inputs[i], s->params.truncate, &encs[i]);
         if (st != ENCORE_STATUS_OK) {
             char msg[ENCORE_ERROR_LEN];
             snprintf(msg, sizeof msg, "%s", encore_last_error());

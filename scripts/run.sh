@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh build
 model=build/models/encore-sst2-minilm
-python3 models/default/assemble.py --out "$model" --cache build/models/cache
+python3 models/default/assemble.py --out "$model"
 
 if [ $# -eq 0 ]; then
     set -- "This movie is fantastic!" "The plot was dull and the acting was worse." \

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libopenblas-dev libcjson-dev libutf8proc-dev
-          libmicrohttpd-dev libgtest-dev googletest libomp-dev libcurl4-openssl-dev libssl-dev)
+          libmicrohttpd-dev libgtest-dev googletest libomp-dev libcurl4-openssl-dev libssl-dev
+          gnuplot-nox wrk)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

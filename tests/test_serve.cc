@@ -358,8 +358,8 @@ TEST(ServeTokenize, IdsOffsetsAndSpecialTokensAreTheTokenizers) {
     for (auto &x : t) batch.push_back(x.first);
     batch.resize(20);
     for (int special = 0; special < 2; special++) {
-        Response r = c.post(s.url("/tokenize"),
-                            body(strings(batch), special ? "\"add_special_tokens\": true" : "\"add_special_tokens\": false"));
+        const char *option = special ? "\"add_special_tokens\": true" : "\"add_special_tokens\": false";
+        Response r = c.post(s.url("/tokenize"), body(strings(batch), option));
         ASSERT_EQ(r.status, 200) << r.body;
         JsonDoc d(r.body);
         ASSERT_EQ(cJSON_GetArraySize(d.root), 20);

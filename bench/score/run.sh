@@ -3,7 +3,8 @@
 # against Hugging Face, in one run on one machine, on the same model and the
 # same texts (SST-2 train sentences).
 #
-#   bench/score/run.sh [N]       N: the first N sentences (default: all 67,349)
+#   bench/score/run.sh [N]       N: score the first N sentences (default: all 67,349);
+#                                the tokenizer always runs on all of them
 #
 # Environment: BUILD (default build/), MODEL (default build/models/encore-sst2-minilm
 # if assembled, else the tiny fixture tests/fixtures/models/tiny-bert-sst),
@@ -20,6 +21,11 @@
 #              the ids of every text must be identical.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# The command as given, environment overrides included, for RESULTS.md.
+CMD="bench/score/run.sh${1:+ $1}"
+for v in PY BATCH_SIZE DATA MODEL BUILD; do
+  if [ -n "${!v:-}" ]; then CMD="$v=${!v#$ROOT/} $CMD"; fi
+done
 BUILD=${BUILD:-$ROOT/build}
 DATA=${DATA:-$ROOT/../shared/data/sst2/train.tsv}
 PY=${PY:-/work/venv-tools/hf/bin/python}
@@ -39,8 +45,10 @@ trap 'rm -rf "$WORK"' EXIT
 # The texts: the TSV (header + N rows) for encore score, one text a line for the rest.
 if [ "$N" -gt 0 ]; then head -n $((N + 1)) "$DATA" > "$WORK/train.tsv"; else cp "$DATA" "$WORK/train.tsv"; fi
 tail -n +2 "$WORK/train.tsv" | cut -f1 > "$WORK/texts.txt"
+tail -n +2 "$DATA" | cut -f1 > "$WORK/all_texts.txt"
 TEXTS=$(wc -l < "$WORK/texts.txt")
-echo "bench/score: $TEXTS texts, model $MODEL, $CORES cores" >&2
+ALL_TEXTS=$(wc -l < "$WORK/all_texts.txt")
+echo "bench/score: scoring $TEXTS texts, tokenizing $ALL_TEXTS, model $MODEL, $CORES cores" >&2
 
 json() { "$PY" -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, d))" "$1" "$2"; }
 summary() { grep '"event": "summary"' "$1" | tail -1; }
@@ -70,24 +78,27 @@ echo "agreement: $AGREE" >&2
 # ---- tokenizer ---------------------------------------------------------------
 cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT/include" "$ROOT/bench/score/tokenize_bench.c" -L"$BUILD" -lencore \
    -Wl,-rpath,"$BUILD" -lpthread -o "$WORK/tokenize_bench"
-MAXLEN=$("$WORK/tokenize_bench" "$MODEL" "$WORK/texts.txt" 1 --repeat 1 | "$PY" -c "import json,sys; print(json.load(sys.stdin)['max_length'])")
-T_ONE=$("$WORK/tokenize_bench" "$MODEL" "$WORK/texts.txt" 1 --repeat 3 --ids "$WORK/encore.ids")
-T_ALL=$("$WORK/tokenize_bench" "$MODEL" "$WORK/texts.txt" "$CORES" --repeat 3)
-HT_ONE=$(RAYON_NUM_THREADS=1 "$PY" "$ROOT/bench/score/hf_tokenize.py" "$MODEL" "$WORK/texts.txt" "$MAXLEN" --ids "$WORK/hf.ids" 2>/dev/null | tail -1)
-HT_ALL=$("$PY" "$ROOT/bench/score/hf_tokenize.py" "$MODEL" "$WORK/texts.txt" "$MAXLEN" 2>/dev/null | tail -1)
-if cmp -s "$WORK/encore.ids" "$WORK/hf.ids"; then IDS="identical for all $TEXTS texts"
-else IDS="DIFFERENT: $(diff "$WORK/encore.ids" "$WORK/hf.ids" | grep -c '^<') of $TEXTS texts"; fi
+MAXLEN=$("$WORK/tokenize_bench" "$MODEL" "$WORK/all_texts.txt" 1 --repeat 1 | "$PY" -c "import json,sys; print(json.load(sys.stdin)['max_length'])")
+T_ONE=$("$WORK/tokenize_bench" "$MODEL" "$WORK/all_texts.txt" 1 --repeat 3 --ids "$WORK/encore.ids")
+T_ALL=$("$WORK/tokenize_bench" "$MODEL" "$WORK/all_texts.txt" "$CORES" --repeat 3)
+HT_ONE=$(RAYON_NUM_THREADS=1 "$PY" "$ROOT/bench/score/hf_tokenize.py" "$MODEL" "$WORK/all_texts.txt" "$MAXLEN" --ids "$WORK/hf.ids" 2>/dev/null | tail -1)
+HT_ALL=$("$PY" "$ROOT/bench/score/hf_tokenize.py" "$MODEL" "$WORK/all_texts.txt" "$MAXLEN" 2>/dev/null | tail -1)
+if cmp -s "$WORK/encore.ids" "$WORK/hf.ids"; then IDS="identical for all $ALL_TEXTS texts"
+else IDS="DIFFERENT: $(diff "$WORK/encore.ids" "$WORK/hf.ids" | grep -c '^<') of $ALL_TEXTS texts"; fi
 echo "tokenizer: encore $(json "$T_ONE" texts_per_s)/s, HF $(json "$HT_ONE" texts_per_s)/s per core; ids $IDS" >&2
 
 # ---- results -----------------------------------------------------------------
 ratio() { "$PY" -c "print(f'{float(\"$1\") / float(\"$2\"):.2f}x')"; }
 r0() { "$PY" -c "print(f'{float(\"$1\"):,.0f}')"; }
 CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+# Keep the memory section (bench/score/memory.sh) of an earlier RESULTS.md.
+MEMORY=$([ -f "$OUT" ] && sed -n '/^## Memory/,$p' "$OUT" || true)
 {
   echo "# encore score: CPU throughput against Hugging Face"
   echo
-  echo "Command: \`bench/score/run.sh${1:+ $1}\` ($(date -u +%Y-%m-%d), $CPU, $CORES cores)."
-  echo "Model: \`${MODEL#$ROOT/}\`; texts: $TEXTS SST-2 train sentences$([ "$N" -gt 0 ] && echo " (the first $N)")."
+  echo "Command: \`$CMD\` ($(date -u +%Y-%m-%d), $CPU, $CORES cores; load average at the end:"\
+       "$(cut -d' ' -f1-3 /proc/loadavg), other jobs shared the machine)."
+  echo "Model: \`${MODEL#$ROOT/}\`; SST-2 train sentences: $TEXTS scored$([ "$N" -gt 0 ] && echo " (the first $N of $ALL_TEXTS)"), $ALL_TEXTS tokenized."
   echo "transformers $("$PY" -c 'import transformers; print(transformers.__version__)'), torch $("$PY" -c 'import torch; print(torch.__version__)'), tokenizers $("$PY" -c 'import tokenizers; print(tokenizers.__version__)')."
   echo
   echo "| job | encore | Hugging Face | encore / HF |"
@@ -102,5 +113,6 @@ CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
   echo "- encore score, all cores: $(json "$E_ALL" records) records, $(json "$E_ALL" tokens) tokens in $(json "$E_ALL" wall_s) s; time in stages (busy s, overlapped): $(json "$E_ALL" time_s)."
   echo "- encore score, 1 model thread: $(json "$E_ONE" wall_s) s; $(json "$E_ONE" time_s)."
   echo "- pipeline: $(json "$H" seconds) s after a warm-up; tokenizer times are the best of 3."
+  if [ -n "$MEMORY" ]; then printf '\n%s\n' "$MEMORY"; fi
 } > "$OUT"
 cat "$OUT"

@@ -25,7 +25,7 @@ struct serve_batcher {
     serve_job *head, *tail;    /* jobs with inputs not yet in a batch, oldest first */
     int pending_inputs;        /* inputs of queued jobs not yet in a batch */
     long pending_tokens;
-    int stopping, stopped;
+    int stopping;
     int draining;              /* no more waiting to fill batches */
     int urgent_jobs;           /* queued jobs with urgent set */
     unsigned long batch_id;    /* batches formed so far */
@@ -148,8 +148,8 @@ static int take_batch(serve_batcher *b, long *n_tokens) {
 }
 
 /* Record one input's result (lock held) and wake its job when it is the last. */
-static void finish_input(serve_batcher *b, const slot *s, const float *row, int width, encore_status st,
-                         const char *error, double t_start) {
+static void finish_input(const slot *s, const float *row, int width, encore_status st, const char *error,
+                         double t_start) {
     serve_job *j = s->job;
     if (j->n_finished == 0 || t_start < j->t_first_batch) j->t_first_batch = t_start;
     if (st == ENCORE_STATUS_OK) {
@@ -163,7 +163,6 @@ static void finish_input(serve_batcher *b, const slot *s, const float *row, int 
         j->t_finished = serve_now();
         pthread_cond_signal(&j->done);
     }
-    (void)b;
 }
 
 static void *model_thread(void *arg) {
@@ -177,7 +176,8 @@ static void *model_thread(void *arg) {
         if (b->params.batch_wait_us > 0) {
             const double deadline = b->head->t_enqueued + 1e-6 * (double)b->params.batch_wait_us;
             const int max_inputs = b->params.max_batch_requests > 0 ? b->params.max_batch_requests : INT_MAX;
-            while (!b->stopping && !b->draining && !b->urgent_jobs && b->pending_tokens < b->params.max_batch_tokens && b->pending_inputs < max_inputs) {
+            while (!b->stopping && !b->draining && !b->urgent_jobs &&
+                   b->pending_tokens < b->params.max_batch_tokens && b->pending_inputs < max_inputs) {
                 double now = serve_now();
                 if (now >= deadline) break;
                 struct timespec ts;
@@ -208,7 +208,8 @@ static void *model_thread(void *arg) {
                 b->head = j->link;
                 if (!b->head) b->tail = NULL;
             }
-            finish_input(b, &s, NULL, 0, ENCORE_STATUS_OUT_OF_MEMORY, "out of memory forming a batch", serve_now());
+            finish_input(&s, NULL, 0, ENCORE_STATUS_OUT_OF_MEMORY, "out of memory forming a batch",
+                         serve_now());
             continue;
         }
         pthread_mutex_unlock(&b->lock);
@@ -224,9 +225,9 @@ static void *model_thread(void *arg) {
         pthread_mutex_lock(&b->lock);
         if (st == ENCORE_STATUS_OK) {
             b->last_success = t1;
-            for (int i = 0; i < n; i++) finish_input(b, &b->slots[i], b->out + (size_t)i * width, width, st, "", t0);
+            for (int i = 0; i < n; i++) finish_input(&b->slots[i], b->out + (size_t)i * width, width, st, "", t0);
         } else if (n == 1) {
-            finish_input(b, &b->slots[0], NULL, width, st, error, t0);
+            finish_input(&b->slots[0], NULL, width, st, error, t0);
         } else {
             /* Run the inputs one by one so that one bad input fails only
              * its own request. */
@@ -234,16 +235,16 @@ static void *model_thread(void *arg) {
             for (int i = 0; i < n; i++) {
                 float *row = b->out + (size_t)i * width;
                 encore_status sti = run_inputs(b, task, &b->encodings[i], 1, row);
-                snprintf(error, sizeof error, "%s", sti == ENCORE_STATUS_OK ? "" : encore_session_last_error(b->session));
+                snprintf(error, sizeof error, "%s",
+                         sti == ENCORE_STATUS_OK ? "" : encore_session_last_error(b->session));
                 pthread_mutex_lock(&b->lock);
                 if (sti == ENCORE_STATUS_OK) b->last_success = serve_now();
-                finish_input(b, &b->slots[i], row, width, sti, error, t0);
+                finish_input(&b->slots[i], row, width, sti, error, t0);
                 pthread_mutex_unlock(&b->lock);
             }
             pthread_mutex_lock(&b->lock);
         }
     }
-    b->stopped = 1;
     pthread_mutex_unlock(&b->lock);
     return NULL;
 }

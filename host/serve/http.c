@@ -49,8 +49,9 @@ typedef struct http_request {
 } http_request;
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, serve_reply *r) {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(r->body ? r->len : 0, r->body ? r->body : (void *)"", r->body ? free : NULL);
+    static char empty[1];
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
+        r->body ? r->len : 0, r->body ? r->body : empty, r->body ? free : NULL);
     if (!resp) {
         free(r->body);
         return MHD_NO;

@@ -75,10 +75,12 @@ int serve_request_parse(serve_ctx *ctx, const char *body, size_t len, serve_inpu
     req->root = len ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
     pthread_mutex_unlock(&parse_lock);
     if (!req->root) {
-        if (!len) serve_reply_error(ctx, r, 400, SERVE_ERROR_VALIDATION, "the request body is empty; send JSON such as {\"inputs\": \"text\"}");
+        if (!len)
+            serve_reply_error(ctx, r, 400, SERVE_ERROR_VALIDATION,
+                              "the request body is empty; send JSON such as {\"inputs\": \"text\"}");
         else
-            serve_reply_error(ctx, r, 400, SERVE_ERROR_VALIDATION, "the request body is not valid JSON (error at byte %ld)",
-                              end ? (long)(end - body) : 0L);
+            serve_reply_error(ctx, r, 400, SERVE_ERROR_VALIDATION,
+                              "the request body is not valid JSON (error at byte %ld)", end ? (long)(end - body) : 0L);
         return -1;
     }
     /* Only white space may follow the value. */
@@ -90,7 +92,8 @@ int serve_request_parse(serve_ctx *ctx, const char *body, size_t len, serve_inpu
         }
     }
     if (!cJSON_IsObject(req->root)) {
-        serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION, "the request body must be a JSON object with \"inputs\"");
+        serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
+                          "the request body must be a JSON object with \"inputs\"");
         return -1;
     }
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(req->root, "inputs");
@@ -120,8 +123,10 @@ int serve_request_parse(serve_ctx *ctx, const char *body, size_t len, serve_inpu
     for (int i = 0; i < req->n; i++) {
         const encore_input *x = &req->inputs[i];
         if (!*x->text && (!x->text_pair || !*x->text_pair)) {
-            if (req->is_batch) serve_reply_error(ctx, r, 400, SERVE_ERROR_EMPTY, "input %d: `inputs` cannot be empty", i);
-            else serve_reply_error(ctx, r, 400, SERVE_ERROR_EMPTY, "`inputs` cannot be empty");
+            if (req->is_batch)
+                serve_reply_error(ctx, r, 400, SERVE_ERROR_EMPTY, "input %d: `inputs` cannot be empty", i);
+            else
+                serve_reply_error(ctx, r, 400, SERVE_ERROR_EMPTY, "`inputs` cannot be empty");
             return -1;
         }
     }

@@ -401,7 +401,9 @@ def main():
     with open(path, encoding="utf-8") as f:
         back = json.load(f)
     assert len(back["cases"]) == len(out_cases)
-    save_file({"embeddings": emb16}, os.path.join(args.out, "embeddings.safetensors"), metadata={"format": "np"})
+    emb_path = os.path.join(args.out, "embeddings.safetensors")
+    save_file({"embeddings": emb16}, emb_path, metadata={"format": "np"})
+    os.chmod(emb_path, 0o644)
 
     sums = {}
     with open(os.path.join(HERE, "SHA256SUMS"), encoding="utf-8") as f:
