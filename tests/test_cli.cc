@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <vector>
@@ -179,6 +181,29 @@ TEST(Cli, EmbedMatchesSentenceTransformers) {
     auto got = numbers_in(r.out), want = fixtures::numbers(c, "embedding_normalized");
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); i++) EXPECT_NEAR(got[i], want[i], 1e-5);
+}
+
+TEST(Cli, ModelsListsTheDefaultModelAndTheHubCache) {
+    namespace fs = std::filesystem;
+    fs::path cache = fs::temp_directory_path() / ("encore-models-" + std::to_string(::getpid()));
+    fs::remove_all(cache);
+    fs::create_directories(cache / "models--acme--tiny-sst/refs");
+    fs::create_directories(cache / "models--acme--tiny-sst/snapshots/abc123");
+    fs::copy(fixtures::model_dir("tiny-bert-sst") + "/config.json", cache / "models--acme--tiny-sst/snapshots/abc123");
+    std::ofstream(cache / "models--acme--tiny-sst/refs/main") << "abc123\n";
+    fs::create_directories(cache / "datasets--acme--data");  // not a model
+    setenv("HF_HUB_CACHE", cache.c_str(), 1);
+    setenv("ENCORE_MODEL", fixtures::model_dir("tiny-bert-sst").c_str(), 1);
+    Result r = run({"models"});
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("ENCORE_MODEL");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("default model: " + fixtures::model_dir("tiny-bert-sst") + " (present)"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("acme/tiny-sst"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find((cache / "models--acme--tiny-sst/snapshots/abc123").string()), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("datasets"), std::string::npos) << r.out;
+    fs::remove_all(cache);
 }
 
 TEST(Cli, UsageErrorsExitWithTwo) {

@@ -14,6 +14,7 @@
 #include "score.h"
 #include "bench.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static void usage(FILE *f) {
             "  encore embed    --model DIR [--pooling mean|cls] [--normalize] [TEXT ...]\n"
             "  encore tokenize --model DIR [--pair TEXT] [--tsv] [TEXT ...]\n"
             "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
-            "  encore models   where the default model lives\n"
+            "  encore models   where the default model lives, and the models in the Hugging Face cache\n"
             "  encore pull     MODEL_ID [--revision main] [--cache DIR] [--endpoint URL]\n"
             "                  download a Hub model, print its directory (encore pull --help)\n"
             "  encore serve    --model DIR [--host 127.0.0.1] [--port 8080] [--device cpu|cuda]\n"
@@ -301,13 +302,43 @@ static const char *default_model_dir(void) {
     return env && *env ? env : ENCORE_DEFAULT_MODEL_DIR;
 }
 
+/* Print the default model, then every model in the Hugging Face cache with a
+ * snapshot for its main ref (what `encore pull` and transformers put there). */
 static int run_models(void) {
     const char *dir = default_model_dir();
-    char config[4096];
-    snprintf(config, sizeof config, "%s/config.json", dir);
-    FILE *f = fopen(config, "r");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "r");
     printf("default model: %s (%s)\n", dir, f ? "present" : "missing: run scripts/setup.sh");
     if (f) fclose(f);
+    char *cache = encore_cli_hub_cache();
+    DIR *d = cache ? opendir(cache) : NULL;
+    printf("cache: %s%s\n", cache ? cache : "?", d ? "" : " (empty)");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "models--", 8) != 0) continue;
+        char commit[128] = "";
+        snprintf(path, sizeof path, "%s/%s/refs/main", cache, e->d_name);
+        FILE *ref = fopen(path, "r");
+        if (!ref) continue;
+        if (!fgets(commit, sizeof commit, ref)) commit[0] = '\0';
+        fclose(ref);
+        commit[strcspn(commit, "\r\n")] = '\0';
+        char id[256];
+        snprintf(id, sizeof id, "%s", e->d_name + 8);
+        char *sep = strstr(id, "--");
+        if (sep) {
+            *sep = '/';
+            memmove(sep + 1, sep + 2, strlen(sep + 2) + 1);
+        }
+        snprintf(path, sizeof path, "%s/%s/snapshots/%s/config.json", cache, e->d_name, commit);
+        FILE *cfg = fopen(path, "r");
+        path[strlen(path) - strlen("/config.json")] = '\0';
+        printf("  %-50s %s%s\n", id, path, cfg ? "" : " (incomplete)");
+        if (cfg) fclose(cfg);
+    }
+    if (d) closedir(d);
+    free(cache);
     return f ? 0 : 1;
 }
 

@@ -858,7 +858,7 @@ static void pull_usage(FILE *f) {
           f);
 }
 
-static char *default_cache(void) {
+char *encore_cli_hub_cache(void) {
     const char *v;
     if ((v = getenv("HF_HUB_CACHE")) && *v) return check_alloc(strdup(v));
     if ((v = getenv("HF_HOME")) && *v) return xprintf("%s/hub", v);
@@ -989,7 +989,7 @@ int encore_cli_pull(int argc, char **argv) {
     c.backoff_ms = backoff_env && *backoff_env ? atoi(backoff_env) : PULL_BACKOFF_MS;
     if (c.backoff_ms < 0) c.backoff_ms = 0;
 
-    char *cache_dir = cache ? check_alloc(strdup(cache)) : default_cache();
+    char *cache_dir = cache ? check_alloc(strdup(cache)) : encore_cli_hub_cache();
     char *cache_abs = mkdir_p(cache_dir) == 0 ? realpath(cache_dir, NULL) : NULL;
     if (!cache_abs) {
         fprintf(stderr, "encore: cannot create the cache directory %s: %s\n", cache_dir, strerror(errno));

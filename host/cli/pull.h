@@ -9,4 +9,8 @@
  * exit status: 0 done, 1 download failed, 2 usage error. */
 int encore_cli_pull(int argc, char **argv);
 
+/* The huggingface_hub cache folder: $HF_HUB_CACHE, else $HF_HOME/hub, else
+ * $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. malloc'd. */
+char *encore_cli_hub_cache(void);
+
 #endif /* ENCORE_CLI_PULL_H */
