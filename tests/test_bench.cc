@@ -16,44 +16,20 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.h"
 #include "fixtures.h"
 
 using fixtures::get;
 
 namespace {
 
-struct Outcome {
-    int status;
-    std::string out;
-};
+using Outcome = cli::Result;
 
 // Run encore with args; stdout captured, stderr dropped (progress lines).
 Outcome encore(const std::vector<std::string> &args) {
-    int out_pipe[2];
-    if (pipe(out_pipe) != 0) return {-1, ""};
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(out_pipe[1], 1);
-        FILE *null = fopen("/dev/null", "w");
-        if (null) dup2(fileno(null), 2);
-        close(out_pipe[0]);
-        std::vector<char *> argv;
-        std::string bin = ENCORE_CLI;
-        argv.push_back(bin.data());
-        for (const auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(bin.c_str(), argv.data());
-        _exit(127);
-    }
-    close(out_pipe[1]);
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(out_pipe[0], buf, sizeof buf)) > 0) out.append(buf, (size_t)n);
-    close(out_pipe[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+    cli::Options o;
+    o.stderr_path = "/dev/null";
+    return cli::run(args, o);
 }
 
 std::string temp_path(const std::string &name) {

@@ -11,47 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.h"
 #include "fixtures.h"
 
 using fixtures::get;
 
 namespace {
 
-struct Result {
-    int status;
-    std::string out;
-};
+using Result = cli::Result;
 
-// Run the encore binary with argv and stdin text; capture stdout.
 Result run(const std::vector<std::string> &args, const std::string &input = "") {
-    int in_pipe[2], out_pipe[2];
-    if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) return {-1, ""};
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(in_pipe[0], 0);
-        dup2(out_pipe[1], 1);
-        close(in_pipe[1]);
-        close(out_pipe[0]);
-        std::vector<char *> argv;
-        std::string bin = ENCORE_CLI;
-        argv.push_back(bin.data());
-        for (const auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(bin.c_str(), argv.data());
-        _exit(127);
-    }
-    close(in_pipe[0]);
-    close(out_pipe[1]);
-    if (!input.empty() && write(in_pipe[1], input.data(), input.size()) < 0) {}
-    close(in_pipe[1]);
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(out_pipe[0], buf, sizeof buf)) > 0) out.append(buf, (size_t)n);
-    close(out_pipe[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+    cli::Options o;
+    o.input = input;
+    return cli::run(args, o);
 }
 
 std::vector<std::string> lines(const std::string &s) {

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.h"
 #include "fixtures.h"
 
 namespace fs = std::filesystem;
@@ -260,40 +261,18 @@ struct Result {
     std::string out, err;
 };
 
-// Run the encore binary; stdout through a pipe, stderr through a file.
+// Run the encore binary; stdout through a pipe, stderr through a file. The
+// child never sees a real token, proxy or cache, and retries fast.
 Result run(const std::vector<std::string> &args, const std::string &err_path,
            const std::map<std::string, std::string> &env = {}) {
-    int out_pipe[2];
-    if (pipe(out_pipe) != 0) return {-1, "", ""};
-    pid_t pid = fork();
-    if (pid == 0) {
-        int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(out_pipe[1], 1);
-        if (err_fd >= 0) dup2(err_fd, 2);
-        close(out_pipe[0]);
-        for (const char *v : {"HF_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", "http_proxy", "https_proxy", "HTTP_PROXY",
-                              "HTTPS_PROXY", "ALL_PROXY", "all_proxy"})
-            unsetenv(v);
-        setenv("NO_PROXY", "*", 1);
-        setenv("ENCORE_PULL_BACKOFF_MS", "1", 1);
-        for (const auto &e : env) setenv(e.first.c_str(), e.second.c_str(), 1);
-        std::vector<char *> argv;
-        std::string bin = ENCORE_CLI;
-        argv.push_back(bin.data());
-        for (const auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(bin.c_str(), argv.data());
-        _exit(127);
-    }
-    close(out_pipe[1]);
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(out_pipe[0], buf, sizeof buf)) > 0) out.append(buf, (size_t)n);
-    close(out_pipe[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, read_file(err_path)};
+    cli::Options o;
+    o.stderr_path = err_path;
+    o.unset = {"HF_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", "http_proxy", "https_proxy", "HTTP_PROXY",
+               "HTTPS_PROXY", "ALL_PROXY", "all_proxy"};
+    o.env = {{"NO_PROXY", "*"}, {"ENCORE_PULL_BACKOFF_MS", "1"}};
+    for (const auto &e : env) o.env[e.first] = e.second;
+    cli::Result r = cli::run(args, o);
+    return {r.status, r.out, read_file(err_path)};
 }
 
 std::string trim(std::string s) {
