@@ -25,6 +25,17 @@ struct Options {
     std::vector<std::string> unset;               // removed from the child's environment
 };
 
+// In a forked child: become the encore binary with these arguments.
+[[noreturn]] inline void exec_encore(const std::vector<std::string> &args) {
+    std::vector<char *> argv;
+    std::string bin = ENCORE_CLI;
+    argv.push_back(bin.data());
+    for (const auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+}
+
 inline Result run(const std::vector<std::string> &args, const Options &o = {}) {
     int in_pipe[2], out_pipe[2];
     if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) return {-1, ""};
@@ -40,13 +51,7 @@ inline Result run(const std::vector<std::string> &args, const Options &o = {}) {
         }
         for (const auto &v : o.unset) unsetenv(v.c_str());
         for (const auto &e : o.env) setenv(e.first.c_str(), e.second.c_str(), 1);
-        std::vector<char *> argv;
-        std::string bin = ENCORE_CLI;
-        argv.push_back(bin.data());
-        for (const auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(bin.c_str(), argv.data());
-        _exit(127);
+        exec_encore(args);
     }
     close(in_pipe[0]);
     close(out_pipe[1]);

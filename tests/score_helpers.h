@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "cli_run.h"
+
 namespace score_test {
 
 struct Result {
@@ -82,13 +84,7 @@ inline Proc spawn(const std::vector<std::string> &args, const std::string &out_p
         dup2(out, 1);
         dup2(err, 2);
         if (input) close(in_pipe[1]);
-        std::vector<char *> argv;
-        std::string bin = ENCORE_CLI;
-        argv.push_back(bin.data());
-        for (const auto &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(bin.c_str(), argv.data());
-        _exit(127);
+        cli::exec_encore(args);
     }
     if (input) {
         close(in_pipe[0]);
