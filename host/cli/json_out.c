@@ -112,3 +112,15 @@ void json_write_string(FILE *f, const char *str) {
     }
     fputc('"', f);
 }
+
+void json_rank_labels(const float *scores, int L, int *order) {
+    for (int i = 0; i < L; i++) order[i] = i;
+    for (int i = 1; i < L; i++) {
+        int o = order[i], j = i;
+        while (j > 0 && scores[order[j - 1]] < scores[o]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = o;
+    }
+}

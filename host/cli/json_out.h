@@ -16,4 +16,8 @@ void json_format_number(double v, int as_float32, char *buf, size_t len);
  * (surrogate pairs above U+FFFF). The text must be valid UTF-8. */
 void json_write_string(FILE *f, const char *s);
 
+/* Label indices ordered as transformers' pipeline lists them: best score
+ * first, ties in label order (Python's stable sort). order: (L). */
+void json_rank_labels(const float *scores, int L, int *order);
+
 #endif /* ENCORE_CLI_JSON_OUT_H */

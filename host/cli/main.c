@@ -214,16 +214,7 @@ static void print_error(encore_status st, const char *message) {
 static void print_scores(const encore_model *model, const float *scores, int top_k, int bare) {
     const int L = encore_model_n_labels(model);
     int order[L];
-    for (int i = 0; i < L; i++) order[i] = i;
-    /* Best first; ties keep label order, as Python's stable sort does. */
-    for (int i = 1; i < L; i++) {
-        int o = order[i], j = i;
-        while (j > 0 && scores[order[j - 1]] < scores[o]) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = o;
-    }
+    json_rank_labels(scores, L, order);
     int n = top_k < 0 || top_k > L ? L : top_k;
     if (!bare) fputc('[', stdout);
     for (int i = 0; i < n; i++) {

@@ -56,19 +56,6 @@ static void tsv_cell(FILE *f, const char *s) {
     }
 }
 
-/* Label indices, best first; ties keep label order, as Python's stable sort. */
-static void rank(const float *scores, int L, int *order) {
-    for (int i = 0; i < L; i++) order[i] = i;
-    for (int i = 1; i < L; i++) {
-        int o = order[i], j = i;
-        while (j > 0 && scores[order[j - 1]] < scores[o]) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = o;
-    }
-}
-
 static int shown_labels(const score_writer *w) {
     const int k = w->o->top_k;
     return k < 0 || k > w->n_labels ? w->n_labels : k;
@@ -110,7 +97,7 @@ static void write_jsonl(const score_writer *w, FILE *f, const score_record *rec,
         fputc(']', f);
     } else {
         int order[w->n_labels];
-        rank(r, w->n_labels, order);
+        json_rank_labels(r, w->n_labels, order);
         if (!w->o->top_k_given) {
             fputs(", \"label\": ", f);
             json_write_string(f, encore_model_label(w->model, order[0]));
@@ -178,7 +165,7 @@ static void write_tsv(const score_writer *w, FILE *f, const score_record *rec, c
         }
     } else {
         int order[w->n_labels];
-        rank(r, w->n_labels, order);
+        json_rank_labels(r, w->n_labels, order);
         for (int i = 0; i < cells / 2; i++) {
             fputc('\t', f);
             tsv_cell(f, encore_model_label(w->model, order[i]));
