@@ -19,7 +19,10 @@ void encore_embed_cpu(const int32_t *ids, const int32_t *type_ids, const int32_t
                       const float *word, const float *pos, const float *type, const float *gamma,
                       const float *beta, float eps, float *out);
 
-/* out = x W^T (+ b). x: (T, K), W: (N, K), b: (N) or NULL, out: (T, N). */
+/* out = x W^T (+ b) with OpenBLAS, on an unpacked W. x: (T, K), W: (N, K),
+ * b: (N) or NULL, out: (T, N). The forward pass uses the packed GEMM of
+ * gemm_cpu.h instead; this one stays as an independent reference for the
+ * CUDA tests and benchmarks. */
 void encore_linear_cpu(const float *x, const float *w, const float *b, int T, int N, int K, float *out);
 
 /* x = LayerNorm(x + bias + residual), in place. x, residual: (T, C). */

@@ -192,6 +192,26 @@ static void *place(image_writer *w, const float *src, size_t n, int convert) {
     return src ? (void *)(w->base + at) : NULL;
 }
 
+/* Place a linear weight, which the model keeps packed for the CPU GEMM, as
+ * the (N, K) row-major matrix the device GEMM reads, unpacked a piece of a
+ * row at a time. */
+static void *place_matrix(image_writer *w, const encore_packed_matrix *p, int convert) {
+    const encore_cuda_dtype dt = convert ? w->dt : ENCORE_CUDA_F32;
+    const size_t esize = encore_cuda_dtype_size(dt), K = (size_t)p->K;
+    const size_t at = w->off;
+    place(w, NULL, (size_t)p->N * K, convert);  // reserves the room
+    if (w->image) {
+        float piece[256];
+        for (int n = 0; n < p->N; n++)
+            for (size_t k0 = 0; k0 < K; k0 += 256) {
+                const size_t len = K - k0 < 256 ? K - k0 : 256;
+                encore_unpack_matrix_row(p, n, (int)k0, (int)len, piece);
+                encore_convert_from_f32(piece, len, dt, w->image + at + ((size_t)n * K + k0) * esize);
+            }
+    }
+    return (void *)(w->base + at);
+}
+
 void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uintptr_t base, void *image,
                                size_t *bytes, encore_cuda_weights_view *view) {
     const encore_config *c = &m->config;
@@ -209,24 +229,24 @@ void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uint
     for (int l = 0; l < c->n_layers; l++) {
         const encore_layer_weights *h = &m->layers[l];
         encore_cuda_layer_weights d;
-        d.qkv_w = place(&w, h->qkv_w, 3 * C * C, 1);
+        d.qkv_w = place_matrix(&w, &h->qkv_w, 1);
         d.qkv_b = place(&w, h->qkv_b, 3 * C, 0);
-        d.attn_out_w = place(&w, h->attn_out_w, C * C, 1);
+        d.attn_out_w = place_matrix(&w, &h->attn_out_w, 1);
         d.attn_out_b = place(&w, h->attn_out_b, C, 0);
         d.ln1_g = place(&w, h->ln1_g, C, 0);
         d.ln1_b = place(&w, h->ln1_b, C, 0);
-        d.ffn_in_w = place(&w, h->ffn_in_w, F * C, 1);
+        d.ffn_in_w = place_matrix(&w, &h->ffn_in_w, 1);
         d.ffn_in_b = place(&w, h->ffn_in_b, F, 0);
-        d.ffn_out_w = place(&w, h->ffn_out_w, C * F, 1);
+        d.ffn_out_w = place_matrix(&w, &h->ffn_out_w, 1);
         d.ffn_out_b = place(&w, h->ffn_out_b, C, 0);
         d.ln2_g = place(&w, h->ln2_g, C, 0);
         d.ln2_b = place(&w, h->ln2_b, C, 0);
         if (v.layers) v.layers[l] = d;
     }
     if (c->has_head) {
-        v.pre_w = place(&w, m->pre_w, C * C, 0);
+        v.pre_w = place_matrix(&w, &m->pre_w, 0);
         v.pre_b = place(&w, m->pre_b, C, 0);
-        v.cls_w = place(&w, m->cls_w, (size_t)c->n_labels * C, 0);
+        v.cls_w = place_matrix(&w, &m->cls_w, 0);
         v.cls_b = place(&w, m->cls_b, (size_t)c->n_labels, 0);
     }
     *bytes = w.off;

@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "cpu_ops.h"
+#include "gemm_cpu.h"
 
 #include <math.h>
 #include <omp.h>
@@ -113,15 +114,15 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
                      m->emb_ln_b, eps, x);
     for (int l = 0; l < c->n_layers; l++) {
         const encore_layer_weights *w = &m->layers[l];
-        encore_linear_cpu(x, w->qkv_w, w->qkv_b, T, 3 * C, C, ws->qkv);                 // (T, 3C)
+        encore_linear_packed_cpu(x, &w->qkv_w, w->qkv_b, T, ws->qkv);                  // (T, 3C)
         encore_attention_cpu(ws->qkv, b->seq_start, b->B, H, D, ws->scratch, b->max_len, ws->ctx);  // (T, C)
         /* The projection lands in qkv's first T*C floats, free again now. */
         float *proj = ws->qkv;                                                         // (T, C)
-        encore_linear_cpu(ws->ctx, w->attn_out_w, NULL, T, C, C, proj);
+        encore_linear_packed_cpu(ws->ctx, &w->attn_out_w, NULL, T, proj);
         encore_bias_residual_layernorm_cpu(proj, w->attn_out_b, x, w->ln1_g, w->ln1_b, eps, T, C);
-        encore_linear_cpu(proj, w->ffn_in_w, NULL, T, F, C, ws->ffn);                  // (T, F)
+        encore_linear_packed_cpu(proj, &w->ffn_in_w, NULL, T, ws->ffn);                // (T, F)
         encore_bias_act_cpu(ws->ffn, w->ffn_in_b, c->activation, T, F);
-        encore_linear_cpu(ws->ffn, w->ffn_out_w, NULL, T, C, F, x);                    // (T, C)
+        encore_linear_packed_cpu(ws->ffn, &w->ffn_out_w, NULL, T, x);                  // (T, C)
         encore_bias_residual_layernorm_cpu(x, w->ffn_out_b, proj, w->ln2_g, w->ln2_b, eps, T, C);
     }
     *hidden = x;
@@ -136,9 +137,9 @@ void encore_head_cpu(const encore_model *m, const encore_batch *b, const float *
     float *pre = scratch + C;   // (C)
     for (int s = 0; s < b->B; s++) {
         memcpy(first, hidden + (size_t)b->seq_start[s] * C, (size_t)C * sizeof(float));  // (C) first token
-        encore_linear_cpu(first, m->pre_w, m->pre_b, 1, C, C, pre);
+        encore_linear_packed_cpu(first, &m->pre_w, m->pre_b, 1, pre);
         for (int i = 0; i < C; i++) pre[i] = c->is_distilbert ? (pre[i] > 0.0f ? pre[i] : 0.0f) : tanhf(pre[i]);
-        encore_linear_cpu(pre, m->cls_w, m->cls_b, 1, L, C, logits + (size_t)s * L);
+        encore_linear_packed_cpu(pre, &m->cls_w, m->cls_b, 1, logits + (size_t)s * L);
     }
 }
 

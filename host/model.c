@@ -1,6 +1,7 @@
 /* model.c: load a Hugging Face model directory into an encore_model. Every
  * weight is checked against the shape config.json implies and converted to
- * fp32 into one arena. */
+ * fp32 into one arena; linear weights are packed there for the CPU GEMM
+ * (gemm_cpu.h), and kept in that form only. */
 #include "model.h"
 
 #include "common.h"
@@ -10,6 +11,7 @@
 #endif
 
 #include <cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@ typedef struct loader {
     const encore_safetensors *st;
     const char *prefix;   /* "bert.", "distilbert." or "" */
     float *cursor;        /* next free float in the arena */
+    float *staging;       /* the largest linear weight, unpacked, on its way to packing */
 } loader;
 
 static int file_exists(const char *path) {
@@ -82,12 +85,39 @@ static encore_status take_f(loader *ld, int64_t rows, int64_t cols, float **out,
     return take(ld, name, rows, cols, out);
 }
 
+/* Floats a packed (N, K) matrix takes in the arena, with the slack that
+ * aligning its start to 64 bytes may cost. */
+static size_t packed_arena_floats(size_t N, size_t K) { return encore_packed_floats((int)N, (int)K) + 16; }
+
+/* Pack ld->staging, holding an (N, K) matrix, into a fresh 64-byte aligned
+ * block of the arena. Only the packed copy stays. */
+static void pack_staging(loader *ld, int64_t N, int64_t K, encore_packed_matrix *out) {
+    ld->cursor = (float *)(((uintptr_t)ld->cursor + 63) & ~(uintptr_t)63);
+    encore_pack_matrix(ld->staging, (int)N, (int)K, ld->cursor, out);
+    ld->cursor += encore_packed_floats((int)N, (int)K);
+}
+
+/* Load linear weight `name` (N, K) and pack it. */
+static encore_status take_packed(loader *ld, const char *name, int64_t N, int64_t K, encore_packed_matrix *out) {
+    encore_status s = load_into(ld, name, N, K, ld->staging);
+    if (s == ENCORE_STATUS_OK) pack_staging(ld, N, K, out);
+    return s;
+}
+
+static encore_status take_packed_f(loader *ld, int64_t N, int64_t K, encore_packed_matrix *out, const char *fmt,
+                                   int layer) {
+    char name[512];
+    snprintf(name, sizeof name, fmt, ld->prefix, layer);
+    return take_packed(ld, name, N, K, out);
+}
+
 static size_t arena_floats(const encore_config *c) {
     size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
-    size_t per_layer = 4 * C * C + 4 * C + 2 * F * C + F + C + 4 * C;
+    size_t per_layer = packed_arena_floats(3 * C, C) + packed_arena_floats(C, C) + packed_arena_floats(F, C) +
+                       packed_arena_floats(C, F) + 4 * C + F + C + 4 * C;
     size_t n = (size_t)c->vocab_size * C + (size_t)c->max_position_embeddings * C +
                (size_t)c->type_vocab_size * C + 2 * C + (size_t)c->n_layers * per_layer;
-    if (c->has_head) n += C * C + C + (size_t)c->n_labels * C + (size_t)c->n_labels;
+    if (c->has_head) n += packed_arena_floats(C, C) + C + packed_arena_floats((size_t)c->n_labels, C) + (size_t)c->n_labels;
     return n;
 }
 
@@ -95,8 +125,6 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
     const int64_t C = c->hidden_size, F = c->intermediate_size;
     encore_status s;
     char name[512];
-    w->qkv_w = ld->cursor;
-    ld->cursor += 3 * C * C;
     w->qkv_b = ld->cursor;
     ld->cursor += 3 * C;
     static const char *bert_qkv[3] = {"query", "key", "value"};
@@ -106,30 +134,31 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
                                            : "%sencoder.layer.%d.attention.self.%s.%s";
         const char *part = c->is_distilbert ? distil_qkv[j] : bert_qkv[j];
         snprintf(name, sizeof name, fmt, ld->prefix, i, part, "weight");
-        if ((s = load_into(ld, name, C, C, w->qkv_w + j * C * C))) return s;
+        if ((s = load_into(ld, name, C, C, ld->staging + j * C * C))) return s;
         snprintf(name, sizeof name, fmt, ld->prefix, i, part, "bias");
         if ((s = load_into(ld, name, C, 0, w->qkv_b + j * C))) return s;
     }
+    pack_staging(ld, 3 * C, C, &w->qkv_w);
     if (c->is_distilbert) {
-        if ((s = take_f(ld, C, C, &w->attn_out_w, "%stransformer.layer.%d.attention.out_lin.weight", i)) ||
+        if ((s = take_packed_f(ld, C, C, &w->attn_out_w, "%stransformer.layer.%d.attention.out_lin.weight", i)) ||
             (s = take_f(ld, C, 0, &w->attn_out_b, "%stransformer.layer.%d.attention.out_lin.bias", i)) ||
             (s = take_f(ld, C, 0, &w->ln1_g, "%stransformer.layer.%d.sa_layer_norm.weight", i)) ||
             (s = take_f(ld, C, 0, &w->ln1_b, "%stransformer.layer.%d.sa_layer_norm.bias", i)) ||
-            (s = take_f(ld, F, C, &w->ffn_in_w, "%stransformer.layer.%d.ffn.lin1.weight", i)) ||
+            (s = take_packed_f(ld, F, C, &w->ffn_in_w, "%stransformer.layer.%d.ffn.lin1.weight", i)) ||
             (s = take_f(ld, F, 0, &w->ffn_in_b, "%stransformer.layer.%d.ffn.lin1.bias", i)) ||
-            (s = take_f(ld, C, F, &w->ffn_out_w, "%stransformer.layer.%d.ffn.lin2.weight", i)) ||
+            (s = take_packed_f(ld, C, F, &w->ffn_out_w, "%stransformer.layer.%d.ffn.lin2.weight", i)) ||
             (s = take_f(ld, C, 0, &w->ffn_out_b, "%stransformer.layer.%d.ffn.lin2.bias", i)) ||
             (s = take_f(ld, C, 0, &w->ln2_g, "%stransformer.layer.%d.output_layer_norm.weight", i)) ||
             (s = take_f(ld, C, 0, &w->ln2_b, "%stransformer.layer.%d.output_layer_norm.bias", i)))
             return s;
     } else {
-        if ((s = take_f(ld, C, C, &w->attn_out_w, "%sencoder.layer.%d.attention.output.dense.weight", i)) ||
+        if ((s = take_packed_f(ld, C, C, &w->attn_out_w, "%sencoder.layer.%d.attention.output.dense.weight", i)) ||
             (s = take_f(ld, C, 0, &w->attn_out_b, "%sencoder.layer.%d.attention.output.dense.bias", i)) ||
             (s = take_f(ld, C, 0, &w->ln1_g, "%sencoder.layer.%d.attention.output.LayerNorm.weight", i)) ||
             (s = take_f(ld, C, 0, &w->ln1_b, "%sencoder.layer.%d.attention.output.LayerNorm.bias", i)) ||
-            (s = take_f(ld, F, C, &w->ffn_in_w, "%sencoder.layer.%d.intermediate.dense.weight", i)) ||
+            (s = take_packed_f(ld, F, C, &w->ffn_in_w, "%sencoder.layer.%d.intermediate.dense.weight", i)) ||
             (s = take_f(ld, F, 0, &w->ffn_in_b, "%sencoder.layer.%d.intermediate.dense.bias", i)) ||
-            (s = take_f(ld, C, F, &w->ffn_out_w, "%sencoder.layer.%d.output.dense.weight", i)) ||
+            (s = take_packed_f(ld, C, F, &w->ffn_out_w, "%sencoder.layer.%d.output.dense.weight", i)) ||
             (s = take_f(ld, C, 0, &w->ffn_out_b, "%sencoder.layer.%d.output.dense.bias", i)) ||
             (s = take_f(ld, C, 0, &w->ln2_g, "%sencoder.layer.%d.output.LayerNorm.weight", i)) ||
             (s = take_f(ld, C, 0, &w->ln2_b, "%sencoder.layer.%d.output.LayerNorm.bias", i)))
@@ -138,43 +167,59 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
     return ENCORE_STATUS_OK;
 }
 
-static encore_status load_weights(encore_model *m, const encore_safetensors *st) {
+static encore_status load_tensors(encore_model *m, loader *ld) {
     const encore_config *c = &m->config;
     const int64_t C = c->hidden_size;
     encore_status s;
-    loader ld = {st, "", NULL};
+    if ((s = take_f(ld, c->vocab_size, C, &m->word_emb, "%sembeddings.word_embeddings.weight", 0)) ||
+        (s = take_f(ld, c->max_position_embeddings, C, &m->pos_emb, "%sembeddings.position_embeddings.weight", 0)) ||
+        (s = take_f(ld, C, 0, &m->emb_ln_g, "%sembeddings.LayerNorm.weight", 0)) ||
+        (s = take_f(ld, C, 0, &m->emb_ln_b, "%sembeddings.LayerNorm.bias", 0)))
+        return s;
+    if (!c->is_distilbert &&
+        (s = take_f(ld, c->type_vocab_size, C, &m->type_emb, "%sembeddings.token_type_embeddings.weight", 0)))
+        return s;
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < c->n_layers; i++)
+        if ((s = load_layer(ld, c, i, &m->layers[i]))) return s;
+    if (c->has_head) {
+        const char *pre = c->is_distilbert ? "pre_classifier" : "bert.pooler.dense";
+        char name[128];
+        snprintf(name, sizeof name, "%s.weight", pre);
+        if ((s = take_packed(ld, name, C, C, &m->pre_w))) return s;
+        snprintf(name, sizeof name, "%s.bias", pre);
+        if ((s = take(ld, name, C, 0, &m->pre_b))) return s;
+        if ((s = take_packed(ld, "classifier.weight", c->n_labels, C, &m->cls_w)) ||
+            (s = take(ld, "classifier.bias", c->n_labels, 0, &m->cls_b)))
+            return s;
+    }
+    return ENCORE_STATUS_OK;
+}
+
+static encore_status load_weights(encore_model *m, const encore_safetensors *st) {
+    const encore_config *c = &m->config;
+    loader ld = {st, "", NULL, NULL};
     const char *base = c->is_distilbert ? "distilbert." : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
     if (encore_safetensors_find(st, probe)) ld.prefix = base;
 
-    m->arena = malloc(arena_floats(c) * sizeof(float));
-    if (!m->arena) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", arena_floats(c));
-    ld.cursor = m->arena;
-    if ((s = take_f(&ld, c->vocab_size, C, &m->word_emb, "%sembeddings.word_embeddings.weight", 0)) ||
-        (s = take_f(&ld, c->max_position_embeddings, C, &m->pos_emb, "%sembeddings.position_embeddings.weight", 0)) ||
-        (s = take_f(&ld, C, 0, &m->emb_ln_g, "%sembeddings.LayerNorm.weight", 0)) ||
-        (s = take_f(&ld, C, 0, &m->emb_ln_b, "%sembeddings.LayerNorm.bias", 0)))
-        return s;
-    if (!c->is_distilbert &&
-        (s = take_f(&ld, c->type_vocab_size, C, &m->type_emb, "%sembeddings.token_type_embeddings.weight", 0)))
-        return s;
-    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
-    if (!m->layers) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
-    for (int i = 0; i < c->n_layers; i++)
-        if ((s = load_layer(&ld, c, i, &m->layers[i]))) return s;
-    if (c->has_head) {
-        const char *pre = c->is_distilbert ? "pre_classifier" : "bert.pooler.dense";
-        char name[128];
-        snprintf(name, sizeof name, "%s.weight", pre);
-        if ((s = take(&ld, name, C, C, &m->pre_w))) return s;
-        snprintf(name, sizeof name, "%s.bias", pre);
-        if ((s = take(&ld, name, C, 0, &m->pre_b))) return s;
-        if ((s = take(&ld, "classifier.weight", c->n_labels, C, &m->cls_w)) ||
-            (s = take(&ld, "classifier.bias", c->n_labels, 0, &m->cls_b)))
-            return s;
+    /* 64-byte aligned, so that the packed panels start on cache lines. */
+    const size_t n = arena_floats(c);
+    if (posix_memalign((void **)&m->arena, 64, n * sizeof(float)) != 0) {
+        m->arena = NULL;
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", n);
     }
-    return ENCORE_STATUS_OK;
+    const size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size, L = (size_t)c->n_labels;
+    size_t staging = 3 * C * C > F * C ? 3 * C * C : F * C;
+    if (c->has_head && L * C > staging) staging = L * C;
+    ld.staging = malloc(staging * sizeof(float));
+    if (!ld.staging) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", staging);
+    ld.cursor = m->arena;
+    encore_status s = load_tensors(m, &ld);
+    free(ld.staging);
+    return s;
 }
 
 /* sentence-transformers' 1_Pooling/config.json (mean pooling without it) and

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "encore.h"
+#include "gemm_cpu.h"
 #include "tokenizer.h"
 
 #ifdef __cplusplus
@@ -12,20 +13,22 @@ extern "C" {
 #endif
 
 /* C = hidden size, F = intermediate size, V = vocabulary, P = positions,
- * L = labels. Linear weights are (out, in), as PyTorch stores them. */
+ * L = labels. Linear weights are (out, in), as PyTorch stores them, packed
+ * into column panels for the CPU GEMM (gemm_cpu.h); encore_unpack_matrix
+ * gives the (out, in) matrix back. */
 typedef struct encore_layer_weights {
-    float *qkv_w;       /* (3C, C) query, key, value rows stacked */
-    float *qkv_b;       /* (3C) */
-    float *attn_out_w;  /* (C, C) */
-    float *attn_out_b;  /* (C) */
-    float *ln1_g;       /* (C) LayerNorm after attention */
-    float *ln1_b;       /* (C) */
-    float *ffn_in_w;    /* (F, C) */
-    float *ffn_in_b;    /* (F) */
-    float *ffn_out_w;   /* (C, F) */
-    float *ffn_out_b;   /* (C) */
-    float *ln2_g;       /* (C) LayerNorm after the feed-forward block */
-    float *ln2_b;       /* (C) */
+    encore_packed_matrix qkv_w;      /* (3C, C) query, key, value rows stacked */
+    float *qkv_b;                    /* (3C) */
+    encore_packed_matrix attn_out_w; /* (C, C) */
+    float *attn_out_b;               /* (C) */
+    float *ln1_g;                    /* (C) LayerNorm after attention */
+    float *ln1_b;                    /* (C) */
+    encore_packed_matrix ffn_in_w;   /* (F, C) */
+    float *ffn_in_b;                 /* (F) */
+    encore_packed_matrix ffn_out_w;  /* (C, F) */
+    float *ffn_out_b;                /* (C) */
+    float *ln2_g;                    /* (C) LayerNorm after the feed-forward block */
+    float *ln2_b;                    /* (C) */
 } encore_layer_weights;
 
 struct encore_model {
@@ -46,12 +49,13 @@ struct encore_model {
 
     /* Classification head. BERT: pooler dense + tanh, then classifier.
      * DistilBERT: pre_classifier + ReLU, then classifier. */
-    float *pre_w;               /* (C, C) */
+    encore_packed_matrix pre_w; /* (C, C) */
     float *pre_b;               /* (C) */
-    float *cls_w;               /* (L, C) */
+    encore_packed_matrix cls_w; /* (L, C) */
     float *cls_b;               /* (L) */
 
-    float *arena;               /* every weight above lives in this one block */
+    float *arena;               /* every weight above lives in this one block,
+                                   64-byte aligned */
 
     /* Device copies of the weights (host/device_weights.c): made by the first
      * CUDA session that needs them, shared by all, guarded by that file's

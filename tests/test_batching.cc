@@ -378,11 +378,15 @@ TEST_P(WeightImage, HoldsEveryWeightConvertedAtAlignedOffsets) {
             ASSERT_TRUE(inside(d.qkv_w, 3 * C * C * e));
             ASSERT_TRUE(inside(d.ffn_out_w, C * F * e));
             ASSERT_TRUE(inside(d.ln2_b, C * 4));
+            // The model keeps linear weights packed; the device gets them (N, K).
+            std::vector<float> plain(3 * C * C > F * C ? 3 * C * C : F * C);
             std::vector<unsigned char> want(F * C * e);
-            encore_convert_from_f32(h.ffn_in_w, F * C, dt, want.data());
+            encore_unpack_matrix(&h.ffn_in_w, plain.data());
+            encore_convert_from_f32(plain.data(), F * C, dt, want.data());
             EXPECT_EQ(std::memcmp(d.ffn_in_w, want.data(), F * C * e), 0) << "layer " << li;
             want.resize(3 * C * C * e);
-            encore_convert_from_f32(h.qkv_w, 3 * C * C, dt, want.data());
+            encore_unpack_matrix(&h.qkv_w, plain.data());
+            encore_convert_from_f32(plain.data(), 3 * C * C, dt, want.data());
             EXPECT_EQ(std::memcmp(d.qkv_w, want.data(), 3 * C * C * e), 0) << "layer " << li;
             EXPECT_EQ(std::memcmp(d.qkv_b, h.qkv_b, 3 * C * 4), 0);  // biases stay fp32
             EXPECT_EQ(std::memcmp(d.ln1_g, h.ln1_g, C * 4), 0);
@@ -390,7 +394,9 @@ TEST_P(WeightImage, HoldsEveryWeightConvertedAtAlignedOffsets) {
         }
         if (c.has_head) {
             ASSERT_TRUE(inside(v.cls_w, (size_t)c.n_labels * C * 4));
-            EXPECT_EQ(std::memcmp(v.pre_w, m->pre_w, C * C * 4), 0);  // the head stays fp32
+            std::vector<float> pre(C * C);
+            encore_unpack_matrix(&m->pre_w, pre.data());
+            EXPECT_EQ(std::memcmp(v.pre_w, pre.data(), C * C * 4), 0);  // the head stays fp32
             EXPECT_EQ(std::memcmp(v.cls_b, m->cls_b, (size_t)c.n_labels * 4), 0);
         } else {
             EXPECT_EQ(v.pre_w, nullptr);

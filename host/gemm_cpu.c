@@ -1,0 +1,315 @@
+/* gemm_cpu.c: out = x W^T (+ b) on packed weights (layout and summation
+ * order: gemm_cpu.h).
+ *
+ * Blocking, from the inside out:
+ * - a tile of MR (6) rows of x by one panel (16 columns) lives in 12 AVX
+ *   registers while k runs; each k step loads the panel's 16 floats once and
+ *   broadcasts one float of each of the 6 rows;
+ * - KC steps of k at a time, so the panel slice (KC x 16 floats, 16 KiB) stays
+ *   in L1 while every row tile of the block passes over it;
+ * - MC rows of x at a time, so the block of x (MC x KC floats, 120 KiB) stays
+ *   in L2 while the thread's panels pass over it;
+ * - the panels are split in contiguous ranges over the OpenMP threads.
+ * A later k block starts from the partial sums already in out, which leaves
+ * each element's sum in plain k order. */
+#include "gemm_cpu.h"
+
+#include <omp.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#define MR 6    /* rows of x per register tile */
+#ifndef KC
+#define KC 256  /* k steps per cache block */
+#endif
+#ifndef MC
+#define MC 120  /* rows of x per cache block (a multiple of MR) */
+#endif
+
+/* Below this many multiply-adds a product runs on one thread: waking the
+ * other threads costs more than they save (measured on the 2-core
+ * development machine: see bench/RESULTS.md). */
+#define PARALLEL_MIN_MACS 1000000.0
+
+size_t encore_packed_floats(int N, int K) {
+    return (size_t)((N + ENCORE_PANEL - 1) / ENCORE_PANEL) * ENCORE_PANEL * (size_t)K;
+}
+
+void encore_pack_matrix(const float *w, int N, int K, float *dst, encore_packed_matrix *out) {
+    const int P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    for (int p = 0; p < P; p++) {
+        float *panel = dst + (size_t)p * K * ENCORE_PANEL;  // (K, 16)
+        for (int j = 0; j < ENCORE_PANEL; j++) {
+            const int n = p * ENCORE_PANEL + j;
+            for (int k = 0; k < K; k++) panel[(size_t)k * ENCORE_PANEL + j] = n < N ? w[(size_t)n * K + k] : 0.0f;
+        }
+    }
+    out->panels = dst;
+    out->N = N;
+    out->K = K;
+}
+
+void encore_unpack_matrix_row(const encore_packed_matrix *p, int n, int k0, int len, float *dst) {
+    const float *col = p->panels + (size_t)(n / ENCORE_PANEL) * p->K * ENCORE_PANEL + n % ENCORE_PANEL;
+    for (int k = 0; k < len; k++) dst[k] = col[(size_t)(k0 + k) * ENCORE_PANEL];
+}
+
+void encore_unpack_matrix(const encore_packed_matrix *p, float *w) {
+    for (int n = 0; n < p->N; n++) encore_unpack_matrix_row(p, n, 0, p->K, w + (size_t)n * p->K);
+}
+
+/* One register tile: c (mr, 16), row stride ldc, starts from init (16
+ * floats: the bias, or NULL for 0) when first, else from its partial sums,
+ * and adds a^T b: a (kc, MR) holds mr rows of x interleaved by pack_rows, b
+ * (kc, 16) is a slice of a panel. The portable version; the compiler
+ * vectorises the j loops. */
+static void tile_portable(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, const float *init,
+                          int first) {
+    float acc[MR][ENCORE_PANEL];
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] = !first ? c[r * ldc + j] : init ? init[j] : 0.0f;
+    for (int k = 0; k < kc; k++) {
+        const float *bk = b + (size_t)k * ENCORE_PANEL;
+        for (int r = 0; r < mr; r++) {
+            const float ar = a[(size_t)k * MR + r];
+            for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] += ar * bk[j];
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < ENCORE_PANEL; j++) c[r * ldc + j] = acc[r][j];
+}
+
+#if HAVE_X86
+/* The AVX2 tile, same contract. Written for a constant mr: each caller below
+ * fixes it, and the rows past mr drop out at compile time. The accumulators
+ * are named variables, not an array, so that they stay in registers:
+ * l<r> and h<r> hold columns 0-7 and 8-15 of row r. */
+#define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_avx2(const int mr, int kc, const float *a, const float *b, float *c, size_t ldc, const float *init, int first) {
+    const __m256 i0 = init && first ? _mm256_loadu_ps(init) : _mm256_setzero_ps();
+    const __m256 i1 = init && first ? _mm256_loadu_ps(init + 8) : _mm256_setzero_ps();
+#define TILE_INIT(r)                                                                                         \
+    __m256 l##r = i0, h##r = i1;                                                                             \
+    if (mr > r && !first) {                                                                                  \
+        l##r = _mm256_loadu_ps(c + r * ldc);                                                                 \
+        h##r = _mm256_loadu_ps(c + r * ldc + 8);                                                             \
+    }
+    TILE_ROWS(TILE_INIT)
+#undef TILE_INIT
+    for (int k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ENCORE_PANEL);
+        const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ENCORE_PANEL + 8);
+#define TILE_STEP(r)                                                                                         \
+    if (mr > r) {                                                                                            \
+        const __m256 ar = _mm256_broadcast_ss(a + (size_t)k * MR + r);                                      \
+        l##r = _mm256_fmadd_ps(ar, b0, l##r);                                                                \
+        h##r = _mm256_fmadd_ps(ar, b1, h##r);                                                                \
+    }
+        TILE_ROWS(TILE_STEP)
+#undef TILE_STEP
+    }
+#define TILE_STORE(r)                                                                                        \
+    if (mr > r) {                                                                                            \
+        _mm256_storeu_ps(c + r * ldc, l##r);                                                                 \
+        _mm256_storeu_ps(c + r * ldc + 8, h##r);                                                             \
+    }
+    TILE_ROWS(TILE_STORE)
+#undef TILE_STORE
+}
+#undef TILE_ROWS
+
+#define TILE_AVX2(m)                                                                                          \
+    __attribute__((target("avx2,fma"))) static void tile_avx2_##m(int kc, const float *a, const float *b,     \
+                                                                   float *c, size_t ldc, const float *init,    \
+                                                                   int first) {                                \
+        tile_avx2(m, kc, a, b, c, ldc, init, first);                                                         \
+    }
+TILE_AVX2(1)
+TILE_AVX2(2)
+TILE_AVX2(3)
+TILE_AVX2(4)
+TILE_AVX2(5)
+TILE_AVX2(6)
+#undef TILE_AVX2
+
+typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, size_t ldc, const float *init,
+                        int first);
+static const tile_fn tiles_avx2[MR + 1] = {NULL,          tile_avx2_1, tile_avx2_2, tile_avx2_3,
+                                           tile_avx2_4,   tile_avx2_5, tile_avx2_6};
+#endif
+
+static void run_tile(int use_avx2, int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+                     const float *init, int first) {
+#if HAVE_X86
+    if (use_avx2) {
+        tiles_avx2[mr](kc, a, b, c, ldc, init, first);
+        return;
+    }
+#endif
+    (void)use_avx2;
+    tile_portable(mr, kc, a, b, c, ldc, init, first);
+}
+
+/* Copy rows [0, mc) x columns [0, kc) of x (row stride ldx) into dst as
+ * ceil(mc / MR) tiles, each (kc, MR): the MR floats a tile step broadcasts
+ * lie side by side, and a tile reads its rows front to back. */
+static void pack_rows(const float *x, size_t ldx, int mc, int kc, float *dst) {
+    for (int r0 = 0; r0 < mc; r0 += MR) {
+        const int mr = mc - r0 < MR ? mc - r0 : MR;
+        float *tile = dst + (size_t)r0 * kc;  // (kc, MR)
+        for (int r = 0; r < mr; r++) {
+            const float *row = x + (size_t)(r0 + r) * ldx;
+            for (int k = 0; k < kc; k++) tile[(size_t)k * MR + r] = row[k];
+        }
+    }
+}
+
+/* Panels [p0, p1) of the product, every row of x. a_buf: (MC, KC) floats
+ * for the packed rows. */
+static void linear_panels(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+                          float *out, int p0, int p1, float *a_buf) {
+    const int N = w->N, K = w->K;
+    for (int t0 = 0; t0 < T; t0 += MC) {
+        const int mc = T - t0 < MC ? T - t0 : MC;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            const int first = k0 == 0;
+            pack_rows(x + (size_t)t0 * K + k0, (size_t)K, mc, kc, a_buf);
+            for (int p = p0; p < p1; p++) {
+                const int n0 = p * ENCORE_PANEL, nr = N - n0 < ENCORE_PANEL ? N - n0 : ENCORE_PANEL;
+                const float *b = w->panels + ((size_t)p * K + k0) * ENCORE_PANEL;  // (kc, 16)
+                const float *init = bias ? bias + n0 : NULL;
+                float edge_init[ENCORE_PANEL];
+                if (nr < ENCORE_PANEL && bias) {
+                    /* The last panel is narrower than 16: pad its bias. */
+                    memset(edge_init, 0, sizeof edge_init);
+                    memcpy(edge_init, bias + n0, (size_t)nr * sizeof(float));
+                    init = edge_init;
+                }
+                for (int r0 = 0; r0 < mc; r0 += MR) {
+                    const int mr = mc - r0 < MR ? mc - r0 : MR;
+                    const float *a = a_buf + (size_t)r0 * kc;     // (kc, MR)
+                    float *c = out + (size_t)(t0 + r0) * N + n0;  // (mr, nr), row stride N
+                    if (nr == ENCORE_PANEL) {
+                        run_tile(use_avx2, mr, kc, a, b, c, (size_t)N, init, first);
+                    } else {
+                        /* Narrow last panel: work in a full-width copy. */
+                        float tmp[MR * ENCORE_PANEL];
+                        for (int r = 0; r < mr; r++) {
+                            memset(tmp + r * ENCORE_PANEL, 0, sizeof(float) * ENCORE_PANEL);
+                            if (!first) memcpy(tmp + r * ENCORE_PANEL, c + (size_t)r * N, (size_t)nr * sizeof(float));
+                        }
+                        run_tile(use_avx2, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
+                        for (int r = 0; r < mr; r++)
+                            memcpy(c + (size_t)r * N, tmp + r * ENCORE_PANEL, (size_t)nr * sizeof(float));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One thread's share: panels [p0, p1), with its own buffer for packed rows.
+ * A few rows pack on the stack; more take a heap block, and should malloc
+ * fail, go a register tile of rows at a time through the stack buffer:
+ * slower, and the same result, since the order of each sum is the same. */
+static void linear_share(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+                         float *out, int p0, int p1) {
+    float small[MR * KC];
+    float *a_buf = NULL;
+    if (T > MR) {
+        const int rows = T < MC ? (T + MR - 1) / MR * MR : MC;
+        const int kc = w->K < KC ? w->K : KC;
+        a_buf = malloc((size_t)rows * kc * sizeof(float));
+    }
+    if (a_buf || T <= MR) {
+        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf ? a_buf : small);
+    } else {
+        for (int t0 = 0; t0 < T; t0 += MR)
+            linear_panels(use_avx2, x + (size_t)t0 * w->K, w, bias, T - t0 < MR ? T - t0 : MR,
+                          out + (size_t)t0 * w->N, p0, p1, small);
+    }
+    free(a_buf);
+}
+
+/* A contention guard. When other processes keep the cores busy, the
+ * threads of a team wait for a core, at the fork, at the join, and while a
+ * thread spins at the join on the core its own master needs; a parallel
+ * product then costs far more than it saves (seen: one text 16x slower on 2
+ * threads than on 1 on a 2-core machine where another process was training
+ * on both cores). So each parallel product checks itself: when its wall time
+ * exceeded the CPU time its first thread spent on its share times the team
+ * size (about what one thread alone would take on a free core), the products
+ * that would have gone parallel run on one thread for a while (backoff
+ * products, doubling while the checks keep failing), then threads are tried
+ * again. The result does not change, only who computes it. */
+#define BACKOFF_MIN 256
+#define BACKOFF_MAX 16384
+static atomic_int serial_left, backoff = BACKOFF_MIN;
+
+static double seconds(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out,
+                                 encore_cpu_isa isa, int threads) {
+    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
+    if (use_avx2 < 0) return -1;
+    if (T <= 0 || w->N <= 0) return 0;
+    const int P = (w->N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    const int guarded = threads <= 0;
+    if (guarded) {
+        const double macs = (double)T * w->N * w->K;
+        threads = macs < PARALLEL_MIN_MACS ? 1 : omp_get_max_threads();
+        if (threads > 1 && atomic_load_explicit(&serial_left, memory_order_relaxed) > 0) {
+            atomic_fetch_sub_explicit(&serial_left, 1, memory_order_relaxed);
+            threads = 1;
+        }
+    }
+    if (threads > P) threads = P;
+    if (threads <= 1) {
+        linear_share(use_avx2, x, w, b, T, out, 0, P);
+        return 0;
+    }
+    const double start = seconds(CLOCK_MONOTONIC);
+    double first_share_cpu = 0.0;
+    int team = 1;
+#pragma omp parallel num_threads(threads)
+    {
+        /* Contiguous panel ranges, as even as the panel count allows. */
+        const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        const int p0 = (int)((long)P * id / nt), p1 = (int)((long)P * (id + 1) / nt);
+        const double cpu0 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
+        linear_share(use_avx2, x, w, b, T, out, p0, p1);
+        if (id == 0 && guarded) {
+            first_share_cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+            team = nt;
+        }
+    }
+    if (guarded && team > 1) {
+        if (seconds(CLOCK_MONOTONIC) - start > first_share_cpu * team) {
+            const int n = atomic_load_explicit(&backoff, memory_order_relaxed);
+            atomic_store_explicit(&serial_left, n, memory_order_relaxed);
+            atomic_store_explicit(&backoff, n * 2 < BACKOFF_MAX ? n * 2 : BACKOFF_MAX, memory_order_relaxed);
+        } else {
+            atomic_store_explicit(&backoff, BACKOFF_MIN, memory_order_relaxed);
+        }
+    }
+    return 0;
+}
+
+void encore_linear_packed_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out) {
+    encore_linear_packed_isa_cpu(x, w, b, T, out, ENCORE_CPU_ISA_BEST, 0);
+}
