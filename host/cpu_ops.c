@@ -1,6 +1,9 @@
-/* cpu_ops.c: plain loops and BLAS GEMMs. Readable first: this is the
- * reference implementation. */
+/* cpu_ops.c: plain loops and a BLAS GEMM. Readable first: this is the
+ * reference implementation. The forward pass's GEMMs are in gemm_cpu.c and
+ * its exact GELU in erf_cpu.c. */
 #include "cpu_ops.h"
+
+#include "erf_cpu.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -75,9 +78,10 @@ void encore_bias_residual_layernorm_cpu(float *x, const float *bias, const float
     }
 }
 
+/* The activations other than the exact GELU, which erf_cpu.c vectorises. */
 static float activate(float v, encore_activation act) {
     switch (act) {
-    case ENCORE_ACTIVATION_GELU: return 0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2));
+    case ENCORE_ACTIVATION_GELU: break;
     case ENCORE_ACTIVATION_GELU_TANH: {
         const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
         return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
@@ -92,7 +96,10 @@ void encore_bias_act_cpu(float *x, const float *bias, encore_activation act, int
 #pragma omp parallel for schedule(static) if ((size_t)T * N >= PARALLEL_MIN_ELEMENTS)
     for (int t = 0; t < T; t++) {
         float *row = x + (size_t)t * N;
-        for (int n = 0; n < N; n++) row[n] = activate(row[n] + bias[n], act);
+        if (act == ENCORE_ACTIVATION_GELU)
+            encore_bias_gelu_isa_cpu(row, bias, (size_t)N, ENCORE_CPU_ISA_BEST);
+        else
+            for (int n = 0; n < N; n++) row[n] = activate(row[n] + bias[n], act);
     }
 }
 
