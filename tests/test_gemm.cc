@@ -1,0 +1,297 @@
+// The CPU linear layers on packed weights (host/gemm_cpu.c) against a naive
+// product in double, for both code paths and 1 or 2 threads; the batch and
+// thread independence of their results; and the vectorised erf and exact
+// GELU (host/erf_cpu.c) against erf in double.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu_ops.h"
+#include "erf_cpu.h"
+#include "gemm_cpu.h"
+
+namespace {
+
+struct Packed {
+    std::vector<float> store;
+    encore_packed_matrix m{};
+    Packed(const std::vector<float> &w, int N, int K) : store(encore_packed_floats(N, K)) {
+        encore_pack_matrix(w.data(), N, K, store.data(), &m);
+    }
+};
+
+std::vector<float> random_vector(size_t n, std::mt19937 &rng, float scale = 1.0f) {
+    std::uniform_real_distribution<float> u(-scale, scale);
+    std::vector<float> v(n);
+    for (auto &x : v) x = u(rng);
+    return v;
+}
+
+const char *isa_name(encore_cpu_isa isa) { return isa == ENCORE_CPU_ISA_AVX2 ? "avx2" : "portable"; }
+
+std::vector<encore_cpu_isa> isas() {
+    std::vector<encore_cpu_isa> v{ENCORE_CPU_ISA_PORTABLE};
+    if (encore_cpu_has_avx2()) v.push_back(ENCORE_CPU_ISA_AVX2);
+    return v;
+}
+
+// x W^T in double, and sum_k |x_k w_k| beside it. x: (T, K), w: (N, K).
+struct Reference {
+    std::vector<double> sum, mag;  // (T, N)
+    Reference(const std::vector<float> &x, const std::vector<float> &w, int T, int N, int K)
+        : sum((size_t)T * N), mag((size_t)T * N) {
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < N; j++) {
+                double s = 0.0, m = 0.0;
+                for (int k = 0; k < K; k++) {
+                    const double p = (double)x[(size_t)t * K + k] * w[(size_t)j * K + k];
+                    s += p;
+                    m += std::fabs(p);
+                }
+                sum[(size_t)t * N + j] = s;
+                mag[(size_t)t * N + j] = m;
+            }
+    }
+};
+
+// Check out against x W^T + b in double. Tolerance: recursive fp32
+// summation of K products after the bias errs by at most
+// gamma_{K+1} * (|b| + sum |x_k w_k|), gamma_n = n u / (1 - n u), u = 2^-24
+// (Higham, Accuracy and Stability, 3.1); FMA only makes it smaller. That
+// bound is met by any correct order of the sum and missed by any wrong
+// element.
+void expect_matches_reference(const Reference &r, const float *b, int T, int N, int K, const std::vector<float> &out,
+                              const std::string &what) {
+    const double u = std::ldexp(1.0, -24), n = K + 1.0, gamma = n * u / (1.0 - n * u);
+    int bad = 0;
+    for (int t = 0; t < T && bad < 5; t++) {
+        for (int j = 0; j < N && bad < 5; j++) {
+            const double ref = r.sum[(size_t)t * N + j] + (b ? b[j] : 0.0);
+            const double mag = r.mag[(size_t)t * N + j] + (b ? std::fabs(b[j]) : 0.0);
+            const double got = out[(size_t)t * N + j];
+            const double tol = gamma * mag + 1e-30;
+            if (!(std::fabs(got - ref) <= tol)) {
+                ADD_FAILURE() << what << ": out[" << t << "][" << j << "] = " << got << ", reference " << ref
+                              << ", |diff| " << std::fabs(got - ref) << " > " << tol;
+                bad++;
+            }
+        }
+    }
+}
+
+struct Shape {
+    int T, N, K;
+};
+
+}  // namespace
+
+TEST(Gemm, PackUnpackRoundTrip) {
+    std::mt19937 rng(1);
+    for (auto s : std::vector<Shape>{{0, 1, 1}, {0, 16, 3}, {0, 17, 5}, {0, 45, 384}, {0, 2, 384}}) {
+        auto w = random_vector((size_t)s.N * s.K, rng);
+        Packed p(w, s.N, s.K);
+        EXPECT_EQ(p.store.size() % (16 * (size_t)s.K), 0u);
+        std::vector<float> back((size_t)s.N * s.K, -1.0f);
+        encore_unpack_matrix(&p.m, back.data());
+        EXPECT_EQ(std::memcmp(back.data(), w.data(), w.size() * sizeof(float)), 0) << s.N << "x" << s.K;
+        // Rows past N in the last panel are zero, so they add nothing.
+        const int P = (s.N + 15) / 16;
+        for (int j = s.N; j < P * 16; j++)
+            for (int k = 0; k < s.K; k++) EXPECT_EQ(p.store[((size_t)(j / 16) * s.K + k) * 16 + j % 16], 0.0f);
+    }
+}
+
+TEST(Gemm, MatchesDoubleReference) {
+    std::vector<Shape> shapes;
+    const std::vector<std::pair<int, int>> nk = {{1, 1}, {5, 7}, {16, 16}, {17, 33}, {31, 6}, {40, 384}, {100, 257}};
+    for (int T = 1; T <= 20; T++)
+        for (auto p : nk) shapes.push_back({T, p.first, p.second});
+    // The model's shapes (hidden 384, FFN 1536) and the cache blocks: K past
+    // one k block (256), T past one row block (120), a narrow last panel.
+    for (int T : {1, 7, 13, 64}) {
+        shapes.push_back({T, 1152, 384});
+        shapes.push_back({T, 1536, 384});
+        shapes.push_back({T, 384, 1536});
+        shapes.push_back({T, 2, 384});
+    }
+    shapes.push_back({64, 37, 1536});
+    shapes.push_back({831, 50, 384});
+    shapes.push_back({831, 40, 1536});
+    shapes.push_back({831, 384, 97});
+    std::mt19937 rng(2);
+    for (const Shape &s : shapes) {
+        auto x = random_vector((size_t)s.T * s.K, rng);
+        auto w = random_vector((size_t)s.N * s.K, rng, 0.1f);
+        auto bias = random_vector((size_t)s.N, rng);
+        Packed p(w, s.N, s.K);
+        const Reference ref(x, w, s.T, s.N, s.K);
+        for (encore_cpu_isa isa : isas())
+            for (int threads : {1, 2})
+                for (int with_bias : {0, 1}) {
+                    std::vector<float> out((size_t)s.T * s.N, std::nanf(""));
+                    const float *b = with_bias ? bias.data() : nullptr;
+                    ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b, s.T, out.data(), isa, threads), 0);
+                    const std::string what = std::string(isa_name(isa)) + " T=" + std::to_string(s.T) +
+                                             " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K) +
+                                             " threads=" + std::to_string(threads) + " bias=" + std::to_string(with_bias);
+                    expect_matches_reference(ref, b, s.T, s.N, s.K, out, what);
+                    if (HasFailure()) return;
+                }
+    }
+}
+
+// Each output element is summed in the same order whatever the batch, the
+// thread count or the blocking, so a row is bitwise the same computed alone
+// or inside a batch of 831 rows, on 1 thread or 2.
+TEST(Gemm, BitwiseIndependentOfBatchAndThreads) {
+    std::mt19937 rng(3);
+    for (auto nk : std::vector<std::pair<int, int>>{{160, 384}, {48, 1536}, {45, 300}}) {
+        const int N = nk.first, K = nk.second, T = 831;
+        auto x = random_vector((size_t)T * K, rng);
+        auto w = random_vector((size_t)N * K, rng, 0.1f);
+        auto bias = random_vector((size_t)N, rng);
+        Packed p(w, N, K);
+        for (encore_cpu_isa isa : isas()) {
+            std::vector<float> big((size_t)T * N), big2((size_t)T * N), one(N);
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, bias.data(), T, big.data(), isa, 1), 0);
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, bias.data(), T, big2.data(), isa, 2), 0);
+            EXPECT_EQ(std::memcmp(big.data(), big2.data(), big.size() * sizeof(float)), 0)
+                << isa_name(isa) << " N=" << N << " K=" << K << ": 1 and 2 threads differ";
+            for (int t : {0, 1, 5, 6, 119, 120, 500, 830}) {
+                for (int threads : {1, 2}) {
+                    ASSERT_EQ(encore_linear_packed_isa_cpu(x.data() + (size_t)t * K, &p.m, bias.data(), 1, one.data(),
+                                                           isa, threads),
+                              0);
+                    EXPECT_EQ(std::memcmp(one.data(), big.data() + (size_t)t * N, N * sizeof(float)), 0)
+                        << isa_name(isa) << " N=" << N << " K=" << K << ": row " << t << " alone (" << threads
+                        << " threads) differs from the same row in a batch of " << T;
+                }
+            }
+            // A middle slice of the batch, so that rows change place in the
+            // register and cache blocks.
+            std::vector<float> mid((size_t)13 * N);
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data() + (size_t)100 * K, &p.m, bias.data(), 13, mid.data(), isa,
+                                                   0),
+                      0);
+            EXPECT_EQ(std::memcmp(mid.data(), big.data() + (size_t)100 * N, mid.size() * sizeof(float)), 0)
+                << isa_name(isa) << " N=" << N << " K=" << K << ": rows 100-112 differ";
+        }
+    }
+}
+
+TEST(Gemm, AvxPathRefusedWithoutAvx2) {
+    if (encore_cpu_has_avx2()) GTEST_SKIP() << "this CPU has AVX2 + FMA";
+    std::vector<float> x(4), w(4), out(4);
+    Packed p(w, 2, 2);
+    EXPECT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, nullptr, 2, out.data(), ENCORE_CPU_ISA_AVX2, 1), -1);
+}
+
+// The packed product and the BLAS one (encore_linear_cpu, which the CUDA
+// tests use as their reference) agree to the summation bound.
+TEST(Gemm, AgreesWithBlasLinear) {
+    std::mt19937 rng(4);
+    const int T = 13, N = 384, K = 1536;
+    auto x = random_vector((size_t)T * K, rng);
+    auto w = random_vector((size_t)N * K, rng, 0.1f);
+    auto bias = random_vector((size_t)N, rng);
+    Packed p(w, N, K);
+    std::vector<float> got((size_t)T * N), blas((size_t)T * N);
+    encore_linear_packed_cpu(x.data(), &p.m, bias.data(), T, got.data());
+    encore_linear_cpu(x.data(), w.data(), bias.data(), T, N, K, blas.data());
+    const Reference ref(x, w, T, N, K);
+    expect_matches_reference(ref, bias.data(), T, N, K, got, "packed");
+    expect_matches_reference(ref, bias.data(), T, N, K, blas, "blas");
+}
+
+// The vectorised erf is within 1e-7 of erf in double on a dense sweep of
+// [-10, 10] (step 2^-17, about 2.6 million points, plus the float
+// neighbourhoods of the interval edges); libm's erff errs by up to 6e-8 over
+// the same range, so 1e-7 is that plus rounding in the polynomial.
+TEST(Erf, VectorisedWithin1e7OfDouble) {
+    if (!encore_cpu_has_avx2()) GTEST_SKIP() << "no AVX2 + FMA on this CPU: the portable path is libm's erff";
+    std::vector<float> x;
+    for (double v = -10.0; v <= 10.0; v += 1.0 / 131072) x.push_back((float)v);
+    for (int i = 0; i <= 9; i++) {  // both sides of each interval edge i / 2, and 4
+        float e = i * 0.5f;
+        for (int k = 0; k < 64; k++) {
+            x.push_back(e);
+            x.push_back(-e);
+            e = std::nextafter(e, 0.0f);
+        }
+        e = i * 0.5f;
+        for (int k = 0; k < 64; k++) x.push_back(e = std::nextafter(e, 10.0f));
+    }
+    for (float v : {1e-30f, -1e-30f, 1e-45f, 3.0e38f, -3.0e38f}) x.push_back(v);
+    std::vector<float> y(x.size());
+    ASSERT_EQ(encore_erf_isa_cpu(x.data(), y.data(), x.size(), ENCORE_CPU_ISA_AVX2), 0);
+    double worst = 0.0, worst_at = 0.0;
+    for (size_t i = 0; i < x.size(); i++) {
+        const double err = std::fabs((double)y[i] - std::erf((double)x[i]));
+        if (!(err <= worst)) {
+            worst = err;
+            worst_at = x[i];
+        }
+    }
+    EXPECT_LE(worst, 1e-7) << "worst at x = " << worst_at;
+    // Odd, exactly.
+    for (size_t i = 0; i + 1 < x.size(); i++) {
+        if (x[i + 1] == -x[i]) {
+            EXPECT_EQ(y[i + 1], -y[i]) << x[i];
+        }
+    }
+}
+
+TEST(Erf, SpecialValues) {
+    const float inf = std::numeric_limits<float>::infinity();
+    for (encore_cpu_isa isa : isas()) {
+        // 11 values: a full vector of 8 and a tail of 3.
+        std::vector<float> x = {0.0f, -0.0f, inf, -inf, std::nanf(""), 4.0f, -4.0f, 3.9999998f, 0.5f, -1e-20f, 100.0f};
+        std::vector<float> y(x.size());
+        ASSERT_EQ(encore_erf_isa_cpu(x.data(), y.data(), x.size(), isa), 0);
+        EXPECT_EQ(y[0], 0.0f);
+        EXPECT_TRUE(std::signbit(y[1])) << isa_name(isa);
+        EXPECT_EQ(y[2], 1.0f);
+        EXPECT_EQ(y[3], -1.0f);
+        EXPECT_TRUE(std::isnan(y[4])) << isa_name(isa);
+        EXPECT_EQ(y[5], 1.0f);
+        EXPECT_EQ(y[6], -1.0f);
+        EXPECT_NEAR(y[7], std::erf(3.9999998), 1e-7);
+        EXPECT_NEAR(y[8], std::erf(0.5), 1e-7);
+        EXPECT_NEAR(y[9], -1.1283791670955126e-20, 1e-27);
+        EXPECT_EQ(y[10], 1.0f);
+    }
+}
+
+// The exact GELU with its bias: within 1e-7 (the erf bound) times |v| / 2
+// plus float rounding of the products, against the formula in double; the
+// AVX2 and portable paths agree to the same bound; encore_bias_act_cpu uses
+// it row by row.
+TEST(Erf, BiasGeluMatchesDouble) {
+    std::mt19937 rng(5);
+    const int T = 7, N = 1541;  // not a multiple of 8: the tail goes through the vector code too
+    auto x = random_vector((size_t)T * N, rng, 6.0f);
+    auto bias = random_vector((size_t)N, rng, 0.5f);
+    for (encore_cpu_isa isa : isas()) {
+        std::vector<float> y = x;
+        for (int t = 0; t < T; t++)
+            ASSERT_EQ(encore_bias_gelu_isa_cpu(y.data() + (size_t)t * N, bias.data(), N, isa), 0);
+        for (size_t i = 0; i < y.size(); i++) {
+            const double v = (double)(x[i] + bias[i % N]);
+            const double ref = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+            const double tol = std::fabs(v) * (0.5e-7 + 3 * std::ldexp(1.0, -24)) + 1e-30;
+            ASSERT_LE(std::fabs(y[i] - ref), tol) << isa_name(isa) << " v = " << v;
+        }
+        std::vector<float> z = x;
+        encore_bias_act_cpu(z.data(), bias.data(), ENCORE_ACTIVATION_GELU, T, N);
+        if (isa == isas().back()) {  // the best path, which encore_bias_act_cpu takes
+            EXPECT_EQ(std::memcmp(z.data(), y.data(), z.size() * sizeof(float)), 0);
+        }
+    }
+}
