@@ -1,8 +1,9 @@
-// test_real_model.cc: the default model (real all-MiniLM-L6-v2 weights, real
+// test_real_model.cc: the default models (real all-MiniLM-L6-v2 weights, real
 // 30,522-token vocabulary) against transformers and sentence-transformers on
-// 872 SST-2 dev sentences and ~300 varied texts (tests/reference-real/).
-// The model is assembled by scripts/setup.sh (models/default/assemble.py);
-// without it these tests skip and say so.
+// 872 SST-2 dev sentences and ~300 varied texts (tests/reference-real/): the
+// sentiment model against the pipeline, the embedding model against
+// sentence-transformers. Both are assembled by scripts/setup.sh
+// (models/default/assemble.py); without them these tests skip and say so.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -39,8 +40,7 @@ struct Real {
     }
 };
 
-std::unique_ptr<Real> load_real() {
-    const std::string dir = ENCORE_DEFAULT_MODEL_DIR;
+std::unique_ptr<Real> load_real(const std::string &dir = ENCORE_DEFAULT_MODEL_DIR) {
     struct stat sb;
     if (stat((dir + "/model.safetensors").c_str(), &sb) != 0) return nullptr;
     auto r = std::make_unique<Real>();
@@ -56,11 +56,11 @@ std::unique_ptr<Real> load_real() {
     return r;
 }
 
-#define LOAD_OR_SKIP(r)                                                                                  \
-    auto r = load_real();                                                                                \
-    if (!r) GTEST_SKIP() << "the default model is not at " ENCORE_DEFAULT_MODEL_DIR " (scripts/setup.sh " \
-                            "assembles it)";                                                            \
+#define LOAD_DIR_OR_SKIP(r, dir)                                                                  \
+    auto r = load_real(dir);                                                                      \
+    if (!r) GTEST_SKIP() << "no model at " dir " (scripts/setup.sh assembles it)"; \
     ASSERT_TRUE(r->ref->root)
+#define LOAD_OR_SKIP(r) LOAD_DIR_OR_SKIP(r, ENCORE_DEFAULT_MODEL_DIR)
 
 TEST(RealModel, TokenIdsEqualTransformers) {
     LOAD_OR_SKIP(r);
@@ -132,7 +132,8 @@ TEST(RealModel, ClassifyMatchesThePipelineAndAccuracyAgrees) {
 }
 
 TEST(RealModel, EmbeddingsMatchSentenceTransformers) {
-    LOAD_OR_SKIP(r);
+    LOAD_DIR_OR_SKIP(r, ENCORE_DEFAULT_EMBED_MODEL_DIR);
+    EXPECT_EQ(encore_model_n_labels(r->model), 0) << "the embedding model has no head";
     encore_safetensors *st = nullptr;
     std::string path = std::string(ENCORE_REFERENCE_REAL_DIR) + "/embeddings.safetensors";
     ASSERT_EQ(encore_safetensors_open(path.c_str(), &st), ENCORE_STATUS_OK) << encore_last_error();

