@@ -247,15 +247,39 @@ static void linear_share(int use_avx2, const float *x, const encore_packed_matri
  * thread spins at the join on the core its own master needs; a parallel
  * product then costs far more than it saves (seen: one text 16x slower on 2
  * threads than on 1 on a 2-core machine where another process was training
- * on both cores). So each parallel product checks itself: when its wall time
- * exceeded the CPU time its first thread spent on its share times the team
- * size (about what one thread alone would take on a free core), the products
- * that would have gone parallel run on one thread for a while (backoff
- * products, doubling while the checks keep failing), then threads are tried
- * again. The result does not change, only who computes it. */
+ * on both cores). So parallel products keep score: over a window of
+ * GUARD_WINDOW of them, the wall time is summed, and so is the CPU time the
+ * first thread spent on its share times the team size (about what one thread
+ * alone would have taken on a free core). When the wall time is the larger,
+ * threads did not pay over the window, and the products that would have gone
+ * parallel run on one thread for a while (backoff products, doubling while
+ * the windows keep failing), then threads are tried again. Single slow
+ * products do not count: on a shared machine one thread is often descheduled
+ * for a moment, and judging product by product kept a 2-core machine with a
+ * little background load serial almost all the time (13 ms a text instead of
+ * 8). The result does not change, only who computes it. */
 #define BACKOFF_MIN 256
 #define BACKOFF_MAX 16384
-static atomic_int serial_left, backoff = BACKOFF_MIN;
+#define GUARD_WINDOW 64
+static atomic_int serial_left, backoff = BACKOFF_MIN, window_count;
+static atomic_llong window_wall_ns, window_serial_ns;
+
+/* Add one parallel product to the window; judge the window when it is full. */
+static void guard_record(double wall_s, double serial_s) {
+    atomic_fetch_add_explicit(&window_wall_ns, (long long)(wall_s * 1e9), memory_order_relaxed);
+    atomic_fetch_add_explicit(&window_serial_ns, (long long)(serial_s * 1e9), memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&window_count, 1, memory_order_relaxed) + 1 < GUARD_WINDOW) return;
+    const long long wall = atomic_exchange_explicit(&window_wall_ns, 0, memory_order_relaxed);
+    const long long serial = atomic_exchange_explicit(&window_serial_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&window_count, 0, memory_order_relaxed);
+    if (wall > serial) {
+        const int n = atomic_load_explicit(&backoff, memory_order_relaxed);
+        atomic_store_explicit(&serial_left, n, memory_order_relaxed);
+        atomic_store_explicit(&backoff, n * 2 < BACKOFF_MAX ? n * 2 : BACKOFF_MAX, memory_order_relaxed);
+    } else {
+        atomic_store_explicit(&backoff, BACKOFF_MIN, memory_order_relaxed);
+    }
+}
 
 static double seconds(clockid_t clock) {
     struct timespec ts;
@@ -298,15 +322,7 @@ int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, 
             team = nt;
         }
     }
-    if (guarded && team > 1) {
-        if (seconds(CLOCK_MONOTONIC) - start > first_share_cpu * team) {
-            const int n = atomic_load_explicit(&backoff, memory_order_relaxed);
-            atomic_store_explicit(&serial_left, n, memory_order_relaxed);
-            atomic_store_explicit(&backoff, n * 2 < BACKOFF_MAX ? n * 2 : BACKOFF_MAX, memory_order_relaxed);
-        } else {
-            atomic_store_explicit(&backoff, BACKOFF_MIN, memory_order_relaxed);
-        }
-    }
+    if (guarded && team > 1) guard_record(seconds(CLOCK_MONOTONIC) - start, first_share_cpu * team);
     return 0;
 }
 
