@@ -109,11 +109,15 @@ void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int
     const int ld = 3 * C;  // row stride of qkv
     const float scale = 1.0f / sqrtf((float)D);
     /* Plain loops, not BLAS: OpenMP already spreads (sequence, head) pairs
-     * over the cores, and the inner loops over D vectorise. */
+     * over the cores, and the inner loops over D vectorise (the q.k dot
+     * product as a SIMD reduction). Even one short text is worth splitting
+     * over the heads: at 25 tokens and 12 heads of 32 this is ~0.1 ms a
+     * layer, against a few microseconds to wake the pool, and it was 1.1 ms
+     * of an 8.5 ms text on 2 threads while it ran on one. */
     size_t work = 0;  // multiply-adds of q k^T and p v over all sequences
     for (int b = 0; b < B; b++) work += (size_t)(seq_start[b + 1] - seq_start[b]) * (seq_start[b + 1] - seq_start[b]);
     work *= 2 * (size_t)C;
-#pragma omp parallel for collapse(2) schedule(dynamic) if (work >= 4000000)
+#pragma omp parallel for collapse(2) schedule(dynamic) if (work >= 200000)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
             const int S = seq_start[b + 1] - seq_start[b];
@@ -128,6 +132,7 @@ void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int
                 for (int j = 0; j < S; j++) {
                     const float *kj = k + (size_t)j * ld;
                     float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                     for (int d = 0; d < D; d++) dot += qi[d] * kj[d];
                     p[j] = dot * scale;
                     mx = p[j] > mx ? p[j] : mx;
