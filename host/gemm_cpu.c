@@ -34,6 +34,9 @@
 #ifndef MC
 #define MC 120  /* rows of x per cache block (a multiple of MR) */
 #endif
+#ifndef FULL_K_MAX_ROWS
+#define FULL_K_MAX_ROWS 48  /* up to this many rows, no k blocks (see linear_share) */
+#endif
 
 /* Below this many multiply-adds a product runs on one thread: waking the
  * other threads costs more than they save (measured on the 2-core
@@ -174,15 +177,15 @@ static void pack_rows(const float *x, size_t ldx, int mc, int kc, float *dst) {
     }
 }
 
-/* Panels [p0, p1) of the product, every row of x. a_buf: (MC, KC) floats
- * for the packed rows. */
+/* Panels [p0, p1) of the product, every row of x, k in blocks of kb.
+ * a_buf: (MC, kb) floats for the packed rows. */
 static void linear_panels(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
-                          float *out, int p0, int p1, float *a_buf) {
+                          float *out, int p0, int p1, float *a_buf, int kb) {
     const int N = w->N, K = w->K;
     for (int t0 = 0; t0 < T; t0 += MC) {
         const int mc = T - t0 < MC ? T - t0 : MC;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            const int kc = K - k0 < KC ? K - k0 : KC;
+        for (int k0 = 0; k0 < K; k0 += kb) {
+            const int kc = K - k0 < kb ? K - k0 : kb;
             const int first = k0 == 0;
             pack_rows(x + (size_t)t0 * K + k0, (size_t)K, mc, kc, a_buf);
             for (int p = p0; p < p1; p++) {
@@ -226,18 +229,22 @@ static void linear_panels(int use_avx2, const float *x, const encore_packed_matr
 static void linear_share(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
                          float *out, int p0, int p1) {
     float small[MR * KC];
-    float *a_buf = NULL;
-    if (T > MR) {
-        const int rows = T < MC ? (T + MR - 1) / MR * MR : MC;
-        const int kc = w->K < KC ? w->K : KC;
-        a_buf = malloc((size_t)rows * kc * sizeof(float));
-    }
+    /* Few rows (a short text): no k blocks. Every panel then streams
+     * front to back once, one contiguous run of weights for the whole share
+     * (the hardware prefetcher's best case, and weights are what a short
+     * text waits for), and tiles keep their sums in registers over all of K
+     * instead of storing and reloading them per block. The sums are the
+     * same, bit for bit: a k block resumes from exactly what the last one
+     * stored. */
+    const int kb = T <= FULL_K_MAX_ROWS ? w->K : w->K < KC ? w->K : KC;
+    const int rows = T < MC ? (T + MR - 1) / MR * MR : MC;
+    float *a_buf = T > MR || kb > KC ? malloc((size_t)rows * kb * sizeof(float)) : NULL;
     if (a_buf || T <= MR) {
-        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf ? a_buf : small);
+        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf ? a_buf : small, a_buf ? kb : KC);
     } else {
         for (int t0 = 0; t0 < T; t0 += MR)
             linear_panels(use_avx2, x + (size_t)t0 * w->K, w, bias, T - t0 < MR ? T - t0 : MR,
-                          out + (size_t)t0 * w->N, p0, p1, small);
+                          out + (size_t)t0 * w->N, p0, p1, small, KC);
     }
     free(a_buf);
 }
