@@ -127,10 +127,11 @@ const char *encore_session_last_error(const encore_session *s) { return s ? s->l
 
 encore_device encore_session_device(const encore_session *s) { return s->device; }
 
-/* One thread pool only: OpenMP. OpenBLAS runs single-threaded inside the
- * OpenMP threads (encore_linear_cpu splits the GEMM), because two pools that
- * spin-wait for work on the same cores starve each other (seen: 10x slower on
- * a busy 2-core machine). */
+/* One thread pool only: OpenMP. The forward pass's products split their
+ * weight panels over the OpenMP threads (host/gemm_cpu.c); OpenBLAS, still
+ * used by encore_linear_cpu (the CUDA tests' reference), is kept
+ * single-threaded, because two pools that spin-wait for work on the same
+ * cores starve each other (seen: 10x slower on a busy 2-core machine). */
 static void set_threads(const encore_session *s) {
     openblas_set_num_threads(1);
     if (s->params.n_threads > 0) omp_set_num_threads(s->params.n_threads);
