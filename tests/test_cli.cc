@@ -172,10 +172,38 @@ TEST(Cli, ModelsListsTheDefaultModelAndTheHubCache) {
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("default model: " + fixtures::model_dir("tiny-bert-sst") + " (present)"), std::string::npos)
         << r.out;
+    EXPECT_NE(r.out.find("default embedding model: " + fixtures::model_dir("tiny-bert-sst") + " (present)"),
+              std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("acme/tiny-sst"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find((cache / "models--acme--tiny-sst/snapshots/abc123").string()), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("datasets"), std::string::npos) << r.out;
     fs::remove_all(cache);
+}
+
+// Without --model or $ENCORE_MODEL, embed uses the all-MiniLM-L6-v2 embedding
+// model and every other command the sentiment model (both assembled by
+// scripts/setup.sh; the test skips, saying so, without them).
+TEST(Cli, DefaultModelsPerCommand) {
+    namespace fs = std::filesystem;
+    const std::string cls = ENCORE_DEFAULT_MODEL_DIR, emb = ENCORE_DEFAULT_EMBED_MODEL_DIR;
+    if (!fs::exists(cls + "/model.safetensors") || !fs::exists(emb + "/model.safetensors"))
+        GTEST_SKIP() << "the default models are not at " << cls << " and " << emb << " (scripts/setup.sh assembles them)";
+    unsetenv("ENCORE_MODEL");
+    Result e = run({"embed", "--quiet", "--", "a fine film"});
+    Result e_dir = run({"embed", "--model", emb, "--quiet", "--", "a fine film"});
+    ASSERT_EQ(e.status, 0) << e.out;
+    EXPECT_EQ(e.out, e_dir.out);
+    EXPECT_EQ(numbers_in(e.out).size(), 384u) << e.out;
+    Result c = run({"classify", "--quiet", "--", "a fine film"});
+    Result c_dir = run({"classify", "--model", cls, "--quiet", "--", "a fine film"});
+    ASSERT_EQ(c.status, 0) << c.out;
+    EXPECT_EQ(c.out, c_dir.out);
+    EXPECT_NE(c.out.find("\"label\""), std::string::npos) << c.out;
+    // The sentiment model's own hidden states are not the embedding model's.
+    Result e_cls = run({"embed", "--model", cls, "--quiet", "--", "a fine film"});
+    ASSERT_EQ(e_cls.status, 0) << e_cls.out;
+    EXPECT_NE(e_cls.out, e.out);
 }
 
 TEST(Cli, UsageErrorsExitWithTwo) {
