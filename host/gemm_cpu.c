@@ -15,6 +15,7 @@
 #include "gemm_cpu.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,13 +223,44 @@ static void linear_panels(int use_avx2, const float *x, const encore_packed_matr
     }
 }
 
-/* One thread's share: panels [p0, p1), with its own buffer for packed rows.
- * A few rows pack on the stack; more take a heap block, and should malloc
- * fail, go a register tile of rows at a time through the stack buffer:
- * slower, and the same result, since the order of each sum is the same. */
+/* Each thread packs rows of x into a buffer of its own, kept between
+ * products (it only grows) and freed when the thread ends, so that no
+ * product allocates: a short text runs ~30 products per layer pass. */
+typedef struct row_buffer {
+    size_t cap;    /* floats */
+    float data[];
+} row_buffer;
+
+static pthread_key_t row_buffer_key;
+static pthread_once_t row_buffer_once = PTHREAD_ONCE_INIT;
+static int row_buffer_ok;
+
+static void row_buffer_init(void) { row_buffer_ok = pthread_key_create(&row_buffer_key, free) == 0; }
+
+/* This thread's buffer of at least n floats, or NULL when out of memory. */
+static float *thread_row_buffer(size_t n) {
+    pthread_once(&row_buffer_once, row_buffer_init);
+    if (!row_buffer_ok) return NULL;
+    row_buffer *b = pthread_getspecific(row_buffer_key);
+    if (!b || b->cap < n) {
+        row_buffer *grown = realloc(b, sizeof *b + n * sizeof(float));
+        if (!grown) return NULL;
+        grown->cap = n;
+        if (pthread_setspecific(row_buffer_key, grown) != 0) {
+            free(grown);
+            return NULL;
+        }
+        b = grown;
+    }
+    return b->data;
+}
+
+/* One thread's share: panels [p0, p1), rows packed into the thread's
+ * buffer. Should that buffer not grow, go a register tile of rows at a time
+ * through a stack buffer: slower, and the same result, since the order of
+ * each sum is the same. */
 static void linear_share(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
                          float *out, int p0, int p1) {
-    float small[MR * KC];
     /* Few rows (a short text): no k blocks. Every panel then streams
      * front to back once, one contiguous run of weights for the whole share
      * (the hardware prefetcher's best case, and weights are what a short
@@ -238,15 +270,15 @@ static void linear_share(int use_avx2, const float *x, const encore_packed_matri
      * stored. */
     const int kb = T <= FULL_K_MAX_ROWS ? w->K : w->K < KC ? w->K : KC;
     const int rows = T < MC ? (T + MR - 1) / MR * MR : MC;
-    float *a_buf = T > MR || kb > KC ? malloc((size_t)rows * kb * sizeof(float)) : NULL;
-    if (a_buf || T <= MR) {
-        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf ? a_buf : small, a_buf ? kb : KC);
+    float *a_buf = thread_row_buffer((size_t)rows * kb);
+    if (a_buf) {
+        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf, kb);
     } else {
+        float small[MR * KC];
         for (int t0 = 0; t0 < T; t0 += MR)
             linear_panels(use_avx2, x + (size_t)t0 * w->K, w, bias, T - t0 < MR ? T - t0 : MR,
                           out + (size_t)t0 * w->N, p0, p1, small, KC);
     }
-    free(a_buf);
 }
 
 /* A contention guard. When other processes keep the cores busy, the
