@@ -3,6 +3,7 @@
  * its exact GELU in erf_cpu.c. */
 #include "cpu_ops.h"
 
+#include "cpu_isa.h"
 #include "erf_cpu.h"
 
 #include <cblas.h>
@@ -103,17 +104,88 @@ void encore_bias_act_cpu(float *x, const float *bias, encore_activation act, int
     }
 }
 
-void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
-                          int max_len, float *out) {
+void encore_act_block_cpu(float *x, size_t ldx, int rows, int cols, encore_activation act) {
+    if (act == ENCORE_ACTIVATION_GELU) {
+        encore_gelu_block_isa_cpu(x, ldx, rows, cols, ENCORE_CPU_ISA_BEST);
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int n = 0; n < cols; n++) x[(size_t)r * ldx + n] = activate(x[(size_t)r * ldx + n], act);
+}
+
+void encore_residual_layernorm_row_cpu(float *row, const float *residual, const float *gamma, const float *beta,
+                                       float eps, int C) {
+    for (int c = 0; c < C; c++) row[c] += residual[c];
+    layernorm_row(row, gamma, beta, eps, C);
+}
+
+size_t encore_attention_scratch_floats(int threads, int max_len, int D) {
+    return (size_t)threads * (size_t)max_len * (size_t)(D + 1);
+}
+
+/* One head of one sequence: o (S, D), row stride ldo, from q, k, v (S, D),
+ * row stride ld. kt: (D, S) scratch for the keys transposed, so that a
+ * query's scores come out S at a time: for each d, p[0..S) += q[d] * kt[d].
+ * Every loop is unit stride and vectorises, over keys or over D. Written
+ * once, compiled twice below: for AVX2 + FMA and for any x86-64. */
+__attribute__((always_inline)) static inline void attend_head(const float *restrict q, const float *restrict k,
+                                                              const float *restrict v, int S, int D, size_t ld,
+                                                              float scale, float *restrict kt, float *restrict p,
+                                                              float *restrict o, size_t ldo) {
+    for (int j = 0; j < S; j++)
+        for (int d = 0; d < D; d++) kt[(size_t)d * S + j] = k[(size_t)j * ld + d];
+    for (int i = 0; i < S; i++) {
+        const float *qi = q + (size_t)i * ld;
+        for (int j = 0; j < S; j++) p[j] = 0.0f;
+        for (int d = 0; d < D; d++) {
+            const float qd = qi[d];
+            const float *kd = kt + (size_t)d * S;
+            for (int j = 0; j < S; j++) p[j] += qd * kd[j];
+        }
+        float mx = -INFINITY;
+        for (int j = 0; j < S; j++) {
+            p[j] *= scale;
+            mx = p[j] > mx ? p[j] : mx;
+        }
+        float sum = 0.0f;
+        for (int j = 0; j < S; j++) {
+            p[j] = expf(p[j] - mx);
+            sum += p[j];
+        }
+        float *oi = o + (size_t)i * ldo;
+        for (int d = 0; d < D; d++) oi[d] = 0.0f;
+        for (int j = 0; j < S; j++) {
+            const float *vj = v + (size_t)j * ld;
+            const float pj = p[j] / sum;
+            for (int d = 0; d < D; d++) oi[d] += pj * vj[d];
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void attend_head_avx2(const float *q, const float *k, const float *v, int S,
+                                                                  int D, size_t ld, float scale, float *kt, float *p,
+                                                                  float *o, size_t ldo) {
+    attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+}
+#endif
+
+static void attend_head_portable(const float *q, const float *k, const float *v, int S, int D, size_t ld, float scale,
+                                 float *kt, float *p, float *o, size_t ldo) {
+    attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+}
+
+int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
+                             int max_len, float *out, encore_cpu_isa isa) {
+    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
+    if (use_avx2 < 0) return -1;
     const int C = H * D;
-    const int ld = 3 * C;  // row stride of qkv
+    const size_t ld = 3 * (size_t)C;  // row stride of qkv
     const float scale = 1.0f / sqrtf((float)D);
-    /* Plain loops, not BLAS: OpenMP already spreads (sequence, head) pairs
-     * over the cores, and the inner loops over D vectorise (the q.k dot
-     * product as a SIMD reduction). Even one short text is worth splitting
-     * over the heads: at 25 tokens and 12 heads of 32 this is ~0.1 ms a
-     * layer, against a few microseconds to wake the pool, and it was 1.1 ms
-     * of an 8.5 ms text on 2 threads while it ran on one. */
+    /* OpenMP spreads (sequence, head) pairs over the cores. Even one short
+     * text is worth splitting over the heads: at 25 tokens and 12 heads of
+     * 32 this is ~0.1 ms a layer, against a few microseconds to wake the
+     * pool. */
     size_t work = 0;  // multiply-adds of q k^T and p v over all sequences
     for (int b = 0; b < B; b++) work += (size_t)(seq_start[b + 1] - seq_start[b]) * (seq_start[b + 1] - seq_start[b]);
     work *= 2 * (size_t)C;
@@ -122,34 +194,22 @@ void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int
         for (int h = 0; h < H; h++) {
             const int S = seq_start[b + 1] - seq_start[b];
             const float *q = qkv + (size_t)seq_start[b] * ld + h * D;  // (S, D), stride ld
-            const float *k = q + C;                                    // (S, D), stride ld
-            const float *v = q + 2 * C;                                // (S, D), stride ld
             float *o = out + (size_t)seq_start[b] * C + h * D;         // (S, D), stride C
-            float *p = scratch + (size_t)omp_get_thread_num() * max_len;  // (S) one row of probabilities
-            for (int i = 0; i < S; i++) {
-                const float *qi = q + (size_t)i * ld;
-                float mx = -INFINITY;
-                for (int j = 0; j < S; j++) {
-                    const float *kj = k + (size_t)j * ld;
-                    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-                    for (int d = 0; d < D; d++) dot += qi[d] * kj[d];
-                    p[j] = dot * scale;
-                    mx = p[j] > mx ? p[j] : mx;
-                }
-                float sum = 0.0f;
-                for (int j = 0; j < S; j++) {
-                    p[j] = expf(p[j] - mx);
-                    sum += p[j];
-                }
-                float *oi = o + (size_t)i * C;
-                for (int d = 0; d < D; d++) oi[d] = 0.0f;
-                for (int j = 0; j < S; j++) {
-                    const float *vj = v + (size_t)j * ld;
-                    const float pj = p[j] / sum;
-                    for (int d = 0; d < D; d++) oi[d] += pj * vj[d];
-                }
+            float *kt = scratch + (size_t)omp_get_thread_num() * max_len * (D + 1);  // (D, S)
+            float *p = kt + (size_t)max_len * D;                                     // (S)
+#if defined(__x86_64__) || defined(__i386__)
+            if (use_avx2) {
+                attend_head_avx2(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
+                continue;
             }
+#endif
+            attend_head_portable(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
         }
     }
+    return 0;
+}
+
+void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
+                          int max_len, float *out) {
+    encore_attention_isa_cpu(qkv, seq_start, B, H, D, scratch, max_len, out, ENCORE_CPU_ISA_BEST);
 }

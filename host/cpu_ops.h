@@ -6,6 +6,7 @@
 #define ENCORE_CPU_OPS_H
 
 #include "config.h"
+#include "cpu_isa.h"
 
 #include <stdint.h>
 
@@ -32,13 +33,28 @@ void encore_bias_residual_layernorm_cpu(float *x, const float *bias, const float
 /* x = act(x + bias), in place. x: (T, N). */
 void encore_bias_act_cpu(float *x, const float *bias, encore_activation act, int T, int N);
 
+/* The fused forms, for one thread's part of a product (gemm_cpu.h's
+ * epilogues), whose bias is already in the sums:
+ * x = act(x) on a block of rows x cols, row stride ldx; */
+void encore_act_block_cpu(float *x, size_t ldx, int rows, int cols, encore_activation act);
+
+/* row = LayerNorm(row + residual) on one row of C. */
+void encore_residual_layernorm_row_cpu(float *row, const float *residual, const float *gamma, const float *beta,
+                                       float eps, int C);
+
 /* Multi-head self-attention over a packed batch. qkv: (T, 3C), queries, keys
  * and values side by side; seq_start: (B + 1) token offsets of each sequence;
- * scratch: (omp_get_max_threads(), max_len) floats, max_len at least the
- * longest sequence; out: (T, C). Each sequence attends only to itself, so no
- * padding or mask is needed. */
+ * scratch: encore_attention_scratch_floats(omp_get_max_threads(), max_len, D)
+ * floats, max_len at least the longest sequence; out: (T, C). Each sequence
+ * attends only to itself, so no padding or mask is needed. */
+size_t encore_attention_scratch_floats(int threads, int max_len, int D);
 void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
                           int max_len, float *out);
+
+/* The same with the code path chosen by the caller. Returns 0, or -1 when
+ * isa is AVX2 and the CPU lacks it. */
+int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
+                             int max_len, float *out, encore_cpu_isa isa);
 
 #ifdef __cplusplus
 }

@@ -84,17 +84,27 @@ __attribute__((target("avx2,fma"))) static inline __m256 gelu8(__m256 v) {
 __attribute__((target("avx2,fma"))) static void bias_gelu_avx2(float *row, const float *bias, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(row + i, gelu8(_mm256_add_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(bias + i))));
+        _mm256_storeu_ps(row + i, gelu8(bias ? _mm256_add_ps(_mm256_loadu_ps(row + i), _mm256_loadu_ps(bias + i))
+                                             : _mm256_loadu_ps(row + i)));
     if (i < n) {
         float tmp[8] = {0};
-        for (size_t k = i; k < n; k++) tmp[k - i] = row[k] + bias[k];
+        for (size_t k = i; k < n; k++) tmp[k - i] = bias ? row[k] + bias[k] : row[k];
         _mm256_storeu_ps(tmp, gelu8(_mm256_loadu_ps(tmp)));
         memcpy(row + i, tmp, (n - i) * sizeof(float));
+    }
+}
+__attribute__((target("avx2,fma"))) static void gelu_block_avx2(float *x, size_t ldx, int rows, int cols) {
+    const int whole = cols / 8 * 8;
+    for (int r = 0; r < rows; r++) {
+        float *row = x + (size_t)r * ldx;
+        for (int i = 0; i < whole; i += 8) _mm256_storeu_ps(row + i, gelu8(_mm256_loadu_ps(row + i)));
+        if (whole < cols) bias_gelu_avx2(row + whole, NULL, (size_t)(cols - whole));
     }
 }
 #else
 static void erf_avx2(const float *x, float *y, size_t n) { (void)x, (void)y, (void)n; }
 static void bias_gelu_avx2(float *row, const float *bias, size_t n) { (void)row, (void)bias, (void)n; }
+static void gelu_block_avx2(float *x, size_t ldx, int rows, int cols) { (void)x, (void)ldx, (void)rows, (void)cols; }
 #endif
 
 int encore_erf_isa_cpu(const float *x, float *y, size_t n, encore_cpu_isa isa) {
@@ -114,9 +124,20 @@ int encore_bias_gelu_isa_cpu(float *row, const float *bias, size_t n, encore_cpu
         bias_gelu_avx2(row, bias, n);
     } else {
         for (size_t i = 0; i < n; i++) {
-            const float v = row[i] + bias[i];
+            const float v = bias ? row[i] + bias[i] : row[i];
             row[i] = 0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2));
         }
+    }
+    return 0;
+}
+
+int encore_gelu_block_isa_cpu(float *x, size_t ldx, int rows, int cols, encore_cpu_isa isa) {
+    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
+    if (use_avx2 < 0) return -1;
+    if (use_avx2) {
+        gelu_block_avx2(x, ldx, rows, cols);
+    } else {
+        for (int r = 0; r < rows; r++) encore_bias_gelu_isa_cpu(x + (size_t)r * ldx, NULL, (size_t)cols, isa);
     }
     return 0;
 }

@@ -17,8 +17,12 @@ extern "C" {
 int encore_erf_isa_cpu(const float *x, float *y, size_t n, encore_cpu_isa isa);
 
 /* row[i] = gelu(row[i] + bias[i]), i < n, gelu(v) = v/2 (1 + erf(v / sqrt 2)),
- * as PyTorch's exact GELU. Returns as encore_erf_isa_cpu. */
+ * as PyTorch's exact GELU; bias may be NULL (no bias). Returns as encore_erf_isa_cpu. */
 int encore_bias_gelu_isa_cpu(float *row, const float *bias, size_t n, encore_cpu_isa isa);
+
+/* The same without bias on a block: rows x cols, row stride ldx (one
+ * thread's finished block of a product). Returns as encore_erf_isa_cpu. */
+int encore_gelu_block_isa_cpu(float *x, size_t ldx, int rows, int cols, encore_cpu_isa isa);
 
 #ifdef __cplusplus
 }

@@ -84,7 +84,7 @@ static encore_status reserve(encore_cpu_workspace *ws, const encore_config *c, c
             return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for a batch of %zu tokens", T);
         ws->cap_T = T;
     }
-    size_t scratch = (size_t)omp_get_max_threads() * (size_t)b->max_len;
+    size_t scratch = encore_attention_scratch_floats(omp_get_max_threads(), b->max_len, c->hidden_size / c->n_heads);
     if (scratch > ws->cap_scratch) {
         float *s = realloc(ws->scratch, scratch * sizeof(float));
         if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -94,10 +94,28 @@ static encore_status reserve(encore_cpu_workspace *ws, const encore_config *c, c
     return ENCORE_STATUS_OK;
 }
 
+/* The epilogues fused onto the layer's products (gemm_cpu.h). */
+typedef struct residual_ln {
+    const float *residual;  // (T, C)
+    const float *gamma, *beta;
+    float eps;
+    int C;
+} residual_ln;
+
+static void residual_ln_row(float *row, int t, const void *ctx) {
+    const residual_ln *r = ctx;
+    encore_residual_layernorm_row_cpu(row, r->residual + (size_t)t * r->C, r->gamma, r->beta, r->eps, r->C);
+}
+
+static void act_block(float *c, size_t ldc, int rows, int n0, int cols, const void *ctx) {
+    (void)n0;
+    encore_act_block_cpu(c, ldc, rows, cols, *(const encore_activation *)ctx);
+}
+
 encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, encore_cpu_workspace *ws,
                                  const float **hidden) {
     const encore_config *c = &m->config;
-    const int T = b->T, C = c->hidden_size, F = c->intermediate_size;
+    const int T = b->T, C = c->hidden_size;
     const int H = c->n_heads, D = C / H;
     const float eps = c->layer_norm_eps;
     encore_status s = reserve(ws, c, b);
@@ -116,14 +134,19 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
         const encore_layer_weights *w = &m->layers[l];
         encore_linear_packed_cpu(x, &w->qkv_w, w->qkv_b, T, ws->qkv);                  // (T, 3C)
         encore_attention_cpu(ws->qkv, b->seq_start, b->B, H, D, ws->scratch, b->max_len, ws->ctx);  // (T, C)
-        /* The projection lands in qkv's first T*C floats, free again now. */
-        float *proj = ws->qkv;                                                         // (T, C)
-        encore_linear_packed_cpu(ws->ctx, &w->attn_out_w, NULL, T, proj);
-        encore_bias_residual_layernorm_cpu(proj, w->attn_out_b, x, w->ln1_g, w->ln1_b, eps, T, C);
-        encore_linear_packed_cpu(proj, &w->ffn_in_w, NULL, T, ws->ffn);                // (T, F)
-        encore_bias_act_cpu(ws->ffn, w->ffn_in_b, c->activation, T, F);
-        encore_linear_packed_cpu(ws->ffn, &w->ffn_out_w, NULL, T, x);                  // (T, C)
-        encore_bias_residual_layernorm_cpu(x, w->ffn_out_b, proj, w->ln2_g, w->ln2_b, eps, T, C);
+        /* Each product carries its bias and what follows it (LayerNorm with
+         * the residual, or the activation), so nothing runs between the
+         * products on one thread while the others wait. The projection
+         * lands in qkv's first T*C floats, free again now. */
+        float *proj = ws->qkv;  // (T, C)
+        const residual_ln ln1 = {x, w->ln1_g, w->ln1_b, eps, C};
+        const encore_linear_epilogue ep1 = {NULL, residual_ln_row, &ln1};
+        encore_linear_packed_fused_cpu(ws->ctx, &w->attn_out_w, w->attn_out_b, T, proj, &ep1);
+        const encore_linear_epilogue act = {act_block, NULL, &c->activation};
+        encore_linear_packed_fused_cpu(proj, &w->ffn_in_w, w->ffn_in_b, T, ws->ffn, &act);  // (T, F)
+        const residual_ln ln2 = {proj, w->ln2_g, w->ln2_b, eps, C};
+        const encore_linear_epilogue ep2 = {NULL, residual_ln_row, &ln2};
+        encore_linear_packed_fused_cpu(ws->ffn, &w->ffn_out_w, w->ffn_out_b, T, x, &ep2);  // (T, C)
     }
     *hidden = x;
     return ENCORE_STATUS_OK;

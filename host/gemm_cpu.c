@@ -181,13 +181,13 @@ static void pack_rows(const float *x, size_t ldx, int mc, int kc, float *dst) {
 /* Panels [p0, p1) of the product, every row of x, k in blocks of kb.
  * a_buf: (MC, kb) floats for the packed rows. */
 static void linear_panels(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
-                          float *out, int p0, int p1, float *a_buf, int kb) {
+                          float *out, int p0, int p1, float *a_buf, int kb, const encore_linear_epilogue *ep) {
     const int N = w->N, K = w->K;
     for (int t0 = 0; t0 < T; t0 += MC) {
         const int mc = T - t0 < MC ? T - t0 : MC;
         for (int k0 = 0; k0 < K; k0 += kb) {
             const int kc = K - k0 < kb ? K - k0 : kb;
-            const int first = k0 == 0;
+            const int first = k0 == 0, last = k0 + kc == K;
             pack_rows(x + (size_t)t0 * K + k0, (size_t)K, mc, kc, a_buf);
             for (int p = p0; p < p1; p++) {
                 const int n0 = p * ENCORE_PANEL, nr = N - n0 < ENCORE_PANEL ? N - n0 : ENCORE_PANEL;
@@ -217,6 +217,7 @@ static void linear_panels(int use_avx2, const float *x, const encore_packed_matr
                         for (int r = 0; r < mr; r++)
                             memcpy(c + (size_t)r * N, tmp + r * ENCORE_PANEL, (size_t)nr * sizeof(float));
                     }
+                    if (last && ep && ep->block) ep->block(c, (size_t)N, mr, n0, nr, ep->ctx);
                 }
             }
         }
@@ -260,7 +261,7 @@ static float *thread_row_buffer(size_t n) {
  * through a stack buffer: slower, and the same result, since the order of
  * each sum is the same. */
 static void linear_share(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
-                         float *out, int p0, int p1) {
+                         float *out, int p0, int p1, const encore_linear_epilogue *ep) {
     /* Few rows (a short text): no k blocks. Every panel then streams
      * front to back once, one contiguous run of weights for the whole share
      * (the hardware prefetcher's best case, and weights are what a short
@@ -272,12 +273,12 @@ static void linear_share(int use_avx2, const float *x, const encore_packed_matri
     const int rows = T < MC ? (T + MR - 1) / MR * MR : MC;
     float *a_buf = thread_row_buffer((size_t)rows * kb);
     if (a_buf) {
-        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf, kb);
+        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf, kb, ep);
     } else {
         float small[MR * KC];
         for (int t0 = 0; t0 < T; t0 += MR)
             linear_panels(use_avx2, x + (size_t)t0 * w->K, w, bias, T - t0 < MR ? T - t0 : MR,
-                          out + (size_t)t0 * w->N, p0, p1, small, KC);
+                          out + (size_t)t0 * w->N, p0, p1, small, KC, ep);
     }
 }
 
@@ -326,8 +327,8 @@ static double seconds(clockid_t clock) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out,
-                                 encore_cpu_isa isa, int threads) {
+int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T,
+                                       float *out, const encore_linear_epilogue *ep, encore_cpu_isa isa, int threads) {
     const int use_avx2 = encore_cpu_isa_use_avx2(isa);
     if (use_avx2 < 0) return -1;
     if (T <= 0 || w->N <= 0) return 0;
@@ -342,8 +343,11 @@ int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, 
         }
     }
     if (threads > P) threads = P;
+    const int rows = ep && ep->row;
     if (threads <= 1) {
-        linear_share(use_avx2, x, w, b, T, out, 0, P);
+        linear_share(use_avx2, x, w, b, T, out, 0, P, ep);
+        if (rows)
+            for (int t = 0; t < T; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
         return 0;
     }
     const double start = seconds(CLOCK_MONOTONIC);
@@ -355,9 +359,19 @@ int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, 
         const int nt = omp_get_num_threads(), id = omp_get_thread_num();
         const int p0 = (int)((long)P * id / nt), p1 = (int)((long)P * (id + 1) / nt);
         const double cpu0 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
-        linear_share(use_avx2, x, w, b, T, out, p0, p1);
+        linear_share(use_avx2, x, w, b, T, out, p0, p1, ep);
+        double share = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0 : 0.0;
+        if (rows) {
+            /* Whole rows need every thread's columns. The wait at the
+             * barrier is not work, so it stays out of the share's time. */
+#pragma omp barrier
+            const double cpu1 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
+            const int t0 = (int)((long)T * id / nt), t1 = (int)((long)T * (id + 1) / nt);
+            for (int t = t0; t < t1; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
+            if (id == 0 && guarded) share += seconds(CLOCK_THREAD_CPUTIME_ID) - cpu1;
+        }
         if (id == 0 && guarded) {
-            first_share_cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+            first_share_cpu = share;
             team = nt;
         }
     }
@@ -365,6 +379,16 @@ int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, 
     return 0;
 }
 
+int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out,
+                                 encore_cpu_isa isa, int threads) {
+    return encore_linear_packed_fused_isa_cpu(x, w, b, T, out, NULL, isa, threads);
+}
+
+void encore_linear_packed_fused_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out,
+                                    const encore_linear_epilogue *ep) {
+    encore_linear_packed_fused_isa_cpu(x, w, b, T, out, ep, ENCORE_CPU_ISA_BEST, 0);
+}
+
 void encore_linear_packed_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out) {
-    encore_linear_packed_isa_cpu(x, w, b, T, out, ENCORE_CPU_ISA_BEST, 0);
+    encore_linear_packed_fused_isa_cpu(x, w, b, T, out, NULL, ENCORE_CPU_ISA_BEST, 0);
 }

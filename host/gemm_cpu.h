@@ -47,6 +47,23 @@ void encore_unpack_matrix(const encore_packed_matrix *p, float *w);
  * the weights row by row this way). */
 void encore_unpack_matrix_row(const encore_packed_matrix *p, int n, int k0, int len, float *dst);
 
+/* Work fused onto a product, done in the same parallel region so that it
+ * is spread over the same threads and needs no fork of its own. Either
+ * callback may be NULL.
+ * - block: elementwise work on a finished block of the output, rows
+ *   [t0, t0 + rows) and columns [n0, n0 + cols) at c = out + t0 * N + n0,
+ *   row stride ldc; called while the block is still in cache.
+ * - row: work on whole rows (a LayerNorm), after every thread has finished
+ *   its part of the product: row t of out, N floats. The rows are split
+ *   over the threads.
+ * Both see exactly the sums the plain product gives, whatever the thread
+ * count, so fusing leaves results bitwise the same. */
+typedef struct encore_linear_epilogue {
+    void (*block)(float *c, size_t ldc, int rows, int n0, int cols, const void *ctx);
+    void (*row)(float *row, int t, const void *ctx);
+    const void *ctx;
+} encore_linear_epilogue;
+
 /* out = x W^T (+ b). x: (T, K), b: (N) or NULL, out: (T, N); x and out must
  * not overlap. Splits the panels over the OpenMP threads when the product
  * is large enough to pay for waking them. */
@@ -57,6 +74,15 @@ void encore_linear_packed_cpu(const float *x, const encore_packed_matrix *w, con
  * when isa is AVX2 and the CPU lacks it. */
 int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out,
                                  encore_cpu_isa isa, int threads);
+
+/* out = epilogue(x W^T (+ b)); ep may be NULL. */
+void encore_linear_packed_fused_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out,
+                                    const encore_linear_epilogue *ep);
+
+/* The same with the code path and thread count chosen by the caller, as
+ * encore_linear_packed_isa_cpu. */
+int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T,
+                                       float *out, const encore_linear_epilogue *ep, encore_cpu_isa isa, int threads);
 
 #ifdef __cplusplus
 }

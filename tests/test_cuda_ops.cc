@@ -344,7 +344,7 @@ void run_attention(const Case &c, std::mt19937 &rng) {
         for (int j = 0; j < 3 * C; j++) biased[(size_t)t * 3 * C + j] += bias[j];
     int max_len = 0;
     for (int n : c.lengths) max_len = std::max(max_len, n);
-    std::vector<float> scratch((size_t)omp_get_max_threads() * max_len), want((size_t)T * C);
+    std::vector<float> scratch(encore_attention_scratch_floats(omp_get_max_threads(), max_len, D)), want((size_t)T * C);
     encore_attention_cpu(biased.data(), start.data(), B, H, D, scratch.data(), max_len, want.data());
     std::vector<int32_t> tiles(B + 1);
     const int n_tiles = encore_attention_tiles(start.data(), B, ENCORE_ATTENTION_TILE_Q, tiles.data());

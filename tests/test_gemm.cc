@@ -1,7 +1,8 @@
 // The CPU linear layers on packed weights (host/gemm_cpu.c) against a naive
 // product in double, for both code paths and 1 or 2 threads; the batch and
 // thread independence of their results; and the vectorised erf and exact
-// GELU (host/erf_cpu.c) against erf in double.
+// GELU (host/erf_cpu.c) against erf in double; and the epilogues fused onto
+// the products against the same work done in a separate pass.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -294,6 +295,125 @@ TEST(Erf, BiasGeluMatchesDouble) {
         encore_bias_act_cpu(z.data(), bias.data(), ENCORE_ACTIVATION_GELU, T, N);
         if (isa == isas().back()) {  // the best path, which encore_bias_act_cpu takes
             EXPECT_EQ(std::memcmp(z.data(), y.data(), z.size() * sizeof(float)), 0);
+        }
+    }
+}
+
+// The block GELU (no bias) gives the same bits as the row form with no bias,
+// whatever the block's shape.
+TEST(Erf, GeluBlockMatchesRowForm) {
+    std::mt19937 rng(6);
+    const int T = 9, N = 45, ld = 50;
+    auto x = random_vector((size_t)T * ld, rng, 6.0f);
+    for (encore_cpu_isa isa : isas()) {
+        std::vector<float> rows = x, block = x;
+        for (int t = 0; t < T; t++) ASSERT_EQ(encore_bias_gelu_isa_cpu(rows.data() + (size_t)t * ld, nullptr, N, isa), 0);
+        ASSERT_EQ(encore_gelu_block_isa_cpu(block.data(), ld, T, N, isa), 0);
+        EXPECT_EQ(std::memcmp(rows.data(), block.data(), rows.size() * sizeof(float)), 0) << isa_name(isa);
+        for (int t = 0; t < T; t++)  // columns past N untouched
+            for (int j = N; j < ld; j++) ASSERT_EQ(block[(size_t)t * ld + j], x[(size_t)t * ld + j]);
+    }
+}
+
+namespace fused {
+
+struct Ln {
+    const float *residual, *gamma, *beta;
+    int C;
+};
+
+void ln_row(float *row, int t, const void *ctx) {
+    const Ln *l = static_cast<const Ln *>(ctx);
+    encore_residual_layernorm_row_cpu(row, l->residual + (size_t)t * l->C, l->gamma, l->beta, 1e-12f, l->C);
+}
+
+struct Act {
+    encore_activation act;
+};
+
+void act_block(float *c, size_t ldc, int rows, int n0, int cols, const void *ctx) {
+    (void)n0;
+    encore_act_block_cpu(c, ldc, rows, cols, static_cast<const Act *>(ctx)->act);
+}
+
+// Counts how often each element of a (T, N) output is handed to an epilogue.
+struct Count {
+    std::vector<int> block, row;
+    const float *out;
+    int N;
+};
+
+void count_block(float *c, size_t ldc, int rows, int n0, int cols, const void *ctx) {
+    Count *k = const_cast<Count *>(static_cast<const Count *>(ctx));
+    const size_t first = (size_t)(c - k->out);
+    EXPECT_EQ((int)(first % k->N), n0);
+    EXPECT_EQ(ldc, (size_t)k->N);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) __atomic_fetch_add(&k->block[first + (size_t)r * ldc + j], 1, __ATOMIC_RELAXED);
+}
+
+void count_row(float *row, int t, const void *ctx) {
+    Count *k = const_cast<Count *>(static_cast<const Count *>(ctx));
+    EXPECT_EQ(row, k->out + (size_t)t * k->N);
+    __atomic_fetch_add(&k->row[t], 1, __ATOMIC_RELAXED);
+}
+
+}  // namespace fused
+
+// An epilogue fused onto the product (an activation on each finished block,
+// or LayerNorm with the residual on each row after the product) leaves the
+// same bits as the plain product followed by the same work in a separate
+// pass: for short texts (no k blocks) and long ones (k blocks), a narrow
+// last panel, both code paths, 1 and 2 threads. Every element reaches the
+// block epilogue once, every row the row epilogue once.
+TEST(Gemm, FusedEpiloguesMatchSeparatePasses) {
+    std::mt19937 rng(8);
+    for (auto nk : std::vector<std::pair<int, int>>{{384, 1536}, {45, 300}}) {
+        const int N = nk.first, K = nk.second;
+        auto w = random_vector((size_t)N * K, rng, 0.1f);
+        auto bias = random_vector((size_t)N, rng);
+        auto gamma = random_vector((size_t)N, rng), beta = random_vector((size_t)N, rng);
+        Packed p(w, N, K);
+        for (int T : {1, 7, 48, 49, 200}) {
+            auto x = random_vector((size_t)T * K, rng);
+            auto residual = random_vector((size_t)T * N, rng);
+            const fused::Ln ln{residual.data(), gamma.data(), beta.data(), N};
+            for (encore_cpu_isa isa : isas()) {
+                std::vector<float> plain((size_t)T * N), got((size_t)T * N);
+                ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, bias.data(), T, plain.data(), isa, 1), 0);
+                for (int threads : {1, 2}) {
+                    const std::string where = std::string(isa_name(isa)) + " N=" + std::to_string(N) +
+                                              " T=" + std::to_string(T) + " threads=" + std::to_string(threads);
+                    for (encore_activation act : {ENCORE_ACTIVATION_GELU, ENCORE_ACTIVATION_RELU}) {
+                        const fused::Act a{act};
+                        const encore_linear_epilogue ep{fused::act_block, nullptr, &a};
+                        ASSERT_EQ(encore_linear_packed_fused_isa_cpu(x.data(), &p.m, bias.data(), T, got.data(), &ep,
+                                                                     isa, threads),
+                                  0);
+                        std::vector<float> want = plain;
+                        encore_act_block_cpu(want.data(), N, T, N, act);
+                        EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+                            << where << " activation " << act;
+                    }
+                    const encore_linear_epilogue ep{nullptr, fused::ln_row, &ln};
+                    ASSERT_EQ(encore_linear_packed_fused_isa_cpu(x.data(), &p.m, bias.data(), T, got.data(), &ep, isa,
+                                                                 threads),
+                              0);
+                    std::vector<float> want = plain;
+                    for (int t = 0; t < T; t++) fused::ln_row(want.data() + (size_t)t * N, t, &ln);
+                    EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+                        << where << " residual LayerNorm";
+
+                    fused::Count count{std::vector<int>((size_t)T * N), std::vector<int>(T), got.data(), N};
+                    const encore_linear_epilogue counting{fused::count_block, fused::count_row, &count};
+                    ASSERT_EQ(encore_linear_packed_fused_isa_cpu(x.data(), &p.m, bias.data(), T, got.data(),
+                                                                 &counting, isa, threads),
+                              0);
+                    for (size_t i = 0; i < count.block.size(); i++)
+                        ASSERT_EQ(count.block[i], 1) << where << " element " << i;
+                    for (int t = 0; t < T; t++) ASSERT_EQ(count.row[t], 1) << where << " row " << t;
+                }
+            }
         }
     }
 }

@@ -241,7 +241,7 @@ void bench_attention(const Ceil &c, encore_cuda_dtype dt, encore_attention_impl 
                                  out.p, nullptr));
         for (int t = 0; t < Tc; t++)
             for (int j = 0; j < 3 * C; j++) hq[(size_t)t * 3 * C + j] += hb[j];
-        std::vector<float> scratch((size_t)omp_get_max_threads() * 200), want((size_t)Tc * C);
+        std::vector<float> scratch(encore_attention_scratch_floats(omp_get_max_threads(), 200, D)), want((size_t)Tc * C);
         encore_attention_cpu(hq.data(), s.data(), Bc, H, D, scratch.data(), 200, want.data());
         const double err = max_err(get(out, want.size(), dt), want);
         std::vector<int> lens(B, L);

@@ -1,0 +1,100 @@
+// The CPU attention (host/cpu_ops.c) against softmax(q k^T / sqrt(D)) v in
+// double, for sequences of several lengths packed in one batch, on both code
+// paths and 1 and 2 threads; and a sequence's result is bitwise the same alone or in a batch.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu_ops.h"
+
+namespace {
+
+// out (T, C) in double for qkv (T, 3C) packed as seq_start says.
+std::vector<double> reference(const std::vector<float> &qkv, const std::vector<int32_t> &seq_start, int H, int D) {
+    const int C = H * D, B = (int)seq_start.size() - 1;
+    std::vector<double> out((size_t)seq_start[B] * C);
+    for (int b = 0; b < B; b++) {
+        const int s0 = seq_start[b], S = seq_start[b + 1] - s0;
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < S; i++) {
+                std::vector<double> p(S);
+                double mx = -INFINITY, sum = 0.0;
+                for (int j = 0; j < S; j++) {
+                    double dot = 0.0;
+                    for (int d = 0; d < D; d++)
+                        dot += (double)qkv[(size_t)(s0 + i) * 3 * C + h * D + d] *
+                               qkv[(size_t)(s0 + j) * 3 * C + C + h * D + d];
+                    p[j] = dot / std::sqrt((double)D);
+                    mx = std::max(mx, p[j]);
+                }
+                for (int j = 0; j < S; j++) sum += (p[j] = std::exp(p[j] - mx));
+                for (int d = 0; d < D; d++) {
+                    double o = 0.0;
+                    for (int j = 0; j < S; j++) o += p[j] / sum * qkv[(size_t)(s0 + j) * 3 * C + 2 * C + h * D + d];
+                    out[(size_t)(s0 + i) * C + h * D + d] = o;
+                }
+            }
+    }
+    return out;
+}
+
+std::vector<float> run(const std::vector<float> &qkv, const std::vector<int32_t> &seq_start, int H, int D,
+                       encore_cpu_isa isa) {
+    const int B = (int)seq_start.size() - 1;
+    int max_len = 0;
+    for (int b = 0; b < B; b++) max_len = std::max(max_len, seq_start[b + 1] - seq_start[b]);
+    std::vector<float> scratch(encore_attention_scratch_floats(omp_get_max_threads(), max_len, D));
+    std::vector<float> out((size_t)seq_start[B] * H * D, NAN);
+    EXPECT_EQ(encore_attention_isa_cpu(qkv.data(), seq_start.data(), B, H, D, scratch.data(), max_len, out.data(), isa),
+              0);
+    return out;
+}
+
+class AttentionCpu : public ::testing::TestWithParam<int> {};
+
+TEST_P(AttentionCpu, MatchesDoubleAndIsBatchIndependent) {
+    const int threads = GetParam();
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> n(0.0f, 1.5f);
+    std::vector<encore_cpu_isa> isas{ENCORE_CPU_ISA_PORTABLE};
+    if (encore_cpu_has_avx2()) isas.push_back(ENCORE_CPU_ISA_AVX2);
+    for (encore_cpu_isa isa : isas)
+    for (auto hd : std::vector<std::pair<int, int>>{{12, 32}, {4, 64}, {3, 8}}) {
+        const std::string path = isa == ENCORE_CPU_ISA_AVX2 ? "avx2" : "portable";
+        const int H = hd.first, D = hd.second, C = H * D;
+        const std::vector<int> lengths{1, 5, 24, 130, 2};
+        std::vector<int32_t> seq_start{0};
+        for (int L : lengths) seq_start.push_back(seq_start.back() + L);
+        const int T = seq_start.back();
+        std::vector<float> qkv((size_t)T * 3 * C);
+        for (auto &v : qkv) v = n(rng);
+        const auto got = run(qkv, seq_start, H, D, isa);
+        const auto want = reference(qkv, seq_start, H, D);
+        double worst = 0.0;
+        for (size_t i = 0; i < got.size(); i++) worst = std::max(worst, std::fabs(got[i] - want[i]));
+        EXPECT_LT(worst, 2e-5) << path << " H=" << H << " D=" << D << " threads=" << threads;
+
+        // Each sequence alone gives the bits it gave in the batch.
+        for (size_t b = 0; b + 1 < seq_start.size(); b++) {
+            const int s0 = seq_start[b], S = seq_start[b + 1] - s0;
+            std::vector<float> one(qkv.begin() + (size_t)s0 * 3 * C, qkv.begin() + (size_t)(s0 + S) * 3 * C);
+            const auto alone = run(one, {0, S}, H, D, isa);
+            EXPECT_EQ(std::memcmp(alone.data(), got.data() + (size_t)s0 * C, alone.size() * sizeof(float)), 0)
+                << path << " H=" << H << " D=" << D << " sequence " << b << " (" << S << " tokens) alone differs";
+        }
+    }
+    omp_set_num_threads(saved);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, AttentionCpu, ::testing::Values(1, 2),
+                         [](const ::testing::TestParamInfo<int> &i) { return std::to_string(i.param) + "_threads"; });
+
+}  // namespace
