@@ -2,9 +2,10 @@
  * order: gemm_cpu.h).
  *
  * Blocking, from the inside out:
- * - a tile of MR (6) rows of x by one panel (16 columns) lives in 12 AVX
- *   registers while k runs; each k step loads the panel's 16 floats once and
- *   broadcasts one float of each of the 6 rows;
+ * - a tile of up to MR (6) rows of x by one panel (16 columns) lives in up
+ *   to 12 AVX registers while k runs; each k step loads the panel's 16
+ *   floats once and broadcasts one float of each row; the rows split into
+ *   tiles of even heights (tile_start);
  * - KC steps of k at a time, so the panel slice (KC x 16 floats, 16 KiB) stays
  *   in L1 while every row tile of the block passes over it;
  * - MC rows of x at a time, so the block of x (MC x KC floats, 120 KiB) stays
@@ -164,13 +165,28 @@ static void run_tile(int use_avx2, int mr, int kc, const float *a, const float *
     tile_portable(mr, kc, a, b, c, ldc, init, first);
 }
 
+/* How mc rows split into register tiles: as few as MR allows, with heights
+ * as even as can be (differing by one at most). A tile's k loop takes about
+ * max(4, mr) cycles a step on a core with two FMA pipes of latency 4: below
+ * 4 rows its accumulators wait on their own last FMA. So 25 rows go as
+ * 5+5+5+5+5 (25 cycles a step), not 6+6+6+6+1 (28): every tile short of
+ * MR rows is cheaper, and no tile pays for one row. Tile i starts at row
+ * tile_start(mc, i), and is MR floats wide in the packed rows whatever its
+ * height. */
+static int tile_count(int mc) { return (mc + MR - 1) / MR; }
+
+static int tile_start(int mc, int i) {
+    const int n = tile_count(mc), base = mc / n, extra = mc % n;
+    return i * base + (i < extra ? i : extra);
+}
+
 /* Copy rows [0, mc) x columns [0, kc) of x (row stride ldx) into dst as
- * ceil(mc / MR) tiles, each (kc, MR): the MR floats a tile step broadcasts
+ * tile_count(mc) tiles, each (kc, MR): the floats a tile step broadcasts
  * lie side by side, and a tile reads its rows front to back. */
 static void pack_rows(const float *x, size_t ldx, int mc, int kc, float *dst) {
-    for (int r0 = 0; r0 < mc; r0 += MR) {
-        const int mr = mc - r0 < MR ? mc - r0 : MR;
-        float *tile = dst + (size_t)r0 * kc;  // (kc, MR)
+    for (int i = 0; i < tile_count(mc); i++) {
+        const int r0 = tile_start(mc, i), mr = tile_start(mc, i + 1) - r0;
+        float *tile = dst + (size_t)i * MR * kc;  // (kc, MR)
         for (int r = 0; r < mr; r++) {
             const float *row = x + (size_t)(r0 + r) * ldx;
             for (int k = 0; k < kc; k++) tile[(size_t)k * MR + r] = row[k];
@@ -200,9 +216,9 @@ static void linear_panels(int use_avx2, const float *x, const encore_packed_matr
                     memcpy(edge_init, bias + n0, (size_t)nr * sizeof(float));
                     init = edge_init;
                 }
-                for (int r0 = 0; r0 < mc; r0 += MR) {
-                    const int mr = mc - r0 < MR ? mc - r0 : MR;
-                    const float *a = a_buf + (size_t)r0 * kc;     // (kc, MR)
+                for (int i = 0; i < tile_count(mc); i++) {
+                    const int r0 = tile_start(mc, i), mr = tile_start(mc, i + 1) - r0;
+                    const float *a = a_buf + (size_t)i * MR * kc;  // (kc, MR)
                     float *c = out + (size_t)(t0 + r0) * N + n0;  // (mr, nr), row stride N
                     if (nr == ENCORE_PANEL) {
                         run_tile(use_avx2, mr, kc, a, b, c, (size_t)N, init, first);
