@@ -7,6 +7,9 @@
 #include "erf_cpu.h"
 
 #include <cblas.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -119,8 +122,14 @@ void encore_residual_layernorm_row_cpu(float *row, const float *residual, const 
     layernorm_row(row, gamma, beta, eps, C);
 }
 
+/* Keys per row of the transposed keys, rounded up to whole vectors. */
+static size_t padded_keys(int max_len) { return ((size_t)max_len + 7) / 8 * 8; }
+
+/* Per thread: the transposed keys (D, padded) and 4 rows of scores. */
+static size_t scratch_per_thread(int max_len, int D) { return padded_keys(max_len) * (size_t)(D + 4); }
+
 size_t encore_attention_scratch_floats(int threads, int max_len, int D) {
-    return (size_t)threads * (size_t)max_len * (size_t)(D + 1);
+    return (size_t)threads * scratch_per_thread(max_len, D);
 }
 
 /* One head of one sequence: o (S, D), row stride ldo, from q, k, v (S, D),
@@ -163,10 +172,114 @@ __attribute__((always_inline)) static inline void attend_head(const float *restr
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+/* The AVX2 head for D a multiple of 8, with its sums in registers: the
+ * plain loops above keep them in memory, and each step then waits on the
+ * last one's store. kt: (D, Sp), the keys transposed and zero-padded to Sp,
+ * a multiple of 8; p: (4, Sp).
+ * - scores: 4 queries x 16 keys at a time, 8 accumulators over d;
+ * - softmax: per query, as in attend_head;
+ * - p v: 2 queries x 32 columns at a time, 8 accumulators over keys.
+ * Queries past the last (when S is not a multiple of 4 or 2) reuse the last
+ * query's row and are not stored. */
+__attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float *q, const float *k, const float *v,
+                                                                     int S, int D, size_t ld, float scale, float *kt,
+                                                                     float *p, float *o, size_t ldo) {
+    const int Sp = (S + 7) / 8 * 8;
+    for (int d = 0; d < D; d++) {
+        float *row = kt + (size_t)d * Sp;
+        for (int j = 0; j < S; j++) row[j] = k[(size_t)j * ld + d];
+        for (int j = S; j < Sp; j++) row[j] = 0.0f;
+    }
+    const __m256 vscale = _mm256_set1_ps(scale);
+    for (int i0 = 0; i0 < S; i0 += 4) {
+        const int rows = S - i0 < 4 ? S - i0 : 4;
+        const float *qr[4];
+        for (int r = 0; r < 4; r++) qr[r] = q + (size_t)(i0 + (r < rows ? r : rows - 1)) * ld;
+        int j0 = 0;
+        for (; j0 + 16 <= Sp; j0 += 16) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int d = 0; d < D; d++) {
+                const __m256 k0 = _mm256_loadu_ps(kt + (size_t)d * Sp + j0);
+                const __m256 k1 = _mm256_loadu_ps(kt + (size_t)d * Sp + j0 + 8);
+                const __m256 x0 = _mm256_broadcast_ss(qr[0] + d), x1 = _mm256_broadcast_ss(qr[1] + d);
+                const __m256 x2 = _mm256_broadcast_ss(qr[2] + d), x3 = _mm256_broadcast_ss(qr[3] + d);
+                a0 = _mm256_fmadd_ps(x0, k0, a0);
+                b0 = _mm256_fmadd_ps(x0, k1, b0);
+                a1 = _mm256_fmadd_ps(x1, k0, a1);
+                b1 = _mm256_fmadd_ps(x1, k1, b1);
+                a2 = _mm256_fmadd_ps(x2, k0, a2);
+                b2 = _mm256_fmadd_ps(x2, k1, b2);
+                a3 = _mm256_fmadd_ps(x3, k0, a3);
+                b3 = _mm256_fmadd_ps(x3, k1, b3);
+            }
+            _mm256_storeu_ps(p + 0 * (size_t)Sp + j0, _mm256_mul_ps(a0, vscale));
+            _mm256_storeu_ps(p + 0 * (size_t)Sp + j0 + 8, _mm256_mul_ps(b0, vscale));
+            _mm256_storeu_ps(p + 1 * (size_t)Sp + j0, _mm256_mul_ps(a1, vscale));
+            _mm256_storeu_ps(p + 1 * (size_t)Sp + j0 + 8, _mm256_mul_ps(b1, vscale));
+            _mm256_storeu_ps(p + 2 * (size_t)Sp + j0, _mm256_mul_ps(a2, vscale));
+            _mm256_storeu_ps(p + 2 * (size_t)Sp + j0 + 8, _mm256_mul_ps(b2, vscale));
+            _mm256_storeu_ps(p + 3 * (size_t)Sp + j0, _mm256_mul_ps(a3, vscale));
+            _mm256_storeu_ps(p + 3 * (size_t)Sp + j0 + 8, _mm256_mul_ps(b3, vscale));
+        }
+        if (j0 < Sp) {  // one block of 8 keys left
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < D; d++) {
+                const __m256 k0 = _mm256_loadu_ps(kt + (size_t)d * Sp + j0);
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[0] + d), k0, a0);
+                a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[1] + d), k0, a1);
+                a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[2] + d), k0, a2);
+                a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[3] + d), k0, a3);
+            }
+            _mm256_storeu_ps(p + 0 * (size_t)Sp + j0, _mm256_mul_ps(a0, vscale));
+            _mm256_storeu_ps(p + 1 * (size_t)Sp + j0, _mm256_mul_ps(a1, vscale));
+            _mm256_storeu_ps(p + 2 * (size_t)Sp + j0, _mm256_mul_ps(a2, vscale));
+            _mm256_storeu_ps(p + 3 * (size_t)Sp + j0, _mm256_mul_ps(a3, vscale));
+        }
+        /* Softmax over the S real keys of each query, then p / sum. */
+        for (int r = 0; r < rows; r++) {
+            float *pr = p + (size_t)r * Sp;
+            float mx = -INFINITY, sum = 0.0f;
+            for (int j = 0; j < S; j++) mx = pr[j] > mx ? pr[j] : mx;
+            for (int j = 0; j < S; j++) {
+                pr[j] = expf(pr[j] - mx);
+                sum += pr[j];
+            }
+            for (int j = 0; j < S; j++) pr[j] /= sum;
+        }
+        for (int r0 = 0; r0 < rows; r0 += 2) {
+            const float *p0 = p + (size_t)r0 * Sp, *p1 = r0 + 1 < rows ? p0 + Sp : p0;
+            float *o0 = o + (size_t)(i0 + r0) * ldo, *o1 = o0 + ldo;
+            for (int c0 = 0; c0 < D; c0 += 32) {
+                const int w = D - c0 < 32 ? (D - c0) / 8 : 4;  // vectors in this slice
+                __m256 s0[4], s1[4];
+                for (int c = 0; c < 4; c++) s0[c] = s1[c] = _mm256_setzero_ps();
+                for (int j = 0; j < S; j++) {
+                    const float *vj = v + (size_t)j * ld + c0;
+                    const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
+                    for (int c = 0; c < 4; c++) {
+                        if (c < w) {
+                            const __m256 vv = _mm256_loadu_ps(vj + 8 * c);
+                            s0[c] = _mm256_fmadd_ps(w0, vv, s0[c]);
+                            s1[c] = _mm256_fmadd_ps(w1, vv, s1[c]);
+                        }
+                    }
+                }
+                for (int c = 0; c < w; c++) {
+                    _mm256_storeu_ps(o0 + c0 + 8 * c, s0[c]);
+                    if (r0 + 1 < rows) _mm256_storeu_ps(o1 + c0 + 8 * c, s1[c]);
+                }
+            }
+        }
+    }
+}
+
 __attribute__((target("avx2,fma"))) static void attend_head_avx2(const float *q, const float *k, const float *v, int S,
                                                                   int D, size_t ld, float scale, float *kt, float *p,
                                                                   float *o, size_t ldo) {
-    attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+    if (D % 8 == 0)
+        attend_head_avx2_d8(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+    else
+        attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
 }
 #endif
 
@@ -195,8 +308,8 @@ int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, 
             const int S = seq_start[b + 1] - seq_start[b];
             const float *q = qkv + (size_t)seq_start[b] * ld + h * D;  // (S, D), stride ld
             float *o = out + (size_t)seq_start[b] * C + h * D;         // (S, D), stride C
-            float *kt = scratch + (size_t)omp_get_thread_num() * max_len * (D + 1);  // (D, S)
-            float *p = kt + (size_t)max_len * D;                                     // (S)
+            float *kt = scratch + (size_t)omp_get_thread_num() * scratch_per_thread(max_len, D);  // (D, S)
+            float *p = kt + padded_keys(max_len) * D;  // (S), or (4, padded) for attend_head_avx2_d8
 #if defined(__x86_64__) || defined(__i386__)
             if (use_avx2) {
                 attend_head_avx2(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);

@@ -67,7 +67,7 @@ TEST_P(AttentionCpu, MatchesDoubleAndIsBatchIndependent) {
     std::vector<encore_cpu_isa> isas{ENCORE_CPU_ISA_PORTABLE};
     if (encore_cpu_has_avx2()) isas.push_back(ENCORE_CPU_ISA_AVX2);
     for (encore_cpu_isa isa : isas)
-    for (auto hd : std::vector<std::pair<int, int>>{{12, 32}, {4, 64}, {3, 8}}) {
+    for (auto hd : std::vector<std::pair<int, int>>{{12, 32}, {4, 64}, {3, 8}, {2, 40}, {2, 20}}) {
         const std::string path = isa == ENCORE_CPU_ISA_AVX2 ? "avx2" : "portable";
         const int H = hd.first, D = hd.second, C = H * D;
         const std::vector<int> lengths{1, 5, 24, 130, 2};
