@@ -1,6 +1,7 @@
 // The CPU attention (host/cpu_ops.c) against softmax(q k^T / sqrt(D)) v in
 // double, for sequences of several lengths packed in one batch, on both code
-// paths and 1 and 2 threads; and a sequence's result is bitwise the same alone or in a batch.
+// paths and 1 and 2 threads, and a sequence's result is bitwise the same
+// alone or in a batch; and LayerNorm with its residual against double.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -96,5 +97,36 @@ TEST_P(AttentionCpu, MatchesDoubleAndIsBatchIndependent) {
 
 INSTANTIATE_TEST_SUITE_P(Threads, AttentionCpu, ::testing::Values(1, 2),
                          [](const ::testing::TestParamInfo<int> &i) { return std::to_string(i.param) + "_threads"; });
+
+// LayerNorm(row + residual) against the same in double: widths that take
+// the vector path (multiples of 8) and the plain one, rows with a large
+// common offset (where a one-pass variance would lose digits).
+TEST(LayerNormCpu, MatchesDouble) {
+    std::mt19937 rng(12);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    for (int C : {384, 768, 8, 37}) {
+        for (float offset : {0.0f, 300.0f}) {
+            std::vector<float> row(C), res(C), gamma(C), beta(C);
+            for (int c = 0; c < C; c++) {
+                row[c] = offset + n(rng);
+                res[c] = n(rng);
+                gamma[c] = 1.0f + 0.1f * n(rng);
+                beta[c] = 0.1f * n(rng);
+            }
+            std::vector<double> y(C);
+            double mean = 0.0, var = 0.0;
+            for (int c = 0; c < C; c++) mean += y[c] = (double)(row[c] + res[c]);
+            mean /= C;
+            for (int c = 0; c < C; c++) var += (y[c] - mean) * (y[c] - mean);
+            var /= C;
+            const float eps = 1e-12f;
+            encore_residual_layernorm_row_cpu(row.data(), res.data(), gamma.data(), beta.data(), eps, C);
+            for (int c = 0; c < C; c++) {
+                const double want = (y[c] - mean) / std::sqrt(var + eps) * gamma[c] + beta[c];
+                ASSERT_NEAR(row[c], want, 1e-5 * (1.0 + std::fabs(want))) << "C=" << C << " offset " << offset << " c=" << c;
+            }
+        }
+    }
+}
 
 }  // namespace
