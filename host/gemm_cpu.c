@@ -10,7 +10,9 @@
  *   in L1 while every row tile of the block passes over it;
  * - MC rows of x at a time, so the block of x (MC x KC floats, 120 KiB) stays
  *   in L2 while the thread's panels pass over it;
- * - the panels are split in contiguous ranges over the OpenMP threads.
+ * - the panels are split over the OpenMP threads: in contiguous ranges, or
+ *   for few rows (a short text, where a late thread costs most) in chunks
+ *   that the threads take from a shared counter.
  * A later k block starts from the partial sums already in out, which leaves
  * each element's sum in plain k order. */
 #include "gemm_cpu.h"
@@ -194,48 +196,56 @@ static void pack_rows(const float *x, size_t ldx, int mc, int kc, float *dst) {
     }
 }
 
+/* Panels [p0, p1) of one block of the product: rows [t0, t0 + mc) of x,
+ * packed in a_buf, by k steps [k0, k0 + kc). */
+static void panels_block(int use_avx2, const float *a_buf, const encore_packed_matrix *w, const float *bias, int t0,
+                         int mc, int k0, int kc, float *out, int p0, int p1, const encore_linear_epilogue *ep) {
+    const int N = w->N, K = w->K;
+    const int first = k0 == 0, last = k0 + kc == K;
+    for (int p = p0; p < p1; p++) {
+        const int n0 = p * ENCORE_PANEL, nr = N - n0 < ENCORE_PANEL ? N - n0 : ENCORE_PANEL;
+        const float *b = w->panels + ((size_t)p * K + k0) * ENCORE_PANEL;  // (kc, 16)
+        const float *init = bias ? bias + n0 : NULL;
+        float edge_init[ENCORE_PANEL];
+        if (nr < ENCORE_PANEL && bias) {
+            /* The last panel is narrower than 16: pad its bias. */
+            memset(edge_init, 0, sizeof edge_init);
+            memcpy(edge_init, bias + n0, (size_t)nr * sizeof(float));
+            init = edge_init;
+        }
+        for (int i = 0; i < tile_count(mc); i++) {
+            const int r0 = tile_start(mc, i), mr = tile_start(mc, i + 1) - r0;
+            const float *a = a_buf + (size_t)i * MR * kc;  // (kc, MR)
+            float *c = out + (size_t)(t0 + r0) * N + n0;   // (mr, nr), row stride N
+            if (nr == ENCORE_PANEL) {
+                run_tile(use_avx2, mr, kc, a, b, c, (size_t)N, init, first);
+            } else {
+                /* Narrow last panel: work in a full-width copy. */
+                float tmp[MR * ENCORE_PANEL];
+                for (int r = 0; r < mr; r++) {
+                    memset(tmp + r * ENCORE_PANEL, 0, sizeof(float) * ENCORE_PANEL);
+                    if (!first) memcpy(tmp + r * ENCORE_PANEL, c + (size_t)r * N, (size_t)nr * sizeof(float));
+                }
+                run_tile(use_avx2, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
+                for (int r = 0; r < mr; r++)
+                    memcpy(c + (size_t)r * N, tmp + r * ENCORE_PANEL, (size_t)nr * sizeof(float));
+            }
+            if (last && ep && ep->block) ep->block(c, (size_t)N, mr, n0, nr, ep->ctx);
+        }
+    }
+}
+
 /* Panels [p0, p1) of the product, every row of x, k in blocks of kb.
  * a_buf: (MC, kb) floats for the packed rows. */
 static void linear_panels(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
                           float *out, int p0, int p1, float *a_buf, int kb, const encore_linear_epilogue *ep) {
-    const int N = w->N, K = w->K;
+    const int K = w->K;
     for (int t0 = 0; t0 < T; t0 += MC) {
         const int mc = T - t0 < MC ? T - t0 : MC;
         for (int k0 = 0; k0 < K; k0 += kb) {
             const int kc = K - k0 < kb ? K - k0 : kb;
-            const int first = k0 == 0, last = k0 + kc == K;
             pack_rows(x + (size_t)t0 * K + k0, (size_t)K, mc, kc, a_buf);
-            for (int p = p0; p < p1; p++) {
-                const int n0 = p * ENCORE_PANEL, nr = N - n0 < ENCORE_PANEL ? N - n0 : ENCORE_PANEL;
-                const float *b = w->panels + ((size_t)p * K + k0) * ENCORE_PANEL;  // (kc, 16)
-                const float *init = bias ? bias + n0 : NULL;
-                float edge_init[ENCORE_PANEL];
-                if (nr < ENCORE_PANEL && bias) {
-                    /* The last panel is narrower than 16: pad its bias. */
-                    memset(edge_init, 0, sizeof edge_init);
-                    memcpy(edge_init, bias + n0, (size_t)nr * sizeof(float));
-                    init = edge_init;
-                }
-                for (int i = 0; i < tile_count(mc); i++) {
-                    const int r0 = tile_start(mc, i), mr = tile_start(mc, i + 1) - r0;
-                    const float *a = a_buf + (size_t)i * MR * kc;  // (kc, MR)
-                    float *c = out + (size_t)(t0 + r0) * N + n0;  // (mr, nr), row stride N
-                    if (nr == ENCORE_PANEL) {
-                        run_tile(use_avx2, mr, kc, a, b, c, (size_t)N, init, first);
-                    } else {
-                        /* Narrow last panel: work in a full-width copy. */
-                        float tmp[MR * ENCORE_PANEL];
-                        for (int r = 0; r < mr; r++) {
-                            memset(tmp + r * ENCORE_PANEL, 0, sizeof(float) * ENCORE_PANEL);
-                            if (!first) memcpy(tmp + r * ENCORE_PANEL, c + (size_t)r * N, (size_t)nr * sizeof(float));
-                        }
-                        run_tile(use_avx2, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
-                        for (int r = 0; r < mr; r++)
-                            memcpy(c + (size_t)r * N, tmp + r * ENCORE_PANEL, (size_t)nr * sizeof(float));
-                    }
-                    if (last && ep && ep->block) ep->block(c, (size_t)N, mr, n0, nr, ep->ctx);
-                }
-            }
+            panels_block(use_avx2, a_buf, w, bias, t0, mc, k0, kc, out, p0, p1, ep);
         }
     }
 }
@@ -298,6 +308,30 @@ static void linear_share(int use_avx2, const float *x, const encore_packed_matri
     }
 }
 
+/* Few rows over a team: each thread packs all the rows once (full K: no
+ * k blocks at this size), then takes chunks of panels from a shared
+ * counter until none are left, so that a thread that runs slower (another
+ * process on its core) computes fewer. Which thread computes a panel
+ * changes nothing in its sums. Returns the panels this thread computed. */
+static int linear_share_queue(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+                              float *out, atomic_int *next, int P, int chunk, const encore_linear_epilogue *ep) {
+    const int K = w->K;
+    float *a_buf = thread_row_buffer((size_t)tile_count(T) * MR * K);
+    if (a_buf) pack_rows(x, (size_t)K, T, K, a_buf);
+    int done = 0;
+    for (;;) {
+        const int p0 = atomic_fetch_add_explicit(next, chunk, memory_order_relaxed);
+        if (p0 >= P) break;
+        const int p1 = p0 + chunk < P ? p0 + chunk : P;
+        if (a_buf)
+            panels_block(use_avx2, a_buf, w, bias, 0, T, 0, K, out, p0, p1, ep);
+        else
+            linear_share(use_avx2, x, w, bias, T, out, p0, p1, ep);
+        done += p1 - p0;
+    }
+    return done;
+}
+
 /* A contention guard. When other processes keep the cores busy, the
  * threads of a team wait for a core, at the fork, at the join, and while a
  * thread spins at the join on the core its own master needs; a parallel
@@ -305,8 +339,8 @@ static void linear_share(int use_avx2, const float *x, const encore_packed_matri
  * threads than on 1 on a 2-core machine where another process was training
  * on both cores). So parallel products keep score: over a window of
  * GUARD_WINDOW of them, the wall time is summed, and so is the CPU time the
- * first thread spent on its share times the team size (about what one thread
- * alone would have taken on a free core). When the wall time is the larger,
+ * first thread spent on its share, scaled from its panels to all of them
+ * (about what one thread alone would have taken on a free core). When the wall time is the larger,
  * threads did not pay over the window, and the products that would have gone
  * parallel run on one thread for a while (backoff products, doubling while
  * the windows keep failing), then threads are tried again. Single slow
@@ -367,16 +401,28 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
         return 0;
     }
     const double start = seconds(CLOCK_MONOTONIC);
-    double first_share_cpu = 0.0;
-    int team = 1;
+    /* Few rows: panels from a shared counter, in chunks that give each
+     * thread about 8 turns. More rows: one contiguous range each, the same
+     * for every block of rows and k. */
+    const int queued = T <= FULL_K_MAX_ROWS;
+    const int chunk = P / (threads * 8) > 1 ? P / (threads * 8) : 1;
+    atomic_int next = 0;
+    double serial_estimate = -1.0;  // the first thread's CPU time, scaled to the whole product
 #pragma omp parallel num_threads(threads)
     {
-        /* Contiguous panel ranges, as even as the panel count allows. */
         const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        const int p0 = (int)((long)P * id / nt), p1 = (int)((long)P * (id + 1) / nt);
         const double cpu0 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
-        linear_share(use_avx2, x, w, b, T, out, p0, p1, ep);
-        double share = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0 : 0.0;
+        int mine;
+        if (queued) {
+            mine = linear_share_queue(use_avx2, x, w, b, T, out, &next, P, chunk, ep);
+        } else {
+            /* Contiguous panel ranges, as even as the panel count allows. */
+            const int p0 = (int)((long)P * id / nt), p1 = (int)((long)P * (id + 1) / nt);
+            linear_share(use_avx2, x, w, b, T, out, p0, p1, ep);
+            mine = p1 - p0;
+        }
+        const double product = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0 : 0.0;
+        double rows_cpu = 0.0;
         if (rows) {
             /* Whole rows need every thread's columns. The wait at the
              * barrier is not work, so it stays out of the share's time. */
@@ -384,14 +430,11 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
             const double cpu1 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
             const int t0 = (int)((long)T * id / nt), t1 = (int)((long)T * (id + 1) / nt);
             for (int t = t0; t < t1; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
-            if (id == 0 && guarded) share += seconds(CLOCK_THREAD_CPUTIME_ID) - cpu1;
+            if (id == 0 && guarded) rows_cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - cpu1;
         }
-        if (id == 0 && guarded) {
-            first_share_cpu = share;
-            team = nt;
-        }
+        if (id == 0 && guarded && nt > 1 && mine > 0) serial_estimate = product * P / mine + rows_cpu * nt;
     }
-    if (guarded && team > 1) guard_record(seconds(CLOCK_MONOTONIC) - start, first_share_cpu * team);
+    if (serial_estimate >= 0.0) guard_record(seconds(CLOCK_MONOTONIC) - start, serial_estimate);
     return 0;
 }
 
