@@ -287,6 +287,19 @@ def worker(a):
     json.dump(r, sys.stdout)
 
 
+def source_commit():
+    """The commit encore's sources were at, with "+changes" when the C and CUDA
+    sources differ from it, or "unknown" outside a git checkout."""
+    try:
+        rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], check=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        clean = subprocess.run(["git", "-C", REPO, "diff", "--quiet", "HEAD", "--", "host", "kernels", "include",
+                                "CMakeLists.txt"], stderr=subprocess.DEVNULL).returncode == 0
+        return rev if clean else rev + "+changes"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def run_worker(args, peer, model_dir, onnx_path, threads, batch, iters, device="cpu"):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads), RAYON_NUM_THREADS=str(threads),
@@ -310,7 +323,8 @@ def run_worker(args, peer, model_dir, onnx_path, threads, batch, iters, device="
         lat = c["latency_ms"]
         r = dict(p50=lat["p50"], p90=lat["p90"], p99=lat["p99"], mean=lat["mean"], calls=c["iters"],
                  seq_per_s=c["seq_per_s"], tokenize_ms=c["tokenize_ms"]["p50"],
-                 version="encore %s (%s build)" % (doc["encore_version"], doc["system"]["build_type"]))
+                 version="encore %s (%s build, commit %s)" % (doc["encore_version"], doc["system"]["build_type"],
+                                                               source_commit()))
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer, "--model", model_dir, "--texts",
                args.texts_file, "--threads", str(threads), "--batch", str(batch), "--warmup", str(args.warmup),
