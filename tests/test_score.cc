@@ -356,7 +356,9 @@ const char kBadJsonl[] =
     "{\"id\": 7, \"text\": \"\"}\n"                   // 7 empty
     "{\"id\": 8, \"text\": \" \\t \"}\n"              // 8 white space only
     "[\"an\", \"array\"]\n"                           // 9 not an object
-    "{\"id\": \"x10\", \"text\": \"a dull film\"}\n"; // 10 good
+    "{\"id\": \"x10\", \"text\": \"a dull film\"}\n"  // 10 good
+    "{\"id\": 11, \"text\": \"a\\u0000b\"}\n"          // 11 U+0000, which cJSON would end the text at
+    "{\"id\": 12, \"text\": \"a \\\\u0000\"}\n";        // 12 good: an escaped backslash, then u0000
 
 TEST(Score, BadRecordsBecomeErrorRecordsWithTheirLineAndTheRunGoesOn) {
     Scratch s;
@@ -367,10 +369,11 @@ TEST(Score, BadRecordsBecomeErrorRecordsWithTheirLineAndTheRunGoesOn) {
     Result r = score_test::run(args);
     EXPECT_EQ(r.status, 1) << r.err;  // some records failed
     JsonLines got(score_test::read_file(s.path("out.jsonl")));
-    ASSERT_EQ(got.size(), 9u);
+    ASSERT_EQ(got.size(), 11u);
     const std::vector<std::pair<int, std::string>> want = {
         {1, ""},          {2, "invalid_utf8"}, {3, "missing_field"}, {4, "missing_field"}, {5, "malformed"},
-        {7, "empty_text"}, {8, "empty_text"},  {9, "malformed"},     {10, ""}};
+        {7, "empty_text"}, {8, "empty_text"},  {9, "malformed"},     {10, ""},           {11, "malformed"},
+        {12, ""}};
     for (size_t i = 0; i < want.size(); i++) {
         SCOPED_TRACE(i);
         ASSERT_TRUE(got[i]);
@@ -389,13 +392,13 @@ TEST(Score, BadRecordsBecomeErrorRecordsWithTheirLineAndTheRunGoesOn) {
     EXPECT_EQ(score_test::number(got[2], "id"), 3);
     cJSON *sum = score_test::summary(r.err);
     ASSERT_TRUE(sum) << r.err;
-    EXPECT_EQ(score_test::number(sum, "records"), 9);
-    EXPECT_EQ(score_test::number(sum, "scored"), 2);
-    EXPECT_EQ(score_test::number(sum, "errors"), 7);
+    EXPECT_EQ(score_test::number(sum, "records"), 11);
+    EXPECT_EQ(score_test::number(sum, "scored"), 3);
+    EXPECT_EQ(score_test::number(sum, "errors"), 8);
     const cJSON *p = get(sum, "problems");
     EXPECT_EQ(score_test::number(p, "invalid_utf8"), 1);
     EXPECT_EQ(score_test::number(p, "missing_field"), 2);
-    EXPECT_EQ(score_test::number(p, "malformed"), 2);
+    EXPECT_EQ(score_test::number(p, "malformed"), 3);
     EXPECT_EQ(score_test::number(p, "empty_text"), 2);
     EXPECT_TRUE(cJSON_IsTrue(get(sum, "complete")));
     cJSON_Delete(sum);
@@ -479,11 +482,11 @@ TEST(Score, TsvAndNpyHoldTheSameScoresAsJsonl) {
                   .status,
               1);
     JsonLines js(score_test::read_file(s.path("out.jsonl")));
-    ASSERT_EQ(js.size(), 9u);
+    ASSERT_EQ(js.size(), 11u);
     // The labels in label order, from the first good record's list.
     std::vector<std::string> labels;
     auto tsv = score_test::lines(score_test::read_file(s.path("out.tsv")));
-    ASSERT_EQ(tsv.size(), 10u);
+    ASSERT_EQ(tsv.size(), 12u);
     std::vector<std::string> header;
     {
         std::string h = tsv[0];
@@ -500,14 +503,14 @@ TEST(Score, TsvAndNpyHoldTheSameScoresAsJsonl) {
     EXPECT_EQ(header.back(), "error");
     labels.assign(header.begin() + 1, header.end() - 2);
     const size_t L = labels.size();
-    // .npy: header, then (9, L) float32.
+    // .npy: header, then (11, L) float32.
     std::string npy = score_test::read_file(s.path("out.npy"));
-    ASSERT_EQ(npy.size(), 128 + 9 * L * 4);
+    ASSERT_EQ(npy.size(), 128 + 11 * L * 4);
     EXPECT_EQ(npy.substr(0, 6), "\x93NUMPY");
-    EXPECT_NE(npy.find("'shape': (9, " + std::to_string(L) + ")"), std::string::npos) << npy.substr(0, 128);
+    EXPECT_NE(npy.find("'shape': (11, " + std::to_string(L) + ")"), std::string::npos) << npy.substr(0, 128);
     auto index = score_test::lines(score_test::read_file(s.path("out.index.jsonl")));
-    ASSERT_EQ(index.size(), 9u);
-    for (size_t i = 0; i < 9; i++) {
+    ASSERT_EQ(index.size(), 11u);
+    for (size_t i = 0; i < 11; i++) {
         SCOPED_TRACE(i);
         cJSON *ix = cJSON_Parse(index[i].c_str());
         EXPECT_EQ(score_test::number(ix, "row"), (double)i);

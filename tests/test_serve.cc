@@ -486,6 +486,12 @@ TEST(ServeBadInput, EveryCaseGetsItsStatusAndAJsonErrorAndTheServerKeepsServing)
                  "`truncate`");
     expect_error(c.post(predict, "{\"inputs\": \"a\", \"raw_scores\": 1}"), 422, "validation", "raw_scores");
     expect_error(c.post(embed, "{\"inputs\": \"a\", \"normalize\": \"no\"}"), 422, "validation", "normalize");
+    // U+0000, which cJSON would turn into the end of the text; an escaped
+    // backslash before "u0000" is no such escape.
+    expect_error(c.post(predict, "{\"inputs\": \"good\\u0000 bad\"}"), 422, "validation", "U+0000", "U+0000");
+    expect_error(c.post(embed, "{\"inputs\": [\"a\", \"b\\\\\\u0000\"]}"), 422, "validation", "U+0000 after \\\\",
+                 "U+0000");
+    EXPECT_EQ(c.post(predict, "{\"inputs\": \"good \\\\u0000 bad\"}").status, 200);
     // Empty inputs.
     expect_error(c.post(predict, "{\"inputs\": []}"), 400, "empty", "[]", "empty");
     expect_error(c.post(predict, "{\"inputs\": \"\"}"), 400, "empty", "\"\"", "empty");

@@ -2,6 +2,8 @@
  * check and tokenize each one. */
 #include "score_input.h"
 
+#include "../json_nul.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -507,6 +509,14 @@ void score_record_prepare(const score_reader *r, const score_options *o, const e
         rec->problem = SCORE_PROBLEM_MALFORMED;
         snprintf(rec->message, sizeof rec->message, "a NUL byte at byte %ld of the record",
                  (long)(nul - rec->raw) + 1);
+        return;
+    }
+    const long nul_escape = r->format == SCORE_INPUT_JSONL ? encore_json_nul_escape(rec->raw, rec->raw_len) : -1;
+    if (nul_escape >= 0) {
+        /* cJSON would end the text there, and score what came before. */
+        rec->problem = SCORE_PROBLEM_MALFORMED;
+        snprintf(rec->message, sizeof rec->message,
+                 "U+0000 (\\u0000 at byte %ld of the record), which encore's texts cannot carry", nul_escape + 1);
         return;
     }
     cJSON *json = NULL;

@@ -1,6 +1,8 @@
 /* request.c: read a POST body and tokenize its inputs; see request.h. */
 #include "request.h"
 
+#include "../json_nul.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,14 @@ int serve_request_parse(serve_ctx *ctx, const char *body, size_t len, serve_inpu
         else
             serve_reply_error(ctx, r, 400, SERVE_ERROR_VALIDATION,
                               "the request body is not valid JSON (error at byte %ld)", end ? (long)(end - body) : 0L);
+        return -1;
+    }
+    const long nul = encore_json_nul_escape(body, end ? (size_t)(end - body) : len);
+    if (nul >= 0) {
+        serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
+                          "the request holds the character U+0000 (\\u0000 at byte %ld), which encore's texts "
+                          "cannot carry; remove it (BERT's tokenizer drops it anyway)",
+                          nul + 1);
         return -1;
     }
     /* Only white space may follow the value. */
