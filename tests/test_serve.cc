@@ -492,6 +492,10 @@ TEST(ServeBadInput, EveryCaseGetsItsStatusAndAJsonErrorAndTheServerKeepsServing)
     expect_error(c.post(embed, "{\"inputs\": [\"a\", \"b\\\\\\u0000\"]}"), 422, "validation", "U+0000 after \\\\",
                  "U+0000");
     EXPECT_EQ(c.post(predict, "{\"inputs\": \"good \\\\u0000 bad\"}").status, 200);
+    // A raw NUL byte: not JSON.
+    const char raw_nul[] = "{\"inputs\": \"good\0 bad\"}";
+    expect_error(c.post(predict, std::string(raw_nul, sizeof raw_nul - 1)), 400, "validation", "raw NUL",
+                 "NUL byte at byte 17");
     // Empty inputs.
     expect_error(c.post(predict, "{\"inputs\": []}"), 400, "empty", "[]", "empty");
     expect_error(c.post(predict, "{\"inputs\": \"\"}"), 400, "empty", "\"\"", "empty");

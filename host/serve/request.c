@@ -72,6 +72,14 @@ static int read_inputs(const cJSON *in, serve_input_form form, serve_request *re
 int serve_request_parse(serve_ctx *ctx, const char *body, size_t len, serve_input_form form, serve_request *req,
                         serve_reply *r) {
     memset(req, 0, sizeof *req);
+    /* JSON holds no raw control characters, and cJSON would end a string at
+     * a NUL byte without a word. */
+    const char *raw_nul = len ? memchr(body, '\0', len) : NULL;
+    if (raw_nul) {
+        serve_reply_error(ctx, r, 400, SERVE_ERROR_VALIDATION,
+                          "the request body is not valid JSON (a NUL byte at byte %ld)", (long)(raw_nul - body) + 1);
+        return -1;
+    }
     const char *end = NULL;
     pthread_mutex_lock(&parse_lock);
     req->root = len ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
