@@ -1,6 +1,8 @@
-/* cpu_ops.c: plain loops and a BLAS GEMM. Readable first: this is the
- * reference implementation. The forward pass's GEMMs are in gemm_cpu.c and
- * its exact GELU in erf_cpu.c. */
+/* cpu_ops.c: the CPU path's ops other than the GEMM (gemm_cpu.c) and the
+ * exact GELU (erf_cpu.c), plus a BLAS GEMM kept as a reference for the CUDA
+ * tests. Each op is written first as plain loops, the readable statement of
+ * what it computes; attention and LayerNorm add an AVX2 version beside it,
+ * chosen at run time, and the tests hold both to a reference in double. */
 #include "cpu_ops.h"
 
 #include "cpu_isa.h"
