@@ -176,8 +176,9 @@ void encore_residual_layernorm_row_cpu(float *row, const float *residual, const 
 /* Keys per row of the transposed keys, rounded up to whole vectors. */
 static size_t padded_keys(int max_len) { return ((size_t)max_len + 7) / 8 * 8; }
 
-/* Per thread: the transposed keys (D, padded) and 4 rows of scores. */
-static size_t scratch_per_thread(int max_len, int D) { return padded_keys(max_len) * (size_t)(D + 4); }
+/* Per thread: the transposed keys (D, padded), 4 rows of scores and the
+ * values gathered (padded, D). */
+static size_t scratch_per_thread(int max_len, int D) { return padded_keys(max_len) * (size_t)(2 * D + 4); }
 
 size_t encore_attention_scratch_floats(int threads, int max_len, int D) {
     return (size_t)threads * scratch_per_thread(max_len, D);
@@ -223,24 +224,89 @@ __attribute__((always_inline)) static inline void attend_head(const float *restr
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+/* e^x for 8 floats, within about 2 ulp of expf: x = n ln2 + r with |r| <=
+ * ln2 / 2, e^r from Cephes' degree-6 polynomial, times 2^n built in the
+ * exponent bits. Below -87.3 (where expf turns denormal, under 1e-38) it
+ * gives 0. Softmax only: its arguments are <= 0. */
+__attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), lo);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3333337670e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
+}
+
+/* Softmax in place over pr[0, S), 8 at a time. */
+__attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *pr, int S) {
+    const int S8 = S / 8 * 8;
+    __m256 vmx = _mm256_set1_ps(-INFINITY);
+    for (int j = 0; j < S8; j += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(pr + j));
+    float m8[8];
+    _mm256_storeu_ps(m8, vmx);
+    float mx = -INFINITY;
+    for (int l = 0; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
+    for (int j = S8; j < S; j++) mx = pr[j] > mx ? pr[j] : mx;
+    const __m256 bmx = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    for (int j = 0; j < S8; j += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), bmx));
+        _mm256_storeu_ps(pr + j, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    if (S8 < S) {  // the last few, through a zero-padded vector
+        float t[8] = {0};
+        for (int j = S8; j < S; j++) t[j - S8] = pr[j] - mx;
+        const __m256 live = _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_ps((float)(S - S8)),
+                                          _CMP_LT_OQ);
+        const __m256 e = _mm256_and_ps(live, exp8(_mm256_loadu_ps(t)));
+        _mm256_storeu_ps(t, e);
+        for (int j = S8; j < S; j++) pr[j] = t[j - S8];
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float s8[8];
+    _mm256_storeu_ps(s8, vsum);
+    const float sum = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+    const __m256 bsum = _mm256_set1_ps(sum);
+    for (int j = 0; j < S8; j += 8) _mm256_storeu_ps(pr + j, _mm256_div_ps(_mm256_loadu_ps(pr + j), bsum));
+    for (int j = S8; j < S; j++) pr[j] /= sum;
+}
+
 /* The AVX2 head for D a multiple of 8, with its sums in registers: the
  * plain loops above keep them in memory, and each step then waits on the
  * last one's store. kt: (D, Sp), the keys transposed and zero-padded to Sp,
- * a multiple of 8; p: (4, Sp).
+ * a multiple of 8; p: (4, Sp) then (Sp, D) for the values.
  * - scores: 4 queries x 16 keys at a time, 8 accumulators over d;
- * - softmax: per query, as in attend_head;
+ * - softmax: per query, 8 keys at a time (exp8);
  * - p v: 2 queries x 32 columns at a time, 8 accumulators over keys.
  * Queries past the last (when S is not a multiple of 4 or 2) reuse the last
  * query's row and are not stored. */
-__attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float *q, const float *k, const float *v,
-                                                                     int S, int D, size_t ld, float scale, float *kt,
-                                                                     float *p, float *o, size_t ldo) {
+__attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float *q, const float *k,
+                                                                     const float *v_strided, int S, int D, size_t ld,
+                                                                     float scale, float *kt, float *p, float *o,
+                                                                     size_t ldo) {
     const int Sp = (S + 7) / 8 * 8;
     for (int d = 0; d < D; d++) {
         float *row = kt + (size_t)d * Sp;
         for (int j = 0; j < S; j++) row[j] = k[(size_t)j * ld + d];
         for (int j = S; j < Sp; j++) row[j] = 0.0f;
     }
+    /* The head's values side by side, (S, D): p v sweeps them once per two
+     * queries, and in qkv they lie 3C floats apart, a new cache line each
+     * (for a long text, farther apart than L2 holds). */
+    float *v = p + 4 * (size_t)Sp;
+    for (int j = 0; j < S; j++) memcpy(v + (size_t)j * D, v_strided + (size_t)j * ld, (size_t)D * sizeof(float));
+    const size_t ldv = (size_t)D;
     const __m256 vscale = _mm256_set1_ps(scale);
     for (int i0 = 0; i0 < S; i0 += 4) {
         const int rows = S - i0 < 4 ? S - i0 : 4;
@@ -287,16 +353,7 @@ __attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float 
             _mm256_storeu_ps(p + 3 * (size_t)Sp + j0, _mm256_mul_ps(a3, vscale));
         }
         /* Softmax over the S real keys of each query, then p / sum. */
-        for (int r = 0; r < rows; r++) {
-            float *pr = p + (size_t)r * Sp;
-            float mx = -INFINITY, sum = 0.0f;
-            for (int j = 0; j < S; j++) mx = pr[j] > mx ? pr[j] : mx;
-            for (int j = 0; j < S; j++) {
-                pr[j] = expf(pr[j] - mx);
-                sum += pr[j];
-            }
-            for (int j = 0; j < S; j++) pr[j] /= sum;
-        }
+        for (int r = 0; r < rows; r++) softmax_row_avx2(p + (size_t)r * Sp, S);
         for (int r0 = 0; r0 < rows; r0 += 2) {
             const float *p0 = p + (size_t)r0 * Sp, *p1 = r0 + 1 < rows ? p0 + Sp : p0;
             float *o0 = o + (size_t)(i0 + r0) * ldo, *o1 = o0 + ldo;
@@ -305,7 +362,7 @@ __attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float 
                 __m256 s0[4], s1[4];
                 for (int c = 0; c < 4; c++) s0[c] = s1[c] = _mm256_setzero_ps();
                 for (int j = 0; j < S; j++) {
-                    const float *vj = v + (size_t)j * ld + c0;
+                    const float *vj = v + (size_t)j * ldv + c0;
                     const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
                     for (int c = 0; c < 4; c++) {
                         if (c < w) {
@@ -337,6 +394,25 @@ __attribute__((target("avx2,fma"))) static void attend_head_avx2(const float *q,
 static void attend_head_portable(const float *q, const float *k, const float *v, int S, int D, size_t ld, float scale,
                                  float *kt, float *p, float *o, size_t ldo) {
     attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+}
+
+int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa) {
+    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
+    if (use_avx2 < 0) return -1;
+#if defined(__x86_64__) || defined(__i386__)
+    if (use_avx2) {
+        softmax_row_avx2(row, n);
+        return 0;
+    }
+#endif
+    float mx = -INFINITY, sum = 0.0f;
+    for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    for (int j = 0; j < n; j++) {
+        row[j] = expf(row[j] - mx);
+        sum += row[j];
+    }
+    for (int j = 0; j < n; j++) row[j] /= sum;
+    return 0;
 }
 
 int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,

@@ -42,6 +42,11 @@ void encore_act_block_cpu(float *x, size_t ldx, int rows, int cols, encore_activ
 void encore_residual_layernorm_row_cpu(float *row, const float *residual, const float *gamma, const float *beta,
                                        float eps, int C);
 
+/* Softmax in place over row[0, n), the way attention computes it on the
+ * chosen code path (AVX2: exponentials within about 2 ulp of expf, 0 below
+ * e^-87.3). Returns 0, or -1 when isa is AVX2 and the CPU lacks it. */
+int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa);
+
 /* Multi-head self-attention over a packed batch. qkv: (T, 3C), queries, keys
  * and values side by side; seq_start: (B + 1) token offsets of each sequence;
  * scratch: encore_attention_scratch_floats(omp_get_max_threads(), max_len, D)
