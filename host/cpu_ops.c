@@ -357,25 +357,45 @@ __attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float 
         for (int r0 = 0; r0 < rows; r0 += 2) {
             const float *p0 = p + (size_t)r0 * Sp, *p1 = r0 + 1 < rows ? p0 + Sp : p0;
             float *o0 = o + (size_t)(i0 + r0) * ldo, *o1 = o0 + ldo;
-            for (int c0 = 0; c0 < D; c0 += 32) {
-                const int w = D - c0 < 32 ? (D - c0) / 8 : 4;  // vectors in this slice
-                __m256 s0[4], s1[4];
-                for (int c = 0; c < 4; c++) s0[c] = s1[c] = _mm256_setzero_ps();
+            int c0 = 0;
+            /* 32 columns at a time, the 8 sums named so that they stay in
+             * registers (an indexed array of them went to the stack). */
+            for (; c0 + 32 <= D; c0 += 32) {
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
                 for (int j = 0; j < S; j++) {
                     const float *vj = v + (size_t)j * ldv + c0;
                     const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
-                    for (int c = 0; c < 4; c++) {
-                        if (c < w) {
-                            const __m256 vv = _mm256_loadu_ps(vj + 8 * c);
-                            s0[c] = _mm256_fmadd_ps(w0, vv, s0[c]);
-                            s1[c] = _mm256_fmadd_ps(w1, vv, s1[c]);
-                        }
-                    }
+                    const __m256 v0 = _mm256_loadu_ps(vj), v1 = _mm256_loadu_ps(vj + 8);
+                    const __m256 v2 = _mm256_loadu_ps(vj + 16), v3 = _mm256_loadu_ps(vj + 24);
+                    a0 = _mm256_fmadd_ps(w0, v0, a0);
+                    a1 = _mm256_fmadd_ps(w0, v1, a1);
+                    a2 = _mm256_fmadd_ps(w0, v2, a2);
+                    a3 = _mm256_fmadd_ps(w0, v3, a3);
+                    b0 = _mm256_fmadd_ps(w1, v0, b0);
+                    b1 = _mm256_fmadd_ps(w1, v1, b1);
+                    b2 = _mm256_fmadd_ps(w1, v2, b2);
+                    b3 = _mm256_fmadd_ps(w1, v3, b3);
                 }
-                for (int c = 0; c < w; c++) {
-                    _mm256_storeu_ps(o0 + c0 + 8 * c, s0[c]);
-                    if (r0 + 1 < rows) _mm256_storeu_ps(o1 + c0 + 8 * c, s1[c]);
+                _mm256_storeu_ps(o0 + c0, a0);
+                _mm256_storeu_ps(o0 + c0 + 8, a1);
+                _mm256_storeu_ps(o0 + c0 + 16, a2);
+                _mm256_storeu_ps(o0 + c0 + 24, a3);
+                if (r0 + 1 < rows) {
+                    _mm256_storeu_ps(o1 + c0, b0);
+                    _mm256_storeu_ps(o1 + c0 + 8, b1);
+                    _mm256_storeu_ps(o1 + c0 + 16, b2);
+                    _mm256_storeu_ps(o1 + c0 + 24, b3);
                 }
+            }
+            for (; c0 < D; c0 += 8) {  // the last 8-24 columns, 8 at a time
+                __m256 a0 = _mm256_setzero_ps(), b0 = a0;
+                for (int j = 0; j < S; j++) {
+                    const __m256 v0 = _mm256_loadu_ps(v + (size_t)j * ldv + c0);
+                    a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + j), v0, a0);
+                    b0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + j), v0, b0);
+                }
+                _mm256_storeu_ps(o0 + c0, a0);
+                if (r0 + 1 < rows) _mm256_storeu_ps(o1 + c0, b0);
             }
         }
     }
