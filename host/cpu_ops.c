@@ -184,6 +184,17 @@ size_t encore_attention_scratch_floats(int threads, int max_len, int D) {
     return (size_t)threads * scratch_per_thread(max_len, D);
 }
 
+/* Softmax in place over p[0, n), one score at a time. */
+static inline void softmax_row_portable(float *p, int n) {
+    float mx = -INFINITY, sum = 0.0f;
+    for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
+    for (int j = 0; j < n; j++) {
+        p[j] = expf(p[j] - mx);
+        sum += p[j];
+    }
+    for (int j = 0; j < n; j++) p[j] /= sum;
+}
+
 /* One head of one sequence: o (S, D), row stride ldo, from q, k, v (S, D),
  * row stride ld. kt: (D, S) scratch for the keys transposed, so that a
  * query's scores come out S at a time: for each d, p[0..S) += q[d] * kt[d].
@@ -203,22 +214,13 @@ __attribute__((always_inline)) static inline void attend_head(const float *restr
             const float *kd = kt + (size_t)d * S;
             for (int j = 0; j < S; j++) p[j] += qd * kd[j];
         }
-        float mx = -INFINITY;
-        for (int j = 0; j < S; j++) {
-            p[j] *= scale;
-            mx = p[j] > mx ? p[j] : mx;
-        }
-        float sum = 0.0f;
-        for (int j = 0; j < S; j++) {
-            p[j] = expf(p[j] - mx);
-            sum += p[j];
-        }
+        for (int j = 0; j < S; j++) p[j] *= scale;
+        softmax_row_portable(p, S);
         float *oi = o + (size_t)i * ldo;
         for (int d = 0; d < D; d++) oi[d] = 0.0f;
         for (int j = 0; j < S; j++) {
             const float *vj = v + (size_t)j * ld;
-            const float pj = p[j] / sum;
-            for (int d = 0; d < D; d++) oi[d] += pj * vj[d];
+            for (int d = 0; d < D; d++) oi[d] += p[j] * vj[d];
         }
     }
 }
@@ -425,13 +427,7 @@ int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa) {
         return 0;
     }
 #endif
-    float mx = -INFINITY, sum = 0.0f;
-    for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-    for (int j = 0; j < n; j++) {
-        row[j] = expf(row[j] - mx);
-        sum += row[j];
-    }
-    for (int j = 0; j < n; j++) row[j] /= sum;
+    softmax_row_portable(row, n);
     return 0;
 }
 

@@ -296,7 +296,7 @@ static void linear_share(int use_avx2, const float *x, const encore_packed_matri
      * same, bit for bit: a k block resumes from exactly what the last one
      * stored. */
     const int kb = T <= FULL_K_MAX_ROWS ? w->K : w->K < KC ? w->K : KC;
-    const int rows = T < MC ? (T + MR - 1) / MR * MR : MC;
+    const int rows = tile_count(T < MC ? T : MC) * MR;
     float *a_buf = thread_row_buffer((size_t)rows * kb);
     if (a_buf) {
         linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf, kb, ep);
@@ -340,14 +340,15 @@ static int linear_share_queue(int use_avx2, const float *x, const encore_packed_
  * on both cores). So parallel products keep score: over a window of
  * GUARD_WINDOW of them, the wall time is summed, and so is the CPU time the
  * first thread spent on its share, scaled from its panels to all of them
- * (about what one thread alone would have taken on a free core). When the wall time is the larger,
- * threads did not pay over the window, and the products that would have gone
- * parallel run on one thread for a while (backoff products, doubling while
- * the windows keep failing), then threads are tried again. Single slow
- * products do not count: on a shared machine one thread is often descheduled
- * for a moment, and judging product by product kept a 2-core machine with a
- * little background load serial almost all the time (13 ms a text instead of
- * 8). The result does not change, only who computes it. */
+ * (about what one thread alone would have taken on a free core). When the
+ * wall time is the larger, threads did not pay over the window, and the
+ * products that would have gone parallel run on one thread for a while
+ * (backoff products, doubling while the windows keep failing), then threads
+ * are tried again. Single slow products do not count: on a shared machine
+ * one thread is often descheduled for a moment, and judging product by
+ * product kept a 2-core machine with a little background load serial almost
+ * all the time (13 ms a text instead of 8). The result does not change, only
+ * who computes it. */
 #define BACKOFF_MIN 256
 #define BACKOFF_MAX 16384
 #define GUARD_WINDOW 64
