@@ -16,7 +16,7 @@
 // Scores are pre-multiplied by log2(e) / sqrt(D) so that exp2 gives the
 // softmax.
 //
-// CPU twin: encore_attention_cpu (host/cpu_ops.c).
+// CPU twin: encore_attention_cpu (src/cpu/cpu_ops.c).
 #include "common.cuh"
 
 #include <mma.h>

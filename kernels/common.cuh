@@ -2,7 +2,7 @@
 // loads, warp reductions and one-row LayerNorm.
 #pragma once
 
-#include "common.h"
+#include "core/common.h"
 #include "cuda_check.h"
 #include "kernels.h"
 

@@ -1,7 +1,7 @@
 // cuda_check.cu: the error path of every CUDA call (cuda_check.h).
 #include "cuda_check.h"
 
-#include "common.h"
+#include "core/common.h"
 
 #include <cuda_runtime.h>
 

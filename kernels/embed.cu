@@ -2,7 +2,7 @@
 //   out[t] = LayerNorm(word[ids[t]] + pos[positions[t]] (+ type[type_ids[t]]))
 // One warp per token, the sum kept in shared memory in fp32 (the tables are
 // fp32 on the device), written once in the activation dtype.
-// CPU twin: encore_embed_cpu (host/cpu_ops.c).
+// CPU twin: encore_embed_cpu (src/cpu/cpu_ops.c).
 #include "common.cuh"
 
 namespace {

@@ -2,7 +2,7 @@
 // "gelu" is the exact erf form, computed as such (cuBLASLt's GELU epilogue is
 // the tanh approximation, so it is not used). The other activations a config
 // may name (gelu_new / tanh, relu, silu) are here too.
-// CPU twin: encore_bias_act_cpu (host/cpu_ops.c).
+// CPU twin: encore_bias_act_cpu (src/cpu/cpu_ops.c).
 #include "common.cuh"
 
 namespace {

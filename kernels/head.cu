@@ -2,9 +2,9 @@
 // optional L2 normalisation) for embeddings; the classification head's hidden
 // activation (BERT pooler tanh, DistilBERT pre_classifier ReLU) after its
 // GEMM; and the score function (softmax / sigmoid) after the classifier GEMM.
-// The GEMMs themselves are cuBLAS calls in host/forward_cuda.c.
+// The GEMMs themselves are cuBLAS calls in src/cuda/forward_cuda.c.
 // CPU twins: encore_pool_cpu, the loop in encore_head_cpu, encore_scores_cpu
-// (host/forward_cpu.c).
+// (src/cpu/forward_cpu.c).
 #include "common.cuh"
 
 namespace {

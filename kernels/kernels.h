@@ -11,8 +11,8 @@
 #ifndef ENCORE_KERNELS_H
 #define ENCORE_KERNELS_H
 
-#include "config.h"
-#include "device_plan.h"
+#include "core/config.h"
+#include "cuda/device_plan.h"
 #include "encore.h"
 
 #include <cuda_runtime_api.h>

@@ -2,7 +2,7 @@
 //   x = LayerNorm(x + bias + residual) * gamma + beta
 // One warp per row; the row's fp32 sum waits in shared memory while the
 // warp takes two-pass fp32 statistics, so x is read once and written once.
-// CPU twin: encore_bias_residual_layernorm_cpu (host/cpu_ops.c).
+// CPU twin: encore_bias_residual_layernorm_cpu (src/cpu/cpu_ops.c).
 #include "common.cuh"
 
 namespace {

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "device_plan.h"
-#include "device_probe.h"
+#include "cuda/device_plan.h"
+#include "cuda/device_probe.h"
 #include "encore.h"
 #include "fixtures.h"
-#include "forward_cpu.h"
-#include "model.h"
+#include "cpu/forward_cpu.h"
+#include "core/model.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The CPU attention (host/cpu_ops.c) against softmax(q k^T / sqrt(D)) v in
+// The CPU attention (src/cpu/cpu_ops.c) against softmax(q k^T / sqrt(D)) v in
 // double, for sequences of several lengths packed in one batch, on both code
 // paths and 1 and 2 threads, and a sequence's result is bitwise the same
 // alone or in a batch; and LayerNorm with its residual against double.
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cpu_ops.h"
+#include "cpu/cpu_ops.h"
 
 namespace {
 

@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "device_probe.h"
+#include "cuda/device_probe.h"
 #include "fixtures.h"
-#include "forward_cuda.h"
-#include "model.h"
-#include "session.h"
+#include "cuda/forward_cuda.h"
+#include "core/model.h"
+#include "core/session.h"
 
 using fixtures::get;
 

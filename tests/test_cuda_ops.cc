@@ -1,5 +1,5 @@
 // test_cuda_ops.cc: the op table. Every CUDA kernel (and the cuBLAS GEMM
-// wrapper) against its CPU twin in host/cpu_ops.c / host/forward_cpu.c, over
+// wrapper) against its CPU twin in src/cpu/cpu_ops.c / src/cpu/forward_cpu.c, over
 // lengths 1, 7, 128, 129 and 512 and a batch of all five mixed, in fp32, fp16
 // and bf16. Inputs are drawn fresh from a seeded generator and rounded to the
 // dtype first, so the CPU twin sees exactly what the GPU sees; outputs are
@@ -21,12 +21,12 @@
 #include <string>
 #include <vector>
 
-#include "cpu_ops.h"
+#include "cpu/cpu_ops.h"
 #include "cuda_check.h"
-#include "device_blas.h"
-#include "device_plan.h"
-#include "device_probe.h"
-#include "forward_cpu.h"
+#include "cuda/device_blas.h"
+#include "cuda/device_plan.h"
+#include "cuda/device_probe.h"
+#include "cpu/forward_cpu.h"
 #include "kernels.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fixtures.h"
-#include "safetensors.h"
+#include "core/safetensors.h"
 
 namespace fs = std::filesystem;
 

@@ -1,7 +1,7 @@
-// The CPU linear layers on packed weights (host/gemm_cpu.c) against a naive
+// The CPU linear layers on packed weights (src/cpu/gemm_cpu.c) against a naive
 // product in double, for both code paths and 1 or 2 threads; the batch and
 // thread independence of their results; and the vectorised erf and exact
-// GELU (host/erf_cpu.c) against erf in double; and the epilogues fused onto
+// GELU (src/cpu/erf_cpu.c) against erf in double; and the epilogues fused onto
 // the products against the same work done in a separate pass.
 #include <gtest/gtest.h>
 
@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "cpu_ops.h"
-#include "erf_cpu.h"
-#include "gemm_cpu.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/erf_cpu.h"
+#include "cpu/gemm_cpu.h"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "fixtures.h"
-#include "safetensors.h"
-#include "session.h"
+#include "core/safetensors.h"
+#include "core/session.h"
 
 using fixtures::get;
 

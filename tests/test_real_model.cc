@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "fixtures.h"
-#include "safetensors.h"
+#include "core/safetensors.h"
 
 using fixtures::get;
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "fixtures.h"
-#include "tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
 

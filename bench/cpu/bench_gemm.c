@@ -1,4 +1,4 @@
-/* bench_gemm: the packed GEMM (host/gemm_cpu.c) alone, against OpenBLAS's
+/* bench_gemm: the packed GEMM (src/cpu/gemm_cpu.c) alone, against OpenBLAS's
  * sgemm on the same products (encore_linear_cpu, which the CUDA tests keep
  * as their reference): the default model's four products of a layer
  * (hidden 384, intermediate 1536) at T rows, on 1 thread and on all.
@@ -8,8 +8,8 @@
  *
  *   build/bench/cpu/bench_gemm [T ...]      (default: 25 128 1600)
  */
-#include "cpu_ops.h"
-#include "gemm_cpu.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/gemm_cpu.h"
 
 #include <cblas.h>
 #include <omp.h>

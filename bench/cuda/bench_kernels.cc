@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "cpu_ops.h"
-#include "device_blas.h"
-#include "device_plan.h"
-#include "forward_cpu.h"
+#include "cpu/cpu_ops.h"
+#include "cuda/device_blas.h"
+#include "cuda/device_plan.h"
+#include "cpu/forward_cpu.h"
 #include "kernels.h"
 
 namespace {

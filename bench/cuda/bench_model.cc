@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "device_plan.h"
+#include "cuda/device_plan.h"
 #include "encore.h"
 
 namespace {

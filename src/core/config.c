@@ -1,0 +1,195 @@
+/* config.c: read config.json with cJSON and check it describes a model encore
+ * can run. */
+#include "core/config.h"
+
+#include "core/common.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    encore_architecture architecture;
+    int is_distilbert, has_head;
+} architectures[] = {
+    {"BertModel", ENCORE_ARCHITECTURE_BERT_MODEL, 0, 0},
+    {"BertForSequenceClassification", ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION, 0, 1},
+    {"DistilBertModel", ENCORE_ARCHITECTURE_DISTILBERT_MODEL, 1, 0},
+    {"DistilBertForSequenceClassification", ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, 1, 1},
+};
+
+/* An integer key that must be present and positive. */
+static encore_status get_int(const cJSON *root, const char *path, const char *key, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsNumber(v))
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: '%s' is missing or not a number", path, key);
+    if (v->valuedouble < 1 || v->valuedouble > 1e9 || v->valuedouble != (double)(int)v->valuedouble)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: '%s' is %g, not a positive integer", path, key,
+                           v->valuedouble);
+    *out = (int)v->valuedouble;
+    return ENCORE_STATUS_OK;
+}
+
+static encore_status parse_activation(const char *path, const char *key, const char *name,
+                                      encore_activation *out) {
+    static const struct { const char *name; encore_activation act; } table[] = {
+        {"gelu", ENCORE_ACTIVATION_GELU},           {"gelu_python", ENCORE_ACTIVATION_GELU},
+        {"gelu_new", ENCORE_ACTIVATION_GELU_TANH},  {"gelu_pytorch_tanh", ENCORE_ACTIVATION_GELU_TANH},
+        {"gelu_fast", ENCORE_ACTIVATION_GELU_TANH}, {"relu", ENCORE_ACTIVATION_RELU},
+        {"silu", ENCORE_ACTIVATION_SILU},           {"swish", ENCORE_ACTIVATION_SILU},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(name, table[i].name) == 0) {
+            *out = table[i].act;
+            return ENCORE_STATUS_OK;
+        }
+    }
+    return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                       "%s: %s '%s' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, silu are)",
+                       path, key, name);
+}
+
+/* id2label: {"0": "NEGATIVE", "1": "POSITIVE"}; ids must be 0..n-1. */
+static encore_status parse_labels(const cJSON *root, const char *path, encore_config *cfg) {
+    const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+    int n = 0;
+    if (cJSON_IsObject(id2label)) {
+        n = cJSON_GetArraySize(id2label);
+    } else {
+        const cJSON *num = cJSON_GetObjectItemCaseSensitive(root, "num_labels");
+        n = cJSON_IsNumber(num) ? (int)num->valuedouble : 2; /* transformers' default */
+    }
+    if (n < 1 || n > 1000000)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the model has %d labels", path, n);
+    cfg->labels = calloc((size_t)n, sizeof *cfg->labels);
+    if (!cfg->labels) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    cfg->n_labels = n;
+    if (cJSON_IsObject(id2label)) {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, id2label) {
+            char *end = NULL;
+            long id = strtol(item->string, &end, 10);
+            if (*item->string == '\0' || *end != '\0' || id < 0 || id >= n || cfg->labels[id] ||
+                !cJSON_IsString(item))
+                return encore_fail(ENCORE_STATUS_BAD_MODEL,
+                                   "%s: id2label key '%s' is not a unique label id in 0..%d with a string label",
+                                   path, item->string, n - 1);
+            cfg->labels[id] = strdup(item->valuestring);
+        }
+    } else {
+        for (int i = 0; i < n; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "LABEL_%d", i);
+            cfg->labels[i] = strdup(name);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!cfg->labels[i]) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+
+    /* The text-classification pipeline's default function_to_apply. */
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
+    const char *problem = cJSON_IsString(pt) ? pt->valuestring : "";
+    if (strcmp(problem, "multi_label_classification") == 0 || n == 1)
+        cfg->score_function = ENCORE_SCORE_FUNCTION_SIGMOID;
+    else
+        cfg->score_function = ENCORE_SCORE_FUNCTION_SOFTMAX;
+    return ENCORE_STATUS_OK;
+}
+
+static encore_status parse(const cJSON *root, const char *path, encore_config *cfg) {
+    encore_status s;
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(root, "architectures");
+    const cJSON *model_type = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    const char *arch = NULL;
+    if (cJSON_IsArray(archs) && cJSON_GetArraySize(archs) > 0 && cJSON_IsString(cJSON_GetArrayItem(archs, 0)))
+        arch = cJSON_GetArrayItem(archs, 0)->valuestring;
+    else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "bert") == 0)
+        arch = "BertModel";
+    else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "distilbert") == 0)
+        arch = "DistilBertModel";
+    if (!arch)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s names no architecture and no known model_type", path);
+    int found = 0;
+    for (size_t i = 0; i < sizeof architectures / sizeof architectures[0]; i++) {
+        if (strcmp(arch, architectures[i].name) == 0) {
+            cfg->architecture = architectures[i].architecture;
+            cfg->is_distilbert = architectures[i].is_distilbert;
+            cfg->has_head = architectures[i].has_head;
+            found = 1;
+        }
+    }
+    if (!found)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                           "%s: architecture '%s' is not supported (BertModel, BertForSequenceClassification, "
+                           "DistilBertModel, DistilBertForSequenceClassification are)",
+                           path, arch);
+    snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
+
+    const char *act_key;
+    const cJSON *act;
+    if (cfg->is_distilbert) {
+        if ((s = get_int(root, path, "dim", &cfg->hidden_size)) ||
+            (s = get_int(root, path, "n_layers", &cfg->n_layers)) ||
+            (s = get_int(root, path, "n_heads", &cfg->n_heads)) ||
+            (s = get_int(root, path, "hidden_dim", &cfg->intermediate_size)))
+            return s;
+        cfg->type_vocab_size = 0;
+        cfg->layer_norm_eps = 1e-12f; /* fixed in DistilBERT's modeling code */
+        act_key = "activation";
+    } else {
+        if ((s = get_int(root, path, "hidden_size", &cfg->hidden_size)) ||
+            (s = get_int(root, path, "num_hidden_layers", &cfg->n_layers)) ||
+            (s = get_int(root, path, "num_attention_heads", &cfg->n_heads)) ||
+            (s = get_int(root, path, "intermediate_size", &cfg->intermediate_size)) ||
+            (s = get_int(root, path, "type_vocab_size", &cfg->type_vocab_size)))
+            return s;
+        const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+        cfg->layer_norm_eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-12f;
+        const cJSON *pe = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+        if (cJSON_IsString(pe) && strcmp(pe->valuestring, "absolute") != 0)
+            return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                               "%s: position_embedding_type '%s' is not supported (only 'absolute' is)", path,
+                               pe->valuestring);
+        act_key = "hidden_act";
+    }
+    if ((s = get_int(root, path, "vocab_size", &cfg->vocab_size)) ||
+        (s = get_int(root, path, "max_position_embeddings", &cfg->max_position_embeddings)))
+        return s;
+    act = cJSON_GetObjectItemCaseSensitive(root, act_key);
+    if ((s = parse_activation(path, act_key, cJSON_IsString(act) ? act->valuestring : "gelu", &cfg->activation)))
+        return s;
+    if (cfg->hidden_size % cfg->n_heads != 0)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: hidden size %d is not a multiple of the %d heads", path,
+                           cfg->hidden_size, cfg->n_heads);
+    if (cfg->has_head) return parse_labels(root, path, cfg);
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_config_load(const char *dir, encore_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *text = encore_read_file(path, NULL);
+    if (!text) return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    encore_status s;
+    if (!cJSON_IsObject(root))
+        s = encore_fail(ENCORE_STATUS_BAD_MODEL, "%s is not a JSON object", path);
+    else
+        s = parse(root, path, cfg);
+    cJSON_Delete(root);
+    if (s != ENCORE_STATUS_OK) encore_config_free(cfg);
+    return s;
+}
+
+void encore_config_free(encore_config *cfg) {
+    if (!cfg) return;
+    for (int i = 0; i < cfg->n_labels; i++) free(cfg->labels[i]);
+    free(cfg->labels);
+    cfg->labels = NULL;
+    cfg->n_labels = 0;
+}

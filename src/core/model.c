@@ -1,0 +1,354 @@
+/* model.c: load a Hugging Face model directory into an encore_model. Every
+ * weight is checked against the shape config.json implies and converted to
+ * fp32 into one arena; linear weights are packed there for the CPU GEMM
+ * (gemm_cpu.h), and kept in that form only. */
+#include "core/model.h"
+
+#include "core/common.h"
+#include "core/safetensors.h"
+#ifdef ENCORE_HAVE_CUDA
+#include "cuda/device_weights.h"
+#endif
+
+#include <cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct loader {
+    const encore_safetensors *st;
+    const char *prefix;   /* "bert.", "distilbert." or "" */
+    float *cursor;        /* next free float in the arena */
+    float *staging;       /* the largest linear weight, unpacked, on its way to packing */
+} loader;
+
+static int file_exists(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Find a tensor; old checkpoints name LayerNorm parameters gamma/beta. */
+static const encore_tensor_info *find(const loader *ld, const char *name) {
+    const encore_tensor_info *t = encore_safetensors_find(ld->st, name);
+    if (t) return t;
+    char alt[512];
+    size_t n = strlen(name);
+    if (n > 7 && strcmp(name + n - 7, ".weight") == 0)
+        snprintf(alt, sizeof alt, "%.*s.gamma", (int)(n - 7), name);
+    else if (n > 5 && strcmp(name + n - 5, ".bias") == 0)
+        snprintf(alt, sizeof alt, "%.*s.beta", (int)(n - 5), name);
+    else
+        return NULL;
+    return (strstr(name, "LayerNorm") || strstr(name, "layer_norm")) ? encore_safetensors_find(ld->st, alt) : NULL;
+}
+
+/* Copy tensor `name` (shape (rows) or (rows, cols) when cols > 0) to dst as
+ * fp32. */
+static encore_status load_into(loader *ld, const char *name, int64_t rows, int64_t cols, float *dst) {
+    const encore_tensor_info *t = find(ld, name);
+    if (!t)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: tensor '%s' is missing", ld->st->path, name);
+    int want_dims = cols > 0 ? 2 : 1;
+    if (t->n_dims != want_dims || t->shape[0] != rows || (cols > 0 && t->shape[1] != cols)) {
+        char got[128] = "", want[64];
+        size_t len = 0;
+        for (int i = 0; i < t->n_dims && len < sizeof got - 24; i++)
+            len += (size_t)snprintf(got + len, sizeof got - len, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        if (cols > 0)
+            snprintf(want, sizeof want, "%lld, %lld", (long long)rows, (long long)cols);
+        else
+            snprintf(want, sizeof want, "%lld", (long long)rows);
+        return encore_fail(ENCORE_STATUS_BAD_MODEL,
+                           "%s: tensor '%s' has shape [%s] but config.json implies [%s]", ld->st->path, name,
+                           got, want);
+    }
+    if (t->dtype == ENCORE_DTYPE_OTHER)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                           "%s: tensor '%s' has dtype %s (F32, F16 and BF16 are supported)", ld->st->path, name,
+                           t->dtype_name);
+    encore_tensor_to_f32(t, dst);
+    return ENCORE_STATUS_OK;
+}
+
+/* Carve a fresh block from the arena and load into it. */
+static encore_status take(loader *ld, const char *name, int64_t rows, int64_t cols, float **out) {
+    *out = ld->cursor;
+    ld->cursor += rows * (cols > 0 ? cols : 1);
+    return load_into(ld, name, rows, cols, *out);
+}
+
+static encore_status take_f(loader *ld, int64_t rows, int64_t cols, float **out, const char *fmt, int layer) {
+    char name[512];
+    snprintf(name, sizeof name, fmt, ld->prefix, layer);
+    return take(ld, name, rows, cols, out);
+}
+
+/* Floats a packed (N, K) matrix takes in the arena, with the slack that
+ * aligning its start to 64 bytes may cost. */
+static size_t packed_arena_floats(size_t N, size_t K) { return encore_packed_floats((int)N, (int)K) + 16; }
+
+/* Pack ld->staging, holding an (N, K) matrix, into a fresh 64-byte aligned
+ * block of the arena. Only the packed copy stays. */
+static void pack_staging(loader *ld, int64_t N, int64_t K, encore_packed_matrix *out) {
+    ld->cursor = (float *)(((uintptr_t)ld->cursor + 63) & ~(uintptr_t)63);
+    encore_pack_matrix(ld->staging, (int)N, (int)K, ld->cursor, out);
+    ld->cursor += encore_packed_floats((int)N, (int)K);
+}
+
+/* Load linear weight `name` (N, K) and pack it. */
+static encore_status take_packed(loader *ld, const char *name, int64_t N, int64_t K, encore_packed_matrix *out) {
+    encore_status s = load_into(ld, name, N, K, ld->staging);
+    if (s == ENCORE_STATUS_OK) pack_staging(ld, N, K, out);
+    return s;
+}
+
+static encore_status take_packed_f(loader *ld, int64_t N, int64_t K, encore_packed_matrix *out, const char *fmt,
+                                   int layer) {
+    char name[512];
+    snprintf(name, sizeof name, fmt, ld->prefix, layer);
+    return take_packed(ld, name, N, K, out);
+}
+
+static size_t arena_floats(const encore_config *c) {
+    size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    size_t per_layer = packed_arena_floats(3 * C, C) + packed_arena_floats(C, C) + packed_arena_floats(F, C) +
+                       packed_arena_floats(C, F) + 4 * C + F + C + 4 * C;
+    size_t n = (size_t)c->vocab_size * C + (size_t)c->max_position_embeddings * C +
+               (size_t)c->type_vocab_size * C + 2 * C + (size_t)c->n_layers * per_layer;
+    if (c->has_head) n += packed_arena_floats(C, C) + C + packed_arena_floats((size_t)c->n_labels, C) + (size_t)c->n_labels;
+    return n;
+}
+
+static encore_status load_layer(loader *ld, const encore_config *c, int i, encore_layer_weights *w) {
+    const int64_t C = c->hidden_size, F = c->intermediate_size;
+    encore_status s;
+    char name[512];
+    w->qkv_b = ld->cursor;
+    ld->cursor += 3 * C;
+    static const char *bert_qkv[3] = {"query", "key", "value"};
+    static const char *distil_qkv[3] = {"q_lin", "k_lin", "v_lin"};
+    for (int j = 0; j < 3; j++) {
+        const char *fmt = c->is_distilbert ? "%stransformer.layer.%d.attention.%s.%s"
+                                           : "%sencoder.layer.%d.attention.self.%s.%s";
+        const char *part = c->is_distilbert ? distil_qkv[j] : bert_qkv[j];
+        snprintf(name, sizeof name, fmt, ld->prefix, i, part, "weight");
+        if ((s = load_into(ld, name, C, C, ld->staging + j * C * C))) return s;
+        snprintf(name, sizeof name, fmt, ld->prefix, i, part, "bias");
+        if ((s = load_into(ld, name, C, 0, w->qkv_b + j * C))) return s;
+    }
+    pack_staging(ld, 3 * C, C, &w->qkv_w);
+    if (c->is_distilbert) {
+        if ((s = take_packed_f(ld, C, C, &w->attn_out_w, "%stransformer.layer.%d.attention.out_lin.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->attn_out_b, "%stransformer.layer.%d.attention.out_lin.bias", i)) ||
+            (s = take_f(ld, C, 0, &w->ln1_g, "%stransformer.layer.%d.sa_layer_norm.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->ln1_b, "%stransformer.layer.%d.sa_layer_norm.bias", i)) ||
+            (s = take_packed_f(ld, F, C, &w->ffn_in_w, "%stransformer.layer.%d.ffn.lin1.weight", i)) ||
+            (s = take_f(ld, F, 0, &w->ffn_in_b, "%stransformer.layer.%d.ffn.lin1.bias", i)) ||
+            (s = take_packed_f(ld, C, F, &w->ffn_out_w, "%stransformer.layer.%d.ffn.lin2.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->ffn_out_b, "%stransformer.layer.%d.ffn.lin2.bias", i)) ||
+            (s = take_f(ld, C, 0, &w->ln2_g, "%stransformer.layer.%d.output_layer_norm.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->ln2_b, "%stransformer.layer.%d.output_layer_norm.bias", i)))
+            return s;
+    } else {
+        if ((s = take_packed_f(ld, C, C, &w->attn_out_w, "%sencoder.layer.%d.attention.output.dense.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->attn_out_b, "%sencoder.layer.%d.attention.output.dense.bias", i)) ||
+            (s = take_f(ld, C, 0, &w->ln1_g, "%sencoder.layer.%d.attention.output.LayerNorm.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->ln1_b, "%sencoder.layer.%d.attention.output.LayerNorm.bias", i)) ||
+            (s = take_packed_f(ld, F, C, &w->ffn_in_w, "%sencoder.layer.%d.intermediate.dense.weight", i)) ||
+            (s = take_f(ld, F, 0, &w->ffn_in_b, "%sencoder.layer.%d.intermediate.dense.bias", i)) ||
+            (s = take_packed_f(ld, C, F, &w->ffn_out_w, "%sencoder.layer.%d.output.dense.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->ffn_out_b, "%sencoder.layer.%d.output.dense.bias", i)) ||
+            (s = take_f(ld, C, 0, &w->ln2_g, "%sencoder.layer.%d.output.LayerNorm.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->ln2_b, "%sencoder.layer.%d.output.LayerNorm.bias", i)))
+            return s;
+    }
+    return ENCORE_STATUS_OK;
+}
+
+static encore_status load_tensors(encore_model *m, loader *ld) {
+    const encore_config *c = &m->config;
+    const int64_t C = c->hidden_size;
+    encore_status s;
+    if ((s = take_f(ld, c->vocab_size, C, &m->word_emb, "%sembeddings.word_embeddings.weight", 0)) ||
+        (s = take_f(ld, c->max_position_embeddings, C, &m->pos_emb, "%sembeddings.position_embeddings.weight", 0)) ||
+        (s = take_f(ld, C, 0, &m->emb_ln_g, "%sembeddings.LayerNorm.weight", 0)) ||
+        (s = take_f(ld, C, 0, &m->emb_ln_b, "%sembeddings.LayerNorm.bias", 0)))
+        return s;
+    if (!c->is_distilbert &&
+        (s = take_f(ld, c->type_vocab_size, C, &m->type_emb, "%sembeddings.token_type_embeddings.weight", 0)))
+        return s;
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < c->n_layers; i++)
+        if ((s = load_layer(ld, c, i, &m->layers[i]))) return s;
+    if (c->has_head) {
+        const char *pre = c->is_distilbert ? "pre_classifier" : "bert.pooler.dense";
+        char name[128];
+        snprintf(name, sizeof name, "%s.weight", pre);
+        if ((s = take_packed(ld, name, C, C, &m->pre_w))) return s;
+        snprintf(name, sizeof name, "%s.bias", pre);
+        if ((s = take(ld, name, C, 0, &m->pre_b))) return s;
+        if ((s = take_packed(ld, "classifier.weight", c->n_labels, C, &m->cls_w)) ||
+            (s = take(ld, "classifier.bias", c->n_labels, 0, &m->cls_b)))
+            return s;
+    }
+    return ENCORE_STATUS_OK;
+}
+
+static encore_status load_weights(encore_model *m, const encore_safetensors *st) {
+    const encore_config *c = &m->config;
+    loader ld = {st, "", NULL, NULL};
+    const char *base = c->is_distilbert ? "distilbert." : "bert.";
+    char probe[128];
+    snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
+    if (encore_safetensors_find(st, probe)) ld.prefix = base;
+
+    /* 64-byte aligned, so that the packed panels start on cache lines. */
+    const size_t n = arena_floats(c);
+    if (posix_memalign((void **)&m->arena, 64, n * sizeof(float)) != 0) {
+        m->arena = NULL;
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", n);
+    }
+    const size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size, L = (size_t)c->n_labels;
+    size_t staging = 3 * C * C > F * C ? 3 * C * C : F * C;
+    if (c->has_head && L * C > staging) staging = L * C;
+    ld.staging = malloc(staging * sizeof(float));
+    if (!ld.staging) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", staging);
+    ld.cursor = m->arena;
+    encore_status s = load_tensors(m, &ld);
+    free(ld.staging);
+    return s;
+}
+
+/* sentence-transformers' 1_Pooling/config.json (mean pooling without it) and
+ * sentence_bert_config.json's max_seq_length. */
+static void read_pooling(encore_model *m, const char *dir) {
+    char path[4096];
+    m->embed_max_length = m->max_length;
+    snprintf(path, sizeof path, "%s/sentence_bert_config.json", dir);
+    char *st_config = encore_read_file(path, NULL);
+    if (st_config) {
+        cJSON *root = cJSON_Parse(st_config);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "max_seq_length");
+        if (cJSON_IsNumber(v) && v->valuedouble >= 3 && v->valuedouble < m->max_length)
+            m->embed_max_length = (int)v->valuedouble;
+        cJSON_Delete(root);
+        free(st_config);
+    }
+    snprintf(path, sizeof path, "%s/1_Pooling/config.json", dir);
+    m->pooling = ENCORE_POOLING_MEAN;
+    char *text = encore_read_file(path, NULL);
+    if (!text) return;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_cls_token")))
+        m->pooling = ENCORE_POOLING_CLS;
+    else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_mean_tokens")))
+        encore_log(ENCORE_LOG_LEVEL_WARN, "%s asks for a pooling encore does not have; using mean pooling", path);
+    cJSON_Delete(root);
+}
+
+encore_model_params encore_model_default_params(void) {
+    encore_model_params p = {0};
+    return p;
+}
+
+encore_status encore_model_load(const char *dir, encore_model_params params, encore_model **out) {
+    if (!dir || !out) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: NULL argument");
+    *out = NULL;
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return encore_fail(ENCORE_STATUS_IO_ERROR, "model directory %s does not exist", dir);
+    encore_model *m = calloc(1, sizeof *m);
+    if (!m) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    encore_status s = encore_config_load(dir, &m->config);
+    if (s == ENCORE_STATUS_OK) s = encore_tokenizer_load(dir, &m->tokenizer);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (s == ENCORE_STATUS_OK && !file_exists(path)) {
+        char alt[4096];
+        snprintf(alt, sizeof alt, "%s/model.safetensors.index.json", dir);
+        if (file_exists(alt))
+            s = encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: sharded checkpoints are not supported yet", alt);
+        else
+            s = encore_fail(ENCORE_STATUS_IO_ERROR,
+                            "%s is missing (encore reads safetensors weights only; a pytorch_model.bin can be "
+                            "converted with transformers' save_pretrained(safe_serialization=True))",
+                            path);
+    }
+    encore_safetensors *st = NULL;
+    if (s == ENCORE_STATUS_OK) s = encore_safetensors_open(path, &st);
+    if (s == ENCORE_STATUS_OK) s = load_weights(m, st);
+    encore_safetensors_close(st);
+    if (s == ENCORE_STATUS_OK) {
+        const encore_config *c = &m->config;
+        int vocab = encore_tokenizer_vocab_size(m->tokenizer);
+        if (vocab > c->vocab_size)
+            s = encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the tokenizer has %d tokens but the model's vocab_size is %d",
+                            dir, vocab, c->vocab_size);
+        encore_tokenizer_set_add_type_ids(m->tokenizer, !c->is_distilbert);
+        int tok_max = encore_tokenizer_get_settings(m->tokenizer)->model_max_length;
+        m->max_length = c->max_position_embeddings;
+        if (tok_max > 0 && tok_max < m->max_length) m->max_length = tok_max;
+        read_pooling(m, dir);
+    }
+    if (s != ENCORE_STATUS_OK) {
+        encore_model_free(m);
+        return s;
+    }
+    encore_log(ENCORE_LOG_LEVEL_INFO, "loaded %s from %s: %d layers, hidden %d, %d heads", m->config.architecture_name,
+               dir, m->config.n_layers, m->config.hidden_size, m->config.n_heads);
+    *out = m;
+    return ENCORE_STATUS_OK;
+}
+
+void encore_model_free(encore_model *m) {
+    if (!m) return;
+#ifdef ENCORE_HAVE_CUDA
+    encore_cuda_weights_release(m);
+#endif
+    encore_config_free(&m->config);
+    encore_tokenizer_free(m->tokenizer);
+    free(m->layers);
+    free(m->arena);
+    free(m);
+}
+
+encore_architecture encore_model_architecture(const encore_model *m) { return m->config.architecture; }
+const char *encore_model_architecture_name(const encore_model *m) { return m->config.architecture_name; }
+int encore_model_hidden_size(const encore_model *m) { return m->config.hidden_size; }
+int encore_model_n_layers(const encore_model *m) { return m->config.n_layers; }
+int encore_model_max_length(const encore_model *m) { return m->max_length; }
+int encore_model_n_labels(const encore_model *m) { return m->config.has_head ? m->config.n_labels : 0; }
+encore_score_function encore_model_score_function(const encore_model *m) { return m->config.score_function; }
+encore_pooling encore_model_pooling(const encore_model *m) { return m->pooling; }
+
+const char *encore_model_label(const encore_model *m, int i) {
+    if (!m->config.has_head || i < 0 || i >= m->config.n_labels) return NULL;
+    return m->config.labels[i];
+}
+
+const char *encore_model_token(const encore_model *m, int32_t id) {
+    return encore_tokenizer_id_to_token(m->tokenizer, id);
+}
+
+encore_status encore_model_tokenize(const encore_model *m, encore_input input, int truncate, encore_encoding **out) {
+    if (!m || !out || !input.text)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_tokenize: NULL argument");
+    *out = NULL;
+    encore_encoding *enc = NULL;
+    encore_status s = encore_tokenizer_encode(m->tokenizer, input.text, input.text_pair,
+                                              truncate ? m->max_length : 0, &enc);
+    if (s != ENCORE_STATUS_OK) return s;
+    if (enc->n_tokens > m->max_length) {
+        int n = enc->n_tokens;
+        encore_encoding_free(enc);
+        return encore_fail(ENCORE_STATUS_TOO_LONG,
+                           "the input is %d tokens long but the model takes at most %d (turn truncation on to cut it)",
+                           n, m->max_length);
+    }
+    *out = enc;
+    return ENCORE_STATUS_OK;
+}

@@ -1,0 +1,70 @@
+/* model.h: the private layout of encore_model: config, tokenizer and fp32
+ * weights, ready for the CPU forward pass. */
+#ifndef ENCORE_MODEL_H
+#define ENCORE_MODEL_H
+
+#include "core/config.h"
+#include "encore.h"
+#include "cpu/gemm_cpu.h"
+#include "tokenizer/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* C = hidden size, F = intermediate size, V = vocabulary, P = positions,
+ * L = labels. Linear weights are (out, in), as PyTorch stores them, packed
+ * into column panels for the CPU GEMM (gemm_cpu.h); encore_unpack_matrix
+ * gives the (out, in) matrix back. */
+typedef struct encore_layer_weights {
+    encore_packed_matrix qkv_w;      /* (3C, C) query, key, value rows stacked */
+    float *qkv_b;                    /* (3C) */
+    encore_packed_matrix attn_out_w; /* (C, C) */
+    float *attn_out_b;               /* (C) */
+    float *ln1_g;                    /* (C) LayerNorm after attention */
+    float *ln1_b;                    /* (C) */
+    encore_packed_matrix ffn_in_w;   /* (F, C) */
+    float *ffn_in_b;                 /* (F) */
+    encore_packed_matrix ffn_out_w;  /* (C, F) */
+    float *ffn_out_b;                /* (C) */
+    float *ln2_g;                    /* (C) LayerNorm after the feed-forward block */
+    float *ln2_b;                    /* (C) */
+} encore_layer_weights;
+
+struct encore_model {
+    encore_config config;
+    encore_tokenizer *tokenizer;
+    int max_length;             /* tokens per input, special tokens included */
+    encore_pooling pooling;     /* from 1_Pooling/config.json, else mean */
+    int embed_max_length;       /* sentence_bert_config.json max_seq_length, capped by
+                                   max_length: sentence-transformers cuts embedding
+                                   inputs there */
+
+    float *word_emb;            /* (V, C) */
+    float *pos_emb;             /* (P, C) */
+    float *type_emb;            /* (type_vocab_size, C), NULL for DistilBERT */
+    float *emb_ln_g;            /* (C) */
+    float *emb_ln_b;            /* (C) */
+    encore_layer_weights *layers; /* (n_layers) */
+
+    /* Classification head. BERT: pooler dense + tanh, then classifier.
+     * DistilBERT: pre_classifier + ReLU, then classifier. */
+    encore_packed_matrix pre_w; /* (C, C) */
+    float *pre_b;               /* (C) */
+    encore_packed_matrix cls_w; /* (L, C) */
+    float *cls_b;               /* (L) */
+
+    float *arena;               /* every weight above lives in this one block,
+                                   64-byte aligned */
+
+    /* Device copies of the weights (src/cuda/device_weights.c): made by the first
+     * CUDA session that needs them, shared by all, guarded by that file's
+     * lock; NULL until then and in CPU-only builds. */
+    struct encore_cuda_weights *cuda_weights;
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_MODEL_H */

@@ -1,0 +1,471 @@
+/* cpu_ops.c: the CPU path's ops other than the GEMM (gemm_cpu.c) and the
+ * exact GELU (erf_cpu.c), plus a BLAS GEMM kept as a reference for the CUDA
+ * tests. Each op is written first as plain loops, the readable statement of
+ * what it computes; attention and LayerNorm add an AVX2 version beside it,
+ * chosen at run time, and the tests hold both to a reference in double. */
+#include "cpu/cpu_ops.h"
+
+#include "cpu/cpu_isa.h"
+#include "cpu/erf_cpu.h"
+
+#include <cblas.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+/* Normalise one row in place with statistics in double, as exact as we can
+ * make them: the CUDA kernels and PyTorch both accumulate in fp32, and the
+ * reference should be the better of the two. */
+static void layernorm_row_portable(float *x, const float *gamma, const float *beta, float eps, int C) {
+    double mean = 0.0, var = 0.0;
+    for (int c = 0; c < C; c++) mean += x[c];
+    mean /= C;
+    for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+    var /= C;
+    float rstd = (float)(1.0 / sqrt(var + (double)eps));
+    float m = (float)mean;
+    for (int c = 0; c < C; c++) x[c] = (x[c] - m) * rstd * gamma[c] + beta[c];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static double hsum_pd(__m256d v) {
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+/* The same for C a multiple of 8, the sums in 8 double lanes (the order of
+ * a double sum of floats changes its last bits at most, far below float's),
+ * and the normalisation in float with the same operations in the same
+ * order. */
+__attribute__((target("avx2,fma"))) static void layernorm_row_avx2(float *x, const float *gamma, const float *beta,
+                                                                    float eps, int C) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    for (int c = 0; c < C; c += 8) {
+        const __m256 v = _mm256_loadu_ps(x + c);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    const double mean = hsum_pd(_mm256_add_pd(s0, s1)) / C;
+    const __m256d md = _mm256_set1_pd(mean);
+    __m256d v0 = _mm256_setzero_pd(), v1 = v0;
+    for (int c = 0; c < C; c += 8) {
+        const __m256 v = _mm256_loadu_ps(x + c);
+        const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), md);
+        const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), md);
+        v0 = _mm256_add_pd(v0, _mm256_mul_pd(d0, d0));
+        v1 = _mm256_add_pd(v1, _mm256_mul_pd(d1, d1));
+    }
+    const double var = hsum_pd(_mm256_add_pd(v0, v1)) / C;
+    const __m256 rstd = _mm256_set1_ps((float)(1.0 / sqrt(var + (double)eps)));
+    const __m256 m = _mm256_set1_ps((float)mean);
+    for (int c = 0; c < C; c += 8) {
+        const __m256 y = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + c), m), rstd),
+                                       _mm256_loadu_ps(gamma + c));
+        _mm256_storeu_ps(x + c, _mm256_add_ps(y, _mm256_loadu_ps(beta + c)));
+    }
+}
+#endif
+
+static void layernorm_row(float *x, const float *gamma, const float *beta, float eps, int C) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (C % 8 == 0 && encore_cpu_has_avx2()) {
+        layernorm_row_avx2(x, gamma, beta, eps, C);
+        return;
+    }
+#endif
+    layernorm_row_portable(x, gamma, beta, eps, C);
+}
+
+/* Below this many elements an elementwise op runs on one thread: waking the
+ * pool costs more than the work. */
+#define PARALLEL_MIN_ELEMENTS (1 << 16)
+
+void encore_embed_cpu(const int32_t *ids, const int32_t *type_ids, const int32_t *positions, int T, int C,
+                      const float *word, const float *pos, const float *type, const float *gamma,
+                      const float *beta, float eps, float *out) {
+#pragma omp parallel for schedule(static) if ((size_t)T * C >= PARALLEL_MIN_ELEMENTS)
+    for (int t = 0; t < T; t++) {
+        float *row = out + (size_t)t * C;                 // (C)
+        const float *w = word + (size_t)ids[t] * C;       // (C)
+        const float *p = pos + (size_t)positions[t] * C;  // (C)
+        for (int c = 0; c < C; c++) row[c] = w[c] + p[c];
+        if (type) {
+            const float *ty = type + (size_t)type_ids[t] * C;
+            for (int c = 0; c < C; c++) row[c] += ty[c];
+        }
+        layernorm_row(row, gamma, beta, eps, C);
+    }
+}
+
+void encore_linear_cpu(const float *x, const float *w, const float *b, int T, int N, int K, float *out) {
+    float beta = 0.0f;
+    if (b) {
+        for (int t = 0; t < T; t++) memcpy(out + (size_t)t * N, b, (size_t)N * sizeof(float));
+        beta = 1.0f;
+    }
+    /* Each OpenMP thread computes a slice of the output columns with a
+     * single-threaded GEMM. Every output element still sums over K in the
+     * same order, whatever T is. Small products stay on one thread. */
+    const double flops = 2.0 * T * N * K;
+    const int threads = flops < 3e7 ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+    {
+        const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        const int step = (N + nt - 1) / nt;
+        const int n0 = id * step, n1 = n0 + step < N ? n0 + step : N;
+        if (n1 > n0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n1 - n0, K, 1.0f, x, K, w + (size_t)n0 * K, K,
+                        beta, out + n0, N);
+    }
+}
+
+void encore_bias_residual_layernorm_cpu(float *x, const float *bias, const float *residual, const float *gamma,
+                                        const float *beta, float eps, int T, int C) {
+#pragma omp parallel for schedule(static) if ((size_t)T * C >= PARALLEL_MIN_ELEMENTS)
+    for (int t = 0; t < T; t++) {
+        float *row = x + (size_t)t * C;
+        const float *res = residual + (size_t)t * C;
+        for (int c = 0; c < C; c++) row[c] = row[c] + bias[c] + res[c];
+        layernorm_row(row, gamma, beta, eps, C);
+    }
+}
+
+/* The activations other than the exact GELU, which erf_cpu.c vectorises. */
+static float activate(float v, encore_activation act) {
+    switch (act) {
+    case ENCORE_ACTIVATION_GELU: break;
+    case ENCORE_ACTIVATION_GELU_TANH: {
+        const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+        return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+    }
+    case ENCORE_ACTIVATION_RELU: return v > 0.0f ? v : 0.0f;
+    case ENCORE_ACTIVATION_SILU: return v / (1.0f + expf(-v));
+    }
+    return v;
+}
+
+void encore_bias_act_cpu(float *x, const float *bias, encore_activation act, int T, int N) {
+#pragma omp parallel for schedule(static) if ((size_t)T * N >= PARALLEL_MIN_ELEMENTS)
+    for (int t = 0; t < T; t++) {
+        float *row = x + (size_t)t * N;
+        if (act == ENCORE_ACTIVATION_GELU)
+            encore_bias_gelu_isa_cpu(row, bias, (size_t)N, ENCORE_CPU_ISA_BEST);
+        else
+            for (int n = 0; n < N; n++) row[n] = activate(row[n] + bias[n], act);
+    }
+}
+
+void encore_act_block_cpu(float *x, size_t ldx, int rows, int cols, encore_activation act) {
+    if (act == ENCORE_ACTIVATION_GELU) {
+        encore_gelu_block_isa_cpu(x, ldx, rows, cols, ENCORE_CPU_ISA_BEST);
+        return;
+    }
+    for (int r = 0; r < rows; r++)
+        for (int n = 0; n < cols; n++) x[(size_t)r * ldx + n] = activate(x[(size_t)r * ldx + n], act);
+}
+
+void encore_residual_layernorm_row_cpu(float *row, const float *residual, const float *gamma, const float *beta,
+                                       float eps, int C) {
+    for (int c = 0; c < C; c++) row[c] += residual[c];
+    layernorm_row(row, gamma, beta, eps, C);
+}
+
+/* Keys per row of the transposed keys, rounded up to whole vectors. */
+static size_t padded_keys(int max_len) { return ((size_t)max_len + 7) / 8 * 8; }
+
+/* Per thread: the transposed keys (D, padded), 4 rows of scores and the
+ * values gathered (padded, D). */
+static size_t scratch_per_thread(int max_len, int D) { return padded_keys(max_len) * (size_t)(2 * D + 4); }
+
+size_t encore_attention_scratch_floats(int threads, int max_len, int D) {
+    return (size_t)threads * scratch_per_thread(max_len, D);
+}
+
+/* Softmax in place over p[0, n), one score at a time. */
+static inline void softmax_row_portable(float *p, int n) {
+    float mx = -INFINITY, sum = 0.0f;
+    for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
+    for (int j = 0; j < n; j++) {
+        p[j] = expf(p[j] - mx);
+        sum += p[j];
+    }
+    for (int j = 0; j < n; j++) p[j] /= sum;
+}
+
+/* One head of one sequence: o (S, D), row stride ldo, from q, k, v (S, D),
+ * row stride ld. kt: (D, S) scratch for the keys transposed, so that a
+ * query's scores come out S at a time: for each d, p[0..S) += q[d] * kt[d].
+ * Every loop is unit stride and vectorises, over keys or over D. Written
+ * once, compiled twice below: for AVX2 + FMA and for any x86-64. */
+__attribute__((always_inline)) static inline void attend_head(const float *restrict q, const float *restrict k,
+                                                              const float *restrict v, int S, int D, size_t ld,
+                                                              float scale, float *restrict kt, float *restrict p,
+                                                              float *restrict o, size_t ldo) {
+    for (int j = 0; j < S; j++)
+        for (int d = 0; d < D; d++) kt[(size_t)d * S + j] = k[(size_t)j * ld + d];
+    for (int i = 0; i < S; i++) {
+        const float *qi = q + (size_t)i * ld;
+        for (int j = 0; j < S; j++) p[j] = 0.0f;
+        for (int d = 0; d < D; d++) {
+            const float qd = qi[d];
+            const float *kd = kt + (size_t)d * S;
+            for (int j = 0; j < S; j++) p[j] += qd * kd[j];
+        }
+        for (int j = 0; j < S; j++) p[j] *= scale;
+        softmax_row_portable(p, S);
+        float *oi = o + (size_t)i * ldo;
+        for (int d = 0; d < D; d++) oi[d] = 0.0f;
+        for (int j = 0; j < S; j++) {
+            const float *vj = v + (size_t)j * ld;
+            for (int d = 0; d < D; d++) oi[d] += p[j] * vj[d];
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* e^x for 8 floats, within about 2 ulp of expf: x = n ln2 + r with |r| <=
+ * ln2 / 2, e^r from Cephes' degree-6 polynomial, times 2^n built in the
+ * exponent bits. Below -87.3 (where expf turns denormal, under 1e-38) it
+ * gives 0. Softmax only: its arguments are <= 0. */
+__attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), lo);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3333337670e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
+}
+
+/* Softmax in place over pr[0, S), 8 at a time. */
+__attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *pr, int S) {
+    const int S8 = S / 8 * 8;
+    __m256 vmx = _mm256_set1_ps(-INFINITY);
+    for (int j = 0; j < S8; j += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(pr + j));
+    float m8[8];
+    _mm256_storeu_ps(m8, vmx);
+    float mx = -INFINITY;
+    for (int l = 0; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
+    for (int j = S8; j < S; j++) mx = pr[j] > mx ? pr[j] : mx;
+    const __m256 bmx = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    for (int j = 0; j < S8; j += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), bmx));
+        _mm256_storeu_ps(pr + j, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    if (S8 < S) {  // the last few, through a zero-padded vector
+        float t[8] = {0};
+        for (int j = S8; j < S; j++) t[j - S8] = pr[j] - mx;
+        const __m256 live = _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_ps((float)(S - S8)),
+                                          _CMP_LT_OQ);
+        const __m256 e = _mm256_and_ps(live, exp8(_mm256_loadu_ps(t)));
+        _mm256_storeu_ps(t, e);
+        for (int j = S8; j < S; j++) pr[j] = t[j - S8];
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float s8[8];
+    _mm256_storeu_ps(s8, vsum);
+    const float sum = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+    const __m256 bsum = _mm256_set1_ps(sum);
+    for (int j = 0; j < S8; j += 8) _mm256_storeu_ps(pr + j, _mm256_div_ps(_mm256_loadu_ps(pr + j), bsum));
+    for (int j = S8; j < S; j++) pr[j] /= sum;
+}
+
+/* The AVX2 head for D a multiple of 8, with its sums in registers: the
+ * plain loops above keep them in memory, and each step then waits on the
+ * last one's store. kt: (D, Sp), the keys transposed and zero-padded to Sp,
+ * a multiple of 8; p: (4, Sp) then (Sp, D) for the values.
+ * - scores: 4 queries x 16 keys at a time, 8 accumulators over d;
+ * - softmax: per query, 8 keys at a time (exp8);
+ * - p v: 2 queries x 32 columns at a time, 8 accumulators over keys.
+ * Queries past the last (when S is not a multiple of 4 or 2) reuse the last
+ * query's row and are not stored. */
+__attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float *q, const float *k,
+                                                                     const float *v_strided, int S, int D, size_t ld,
+                                                                     float scale, float *kt, float *p, float *o,
+                                                                     size_t ldo) {
+    const int Sp = (S + 7) / 8 * 8;
+    for (int d = 0; d < D; d++) {
+        float *row = kt + (size_t)d * Sp;
+        for (int j = 0; j < S; j++) row[j] = k[(size_t)j * ld + d];
+        for (int j = S; j < Sp; j++) row[j] = 0.0f;
+    }
+    /* The head's values side by side, (S, D): p v sweeps them once per two
+     * queries, and in qkv they lie 3C floats apart, a new cache line each
+     * (for a long text, farther apart than L2 holds). */
+    float *v = p + 4 * (size_t)Sp;
+    for (int j = 0; j < S; j++) memcpy(v + (size_t)j * D, v_strided + (size_t)j * ld, (size_t)D * sizeof(float));
+    const size_t ldv = (size_t)D;
+    const __m256 vscale = _mm256_set1_ps(scale);
+    for (int i0 = 0; i0 < S; i0 += 4) {
+        const int rows = S - i0 < 4 ? S - i0 : 4;
+        const float *qr[4];
+        for (int r = 0; r < 4; r++) qr[r] = q + (size_t)(i0 + (r < rows ? r : rows - 1)) * ld;
+        int j0 = 0;
+        for (; j0 + 16 <= Sp; j0 += 16) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int d = 0; d < D; d++) {
+                const __m256 k0 = _mm256_loadu_ps(kt + (size_t)d * Sp + j0);
+                const __m256 k1 = _mm256_loadu_ps(kt + (size_t)d * Sp + j0 + 8);
+                const __m256 x0 = _mm256_broadcast_ss(qr[0] + d), x1 = _mm256_broadcast_ss(qr[1] + d);
+                const __m256 x2 = _mm256_broadcast_ss(qr[2] + d), x3 = _mm256_broadcast_ss(qr[3] + d);
+                a0 = _mm256_fmadd_ps(x0, k0, a0);
+                b0 = _mm256_fmadd_ps(x0, k1, b0);
+                a1 = _mm256_fmadd_ps(x1, k0, a1);
+                b1 = _mm256_fmadd_ps(x1, k1, b1);
+                a2 = _mm256_fmadd_ps(x2, k0, a2);
+                b2 = _mm256_fmadd_ps(x2, k1, b2);
+                a3 = _mm256_fmadd_ps(x3, k0, a3);
+                b3 = _mm256_fmadd_ps(x3, k1, b3);
+            }
+            _mm256_storeu_ps(p + 0 * (size_t)Sp + j0, _mm256_mul_ps(a0, vscale));
+            _mm256_storeu_ps(p + 0 * (size_t)Sp + j0 + 8, _mm256_mul_ps(b0, vscale));
+            _mm256_storeu_ps(p + 1 * (size_t)Sp + j0, _mm256_mul_ps(a1, vscale));
+            _mm256_storeu_ps(p + 1 * (size_t)Sp + j0 + 8, _mm256_mul_ps(b1, vscale));
+            _mm256_storeu_ps(p + 2 * (size_t)Sp + j0, _mm256_mul_ps(a2, vscale));
+            _mm256_storeu_ps(p + 2 * (size_t)Sp + j0 + 8, _mm256_mul_ps(b2, vscale));
+            _mm256_storeu_ps(p + 3 * (size_t)Sp + j0, _mm256_mul_ps(a3, vscale));
+            _mm256_storeu_ps(p + 3 * (size_t)Sp + j0 + 8, _mm256_mul_ps(b3, vscale));
+        }
+        if (j0 < Sp) {  // one block of 8 keys left
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < D; d++) {
+                const __m256 k0 = _mm256_loadu_ps(kt + (size_t)d * Sp + j0);
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[0] + d), k0, a0);
+                a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[1] + d), k0, a1);
+                a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[2] + d), k0, a2);
+                a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[3] + d), k0, a3);
+            }
+            _mm256_storeu_ps(p + 0 * (size_t)Sp + j0, _mm256_mul_ps(a0, vscale));
+            _mm256_storeu_ps(p + 1 * (size_t)Sp + j0, _mm256_mul_ps(a1, vscale));
+            _mm256_storeu_ps(p + 2 * (size_t)Sp + j0, _mm256_mul_ps(a2, vscale));
+            _mm256_storeu_ps(p + 3 * (size_t)Sp + j0, _mm256_mul_ps(a3, vscale));
+        }
+        /* Softmax over the S real keys of each query, then p / sum. */
+        for (int r = 0; r < rows; r++) softmax_row_avx2(p + (size_t)r * Sp, S);
+        for (int r0 = 0; r0 < rows; r0 += 2) {
+            const float *p0 = p + (size_t)r0 * Sp, *p1 = r0 + 1 < rows ? p0 + Sp : p0;
+            float *o0 = o + (size_t)(i0 + r0) * ldo, *o1 = o0 + ldo;
+            int c0 = 0;
+            /* 32 columns at a time, the 8 sums named so that they stay in
+             * registers (an indexed array of them went to the stack). */
+            for (; c0 + 32 <= D; c0 += 32) {
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                for (int j = 0; j < S; j++) {
+                    const float *vj = v + (size_t)j * ldv + c0;
+                    const __m256 w0 = _mm256_broadcast_ss(p0 + j), w1 = _mm256_broadcast_ss(p1 + j);
+                    const __m256 v0 = _mm256_loadu_ps(vj), v1 = _mm256_loadu_ps(vj + 8);
+                    const __m256 v2 = _mm256_loadu_ps(vj + 16), v3 = _mm256_loadu_ps(vj + 24);
+                    a0 = _mm256_fmadd_ps(w0, v0, a0);
+                    a1 = _mm256_fmadd_ps(w0, v1, a1);
+                    a2 = _mm256_fmadd_ps(w0, v2, a2);
+                    a3 = _mm256_fmadd_ps(w0, v3, a3);
+                    b0 = _mm256_fmadd_ps(w1, v0, b0);
+                    b1 = _mm256_fmadd_ps(w1, v1, b1);
+                    b2 = _mm256_fmadd_ps(w1, v2, b2);
+                    b3 = _mm256_fmadd_ps(w1, v3, b3);
+                }
+                _mm256_storeu_ps(o0 + c0, a0);
+                _mm256_storeu_ps(o0 + c0 + 8, a1);
+                _mm256_storeu_ps(o0 + c0 + 16, a2);
+                _mm256_storeu_ps(o0 + c0 + 24, a3);
+                if (r0 + 1 < rows) {
+                    _mm256_storeu_ps(o1 + c0, b0);
+                    _mm256_storeu_ps(o1 + c0 + 8, b1);
+                    _mm256_storeu_ps(o1 + c0 + 16, b2);
+                    _mm256_storeu_ps(o1 + c0 + 24, b3);
+                }
+            }
+            for (; c0 < D; c0 += 8) {  // the last 8-24 columns, 8 at a time
+                __m256 a0 = _mm256_setzero_ps(), b0 = a0;
+                for (int j = 0; j < S; j++) {
+                    const __m256 v0 = _mm256_loadu_ps(v + (size_t)j * ldv + c0);
+                    a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + j), v0, a0);
+                    b0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + j), v0, b0);
+                }
+                _mm256_storeu_ps(o0 + c0, a0);
+                if (r0 + 1 < rows) _mm256_storeu_ps(o1 + c0, b0);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void attend_head_avx2(const float *q, const float *k, const float *v, int S,
+                                                                  int D, size_t ld, float scale, float *kt, float *p,
+                                                                  float *o, size_t ldo) {
+    if (D % 8 == 0)
+        attend_head_avx2_d8(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+    else
+        attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+}
+#endif
+
+static void attend_head_portable(const float *q, const float *k, const float *v, int S, int D, size_t ld, float scale,
+                                 float *kt, float *p, float *o, size_t ldo) {
+    attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+}
+
+int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa) {
+    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
+    if (use_avx2 < 0) return -1;
+#if defined(__x86_64__) || defined(__i386__)
+    if (use_avx2) {
+        softmax_row_avx2(row, n);
+        return 0;
+    }
+#endif
+    softmax_row_portable(row, n);
+    return 0;
+}
+
+int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
+                             int max_len, float *out, encore_cpu_isa isa) {
+    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
+    if (use_avx2 < 0) return -1;
+    const int C = H * D;
+    const size_t ld = 3 * (size_t)C;  // row stride of qkv
+    const float scale = 1.0f / sqrtf((float)D);
+    /* OpenMP spreads (sequence, head) pairs over the cores. Even one short
+     * text is worth splitting over the heads: at 25 tokens and 12 heads of
+     * 32 this is ~0.1 ms a layer, against a few microseconds to wake the
+     * pool. */
+    size_t work = 0;  // multiply-adds of q k^T and p v over all sequences
+    for (int b = 0; b < B; b++) work += (size_t)(seq_start[b + 1] - seq_start[b]) * (seq_start[b + 1] - seq_start[b]);
+    work *= 2 * (size_t)C;
+#pragma omp parallel for collapse(2) schedule(dynamic) if (work >= 200000)
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < H; h++) {
+            const int S = seq_start[b + 1] - seq_start[b];
+            const float *q = qkv + (size_t)seq_start[b] * ld + h * D;  // (S, D), stride ld
+            float *o = out + (size_t)seq_start[b] * C + h * D;         // (S, D), stride C
+            float *kt = scratch + (size_t)omp_get_thread_num() * scratch_per_thread(max_len, D);  // (D, S)
+            float *p = kt + padded_keys(max_len) * D;  // (S), or (4, padded) for attend_head_avx2_d8
+#if defined(__x86_64__) || defined(__i386__)
+            if (use_avx2) {
+                attend_head_avx2(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
+                continue;
+            }
+#endif
+            attend_head_portable(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
+        }
+    }
+    return 0;
+}
+
+void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
+                          int max_len, float *out) {
+    encore_attention_isa_cpu(qkv, seq_start, B, H, D, scratch, max_len, out, ENCORE_CPU_ISA_BEST);
+}

@@ -1,0 +1,68 @@
+/* cpu_ops.h: the fp32 CPU operators of the forward pass. They are the
+ * reference the CUDA kernels in kernels/ are held to, and take their
+ * arguments in the same order. T = tokens in the packed batch, C = hidden,
+ * F = intermediate, H = heads, D = head size (C / H), B = sequences. */
+#ifndef ENCORE_CPU_OPS_H
+#define ENCORE_CPU_OPS_H
+
+#include "core/config.h"
+#include "cpu/cpu_isa.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out = LayerNorm(word[ids] + pos[positions] (+ type[type_ids])).
+ * type may be NULL (DistilBERT). out: (T, C). */
+void encore_embed_cpu(const int32_t *ids, const int32_t *type_ids, const int32_t *positions, int T, int C,
+                      const float *word, const float *pos, const float *type, const float *gamma,
+                      const float *beta, float eps, float *out);
+
+/* out = x W^T (+ b) with OpenBLAS, on an unpacked W. x: (T, K), W: (N, K),
+ * b: (N) or NULL, out: (T, N). The forward pass uses the packed GEMM of
+ * gemm_cpu.h instead; this one stays as an independent reference for the
+ * CUDA tests and benchmarks. */
+void encore_linear_cpu(const float *x, const float *w, const float *b, int T, int N, int K, float *out);
+
+/* x = LayerNorm(x + bias + residual), in place. x, residual: (T, C). */
+void encore_bias_residual_layernorm_cpu(float *x, const float *bias, const float *residual, const float *gamma,
+                                        const float *beta, float eps, int T, int C);
+
+/* x = act(x + bias), in place. x: (T, N). */
+void encore_bias_act_cpu(float *x, const float *bias, encore_activation act, int T, int N);
+
+/* The fused forms, for one thread's part of a product (gemm_cpu.h's
+ * epilogues), whose bias is already in the sums:
+ * x = act(x) on a block of rows x cols, row stride ldx; */
+void encore_act_block_cpu(float *x, size_t ldx, int rows, int cols, encore_activation act);
+
+/* row = LayerNorm(row + residual) on one row of C. */
+void encore_residual_layernorm_row_cpu(float *row, const float *residual, const float *gamma, const float *beta,
+                                       float eps, int C);
+
+/* Softmax in place over row[0, n), the way attention computes it on the
+ * chosen code path (AVX2: exponentials within about 2 ulp of expf, 0 below
+ * e^-87.3). Returns 0, or -1 when isa is AVX2 and the CPU lacks it. */
+int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa);
+
+/* Multi-head self-attention over a packed batch. qkv: (T, 3C), queries, keys
+ * and values side by side; seq_start: (B + 1) token offsets of each sequence;
+ * scratch: encore_attention_scratch_floats(omp_get_max_threads(), max_len, D)
+ * floats, max_len at least the longest sequence; out: (T, C). Each sequence
+ * attends only to itself, so no padding or mask is needed. */
+size_t encore_attention_scratch_floats(int threads, int max_len, int D);
+void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
+                          int max_len, float *out);
+
+/* The same with the code path chosen by the caller. Returns 0, or -1 when
+ * isa is AVX2 and the CPU lacks it. */
+int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
+                             int max_len, float *out, encore_cpu_isa isa);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_CPU_OPS_H */

@@ -1,0 +1,65 @@
+/* forward_cpu.h: the fp32 CPU forward pass over a packed batch (no padding:
+ * the tokens of all sequences lie end to end). */
+#ifndef ENCORE_FORWARD_CPU_H
+#define ENCORE_FORWARD_CPU_H
+
+#include "core/model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct encore_batch {
+    int B;              /* sequences */
+    int T;              /* tokens, all sequences together */
+    int max_len;        /* longest sequence */
+    int32_t *ids;       /* (T) */
+    int32_t *type_ids;  /* (T) */
+    int32_t *positions; /* (T) position of each token in its sequence */
+    int32_t *seq_start; /* (B + 1) first token of each sequence; seq_start[B] = T */
+    size_t cap_T, cap_B;
+} encore_batch;
+
+/* Grow-only scratch buffers, reused from call to call. */
+typedef struct encore_cpu_workspace {
+    size_t cap_T, cap_scratch;
+    float *x;       /* (T, C) hidden state */
+    float *qkv;     /* (T, 3C) */
+    float *ctx;     /* (T, C) attention output before its projection */
+    float *ffn;     /* (T, F) */
+    float *scratch; /* (threads, max_len) attention probabilities */
+} encore_cpu_workspace;
+
+/* Empty the batch, then append sequences one by one. */
+void encore_batch_clear(encore_batch *batch);
+encore_status encore_batch_append(encore_batch *batch, const encore_encoding *enc);
+void encore_batch_free(encore_batch *batch);
+
+void encore_cpu_workspace_free(encore_cpu_workspace *ws);
+
+/* Run the encoder. On success *hidden points at the last hidden state
+ * (T, C) inside the workspace, valid until the next call. */
+encore_status encore_forward_cpu(const encore_model *m, const encore_batch *batch, encore_cpu_workspace *ws,
+                                 const float **hidden);
+
+/* Classification head on each sequence's first token. scratch: (2C);
+ * logits: (B, L). */
+void encore_head_cpu(const encore_model *m, const encore_batch *batch, const float *hidden, float *scratch,
+                     float *logits);
+
+/* Pool each sequence (mean over its tokens, or its first token) and
+ * optionally L2-normalise. out: (B, C). */
+void encore_pool_cpu(const encore_batch *batch, const float *hidden, int C, encore_pooling pooling, int normalize,
+                     float *out);
+
+/* The pipeline's score function, in place on (B, L). */
+void encore_scores_cpu(float *logits, int B, int L, encore_score_function fn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_FORWARD_CPU_H */

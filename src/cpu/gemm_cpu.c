@@ -1,0 +1,454 @@
+/* gemm_cpu.c: out = x W^T (+ b) on packed weights (layout and summation
+ * order: gemm_cpu.h).
+ *
+ * Blocking, from the inside out:
+ * - a tile of up to MR (6) rows of x by one panel (16 columns) lives in up
+ *   to 12 AVX registers while k runs; each k step loads the panel's 16
+ *   floats once and broadcasts one float of each row; the rows split into
+ *   tiles of even heights (tile_start);
+ * - KC steps of k at a time, so the panel slice (KC x 16 floats, 16 KiB) stays
+ *   in L1 while every row tile of the block passes over it;
+ * - MC rows of x at a time, so the block of x (MC x KC floats, 120 KiB) stays
+ *   in L2 while the thread's panels pass over it;
+ * - the panels are split over the OpenMP threads: in contiguous ranges, or
+ *   for few rows (a short text, where a late thread costs most) in chunks
+ *   that the threads take from a shared counter.
+ * A later k block starts from the partial sums already in out, which leaves
+ * each element's sum in plain k order. */
+#include "cpu/gemm_cpu.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#define MR 6    /* rows of x per register tile */
+#ifndef KC
+#define KC 256  /* k steps per cache block */
+#endif
+#ifndef MC
+#define MC 120  /* rows of x per cache block (a multiple of MR) */
+#endif
+#ifndef FULL_K_MAX_ROWS
+#define FULL_K_MAX_ROWS 48  /* up to this many rows, no k blocks (see linear_share) */
+#endif
+
+/* Below this many multiply-adds a product runs on one thread: waking the
+ * other threads costs more than they save (measured on the 2-core
+ * development machine: see bench/RESULTS.md). */
+#define PARALLEL_MIN_MACS 1000000.0
+
+size_t encore_packed_floats(int N, int K) {
+    return (size_t)((N + ENCORE_PANEL - 1) / ENCORE_PANEL) * ENCORE_PANEL * (size_t)K;
+}
+
+void encore_pack_matrix(const float *w, int N, int K, float *dst, encore_packed_matrix *out) {
+    const int P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    for (int p = 0; p < P; p++) {
+        float *panel = dst + (size_t)p * K * ENCORE_PANEL;  // (K, 16)
+        for (int j = 0; j < ENCORE_PANEL; j++) {
+            const int n = p * ENCORE_PANEL + j;
+            for (int k = 0; k < K; k++) panel[(size_t)k * ENCORE_PANEL + j] = n < N ? w[(size_t)n * K + k] : 0.0f;
+        }
+    }
+    out->panels = dst;
+    out->N = N;
+    out->K = K;
+}
+
+void encore_unpack_matrix_row(const encore_packed_matrix *p, int n, int k0, int len, float *dst) {
+    const float *col = p->panels + (size_t)(n / ENCORE_PANEL) * p->K * ENCORE_PANEL + n % ENCORE_PANEL;
+    for (int k = 0; k < len; k++) dst[k] = col[(size_t)(k0 + k) * ENCORE_PANEL];
+}
+
+void encore_unpack_matrix(const encore_packed_matrix *p, float *w) {
+    for (int n = 0; n < p->N; n++) encore_unpack_matrix_row(p, n, 0, p->K, w + (size_t)n * p->K);
+}
+
+/* One register tile: c (mr, 16), row stride ldc, starts from init (16
+ * floats: the bias, or NULL for 0) when first, else from its partial sums,
+ * and adds a^T b: a (kc, MR) holds mr rows of x interleaved by pack_rows, b
+ * (kc, 16) is a slice of a panel. The portable version; the compiler
+ * vectorises the j loops. */
+static void tile_portable(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, const float *init,
+                          int first) {
+    float acc[MR][ENCORE_PANEL];
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] = !first ? c[r * ldc + j] : init ? init[j] : 0.0f;
+    for (int k = 0; k < kc; k++) {
+        const float *bk = b + (size_t)k * ENCORE_PANEL;
+        for (int r = 0; r < mr; r++) {
+            const float ar = a[(size_t)k * MR + r];
+            for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] += ar * bk[j];
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < ENCORE_PANEL; j++) c[r * ldc + j] = acc[r][j];
+}
+
+#if HAVE_X86
+/* The AVX2 tile, same contract. Written for a constant mr: each caller below
+ * fixes it, and the rows past mr drop out at compile time. The accumulators
+ * are named variables, not an array, so that they stay in registers:
+ * l<r> and h<r> hold columns 0-7 and 8-15 of row r. */
+#define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_avx2(const int mr, int kc, const float *a, const float *b, float *c, size_t ldc, const float *init, int first) {
+    const __m256 i0 = init && first ? _mm256_loadu_ps(init) : _mm256_setzero_ps();
+    const __m256 i1 = init && first ? _mm256_loadu_ps(init + 8) : _mm256_setzero_ps();
+#define TILE_INIT(r)                                                                                         \
+    __m256 l##r = i0, h##r = i1;                                                                             \
+    if (mr > r && !first) {                                                                                  \
+        l##r = _mm256_loadu_ps(c + r * ldc);                                                                 \
+        h##r = _mm256_loadu_ps(c + r * ldc + 8);                                                             \
+    }
+    TILE_ROWS(TILE_INIT)
+#undef TILE_INIT
+    for (int k = 0; k < kc; k++) {
+        const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ENCORE_PANEL);
+        const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ENCORE_PANEL + 8);
+#define TILE_STEP(r)                                                                                         \
+    if (mr > r) {                                                                                            \
+        const __m256 ar = _mm256_broadcast_ss(a + (size_t)k * MR + r);                                      \
+        l##r = _mm256_fmadd_ps(ar, b0, l##r);                                                                \
+        h##r = _mm256_fmadd_ps(ar, b1, h##r);                                                                \
+    }
+        TILE_ROWS(TILE_STEP)
+#undef TILE_STEP
+    }
+#define TILE_STORE(r)                                                                                        \
+    if (mr > r) {                                                                                            \
+        _mm256_storeu_ps(c + r * ldc, l##r);                                                                 \
+        _mm256_storeu_ps(c + r * ldc + 8, h##r);                                                             \
+    }
+    TILE_ROWS(TILE_STORE)
+#undef TILE_STORE
+}
+#undef TILE_ROWS
+
+#define TILE_AVX2(m)                                                                                          \
+    __attribute__((target("avx2,fma"))) static void tile_avx2_##m(int kc, const float *a, const float *b,     \
+                                                                   float *c, size_t ldc, const float *init,    \
+                                                                   int first) {                                \
+        tile_avx2(m, kc, a, b, c, ldc, init, first);                                                         \
+    }
+TILE_AVX2(1)
+TILE_AVX2(2)
+TILE_AVX2(3)
+TILE_AVX2(4)
+TILE_AVX2(5)
+TILE_AVX2(6)
+#undef TILE_AVX2
+
+typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, size_t ldc, const float *init,
+                        int first);
+static const tile_fn tiles_avx2[MR + 1] = {NULL,          tile_avx2_1, tile_avx2_2, tile_avx2_3,
+                                           tile_avx2_4,   tile_avx2_5, tile_avx2_6};
+#endif
+
+static void run_tile(int use_avx2, int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+                     const float *init, int first) {
+#if HAVE_X86
+    if (use_avx2) {
+        tiles_avx2[mr](kc, a, b, c, ldc, init, first);
+        return;
+    }
+#endif
+    (void)use_avx2;
+    tile_portable(mr, kc, a, b, c, ldc, init, first);
+}
+
+/* How mc rows split into register tiles: as few as MR allows, with heights
+ * as even as can be (differing by one at most). A tile's k loop takes about
+ * max(4, mr) cycles a step on a core with two FMA pipes of latency 4: below
+ * 4 rows its accumulators wait on their own last FMA. So 25 rows go as
+ * 5+5+5+5+5 (25 cycles a step), not 6+6+6+6+1 (28): every tile short of
+ * MR rows is cheaper, and no tile pays for one row. Tile i starts at row
+ * tile_start(mc, i), and is MR floats wide in the packed rows whatever its
+ * height. */
+static int tile_count(int mc) { return (mc + MR - 1) / MR; }
+
+static int tile_start(int mc, int i) {
+    const int n = tile_count(mc), base = mc / n, extra = mc % n;
+    return i * base + (i < extra ? i : extra);
+}
+
+/* Copy rows [0, mc) x columns [0, kc) of x (row stride ldx) into dst as
+ * tile_count(mc) tiles, each (kc, MR): the floats a tile step broadcasts
+ * lie side by side, and a tile reads its rows front to back. */
+static void pack_rows(const float *x, size_t ldx, int mc, int kc, float *dst) {
+    for (int i = 0; i < tile_count(mc); i++) {
+        const int r0 = tile_start(mc, i), mr = tile_start(mc, i + 1) - r0;
+        float *tile = dst + (size_t)i * MR * kc;  // (kc, MR)
+        for (int r = 0; r < mr; r++) {
+            const float *row = x + (size_t)(r0 + r) * ldx;
+            for (int k = 0; k < kc; k++) tile[(size_t)k * MR + r] = row[k];
+        }
+    }
+}
+
+/* Panels [p0, p1) of one block of the product: rows [t0, t0 + mc) of x,
+ * packed in a_buf, by k steps [k0, k0 + kc). */
+static void panels_block(int use_avx2, const float *a_buf, const encore_packed_matrix *w, const float *bias, int t0,
+                         int mc, int k0, int kc, float *out, int p0, int p1, const encore_linear_epilogue *ep) {
+    const int N = w->N, K = w->K;
+    const int first = k0 == 0, last = k0 + kc == K;
+    for (int p = p0; p < p1; p++) {
+        const int n0 = p * ENCORE_PANEL, nr = N - n0 < ENCORE_PANEL ? N - n0 : ENCORE_PANEL;
+        const float *b = w->panels + ((size_t)p * K + k0) * ENCORE_PANEL;  // (kc, 16)
+        const float *init = bias ? bias + n0 : NULL;
+        float edge_init[ENCORE_PANEL];
+        if (nr < ENCORE_PANEL && bias) {
+            /* The last panel is narrower than 16: pad its bias. */
+            memset(edge_init, 0, sizeof edge_init);
+            memcpy(edge_init, bias + n0, (size_t)nr * sizeof(float));
+            init = edge_init;
+        }
+        for (int i = 0; i < tile_count(mc); i++) {
+            const int r0 = tile_start(mc, i), mr = tile_start(mc, i + 1) - r0;
+            const float *a = a_buf + (size_t)i * MR * kc;  // (kc, MR)
+            float *c = out + (size_t)(t0 + r0) * N + n0;   // (mr, nr), row stride N
+            if (nr == ENCORE_PANEL) {
+                run_tile(use_avx2, mr, kc, a, b, c, (size_t)N, init, first);
+            } else {
+                /* Narrow last panel: work in a full-width copy. */
+                float tmp[MR * ENCORE_PANEL];
+                for (int r = 0; r < mr; r++) {
+                    memset(tmp + r * ENCORE_PANEL, 0, sizeof(float) * ENCORE_PANEL);
+                    if (!first) memcpy(tmp + r * ENCORE_PANEL, c + (size_t)r * N, (size_t)nr * sizeof(float));
+                }
+                run_tile(use_avx2, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
+                for (int r = 0; r < mr; r++)
+                    memcpy(c + (size_t)r * N, tmp + r * ENCORE_PANEL, (size_t)nr * sizeof(float));
+            }
+            if (last && ep && ep->block) ep->block(c, (size_t)N, mr, n0, nr, ep->ctx);
+        }
+    }
+}
+
+/* Panels [p0, p1) of the product, every row of x, k in blocks of kb.
+ * a_buf: (MC, kb) floats for the packed rows. */
+static void linear_panels(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+                          float *out, int p0, int p1, float *a_buf, int kb, const encore_linear_epilogue *ep) {
+    const int K = w->K;
+    for (int t0 = 0; t0 < T; t0 += MC) {
+        const int mc = T - t0 < MC ? T - t0 : MC;
+        for (int k0 = 0; k0 < K; k0 += kb) {
+            const int kc = K - k0 < kb ? K - k0 : kb;
+            pack_rows(x + (size_t)t0 * K + k0, (size_t)K, mc, kc, a_buf);
+            panels_block(use_avx2, a_buf, w, bias, t0, mc, k0, kc, out, p0, p1, ep);
+        }
+    }
+}
+
+/* Each thread packs rows of x into a buffer of its own, kept between
+ * products (it only grows) and freed when the thread ends, so that no
+ * product allocates: a short text runs ~30 products per layer pass. */
+typedef struct row_buffer {
+    size_t cap;    /* floats */
+    float data[];
+} row_buffer;
+
+static pthread_key_t row_buffer_key;
+static pthread_once_t row_buffer_once = PTHREAD_ONCE_INIT;
+static int row_buffer_ok;
+
+static void row_buffer_init(void) { row_buffer_ok = pthread_key_create(&row_buffer_key, free) == 0; }
+
+/* This thread's buffer of at least n floats, or NULL when out of memory. */
+static float *thread_row_buffer(size_t n) {
+    pthread_once(&row_buffer_once, row_buffer_init);
+    if (!row_buffer_ok) return NULL;
+    row_buffer *b = pthread_getspecific(row_buffer_key);
+    if (!b || b->cap < n) {
+        row_buffer *grown = realloc(b, sizeof *b + n * sizeof(float));
+        if (!grown) return NULL;
+        grown->cap = n;
+        if (pthread_setspecific(row_buffer_key, grown) != 0) {
+            free(grown);
+            return NULL;
+        }
+        b = grown;
+    }
+    return b->data;
+}
+
+/* One thread's share: panels [p0, p1), rows packed into the thread's
+ * buffer. Should that buffer not grow, go a register tile of rows at a time
+ * through a stack buffer: slower, and the same result, since the order of
+ * each sum is the same. */
+static void linear_share(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+                         float *out, int p0, int p1, const encore_linear_epilogue *ep) {
+    /* Few rows (a short text): no k blocks. Every panel then streams
+     * front to back once, one contiguous run of weights for the whole share
+     * (the hardware prefetcher's best case, and weights are what a short
+     * text waits for), and tiles keep their sums in registers over all of K
+     * instead of storing and reloading them per block. The sums are the
+     * same, bit for bit: a k block resumes from exactly what the last one
+     * stored. */
+    const int kb = T <= FULL_K_MAX_ROWS ? w->K : w->K < KC ? w->K : KC;
+    const int rows = tile_count(T < MC ? T : MC) * MR;
+    float *a_buf = thread_row_buffer((size_t)rows * kb);
+    if (a_buf) {
+        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf, kb, ep);
+    } else {
+        float small[MR * KC];
+        for (int t0 = 0; t0 < T; t0 += MR)
+            linear_panels(use_avx2, x + (size_t)t0 * w->K, w, bias, T - t0 < MR ? T - t0 : MR,
+                          out + (size_t)t0 * w->N, p0, p1, small, KC, ep);
+    }
+}
+
+/* Few rows over a team: each thread packs all the rows once (full K: no
+ * k blocks at this size), then takes chunks of panels from a shared
+ * counter until none are left, so that a thread that runs slower (another
+ * process on its core) computes fewer. Which thread computes a panel
+ * changes nothing in its sums. Returns the panels this thread computed. */
+static int linear_share_queue(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+                              float *out, atomic_int *next, int P, int chunk, const encore_linear_epilogue *ep) {
+    const int K = w->K;
+    float *a_buf = thread_row_buffer((size_t)tile_count(T) * MR * K);
+    if (a_buf) pack_rows(x, (size_t)K, T, K, a_buf);
+    int done = 0;
+    for (;;) {
+        const int p0 = atomic_fetch_add_explicit(next, chunk, memory_order_relaxed);
+        if (p0 >= P) break;
+        const int p1 = p0 + chunk < P ? p0 + chunk : P;
+        if (a_buf)
+            panels_block(use_avx2, a_buf, w, bias, 0, T, 0, K, out, p0, p1, ep);
+        else
+            linear_share(use_avx2, x, w, bias, T, out, p0, p1, ep);
+        done += p1 - p0;
+    }
+    return done;
+}
+
+/* A contention guard. When other processes keep the cores busy, the
+ * threads of a team wait for a core, at the fork, at the join, and while a
+ * thread spins at the join on the core its own master needs; a parallel
+ * product then costs far more than it saves (seen: one text 16x slower on 2
+ * threads than on 1 on a 2-core machine where another process was training
+ * on both cores). So parallel products keep score: over a window of
+ * GUARD_WINDOW of them, the wall time is summed, and so is the CPU time the
+ * first thread spent on its share, scaled from its panels to all of them
+ * (about what one thread alone would have taken on a free core). When the
+ * wall time is the larger, threads did not pay over the window, and the
+ * products that would have gone parallel run on one thread for a while
+ * (backoff products, doubling while the windows keep failing), then threads
+ * are tried again. Single slow products do not count: on a shared machine
+ * one thread is often descheduled for a moment, and judging product by
+ * product kept a 2-core machine with a little background load serial almost
+ * all the time (13 ms a text instead of 8). The result does not change, only
+ * who computes it. */
+#define BACKOFF_MIN 256
+#define BACKOFF_MAX 16384
+#define GUARD_WINDOW 64
+static atomic_int serial_left, backoff = BACKOFF_MIN, window_count;
+static atomic_llong window_wall_ns, window_serial_ns;
+
+/* Add one parallel product to the window; judge the window when it is full. */
+static void guard_record(double wall_s, double serial_s) {
+    atomic_fetch_add_explicit(&window_wall_ns, (long long)(wall_s * 1e9), memory_order_relaxed);
+    atomic_fetch_add_explicit(&window_serial_ns, (long long)(serial_s * 1e9), memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&window_count, 1, memory_order_relaxed) + 1 < GUARD_WINDOW) return;
+    const long long wall = atomic_exchange_explicit(&window_wall_ns, 0, memory_order_relaxed);
+    const long long serial = atomic_exchange_explicit(&window_serial_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&window_count, 0, memory_order_relaxed);
+    if (wall > serial) {
+        const int n = atomic_load_explicit(&backoff, memory_order_relaxed);
+        atomic_store_explicit(&serial_left, n, memory_order_relaxed);
+        atomic_store_explicit(&backoff, n * 2 < BACKOFF_MAX ? n * 2 : BACKOFF_MAX, memory_order_relaxed);
+    } else {
+        atomic_store_explicit(&backoff, BACKOFF_MIN, memory_order_relaxed);
+    }
+}
+
+static double seconds(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T,
+                                       float *out, const encore_linear_epilogue *ep, encore_cpu_isa isa, int threads) {
+    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
+    if (use_avx2 < 0) return -1;
+    if (T <= 0 || w->N <= 0) return 0;
+    const int P = (w->N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    const int guarded = threads <= 0;
+    if (guarded) {
+        const double macs = (double)T * w->N * w->K;
+        threads = macs < PARALLEL_MIN_MACS ? 1 : omp_get_max_threads();
+        if (threads > 1 && atomic_load_explicit(&serial_left, memory_order_relaxed) > 0) {
+            atomic_fetch_sub_explicit(&serial_left, 1, memory_order_relaxed);
+            threads = 1;
+        }
+    }
+    if (threads > P) threads = P;
+    const int rows = ep && ep->row;
+    if (threads <= 1) {
+        linear_share(use_avx2, x, w, b, T, out, 0, P, ep);
+        if (rows)
+            for (int t = 0; t < T; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
+        return 0;
+    }
+    const double start = seconds(CLOCK_MONOTONIC);
+    /* Few rows: panels from a shared counter, in chunks that give each
+     * thread about 8 turns. More rows: one contiguous range each, the same
+     * for every block of rows and k. */
+    const int queued = T <= FULL_K_MAX_ROWS;
+    const int chunk = P / (threads * 8) > 1 ? P / (threads * 8) : 1;
+    atomic_int next = 0;
+    double serial_estimate = -1.0;  // the first thread's CPU time, scaled to the whole product
+#pragma omp parallel num_threads(threads)
+    {
+        const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        const double cpu0 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
+        int mine;
+        if (queued) {
+            mine = linear_share_queue(use_avx2, x, w, b, T, out, &next, P, chunk, ep);
+        } else {
+            /* Contiguous panel ranges, as even as the panel count allows. */
+            const int p0 = (int)((long)P * id / nt), p1 = (int)((long)P * (id + 1) / nt);
+            linear_share(use_avx2, x, w, b, T, out, p0, p1, ep);
+            mine = p1 - p0;
+        }
+        const double product = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0 : 0.0;
+        double rows_cpu = 0.0;
+        if (rows) {
+            /* Whole rows need every thread's columns. The wait at the
+             * barrier is not work, so it stays out of the share's time. */
+#pragma omp barrier
+            const double cpu1 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
+            const int t0 = (int)((long)T * id / nt), t1 = (int)((long)T * (id + 1) / nt);
+            for (int t = t0; t < t1; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
+            if (id == 0 && guarded) rows_cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - cpu1;
+        }
+        if (id == 0 && guarded && nt > 1 && mine > 0) serial_estimate = product * P / mine + rows_cpu * nt;
+    }
+    if (serial_estimate >= 0.0) guard_record(seconds(CLOCK_MONOTONIC) - start, serial_estimate);
+    return 0;
+}
+
+int encore_linear_packed_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out,
+                                 encore_cpu_isa isa, int threads) {
+    return encore_linear_packed_fused_isa_cpu(x, w, b, T, out, NULL, isa, threads);
+}
+
+void encore_linear_packed_fused_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out,
+                                    const encore_linear_epilogue *ep) {
+    encore_linear_packed_fused_isa_cpu(x, w, b, T, out, ep, ENCORE_CPU_ISA_BEST, 0);
+}
+
+void encore_linear_packed_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T, float *out) {
+    encore_linear_packed_fused_isa_cpu(x, w, b, T, out, NULL, ENCORE_CPU_ISA_BEST, 0);
+}

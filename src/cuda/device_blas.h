@@ -1,0 +1,56 @@
+/* device_blas.h: cuBLAS, opened with dlopen by the first CUDA session so that
+ * programs that never use the GPU do not pay for loading it, and the one GEMM
+ * shape the encoder needs. */
+#ifndef ENCORE_DEVICE_BLAS_H
+#define ENCORE_DEVICE_BLAS_H
+
+#include "cuda/device_plan.h"
+#include "encore.h"
+
+#include <cublas_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The cuBLAS entry points encore calls. */
+typedef struct encore_blas {
+    cublasStatus_t (*create)(cublasHandle_t *handle);
+    cublasStatus_t (*destroy)(cublasHandle_t handle);
+    cublasStatus_t (*set_stream)(cublasHandle_t handle, cudaStream_t stream);
+    cublasStatus_t (*set_workspace)(cublasHandle_t handle, void *workspace, size_t bytes);
+    cublasStatus_t (*set_math_mode)(cublasHandle_t handle, cublasMath_t mode);
+    const char *(*status_string)(cublasStatus_t status);
+    cublasStatus_t (*gemm_ex)(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                              int k, const void *alpha, const void *A, cudaDataType Atype, int lda, const void *B,
+                              cudaDataType Btype, int ldb, const void *beta, void *C, cudaDataType Ctype, int ldc,
+                              cublasComputeType_t compute, cublasGemmAlgo_t algo);
+} encore_blas;
+
+/* Load cuBLAS once per process (thread-safe); *out stays valid for good.
+ * DEVICE_ERROR with the loader's message when it cannot be found. */
+encore_status encore_blas_load(const encore_blas **out);
+
+/* Record a cuBLAS failure as the last error; returns DEVICE_ERROR (or
+ * OUT_OF_MEMORY for CUBLAS_STATUS_ALLOC_FAILED). */
+encore_status encore_blas_fail(cublasStatus_t status, const char *stmt, const char *file, int line);
+
+#define ENCORE_CUBLAS_CHECK(call)                                                  \
+    do {                                                                           \
+        cublasStatus_t encore_bs_ = (call);                                        \
+        if (encore_bs_ != CUBLAS_STATUS_SUCCESS)                                   \
+            return encore_blas_fail(encore_bs_, #call, __FILE__, __LINE__);        \
+    } while (0)
+
+/* out = x W^T on the tensor cores (fp16/bf16 operands) or in plain fp32
+ * (no TF32), fp32 accumulation either way. x: (T, K), w: (N, K) as PyTorch
+ * stores it, out: (T, N), all of dtype dt, row-major. The caller set the
+ * handle's stream. CPU twin: encore_linear_cpu without its bias. */
+encore_status encore_linear_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x, const void *w, int T,
+                                 int N, int K, encore_cuda_dtype dt, void *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_DEVICE_BLAS_H */

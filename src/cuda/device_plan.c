@@ -1,0 +1,254 @@
+/* device_plan.c: host-side arithmetic of the CUDA path (see device_plan.h).
+ * Plain C with no CUDA, so that it is built and tested everywhere. */
+#include "cuda/device_plan.h"
+
+#include "core/common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+size_t encore_cuda_dtype_size(encore_cuda_dtype dt) { return dt == ENCORE_CUDA_F32 ? 4 : 2; }
+
+const char *encore_cuda_dtype_name(encore_cuda_dtype dt) {
+    switch (dt) {
+    case ENCORE_CUDA_F32: return "fp32";
+    case ENCORE_CUDA_F16: return "fp16";
+    case ENCORE_CUDA_BF16: return "bf16";
+    }
+    return "?";
+}
+
+encore_cuda_dtype encore_cuda_dtype_of(encore_precision precision) {
+    switch (precision) {
+    case ENCORE_PRECISION_FP32: return ENCORE_CUDA_F32;
+    case ENCORE_PRECISION_BF16: return ENCORE_CUDA_BF16;
+    case ENCORE_PRECISION_DEFAULT:
+    case ENCORE_PRECISION_FP16: break;
+    }
+    return ENCORE_CUDA_F16;
+}
+
+/* ---- fp16 / bf16 ---------------------------------------------------------- */
+
+static uint32_t bits_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float float_of(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+uint16_t encore_f32_to_f16(float f) {
+    const uint32_t u = bits_of(f);
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    const uint32_t a = u & 0x7fffffffu;
+    if (a >= 0x7f800000u) /* Inf or NaN: keep NaN quiet and non-zero */
+        return (uint16_t)(sign | 0x7c00u | (a > 0x7f800000u ? 0x0200u | ((a >> 13) & 0x3ffu) : 0u));
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to >= 65520: infinity */
+    if (a < 0x38800000u) {
+        /* Below the smallest normal half (2^-14): a subnormal half, in units
+         * of 2^-24. Adding 0.5 (as a float) aligns the bits so that the float
+         * adder's own round-to-nearest-even does the rounding. */
+        const float r = float_of(a) + 0.5f;
+        return (uint16_t)(sign | (uint16_t)(bits_of(r) - 0x3f000000u));
+    }
+    /* Normal: rebias the exponent (127 -> 15) and round the 23-bit mantissa
+     * to 10 bits, to nearest even. A carry into the exponent is correct. */
+    const uint32_t odd = (a >> 13) & 1u;
+    const uint32_t r = a + 0xc8000fffu + odd; /* -(112 << 23) + 0xfff + odd, mod 2^32 */
+    return (uint16_t)(sign | (uint16_t)(r >> 13));
+}
+
+uint16_t encore_f32_to_bf16(float f) {
+    const uint32_t u = bits_of(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN */
+    const uint32_t odd = (u >> 16) & 1u;
+    return (uint16_t)((u + 0x7fffu + odd) >> 16); /* overflow rounds into infinity, as it should */
+}
+
+void encore_convert_from_f32(const float *src, size_t n, encore_cuda_dtype dt, void *dst) {
+    if (dt == ENCORE_CUDA_F32) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    uint16_t *d = dst;
+    if (dt == ENCORE_CUDA_F16)
+        for (size_t i = 0; i < n; i++) d[i] = encore_f32_to_f16(src[i]);
+    else
+        for (size_t i = 0; i < n; i++) d[i] = encore_f32_to_bf16(src[i]);
+}
+
+void encore_convert_to_f32(const void *src, size_t n, encore_cuda_dtype dt, float *dst) {
+    if (dt == ENCORE_CUDA_F32) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    const uint16_t *s = src;
+    if (dt == ENCORE_CUDA_F16)
+        for (size_t i = 0; i < n; i++) dst[i] = encore_f16_to_f32(s[i]);
+    else
+        for (size_t i = 0; i < n; i++) dst[i] = encore_bf16_to_f32(s[i]);
+}
+
+/* ---- batches ----------------------------------------------------------------- */
+
+int encore_attention_tiles(const int32_t *seq_start, int B, int tile_rows, int32_t *tile_start) {
+    int n = 0;
+    for (int b = 0; b < B; b++) {
+        tile_start[b] = n;
+        const int len = seq_start[b + 1] - seq_start[b];
+        n += (len + tile_rows - 1) / tile_rows;
+    }
+    tile_start[B] = n;
+    return n;
+}
+
+size_t encore_cuda_packed_capacity(int max_tokens) {
+    /* three (T) arrays and two (B + 1) arrays with B <= T */
+    return 5 * (size_t)max_tokens + 2;
+}
+
+void encore_cuda_pack(const encore_batch *b, int32_t *staging, encore_cuda_packed *p) {
+    const size_t T = (size_t)b->T, B = (size_t)b->B;
+    p->T = b->T;
+    p->B = b->B;
+    p->max_len = b->max_len;
+    p->ids = 0;
+    p->type_ids = T;
+    p->positions = 2 * T;
+    p->seq_start = 3 * T;
+    p->tile_start = 3 * T + B + 1;
+    p->n_ints = 3 * T + 2 * (B + 1);
+    memcpy(staging + p->ids, b->ids, T * sizeof(int32_t));
+    memcpy(staging + p->type_ids, b->type_ids, T * sizeof(int32_t));
+    memcpy(staging + p->positions, b->positions, T * sizeof(int32_t));
+    memcpy(staging + p->seq_start, b->seq_start, (B + 1) * sizeof(int32_t));
+    p->n_tiles = encore_attention_tiles(staging + p->seq_start, b->B, ENCORE_ATTENTION_TILE_Q,
+                                        staging + p->tile_start);
+}
+
+/* ---- workspace ------------------------------------------------------------- */
+
+/* *off += n * elem bytes, aligned; 0 on overflow. */
+static int carve(size_t *off, size_t *at, size_t n, size_t elem) {
+    const size_t a = ENCORE_CUDA_ALIGN;
+    if (elem && n > (SIZE_MAX / 4) / elem) return 0;
+    const size_t bytes = n * elem;
+    if (*off > SIZE_MAX / 4) return 0;
+    *at = *off;
+    *off = (*off + bytes + a - 1) / a * a;
+    return 1;
+}
+
+encore_status encore_cuda_layout_plan(const encore_config *c, int max_tokens, encore_cuda_dtype dt,
+                                      size_t max_bytes, encore_cuda_layout *L) {
+    memset(L, 0, sizeof *L);
+    if (max_tokens < 1)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "a device workspace for %d tokens", max_tokens);
+    const size_t T = (size_t)max_tokens, C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    const size_t Lb = (size_t)(c->n_labels > 0 ? c->n_labels : 1);
+    const size_t e = encore_cuda_dtype_size(dt);
+    size_t off = 0;
+    L->max_tokens = max_tokens;
+    L->dtype = dt;
+    int ok = carve(&off, &L->x, T * C, e) && carve(&off, &L->qkv, T * 3 * C, e) && carve(&off, &L->ctx, T * C, e) &&
+             carve(&off, &L->ffn, T * F, e) &&
+             carve(&off, &L->ints, encore_cuda_packed_capacity(max_tokens), sizeof(int32_t)) &&
+             carve(&off, &L->pooled, T * C, sizeof(float)) && carve(&off, &L->pre, T * C, sizeof(float)) &&
+             carve(&off, &L->logits, T * Lb, sizeof(float)) && carve(&off, &L->blas, ENCORE_CUDA_BLAS_WORKSPACE, 1);
+    if (!ok)
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "a device workspace for %d tokens does not fit in memory",
+                           max_tokens);
+    L->total = off;
+    if (max_bytes && L->total > max_bytes)
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY,
+                           "a device workspace for %d tokens needs %.1f MiB but only %.1f MiB are free; "
+                           "lower max_batch_tokens",
+                           max_tokens, L->total / 1048576.0, max_bytes / 1048576.0);
+    return ENCORE_STATUS_OK;
+}
+
+/* ---- weights ----------------------------------------------------------------- */
+
+typedef struct image_writer {
+    uintptr_t base;
+    unsigned char *image;
+    size_t off;
+    encore_cuda_dtype dt;
+} image_writer;
+
+/* Place n values of src at the next aligned offset, converted to dt (or kept
+ * fp32 when convert is 0); return their device address. */
+static void *place(image_writer *w, const float *src, size_t n, int convert) {
+    const encore_cuda_dtype dt = convert ? w->dt : ENCORE_CUDA_F32;
+    const size_t at = w->off;
+    w->off = (w->off + n * encore_cuda_dtype_size(dt) + ENCORE_CUDA_ALIGN - 1) / ENCORE_CUDA_ALIGN * ENCORE_CUDA_ALIGN;
+    if (w->image && src) encore_convert_from_f32(src, n, dt, w->image + at);
+    return src ? (void *)(w->base + at) : NULL;
+}
+
+/* Place a linear weight, which the model keeps packed for the CPU GEMM, as
+ * the (N, K) row-major matrix the device GEMM reads, unpacked a piece of a
+ * row at a time. */
+static void *place_matrix(image_writer *w, const encore_packed_matrix *p, int convert) {
+    const encore_cuda_dtype dt = convert ? w->dt : ENCORE_CUDA_F32;
+    const size_t esize = encore_cuda_dtype_size(dt), K = (size_t)p->K;
+    const size_t at = w->off;
+    place(w, NULL, (size_t)p->N * K, convert);  // reserves the room
+    if (w->image) {
+        float piece[256];
+        for (int n = 0; n < p->N; n++)
+            for (size_t k0 = 0; k0 < K; k0 += 256) {
+                const size_t len = K - k0 < 256 ? K - k0 : 256;
+                encore_unpack_matrix_row(p, n, (int)k0, (int)len, piece);
+                encore_convert_from_f32(piece, len, dt, w->image + at + ((size_t)n * K + k0) * esize);
+            }
+    }
+    return (void *)(w->base + at);
+}
+
+void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uintptr_t base, void *image,
+                               size_t *bytes, encore_cuda_weights_view *view) {
+    const encore_config *c = &m->config;
+    const size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    image_writer w = {base, image, 0, dt};
+    encore_cuda_weights_view v;
+    memset(&v, 0, sizeof v);
+    v.dtype = dt;
+    v.layers = view ? view->layers : NULL;
+    v.word_emb = place(&w, m->word_emb, (size_t)c->vocab_size * C, 0);
+    v.pos_emb = place(&w, m->pos_emb, (size_t)c->max_position_embeddings * C, 0);
+    v.type_emb = m->type_emb ? place(&w, m->type_emb, (size_t)c->type_vocab_size * C, 0) : NULL;
+    v.emb_ln_g = place(&w, m->emb_ln_g, C, 0);
+    v.emb_ln_b = place(&w, m->emb_ln_b, C, 0);
+    for (int l = 0; l < c->n_layers; l++) {
+        const encore_layer_weights *h = &m->layers[l];
+        encore_cuda_layer_weights d;
+        d.qkv_w = place_matrix(&w, &h->qkv_w, 1);
+        d.qkv_b = place(&w, h->qkv_b, 3 * C, 0);
+        d.attn_out_w = place_matrix(&w, &h->attn_out_w, 1);
+        d.attn_out_b = place(&w, h->attn_out_b, C, 0);
+        d.ln1_g = place(&w, h->ln1_g, C, 0);
+        d.ln1_b = place(&w, h->ln1_b, C, 0);
+        d.ffn_in_w = place_matrix(&w, &h->ffn_in_w, 1);
+        d.ffn_in_b = place(&w, h->ffn_in_b, F, 0);
+        d.ffn_out_w = place_matrix(&w, &h->ffn_out_w, 1);
+        d.ffn_out_b = place(&w, h->ffn_out_b, C, 0);
+        d.ln2_g = place(&w, h->ln2_g, C, 0);
+        d.ln2_b = place(&w, h->ln2_b, C, 0);
+        if (v.layers) v.layers[l] = d;
+    }
+    if (c->has_head) {
+        v.pre_w = place_matrix(&w, &m->pre_w, 0);
+        v.pre_b = place(&w, m->pre_b, C, 0);
+        v.cls_w = place_matrix(&w, &m->cls_w, 0);
+        v.cls_b = place(&w, m->cls_b, (size_t)c->n_labels, 0);
+    }
+    *bytes = w.off;
+    if (view) *view = v;
+}

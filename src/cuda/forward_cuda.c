@@ -1,0 +1,305 @@
+/* forward_cuda.c: BERT / DistilBERT encoder on a GPU, the same post-LayerNorm
+ * graph as forward_cpu.c:
+ *   x = LN(emb)
+ *   per layer: x = LN(x + attn(x) W_o + b_o); x = LN(x + act(x W_1 + b_1) W_2 + b_2)
+ * GEMMs are cuBLAS (fused QKV, tensor cores for fp16/bf16); the rest is
+ * kernels/: embedding gather + LN, fused attention (with the qkv bias), bias
+ * + residual + LN, bias + GELU, pooling and the head. One upload of the packed
+ * batch, one download of the result; small batches replay a CUDA graph. */
+#include "cuda/forward_cuda.h"
+
+#include "core/common.h"
+#include "cuda_check.h"
+#include "cuda/device_blas.h"
+#include "cuda/device_weights.h"
+#include "kernels.h"
+
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Batches of at most this many tokens run as CUDA graphs: there, launch gaps
+ * are a large part of the time. */
+#define GRAPH_MAX_TOKENS 4096
+#define GRAPH_CACHE 16
+
+typedef struct graph_key {
+    int T, B, n_tiles, what, pooling, normalize;
+} graph_key;
+
+typedef struct graph_entry {
+    graph_key key;
+    int hits;               /* runs seen with this key; captured on the second */
+    cudaGraphExec_t exec;   /* NULL until captured */
+    unsigned long long used;
+} graph_entry;
+
+struct encore_cuda_session {
+    const encore_model *model;
+    int device;
+    encore_cuda_dtype dtype;
+    const encore_cuda_weights *weights;
+    const encore_blas *blas;
+    cublasHandle_t handle;
+    cudaStream_t stream;
+    encore_cuda_layout layout;
+    unsigned char *ws;      /* device workspace, layout.total bytes */
+    int32_t *staging;       /* pinned: the packed batch, encore_cuda_packed_capacity(T_max) ints */
+    void *result;           /* pinned: the result on its way back */
+    size_t result_bytes;
+    int graphs_on;
+    graph_entry graphs[GRAPH_CACHE];
+    unsigned long long clock;
+};
+
+static int env_graphs_on(void) {
+    const char *v = getenv("ENCORE_CUDA_GRAPHS");
+    if (v && v[0] == '0') return 0;
+    return !encore_cuda_sync_debug();
+}
+
+static void drop_graphs(encore_cuda_session *s) {
+    for (int i = 0; i < GRAPH_CACHE; i++) {
+        if (s->graphs[i].exec) cudaGraphExecDestroy(s->graphs[i].exec);
+        memset(&s->graphs[i], 0, sizeof s->graphs[i]);
+    }
+}
+
+void encore_cuda_session_free(encore_cuda_session *s) {
+    if (!s) return;
+    cudaSetDevice(s->device);
+    if (s->stream) cudaStreamSynchronize(s->stream);
+    drop_graphs(s);
+    if (s->handle) s->blas->destroy(s->handle);
+    if (s->stream) cudaStreamDestroy(s->stream);
+    cudaFree(s->ws);
+    cudaFreeHost(s->staging);
+    cudaFreeHost(s->result);
+    (void)cudaGetLastError();
+    free(s);
+}
+
+static encore_status create(encore_cuda_session *s, const encore_model *m, int device, encore_cuda_dtype dt,
+                            int max_tokens) {
+    const encore_config *c = &m->config;
+    s->model = m;
+    s->device = device;
+    s->dtype = dt;
+    s->graphs_on = env_graphs_on();
+    encore_status st;
+    if (c->hidden_size % c->n_heads != 0 || c->hidden_size / c->n_heads > 128)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "the CUDA attention takes head sizes up to 128, not %d",
+                           c->hidden_size / c->n_heads);
+    ENCORE_CUDA_CHECK(cudaSetDevice(device));
+    if ((st = encore_kernels_cuda_prepare()) != ENCORE_STATUS_OK) return st;
+    if ((st = encore_blas_load(&s->blas)) != ENCORE_STATUS_OK) return st;
+    if ((st = encore_cuda_weights_get(m, device, dt, &s->weights)) != ENCORE_STATUS_OK) return st;
+    size_t free_bytes = 0, total_bytes = 0;
+    ENCORE_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    if ((st = encore_cuda_layout_plan(c, max_tokens, dt, free_bytes, &s->layout)) != ENCORE_STATUS_OK) return st;
+    ENCORE_CUDA_CHECK(cudaMalloc((void **)&s->ws, s->layout.total));
+    ENCORE_CUDA_CHECK(cudaMallocHost((void **)&s->staging, encore_cuda_packed_capacity(max_tokens) * sizeof(int32_t)));
+    const size_t width = (size_t)(c->n_labels > c->hidden_size ? c->n_labels : c->hidden_size);
+    s->result_bytes = (size_t)max_tokens * width * sizeof(float);
+    ENCORE_CUDA_CHECK(cudaMallocHost(&s->result, s->result_bytes));
+    ENCORE_CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
+    ENCORE_CUBLAS_CHECK(s->blas->create(&s->handle));
+    ENCORE_CUBLAS_CHECK(s->blas->set_stream(s->handle, s->stream));
+    ENCORE_CUBLAS_CHECK(s->blas->set_workspace(s->handle, s->ws + s->layout.blas, ENCORE_CUDA_BLAS_WORKSPACE));
+    /* Default math: fp16/bf16 GEMMs use the tensor cores; fp32 stays fp32
+     * (no TF32), which is what the fp32 mode is for. */
+    ENCORE_CUBLAS_CHECK(s->blas->set_math_mode(s->handle, CUBLAS_DEFAULT_MATH));
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_cuda_session_create(const encore_model *m, int device, encore_cuda_dtype dt, int max_tokens,
+                                         encore_cuda_session **out) {
+    *out = NULL;
+    encore_cuda_session *s = calloc(1, sizeof *s);
+    if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    encore_status st = create(s, m, device, dt, max_tokens);
+    if (st != ENCORE_STATUS_OK) {
+        char msg[ENCORE_ERROR_LEN];
+        snprintf(msg, sizeof msg, "%s", encore_last_error());
+        encore_cuda_session_free(s);
+        return encore_fail(st, "%s", msg);
+    }
+    encore_log(ENCORE_LOG_LEVEL_INFO, "CUDA session on device %d: %s, workspace %.1f MiB for %d tokens", device,
+               encore_cuda_dtype_name(dt), s->layout.total / 1048576.0, max_tokens);
+    *out = s;
+    return ENCORE_STATUS_OK;
+}
+
+encore_cuda_dtype encore_cuda_session_dtype(const encore_cuda_session *s) { return s->dtype; }
+int encore_cuda_session_max_tokens(const encore_cuda_session *s) { return s->layout.max_tokens; }
+const void *encore_cuda_session_weights(const encore_cuda_session *s) { return s->weights; }
+void encore_cuda_session_set_graphs(encore_cuda_session *s, int on) {
+    s->graphs_on = on && !encore_cuda_sync_debug();
+    if (!s->graphs_on) drop_graphs(s);
+}
+
+/* Everything between the upload and the download, on s->stream. */
+static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p, encore_cuda_output what,
+                             encore_pooling pooling, int normalize) {
+    const encore_config *c = &s->model->config;
+    const encore_cuda_weights_view *W = &s->weights->view;
+    const encore_blas *blas = s->blas;
+    const encore_cuda_dtype dt = s->dtype;
+    const int T = p->T, B = p->B, C = c->hidden_size, F = c->intermediate_size, H = c->n_heads, D = C / H;
+    const float eps = c->layer_norm_eps;
+    cudaStream_t st = s->stream;
+    const int32_t *ints = (const int32_t *)(s->ws + s->layout.ints);
+    const int32_t *ids = ints + p->ids, *type_ids = ints + p->type_ids, *positions = ints + p->positions;
+    const int32_t *seq_start = ints + p->seq_start, *tile_start = ints + p->tile_start;
+    void *x = s->ws + s->layout.x;      // (T, C)
+    void *qkv = s->ws + s->layout.qkv;  // (T, 3C)
+    void *proj = qkv;                   // (T, C) in qkv's first T*C, free after attention
+    void *ctx = s->ws + s->layout.ctx;  // (T, C)
+    void *ffn = s->ws + s->layout.ffn;  // (T, F)
+    encore_status e;
+#define RUN(call)                                     \
+    do {                                              \
+        if ((e = (call)) != ENCORE_STATUS_OK) return e; \
+    } while (0)
+    RUN(encore_embed_cuda(ids, type_ids, positions, T, C, W->word_emb, W->pos_emb, W->type_emb, W->emb_ln_g,
+                          W->emb_ln_b, eps, dt, x, st));
+    for (int l = 0; l < c->n_layers; l++) {
+        const encore_cuda_layer_weights *w = &W->layers[l];
+        RUN(encore_linear_cuda(blas, s->handle, x, w->qkv_w, T, 3 * C, C, dt, qkv));
+        RUN(encore_attention_cuda(qkv, w->qkv_b, seq_start, tile_start, p->n_tiles, B, H, D, ENCORE_ATTENTION_AUTO,
+                                  dt, ctx, st));
+        RUN(encore_linear_cuda(blas, s->handle, ctx, w->attn_out_w, T, C, C, dt, proj));
+        RUN(encore_bias_residual_layernorm_cuda(proj, w->attn_out_b, x, w->ln1_g, w->ln1_b, eps, T, C, dt, st));
+        RUN(encore_linear_cuda(blas, s->handle, proj, w->ffn_in_w, T, F, C, dt, ffn));
+        RUN(encore_bias_act_cuda(ffn, w->ffn_in_b, c->activation, T, F, dt, st));
+        RUN(encore_linear_cuda(blas, s->handle, ffn, w->ffn_out_w, T, C, F, dt, x));
+        RUN(encore_bias_residual_layernorm_cuda(x, w->ffn_out_b, proj, w->ln2_g, w->ln2_b, eps, T, C, dt, st));
+    }
+    float *pooled = (float *)(s->ws + s->layout.pooled);  // (B, C)
+    float *pre = (float *)(s->ws + s->layout.pre);        // (B, C)
+    float *logits = (float *)(s->ws + s->layout.logits);  // (B, L)
+    if (what == ENCORE_CUDA_OUTPUT_LOGITS || what == ENCORE_CUDA_OUTPUT_SCORES) {
+        const int L = c->n_labels;
+        RUN(encore_pool_cuda(x, seq_start, B, C, ENCORE_POOLING_CLS, 0, dt, pooled, st));
+        RUN(encore_linear_cuda(blas, s->handle, pooled, W->pre_w, B, C, C, ENCORE_CUDA_F32, pre));
+        RUN(encore_head_act_cuda(pre, W->pre_b, B, C, c->is_distilbert, st));
+        RUN(encore_linear_cuda(blas, s->handle, pre, W->cls_w, B, L, C, ENCORE_CUDA_F32, logits));
+        RUN(encore_scores_cuda(logits, W->cls_b, B, L,
+                               what == ENCORE_CUDA_OUTPUT_SCORES ? c->score_function : ENCORE_SCORE_FUNCTION_NONE, st));
+    } else if (what == ENCORE_CUDA_OUTPUT_EMBED) {
+        RUN(encore_pool_cuda(x, seq_start, B, C, pooling, normalize, dt, pooled, st));
+    }
+#undef RUN
+    return ENCORE_STATUS_OK;
+}
+
+static graph_entry *find_graph(encore_cuda_session *s, const graph_key *k) {
+    graph_entry *oldest = &s->graphs[0];
+    for (int i = 0; i < GRAPH_CACHE; i++) {
+        graph_entry *g = &s->graphs[i];
+        if (g->hits && memcmp(&g->key, k, sizeof *k) == 0) return g;
+        if (g->used < oldest->used) oldest = g;
+    }
+    if (oldest->exec) cudaGraphExecDestroy(oldest->exec);
+    memset(oldest, 0, sizeof *oldest);
+    oldest->key = *k;
+    return oldest;
+}
+
+/* Capture enqueue() into g->exec. On failure graphs are turned off for the
+ * session and the caller runs eagerly. */
+static void capture(encore_cuda_session *s, graph_entry *g, const encore_cuda_packed *p, encore_cuda_output what,
+                    encore_pooling pooling, int normalize) {
+    cudaGraph_t graph = NULL;
+    cudaError_t err = cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeThreadLocal);
+    encore_status st = ENCORE_STATUS_DEVICE_ERROR;
+    if (err == cudaSuccess) {
+        st = enqueue(s, p, what, pooling, normalize);
+        err = cudaStreamEndCapture(s->stream, &graph);
+    }
+    if (err == cudaSuccess && st == ENCORE_STATUS_OK) err = cudaGraphInstantiate(&g->exec, graph, 0);
+    if (graph) cudaGraphDestroy(graph);
+    if (err != cudaSuccess || st != ENCORE_STATUS_OK) {
+        encore_log(ENCORE_LOG_LEVEL_INFO, "CUDA graph capture failed (%s); running without graphs",
+                   err != cudaSuccess ? cudaGetErrorString(err) : encore_last_error());
+        (void)cudaGetLastError();
+        g->exec = NULL;
+        s->graphs_on = 0;
+        drop_graphs(s);
+    }
+}
+
+static encore_status check_batch(const encore_cuda_session *s, const encore_batch *b) {
+    const encore_config *c = &s->model->config;
+    if (b->T > s->layout.max_tokens)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "a batch of %d tokens in a CUDA session sized for %d",
+                           b->T, s->layout.max_tokens);
+    for (int t = 0; t < b->T; t++) {
+        if (b->ids[t] < 0 || b->ids[t] >= c->vocab_size || b->positions[t] < 0 ||
+            b->positions[t] >= c->max_position_embeddings ||
+            (s->model->type_emb && (b->type_ids[t] < 0 || b->type_ids[t] >= c->type_vocab_size)))
+            return encore_fail(ENCORE_STATUS_BAD_INPUT, "token %d (id %d, type %d, position %d) is outside the model",
+                               t, b->ids[t], b->type_ids[t], b->positions[t]);
+    }
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_cuda_session_run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
+                                      encore_pooling pooling, int normalize, float *out) {
+    const encore_config *c = &s->model->config;
+    encore_status st = check_batch(s, b);
+    if (st != ENCORE_STATUS_OK || b->B == 0) return st;
+    if ((what == ENCORE_CUDA_OUTPUT_LOGITS || what == ENCORE_CUDA_OUTPUT_SCORES) && !c->has_head)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no classification head", c->architecture_name);
+    if (what != ENCORE_CUDA_OUTPUT_EMBED) {
+        pooling = ENCORE_POOLING_DEFAULT;
+        normalize = 0;
+    }
+    ENCORE_CUDA_CHECK(cudaSetDevice(s->device));
+    encore_cuda_packed p;
+    encore_cuda_pack(b, s->staging, &p);
+    ENCORE_CUDA_CHECK(cudaMemcpyAsync(s->ws + s->layout.ints, s->staging, p.n_ints * sizeof(int32_t),
+                                      cudaMemcpyHostToDevice, s->stream));
+
+    graph_entry *g = NULL;
+    if (s->graphs_on && p.T <= GRAPH_MAX_TOKENS) {
+        const graph_key key = {p.T, p.B, p.n_tiles, (int)what, (int)pooling, normalize};
+        g = find_graph(s, &key);
+        g->hits++;
+        g->used = ++s->clock;
+        if (!g->exec && g->hits >= 2) capture(s, g, &p, what, pooling, normalize);
+    }
+    if (g && g->exec && s->graphs_on) {
+        ENCORE_CUDA_CHECK(cudaGraphLaunch(g->exec, s->stream));
+    } else if ((st = enqueue(s, &p, what, pooling, normalize)) != ENCORE_STATUS_OK) {
+        cudaStreamSynchronize(s->stream);
+        return st;
+    }
+
+    const int C = c->hidden_size;
+    const void *src = NULL;
+    size_t bytes = 0;
+    switch (what) {
+    case ENCORE_CUDA_OUTPUT_LOGITS:
+    case ENCORE_CUDA_OUTPUT_SCORES:
+        src = s->ws + s->layout.logits;
+        bytes = (size_t)p.B * c->n_labels * sizeof(float);
+        break;
+    case ENCORE_CUDA_OUTPUT_EMBED:
+        src = s->ws + s->layout.pooled;
+        bytes = (size_t)p.B * C * sizeof(float);
+        break;
+    case ENCORE_CUDA_OUTPUT_HIDDEN:
+        src = s->ws + s->layout.x;
+        bytes = (size_t)p.T * C * encore_cuda_dtype_size(s->dtype);
+        break;
+    }
+    ENCORE_CUDA_CHECK(cudaMemcpyAsync(s->result, src, bytes, cudaMemcpyDeviceToHost, s->stream));
+    ENCORE_CUDA_CHECK(cudaStreamSynchronize(s->stream));
+    if (what == ENCORE_CUDA_OUTPUT_HIDDEN)
+        encore_convert_to_f32(s->result, (size_t)p.T * C, s->dtype, out);
+    else
+        memcpy(out, s->result, bytes);
+    return ENCORE_STATUS_OK;
+}

@@ -1,0 +1,125 @@
+/* tokenizer_internal.h: what tokenizer.c (loading) and tokenizer_encode.c
+ * (encoding) share: the tokenizer's layout, the normalizer's output and the
+ * vocabulary lookup. Private to those two files. */
+#ifndef ENCORE_TOKENIZER_INTERNAL_H
+#define ENCORE_TOKENIZER_INTERNAL_H
+
+#include "core/common.h"
+#include "tokenizer/tokenizer.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_TEXT UINT32_MAX
+#define MAX_TEMPLATE_ITEMS 32
+
+typedef struct vocab_slot {
+    uint32_t hash;
+    uint32_t text; /* offset of the token in the pool */
+    uint32_t len;  /* its length in bytes */
+    int32_t id;    /* -1: empty */
+} vocab_slot;
+
+typedef struct added_token {
+    uint32_t text, len;            /* content, in the pool */
+    uint32_t pattern, pattern_len; /* what is matched: the content, or its normalized form */
+    int32_t id;
+    int special, normalized, lstrip, rstrip, single_word;
+} added_token;
+
+typedef struct template_item {
+    int32_t sequence; /* 0: the text, 1: the pair, -1: a special token */
+    int32_t id;       /* the special token's id */
+    int32_t type_id;
+} template_item;
+
+typedef struct token_template {
+    template_item items[MAX_TEMPLATE_ITEMS];
+    int n_items;
+    int n_special;
+} token_template;
+
+struct encore_tokenizer {
+    encore_tokenizer_settings settings;
+    int strip_accents;            /* resolved: follows lowercase when settings say -1 */
+    char *pool;                   /* every token's text, NUL-terminated */
+    size_t pool_len, pool_cap;
+    uint32_t *id_text;            /* (n_ids) pool offset of each id's text, or NO_TEXT */
+    int32_t n_ids;
+    vocab_slot *slots;            /* (mask + 1) open addressing over the model vocabulary */
+    uint32_t mask;
+    int32_t n_vocab;              /* distinct tokens in the model vocabulary */
+    uint32_t prefix, prefix_len;  /* continuing_subword_prefix, in the pool */
+    int32_t unk_id;
+    added_token *added;           /* (n_added) */
+    int n_added;
+    int *pass_tokens[2];          /* indices into added, longest pattern first: */
+    int n_pass_tokens[2];         /*   [0] matched in the raw text, [1] in the normalized */
+    uint8_t first_byte[2][256];   /* which bytes start a pattern of each pass */
+    token_template single, pair;
+};
+
+/* One segment of text after the normalizer. */
+typedef struct norm_text {
+    uint32_t *cp;    /* (n) code points */
+    int32_t *src;    /* (n, 2) byte range in the original of the char each came from */
+    uint8_t *ccc;    /* (n) combining class, for canonical reordering */
+    uint8_t *added;  /* (n) 1: added by a decomposition (NFD's second and later chars) */
+    int32_t *in_src; /* (n_in, 2) while decomposing: the source of each char NFD took in */
+    int32_t *pos;    /* (n + 1) byte offset of each char in utf8 */
+    size_t n, n_in, cap;
+    char *utf8;      /* (pos[n]) the normalized segment as UTF-8 */
+    size_t utf8_cap;
+} norm_text;
+
+static inline int tok_grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 1;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q) return 0;
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+static inline encore_status tok_out_of_memory(void) {
+    return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory while tokenizing");
+}
+
+static inline uint32_t tok_fnv1a(uint32_t h, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+#define TOK_FNV_SEED 2166136261u
+
+/* The vocabulary: open addressing, linear probing, FNV-1a. The slot of
+ * prefix + s (prefix only when with_prefix), empty (id -1) when absent. */
+static inline vocab_slot *tok_vocab_slot(const encore_tokenizer *tok, int with_prefix, const char *s,
+                                         size_t n) {
+    const char *pre = tok->pool + tok->prefix;
+    size_t np = with_prefix ? tok->prefix_len : 0;
+    uint32_t h = tok_fnv1a(tok_fnv1a(TOK_FNV_SEED, pre, np), s, n);
+    for (uint32_t i = h & tok->mask;; i = (i + 1) & tok->mask) {
+        vocab_slot *slot = &tok->slots[i];
+        if (slot->id < 0) return slot;
+        if (slot->hash == h && slot->len == np + n &&
+            memcmp(tok->pool + slot->text, pre, np) == 0 &&
+            memcmp(tok->pool + slot->text + np, s, n) == 0)
+            return slot;
+    }
+}
+
+/* Id of prefix + s in the model vocabulary, -1 if absent. */
+static inline int32_t tok_vocab_find(const encore_tokenizer *tok, int with_prefix, const char *s,
+                                     size_t n) {
+    return tok_vocab_slot(tok, with_prefix, s, n)->id;
+}
+
+/* BertNormalizer over text[a, b) (valid UTF-8) into t (tokenizer_encode.c). */
+encore_status encore_tok_normalize(const encore_tokenizer *tok, norm_text *t, const char *text, size_t a,
+                                   size_t b);
+void encore_tok_norm_free(norm_text *t);
+
+#endif /* ENCORE_TOKENIZER_INTERNAL_H */
