@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -35,11 +36,20 @@ std::vector<float> random_vector(size_t n, std::mt19937 &rng, float scale = 1.0f
     return v;
 }
 
-const char *isa_name(encore_cpu_isa isa) { return isa == ENCORE_CPU_ISA_AVX2 ? "avx2" : "portable"; }
+const char *isa_name(encore_cpu_isa isa) { return encore_cpu_isa_name(isa); }
 
+// Every path this CPU runs. The paths it lacks are named once per run, so
+// the log says what this machine did not test.
 std::vector<encore_cpu_isa> isas() {
     std::vector<encore_cpu_isa> v{ENCORE_CPU_ISA_PORTABLE};
     if (encore_cpu_has_avx2()) v.push_back(ENCORE_CPU_ISA_AVX2);
+    if (encore_cpu_has_avx512()) v.push_back(ENCORE_CPU_ISA_AVX512);
+    static bool said = false;
+    if (!said) {
+        said = true;
+        if (!encore_cpu_has_avx2()) std::printf("[ note ] no AVX2 + FMA on this CPU: the avx2 path is not tested\n");
+        if (!encore_cpu_has_avx512()) std::printf("[ note ] no AVX-512F on this CPU: the avx512 path is not tested\n");
+    }
     return v;
 }
 
@@ -112,7 +122,9 @@ TEST(Gemm, PackUnpackRoundTrip) {
 TEST(Gemm, MatchesDoubleReference) {
     std::vector<Shape> shapes;
     const std::vector<std::pair<int, int>> nk = {{1, 1}, {5, 7}, {16, 16}, {17, 33}, {31, 6}, {40, 384}, {100, 257}};
-    for (int T = 1; T <= 20; T++)
+    // T up to 30: every tile height of both register tiles (6 and 14 rows),
+    // and row counts that split into two and three AVX-512 tiles.
+    for (int T = 1; T <= 30; T++)
         for (auto p : nk) shapes.push_back({T, p.first, p.second});
     // The model's shapes (hidden 384, FFN 1536) and the cache blocks: K past
     // one k block (256), T past one row block (120), a narrow last panel.
@@ -194,6 +206,76 @@ TEST(Gemm, AvxPathRefusedWithoutAvx2) {
     std::vector<float> x(4), w(4), out(4);
     Packed p(w, 2, 2);
     EXPECT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, nullptr, 2, out.data(), ENCORE_CPU_ISA_AVX2, 1), -1);
+}
+
+TEST(Gemm, Avx512PathRefusedWithoutAvx512) {
+    if (encore_cpu_has_avx512()) GTEST_SKIP() << "this CPU has AVX-512F";
+    std::vector<float> x(4), w(4), out(4);
+    Packed p(w, 2, 2);
+    EXPECT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, nullptr, 2, out.data(), ENCORE_CPU_ISA_AVX512, 1), -1);
+}
+
+// Both vector paths sum bias then one FMA per k, in k order, so the AVX-512
+// tile (14 rows by two panels) must give the AVX2 tile's bits exactly, on
+// pairs of panels, a single full panel left over, and a narrow last panel.
+TEST(Gemm, Avx512BitwiseEqualsAvx2) {
+    if (!encore_cpu_has_avx512()) GTEST_SKIP() << "no AVX-512F on this CPU: the avx512 path cannot run here";
+    std::mt19937 rng(11);
+    for (auto nk : std::vector<std::pair<int, int>>{{384, 384}, {48, 1536}, {45, 300}, {16, 7}, {1536, 384}}) {
+        const int N = nk.first, K = nk.second;
+        auto w = random_vector((size_t)N * K, rng, 0.1f);
+        auto bias = random_vector((size_t)N, rng);
+        Packed p(w, N, K);
+        for (int T : {1, 13, 14, 15, 25, 48, 49, 300}) {
+            auto x = random_vector((size_t)T * K, rng);
+            for (int threads : {1, 2}) {
+                std::vector<float> a((size_t)T * N), b((size_t)T * N);
+                ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, bias.data(), T, a.data(), ENCORE_CPU_ISA_AVX2,
+                                                       threads),
+                          0);
+                ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, bias.data(), T, b.data(), ENCORE_CPU_ISA_AVX512,
+                                                       threads),
+                          0);
+                EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0)
+                    << "N=" << N << " K=" << K << " T=" << T << " threads=" << threads;
+            }
+        }
+    }
+}
+
+// The choice of path, for machines of every kind (the function is pure, so
+// this runs whatever this CPU has): BEST is the widest the CPU has,
+// ENCORE_CPU_ISA caps it, a named path the CPU lacks is refused, and an
+// environment value that is unknown or beyond the CPU is ignored and said.
+TEST(CpuIsa, DispatchPicksThePath) {
+    const int P = ENCORE_CPU_ISA_PORTABLE, A2 = ENCORE_CPU_ISA_AVX2, A5 = ENCORE_CPU_ISA_AVX512;
+    struct Case {
+        encore_cpu_isa isa;
+        const char *env;
+        int avx2, avx512, want, ignored;
+    } cases[] = {
+        {ENCORE_CPU_ISA_BEST, nullptr, 0, 0, P, 0},     {ENCORE_CPU_ISA_BEST, nullptr, 1, 0, A2, 0},
+        {ENCORE_CPU_ISA_BEST, nullptr, 1, 1, A5, 0},    {ENCORE_CPU_ISA_BEST, "", 1, 1, A5, 0},
+        {ENCORE_CPU_ISA_BEST, "avx2", 1, 1, A2, 0},     {ENCORE_CPU_ISA_BEST, "portable", 1, 1, P, 0},
+        {ENCORE_CPU_ISA_BEST, "avx512", 1, 1, A5, 0},   {ENCORE_CPU_ISA_BEST, "avx512", 1, 0, A2, 1},
+        {ENCORE_CPU_ISA_BEST, "avx2", 0, 0, P, 1},      {ENCORE_CPU_ISA_BEST, "sse9", 1, 1, A5, 1},
+        {ENCORE_CPU_ISA_BEST, "AVX2", 1, 1, A5, 1},     {ENCORE_CPU_ISA_BEST, nullptr, 0, 1, P, 0},
+        {ENCORE_CPU_ISA_PORTABLE, "avx512", 1, 1, P, 0}, {ENCORE_CPU_ISA_AVX2, nullptr, 1, 1, A2, 0},
+        {ENCORE_CPU_ISA_AVX2, nullptr, 0, 0, -1, 0},    {ENCORE_CPU_ISA_AVX512, nullptr, 1, 1, A5, 0},
+        {ENCORE_CPU_ISA_AVX512, nullptr, 1, 0, -1, 0},  {ENCORE_CPU_ISA_AVX512, "portable", 1, 1, A5, 0},
+    };
+    for (const Case &c : cases) {
+        int ignored = -1;
+        EXPECT_EQ(encore_cpu_isa_choose(c.isa, c.env, c.avx2, c.avx512, &ignored), c.want)
+            << encore_cpu_isa_name(c.isa) << " env=" << (c.env ? c.env : "(unset)") << " avx2=" << c.avx2
+            << " avx512=" << c.avx512;
+        EXPECT_EQ(ignored, c.ignored) << encore_cpu_isa_name(c.isa) << " env=" << (c.env ? c.env : "(unset)");
+    }
+    // This machine: BEST resolves to what the features say (ENCORE_CPU_ISA
+    // unset in the test environment, or honoured when set).
+    const char *env = std::getenv("ENCORE_CPU_ISA");
+    EXPECT_EQ(encore_cpu_isa_resolve(ENCORE_CPU_ISA_BEST),
+              encore_cpu_isa_choose(ENCORE_CPU_ISA_BEST, env, encore_cpu_has_avx2(), encore_cpu_has_avx512(), nullptr));
 }
 
 // The packed product and the BLAS one (encore_linear_cpu, which the CUDA

@@ -2,10 +2,11 @@
  * order: gemm_cpu.h).
  *
  * Blocking, from the inside out:
- * - a tile of up to MR (6) rows of x by one panel (16 columns) lives in up
- *   to 12 AVX registers while k runs; each k step loads the panel's 16
- *   floats once and broadcasts one float of each row; the rows split into
- *   tiles of even heights (tile_start);
+ * - a register tile lives in registers while k runs; each k step loads the
+ *   panel's 16 floats once and broadcasts one float of each row; the rows
+ *   split into tiles of even heights (tile_start). AVX2: up to MR (6) rows
+ *   by one panel, 12 ymm registers. AVX-512: up to MR512 (14) rows by two
+ *   panels (32 columns), 28 of the 32 zmm registers;
  * - KC steps of k at a time, so the panel slice (KC x 16 floats, 16 KiB) stays
  *   in L1 while every row tile of the block passes over it;
  * - MC rows of x at a time, so the block of x (MC x KC floats, 120 KiB) stays
@@ -31,12 +32,14 @@
 #define HAVE_X86 0
 #endif
 
-#define MR 6    /* rows of x per register tile */
+#define MR 6    /* rows of x per register tile (portable and AVX2) */
+#define MR512 14 /* rows of x per AVX-512 register tile */
+#define MR_MAX MR512
 #ifndef KC
 #define KC 256  /* k steps per cache block */
 #endif
 #ifndef MC
-#define MC 120  /* rows of x per cache block (a multiple of MR) */
+#define MC 126  /* rows of x per cache block (a multiple of MR and MR512) */
 #endif
 #ifndef FULL_K_MAX_ROWS
 #define FULL_K_MAX_ROWS 48  /* up to this many rows, no k blocks (see linear_share) */
@@ -153,58 +156,164 @@ typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, size_t
                         int first);
 static const tile_fn tiles_avx2[MR + 1] = {NULL,          tile_avx2_1, tile_avx2_2, tile_avx2_3,
                                            tile_avx2_4,   tile_avx2_5, tile_avx2_6};
+
+/* The AVX-512 tile: up to MR512 rows by np (1 or 2) panels, the same
+ * contract with a (kc, MR512), b0 and b1 two panel slices (kc, 16) (b1
+ * unused when np is 1), c (mr, 16 * np) and init (16 * np floats or NULL).
+ * x<r> and y<r> hold row r's columns of the first and second panel: with
+ * two panels, 28 accumulators and the two panel vectors fill 30 of the 32
+ * zmm registers, and each broadcast feeds two FMAs. Each element still sums
+ * the bias and then one FMA per k in order, so the result is bitwise the
+ * AVX2 tile's. */
+#define TILE512_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
+tile_avx512(const int mr, const int np, int kc, const float *a, const float *b0, const float *b1, float *c,
+            size_t ldc, const float *init, int first) {
+    const __m512 i0 = init && first ? _mm512_loadu_ps(init) : _mm512_setzero_ps();
+    const __m512 i1 = init && first && np > 1 ? _mm512_loadu_ps(init + ENCORE_PANEL) : _mm512_setzero_ps();
+#define TILE_INIT(r)                                                                                         \
+    __m512 x##r = i0, y##r = i1;                                                                             \
+    if (mr > r && !first) {                                                                                  \
+        x##r = _mm512_loadu_ps(c + r * ldc);                                                                 \
+        if (np > 1) y##r = _mm512_loadu_ps(c + r * ldc + ENCORE_PANEL);                                      \
+    }
+    TILE512_ROWS(TILE_INIT)
+#undef TILE_INIT
+    for (int k = 0; k < kc; k++) {
+        const __m512 p0 = _mm512_loadu_ps(b0 + (size_t)k * ENCORE_PANEL);
+        const __m512 p1 = np > 1 ? _mm512_loadu_ps(b1 + (size_t)k * ENCORE_PANEL) : p0;
+#define TILE_STEP(r)                                                                                         \
+    if (mr > r) {                                                                                            \
+        const __m512 ar = _mm512_set1_ps(a[(size_t)k * MR512 + r]);                                          \
+        x##r = _mm512_fmadd_ps(ar, p0, x##r);                                                                \
+        if (np > 1) y##r = _mm512_fmadd_ps(ar, p1, y##r);                                                    \
+    }
+        TILE512_ROWS(TILE_STEP)
+#undef TILE_STEP
+    }
+#define TILE_STORE(r)                                                                                        \
+    if (mr > r) {                                                                                            \
+        _mm512_storeu_ps(c + r * ldc, x##r);                                                                 \
+        if (np > 1) _mm512_storeu_ps(c + r * ldc + ENCORE_PANEL, y##r);                                      \
+    }
+    TILE512_ROWS(TILE_STORE)
+#undef TILE_STORE
+}
+#undef TILE512_ROWS
+
+typedef void (*tile512_fn)(int kc, const float *a, const float *b0, const float *b1, float *c, size_t ldc,
+                           const float *init, int first);
+#define TILE_AVX512(m)                                                                                        \
+    __attribute__((target("avx512f,avx2,fma"))) static void tile_avx512_##m##x1(                             \
+        int kc, const float *a, const float *b0, const float *b1, float *c, size_t ldc, const float *init,      \
+        int first) {                                                                                          \
+        tile_avx512(m, 1, kc, a, b0, b1, c, ldc, init, first);                                               \
+    }                                                                                                         \
+    __attribute__((target("avx512f,avx2,fma"))) static void tile_avx512_##m##x2(                             \
+        int kc, const float *a, const float *b0, const float *b1, float *c, size_t ldc, const float *init,      \
+        int first) {                                                                                          \
+        tile_avx512(m, 2, kc, a, b0, b1, c, ldc, init, first);                                               \
+    }
+TILE_AVX512(1)
+TILE_AVX512(2)
+TILE_AVX512(3)
+TILE_AVX512(4)
+TILE_AVX512(5)
+TILE_AVX512(6)
+TILE_AVX512(7)
+TILE_AVX512(8)
+TILE_AVX512(9)
+TILE_AVX512(10)
+TILE_AVX512(11)
+TILE_AVX512(12)
+TILE_AVX512(13)
+TILE_AVX512(14)
+#undef TILE_AVX512
+/* tiles_avx512[np - 1][mr]. */
+static const tile512_fn tiles_avx512[2][MR512 + 1] = {
+    {NULL, tile_avx512_1x1, tile_avx512_2x1, tile_avx512_3x1, tile_avx512_4x1, tile_avx512_5x1, tile_avx512_6x1,
+     tile_avx512_7x1, tile_avx512_8x1, tile_avx512_9x1, tile_avx512_10x1, tile_avx512_11x1, tile_avx512_12x1,
+     tile_avx512_13x1, tile_avx512_14x1},
+    {NULL, tile_avx512_1x2, tile_avx512_2x2, tile_avx512_3x2, tile_avx512_4x2, tile_avx512_5x2, tile_avx512_6x2,
+     tile_avx512_7x2, tile_avx512_8x2, tile_avx512_9x2, tile_avx512_10x2, tile_avx512_11x2, tile_avx512_12x2,
+     tile_avx512_13x2, tile_avx512_14x2},
+};
 #endif
 
-static void run_tile(int use_avx2, int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+/* One register tile of one panel on the given path (ENCORE_CPU_ISA_*,
+ * resolved); a is packed for that path's tile height (path_rows). */
+static void run_tile(int path, int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
                      const float *init, int first) {
 #if HAVE_X86
-    if (use_avx2) {
+    if (path == ENCORE_CPU_ISA_AVX512) {
+        tiles_avx512[0][mr](kc, a, b, b, c, ldc, init, first);
+        return;
+    }
+    if (path == ENCORE_CPU_ISA_AVX2) {
         tiles_avx2[mr](kc, a, b, c, ldc, init, first);
         return;
     }
 #endif
-    (void)use_avx2;
+    (void)path;
     tile_portable(mr, kc, a, b, c, ldc, init, first);
 }
+
+/* The most rows a register tile of the path holds: how rows are packed. */
+static int path_rows(int path) { return path == ENCORE_CPU_ISA_AVX512 ? MR512 : MR; }
 
 /* How mc rows split into register tiles: as few as MR allows, with heights
  * as even as can be (differing by one at most). A tile's k loop takes about
  * max(4, mr) cycles a step on a core with two FMA pipes of latency 4: below
  * 4 rows its accumulators wait on their own last FMA. So 25 rows go as
  * 5+5+5+5+5 (25 cycles a step), not 6+6+6+6+1 (28): every tile short of
- * MR rows is cheaper, and no tile pays for one row. Tile i starts at row
- * tile_start(mc, i), and is MR floats wide in the packed rows whatever its
- * height. */
-static int tile_count(int mc) { return (mc + MR - 1) / MR; }
+ * MR rows is cheaper, and no tile pays for one row (the same holds for
+ * MR512 on AVX-512). Tile i starts at row tile_start(mc, mr_max, i), and is
+ * mr_max floats wide in the packed rows whatever its height. */
+static int tile_count(int mc, int mr_max) { return (mc + mr_max - 1) / mr_max; }
 
-static int tile_start(int mc, int i) {
-    const int n = tile_count(mc), base = mc / n, extra = mc % n;
+static int tile_start(int mc, int mr_max, int i) {
+    const int n = tile_count(mc, mr_max), base = mc / n, extra = mc % n;
     return i * base + (i < extra ? i : extra);
 }
 
 /* Copy rows [0, mc) x columns [0, kc) of x (row stride ldx) into dst as
- * tile_count(mc) tiles, each (kc, MR): the floats a tile step broadcasts
- * lie side by side, and a tile reads its rows front to back. */
-static void pack_rows(const float *x, size_t ldx, int mc, int kc, float *dst) {
-    for (int i = 0; i < tile_count(mc); i++) {
-        const int r0 = tile_start(mc, i), mr = tile_start(mc, i + 1) - r0;
-        float *tile = dst + (size_t)i * MR * kc;  // (kc, MR)
+ * tile_count(mc, mr_max) tiles, each (kc, mr_max): the floats a tile step
+ * broadcasts lie side by side, and a tile reads its rows front to back. */
+static void pack_rows(const float *x, size_t ldx, int mc, int kc, int mr_max, float *dst) {
+    for (int i = 0; i < tile_count(mc, mr_max); i++) {
+        const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
+        float *tile = dst + (size_t)i * mr_max * kc;  // (kc, mr_max)
         for (int r = 0; r < mr; r++) {
             const float *row = x + (size_t)(r0 + r) * ldx;
-            for (int k = 0; k < kc; k++) tile[(size_t)k * MR + r] = row[k];
+            for (int k = 0; k < kc; k++) tile[(size_t)k * mr_max + r] = row[k];
         }
     }
 }
 
 /* Panels [p0, p1) of one block of the product: rows [t0, t0 + mc) of x,
  * packed in a_buf, by k steps [k0, k0 + kc). */
-static void panels_block(int use_avx2, const float *a_buf, const encore_packed_matrix *w, const float *bias, int t0,
+static void panels_block(int path, const float *a_buf, const encore_packed_matrix *w, const float *bias, int t0,
                          int mc, int k0, int kc, float *out, int p0, int p1, const encore_linear_epilogue *ep) {
-    const int N = w->N, K = w->K;
+    const int N = w->N, K = w->K, mr_max = path_rows(path);
     const int first = k0 == 0, last = k0 + kc == K;
     for (int p = p0; p < p1; p++) {
         const int n0 = p * ENCORE_PANEL, nr = N - n0 < ENCORE_PANEL ? N - n0 : ENCORE_PANEL;
         const float *b = w->panels + ((size_t)p * K + k0) * ENCORE_PANEL;  // (kc, 16)
+#if HAVE_X86
+        if (path == ENCORE_CPU_ISA_AVX512 && p + 1 < p1 && N - n0 >= 2 * ENCORE_PANEL) {
+            /* Two full panels side by side: 32 columns of out. */
+            const float *b1 = b + (size_t)K * ENCORE_PANEL;  // panel p + 1, (kc, 16)
+            for (int i = 0; i < tile_count(mc, mr_max); i++) {
+                const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
+                const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, MR512)
+                float *c = out + (size_t)(t0 + r0) * N + n0;       // (mr, 32), row stride N
+                tiles_avx512[1][mr](kc, a, b, b1, c, (size_t)N, bias ? bias + n0 : NULL, first);
+                if (last && ep && ep->block) ep->block(c, (size_t)N, mr, n0, 2 * ENCORE_PANEL, ep->ctx);
+            }
+            p++;
+            continue;
+        }
+#endif
         const float *init = bias ? bias + n0 : NULL;
         float edge_init[ENCORE_PANEL];
         if (nr < ENCORE_PANEL && bias) {
@@ -213,20 +322,20 @@ static void panels_block(int use_avx2, const float *a_buf, const encore_packed_m
             memcpy(edge_init, bias + n0, (size_t)nr * sizeof(float));
             init = edge_init;
         }
-        for (int i = 0; i < tile_count(mc); i++) {
-            const int r0 = tile_start(mc, i), mr = tile_start(mc, i + 1) - r0;
-            const float *a = a_buf + (size_t)i * MR * kc;  // (kc, MR)
-            float *c = out + (size_t)(t0 + r0) * N + n0;   // (mr, nr), row stride N
+        for (int i = 0; i < tile_count(mc, mr_max); i++) {
+            const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
+            const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, mr_max)
+            float *c = out + (size_t)(t0 + r0) * N + n0;       // (mr, nr), row stride N
             if (nr == ENCORE_PANEL) {
-                run_tile(use_avx2, mr, kc, a, b, c, (size_t)N, init, first);
+                run_tile(path, mr, kc, a, b, c, (size_t)N, init, first);
             } else {
                 /* Narrow last panel: work in a full-width copy. */
-                float tmp[MR * ENCORE_PANEL];
+                float tmp[MR_MAX * ENCORE_PANEL];
                 for (int r = 0; r < mr; r++) {
                     memset(tmp + r * ENCORE_PANEL, 0, sizeof(float) * ENCORE_PANEL);
                     if (!first) memcpy(tmp + r * ENCORE_PANEL, c + (size_t)r * N, (size_t)nr * sizeof(float));
                 }
-                run_tile(use_avx2, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
+                run_tile(path, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
                 for (int r = 0; r < mr; r++)
                     memcpy(c + (size_t)r * N, tmp + r * ENCORE_PANEL, (size_t)nr * sizeof(float));
             }
@@ -237,15 +346,15 @@ static void panels_block(int use_avx2, const float *a_buf, const encore_packed_m
 
 /* Panels [p0, p1) of the product, every row of x, k in blocks of kb.
  * a_buf: (MC, kb) floats for the packed rows. */
-static void linear_panels(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+static void linear_panels(int path, const float *x, const encore_packed_matrix *w, const float *bias, int T,
                           float *out, int p0, int p1, float *a_buf, int kb, const encore_linear_epilogue *ep) {
     const int K = w->K;
     for (int t0 = 0; t0 < T; t0 += MC) {
         const int mc = T - t0 < MC ? T - t0 : MC;
         for (int k0 = 0; k0 < K; k0 += kb) {
             const int kc = K - k0 < kb ? K - k0 : kb;
-            pack_rows(x + (size_t)t0 * K + k0, (size_t)K, mc, kc, a_buf);
-            panels_block(use_avx2, a_buf, w, bias, t0, mc, k0, kc, out, p0, p1, ep);
+            pack_rows(x + (size_t)t0 * K + k0, (size_t)K, mc, kc, path_rows(path), a_buf);
+            panels_block(path, a_buf, w, bias, t0, mc, k0, kc, out, p0, p1, ep);
         }
     }
 }
@@ -286,7 +395,7 @@ static float *thread_row_buffer(size_t n) {
  * buffer. Should that buffer not grow, go a register tile of rows at a time
  * through a stack buffer: slower, and the same result, since the order of
  * each sum is the same. */
-static void linear_share(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+static void linear_share(int path, const float *x, const encore_packed_matrix *w, const float *bias, int T,
                          float *out, int p0, int p1, const encore_linear_epilogue *ep) {
     /* Few rows (a short text): no k blocks. Every panel then streams
      * front to back once, one contiguous run of weights for the whole share
@@ -296,14 +405,15 @@ static void linear_share(int use_avx2, const float *x, const encore_packed_matri
      * same, bit for bit: a k block resumes from exactly what the last one
      * stored. */
     const int kb = T <= FULL_K_MAX_ROWS ? w->K : w->K < KC ? w->K : KC;
-    const int rows = tile_count(T < MC ? T : MC) * MR;
+    const int mr_max = path_rows(path);
+    const int rows = tile_count(T < MC ? T : MC, mr_max) * mr_max;
     float *a_buf = thread_row_buffer((size_t)rows * kb);
     if (a_buf) {
-        linear_panels(use_avx2, x, w, bias, T, out, p0, p1, a_buf, kb, ep);
+        linear_panels(path, x, w, bias, T, out, p0, p1, a_buf, kb, ep);
     } else {
-        float small[MR * KC];
-        for (int t0 = 0; t0 < T; t0 += MR)
-            linear_panels(use_avx2, x + (size_t)t0 * w->K, w, bias, T - t0 < MR ? T - t0 : MR,
+        float small[MR_MAX * KC];
+        for (int t0 = 0; t0 < T; t0 += mr_max)
+            linear_panels(path, x + (size_t)t0 * w->K, w, bias, T - t0 < mr_max ? T - t0 : mr_max,
                           out + (size_t)t0 * w->N, p0, p1, small, KC, ep);
     }
 }
@@ -313,20 +423,20 @@ static void linear_share(int use_avx2, const float *x, const encore_packed_matri
  * counter until none are left, so that a thread that runs slower (another
  * process on its core) computes fewer. Which thread computes a panel
  * changes nothing in its sums. Returns the panels this thread computed. */
-static int linear_share_queue(int use_avx2, const float *x, const encore_packed_matrix *w, const float *bias, int T,
+static int linear_share_queue(int path, const float *x, const encore_packed_matrix *w, const float *bias, int T,
                               float *out, atomic_int *next, int P, int chunk, const encore_linear_epilogue *ep) {
-    const int K = w->K;
-    float *a_buf = thread_row_buffer((size_t)tile_count(T) * MR * K);
-    if (a_buf) pack_rows(x, (size_t)K, T, K, a_buf);
+    const int K = w->K, mr_max = path_rows(path);
+    float *a_buf = thread_row_buffer((size_t)tile_count(T, mr_max) * mr_max * K);
+    if (a_buf) pack_rows(x, (size_t)K, T, K, mr_max, a_buf);
     int done = 0;
     for (;;) {
         const int p0 = atomic_fetch_add_explicit(next, chunk, memory_order_relaxed);
         if (p0 >= P) break;
         const int p1 = p0 + chunk < P ? p0 + chunk : P;
         if (a_buf)
-            panels_block(use_avx2, a_buf, w, bias, 0, T, 0, K, out, p0, p1, ep);
+            panels_block(path, a_buf, w, bias, 0, T, 0, K, out, p0, p1, ep);
         else
-            linear_share(use_avx2, x, w, bias, T, out, p0, p1, ep);
+            linear_share(path, x, w, bias, T, out, p0, p1, ep);
         done += p1 - p0;
     }
     return done;
@@ -380,8 +490,8 @@ static double seconds(clockid_t clock) {
 
 int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matrix *w, const float *b, int T,
                                        float *out, const encore_linear_epilogue *ep, encore_cpu_isa isa, int threads) {
-    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
-    if (use_avx2 < 0) return -1;
+    const int path = encore_cpu_isa_resolve(isa);
+    if (path < 0) return -1;
     if (T <= 0 || w->N <= 0) return 0;
     const int P = (w->N + ENCORE_PANEL - 1) / ENCORE_PANEL;
     const int guarded = threads <= 0;
@@ -396,7 +506,7 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
     if (threads > P) threads = P;
     const int rows = ep && ep->row;
     if (threads <= 1) {
-        linear_share(use_avx2, x, w, b, T, out, 0, P, ep);
+        linear_share(path, x, w, b, T, out, 0, P, ep);
         if (rows)
             for (int t = 0; t < T; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
         return 0;
@@ -406,7 +516,8 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
      * thread about 8 turns. More rows: one contiguous range each, the same
      * for every block of rows and k. */
     const int queued = T <= FULL_K_MAX_ROWS;
-    const int chunk = P / (threads * 8) > 1 ? P / (threads * 8) : 1;
+    int chunk = P / (threads * 8) > 1 ? P / (threads * 8) : 1;
+    if (path == ENCORE_CPU_ISA_AVX512 && chunk % 2) chunk++;  // whole pairs of panels
     atomic_int next = 0;
     double serial_estimate = -1.0;  // the first thread's CPU time, scaled to the whole product
 #pragma omp parallel num_threads(threads)
@@ -415,11 +526,11 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
         const double cpu0 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
         int mine;
         if (queued) {
-            mine = linear_share_queue(use_avx2, x, w, b, T, out, &next, P, chunk, ep);
+            mine = linear_share_queue(path, x, w, b, T, out, &next, P, chunk, ep);
         } else {
             /* Contiguous panel ranges, as even as the panel count allows. */
             const int p0 = (int)((long)P * id / nt), p1 = (int)((long)P * (id + 1) / nt);
-            linear_share(use_avx2, x, w, b, T, out, p0, p1, ep);
+            linear_share(path, x, w, b, T, out, p0, p1, ep);
             mine = p1 - p0;
         }
         const double product = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0 : 0.0;
