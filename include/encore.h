@@ -113,8 +113,17 @@ typedef enum encore_pooling {
     ENCORE_POOLING_CLS           /* the first token's hidden state */
 } encore_pooling;
 
+/* How the CPU path stores the weights of the linear layers (about nine
+ * tenths of a model's bytes past the embeddings). The arithmetic is fp32
+ * either way. */
+typedef enum encore_weights {
+    ENCORE_WEIGHTS_FP32 = 0, /* as in the checkpoint (widened to fp32): the reference */
+    ENCORE_WEIGHTS_BF16,     /* rounded to bfloat16 at load: half the bytes to stream per call,
+                                results within bf16 rounding of fp32 (see README) */
+} encore_weights;
+
 typedef struct encore_model_params {
-    int reserved;                /* no options yet; keeps the struct non-empty */
+    encore_weights weights;      /* default ENCORE_WEIGHTS_FP32 */
 } encore_model_params;
 
 ENCORE_API encore_model_params encore_model_default_params(void);

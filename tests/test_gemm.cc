@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/half.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/erf_cpu.h"
 #include "cpu/gemm_cpu.h"
@@ -239,6 +240,40 @@ TEST(Gemm, Avx512BitwiseEqualsAvx2) {
                 EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0)
                     << "N=" << N << " K=" << K << " T=" << T << " threads=" << threads;
             }
+        }
+    }
+}
+
+// bf16 panels: the product is bitwise the product on fp32 panels of the
+// same weights rounded to bf16 (the arithmetic is the same fp32 on the
+// widened values), on every path, thread count and batch shape, narrow last
+// panel and panel pairs included; and unpacking gives the rounded weights.
+TEST(Gemm, Bf16PanelsEqualRoundedFp32Panels) {
+    std::mt19937 rng(12);
+    for (auto nk : std::vector<std::pair<int, int>>{{384, 384}, {45, 300}, {48, 1536}, {5, 7}}) {
+        const int N = nk.first, K = nk.second;
+        auto w = random_vector((size_t)N * K, rng, 0.1f);
+        std::vector<float> rounded(w.size());
+        for (size_t i = 0; i < w.size(); i++) rounded[i] = encore_bf16_to_f32(encore_f32_to_bf16(w[i]));
+        auto bias = random_vector((size_t)N, rng);
+        Packed p32(rounded, N, K);
+        std::vector<uint16_t> store16(encore_packed_floats(N, K));
+        encore_packed_matrix p16{};
+        encore_pack_matrix_bf16(w.data(), N, K, store16.data(), &p16);
+        ASSERT_EQ(p16.panels, nullptr);
+        std::vector<float> back((size_t)N * K);
+        encore_unpack_matrix(&p16, back.data());
+        ASSERT_EQ(std::memcmp(back.data(), rounded.data(), back.size() * sizeof(float)), 0) << "N=" << N << " K=" << K;
+        for (int T : {1, 14, 25, 49, 300}) {
+            auto x = random_vector((size_t)T * K, rng);
+            for (encore_cpu_isa isa : isas())
+                for (int threads : {1, 2}) {
+                    std::vector<float> want((size_t)T * N), got((size_t)T * N, std::nanf(""));
+                    ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p32.m, bias.data(), T, want.data(), isa, threads), 0);
+                    ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p16, bias.data(), T, got.data(), isa, threads), 0);
+                    EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+                        << isa_name(isa) << " N=" << N << " K=" << K << " T=" << T << " threads=" << threads;
+                }
         }
     }
 }

@@ -2,6 +2,9 @@
 // sentence-transformers, on the reference dumps in tests/fixtures.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -243,3 +246,49 @@ TEST(Model, MetadataComesFromTheDirectory) {
 }
 
 }  // namespace
+
+// bf16 weights: the linear layers' weights rounded to bf16 at load (the
+// arithmetic stays fp32). The logits must move (the option is applied) and
+// stay within what rounding every weight by up to 2^-9 of itself can do:
+// each product's error is bounded by 2^-9 * sum |x_k w_k|, a few units of
+// 1e-3 relative through the tiny model's 2 layers; 2e-2 absolute on logits
+// of size ~0.1-1 leaves room and still catches a wrong layout, which gives
+// errors of the logits' own size. An unknown weights value is refused.
+TEST(Model, Bf16WeightsStayCloseToFp32) {
+    const std::string dir = fixtures::model_dir("tiny-bert-sst");
+    encore_model *m32 = nullptr, *m16 = nullptr;
+    encore_model_params p = encore_model_default_params();
+    ASSERT_EQ(p.weights, ENCORE_WEIGHTS_FP32);
+    ASSERT_EQ(encore_model_load(dir.c_str(), p, &m32), ENCORE_STATUS_OK) << encore_last_error();
+    p.weights = ENCORE_WEIGHTS_BF16;
+    ASSERT_EQ(encore_model_load(dir.c_str(), p, &m16), ENCORE_STATUS_OK) << encore_last_error();
+    encore_session *s32 = nullptr, *s16 = nullptr;
+    ASSERT_EQ(encore_session_create(m32, encore_session_default_params(), &s32), ENCORE_STATUS_OK);
+    ASSERT_EQ(encore_session_create(m16, encore_session_default_params(), &s16), ENCORE_STATUS_OK);
+    const std::vector<encore_input> in = {{"This movie was a wonderful, heartfelt delight.", nullptr},
+                                          {"Dull, lifeless and far too long.", nullptr},
+                                          {"A film.", "It has a plot."}};
+    const int L = encore_model_n_labels(m32);
+    std::vector<float> a(in.size() * L), b(in.size() * L);
+    ASSERT_EQ(encore_session_logits(s32, in.data(), (int)in.size(), a.data()), ENCORE_STATUS_OK);
+    ASSERT_EQ(encore_session_logits(s16, in.data(), (int)in.size(), b.data()), ENCORE_STATUS_OK);
+    double worst = 0.0;
+    bool moved = false;
+    for (size_t i = 0; i < a.size(); i++) {
+        ASSERT_TRUE(std::isfinite(b[i])) << "logit " << i;
+        worst = std::max(worst, (double)std::fabs(a[i] - b[i]));
+        moved |= a[i] != b[i];
+    }
+    EXPECT_TRUE(moved) << "bf16 weights gave the fp32 logits bit for bit: the option was not applied";
+    EXPECT_LE(worst, 2e-2);
+    std::printf("[ note ] bf16 weights: largest logit change %.3g\n", worst);
+    encore_session_free(s32);
+    encore_session_free(s16);
+    encore_model_free(m32);
+    encore_model_free(m16);
+
+    encore_model *bad = nullptr;
+    p.weights = (encore_weights)7;
+    EXPECT_EQ(encore_model_load(dir.c_str(), p, &bad), ENCORE_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(bad, nullptr);
+}

@@ -21,6 +21,7 @@ typedef struct loader {
     const encore_safetensors *st;
     const char *prefix;   /* "bert.", "distilbert." or "" */
     float *cursor;        /* next free float in the arena */
+    int bf16;             /* pack the linear weights in bf16 */
     float *staging;       /* the largest linear weight, unpacked, on its way to packing */
 } loader;
 
@@ -85,16 +86,22 @@ static encore_status take_f(loader *ld, int64_t rows, int64_t cols, float **out,
     return take(ld, name, rows, cols, out);
 }
 
-/* Floats a packed (N, K) matrix takes in the arena, with the slack that
- * aligning its start to 64 bytes may cost. */
-static size_t packed_arena_floats(size_t N, size_t K) { return encore_packed_floats((int)N, (int)K) + 16; }
+/* Floats of arena a packed (N, K) matrix takes (two bf16 values to a
+ * float), with the slack that aligning its start to 64 bytes may cost. */
+static size_t packed_arena_floats(size_t N, size_t K, int bf16) {
+    const size_t n = encore_packed_floats((int)N, (int)K);
+    return (bf16 ? (n + 1) / 2 : n) + 16;
+}
 
 /* Pack ld->staging, holding an (N, K) matrix, into a fresh 64-byte aligned
- * block of the arena. Only the packed copy stays. */
+ * block of the arena, in fp32 or bf16. Only the packed copy stays. */
 static void pack_staging(loader *ld, int64_t N, int64_t K, encore_packed_matrix *out) {
     ld->cursor = (float *)(((uintptr_t)ld->cursor + 63) & ~(uintptr_t)63);
-    encore_pack_matrix(ld->staging, (int)N, (int)K, ld->cursor, out);
-    ld->cursor += encore_packed_floats((int)N, (int)K);
+    if (ld->bf16)
+        encore_pack_matrix_bf16(ld->staging, (int)N, (int)K, (uint16_t *)ld->cursor, out);
+    else
+        encore_pack_matrix(ld->staging, (int)N, (int)K, ld->cursor, out);
+    ld->cursor += packed_arena_floats((size_t)N, (size_t)K, ld->bf16) - 16;
 }
 
 /* Load linear weight `name` (N, K) and pack it. */
@@ -111,13 +118,15 @@ static encore_status take_packed_f(loader *ld, int64_t N, int64_t K, encore_pack
     return take_packed(ld, name, N, K, out);
 }
 
-static size_t arena_floats(const encore_config *c) {
+static size_t arena_floats(const encore_config *c, int bf16) {
     size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
-    size_t per_layer = packed_arena_floats(3 * C, C) + packed_arena_floats(C, C) + packed_arena_floats(F, C) +
-                       packed_arena_floats(C, F) + 4 * C + F + C + 4 * C;
+    size_t per_layer = packed_arena_floats(3 * C, C, bf16) + packed_arena_floats(C, C, bf16) +
+                       packed_arena_floats(F, C, bf16) + packed_arena_floats(C, F, bf16) + 4 * C + F + C + 4 * C;
     size_t n = (size_t)c->vocab_size * C + (size_t)c->max_position_embeddings * C +
                (size_t)c->type_vocab_size * C + 2 * C + (size_t)c->n_layers * per_layer;
-    if (c->has_head) n += packed_arena_floats(C, C) + C + packed_arena_floats((size_t)c->n_labels, C) + (size_t)c->n_labels;
+    if (c->has_head)
+        n += packed_arena_floats(C, C, bf16) + C + packed_arena_floats((size_t)c->n_labels, C, bf16) +
+             (size_t)c->n_labels;
     return n;
 }
 
@@ -197,16 +206,16 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
     return ENCORE_STATUS_OK;
 }
 
-static encore_status load_weights(encore_model *m, const encore_safetensors *st) {
+static encore_status load_weights(encore_model *m, const encore_safetensors *st, int bf16) {
     const encore_config *c = &m->config;
-    loader ld = {st, "", NULL, NULL};
+    loader ld = {st, "", NULL, bf16, NULL};
     const char *base = c->is_distilbert ? "distilbert." : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
     if (encore_safetensors_find(st, probe)) ld.prefix = base;
 
     /* 64-byte aligned, so that the packed panels start on cache lines. */
-    const size_t n = arena_floats(c);
+    const size_t n = arena_floats(c, bf16);
     if (posix_memalign((void **)&m->arena, 64, n * sizeof(float)) != 0) {
         m->arena = NULL;
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", n);
@@ -258,6 +267,9 @@ encore_model_params encore_model_default_params(void) {
 encore_status encore_model_load(const char *dir, encore_model_params params, encore_model **out) {
     if (!dir || !out) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: NULL argument");
     *out = NULL;
+    if (params.weights != ENCORE_WEIGHTS_FP32 && params.weights != ENCORE_WEIGHTS_BF16)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: unknown weights type %d",
+                           (int)params.weights);
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return encore_fail(ENCORE_STATUS_IO_ERROR, "model directory %s does not exist", dir);
@@ -280,7 +292,7 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
     }
     encore_safetensors *st = NULL;
     if (s == ENCORE_STATUS_OK) s = encore_safetensors_open(path, &st);
-    if (s == ENCORE_STATUS_OK) s = load_weights(m, st);
+    if (s == ENCORE_STATUS_OK) s = load_weights(m, st, params.weights == ENCORE_WEIGHTS_BF16);
     encore_safetensors_close(st);
     if (s == ENCORE_STATUS_OK) {
         const encore_config *c = &m->config;

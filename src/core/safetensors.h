@@ -2,6 +2,7 @@
 #ifndef ENCORE_SAFETENSORS_H
 #define ENCORE_SAFETENSORS_H
 
+#include "core/half.h"
 #include "encore.h"
 
 #include <stddef.h>
@@ -50,8 +51,6 @@ const encore_tensor_info *encore_safetensors_find(const encore_safetensors *st, 
 /* Convert n elements of a tensor to f32 (F32 copy, F16 and BF16 widen). */
 void encore_tensor_to_f32(const encore_tensor_info *t, float *dst);
 
-float encore_f16_to_f32(uint16_t h);
-float encore_bf16_to_f32(uint16_t b);
 
 #ifdef __cplusplus
 }

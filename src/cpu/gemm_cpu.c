@@ -18,6 +18,8 @@
  * each element's sum in plain k order. */
 #include "cpu/gemm_cpu.h"
 
+#include "core/half.h"
+
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -64,13 +66,34 @@ void encore_pack_matrix(const float *w, int N, int K, float *dst, encore_packed_
         }
     }
     out->panels = dst;
+    out->panels_bf16 = NULL;
+    out->N = N;
+    out->K = K;
+}
+
+void encore_pack_matrix_bf16(const float *w, int N, int K, uint16_t *dst, encore_packed_matrix *out) {
+    const int P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    for (int p = 0; p < P; p++) {
+        uint16_t *panel = dst + (size_t)p * K * ENCORE_PANEL;  // (K, 16)
+        for (int j = 0; j < ENCORE_PANEL; j++) {
+            const int n = p * ENCORE_PANEL + j;
+            for (int k = 0; k < K; k++)
+                panel[(size_t)k * ENCORE_PANEL + j] = n < N ? encore_f32_to_bf16(w[(size_t)n * K + k]) : 0;
+        }
+    }
+    out->panels = NULL;
+    out->panels_bf16 = dst;
     out->N = N;
     out->K = K;
 }
 
 void encore_unpack_matrix_row(const encore_packed_matrix *p, int n, int k0, int len, float *dst) {
-    const float *col = p->panels + (size_t)(n / ENCORE_PANEL) * p->K * ENCORE_PANEL + n % ENCORE_PANEL;
-    for (int k = 0; k < len; k++) dst[k] = col[(size_t)(k0 + k) * ENCORE_PANEL];
+    const size_t at = (size_t)(n / ENCORE_PANEL) * p->K * ENCORE_PANEL + n % ENCORE_PANEL;
+    if (p->panels_bf16) {
+        for (int k = 0; k < len; k++) dst[k] = encore_bf16_to_f32(p->panels_bf16[at + (size_t)(k0 + k) * ENCORE_PANEL]);
+        return;
+    }
+    for (int k = 0; k < len; k++) dst[k] = p->panels[at + (size_t)(k0 + k) * ENCORE_PANEL];
 }
 
 void encore_unpack_matrix(const encore_packed_matrix *p, float *w) {
@@ -82,13 +105,19 @@ void encore_unpack_matrix(const encore_packed_matrix *p, float *w) {
  * and adds a^T b: a (kc, MR) holds mr rows of x interleaved by pack_rows, b
  * (kc, 16) is a slice of a panel. The portable version; the compiler
  * vectorises the j loops. */
-static void tile_portable(int mr, int kc, const float *a, const float *b, float *c, size_t ldc, const float *init,
-                          int first) {
+static void tile_portable(int mr, int kc, const float *a, const void *b, int bf16, float *c, size_t ldc,
+                          const float *init, int first) {
     float acc[MR][ENCORE_PANEL];
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] = !first ? c[r * ldc + j] : init ? init[j] : 0.0f;
+    float wide[ENCORE_PANEL];
     for (int k = 0; k < kc; k++) {
-        const float *bk = b + (size_t)k * ENCORE_PANEL;
+        const float *bk = (const float *)b + (size_t)k * ENCORE_PANEL;
+        if (bf16) {
+            for (int j = 0; j < ENCORE_PANEL; j++)
+                wide[j] = encore_bf16_to_f32(((const uint16_t *)b)[(size_t)k * ENCORE_PANEL + j]);
+            bk = wide;
+        }
         for (int r = 0; r < mr; r++) {
             const float ar = a[(size_t)k * MR + r];
             for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] += ar * bk[j];
@@ -104,8 +133,15 @@ static void tile_portable(int mr, int kc, const float *a, const float *b, float 
  * are named variables, not an array, so that they stay in registers:
  * l<r> and h<r> hold columns 0-7 and 8-15 of row r. */
 #define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+/* 8 bf16 weights widened to fp32: the bf16 bits are the top half of the
+ * float's. */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 widen8_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile_avx2(const int mr, int kc, const float *a, const float *b, float *c, size_t ldc, const float *init, int first) {
+tile_avx2(const int mr, const int bf16, int kc, const float *a, const void *b, float *c, size_t ldc, const float *init,
+          int first) {
     const __m256 i0 = init && first ? _mm256_loadu_ps(init) : _mm256_setzero_ps();
     const __m256 i1 = init && first ? _mm256_loadu_ps(init + 8) : _mm256_setzero_ps();
 #define TILE_INIT(r)                                                                                         \
@@ -117,8 +153,10 @@ tile_avx2(const int mr, int kc, const float *a, const float *b, float *c, size_t
     TILE_ROWS(TILE_INIT)
 #undef TILE_INIT
     for (int k = 0; k < kc; k++) {
-        const __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ENCORE_PANEL);
-        const __m256 b1 = _mm256_loadu_ps(b + (size_t)k * ENCORE_PANEL + 8);
+        const __m256 b0 = bf16 ? widen8_bf16((const uint16_t *)b + (size_t)k * ENCORE_PANEL)
+                               : _mm256_loadu_ps((const float *)b + (size_t)k * ENCORE_PANEL);
+        const __m256 b1 = bf16 ? widen8_bf16((const uint16_t *)b + (size_t)k * ENCORE_PANEL + 8)
+                               : _mm256_loadu_ps((const float *)b + (size_t)k * ENCORE_PANEL + 8);
 #define TILE_STEP(r)                                                                                         \
     if (mr > r) {                                                                                            \
         const __m256 ar = _mm256_broadcast_ss(a + (size_t)k * MR + r);                                      \
@@ -139,10 +177,14 @@ tile_avx2(const int mr, int kc, const float *a, const float *b, float *c, size_t
 #undef TILE_ROWS
 
 #define TILE_AVX2(m)                                                                                          \
-    __attribute__((target("avx2,fma"))) static void tile_avx2_##m(int kc, const float *a, const float *b,     \
+    __attribute__((target("avx2,fma"))) static void tile_avx2_##m(int kc, const float *a, const void *b,      \
                                                                    float *c, size_t ldc, const float *init,    \
                                                                    int first) {                                \
-        tile_avx2(m, kc, a, b, c, ldc, init, first);                                                         \
+        tile_avx2(m, 0, kc, a, b, c, ldc, init, first);                                                      \
+    }                                                                                                         \
+    __attribute__((target("avx2,fma"))) static void tile_avx2_bf16_##m(                                      \
+        int kc, const float *a, const void *b, float *c, size_t ldc, const float *init, int first) {          \
+        tile_avx2(m, 1, kc, a, b, c, ldc, init, first);                                                      \
     }
 TILE_AVX2(1)
 TILE_AVX2(2)
@@ -152,10 +194,14 @@ TILE_AVX2(5)
 TILE_AVX2(6)
 #undef TILE_AVX2
 
-typedef void (*tile_fn)(int kc, const float *a, const float *b, float *c, size_t ldc, const float *init,
+typedef void (*tile_fn)(int kc, const float *a, const void *b, float *c, size_t ldc, const float *init,
                         int first);
-static const tile_fn tiles_avx2[MR + 1] = {NULL,          tile_avx2_1, tile_avx2_2, tile_avx2_3,
-                                           tile_avx2_4,   tile_avx2_5, tile_avx2_6};
+/* tiles_avx2[bf16][mr]. */
+static const tile_fn tiles_avx2[2][MR + 1] = {
+    {NULL, tile_avx2_1, tile_avx2_2, tile_avx2_3, tile_avx2_4, tile_avx2_5, tile_avx2_6},
+    {NULL, tile_avx2_bf16_1, tile_avx2_bf16_2, tile_avx2_bf16_3, tile_avx2_bf16_4, tile_avx2_bf16_5,
+     tile_avx2_bf16_6},
+};
 
 /* The AVX-512 tile: up to MR512 rows by np (1 or 2) panels, the same
  * contract with a (kc, MR512), b0 and b1 two panel slices (kc, 16) (b1
@@ -166,9 +212,19 @@ static const tile_fn tiles_avx2[MR + 1] = {NULL,          tile_avx2_1, tile_avx2
  * the bias and then one FMA per k in order, so the result is bitwise the
  * AVX2 tile's. */
 #define TILE512_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline __m512 widen16_bf16(const uint16_t *p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline __m512 load_panel16(const void *b, int bf16,
+                                                                                            int k) {
+    return bf16 ? widen16_bf16((const uint16_t *)b + (size_t)k * ENCORE_PANEL)
+                : _mm512_loadu_ps((const float *)b + (size_t)k * ENCORE_PANEL);
+}
+
 __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
-tile_avx512(const int mr, const int np, int kc, const float *a, const float *b0, const float *b1, float *c,
-            size_t ldc, const float *init, int first) {
+tile_avx512(const int mr, const int np, const int bf16, int kc, const float *a, const void *b0, const void *b1,
+            float *c, size_t ldc, const float *init, int first) {
     const __m512 i0 = init && first ? _mm512_loadu_ps(init) : _mm512_setzero_ps();
     const __m512 i1 = init && first && np > 1 ? _mm512_loadu_ps(init + ENCORE_PANEL) : _mm512_setzero_ps();
 #define TILE_INIT(r)                                                                                         \
@@ -180,8 +236,8 @@ tile_avx512(const int mr, const int np, int kc, const float *a, const float *b0,
     TILE512_ROWS(TILE_INIT)
 #undef TILE_INIT
     for (int k = 0; k < kc; k++) {
-        const __m512 p0 = _mm512_loadu_ps(b0 + (size_t)k * ENCORE_PANEL);
-        const __m512 p1 = np > 1 ? _mm512_loadu_ps(b1 + (size_t)k * ENCORE_PANEL) : p0;
+        const __m512 p0 = load_panel16(b0, bf16, k);
+        const __m512 p1 = np > 1 ? load_panel16(b1, bf16, k) : p0;
 #define TILE_STEP(r)                                                                                         \
     if (mr > r) {                                                                                            \
         const __m512 ar = _mm512_set1_ps(a[(size_t)k * MR512 + r]);                                          \
@@ -201,19 +257,19 @@ tile_avx512(const int mr, const int np, int kc, const float *a, const float *b0,
 }
 #undef TILE512_ROWS
 
-typedef void (*tile512_fn)(int kc, const float *a, const float *b0, const float *b1, float *c, size_t ldc,
+typedef void (*tile512_fn)(int kc, const float *a, const void *b0, const void *b1, float *c, size_t ldc,
                            const float *init, int first);
-#define TILE_AVX512(m)                                                                                        \
-    __attribute__((target("avx512f,avx2,fma"))) static void tile_avx512_##m##x1(                             \
-        int kc, const float *a, const float *b0, const float *b1, float *c, size_t ldc, const float *init,      \
-        int first) {                                                                                          \
-        tile_avx512(m, 1, kc, a, b0, b1, c, ldc, init, first);                                               \
-    }                                                                                                         \
-    __attribute__((target("avx512f,avx2,fma"))) static void tile_avx512_##m##x2(                             \
-        int kc, const float *a, const float *b0, const float *b1, float *c, size_t ldc, const float *init,      \
-        int first) {                                                                                          \
-        tile_avx512(m, 2, kc, a, b0, b1, c, ldc, init, first);                                               \
+#define TILE_AVX512_ONE(m, np, bf16, name)                                                                    \
+    __attribute__((target("avx512f,avx2,fma"))) static void name(int kc, const float *a, const void *b0,      \
+                                                                  const void *b1, float *c, size_t ldc,        \
+                                                                  const float *init, int first) {              \
+        tile_avx512(m, np, bf16, kc, a, b0, b1, c, ldc, init, first);                                        \
     }
+#define TILE_AVX512(m)                                                                                        \
+    TILE_AVX512_ONE(m, 1, 0, tile_avx512_##m##x1)                                                             \
+    TILE_AVX512_ONE(m, 2, 0, tile_avx512_##m##x2)                                                             \
+    TILE_AVX512_ONE(m, 1, 1, tile_avx512_bf16_##m##x1)                                                        \
+    TILE_AVX512_ONE(m, 2, 1, tile_avx512_bf16_##m##x2)
 TILE_AVX512(1)
 TILE_AVX512(2)
 TILE_AVX512(3)
@@ -229,33 +285,41 @@ TILE_AVX512(12)
 TILE_AVX512(13)
 TILE_AVX512(14)
 #undef TILE_AVX512
-/* tiles_avx512[np - 1][mr]. */
-static const tile512_fn tiles_avx512[2][MR512 + 1] = {
-    {NULL, tile_avx512_1x1, tile_avx512_2x1, tile_avx512_3x1, tile_avx512_4x1, tile_avx512_5x1, tile_avx512_6x1,
-     tile_avx512_7x1, tile_avx512_8x1, tile_avx512_9x1, tile_avx512_10x1, tile_avx512_11x1, tile_avx512_12x1,
-     tile_avx512_13x1, tile_avx512_14x1},
-    {NULL, tile_avx512_1x2, tile_avx512_2x2, tile_avx512_3x2, tile_avx512_4x2, tile_avx512_5x2, tile_avx512_6x2,
-     tile_avx512_7x2, tile_avx512_8x2, tile_avx512_9x2, tile_avx512_10x2, tile_avx512_11x2, tile_avx512_12x2,
-     tile_avx512_13x2, tile_avx512_14x2},
+#undef TILE_AVX512_ONE
+#define TILES512(pre, np)                                                                                     \
+    {NULL,             pre##1x##np,  pre##2x##np,  pre##3x##np,  pre##4x##np,  pre##5x##np,                    \
+     pre##6x##np,      pre##7x##np,  pre##8x##np,  pre##9x##np,  pre##10x##np, pre##11x##np,                   \
+     pre##12x##np,     pre##13x##np, pre##14x##np}
+/* tiles_avx512[bf16][np - 1][mr]. */
+static const tile512_fn tiles_avx512[2][2][MR512 + 1] = {
+    {TILES512(tile_avx512_, 1), TILES512(tile_avx512_, 2)},
+    {TILES512(tile_avx512_bf16_, 1), TILES512(tile_avx512_bf16_, 2)},
 };
+#undef TILES512
 #endif
 
 /* One register tile of one panel on the given path (ENCORE_CPU_ISA_*,
  * resolved); a is packed for that path's tile height (path_rows). */
-static void run_tile(int path, int mr, int kc, const float *a, const float *b, float *c, size_t ldc,
+static void run_tile(int path, int bf16, int mr, int kc, const float *a, const void *b, float *c, size_t ldc,
                      const float *init, int first) {
 #if HAVE_X86
     if (path == ENCORE_CPU_ISA_AVX512) {
-        tiles_avx512[0][mr](kc, a, b, b, c, ldc, init, first);
+        tiles_avx512[bf16][0][mr](kc, a, b, b, c, ldc, init, first);
         return;
     }
     if (path == ENCORE_CPU_ISA_AVX2) {
-        tiles_avx2[mr](kc, a, b, c, ldc, init, first);
+        tiles_avx2[bf16][mr](kc, a, b, c, ldc, init, first);
         return;
     }
 #endif
     (void)path;
-    tile_portable(mr, kc, a, b, c, ldc, init, first);
+    tile_portable(mr, kc, a, b, bf16, c, ldc, init, first);
+}
+
+/* Panel p of w from k step k0 on: (kc, 16) fp32 or bf16. */
+static const void *panel_at(const encore_packed_matrix *w, int p, int k0) {
+    const size_t at = ((size_t)p * w->K + k0) * ENCORE_PANEL;
+    return w->panels_bf16 ? (const void *)(w->panels_bf16 + at) : (const void *)(w->panels + at);
 }
 
 /* The most rows a register tile of the path holds: how rows are packed. */
@@ -294,20 +358,20 @@ static void pack_rows(const float *x, size_t ldx, int mc, int kc, int mr_max, fl
  * packed in a_buf, by k steps [k0, k0 + kc). */
 static void panels_block(int path, const float *a_buf, const encore_packed_matrix *w, const float *bias, int t0,
                          int mc, int k0, int kc, float *out, int p0, int p1, const encore_linear_epilogue *ep) {
-    const int N = w->N, K = w->K, mr_max = path_rows(path);
+    const int N = w->N, K = w->K, mr_max = path_rows(path), bf16 = w->panels_bf16 != NULL;
     const int first = k0 == 0, last = k0 + kc == K;
     for (int p = p0; p < p1; p++) {
         const int n0 = p * ENCORE_PANEL, nr = N - n0 < ENCORE_PANEL ? N - n0 : ENCORE_PANEL;
-        const float *b = w->panels + ((size_t)p * K + k0) * ENCORE_PANEL;  // (kc, 16)
+        const void *b = panel_at(w, p, k0);  // (kc, 16)
 #if HAVE_X86
         if (path == ENCORE_CPU_ISA_AVX512 && p + 1 < p1 && N - n0 >= 2 * ENCORE_PANEL) {
             /* Two full panels side by side: 32 columns of out. */
-            const float *b1 = b + (size_t)K * ENCORE_PANEL;  // panel p + 1, (kc, 16)
+            const void *b1 = panel_at(w, p + 1, k0);  // (kc, 16)
             for (int i = 0; i < tile_count(mc, mr_max); i++) {
                 const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
                 const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, MR512)
                 float *c = out + (size_t)(t0 + r0) * N + n0;       // (mr, 32), row stride N
-                tiles_avx512[1][mr](kc, a, b, b1, c, (size_t)N, bias ? bias + n0 : NULL, first);
+                tiles_avx512[bf16][1][mr](kc, a, b, b1, c, (size_t)N, bias ? bias + n0 : NULL, first);
                 if (last && ep && ep->block) ep->block(c, (size_t)N, mr, n0, 2 * ENCORE_PANEL, ep->ctx);
             }
             p++;
@@ -327,7 +391,7 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
             const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, mr_max)
             float *c = out + (size_t)(t0 + r0) * N + n0;       // (mr, nr), row stride N
             if (nr == ENCORE_PANEL) {
-                run_tile(path, mr, kc, a, b, c, (size_t)N, init, first);
+                run_tile(path, bf16, mr, kc, a, b, c, (size_t)N, init, first);
             } else {
                 /* Narrow last panel: work in a full-width copy. */
                 float tmp[MR_MAX * ENCORE_PANEL];
@@ -335,7 +399,7 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
                     memset(tmp + r * ENCORE_PANEL, 0, sizeof(float) * ENCORE_PANEL);
                     if (!first) memcpy(tmp + r * ENCORE_PANEL, c + (size_t)r * N, (size_t)nr * sizeof(float));
                 }
-                run_tile(path, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
+                run_tile(path, bf16, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
                 for (int r = 0; r < mr; r++)
                     memcpy(c + (size_t)r * N, tmp + r * ENCORE_PANEL, (size_t)nr * sizeof(float));
             }

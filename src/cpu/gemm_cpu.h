@@ -14,13 +14,19 @@
  * result is bitwise the same whether x holds one sequence or a whole batch.
  * The AVX2 path fuses each multiply-add (FMA); the portable path, for CPUs
  * without AVX2/FMA, rounds the product and the sum separately, so the two
- * paths differ in the last bits, each stable on its own. */
+ * paths differ in the last bits, each stable on its own.
+ *
+ * bf16 weights. The same panels may hold bf16 values (the top 16 bits of
+ * each fp32, rounded to nearest even at packing): half the bytes to stream,
+ * the same fp32 arithmetic on the widened values, so a product on bf16
+ * panels is bitwise the product on fp32 panels of the rounded weights. */
 #ifndef ENCORE_GEMM_CPU_H
 #define ENCORE_GEMM_CPU_H
 
 #include "cpu/cpu_isa.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,18 +35,24 @@ extern "C" {
 #define ENCORE_PANEL 16
 
 typedef struct encore_packed_matrix {
-    float *panels; /* (ceil(N / 16), K, 16) */
+    float *panels;         /* (ceil(N / 16), K, 16) fp32, or NULL when the panels are bf16 */
+    uint16_t *panels_bf16; /* (ceil(N / 16), K, 16) bf16, or NULL when they are fp32 */
     int N, K;
 } encore_packed_matrix;
 
-/* Floats the packed form of an (N, K) matrix takes. */
+/* Elements (floats, or bf16 values) the packed form of an (N, K) matrix
+ * takes. */
 size_t encore_packed_floats(int N, int K);
 
 /* Pack w (N, K) into dst (encore_packed_floats(N, K) floats) and describe it
  * in *out. */
 void encore_pack_matrix(const float *w, int N, int K, float *dst, encore_packed_matrix *out);
 
-/* The inverse: w (N, K) from the packed form. */
+/* The same with the weights rounded to bf16 (dst holds
+ * encore_packed_floats(N, K) bf16 values). */
+void encore_pack_matrix_bf16(const float *w, int N, int K, uint16_t *dst, encore_packed_matrix *out);
+
+/* The inverse: w (N, K) from the packed form (bf16 widened exactly). */
 void encore_unpack_matrix(const encore_packed_matrix *p, float *w);
 
 /* Part of one row: dst (len) = W[n][k0 .. k0 + len) (the CUDA path uploads

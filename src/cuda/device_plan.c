@@ -31,46 +31,6 @@ encore_cuda_dtype encore_cuda_dtype_of(encore_precision precision) {
 
 /* ---- fp16 / bf16 ---------------------------------------------------------- */
 
-static uint32_t bits_of(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float float_of(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-uint16_t encore_f32_to_f16(float f) {
-    const uint32_t u = bits_of(f);
-    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
-    const uint32_t a = u & 0x7fffffffu;
-    if (a >= 0x7f800000u) /* Inf or NaN: keep NaN quiet and non-zero */
-        return (uint16_t)(sign | 0x7c00u | (a > 0x7f800000u ? 0x0200u | ((a >> 13) & 0x3ffu) : 0u));
-    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to >= 65520: infinity */
-    if (a < 0x38800000u) {
-        /* Below the smallest normal half (2^-14): a subnormal half, in units
-         * of 2^-24. Adding 0.5 (as a float) aligns the bits so that the float
-         * adder's own round-to-nearest-even does the rounding. */
-        const float r = float_of(a) + 0.5f;
-        return (uint16_t)(sign | (uint16_t)(bits_of(r) - 0x3f000000u));
-    }
-    /* Normal: rebias the exponent (127 -> 15) and round the 23-bit mantissa
-     * to 10 bits, to nearest even. A carry into the exponent is correct. */
-    const uint32_t odd = (a >> 13) & 1u;
-    const uint32_t r = a + 0xc8000fffu + odd; /* -(112 << 23) + 0xfff + odd, mod 2^32 */
-    return (uint16_t)(sign | (uint16_t)(r >> 13));
-}
-
-uint16_t encore_f32_to_bf16(float f) {
-    const uint32_t u = bits_of(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN */
-    const uint32_t odd = (u >> 16) & 1u;
-    return (uint16_t)((u + 0x7fffu + odd) >> 16); /* overflow rounds into infinity, as it should */
-}
-
 void encore_convert_from_f32(const float *src, size_t n, encore_cuda_dtype dt, void *dst) {
     if (dt == ENCORE_CUDA_F32) {
         memcpy(dst, src, n * sizeof(float));

@@ -32,11 +32,6 @@ const char *encore_cuda_dtype_name(encore_cuda_dtype dt);
 /* The device dtype a session precision asks for (DEFAULT = fp16). */
 encore_cuda_dtype encore_cuda_dtype_of(encore_precision precision);
 
-/* IEEE binary16 and bfloat16 from fp32, round to nearest even; NaN stays
- * NaN (quiet), overflow goes to infinity. The way back (exact) is
- * encore_f16_to_f32 / encore_bf16_to_f32 in safetensors.h. */
-uint16_t encore_f32_to_f16(float f);
-uint16_t encore_f32_to_bf16(float f);
 /* n values from fp32 to dt (dst holds n * dtype_size bytes), and back. */
 void encore_convert_from_f32(const float *src, size_t n, encore_cuda_dtype dt, void *dst);
 void encore_convert_to_f32(const void *src, size_t n, encore_cuda_dtype dt, float *dst);

@@ -35,8 +35,8 @@ static void bench_log(encore_log_level level, const char *message, void *user_da
     if (!quiet && level >= ENCORE_LOG_LEVEL_WARN) fprintf(stderr, "encore: %s\n", message);
 }
 
-static const char *precision_name(encore_device device, encore_precision p) {
-    if (device == ENCORE_DEVICE_CPU) return "fp32";
+static const char *precision_name(encore_device device, encore_precision p, encore_weights weights) {
+    if (device == ENCORE_DEVICE_CPU) return weights == ENCORE_WEIGHTS_BF16 ? "fp32-bf16w" : "fp32";
     switch (p) {
     case ENCORE_PRECISION_FP32: return "fp32";
     case ENCORE_PRECISION_BF16: return "bf16";
@@ -158,7 +158,7 @@ static int run_device(bench_ctx *x, encore_device device, bench_cell **next) {
             bench_cell *c = (*next)++;
             x->run->n_cells++;
             c->device = name;
-            c->precision = precision_name(device, sp.precision);
+            c->precision = precision_name(device, sp.precision, o->weights);
             c->batch = o->batches[bi];
             c->seq_len = o->texts_path ? 0 : o->seq_lens[li];
             if (why[0]) {
@@ -207,7 +207,9 @@ int encore_cli_bench(int argc, char **argv, const char *default_model_dir) {
     encore_log_set(bench_log, &o.quiet);
 
     encore_model *model = NULL;
-    if (encore_model_load(o.model_dir, encore_model_default_params(), &model) != ENCORE_STATUS_OK) {
+    encore_model_params mp = encore_model_default_params();
+    mp.weights = o.weights;
+    if (encore_model_load(o.model_dir, mp, &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore bench: %s\n", encore_last_error());
         encore_log_set(NULL, NULL);
         return 2;

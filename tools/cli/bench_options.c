@@ -1,6 +1,8 @@
 /* bench_options.c: parse the command line of `encore bench`. */
 #include "bench_options.h"
 
+#include "weights_option.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@ void bench_usage(FILE *f) {
             "  --iters N          timed calls per cell\n"
             "  --seconds S        time each cell for S seconds, at least %d calls (default 2)\n"
             "  --threads N        CPU threads (default: all cores)\n"
+            ENCORE_WEIGHTS_OPTION_HELP
             "  --gpu N            which GPU for cuda cells (default 0)\n"
             "  --precision P      cuda cells: default (fp16), fp32, fp16 or bf16; the CPU is fp32\n"
             "  --json FILE        write the results as JSON (- for stdout, then no table)\n"
@@ -158,6 +161,12 @@ int bench_parse_args(int argc, char **argv, const char *default_model_dir, bench
             seconds_given = 1;
         } else if (strcmp(a, "--threads") == 0) ok = parse_positive(a, v, 0, &o->threads);
         else if (strcmp(a, "--gpu") == 0) ok = parse_positive(a, v, 1, &o->device_index);
+        else if (strcmp(a, "--weights") == 0) {
+            if (encore_weights_parse(v, &o->weights) != 0) {
+                fprintf(stderr, "encore bench: --weights takes fp32 or bf16, not '%s'\n", v);
+                ok = 0;
+            }
+        }
         else if (strcmp(a, "--precision") == 0) {
             if (strcmp(v, "default") == 0) o->precision = ENCORE_PRECISION_DEFAULT;
             else if (strcmp(v, "fp32") == 0) o->precision = ENCORE_PRECISION_FP32;

@@ -23,6 +23,7 @@ typedef struct bench_options {
     int threads;                  /* CPU threads; 0 = all cores */
     int device_index;             /* which GPU */
     encore_precision precision;   /* for CUDA cells; the CPU is always fp32 */
+    encore_weights weights;       /* how the CPU stores the linear weights (--weights) */
     const char *json_path;        /* "-" for stdout */
     const char *plot_path;
     int quiet;

@@ -7,6 +7,7 @@
  * Texts come from the arguments, or one per line on stdin. Output is one JSON
  * line per text, in input order. */
 #include "encore.h"
+#include "weights_option.h"
 #include "eval.h"
 #include "json_out.h"
 #include "pull.h"
@@ -33,6 +34,7 @@ typedef struct options {
     encore_pooling pooling;
     int normalize;
     int quiet;
+    encore_weights weights;  /* --weights */
 } options;
 
 static void usage(FILE *f) {
@@ -77,6 +79,7 @@ static void usage(FILE *f) {
             "  --normalize        L2-normalise embeddings\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --batch N          texts per forward pass (default 32)\n"
+            ENCORE_WEIGHTS_OPTION_HELP
             "  --progress         eval: progress on stderr even when it is not a terminal\n"
             "  --quiet            no log lines on stderr\n",
             ENCORE_VERSION);
@@ -104,7 +107,7 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
         int takes_value = strcmp(a, "--model") == 0 || strcmp(a, "--top-k") == 0 || strcmp(a, "--pair") == 0 ||
                           strcmp(a, "--pooling") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--batch") == 0 ||
                           strcmp(a, "--text-column") == 0 || strcmp(a, "--label-column") == 0 ||
-                          (is_eval && strcmp(a, "--tsv") == 0);
+                          strcmp(a, "--weights") == 0 || (is_eval && strcmp(a, "--tsv") == 0);
         if (takes_value && !next) {
             fprintf(stderr, "encore: %s needs a value\n", a);
             return 0;
@@ -115,6 +118,12 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
         else if (strcmp(a, "--label-column") == 0) o->eval.label_column = next;
         else if (strcmp(a, "--progress") == 0) o->eval.progress = 1;
         else if (strcmp(a, "--pair") == 0) o->pair = next;
+        else if (strcmp(a, "--weights") == 0) {
+            if (encore_weights_parse(next, &o->weights) != 0) {
+                fprintf(stderr, "encore: --weights takes fp32 or bf16, not '%s'\n", next);
+                return 0;
+            }
+        }
         else if (strcmp(a, "--top-k") == 0) {
             o->top_k_given = 1;
             if (strcmp(next, "all") == 0) o->top_k = -1;
@@ -385,7 +394,9 @@ int main(int argc, char **argv) {
     if (o.quiet) encore_log_set(quiet_log, NULL);
 
     encore_model *model = NULL;
-    if (encore_model_load(o.model_dir, encore_model_default_params(), &model) != ENCORE_STATUS_OK) {
+    encore_model_params mp = encore_model_default_params();
+    mp.weights = o.weights;
+    if (encore_model_load(o.model_dir, mp, &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore: %s\n", encore_last_error());
         return 2;
     }
