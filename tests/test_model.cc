@@ -249,11 +249,12 @@ TEST(Model, MetadataComesFromTheDirectory) {
 
 // bf16 weights: the linear layers' weights rounded to bf16 at load (the
 // arithmetic stays fp32). The logits must move (the option is applied) and
-// stay within what rounding every weight by up to 2^-9 of itself can do:
-// each product's error is bounded by 2^-9 * sum |x_k w_k|, a few units of
-// 1e-3 relative through the tiny model's 2 layers; 2e-2 absolute on logits
-// of size ~0.1-1 leaves room and still catches a wrong layout, which gives
-// errors of the logits' own size. An unknown weights value is refused.
+// stay close: rounding each weight by up to 2^-9 of itself moved these
+// logits by 1.66e-2 at most when this test was written (the tiny random
+// model's 2 layers amplify it more than the real model, whose scores move by
+// 8e-3); 5e-2 leaves 3x room and still catches a wrong layout or an
+// unwidened value, whose errors are of the logits' own size. An unknown
+// weights value is refused.
 TEST(Model, Bf16WeightsStayCloseToFp32) {
     const std::string dir = fixtures::model_dir("tiny-bert-sst");
     encore_model *m32 = nullptr, *m16 = nullptr;
@@ -280,7 +281,7 @@ TEST(Model, Bf16WeightsStayCloseToFp32) {
         moved |= a[i] != b[i];
     }
     EXPECT_TRUE(moved) << "bf16 weights gave the fp32 logits bit for bit: the option was not applied";
-    EXPECT_LE(worst, 2e-2);
+    EXPECT_LE(worst, 5e-2);
     std::printf("[ note ] bf16 weights: largest logit change %.3g\n", worst);
     encore_session_free(s32);
     encore_session_free(s16);
