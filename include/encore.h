@@ -138,7 +138,9 @@ ENCORE_API encore_architecture encore_model_architecture(const encore_model *mod
 ENCORE_API const char *encore_model_architecture_name(const encore_model *model);
 ENCORE_API int encore_model_hidden_size(const encore_model *model);
 ENCORE_API int encore_model_n_layers(const encore_model *model);
-/* Tokens one input may hold, special tokens included. */
+/* Tokens one input may hold, special tokens included: the smaller of
+ * max_position_embeddings and the tokenizer's model_max_length. This is the
+ * classification limit; embeddings may have a smaller one (see encore_task). */
 ENCORE_API int encore_model_max_length(const encore_model *model);
 /* 0 for models without a classification head. */
 ENCORE_API int encore_model_n_labels(const encore_model *model);
@@ -171,10 +173,42 @@ typedef struct encore_encoding {
 
 /* Tokenize one input. truncate != 0 cuts it to encore_model_max_length();
  * otherwise an over-long input gives ENCORE_STATUS_TOO_LONG. Free the result
- * with encore_encoding_free(). */
+ * with encore_encoding_free(). The same as encore_model_tokenize_for_task()
+ * with ENCORE_TASK_CLASSIFY. */
 ENCORE_API encore_status encore_model_tokenize(const encore_model *model, encore_input input,
                                                int truncate, encore_encoding **out);
 ENCORE_API void encore_encoding_free(encore_encoding *encoding);
+
+/* What an input is tokenized for. Each task cuts over-long inputs where the
+ * framework encore reproduces for it cuts them:
+ *   ENCORE_TASK_CLASSIFY  transformers' pipeline("text-classification") with
+ *                         truncation=True: encore_model_max_length() tokens.
+ *   ENCORE_TASK_EMBED     sentence-transformers' encode(): max_seq_length of the
+ *                         directory's sentence_bert_config.json when it is
+ *                         smaller (256 for all-MiniLM-L6-v2, whose model takes
+ *                         512), else encore_model_max_length().
+ * An embedding computed from more tokens than its task allows is not the one
+ * sentence-transformers gives, so encore_session_embed_encoded() refuses it. */
+typedef enum encore_task {
+    ENCORE_TASK_CLASSIFY = 0,
+    ENCORE_TASK_EMBED
+} encore_task;
+
+/* The task the model is made for: ENCORE_TASK_CLASSIFY when it has a
+ * classification head, else ENCORE_TASK_EMBED. */
+ENCORE_API encore_task encore_model_task(const encore_model *model);
+
+/* Tokens one input may hold for a task, special tokens included; 0 for an
+ * unknown task. */
+ENCORE_API int encore_model_task_max_length(const encore_model *model, encore_task task);
+
+/* Tokenize one input for a task. truncate != 0 cuts it to
+ * encore_model_task_max_length(); otherwise an over-long input gives
+ * ENCORE_STATUS_TOO_LONG. Callers that run encodings through the *_encoded
+ * functions tokenize with this, for the task they run. */
+ENCORE_API encore_status encore_model_tokenize_for_task(const encore_model *model, encore_input input,
+                                                        encore_task task, int truncate,
+                                                        encore_encoding **out);
 
 /* ---- session ----------------------------------------------------------- */
 
@@ -195,7 +229,7 @@ typedef enum encore_precision {
 
 typedef struct encore_session_params {
     int n_threads;      /* CPU threads; 0 = all cores */
-    int truncate;       /* 1 (default): cut over-long inputs to the model's maximum */
+    int truncate;       /* 1 (default): cut over-long inputs to their task's maximum */
     encore_device device;        /* default ENCORE_DEVICE_CPU */
     int device_index;            /* which GPU, default 0 */
     encore_precision precision;  /* default ENCORE_PRECISION_DEFAULT */
@@ -222,15 +256,19 @@ ENCORE_API encore_status encore_session_classify(encore_session *session,
                                                  const encore_input *inputs, int n_inputs,
                                                  float *scores);
 
-/* Sentence embeddings as sentence-transformers computes them.
- * embeddings: (n_inputs, hidden_size). */
+/* Sentence embeddings as sentence-transformers computes them, the inputs
+ * tokenized for ENCORE_TASK_EMBED. embeddings: (n_inputs, hidden_size). */
 ENCORE_API encore_status encore_session_embed(encore_session *session,
                                               const encore_input *inputs, int n_inputs,
                                               encore_pooling pooling, int normalize,
                                               float *embeddings);
 
-/* The same three on inputs tokenized beforehand with encore_model_tokenize(),
- * for callers that tokenize on other threads (servers, batch scoring). */
+/* The same three on inputs tokenized beforehand with
+ * encore_model_tokenize_for_task() (ENCORE_TASK_CLASSIFY for logits and
+ * classify, ENCORE_TASK_EMBED for embed), for callers that tokenize on other
+ * threads (servers, batch scoring). embed refuses, with
+ * ENCORE_STATUS_BAD_INPUT, an encoding longer than
+ * encore_model_task_max_length(model, ENCORE_TASK_EMBED). */
 ENCORE_API encore_status encore_session_logits_encoded(encore_session *session,
                                                        const encore_encoding *const *encodings,
                                                        int n_inputs, float *logits);

@@ -8,7 +8,8 @@ Writes (see tests/fixtures/README.md for the format):
   tests/fixtures/reference/<name>.hidden.safetensors   last_hidden_state per case
 
 Run through models/make_fixtures.sh (pinned versions, offline).  Everything is
-deterministic: fixed seeds, single-threaded torch, no network.
+deterministic: fixed seeds, single-threaded torch, no network.  --only NAME
+rebuilds one model and its reference and leaves the other fixtures alone.
 """
 
 import argparse
@@ -147,6 +148,23 @@ def build_cases():
 
 
 CASES = build_cases()
+
+# The embedding limit: an embedding model whose sentence_bert_config.json
+# max_seq_length (EMBED_LIMIT) is below what the model takes (MAX_LEN).
+# sentence-transformers cuts every text at EMBED_LIMIT tokens; these texts lie
+# below, at, and between the two limits, and one beyond both.
+EMBED_LIMIT = 16
+EMBED_LIMIT_CASES = [
+    ("short", "This movie was a wonderful, heartfelt delight."),
+    ("short_unicode", "Café déjà vu 😀 naïve"),
+    ("exact_limit", " ".join(["the"] * (EMBED_LIMIT - 2))),
+    ("one_over_limit", " ".join(["the"] * (EMBED_LIMIT - 1))),
+    ("between_contractions", "I didn't like it, but it's not the worst film I've seen."),
+    ("between_sentence", LONG_PAIR_B),
+    ("between_paragraph", LONG_PAIR_A),
+    ("between_unicode", "Die Straße ist groß. ΟΔΥΣΣΕΥΣ Οδυσσεύς λόγος. 我喜欢这部电影，真好看！世界很大。"),
+    ("over_both_limits", LONG_SINGLE),
+]
 
 # ---------------------------------------------------------------- vocabulary
 
@@ -358,17 +376,8 @@ def tokenize_case(tok, case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         enc = tok(a, b, **kw) if b is not None else tok(a, **kw)
-    ids = list(enc["input_ids"])
-    seq_ids = enc.sequence_ids()
-    tokens = enc.tokens()
-    offsets = []
-    for (s, e), sid in zip(enc["offset_mapping"], seq_ids):
-        if sid is None:
-            offsets.append([0, 0])
-        else:
-            src = a if sid == 0 else b
-            offsets.append([byte_offset(src, s), byte_offset(src, e)])
-    n = len(ids)
+    rec = encoding_record(enc, a, b)
+    n = len(rec["ids"])
     if case["too_long"]:
         assert n > MAX_LEN, (case["name"], n)
     elif case["truncation"]:
@@ -377,10 +386,24 @@ def tokenize_case(tok, case):
         assert n <= MAX_LEN, (case["name"], n)
     if case["name"] == "exact_64_tokens":
         assert n == MAX_LEN, n
+    return rec
+
+
+def encoding_record(enc, a, b):
+    """The fields of a reference case that describe one encoding (made with
+    return_offsets_mapping and return_token_type_ids); offsets in bytes."""
+    seq_ids = enc.sequence_ids()
+    offsets = []
+    for (s, e), sid in zip(enc["offset_mapping"], seq_ids):
+        if sid is None:
+            offsets.append([0, 0])
+        else:
+            src = a if sid == 0 else b
+            offsets.append([byte_offset(src, s), byte_offset(src, e)])
     return dict(
-        ids=ids,
+        ids=list(enc["input_ids"]),
         type_ids=list(enc["token_type_ids"]),
-        tokens=tokens,
+        tokens=enc.tokens(),
         offsets=offsets,
         sequence_ids=seq_ids,
     )
@@ -474,6 +497,10 @@ MODEL_SPECS = {
         kind="embed", arch="distilbert", dtype=torch.float32, tok_cls=DistilBertTokenizerFast,
         pooling="cls", seed=BASE_SEED + 400,
     ),
+    "tiny-bert-embed-short": dict(
+        kind="embed", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        pooling="mean", seed=BASE_SEED + 500, max_seq_length=EMBED_LIMIT,
+    ),
 }
 
 TOKENIZER_SPECS = {
@@ -565,7 +592,7 @@ def top_labels(model, tok, id2label):
     return seen
 
 
-def write_st_layout(out_dir, pooling, dim):
+def write_st_layout(out_dir, pooling, dim, max_seq_length=MAX_LEN):
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
@@ -588,7 +615,7 @@ def write_st_layout(out_dir, pooling, dim):
         json.dump(pool, f, indent=2)
         f.write("\n")
     with open(os.path.join(out_dir, "sentence_bert_config.json"), "w", encoding="utf-8") as f:
-        json.dump({"max_seq_length": MAX_LEN, "do_lower_case": False}, f, indent=2)
+        json.dump({"max_seq_length": max_seq_length, "do_lower_case": False}, f, indent=2)
         f.write("\n")
 
 
@@ -674,7 +701,7 @@ def build_embedder(name, spec, vocab_tokens, models_dir):
     save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
     model = make_model(spec, len(vocab_tokens), spec["seed"])
     model.save_pretrained(out_dir)
-    write_st_layout(out_dir, spec["pooling"], 32)
+    write_st_layout(out_dir, spec["pooling"], 32, spec.get("max_seq_length", MAX_LEN))
     return spec["seed"]
 
 
@@ -773,6 +800,75 @@ def reference_embedder(name, spec, out_dir, ref_dir):
     return cases
 
 
+def reference_embed_limit(name, spec, out_dir, ref_dir):
+    """sentence-transformers' embeddings of EMBED_LIMIT_CASES for a model
+    whose max_seq_length is below the model's limit: each text cut at
+    max_seq_length tokens.  Checked here against the pooled hidden states of
+    that cut, and shown to differ from an embedding of the text cut at the
+    model's limit (so a runtime that cuts at the wrong length fails)."""
+    limit = spec["max_seq_length"]
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    model = load_fp32("embed", out_dir)
+    with no_load_warnings(name):
+        st = SentenceTransformer(out_dir, device="cpu")
+    assert st.max_seq_length == limit, st.max_seq_length
+    assert model.config.max_position_embeddings == MAX_LEN and tok.model_max_length == MAX_LEN
+    assert next(st.parameters()).dtype == torch.float32
+    assert spec["pooling"] == "mean"
+
+    def mean_pool(enc):
+        with torch.no_grad():
+            hs = model(**enc).last_hidden_state[0].numpy().astype(np.float64)
+        mask = enc["attention_mask"][0].numpy().astype(np.float64)
+        return ((hs * mask[:, None]).sum(0) / max(mask.sum(), 1e-9)).astype(np.float32)
+
+    cases = []
+    n_between = 0
+    for case_name, text in EMBED_LIMIT_CASES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            n_tokens = len(tok(text, truncation=False)["input_ids"])
+        ids = st.preprocess([text])["input_ids"][0].tolist()
+        assert len(ids) == min(n_tokens, limit), (case_name, n_tokens, len(ids))
+        if case_name.startswith("short"):
+            assert n_tokens < limit, (case_name, n_tokens)
+        elif case_name == "exact_limit":
+            assert n_tokens == limit, (case_name, n_tokens)
+        elif case_name == "over_both_limits":
+            assert n_tokens > MAX_LEN, (case_name, n_tokens)
+        else:
+            assert limit < n_tokens <= MAX_LEN, (case_name, n_tokens)
+            n_between += 1
+        emb = st.encode(text, convert_to_numpy=True)
+        embn = st.encode(text, convert_to_numpy=True, normalize_embeddings=True)
+        assert emb.shape == (32,) and emb.dtype == np.float32
+        cut = tok(text, truncation=True, max_length=limit, return_tensors="pt")
+        assert cut["input_ids"][0].tolist() == ids, case_name
+        record = encoding_record(
+            tok(text, truncation=True, max_length=limit, return_offsets_mapping=True, return_token_type_ids=True),
+            text, None)
+        assert record["ids"] == ids, case_name
+        assert np.allclose(emb, mean_pool(cut), rtol=1e-4, atol=1e-5), case_name
+        n = emb.astype(np.float64)
+        n = n / max(np.linalg.norm(n), 1e-12)
+        assert np.allclose(embn, n, rtol=1e-4, atol=1e-5), case_name
+        if n_tokens > limit:
+            # Cut at the model's limit instead: far from the reference.
+            whole = tok(text, truncation=True, max_length=MAX_LEN, return_tensors="pt")
+            assert np.abs(mean_pool(whole) - emb).max() > 1e-2, case_name
+        # "truncation": cut at embed_max_length (test_tokenizer.cc cuts there).
+        rec = dict(name=case_name, text=text, text_pair=None, truncation=n_tokens > limit, too_long=False,
+                   n_tokens=n_tokens)
+        rec.update(record)
+        rec["embedding"] = floats(emb)
+        rec["embedding_normalized"] = floats(embn)
+        cases.append(rec)
+    assert n_between >= 3
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, embed_max_length=limit, cases=cases)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+    return cases
+
+
 def reference_tokenizer(name, out_dir, ref_dir):
     tok = AutoTokenizer.from_pretrained(out_dir)
     cases = []
@@ -797,6 +893,8 @@ def main():
     repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(repo_root, "tests", "fixtures"))
+    ap.add_argument("--only", metavar="NAME", choices=sorted(MODEL_SPECS),
+                    help="rebuild only this model and its reference; the other fixtures stay as they are")
     args = ap.parse_args()
 
     torch.set_num_threads(1)
@@ -807,18 +905,27 @@ def main():
 
     models_dir = os.path.join(args.out, "models")
     ref_dir = os.path.join(args.out, "reference")
-    shutil.rmtree(models_dir, ignore_errors=True)
-    os.makedirs(models_dir)
-    os.makedirs(ref_dir, exist_ok=True)
-    for f in os.listdir(ref_dir):
-        if f.endswith(".json") or f.endswith(".safetensors"):
-            os.remove(os.path.join(ref_dir, f))
+    if args.only:
+        os.makedirs(models_dir, exist_ok=True)
+        os.makedirs(ref_dir, exist_ok=True)
+        for f in (args.only + ".json", args.only + ".hidden.safetensors"):
+            if os.path.exists(os.path.join(ref_dir, f)):
+                os.remove(os.path.join(ref_dir, f))
+    else:
+        shutil.rmtree(models_dir, ignore_errors=True)
+        os.makedirs(models_dir)
+        os.makedirs(ref_dir, exist_ok=True)
+        for f in os.listdir(ref_dir):
+            if f.endswith(".json") or f.endswith(".safetensors"):
+                os.remove(os.path.join(ref_dir, f))
 
     vocab_tokens = train_vocab(repo_root)
     print(f"vocab: {len(vocab_tokens)} tokens")
 
     summary = {}
     for name, spec in MODEL_SPECS.items():
+        if args.only and name != args.only:
+            continue
         if spec["kind"] == "cls":
             seed = build_classifier(name, spec, vocab_tokens, models_dir)
             cases = reference_classifier(name, spec, os.path.join(models_dir, name), ref_dir)
@@ -832,10 +939,18 @@ def main():
             else:
                 assert len(seen) >= 2, (name, seen)
             summary[name] = f"seed {seed}, top labels {dict(sorted(seen.items()))}"
+        elif "max_seq_length" in spec:
+            seed = build_embedder(name, spec, vocab_tokens, models_dir)
+            reference_embed_limit(name, spec, os.path.join(models_dir, name), ref_dir)
+            summary[name] = f"seed {seed}, pooling {spec['pooling']}, max_seq_length {spec['max_seq_length']}"
         else:
             seed = build_embedder(name, spec, vocab_tokens, models_dir)
             reference_embedder(name, spec, os.path.join(models_dir, name), ref_dir)
             summary[name] = f"seed {seed}, pooling {spec['pooling']}"
+    if args.only:
+        for name, s in summary.items():
+            print(f"  {name}: {s}")
+        return
 
     for name, kw in TOKENIZER_SPECS.items():
         out_dir = os.path.join(models_dir, name)

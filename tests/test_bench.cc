@@ -197,6 +197,48 @@ TEST(Bench, JsonOnStdoutForOtherArchitectures) {
     }
 }
 
+// An embedding model whose sentence_bert_config.json max_seq_length (16) is
+// below its limit (64) is timed on what sentence-transformers embeds: texts
+// cut at 16 tokens, and no synthetic length above 16.
+TEST(Bench, EmbeddingModelsAreTimedOnTextsCutAtMaxSeqLength) {
+    const std::string dir = fixtures::model_dir("tiny-bert-embed-short"), tsv = temp_path("long.tsv");
+    {
+        std::ofstream f(tsv);
+        f << "sentence\tlabel\n";
+        f << "I didn't like it, but it's not the worst film I've seen.\t0\n";  // 24 tokens
+        f << "the the the the the the the the the the the the the the the the the the the the\t1\n";  // 22 tokens
+    }
+    Outcome r = encore({"bench", "--model", dir, "--texts", tsv, "--batch", "2", "--warmup", "0", "--iters", "2",
+                        "--threads", "1", "--json", "-", "--quiet"});
+    std::remove(tsv.c_str());
+    ASSERT_EQ(r.status, 0) << r.out;
+    Doc doc(r.out);
+    ASSERT_NE(doc.root, nullptr) << r.out;
+    EXPECT_EQ(num(get(doc.root, "model"), "max_length"), 16.0);
+    const cJSON *c = cJSON_GetArrayItem(get(doc.root, "cells"), 0);
+    ASSERT_NE(c, nullptr);
+    ASSERT_FALSE(fixtures::has(c, "skipped")) << fixtures::str(c, "skipped");
+    expect_sane(c, 2, 16, "texts cut at 16 tokens");
+
+    r = encore({"bench", "--model", dir, "--seq-len", "16,17", "--batch", "1", "--warmup", "0", "--iters", "2",
+                "--threads", "1", "--json", "-", "--quiet"});
+    ASSERT_EQ(r.status, 0) << r.out;
+    Doc lens(r.out);
+    ASSERT_NE(lens.root, nullptr) << r.out;
+    int n = 0;
+    cJSON_ArrayForEach(c, get(lens.root, "cells")) {
+        n++;
+        if (num(c, "seq_len") == 17.0) {
+            EXPECT_NE(fixtures::str(c, "skipped").find("embeddings take (16 tokens)"), std::string::npos)
+                << fixtures::str(c, "skipped");
+        } else {
+            ASSERT_FALSE(fixtures::has(c, "skipped")) << fixtures::str(c, "skipped");
+            expect_sane(c, 1, 16, "len 16");
+        }
+    }
+    EXPECT_EQ(n, 2);
+}
+
 // Without a usable GPU the cuda cells are there, marked skipped, and the CPU
 // cells are measured; on a GPU the cuda cells must be as sane as the CPU's.
 TEST(Bench, CudaCellsSkippedOrMeasured) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli_run.h"
+#include "embed_limit.h"
 #include "fixtures.h"
 
 using fixtures::get;
@@ -153,6 +154,53 @@ TEST(Cli, EmbedMatchesSentenceTransformers) {
     auto got = numbers_in(r.out), want = fixtures::numbers(c, "embedding_normalized");
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); i++) EXPECT_NEAR(got[i], want[i], 1e-5);
+}
+
+// A model whose sentence_bert_config.json max_seq_length (16) is below its
+// limit (64): `encore embed` and `encore tokenize` cut texts at 16 tokens, as
+// sentence-transformers does.
+TEST(Cli, EmbedCutsTextsAtMaxSeqLengthAsSentenceTransformers) {
+    std::string why;
+    const auto cases = embed_limit::cases(&why);
+    ASSERT_FALSE(cases.empty()) << why;
+    const std::string dir = fixtures::model_dir(embed_limit::kModel);
+    std::vector<std::string> texts;
+    for (const auto &k : cases) texts.push_back(k.text);
+    for (bool normalize : {false, true}) {
+        std::vector<std::string> args = {"embed", "--model", dir, "--quiet"};
+        if (normalize) args.push_back("--normalize");
+        args.push_back("--");
+        args.insert(args.end(), texts.begin(), texts.end());
+        Result r = run(args);
+        ASSERT_EQ(r.status, 0) << r.out;
+        auto out = lines(r.out);
+        ASSERT_EQ(out.size(), cases.size());
+        for (size_t i = 0; i < cases.size(); i++) {
+            // Embeddings within 1e-5 of sentence-transformers, as test_model.cc.
+            const auto &want = normalize ? cases[i].embedding_normalized : cases[i].embedding;
+            EXPECT_LE(embed_limit::max_diff(numbers_in(out[i]), want), 1e-5) << cases[i].name << ": " << out[i];
+        }
+    }
+    std::vector<std::string> tok = {"tokenize", "--model", dir, "--quiet", "--"};
+    tok.insert(tok.end(), texts.begin(), texts.end());
+    Result t = run(tok);
+    ASSERT_EQ(t.status, 0);
+    auto out = lines(t.out);
+    ASSERT_EQ(out.size(), cases.size());
+    for (size_t i = 0; i < cases.size(); i++) {
+        cJSON *got = cJSON_Parse(out[i].c_str());
+        ASSERT_TRUE(got) << out[i];
+        EXPECT_EQ(fixtures::numbers(got, "ids"), cases[i].ids) << cases[i].name;
+        cJSON_Delete(got);
+    }
+    // Without truncation a text between the limits is too long to embed.
+    for (const auto &k : cases) {
+        if (!k.between()) continue;
+        Result r = run({"embed", "--model", dir, "--quiet", "--no-truncation", "--", k.text});
+        EXPECT_EQ(r.status, 1) << k.name;
+        EXPECT_NE(r.out.find("embeddings take at most 16"), std::string::npos) << r.out;
+        break;
+    }
 }
 
 TEST(Cli, ModelsListsTheDefaultModelAndTheHubCache) {

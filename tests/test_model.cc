@@ -6,9 +6,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "embed_limit.h"
 #include "fixtures.h"
 #include "core/safetensors.h"
 #include "core/session.h"
@@ -243,6 +245,165 @@ TEST(Model, MetadataComesFromTheDirectory) {
     encore_input in = {"hello", nullptr};
     EXPECT_EQ(encore_session_classify(e->session, &in, 1, out), ENCORE_STATUS_UNSUPPORTED);
     EXPECT_NE(std::string(encore_session_last_error(e->session)).find("no classification head"), std::string::npos);
+}
+
+// ---- the embedding limit: tiny-bert-embed-short (max_seq_length 16, model 64)
+
+struct ModelHandle {
+    encore_model *model = nullptr;
+    encore_session *session = nullptr;
+    encore_session *session_no_trunc = nullptr;
+    ~ModelHandle() {
+        encore_session_free(session);
+        encore_session_free(session_no_trunc);
+        encore_model_free(model);
+    }
+};
+
+void open_embed_limit(ModelHandle *h) {
+    ASSERT_EQ(encore_model_load(fixtures::model_dir(embed_limit::kModel).c_str(), encore_model_default_params(),
+                                &h->model),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    encore_session_params p = encore_session_default_params();
+    ASSERT_EQ(encore_session_create(h->model, p, &h->session), ENCORE_STATUS_OK);
+    p.truncate = 0;
+    ASSERT_EQ(encore_session_create(h->model, p, &h->session_no_trunc), ENCORE_STATUS_OK);
+}
+
+std::vector<double> as_doubles(const float *v, int n) { return std::vector<double>(v, v + n); }
+
+std::vector<double> ids_of(const encore_encoding *e) { return std::vector<double>(e->ids, e->ids + e->n_tokens); }
+
+TEST(EmbedLimit, EachTaskHasItsOwnLimit) {
+    ModelHandle h;
+    ASSERT_NO_FATAL_FAILURE(open_embed_limit(&h));
+    EXPECT_EQ(encore_model_task(h.model), ENCORE_TASK_EMBED);
+    EXPECT_EQ(encore_model_max_length(h.model), embed_limit::kModelLimit);
+    EXPECT_EQ(encore_model_task_max_length(h.model, ENCORE_TASK_CLASSIFY), embed_limit::kModelLimit);
+    EXPECT_EQ(encore_model_task_max_length(h.model, ENCORE_TASK_EMBED), embed_limit::kEmbedLimit);
+    EXPECT_EQ(encore_model_task_max_length(h.model, (encore_task)7), 0);
+    encore_encoding *e = nullptr;
+    EXPECT_EQ(encore_model_tokenize_for_task(h.model, {"hi", nullptr}, (encore_task)7, 1, &e),
+              ENCORE_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(e, nullptr);
+    // Without sentence_bert_config.json both tasks take the model's limit.
+    auto c = load("tiny-bert-sst");
+    ASSERT_TRUE(c);
+    EXPECT_EQ(encore_model_task(c->model), ENCORE_TASK_CLASSIFY);
+    EXPECT_EQ(encore_model_task_max_length(c->model, ENCORE_TASK_EMBED), 64);
+}
+
+// Texts between the two limits are cut at max_seq_length, as
+// sentence-transformers cuts them, by every path to an embedding: the
+// tokenizer for ENCORE_TASK_EMBED, encore_session_embed alone and batched,
+// and encore_session_embed_encoded.
+TEST(EmbedLimit, EmbeddingsAreCutWhereSentenceTransformersCutsThem) {
+    std::string why;
+    const auto cases = embed_limit::cases(&why);
+    ASSERT_FALSE(cases.empty()) << why;
+    ModelHandle h;
+    ASSERT_NO_FATAL_FAILURE(open_embed_limit(&h));
+    const int C = embed_limit::kHidden;
+    ASSERT_EQ(encore_model_hidden_size(h.model), C);
+    std::vector<encore_input> all;
+    for (const auto &k : cases) {
+        SCOPED_TRACE(k.name);
+        const encore_input in = {k.text.c_str(), nullptr};
+        all.push_back(in);
+        encore_encoding *embed = nullptr, *classify = nullptr;
+        ASSERT_EQ(encore_model_tokenize_for_task(h.model, in, ENCORE_TASK_EMBED, 1, &embed), ENCORE_STATUS_OK);
+        std::unique_ptr<encore_encoding, decltype(&encore_encoding_free)> hold(embed, encore_encoding_free);
+        EXPECT_EQ(ids_of(embed), k.ids);
+        EXPECT_EQ(embed->n_untruncated, k.n_tokens);
+        ASSERT_EQ(encore_model_tokenize_for_task(h.model, in, ENCORE_TASK_CLASSIFY, 1, &classify), ENCORE_STATUS_OK);
+        EXPECT_EQ(classify->n_tokens, std::min(k.n_tokens, embed_limit::kModelLimit));
+        encore_encoding_free(classify);
+        for (int normalize : {0, 1}) {
+            const auto &want = normalize ? k.embedding_normalized : k.embedding;
+            std::vector<float> e(C);
+            ASSERT_EQ(encore_session_embed(h.session, &in, 1, ENCORE_POOLING_DEFAULT, normalize, e.data()),
+                      ENCORE_STATUS_OK)
+                << encore_session_last_error(h.session);
+            EXPECT_LE(embed_limit::max_diff(as_doubles(e.data(), C), want), kEmbedTol) << "embed " << normalize;
+            const encore_encoding *encs[1] = {embed};
+            ASSERT_EQ(encore_session_embed_encoded(h.session, encs, 1, ENCORE_POOLING_DEFAULT, normalize, e.data()),
+                      ENCORE_STATUS_OK)
+                << encore_session_last_error(h.session);
+            EXPECT_LE(embed_limit::max_diff(as_doubles(e.data(), C), want), kEmbedTol) << "embed_encoded " << normalize;
+        }
+    }
+    std::vector<float> batch(all.size() * C);
+    ASSERT_EQ(encore_session_embed(h.session, all.data(), (int)all.size(), ENCORE_POOLING_DEFAULT, 0, batch.data()),
+              ENCORE_STATUS_OK);
+    for (size_t i = 0; i < cases.size(); i++)
+        EXPECT_LE(embed_limit::max_diff(as_doubles(&batch[i * C], C), cases[i].embedding), kEmbedTol)
+            << cases[i].name << " in a batch";
+}
+
+// An encoding longer than the embedding limit (one made for classification)
+// would give an embedding sentence-transformers never gives: refused, not
+// silently embedded. Without truncation, such a text is too long.
+TEST(EmbedLimit, EmbedEncodedRefusesAnEncodingLongerThanTheEmbeddingLimit) {
+    std::string why;
+    const auto cases = embed_limit::cases(&why);
+    ASSERT_FALSE(cases.empty()) << why;
+    ModelHandle h;
+    ASSERT_NO_FATAL_FAILURE(open_embed_limit(&h));
+    const embed_limit::Case *shorter = nullptr;
+    for (const auto &k : cases)
+        if (k.n_tokens <= embed_limit::kEmbedLimit) shorter = &k;
+    ASSERT_NE(shorter, nullptr);
+    encore_encoding *ok = nullptr;
+    ASSERT_EQ(encore_model_tokenize_for_task(h.model, {shorter->text.c_str(), nullptr}, ENCORE_TASK_EMBED, 0, &ok),
+              ENCORE_STATUS_OK);
+    std::unique_ptr<encore_encoding, decltype(&encore_encoding_free)> hold_ok(ok, encore_encoding_free);
+    int seen = 0;
+    for (const auto &k : cases) {
+        if (!k.between()) continue;
+        SCOPED_TRACE(k.name);
+        const encore_input in = {k.text.c_str(), nullptr};
+        encore_encoding *whole = nullptr;
+        ASSERT_EQ(encore_model_tokenize_for_task(h.model, in, ENCORE_TASK_CLASSIFY, 0, &whole), ENCORE_STATUS_OK);
+        std::unique_ptr<encore_encoding, decltype(&encore_encoding_free)> hold(whole, encore_encoding_free);
+        ASSERT_EQ(whole->n_tokens, k.n_tokens);
+        const encore_encoding *encs[2] = {ok, whole};
+        std::vector<float> e(2 * embed_limit::kHidden, NAN);
+        EXPECT_EQ(encore_session_embed_encoded(h.session, encs, 2, ENCORE_POOLING_DEFAULT, 0, e.data()),
+                  ENCORE_STATUS_BAD_INPUT);
+        const std::string msg = encore_session_last_error(h.session);
+        EXPECT_NE(msg.find("input 1"), std::string::npos) << msg;
+        EXPECT_NE(msg.find(std::to_string(k.n_tokens) + " tokens"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("at most 16"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("max_seq_length"), std::string::npos) << msg;
+
+        encore_encoding *none = nullptr;
+        EXPECT_EQ(encore_model_tokenize_for_task(h.model, in, ENCORE_TASK_EMBED, 0, &none), ENCORE_STATUS_TOO_LONG);
+        EXPECT_EQ(none, nullptr);
+        EXPECT_NE(std::string(encore_last_error()).find("embeddings take at most 16"), std::string::npos)
+            << encore_last_error();
+        EXPECT_EQ(encore_session_embed(h.session_no_trunc, &in, 1, ENCORE_POOLING_DEFAULT, 0, e.data()),
+                  ENCORE_STATUS_TOO_LONG);
+        EXPECT_NE(std::string(encore_session_last_error(h.session_no_trunc)).find("input 0"), std::string::npos);
+        seen++;
+    }
+    EXPECT_GE(seen, 3);
+    // At the limit, and shorter, without truncation: fine.
+    std::vector<float> e(embed_limit::kHidden);
+    const encore_encoding *encs[1] = {ok};
+    EXPECT_EQ(encore_session_embed_encoded(h.session, encs, 1, ENCORE_POOLING_DEFAULT, 0, e.data()), ENCORE_STATUS_OK);
+    EXPECT_LE(embed_limit::max_diff(as_doubles(e.data(), embed_limit::kHidden), shorter->embedding), kEmbedTol);
+    int at_limit = 0;
+    for (const auto &k : cases) {
+        if (k.n_tokens > embed_limit::kEmbedLimit) continue;
+        at_limit += k.n_tokens == embed_limit::kEmbedLimit;
+        const encore_input in = {k.text.c_str(), nullptr};
+        EXPECT_EQ(encore_session_embed(h.session_no_trunc, &in, 1, ENCORE_POOLING_DEFAULT, 0, e.data()),
+                  ENCORE_STATUS_OK)
+            << k.name << ": " << encore_session_last_error(h.session_no_trunc);
+        EXPECT_LE(embed_limit::max_diff(as_doubles(e.data(), embed_limit::kHidden), k.embedding), kEmbedTol) << k.name;
+    }
+    EXPECT_EQ(at_limit, 1);
 }
 
 }  // namespace

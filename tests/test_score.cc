@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "embed_limit.h"
 #include "fixtures.h"
 #include "score_helpers.h"
 
@@ -254,6 +255,63 @@ TEST(Score, EmbeddingModelsGiveSentenceTransformersEmbeddings) {
         cJSON_Delete(want);
         ASSERT_EQ(g.size(), w.size());
         for (size_t k = 0; k < g.size(); k++) EXPECT_NEAR(g[k], w[k], kSameCodeTol);
+    }
+}
+
+// A model whose sentence_bert_config.json max_seq_length (16) is below its
+// limit (64): records are cut at 16 tokens, as sentence-transformers and
+// `encore embed` cut them, and marked truncated.
+TEST(Score, EmbeddingsAreCutAtMaxSeqLengthAsSentenceTransformers) {
+    std::string why;
+    const auto cases = embed_limit::cases(&why);
+    ASSERT_FALSE(cases.empty()) << why;
+    std::string in;
+    std::vector<std::string> texts;
+    for (const auto &k : cases) {
+        in += "{\"text\": " + json_string(k.text) + "}\n";
+        texts.push_back(k.text);
+    }
+    Scratch s;
+    score_test::write_file(s.path("in.jsonl"), in);
+    for (bool normalize : {false, true}) {
+        SCOPED_TRACE(normalize ? "normalized" : "raw");
+        auto args = base_args(embed_limit::kModel, s.path("in.jsonl"), s.path("out.jsonl"));
+        if (normalize) args.push_back("--normalize");
+        Result r = score_test::run(args);
+        ASSERT_EQ(r.status, 0) << r.err;
+        JsonLines got(score_test::read_file(s.path("out.jsonl")));
+        ASSERT_EQ(got.size(), cases.size());
+        std::vector<std::string> embed = {"embed", "--model", fixtures::model_dir(embed_limit::kModel), "--quiet",
+                                          "--threads", "1"};
+        if (normalize) embed.push_back("--normalize");
+        embed.push_back("--");
+        embed.insert(embed.end(), texts.begin(), texts.end());
+        Result e = score_test::run(embed);
+        ASSERT_EQ(e.status, 0);
+        JsonLines cli(e.out);
+        ASSERT_EQ(cli.size(), cases.size());
+        for (size_t i = 0; i < cases.size(); i++) {
+            const auto &k = cases[i];
+            auto g = fixtures::numbers(got[i], "embedding");
+            // Within 1e-5 of sentence-transformers, as test_model.cc ...
+            EXPECT_LE(embed_limit::max_diff(g, normalize ? k.embedding_normalized : k.embedding), 1e-5) << k.name;
+            // ... and the same computation as `encore embed`.
+            EXPECT_LE(embed_limit::max_diff(g, fixtures::numbers(cli[i])), kSameCodeTol) << k.name;
+            EXPECT_EQ(cJSON_IsTrue(get(got[i], "truncated")), k.n_tokens > embed_limit::kEmbedLimit) << k.name;
+        }
+    }
+    // --no-truncation: a record longer than max_seq_length is an error record.
+    Result r = score_test::run(with(base_args(embed_limit::kModel, s.path("in.jsonl"), s.path("strict.jsonl")),
+                                    {"--no-truncation"}));
+    EXPECT_NE(r.status, 0);
+    JsonLines strict(score_test::read_file(s.path("strict.jsonl")));
+    ASSERT_EQ(strict.size(), cases.size());
+    for (size_t i = 0; i < cases.size(); i++) {
+        const bool too_long = cases[i].n_tokens > embed_limit::kEmbedLimit;
+        EXPECT_EQ(fixtures::has(strict[i], "error"), too_long) << cases[i].name;
+        if (too_long) {
+            EXPECT_NE(fixtures::str(strict[i], "error").find("at most 16"), std::string::npos) << cases[i].name;
+        }
     }
 }
 

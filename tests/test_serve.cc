@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "embed_limit.h"
 #include "fixtures.h"
 #include "serve_harness.h"
 
@@ -394,6 +395,63 @@ TEST(ServeTokenize, IdsOffsetsAndSpecialTokensAreTheTokenizers) {
     JsonDoc d(r.body);
     EXPECT_EQ(cJSON_GetArraySize(d.root), 1) << r.body;
     EXPECT_GE(cJSON_GetArraySize(cJSON_GetArrayItem(d.root, 0)), 4) << r.body;
+    EXPECT_EQ(s.stop(), 0);
+}
+
+// A model whose sentence_bert_config.json max_seq_length (16) is below its
+// limit (64): /embed and POST / cut texts at 16 tokens, as
+// sentence-transformers does, and say so in /info and /tokenize (as TEI).
+TEST(ServeEmbed, TextsAreCutAtMaxSeqLengthAsSentenceTransformers) {
+    std::string why;
+    const auto cases = embed_limit::cases(&why);
+    ASSERT_FALSE(cases.empty()) << why;
+    Server s;
+    START(s, "--model", fixtures::model_dir(embed_limit::kModel));
+    Client c;
+    auto vector_of = [](const cJSON *v) {
+        std::vector<double> out;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, v) out.push_back(cJSON_IsNumber(x) ? x->valuedouble : NAN);
+        return out;
+    };
+    // Within 1e-5 of sentence-transformers, as test_model.cc.
+    constexpr double kStTol = 1e-5;
+    std::vector<std::string> all;
+    for (const auto &k : cases) {
+        SCOPED_TRACE(k.name);
+        all.push_back(k.text);
+        for (const char *route : {"/embed", "/"}) {
+            Response r = c.post(s.url(route), body(k.text, "\"truncate\": true"));
+            ASSERT_EQ(r.status, 200) << route << ": " << r.body;
+            JsonDoc d(r.body);
+            EXPECT_LE(embed_limit::max_diff(vector_of(cJSON_GetArrayItem(d.root, 0)), k.embedding_normalized), kStTol)
+                << route;
+        }
+        Response r = c.post(s.url("/tokenize"), body(k.text, "\"truncate\": true"));
+        ASSERT_EQ(r.status, 200) << r.body;
+        JsonDoc t(r.body);
+        std::vector<double> ids;
+        const cJSON *tok;
+        cJSON_ArrayForEach(tok, cJSON_GetArrayItem(t.root, 0)) ids.push_back(get(tok, "id")->valuedouble);
+        EXPECT_EQ(ids, k.ids);
+        // Without truncation: what fits is embedded, a longer text is refused.
+        r = c.post(s.url("/embed"), body(k.text, "\"truncate\": false"));
+        if (k.n_tokens <= embed_limit::kEmbedLimit) {
+            EXPECT_EQ(r.status, 200) << r.body;
+        } else {
+            expect_error(r, 422, "validation", k.name, "at most 16");
+        }
+    }
+    Response r = c.post(s.url("/embed"), body(strings(all), "\"truncate\": true, \"normalize\": false"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    JsonDoc d(r.body);
+    ASSERT_EQ(cJSON_GetArraySize(d.root), (int)cases.size());
+    for (size_t i = 0; i < cases.size(); i++)
+        EXPECT_LE(embed_limit::max_diff(vector_of(cJSON_GetArrayItem(d.root, (int)i)), cases[i].embedding), kStTol)
+            << cases[i].name << " in a batch";
+    r = c.get(s.url("/info"));
+    JsonDoc info(r.body);
+    EXPECT_EQ(get(info.root, "max_input_length")->valueint, embed_limit::kEmbedLimit) << r.body;
     EXPECT_EQ(s.stop(), 0);
 }
 

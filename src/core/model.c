@@ -346,21 +346,44 @@ const char *encore_model_token(const encore_model *m, int32_t id) {
     return encore_tokenizer_id_to_token(m->tokenizer, id);
 }
 
-encore_status encore_model_tokenize(const encore_model *m, encore_input input, int truncate, encore_encoding **out) {
+encore_task encore_model_task(const encore_model *m) {
+    return m->config.has_head ? ENCORE_TASK_CLASSIFY : ENCORE_TASK_EMBED;
+}
+
+int encore_model_task_max_length(const encore_model *m, encore_task task) {
+    switch (task) {
+    case ENCORE_TASK_CLASSIFY: return m->max_length;
+    case ENCORE_TASK_EMBED: return m->embed_max_length;
+    }
+    return 0;
+}
+
+encore_status encore_model_tokenize_for_task(const encore_model *m, encore_input input, encore_task task,
+                                             int truncate, encore_encoding **out) {
     if (!m || !out || !input.text)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_tokenize: NULL argument");
     *out = NULL;
+    const int limit = encore_model_task_max_length(m, task);
+    if (limit <= 0) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown task %d", (int)task);
     encore_encoding *enc = NULL;
-    encore_status s = encore_tokenizer_encode(m->tokenizer, input.text, input.text_pair,
-                                              truncate ? m->max_length : 0, &enc);
+    encore_status s = encore_tokenizer_encode(m->tokenizer, input.text, input.text_pair, truncate ? limit : 0, &enc);
     if (s != ENCORE_STATUS_OK) return s;
-    if (enc->n_tokens > m->max_length) {
+    if (enc->n_tokens > limit) {
         int n = enc->n_tokens;
         encore_encoding_free(enc);
+        if (task == ENCORE_TASK_EMBED && limit < m->max_length)
+            return encore_fail(ENCORE_STATUS_TOO_LONG,
+                               "the input is %d tokens long but embeddings take at most %d (max_seq_length in "
+                               "sentence_bert_config.json; turn truncation on to cut it)",
+                               n, limit);
         return encore_fail(ENCORE_STATUS_TOO_LONG,
                            "the input is %d tokens long but the model takes at most %d (turn truncation on to cut it)",
-                           n, m->max_length);
+                           n, limit);
     }
     *out = enc;
     return ENCORE_STATUS_OK;
+}
+
+encore_status encore_model_tokenize(const encore_model *m, encore_input input, int truncate, encore_encoding **out) {
+    return encore_model_tokenize_for_task(m, input, ENCORE_TASK_CLASSIFY, truncate, out);
 }

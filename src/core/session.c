@@ -238,11 +238,8 @@ static encore_status run(encore_session *s, const encore_input *inputs, int n, r
     }
     for (int i = 0; i < n && st == ENCORE_STATUS_OK; i++) {
         /* Embeddings are cut where sentence-transformers cuts them. */
-        if (kind == RUN_EMBED && s->params.truncate && s->model->embed_max_length < s->model->max_length)
-            st = encore_tokenizer_encode(s->model->tokenizer, inputs[i].text, inputs[i].text_pair,
-                                         s->model->embed_max_length, &encs[i]);
-        else
-            st = encore_model_tokenize(s->model, inputs[i], s->params.truncate, &encs[i]);
+        const encore_task task = kind == RUN_EMBED ? ENCORE_TASK_EMBED : ENCORE_TASK_CLASSIFY;
+        st = encore_model_tokenize_for_task(s->model, inputs[i], task, s->params.truncate, &encs[i]);
         if (st != ENCORE_STATUS_OK) {
             char msg[ENCORE_ERROR_LEN];
             snprintf(msg, sizeof msg, "%s", encore_last_error());
@@ -287,11 +284,28 @@ encore_status encore_session_classify_encoded(encore_session *s, const encore_en
     return run_encoded(s, encs, n, RUN_SCORES, ENCORE_POOLING_DEFAULT, 0, scores);
 }
 
+/* An embedding of more tokens than sentence-transformers keeps is not the one
+ * it gives: refuse encodings made for another task. Encodings longer than the
+ * model takes are left to run_encoded(), which refuses them all. */
+static encore_status check_embed_lengths(encore_session *s, const encore_encoding *const *encs, int n) {
+    const encore_model *m = s->model;
+    for (int i = 0; encs && i < n; i++) {
+        if (!encs[i] || encs[i]->n_tokens <= m->embed_max_length || encs[i]->n_tokens > m->max_length) continue;
+        encore_fail(ENCORE_STATUS_BAD_INPUT,
+                    "input %d: an encoding of %d tokens, but embeddings take at most %d (max_seq_length in "
+                    "sentence_bert_config.json); tokenize with encore_model_tokenize_for_task(ENCORE_TASK_EMBED)",
+                    i, encs[i]->n_tokens, m->embed_max_length);
+        return session_fail(s, ENCORE_STATUS_BAD_INPUT);
+    }
+    return ENCORE_STATUS_OK;
+}
+
 encore_status encore_session_embed_encoded(encore_session *s, const encore_encoding *const *encs, int n,
                                            encore_pooling pooling, int normalize, float *embeddings) {
     if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
     if (pooling == ENCORE_POOLING_DEFAULT) pooling = s->model->pooling;
-    return run_encoded(s, encs, n, RUN_EMBED, pooling, normalize, embeddings);
+    encore_status st = check_embed_lengths(s, encs, n);
+    return st != ENCORE_STATUS_OK ? st : run_encoded(s, encs, n, RUN_EMBED, pooling, normalize, embeddings);
 }
 
 encore_status encore_session_hidden_states(encore_session *s, const encore_input *inputs, int n, float **out,

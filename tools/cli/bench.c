@@ -1,8 +1,8 @@
 /* bench.c: `encore bench`: load the model, then time every (device, batch,
- * length) cell. One timed call tokenizes the batch's texts
- * (encore_model_tokenize) and runs the model on the encodings
+ * length) cell. One timed call tokenizes the batch's texts for the model's
+ * task (encore_model_tokenize_for_task) and runs the model on the encodings
  * (encore_session_*_encoded), so the two parts are timed apart and their sum
- * is what encore_session_classify costs. */
+ * is what encore_session_classify (or _embed) costs. */
 #include "bench.h"
 
 #include "bench_inputs.h"
@@ -24,6 +24,7 @@ typedef struct bench_ctx {
     encore_encoding **encs;     /* (max batch) */
     float *out;                 /* (max batch, width) */
     int width;                  /* labels, or hidden size for embedding models */
+    encore_task task;           /* classify, or embed for models without a head */
 } bench_ctx;
 
 /* The log sink while benchmarking: keeps the last warning (the reason a CUDA
@@ -54,7 +55,7 @@ static int one_call(bench_ctx *x, encore_session *session, const char *const *te
         encore_input in = {texts[k], NULL};
         encore_encoding_free(x->encs[k]);
         x->encs[k] = NULL;
-        if (encore_model_tokenize(x->model, in, truncate, &x->encs[k]) != ENCORE_STATUS_OK) {
+        if (encore_model_tokenize_for_task(x->model, in, x->task, truncate, &x->encs[k]) != ENCORE_STATUS_OK) {
             snprintf(err, err_len, "text '%.40s': %s", texts[k], encore_last_error());
             return 0;
         }
@@ -62,7 +63,7 @@ static int one_call(bench_ctx *x, encore_session *session, const char *const *te
     }
     double t1 = bench_now();
     const encore_encoding *const *encs = (const encore_encoding *const *)x->encs;
-    encore_status st = x->run->shape.labels > 0
+    encore_status st = x->task == ENCORE_TASK_CLASSIFY
                            ? encore_session_classify_encoded(session, encs, batch, x->out)
                            : encore_session_embed_encoded(session, encs, batch, ENCORE_POOLING_DEFAULT, 0, x->out);
     double t2 = bench_now();
@@ -165,8 +166,8 @@ static int run_device(bench_ctx *x, encore_device device, bench_cell **next) {
                 snprintf(c->skipped_buf, sizeof c->skipped_buf, "%s", why);
                 c->skipped = c->skipped_buf;
             } else if (c->seq_len > x->run->max_length) {
-                snprintf(c->skipped_buf, sizeof c->skipped_buf, "longer than the model takes (%d tokens)",
-                         x->run->max_length);
+                snprintf(c->skipped_buf, sizeof c->skipped_buf, "longer than %s (%d tokens)",
+                         x->task == ENCORE_TASK_EMBED ? "embeddings take" : "the model takes", x->run->max_length);
                 c->skipped = c->skipped_buf;
             } else if (c->seq_len == 1) {
                 snprintf(c->skipped_buf, sizeof c->skipped_buf, "a text has at least 2 tokens ([CLS] and [SEP])");
@@ -219,12 +220,13 @@ int encore_cli_bench(int argc, char **argv, const char *default_model_dir) {
     run.options = &o;
     run.model_dir = o.model_dir;
     run.architecture = encore_model_architecture_name(model);
-    run.max_length = encore_model_max_length(model);
     bench_ctx x;
     memset(&x, 0, sizeof x);
     x.o = &o;
     x.model = model;
     x.run = &run;
+    x.task = encore_model_task(model);
+    run.max_length = encore_model_task_max_length(model, x.task);
     char err[512];
     int rc = 2;
     const int max_batch = max_int(o.batches, o.n_batches);

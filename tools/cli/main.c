@@ -61,7 +61,8 @@ static void usage(FILE *f) {
             "  classify  what transformers' pipeline(\"text-classification\") returns,\n"
             "            e.g. [{\"label\": \"POSITIVE\", \"score\": 0.9998}]\n"
             "  embed     the sentence embedding, as sentence-transformers computes it\n"
-            "  tokenize  {\"ids\": [...], \"tokens\": [...]}, special tokens included\n"
+            "  tokenize  {\"ids\": [...], \"tokens\": [...]}, special tokens included, cut as the\n"
+            "            model's task cuts (classify, or embed for a model without a head)\n"
             "A text that fails gives {\"error\": ..., \"status\": ...} on its line and exit status 1.\n"
             "eval prints the accuracy of a classifier on a TSV file with a header row and\n"
             "a label column holding label ids or names (as GLUE's SST-2 dev.tsv).\n"
@@ -75,6 +76,7 @@ static void usage(FILE *f) {
             "  --pair TEXT        classify/tokenize each TEXT argument as a pair with this text\n"
             "  --tsv              stdin lines are TEXT<TAB>PAIR (a line without a tab is a single text)\n"
             "  --no-truncation    fail on inputs longer than the model takes instead of cutting them\n"
+            "                     (embed: longer than max_seq_length in sentence_bert_config.json)\n"
             "  --pooling mean|cls embedding pooling (default: the directory's 1_Pooling/config.json, else mean)\n"
             "  --normalize        L2-normalise embeddings\n"
             "  --threads N        CPU threads (default: all cores)\n"
@@ -285,7 +287,8 @@ static int run_tokenize(const encore_model *model, const options *o, const input
     int failed = 0;
     for (int i = 0; i < l->n; i++) {
         encore_encoding *enc = NULL;
-        encore_status st = encore_model_tokenize(model, l->items[i], o->truncate, &enc);
+        encore_status st =
+            encore_model_tokenize_for_task(model, l->items[i], encore_model_task(model), o->truncate, &enc);
         if (st == ENCORE_STATUS_OK) print_encoding(model, enc);
         else {
             print_error(st, encore_last_error());

@@ -233,7 +233,8 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
     serve_http *http = NULL;
     ctx.metrics = serve_metrics_create(encore_model_max_length(model));
     encore_input probe = {"ok", NULL};
-    if (!ctx.metrics || encore_model_tokenize(model, probe, 1, &ctx.probe) != ENCORE_STATUS_OK) {
+    if (!ctx.metrics ||
+        encore_model_tokenize_for_task(model, probe, ENCORE_TASK_EMBED, 1, &ctx.probe) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore serve: %s\n", ctx.metrics ? encore_last_error() : "out of memory");
         goto done;
     }
@@ -262,7 +263,7 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
     int port = 0;
     if (serve_http_start(&ctx, &http, &port) != 0) goto done;
     note(&c, "%s (%s, %d labels, max %d tokens) on the %s", c.model_dir, encore_model_architecture_name(model),
-         encore_model_n_labels(model), encore_model_max_length(model),
+         encore_model_n_labels(model), encore_model_task_max_length(model, encore_model_task(model)),
          serve_batcher_device(ctx.batcher) == ENCORE_DEVICE_CUDA ? "GPU" : "CPU");
     const int v6 = strchr(c.host, ':') != NULL;
     printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", c.host, v6 ? "]" : "", port);

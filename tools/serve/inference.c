@@ -1,6 +1,8 @@
 /* inference.c: the POST routes. /predict and /embed tokenize on the
  * connection's thread, run on the model thread (batcher.c) and format the
- * result as TEI does; /tokenize only tokenizes. */
+ * result as TEI does; /tokenize only tokenizes, for the model's task. Each
+ * route tokenizes for the task it runs, so that /embed cuts inputs where
+ * sentence-transformers does. */
 #include "json_buf.h"
 #include "request.h"
 
@@ -125,7 +127,7 @@ void serve_route_predict(serve_ctx *ctx, const char *body, size_t len, double t_
                serve_request_bool(ctx, &req, "raw_scores", 0, &raw_scores, r) == 0 && admit(ctx, r) == 0) {
         serve_job job;
         float *out = NULL;
-        if (serve_request_tokenize(ctx, &req, truncate, r) == 0 &&
+        if (serve_request_tokenize(ctx, &req, ENCORE_TASK_CLASSIFY, truncate, r) == 0 &&
             run(ctx, &req, raw_scores ? SERVE_TASK_LOGITS : SERVE_TASK_SCORES, &job, &out, r) == 0) {
             const int L = encore_model_n_labels(ctx->model);
             serve_buf b = {0};
@@ -163,7 +165,8 @@ void serve_route_embed(serve_ctx *ctx, const char *body, size_t len, double t_st
         serve_job job;
         float *out = NULL;
         const serve_task task = normalize ? SERVE_TASK_EMBED_NORMALIZED : SERVE_TASK_EMBED;
-        if (serve_request_tokenize(ctx, &req, truncate, r) == 0 && run(ctx, &req, task, &job, &out, r) == 0) {
+        if (serve_request_tokenize(ctx, &req, ENCORE_TASK_EMBED, truncate, r) == 0 &&
+            run(ctx, &req, task, &job, &out, r) == 0) {
             const int C = serve_batcher_width(ctx->batcher, task);
             serve_buf b = {0};
             serve_buf_puts(&b, "[");
@@ -216,7 +219,7 @@ void serve_route_tokenize(serve_ctx *ctx, const char *body, size_t len, serve_re
     if (serve_request_parse(ctx, body, len, SERVE_INPUTS_TEXTS, &req, r) == 0 &&
         serve_request_bool(ctx, &req, "add_special_tokens", 1, &add_special, r) == 0 &&
         serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, &truncate, r) == 0 &&
-        serve_request_tokenize(ctx, &req, truncate, r) == 0) {
+        serve_request_tokenize(ctx, &req, encore_model_task(ctx->model), truncate, r) == 0) {
         serve_buf b = {0};
         serve_buf_puts(&b, "[");
         for (int i = 0; i < req.n; i++) {

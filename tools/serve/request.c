@@ -172,7 +172,7 @@ static long count_chars(const char *s) {
     return n;
 }
 
-int serve_request_tokenize(serve_ctx *ctx, serve_request *req, int truncate, serve_reply *r) {
+int serve_request_tokenize(serve_ctx *ctx, serve_request *req, encore_task task, int truncate, serve_reply *r) {
     const double t0 = serve_now();
     req->encodings = calloc((size_t)req->n, sizeof *req->encodings);
     if (!req->encodings) {
@@ -180,7 +180,8 @@ int serve_request_tokenize(serve_ctx *ctx, serve_request *req, int truncate, ser
         return -1;
     }
     for (int i = 0; i < req->n; i++) {
-        encore_status st = encore_model_tokenize(ctx->model, req->inputs[i], truncate, &req->encodings[i]);
+        encore_status st =
+            encore_model_tokenize_for_task(ctx->model, req->inputs[i], task, truncate, &req->encodings[i]);
         if (st != ENCORE_STATUS_OK) {
             char where[32] = "";
             if (req->is_batch) snprintf(where, sizeof where, "input %d: ", i);

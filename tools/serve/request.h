@@ -36,9 +36,10 @@ int serve_request_parse(serve_ctx *ctx, const char *body, size_t len, serve_inpu
 int serve_request_bool(serve_ctx *ctx, const serve_request *req, const char *key, int dflt, int *value,
                        serve_reply *r);
 
-/* Tokenize every input (truncate: cut over-long ones to the model's maximum,
- * else reject them). Returns 0, or -1 with the error reply set. */
-int serve_request_tokenize(serve_ctx *ctx, serve_request *req, int truncate, serve_reply *r);
+/* Tokenize every input for the task it is run for (truncate: cut over-long
+ * ones to that task's maximum, else reject them). Returns 0, or -1 with the
+ * error reply set. */
+int serve_request_tokenize(serve_ctx *ctx, serve_request *req, encore_task task, int truncate, serve_reply *r);
 
 void serve_request_free(serve_request *req);
 

@@ -79,7 +79,8 @@ static void route_info(serve_ctx *ctx, serve_reply *r) {
                          encore_model_pooling(m) == ENCORE_POOLING_CLS ? "cls" : "mean");
     }
     serve_buf_printf(&b, ",\"max_concurrent_requests\":%d,\"max_input_length\":%d,\"max_batch_tokens\":%d",
-                     c->max_concurrent_requests, encore_model_max_length(m), c->max_batch_tokens);
+                     c->max_concurrent_requests, encore_model_task_max_length(m, encore_model_task(m)),
+                     c->max_batch_tokens);
     if (c->max_batch_requests > 0) serve_buf_printf(&b, ",\"max_batch_requests\":%d", c->max_batch_requests);
     else serve_buf_puts(&b, ",\"max_batch_requests\":null");
     /* Inputs are tokenized on the thread of their connection. */
