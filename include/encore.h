@@ -120,6 +120,8 @@ typedef enum encore_weights {
     ENCORE_WEIGHTS_FP32 = 0, /* as in the checkpoint (widened to fp32): the reference */
     ENCORE_WEIGHTS_BF16,     /* rounded to bfloat16 at load: half the bytes to stream per call,
                                 results within bf16 rounding of fp32 (see README) */
+    ENCORE_WEIGHTS_INT8,     /* int8 with one scale per output feature, quantized at load
+                                (weight-only): a quarter of the bytes (see README) */
 } encore_weights;
 
 typedef struct encore_model_params {

@@ -5,6 +5,7 @@
 // the products against the same work done in a separate pass.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -274,6 +275,69 @@ TEST(Gemm, Bf16PanelsEqualRoundedFp32Panels) {
                     EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
                         << isa_name(isa) << " N=" << N << " K=" << K << " T=" << T << " threads=" << threads;
                 }
+        }
+    }
+}
+
+// int8 panels: per-row symmetric scales (max |w| / 127, q in [-127, 127],
+// within half a step of w / scale), and a product that is exactly the fp32
+// product of x with q (same FMAs in k order), then one multiply-add by the
+// scale and the bias: fused on the vector paths, rounded twice on the
+// portable one. Checked bit for bit, on every path, thread count and batch
+// shape, narrow last panel and panel pairs included, with and without bias.
+TEST(Gemm, Int8PanelsAreTheQuantizedProductScaled) {
+    std::mt19937 rng(13);
+    for (auto nk : std::vector<std::pair<int, int>>{{384, 384}, {45, 300}, {48, 1536}, {5, 7}}) {
+        const int N = nk.first, K = nk.second, P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+        auto w = random_vector((size_t)N * K, rng, 0.1f);
+        for (int k = 0; k < K; k++) w[(size_t)(N - 1) * K + k] = 0.0f;  // an all-zero row: scale 0, no NaN
+        auto bias = random_vector((size_t)N, rng);
+        std::vector<int8_t> store8(encore_packed_floats(N, K));
+        std::vector<float> scales((size_t)P * ENCORE_PANEL, std::nanf(""));
+        encore_packed_matrix p8{};
+        encore_pack_matrix_i8(w.data(), N, K, store8.data(), scales.data(), &p8);
+        ASSERT_EQ(p8.panels, nullptr);
+        ASSERT_EQ(p8.scales, scales.data());
+        std::vector<float> q((size_t)N * K);  // the int8 values, as floats
+        for (int n = 0; n < N; n++) {
+            float amax = 0.0f;
+            for (int k = 0; k < K; k++) amax = std::max(amax, std::fabs(w[(size_t)n * K + k]));
+            ASSERT_EQ(scales[n], amax / 127.0f) << "row " << n;
+            for (int k = 0; k < K; k++) {
+                const int8_t v = store8[(size_t)(n / ENCORE_PANEL) * K * ENCORE_PANEL + (size_t)k * ENCORE_PANEL +
+                                        n % ENCORE_PANEL];
+                ASSERT_GE(v, -127);
+                q[(size_t)n * K + k] = v;
+                if (scales[n] > 0.0f) {
+                    ASSERT_LE(std::fabs(w[(size_t)n * K + k] / scales[n] - v), 0.5f + 1e-4f) << n << "," << k;
+                }
+            }
+        }
+        Packed pq(q, N, K);
+        for (int T : {1, 14, 25, 49, 300}) {
+            auto x = random_vector((size_t)T * K, rng);
+            for (encore_cpu_isa isa : isas())
+                for (int threads : {1, 2})
+                    for (int with_bias : {0, 1}) {
+                        std::vector<float> sum((size_t)T * N), got((size_t)T * N, std::nanf(""));
+                        const float *b = with_bias ? bias.data() : nullptr;
+                        ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &pq.m, nullptr, T, sum.data(), isa, threads), 0);
+                        ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p8, b, T, got.data(), isa, threads), 0);
+                        int bad = 0;
+                        for (int t = 0; t < T && bad < 3; t++)
+                            for (int n = 0; n < N && bad < 3; n++) {
+                                const float s = sum[(size_t)t * N + n], bn = b ? b[n] : 0.0f;
+                                const float want = isa == ENCORE_CPU_ISA_PORTABLE ? s * scales[n] + bn
+                                                                                  : std::fmaf(s, scales[n], bn);
+                                const float g = got[(size_t)t * N + n];
+                                if (std::memcmp(&want, &g, sizeof g) != 0) {
+                                    ADD_FAILURE() << isa_name(isa) << " N=" << N << " K=" << K << " T=" << T
+                                                  << " threads=" << threads << " bias=" << with_bias << " at (" << t
+                                                  << ", " << n << "): " << g << " want " << want;
+                                    bad++;
+                                }
+                            }
+                    }
         }
     }
 }

@@ -21,7 +21,7 @@ typedef struct loader {
     const encore_safetensors *st;
     const char *prefix;   /* "bert.", "distilbert." or "" */
     float *cursor;        /* next free float in the arena */
-    int bf16;             /* pack the linear weights in bf16 */
+    encore_weights weights; /* how to pack the linear weights */
     float *staging;       /* the largest linear weight, unpacked, on its way to packing */
 } loader;
 
@@ -86,22 +86,36 @@ static encore_status take_f(loader *ld, int64_t rows, int64_t cols, float **out,
     return take(ld, name, rows, cols, out);
 }
 
-/* Floats of arena a packed (N, K) matrix takes (two bf16 values to a
- * float), with the slack that aligning its start to 64 bytes may cost. */
-static size_t packed_arena_floats(size_t N, size_t K, int bf16) {
+/* Floats of arena a packed (N, K) matrix takes (two bf16 or four int8
+ * values to a float, and int8's scales after its panels), with the slack
+ * that aligning its start to 64 bytes may cost. */
+static size_t packed_body_floats(size_t N, size_t K, encore_weights weights) {
     const size_t n = encore_packed_floats((int)N, (int)K);
-    return (bf16 ? (n + 1) / 2 : n) + 16;
+    switch (weights) {
+    case ENCORE_WEIGHTS_BF16: return (n + 1) / 2;
+    case ENCORE_WEIGHTS_INT8: return (n + 3) / 4 + (N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
+    case ENCORE_WEIGHTS_FP32: break;
+    }
+    return n;
+}
+
+static size_t packed_arena_floats(size_t N, size_t K, encore_weights weights) {
+    return packed_body_floats(N, K, weights) + 16;
 }
 
 /* Pack ld->staging, holding an (N, K) matrix, into a fresh 64-byte aligned
  * block of the arena, in fp32 or bf16. Only the packed copy stays. */
 static void pack_staging(loader *ld, int64_t N, int64_t K, encore_packed_matrix *out) {
     ld->cursor = (float *)(((uintptr_t)ld->cursor + 63) & ~(uintptr_t)63);
-    if (ld->bf16)
+    if (ld->weights == ENCORE_WEIGHTS_BF16) {
         encore_pack_matrix_bf16(ld->staging, (int)N, (int)K, (uint16_t *)ld->cursor, out);
-    else
+    } else if (ld->weights == ENCORE_WEIGHTS_INT8) {
+        const size_t q_floats = (encore_packed_floats((int)N, (int)K) + 3) / 4;  // the int8 panels
+        encore_pack_matrix_i8(ld->staging, (int)N, (int)K, (int8_t *)ld->cursor, ld->cursor + q_floats, out);
+    } else {
         encore_pack_matrix(ld->staging, (int)N, (int)K, ld->cursor, out);
-    ld->cursor += packed_arena_floats((size_t)N, (size_t)K, ld->bf16) - 16;
+    }
+    ld->cursor += packed_body_floats((size_t)N, (size_t)K, ld->weights);
 }
 
 /* Load linear weight `name` (N, K) and pack it. */
@@ -118,15 +132,15 @@ static encore_status take_packed_f(loader *ld, int64_t N, int64_t K, encore_pack
     return take_packed(ld, name, N, K, out);
 }
 
-static size_t arena_floats(const encore_config *c, int bf16) {
+static size_t arena_floats(const encore_config *c, encore_weights weights) {
     size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
-    size_t per_layer = packed_arena_floats(3 * C, C, bf16) + packed_arena_floats(C, C, bf16) +
-                       packed_arena_floats(F, C, bf16) + packed_arena_floats(C, F, bf16) + 4 * C + F + C + 4 * C;
+    size_t per_layer = packed_arena_floats(3 * C, C, weights) + packed_arena_floats(C, C, weights) +
+                       packed_arena_floats(F, C, weights) + packed_arena_floats(C, F, weights) + 4 * C + F + C + 4 * C;
     size_t n = (size_t)c->vocab_size * C + (size_t)c->max_position_embeddings * C +
                (size_t)c->type_vocab_size * C + 2 * C + (size_t)c->n_layers * per_layer;
     if (c->has_head)
-        n += packed_arena_floats(C, C, bf16) + C + packed_arena_floats((size_t)c->n_labels, C, bf16) +
-             (size_t)c->n_labels;
+        n += packed_arena_floats(C, C, ENCORE_WEIGHTS_FP32) + C +
+             packed_arena_floats((size_t)c->n_labels, C, ENCORE_WEIGHTS_FP32) + (size_t)c->n_labels;
     return n;
 }
 
@@ -193,6 +207,11 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
     for (int i = 0; i < c->n_layers; i++)
         if ((s = load_layer(ld, c, i, &m->layers[i]))) return s;
     if (c->has_head) {
+        /* The head stays fp32 whatever the encoder's weights: it is read
+         * once per text, not once per token, so fewer bytes buy no speed,
+         * and its error would reach the scores undamped. */
+        const encore_weights encoder_weights = ld->weights;
+        ld->weights = ENCORE_WEIGHTS_FP32;
         const char *pre = c->is_distilbert ? "pre_classifier" : "bert.pooler.dense";
         char name[128];
         snprintf(name, sizeof name, "%s.weight", pre);
@@ -202,20 +221,21 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
         if ((s = take_packed(ld, "classifier.weight", c->n_labels, C, &m->cls_w)) ||
             (s = take(ld, "classifier.bias", c->n_labels, 0, &m->cls_b)))
             return s;
+        ld->weights = encoder_weights;
     }
     return ENCORE_STATUS_OK;
 }
 
-static encore_status load_weights(encore_model *m, const encore_safetensors *st, int bf16) {
+static encore_status load_weights(encore_model *m, const encore_safetensors *st, encore_weights weights) {
     const encore_config *c = &m->config;
-    loader ld = {st, "", NULL, bf16, NULL};
+    loader ld = {st, "", NULL, weights, NULL};
     const char *base = c->is_distilbert ? "distilbert." : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
     if (encore_safetensors_find(st, probe)) ld.prefix = base;
 
     /* 64-byte aligned, so that the packed panels start on cache lines. */
-    const size_t n = arena_floats(c, bf16);
+    const size_t n = arena_floats(c, weights);
     if (posix_memalign((void **)&m->arena, 64, n * sizeof(float)) != 0) {
         m->arena = NULL;
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", n);
@@ -267,7 +287,8 @@ encore_model_params encore_model_default_params(void) {
 encore_status encore_model_load(const char *dir, encore_model_params params, encore_model **out) {
     if (!dir || !out) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: NULL argument");
     *out = NULL;
-    if (params.weights != ENCORE_WEIGHTS_FP32 && params.weights != ENCORE_WEIGHTS_BF16)
+    if (params.weights != ENCORE_WEIGHTS_FP32 && params.weights != ENCORE_WEIGHTS_BF16 &&
+        params.weights != ENCORE_WEIGHTS_INT8)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: unknown weights type %d",
                            (int)params.weights);
     struct stat sb;
@@ -292,7 +313,7 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
     }
     encore_safetensors *st = NULL;
     if (s == ENCORE_STATUS_OK) s = encore_safetensors_open(path, &st);
-    if (s == ENCORE_STATUS_OK) s = load_weights(m, st, params.weights == ENCORE_WEIGHTS_BF16);
+    if (s == ENCORE_STATUS_OK) s = load_weights(m, st, params.weights);
     encore_safetensors_close(st);
     if (s == ENCORE_STATUS_OK) {
         const encore_config *c = &m->config;

@@ -20,6 +20,7 @@
 
 #include "core/half.h"
 
+#include <math.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -67,6 +68,8 @@ void encore_pack_matrix(const float *w, int N, int K, float *dst, encore_packed_
     }
     out->panels = dst;
     out->panels_bf16 = NULL;
+    out->panels_i8 = NULL;
+    out->scales = NULL;
     out->N = N;
     out->K = K;
 }
@@ -83,12 +86,51 @@ void encore_pack_matrix_bf16(const float *w, int N, int K, uint16_t *dst, encore
     }
     out->panels = NULL;
     out->panels_bf16 = dst;
+    out->panels_i8 = NULL;
+    out->scales = NULL;
+    out->N = N;
+    out->K = K;
+}
+
+void encore_pack_matrix_i8(const float *w, int N, int K, int8_t *dst, float *scales, encore_packed_matrix *out) {
+    const int P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    for (int p = 0; p < P; p++) {
+        int8_t *panel = dst + (size_t)p * K * ENCORE_PANEL;  // (K, 16)
+        for (int j = 0; j < ENCORE_PANEL; j++) {
+            const int n = p * ENCORE_PANEL + j;
+            /* Symmetric, per output channel: scale = max |w| / 127, q in
+             * [-127, 127] (never -128, so that the range is symmetric). */
+            float amax = 0.0f;
+            for (int k = 0; n < N && k < K; k++) {
+                const float v = fabsf(w[(size_t)n * K + k]);
+                if (v > amax) amax = v;
+            }
+            const float scale = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
+            scales[n] = scale;
+            for (int k = 0; k < K; k++) {
+                long q = 0;
+                if (n < N && scale > 0.0f) {
+                    q = lrintf(w[(size_t)n * K + k] / scale);
+                    q = q > 127 ? 127 : q < -127 ? -127 : q;
+                }
+                panel[(size_t)k * ENCORE_PANEL + j] = (int8_t)q;
+            }
+        }
+    }
+    out->panels = NULL;
+    out->panels_bf16 = NULL;
+    out->panels_i8 = dst;
+    out->scales = scales;
     out->N = N;
     out->K = K;
 }
 
 void encore_unpack_matrix_row(const encore_packed_matrix *p, int n, int k0, int len, float *dst) {
     const size_t at = (size_t)(n / ENCORE_PANEL) * p->K * ENCORE_PANEL + n % ENCORE_PANEL;
+    if (p->panels_i8) {
+        for (int k = 0; k < len; k++) dst[k] = (float)p->panels_i8[at + (size_t)(k0 + k) * ENCORE_PANEL] * p->scales[n];
+        return;
+    }
     if (p->panels_bf16) {
         for (int k = 0; k < len; k++) dst[k] = encore_bf16_to_f32(p->panels_bf16[at + (size_t)(k0 + k) * ENCORE_PANEL]);
         return;
@@ -100,63 +142,89 @@ void encore_unpack_matrix(const encore_packed_matrix *p, float *w) {
     for (int n = 0; n < p->N; n++) encore_unpack_matrix_row(p, n, 0, p->K, w + (size_t)n * p->K);
 }
 
-/* One register tile: c (mr, 16), row stride ldc, starts from init (16
- * floats: the bias, or NULL for 0) when first, else from its partial sums,
+/* What a tile does at the ends of its k range. fp32 and bf16 panels: the
+ * first k block starts from init (the bias, 16 floats per panel, or NULL
+ * for 0), a later one from the partial sums in c. int8 panels: the sums are
+ * of x * q and start from 0; the last k block scales them by the column's
+ * scale and adds init: out = (sum_k x_k q_k) * scale + bias. */
+typedef struct tile_ends {
+    const float *init;  /* (16 * panels) bias, or NULL */
+    const float *scale; /* int8: (16 * panels) per-column scales */
+    int first, last;
+} tile_ends;
+
+/* The weight types a panel holds, as the tiles are specialised for them. */
+enum { WT_F32 = 0, WT_BF16 = 1, WT_I8 = 2 };
+
+/* One k step of a panel slice b, 16 values, as fp32 (exact for bf16 and int8). */
+static void panel_row_portable(const void *b, int wt, int k, float *dst) {
+    for (int j = 0; j < ENCORE_PANEL; j++) {
+        const size_t i = (size_t)k * ENCORE_PANEL + j;
+        dst[j] = wt == WT_BF16 ? encore_bf16_to_f32(((const uint16_t *)b)[i])
+                 : wt == WT_I8 ? (float)((const int8_t *)b)[i]
+                               : ((const float *)b)[i];
+    }
+}
+
+/* One register tile: c (mr, 16), row stride ldc, starts and ends as e says,
  * and adds a^T b: a (kc, MR) holds mr rows of x interleaved by pack_rows, b
  * (kc, 16) is a slice of a panel. The portable version; the compiler
  * vectorises the j loops. */
-static void tile_portable(int mr, int kc, const float *a, const void *b, int bf16, float *c, size_t ldc,
-                          const float *init, int first) {
+static void tile_portable(int mr, int kc, const float *a, const void *b, int wt, float *c, size_t ldc,
+                          const tile_ends *e) {
     float acc[MR][ENCORE_PANEL];
     for (int r = 0; r < mr; r++)
-        for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] = !first ? c[r * ldc + j] : init ? init[j] : 0.0f;
-    float wide[ENCORE_PANEL];
+        for (int j = 0; j < ENCORE_PANEL; j++)
+            acc[r][j] = !e->first ? c[r * ldc + j] : e->init && wt != WT_I8 ? e->init[j] : 0.0f;
+    float bk[ENCORE_PANEL];
     for (int k = 0; k < kc; k++) {
-        const float *bk = (const float *)b + (size_t)k * ENCORE_PANEL;
-        if (bf16) {
-            for (int j = 0; j < ENCORE_PANEL; j++)
-                wide[j] = encore_bf16_to_f32(((const uint16_t *)b)[(size_t)k * ENCORE_PANEL + j]);
-            bk = wide;
-        }
+        panel_row_portable(b, wt, k, bk);
         for (int r = 0; r < mr; r++) {
             const float ar = a[(size_t)k * MR + r];
             for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] += ar * bk[j];
         }
     }
+    if (wt == WT_I8 && e->last)
+        for (int r = 0; r < mr; r++)
+            for (int j = 0; j < ENCORE_PANEL; j++) acc[r][j] = acc[r][j] * e->scale[j] + (e->init ? e->init[j] : 0.0f);
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < ENCORE_PANEL; j++) c[r * ldc + j] = acc[r][j];
 }
 
 #if HAVE_X86
-/* The AVX2 tile, same contract. Written for a constant mr: each caller below
- * fixes it, and the rows past mr drop out at compile time. The accumulators
- * are named variables, not an array, so that they stay in registers:
- * l<r> and h<r> hold columns 0-7 and 8-15 of row r. */
-#define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-/* 8 bf16 weights widened to fp32: the bf16 bits are the top half of the
- * float's. */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256 widen8_bf16(const uint16_t *p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+/* 8 weights of a panel row from element i on, as fp32: bf16 widened by a
+ * shift (its bits are the top half of the float's), int8 converted. */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 load8(const void *b, int wt, size_t i) {
+    if (wt == WT_BF16)
+        return _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)b + i))), 16));
+    if (wt == WT_I8)
+        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)b + i))));
+    return _mm256_loadu_ps((const float *)b + i);
 }
 
+/* The AVX2 tile, same contract. Written for a constant mr and weight type:
+ * each caller below fixes them, and the rows past mr drop out at compile
+ * time. The accumulators are named variables, not an array, so that they
+ * stay in registers: l<r> and h<r> hold columns 0-7 and 8-15 of row r. */
+#define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile_avx2(const int mr, const int bf16, int kc, const float *a, const void *b, float *c, size_t ldc, const float *init,
-          int first) {
-    const __m256 i0 = init && first ? _mm256_loadu_ps(init) : _mm256_setzero_ps();
-    const __m256 i1 = init && first ? _mm256_loadu_ps(init + 8) : _mm256_setzero_ps();
+tile_avx2(const int mr, const int wt, int kc, const float *a, const void *b, float *c, size_t ldc,
+          const tile_ends *e) {
+    const int from_init = e->first && e->init && wt != WT_I8;
+    const __m256 i0 = from_init ? _mm256_loadu_ps(e->init) : _mm256_setzero_ps();
+    const __m256 i1 = from_init ? _mm256_loadu_ps(e->init + 8) : _mm256_setzero_ps();
 #define TILE_INIT(r)                                                                                         \
     __m256 l##r = i0, h##r = i1;                                                                             \
-    if (mr > r && !first) {                                                                                  \
+    if (mr > r && !e->first) {                                                                               \
         l##r = _mm256_loadu_ps(c + r * ldc);                                                                 \
         h##r = _mm256_loadu_ps(c + r * ldc + 8);                                                             \
     }
     TILE_ROWS(TILE_INIT)
 #undef TILE_INIT
     for (int k = 0; k < kc; k++) {
-        const __m256 b0 = bf16 ? widen8_bf16((const uint16_t *)b + (size_t)k * ENCORE_PANEL)
-                               : _mm256_loadu_ps((const float *)b + (size_t)k * ENCORE_PANEL);
-        const __m256 b1 = bf16 ? widen8_bf16((const uint16_t *)b + (size_t)k * ENCORE_PANEL + 8)
-                               : _mm256_loadu_ps((const float *)b + (size_t)k * ENCORE_PANEL + 8);
+        const __m256 b0 = load8(b, wt, (size_t)k * ENCORE_PANEL);
+        const __m256 b1 = load8(b, wt, (size_t)k * ENCORE_PANEL + 8);
 #define TILE_STEP(r)                                                                                         \
     if (mr > r) {                                                                                            \
         const __m256 ar = _mm256_broadcast_ss(a + (size_t)k * MR + r);                                      \
@@ -165,6 +233,16 @@ tile_avx2(const int mr, const int bf16, int kc, const float *a, const void *b, f
     }
         TILE_ROWS(TILE_STEP)
 #undef TILE_STEP
+    }
+    if (wt == WT_I8 && e->last) {
+        const __m256 s0 = _mm256_loadu_ps(e->scale), s1 = _mm256_loadu_ps(e->scale + 8);
+        const __m256 z0 = e->init ? _mm256_loadu_ps(e->init) : _mm256_setzero_ps();
+        const __m256 z1 = e->init ? _mm256_loadu_ps(e->init + 8) : _mm256_setzero_ps();
+#define TILE_SCALE(r)                                                                                        \
+    l##r = _mm256_fmadd_ps(l##r, s0, z0);                                                                    \
+    h##r = _mm256_fmadd_ps(h##r, s1, z1);
+        TILE_ROWS(TILE_SCALE)
+#undef TILE_SCALE
     }
 #define TILE_STORE(r)                                                                                        \
     if (mr > r) {                                                                                            \
@@ -176,16 +254,16 @@ tile_avx2(const int mr, const int bf16, int kc, const float *a, const void *b, f
 }
 #undef TILE_ROWS
 
-#define TILE_AVX2(m)                                                                                          \
-    __attribute__((target("avx2,fma"))) static void tile_avx2_##m(int kc, const float *a, const void *b,      \
-                                                                   float *c, size_t ldc, const float *init,    \
-                                                                   int first) {                                \
-        tile_avx2(m, 0, kc, a, b, c, ldc, init, first);                                                      \
-    }                                                                                                         \
-    __attribute__((target("avx2,fma"))) static void tile_avx2_bf16_##m(                                      \
-        int kc, const float *a, const void *b, float *c, size_t ldc, const float *init, int first) {          \
-        tile_avx2(m, 1, kc, a, b, c, ldc, init, first);                                                      \
+typedef void (*tile_fn)(int kc, const float *a, const void *b, float *c, size_t ldc, const tile_ends *e);
+#define TILE_AVX2_ONE(m, wt, name)                                                                            \
+    __attribute__((target("avx2,fma"))) static void name(int kc, const float *a, const void *b, float *c,     \
+                                                          size_t ldc, const tile_ends *e) {                    \
+        tile_avx2(m, wt, kc, a, b, c, ldc, e);                                                                \
     }
+#define TILE_AVX2(m)                                                                                          \
+    TILE_AVX2_ONE(m, WT_F32, tile_avx2_f32_##m)                                                               \
+    TILE_AVX2_ONE(m, WT_BF16, tile_avx2_bf16_##m)                                                             \
+    TILE_AVX2_ONE(m, WT_I8, tile_avx2_i8_##m)
 TILE_AVX2(1)
 TILE_AVX2(2)
 TILE_AVX2(3)
@@ -193,51 +271,50 @@ TILE_AVX2(4)
 TILE_AVX2(5)
 TILE_AVX2(6)
 #undef TILE_AVX2
+#undef TILE_AVX2_ONE
+#define TILES2(pre) {NULL, pre##1, pre##2, pre##3, pre##4, pre##5, pre##6}
+/* tiles_avx2[weight type][mr]. */
+static const tile_fn tiles_avx2[3][MR + 1] = {TILES2(tile_avx2_f32_), TILES2(tile_avx2_bf16_),
+                                             TILES2(tile_avx2_i8_)};
+#undef TILES2
 
-typedef void (*tile_fn)(int kc, const float *a, const void *b, float *c, size_t ldc, const float *init,
-                        int first);
-/* tiles_avx2[bf16][mr]. */
-static const tile_fn tiles_avx2[2][MR + 1] = {
-    {NULL, tile_avx2_1, tile_avx2_2, tile_avx2_3, tile_avx2_4, tile_avx2_5, tile_avx2_6},
-    {NULL, tile_avx2_bf16_1, tile_avx2_bf16_2, tile_avx2_bf16_3, tile_avx2_bf16_4, tile_avx2_bf16_5,
-     tile_avx2_bf16_6},
-};
+/* 16 weights of a panel row from element i on, as fp32 (see load8). */
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline __m512 load16(const void *b, int wt,
+                                                                                      size_t i) {
+    if (wt == WT_BF16)
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)b + i))), 16));
+    if (wt == WT_I8)
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)b + i))));
+    return _mm512_loadu_ps((const float *)b + i);
+}
 
 /* The AVX-512 tile: up to MR512 rows by np (1 or 2) panels, the same
  * contract with a (kc, MR512), b0 and b1 two panel slices (kc, 16) (b1
- * unused when np is 1), c (mr, 16 * np) and init (16 * np floats or NULL).
- * x<r> and y<r> hold row r's columns of the first and second panel: with
- * two panels, 28 accumulators and the two panel vectors fill 30 of the 32
- * zmm registers, and each broadcast feeds two FMAs. Each element still sums
- * the bias and then one FMA per k in order, so the result is bitwise the
- * AVX2 tile's. */
+ * unused when np is 1), c (mr, 16 * np), and e's init and scale 16 * np
+ * floats. x<r> and y<r> hold row r's columns of the first and second panel:
+ * with two panels, 28 accumulators and the two panel vectors fill 30 of the
+ * 32 zmm registers, and each broadcast feeds two FMAs. Each element still
+ * sums the bias and then one FMA per k in order, so the result is bitwise
+ * the AVX2 tile's. */
 #define TILE512_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
-__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline __m512 widen16_bf16(const uint16_t *p) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
-}
-
-__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline __m512 load_panel16(const void *b, int bf16,
-                                                                                            int k) {
-    return bf16 ? widen16_bf16((const uint16_t *)b + (size_t)k * ENCORE_PANEL)
-                : _mm512_loadu_ps((const float *)b + (size_t)k * ENCORE_PANEL);
-}
-
 __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
-tile_avx512(const int mr, const int np, const int bf16, int kc, const float *a, const void *b0, const void *b1,
-            float *c, size_t ldc, const float *init, int first) {
-    const __m512 i0 = init && first ? _mm512_loadu_ps(init) : _mm512_setzero_ps();
-    const __m512 i1 = init && first && np > 1 ? _mm512_loadu_ps(init + ENCORE_PANEL) : _mm512_setzero_ps();
+tile_avx512(const int mr, const int np, const int wt, int kc, const float *a, const void *b0, const void *b1,
+            float *c, size_t ldc, const tile_ends *e) {
+    const int from_init = e->first && e->init && wt != WT_I8;
+    const __m512 i0 = from_init ? _mm512_loadu_ps(e->init) : _mm512_setzero_ps();
+    const __m512 i1 = from_init && np > 1 ? _mm512_loadu_ps(e->init + ENCORE_PANEL) : _mm512_setzero_ps();
 #define TILE_INIT(r)                                                                                         \
     __m512 x##r = i0, y##r = i1;                                                                             \
-    if (mr > r && !first) {                                                                                  \
+    if (mr > r && !e->first) {                                                                               \
         x##r = _mm512_loadu_ps(c + r * ldc);                                                                 \
         if (np > 1) y##r = _mm512_loadu_ps(c + r * ldc + ENCORE_PANEL);                                      \
     }
     TILE512_ROWS(TILE_INIT)
 #undef TILE_INIT
     for (int k = 0; k < kc; k++) {
-        const __m512 p0 = load_panel16(b0, bf16, k);
-        const __m512 p1 = np > 1 ? load_panel16(b1, bf16, k) : p0;
+        const __m512 p0 = load16(b0, wt, (size_t)k * ENCORE_PANEL);
+        const __m512 p1 = np > 1 ? load16(b1, wt, (size_t)k * ENCORE_PANEL) : p0;
 #define TILE_STEP(r)                                                                                         \
     if (mr > r) {                                                                                            \
         const __m512 ar = _mm512_set1_ps(a[(size_t)k * MR512 + r]);                                          \
@@ -246,6 +323,17 @@ tile_avx512(const int mr, const int np, const int bf16, int kc, const float *a, 
     }
         TILE512_ROWS(TILE_STEP)
 #undef TILE_STEP
+    }
+    if (wt == WT_I8 && e->last) {
+        const __m512 s0 = _mm512_loadu_ps(e->scale);
+        const __m512 s1 = np > 1 ? _mm512_loadu_ps(e->scale + ENCORE_PANEL) : s0;
+        const __m512 z0 = e->init ? _mm512_loadu_ps(e->init) : _mm512_setzero_ps();
+        const __m512 z1 = e->init && np > 1 ? _mm512_loadu_ps(e->init + ENCORE_PANEL) : _mm512_setzero_ps();
+#define TILE_SCALE(r)                                                                                        \
+    x##r = _mm512_fmadd_ps(x##r, s0, z0);                                                                    \
+    if (np > 1) y##r = _mm512_fmadd_ps(y##r, s1, z1);
+        TILE512_ROWS(TILE_SCALE)
+#undef TILE_SCALE
     }
 #define TILE_STORE(r)                                                                                        \
     if (mr > r) {                                                                                            \
@@ -258,18 +346,20 @@ tile_avx512(const int mr, const int np, const int bf16, int kc, const float *a, 
 #undef TILE512_ROWS
 
 typedef void (*tile512_fn)(int kc, const float *a, const void *b0, const void *b1, float *c, size_t ldc,
-                           const float *init, int first);
-#define TILE_AVX512_ONE(m, np, bf16, name)                                                                    \
+                           const tile_ends *e);
+#define TILE_AVX512_ONE(m, np, wt, name)                                                                      \
     __attribute__((target("avx512f,avx2,fma"))) static void name(int kc, const float *a, const void *b0,      \
                                                                   const void *b1, float *c, size_t ldc,        \
-                                                                  const float *init, int first) {              \
-        tile_avx512(m, np, bf16, kc, a, b0, b1, c, ldc, init, first);                                        \
+                                                                  const tile_ends *e) {                        \
+        tile_avx512(m, np, wt, kc, a, b0, b1, c, ldc, e);                                                    \
     }
 #define TILE_AVX512(m)                                                                                        \
-    TILE_AVX512_ONE(m, 1, 0, tile_avx512_##m##x1)                                                             \
-    TILE_AVX512_ONE(m, 2, 0, tile_avx512_##m##x2)                                                             \
-    TILE_AVX512_ONE(m, 1, 1, tile_avx512_bf16_##m##x1)                                                        \
-    TILE_AVX512_ONE(m, 2, 1, tile_avx512_bf16_##m##x2)
+    TILE_AVX512_ONE(m, 1, WT_F32, tile_avx512_f32_##m##x1)                                                    \
+    TILE_AVX512_ONE(m, 2, WT_F32, tile_avx512_f32_##m##x2)                                                    \
+    TILE_AVX512_ONE(m, 1, WT_BF16, tile_avx512_bf16_##m##x1)                                                  \
+    TILE_AVX512_ONE(m, 2, WT_BF16, tile_avx512_bf16_##m##x2)                                                  \
+    TILE_AVX512_ONE(m, 1, WT_I8, tile_avx512_i8_##m##x1)                                                      \
+    TILE_AVX512_ONE(m, 2, WT_I8, tile_avx512_i8_##m##x2)
 TILE_AVX512(1)
 TILE_AVX512(2)
 TILE_AVX512(3)
@@ -290,36 +380,43 @@ TILE_AVX512(14)
     {NULL,             pre##1x##np,  pre##2x##np,  pre##3x##np,  pre##4x##np,  pre##5x##np,                    \
      pre##6x##np,      pre##7x##np,  pre##8x##np,  pre##9x##np,  pre##10x##np, pre##11x##np,                   \
      pre##12x##np,     pre##13x##np, pre##14x##np}
-/* tiles_avx512[bf16][np - 1][mr]. */
-static const tile512_fn tiles_avx512[2][2][MR512 + 1] = {
-    {TILES512(tile_avx512_, 1), TILES512(tile_avx512_, 2)},
+/* tiles_avx512[weight type][np - 1][mr]. */
+static const tile512_fn tiles_avx512[3][2][MR512 + 1] = {
+    {TILES512(tile_avx512_f32_, 1), TILES512(tile_avx512_f32_, 2)},
     {TILES512(tile_avx512_bf16_, 1), TILES512(tile_avx512_bf16_, 2)},
+    {TILES512(tile_avx512_i8_, 1), TILES512(tile_avx512_i8_, 2)},
 };
 #undef TILES512
 #endif
 
 /* One register tile of one panel on the given path (ENCORE_CPU_ISA_*,
  * resolved); a is packed for that path's tile height (path_rows). */
-static void run_tile(int path, int bf16, int mr, int kc, const float *a, const void *b, float *c, size_t ldc,
-                     const float *init, int first) {
+static void run_tile(int path, int wt, int mr, int kc, const float *a, const void *b, float *c, size_t ldc,
+                     const tile_ends *e) {
 #if HAVE_X86
     if (path == ENCORE_CPU_ISA_AVX512) {
-        tiles_avx512[bf16][0][mr](kc, a, b, b, c, ldc, init, first);
+        tiles_avx512[wt][0][mr](kc, a, b, b, c, ldc, e);
         return;
     }
     if (path == ENCORE_CPU_ISA_AVX2) {
-        tiles_avx2[bf16][mr](kc, a, b, c, ldc, init, first);
+        tiles_avx2[wt][mr](kc, a, b, c, ldc, e);
         return;
     }
 #endif
     (void)path;
-    tile_portable(mr, kc, a, b, bf16, c, ldc, init, first);
+    tile_portable(mr, kc, a, b, wt, c, ldc, e);
 }
 
-/* Panel p of w from k step k0 on: (kc, 16) fp32 or bf16. */
+static int weight_type(const encore_packed_matrix *w) {
+    return w->panels_bf16 ? WT_BF16 : w->panels_i8 ? WT_I8 : WT_F32;
+}
+
+/* Panel p of w from k step k0 on: (kc, 16) fp32, bf16 or int8. */
 static const void *panel_at(const encore_packed_matrix *w, int p, int k0) {
     const size_t at = ((size_t)p * w->K + k0) * ENCORE_PANEL;
-    return w->panels_bf16 ? (const void *)(w->panels_bf16 + at) : (const void *)(w->panels + at);
+    return w->panels_bf16 ? (const void *)(w->panels_bf16 + at)
+           : w->panels_i8 ? (const void *)(w->panels_i8 + at)
+                          : (const void *)(w->panels + at);
 }
 
 /* The most rows a register tile of the path holds: how rows are packed. */
@@ -358,7 +455,7 @@ static void pack_rows(const float *x, size_t ldx, int mc, int kc, int mr_max, fl
  * packed in a_buf, by k steps [k0, k0 + kc). */
 static void panels_block(int path, const float *a_buf, const encore_packed_matrix *w, const float *bias, int t0,
                          int mc, int k0, int kc, float *out, int p0, int p1, const encore_linear_epilogue *ep) {
-    const int N = w->N, K = w->K, mr_max = path_rows(path), bf16 = w->panels_bf16 != NULL;
+    const int N = w->N, K = w->K, mr_max = path_rows(path), wt = weight_type(w);
     const int first = k0 == 0, last = k0 + kc == K;
     for (int p = p0; p < p1; p++) {
         const int n0 = p * ENCORE_PANEL, nr = N - n0 < ENCORE_PANEL ? N - n0 : ENCORE_PANEL;
@@ -367,11 +464,12 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
         if (path == ENCORE_CPU_ISA_AVX512 && p + 1 < p1 && N - n0 >= 2 * ENCORE_PANEL) {
             /* Two full panels side by side: 32 columns of out. */
             const void *b1 = panel_at(w, p + 1, k0);  // (kc, 16)
+            const tile_ends e = {bias ? bias + n0 : NULL, w->scales ? w->scales + n0 : NULL, first, last};
             for (int i = 0; i < tile_count(mc, mr_max); i++) {
                 const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
                 const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, MR512)
                 float *c = out + (size_t)(t0 + r0) * N + n0;       // (mr, 32), row stride N
-                tiles_avx512[bf16][1][mr](kc, a, b, b1, c, (size_t)N, bias ? bias + n0 : NULL, first);
+                tiles_avx512[wt][1][mr](kc, a, b, b1, c, (size_t)N, &e);
                 if (last && ep && ep->block) ep->block(c, (size_t)N, mr, n0, 2 * ENCORE_PANEL, ep->ctx);
             }
             p++;
@@ -386,12 +484,13 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
             memcpy(edge_init, bias + n0, (size_t)nr * sizeof(float));
             init = edge_init;
         }
+        const tile_ends e = {init, w->scales ? w->scales + n0 : NULL, first, last};
         for (int i = 0; i < tile_count(mc, mr_max); i++) {
             const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
             const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, mr_max)
             float *c = out + (size_t)(t0 + r0) * N + n0;       // (mr, nr), row stride N
             if (nr == ENCORE_PANEL) {
-                run_tile(path, bf16, mr, kc, a, b, c, (size_t)N, init, first);
+                run_tile(path, wt, mr, kc, a, b, c, (size_t)N, &e);
             } else {
                 /* Narrow last panel: work in a full-width copy. */
                 float tmp[MR_MAX * ENCORE_PANEL];
@@ -399,7 +498,7 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
                     memset(tmp + r * ENCORE_PANEL, 0, sizeof(float) * ENCORE_PANEL);
                     if (!first) memcpy(tmp + r * ENCORE_PANEL, c + (size_t)r * N, (size_t)nr * sizeof(float));
                 }
-                run_tile(path, bf16, mr, kc, a, b, tmp, ENCORE_PANEL, init, first);
+                run_tile(path, wt, mr, kc, a, b, tmp, ENCORE_PANEL, &e);
                 for (int r = 0; r < mr; r++)
                     memcpy(c + (size_t)r * N, tmp + r * ENCORE_PANEL, (size_t)nr * sizeof(float));
             }

@@ -19,7 +19,13 @@
  * bf16 weights. The same panels may hold bf16 values (the top 16 bits of
  * each fp32, rounded to nearest even at packing): half the bytes to stream,
  * the same fp32 arithmetic on the widened values, so a product on bf16
- * panels is bitwise the product on fp32 panels of the rounded weights. */
+ * panels is bitwise the product on fp32 panels of the rounded weights.
+ *
+ * int8 weights. Or int8 values q with one scale per output feature n
+ * (symmetric: scale_n = max_k |W[n][k]| / 127, q = round(W / scale_n) in
+ * [-127, 127]): a quarter of the bytes. The product sums x_k * q_k in fp32
+ * (exact conversions, FMA in k order as above), then out = sum * scale_n +
+ * b_n. Activations stay fp32: weight-only quantization. */
 #ifndef ENCORE_GEMM_CPU_H
 #define ENCORE_GEMM_CPU_H
 
@@ -34,9 +40,12 @@ extern "C" {
 
 #define ENCORE_PANEL 16
 
+/* Exactly one of the three panel pointers is set. */
 typedef struct encore_packed_matrix {
-    float *panels;         /* (ceil(N / 16), K, 16) fp32, or NULL when the panels are bf16 */
-    uint16_t *panels_bf16; /* (ceil(N / 16), K, 16) bf16, or NULL when they are fp32 */
+    float *panels;         /* (ceil(N / 16), K, 16) fp32 */
+    uint16_t *panels_bf16; /* (ceil(N / 16), K, 16) bf16 */
+    int8_t *panels_i8;     /* (ceil(N / 16), K, 16) int8, with scales */
+    float *scales;         /* int8: (ceil(N / 16) * 16) per output row, 0 past N */
     int N, K;
 } encore_packed_matrix;
 
@@ -52,7 +61,12 @@ void encore_pack_matrix(const float *w, int N, int K, float *dst, encore_packed_
  * encore_packed_floats(N, K) bf16 values). */
 void encore_pack_matrix_bf16(const float *w, int N, int K, uint16_t *dst, encore_packed_matrix *out);
 
-/* The inverse: w (N, K) from the packed form (bf16 widened exactly). */
+/* The same in int8 (dst holds encore_packed_floats(N, K) int8 values,
+ * scales ceil(N / 16) * 16 floats). */
+void encore_pack_matrix_i8(const float *w, int N, int K, int8_t *dst, float *scales, encore_packed_matrix *out);
+
+/* The inverse: w (N, K) from the packed form (bf16 widened exactly; int8
+ * times its scale). */
 void encore_unpack_matrix(const encore_packed_matrix *p, float *w);
 
 /* Part of one row: dst (len) = W[n][k0 .. k0 + len) (the CUDA path uploads
