@@ -1,6 +1,8 @@
 /* json_out.c: number and string formatting in Python's json.dumps style. */
 #include "json_out.h"
 
+#include "encore.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,30 +69,15 @@ void json_format_number(double v, int as_float32, char *buf, size_t len) {
     *o = '\0';
 }
 
-static uint32_t decode_utf8(const unsigned char **p) {
-    const unsigned char *s = *p;
-    uint32_t cp;
-    int n;
-    if (s[0] < 0x80) { cp = s[0]; n = 1; }
-    else if ((s[0] & 0xe0) == 0xc0) { cp = s[0] & 0x1f; n = 2; }
-    else if ((s[0] & 0xf0) == 0xe0) { cp = s[0] & 0x0f; n = 3; }
-    else { cp = s[0] & 0x07; n = 4; }
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) { /* not valid UTF-8: emit U+FFFD, move one byte */
-            *p = s + 1;
-            return 0xfffd;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    *p = s + n;
-    return cp;
-}
-
 void json_write_string(FILE *f, const char *str) {
-    const unsigned char *s = (const unsigned char *)str;
+    size_t left = strlen(str);
     fputc('"', f);
-    while (*s) {
-        uint32_t cp = decode_utf8(&s);
+    while (left > 0) {
+        uint32_t cp; /* U+FFFD for a byte that is not UTF-8, one byte at a time */
+        const int n = encore_utf8_decode(str, left, &cp);
+        const size_t step = n > 0 ? (size_t)n : 1;
+        str += step;
+        left -= step;
         switch (cp) {
         case '"': fputs("\\\"", f); break;
         case '\\': fputs("\\\\", f); break;

@@ -1,6 +1,8 @@
 /* json_buf.c: JSON text for responses; see json_buf.h. */
 #include "json_buf.h"
 
+#include "encore.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,25 +57,6 @@ void serve_buf_printf(serve_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-/* Bytes of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_sequence(const unsigned char *s, size_t n) {
-    size_t len;
-    unsigned cp;
-    if (s[0] < 0x80) return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, cp = s[0] & 0x1fu;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, cp = s[0] & 0x0fu;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, cp = s[0] & 0x07u;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 void serve_buf_json_string(serve_buf *b, const char *str, size_t n) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
@@ -82,7 +65,7 @@ void serve_buf_json_string(serve_buf *b, const char *str, size_t n) {
     size_t run = 0; /* bytes before s + i that need no escape, not yet copied */
     for (size_t i = 0; i < n;) {
         const unsigned char c = s[i];
-        const size_t seq = c >= 0x80 ? utf8_sequence(s + i, n - i) : 1;
+        const size_t seq = c >= 0x80 ? (size_t)encore_utf8_decode(str + i, n - i, NULL) : 1;
         if (seq > 0 && c >= 0x20 && c != '"' && c != '\\') {
             run += seq;
             i += seq;
