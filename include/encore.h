@@ -285,6 +285,26 @@ ENCORE_API encore_status encore_session_embed_encoded(encore_session *session,
 /* The device a session runs on after any fallback (never ENCORE_DEVICE_AUTO). */
 ENCORE_API encore_device encore_session_device(const encore_session *session);
 
+/* ---- UTF-8 -------------------------------------------------------------- */
+
+/* The UTF-8 rules the library itself applies (the tokenizer rejects exactly
+ * what encore_utf8_validate() rejects), for callers that check or escape
+ * text before or after handing it over. Valid UTF-8 is what the Unicode
+ * standard calls well-formed: no stray continuation bytes, no truncated
+ * sequences, no overlong forms, no surrogates (U+D800..U+DFFF), nothing past
+ * U+10FFFF. Both functions are pure and thread-safe; neither reads past
+ * s[len - 1]. */
+
+/* Offset of the first byte of s[0, len) that does not begin a valid UTF-8
+ * sequence, or len when all of it is valid. */
+ENCORE_API size_t encore_utf8_validate(const char *s, size_t len);
+
+/* Decode the UTF-8 sequence that begins s[0, len): returns its length in
+ * bytes (1 to 4) and stores its code point in *codepoint, or returns 0 when
+ * s[0, len) does not begin with a valid sequence (or len is 0), and stores
+ * U+FFFD. codepoint may be NULL. */
+ENCORE_API int encore_utf8_decode(const char *s, size_t len, uint32_t *codepoint);
+
 #ifdef __cplusplus
 }
 #endif

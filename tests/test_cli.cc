@@ -260,6 +260,13 @@ TEST(Cli, UsageErrorsExitWithTwo) {
     EXPECT_EQ(run({"classify", "--model", "/nonexistent", "hi"}).status, 2);    // no such model
     EXPECT_EQ(run({"classify", "--model", fixtures::model_dir("tiny-bert-embed"), "hi"}).status, 2);  // no head
     EXPECT_EQ(run({"classify", "--top-k", "0", "--model", "x"}).status, 2);
+    // Numbers are read whole: "2x" is not 2.
+    const std::string model = fixtures::model_dir("tiny-bert-sst");
+    for (const char *opt : {"--top-k", "--threads", "--batch"}) {
+        EXPECT_EQ(run({"classify", opt, "2x", "--model", model, "hi"}).status, 2) << opt;
+        EXPECT_EQ(run({"classify", opt, "99999999999999999999", "--model", model, "hi"}).status, 2) << opt;
+        EXPECT_EQ(run({"classify", opt, "2", "--model", model, "hi"}).status, 0) << opt;
+    }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "cpu/forward_cpu.h"
 
 #include "core/common.h"
+#include "core/token_check.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/gemm_cpu.h"
 
@@ -118,14 +119,10 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
     const int T = b->T, C = c->hidden_size;
     const int H = c->n_heads, D = C / H;
     const float eps = c->layer_norm_eps;
-    encore_status s = reserve(ws, c, b);
+    encore_status s = encore_model_check_tokens(m, b->ids, b->type_ids, b->positions, T);
     if (s != ENCORE_STATUS_OK) return s;
-    for (int t = 0; t < T; t++) {
-        if (b->ids[t] < 0 || b->ids[t] >= c->vocab_size || b->positions[t] >= c->max_position_embeddings ||
-            (m->type_emb && (b->type_ids[t] < 0 || b->type_ids[t] >= c->type_vocab_size)))
-            return encore_fail(ENCORE_STATUS_BAD_INPUT, "token %d (id %d, type %d, position %d) is outside the model",
-                               t, b->ids[t], b->type_ids[t], b->positions[t]);
-    }
+    s = reserve(ws, c, b);
+    if (s != ENCORE_STATUS_OK) return s;
 
     float *x = ws->x;  // (T, C)
     encore_embed_cpu(b->ids, b->type_ids, b->positions, T, C, m->word_emb, m->pos_emb, m->type_emb, m->emb_ln_g,

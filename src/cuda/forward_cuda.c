@@ -9,6 +9,7 @@
 #include "cuda/forward_cuda.h"
 
 #include "core/common.h"
+#include "core/token_check.h"
 #include "cuda_check.h"
 #include "cuda/device_blas.h"
 #include "cuda/device_weights.h"
@@ -231,18 +232,10 @@ static void capture(encore_cuda_session *s, graph_entry *g, const encore_cuda_pa
 }
 
 static encore_status check_batch(const encore_cuda_session *s, const encore_batch *b) {
-    const encore_config *c = &s->model->config;
     if (b->T > s->layout.max_tokens)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "a batch of %d tokens in a CUDA session sized for %d",
                            b->T, s->layout.max_tokens);
-    for (int t = 0; t < b->T; t++) {
-        if (b->ids[t] < 0 || b->ids[t] >= c->vocab_size || b->positions[t] < 0 ||
-            b->positions[t] >= c->max_position_embeddings ||
-            (s->model->type_emb && (b->type_ids[t] < 0 || b->type_ids[t] >= c->type_vocab_size)))
-            return encore_fail(ENCORE_STATUS_BAD_INPUT, "token %d (id %d, type %d, position %d) is outside the model",
-                               t, b->ids[t], b->type_ids[t], b->positions[t]);
-    }
-    return ENCORE_STATUS_OK;
+    return encore_model_check_tokens(s->model, b->ids, b->type_ids, b->positions, b->T);
 }
 
 encore_status encore_cuda_session_run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,

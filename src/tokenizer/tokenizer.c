@@ -290,7 +290,7 @@ static encore_status load_vocab_txt(encore_tokenizer *tok, const char *path) {
             size_t b = e - 1;
             while (b > start && ((unsigned char)buf[b] & 0xC0) == 0x80) b--;
             size_t p = b;
-            if (!encore_unicode_is_whitespace(encore_utf8_decode(buf, &p))) break;
+            if (!encore_unicode_is_whitespace(encore_utf8_next(buf, &p))) break;
             e = b;
         }
         st = vocab_insert(tok, buf + start, e - start, id);

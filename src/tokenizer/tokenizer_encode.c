@@ -147,7 +147,7 @@ encore_status encore_tok_normalize(const encore_tokenizer *tok, norm_text *t, co
     if (!norm_reserve(t, 0)) return tok_out_of_memory();
     for (size_t p = a; p < b;) {
         int32_t start = (int32_t)p;
-        uint32_t c = encore_utf8_decode(text, &p);
+        uint32_t c = encore_utf8_next(text, &p);
         if (s->clean_text) {
             if (c == 0 || c == 0xFFFD || encore_unicode_is_control(c)) continue;
             if (encore_unicode_is_whitespace(c)) c = ' ';
@@ -199,10 +199,10 @@ static size_t char_start_before(const char *s, size_t at) {
 /* The code point that ends at s[at] (at > 0), and the one at s[at] (at < len). */
 static uint32_t char_before(const char *s, size_t at) {
     size_t b = char_start_before(s, at);
-    return encore_utf8_decode(s, &b);
+    return encore_utf8_next(s, &b);
 }
 
-static uint32_t char_at(const char *s, size_t at) { return encore_utf8_decode(s, &at); }
+static uint32_t char_at(const char *s, size_t at) { return encore_utf8_next(s, &at); }
 
 /* AddedVocabulary::find_matches: the added tokens of one pass in s[0, len),
  * leftmost-longest and non-overlapping, with single_word, lstrip and rstrip. */
@@ -239,7 +239,7 @@ static encore_status find_added(const encore_tokenizer *tok, int pass, const cha
         if (hit->rstrip) {
             while (stop < len && encore_unicode_is_whitespace(char_at(s, stop))) {
                 size_t p = stop;
-                encore_utf8_decode(s, &p);
+                encore_utf8_next(s, &p);
                 stop = p;
             }
         }

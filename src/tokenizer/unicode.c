@@ -1,5 +1,5 @@
-/* unicode.c: UTF-8 validation and the character classes of BERT's
- * tokenizer. Each predicate gives what Hugging Face tokenizers (0.23) gives.
+/* unicode.c: the character classes of BERT's tokenizer (UTF-8 itself is
+ * core/utf8.c). Each predicate gives what Hugging Face tokenizers (0.23) gives.
  *
  * tokenizers takes general categories from the unicode_categories crate,
  * whose tables are Unicode 8.0: characters assigned since then are neither
@@ -167,83 +167,6 @@ static int in_ranges(const encore_range *r, size_t n, uint32_t c) {
 }
 
 #define IN_TABLE(t, c) in_ranges(t, sizeof t / sizeof t[0], c)
-
-size_t encore_utf8_validate(const char *s, size_t len) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char b = p[i];
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        /* The lead byte fixes the length and the range of the second byte:
-         * that range excludes overlong forms, surrogates and > U+10FFFF. */
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (b >= 0xC2 && b <= 0xDF) {
-            n = 2;
-        } else if (b >= 0xE0 && b <= 0xEF) {
-            n = 3;
-            if (b == 0xE0) lo = 0xA0;
-            if (b == 0xED) hi = 0x9F;
-        } else if (b >= 0xF0 && b <= 0xF4) {
-            n = 4;
-            if (b == 0xF0) lo = 0x90;
-            if (b == 0xF4) hi = 0x8F;
-        } else {
-            return i; /* a stray continuation byte, C0, C1 or F5..FF */
-        }
-        if (len - i < n || p[i + 1] < lo || p[i + 1] > hi) return i;
-        for (size_t k = 2; k < n; k++)
-            if ((p[i + k] & 0xC0) != 0x80) return i;
-        i += n;
-    }
-    return len;
-}
-
-uint32_t encore_utf8_decode(const char *s, size_t *pos) {
-    const unsigned char *p = (const unsigned char *)s + *pos;
-    uint32_t c = p[0];
-    if (c < 0x80) {
-        *pos += 1;
-    } else if (c < 0xE0) {
-        c = ((c & 0x1F) << 6) | (p[1] & 0x3F);
-        *pos += 2;
-    } else if (c < 0xF0) {
-        c = ((c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
-        *pos += 3;
-    } else {
-        c = ((c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
-            ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
-        *pos += 4;
-    }
-    return c;
-}
-
-int encore_utf8_encode(uint32_t c, char *out) {
-    unsigned char *o = (unsigned char *)out;
-    if (c < 0x80) {
-        o[0] = (unsigned char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        o[0] = (unsigned char)(0xC0 | (c >> 6));
-        o[1] = (unsigned char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (c >> 12));
-        o[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | (c >> 18));
-    o[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
-    o[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-    o[3] = (unsigned char)(0x80 | (c & 0x3F));
-    return 4;
-}
 
 int encore_unicode_is_whitespace(uint32_t c) {
     /* The White_Space property, which Rust's char::is_whitespace tests. */

@@ -1,7 +1,9 @@
-/* unicode.h: the UTF-8 and Unicode character classes the tokenizer needs,
+/* unicode.h: the Unicode character classes the tokenizer needs,
  * each defined the way Hugging Face tokenizers (Rust) defines it. */
 #ifndef ENCORE_UNICODE_H
 #define ENCORE_UNICODE_H
+
+#include "core/utf8.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -12,17 +14,6 @@ extern "C" {
 
 /* Longest canonical decomposition of one code point (Unicode has 4). */
 #define ENCORE_UNICODE_MAX_DECOMPOSITION 8
-
-/* Offset of the first byte that is not valid UTF-8 (a stray continuation
- * byte, a truncated sequence, an overlong form, a surrogate, a code point
- * past U+10FFFF), or len when all of s[0, len) is valid. */
-size_t encore_utf8_validate(const char *s, size_t len);
-
-/* Decode the code point at s[*pos] of valid UTF-8 and advance *pos. */
-uint32_t encore_utf8_decode(const char *s, size_t *pos);
-
-/* Write c as UTF-8 to out (room for 4 bytes); returns the byte count. */
-int encore_utf8_encode(uint32_t c, char *out);
 
 /* Rust's char::is_whitespace: the White_Space property. */
 int encore_unicode_is_whitespace(uint32_t c);

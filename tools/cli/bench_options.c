@@ -1,6 +1,7 @@
 /* bench_options.c: parse the command line of `encore bench`. */
 #include "bench_options.h"
 
+#include "parse_number.h"
 #include "weights_option.h"
 
 #include <errno.h>
@@ -100,10 +101,8 @@ static int parse_devices(const char *s, bench_options *o) {
 }
 
 static int parse_positive(const char *flag, const char *s, int allow_zero, int *out) {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < (allow_zero ? 0 : 1) || v > 1000000000) {
+    long v;
+    if (!tools_parse_long(s, allow_zero ? 0 : 1, 1000000000, &v)) {
         fprintf(stderr, "encore bench: %s takes a %s number, not '%s'\n", flag, allow_zero ? "non-negative" : "positive",
                 s);
         return 0;
@@ -153,9 +152,7 @@ int bench_parse_args(int argc, char **argv, const char *default_model_dir, bench
             ok = parse_positive(a, v, 0, &o->iters);
             iters_given = 1;
         } else if (strcmp(a, "--seconds") == 0) {
-            char *end = NULL;
-            o->seconds = strtod(v, &end);
-            if (end == v || *end || !(o->seconds > 0.0) || o->seconds > 1e6) {
+            if (!tools_parse_double(v, 0.0, 1e6, &o->seconds) || !(o->seconds > 0.0)) {
                 fprintf(stderr, "encore bench: --seconds takes a positive number, not '%s'\n", v);
                 ok = 0;
             }

@@ -1,6 +1,8 @@
 /* bench_stats.c: clocks, percentiles, FLOP count, cell figures. */
 #include "bench_stats.h"
 
+#include "read_file.h"
+
 #include <cJSON.h>
 
 #include <stdio.h>
@@ -35,19 +37,12 @@ int bench_shape_read(const encore_model *model, const char *model_dir, bench_sha
     memset(s, 0, sizeof *s);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", model_dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *text = tools_read_file(path, NULL);
+    if (!text) {
         snprintf(err, err_len, "cannot open %s", path);
         return 0;
     }
-    char *text = NULL;
-    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)size + 1)) != NULL) {
-        size_t got = fread(text, 1, (size_t)size, f);
-        text[got] = '\0';
-    }
-    fclose(f);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    cJSON *root = cJSON_Parse(text);
     free(text);
     /* The model loaded, so the keys are there; read them as encore does:
      * DistilBERT's names first, then BERT's. */

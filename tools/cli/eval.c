@@ -2,6 +2,8 @@
  * (a header row, a text column and a label column, as GLUE's SST-2). */
 #include "eval.h"
 
+#include "parse_number.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +39,8 @@ static int parse_label(const encore_model *model, const char *s) {
     const int L = encore_model_n_labels(model);
     for (int i = 0; i < L; i++)
         if (strcmp(encore_model_label(model, i), s) == 0) return i;
-    char *end = NULL;
-    long v = strtol(s, &end, 10);
-    if (*s && *end == '\0' && v >= 0 && v < L) return (int)v;
-    return -1;
+    long v;
+    return tools_parse_long(s, 0, L - 1, &v) ? (int)v : -1;
 }
 
 static int column(char **fields, int n, const char *name) {

@@ -13,7 +13,7 @@
 void json_format_number(double v, int as_float32, char *buf, size_t len);
 
 /* A JSON string with ensure_ascii=True: non-ASCII as \uXXXX escapes
- * (surrogate pairs above U+FFFF). The text must be valid UTF-8. */
+ * (surrogate pairs above U+FFFF); a byte that is not UTF-8 as \ufffd. */
 void json_write_string(FILE *f, const char *s);
 
 /* Label indices ordered as transformers' pipeline lists them: best score

@@ -10,12 +10,15 @@
 #include "weights_option.h"
 #include "eval.h"
 #include "json_out.h"
+#include "parse_number.h"
+#include "read_file.h"
 #include "pull.h"
 #include "serve.h"
 #include "score.h"
 #include "bench.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +90,14 @@ static void usage(FILE *f) {
             ENCORE_VERSION);
 }
 
+/* A positive int, read whole. */
+static int parse_count(const char *s, int *out) {
+    long v;
+    if (!tools_parse_long(s, 1, INT_MAX, &v)) return 0;
+    *out = (int)v;
+    return 1;
+}
+
 static int parse_args(int argc, char **argv, options *o, int *first_text) {
     memset(o, 0, sizeof *o);
     o->top_k = 1;
@@ -129,7 +140,7 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
         else if (strcmp(a, "--top-k") == 0) {
             o->top_k_given = 1;
             if (strcmp(next, "all") == 0) o->top_k = -1;
-            else if ((o->top_k = atoi(next)) < 1) {
+            else if (!parse_count(next, &o->top_k)) {
                 fprintf(stderr, "encore: --top-k takes a positive number or 'all', not '%s'\n", next);
                 return 0;
             }
@@ -141,12 +152,12 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
                 return 0;
             }
         } else if (strcmp(a, "--threads") == 0) {
-            if ((o->threads = atoi(next)) < 1) {
+            if (!parse_count(next, &o->threads)) {
                 fprintf(stderr, "encore: --threads takes a positive number\n");
                 return 0;
             }
         } else if (strcmp(a, "--batch") == 0) {
-            if ((o->batch = atoi(next)) < 1) {
+            if (!parse_count(next, &o->batch)) {
                 fprintf(stderr, "encore: --batch takes a positive number\n");
                 return 0;
             }
@@ -334,13 +345,9 @@ static int run_models(void) {
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, "models--", 8) != 0) continue;
-        char commit[128] = "";
+        char commit[128];
         snprintf(path, sizeof path, "%s/%s/refs/main", cache, e->d_name);
-        FILE *ref = fopen(path, "r");
-        if (!ref) continue;
-        if (!fgets(commit, sizeof commit, ref)) commit[0] = '\0';
-        fclose(ref);
-        commit[strcspn(commit, "\r\n")] = '\0';
+        if (!tools_read_first_line(path, commit, sizeof commit)) continue;
         char id[256];
         snprintf(id, sizeof id, "%s", e->d_name + 8);
         char *sep = strstr(id, "--");

@@ -22,6 +22,7 @@
 #include "pull_internal.h"
 
 #include "encore.h"
+#include "read_file.h"
 
 #include <cJSON.h>
 #include <openssl/evp.h>
@@ -466,13 +467,8 @@ static char *cached_snapshot(const pull_ctx *c) {
     if (is_hex(c->revision, 40)) snprintf(commit, sizeof commit, "%s", c->revision);
     else {
         char *ref = xprintf("%s/refs/%s", c->repo_dir, c->revision);
-        FILE *f = fopen(ref, "r");
-        if (f) {
-            if (!fgets(commit, sizeof commit, f)) commit[0] = '\0';
-            fclose(f);
-        }
+        tools_read_first_line(ref, commit, sizeof commit);
         free(ref);
-        commit[strcspn(commit, "\r\n")] = '\0';
     }
     if (!is_hex(commit, 40)) return NULL;
     char *dir = xprintf("%s/snapshots/%s", c->repo_dir, commit);

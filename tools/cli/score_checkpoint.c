@@ -2,6 +2,8 @@
  * object. */
 #include "score_checkpoint.h"
 
+#include "read_file.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -103,17 +105,14 @@ static int get_int(const cJSON *obj, const char *key, int64_t *out) {
 
 int score_checkpoint_read(const char *path, score_checkpoint *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *text = tools_read_file(path, NULL);
+    if (!text) {
         if (errno == ENOENT) return 0;
         snprintf(err, errlen, "cannot read the checkpoint %s: %s", path, strerror(errno));
         return -1;
     }
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *root = cJSON_Parse(buf);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
     const cJSON *job = cJSON_GetObjectItemCaseSensitive(root, "job");
     const cJSON *problems = cJSON_GetObjectItemCaseSensitive(root, "problems");

@@ -52,32 +52,6 @@ void score_record_free(score_record *r) {
     r->raw_cap = 0;
 }
 
-long score_utf8_invalid_at(const char *str, size_t len) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp, min;
-        if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f, min = 0x80;
-        else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f, min = 0x800;
-        else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07, min = 0x10000;
-        else return (long)i;
-        if (i + n > len) return (long)i;
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return (long)i;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return (long)i;
-        i += n;
-    }
-    return -1;
-}
-
 /* ---- reading --------------------------------------------------------- */
 
 /* Refill the buffer. Returns the bytes now available, 0 at the end, -1 on error. */
@@ -490,6 +464,11 @@ static void parse_columns(const score_reader *r, const score_options *o, score_r
     *pair = r->pair_col >= 0 ? fields[r->pair_col] : NULL;
 }
 
+static int utf8_valid(const char *s) {
+    const size_t len = strlen(s);
+    return encore_utf8_validate(s, len) == len;
+}
+
 void score_record_prepare(const score_reader *r, const score_options *o, const encore_model *model,
                           score_record *rec) {
     if (rec->oversized) {
@@ -498,10 +477,10 @@ void score_record_prepare(const score_reader *r, const score_options *o, const e
                  o->max_record_bytes);
         return;
     }
-    long bad = score_utf8_invalid_at(rec->raw, rec->raw_len);
-    if (bad >= 0) {
+    const size_t bad = encore_utf8_validate(rec->raw, rec->raw_len);
+    if (bad < rec->raw_len) {
         rec->problem = SCORE_PROBLEM_INVALID_UTF8;
-        snprintf(rec->message, sizeof rec->message, "invalid UTF-8 at byte %ld of the record", bad + 1);
+        snprintf(rec->message, sizeof rec->message, "invalid UTF-8 at byte %zu of the record", bad + 1);
         return;
     }
     const char *nul = memchr(rec->raw, '\0', rec->raw_len);
@@ -527,13 +506,13 @@ void score_record_prepare(const score_reader *r, const score_options *o, const e
         parse_columns(r, o, rec, &store, &text, &pair);
     else text = rec->raw;
     if (rec->problem == SCORE_PROBLEM_NONE && rec->id && rec->id_is_string &&
-        score_utf8_invalid_at(rec->id, strlen(rec->id)) >= 0)
+        !utf8_valid(rec->id))
         fail(rec, SCORE_PROBLEM_INVALID_UTF8, "the id is not valid UTF-8%s", "");
     if (rec->problem == SCORE_PROBLEM_NONE) {
         const char *names[2] = {o->text_field, o->pair_field};
         const char *texts[2] = {text, pair};
         for (int k = 0; k < 2 && texts[k] && rec->problem == SCORE_PROBLEM_NONE; k++) {
-            if (score_utf8_invalid_at(texts[k], strlen(texts[k])) >= 0)
+            if (!utf8_valid(texts[k]))
                 fail(rec, SCORE_PROBLEM_INVALID_UTF8, "'%s' is not valid UTF-8", names[k]);
             else if (blank(texts[k], strlen(texts[k])))
                 fail(rec, SCORE_PROBLEM_EMPTY_TEXT, r->format == SCORE_INPUT_TEXT ? "the line is empty%s"

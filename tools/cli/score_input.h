@@ -92,7 +92,4 @@ int score_reader_next(score_reader *r, score_record *rec);
 void score_record_prepare(const score_reader *r, const score_options *o, const encore_model *model,
                           score_record *rec);
 
-/* Index of the first byte that is not valid UTF-8, or -1 when all are. */
-long score_utf8_invalid_at(const char *s, size_t len);
-
 #endif /* ENCORE_CLI_SCORE_INPUT_H */

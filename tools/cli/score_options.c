@@ -1,7 +1,10 @@
 /* score_options.c: parse the command line of `encore score`. */
 #include "score_options.h"
 
+#include "parse_number.h"
+
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,14 +64,6 @@ void score_usage(FILE *f) {
             "text) becomes {\"id\"/\"line\", \"error\", \"problem\"} and the run goes on.\n"
             "Exit status: 0 every record scored, 1 some records were errors (or --strict\n"
             "stopped), 2 usage, model or I/O error, 130 interrupted (resume with --resume).\n");
-}
-
-static int parse_int(const char *s, long lo, long hi, long *out) {
-    char *end = NULL;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
 }
 
 static const char *takes_value[] = {
@@ -137,7 +132,7 @@ int score_parse_args(int argc, char **argv, score_options *o) {
         } else if (strcmp(a, "--top-k") == 0) {
             o->top_k_given = 1;
             if (strcmp(v, "all") == 0) o->top_k = -1;
-            else if (!parse_int(v, 1, INT_MAX, &n)) return bad(a, v, "a positive number or 'all'");
+            else if (!tools_parse_long(v, 1, INT_MAX, &n)) return bad(a, v, "a positive number or 'all'");
             else o->top_k = (int)n;
         } else if (strcmp(a, "--pooling") == 0) {
             if (strcmp(v, "mean") == 0) o->pooling = ENCORE_POOLING_MEAN;
@@ -149,25 +144,22 @@ int score_parse_args(int argc, char **argv, score_options *o) {
             else if (strcmp(v, "auto") == 0) o->device = ENCORE_DEVICE_AUTO;
             else return bad(a, v, "cpu, cuda or auto");
         } else if (strcmp(a, "--batch-tokens") == 0) {
-            if (!parse_int(v, 1, 1 << 24, &n)) return bad(a, v, "a positive number");
+            if (!tools_parse_long(v, 1, 1 << 24, &n)) return bad(a, v, "a positive number");
             o->batch_tokens = (int)n;
         } else if (strcmp(a, "--window") == 0) {
-            if (!parse_int(v, 1, 1 << 20, &n)) return bad(a, v, "a positive number");
+            if (!tools_parse_long(v, 1, 1 << 20, &n)) return bad(a, v, "a positive number");
             o->window = (int)n;
         } else if (strcmp(a, "--threads") == 0) {
-            if (!parse_int(v, 1, 4096, &n)) return bad(a, v, "a positive number");
+            if (!tools_parse_long(v, 1, 4096, &n)) return bad(a, v, "a positive number");
             o->threads = (int)n;
         } else if (strcmp(a, "--tokenizer-threads") == 0) {
-            if (!parse_int(v, 1, 256, &n)) return bad(a, v, "a number from 1 to 256");
+            if (!tools_parse_long(v, 1, 256, &n)) return bad(a, v, "a number from 1 to 256");
             o->tokenizer_threads = (int)n;
         } else if (strcmp(a, "--max-record-bytes") == 0) {
-            if (!parse_int(v, 16, LONG_MAX, &n)) return bad(a, v, "a number of at least 16");
+            if (!tools_parse_long(v, 16, LONG_MAX, &n)) return bad(a, v, "a number of at least 16");
             o->max_record_bytes = (size_t)n;
         } else if (strcmp(a, "--checkpoint-every") == 0) {
-            char *end = NULL;
-            double s = strtod(v, &end);
-            if (!*v || *end || !(s >= 0.0)) return bad(a, v, "a number of seconds");
-            o->checkpoint_every = s;
+            if (!tools_parse_double(v, 0.0, HUGE_VAL, &o->checkpoint_every)) return bad(a, v, "a number of seconds");
         } else if (strcmp(a, "--progress") == 0) {
             if (strcmp(v, "auto") == 0) o->progress = SCORE_PROGRESS_AUTO;
             else if (strcmp(v, "human") == 0) o->progress = SCORE_PROGRESS_HUMAN;

@@ -3,6 +3,8 @@
 #include "serve.h"
 #include "server.h"
 
+#include "parse_number.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -50,15 +52,9 @@ static void usage(FILE *f) {
 
 /* A whole number in [lo, hi]. */
 static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "encore serve: %s takes a number from %ld to %ld, not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    if (tools_parse_long(s, lo, hi, out)) return 0;
+    fprintf(stderr, "encore serve: %s takes a number from %ld to %ld, not '%s'\n", opt, lo, hi, s);
+    return -1;
 }
 
 static int parse_args(int argc, char **argv, serve_config *c) {

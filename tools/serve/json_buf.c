@@ -1,7 +1,8 @@
 /* json_buf.c: JSON text for responses; see json_buf.h. */
 #include "json_buf.h"
 
-#include <math.h>
+#include "json_write.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,96 +56,18 @@ void serve_buf_printf(serve_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-/* Bytes of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_sequence(const unsigned char *s, size_t n) {
-    size_t len;
-    unsigned cp;
-    if (s[0] < 0x80) return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, cp = s[0] & 0x1fu;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, cp = s[0] & 0x0fu;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, cp = s[0] & 0x07u;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
+static void buf_sink(void *b, const char *s, size_t n) { serve_buf_append(b, s, n); }
 
-void serve_buf_json_string(serve_buf *b, const char *str, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
+void serve_buf_json_string(serve_buf *b, const char *s, size_t n) {
     if (!reserve(b, n + 2)) return;
-    b->data[b->len++] = '"';
-    size_t run = 0; /* bytes before s + i that need no escape, not yet copied */
-    for (size_t i = 0; i < n;) {
-        const unsigned char c = s[i];
-        const size_t seq = c >= 0x80 ? utf8_sequence(s + i, n - i) : 1;
-        if (seq > 0 && c >= 0x20 && c != '"' && c != '\\') {
-            run += seq;
-            i += seq;
-            continue;
-        }
-        serve_buf_append(b, str + i - run, run);
-        run = 0;
-        char esc[8] = {'\\', 0};
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            if (seq == 0) {
-                memcpy(esc + 1, "ufffd", 5); /* not UTF-8: U+FFFD, one byte at a time */
-            } else {
-                memcpy(esc + 1, "u00", 3);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-            }
-        }
-        serve_buf_puts(b, esc);
-        i++;
-    }
-    serve_buf_append(b, str + n - run, run);
-    serve_buf_append(b, "\"", 1);
+    tools_json_write_string(buf_sink, b, s, n, TOOLS_JSON_UTF8);
 }
 
 void serve_buf_json_cstring(serve_buf *b, const char *s) { serve_buf_json_string(b, s, strlen(s)); }
 
 void serve_buf_json_float(serve_buf *b, float v) {
-    if (!isfinite(v)) {
-        serve_buf_puts(b, "null");
-        return;
-    }
-    /* Fewest significant digits that read back to v: 9 always do for a
-     * float32. Start at 6 (most scores and embeddings need 7 to 9, short
-     * values such as 0.5 need fewer) to keep the common case to few tries. */
-    char out[40];
-    int p = 6;
-    snprintf(out, sizeof out, "%.*g", p, (double)v);
-    if (strtof(out, NULL) == v) {
-        for (int q = 1; q < p; q++) {
-            char shorter[40];
-            snprintf(shorter, sizeof shorter, "%.*g", q, (double)v);
-            if (strtof(shorter, NULL) == v) {
-                memcpy(out, shorter, sizeof out);
-                break;
-            }
-        }
-    } else {
-        for (p = 7; p <= 9; p++) {
-            snprintf(out, sizeof out, "%.*g", p, (double)v);
-            if (strtof(out, NULL) == v) break;
-        }
-    }
-    serve_buf_puts(b, out);
-    if (!strpbrk(out, ".e")) serve_buf_puts(b, ".0");
+    char out[TOOLS_JSON_NUMBER_MAX];
+    serve_buf_append(b, out, tools_json_format_float((double)v, 1, TOOLS_JSON_UTF8, out, sizeof out));
 }
 
 char *serve_buf_take(serve_buf *b, size_t *len) {
