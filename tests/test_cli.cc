@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <cmath>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -252,6 +254,39 @@ TEST(Cli, DefaultModelsPerCommand) {
     Result e_cls = run({"embed", "--model", cls, "--quiet", "--", "a fine film"});
     ASSERT_EQ(e_cls.status, 0) << e_cls.out;
     EXPECT_NE(e_cls.out, e.out);
+}
+
+// --weights reaches the model in every command that loads one: fp32 is the
+// default (bit for bit), bf16 and int8 change the scores a little (the
+// label and a score within 0.05 here; the library's bounds are in
+// test_model), and an unknown value is a usage error naming the choices.
+TEST(Cli, WeightsOptionReachesEveryCommand) {
+    const std::string model = fixtures::model_dir("tiny-bert-sst");
+    const std::string text = "This movie was a wonderful, heartfelt delight.";
+    const Result plain = run({"classify", "--model", model, "--quiet", text});
+    ASSERT_EQ(plain.status, 0);
+    EXPECT_EQ(run({"classify", "--weights", "fp32", "--model", model, "--quiet", text}).out, plain.out);
+    const auto score_of = [](const std::string &out) {
+        const size_t at = out.find("\"score\": ");
+        return at == std::string::npos ? std::nan("") : std::stod(out.substr(at + 9));
+    };
+    const auto label_of = [](const std::string &out) { return out.substr(0, out.find("\"score\"")); };
+    for (const char *w : {"bf16", "int8"}) {
+        const Result r = run({"classify", "--weights", w, "--model", model, "--quiet", text});
+        ASSERT_EQ(r.status, 0) << w;
+        EXPECT_NE(r.out, plain.out) << w << ": the weights did not change";
+        EXPECT_EQ(label_of(r.out), label_of(plain.out)) << w;
+        EXPECT_NEAR(score_of(r.out), score_of(plain.out), 0.05) << w;
+    }
+    const std::string err = testing::TempDir() + "weights_err.txt";
+    cli::Options quiet;
+    quiet.stderr_path = err;
+    EXPECT_EQ(cli::run({"classify", "--weights", "int4", "--model", model, "hi"}, quiet).status, 2);
+    std::ifstream in(err);
+    const std::string said((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(said.find("fp32, bf16 or int8"), std::string::npos) << said;
+    for (const char *cmd : {"bench", "score", "serve"})
+        EXPECT_EQ(cli::run({cmd, "--weights", "int4", "--model", model}, quiet).status, 2) << cmd;
 }
 
 TEST(Cli, UsageErrorsExitWithTwo) {

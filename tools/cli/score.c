@@ -121,7 +121,9 @@ int encore_cli_score(int argc, char **argv) {
     if (o.quiet) encore_log_set(quiet_log, NULL);
 
     encore_model *model = NULL;
-    if (encore_model_load(o.model_dir, encore_model_default_params(), &model) != ENCORE_STATUS_OK) {
+    encore_model_params mp = encore_model_default_params();
+    mp.weights = o.weights;
+    if (encore_model_load(o.model_dir, mp, &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore score: %s\n", encore_last_error());
         return 2;
     }

@@ -2,6 +2,7 @@
 #include "score_options.h"
 
 #include "parse_number.h"
+#include "weights_option.h"
 
 #include <limits.h>
 #include <math.h>
@@ -48,6 +49,7 @@ void score_usage(FILE *f) {
             "  --batch-tokens N        tokens per forward pass (default 8192)\n"
             "  --window N              records sorted by length together (default 4096)\n"
             "  --threads N             model threads (default: all cores)\n"
+            ENCORE_WEIGHTS_OPTION_HELP
             "  --tokenizer-threads N   threads that parse, tokenize and format records while\n"
             "                          the model runs (default: a quarter of the cores, 1 to 8)\n"
             "  --resume                carry on from OUTPUT.ckpt after an interruption\n"
@@ -69,7 +71,7 @@ void score_usage(FILE *f) {
 static const char *takes_value[] = {
     "--model",  "--input",   "--output",  "--input-format", "--format",     "--text-field", "--pair-field",
     "--id-field", "--top-k", "--pooling", "--device",       "--batch-tokens", "--window",   "--threads",
-    "--tokenizer-threads", "--progress", "--checkpoint", "--checkpoint-every", "--max-record-bytes", NULL};
+    "--tokenizer-threads", "--progress", "--checkpoint", "--checkpoint-every", "--max-record-bytes", "--weights", NULL};
 
 static int needs_value(const char *a) {
     for (int i = 0; takes_value[i]; i++)
@@ -152,6 +154,8 @@ int score_parse_args(int argc, char **argv, score_options *o) {
         } else if (strcmp(a, "--threads") == 0) {
             if (!tools_parse_long(v, 1, 4096, &n)) return bad(a, v, "a positive number");
             o->threads = (int)n;
+        } else if (strcmp(a, "--weights") == 0) {
+            if (encore_weights_parse(v, &o->weights) != 0) return bad(a, v, "fp32, bf16 or int8");
         } else if (strcmp(a, "--tokenizer-threads") == 0) {
             if (!tools_parse_long(v, 1, 256, &n)) return bad(a, v, "a number from 1 to 256");
             o->tokenizer_threads = (int)n;

@@ -49,6 +49,7 @@ typedef struct score_options {
     int batch_tokens;             /* tokens per forward pass */
     int window;                   /* records sorted by length together */
     int threads;                  /* model threads; 0 = all cores */
+    encore_weights weights;       /* --weights: how the CPU stores the linear weights */
     int tokenizer_threads;        /* workers: parse, tokenize, format */
     score_progress_mode progress;
     double checkpoint_every;      /* seconds between checkpoints; 0 = after every window */

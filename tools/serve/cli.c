@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include "parse_number.h"
+#include "weights_option.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -43,6 +44,8 @@ static void usage(FILE *f) {
             "  --batch-wait-us N              let a batch wait up to N us for more inputs (default 0)\n"
             "  --auto-truncate                cut over-long inputs when a request does not say \"truncate\"\n"
             "  --threads N                    CPU threads for the model (default: all cores)\n"
+            "  --weights fp32|bf16|int8       how the CPU stores the linear layers' weights (default fp32;\n"
+            "                                 see the README for what bf16 and int8 cost in accuracy)\n"
             "  --quiet                        no log lines on stderr\n"
             "\n"
             "OpenMP threads wait passively (OMP_WAIT_POLICY=passive) unless OMP_WAIT_POLICY is set.\n\n"
@@ -108,6 +111,11 @@ static int parse_args(int argc, char **argv, serve_config *c) {
             } else if (strcmp(a, "--threads") == 0) {
                 if (parse_long(a, v, 1, 4096, &n)) return -1;
                 c->threads = (int)n;
+            } else if (strcmp(a, "--weights") == 0) {
+                if (encore_weights_parse(v, &c->weights) != 0) {
+                    fprintf(stderr, "encore serve: --weights takes fp32, bf16 or int8, not '%s'\n", v);
+                    return -1;
+                }
             } else {
                 fprintf(stderr, "encore serve: unknown option %s\n", a);
                 return -1;
@@ -220,7 +228,9 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
 
     serve_ctx ctx = {.cfg = c};
     encore_model *model = NULL;
-    if (encore_model_load(c.model_dir, encore_model_default_params(), &model) != ENCORE_STATUS_OK) {
+    encore_model_params mp = encore_model_default_params();
+    mp.weights = c.weights;
+    if (encore_model_load(c.model_dir, mp, &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore serve: %s\n", encore_last_error());
         return 2;
     }

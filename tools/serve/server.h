@@ -24,6 +24,7 @@ typedef struct serve_config {
     long batch_wait_us;
     int auto_truncate;           /* "truncate" when a request does not say */
     int threads;                 /* CPU threads of the model; 0 = all cores */
+    encore_weights weights;      /* --weights: how the CPU stores the linear weights */
     int quiet;
 } serve_config;
 
