@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cJSON.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
@@ -46,14 +47,39 @@ inline bool has(const cJSON *obj, const char *key) {
     return v && !cJSON_IsNull(v);
 }
 
-inline std::vector<double> numbers(const cJSON *arr) {
+// The numbers of a JSON array. Anything else (a missing key reads as null)
+// is a test failure, not an empty list: a comparison against an empty list
+// would compare nothing and pass.
+inline std::vector<double> numbers_named(const cJSON *arr, const std::string &what) {
     std::vector<double> out;
+    if (!cJSON_IsArray(arr)) {
+        ADD_FAILURE() << what << " is " << (arr ? "not a list" : "missing");
+        return out;
+    }
     const cJSON *v;
-    cJSON_ArrayForEach(v, arr) out.push_back(v->valuedouble);
+    cJSON_ArrayForEach(v, arr) {
+        if (!cJSON_IsNumber(v)) {
+            ADD_FAILURE() << what << " holds something that is not a number";
+            return {};
+        }
+        out.push_back(v->valuedouble);
+    }
     return out;
 }
 
-inline std::vector<double> numbers(const cJSON *obj, const char *key) { return numbers(get(obj, key)); }
+inline std::vector<double> numbers(const cJSON *arr) { return numbers_named(arr, "the list"); }
+inline std::vector<double> numbers(const cJSON *obj, const char *key) {
+    return numbers_named(get(obj, key), "\"" + std::string(key) + "\"");
+}
+
+// A number of the reference; missing or not a number is a test failure, and
+// reads as NaN, which no comparison passes.
+inline double number(const cJSON *obj, const char *key) {
+    const cJSON *v = get(obj, key);
+    if (cJSON_IsNumber(v)) return v->valuedouble;
+    ADD_FAILURE() << "\"" << key << "\" is " << (v ? "not a number" : "missing");
+    return NAN;
+}
 
 // The input of a case; the strings live as long as the JSON.
 inline encore_input input(const cJSON *c) {
@@ -74,16 +100,6 @@ inline bool has_nul(const cJSON *c) {
         if (cJSON_GetArrayItem(cJSON_GetArrayItem(offsets, i), 1)->valueint > (int)len[s->valueint]) return true;
     }
     return false;
-}
-
-inline double max_abs_diff(const float *got, const std::vector<double> &want) {
-    double m = 0;
-    for (size_t i = 0; i < want.size(); i++) {
-        double d = std::fabs((double)got[i] - want[i]);
-        if (std::isnan(d)) return INFINITY;
-        if (d > m) m = d;
-    }
-    return m;
 }
 
 }  // namespace fixtures

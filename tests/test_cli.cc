@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli_run.h"
+#include "expect_close.h"
 #include "fixtures.h"
 
 using fixtures::get;
@@ -51,9 +52,7 @@ constexpr double kScoreTol = 1e-5;
 
 void expect_same_as_pipeline(const std::string &got, const std::string &want, const std::string &what) {
     EXPECT_EQ(layout(got), layout(want)) << what << "\n got: " << got << "\nwant: " << want;
-    auto g = numbers_in(got), w = numbers_in(want);
-    ASSERT_EQ(g.size(), w.size()) << what;
-    for (size_t i = 0; i < g.size(); i++) EXPECT_NEAR(g[i], w[i], kScoreTol) << what << "\n got: " << got;
+    EXPECT_CLOSE(numbers_in(got), numbers_in(want), kScoreTol, 0) << what << "\n got: " << got;
 }
 
 class Pipeline : public ::testing::TestWithParam<std::string> {};
@@ -150,9 +149,8 @@ TEST(Cli, EmbedMatchesSentenceTransformers) {
     Result r = run({"embed", "--model", fixtures::model_dir("tiny-bert-embed"), "--quiet", "--normalize", "--",
                     fixtures::str(c, "text")});
     ASSERT_EQ(r.status, 0);
-    auto got = numbers_in(r.out), want = fixtures::numbers(c, "embedding_normalized");
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); i++) EXPECT_NEAR(got[i], want[i], 1e-5);
+    // Embeddings within 1e-5 of sentence-transformers, as test_model.cc.
+    EXPECT_CLOSE(numbers_in(r.out), fixtures::numbers(c, "embedding_normalized"), 1e-5, 0) << r.out;
 }
 
 TEST(Cli, ModelsListsTheDefaultModelAndTheHubCache) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "expect_close.h"
 #include "fixtures.h"
 #include "core/safetensors.h"
 
@@ -103,19 +104,19 @@ TEST(RealModel, ClassifyMatchesThePipelineAndAccuracyAgrees) {
     int ours_right = 0, hf_right = 0, dev = 0, label_diff = 0;
     for (int i = 0; i < n; i++) {
         const cJSON *cs = cases[i];
-        auto want = fixtures::numbers(cs, "logits");
-        double d = fixtures::max_abs_diff(&logits[2 * i], want);
-        worst_logit = std::max(worst_logit, d);
-        EXPECT_LE(d, kLogitTol) << fixtures::str(cs, "name");
+        const auto got = approx::values(&logits[2 * i], 2);
+        const auto want = fixtures::numbers(cs, "logits");
+        worst_logit = std::max(worst_logit, approx::max_abs_diff(got, want));
+        EXPECT_CLOSE(got, want, kLogitTol, 0) << fixtures::str(cs, "name");
         int best = scores[2 * i + 1] > scores[2 * i] ? 1 : 0;
         const std::string label = encore_model_label(r->model, best);
         if (label != fixtures::str(cs, "label")) {
             label_diff++;
             ADD_FAILURE() << "label of " << fixtures::str(cs, "name");
         }
-        double ds = std::fabs(scores[2 * i + best] - get(cs, "score")->valuedouble);
-        worst_score = std::max(worst_score, ds);
-        EXPECT_LE(ds, kScoreTol) << fixtures::str(cs, "name");
+        const double want_score = fixtures::number(cs, "score");
+        worst_score = std::max(worst_score, std::fabs(scores[2 * i + best] - want_score));
+        EXPECT_NEAR(scores[2 * i + best], want_score, kScoreTol) << fixtures::str(cs, "name");
         const cJSON *gold = get(cs, "dev_label");
         if (cJSON_IsNumber(gold)) {
             dev++;
