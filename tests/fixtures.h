@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -102,4 +103,22 @@ inline bool has_nul(const cJSON *c) {
     return false;
 }
 
+// Whether a test that needs a model that is not there must fail rather than
+// skip: ENCORE_REQUIRE_REAL_MODEL=1 (scripts/test.sh sets it), so that a
+// suite that has the models does not pass by skipping their tests.
+inline bool require_real_model() {
+    const char *v = std::getenv("ENCORE_REQUIRE_REAL_MODEL");
+    return v && *v && std::strcmp(v, "0") != 0;
+}
+
 }  // namespace fixtures
+
+// Skip the test, saying why (a streamed message), because a model it needs is
+// missing; fail instead under ENCORE_REQUIRE_REAL_MODEL.
+#define SKIP_WITHOUT_MODEL(why)                                                                \
+    do {                                                                                       \
+        if (fixtures::require_real_model())                                                    \
+            FAIL() << why << " (and ENCORE_REQUIRE_REAL_MODEL is set: the model is required)"; \
+        else                                                                                   \
+            GTEST_SKIP() << why;                                                               \
+    } while (0)

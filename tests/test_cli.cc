@@ -180,13 +180,15 @@ TEST(Cli, ModelsListsTheDefaultModelAndTheHubCache) {
 }
 
 // Without --model or $ENCORE_MODEL, embed uses the all-MiniLM-L6-v2 embedding
-// model and every other command the sentiment model (both assembled by
-// scripts/setup.sh; the test skips, saying so, without them).
+// model and every other command the sentiment model (both built by
+// models/default/assemble.py; the test skips, saying so, without them, and
+// fails instead under ENCORE_REQUIRE_REAL_MODEL=1).
 TEST(Cli, DefaultModelsPerCommand) {
     namespace fs = std::filesystem;
     const std::string cls = ENCORE_DEFAULT_MODEL_DIR, emb = ENCORE_DEFAULT_EMBED_MODEL_DIR;
     if (!fs::exists(cls + "/model.safetensors") || !fs::exists(emb + "/model.safetensors"))
-        GTEST_SKIP() << "the default models are not at " << cls << " and " << emb << " (scripts/setup.sh assembles them)";
+        SKIP_WITHOUT_MODEL("the default models are not at " << cls << " and " << emb
+                                                             << " (models/default/assemble.py builds them)");
     unsetenv("ENCORE_MODEL");
     Result e = run({"embed", "--quiet", "--", "a fine film"});
     Result e_dir = run({"embed", "--model", emb, "--quiet", "--", "a fine film"});

@@ -1,12 +1,13 @@
 // test_expect_close.cc: the test helpers fail when they must. EXPECT_CLOSE
 // (expect_close.h) on NaN, Inf, a size mismatch, an element just outside
 // atol + rtol * |want|, and nothing to compare; fixtures::numbers on a key the
-// reference lacks.
+// reference lacks; SKIP_WITHOUT_MODEL under ENCORE_REQUIRE_REAL_MODEL.
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -111,6 +112,21 @@ TEST(Fixtures, MissingKeyFailsInsteadOfComparingNothing) {
     const std::string first = failures.GetTestPartResult(0).message(), second = failures.GetTestPartResult(1).message();
     EXPECT_NE(first.find("\"no_such_key\" is missing"), std::string::npos) << first;
     EXPECT_NE(second.find("got has 32 elements, want has 0"), std::string::npos) << second;
+}
+
+void needs_a_model() { SKIP_WITHOUT_MODEL("no model at /nonexistent"); }
+
+TEST(Fixtures, MissingModelFailsWhenTheModelIsRequired) {
+    const char *saved = std::getenv("ENCORE_REQUIRE_REAL_MODEL");
+    const std::string keep = saved ? saved : "";
+    setenv("ENCORE_REQUIRE_REAL_MODEL", "1", 1);
+    EXPECT_FATAL_FAILURE(needs_a_model(), "ENCORE_REQUIRE_REAL_MODEL is set");
+    setenv("ENCORE_REQUIRE_REAL_MODEL", "0", 1);
+    EXPECT_FALSE(fixtures::require_real_model());
+    if (saved)
+        setenv("ENCORE_REQUIRE_REAL_MODEL", keep.c_str(), 1);
+    else
+        unsetenv("ENCORE_REQUIRE_REAL_MODEL");
 }
 
 }  // namespace
