@@ -38,9 +38,13 @@ inline std::unique_ptr<Json> load(const std::string &name) {
 
 inline const cJSON *get(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
 
+// A string of the reference; missing or not a string is a test failure (and
+// reads as ""): test fixtures::has first for a key that may be absent.
 inline std::string str(const cJSON *obj, const char *key) {
     const cJSON *v = get(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
+    if (cJSON_IsString(v)) return v->valuestring;
+    ADD_FAILURE() << "\"" << key << "\" is " << (v ? "not a string" : "missing");
+    return "";
 }
 
 inline bool has(const cJSON *obj, const char *key) {

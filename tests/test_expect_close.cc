@@ -100,6 +100,10 @@ TEST(Fixtures, MissingKeyFailsInsteadOfComparingNothing) {
     EXPECT_NONFATAL_FAILURE(fixtures::numbers(c, "embeddings_mean"), "\"embeddings_mean\" is missing");
     EXPECT_NONFATAL_FAILURE(fixtures::numbers(c, "text"), "\"text\" is not a list");
     EXPECT_NONFATAL_FAILURE(fixtures::numbers(c, "offsets"), "not a number");
+    EXPECT_NONFATAL_FAILURE(fixtures::str(c, "txt"), "\"txt\" is missing");
+    EXPECT_NONFATAL_FAILURE(fixtures::str(c, "ids"), "\"ids\" is not a string");
+    EXPECT_NONFATAL_FAILURE(fixtures::number(c, "max_len"), "\"max_len\" is missing");
+    EXPECT_FALSE(fixtures::str(c, "name").empty());
     // And a comparison against it fails twice: the key, then the sizes.
     const std::vector<float> got(32, 0.0f);
     ::testing::TestPartResultArray failures;
