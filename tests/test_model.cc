@@ -84,6 +84,7 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
     ASSERT_EQ(L, cJSON_GetArraySize(get(l->ref->root, "labels")));
     for (int i = 0; i < L; i++)
         EXPECT_STREQ(encore_model_label(l->model, i), cJSON_GetArrayItem(get(l->ref->root, "labels"), i)->valuestring);
+    double worst = 0;
     int n = 0;
     for (const cJSON *c : runnable(*l)) {
         encore_input in = fixtures::input(c);
@@ -91,11 +92,15 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
         ASSERT_EQ(encore_session_logits(session_for(*l, c), &in, 1, logits.data()), ENCORE_STATUS_OK)
             << fixtures::str(c, "name") << ": " << encore_last_error();
         ASSERT_EQ(encore_session_classify(session_for(*l, c), &in, 1, scores.data()), ENCORE_STATUS_OK);
-        EXPECT_CLOSE(logits, fixtures::numbers(c, "logits"), kLogitTol, 0) << "logits of case " << fixtures::str(c, "name");
-        EXPECT_CLOSE(scores, fixtures::numbers(c, "scores"), kScoreTol, 0) << "scores of case " << fixtures::str(c, "name");
+        const std::vector<double> want = fixtures::numbers(c, "logits");
+        EXPECT_CLOSE(logits, want, kLogitTol, 0) << "logits of case " << fixtures::str(c, "name");
+        EXPECT_CLOSE(scores, fixtures::numbers(c, "scores"), kScoreTol, 0)
+            << "scores of case " << fixtures::str(c, "name");
+        worst = std::max(worst, approx::max_abs_diff(logits, want));
         n++;
     }
     EXPECT_GT(n, 20);
+    std::printf("[ %s ] %d cases, largest logit difference %.3g\n", GetParam().c_str(), n, worst);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Classifier,
@@ -208,7 +213,8 @@ TEST_P(Embedder, EmbeddingsMatchSentenceTransformers) {
         for (const Want &w : wants) {
             ASSERT_EQ(encore_session_embed(s, &in, 1, w.pooling, w.normalize, e.data()), ENCORE_STATUS_OK)
                 << encore_last_error();
-            EXPECT_CLOSE(e, reference_embedding(*l, c, w.key), kEmbedTol, 0) << w.key << " of case " << fixtures::str(c, "name");
+            EXPECT_CLOSE(e, reference_embedding(*l, c, w.key), kEmbedTol, 0)
+                << w.key << " of case " << fixtures::str(c, "name");
         }
         n++;
     }
