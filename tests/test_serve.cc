@@ -114,6 +114,8 @@ std::vector<std::pair<std::string, std::string>> texts(const std::string &model,
         if ((in.text_pair != nullptr) != pairs || (!*in.text && !(in.text_pair && *in.text_pair))) continue;
         out.push_back({in.text, in.text_pair ? in.text_pair : ""});
     }
+    // The loops over these texts would check nothing without them.
+    EXPECT_FALSE(out.empty()) << model << ": no fixture texts" << (pairs ? " with a pair" : "");
     return out;
 }
 
