@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cJSON.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -36,9 +38,13 @@ inline std::unique_ptr<Json> load(const std::string &name) {
 
 inline const cJSON *get(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
 
+// A string of the reference; missing or not a string is a test failure (and
+// reads as ""): test fixtures::has first for a key that may be absent.
 inline std::string str(const cJSON *obj, const char *key) {
     const cJSON *v = get(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : "";
+    if (cJSON_IsString(v)) return v->valuestring;
+    ADD_FAILURE() << "\"" << key << "\" is " << (v ? "not a string" : "missing");
+    return "";
 }
 
 inline bool has(const cJSON *obj, const char *key) {
@@ -46,14 +52,39 @@ inline bool has(const cJSON *obj, const char *key) {
     return v && !cJSON_IsNull(v);
 }
 
-inline std::vector<double> numbers(const cJSON *arr) {
+// The numbers of a JSON array. Anything else (a missing key reads as null)
+// is a test failure, not an empty list: a comparison against an empty list
+// would compare nothing and pass.
+inline std::vector<double> numbers_named(const cJSON *arr, const std::string &what) {
     std::vector<double> out;
+    if (!cJSON_IsArray(arr)) {
+        ADD_FAILURE() << what << " is " << (arr ? "not a list" : "missing");
+        return out;
+    }
     const cJSON *v;
-    cJSON_ArrayForEach(v, arr) out.push_back(v->valuedouble);
+    cJSON_ArrayForEach(v, arr) {
+        if (!cJSON_IsNumber(v)) {
+            ADD_FAILURE() << what << " holds something that is not a number";
+            return {};
+        }
+        out.push_back(v->valuedouble);
+    }
     return out;
 }
 
-inline std::vector<double> numbers(const cJSON *obj, const char *key) { return numbers(get(obj, key)); }
+inline std::vector<double> numbers(const cJSON *arr) { return numbers_named(arr, "the list"); }
+inline std::vector<double> numbers(const cJSON *obj, const char *key) {
+    return numbers_named(get(obj, key), "\"" + std::string(key) + "\"");
+}
+
+// A number of the reference; missing or not a number is a test failure, and
+// reads as NaN, which no comparison passes.
+inline double number(const cJSON *obj, const char *key) {
+    const cJSON *v = get(obj, key);
+    if (cJSON_IsNumber(v)) return v->valuedouble;
+    ADD_FAILURE() << "\"" << key << "\" is " << (v ? "not a number" : "missing");
+    return NAN;
+}
 
 // The input of a case; the strings live as long as the JSON.
 inline encore_input input(const cJSON *c) {
@@ -76,14 +107,22 @@ inline bool has_nul(const cJSON *c) {
     return false;
 }
 
-inline double max_abs_diff(const float *got, const std::vector<double> &want) {
-    double m = 0;
-    for (size_t i = 0; i < want.size(); i++) {
-        double d = std::fabs((double)got[i] - want[i]);
-        if (std::isnan(d)) return INFINITY;
-        if (d > m) m = d;
-    }
-    return m;
+// Whether a test that needs a model that is not there must fail rather than
+// skip: ENCORE_REQUIRE_REAL_MODEL=1 (scripts/test.sh sets it), so that a
+// suite that has the models does not pass by skipping their tests.
+inline bool require_real_model() {
+    const char *v = std::getenv("ENCORE_REQUIRE_REAL_MODEL");
+    return v && *v && std::strcmp(v, "0") != 0;
 }
 
 }  // namespace fixtures
+
+// Skip the test, saying why (a streamed message), because a model it needs is
+// missing; fail instead under ENCORE_REQUIRE_REAL_MODEL.
+#define SKIP_WITHOUT_MODEL(why)                                                                \
+    do {                                                                                       \
+        if (fixtures::require_real_model())                                                    \
+            FAIL() << why << " (and ENCORE_REQUIRE_REAL_MODEL is set: the model is required)"; \
+        else                                                                                   \
+            GTEST_SKIP() << why;                                                               \
+    } while (0)

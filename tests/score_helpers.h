@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cJSON.h>
+#include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -159,9 +161,13 @@ inline cJSON *summary(const std::string &err) {
     return nullptr;
 }
 
+// A number of a JSON object; missing or not a number is a test failure, and
+// reads as NaN, which no comparison passes (not even with another missing one).
 inline double number(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (cJSON_IsNumber(v)) return v->valuedouble;
+    ADD_FAILURE() << "\"" << key << "\" is " << (v ? "not a number" : "missing");
+    return NAN;
 }
 
 inline std::string string(const cJSON *obj, const char *key) {

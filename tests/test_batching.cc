@@ -15,6 +15,7 @@
 #include "cuda/device_plan.h"
 #include "cuda/device_probe.h"
 #include "encore.h"
+#include "expect_close.h"
 #include "fixtures.h"
 #include "cpu/forward_cpu.h"
 #include "core/model.h"
@@ -133,11 +134,8 @@ TEST(Conversion, ArraysRoundTripThroughEveryDtype) {
         encore_convert_from_f32(src.data(), src.size(), dt, buf.data());
         encore_convert_to_f32(buf.data(), src.size(), dt, back.data());
         const double rel = dt == ENCORE_CUDA_F32 ? 0.0 : dt == ENCORE_CUDA_F16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
-        for (size_t i = 0; i < src.size(); i++) {
-            // 3.0e-5 is subnormal in fp16: its absolute error is half of 2^-24.
-            EXPECT_LE(std::fabs(back[i] - src[i]), rel * std::fabs(src[i]) + std::ldexp(1.0, -25))
-                << encore_cuda_dtype_name(dt) << " " << src[i];
-        }
+        // 3.0e-5 is subnormal in fp16: its absolute error is half of 2^-24.
+        EXPECT_CLOSE(back, src, std::ldexp(1.0, -25), rel) << encore_cuda_dtype_name(dt);
     }
     EXPECT_EQ(encore_cuda_dtype_of(ENCORE_PRECISION_DEFAULT), ENCORE_CUDA_F16);
     EXPECT_EQ(encore_cuda_dtype_of(ENCORE_PRECISION_FP32), ENCORE_CUDA_F32);

@@ -27,6 +27,7 @@
 #include "cuda/device_plan.h"
 #include "cuda/device_probe.h"
 #include "cpu/forward_cpu.h"
+#include "expect_close.h"
 #include "kernels.h"
 
 namespace {
@@ -153,29 +154,10 @@ std::vector<int32_t> starts_of(const std::vector<int> &lengths) {
     return s;
 }
 
-// Compare, reporting NaN/Inf first, then the worst element against its bound.
+// Compare with the op's tolerance (expect_close.h: NaN and Inf fail, and are
+// reported first).
 void expect_close(const std::vector<float> &got, const std::vector<float> &want, Tol tol, const std::string &what) {
-    ASSERT_EQ(got.size(), want.size());
-    size_t bad = 0, nonfinite = 0, worst = 0;
-    double worst_excess = -1.0;
-    for (size_t i = 0; i < got.size(); i++) {
-        if (!std::isfinite(want[i])) continue;  // never happens with these inputs; the CPU is the judge
-        if (!std::isfinite(got[i])) {
-            if (nonfinite++ < 3) ADD_FAILURE() << what << ": element " << i << " is " << got[i] << " (want " << want[i] << ")";
-            continue;
-        }
-        const double err = std::fabs((double)got[i] - want[i]);
-        const double bound = tol.atol + tol.rtol * std::fabs(want[i]);
-        if (err > bound) bad++;
-        if (err - bound > worst_excess) {
-            worst_excess = err - bound;
-            worst = i;
-        }
-    }
-    EXPECT_EQ(nonfinite, 0u) << what << ": " << nonfinite << " NaN/Inf outputs (unwritten elements stay NaN)";
-    EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << got.size() << " outside atol " << tol.atol << " + rtol "
-                       << tol.rtol << " (" << tol.why << "); worst at " << worst << ": got " << got[worst]
-                       << ", want " << want[worst];
+    EXPECT_CLOSE(got, want, tol.atol, tol.rtol) << what << " (" << tol.why << "; unwritten elements stay NaN)";
 }
 
 // ---- the table -------------------------------------------------------------------

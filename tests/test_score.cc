@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "embed_limit.h"
+#include "expect_close.h"
 #include "fixtures.h"
 #include "score_helpers.h"
 
@@ -99,10 +100,13 @@ void expect_labels(const cJSON *got, const std::string &want_json, double tol, c
     auto g = labels_of(got), w = labels_of(want);
     cJSON_Delete(want);
     ASSERT_EQ(g.size(), w.size()) << what;
+    std::vector<double> gs, ws;
     for (size_t i = 0; i < g.size(); i++) {
         EXPECT_EQ(g[i].first, w[i].first) << what << " #" << i;
-        EXPECT_NEAR(g[i].second, w[i].second, tol) << what << " #" << i;
+        gs.push_back(g[i].second);
+        ws.push_back(w[i].second);
     }
+    EXPECT_CLOSE(gs, ws, tol, 0) << what;
 }
 
 // ---- parity with the pipeline ---------------------------------------------
@@ -238,11 +242,10 @@ TEST(Score, EmbeddingModelsGiveSentenceTransformersEmbeddings) {
         JsonLines got(score_test::read_file(s.path("out.jsonl")));
         ASSERT_EQ(got.size(), picked.size());
         for (size_t i = 0; i < picked.size(); i++) {
-            auto g = fixtures::numbers(got[i], "embedding");
-            auto w = fixtures::numbers(picked[i], normalize ? "embedding_normalized" : "embedding");
-            ASSERT_EQ(g.size(), w.size());
             // Embeddings within 1e-5 of sentence-transformers, as test_model.cc.
-            for (size_t k = 0; k < g.size(); k++) EXPECT_NEAR(g[k], w[k], 1e-5) << fixtures::str(picked[i], "name");
+            EXPECT_CLOSE(fixtures::numbers(got[i], "embedding"),
+                         fixtures::numbers(picked[i], normalize ? "embedding_normalized" : "embedding"), 1e-5, 0)
+                << fixtures::str(picked[i], "name");
         }
         // And what `encore embed` prints for the first text.
         std::vector<std::string> embed = {"embed", "--model", fixtures::model_dir("tiny-bert-embed"), "--quiet",
@@ -253,8 +256,7 @@ TEST(Score, EmbeddingModelsGiveSentenceTransformersEmbeddings) {
         cJSON *want = cJSON_Parse(e.out.c_str());
         auto w = fixtures::numbers(want), g = fixtures::numbers(got[0], "embedding");
         cJSON_Delete(want);
-        ASSERT_EQ(g.size(), w.size());
-        for (size_t k = 0; k < g.size(); k++) EXPECT_NEAR(g[k], w[k], kSameCodeTol);
+        EXPECT_CLOSE(g, w, kSameCodeTol, 0);
     }
 }
 

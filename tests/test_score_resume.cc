@@ -1,10 +1,14 @@
 // test_score_resume.cc: an `encore score` run killed with SIGKILL at random
 // instants, and resumed with --resume each time, ends with an output equal
 // byte for byte to an uninterrupted run's: no record lost, duplicated or torn.
+// Every kill counted landed mid-run (the checkpoint says so); the instants
+// come from a fixed seed, printed, that ENCORE_RESUME_SEED overrides.
 #include <gtest/gtest.h>
-#include <time.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <thread>
@@ -28,6 +32,8 @@ constexpr const char *kWindow = "64";
 constexpr int kRecords = 4000, kShortRecords = 3000;
 constexpr const char *kWindow = "256";
 #endif
+// Seconds between checkpoints: many per run, and kills between them.
+constexpr double kCheckpointEvery = 0.05;
 
 // Records of varied length, with a bad one now and then so that error records
 // and the summary's counts cross the interruptions too.
@@ -68,7 +74,8 @@ Job make_job(int n, const std::vector<std::string> &extra, const std::string &ou
     Job j;
     score_test::write_file(j.s.path("in.jsonl"), make_input(n));
     j.args = {"score", "--model", fixtures::model_dir("tiny-bert-sst"), "--input", j.s.path("in.jsonl"),
-              "--threads", "1", "--window", kWindow, "--checkpoint-every", "0.05", "--progress", "json"};
+              "--threads", "1", "--window", kWindow, "--checkpoint-every", std::to_string(kCheckpointEvery),
+              "--progress", "json"};
     j.args.insert(j.args.end(), extra.begin(), extra.end());
     j.out = out_name;
     return j;
@@ -81,57 +88,149 @@ std::vector<std::string> args_for(const Job &j, const std::string &out, bool res
     return a;
 }
 
-// The reference run, then runs killed at random instants and resumed, then a
-// last resume to the end; the outputs (and side files) must be equal.
+// The seed of the kill instants: fixed, so that a failure can be replayed,
+// and printed; ENCORE_RESUME_SEED in the environment sets another.
+unsigned kill_seed() {
+    const char *env = std::getenv("ENCORE_RESUME_SEED");
+    const unsigned seed = env && *env ? (unsigned)std::strtoul(env, nullptr, 0) : 20261201u;
+    std::printf("[ seed ] kill instants from seed %u (ENCORE_RESUME_SEED sets another)\n", seed);
+    return seed;
+}
+
+// What the checkpoint beside an output says: records done (0 without a
+// checkpoint) and whether the job is complete.
+struct Checkpointed {
+    long long records = 0;
+    bool complete = false;
+};
+
+Checkpointed checkpointed(const std::string &out) {
+    Checkpointed c;
+    if (!score_test::exists(out + ".ckpt")) return c;
+    cJSON *root = cJSON_Parse(score_test::read_file(out + ".ckpt").c_str());
+    EXPECT_TRUE(root) << "the checkpoint " << out << ".ckpt is not JSON";
+    const cJSON *records = get(root, "records");
+    EXPECT_TRUE(cJSON_IsString(records)) << "the checkpoint has no \"records\"";
+    if (cJSON_IsString(records)) c.records = std::atoll(records->valuestring);
+    c.complete = cJSON_IsTrue(get(root, "complete"));
+    cJSON_Delete(root);
+    return c;
+}
+
+// The reference run; then runs killed with SIGKILL and resumed until `kills`
+// kills landed mid-run: the run had checkpointed records beyond those it
+// started from, but not all of them. A kill that came too early (nothing
+// new checkpointed) is retried later; one that came too late (the run had
+// finished) ends the series, which is checked like the last one, and a new
+// series starts with earlier kills. Each series is finished with --resume
+// and its output (and side files, and the summary's counts) must equal the
+// reference's byte for byte. From stdin (a pipe) when from_stdin.
 void kill_and_resume(const std::vector<std::string> &extra, const std::string &out_name,
-                     const std::vector<std::string> &side_files, int kills) {
-    Job j = make_job(kRecords, extra, out_name);
+                     const std::vector<std::string> &side_files, int kills, int n_records = kRecords,
+                     bool from_stdin = false) {
+    Job j = make_job(n_records, extra, out_name);
+    const std::string input = score_test::read_file(j.s.path("in.jsonl"));
+    const std::string *feed = from_stdin ? &input : nullptr;
+    auto args = [&](const std::string &out, bool resume) {
+        auto a = args_for(j, out, resume);
+        for (size_t i = 0; from_stdin && i + 1 < a.size(); i++)
+            if (a[i] == "--input") a[i + 1] = "-";
+        return a;
+    };
     const std::string ref = j.s.path("ref-" + out_name), got = j.s.path(out_name);
     auto t0 = std::chrono::steady_clock::now();
-    Result r = score_test::run(args_for(j, ref, false));
+    Result r = score_test::run(args(ref, false), feed);
     const double full = seconds_since(t0);
     ASSERT_EQ(r.status, 1) << r.err;  // the bad records
     cJSON *ref_sum = score_test::summary(r.err);
     ASSERT_TRUE(ref_sum) << r.err;
+    const long long total = (long long)score_test::number(ref_sum, "records");
+    ASSERT_EQ(total, n_records);
+    // The fixed cost of a run (start, load the model): a one-record job.
+    Job one = make_job(1, extra, out_name);
+    t0 = std::chrono::steady_clock::now();
+    score_test::run(args_for(one, one.s.path(out_name), false));
+    const double start = seconds_since(t0), work = std::max(full - start, 0.01);
 
-    const unsigned seed = (unsigned)time(nullptr);
+    const unsigned seed = kill_seed();
     std::mt19937 rng(seed);
-    SCOPED_TRACE("seed " + std::to_string(seed) + ", full run " + std::to_string(full) + " s");
-    // Kill until `kills` runs died mid-way. A run that ends before its kill
-    // (a loaded machine) ends the series, or, before any kill landed, starts
-    // it over with earlier kills.
-    int killed_running = 0;
-    double span = 0.6 * full;
+    SCOPED_TRACE("seed " + std::to_string(seed) + ", full run " + std::to_string(full) + " s, of which start " +
+                 std::to_string(start) + " s");
+    // Finish the series with --resume and compare with the reference.
+    auto finish_and_compare = [&](const std::string &series) {
+        Result last = score_test::run(args(got, true), feed);
+        EXPECT_EQ(last.status, 1) << series << ": " << last.err;
+        EXPECT_TRUE(score_test::read_file(got) == score_test::read_file(ref)) << series << ": outputs differ: " << got;
+        for (const auto &side : side_files)
+            EXPECT_TRUE(score_test::read_file(j.s.path(side)) == score_test::read_file(j.s.path("ref-" + side)))
+                << series << ": " << side;
+        // The counts carried across the interruptions add up to the reference's.
+        cJSON *sum = score_test::summary(last.err);
+        ASSERT_TRUE(sum) << series << ": " << last.err;
+        for (const char *key : {"records", "scored", "errors", "tokens", "truncated"})
+            EXPECT_EQ(score_test::number(sum, key), score_test::number(ref_sum, key)) << series << ": " << key;
+        cJSON_Delete(sum);
+    };
+    // The kill instant: the start, the run's first checkpoint (after
+    // kCheckpointEvery seconds, at a window's end), then a random share of
+    // the rest of the work this run has left, small enough to leave room for
+    // the kills still to land. The work is estimated from the reference run
+    // times a scale that grows after a kill that came too early and shrinks
+    // after one that came too late (a loaded machine). A series with too
+    // little work left for another checkpoint is finished and a new one
+    // started.
+    const double first_checkpoint = kCheckpointEvery + work * std::atoi(kWindow) / (double)total;
+    double scale = 1.0;
+    int landed = 0, series = 1;
+    long long before = 0;  // records checkpointed when this run started
     bool fresh = true;
-    for (int attempt = 0; killed_running < kills && attempt < 4 * kills; attempt++) {
-        std::uniform_real_distribution<double> when(0.02, span);  // from model loading on
-        score_test::Proc p = score_test::spawn(args_for(j, got, !fresh), j.s.path("stdout"), j.s.path("stderr"));
-        fresh = false;
-        std::this_thread::sleep_for(std::chrono::duration<double>(when(rng)));
-        kill(p.pid, SIGKILL);
-        int status = score_test::wait_status(p);
-        ASSERT_TRUE(status == 128 + SIGKILL || status == 1) << status << ": " << score_test::read_file(j.s.path("stderr"));
-        if (status == 128 + SIGKILL) {
-            killed_running++;
-        } else if (killed_running > 0) {
-            break;
-        } else {
-            span /= 2;
+    std::string history;
+    const int max_attempts = 8 * kills + 8;
+    for (int attempt = 0; landed < kills && attempt < max_attempts; attempt++) {
+        const double left = scale * work * (double)(total - before) / (double)total;
+        if (!fresh && left < 2 * first_checkpoint) {
+            history += "\n  series " + std::to_string(series) + ": too little left for another checkpoint";
+            finish_and_compare("series " + std::to_string(series));
             fresh = true;
+            before = 0;
+            series++;
+            continue;
+        }
+        if (fresh) {  // no output or checkpoint of an earlier series
+            std::remove(got.c_str());
+            std::remove((got + ".ckpt").c_str());
+        }
+        std::uniform_real_distribution<double> share(0.0, 1.0 / (kills - landed));
+        const double delay = start + first_checkpoint + share(rng) * std::max(left - first_checkpoint, 0.0);
+        score_test::Proc p = score_test::spawn(args(got, !fresh), j.s.path("stdout"), j.s.path("stderr"), feed);
+        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+        kill(p.pid, SIGKILL);
+        const int status = score_test::wait_status(p);
+        ASSERT_TRUE(status == 128 + SIGKILL || status == 1) << status << ": " << score_test::read_file(j.s.path("stderr"));
+        const Checkpointed c = checkpointed(got);
+        char line[160];
+        std::snprintf(line, sizeof line, "\n  series %d, kill after %.3f s: %s, %lld -> %lld of %lld records", series,
+                      delay, status == 1 ? "finished" : "killed", before, c.records, total);
+        history += line;
+        if (status == 1 || c.complete || c.records >= total) {
+            history += " (too late)";
+            finish_and_compare("series " + std::to_string(series));
+            fresh = true;
+            before = 0;
+            series++;
+            scale *= 0.7;
+        } else if (c.records <= before) {
+            history += " (too early)";
+            scale *= 1.3;
+        } else {
+            landed++;
+            before = c.records;
+            fresh = false;
         }
     }
-    EXPECT_GT(killed_running, 0);
-    Result last = score_test::run(args_for(j, got, true));
-    EXPECT_EQ(last.status, 1) << last.err;
-    EXPECT_TRUE(score_test::read_file(got) == score_test::read_file(ref)) << "outputs differ: " << got;
-    for (const auto &side : side_files)
-        EXPECT_TRUE(score_test::read_file(j.s.path(side)) == score_test::read_file(j.s.path("ref-" + side))) << side;
-    // The counts carried across the interruptions add up to the reference's.
-    cJSON *sum = score_test::summary(last.err);
-    ASSERT_TRUE(sum) << last.err;
-    for (const char *key : {"records", "scored", "errors", "tokens", "truncated"})
-        EXPECT_EQ(score_test::number(sum, key), score_test::number(ref_sum, key)) << key;
-    cJSON_Delete(sum);
+    std::printf("[ kills ] %d of %d landed mid-run:%s\n", landed, kills, history.c_str());
+    EXPECT_EQ(landed, kills) << "kills that landed mid-run, in " << max_attempts << " attempts:" << history;
+    finish_and_compare("series " + std::to_string(series));
     cJSON_Delete(ref_sum);
 }
 
@@ -149,50 +248,60 @@ TEST(ScoreResume, SigkillAtRandomInstantsThenResumeGivesTheSameBytesTsv) {
 
 // A pipe cannot seek: resuming reads the records already done and drops them.
 TEST(ScoreResume, FromStdin) {
-    Job j = make_job(kShortRecords, {}, "out.jsonl");
-    const std::string input = score_test::read_file(j.s.path("in.jsonl"));
-    auto stdin_args = [&](const std::string &out, bool resume) {
-        auto a = args_for(j, out, resume);
-        for (size_t i = 0; i + 1 < a.size(); i++)
-            if (a[i] == "--input") a[i + 1] = "-";
-        return a;
-    };
-    auto t0 = std::chrono::steady_clock::now();
-    Result r = score_test::run(stdin_args(j.s.path("ref.jsonl"), false), &input);
-    const double full = seconds_since(t0);
-    ASSERT_EQ(r.status, 1) << r.err;
-    score_test::Proc p =
-        score_test::spawn(stdin_args(j.s.path("out.jsonl"), false), j.s.path("stdout"), j.s.path("stderr"), &input);
-    std::this_thread::sleep_for(std::chrono::duration<double>(0.6 * full));
-    kill(p.pid, SIGKILL);
-    score_test::wait_status(p);
-    Result last = score_test::run(stdin_args(j.s.path("out.jsonl"), true), &input);
-    EXPECT_EQ(last.status, 1) << last.err;
-    EXPECT_TRUE(score_test::read_file(j.s.path("out.jsonl")) == score_test::read_file(j.s.path("ref.jsonl")));
+    kill_and_resume({}, "out.jsonl", {}, 1, kShortRecords, true);
 }
 
 // Ctrl-C: the scored records are written and checkpointed, exit status 130;
 // --resume finishes the job; another --resume has nothing to do; a different
-// job refuses the checkpoint.
+// job refuses the checkpoint. The interrupt must land mid-run (some records
+// done, not all): one that came too early or too late is retried at
+// another instant.
 TEST(ScoreResume, InterruptThenResumeThenNothingLeftThenAnotherJobIsRefused) {
     Job j = make_job(kShortRecords, {}, "out.jsonl");
     const std::string ref = j.s.path("ref.jsonl"), out = j.s.path("out.jsonl");
     auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(score_test::run(args_for(j, ref, false)).status, 1);
     const double full = seconds_since(t0);
-    score_test::Proc p = score_test::spawn(args_for(j, out, false), j.s.path("stdout"), j.s.path("stderr"));
-    std::this_thread::sleep_for(std::chrono::duration<double>(0.5 * full));
-    kill(p.pid, SIGINT);
-    int status = score_test::wait_status(p);
-    const std::string err = score_test::read_file(j.s.path("stderr"));
-    EXPECT_TRUE(status == 130 || status == 1) << err;  // 1: it had finished
-    if (status == 130) {
-        cJSON *sum = score_test::summary(err);
-        ASSERT_TRUE(sum) << err;
-        EXPECT_FALSE(cJSON_IsTrue(get(sum, "complete")));
-        EXPECT_GT(score_test::number(sum, "records"), 0);
-        cJSON_Delete(sum);
+    const unsigned seed = kill_seed();
+    std::mt19937 rng(seed);
+    SCOPED_TRACE("seed " + std::to_string(seed) + ", full run " + std::to_string(full) + " s");
+    std::uniform_real_distribution<double> share(0.2, 0.8);
+    double scale = 1.0;
+    bool landed = false;
+    std::string history;
+    for (int attempt = 0; !landed && attempt < 8; attempt++) {
+        std::remove(out.c_str());
+        std::remove((out + ".ckpt").c_str());
+        const double delay = scale * share(rng) * full;
+        score_test::Proc p = score_test::spawn(args_for(j, out, false), j.s.path("stdout"), j.s.path("stderr"));
+        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+        kill(p.pid, SIGINT);
+        const int status = score_test::wait_status(p);
+        const std::string err = score_test::read_file(j.s.path("stderr"));
+        ASSERT_TRUE(status == 130 || status == 1) << status << ": " << err;  // 1: it had finished
+        double records = -1;
+        if (status == 130) {
+            cJSON *sum = score_test::summary(err);
+            ASSERT_TRUE(sum) << err;
+            EXPECT_FALSE(cJSON_IsTrue(get(sum, "complete")));
+            records = score_test::number(sum, "records");
+            cJSON_Delete(sum);
+            EXPECT_EQ((long long)records, checkpointed(out).records) << "the summary and the checkpoint disagree";
+        }
+        char line[120];
+        std::snprintf(line, sizeof line, "\n  interrupt after %.3f s: %s, %.0f of %d records", delay,
+                      status == 1 ? "finished" : "stopped", records, kShortRecords);
+        history += line;
+        if (status == 1) {
+            scale *= 0.5;  // too late
+        } else if (records <= 0) {
+            scale *= 1.5;  // too early
+        } else {
+            landed = records < kShortRecords;
+        }
     }
+    std::printf("[ interrupt ]%s\n", history.c_str());
+    ASSERT_TRUE(landed) << "no interrupt landed mid-run:" << history;
     Result r = score_test::run(args_for(j, out, true));
     EXPECT_EQ(r.status, 1) << r.err;
     EXPECT_TRUE(score_test::read_file(out) == score_test::read_file(ref));

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "embed_limit.h"
+#include "expect_close.h"
 #include "fixtures.h"
 #include "serve_harness.h"
 
@@ -114,6 +115,8 @@ std::vector<std::pair<std::string, std::string>> texts(const std::string &model,
         if ((in.text_pair != nullptr) != pairs || (!*in.text && !(in.text_pair && *in.text_pair))) continue;
         out.push_back({in.text, in.text_pair ? in.text_pair : ""});
     }
+    // The loops over these texts would check nothing without them.
+    EXPECT_FALSE(out.empty()) << model << ": no fixture texts" << (pairs ? " with a pair" : "");
     return out;
 }
 
@@ -142,7 +145,7 @@ std::string check_predictions(const cJSON *list, const float *want, const encore
         for (int i = 0; i < L; i++)
             if (std::string(encore_model_label(model, i)) == label->valuestring) id = i;
         if (id < 0 || !seen.insert(label->valuestring).second) return std::string("bad label ") + label->valuestring;
-        if (std::fabs(score->valuedouble - want[id]) > kTol)
+        if (!approx::element_close(score->valuedouble, want[id], kTol, 0))
             return std::string("score of ") + label->valuestring + " is " + std::to_string(score->valuedouble) +
                    ", the library gives " + std::to_string(want[id]);
         if (score->valuedouble > prev) return "not sorted best first";
@@ -153,16 +156,14 @@ std::string check_predictions(const cJSON *list, const float *want, const encore
 
 std::string check_vector(const cJSON *v, const float *want, int n) {
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n) return "not a list of " + std::to_string(n) + " numbers";
-    int i = 0;
+    std::vector<double> got;
     const cJSON *x;
     cJSON_ArrayForEach(x, v) {
         if (!cJSON_IsNumber(x)) return "not a number";
-        if (std::fabs(x->valuedouble - want[i]) > kTol)
-            return "element " + std::to_string(i) + " is " + std::to_string(x->valuedouble) + ", the library gives " +
-                   std::to_string(want[i]);
-        i++;
+        got.push_back(x->valuedouble);
     }
-    return "";
+    ::testing::AssertionResult close = approx::all_close(approx::values(got), approx::values(want, n), kTol, 0);
+    return close ? "" : std::string("against the library: ") + close.message();
 }
 
 // An error response: this status, and a JSON body of exactly {"error":
