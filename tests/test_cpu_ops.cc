@@ -1,12 +1,14 @@
 // The CPU attention (src/cpu/cpu_ops.c) against softmax(q k^T / sqrt(D)) v in
-// double, for sequences of several lengths packed in one batch, on both code
-// paths and 1 and 2 threads, and a sequence's result is bitwise the same
-// alone or in a batch; and LayerNorm with its residual against double.
+// double, for sequences of several lengths packed in one batch, on every code
+// path the CPU has and 1 and 2 threads, and a sequence's result is bitwise
+// the same alone or in a batch; softmax, and LayerNorm with its residual,
+// against double. The AVX-512 versions give the AVX2 versions' bits.
 #include <gtest/gtest.h>
 #include <omp.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -16,6 +18,25 @@
 #include "expect_close.h"
 
 namespace {
+
+// Every path this CPU runs. The paths it lacks are named once per run, so
+// the log says what this machine did not test.
+std::vector<encore_cpu_isa> isas() {
+    std::vector<encore_cpu_isa> v{ENCORE_CPU_ISA_PORTABLE};
+    if (encore_cpu_has_avx2()) v.push_back(ENCORE_CPU_ISA_AVX2);
+    if (encore_cpu_has_avx512()) v.push_back(ENCORE_CPU_ISA_AVX512);
+    static bool said = false;
+    if (!said) {
+        said = true;
+        if (!encore_cpu_has_avx2()) std::printf("[ note ] no AVX2 + FMA on this CPU: the avx2 path is not tested\n");
+        if (!encore_cpu_has_avx512()) std::printf("[ note ] no AVX-512F on this CPU: the avx512 path is not tested\n");
+    }
+    return v;
+}
+
+bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
 
 // out (T, C) in double for qkv (T, 3C) packed as seq_start says.
 std::vector<double> reference(const std::vector<float> &qkv, const std::vector<int32_t> &seq_start, int H, int D) {
@@ -66,38 +87,47 @@ TEST_P(AttentionCpu, MatchesDoubleAndIsBatchIndependent) {
     omp_set_num_threads(threads);
     std::mt19937 rng(11);
     std::normal_distribution<float> n(0.0f, 1.5f);
-    std::vector<encore_cpu_isa> isas{ENCORE_CPU_ISA_PORTABLE};
-    if (encore_cpu_has_avx2()) isas.push_back(ENCORE_CPU_ISA_AVX2);
     // spread 12 scales the queries so that scores lie far apart and most of
-    // softmax's exponentials underflow.
-    for (float spread : {1.0f, 12.0f})
-    for (encore_cpu_isa isa : isas)
-    for (auto hd : std::vector<std::pair<int, int>>{{12, 32}, {4, 64}, {3, 8}, {2, 40}, {2, 20}}) {
-        const std::string path = std::string(isa == ENCORE_CPU_ISA_AVX2 ? "avx2" : "portable") + " spread " +
-                                 std::to_string((int)spread);
-        const int H = hd.first, D = hd.second, C = H * D;
-        const std::vector<int> lengths{1, 5, 24, 130, 2};
-        std::vector<int32_t> seq_start{0};
-        for (int L : lengths) seq_start.push_back(seq_start.back() + L);
-        const int T = seq_start.back();
-        std::vector<float> qkv((size_t)T * 3 * C);
-        for (auto &v : qkv) v = n(rng);
-        for (int t = 0; t < T; t++)
-            for (int c = 0; c < C; c++) qkv[(size_t)t * 3 * C + c] *= spread;
-        const auto got = run(qkv, seq_start, H, D, isa);
-        const auto want = reference(qkv, seq_start, H, D);
-        // A score's float rounding grows with its size, and softmax passes it
-        // on: the bound grows with the spread (the portable path, on libm's
-        // expf, measures 4.5e-5 at spread 12, the AVX2 path 2.9e-5).
-        EXPECT_CLOSE(got, want, 2e-5 * spread, 0) << path << " H=" << H << " D=" << D << " threads=" << threads;
+    // softmax's exponentials underflow. Head sizes: multiples of 32, 16 and
+    // 8 (the vector heads' column blocks) and one that is none (the plain
+    // loops); lengths: key blocks of 32, 16 and 8.
+    for (float spread : {1.0f, 12.0f}) {
+        for (auto hd : std::vector<std::pair<int, int>>{{12, 32}, {4, 64}, {3, 8}, {2, 40}, {2, 24}, {2, 20}}) {
+            const int H = hd.first, D = hd.second, C = H * D;
+            const std::vector<int> lengths{1, 5, 24, 130, 2};
+            std::vector<int32_t> seq_start{0};
+            for (int L : lengths) seq_start.push_back(seq_start.back() + L);
+            const int T = seq_start.back();
+            std::vector<float> qkv((size_t)T * 3 * C);
+            for (auto &v : qkv) v = n(rng);
+            for (int t = 0; t < T; t++)
+                for (int c = 0; c < C; c++) qkv[(size_t)t * 3 * C + c] *= spread;
+            const auto want = reference(qkv, seq_start, H, D);
+            std::vector<float> avx2_out;
+            for (encore_cpu_isa isa : isas()) {
+                const std::string path =
+                    std::string(encore_cpu_isa_name(isa)) + " spread " + std::to_string((int)spread);
+                const auto got = run(qkv, seq_start, H, D, isa);
+                // A score's float rounding grows with its size, and softmax
+                // passes it on: the bound grows with the spread (the portable
+                // path, on libm's expf, measures 4.5e-5 at spread 12, the AVX2
+                // and AVX-512 paths 2.9e-5).
+                EXPECT_CLOSE(got, want, 2e-5 * spread, 0) << path << " H=" << H << " D=" << D << " threads=" << threads;
+                if (isa == ENCORE_CPU_ISA_AVX2) avx2_out = got;
+                if (isa == ENCORE_CPU_ISA_AVX512) {
+                    EXPECT_TRUE(same_bits(got, avx2_out)) << path << " H=" << H << " D=" << D << ": not the avx2 bits";
+                }
 
-        // Each sequence alone gives the bits it gave in the batch.
-        for (size_t b = 0; b + 1 < seq_start.size(); b++) {
-            const int s0 = seq_start[b], S = seq_start[b + 1] - s0;
-            std::vector<float> one(qkv.begin() + (size_t)s0 * 3 * C, qkv.begin() + (size_t)(s0 + S) * 3 * C);
-            const auto alone = run(one, {0, S}, H, D, isa);
-            EXPECT_EQ(std::memcmp(alone.data(), got.data() + (size_t)s0 * C, alone.size() * sizeof(float)), 0)
-                << path << " H=" << H << " D=" << D << " sequence " << b << " (" << S << " tokens) alone differs";
+                // Each sequence alone gives the bits it gave in the batch.
+                for (size_t b = 0; b + 1 < seq_start.size(); b++) {
+                    const int s0 = seq_start[b], S = seq_start[b + 1] - s0;
+                    std::vector<float> one(qkv.begin() + (size_t)s0 * 3 * C, qkv.begin() + (size_t)(s0 + S) * 3 * C);
+                    const auto alone = run(one, {0, S}, H, D, isa);
+                    EXPECT_EQ(std::memcmp(alone.data(), got.data() + (size_t)s0 * C, alone.size() * sizeof(float)), 0)
+                        << path << " H=" << H << " D=" << D << " sequence " << b << " (" << S
+                        << " tokens) alone differs";
+                }
+            }
         }
     }
     omp_set_num_threads(saved);
@@ -106,13 +136,15 @@ TEST_P(AttentionCpu, MatchesDoubleAndIsBatchIndependent) {
 INSTANTIATE_TEST_SUITE_P(Threads, AttentionCpu, ::testing::Values(1, 2),
                          [](const ::testing::TestParamInfo<int> &i) { return std::to_string(i.param) + "_threads"; });
 
-// LayerNorm(row + residual) against the same in double: widths that take
-// the vector path (multiples of 8) and the plain one, rows with a large
-// common offset (where a one-pass variance would lose digits).
+// LayerNorm(row + residual) against the same in double on every path:
+// widths that take the vector versions (multiples of 16, and of 8 only) and
+// the plain loops, rows with a large common offset (where a one-pass
+// variance would lose digits); encore_residual_layernorm_row_cpu runs the
+// best path.
 TEST(LayerNormCpu, MatchesDouble) {
     std::mt19937 rng(12);
     std::normal_distribution<float> n(0.0f, 1.0f);
-    for (int C : {384, 768, 8, 37}) {
+    for (int C : {384, 768, 8, 24, 37}) {
         for (float offset : {0.0f, 300.0f}) {
             std::vector<float> row(C), res(C), gamma(C), beta(C);
             for (int c = 0; c < C; c++) {
@@ -128,28 +160,42 @@ TEST(LayerNormCpu, MatchesDouble) {
             for (int c = 0; c < C; c++) var += (y[c] - mean) * (y[c] - mean);
             var /= C;
             const float eps = 1e-12f;
-            encore_residual_layernorm_row_cpu(row.data(), res.data(), gamma.data(), beta.data(), eps, C);
-            std::vector<double> want(C);
-            for (int c = 0; c < C; c++) want[c] = (y[c] - mean) / std::sqrt(var + eps) * gamma[c] + beta[c];
-            ASSERT_CLOSE(row, want, 1e-5, 1e-5) << "C=" << C << " offset " << offset;
+            std::vector<float> avx2_row, best = row;
+            encore_residual_layernorm_row_cpu(best.data(), res.data(), gamma.data(), beta.data(), eps, C);
+            for (encore_cpu_isa isa : isas()) {
+                std::vector<float> got = row;
+                ASSERT_EQ(encore_residual_layernorm_row_isa_cpu(got.data(), res.data(), gamma.data(), beta.data(), eps,
+                                                                C, isa),
+                          0);
+                const char *path = encore_cpu_isa_name(isa);
+                std::vector<double> want(C);
+                for (int c = 0; c < C; c++) want[c] = (y[c] - mean) / std::sqrt(var + eps) * gamma[c] + beta[c];
+                ASSERT_CLOSE(got, want, 1e-5, 1e-5) << path << " C=" << C << " offset " << offset;
+                if (isa == ENCORE_CPU_ISA_AVX2) avx2_row = got;
+                if (isa == ENCORE_CPU_ISA_AVX512) {
+                    EXPECT_TRUE(same_bits(got, avx2_row)) << "C=" << C << " offset " << offset << ": not the avx2 bits";
+                }
+                if (isa == isas().back()) {
+                    EXPECT_TRUE(same_bits(got, best)) << path << " C=" << C << ": not the best path";
+                }
+            }
         }
     }
 }
 
-// Softmax on both code paths against double: each weight within a few ulp
+// Softmax on every code path against double: each weight within a few ulp
 // of exp's, plus the rounding of x - max (which grows with the distance),
-// for rows that take the vector loop, its tail, or both, and rows whose
-// smallest weights underflow.
+// for rows that take the vector loops (of 8 or 16), their tails, or both,
+// and rows whose smallest weights underflow.
 TEST(SoftmaxCpu, MatchesDouble) {
     std::mt19937 rng(13);
-    std::vector<encore_cpu_isa> isas{ENCORE_CPU_ISA_PORTABLE};
-    if (encore_cpu_has_avx2()) isas.push_back(ENCORE_CPU_ISA_AVX2);
-    for (encore_cpu_isa isa : isas) {
-        for (int n : {1, 3, 8, 13, 64, 515}) {
-            for (float spread : {1.0f, 30.0f, 200.0f}) {
-                std::normal_distribution<float> d(0.0f, spread);
-                std::vector<float> x(n);
-                for (auto &v : x) v = d(rng);
+    for (int n : {1, 3, 8, 13, 16, 24, 29, 64, 515}) {
+        for (float spread : {1.0f, 30.0f, 200.0f}) {
+            std::normal_distribution<float> d(0.0f, spread);
+            std::vector<float> x(n);
+            for (auto &v : x) v = d(rng);
+            std::vector<float> avx2_row;
+            for (encore_cpu_isa isa : isas()) {
                 std::vector<float> got = x;
                 ASSERT_EQ(encore_softmax_isa_cpu(got.data(), n, isa), 0);
                 double mx = -INFINITY, sum = 0.0;
@@ -158,8 +204,12 @@ TEST(SoftmaxCpu, MatchesDouble) {
                 for (int j = 0; j < n; j++) {
                     const double want = std::exp((double)x[j] - mx) / sum;
                     const double tol = want * (1e-6 + 1.2e-7 * (mx - x[j])) + 1e-37;
-                    ASSERT_NEAR(got[j], want, tol) << (isa == ENCORE_CPU_ISA_AVX2 ? "avx2" : "portable") << " n=" << n
-                                                   << " spread " << spread << " x - max = " << x[j] - mx;
+                    ASSERT_NEAR(got[j], want, tol) << encore_cpu_isa_name(isa) << " n=" << n << " spread " << spread
+                                                   << " x - max = " << x[j] - mx;
+                }
+                if (isa == ENCORE_CPU_ISA_AVX2) avx2_row = got;
+                if (isa == ENCORE_CPU_ISA_AVX512) {
+                    EXPECT_TRUE(same_bits(got, avx2_row)) << "n=" << n << " spread " << spread << ": not the avx2 bits";
                 }
             }
         }

@@ -396,12 +396,10 @@ TEST(Gemm, AgreesWithBlasLinear) {
     expect_matches_reference(ref, bias.data(), T, N, K, blas, "blas");
 }
 
-// The vectorised erf is within 1e-7 of erf in double on a dense sweep of
-// [-10, 10] (step 2^-17, about 2.6 million points, plus the float
-// neighbourhoods of the interval edges); libm's erff errs by up to 6e-8 over
-// the same range, so 1e-7 is that plus rounding in the polynomial. Without
-// AVX2 the portable path (libm's erff) is held to the same bound.
-TEST(Erf, VectorisedWithin1e7OfDouble) {
+// Erf's test points: a dense sweep of [-10, 10] (step 2^-17, about 2.6
+// million points), the float neighbourhoods of the interval edges, tiny and
+// huge values.
+std::vector<float> erf_sweep() {
     std::vector<float> x;
     for (double v = -10.0; v <= 10.0; v += 1.0 / 131072) x.push_back((float)v);
     for (int i = 0; i <= 9; i++) {  // both sides of each interval edge i / 2, and 4
@@ -415,17 +413,53 @@ TEST(Erf, VectorisedWithin1e7OfDouble) {
         for (int k = 0; k < 64; k++) x.push_back(e = std::nextafter(e, 10.0f));
     }
     for (float v : {1e-30f, -1e-30f, 1e-45f, 3.0e38f, -3.0e38f}) x.push_back(v);
-    std::vector<float> y(x.size());
-    const encore_cpu_isa isa = isas().back();  // AVX2 where the CPU has it
-    ASSERT_EQ(encore_erf_isa_cpu(x.data(), y.data(), x.size(), isa), 0);
+    return x;
+}
+
+// Every erf path is within 1e-7 of erf in double on erf_sweep(): the
+// vectorised ones (AVX2, and AVX-512 where the CPU has it), and the portable
+// one, which is libm's erff (up to 6e-8 over the same range, so 1e-7 is that
+// plus rounding in the polynomial). And odd, exactly.
+TEST(Erf, VectorisedWithin1e7OfDouble) {
+    const std::vector<float> x = erf_sweep();
     std::vector<double> want(x.size());
     for (size_t i = 0; i < x.size(); i++) want[i] = std::erf((double)x[i]);
-    EXPECT_CLOSE(y, want, 1e-7, 0) << isa_name(isa) << " (x = index / 131072 - 10 for the sweep)";
-    // Odd, exactly.
-    for (size_t i = 0; i + 1 < x.size(); i++) {
-        if (x[i + 1] == -x[i]) {
-            EXPECT_EQ(y[i + 1], -y[i]) << x[i];
+    for (encore_cpu_isa isa : isas()) {
+        std::vector<float> y(x.size());
+        ASSERT_EQ(encore_erf_isa_cpu(x.data(), y.data(), x.size(), isa), 0);
+        EXPECT_CLOSE(y, want, 1e-7, 0) << isa_name(isa) << " (x = index / 131072 - 10 for the sweep)";
+        for (size_t i = 0; i + 1 < x.size(); i++) {
+            if (x[i + 1] == -x[i]) {
+                EXPECT_EQ(y[i + 1], -y[i]) << isa_name(isa) << " " << x[i];
+            }
         }
+    }
+}
+
+// The AVX-512 erf and GELU run the AVX2 version's operations on 16 lanes, so
+// they give its bits, element for element, whatever the length (full
+// vectors, the masked tail) or the block's shape.
+TEST(Erf, Avx512GivesTheAvx2Bits) {
+    if (!encore_cpu_has_avx512()) GTEST_SKIP() << "no AVX-512F on this CPU: the avx512 path is not tested";
+    const std::vector<float> x = erf_sweep();
+    std::vector<float> a(x.size()), b(x.size());
+    ASSERT_EQ(encore_erf_isa_cpu(x.data(), a.data(), x.size(), ENCORE_CPU_ISA_AVX2), 0);
+    ASSERT_EQ(encore_erf_isa_cpu(x.data(), b.data(), x.size(), ENCORE_CPU_ISA_AVX512), 0);
+    for (size_t i = 0; i < x.size(); i++) ASSERT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0) << "erf x = " << x[i];
+    std::mt19937 rng(7);
+    for (int N : {1, 7, 8, 15, 16, 17, 31, 33, 1536}) {
+        const int T = 3, ld = N + 5;
+        auto v = random_vector((size_t)T * ld, rng, 6.0f);
+        auto bias = random_vector((size_t)N, rng, 0.5f);
+        std::vector<float> r2 = v, r5 = v, k2 = v, k5 = v;
+        for (int t = 0; t < T; t++) {
+            ASSERT_EQ(encore_bias_gelu_isa_cpu(r2.data() + (size_t)t * ld, bias.data(), N, ENCORE_CPU_ISA_AVX2), 0);
+            ASSERT_EQ(encore_bias_gelu_isa_cpu(r5.data() + (size_t)t * ld, bias.data(), N, ENCORE_CPU_ISA_AVX512), 0);
+        }
+        ASSERT_EQ(encore_gelu_block_isa_cpu(k2.data(), ld, T, N, ENCORE_CPU_ISA_AVX2), 0);
+        ASSERT_EQ(encore_gelu_block_isa_cpu(k5.data(), ld, T, N, ENCORE_CPU_ISA_AVX512), 0);
+        EXPECT_EQ(std::memcmp(r2.data(), r5.data(), r2.size() * sizeof(float)), 0) << "bias + GELU, N=" << N;
+        EXPECT_EQ(std::memcmp(k2.data(), k5.data(), k2.size() * sizeof(float)), 0) << "GELU block, N=" << N;
     }
 }
 

@@ -1,8 +1,11 @@
 /* cpu_ops.c: the CPU path's ops other than the GEMM (gemm_cpu.c) and the
  * exact GELU (erf_cpu.c), plus a BLAS GEMM kept as a reference for the CUDA
  * tests. Each op is written first as plain loops, the readable statement of
- * what it computes; attention and LayerNorm add an AVX2 version beside it,
- * chosen at run time, and the tests hold both to a reference in double. */
+ * what it computes; attention, softmax and LayerNorm add AVX2 and AVX-512
+ * versions beside it, chosen at run time, and the tests hold each to a
+ * reference in double. The AVX-512 versions do the AVX2 versions'
+ * arithmetic in the same order on wider vectors, so they give the same
+ * bits. */
 #include "cpu/cpu_ops.h"
 
 #include "cpu/cpu_isa.h"
@@ -39,7 +42,8 @@ __attribute__((target("avx2,fma"))) static double hsum_pd(__m256d v) {
 /* The same for C a multiple of 8, the sums in 8 double lanes (the order of
  * a double sum of floats changes its last bits at most, far below float's),
  * and the normalisation in float with the same operations in the same
- * order. */
+ * order, the last two fused. The FMAs are written out, so that the AVX-512
+ * version below can repeat them exactly. */
 __attribute__((target("avx2,fma"))) static void layernorm_row_avx2(float *x, const float *gamma, const float *beta,
                                                                     float eps, int C) {
     __m256d s0 = _mm256_setzero_pd(), s1 = s0;
@@ -55,28 +59,67 @@ __attribute__((target("avx2,fma"))) static void layernorm_row_avx2(float *x, con
         const __m256 v = _mm256_loadu_ps(x + c);
         const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), md);
         const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), md);
-        v0 = _mm256_add_pd(v0, _mm256_mul_pd(d0, d0));
-        v1 = _mm256_add_pd(v1, _mm256_mul_pd(d1, d1));
+        v0 = _mm256_fmadd_pd(d0, d0, v0);
+        v1 = _mm256_fmadd_pd(d1, d1, v1);
     }
     const double var = hsum_pd(_mm256_add_pd(v0, v1)) / C;
     const __m256 rstd = _mm256_set1_ps((float)(1.0 / sqrt(var + (double)eps)));
     const __m256 m = _mm256_set1_ps((float)mean);
     for (int c = 0; c < C; c += 8) {
-        const __m256 y = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + c), m), rstd),
-                                       _mm256_loadu_ps(gamma + c));
-        _mm256_storeu_ps(x + c, _mm256_add_ps(y, _mm256_loadu_ps(beta + c)));
+        const __m256 y = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + c), m), rstd);
+        _mm256_storeu_ps(x + c, _mm256_fmadd_ps(y, _mm256_loadu_ps(gamma + c), _mm256_loadu_ps(beta + c)));
+    }
+}
+
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+/* The AVX2 version on zmm registers. Eight floats widen to one zmm of
+ * doubles whose lane l sums the x[c] with c % 8 == l, as lane l of the AVX2
+ * version's (s0, s1) pair does, in the same order; the normalisation runs
+ * 16 floats at a time, then 8. */
+AVX512 static void layernorm_row_avx512(float *x, const float *gamma, const float *beta, float eps, int C) {
+    __m512d s = _mm512_setzero_pd();
+    for (int c = 0; c < C; c += 8) s = _mm512_add_pd(s, _mm512_cvtps_pd(_mm256_loadu_ps(x + c)));
+    const double mean = hsum_pd(_mm256_add_pd(_mm512_castpd512_pd256(s), _mm512_extractf64x4_pd(s, 1))) / C;
+    const __m512d md = _mm512_set1_pd(mean);
+    __m512d v = _mm512_setzero_pd();
+    for (int c = 0; c < C; c += 8) {
+        const __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + c)), md);
+        v = _mm512_fmadd_pd(d, d, v);
+    }
+    const double var = hsum_pd(_mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1))) / C;
+    const float rstd = (float)(1.0 / sqrt(var + (double)eps)), m = (float)mean;
+    int c = 0;
+    for (; c + 16 <= C; c += 16) {
+        const __m512 y = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + c), _mm512_set1_ps(m)), _mm512_set1_ps(rstd));
+        _mm512_storeu_ps(x + c, _mm512_fmadd_ps(y, _mm512_loadu_ps(gamma + c), _mm512_loadu_ps(beta + c)));
+    }
+    if (c < C) {  // 8 left
+        const __m256 y = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + c), _mm256_set1_ps(m)), _mm256_set1_ps(rstd));
+        _mm256_storeu_ps(x + c, _mm256_fmadd_ps(y, _mm256_loadu_ps(gamma + c), _mm256_loadu_ps(beta + c)));
     }
 }
 #endif
 
-static void layernorm_row(float *x, const float *gamma, const float *beta, float eps, int C) {
+/* LayerNorm of one row on the given path (PORTABLE, AVX2 or AVX512); the
+ * vector versions take C a multiple of 8. */
+static void layernorm_row_path(float *x, const float *gamma, const float *beta, float eps, int C, int path) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (C % 8 == 0 && encore_cpu_has_avx2()) {
+    if (C % 8 == 0 && path == ENCORE_CPU_ISA_AVX512) {
+        layernorm_row_avx512(x, gamma, beta, eps, C);
+        return;
+    }
+    if (C % 8 == 0 && path == ENCORE_CPU_ISA_AVX2) {
         layernorm_row_avx2(x, gamma, beta, eps, C);
         return;
     }
 #endif
+    (void)path;
     layernorm_row_portable(x, gamma, beta, eps, C);
+}
+
+static void layernorm_row(float *x, const float *gamma, const float *beta, float eps, int C) {
+    layernorm_row_path(x, gamma, beta, eps, C, encore_cpu_isa_resolve(ENCORE_CPU_ISA_BEST));
 }
 
 /* Below this many elements an elementwise op runs on one thread: waking the
@@ -171,6 +214,15 @@ void encore_residual_layernorm_row_cpu(float *row, const float *residual, const 
                                        float eps, int C) {
     for (int c = 0; c < C; c++) row[c] += residual[c];
     layernorm_row(row, gamma, beta, eps, C);
+}
+
+int encore_residual_layernorm_row_isa_cpu(float *row, const float *residual, const float *gamma, const float *beta,
+                                          float eps, int C, encore_cpu_isa isa) {
+    const int path = encore_cpu_isa_resolve(isa);
+    if (path < 0) return -1;
+    for (int c = 0; c < C; c++) row[c] += residual[c];
+    layernorm_row_path(row, gamma, beta, eps, C, path);
+    return 0;
 }
 
 /* Keys per row of the transposed keys, rounded up to whole vectors. */
@@ -411,6 +463,182 @@ __attribute__((target("avx2,fma"))) static void attend_head_avx2(const float *q,
     else
         attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
 }
+
+/* exp8 on 16 lanes: the same operations, so the same bits. */
+AVX512 static inline __m512 exp16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.33654f);
+    const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), lo);
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3333337670e-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_mul_ps(y, _mm512_castsi512_ps(e)));
+}
+
+/* Lanes [0, n) of 16, 0 <= n < 16. */
+AVX512 static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1u); }
+
+/* softmax_row_avx2 16 keys at a time. The sum of the exponentials keeps
+ * the AVX2 version's 8 lanes and order (each 16 adds its low 8, then its
+ * high 8), so the weights come out with the same bits. */
+AVX512 static void softmax_row_avx512(float *pr, int S) {
+    const int S16 = S / 16 * 16, rest = S - S16;
+    __m512 vmx = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < S16; j += 16) vmx = _mm512_max_ps(vmx, _mm512_loadu_ps(pr + j));
+    if (rest) vmx = _mm512_max_ps(vmx, _mm512_mask_loadu_ps(vmx, first_lanes(rest), pr + S16));
+    const float mx = _mm512_reduce_max_ps(vmx);  // exact: the order of a max does not matter
+    const __m512 bmx = _mm512_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    for (int j = 0; j < S16; j += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(pr + j), bmx));
+        _mm512_storeu_ps(pr + j, e);
+        vsum = _mm256_add_ps(vsum, _mm512_castps512_ps256(e));
+        vsum = _mm256_add_ps(vsum, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+    }
+    if (rest) {  // the last few, in lanes [0, rest), 0 in the others
+        const __mmask16 live = first_lanes(rest);
+        const __m512 e = _mm512_maskz_mov_ps(live, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, pr + S16), bmx)));
+        _mm512_mask_storeu_ps(pr + S16, live, e);
+        vsum = _mm256_add_ps(vsum, _mm512_castps512_ps256(e));
+        if (rest > 8) vsum = _mm256_add_ps(vsum, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+    }
+    float s8[8];
+    _mm256_storeu_ps(s8, vsum);
+    const float sum = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
+    const __m512 bsum = _mm512_set1_ps(sum);
+    for (int j = 0; j < S16; j += 16) _mm512_storeu_ps(pr + j, _mm512_div_ps(_mm512_loadu_ps(pr + j), bsum));
+    if (rest)
+        _mm512_mask_storeu_ps(pr + S16, first_lanes(rest),
+                              _mm512_div_ps(_mm512_maskz_loadu_ps(first_lanes(rest), pr + S16), bsum));
+}
+
+/* The AVX-512 head for D a multiple of 8, laid out as attend_head_avx2_d8
+ * (kt: (D, Sp), Sp a multiple of 8; p: (4, Sp) then the values (S, D)) and
+ * summing each score over d, and each output over keys, in the same order,
+ * so it gives that version's bits. zmm registers take 16 keys or columns:
+ * - scores: 4 queries x 32 keys at a time, then 16, then 8 (masked);
+ * - softmax: softmax_row_avx512;
+ * - p v: 4 queries x 32 columns at a time, then 16, then 8 (masked).
+ * Queries past the last reuse the last query's row and are not stored. */
+AVX512 static void attend_head_avx512_d8(const float *q, const float *k, const float *v_strided, int S, int D,
+                                         size_t ld, float scale, float *kt, float *p, float *o, size_t ldo) {
+    const int Sp = (S + 7) / 8 * 8;
+    for (int d = 0; d < D; d++) {
+        float *row = kt + (size_t)d * Sp;
+        for (int j = 0; j < S; j++) row[j] = k[(size_t)j * ld + d];
+        for (int j = S; j < Sp; j++) row[j] = 0.0f;
+    }
+    float *v = p + 4 * (size_t)Sp;
+    for (int j = 0; j < S; j++) memcpy(v + (size_t)j * D, v_strided + (size_t)j * ld, (size_t)D * sizeof(float));
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int i0 = 0; i0 < S; i0 += 4) {
+        const int rows = S - i0 < 4 ? S - i0 : 4;
+        const float *qr[4];
+        for (int r = 0; r < 4; r++) qr[r] = q + (size_t)(i0 + (r < rows ? r : rows - 1)) * ld;
+        float *pr[4];
+        for (int r = 0; r < 4; r++) pr[r] = p + (size_t)r * Sp;
+        int j0 = 0;
+        for (; j0 + 32 <= Sp; j0 += 32) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int d = 0; d < D; d++) {
+                const __m512 k0 = _mm512_loadu_ps(kt + (size_t)d * Sp + j0);
+                const __m512 k1 = _mm512_loadu_ps(kt + (size_t)d * Sp + j0 + 16);
+                const __m512 x0 = _mm512_set1_ps(qr[0][d]), x1 = _mm512_set1_ps(qr[1][d]);
+                const __m512 x2 = _mm512_set1_ps(qr[2][d]), x3 = _mm512_set1_ps(qr[3][d]);
+                a0 = _mm512_fmadd_ps(x0, k0, a0);
+                b0 = _mm512_fmadd_ps(x0, k1, b0);
+                a1 = _mm512_fmadd_ps(x1, k0, a1);
+                b1 = _mm512_fmadd_ps(x1, k1, b1);
+                a2 = _mm512_fmadd_ps(x2, k0, a2);
+                b2 = _mm512_fmadd_ps(x2, k1, b2);
+                a3 = _mm512_fmadd_ps(x3, k0, a3);
+                b3 = _mm512_fmadd_ps(x3, k1, b3);
+            }
+            _mm512_storeu_ps(pr[0] + j0, _mm512_mul_ps(a0, vscale));
+            _mm512_storeu_ps(pr[0] + j0 + 16, _mm512_mul_ps(b0, vscale));
+            _mm512_storeu_ps(pr[1] + j0, _mm512_mul_ps(a1, vscale));
+            _mm512_storeu_ps(pr[1] + j0 + 16, _mm512_mul_ps(b1, vscale));
+            _mm512_storeu_ps(pr[2] + j0, _mm512_mul_ps(a2, vscale));
+            _mm512_storeu_ps(pr[2] + j0 + 16, _mm512_mul_ps(b2, vscale));
+            _mm512_storeu_ps(pr[3] + j0, _mm512_mul_ps(a3, vscale));
+            _mm512_storeu_ps(pr[3] + j0 + 16, _mm512_mul_ps(b3, vscale));
+        }
+        for (; j0 < Sp; j0 += 16) {  // 16 keys, then 8 (Sp is a multiple of 8)
+            const __mmask16 m = Sp - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < D; d++) {
+                const __m512 k0 = _mm512_maskz_loadu_ps(m, kt + (size_t)d * Sp + j0);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[0][d]), k0, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[1][d]), k0, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[2][d]), k0, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[3][d]), k0, a3);
+            }
+            _mm512_mask_storeu_ps(pr[0] + j0, m, _mm512_mul_ps(a0, vscale));
+            _mm512_mask_storeu_ps(pr[1] + j0, m, _mm512_mul_ps(a1, vscale));
+            _mm512_mask_storeu_ps(pr[2] + j0, m, _mm512_mul_ps(a2, vscale));
+            _mm512_mask_storeu_ps(pr[3] + j0, m, _mm512_mul_ps(a3, vscale));
+        }
+        for (int r = 0; r < rows; r++) softmax_row_avx512(pr[r], S);
+        /* p v, the 4 rows at once: pr[r] for r >= rows is a copy of no
+         * query's weights, computed and not stored. */
+        float *orow[4];
+        for (int r = 0; r < 4; r++) orow[r] = o + (size_t)(i0 + (r < rows ? r : 0)) * ldo;
+        int c0 = 0;
+        for (; c0 + 32 <= D; c0 += 32) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int j = 0; j < S; j++) {
+                const float *vj = v + (size_t)j * D + c0;
+                const __m512 v0 = _mm512_loadu_ps(vj), v1 = _mm512_loadu_ps(vj + 16);
+                const __m512 w0 = _mm512_set1_ps(pr[0][j]), w1 = _mm512_set1_ps(pr[1][j]);
+                const __m512 w2 = _mm512_set1_ps(pr[2][j]), w3 = _mm512_set1_ps(pr[3][j]);
+                a0 = _mm512_fmadd_ps(w0, v0, a0);
+                b0 = _mm512_fmadd_ps(w0, v1, b0);
+                a1 = _mm512_fmadd_ps(w1, v0, a1);
+                b1 = _mm512_fmadd_ps(w1, v1, b1);
+                a2 = _mm512_fmadd_ps(w2, v0, a2);
+                b2 = _mm512_fmadd_ps(w2, v1, b2);
+                a3 = _mm512_fmadd_ps(w3, v0, a3);
+                b3 = _mm512_fmadd_ps(w3, v1, b3);
+            }
+            const __m512 lo[4] = {a0, a1, a2, a3}, hi[4] = {b0, b1, b2, b3};
+            for (int r = 0; r < rows; r++) {
+                _mm512_storeu_ps(orow[r] + c0, lo[r]);
+                _mm512_storeu_ps(orow[r] + c0 + 16, hi[r]);
+            }
+        }
+        for (; c0 < D; c0 += 16) {  // 16 columns, then 8 (D is a multiple of 8)
+            const __mmask16 m = D - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = 0; j < S; j++) {
+                const __m512 v0 = _mm512_maskz_loadu_ps(m, v + (size_t)j * D + c0);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(pr[0][j]), v0, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(pr[1][j]), v0, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(pr[2][j]), v0, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(pr[3][j]), v0, a3);
+            }
+            const __m512 acc[4] = {a0, a1, a2, a3};
+            for (int r = 0; r < rows; r++) _mm512_mask_storeu_ps(orow[r] + c0, m, acc[r]);
+        }
+    }
+}
+
+AVX512 static void attend_head_avx512(const float *q, const float *k, const float *v, int S, int D, size_t ld,
+                                      float scale, float *kt, float *p, float *o, size_t ldo) {
+    if (D % 8 == 0)
+        attend_head_avx512_d8(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+    else
+        attend_head_avx2(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+}
+#undef AVX512
 #endif
 
 static void attend_head_portable(const float *q, const float *k, const float *v, int S, int D, size_t ld, float scale,
@@ -419,10 +647,14 @@ static void attend_head_portable(const float *q, const float *k, const float *v,
 }
 
 int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa) {
-    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
-    if (use_avx2 < 0) return -1;
+    const int path = encore_cpu_isa_resolve(isa);
+    if (path < 0) return -1;
 #if defined(__x86_64__) || defined(__i386__)
-    if (use_avx2) {
+    if (path == ENCORE_CPU_ISA_AVX512) {
+        softmax_row_avx512(row, n);
+        return 0;
+    }
+    if (path == ENCORE_CPU_ISA_AVX2) {
         softmax_row_avx2(row, n);
         return 0;
     }
@@ -433,8 +665,8 @@ int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa) {
 
 int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
                              int max_len, float *out, encore_cpu_isa isa) {
-    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
-    if (use_avx2 < 0) return -1;
+    const int path = encore_cpu_isa_resolve(isa);
+    if (path < 0) return -1;
     const int C = H * D;
     const size_t ld = 3 * (size_t)C;  // row stride of qkv
     const float scale = 1.0f / sqrtf((float)D);
@@ -452,9 +684,13 @@ int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, 
             const float *q = qkv + (size_t)seq_start[b] * ld + h * D;  // (S, D), stride ld
             float *o = out + (size_t)seq_start[b] * C + h * D;         // (S, D), stride C
             float *kt = scratch + (size_t)omp_get_thread_num() * scratch_per_thread(max_len, D);  // (D, S)
-            float *p = kt + padded_keys(max_len) * D;  // (S), or (4, padded) for attend_head_avx2_d8
+            float *p = kt + padded_keys(max_len) * D;  // (S), or (4, padded) for the _d8 heads
 #if defined(__x86_64__) || defined(__i386__)
-            if (use_avx2) {
+            if (path == ENCORE_CPU_ISA_AVX512) {
+                attend_head_avx512(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
+                continue;
+            }
+            if (path == ENCORE_CPU_ISA_AVX2) {
                 attend_head_avx2(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
                 continue;
             }

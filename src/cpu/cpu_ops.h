@@ -42,9 +42,16 @@ void encore_act_block_cpu(float *x, size_t ldx, int rows, int cols, encore_activ
 void encore_residual_layernorm_row_cpu(float *row, const float *residual, const float *gamma, const float *beta,
                                        float eps, int C);
 
+/* The same with the code path chosen by the caller (the vector versions
+ * take C a multiple of 8; other widths run the plain loops). Returns 0, or
+ * -1 when isa names a path the CPU lacks. */
+int encore_residual_layernorm_row_isa_cpu(float *row, const float *residual, const float *gamma, const float *beta,
+                                          float eps, int C, encore_cpu_isa isa);
+
 /* Softmax in place over row[0, n), the way attention computes it on the
  * chosen code path (AVX2: exponentials within about 2 ulp of expf, 0 below
- * e^-87.3). Returns 0, or -1 when isa is AVX2 and the CPU lacks it. */
+ * e^-87.3; AVX-512: the AVX2 bits). Returns 0, or -1 when isa names a path
+ * the CPU lacks. */
 int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa);
 
 /* Multi-head self-attention over a packed batch. qkv: (T, 3C), queries, keys
@@ -56,8 +63,8 @@ size_t encore_attention_scratch_floats(int threads, int max_len, int D);
 void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
                           int max_len, float *out);
 
-/* The same with the code path chosen by the caller. Returns 0, or -1 when
- * isa is AVX2 and the CPU lacks it. */
+/* The same with the code path chosen by the caller (AVX-512 gives the AVX2
+ * bits). Returns 0, or -1 when isa names a path the CPU lacks. */
 int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
                              int max_len, float *out, encore_cpu_isa isa);
 

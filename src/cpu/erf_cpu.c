@@ -1,6 +1,7 @@
 /* erf_cpu.c: a vectorised erf for the exact GELU (erf_cpu.h).
  *
- * erf is odd, so the AVX2 version works on |x| and puts the sign back. On
+ * erf is odd, so the AVX2 version (and the AVX-512 one, the same operations
+ * on 16 lanes) works on |x| and puts the sign back. On
  * [0, 4) it cuts |x| into 8 intervals of width 1/2 and evaluates, on
  * interval i, a degree-8 polynomial in t = |x| - (i/2 + 1/4), |t| <= 1/4:
  * a Chebyshev fit of erf (mpmath.chebyfit, 40 digits) whose own error is
@@ -101,16 +102,85 @@ __attribute__((target("avx2,fma"))) static void gelu_block_avx2(float *x, size_t
         if (whole < cols) bias_gelu_avx2(row + whole, NULL, (size_t)(cols - whole));
     }
 }
+
+/* The AVX-512 versions: erf8's operations on 16 lanes, so each element gets
+ * the bits the AVX2 version gives it. The 8 coefficients of a row sit in the
+ * low half of a zmm register and vpermps picks from them; the last n % 16
+ * elements go through masked loads and stores. AVX-512F only (the bitwise
+ * and/or run on the integer forms, which AVX-512DQ would spare). */
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+AVX512 static inline __m512 erf16(__m512 x) {
+    const __m512i sign_bit = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i xi = _mm512_castps_si512(x);
+    const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign_bit, xi));
+    const __m512i sign = _mm512_and_si512(sign_bit, xi);
+    const __m512 twice = _mm512_min_ps(_mm512_add_ps(ax, ax), _mm512_set1_ps(7.0f));
+    const __m512i i = _mm512_cvttps_epi32(twice);
+    const __m512 mid = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_set1_ps(0.5f), _mm512_set1_ps(0.25f));
+    const __m512 t = _mm512_sub_ps(ax, mid);
+    __m512 p = _mm512_permutexvar_ps(i, _mm512_zextps256_ps512(_mm256_load_ps(ERF_COEF[8])));
+    for (int j = 7; j >= 0; j--)
+        p = _mm512_fmadd_ps(p, t, _mm512_permutexvar_ps(i, _mm512_zextps256_ps512(_mm256_load_ps(ERF_COEF[j]))));
+    const __m512 x2 = _mm512_mul_ps(ax, ax);
+    __m512 s = _mm512_set1_ps((float)(-2.0 / 42 / 1.7724538509055160273));
+    s = _mm512_fmadd_ps(s, x2, _mm512_set1_ps((float)(2.0 / 10 / 1.7724538509055160273)));
+    s = _mm512_fmadd_ps(s, x2, _mm512_set1_ps((float)(-2.0 / 3 / 1.7724538509055160273)));
+    s = _mm512_fmadd_ps(s, x2, _mm512_set1_ps((float)(2.0 / 1.7724538509055160273)));
+    p = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.125f), _CMP_LT_OQ), p, _mm512_mul_ps(s, ax));
+    p = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(4.0f), _CMP_GE_OQ), p, _mm512_set1_ps(1.0f));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(p), sign));
+}
+
+/* Lanes [0, n) of 16, n < 16. */
+AVX512 static inline __mmask16 first_lanes(size_t n) { return (__mmask16)((1u << n) - 1u); }
+
+AVX512 static void erf_avx512(const float *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, erf16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        const __mmask16 m = first_lanes(n - i);
+        _mm512_mask_storeu_ps(y + i, m, erf16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+AVX512 static inline __m512 gelu16(__m512 v) {
+    const __m512 e = erf16(_mm512_mul_ps(v, _mm512_set1_ps((float)M_SQRT1_2)));
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+AVX512 static void bias_gelu_avx512(float *row, const float *bias, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(row + i, gelu16(bias ? _mm512_add_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(bias + i))
+                                              : _mm512_loadu_ps(row + i)));
+    if (i < n) {
+        const __mmask16 m = first_lanes(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, row + i);
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + i));
+        _mm512_mask_storeu_ps(row + i, m, gelu16(v));
+    }
+}
+
+AVX512 static void gelu_block_avx512(float *x, size_t ldx, int rows, int cols) {
+    for (int r = 0; r < rows; r++) bias_gelu_avx512(x + (size_t)r * ldx, NULL, (size_t)cols);
+}
+#undef AVX512
 #else
 static void erf_avx2(const float *x, float *y, size_t n) { (void)x, (void)y, (void)n; }
+static void erf_avx512(const float *x, float *y, size_t n) { (void)x, (void)y, (void)n; }
+static void bias_gelu_avx512(float *row, const float *bias, size_t n) { (void)row, (void)bias, (void)n; }
+static void gelu_block_avx512(float *x, size_t ldx, int rows, int cols) { (void)x, (void)ldx, (void)rows, (void)cols; }
 static void bias_gelu_avx2(float *row, const float *bias, size_t n) { (void)row, (void)bias, (void)n; }
 static void gelu_block_avx2(float *x, size_t ldx, int rows, int cols) { (void)x, (void)ldx, (void)rows, (void)cols; }
 #endif
 
 int encore_erf_isa_cpu(const float *x, float *y, size_t n, encore_cpu_isa isa) {
-    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
-    if (use_avx2 < 0) return -1;
-    if (use_avx2)
+    const int path = encore_cpu_isa_resolve(isa);
+    if (path < 0) return -1;
+    if (path == ENCORE_CPU_ISA_AVX512)
+        erf_avx512(x, y, n);
+    else if (path == ENCORE_CPU_ISA_AVX2)
         erf_avx2(x, y, n);
     else
         for (size_t i = 0; i < n; i++) y[i] = erff(x[i]);
@@ -118,9 +188,11 @@ int encore_erf_isa_cpu(const float *x, float *y, size_t n, encore_cpu_isa isa) {
 }
 
 int encore_bias_gelu_isa_cpu(float *row, const float *bias, size_t n, encore_cpu_isa isa) {
-    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
-    if (use_avx2 < 0) return -1;
-    if (use_avx2) {
+    const int path = encore_cpu_isa_resolve(isa);
+    if (path < 0) return -1;
+    if (path == ENCORE_CPU_ISA_AVX512) {
+        bias_gelu_avx512(row, bias, n);
+    } else if (path == ENCORE_CPU_ISA_AVX2) {
         bias_gelu_avx2(row, bias, n);
     } else {
         for (size_t i = 0; i < n; i++) {
@@ -132,9 +204,11 @@ int encore_bias_gelu_isa_cpu(float *row, const float *bias, size_t n, encore_cpu
 }
 
 int encore_gelu_block_isa_cpu(float *x, size_t ldx, int rows, int cols, encore_cpu_isa isa) {
-    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
-    if (use_avx2 < 0) return -1;
-    if (use_avx2) {
+    const int path = encore_cpu_isa_resolve(isa);
+    if (path < 0) return -1;
+    if (path == ENCORE_CPU_ISA_AVX512) {
+        gelu_block_avx512(x, ldx, rows, cols);
+    } else if (path == ENCORE_CPU_ISA_AVX2) {
         gelu_block_avx2(x, ldx, rows, cols);
     } else {
         for (int r = 0; r < rows; r++) encore_bias_gelu_isa_cpu(x + (size_t)r * ldx, NULL, (size_t)cols, isa);

@@ -1,5 +1,5 @@
 /* erf_cpu.h: erf over arrays, and the exact (erf) GELU with its bias, with
- * an AVX2 + FMA version chosen at run time (cpu_isa.h). */
+ * AVX2 + FMA and AVX-512 versions chosen at run time (cpu_isa.h). */
 #ifndef ENCORE_ERF_CPU_H
 #define ENCORE_ERF_CPU_H
 
@@ -12,8 +12,9 @@ extern "C" {
 #endif
 
 /* y[i] = erf(x[i]), i < n. The AVX2 version is within 1e-7 of erf in
- * double for every float x (the portable one is libm's erff). Returns 0, or
- * -1 when isa is AVX2 and the CPU lacks it. */
+ * double for every float x, and the AVX-512 one gives the same bits (the
+ * portable one is libm's erff). Returns 0, or -1 when isa names a path the
+ * CPU lacks. */
 int encore_erf_isa_cpu(const float *x, float *y, size_t n, encore_cpu_isa isa);
 
 /* row[i] = gelu(row[i] + bias[i]), i < n, gelu(v) = v/2 (1 + erf(v / sqrt 2)),
