@@ -2,31 +2,47 @@
 """encore against its CPU peers, side by side, in one run (see run.sh).
 
     bench/peers/run.sh [--models DIR ...] [--threads 1,2] [--single-iters 100]
-                       [--batch 64] [--batch-iters 4] [--warmup 3] [--no-write]
+                       [--batch 64] [--batch-iters 4] [--warmup 3] [--rounds N]
+                       [--accuracy-limit N] [--no-write]
 
-For every model directory and every thread setting, three peers time the same
-texts (SST-2 dev sentences, in file order) in two cells:
+For every model directory and every thread setting, seven variants time the
+same texts (SST-2 dev sentences, in file order) in two cells:
   - single text: one text per call, `--single-iters` calls: p50/p90/p99 ms;
   - batch: `--batch` texts per call, `--batch-iters` calls: sequences/s.
 Call i of a cell takes texts i*batch .. i*batch+batch-1 (cycling), after the
-same number of warm-up calls on the first texts, for every peer alike. A call
-is the whole job from text to scores: tokenization included.
+same number of warm-up calls on the first texts, for every variant alike. A
+call is the whole job from text to scores: tokenization included.
 
   transformers  pipeline("text-classification"), torch.set_num_threads(N);
                 batches through the pipeline's batch_size
-  onnxruntime   the model exported with torch.onnx (eager attention), fused by
+  ORT fp32      the model exported with torch.onnx (eager attention), fused by
                 onnxruntime.transformers.optimizer (Attention, SkipLayerNorm,
                 Gelu ...), run with intra_op_num_threads=N and ORT_ENABLE_ALL;
                 tokenized with the model's fast tokenizer, padded per batch
-  encore        `encore bench --texts FILE --threads N` (packed batches, no
-                padding)
+  ORT int8      that fused graph through onnxruntime.quantization's
+                quantize_dynamic (int8 weights, QInt8; see quantize_onnx), run
+                the same way: per_channel=True (one scale per output channel,
+                as encore int8), and "ORT int8 per-tensor" (ORT's default)
+  encore fp32, bf16, int8
+                `encore bench --texts FILE --threads N --weights W` (packed
+                batches, no padding), one binary
 
-Each peer runs in its own process (OMP_NUM_THREADS=N, RAYON_NUM_THREADS=N) so
-that no thread pool outlives its turn. The table, ratios (how many times
-faster encore is than each peer, per cell), the exact command, versions and
-the machine's load go to bench/RESULTS.md under the heading
-"## CPU latency and throughput (encore bench vs peers)" (that section is
-replaced; the rest of the file is kept); bench/cpu_latency.png and
+The variants run in that order in each round, `--rounds` rounds interleaved,
+and each cell keeps its best round. Before the timings every variant scores
+the SST-2 dev sentences once (untimed): the fp32 peers must give transformers'
+scores to within FP32_TOLERANCE (the run stops otherwise); for bf16 and int8
+the section reports the score differences, the label agreement with their own
+fp32 and the SST-2 dev accuracy, so that encore int8 against ORT int8 can be
+read at equal accuracy or not.
+
+Each variant runs in its own process (OMP_NUM_THREADS=N, RAYON_NUM_THREADS=N)
+so that no thread pool outlives its turn. The tables, ratios (encore fp32 and
+bf16 against ORT fp32, encore int8 against ORT int8, encore fp32 against
+transformers, per cell), the accuracy table, the exact command, versions, the
+CPU and the kernel path encore used (AVX-512/AVX2/portable, from the CPU flags
+and ENCORE_CPU_ISA) and the machine's load go to bench/RESULTS.md under the
+heading "## CPU latency and throughput (encore bench vs peers)" (that section
+is replaced; the rest of the file is kept); bench/cpu_latency.png and
 bench/cpu_throughput.png are drawn with gnuplot, and bench/encore_cpu.png by
 `encore bench --plot` on synthetic lengths.
 
@@ -58,7 +74,34 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 HEADING = "## CPU latency and throughput (encore bench vs peers)"
-PEERS = ("transformers", "onnxruntime", "encore")
+# What is timed, in this order in every round: (name in the tables, runtime,
+# weights). The encore rows are one binary with --weights; the ORT int8 rows
+# are ORT's dynamic quantization of the same optimized graph as "ORT fp32":
+# "ORT int8" with one scale per output column of each weight (per_channel, the
+# same granularity as encore int8's one scale per output row, and ORT's more
+# accurate choice), "ORT int8 per-tensor" with one scale per weight (ORT's
+# default, its fastest).
+VARIANTS = (
+    ("transformers", "transformers", "fp32"),
+    ("ORT fp32", "onnxruntime", "fp32"),
+    ("ORT int8", "onnxruntime", "int8"),
+    ("ORT int8 per-tensor", "onnxruntime", "int8"),
+    ("encore fp32", "encore", "fp32"),
+    ("encore bf16", "encore", "bf16"),
+    ("encore int8", "encore", "int8"),
+)
+PEERS = tuple(v[0] for v in VARIANTS)
+RUNTIME = {v[0]: v[1] for v in VARIANTS}
+WEIGHTS = {v[0]: v[2] for v in VARIANTS}
+# The ratios the section shows: (encore variant, the peer it is measured
+# against). bf16 has no ORT counterpart on the CPU, so it stands against fp32.
+PAIRS = (("encore fp32", "ORT fp32"), ("encore bf16", "ORT fp32"), ("encore int8", "ORT int8"),
+         ("encore int8", "ORT int8 per-tensor"), ("encore fp32", "transformers"))
+# Parity: the fp32 peers must give transformers' scores to within this (the
+# run stops otherwise: a timing of a different computation means nothing);
+# the bf16 and int8 variants change the scores by design and are reported
+# (score differences, label agreement, SST-2 dev accuracy), never failed.
+FP32_TOLERANCE = 1e-3
 DEFAULT_MODEL = os.path.join(REPO, "build", "models", "encore-sst2-minilm")
 FALLBACK_MODEL = os.path.join(REPO, "tests", "fixtures", "models", "tiny-bert-sst")
 DISTILBERT_DIR = os.path.join(REPO, "build", "models", "distilbert-random-6l-768h")
@@ -81,25 +124,34 @@ def rel(path):
 # ---- texts ---------------------------------------------------------------
 
 
-def read_texts(path):
+def read_texts(path, with_labels=False):
     """Sentences of a TSV file with a header naming a 'sentence' column (SST-2),
-    or lines of a text file; trailing blanks dropped, as encore bench reads them."""
+    or lines of a text file; trailing blanks dropped, as encore bench reads them.
+    with_labels: (texts, labels), labels the TSV's integer 'label' column (None
+    when it has none)."""
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
-    col = None
+    col = lab = None
     if lines and "\t" in lines[0]:
         header = lines[0].split("\t")
         for name in ("sentence", "text"):
             if name in header:
                 col = header.index(name)
                 break
-    texts = []
+        if col is not None and "label" in header:
+            lab = header.index("label")
+    texts, labels = [], []
     for line in lines[1:] if col is not None else lines:
         line = line.rstrip("\r")
-        t = line.split("\t")[col] if col is not None and "\t" in line else line
+        fields = line.split("\t")
+        t = fields[col] if col is not None and "\t" in line else line
         t = t.rstrip(" \t")
         if t:
             texts.append(t)
+            if lab is not None:
+                labels.append(int(fields[lab]) if lab < len(fields) and fields[lab].strip().isdigit() else None)
+    if with_labels:
+        return texts, (labels if lab is not None else None)
     return texts
 
 
@@ -216,6 +268,43 @@ def export_onnx(model_dir, work):
     return opt, stats
 
 
+def quantize_onnx(opt_path, work, per_channel):
+    """ONNX Runtime's own int8 path for this graph: quantize_dynamic on the
+    optimized (fused) graph, as ORT's documentation asks for transformer models
+    (fuse first, so that Attention becomes QAttention). Weights int8 with one
+    scale per output channel (per_channel=True: encore int8's granularity, and
+    what ORT offers for accuracy) or per tensor (False: ORT's default, its
+    fastest); activations are quantized to uint8 at run time, per call.
+
+    weight_type=QInt8 (U8S8: uint8 activations, int8 weights) because ORT's
+    quantization guide names it the first choice on x86-64 (AVX2/AVX-512 run
+    U8S8 with VPMADDUBSW, AVX-512 VNNI/AVX-VNNI with VPDPBUSD) and keeps QUInt8
+    (U8U8) as the fallback for when U8S8's possible saturation on CPUs without
+    VNNI costs accuracy; reduce_range stays False (ORT's default). The
+    accuracy table below shows whether it did. DefaultTensorType FLOAT is what
+    ORT's transformers quantize_helper passes for the graph's contrib ops.
+    Returns the quantized path and its quantized-operator counts."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    kind = "per-channel" if per_channel else "per-tensor"
+    q = os.path.join(work, "model.opt.int8.%s.onnx" % kind)
+    stats_path = os.path.join(work, "quant.%s.json" % kind)
+    if os.path.exists(q) and os.path.exists(stats_path) and os.path.getmtime(q) > os.path.getmtime(opt_path):
+        with open(stats_path, encoding="utf-8") as f:
+            return q, json.load(f)
+    log("quantizing %s (onnxruntime.quantization.quantize_dynamic, weight_type QInt8, %s)" % (rel(opt_path), kind))
+    quantize_dynamic(opt_path, q, weight_type=QuantType.QInt8, per_channel=per_channel, reduce_range=False,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    stats = {}
+    for node in onnx.load(q).graph.node:
+        if node.op_type.startswith("Q") or "Integer" in node.op_type or "DynamicQuantize" in node.op_type:
+            stats[node.op_type] = stats.get(node.op_type, 0) + 1
+    with open(stats_path, "w", encoding="utf-8") as f:
+        json.dump(stats, f)
+    return q, stats
+
+
 # ---- workers: one peer, one model, one thread count, one cell -------------
 
 
@@ -293,24 +382,27 @@ def source_commit():
     try:
         rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], check=True,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
-        clean = subprocess.run(["git", "-C", REPO, "diff", "--quiet", "HEAD", "--", "host", "kernels", "include",
-                                "CMakeLists.txt"], stderr=subprocess.DEVNULL).returncode == 0
+        clean = subprocess.run(["git", "-C", REPO, "diff", "--quiet", "HEAD", "--", "src", "kernels", "tools",
+                                "include", "CMakeLists.txt"], stderr=subprocess.DEVNULL).returncode == 0
         return rev if clean else rev + "+changes"
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def run_worker(args, peer, model_dir, onnx_path, threads, batch, iters, device="cpu"):
+    """One cell of one peer (a VARIANTS name, or a runtime's name for fp32) in
+    its own process."""
+    runtime, weights = RUNTIME.get(peer, peer), WEIGHTS.get(peer, "fp32")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads), RAYON_NUM_THREADS=str(threads),
                RAYON_RS_NUM_CPUS=str(threads), TOKENIZERS_PARALLELISM="true")
     load = os.getloadavg()[0]
-    if peer == "encore":
+    if runtime == "encore":
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
             out = f.name
         cmd = [args.encore, "bench", "--model", model_dir, "--texts", args.texts_file, "--batch", str(batch),
-               "--warmup", str(args.warmup), "--iters", str(iters), "--threads", str(threads), "--json", out,
-               "--quiet"]
+               "--warmup", str(args.warmup), "--iters", str(iters), "--threads", str(threads), "--weights", weights,
+               "--json", out, "--quiet"]
         if device == "cuda":
             cmd += ["--device", "cuda"]
         subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -326,7 +418,7 @@ def run_worker(args, peer, model_dir, onnx_path, threads, batch, iters, device="
                  version="encore %s (%s build, commit %s)" % (doc["encore_version"], doc["system"]["build_type"],
                                                                source_commit()))
     else:
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer, "--model", model_dir, "--texts",
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", runtime, "--model", model_dir, "--texts",
                args.texts_file, "--threads", str(threads), "--batch", str(batch), "--warmup", str(args.warmup),
                "--iters", str(iters), "--device", device]
         if onnx_path:
@@ -340,33 +432,86 @@ def run_worker(args, peer, model_dir, onnx_path, threads, batch, iters, device="
 # ---- parity: the peers compute the same thing ------------------------------
 
 
-def parity(args, model_dir, onnx_path, texts):
-    """Max |difference| of the scores of ORT and encore against transformers on
-    the first 32 texts."""
+def softmax_rows(logits):
+    import numpy as np
+
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def score_variants(args, model_dir, onnx_paths, texts):
+    """Every variant's scores on texts (one row of label probabilities per
+    text, in the model's label order), computed once, untimed: transformers
+    (the reference, batches of 32), ONNX Runtime fp32 and int8 (same batches),
+    encore classify --weights fp32, bf16 and int8."""
     import numpy as np
     import onnxruntime as ort
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    texts = texts[:32]
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    with torch.inference_mode():
-        ref = torch.softmax(model(**tok(texts, padding=True, truncation=True, return_tensors="pt")).logits,
-                            -1).numpy()
-    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    enc = tok(texts, padding=True, truncation=True, return_tensors="np")
-    logits = sess.run(["logits"], {i.name: enc[i.name].astype(np.int64) for i in sess.get_inputs()})[0]
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    ort_scores = e / e.sum(axis=1, keepdims=True)
-    p = subprocess.run([args.encore, "classify", "--model", model_dir, "--top-k", "all", "--quiet"],
-                       input="\n".join(texts) + "\n", text=True, stdout=subprocess.PIPE, check=True)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    enc_scores = []
-    for line in p.stdout.splitlines():
-        d = {x["label"]: x["score"] for x in json.loads(line)}
-        enc_scores.append([d[label] for label in labels])
-    return float(np.abs(ort_scores - ref).max()), float(np.abs(np.asarray(enc_scores) - ref).max())
+    chunks = [texts[i:i + 32] for i in range(0, len(texts), 32)]
+    out = {}
+    with torch.inference_mode():
+        out["transformers"] = np.concatenate([torch.softmax(model(**tok(c, padding=True, truncation=True,
+                                                                           return_tensors="pt")).logits, -1).numpy()
+                                              for c in chunks])
+    for name, path in onnx_paths.items():
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        rows = []
+        for c in chunks:
+            enc = tok(c, padding=True, truncation=True, return_tensors="np")
+            rows.append(softmax_rows(sess.run(["logits"], {i.name: enc[i.name].astype(np.int64)
+                                                           for i in sess.get_inputs()})[0]))
+        out[name] = np.concatenate(rows)
+    for name in PEERS:
+        if RUNTIME[name] != "encore":
+            continue
+        p = subprocess.run([args.encore, "classify", "--model", model_dir, "--weights", WEIGHTS[name], "--top-k",
+                            "all", "--quiet"], input="\n".join(texts) + "\n", text=True, stdout=subprocess.PIPE,
+                           check=True)
+        rows = []
+        for line in p.stdout.splitlines():
+            d = {x["label"]: x["score"] for x in json.loads(line)}
+            rows.append([d[label] for label in labels])
+        if len(rows) != len(texts):
+            raise SystemExit("peers: encore classify gave %d results for %d texts" % (len(rows), len(texts)))
+        out[name] = np.asarray(rows)
+    return out
+
+
+def parity(args, model_dir, onnx_paths, texts, gold):
+    """The peers compute the same thing: every variant's scores against
+    transformers' on the accuracy texts (SST-2 dev sentences by default), its
+    label agreement with its own fp32 (encore bf16/int8 with encore fp32, ORT
+    int8 with ORT fp32; fp32 variants with transformers) and, where the texts
+    carry labels, its accuracy. Stops the run when an fp32 peer is further than
+    FP32_TOLERANCE from transformers; bf16 and int8 are reported, not failed."""
+    import numpy as np
+
+    scores = score_variants(args, model_dir, onnx_paths, texts)
+    ref = scores["transformers"]
+    pred = {name: s.argmax(axis=1) for name, s in scores.items()}
+    own = {"ORT int8": "ORT fp32", "ORT int8 per-tensor": "ORT fp32", "encore bf16": "encore fp32",
+           "encore int8": "encore fp32"}
+    rows = {}
+    for name in PEERS:
+        base = own.get(name, "transformers")
+        r = dict(n=len(texts), max_diff=float(np.abs(scores[name] - ref).max()), base=base,
+                 agree_base=int((pred[name] == pred[base]).sum()),
+                 agree_tf=int((pred[name] == pred["transformers"]).sum()))
+        if gold is not None:
+            r["correct"] = int(sum(int(p) == g for p, g in zip(pred[name], gold) if g is not None))
+            r["labelled"] = sum(g is not None for g in gold)
+        rows[name] = r
+    bad = ["%s %.1e" % (n, rows[n]["max_diff"]) for n in PEERS
+           if WEIGHTS[n] == "fp32" and n != "transformers" and rows[n]["max_diff"] > FP32_TOLERANCE]
+    if bad:
+        raise SystemExit("peers: %s: fp32 scores differ from transformers' by more than %.0e (%s): the peers do "
+                         "not compute the same thing" % (rel(model_dir), FP32_TOLERANCE, ", ".join(bad)))
+    return rows
 
 
 # ---- report ----------------------------------------------------------------
@@ -401,6 +546,40 @@ def machine_text():
     return "%s, %d cores%s, %s" % (cpu, os.cpu_count() or 1, mem, platform.platform())
 
 
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def isa_text():
+    """encore's CPU path on this machine, as src/cpu/cpu_isa.c chooses it: the
+    best of avx512 (AVX-512F with AVX2 and FMA), avx2 (AVX2 and FMA) and
+    portable, capped by ENCORE_CPU_ISA when that names a path the CPU has;
+    and the int8 dot-product instructions ORT's int8 kernels can use."""
+    flags = cpu_flags()
+    has = {"portable": True, "avx2": {"avx2", "fma"} <= flags}
+    has["avx512"] = has["avx2"] and "avx512f" in flags
+    best = "avx512" if has["avx512"] else "avx2" if has["avx2"] else "portable"
+    env = os.environ.get("ENCORE_CPU_ISA", "")
+    if not env:
+        path, how = best, "the best this CPU has; ENCORE_CPU_ISA unset"
+    elif has.get(env):
+        path, how = env, "ENCORE_CPU_ISA=%s%s" % (env, "" if env == best else ", below the CPU's best, %s" % best)
+    else:
+        path, how = best, "ENCORE_CPU_ISA=%s ignored: not a path this CPU has" % env
+    names = [n for f, n in (("avx512f", "AVX-512F"), ("avx2", "AVX2"), ("fma", "FMA")) if f in flags]
+    vnni = [n for f, n in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI")) if f in flags]
+    return "encore's CPU kernels: **%s** (%s). CPU flags: %s; int8 dot products (VNNI, used by ORT's int8 "\
+           "kernels): %s" % (path, how, ", ".join(names) or "none of AVX-512F, AVX2, FMA",
+                             ", ".join(vnni) or "none (U8S8 runs on VPMADDUBSW, which can saturate)")
+
+
 def uptime_text():
     try:
         return subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
@@ -425,7 +604,7 @@ def gnuplot_bars(path, title, ylabel, groups, series, values, logscale):
     for g, row in zip(groups, values):
         lines.append('"%s" %s' % (g, " ".join("NaN" if v is None else "%.6g" % v for v in row)))
     lines.append("EOD")
-    colors = ["#e07b39", "#3b75af", "#519e3e", "#8d69b8", "#c2a34b"]
+    colors = ["#e07b39", "#3b75af", "#6f9fd0", "#a9c8e8", "#519e3e", "#8bc77a", "#c2e0b4"]
     plots = []
     for i, s in enumerate(series):
         col = i + 2
@@ -435,12 +614,44 @@ def gnuplot_bars(path, title, ylabel, groups, series, values, logscale):
     for i in range(n):
         col = i + 2
         off = (i - (n - 1) / 2.0) / (n + 1)
-        plots.append("$d using ($0+%.4f):%d:(sprintf('%%.3g', $%d)) with labels offset 0,0.7 font ',9' notitle"
+        plots.append("$d using ($0+%.4f):%d:(sprintf('%%.3g', $%d)) with labels offset 0,0.7 font ',8' notitle"
                      % (off, col, col))
     lines.append("plot " + ", ".join(plots))
     lines.append("set output")
     r = subprocess.run(["gnuplot"], input="\n".join(lines) + "\n", text=True)
     return r.returncode == 0
+
+
+def pair_ratio(results, key, t, enc, peer, batch):
+    e, p = results[(key, t, enc, batch)], results[(key, t, peer, batch)]
+    return p["p50"] / e["p50"] if batch == 1 else e["seq_per_s"] / p["seq_per_s"]
+
+
+def verdict(args, results, m, peer):
+    """One sentence on encore int8 against an ORT int8 variant: in how many
+    cells it is faster, and whether at equal or better accuracy (only where
+    the model was trained for the labels: with random weights accuracy is
+    chance)."""
+    key, acc = m["key"], m["parity"]
+    cells = [pair_ratio(results, key, t, "encore int8", peer, b) for t in args.threads for b in (1, args.batch)]
+    faster = sum(x >= 1 for x in cells)
+    speed = "encore int8 is faster than %s in %d of %d cells (%s to %s)" % (
+        peer, faster, len(cells), ratio(min(cells)).strip("*"), ratio(max(cells)).strip("*"))
+    e, o = acc["encore int8"], acc[peer]
+    agree = "encore int8 keeps encore fp32's label on %.2f %% of the texts, %s keeps ORT fp32's on %.2f %%" % (
+        100.0 * e["agree_base"] / e["n"], peer, 100.0 * o["agree_base"] / o["n"])
+    if "correct" not in e:
+        return "**int8 (%s):** %s; the accuracy texts carry no labels: %s." % (peer, speed, agree)
+    if m["random"]:
+        return ("**int8 (%s):** %s. This model has random weights, so its SST-2 accuracy is chance and only the "
+                "label agreement means anything: %s." % (peer, speed, agree))
+    ea, oa = 100.0 * e["correct"] / e["labelled"], 100.0 * o["correct"] / o["labelled"]
+    how = "at equal or better accuracy" if e["correct"] >= o["correct"] else \
+        "at lower accuracy (%d fewer sentences right)" % (o["correct"] - e["correct"])
+    return ("**int8 (%s):** %s, %s: SST-2 dev accuracy %.2f %% for encore int8 against %.2f %% (fp32: encore "
+            "%.2f %%, ORT %.2f %%); %s." % (
+                peer, speed, how, ea, oa, 100.0 * acc["encore fp32"]["correct"] / e["labelled"],
+                100.0 * acc["ORT fp32"]["correct"] / e["labelled"], agree))
 
 
 def write_results(args, results, meta):
@@ -458,49 +669,81 @@ def write_results(args, results, meta):
     out.append(meta["command"])
     out.append("```")
     out.append("")
+    out.append("- Machine: %s. %s." % (meta["cpu"], meta["isa"]))
     out.append("- Versions: %s." % "; ".join(meta["versions"]))
     out.append("- Texts: SST-2 dev sentences (%d, `%s`), the same texts in the same order for every peer. "
                "Single text: %d calls of one text; batch: %d calls of %d texts; %d warm-up calls before each. "
                "A call goes from text to scores, tokenization included.%s" % (
                    meta["n_texts"], rel(args.texts), args.single_iters, args.batch_iters, args.batch, args.warmup,
                    "" if args.rounds == 1 else
-                   " Every peer ran %d rounds, interleaved (transformers, ONNX Runtime, encore, then again); "
-                   "each cell shows its best round (lowest p50, highest seq/s), chosen alike for every peer."
-                   % args.rounds))
-    out.append("- Threads: 1 and 2 for every peer alike: `torch.set_num_threads`, ORT `intra_op_num_threads` "
-               "(inter-op 1), `encore --threads`; `OMP_NUM_THREADS` and `RAYON_NUM_THREADS` set to the same.")
-    out.append("- transformers: `pipeline(\"text-classification\")`, batches through its `batch_size` (padded "
-               "per batch). ONNX Runtime: the model exported with `torch.onnx.export` (TorchScript exporter, opset "
-               "17, eager attention), optimised with `onnxruntime.transformers.optimizer` (model_type bert), run "
-               "with `ORT_ENABLE_ALL`; the fast tokenizer pads per batch. encore: `encore bench --texts` "
-               "(packed batches, no padding).")
-    out.append("- Ratios are how many times faster encore is than the peer in that cell (peer p50 / encore p50 "
-               "for latency, encore / peer for throughput); **bold** where encore is ahead.")
+                   " Every peer ran %d rounds, interleaved (%s, then again); each cell shows its best round "
+                   "(lowest p50, highest seq/s), chosen alike for every peer." % (args.rounds, ", ".join(PEERS))))
+    out.append("- Threads: %s for every peer alike: `torch.set_num_threads`, ORT `intra_op_num_threads` "
+               "(inter-op 1), `encore --threads`; `OMP_NUM_THREADS` and `RAYON_NUM_THREADS` set to the same."
+               % " and ".join(str(t) for t in args.threads))
+    out.append("- transformers: `pipeline(\"text-classification\")` in fp32, batches through its `batch_size` "
+               "(padded per batch). ORT fp32: the model exported with `torch.onnx.export` (TorchScript exporter, "
+               "opset 17, eager attention), optimised with `onnxruntime.transformers.optimizer` (model_type bert), "
+               "run with `ORT_ENABLE_ALL`; the fast tokenizer pads per batch. ORT int8: that optimised graph through "
+               "`onnxruntime.quantization.quantize_dynamic` (weight_type QInt8, int8 weights with uint8 activations "
+               "quantized per call: U8S8, ORT's first choice on x86-64; reduce_range off), run the same way, with "
+               "one weight scale per output channel (`per_channel=True`, encore int8's granularity and ORT's more "
+               "accurate setting) and, as \"ORT int8 per-tensor\", one per weight tensor (ORT's default, its "
+               "fastest). "
+               "encore fp32 / bf16 / int8: `encore bench --texts --weights fp32|bf16|int8`, one binary (packed "
+               "batches, no padding; bf16 rounds each weight to bfloat16, int8 is weight-only with one scale per "
+               "output row; arithmetic fp32 in both).")
+    out.append("- Ratios are how many times faster encore is than its counterpart in that cell (counterpart p50 / "
+               "encore p50 for one text, encore seq/s / counterpart seq/s for the batch); **bold** where encore is "
+               "ahead. encore bf16 stands against ORT fp32: ORT has no bf16 path on the CPU.")
+    out.append("- Accuracy (untimed, before the timings): every variant scores the %s SST-2 dev sentences of `%s`. "
+               "\"Same label as\" compares with the variant's own fp32 (ORT int8 with ORT fp32, encore bf16 and "
+               "int8 with encore fp32; the fp32 peers with transformers). The fp32 peers must give transformers' "
+               "scores to within %.0e (the run stops otherwise); bf16 and int8 change the scores by design and "
+               "are reported, not held to a tolerance." % (meta["acc_n"], rel(args.accuracy_texts), FP32_TOLERANCE))
     if meta.get("gpu"):
         out.append("- GPU: %s" % meta["gpu"])
     out.append("")
     for m in meta["models"]:
+        key = m["key"]
         out.append("### %s" % m["name"])
         out.append("")
-        out.append("`%s`: %s. ONNX fused operators: %s. Scores against transformers on 32 texts: ORT max "
-                   "|Δ| %.1e, encore max |Δ| %.1e." % (m["dir"], m["shape"], m["fusion"], m["parity"][0],
-                                                    m["parity"][1]))
+        out.append("`%s`: %s. ONNX fused operators: %s. ORT int8 graph: %s." % (m["dir"], m["shape"], m["fusion"],
+                                                                              m["quant"]))
         out.append("")
-        out.append("| threads | peer | 1 text p50 ms | p90 ms | p99 ms | encore vs peer (p50) "
-                   "| batch %d seq/s | encore vs peer (seq/s) | load at start (1 text / batch) |" % args.batch)
-        out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| threads | peer | 1 text p50 ms | p90 ms | p99 ms | batch %d seq/s "
+                   "| load at start (1 text / batch) |" % args.batch)
+        out.append("|---:|---|---:|---:|---:|---:|---:|")
         for t in args.threads:
-            enc1 = results[(m["key"], t, "encore", 1)]
-            encb = results[(m["key"], t, "encore", args.batch)]
             for peer in PEERS:
-                r1 = results[(m["key"], t, peer, 1)]
-                rb = results[(m["key"], t, peer, args.batch)]
-                lat_ratio = "—" if peer == "encore" else ratio(r1["p50"] / enc1["p50"])
-                thr_ratio = "—" if peer == "encore" else ratio(encb["seq_per_s"] / rb["seq_per_s"])
-                out.append("| %d | %s | %s | %s | %s | %s | %.1f | %s | %.1f / %.1f |" % (
-                    t, peer, fmt_ms(r1["p50"]), fmt_ms(r1["p90"]), fmt_ms(r1["p99"]), lat_ratio, rb["seq_per_s"],
-                    thr_ratio, r1["load"], rb["load"]))
+                r1 = results[(key, t, peer, 1)]
+                rb = results[(key, t, peer, args.batch)]
+                out.append("| %d | %s | %s | %s | %s | %.1f | %.1f / %.1f |" % (
+                    t, peer, fmt_ms(r1["p50"]), fmt_ms(r1["p90"]), fmt_ms(r1["p99"]), rb["seq_per_s"], r1["load"],
+                    rb["load"]))
         out.append("")
+        out.append("| threads | encore | against | 1 text (p50) | batch %d (seq/s) |" % args.batch)
+        out.append("|---:|---|---|---:|---:|")
+        for t in args.threads:
+            for enc, peer in PAIRS:
+                out.append("| %d | %s | %s | %s | %s |" % (t, enc, peer, ratio(pair_ratio(results, key, t, enc, peer, 1)),
+                                                         ratio(pair_ratio(results, key, t, enc, peer, args.batch))))
+        out.append("")
+        acc = m["parity"]
+        has_gold = "correct" in acc["transformers"]
+        out.append("| peer | max \\|Δ score\\| vs transformers | same label as |%s" % (
+            " SST-2 dev accuracy |" if has_gold else ""))
+        out.append("|---|---:|---|%s" % ("---:|" if has_gold else ""))
+        for peer in PEERS:
+            r = acc[peer]
+            same = "—" if peer == "transformers" else "%s: %d/%d (%.2f %%)" % (
+                r["base"], r["agree_base"], r["n"], 100.0 * r["agree_base"] / r["n"])
+            out.append("| %s | %.1e | %s |%s" % (peer, r["max_diff"], same, " %.2f %% |" % (
+                100.0 * r["correct"] / r["labelled"]) if has_gold else ""))
+        out.append("")
+        for peer in ("ORT int8", "ORT int8 per-tensor"):
+            out.append(verdict(args, results, m, peer))
+            out.append("")
     out.append("GPU peers: %s" % meta["gpu_note"])
     out.append("")
     for png, what in meta["plots"]:
@@ -557,6 +800,11 @@ def main():
     ap.add_argument("--plots", default=os.path.join(REPO, "bench"), help="folder of the PNG plots")
     ap.add_argument("--sweep", default="1,8,64:32,128",
                     help="encore bench --plot sweep on the first model, BATCHES:LENGTHS ('' for none)")
+    ap.add_argument("--accuracy-texts", default=SST2_DEV,
+                    help="labelled TSV (sentence, label) every variant scores before the timings (default: the "
+                         "SST-2 dev set; the timed texts when it is missing)")
+    ap.add_argument("--accuracy-limit", type=int, default=0,
+                    help="score only the first N accuracy texts (0, the default: all of them)")
     ap.add_argument("--no-write", action="store_true", help="print the section, leave RESULTS.md and plots alone")
     # worker mode (internal)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -575,6 +823,8 @@ def main():
         command = "ENCORE_PEERS_BASE_VENV=%s %s" % (base, command)
     if os.environ.get("ENCORE_PEERS_VENV"):
         command = "ENCORE_PEERS_VENV=%s %s" % (os.environ["ENCORE_PEERS_VENV"], command)
+    if os.environ.get("ENCORE_CPU_ISA"):
+        command = "ENCORE_CPU_ISA=%s %s" % (os.environ["ENCORE_CPU_ISA"], command)
     if os.environ.get("ENCORE_BUILD"):
         command = "ENCORE_BUILD=%s %s" % (os.environ["ENCORE_BUILD"], command)
     uptime_before = uptime_text()
@@ -608,24 +858,46 @@ def main():
         models = [first, args.distilbert_dir]
     models = [os.path.abspath(m) for m in models]
 
+    # Accuracy texts: SST-2 dev with its labels, scored once by every variant.
+    if not os.path.exists(args.accuracy_texts):
+        log("%s is missing: the parity and agreement check uses the timed texts, without labels"
+            % rel(args.accuracy_texts))
+        args.accuracy_texts = args.texts
+    acc_texts, gold = read_texts(args.accuracy_texts, with_labels=True)
+    if args.accuracy_limit > 0:
+        acc_texts = acc_texts[:args.accuracy_limit]
+        gold = gold[:args.accuracy_limit] if gold is not None else None
+
     meta = dict(date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), machine=machine_text(),
+                cpu=machine_text().split(",")[0], isa=isa_text(), acc_n=len(acc_texts),
                 uptime_before=uptime_before, command=command, n_texts=len(texts), models=[], versions=[], plots=[])
+    log(meta["isa"])
+    random_models = {os.path.abspath(p) for p in (args.distilbert_dir, MINILM_STANDIN, FALLBACK_MODEL)}
     results = {}
     for model_dir in models:
         name = os.path.basename(model_dir.rstrip("/"))
         shape = model_shape(model_dir)
         onnx_path, fusion = export_onnx(model_dir, os.path.join(args.work, "onnx", name))
-        par = parity(args, model_dir, onnx_path, texts)
+        int8_path, quant = quantize_onnx(onnx_path, os.path.join(args.work, "onnx", name), True)
+        int8_pt_path, _ = quantize_onnx(onnx_path, os.path.join(args.work, "onnx", name), False)
+        onnx_paths = {"ORT fp32": onnx_path, "ORT int8": int8_path, "ORT int8 per-tensor": int8_pt_path}
+        log("%s: scoring %d accuracy texts with every variant" % (name, len(acc_texts)))
+        par = parity(args, model_dir, onnx_paths, acc_texts, gold)
         fusion_text = ", ".join("%s ×%d" % kv for kv in sorted(fusion.items())) or "none"
+        quant_text = ", ".join("%s ×%d" % kv for kv in sorted(quant.items())) or "nothing quantized"
         meta["models"].append(dict(name=name, dir=rel(model_dir), shape=shape_text(shape), fusion=fusion_text,
-                                   parity=par))
-        log("%s: %s; fused: %s; parity ORT %.1e, encore %.1e" % (name, shape_text(shape), fusion_text, *par))
+                                   quant=quant_text, parity=par, random=model_dir in random_models))
+        log("%s: %s; fused: %s; int8: %s" % (name, shape_text(shape), fusion_text, quant_text))
+        for peer in PEERS:
+            r = par[peer]
+            log("  %-19s max |d| vs transformers %.1e, same label as %s %d/%d%s" % (
+                peer, r["max_diff"], r["base"], r["agree_base"], r["n"],
+                ", accuracy %.2f %%" % (100.0 * r["correct"] / r["labelled"]) if "correct" in r else ""))
         for t in args.threads:
             for rnd in range(args.rounds):
                 for peer in PEERS:
                     for batch, iters in ((1, args.single_iters), (args.batch, args.batch_iters)):
-                        r = run_worker(args, peer, model_dir, onnx_path if peer == "onnxruntime" else None, t,
-                                       batch, iters)
+                        r = run_worker(args, peer, model_dir, onnx_paths.get(peer), t, batch, iters)
                         key = (model_dir, t, peer, batch)
                         # Best of the rounds: the round least disturbed by the
                         # machine's other load, chosen alike for every peer.

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # bench/peers/run.sh: encore against its CPU peers, side by side, in one run on
-# this machine, on the same model directories and the same texts:
-#   1. transformers pipeline("text-classification") (PyTorch),
-#   2. ONNX Runtime on the graph exported with torch.onnx and fused by
+# this machine, on the same model directories and the same texts, in
+# interleaved rounds:
+#   1. transformers pipeline("text-classification") (PyTorch, fp32),
+#   2. ONNX Runtime fp32 on the graph exported with torch.onnx and fused by
 #      onnxruntime.transformers' optimizer,
-#   3. encore (encore bench --texts),
-#   4. GPU peers only where a GPU is present (skipped otherwise).
-# Appends the table, the command and the machine's load to bench/RESULTS.md
-# and draws bench/cpu_latency.png and bench/cpu_throughput.png.
+#   3. ONNX Runtime int8: that graph through onnxruntime.quantization's
+#      quantize_dynamic (int8 weights),
+#   4. encore fp32, bf16 and int8 (encore bench --texts --weights W),
+#   5. GPU peers only where a GPU is present (skipped otherwise).
+# Every variant first scores the SST-2 dev sentences (fp32 parity with
+# transformers, int8/bf16 label agreement and accuracy). Writes the tables,
+# ratios, accuracy, the command, the CPU, encore's kernel path and the
+# machine's load to its section of bench/RESULTS.md and draws
+# bench/cpu_latency.png and bench/cpu_throughput.png (--no-write: neither).
 #
 #   bench/peers/run.sh [peers.py options]     (bench/peers/run.sh --help)
 #
@@ -17,6 +23,8 @@
 #                           site-packages are reused (a .pth file), so that only ONNX Runtime
 #                           and onnx are downloaded (torch alone is ~1 GB from PyPI)
 #   ENCORE_BUILD            encore's build directory (default build; built when encore is missing)
+#   ENCORE_CPU_ISA          portable|avx2|avx512: caps encore's CPU kernels (default: the best the
+#                           CPU has); the section names the path used
 # Nothing is ever downloaded from the Hugging Face Hub: HF_HUB_OFFLINE=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
