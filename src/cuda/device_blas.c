@@ -3,6 +3,7 @@
 
 #include "core/common.h"
 
+#include <cuda_runtime_api.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,12 +24,18 @@ static void *sym(void *lib, const char *name, int *missing) {
 }
 
 static void load_once(void) {
-    static const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
-    void *lib = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+#ifdef ENCORE_CUBLAS_LIBRARY
+    const char *name = ENCORE_CUBLAS_LIBRARY; /* the CPU emulation's cuBLAS (tests/emulation) */
+#else
+    /* The cuBLAS of the CUDA major version encore was built with: a cuBLAS of
+     * another major version needs another runtime than the one linked. */
+    char name[32];
+    snprintf(name, sizeof name, "libcublas.so.%d", CUDART_VERSION / 1000);
+#endif
+    void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         const char *why = dlerror();
-        snprintf(g_error, sizeof g_error, "cannot load cuBLAS (libcublas.so.13): %s", why ? why : "not found");
+        snprintf(g_error, sizeof g_error, "cannot load cuBLAS (%s): %s", name, why ? why : "not found");
         g_status = ENCORE_STATUS_DEVICE_ERROR;
         return;
     }
