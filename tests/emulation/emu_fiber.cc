@@ -103,7 +103,11 @@ encore_emu_fiber_start:
 void fiber_init(FiberContext *ctx, void (*entry)(void *), void *arg) {
     alloc_stack(ctx);
 #ifdef ENCORE_EMU_ASAN
-    if (ctx->dirty) __asan_unpoison_memory_region(ctx->stack, ctx->stack_size);
+    // A finished fiber's last frames never return, so their redzones stay
+    // poisoned where the next fiber's frames will lie: clear them (all of
+    // the stack after an abandoned run).
+    const size_t clear = ctx->dirty ? ctx->stack_size : 16384;
+    __asan_unpoison_memory_region(ctx->stack + ctx->stack_size - clear, clear);
 #endif
     ctx->dirty = false;
     uintptr_t top = (uintptr_t)(ctx->stack + ctx->stack_size) & ~(uintptr_t)15;
@@ -136,7 +140,8 @@ void uctx_entry(unsigned hi, unsigned lo) {
 void fiber_init(FiberContext *ctx, void (*entry)(void *), void *arg) {
     alloc_stack(ctx);
 #ifdef ENCORE_EMU_ASAN
-    if (ctx->dirty) __asan_unpoison_memory_region(ctx->stack, ctx->stack_size);
+    const size_t clear = ctx->dirty ? ctx->stack_size : 16384;
+    __asan_unpoison_memory_region(ctx->stack + ctx->stack_size - clear, clear);
 #endif
     ctx->dirty = false;
     if (!ctx->uctx) ctx->uctx = calloc(1, sizeof(ucontext_t) + sizeof(Start));
