@@ -81,6 +81,8 @@ extern "C" encore_status encore_pool_cuda(const void *hidden, const int32_t *seq
     if (B == 0) return ENCORE_STATUS_OK;
     if (!hidden || !seq_start || !out || B < 0 || C < 1 || pooling == ENCORE_POOLING_DEFAULT)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_pool_cuda: bad arguments");
+    if ((int)dt < (int)ENCORE_CUDA_F32 || (int)dt > (int)ENCORE_CUDA_BF16)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown dtype %d", (int)dt);
     const int mean = pooling == ENCORE_POOLING_MEAN;
     ENCORE_DISPATCH_DTYPE(dt, encore::launch(pool_kernel<scalar_t>, B, kPoolThreads, 0, stream,
                                              static_cast<const scalar_t *>(hidden), seq_start, C, mean, normalize,

@@ -516,6 +516,9 @@ TEST(CudaOpsArguments, BadArgumentsAreStatusesNotCrashes) {
               ENCORE_STATUS_INVALID_ARGUMENT);
     EXPECT_EQ(encore_pool_cuda(nullptr, nullptr, 1, 8, ENCORE_POOLING_MEAN, 0, ENCORE_CUDA_F16, nullptr, nullptr),
               ENCORE_STATUS_INVALID_ARGUMENT);
+    // An unknown dtype is refused, not a silent no-op.
+    EXPECT_EQ(encore_pool_cuda(fake, fake, 1, 8, ENCORE_POOLING_MEAN, 0, (encore_cuda_dtype)7, &dummy, nullptr),
+              ENCORE_STATUS_INVALID_ARGUMENT);
     // Zero-sized work is a no-op.
     EXPECT_EQ(encore_bias_act_cuda(nullptr, nullptr, ENCORE_ACTIVATION_GELU, 0, 8, ENCORE_CUDA_F16, nullptr),
               ENCORE_STATUS_OK);

@@ -66,8 +66,23 @@ static void drop_graphs(encore_cuda_session *s) {
     }
 }
 
+/* The caller's current device, to restore after working on the session's. */
+static int current_device(void) {
+    int d = -1;
+    if (cudaGetDevice(&d) != cudaSuccess) {
+        (void)cudaGetLastError();
+        d = -1;
+    }
+    return d;
+}
+
+static void restore_device(int prev, int used) {
+    if (prev >= 0 && prev != used) cudaSetDevice(prev);
+}
+
 void encore_cuda_session_free(encore_cuda_session *s) {
     if (!s) return;
+    const int prev = current_device();
     cudaSetDevice(s->device);
     if (s->stream) cudaStreamSynchronize(s->stream);
     drop_graphs(s);
@@ -77,6 +92,7 @@ void encore_cuda_session_free(encore_cuda_session *s) {
     cudaFreeHost(s->staging);
     cudaFreeHost(s->result);
     (void)cudaGetLastError();
+    restore_device(prev, s->device);
     free(s);
 }
 
@@ -118,7 +134,9 @@ encore_status encore_cuda_session_create(const encore_model *m, int device, enco
     *out = NULL;
     encore_cuda_session *s = calloc(1, sizeof *s);
     if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    const int prev = current_device();
     encore_status st = create(s, m, device, dt, max_tokens);
+    restore_device(prev, device);
     if (st != ENCORE_STATUS_OK) {
         char msg[ENCORE_ERROR_LEN];
         snprintf(msg, sizeof msg, "%s", encore_last_error());
@@ -194,17 +212,22 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
     return ENCORE_STATUS_OK;
 }
 
+/* The entry for k, or a slot for it: a free one, else the least recently
+ * used shape that was never captured, and only when every slot holds a
+ * captured graph the least recently used graph, so that one-off shapes do
+ * not evict the graphs that serving traffic replays. */
 static graph_entry *find_graph(encore_cuda_session *s, const graph_key *k) {
-    graph_entry *oldest = &s->graphs[0];
+    graph_entry *victim = NULL;
     for (int i = 0; i < GRAPH_CACHE; i++) {
         graph_entry *g = &s->graphs[i];
         if (g->hits && memcmp(&g->key, k, sizeof *k) == 0) return g;
-        if (g->used < oldest->used) oldest = g;
+        if (!victim || (!g->exec && victim->exec) || (!g->exec == !victim->exec && g->used < victim->used))
+            victim = g;
     }
-    if (oldest->exec) cudaGraphExecDestroy(oldest->exec);
-    memset(oldest, 0, sizeof *oldest);
-    oldest->key = *k;
-    return oldest;
+    if (victim->exec) cudaGraphExecDestroy(victim->exec);
+    memset(victim, 0, sizeof *victim);
+    victim->key = *k;
+    return victim;
 }
 
 /* Capture enqueue() into g->exec. On failure graphs are turned off for the
@@ -245,8 +268,20 @@ static encore_status check_batch(const encore_cuda_session *s, const encore_batc
     return ENCORE_STATUS_OK;
 }
 
+static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
+                         encore_pooling pooling, int normalize, float *out);
+
+/* Runs on the session's device and gives the caller back its own. */
 encore_status encore_cuda_session_run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
                                       encore_pooling pooling, int normalize, float *out) {
+    const int prev = current_device();
+    const encore_status st = run(s, b, what, pooling, normalize, out);
+    restore_device(prev, s->device);
+    return st;
+}
+
+static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
+                         encore_pooling pooling, int normalize, float *out) {
     const encore_config *c = &s->model->config;
     encore_status st = check_batch(s, b);
     if (st != ENCORE_STATUS_OK || b->B == 0) return st;
