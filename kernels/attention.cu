@@ -13,8 +13,10 @@
 // bias, q + b is rounded there a second time after the GEMM rounded q, which
 // neither the CPU twin nor PyTorch do (PyTorch adds the bias in the GEMM
 // epilogue). With scores in the hundreds that rounding moves the softmax
-// visibly, so the forward pass should pass the bias through the QKV GEMM and
-// NULL here; after the staging, products are exact and sums fp32.
+// visibly, so the forward pass adds the bias in the QKV GEMM's epilogue
+// (encore_bias_rows_cuda + encore_linear_accumulate_cuda) and passes NULL
+// here: q, k and v are then rounded once, and after the staging, which
+// changes nothing, products are exact and sums fp32.
 //
 // Two kernels:
 //   - tensor cores (WMMA 16x16x16, fp16 or bf16 operands, fp32 accumulators)

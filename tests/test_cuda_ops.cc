@@ -31,7 +31,7 @@
 
 namespace {
 
-enum class Op { Embed, LayerNorm, BiasAct, Attention, Pool, HeadAct, Scores, Linear };
+enum class Op { Embed, LayerNorm, BiasAct, Attention, Pool, HeadAct, Scores, Linear, LinearBias };
 
 struct Tol {
     double atol, rtol;
@@ -46,7 +46,7 @@ Tol tolerance(Op op, encore_cuda_dtype dt, encore_attention_impl impl) {
             return {2e-5, 1e-4,
                     "fp32 both sides; the online softmax rescales partial sums and uses exp2 of pre-scaled scores, "
                     "a few ulps of each probability"};
-        if (op == Op::Linear)
+        if (op == Op::Linear || op == Op::LinearBias)
             return {1e-5, 1e-4, "fp32 GEMM (no TF32); only the summation order differs over K terms"};
         return {1e-5, 1e-5,
                 "fp32 both sides; erf/exp/tanh implementations and fp32 vs double statistics differ by a few ulps"};
@@ -59,7 +59,7 @@ Tol tolerance(Op op, encore_cuda_dtype dt, encore_attention_impl impl) {
                     : Tol{2.5e-2, 2e-2,
                           "probabilities are rounded to bf16 (2^-8 relative) before P V on the tensor cores, and the "
                           "output is rounded to bf16 again: a few bf16 ulps of |V| (< 4)"};
-    if (op == Op::Linear)
+    if (op == Op::Linear || op == Op::LinearBias)
         return half ? Tol{2e-3, 2e-3, "fp32 accumulation; one rounding of the output to fp16 (2^-11) and order"}
                     : Tol{1.6e-2, 1.6e-2, "fp32 accumulation; one rounding of the output to bf16 (2^-8) and order"};
     return half ? Tol{1e-3, 2e-3,
@@ -222,6 +222,10 @@ std::vector<Case> all_cases() {
             cases.push_back({Op::Linear, dt, b, 2304, 0, 768, 0, {}, 1.0f, "linear_" + d + "_" + batch_name(b) + "_qkv"});
         }
         cases.push_back({Op::Linear, dt, kBatches.back(), 37, 0, 32, 0, {}, 1.0f, "linear_" + d + "_mixed_N37K32"});
+        // The QKV projection with its bias as the epilogue: bias rows, then the GEMM adds to them.
+        cases.push_back({Op::LinearBias, dt, {129}, 2304, 0, 768, 0, {}, 1.0f, "linear_bias_" + d + "_len129_qkv"});
+        cases.push_back({Op::LinearBias, dt, kBatches.back(), 37, 0, 32, 0, {}, 1.0f,
+                         "linear_bias_" + d + "_mixed_N37K32"});
     }
     for (int relu : {0, 1})
         cases.push_back({Op::HeadAct, ENCORE_CUDA_F32, {1, 7, 128}, 768, 0, 0, relu, {}, 2.0f,
@@ -475,6 +479,34 @@ void run_linear(const Case &c, std::mt19937 &rng) {
     expect_close(download(d_out, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
 }
 
+// encore_bias_rows_cuda, then encore_linear_accumulate_cuda: x W^T + bias,
+// the bias rounded to dt when written (as a 16-bit model stores it), the sum
+// rounded once. CPU twin: encore_linear_cpu with that bias.
+void run_linear_bias(const Case &c, std::mt19937 &rng) {
+    const int T = starts_of(c.lengths).back(), N = c.C, K = c.K;
+    auto x = randn((size_t)T * K, rng, 1.0f, c.dt), w = randn((size_t)N * K, rng, 1.0f / std::sqrt((float)K), c.dt);
+    auto bias = randn(N, rng, 1.0f, ENCORE_CUDA_F32);
+    std::vector<float> rounded = bias;
+    quantize(rounded, c.dt);
+    std::vector<float> want((size_t)T * N);
+    encore_linear_cpu(x.data(), w.data(), rounded.data(), T, N, K, want.data());
+    const encore_blas *blas = nullptr;
+    ASSERT_EQ(encore_blas_load(&blas), ENCORE_STATUS_OK) << encore_last_error();
+    cublasHandle_t handle = nullptr;
+    ASSERT_EQ(blas->create(&handle), CUBLAS_STATUS_SUCCESS);
+    Dev d_x(x.size() * esize(c.dt)), d_w(w.size() * esize(c.dt)), d_b(N * 4), d_out(want.size() * esize(c.dt));
+    upload(d_x, x, c.dt);
+    upload(d_w, w, c.dt);
+    upload(d_b, bias, ENCORE_CUDA_F32);
+    d_out.poison();
+    encore_status st = encore_bias_rows_cuda(d_out.p, d_b.as<float>(), T, N, c.dt, nullptr);
+    if (st == ENCORE_STATUS_OK) st = encore_linear_accumulate_cuda(blas, handle, d_x.p, d_w.p, T, N, K, c.dt, d_out.p);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    blas->destroy(handle);
+    ASSERT_EQ(st, ENCORE_STATUS_OK) << encore_last_error();
+    expect_close(download(d_out, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
 TEST_P(CudaOps, MatchesTheCpuTwin) {
     const Case &c = GetParam();
     std::mt19937 rng((unsigned)std::hash<std::string>()(c.name));  // fresh, reproducible inputs per case
@@ -487,6 +519,7 @@ TEST_P(CudaOps, MatchesTheCpuTwin) {
     case Op::HeadAct: run_head_act(c, rng); break;
     case Op::Scores: run_scores(c, rng); break;
     case Op::Linear: run_linear(c, rng); break;
+    case Op::LinearBias: run_linear_bias(c, rng); break;
     }
     EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }

@@ -2,8 +2,8 @@
  * graph as forward_cpu.c:
  *   x = LN(emb)
  *   per layer: x = LN(x + attn(x) W_o + b_o); x = LN(x + act(x W_1 + b_1) W_2 + b_2)
- * GEMMs are cuBLAS (fused QKV, tensor cores for fp16/bf16); the rest is
- * kernels/: embedding gather + LN, fused attention (with the qkv bias), bias
+ * GEMMs are cuBLAS (fused QKV with its bias as the epilogue, tensor cores for
+ * fp16/bf16); the rest is kernels/: embedding gather + LN, fused attention, bias
  * + residual + LN, bias + GELU, pooling and the head. One upload of the packed
  * batch, one download of the result; small batches replay a CUDA graph. */
 #include "cuda/forward_cuda.h"
@@ -184,9 +184,13 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
                           W->emb_ln_b, eps, dt, x, st));
     for (int l = 0; l < c->n_layers; l++) {
         const encore_cuda_layer_weights *w = &W->layers[l];
-        RUN(encore_linear_cuda(blas, s->handle, x, w->qkv_w, T, 3 * C, C, dt, qkv));
-        RUN(encore_attention_cuda(qkv, w->qkv_b, seq_start, tile_start, p->n_tiles, B, H, D, ENCORE_ATTENTION_AUTO,
-                                  dt, ctx, st));
+        /* The qkv bias in the GEMM's epilogue (bias rows, then beta = 1): q, k
+         * and v are rounded to dt once, as in PyTorch, and the attention
+         * takes them as they are. */
+        RUN(encore_bias_rows_cuda(qkv, w->qkv_b, T, 3 * C, dt, st));
+        RUN(encore_linear_accumulate_cuda(blas, s->handle, x, w->qkv_w, T, 3 * C, C, dt, qkv));
+        RUN(encore_attention_cuda(qkv, NULL, seq_start, tile_start, p->n_tiles, B, H, D, ENCORE_ATTENTION_AUTO, dt,
+                                  ctx, st));
         RUN(encore_linear_cuda(blas, s->handle, ctx, w->attn_out_w, T, C, C, dt, proj));
         RUN(encore_bias_residual_layernorm_cuda(proj, w->attn_out_b, x, w->ln1_g, w->ln1_b, eps, T, C, dt, st));
         RUN(encore_linear_cuda(blas, s->handle, proj, w->ffn_in_w, T, F, C, dt, ffn));
