@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cuda/device_probe.h"
+#include <cuda_runtime_api.h>
 #include "fixtures.h"
 #include "cuda/forward_cuda.h"
 #include "core/model.h"
@@ -289,6 +290,35 @@ TEST_F(CudaSession, OutOfMemoryIsAStatusAndTheDeviceStillWorks) {
     EXPECT_TRUE(std::isfinite(out[0]) && std::isfinite(out[1]));
     encore_session_free(s);
     encore_model_free(m);
+}
+
+// A session sets its own device for its work and gives the caller's back.
+TEST_F(CudaSession, TheCallersCurrentDeviceIsLeftAlone) {
+    int count = 0;
+    ASSERT_EQ(cudaGetDeviceCount(&count), cudaSuccess);
+    if (count < 2) GTEST_SKIP() << "needs two CUDA devices, " << count << " found";
+    encore_model *m = nullptr;
+    ASSERT_EQ(encore_model_load(fixtures::model_dir("tiny-bert-sst").c_str(), encore_model_default_params(), &m),
+              ENCORE_STATUS_OK);
+    ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+    encore_session_params p = encore_session_default_params();
+    p.device = ENCORE_DEVICE_CUDA;
+    p.device_index = 0;
+    encore_session *s = nullptr;
+    int current = -1;
+    ASSERT_EQ(encore_session_create(m, p, &s), ENCORE_STATUS_OK) << encore_last_error();
+    EXPECT_EQ(cudaGetDevice(&current), cudaSuccess);
+    EXPECT_EQ(current, 1) << "after encore_session_create";
+    encore_input in = {"still device 1", nullptr};
+    float out[2];
+    EXPECT_EQ(encore_session_logits(s, &in, 1, out), ENCORE_STATUS_OK) << encore_session_last_error(s);
+    EXPECT_EQ(cudaGetDevice(&current), cudaSuccess);
+    EXPECT_EQ(current, 1) << "after a run";
+    encore_session_free(s);
+    EXPECT_EQ(cudaGetDevice(&current), cudaSuccess);
+    EXPECT_EQ(current, 1) << "after encore_session_free";
+    encore_model_free(m);
+    EXPECT_EQ(cudaSetDevice(0), cudaSuccess);
 }
 
 // ---- the real default model on SST-2 dev ------------------------------------------

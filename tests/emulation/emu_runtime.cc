@@ -551,15 +551,19 @@ using namespace encore_emu;
 
 extern "C" {
 
+// Two identical devices (sharing the one host memory), so that code which
+// selects a device can be checked to leave the caller's selection alone.
+constexpr int kDevices = 2;
+
 ENCORE_EMU_API cudaError_t cudaGetDeviceCount(int *count) {
     if (!count) return ret(cudaErrorInvalidValue);
-    *count = 1;
+    *count = kDevices;
     return cudaSuccess;
 }
 
 ENCORE_EMU_API cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int dev) {
     if (!prop) return ret(cudaErrorInvalidValue);
-    if (dev != 0) return ret(cudaErrorInvalidDevice);
+    if (dev < 0 || dev >= kDevices) return ret(cudaErrorInvalidDevice);
     memset(prop, 0, sizeof *prop);
     const Device &d = device();
     snprintf(prop->name, sizeof prop->name, "encore CUDA emulation (sm_%d)", d.sm);
@@ -581,7 +585,7 @@ ENCORE_EMU_API cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, 
 }
 
 ENCORE_EMU_API cudaError_t cudaSetDevice(int dev) {
-    if (dev != 0) return ret(cudaErrorInvalidDevice);
+    if (dev < 0 || dev >= kDevices) return ret(cudaErrorInvalidDevice);
     t_device = dev;
     return cudaSuccess;
 }
