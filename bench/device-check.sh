@@ -9,7 +9,8 @@
 #      when carried, plus compute-sanitizer memcheck/racecheck on a subset;
 #   4. runs the kernel harness (GB/s and TFLOP/s against measured ceilings),
 #      the DistilBERT-shaped benchmark, and PyTorch fp16 SDPA as the peer;
-#   5. writes everything under $OUT (7 files; RESULTS.md is printed last).
+#   5. writes everything under $OUT (8 files; RESULTS.md is printed last),
+#      with the CPU emulation's op table (emulation.log) run alongside.
 #
 # Before it, here: bash bench/device-prep.sh (fills .devcarry/). Then:
 #   run(command="bash bench/device-check.sh", carry=[".devcarry"], timeout_s=600)
@@ -97,6 +98,19 @@ if ! cmake --build "$BUILD" -j"$JOBS" --target "${targets[@]}" >>"$OUT/build.log
 fi
 say "built ${targets[*]} for sm_90"
 
+# The CPU emulation's op table (tests/emulation), built and run on the host's
+# CPUs while the GPU works, so that the report sets the two side by side: a
+# case that passes under emulation and fails on the device points at timing,
+# the memory model or device math rather than at a kernel's logic.
+(
+    emu_args=("${cmake_args[@]}" -B "$BUILD-emu" -DENCORE_CUDA_EMULATION=ON)
+    cmake "${emu_args[@]}" >"$OUT/emulation.log" 2>&1 &&
+        cmake --build "$BUILD-emu" -j"$JOBS" --target test_cuda_ops >>"$OUT/emulation.log" 2>&1 &&
+        timeout 240 "$BUILD-emu/tests/test_cuda_ops" --gtest_brief=1 >>"$OUT/emulation.log" 2>&1
+    echo "emulation exit: $?" >>"$OUT/emulation.log"
+) &
+emu_pid=$!
+
 # ---- 3. tests -----------------------------------------------------------------------
 export ENCORE_SST2_DEV=$sst2 ENCORE_E2E_MODEL_DIR=$model
 filter='Conversion|Batching|Workspace|WeightImage|Device|Fallback|CudaOps|CudaFixture|CudaSession'
@@ -145,6 +159,9 @@ else
 fi
 
 # ---- 5. report ----------------------------------------------------------------------
+wait "$emu_pid" 2>/dev/null
+say "emulation op table: $(grep -E '^\[  (PASSED|FAILED)  \]|emulation exit' "$OUT/emulation.log" | tr '\n' ' ')"
+grep -E '^\[  FAILED  \]' "$OUT/tests.log" "$OUT/emulation.log" | sort | head -20
 python3 bench/cuda/report.py "$OUT/encore.jsonl" "$OUT/torch.jsonl" "$OUT/kernels.md" >"$OUT/RESULTS.md" 2>&1
 say "done in $(elapsed)s, status $status; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 cat "$OUT/RESULTS.md"

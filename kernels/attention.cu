@@ -4,8 +4,19 @@
 // the host by encore_attention_tiles), walks that sequence's keys tile by tile
 // with an online softmax (running max m and sum l per query row, earlier
 // partial outputs rescaled by exp(m_old - m_new)), and writes O / l. Nothing
-// of size S x S reaches device memory; accumulation is fp32. The qkv bias is
-// added as Q, K and V are loaded, so the QKV GEMM needs no epilogue.
+// of size S x S reaches device memory; accumulation is fp32. A qkv bias, when
+// given, is added as Q, K and V are loaded.
+//
+// Precision: the SIMT kernel adds the bias in fp32 and computes in fp32 from
+// the stored values. The tensor-core kernel stages Q, K and V (+ bias) in
+// shared memory in the 16-bit dtype, the tensor cores' operand type: with a
+// bias, q + b is rounded there a second time after the GEMM rounded q, which
+// neither the CPU twin nor PyTorch do (PyTorch adds the bias in the GEMM
+// epilogue). With scores in the hundreds that rounding moves the softmax
+// visibly, so the forward pass adds the bias in the QKV GEMM's epilogue
+// (encore_bias_rows_cuda + encore_linear_accumulate_cuda) and passes NULL
+// here: q, k and v are then rounded once, and after the staging, which
+// changes nothing, products are exact and sums fp32.
 //
 // Two kernels:
 //   - tensor cores (WMMA 16x16x16, fp16 or bf16 operands, fp32 accumulators)
@@ -55,7 +66,7 @@ template <typename S, int DMAX>
 __global__ __launch_bounds__(kSimtWarps * 32) void attention_simt_kernel(
     const S *__restrict__ qkv, const float *__restrict__ bias, const int32_t *__restrict__ seq_start,
     const int32_t *__restrict__ tile_start, int B, int H, int D, float scale, S *__restrict__ out) {
-    extern __shared__ float smem[];
+    float *smem = encore::dynamic_smem<float>();
     float *sQ = smem;                             // (TQ, DMAX) scaled queries
     float *sK = sQ + TQ * DMAX;                   // (TK, DMAX + 1): the +1 puts each lane's key on its own bank
     float *sV = sK + kSimtTK * (DMAX + 1);        // (TK, DMAX)
@@ -202,7 +213,7 @@ __global__ __launch_bounds__(kTcWarps * 32) void attention_tc_kernel(
     const int32_t *__restrict__ tile_start, int B, int H, float scale, S *__restrict__ out) {
     using namespace nvcuda;
     using Lay = TcLayout<D>;
-    extern __shared__ __align__(128) unsigned char smem_raw[];
+    unsigned char *smem_raw = encore::dynamic_smem<unsigned char>();
     S *sQ = reinterpret_cast<S *>(smem_raw + Lay::q);
     S *sK = reinterpret_cast<S *>(smem_raw + Lay::k);
     S *sV = reinterpret_cast<S *>(smem_raw + Lay::v);
@@ -324,8 +335,8 @@ __global__ __launch_bounds__(kTcWarps * 32) void attention_tc_kernel(
 template <typename S, int DMAX>
 encore_status launch_simt(const S *qkv, const float *bias, const int32_t *seq_start, const int32_t *tile_start,
                           int n_tiles, int B, int H, int D, float scale, S *out, cudaStream_t stream) {
-    attention_simt_kernel<S, DMAX><<<dim3((unsigned)n_tiles, (unsigned)H), kSimtWarps * 32, simt_smem_bytes<DMAX>(),
-                                     stream>>>(qkv, bias, seq_start, tile_start, B, H, D, scale, out);
+    encore::launch(attention_simt_kernel<S, DMAX>, dim3((unsigned)n_tiles, (unsigned)H), kSimtWarps * 32,
+                   simt_smem_bytes<DMAX>(), stream, qkv, bias, seq_start, tile_start, B, H, D, scale, out);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "attention_simt_kernel");
     return ENCORE_STATUS_OK;
 }
@@ -343,8 +354,8 @@ encore_status dispatch_simt(const void *qkv, const float *bias, const int32_t *s
 template <typename S, int D>
 encore_status launch_tc(const S *qkv, const float *bias, const int32_t *seq_start, const int32_t *tile_start,
                         int n_tiles, int B, int H, float scale, S *out, cudaStream_t stream) {
-    attention_tc_kernel<S, D><<<dim3((unsigned)n_tiles, (unsigned)H), kTcWarps * 32, TcLayout<D>::bytes, stream>>>(
-        qkv, bias, seq_start, tile_start, B, H, scale, out);
+    encore::launch(attention_tc_kernel<S, D>, dim3((unsigned)n_tiles, (unsigned)H), kTcWarps * 32, TcLayout<D>::bytes,
+                   stream, qkv, bias, seq_start, tile_start, B, H, scale, out);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "attention_tc_kernel");
     return ENCORE_STATUS_OK;
 }

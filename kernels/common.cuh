@@ -10,7 +10,53 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <tuple>
+#include <utility>
+
 namespace encore {
+
+// ---- the two conventions that let the kernels also build as host C++ --------
+// against the CPU emulation (tests/emulation): launches go through launch()
+// instead of <<<...>>>, and dynamic shared memory through dynamic_smem<T>()
+// instead of `extern __shared__`.
+
+#ifdef ENCORE_CUDA_EMULATION
+template <typename... P, typename... A>
+inline void launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A... args) {
+    encore_emu::Launch l;
+    l.kernel = reinterpret_cast<const void *>(kernel);
+    l.grid = grid;
+    l.block = block;
+    l.smem = smem;
+    l.body = encore_emu::run_call<P...>;
+    l.args = new encore_emu::Call<P...>{kernel, std::tuple<std::decay_t<P>...>(static_cast<P>(args)...)};
+    l.destroy = encore_emu::destroy_call<P...>;
+    encore_emu::enqueue_launch(l, stream);
+}
+
+template <typename T> inline T *dynamic_smem() { return reinterpret_cast<T *>(encore_emu::g_block->smem); }
+#else
+template <typename... P, typename Tuple, size_t... I>
+inline void launch_tuple(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, Tuple &t,
+                         std::index_sequence<I...>) {
+    void *ptrs[] = {static_cast<void *>(&std::get<I>(t))...};
+    // The status also reaches cudaGetLastError, where ENCORE_CUDA_CHECK_LAUNCH reads it.
+    (void)cudaLaunchKernel(reinterpret_cast<const void *>(kernel), grid, block, ptrs, smem, stream);
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...).
+template <typename... P, typename... A>
+inline void launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A... args) {
+    std::tuple<std::decay_t<P>...> t(static_cast<P>(args)...);
+    launch_tuple(kernel, grid, block, smem, stream, t, std::index_sequence_for<P...>{});
+}
+
+// The block's dynamic shared memory, 128-byte aligned.
+template <typename T> __device__ __forceinline__ T *dynamic_smem() {
+    extern __shared__ __align__(128) unsigned char encore_dynamic_smem[];
+    return reinterpret_cast<T *>(encore_dynamic_smem);
+}
+#endif
 
 // Conversions between the storage type and fp32.
 template <typename T> __device__ __forceinline__ float to_float(T v);

@@ -15,7 +15,7 @@ __global__ __launch_bounds__(kWarps * 32) void embed_kernel(
     int n_tokens, int C, const float *__restrict__ word, const float *__restrict__ pos,
     const float *__restrict__ type, const float *__restrict__ gamma, const float *__restrict__ beta, float eps,
     S *__restrict__ out) {
-    extern __shared__ float smem[];  // (warps, C)
+    float *smem = encore::dynamic_smem<float>();  // (warps, C)
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int t = blockIdx.x * (blockDim.x / 32) + warp;
     if (t >= n_tokens) return;
@@ -40,11 +40,11 @@ encore_status launch(const int32_t *ids, const int32_t *type_ids, const int32_t 
     const size_t smem = (size_t)warps * C * sizeof(float);
     const dim3 grid((unsigned)((T + warps - 1) / warps)), block(warps * 32);
     if (encore::vec_width<S>(C, out, out) > 1)
-        embed_kernel<S, 16 / sizeof(S)><<<grid, block, smem, stream>>>(ids, type_ids, positions, T, C, word, pos, type,
-                                                                        gamma, beta, eps, out);
+        encore::launch(embed_kernel<S, 16 / sizeof(S)>, grid, block, smem, stream, ids, type_ids, positions, T, C, word,
+                       pos, type, gamma, beta, eps, out);
     else
-        embed_kernel<S, 1><<<grid, block, smem, stream>>>(ids, type_ids, positions, T, C, word, pos, type, gamma, beta,
-                                                           eps, out);
+        encore::launch(embed_kernel<S, 1>, grid, block, smem, stream, ids, type_ids, positions, T, C, word, pos, type,
+                       gamma, beta, eps, out);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "embed_kernel");
     return ENCORE_STATUS_OK;
 }

@@ -39,16 +39,16 @@ void launch_vec(S *x, const float *bias, encore_activation act, size_t n, int N,
     const unsigned blocks = (unsigned)(want < 65536 ? want : 65536);
     switch (act) {
     case ENCORE_ACTIVATION_GELU:
-        bias_act_kernel<S, VEC, ENCORE_ACTIVATION_GELU><<<blocks, threads, 0, stream>>>(x, bias, n_vec, N);
+        encore::launch(bias_act_kernel<S, VEC, ENCORE_ACTIVATION_GELU>, blocks, threads, 0, stream, x, bias, n_vec, N);
         break;
     case ENCORE_ACTIVATION_GELU_TANH:
-        bias_act_kernel<S, VEC, ENCORE_ACTIVATION_GELU_TANH><<<blocks, threads, 0, stream>>>(x, bias, n_vec, N);
+        encore::launch(bias_act_kernel<S, VEC, ENCORE_ACTIVATION_GELU_TANH>, blocks, threads, 0, stream, x, bias, n_vec, N);
         break;
     case ENCORE_ACTIVATION_RELU:
-        bias_act_kernel<S, VEC, ENCORE_ACTIVATION_RELU><<<blocks, threads, 0, stream>>>(x, bias, n_vec, N);
+        encore::launch(bias_act_kernel<S, VEC, ENCORE_ACTIVATION_RELU>, blocks, threads, 0, stream, x, bias, n_vec, N);
         break;
     case ENCORE_ACTIVATION_SILU:
-        bias_act_kernel<S, VEC, ENCORE_ACTIVATION_SILU><<<blocks, threads, 0, stream>>>(x, bias, n_vec, N);
+        encore::launch(bias_act_kernel<S, VEC, ENCORE_ACTIVATION_SILU>, blocks, threads, 0, stream, x, bias, n_vec, N);
         break;
     }
 }

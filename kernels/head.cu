@@ -81,9 +81,12 @@ extern "C" encore_status encore_pool_cuda(const void *hidden, const int32_t *seq
     if (B == 0) return ENCORE_STATUS_OK;
     if (!hidden || !seq_start || !out || B < 0 || C < 1 || pooling == ENCORE_POOLING_DEFAULT)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_pool_cuda: bad arguments");
+    if ((int)dt < (int)ENCORE_CUDA_F32 || (int)dt > (int)ENCORE_CUDA_BF16)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown dtype %d", (int)dt);
     const int mean = pooling == ENCORE_POOLING_MEAN;
-    ENCORE_DISPATCH_DTYPE(dt, pool_kernel<scalar_t><<<B, kPoolThreads, 0, stream>>>(
-                                  static_cast<const scalar_t *>(hidden), seq_start, C, mean, normalize, out));
+    ENCORE_DISPATCH_DTYPE(dt, encore::launch(pool_kernel<scalar_t>, B, kPoolThreads, 0, stream,
+                                             static_cast<const scalar_t *>(hidden), seq_start, C, mean, normalize,
+                                             out));
     ENCORE_CUDA_CHECK_LAUNCH(stream, "pool_kernel");
     return ENCORE_STATUS_OK;
 }
@@ -95,7 +98,7 @@ extern "C" encore_status encore_head_act_cuda(float *x, const float *bias, int B
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_head_act_cuda: bad arguments");
     const size_t n = (size_t)B * N;
     const size_t want = (n + 255) / 256;
-    head_act_kernel<<<(unsigned)(want < 65536 ? want : 65536), 256, 0, stream>>>(x, bias, n, N, relu);
+    encore::launch(head_act_kernel, (unsigned)(want < 65536 ? want : 65536), 256, 0, stream, x, bias, n, N, relu);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "head_act_kernel");
     return ENCORE_STATUS_OK;
 }
@@ -106,7 +109,7 @@ extern "C" encore_status encore_scores_cuda(float *logits, const float *bias, in
     if (!logits || B < 0 || L < 1)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_scores_cuda: bad arguments");
     const int warps = 4;
-    scores_kernel<<<(B + warps - 1) / warps, warps * 32, 0, stream>>>(logits, bias, B, L, (int)fn);
+    encore::launch(scores_kernel, (B + warps - 1) / warps, warps * 32, 0, stream, logits, bias, B, L, (int)fn);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "scores_kernel");
     return ENCORE_STATUS_OK;
 }

@@ -45,6 +45,13 @@ encore_status encore_bias_residual_layernorm_cuda(void *x, const float *bias, co
 encore_status encore_bias_act_cuda(void *x, const float *bias, encore_activation act, int T, int N,
                                    encore_cuda_dtype dt, cudaStream_t stream);
 
+/* Every row of out (T, N) dt set to bias (N) fp32, rounded to dt: where the
+ * QKV GEMM then accumulates (encore_linear_accumulate_cuda), so that the bias
+ * is added to its fp32 sums and rounded once with them.
+ * CPU twin: the bias of encore_linear_cpu. */
+encore_status encore_bias_rows_cuda(void *out, const float *bias, int T, int N, encore_cuda_dtype dt,
+                                    cudaStream_t stream);
+
 /* Which attention kernel runs. AUTO: tensor cores (WMMA) for fp16/bf16 with
  * D in {32, 64, 128}, else the fp32 SIMT kernel. */
 typedef enum encore_attention_impl {

@@ -13,7 +13,7 @@ template <typename S, int VEC>
 __global__ __launch_bounds__(kWarps * 32) void bias_residual_layernorm_kernel(
     S *__restrict__ x, const float *__restrict__ bias, const S *__restrict__ residual,
     const float *__restrict__ gamma, const float *__restrict__ beta, float eps, int n_rows, int C) {
-    extern __shared__ float smem[];  // (warps, C)
+    float *smem = encore::dynamic_smem<float>();  // (warps, C)
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int row = blockIdx.x * (blockDim.x / 32) + warp;
     if (row >= n_rows) return;  // whole warps leave; no block barrier follows
@@ -38,10 +38,11 @@ encore_status launch(S *x, const float *bias, const S *residual, const float *ga
     const size_t smem = (size_t)warps * C * sizeof(float);
     const dim3 grid((unsigned)((n_rows + warps - 1) / warps)), block(warps * 32);
     if (encore::vec_width<S>(C, x, residual) > 1)
-        bias_residual_layernorm_kernel<S, 16 / sizeof(S)>
-            <<<grid, block, smem, stream>>>(x, bias, residual, gamma, beta, eps, n_rows, C);
+        encore::launch(bias_residual_layernorm_kernel<S, 16 / sizeof(S)>, grid, block, smem, stream, x, bias, residual,
+                       gamma, beta, eps, n_rows, C);
     else
-        bias_residual_layernorm_kernel<S, 1><<<grid, block, smem, stream>>>(x, bias, residual, gamma, beta, eps, n_rows, C);
+        encore::launch(bias_residual_layernorm_kernel<S, 1>, grid, block, smem, stream, x, bias, residual, gamma, beta,
+                       eps, n_rows, C);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "bias_residual_layernorm_kernel");
     return ENCORE_STATUS_OK;
 }

@@ -29,4 +29,29 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # (RealModel runs 1,167 real-weight texts: minutes under ASan at -O0 for no
 # coverage the fixture tests do not already give; it runs in the release pass.)
 python3 scripts/check_skips.py build-asan/ctest-junit.xml
+# ---- CUDA emulation: the GPU tests without a GPU --------------------------------
+# kernels/*.cu built as host C++ against the CPU emulation in tests/emulation
+# (each CUDA thread a fiber, cuBLAS on the CPU): test_cuda_ops (every case) and
+# test_cuda_e2e (fixtures in fp32/fp16/bf16, the default model on a slice of
+# SST-2 dev) run and pass, once plainly with blocks in a shuffled order and
+# once under ASan + UBSan with blocks reversed; a skipped CUDA test fails CI.
+# See tests/emulation/README.md for what this proves and what it cannot.
+cuda_emulation() {
+    local dir=$1 order=$2
+    shift 2
+    cmake -S . -B "$dir" -DENCORE_CUDA_EMULATION=ON -DENCORE_WERROR=ON \
+        -DENCORE_DEFAULT_MODEL_DIR="$PWD/build/models/encore-sst2-minilm" "$@" >/dev/null
+    cmake --build "$dir" -j"$(nproc)" --target test_cuda_ops test_cuda_e2e test_cuda_emulator >/dev/null
+    ENCORE_EMU_ORDER=$order ctest --test-dir "$dir" -L cuda --output-on-failure -j"$(nproc)" | tee "$dir/cuda-tests.log"
+    if grep -q "(Skipped)" "$dir/cuda-tests.log"; then
+        echo "CUDA tests were skipped under the emulation; every one must run there" >&2
+        exit 1
+    fi
+}
+echo "== CUDA emulation build and GPU tests"
+cuda_emulation build-emu shuffle:1
+echo "== CUDA emulation under ASan/UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    cuda_emulation build-emu-asan reverse -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCORE_SANITIZE=ON
+# ---- end of the CUDA emulation block ---------------------------------------------
 echo "== all tests passed"

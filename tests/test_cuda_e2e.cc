@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "cuda/device_probe.h"
+#include <cuda_runtime_api.h>
+
 #include "expect_close.h"
 #include "fixtures.h"
 #include "cuda/forward_cuda.h"
@@ -40,9 +42,11 @@ Tol tolerance(encore_precision p) {
                 "fp32 on both sides (no TF32); only summation order differs, as between encore's CPU path and "
                 "transformers, where 1e-4 is the promise"};
     case ENCORE_PRECISION_BF16:
-        return {8e-2, 5e-2, 0.999,
+        return {1.6e-1, 8e-2, 0.999,
                 "bf16 activations keep 8 bits: each of ~6 roundings per layer is up to 2^-8 relative, and "
-                "LayerNorm rescales the error with the activations"};
+                "LayerNorm rescales the error with the activations; 2^-8 is 8 times fp16's 2^-11, so 8 times "
+                "fp16's bound (the longest fixture input, under weights drawn with std 0.3, measured 0.114 in "
+                "bf16 against 0.0085 in fp16)"};
     default:
         return {2e-2, 1e-2, 0.9999,
                 "fp16 activations keep 11 bits: each of ~6 roundings per layer is up to 2^-11 relative, and "
@@ -287,6 +291,35 @@ TEST_F(CudaSession, OutOfMemoryIsAStatusAndTheDeviceStillWorks) {
     encore_model_free(m);
 }
 
+// A session sets its own device for its work and gives the caller's back.
+TEST_F(CudaSession, TheCallersCurrentDeviceIsLeftAlone) {
+    int count = 0;
+    ASSERT_EQ(cudaGetDeviceCount(&count), cudaSuccess);
+    if (count < 2) GTEST_SKIP() << "needs two CUDA devices, " << count << " found";
+    encore_model *m = nullptr;
+    ASSERT_EQ(encore_model_load(fixtures::model_dir("tiny-bert-sst").c_str(), encore_model_default_params(), &m),
+              ENCORE_STATUS_OK);
+    ASSERT_EQ(cudaSetDevice(1), cudaSuccess);
+    encore_session_params p = encore_session_default_params();
+    p.device = ENCORE_DEVICE_CUDA;
+    p.device_index = 0;
+    encore_session *s = nullptr;
+    int current = -1;
+    ASSERT_EQ(encore_session_create(m, p, &s), ENCORE_STATUS_OK) << encore_last_error();
+    EXPECT_EQ(cudaGetDevice(&current), cudaSuccess);
+    EXPECT_EQ(current, 1) << "after encore_session_create";
+    encore_input in = {"still device 1", nullptr};
+    float out[2];
+    EXPECT_EQ(encore_session_logits(s, &in, 1, out), ENCORE_STATUS_OK) << encore_session_last_error(s);
+    EXPECT_EQ(cudaGetDevice(&current), cudaSuccess);
+    EXPECT_EQ(current, 1) << "after a run";
+    encore_session_free(s);
+    EXPECT_EQ(cudaGetDevice(&current), cudaSuccess);
+    EXPECT_EQ(current, 1) << "after encore_session_free";
+    encore_model_free(m);
+    EXPECT_EQ(cudaSetDevice(0), cudaSuccess);
+}
+
 // ---- the real default model on SST-2 dev ------------------------------------------
 
 std::string env_or(const char *name, const char *fallback) {
@@ -294,12 +327,13 @@ std::string env_or(const char *name, const char *fallback) {
     return v && *v ? v : fallback;
 }
 
-std::vector<std::string> sst2_sentences(const std::string &path) {
+// The first `limit` sentences (all when limit is 0).
+std::vector<std::string> sst2_sentences(const std::string &path, size_t limit) {
     std::ifstream f(path);
     std::vector<std::string> out;
     std::string line;
     std::getline(f, line);  // header
-    while (std::getline(f, line)) {
+    while ((limit == 0 || out.size() < limit) && std::getline(f, line)) {
         const size_t tab = line.find('\t');
         if (tab != std::string::npos) out.push_back(line.substr(0, tab));
     }
@@ -309,7 +343,10 @@ std::vector<std::string> sst2_sentences(const std::string &path) {
 TEST_F(CudaSession, DefaultModelAgreesOnSst2Dev) {
     const std::string dir = env_or("ENCORE_E2E_MODEL_DIR", ENCORE_DEFAULT_MODEL_DIR);
     const std::string dev = env_or("ENCORE_SST2_DEV", ENCORE_SST2_DEV);
-    const auto sentences = sst2_sentences(dev);
+    // ENCORE_SST2_SENTENCES: how many dev sentences (0 = all 872); the CPU
+    // emulation build takes a slice so that CI stays short.
+    const size_t limit = std::strtoul(env_or("ENCORE_SST2_SENTENCES", ENCORE_SST2_SENTENCES).c_str(), nullptr, 10);
+    const auto sentences = sst2_sentences(dev, limit);
     if (sentences.empty()) GTEST_SKIP() << "no SST-2 dev set at " << dev;
     std::ifstream probe(dir + "/config.json");
     if (!probe) SKIP_WITHOUT_MODEL("no default model at " << dir << " (models/default/assemble.py builds it)");
@@ -324,18 +361,27 @@ TEST_F(CudaSession, DefaultModelAgreesOnSst2Dev) {
         ASSERT_EQ(encore_session_classify(s.cpu, in.data(), n, want.data()), ENCORE_STATUS_OK);
         ASSERT_EQ(encore_session_classify(s.cuda, in.data(), n, got.data()), ENCORE_STATUS_OK)
             << encore_session_last_error(s.cuda);
-        int differ = 0;
+        int differ = 0, near_ties = 0;
         for (int i = 0; i < n; i++) {
             int aw = 0, ag = 0;
             for (int j = 1; j < L; j++) {
                 if (want[i * L + j] > want[i * L + aw]) aw = j;
                 if (got[i * L + j] > got[i * L + ag]) ag = j;
             }
-            differ += aw != ag;
+            // Scores move by up to tol.atol each (below), so the CPU's top two
+            // may trade places where its margin is under 2 * tol.atol: the
+            // label is held only above that margin, as in the fixture test.
+            double second = -1;
+            for (int j = 0; j < L; j++)
+                if (j != aw) second = std::max(second, (double)want[i * L + j]);
+            if (want[i * L + aw] - second > 2 * tol.atol)
+                differ += aw != ag;
+            else
+                near_ties++;
         }
-        std::printf("SST-2 dev: %d sentences, %d labels differ, worst score difference %.3g\n", n, differ,
-                    approx::max_abs_diff(got, want));
-        EXPECT_EQ(differ, 0) << "labels must agree on every SST-2 dev sentence";
+        std::printf("SST-2 dev: %d sentences (%d near ties), %d labels differ, worst score difference %.3g\n", n,
+                    near_ties, differ, approx::max_abs_diff(got, want));
+        EXPECT_EQ(differ, 0) << "labels must agree on every SST-2 dev sentence whose margin exceeds the tolerance";
         // Scores are probabilities: an absolute bound, the fp16 logit bound
         // times the softmax's largest slope (1/4).
         EXPECT_CLOSE(got, want, tol.atol, 0) << "scores, index = sentence * " << L << " + label";

@@ -3,6 +3,7 @@
 
 #include "core/common.h"
 
+#include <cuda_runtime_api.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,12 +24,18 @@ static void *sym(void *lib, const char *name, int *missing) {
 }
 
 static void load_once(void) {
-    static const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
-    void *lib = NULL;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+#ifdef ENCORE_CUBLAS_LIBRARY
+    const char *name = ENCORE_CUBLAS_LIBRARY; /* the CPU emulation's cuBLAS (tests/emulation) */
+#else
+    /* The cuBLAS of the CUDA major version encore was built with: a cuBLAS of
+     * another major version needs another runtime than the one linked. */
+    char name[32];
+    snprintf(name, sizeof name, "libcublas.so.%d", CUDART_VERSION / 1000);
+#endif
+    void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         const char *why = dlerror();
-        snprintf(g_error, sizeof g_error, "cannot load cuBLAS (libcublas.so.13): %s", why ? why : "not found");
+        snprintf(g_error, sizeof g_error, "cannot load cuBLAS (%s): %s", name, why ? why : "not found");
         g_status = ENCORE_STATUS_DEVICE_ERROR;
         return;
     }
@@ -75,14 +82,24 @@ static cudaDataType cuda_type(encore_cuda_dtype dt) {
     return CUDA_R_32F;
 }
 
-encore_status encore_linear_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x, const void *w, int T,
-                                 int N, int K, encore_cuda_dtype dt, void *out) {
+static encore_status linear(const encore_blas *blas, cublasHandle_t handle, const void *x, const void *w, int T,
+                            int N, int K, encore_cuda_dtype dt, float beta, void *out) {
     if (T == 0) return ENCORE_STATUS_OK;
-    const float one = 1.0f, zero = 0.0f;
+    const float one = 1.0f;
     const cudaDataType t = cuda_type(dt);
     /* Row-major out (T, N) is column-major out^T (N, T) = W (N, K) x^T: with
      * column-major views, A = w seen as (K, N) transposed, B = x seen as (K, T). */
-    ENCORE_CUBLAS_CHECK(blas->gemm_ex(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, T, K, &one, w, t, K, x, t, K, &zero, out, t,
+    ENCORE_CUBLAS_CHECK(blas->gemm_ex(handle, CUBLAS_OP_T, CUBLAS_OP_N, N, T, K, &one, w, t, K, x, t, K, &beta, out, t,
                                       N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return ENCORE_STATUS_OK;
+}
+
+encore_status encore_linear_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x, const void *w, int T,
+                                 int N, int K, encore_cuda_dtype dt, void *out) {
+    return linear(blas, handle, x, w, T, N, K, dt, 0.0f, out);
+}
+
+encore_status encore_linear_accumulate_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x,
+                                            const void *w, int T, int N, int K, encore_cuda_dtype dt, void *out) {
+    return linear(blas, handle, x, w, T, N, K, dt, 1.0f, out);
 }

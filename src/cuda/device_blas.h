@@ -49,6 +49,12 @@ encore_status encore_blas_fail(cublasStatus_t status, const char *stmt, const ch
 encore_status encore_linear_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x, const void *w, int T,
                                  int N, int K, encore_cuda_dtype dt, void *out);
 
+/* out += x W^T: as encore_linear_cuda, adding to what out holds (beta = 1)
+ * in fp32 before the one rounding to dt. With out preset to bias rows
+ * (encore_bias_rows_cuda), the bias epilogue of a GEMM. */
+encore_status encore_linear_accumulate_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x,
+                                            const void *w, int T, int N, int K, encore_cuda_dtype dt, void *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -48,6 +48,10 @@ static encore_status upload(const encore_model *m, int device, encore_cuda_dtype
     err = cudaMemcpy(w->block, image, bytes, cudaMemcpyHostToDevice);
     free(image);
     ENCORE_CUDA_CHECK(err);
+    /* A pageable copy on the legacy stream may still be in flight when
+     * cudaMemcpy returns, and sessions run on non-blocking streams, which do
+     * not wait for the legacy stream: finish it before any session reads. */
+    ENCORE_CUDA_CHECK(cudaStreamSynchronize(0));
     encore_log(ENCORE_LOG_LEVEL_INFO, "uploaded %s weights to CUDA device %d: %.1f MiB", encore_cuda_dtype_name(dt),
                device, w->bytes / 1048576.0);
     return ENCORE_STATUS_OK;

@@ -2,8 +2,8 @@
  * graph as forward_cpu.c:
  *   x = LN(emb)
  *   per layer: x = LN(x + attn(x) W_o + b_o); x = LN(x + act(x W_1 + b_1) W_2 + b_2)
- * GEMMs are cuBLAS (fused QKV, tensor cores for fp16/bf16); the rest is
- * kernels/: embedding gather + LN, fused attention (with the qkv bias), bias
+ * GEMMs are cuBLAS (fused QKV with its bias as the epilogue, tensor cores for
+ * fp16/bf16); the rest is kernels/: embedding gather + LN, fused attention, bias
  * + residual + LN, bias + GELU, pooling and the head. One upload of the packed
  * batch, one download of the result; small batches replay a CUDA graph. */
 #include "cuda/forward_cuda.h"
@@ -67,8 +67,23 @@ static void drop_graphs(encore_cuda_session *s) {
     }
 }
 
+/* The caller's current device, to restore after working on the session's. */
+static int current_device(void) {
+    int d = -1;
+    if (cudaGetDevice(&d) != cudaSuccess) {
+        (void)cudaGetLastError();
+        d = -1;
+    }
+    return d;
+}
+
+static void restore_device(int prev, int used) {
+    if (prev >= 0 && prev != used) cudaSetDevice(prev);
+}
+
 void encore_cuda_session_free(encore_cuda_session *s) {
     if (!s) return;
+    const int prev = current_device();
     cudaSetDevice(s->device);
     if (s->stream) cudaStreamSynchronize(s->stream);
     drop_graphs(s);
@@ -78,6 +93,7 @@ void encore_cuda_session_free(encore_cuda_session *s) {
     cudaFreeHost(s->staging);
     cudaFreeHost(s->result);
     (void)cudaGetLastError();
+    restore_device(prev, s->device);
     free(s);
 }
 
@@ -119,7 +135,9 @@ encore_status encore_cuda_session_create(const encore_model *m, int device, enco
     *out = NULL;
     encore_cuda_session *s = calloc(1, sizeof *s);
     if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    const int prev = current_device();
     encore_status st = create(s, m, device, dt, max_tokens);
+    restore_device(prev, device);
     if (st != ENCORE_STATUS_OK) {
         char msg[ENCORE_ERROR_LEN];
         snprintf(msg, sizeof msg, "%s", encore_last_error());
@@ -167,9 +185,13 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
                           W->emb_ln_b, eps, dt, x, st));
     for (int l = 0; l < c->n_layers; l++) {
         const encore_cuda_layer_weights *w = &W->layers[l];
-        RUN(encore_linear_cuda(blas, s->handle, x, w->qkv_w, T, 3 * C, C, dt, qkv));
-        RUN(encore_attention_cuda(qkv, w->qkv_b, seq_start, tile_start, p->n_tiles, B, H, D, ENCORE_ATTENTION_AUTO,
-                                  dt, ctx, st));
+        /* The qkv bias in the GEMM's epilogue (bias rows, then beta = 1): q, k
+         * and v are rounded to dt once, as in PyTorch, and the attention
+         * takes them as they are. */
+        RUN(encore_bias_rows_cuda(qkv, w->qkv_b, T, 3 * C, dt, st));
+        RUN(encore_linear_accumulate_cuda(blas, s->handle, x, w->qkv_w, T, 3 * C, C, dt, qkv));
+        RUN(encore_attention_cuda(qkv, NULL, seq_start, tile_start, p->n_tiles, B, H, D, ENCORE_ATTENTION_AUTO, dt,
+                                  ctx, st));
         RUN(encore_linear_cuda(blas, s->handle, ctx, w->attn_out_w, T, C, C, dt, proj));
         RUN(encore_bias_residual_layernorm_cuda(proj, w->attn_out_b, x, w->ln1_g, w->ln1_b, eps, T, C, dt, st));
         RUN(encore_linear_cuda(blas, s->handle, proj, w->ffn_in_w, T, F, C, dt, ffn));
@@ -195,17 +217,22 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
     return ENCORE_STATUS_OK;
 }
 
+/* The entry for k, or a slot for it: a free one, else the least recently
+ * used shape that was never captured, and only when every slot holds a
+ * captured graph the least recently used graph, so that one-off shapes do
+ * not evict the graphs that serving traffic replays. */
 static graph_entry *find_graph(encore_cuda_session *s, const graph_key *k) {
-    graph_entry *oldest = &s->graphs[0];
+    graph_entry *victim = NULL;
     for (int i = 0; i < GRAPH_CACHE; i++) {
         graph_entry *g = &s->graphs[i];
         if (g->hits && memcmp(&g->key, k, sizeof *k) == 0) return g;
-        if (g->used < oldest->used) oldest = g;
+        if (!victim || (!g->exec && victim->exec) || (!g->exec == !victim->exec && g->used < victim->used))
+            victim = g;
     }
-    if (oldest->exec) cudaGraphExecDestroy(oldest->exec);
-    memset(oldest, 0, sizeof *oldest);
-    oldest->key = *k;
-    return oldest;
+    if (victim->exec) cudaGraphExecDestroy(victim->exec);
+    memset(victim, 0, sizeof *victim);
+    victim->key = *k;
+    return victim;
 }
 
 /* Capture enqueue() into g->exec. On failure graphs are turned off for the
@@ -238,8 +265,20 @@ static encore_status check_batch(const encore_cuda_session *s, const encore_batc
     return encore_model_check_tokens(s->model, b->ids, b->type_ids, b->positions, b->T);
 }
 
+static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
+                         encore_pooling pooling, int normalize, float *out);
+
+/* Runs on the session's device and gives the caller back its own. */
 encore_status encore_cuda_session_run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
                                       encore_pooling pooling, int normalize, float *out) {
+    const int prev = current_device();
+    const encore_status st = run(s, b, what, pooling, normalize, out);
+    restore_device(prev, s->device);
+    return st;
+}
+
+static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
+                         encore_pooling pooling, int normalize, float *out) {
     const encore_config *c = &s->model->config;
     encore_status st = check_batch(s, b);
     if (st != ENCORE_STATUS_OK || b->B == 0) return st;
