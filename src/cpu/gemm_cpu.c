@@ -440,7 +440,8 @@ static int tile_start(int mc, int mr_max, int i) {
 /* Copy rows [0, mc) x columns [0, kc) of x (row stride ldx) into dst as
  * tile_count(mc, mr_max) tiles, each (kc, mr_max): the floats a tile step
  * broadcasts lie side by side, and a tile reads its rows front to back. */
-static void pack_rows(const float *x, size_t ldx, int mc, int kc, int mr_max, float *dst) {
+__attribute__((always_inline)) static inline void pack_rows_as(const float *x, size_t ldx, int mc, int kc,
+                                                              const int mr_max, float *dst) {
     for (int i = 0; i < tile_count(mc, mr_max); i++) {
         const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
         float *tile = dst + (size_t)i * mr_max * kc;  // (kc, mr_max)
@@ -449,6 +450,15 @@ static void pack_rows(const float *x, size_t ldx, int mc, int kc, int mr_max, fl
             for (int k = 0; k < kc; k++) tile[(size_t)k * mr_max + r] = row[k];
         }
     }
+}
+
+/* The tile height is a constant in each copy, as the stride of the packed
+ * rows: with a variable one the copy costs twice the instructions. */
+static void pack_rows(const float *x, size_t ldx, int mc, int kc, int mr_max, float *dst) {
+    if (mr_max == MR512)
+        pack_rows_as(x, ldx, mc, kc, MR512, dst);
+    else
+        pack_rows_as(x, ldx, mc, kc, MR, dst);
 }
 
 /* Panels [p0, p1) of one block of the product: rows [t0, t0 + mc) of x,
