@@ -16,23 +16,9 @@
 
 #include "cpu/cpu_ops.h"
 #include "expect_close.h"
+#include "cpu_paths.h"
 
 namespace {
-
-// Every path this CPU runs. The paths it lacks are named once per run, so
-// the log says what this machine did not test.
-std::vector<encore_cpu_isa> isas() {
-    std::vector<encore_cpu_isa> v{ENCORE_CPU_ISA_PORTABLE};
-    if (encore_cpu_has_avx2()) v.push_back(ENCORE_CPU_ISA_AVX2);
-    if (encore_cpu_has_avx512()) v.push_back(ENCORE_CPU_ISA_AVX512);
-    static bool said = false;
-    if (!said) {
-        said = true;
-        if (!encore_cpu_has_avx2()) std::printf("[ note ] no AVX2 + FMA on this CPU: the avx2 path is not tested\n");
-        if (!encore_cpu_has_avx512()) std::printf("[ note ] no AVX-512F on this CPU: the avx512 path is not tested\n");
-    }
-    return v;
-}
 
 bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;

@@ -21,6 +21,7 @@
 #include "cpu/erf_cpu.h"
 #include "cpu/gemm_cpu.h"
 #include "expect_close.h"
+#include "cpu_paths.h"
 
 namespace {
 
@@ -40,21 +41,6 @@ std::vector<float> random_vector(size_t n, std::mt19937 &rng, float scale = 1.0f
 }
 
 const char *isa_name(encore_cpu_isa isa) { return encore_cpu_isa_name(isa); }
-
-// Every path this CPU runs. The paths it lacks are named once per run, so
-// the log says what this machine did not test.
-std::vector<encore_cpu_isa> isas() {
-    std::vector<encore_cpu_isa> v{ENCORE_CPU_ISA_PORTABLE};
-    if (encore_cpu_has_avx2()) v.push_back(ENCORE_CPU_ISA_AVX2);
-    if (encore_cpu_has_avx512()) v.push_back(ENCORE_CPU_ISA_AVX512);
-    static bool said = false;
-    if (!said) {
-        said = true;
-        if (!encore_cpu_has_avx2()) std::printf("[ note ] no AVX2 + FMA on this CPU: the avx2 path is not tested\n");
-        if (!encore_cpu_has_avx512()) std::printf("[ note ] no AVX-512F on this CPU: the avx512 path is not tested\n");
-    }
-    return v;
-}
 
 // x W^T in double, and sum_k |x_k w_k| beside it. x: (T, K), w: (N, K).
 struct Reference {

@@ -57,76 +57,66 @@ size_t encore_packed_floats(int N, int K) {
     return (size_t)((N + ENCORE_PANEL - 1) / ENCORE_PANEL) * ENCORE_PANEL * (size_t)K;
 }
 
-void encore_pack_matrix(const float *w, int N, int K, float *dst, encore_packed_matrix *out) {
-    const int P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
-    for (int p = 0; p < P; p++) {
-        float *panel = dst + (size_t)p * K * ENCORE_PANEL;  // (K, 16)
-        for (int j = 0; j < ENCORE_PANEL; j++) {
-            const int n = p * ENCORE_PANEL + j;
-            for (int k = 0; k < K; k++) panel[(size_t)k * ENCORE_PANEL + j] = n < N ? w[(size_t)n * K + k] : 0.0f;
+/* The weight types a panel holds, as the tiles are specialised for them. */
+enum { WT_F32 = 0, WT_BF16 = 1, WT_I8 = 2 };
+
+/* Where element (n, k) of an (N, K) matrix lies in its panels. */
+static size_t packed_at(int n, int k, int K) {
+    return (size_t)(n / ENCORE_PANEL) * K * ENCORE_PANEL + (size_t)k * ENCORE_PANEL + n % ENCORE_PANEL;
+}
+
+/* w (N, K) into panels of weight type wt at dst (rows past N zero), and
+ * for int8 one scale per row into scales (ceil(N / 16) * 16, 0 past N):
+ * symmetric, scale = max |w| / 127, q = round(w / scale) in [-127, 127]
+ * (never -128, so that the range is symmetric). */
+static void pack_panels(const float *w, int N, int K, int wt, void *dst, float *scales, encore_packed_matrix *out) {
+    const size_t P = (size_t)(N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    const size_t esize = wt == WT_F32 ? sizeof(float) : wt == WT_BF16 ? sizeof(uint16_t) : sizeof(int8_t);
+    memset(dst, 0, encore_packed_floats(N, K) * esize);
+    if (wt == WT_I8) memset(scales, 0, P * ENCORE_PANEL * sizeof(float));
+    for (int n = 0; n < N; n++) {
+        const float *row = w + (size_t)n * K;
+        float scale = 0.0f;
+        if (wt == WT_I8) {
+            float amax = 0.0f;
+            for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+            scale = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
+            scales[n] = scale;
+        }
+        for (int k = 0; k < K; k++) {
+            const size_t at = packed_at(n, k, K);
+            if (wt == WT_F32) {
+                ((float *)dst)[at] = row[k];
+            } else if (wt == WT_BF16) {
+                ((uint16_t *)dst)[at] = encore_f32_to_bf16(row[k]);
+            } else if (scale > 0.0f) {
+                const long q = lrintf(row[k] / scale);
+                ((int8_t *)dst)[at] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+            }
         }
     }
-    out->panels = dst;
-    out->panels_bf16 = NULL;
-    out->panels_i8 = NULL;
-    out->scales = NULL;
+    out->panels = wt == WT_F32 ? dst : NULL;
+    out->panels_bf16 = wt == WT_BF16 ? dst : NULL;
+    out->panels_i8 = wt == WT_I8 ? dst : NULL;
+    out->scales = wt == WT_I8 ? scales : NULL;
     out->N = N;
     out->K = K;
+}
+
+void encore_pack_matrix(const float *w, int N, int K, float *dst, encore_packed_matrix *out) {
+    pack_panels(w, N, K, WT_F32, dst, NULL, out);
 }
 
 void encore_pack_matrix_bf16(const float *w, int N, int K, uint16_t *dst, encore_packed_matrix *out) {
-    const int P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
-    for (int p = 0; p < P; p++) {
-        uint16_t *panel = dst + (size_t)p * K * ENCORE_PANEL;  // (K, 16)
-        for (int j = 0; j < ENCORE_PANEL; j++) {
-            const int n = p * ENCORE_PANEL + j;
-            for (int k = 0; k < K; k++)
-                panel[(size_t)k * ENCORE_PANEL + j] = n < N ? encore_f32_to_bf16(w[(size_t)n * K + k]) : 0;
-        }
-    }
-    out->panels = NULL;
-    out->panels_bf16 = dst;
-    out->panels_i8 = NULL;
-    out->scales = NULL;
-    out->N = N;
-    out->K = K;
+    pack_panels(w, N, K, WT_BF16, dst, NULL, out);
 }
 
 void encore_pack_matrix_i8(const float *w, int N, int K, int8_t *dst, float *scales, encore_packed_matrix *out) {
-    const int P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
-    for (int p = 0; p < P; p++) {
-        int8_t *panel = dst + (size_t)p * K * ENCORE_PANEL;  // (K, 16)
-        for (int j = 0; j < ENCORE_PANEL; j++) {
-            const int n = p * ENCORE_PANEL + j;
-            /* Symmetric, per output channel: scale = max |w| / 127, q in
-             * [-127, 127] (never -128, so that the range is symmetric). */
-            float amax = 0.0f;
-            for (int k = 0; n < N && k < K; k++) {
-                const float v = fabsf(w[(size_t)n * K + k]);
-                if (v > amax) amax = v;
-            }
-            const float scale = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
-            scales[n] = scale;
-            for (int k = 0; k < K; k++) {
-                long q = 0;
-                if (n < N && scale > 0.0f) {
-                    q = lrintf(w[(size_t)n * K + k] / scale);
-                    q = q > 127 ? 127 : q < -127 ? -127 : q;
-                }
-                panel[(size_t)k * ENCORE_PANEL + j] = (int8_t)q;
-            }
-        }
-    }
-    out->panels = NULL;
-    out->panels_bf16 = NULL;
-    out->panels_i8 = dst;
-    out->scales = scales;
-    out->N = N;
-    out->K = K;
+    pack_panels(w, N, K, WT_I8, dst, scales, out);
 }
 
 void encore_unpack_matrix_row(const encore_packed_matrix *p, int n, int k0, int len, float *dst) {
-    const size_t at = (size_t)(n / ENCORE_PANEL) * p->K * ENCORE_PANEL + n % ENCORE_PANEL;
+    const size_t at = packed_at(n, 0, p->K);
     if (p->panels_i8) {
         for (int k = 0; k < len; k++) dst[k] = (float)p->panels_i8[at + (size_t)(k0 + k) * ENCORE_PANEL] * p->scales[n];
         return;
@@ -152,9 +142,6 @@ typedef struct tile_ends {
     const float *scale; /* int8: (16 * panels) per-column scales */
     int first, last;
 } tile_ends;
-
-/* The weight types a panel holds, as the tiles are specialised for them. */
-enum { WT_F32 = 0, WT_BF16 = 1, WT_I8 = 2 };
 
 /* One k step of a panel slice b, 16 values, as fp32 (exact for bf16 and int8). */
 static void panel_row_portable(const void *b, int wt, int k, float *dst) {
