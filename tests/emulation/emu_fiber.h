@@ -6,6 +6,16 @@
 
 #include <stddef.h>
 
+// ENCORE_EMU_ASAN: built with AddressSanitizer (gcc or clang), whose view of
+// the fiber stacks must be kept right.
+#if defined(__SANITIZE_ADDRESS__)
+#define ENCORE_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ENCORE_EMU_ASAN 1
+#endif
+#endif
+
 namespace encore_emu {
 
 struct FiberContext {

@@ -39,14 +39,6 @@
 #include <thread>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ENCORE_EMU_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ENCORE_EMU_ASAN 1
-#endif
-#endif
-
 // ---- handles ----------------------------------------------------------------
 
 struct encore_emu_graph {
