@@ -39,6 +39,19 @@ void alloc_stack(FiberContext *ctx) {
     ctx->stack_size = kStack;
 }
 
+// The stack a fiber is about to start on, allocated on first use. A
+// finished fiber's last frames never return, so their redzones stay
+// poisoned where the next fiber's frames will lie: clear them (all of the
+// stack after an abandoned run).
+static void prepare_stack(FiberContext *ctx) {
+    alloc_stack(ctx);
+#ifdef ENCORE_EMU_ASAN
+    const size_t clear = ctx->dirty ? ctx->stack_size : 16384;
+    __asan_unpoison_memory_region(ctx->stack + ctx->stack_size - clear, clear);
+#endif
+    ctx->dirty = false;
+}
+
 struct Start {
     void (*entry)(void *);
     void *arg;
@@ -93,15 +106,7 @@ encore_emu_fiber_start:
 )");
 
 void fiber_init(FiberContext *ctx, void (*entry)(void *), void *arg) {
-    alloc_stack(ctx);
-#ifdef ENCORE_EMU_ASAN
-    // A finished fiber's last frames never return, so their redzones stay
-    // poisoned where the next fiber's frames will lie: clear them (all of
-    // the stack after an abandoned run).
-    const size_t clear = ctx->dirty ? ctx->stack_size : 16384;
-    __asan_unpoison_memory_region(ctx->stack + ctx->stack_size - clear, clear);
-#endif
-    ctx->dirty = false;
+    prepare_stack(ctx);
     uintptr_t top = (uintptr_t)(ctx->stack + ctx->stack_size) & ~(uintptr_t)15;
     uint64_t *ret = reinterpret_cast<uint64_t *>(top - 24);  // rsp after `ret` is 16-byte aligned
     uint64_t *sp = ret - 7;
@@ -130,12 +135,7 @@ void uctx_entry(unsigned hi, unsigned lo) {
 }  // namespace
 
 void fiber_init(FiberContext *ctx, void (*entry)(void *), void *arg) {
-    alloc_stack(ctx);
-#ifdef ENCORE_EMU_ASAN
-    const size_t clear = ctx->dirty ? ctx->stack_size : 16384;
-    __asan_unpoison_memory_region(ctx->stack + ctx->stack_size - clear, clear);
-#endif
-    ctx->dirty = false;
+    prepare_stack(ctx);
     if (!ctx->uctx) ctx->uctx = calloc(1, sizeof(ucontext_t) + sizeof(Start));
     ucontext_t *u = static_cast<ucontext_t *>(ctx->uctx);
     Start *s = reinterpret_cast<Start *>(u + 1);
