@@ -74,6 +74,7 @@ __global__ __launch_bounds__(kSimtWarps * 32) void attention_simt_kernel(
     constexpr int DPL = DMAX / 32;                // output dims per lane
 
     const int tile = blockIdx.x, h = blockIdx.y;
+    if (tile >= tile_start[B]) return;  // a spare block of a graph-shaped launch: the whole block leaves
     const int b = find_sequence(tile_start, B, tile);
     const int start = seq_start[b], len = seq_start[b + 1] - start;
     const int q0 = (tile - tile_start[b]) * TQ;
@@ -222,6 +223,7 @@ __global__ __launch_bounds__(kTcWarps * 32) void attention_tc_kernel(
     float *sO = reinterpret_cast<float *>(smem_raw + Lay::o);
 
     const int tile = blockIdx.x, h = blockIdx.y;
+    if (tile >= tile_start[B]) return;  // a spare block of a graph-shaped launch: the whole block leaves
     const int b = find_sequence(tile_start, B, tile);
     const int start = seq_start[b], len = seq_start[b + 1] - start;
     const int q0 = (tile - tile_start[b]) * TQ;

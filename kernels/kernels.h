@@ -67,7 +67,8 @@ int encore_attention_cuda_supports(encore_attention_impl impl, int D, encore_cud
  * tiles of ENCORE_ATTENTION_TILE_Q queries, online softmax, fp32 accumulation,
  * no S x S matrix in memory. qkv: (T, 3C) dt, queries, keys and values side by
  * side; qkv_bias: (3C) fp32 added on load, or NULL; seq_start: (B + 1);
- * tile_start: (B + 1) from encore_attention_tiles, n_tiles = tile_start[B];
+ * tile_start: (B + 1) from encore_attention_tiles; n_tiles >= tile_start[B]
+ * blocks are launched and those past tile_start[B] do nothing (graph shapes);
  * out: (T, C) dt. Each sequence attends only to itself. D <= 128.
  * CPU twin: encore_attention_cpu (which takes the bias already added). */
 encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, const int32_t *seq_start,

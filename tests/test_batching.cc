@@ -225,6 +225,107 @@ TEST(Batching, PackLaysTheBatchOutForOneUpload) {
     encore_batch_free(&b);
 }
 
+// ---- graph shapes ----------------------------------------------------------------
+
+TEST(Batching, TokenBucketsStepFourTimesAnOctave) {
+    const std::vector<int> want = {16, 16, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160};
+    const std::vector<int> at = {1, 15, 16, 17, 21, 25, 29, 33, 41, 49, 57, 65, 81, 97, 113, 129};
+    for (size_t i = 0; i < at.size(); i++) EXPECT_EQ(encore_cuda_bucket_tokens(at[i]), want[i]) << at[i];
+    for (int T = 16; T <= 1 << 20; T++) {
+        const int b = encore_cuda_bucket_tokens(T);
+        ASSERT_GE(b, T);
+        ASSERT_LE(b, T + T / 4) << T;  // at most a quarter more rows
+    }
+}
+
+// Every batch shape that runs as a graph (up to 4096 tokens) in a session of
+// the default size (8192) pads to a bucket shape that a padded pack can fill:
+// the padding sequences hold 1 to TILE_Q tokens each, and the tile table
+// fits the launched grid. A smaller session refuses only batches near its
+// size (they run unpadded).
+TEST(Batching, EveryBatchShapeFindsAFillableBucket) {
+    const int max_tokens = 8192;
+    long long shapes = 0, refused = 0;
+    for (int T = 1; T <= 4096; T++)
+        for (int B = 1; B <= T; B += (B < 64 ? 1 : B / 8)) {
+            int Tb = 0, Bb = 0;
+            shapes++;
+            if (!encore_cuda_bucket_shape(T, B, max_tokens, &Tb, &Bb)) {
+                refused++;
+                ADD_FAILURE() << "refused: " << T << " tokens, " << B << " sequences";
+                continue;
+            }
+            ASSERT_GE(Tb, T);
+            ASSERT_LE(Tb, max_tokens);
+            ASSERT_GE(Bb, B);
+            ASSERT_LE(Bb, Tb);
+            ASSERT_EQ(Bb & (Bb - 1), 0) << Bb;  // a power of two
+            const int P = Tb - T, Q = Bb - B;
+            if (Q == 0) {
+                ASSERT_EQ(P, 0) << T << " " << B;
+            } else {
+                ASSERT_GE(P, Q) << T << " " << B;
+                ASSERT_LE(P, Q * ENCORE_ATTENTION_TILE_Q) << T << " " << B;
+            }
+            // The common serving case, one text at a time, pads by a bucket step.
+            if (B == 1 && T >= 16 && T <= 512) {
+                ASSERT_LE(Tb, T + T / 4) << T;
+            }
+        }
+    EXPECT_EQ(refused, 0) << "of " << shapes;
+    int Tb = 0, Bb = 0;
+    EXPECT_EQ(encore_cuda_bucket_shape(4000, 3000, 4096, &Tb, &Bb), 0);  // no room to pad in a small session
+    EXPECT_EQ(encore_cuda_bucket_shape(100, 1, 99, &Tb, &Bb), 0);  // larger than the session
+    EXPECT_EQ(encore_cuda_bucket_shape(0, 0, 99, &Tb, &Bb), 0);
+    EXPECT_EQ(encore_cuda_bucket_shape(5, 6, 99, &Tb, &Bb), 0);    // more sequences than tokens
+}
+
+TEST(Batching, PaddedPackKeepsTheBatchFirstAndPadsValidly) {
+    const std::vector<int> lengths = {1, 7, 128, 129, 30};
+    FakeEncodings f(lengths);
+    encore_batch b{};
+    for (auto &e : f.encs) ASSERT_EQ(encore_batch_append(&b, &e), ENCORE_STATUS_OK);
+    ASSERT_EQ(b.T, 295);
+    int Tb = 0, Bb = 0;
+    ASSERT_EQ(encore_cuda_bucket_shape(b.T, b.B, 4096, &Tb, &Bb), 1);
+    EXPECT_EQ(Tb, 320);
+    EXPECT_EQ(Bb, 8);
+    std::vector<int32_t> staging(encore_cuda_packed_capacity(Tb), -7), plain(encore_cuda_packed_capacity(b.T));
+    encore_cuda_packed p, q;
+    encore_cuda_pack_padded(&b, Tb, Bb, staging.data(), &p);
+    encore_cuda_pack(&b, plain.data(), &q);
+    EXPECT_EQ(p.T, Tb);
+    EXPECT_EQ(p.B, Bb);
+    EXPECT_EQ(p.n_tiles, encore_cuda_max_tiles(Tb, Bb));
+    EXPECT_LE(p.n_ints, staging.size());
+    // The batch's own tokens, sequences and tiles, unchanged and first.
+    for (int t = 0; t < b.T; t++) {
+        ASSERT_EQ(staging[p.ids + t], plain[q.ids + t]);
+        ASSERT_EQ(staging[p.type_ids + t], plain[q.type_ids + t]);
+        ASSERT_EQ(staging[p.positions + t], plain[q.positions + t]);
+    }
+    for (int s = 0; s <= b.B; s++) {
+        EXPECT_EQ(staging[p.seq_start + s], plain[q.seq_start + s]);
+        EXPECT_EQ(staging[p.tile_start + s], plain[q.tile_start + s]);
+    }
+    // Padding: token 0 at position 0, in Bb - B sequences of 1..TILE_Q tokens
+    // that end at Tb, one tile each, within the launched grid.
+    for (int t = b.T; t < Tb; t++) {
+        ASSERT_EQ(staging[p.ids + t], 0);
+        ASSERT_EQ(staging[p.type_ids + t], 0);
+        ASSERT_EQ(staging[p.positions + t], 0);
+    }
+    for (int s = b.B; s < Bb; s++) {
+        const int len = staging[p.seq_start + s + 1] - staging[p.seq_start + s];
+        EXPECT_GE(len, 1);
+        EXPECT_LE(len, ENCORE_ATTENTION_TILE_Q);
+        EXPECT_EQ(staging[p.tile_start + s + 1] - staging[p.tile_start + s], 1);
+    }
+    EXPECT_EQ(staging[p.seq_start + Bb], Tb);
+    EXPECT_LE(staging[p.tile_start + Bb], p.n_tiles);
+    encore_batch_free(&b);
+}
+
 TEST(Batching, CapacityCoversTheWorstBatch) {
     // The most sequences a batch of T tokens can hold is T (one token each).
     for (int T : {1, 2, 7, 8192}) {

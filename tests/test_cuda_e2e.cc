@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -246,6 +247,71 @@ TEST_F(CudaSession, ChunkingAndGraphsDoNotChangeResults) {
         // library that chooses differently under capture.
         EXPECT_CLOSE(c, a, 1e-6, 0) << "whole, run " << rep;
     }
+}
+
+// Serving traffic brings a new token count with nearly every batch. Batches
+// are padded to bucket shapes, so a few captured graphs serve them all, and
+// padding never changes a batch's own results.
+TEST_F(CudaSession, GraphBucketsServeEverChangingTokenCounts) {
+    auto ref = fixtures::load("tiny-distilbert-sst");
+    ASSERT_TRUE(ref && ref->root);
+    const std::vector<encore_input> in = fixture_inputs(ref->root);
+    const int n = (int)in.size();
+    ASSERT_GE(n, 6);
+    Sessions s;
+    ASSERT_TRUE(s.open(fixtures::model_dir("tiny-distilbert-sst"), ENCORE_PRECISION_FP32));
+    encore_cuda_session *cs = encore_session_cuda_backend(s.cuda);
+    ASSERT_NE(cs, nullptr);
+    encore_cuda_session_set_graphs(cs, 1);  // on even where ENCORE_CUDA_GRAPHS=0 is set
+    const int L = encore_model_n_labels(s.model);
+    std::vector<int> tokens(n);
+    for (int i = 0; i < n; i++) {
+        encore_encoding *e = nullptr;
+        ASSERT_EQ(encore_model_tokenize(s.model, in[i], 1, &e), ENCORE_STATUS_OK);
+        tokens[i] = e->n_tokens;
+        encore_encoding_free(e);
+    }
+    // Batches of 1, 2 and 3 consecutive inputs, over every start, twice:
+    // many token counts, and the bucket (T_b, B_b) each one pads to.
+    std::map<std::pair<int, int>, int> hits;
+    int runs = 0;
+    for (int rep = 0; rep < 2; rep++)
+        for (int B = 1; B <= 3; B++)
+            for (int i = 0; i + B <= n; i++) {
+                int T = 0;
+                for (int j = i; j < i + B; j++) T += tokens[j];
+                int Tb = 0, Bb = 0;
+                ASSERT_EQ(encore_cuda_bucket_shape(T, B, encore_cuda_session_max_tokens(cs), &Tb, &Bb), 1);
+                hits[{Tb, Bb}]++;
+                runs++;
+                std::vector<float> want((size_t)B * L), got((size_t)B * L, NAN);
+                ASSERT_EQ(encore_session_logits(s.cpu, &in[i], B, want.data()), ENCORE_STATUS_OK);
+                ASSERT_EQ(encore_session_logits(s.cuda, &in[i], B, got.data()), ENCORE_STATUS_OK)
+                    << encore_session_last_error(s.cuda);
+                EXPECT_CLOSE(got, want, 1e-4, 1e-4) << "inputs " << i << ".." << i + B - 1 << ", " << T
+                                                    << " tokens padded to " << Tb << " in " << Bb << " sequences";
+            }
+    // Each bucket runs eagerly once, is captured on its second run, and is
+    // replayed from then on (the cache holds them all).
+    size_t distinct_counts = 0;
+    {
+        std::map<int, int> seen;
+        for (int B = 1; B <= 3; B++)
+            for (int i = 0; i + B <= n; i++) {
+                int T = 0;
+                for (int j = i; j < i + B; j++) T += tokens[j];
+                seen[T * 4 + B]++;
+            }
+        distinct_counts = seen.size();
+    }
+    int captured = 0;
+    for (const auto &h : hits) captured += h.second >= 2;
+    const encore_cuda_graph_stats st = encore_cuda_session_graph_stats(cs);
+    EXPECT_EQ(st.captures, (unsigned long long)captured);
+    EXPECT_EQ(st.replays, (unsigned long long)(runs - (int)hits.size()));
+    EXPECT_EQ(st.cached, captured);
+    EXPECT_LT(hits.size(), distinct_counts) << "buckets should be fewer than the exact shapes they serve";
+    EXPECT_GT(st.padded_tokens, 0u);
 }
 
 TEST_F(CudaSession, SessionsShareTheModelsDeviceWeights) {

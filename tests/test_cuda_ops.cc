@@ -78,7 +78,7 @@ struct Case {
     int C = 32;                // hidden (or N for bias_act / linear)
     int H = 4;                 // heads (attention)
     int K = 0;                 // inner size (linear)
-    int variant = 0;           // activation, pooling mode, score function, or "no type embeddings"
+    int variant = 0;           // activation, pooling mode, score function, "no type embeddings", or spare attention tiles
     encore_attention_impl impl = ENCORE_ATTENTION_AUTO;
     float scale = 1.0f;        // input spread; large values test softmax stability
     std::string name;
@@ -195,6 +195,13 @@ std::vector<Case> all_cases() {
                 cases.push_back({Op::Attention, dt, mixed, 768, 12, 0, 0, impl, 4.0f,
                                  "attention_" + std::string(impl == ENCORE_ATTENTION_SIMT ? "simt_" : "tc_") + d +
                                      "_mixed_H12D64_extreme"});
+        // A graph-shaped launch: more blocks than tiles (variant = spare
+        // tiles); the spare blocks must leave every output row alone.
+        for (encore_attention_impl impl : {ENCORE_ATTENTION_SIMT, ENCORE_ATTENTION_TENSOR})
+            if (encore_attention_cuda_supports(impl, 32, dt))
+                cases.push_back({Op::Attention, dt, mixed, 384, 12, 0, 9, impl, 1.0f,
+                                 "attention_" + std::string(impl == ENCORE_ATTENTION_SIMT ? "simt_" : "tc_") + d +
+                                     "_mixed_H12D32_spare_tiles"});
         cases.push_back({Op::Pool, dt, mixed, 768, 0, 0, ENCORE_POOLING_CLS, {}, 1.0f, "pool_cls_" + d + "_mixed"});
         cases.push_back({Op::Pool, dt, mixed, 768, 0, 0, ENCORE_POOLING_MEAN + 10, {}, 1.0f,
                          "pool_mean_normalized_" + d + "_mixed"});
@@ -363,8 +370,9 @@ void run_attention(const Case &c, std::mt19937 &rng) {
     upload_ints(d_start, start);
     upload_ints(d_tiles, tiles);
     d_out.poison();
-    ASSERT_EQ(encore_attention_cuda(d_qkv.p, d_bias.as<float>(), d_start.as<int32_t>(), d_tiles.as<int32_t>(), n_tiles,
-                                    B, H, D, c.impl, c.dt, d_out.p, nullptr),
+    // variant: spare blocks launched past the last tile, as a padded graph shape does.
+    ASSERT_EQ(encore_attention_cuda(d_qkv.p, d_bias.as<float>(), d_start.as<int32_t>(), d_tiles.as<int32_t>(),
+                                    n_tiles + c.variant, B, H, D, c.impl, c.dt, d_out.p, nullptr),
               ENCORE_STATUS_OK)
         << encore_last_error();
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);

@@ -31,6 +31,15 @@ struct encore_session {
 
 typedef enum run_kind { RUN_LOGITS, RUN_SCORES, RUN_EMBED, RUN_HIDDEN } run_kind;
 
+struct encore_cuda_session *encore_session_cuda_backend(encore_session *s) {
+#ifdef ENCORE_HAVE_CUDA
+    return s ? s->cuda : NULL;
+#else
+    (void)s;
+    return NULL;
+#endif
+}
+
 encore_session_params encore_session_default_params(void) {
     encore_session_params p;
     p.n_threads = 0;

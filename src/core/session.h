@@ -17,6 +17,11 @@ extern "C" {
 encore_status encore_session_hidden_states(encore_session *session, const encore_input *inputs, int n_inputs,
                                            float **out, int32_t *n_tokens);
 
+/* The CUDA backend of a session that runs on a GPU, else NULL (always NULL
+ * in a build without CUDA). */
+struct encore_cuda_session;
+struct encore_cuda_session *encore_session_cuda_backend(encore_session *session);
+
 #ifdef __cplusplus
 }
 #endif

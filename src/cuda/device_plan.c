@@ -92,6 +92,69 @@ void encore_cuda_pack(const encore_batch *b, int32_t *staging, encore_cuda_packe
                                         staging + p->tile_start);
 }
 
+/* ---- graph shapes ---------------------------------------------------------- */
+
+int encore_cuda_bucket_tokens(int T) {
+    /* m * 2^e with m in 4..7: 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, ... */
+    for (int e = 2; e < 28; e++)
+        for (int m = 4; m < 8; m++)
+            if ((m << e) >= T) return m << e;
+    return T;  /* beyond 2^30: no bucket, the caller runs unpadded */
+}
+
+int encore_cuda_max_tiles(int T, int B) {
+    /* each sequence of len tokens has ceil(len / TQ) <= (len - 1) / TQ + 1 tiles */
+    if (B <= 0) return 0;
+    return (T - B) / ENCORE_ATTENTION_TILE_Q + B;
+}
+
+/* Q padding sequences can take P padding tokens, 1 to TILE_Q each. */
+static int paddable(long long P, long long Q) {
+    if (Q == 0) return P == 0;
+    return P >= Q && P <= Q * ENCORE_ATTENTION_TILE_Q;
+}
+
+int encore_cuda_bucket_shape(int T, int B, int max_tokens, int *T_b, int *B_b) {
+    if (T < 1 || B < 1 || B > T || max_tokens < T) return 0;
+    for (int tb = encore_cuda_bucket_tokens(T); tb <= max_tokens && tb >= T; tb = encore_cuda_bucket_tokens(tb + 1)) {
+        long long bb = 1;
+        while (bb < B) bb *= 2;
+        for (; bb <= tb; bb *= 2)
+            if (paddable((long long)tb - T, bb - B)) {
+                *T_b = tb;
+                *B_b = (int)bb;
+                return 1;
+            }
+        if (tb == encore_cuda_bucket_tokens(tb + 1)) break;  /* past the ladder */
+    }
+    return 0;
+}
+
+void encore_cuda_pack_padded(const encore_batch *b, int T_b, int B_b, int32_t *staging, encore_cuda_packed *p) {
+    const size_t T = (size_t)b->T, B = (size_t)b->B, Tp = (size_t)T_b, Bp = (size_t)B_b;
+    p->T = T_b;
+    p->B = B_b;
+    p->max_len = b->max_len;
+    p->ids = 0;
+    p->type_ids = Tp;
+    p->positions = 2 * Tp;
+    p->seq_start = 3 * Tp;
+    p->tile_start = 3 * Tp + Bp + 1;
+    p->n_ints = 3 * Tp + 2 * (Bp + 1);
+    memcpy(staging + p->ids, b->ids, T * sizeof(int32_t));
+    memcpy(staging + p->type_ids, b->type_ids, T * sizeof(int32_t));
+    memcpy(staging + p->positions, b->positions, T * sizeof(int32_t));
+    for (size_t t = T; t < Tp; t++) staging[p->ids + t] = staging[p->type_ids + t] = staging[p->positions + t] = 0;
+    int32_t *start = staging + p->seq_start;
+    memcpy(start, b->seq_start, (B + 1) * sizeof(int32_t));
+    /* P padding tokens over Q sequences as evenly as can be: each gets P / Q,
+     * the first P % Q one more (1 <= length <= TILE_Q by paddable()). */
+    const size_t Q = Bp - B, P = Tp - T;
+    for (size_t q = 0; q < Q; q++) start[B + q + 1] = start[B + q] + (int32_t)(P / Q + (q < P % Q));
+    encore_attention_tiles(start, B_b, ENCORE_ATTENTION_TILE_Q, staging + p->tile_start);
+    p->n_tiles = encore_cuda_max_tiles(T_b, B_b);
+}
+
 /* ---- workspace ------------------------------------------------------------- */
 
 /* *off += n * elem bytes, aligned; 0 on overflow. */

@@ -49,7 +49,8 @@ int encore_attention_tiles(const int32_t *seq_start, int B, int tile_rows, int32
  * ids (T), type_ids (T), positions (T), seq_start (B + 1), tile_start (B + 1),
  * at the element offsets below. */
 typedef struct encore_cuda_packed {
-    int T, B, max_len, n_tiles;
+    int T, B, max_len;
+    int n_tiles;        /* attention blocks to launch, >= tile_start[B] (tiles past it exit) */
     size_t ids, type_ids, positions, seq_start, tile_start; /* element offsets */
     size_t n_ints;                                         /* elements used */
 } encore_cuda_packed;
@@ -59,6 +60,32 @@ typedef struct encore_cuda_packed {
 size_t encore_cuda_packed_capacity(int max_tokens);
 /* Pack b into staging (encore_cuda_packed_capacity(T) elements at least). */
 void encore_cuda_pack(const encore_batch *b, int32_t *staging, encore_cuda_packed *out);
+
+/* ---- graph shapes ----------------------------------------------------------
+ * A CUDA graph replays one shape, and serving traffic brings a new token
+ * count with nearly every batch. Batches that run as graphs are therefore
+ * padded up to a bucket shape, so that a handful of graphs serve them all:
+ *   - T_b tokens, the smallest step of a ladder with four steps per octave
+ *     (16, 20, 24, 28, 32, 40, ...; at most 25 % more rows than T);
+ *   - B_b sequences, a power of two;
+ *   - the B_b - B padding sequences take the T_b - T padding tokens, each
+ *     between 1 and ENCORE_ATTENTION_TILE_Q of them (one attention tile,
+ *     so padding costs no more attention than a real tile does), with id 0,
+ *     type 0 and position 0, valid for every model;
+ *   - the attention grid is the most tiles any batch of that shape can have,
+ *     (T_b - B_b) / TILE_Q + B_b, and tiles past tile_start[B_b] exit at once.
+ * Sequences are independent, so the real rows come out as they would alone;
+ * they come first, so the first T rows and B sequences are the batch's. */
+int encore_cuda_bucket_tokens(int T);
+/* The bucket shape for a batch of T tokens in B sequences, no larger than
+ * max_tokens: 1 and *T_b, *B_b, or 0 when none fits (run unpadded). */
+int encore_cuda_bucket_shape(int T, int B, int max_tokens, int *T_b, int *B_b);
+/* The most attention tiles a batch of T tokens in B sequences can have. */
+int encore_cuda_max_tiles(int T, int B);
+/* Pack b padded to (T_b, B_b), a shape from encore_cuda_bucket_shape; staging
+ * holds encore_cuda_packed_capacity(T_b) elements at least. out->T, out->B
+ * are T_b, B_b and out->n_tiles is encore_cuda_max_tiles(T_b, B_b). */
+void encore_cuda_pack_padded(const encore_batch *b, int T_b, int B_b, int32_t *staging, encore_cuda_packed *out);
 
 /* The device workspace of a session: one allocation, cut into buffers at
  * these byte offsets (each aligned to ENCORE_CUDA_ALIGN), sized once for

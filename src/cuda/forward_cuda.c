@@ -23,7 +23,9 @@
 /* Batches of at most this many tokens run as CUDA graphs: there, launch gaps
  * are a large part of the time. */
 #define GRAPH_MAX_TOKENS 4096
-#define GRAPH_CACHE 16
+/* Batches are padded to bucket shapes (device_plan.h) before they run as
+ * graphs: about 4 token buckets per octave times a few batch sizes. */
+#define GRAPH_CACHE 32
 
 typedef struct graph_key {
     int T, B, n_tiles, what, pooling, normalize;
@@ -52,6 +54,7 @@ struct encore_cuda_session {
     int graphs_on;
     graph_entry graphs[GRAPH_CACHE];
     unsigned long long clock;
+    encore_cuda_graph_stats stats;
 };
 
 static int env_graphs_on(void) {
@@ -153,6 +156,11 @@ encore_status encore_cuda_session_create(const encore_model *m, int device, enco
 encore_cuda_dtype encore_cuda_session_dtype(const encore_cuda_session *s) { return s->dtype; }
 int encore_cuda_session_max_tokens(const encore_cuda_session *s) { return s->layout.max_tokens; }
 const void *encore_cuda_session_weights(const encore_cuda_session *s) { return s->weights; }
+encore_cuda_graph_stats encore_cuda_session_graph_stats(const encore_cuda_session *s) {
+    encore_cuda_graph_stats st = s->stats;
+    for (int i = 0; i < GRAPH_CACHE; i++) st.cached += s->graphs[i].exec != NULL;
+    return st;
+}
 void encore_cuda_session_set_graphs(encore_cuda_session *s, int on) {
     s->graphs_on = on && !encore_cuda_sync_debug();
     if (!s->graphs_on) drop_graphs(s);
@@ -289,21 +297,35 @@ static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_c
         normalize = 0;
     }
     ENCORE_CUDA_CHECK(cudaSetDevice(s->device));
+    /* Batches that may run as graphs are padded to a bucket shape, so that
+     * traffic with ever-new token counts replays a few graphs; the first run
+     * of a shape is padded the same way, so each shape computes alike. */
     encore_cuda_packed p;
-    encore_cuda_pack(b, s->staging, &p);
+    int T_b = 0, B_b = 0;
+    const int graph_shape = s->graphs_on && b->T <= GRAPH_MAX_TOKENS &&
+                            encore_cuda_bucket_shape(b->T, b->B, s->layout.max_tokens, &T_b, &B_b);
+    if (graph_shape)
+        encore_cuda_pack_padded(b, T_b, B_b, s->staging, &p);
+    else
+        encore_cuda_pack(b, s->staging, &p);
     ENCORE_CUDA_CHECK(cudaMemcpyAsync(s->ws + s->layout.ints, s->staging, p.n_ints * sizeof(int32_t),
                                       cudaMemcpyHostToDevice, s->stream));
 
     graph_entry *g = NULL;
-    if (s->graphs_on && p.T <= GRAPH_MAX_TOKENS) {
+    if (graph_shape) {
         const graph_key key = {p.T, p.B, p.n_tiles, (int)what, (int)pooling, normalize};
         g = find_graph(s, &key);
         g->hits++;
         g->used = ++s->clock;
-        if (!g->exec && g->hits >= 2) capture(s, g, &p, what, pooling, normalize);
+        if (!g->exec && g->hits >= 2) {
+            capture(s, g, &p, what, pooling, normalize);
+            if (g->exec) s->stats.captures++;
+        }
     }
     if (g && g->exec && s->graphs_on) {
         ENCORE_CUDA_CHECK(cudaGraphLaunch(g->exec, s->stream));
+        s->stats.replays++;
+        s->stats.padded_tokens += (unsigned long long)(p.T - b->T);
     } else if ((st = enqueue(s, &p, what, pooling, normalize)) != ENCORE_STATUS_OK) {
         cudaStreamSynchronize(s->stream);
         return st;
@@ -314,23 +336,23 @@ static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_c
     size_t bytes = 0;
     switch (what) {
     case ENCORE_CUDA_OUTPUT_LOGITS:
-    case ENCORE_CUDA_OUTPUT_SCORES:
+    case ENCORE_CUDA_OUTPUT_SCORES:  /* the batch's own B rows come first, padding after */
         src = s->ws + s->layout.logits;
-        bytes = (size_t)p.B * c->n_labels * sizeof(float);
+        bytes = (size_t)b->B * c->n_labels * sizeof(float);
         break;
     case ENCORE_CUDA_OUTPUT_EMBED:
         src = s->ws + s->layout.pooled;
-        bytes = (size_t)p.B * C * sizeof(float);
+        bytes = (size_t)b->B * C * sizeof(float);
         break;
     case ENCORE_CUDA_OUTPUT_HIDDEN:
         src = s->ws + s->layout.x;
-        bytes = (size_t)p.T * C * encore_cuda_dtype_size(s->dtype);
+        bytes = (size_t)b->T * C * encore_cuda_dtype_size(s->dtype);
         break;
     }
     ENCORE_CUDA_CHECK(cudaMemcpyAsync(s->result, src, bytes, cudaMemcpyDeviceToHost, s->stream));
     ENCORE_CUDA_CHECK(cudaStreamSynchronize(s->stream));
     if (what == ENCORE_CUDA_OUTPUT_HIDDEN)
-        encore_convert_to_f32(s->result, (size_t)p.T * C, s->dtype, out);
+        encore_convert_to_f32(s->result, (size_t)b->T * C, s->dtype, out);
     else
         memcpy(out, s->result, bytes);
     return ENCORE_STATUS_OK;

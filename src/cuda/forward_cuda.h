@@ -39,6 +39,15 @@ const void *encore_cuda_session_weights(const encore_cuda_session *s);
  * ENCORE_CUDA_GRAPHS=0 or ENCORE_CUDA_SYNC=1). */
 void encore_cuda_session_set_graphs(encore_cuda_session *s, int on);
 
+/* What the graph cache has done since the session was made: graphs captured,
+ * passes replayed from one, padding rows those passes carried, and graphs
+ * held now. */
+typedef struct encore_cuda_graph_stats {
+    unsigned long long captures, replays, padded_tokens;
+    int cached;
+} encore_cuda_graph_stats;
+encore_cuda_graph_stats encore_cuda_session_graph_stats(const encore_cuda_session *s);
+
 /* Run batch b (b->T <= max_tokens) through the encoder and write `what` to
  * out. pooling (MEAN or CLS) and normalize apply to EMBED. Synchronous. */
 encore_status encore_cuda_session_run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
