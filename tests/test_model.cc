@@ -108,6 +108,9 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Classifier,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel"));
+// PEFT LoRA adapters on the tiny models, merged at load, against transformers + peft.
+INSTANTIATE_TEST_SUITE_P(Adapters, Classifier,
+                         ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls"));
 
 class AnyModel : public ::testing::TestWithParam<std::string> {};
 
@@ -174,6 +177,9 @@ TEST_P(AnyModel, BatchResultsDoNotDependOnTheBatch) {
 INSTANTIATE_TEST_SUITE_P(Models, AnyModel,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
                                            "tiny-bert-embed", "tiny-distilbert-embed"));
+INSTANTIATE_TEST_SUITE_P(Adapters, AnyModel,
+                         ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls",
+                                           "lora-bert-embed"));
 
 class Embedder : public ::testing::TestWithParam<std::string> {};
 
@@ -226,6 +232,7 @@ TEST_P(Embedder, EmbeddingsMatchSentenceTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Embedder, ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed"));
+INSTANTIATE_TEST_SUITE_P(Adapters, Embedder, ::testing::Values("lora-bert-embed"));
 
 TEST(Model, OverLongInputFailsWithoutTruncationAndIsCutWithIt) {
     auto l = load("tiny-bert-sst");

@@ -186,6 +186,28 @@ encore_status encore_config_load(const char *dir, encore_config *cfg) {
     return s;
 }
 
+encore_status encore_config_as_classifier(const char *dir, encore_config *cfg) {
+    if (cfg->has_head) return ENCORE_STATUS_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    char *text = encore_read_file(path, NULL);
+    if (!text) return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s is not a JSON object", path);
+    }
+    const char *name = cfg->is_distilbert ? "DistilBertForSequenceClassification" : "BertForSequenceClassification";
+    cfg->architecture = cfg->is_distilbert ? ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION
+                                           : ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION;
+    snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", name);
+    cfg->has_head = 1;
+    encore_status s = parse_labels(root, path, cfg);
+    cJSON_Delete(root);
+    return s;
+}
+
 void encore_config_free(encore_config *cfg) {
     if (!cfg) return;
     for (int i = 0; i < cfg->n_labels; i++) free(cfg->labels[i]);

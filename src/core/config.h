@@ -36,6 +36,10 @@ typedef struct encore_config {
 
 /* Parse dir/config.json. Errors name the file and the key. */
 encore_status encore_config_load(const char *dir, encore_config *cfg);
+/* cfg, an encoder's config read from dir, made the sequence classifier that
+ * transformers' AutoModelForSequenceClassification builds on it: the labels
+ * are dir/config.json's id2label (num_labels, else 2: LABEL_0, LABEL_1). */
+encore_status encore_config_as_classifier(const char *dir, encore_config *cfg);
 void encore_config_free(encore_config *cfg);
 
 #ifdef __cplusplus

@@ -4,6 +4,7 @@
  * (gemm_cpu.h), and kept in that form only. */
 #include "core/model.h"
 
+#include "core/adapter.h"
 #include "core/common.h"
 #include "core/safetensors.h"
 #ifdef ENCORE_HAVE_CUDA
@@ -23,6 +24,7 @@ typedef struct loader {
     float *cursor;        /* next free float in the arena */
     encore_weights weights; /* how to pack the linear weights */
     float *staging;       /* the largest linear weight, unpacked, on its way to packing */
+    encore_adapter *adapter; /* a LoRA adapter merged as the weights load, or NULL */
 } loader;
 
 static int file_exists(const char *path) {
@@ -32,8 +34,12 @@ static int file_exists(const char *path) {
 
 /* Find a tensor; old checkpoints name LayerNorm parameters gamma/beta. */
 static const encore_tensor_info *find(const loader *ld, const char *name) {
-    const encore_tensor_info *t = encore_safetensors_find(ld->st, name);
+    const encore_tensor_info *t = ld->adapter ? encore_adapter_replacement(ld->adapter, name) : NULL;
     if (t) return t;
+    if ((t = encore_safetensors_find(ld->st, name))) return t;
+    /* A head over an encoder saved without its class prefix (an adapter's
+     * base): bert.pooler.dense.weight is pooler.dense.weight there. */
+    if (!*ld->prefix && strncmp(name, "bert.", 5) == 0 && (t = encore_safetensors_find(ld->st, name + 5))) return t;
     char alt[512];
     size_t n = strlen(name);
     if (n > 7 && strcmp(name + n - 7, ".weight") == 0)
@@ -70,7 +76,7 @@ static encore_status load_into(loader *ld, const char *name, int64_t rows, int64
                            "%s: tensor '%s' has dtype %s (F32, F16 and BF16 are supported)", ld->st->path, name,
                            t->dtype_name);
     encore_tensor_to_f32(t, dst);
-    return ENCORE_STATUS_OK;
+    return ld->adapter ? encore_adapter_merge(ld->adapter, name, rows, cols, dst) : ENCORE_STATUS_OK;
 }
 
 /* Carve a fresh block from the arena and load into it. */
@@ -226,9 +232,10 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
     return ENCORE_STATUS_OK;
 }
 
-static encore_status load_weights(encore_model *m, const encore_safetensors *st, encore_weights weights) {
+static encore_status load_weights(encore_model *m, const encore_safetensors *st, encore_adapter *adapter,
+                                  encore_weights weights) {
     const encore_config *c = &m->config;
-    loader ld = {st, "", NULL, weights, NULL};
+    loader ld = {st, "", NULL, weights, NULL, adapter};
     const char *base = c->is_distilbert ? "distilbert." : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
@@ -248,6 +255,7 @@ static encore_status load_weights(encore_model *m, const encore_safetensors *st,
     ld.cursor = m->arena;
     encore_status s = load_tensors(m, &ld);
     free(ld.staging);
+    if (s == ENCORE_STATUS_OK && adapter) s = encore_adapter_check_used(adapter);
     return s;
 }
 
@@ -294,9 +302,24 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return encore_fail(ENCORE_STATUS_IO_ERROR, "model directory %s does not exist", dir);
+    /* A PEFT adapter directory: the base model's config, tokenizer and
+     * weights, with the adapter merged into the weights (core/adapter.h). */
+    encore_adapter *adapter = NULL;
+    const char *adapter_dir = NULL;
+    if (encore_adapter_present(dir)) {
+        encore_status as = encore_adapter_open(dir, &adapter);
+        if (as != ENCORE_STATUS_OK) return as;
+        adapter_dir = dir;
+        dir = encore_adapter_base_dir(adapter);
+    }
     encore_model *m = calloc(1, sizeof *m);
-    if (!m) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    if (!m) {
+        encore_adapter_free(adapter);
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
     encore_status s = encore_config_load(dir, &m->config);
+    if (s == ENCORE_STATUS_OK && adapter && encore_adapter_is_classifier(adapter))
+        s = encore_config_as_classifier(dir, &m->config);
     if (s == ENCORE_STATUS_OK) s = encore_tokenizer_load(dir, &m->tokenizer);
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
@@ -313,7 +336,7 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
     }
     encore_safetensors *st = NULL;
     if (s == ENCORE_STATUS_OK) s = encore_safetensors_open(path, &st);
-    if (s == ENCORE_STATUS_OK) s = load_weights(m, st, params.weights);
+    if (s == ENCORE_STATUS_OK) s = load_weights(m, st, adapter, params.weights);
     encore_safetensors_close(st);
     if (s == ENCORE_STATUS_OK) {
         const encore_config *c = &m->config;
@@ -328,11 +351,18 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         read_pooling(m, dir);
     }
     if (s != ENCORE_STATUS_OK) {
+        encore_adapter_free(adapter);
         encore_model_free(m);
         return s;
     }
     encore_log(ENCORE_LOG_LEVEL_INFO, "loaded %s from %s: %d layers, hidden %d, %d heads", m->config.architecture_name,
                dir, m->config.n_layers, m->config.hidden_size, m->config.n_heads);
+    if (adapter) {
+        char what[160];
+        encore_adapter_describe(adapter, what, sizeof what);
+        encore_log(ENCORE_LOG_LEVEL_INFO, "merged the adapter %s into it: %s", adapter_dir, what);
+        encore_adapter_free(adapter);
+    }
     *out = m;
     return ENCORE_STATUS_OK;
 }
