@@ -78,6 +78,9 @@ public:
     std::map<std::string, std::string> files;      // filename -> bytes served
     std::set<std::string> lfs = {"model.safetensors"};
     int unknown_repo_status = 404;
+    // Another repository on the same endpoint: requests for it are answered
+    // by that hub (its LFS redirects point at its own daemon).
+    class FakeHub *next = nullptr;
     // Faults, each used up by the body GETs (or API calls) it hits.
     int api_500s = 0;
     std::map<std::string, int> body_500s;          // filename -> 500s before success
@@ -207,6 +210,9 @@ private:
     }
 
     MHD_Result route(MHD_Connection *conn, const std::string &method, const std::string &url, const std::string &range) {
+        if (next && url.rfind("/api/models/" + repo + "/", 0) != 0 && url.rfind("/" + repo + "/resolve/", 0) != 0 &&
+            url.rfind("/cdn/", 0) != 0)
+            return next->route(conn, method, url, range);
         const std::string api = "/api/models/" + repo + "/revision/";
         const std::string resolve = "/" + repo + "/resolve/" + commit + "/";
         if (url.rfind(api, 0) == 0) {
@@ -339,6 +345,46 @@ TEST_F(Pull, DownloadsASnapshotThatClassifies) {
     Result got = run({"classify", "--quiet", "--model", trim(r.out), "hello"}, tmp + "/e2");
     ASSERT_EQ(got.status, 0) << got.err;
     EXPECT_EQ(got.out, want.out);
+}
+
+// A PEFT adapter comes with its base model, from the same endpoint into the
+// same cache, where the library finds the base when it loads the adapter.
+TEST_F(Pull, AdapterComesWithItsBaseModel) {
+    FakeHub base("tiny-bert-embed", "test-org/tiny-bert-embed");
+    FakeHub adapter("lora-bert-cls", "test-org/tiny-lora");
+    ASSERT_TRUE(base.running() && adapter.running());
+    adapter.next = &base;
+    std::string config = adapter.files.at("adapter_config.json");
+    const size_t at = config.find("\"../tiny-bert-embed\"");
+    ASSERT_NE(at, std::string::npos);
+    config.replace(at, strlen("\"../tiny-bert-embed\""), "\"test-org/tiny-bert-embed\"");
+    adapter.files["adapter_config.json"] = config;
+    adapter.lfs.insert("adapter_model.safetensors");
+
+    Result r = pull(adapter, "test-org/tiny-lora");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string snapshot = repo_dir("models--test-org--tiny-lora") + "/snapshots/" + adapter.commit;
+    EXPECT_EQ(r.out, snapshot + "\n") << "stdout is the adapter's snapshot alone";
+    expect_snapshot_matches(adapter, snapshot);
+    expect_snapshot_matches(base, repo_dir("models--test-org--tiny-bert-embed") + "/snapshots/" + base.commit);
+    EXPECT_NE(r.err.find("pulling its base model test-org/tiny-bert-embed"), std::string::npos) << r.err;
+
+    // The adapter from the cache classifies as the committed one does.
+    Result want =
+        run({"classify", "--quiet", "--model", fixtures::model_dir("lora-bert-cls"), "a gripping film"}, tmp + "/e1");
+    Result got = run({"classify", "--quiet", "--model", trim(r.out), "a gripping film"}, tmp + "/e2",
+                     {{"HF_HUB_CACHE", cache}});
+    ASSERT_EQ(want.status, 0) << want.err;
+    ASSERT_EQ(got.status, 0) << got.err;
+    EXPECT_EQ(got.out, want.out);
+
+    // An adapter whose base is not on the Hub fails, naming it.
+    adapter.files["adapter_config.json"].replace(config.find("test-org/tiny-bert-embed"),
+                                                 strlen("test-org/tiny-bert-embed"), "test-org/tiny-bert-gone");
+    adapter.commit = "1d4c2f6e8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d";
+    Result gone = pull(adapter, "test-org/tiny-lora");
+    EXPECT_NE(gone.status, 0);
+    EXPECT_NE(gone.err.find("tiny-bert-gone"), std::string::npos) << gone.err;
 }
 
 TEST_F(Pull, SentenceTransformersFilesInASubfolder) {

@@ -44,9 +44,9 @@
 
 /* The files encore reads, in download order (the big one last). */
 static const char *const wanted_files[] = {
-    "config.json",       "tokenizer.json",   "tokenizer_config.json",     "special_tokens_map.json",
-    "vocab.txt",         "modules.json",     "sentence_bert_config.json", "1_Pooling/config.json",
-    "model.safetensors",
+    "config.json",         "tokenizer.json",   "tokenizer_config.json",     "special_tokens_map.json",
+    "vocab.txt",           "modules.json",     "sentence_bert_config.json", "1_Pooling/config.json",
+    "adapter_config.json", "adapter_model.safetensors", "model.safetensors",
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -496,6 +496,14 @@ static int listed(const cJSON *siblings, const char *name) {
 /* encore reads config.json, model.safetensors and tokenizer.json or vocab.txt:
  * say what is missing before downloading anything. */
 static int check_listing(pull_ctx *c, const cJSON *siblings) {
+    /* A PEFT adapter: its weights; the model is its base (pulled after it). */
+    if (listed(siblings, "adapter_config.json") && !listed(siblings, "config.json")) {
+        if (listed(siblings, "adapter_model.safetensors")) return 0;
+        fprintf(stderr, "encore: adapter %s at %s has no adapter_model.safetensors (%s); encore reads safetensors "
+                        "adapters only\n",
+                c->repo_id, c->revision, listed(siblings, "adapter_model.bin") ? "only adapter_model.bin" : "no weights");
+        return 1;
+    }
     if (!listed(siblings, "model.safetensors")) {
         const char *has = listed(siblings, "model.safetensors.index.json") ? "sharded safetensors"
                           : listed(siblings, "pytorch_model.bin")          ? "only pytorch_model.bin"
@@ -527,6 +535,9 @@ static void pull_usage(FILE *f) {
           "model.safetensors, tokenizer and sentence-transformers files) into the\n"
           "huggingface_hub cache, resuming and verifying, and prints the snapshot\n"
           "directory:  encore classify --model \"$(encore pull org/name)\" TEXT\n"
+          "A PEFT adapter (adapter_config.json) is pulled with its base model, which\n"
+          "encore finds in the same cache when it loads the adapter (set HF_HUB_CACHE\n"
+          "to DIR when --cache DIR is not the default).\n"
           "\n"
           "  --revision REV  branch, tag or commit (default main)\n"
           "  --cache DIR     default: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub\n"
@@ -566,8 +577,7 @@ static int pull(pull_ctx *c) {
                     c->revision, c->repo_dir);
             return 1;
         }
-        printf("%s\n", snapshot);
-        free(snapshot);
+        c->snapshot = snapshot;
         return 0;
     }
     cJSON *info = NULL;
@@ -577,8 +587,7 @@ static int pull(pull_ctx *c) {
         char *snapshot = cached_snapshot(c);
         if (snapshot) {
             if (!c->quiet) fprintf(stderr, "encore: cannot reach %s (%s); using the cached snapshot\n", c->endpoint, why);
-            printf("%s\n", snapshot);
-            free(snapshot);
+            c->snapshot = snapshot;
             return 0;
         }
         fprintf(stderr, "encore: cannot reach %s to pull model %s: %s\n", c->endpoint, c->repo_id, why);
@@ -611,8 +620,64 @@ static int pull(pull_ctx *c) {
     if (!c->quiet)
         fprintf(stderr, "encore: %d file%s, %d downloaded, %d already in the cache\n", files, files == 1 ? "" : "s",
                 downloaded, files - downloaded);
-    printf("%s/snapshots/%s\n", c->repo_dir, c->commit);
+    c->snapshot = xprintf("%s/snapshots/%s", c->repo_dir, c->commit);
     return 0;
+}
+
+/* The cache folders of repo_id under cache: c->repo_dir and c->lock_dir. */
+static void set_repo(pull_ctx *c, const char *cache, const char *repo_id) {
+    /* "models--" + the repo id with '/' replaced by "--" */
+    const char *slash = strchr(repo_id, '/');
+    char *folder = slash ? xprintf("models--%.*s--%s", (int)(slash - repo_id), repo_id, slash + 1)
+                         : xprintf("models--%s", repo_id);
+    c->repo_id = repo_id;
+    c->repo_dir = xprintf("%s/%s", cache, folder);
+    c->lock_dir = xprintf("%s/.locks/%s", cache, folder);
+    free(folder);
+}
+
+/* After pulling a PEFT adapter: its base model, as transformers would fetch
+ * it, unless base_model_name_or_path is a local directory. */
+static int pull_adapter_base(const pull_ctx *c, const char *cache) {
+    char *path = xprintf("%s/adapter_config.json", c->snapshot);
+    char *text = tools_read_file(path, NULL);
+    free(path);
+    if (!text) return 0;  /* not an adapter */
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "base_model_name_or_path");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(root, "revision");
+    int rc = 0;
+    struct stat sb;
+    if (!cJSON_IsString(b) || !*b->valuestring) {
+        fprintf(stderr, "encore: adapter %s names no base model (base_model_name_or_path)\n", c->repo_id);
+        rc = 1;
+    } else if (stat(b->valuestring, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (!c->quiet) fprintf(stderr, "encore: the adapter's base model is the local directory %s\n", b->valuestring);
+    } else if (!valid_repo_id(b->valuestring)) {
+        fprintf(stderr, "encore: adapter %s names the base model '%s', which is neither a local directory nor a "
+                        "model id\n",
+                c->repo_id, b->valuestring);
+        rc = 1;
+    } else {
+        pull_ctx base = *c;
+        base.revision = cJSON_IsString(r) && *r->valuestring ? r->valuestring : "main";
+        base.snapshot = NULL;
+        set_repo(&base, cache, b->valuestring);
+        if (!valid_revision(base.revision)) {
+            fprintf(stderr, "encore: adapter %s names the base revision '%s', which is not a revision\n", c->repo_id,
+                    base.revision);
+            rc = 1;
+        } else {
+            if (!c->quiet) fprintf(stderr, "encore: adapter %s: pulling its base model %s\n", c->repo_id, base.repo_id);
+            rc = pull(&base);
+        }
+        free(base.snapshot);
+        free(base.repo_dir);
+        free(base.lock_dir);
+    }
+    cJSON_Delete(root);
+    return rc;
 }
 
 int encore_cli_pull(int argc, char **argv) {
@@ -677,12 +742,7 @@ int encore_cli_pull(int argc, char **argv) {
         free(c.endpoint);
         return 1;
     }
-    /* "models--" + the repo id with '/' replaced by "--" */
-    const char *slash = strchr(repo_id, '/');
-    char *folder = slash ? xprintf("models--%.*s--%s", (int)(slash - repo_id), repo_id, slash + 1)
-                   : xprintf("models--%s", repo_id);
-    c.repo_dir = xprintf("%s/%s", cache_abs, folder);
-    c.lock_dir = xprintf("%s/.locks/%s", cache_abs, folder);
+    set_repo(&c, cache_abs, repo_id);
 
     int rc = 1;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -701,11 +761,13 @@ int encore_cli_pull(int argc, char **argv) {
             free(auth);
         }
         rc = c.headers ? pull(&c) : 1;
+        if (rc == 0) rc = pull_adapter_base(&c, cache_abs);
         end_progress(&c);
+        if (rc == 0) printf("%s\n", c.snapshot);
         curl_slist_free_all(c.headers);
         curl_global_cleanup();
     }
-    free(folder);
+    free(c.snapshot);
     free(c.repo_dir);
     free(c.lock_dir);
     free(cache_abs);

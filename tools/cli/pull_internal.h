@@ -26,6 +26,7 @@ typedef struct pull_ctx {
     int quiet;
     int tty;                     /* stderr is a terminal: live progress line */
     int progress_open;           /* a progress line is on screen without its newline */
+    char *snapshot;              /* after a pull: the snapshot directory */
 } pull_ctx;
 
 typedef struct http_response {
