@@ -37,6 +37,14 @@ pins="nvidia-pytriton==0.7.0 tritonclient[http,grpc]==2.51.0 pytest"
 if [ "$(cat "$venv/.encore-pins" 2>/dev/null)" != "$pins" ]; then
     echo "run.sh: installing $pins into $venv"
     rm -rf "$venv"
+    # Debian splits venv (ensurepip) out of python3. The wheel's tritonserver
+    # needs nothing else from the system: it carries its libraries.
+    if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    fi
     python3 -m venv "$venv"
     # shellcheck disable=SC2086
     "$venv/bin/pip" install -q --disable-pip-version-check $pins
