@@ -33,9 +33,9 @@ default_model="$build/models/encore-sst2-minilm"
 
 # ---- 1. the virtual environment (cached: remade only when the pins change) ----
 venv="$build/triton-venv"
-pins="nvidia-pytriton==0.7.0 tritonclient[http,grpc]==2.51.0 pytest"
-if [ "$(cat "$venv/.encore-pins" 2>/dev/null)" != "$pins" ]; then
-    echo "run.sh: installing $pins into $venv"
+pins=(nvidia-pytriton==0.7.0 "tritonclient[http,grpc]==2.51.0" pytest==9.2.0)
+if [ "$(cat "$venv/.encore-pins" 2>/dev/null)" != "${pins[*]}" ]; then
+    echo "run.sh: installing ${pins[*]} into $venv"
     rm -rf "$venv"
     # Debian splits venv (ensurepip) out of python3. The wheel's tritonserver
     # needs nothing else from the system: it carries its libraries.
@@ -46,9 +46,8 @@ if [ "$(cat "$venv/.encore-pins" 2>/dev/null)" != "$pins" ]; then
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
     fi
     python3 -m venv "$venv"
-    # shellcheck disable=SC2086
-    "$venv/bin/pip" install -q --disable-pip-version-check $pins
-    echo "$pins" > "$venv/.encore-pins"
+    "$venv/bin/pip" install -q --disable-pip-version-check "${pins[@]}"
+    echo "${pins[*]}" > "$venv/.encore-pins"
 fi
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 tritonserver="$site/pytriton/tritonserver/bin/tritonserver"
