@@ -597,7 +597,6 @@ static TRITONSERVER_Error *response_fill(TRITONBACKEND_Response *response, const
     if (output_wanted(w->request, ENCORE_TRITON_OUTPUT_LABEL)) {
         /* The best label, as the pipeline's top-1 (the first of equal scores). */
         const char **labels = malloc((size_t)w->n * sizeof *labels);
-        char fallback[32];
         if (!labels)
             return error_new(TRITONSERVER_ERROR_INTERNAL, "encore: out of memory");
         uint64_t size = 0;
@@ -608,9 +607,9 @@ static TRITONSERVER_Error *response_fill(TRITONBACKEND_Response *response, const
                 if (row[j] > row[best])
                     best = j;
             labels[i] = encore_model_label(ms->model, best);
-            if (!labels[i]) {
-                snprintf(fallback, sizeof fallback, "LABEL_%d", best);
-                labels[i] = fallback; /* never reached for a loaded model: id2label covers every label */
+            if (!labels[i]) { /* a loaded classifier names every label (LABEL_i without id2label) */
+                free(labels);
+                return error_new(TRITONSERVER_ERROR_INTERNAL, "encore: label %d has no name", best);
             }
             size += encore_triton_bytes_size(labels[i]);
         }
