@@ -284,8 +284,16 @@ def concurrent_requests(model, texts, module):
     return np.stack([r[0] for r in results]), np.array([r[1] for r in results])
 
 
-def model_stats(client, model):
-    return client.get_inference_statistics(model)["model_stats"][0]
+def model_stats(client, model, until=None, timeout=10):
+    """The model's statistics; with until, the first that satisfy it. (The
+    backend reports an execution after sending its responses, so a client can
+    read the statistics before they include the request it just got back.)"""
+    deadline = time.time() + timeout
+    while True:
+        stats = client.get_inference_statistics(model)["model_stats"][0]
+        if until is None or until(stats) or time.time() > deadline:
+            return stats
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("module_name", ["http", "grpc"])
@@ -295,7 +303,8 @@ def test_32_concurrent_clients(module_name, http):
     before = model_stats(http, "minilm")
     scores, labels = concurrent_requests("minilm", texts, module)
     check_classification(DEFAULT_MODEL, scores, labels, texts=texts)
-    after = model_stats(http, "minilm")
+    after = model_stats(http, "minilm",
+                        until=lambda st: int(st["inference_count"]) - int(before["inference_count"]) >= 32)
     inferences = int(after["inference_count"]) - int(before["inference_count"])
     executions = int(after["execution_count"]) - int(before["execution_count"])
     assert inferences == 32
@@ -424,6 +433,9 @@ def test_unload_and_reload(http, grpc):
     http.unload_model("sst_nobatch")
     wait_ready(http, "sst_nobatch", False)
     expect_error(lambda: http.infer("sst_nobatch", inp()))
+    deadline = time.time() + 30  # UNLOADING, then UNAVAILABLE once the instances are finalized
+    while repository_entry(http, "sst_nobatch")["state"] == "UNLOADING" and time.time() < deadline:
+        time.sleep(0.1)
     assert repository_entry(http, "sst_nobatch")["state"] == "UNAVAILABLE"
     grpc.load_model("sst_nobatch")
     wait_ready(http, "sst_nobatch", True)
@@ -439,7 +451,7 @@ def test_unload_and_reload(http, grpc):
 
 def test_statistics_show_encore_compute_times(http):
     classify(http, httpclient, "minilm", TEXTS[:8])
-    stats = model_stats(http, "minilm")
+    stats = model_stats(http, "minilm", until=lambda st: any(int(b["batch_size"]) == 8 for b in st["batch_stats"]))
     assert int(stats["inference_count"]) >= 8 and int(stats["execution_count"]) >= 1
     infer = stats["inference_stats"]
     for key in ("success", "compute_input", "compute_infer", "compute_output"):
@@ -450,7 +462,8 @@ def test_statistics_show_encore_compute_times(http):
     batches = {int(b["batch_size"]): b for b in stats["batch_stats"]}
     assert 8 in batches and int(batches[8]["compute_infer"]["ns"]) > 0, stats["batch_stats"]
     # Failed requests count as failures, not successes.
-    sst = model_stats(http, "sst")
+    expect_error(lambda: http.infer("sst", [text_input(httpclient, [b"\xff"])]), "invalid UTF-8")
+    sst = model_stats(http, "sst", until=lambda st: int(st["inference_stats"]["fail"]["count"]) >= 1)
     assert int(sst["inference_stats"]["fail"]["count"]) >= 1
 
     with urllib.request.urlopen(f"http://{METRICS}/metrics", timeout=10) as r:
