@@ -54,4 +54,12 @@ echo "== CUDA emulation under ASan/UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     cuda_emulation build-emu-asan reverse -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCORE_SANITIZE=ON
 # ---- end of the CUDA emulation block ---------------------------------------------
+# ---- Triton backend: libtriton_encore.so inside a real tritonserver -------------
+# integrations/triton/tests/run.sh: tritonserver 2.51 from the nvidia-pytriton
+# wheel (venv cached in build/triton-venv), a model repository of fixtures and
+# the default model, HTTP and gRPC tests compared with the encore CLI, then a
+# clean exit on SIGTERM. Uses the release build and the default model above.
+echo "== Triton backend in tritonserver"
+integrations/triton/tests/run.sh build
+# ---- end of the Triton backend block ---------------------------------------------
 echo "== all tests passed"
