@@ -14,9 +14,10 @@
  * is touched). Connections beyond twice --max-concurrent-requests (plus some
  * room for /health and /metrics) are refused by MHD.
  *
- * Shutdown: serve_http_quiesce stops accepting; requests already started run
- * to the end (their connection threads finish them), later requests on open
- * keep-alive connections get 503 with Connection: close. */
+ * Shutdown: serve_http_quiesce stops accepting (new connections are refused
+ * from then on); requests already started run to the end (their connection
+ * threads finish them), later requests on open keep-alive connections get
+ * 503 with Connection: close. */
 #include "json_buf.h"
 #include "server.h"
 
@@ -217,7 +218,16 @@ int serve_http_start(serve_ctx *ctx, serve_http **out, int *port) {
 
 void serve_http_quiesce(serve_http *h) {
     atomic_store(&h->ctx->draining, 1);
-    if (h->quiesced_socket == MHD_INVALID_SOCKET) h->quiesced_socket = MHD_quiesce_daemon(h->daemon);
+    if (h->quiesced_socket == MHD_INVALID_SOCKET) {
+        h->quiesced_socket = MHD_quiesce_daemon(h->daemon);
+        /* MHD no longer accepts on the socket, but the kernel would still
+         * complete handshakes into its backlog until the socket closes at
+         * the end of the drain, and then reset them. Shutting it down takes
+         * it out of the listening state now, so new connections are
+         * refused; the descriptor stays open (MHD may still hold it in a
+         * poll set) until serve_http_stop closes it. */
+        if (h->quiesced_socket != MHD_INVALID_SOCKET) shutdown(h->quiesced_socket, SHUT_RDWR);
+    }
 }
 
 int serve_http_wait_idle(serve_http *h, double timeout_s) {
