@@ -211,7 +211,9 @@ TEST(ServeTei, InvalidOptionsAre422AsTEIAnswersThem) {
                  "add_special_tokens null");
     // ... and accepted where it is (truncate, prompt_name, dimensions).
     EXPECT_EQ(c.post(embed, "{\"inputs\": \"a\", \"truncate\": null, \"prompt_name\": null, \"dimensions\": null}").status, 200);
-    for (const char *dir : {"\"left\"", "\"RIGHT\"", "\"Up\"", "null", "1"})
+    EXPECT_EQ(c.post(embed, "{\"inputs\": \"a\", \"truncation_direction\": \"left\"}").status, 200);
+    EXPECT_EQ(c.post(embed, "{\"inputs\": \"a\", \"truncation_direction\": \"Right\"}").status, 200);
+    for (const char *dir : {"\"LEFT\"", "\"RIGHT\"", "\"Up\"", "null", "1"})
         expect_error(c.post(embed, std::string("{\"inputs\": \"a\", \"truncation_direction\": ") + dir + "}"), 422,
                      "Validation", dir, "truncation_direction");
     for (const char *dims : {"0", "33", "1.5", "\"8\"", "-1"})
@@ -318,6 +320,7 @@ TEST(ServeTei, OpenAIEmbeddingsAreTheEmbedVectorsInOpenAIsShape) {
         EXPECT_STREQ(get(err, "type")->valuestring, "invalid_request_error");
         EXPECT_TRUE(cJSON_IsString(get(de.root, "message"))) << r.body;
         EXPECT_EQ(get(de.root, "code")->valueint, r.status);
+        EXPECT_STREQ(get(de.root, "type")->valuestring, get(de.root, "error_type")->valuestring);
         EXPECT_STREQ(get(de.root, "error_type")->valuestring, r.status == 400 && strcmp(bad, "not json") ? "Empty" : "Validation");
     }
     EXPECT_EQ(s.stop(), 0);
@@ -393,18 +396,20 @@ TEST(ServeTei, DecodeSimilarityEmbedSparseAndSageMaker) {
     cJSON_ArrayForEach(cs, get(ref->root, "cases")) {
         if (n++ % 5) continue; /* a sample: the library test checks them all */
         const std::string ids = ids_json(nums(get(cs, "ids")));
-        Response r = c.post(s.url("/decode"), "{\"inputs\": " + ids + "}");
+        Response r = c.post(s.url("/decode"), "{\"ids\": " + ids + "}");
         ASSERT_EQ(r.status, 200) << r.body;
         JsonDoc d(r.body);
         ASSERT_EQ(cJSON_GetArraySize(d.root), 1) << r.body;
         EXPECT_EQ(std::string(cJSON_GetArrayItem(d.root, 0)->valuestring), fixtures::str(cs, "skip_special"));
-        r = c.post(s.url("/decode"), "{\"inputs\": [" + ids + "," + ids + "], \"skip_special_tokens\": false}");
+        r = c.post(s.url("/decode"), "{\"ids\": [" + ids + "," + ids + "], \"skip_special_tokens\": false}");
         ASSERT_EQ(r.status, 200) << r.body;
         JsonDoc d2(r.body);
         ASSERT_EQ(cJSON_GetArraySize(d2.root), 2) << r.body;
         EXPECT_EQ(std::string(cJSON_GetArrayItem(d2.root, 1)->valuestring), fixtures::str(cs, "keep_special"));
     }
-    expect_error(c.post(s.url("/decode"), "{\"inputs\": \"text\"}"), 422, "Validation", "decode a string");
+    expect_error(c.post(s.url("/decode"), "{\"ids\": \"text\"}"), 422, "Validation", "decode a string");
+    expect_error(c.post(s.url("/decode"), "{\"ids\": [[1], \"text\"]}"), 422, "Validation", "decode a string in a batch");
+    expect_error(c.post(s.url("/decode"), "{\"inputs\": [1, 2]}"), 422, "Validation", "decode without ids", "`ids`");
 
     // /similarity: cosine of the embeddings (no prompt on this server).
     const cJSON *texts = get(ref->root, "texts");

@@ -279,7 +279,9 @@ static void write_base64_floats(serve_buf *b, const float *v, int n) {
 
 /* An error in OpenAI's shape ({"error": {"message", "type", "param",
  * "code"}}) that also holds TEI's OpenAICompatErrorResponse fields
- * ("message", "code", "error_type"), so clients of either read it. */
+ * ("message", "code", and the error type as "type", which TEI's server
+ * writes, and "error_type", which its OpenAPI document names), so clients
+ * of either read it. */
 static void openai_error(serve_reply *r) {
     serve_buf b = {0};
     const char *type = serve_error_type_name((serve_error_type)r->error_type);
@@ -289,7 +291,7 @@ static void openai_error(serve_reply *r) {
                      r->status == 429 ? "rate_limit_error" : r->status >= 500 || r->status == 424 ? "server_error"
                                                                                               : "invalid_request_error");
     serve_buf_json_cstring(&b, r->error);
-    serve_buf_printf(&b, ",\"code\":%d,\"error_type\":\"%s\"}", r->status, type);
+    serve_buf_printf(&b, ",\"code\":%d,\"type\":\"%s\",\"error_type\":\"%s\"}", r->status, type, type);
     size_t len = 0;
     char *body = serve_buf_take(&b, &len);
     if (!body) return; /* keep TEI's shape */
@@ -399,16 +401,11 @@ void serve_route_tokenize(serve_ctx *ctx, const char *body, size_t len, serve_re
 void serve_route_decode(serve_ctx *ctx, const char *body, size_t len, serve_reply *r) {
     serve_request req;
     int skip = 1;
-    if (serve_request_parse(ctx, body, len, SERVE_INPUTS_EMBED, &req, r) == 0 &&
+    if (serve_request_parse(ctx, body, len, SERVE_INPUTS_IDS, &req, r) == 0 &&
         serve_request_bool(ctx, &req, "skip_special_tokens", 1, 0, &skip, r) == 0) {
         serve_buf b = {0};
         serve_buf_puts(&b, "[");
         for (int i = 0; i < req.n && r->status < 400; i++) {
-            if (!req.ids[i]) {
-                serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
-                                  "`inputs` must be a list of token ids or a list of lists of token ids");
-                break;
-            }
             size_t n = 0;
             char *text = NULL;
             if (encore_model_decode(ctx->model, req.ids[i], req.n_ids[i], skip, NULL, 0, &n) == ENCORE_STATUS_OK &&

@@ -19,9 +19,10 @@ static const char *const form_shapes[] = {
     "a string or a list of strings",
     "a string, a list of token ids, or a list of strings and lists of token ids",
     "a string, a list of token ids, or a list of strings and lists of token ids",
+    "a list of token ids or a list of lists of token ids",
 };
 
-static const char *const form_keys[] = {"inputs", "inputs", "inputs", "input"};
+static const char *const form_keys[] = {"inputs", "inputs", "inputs", "input", "ids"};
 
 /* One more input; ids (n_ids of them) are copied when non-NULL. */
 static int add_input_ids(serve_request *req, const char *text, const char *pair, const int32_t *ids, int n_ids) {
@@ -97,11 +98,12 @@ static int sequence(const cJSON *a, const char **text, const char **pair) {
 /* Fill req->inputs from "inputs". Returns 0, -1 for a wrong shape, -2 out
  * of memory. */
 static int read_inputs(const cJSON *in, serve_input_form form, serve_request *req) {
+    if (cJSON_IsString(in) && form == SERVE_INPUTS_IDS) return -1;
     if (cJSON_IsString(in)) return add_input(req, in->valuestring, NULL) ? -2 : 0;
     if (!cJSON_IsArray(in)) return -1;
     const cJSON *first = cJSON_GetArrayItem(in, 0);
     if (!first) return 0; /* [] : empty, reported by the caller */
-    if (form == SERVE_INPUTS_EMBED || form == SERVE_INPUTS_OPENAI) {
+    if (form == SERVE_INPUTS_EMBED || form == SERVE_INPUTS_OPENAI || form == SERVE_INPUTS_IDS) {
         if (cJSON_IsNumber(first)) return add_ids(req, in); /* [id, ...]: one input */
         req->is_batch = 1;
         const cJSON *item;
@@ -109,7 +111,7 @@ static int read_inputs(const cJSON *in, serve_input_form form, serve_request *re
             if (cJSON_IsArray(item)) {
                 const int st = add_ids(req, item);
                 if (st) return st;
-            } else if (!cJSON_IsString(item)) {
+            } else if (!cJSON_IsString(item) || form == SERVE_INPUTS_IDS) {
                 return -1;
             } else if (add_input(req, item->valuestring, NULL)) {
                 return -2;
@@ -256,12 +258,15 @@ int serve_request_truncation(serve_ctx *ctx, const serve_request *req, encore_tr
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->options, "truncation_direction");
     *side = ENCORE_TRUNCATION_SIDE_RIGHT;
     if (!v) return 0;
-    if (cJSON_IsString(v) && strcmp(v->valuestring, "Right") == 0) return 0;
-    if (cJSON_IsString(v) && strcmp(v->valuestring, "Left") == 0) {
+    /* TEI takes either spelling (huggingface_hub sends "left"/"right"). */
+    const char *s = cJSON_IsString(v) ? v->valuestring : "";
+    if (strcmp(s, "Right") == 0 || strcmp(s, "right") == 0) return 0;
+    if (strcmp(s, "Left") == 0 || strcmp(s, "left") == 0) {
         *side = ENCORE_TRUNCATION_SIDE_LEFT;
         return 0;
     }
-    serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION, "`truncation_direction` must be \"Left\" or \"Right\"");
+    serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
+                      "`truncation_direction` must be \"Left\" or \"Right\" (or \"left\", \"right\")");
     return -1;
 }
 

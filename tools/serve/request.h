@@ -17,6 +17,8 @@ typedef enum serve_input_form {
     SERVE_INPUTS_EMBED,
     /* /v1/embeddings: the same, in "input" */
     SERVE_INPUTS_OPENAI,
+    /* /decode: [id, ...] | [[id, ...], ...], in "ids" */
+    SERVE_INPUTS_IDS,
 } serve_input_form;
 
 typedef struct serve_request {
