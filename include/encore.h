@@ -326,6 +326,15 @@ ENCORE_API encore_status encore_session_embed_encoded(encore_session *session,
                                                       int n_inputs, encore_pooling pooling,
                                                       int normalize, float *embeddings);
 
+/* The last hidden state of every token of every input, before pooling (what
+ * TEI's /embed_all answers), on inputs tokenized with
+ * encore_model_tokenize_with() for ENCORE_TASK_EMBED or ENCORE_TASK_CLASSIFY.
+ * hidden: (sum of the encodings' n_tokens, hidden_size), the inputs one
+ * after another. */
+ENCORE_API encore_status encore_session_hidden_states_encoded(encore_session *session,
+                                                              const encore_encoding *const *encodings,
+                                                              int n_inputs, float *hidden);
+
 /* The device a session runs on after any fallback (never ENCORE_DEVICE_AUTO). */
 ENCORE_API encore_device encore_session_device(const encore_session *session);
 

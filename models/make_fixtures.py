@@ -968,12 +968,16 @@ def reference_prompts(name, spec, out_dir, ref_dir):
             rec.update(tokenize_case(tok_left, c))
             assert rec["ids"] != tokenize_case(tok, c)["ids"], c["name"]
             left.append(rec)
+    # The common case list, tokenized (as every model's reference holds it),
+    # with tokenizers' decode of each case's ids.
     decode = []
     backend = tok.backend_tokenizer
     for c in CASES:
-        ids = tokenize_case(tok, c)["ids"]
-        decode.append(dict(name=c["name"], ids=ids, skip_special=backend.decode(ids, skip_special_tokens=True),
-                           keep_special=backend.decode(ids, skip_special_tokens=False)))
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        rec.update(skip_special=backend.decode(rec["ids"], skip_special_tokens=True),
+                   keep_special=backend.decode(rec["ids"], skip_special_tokens=False))
+        decode.append(rec)
     doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, prompts=spec["prompts"],
                default_prompt_name=spec["default_prompt_name"], texts=texts, left_truncation=left, cases=decode)
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
@@ -999,8 +1003,13 @@ def reference_rerank(name, spec, out_dir, ref_dir):
     assert np.allclose(raw, logits, rtol=1e-5, atol=1e-6), (raw, logits)
     assert np.allclose(scores, 1 / (1 + np.exp(-np.array(logits))), rtol=1e-5, atol=1e-7)
     assert len(set(np.round(scores, 4))) == len(scores), scores  # an order to check
+    cases = []
+    for c in CASES:
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        cases.append(rec)
     doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, query=RERANK_QUERY, texts=RERANK_TEXTS,
-               scores=floats(scores), raw_scores=floats(raw), rank=[int(r["corpus_id"]) for r in ranked])
+               scores=floats(scores), raw_scores=floats(raw), rank=[int(r["corpus_id"]) for r in ranked], cases=cases)
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/safetensors.h"
 #include "fixtures.h"
 #include "serve_harness.h"
 
@@ -454,6 +455,63 @@ TEST(ServeTei, InfoNamesTheModelAsTEIDoes) {
     EXPECT_STREQ(get(a.root, "served_model_name")->valuestring, "org/name");
     EXPECT_STREQ(get(b.root, "model_id")->valuestring, "tiny-bert-prompts");  // the trailing / dropped
     EXPECT_TRUE(get(get(b.root, "model_type"), "embedding"));
+    EXPECT_EQ(s.stop(), 0);
+}
+
+// /embed_all: every token's hidden state, as transformers' last_hidden_state
+// (tests/fixtures/reference/tiny-bert-embed.hidden.safetensors).
+TEST(ServeTei, EmbedAllIsTransformersLastHiddenState) {
+    auto ref = fixtures::load("tiny-bert-embed");
+    ASSERT_TRUE(ref && ref->root) << "missing reference tiny-bert-embed.json";
+    encore_safetensors *st = nullptr;
+    const std::string path = fixtures::dir() + "/reference/tiny-bert-embed.hidden.safetensors";
+    ASSERT_EQ(encore_safetensors_open(path.c_str(), &st), ENCORE_STATUS_OK) << encore_last_error();
+    std::unique_ptr<encore_safetensors, decltype(&encore_safetensors_close)> hold(st, &encore_safetensors_close);
+    Server s;
+    // A small batch budget: the inputs of one request run in several batches.
+    START(s, "--model", fixtures::model_dir("tiny-bert-embed"), "--max-batch-tokens", "40");
+    Client c;
+    std::string batch = "[";
+    std::vector<const cJSON *> cases;
+    const cJSON *cs;
+    cJSON_ArrayForEach(cs, get(ref->root, "cases")) {
+        if (!fixtures::has(cs, "hidden") || !cJSON_IsNull(get(cs, "text_pair")) || cases.size() >= 6) continue;
+        const std::string text = fixtures::str(cs, "text");
+        if (text.find('\0') != std::string::npos || text.find_first_not_of(" ") == std::string::npos) continue;
+        batch += (cases.empty() ? "" : ",") + quote(text);
+        cases.push_back(cs);
+    }
+    batch += "]";
+    ASSERT_GE(cases.size(), 5u);
+    Response r = c.post(s.url("/embed_all"), "{\"inputs\": " + batch + ", \"truncate\": true}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    JsonDoc d(r.body);
+    ASSERT_EQ(cJSON_GetArraySize(d.root), (int)cases.size()) << r.body.substr(0, 200);
+    // transformers and encore's fp32 CPU path agree within 1e-4 on hidden
+    // states of these random-weight models (test_model's kHiddenTol).
+    for (size_t i = 0; i < cases.size(); i++) {
+        SCOPED_TRACE(fixtures::str(cases[i], "name"));
+        const encore_tensor_info *t = encore_safetensors_find(st, fixtures::str(cases[i], "hidden").c_str());
+        ASSERT_TRUE(t);
+        std::vector<float> want((size_t)t->n_elements);
+        encore_tensor_to_f32(t, want.data());
+        const cJSON *tokens = cJSON_GetArrayItem(d.root, (int)i);
+        ASSERT_EQ(cJSON_GetArraySize(tokens), t->shape[0]);
+        size_t k = 0;
+        double worst = 0;
+        const cJSON *tok;
+        cJSON_ArrayForEach(tok, tokens) {
+            const std::vector<double> v = nums(tok);
+            ASSERT_EQ((int64_t)v.size(), t->shape[1]);
+            for (double x : v) {
+                const double e = std::fabs(x - want[k++]);
+                worst = e > worst || e != e ? e : worst;
+            }
+        }
+        EXPECT_LE(worst, 1e-4);
+    }
+    expect_error(c.post(s.url("/embed_all"), "{\"inputs\": \"a\", \"truncation_direction\": \"up\"}"), 422,
+                 "Validation", "bad direction");
     EXPECT_EQ(s.stop(), 0);
 }
 

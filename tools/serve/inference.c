@@ -35,7 +35,9 @@ static void release(serve_ctx *ctx) {
  * Returns 0, or -1 with the error reply set. */
 static int run(serve_ctx *ctx, serve_request *req, serve_task task, serve_job *job, float **out, serve_reply *r) {
     const int width = serve_batcher_width(ctx->batcher, task);
-    *out = malloc((size_t)req->n * (size_t)(width > 0 ? width : 1) * sizeof **out);
+    /* Hidden states: one row per token of every input. */
+    const size_t rows = task == SERVE_TASK_HIDDEN ? (size_t)req->n_tokens : (size_t)req->n;
+    *out = malloc(rows * (size_t)(width > 0 ? width : 1) * sizeof **out);
     if (!*out) {
         serve_reply_error(ctx, r, 500, SERVE_ERROR_BACKEND, "out of memory");
         return -1;
@@ -245,6 +247,45 @@ void serve_route_embed(serve_ctx *ctx, const char *body, size_t len, double t_st
             for (int i = 0; i < req.n; i++) {
                 if (i) serve_buf_puts(&b, ",");
                 write_vector(&b, out + (size_t)i * C, C);
+            }
+            serve_buf_puts(&b, "]");
+            reply_body(ctx, &b, r);
+            finish(ctx, &req, &job, t_start, r);
+        }
+        free(out);
+        release(ctx);
+    }
+    serve_request_free(&req);
+}
+
+/* POST /embed_all: every token's last hidden state, before pooling. */
+void serve_route_embed_all(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r) {
+    serve_request req;
+    if (serve_request_parse(ctx, body, len, SERVE_INPUTS_EMBED, &req, r) != 0) {
+        serve_request_free(&req);
+        return;
+    }
+    serve_metrics_request(ctx->metrics, req.is_batch ? SERVE_METHOD_BATCH : SERVE_METHOD_SINGLE);
+    encore_tokenize_params tp = encore_tokenize_default_params();
+    tp.task = ENCORE_TASK_EMBED;
+    const char *prompt = NULL;
+    if (serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, 1, &tp.truncate, r) == 0 &&
+        serve_request_truncation(ctx, &req, &tp.truncation_side, r) == 0 &&
+        serve_request_prompt(ctx, &req, &prompt, r) == 0 && admit(ctx, r) == 0) {
+        serve_job job;
+        float *out = NULL;
+        if (serve_request_tokenize(ctx, &req, tp, prompt, r) == 0 && run(ctx, &req, SERVE_TASK_HIDDEN, &job, &out, r) == 0) {
+            const int C = serve_batcher_width(ctx->batcher, SERVE_TASK_HIDDEN);
+            serve_buf b = {0};
+            size_t at = 0;
+            serve_buf_puts(&b, "[");
+            for (int i = 0; i < req.n; i++) {
+                serve_buf_puts(&b, i ? ",[" : "[");
+                for (int t = 0; t < req.encodings[i]->n_tokens; t++, at++) {
+                    if (t) serve_buf_puts(&b, ",");
+                    write_vector(&b, out + at * (size_t)C, C);
+                }
+                serve_buf_puts(&b, "]");
             }
             serve_buf_puts(&b, "]");
             reply_body(ctx, &b, r);

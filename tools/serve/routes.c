@@ -159,7 +159,7 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
     static const char *const get_routes[] = {"/health", "/info", "/metrics", "/ping"};
     static const char *const post_routes[] = {"/predict",    "/embed",         "/tokenize",     "/v1/embeddings",
                                               "/decode",     "/similarity",    "/rerank",       "/embed_sparse",
-                                              "/invocations"};
+                                              "/invocations", "/embed_all"};
     memset(r, 0, sizeof *r);
     r->content_type = "application/json";
     const int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -192,11 +192,12 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
         else if (i == 5) serve_route_similarity(ctx, body, len, t_start, r);
         else if (i == 6) serve_route_rerank(ctx, body, len, t_start, r);
         else if (i == 7) serve_route_embed_sparse(ctx, body, len, r);
-        else model_task(ctx, body, len, t_start, r); /* SageMaker's /invocations */
+        else if (i == 8) model_task(ctx, body, len, t_start, r); /* SageMaker's /invocations */
+        else serve_route_embed_all(ctx, body, len, t_start, r);
         return;
     }
     serve_reply_error(ctx, r, 404, SERVE_ERROR_NOT_FOUND,
-                      "no route %s %s; the routes are POST /predict, /embed, /tokenize, /rerank, /similarity, "
+                      "no route %s %s; the routes are POST /predict, /embed, /embed_all, /tokenize, /rerank, /similarity, "
                       "/decode, /embed_sparse, /v1/embeddings, /invocations, /, and GET /info, /health, /ping, "
                       "/metrics",
                       method, path);

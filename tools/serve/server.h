@@ -76,6 +76,7 @@ void serve_route_predict(serve_ctx *ctx, const char *body, size_t len, double t_
 void serve_route_embed(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
 void serve_route_tokenize(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
 void serve_route_openai_embeddings(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
+void serve_route_embed_all(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
 void serve_route_decode(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
 void serve_route_similarity(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
 void serve_route_rerank(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
