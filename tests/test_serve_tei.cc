@@ -11,6 +11,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -375,6 +377,8 @@ TEST(ServeTei, RerankIsCrossEncoderPredictInItsOrder) {
     JsonDoc di(info.body);
     EXPECT_TRUE(get(get(di.root, "model_type"), "reranker")) << info.body;
     expect_error(c.post(s.url("/rerank"), "{\"query\": \"q\", \"texts\": []}"), 400, "Empty", "no texts");
+    expect_error(c.post(s.url("/rerank"), "{\"query\": \"\", \"texts\": [\"a\"]}"), 400, "Empty", "empty query");
+    EXPECT_EQ(c.post(s.url("/rerank"), "{\"query\": \"q\", \"texts\": [\"\"]}").status, 200);
     expect_error(c.post(s.url("/rerank"), "{\"query\": \"q\"}"), 422, "Validation", "no texts field");
     expect_error(c.post(s.url("/rerank"), "{\"query\": \"q\", \"texts\": [1]}"), 422, "Validation", "a number");
     EXPECT_EQ(s.stop(), 0);
@@ -442,6 +446,28 @@ TEST(ServeTei, DecodeSimilarityEmbedSparseAndSageMaker) {
     EXPECT_EQ(c.get(s.url("/ping")).status, 200);
     r = c.post(s.url("/invocations"), "{\"inputs\": \"a\"}");
     EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(ServeTei, OpenApiDocumentIsTheOneInTheRepository) {
+    Server s;
+    START(s, "--model", fixtures::model_dir("tiny-bert-sst"));
+    Client c;
+    Response r = c.get(s.url("/openapi.json"));
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers["content-type"], "application/json");
+    std::ifstream f(std::string(ENCORE_SOURCE_DIR) + "/tools/serve/openapi.json", std::ios::binary);
+    ASSERT_TRUE(f) << "cannot read tools/serve/openapi.json";
+    std::stringstream want;
+    want << f.rdbuf();
+    EXPECT_EQ(r.body, want.str());
+    JsonDoc d(r.body);
+    EXPECT_STREQ(get(d.root, "openapi")->valuestring, "3.0.3");
+    // Every route the server answers is in it.
+    for (const char *path : {"/predict", "/rerank", "/embed", "/embed_all", "/embed_sparse", "/similarity", "/tokenize",
+                             "/decode", "/v1/embeddings", "/", "/invocations", "/info", "/health", "/ping", "/metrics",
+                             "/openapi.json"})
+        EXPECT_TRUE(get(get(d.root, "paths"), path)) << path;
     EXPECT_EQ(s.stop(), 0);
 }
 

@@ -58,7 +58,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, serve_reply *r) {
         return MHD_NO;
     }
     r->body = NULL;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type ? r->content_type : "application/json");
+    /* An empty body without a type (GET /health's 200) goes without one. */
+    if (r->content_type || r->len)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type ? r->content_type : "application/json");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     for (int i = 0; i < r->n_headers; i++) MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);

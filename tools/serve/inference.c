@@ -123,13 +123,17 @@ void serve_route_predict(serve_ctx *ctx, const char *body, size_t len, double t_
     serve_metrics_request(ctx->metrics, req.is_batch ? SERVE_METHOD_BATCH : SERVE_METHOD_SINGLE);
     int truncate = 0, raw_scores = 0;
     encore_tokenize_params tp = encore_tokenize_default_params();
-    if (encore_model_n_labels(ctx->model) == 0) {
+    /* The options' types first, then what the model can do (as TEI: its
+     * JSON extractor, then the handler). */
+    if (serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, 1, &truncate, r) != 0 ||
+        serve_request_bool(ctx, &req, "raw_scores", 0, 0, &raw_scores, r) != 0 ||
+        serve_request_truncation(ctx, &req, &tp.truncation_side, r) != 0) {
+        /* the reply is set */
+    } else if (encore_model_n_labels(ctx->model) == 0) {
         serve_reply_error(ctx, r, 424, SERVE_ERROR_BACKEND,
                           "model is not a classifier: %s has no classification head; use /embed",
                           encore_model_architecture_name(ctx->model));
-    } else if (serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, 1, &truncate, r) == 0 &&
-               serve_request_bool(ctx, &req, "raw_scores", 0, 0, &raw_scores, r) == 0 &&
-               serve_request_truncation(ctx, &req, &tp.truncation_side, r) == 0 && admit(ctx, r) == 0) {
+    } else if (admit(ctx, r) == 0) {
         serve_job job;
         float *out = NULL;
         tp.task = ENCORE_TASK_CLASSIFY;
@@ -551,6 +555,9 @@ void serve_route_rerank(serve_ctx *ctx, const char *body, size_t len, double t_s
     if (!cJSON_IsString(query) || !cJSON_IsArray(texts)) {
         serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
                           "the request needs `query` (a string) and `texts` (a list of strings)");
+        ok = 0;
+    } else if (!*query->valuestring) {
+        serve_reply_error(ctx, r, 400, SERVE_ERROR_EMPTY, "`query` cannot be empty");
         ok = 0;
     }
     const cJSON *item;

@@ -118,6 +118,7 @@ static void route_health(serve_ctx *ctx, serve_reply *r) {
         r->close = 1;
         return;
     }
+    r->content_type = NULL; /* an empty 200 */
     if (serve_now() - serve_batcher_last_success(ctx->batcher) < 1.0) {
         r->status = 200;
         return;
@@ -130,6 +131,22 @@ static void route_health(serve_ctx *ctx, serve_reply *r) {
     else
         r->status = 200;
     free(out);
+}
+
+/* tools/serve/openapi.json, compiled in (embed_file.cmake). */
+extern const unsigned char serve_openapi_json[];
+extern const size_t serve_openapi_json_len;
+
+static void route_openapi(serve_ctx *ctx, serve_reply *r) {
+    r->body = malloc(serve_openapi_json_len);
+    if (!r->body) {
+        serve_reply_error(ctx, r, 500, SERVE_ERROR_BACKEND, "out of memory");
+        return;
+    }
+    memcpy(r->body, serve_openapi_json, serve_openapi_json_len);
+    r->len = serve_openapi_json_len;
+    r->status = 200;
+    r->content_type = "application/json";
 }
 
 static void route_metrics(serve_ctx *ctx, serve_reply *r) {
@@ -156,7 +173,7 @@ static void model_task(serve_ctx *ctx, const char *body, size_t len, double t_st
 
 void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, double t_start,
                  serve_reply *r) {
-    static const char *const get_routes[] = {"/health", "/info", "/metrics", "/ping"};
+    static const char *const get_routes[] = {"/health", "/info", "/metrics", "/ping", "/openapi.json"};
     static const char *const post_routes[] = {"/predict",    "/embed",         "/tokenize",     "/v1/embeddings",
                                               "/decode",     "/similarity",    "/rerank",       "/embed_sparse",
                                               "/invocations", "/embed_all"};
@@ -178,6 +195,7 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
         if (!is_get) method_not_allowed(ctx, r, method, path, "GET, HEAD");
         else if (i == 0 || i == 3) route_health(ctx, r); /* GET /ping: SageMaker's health check */
         else if (i == 1) route_info(ctx, r);
+        else if (i == 4) route_openapi(ctx, r);
         else route_metrics(ctx, r);
         return;
     }
@@ -199,6 +217,6 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
     serve_reply_error(ctx, r, 404, SERVE_ERROR_NOT_FOUND,
                       "no route %s %s; the routes are POST /predict, /embed, /embed_all, /tokenize, /rerank, /similarity, "
                       "/decode, /embed_sparse, /v1/embeddings, /invocations, /, and GET /info, /health, /ping, "
-                      "/metrics",
+                      "/metrics, /openapi.json",
                       method, path);
 }
