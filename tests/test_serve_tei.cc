@@ -471,6 +471,30 @@ TEST(ServeTei, OpenApiDocumentIsTheOneInTheRepository) {
     EXPECT_EQ(s.stop(), 0);
 }
 
+// Prompt settings that cannot work stop the server at startup with 2 (and a
+// message on stderr) instead of failing every request.
+TEST(ServeTei, BadPromptSettingsExitWithTwo) {
+    ASSERT_TRUE(curl_ready);
+    Server a, b, c, d;
+    EXPECT_FALSE(a.start({"--model", fixtures::model_dir("tiny-bert-prompts"), "--default-prompt-name", "nope"}));
+    EXPECT_EQ(a.wait_exit(30), 2);
+    EXPECT_FALSE(b.start({"--model", fixtures::model_dir("tiny-bert-sst"), "--default-prompt-name", "query"}));
+    EXPECT_EQ(b.wait_exit(30), 2);
+    EXPECT_FALSE(c.start({"--model", fixtures::model_dir("tiny-bert-prompts"), "--default-prompt", "x: ",
+                          "--default-prompt-name", "query"}));
+    EXPECT_EQ(c.wait_exit(30), 2);
+    // A named default prompt replaces the file's default_prompt_name.
+    START(d, "--model", fixtures::model_dir("tiny-bert-prompts"), "--default-prompt-name", "passage");
+    auto ref = fixtures::load("tiny-bert-prompts");
+    ASSERT_TRUE(ref && ref->root);
+    const cJSON *t = cJSON_GetArrayItem(get(ref->root, "texts"), 0);
+    Client cl;
+    std::string err;
+    auto v = embed_one(cl, d, "{\"inputs\": " + quote(fixtures::str(t, "text")) + "}", &err);
+    EXPECT_EQ(same_embedding(v, nums(get(t, "embedding_passage")), true), "") << err;
+    EXPECT_EQ(d.stop(), 0);
+}
+
 TEST(ServeTei, InfoNamesTheModelAsTEIDoes) {
     Server s, d;
     START(s, "--model", fixtures::model_dir("tiny-bert-prompts") + "/", "--model-id", "org/name");
