@@ -505,7 +505,24 @@ TEST(ServeTei, InfoNamesTheModelAsTEIDoes) {
     EXPECT_STREQ(get(a.root, "served_model_name")->valuestring, "org/name");
     EXPECT_STREQ(get(b.root, "model_id")->valuestring, "tiny-bert-prompts");  // the trailing / dropped
     EXPECT_TRUE(get(get(b.root, "model_type"), "embedding"));
+    EXPECT_TRUE(cJSON_IsNull(get(b.root, "model_sha")));
     EXPECT_EQ(s.stop(), 0);
+
+    // A snapshot in a Hub cache (as `encore pull` leaves it): the Hub id and
+    // the revision.
+    char tmpl[] = "/tmp/encore-hub-XXXXXX";
+    ASSERT_TRUE(mkdtemp(tmpl));
+    const std::string root = tmpl, snap = root + "/models--org--tiny-bert--x/snapshots";
+    const std::string sha = "0123456789abcdef0123456789abcdef01234567";
+    ASSERT_EQ(system(("mkdir -p " + snap).c_str()), 0);
+    ASSERT_EQ(symlink(fixtures::model_dir("tiny-bert-prompts").c_str(), (snap + "/" + sha).c_str()), 0);
+    Server h;
+    START(h, "--model", snap + "/" + sha);
+    JsonDoc hd(c.get(h.url("/info")).body);
+    EXPECT_STREQ(get(hd.root, "model_id")->valuestring, "org/tiny-bert--x");
+    EXPECT_STREQ(get(hd.root, "model_sha")->valuestring, sha.c_str());
+    EXPECT_EQ(h.stop(), 0);
+    EXPECT_EQ(system(("rm -rf " + root).c_str()), 0);
 }
 
 // /embed_all: every token's hidden state, as transformers' last_hidden_state

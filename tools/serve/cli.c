@@ -41,8 +41,9 @@ static void usage(FILE *f) {
             "  --model DIR                    Hugging Face model directory (default: $ENCORE_MODEL, else the\n"
             "                                 default model)\n"
             "  --device cpu|cuda|auto         (default cpu; cuda without a GPU runs on the CPU)\n"
-            "  --model-id NAME                the model's name in /info and answers (default: the directory's\n"
-            "                                 name)\n"
+            "  --model-id NAME                the model's name in /info and answers (default: ORG/NAME for a\n"
+            "                                 Hub cache snapshot .../models--ORG--NAME/snapshots/SHA, else the\n"
+            "                                 directory's name)\n"
             "  --served-model-name NAME       the name /info and /v1/embeddings report (default: --model-id)\n"
             "  --default-prompt-name NAME     put this prompt of config_sentence_transformers.json before every\n"
             "                                 text to embed that names no prompt (default: its\n"
@@ -288,8 +289,11 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
         fprintf(stderr, "encore serve: --model DIR is required\n");
         return 2;
     }
-    /* The directory's name, as TEI's model id is the Hub id it loaded. */
-    char dir_name[256];
+    /* TEI's model id is the Hub id it loaded: for a snapshot of a Hub cache
+     * (.../models--ORG--NAME/snapshots/SHA, as `encore pull` and
+     * huggingface_hub lay it out) ORG/NAME, with SHA as model_sha; else the
+     * directory's name. */
+    char dir_name[256], hub_id[256];
     if (!c.model_id) {
         size_t n = strlen(c.model_dir);
         while (n > 1 && c.model_dir[n - 1] == '/') n--;
@@ -297,6 +301,24 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
         while (at > 0 && c.model_dir[at - 1] != '/') at--;
         snprintf(dir_name, sizeof dir_name, "%.*s", (int)(n - at), c.model_dir + at);
         c.model_id = dir_name;
+        /* The two directories above: ".../models--ORG--NAME/snapshots/". */
+        size_t s_end = at > 0 ? at - 1 : 0, s_at = s_end;
+        while (s_at > 0 && c.model_dir[s_at - 1] != '/') s_at--;
+        size_t r_end = s_at > 0 ? s_at - 1 : 0, r_at = r_end;
+        while (r_at > 0 && c.model_dir[r_at - 1] != '/') r_at--;
+        const char *repo = c.model_dir + r_at, *sep = NULL;
+        if (s_end - s_at == 9 && strncmp(c.model_dir + s_at, "snapshots", 9) == 0 && r_end - r_at > 8 &&
+            strncmp(repo, "models--", 8) == 0) {
+            for (const char *p = repo + 8; p + 1 < c.model_dir + r_end && !sep; p++)
+                if (p[0] == '-' && p[1] == '-') sep = p;
+            if (sep)
+                snprintf(hub_id, sizeof hub_id, "%.*s/%.*s", (int)(sep - repo - 8), repo + 8,
+                         (int)(c.model_dir + r_end - sep - 2), sep + 2);
+            else
+                snprintf(hub_id, sizeof hub_id, "%.*s", (int)(r_end - r_at - 8), repo + 8);
+            c.model_id = hub_id;
+            c.model_sha = dir_name;
+        }
     }
     if (!c.served_model_name) c.served_model_name = c.model_id;
     {

@@ -60,7 +60,10 @@ static void route_info(serve_ctx *ctx, serve_reply *r) {
     serve_buf_json_cstring(&b, c->model_id);
     /* The CPU computes in fp32 whatever the weights' dtype; CUDA in fp16
      * by default. */
-    serve_buf_printf(&b, ",\"model_sha\":null,\"model_dtype\":\"%s\",\"model_type\":",
+    serve_buf_puts(&b, ",\"model_sha\":");
+    if (c->model_sha) serve_buf_json_cstring(&b, c->model_sha);
+    else serve_buf_puts(&b, "null");
+    serve_buf_printf(&b, ",\"model_dtype\":\"%s\",\"model_type\":",
                      device == ENCORE_DEVICE_CUDA ? "float16" : "float32");
     const int n_labels = encore_model_n_labels(m);
     if (n_labels > 0) {

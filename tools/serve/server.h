@@ -13,7 +13,9 @@
 
 typedef struct serve_config {
     const char *model_dir;
-    const char *model_id;          /* --model-id, default the directory's name */
+    const char *model_id;          /* --model-id, default the Hub id of a Hub cache snapshot, else the
+                                      directory's name */
+    const char *model_sha;         /* the snapshot's revision, or NULL */
     const char *served_model_name; /* --served-model-name, default model_id */
     const char *default_prompt_name; /* --default-prompt-name */
     const char *default_prompt;      /* --default-prompt */
