@@ -212,6 +212,50 @@ ENCORE_API encore_status encore_model_tokenize_for_task(const encore_model *mode
                                                         encore_task task, int truncate,
                                                         encore_encoding **out);
 
+/* Which end of a text truncation cuts, as tokenizers' truncation direction:
+ * RIGHT keeps a text's first tokens, LEFT its last ones. */
+typedef enum encore_truncation_side {
+    ENCORE_TRUNCATION_SIDE_RIGHT = 0,
+    ENCORE_TRUNCATION_SIDE_LEFT
+} encore_truncation_side;
+
+typedef struct encore_tokenize_params {
+    encore_task task;                       /* default ENCORE_TASK_CLASSIFY */
+    int truncate;                           /* default 0: an over-long input is ENCORE_STATUS_TOO_LONG */
+    encore_truncation_side truncation_side; /* default ENCORE_TRUNCATION_SIDE_RIGHT */
+} encore_tokenize_params;
+
+ENCORE_API encore_tokenize_params encore_tokenize_default_params(void);
+
+/* encore_model_tokenize_for_task() with every setting: the same tokens,
+ * except that LEFT truncation cuts each text at its start (with a pair, each
+ * text keeps as many tokens as with RIGHT, longest first). */
+ENCORE_API encore_status encore_model_tokenize_with(const encore_model *model, encore_input input,
+                                                    encore_tokenize_params params, encore_encoding **out);
+
+/* An encoding from token ids the caller tokenized already (as TEI takes
+ * them): the ids are used as they are, special tokens included or not,
+ * all of type 0. An id outside the vocabulary is ENCORE_STATUS_BAD_INPUT;
+ * more ids than the task takes are ENCORE_STATUS_TOO_LONG, or cut on the
+ * truncation side when params.truncate is set. n_ids must be >= 1. */
+ENCORE_API encore_status encore_model_encoding_from_ids(const encore_model *model, const int32_t *ids, int n_ids,
+                                                        encore_tokenize_params params, encore_encoding **out);
+
+/* Whether a vocabulary id is a special token ([CLS], [SEP], [PAD], ... and
+ * added tokens marked special), as tokenizers' decode(skip_special_tokens)
+ * decides. 0 for ids out of range. */
+ENCORE_API int encore_model_token_is_special(const encore_model *model, int32_t id);
+
+/* Token ids back to text, as tokenizers' decode() does for BERT (the
+ * WordPiece decoder: "##" pieces joined to the word before, spaces between
+ * words, then its clean-up of spaces before punctuation and contractions).
+ * Ids out of range are dropped, as tokenizers drops them; special tokens
+ * too when skip_special_tokens. Writes at most cap bytes, NUL included
+ * (when cap > 0), into buf and stores the full length in *len, as snprintf:
+ * call with cap 0 to size the buffer. */
+ENCORE_API encore_status encore_model_decode(const encore_model *model, const int32_t *ids, int n_ids,
+                                             int skip_special_tokens, char *buf, size_t cap, size_t *len);
+
 /* ---- session ----------------------------------------------------------- */
 
 typedef struct encore_session encore_session;
@@ -281,6 +325,15 @@ ENCORE_API encore_status encore_session_embed_encoded(encore_session *session,
                                                       const encore_encoding *const *encodings,
                                                       int n_inputs, encore_pooling pooling,
                                                       int normalize, float *embeddings);
+
+/* The last hidden state of every token of every input, before pooling (what
+ * TEI's /embed_all answers), on inputs tokenized with
+ * encore_model_tokenize_with() for ENCORE_TASK_EMBED or ENCORE_TASK_CLASSIFY.
+ * hidden: (sum of the encodings' n_tokens, hidden_size), the inputs one
+ * after another. */
+ENCORE_API encore_status encore_session_hidden_states_encoded(encore_session *session,
+                                                              const encore_encoding *const *encodings,
+                                                              int n_inputs, float *hidden);
 
 /* The device a session runs on after any fallback (never ENCORE_DEVICE_AUTO). */
 ENCORE_API encore_device encore_session_device(const encore_session *session);

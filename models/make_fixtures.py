@@ -501,7 +501,36 @@ MODEL_SPECS = {
         kind="embed", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
         pooling="mean", seed=BASE_SEED + 500, max_seq_length=EMBED_LIMIT,
     ),
+    # An embedder with prompts in config_sentence_transformers.json (and a
+    # default prompt name), for prompt_name, truncate_dim and left truncation.
+    "tiny-bert-prompts": dict(
+        kind="embed", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        pooling="mean", seed=BASE_SEED + 600,
+        prompts={"query": "query: ", "passage": "passage: "}, default_prompt_name="query",
+    ),
+    # A cross-encoder: BertForSequenceClassification with one label, scored
+    # with sentence-transformers' CrossEncoder.
+    "tiny-bert-rerank": dict(
+        kind="rerank", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 700,
+    ),
 }
+
+PROMPT_TEXTS = [
+    ("short", "What is the capital of France?"),
+    ("sentence", "The film opens with a long and patient shot of the harbour at dawn."),
+    ("unicode", "Café déjà vu 😀 日本"),
+    ("long", LONG_SINGLE),
+]
+RERANK_QUERY = "Which film is worth seeing?"
+RERANK_TEXTS = [
+    "This movie was a wonderful, heartfelt delight.",
+    "The plot is dull and the acting is terrible.",
+    "it 's a charming and often affecting journey . ",
+    "I didn't like it, but it's not the worst film I've seen.",
+    LONG_SINGLE,
+    "Café déjà vu, naïve résumé",
+]
 
 TOKENIZER_SPECS = {
     "tok-cased": dict(do_lower_case=False),
@@ -513,7 +542,7 @@ TOKENIZER_SPECS = {
 
 def make_model(spec, vocab_size, seed):
     torch.manual_seed(seed)
-    if spec["kind"] == "cls":
+    if spec["kind"] in ("cls", "rerank"):
         labels = spec["labels"]
         kw = dict(
             num_labels=len(labels),
@@ -557,7 +586,7 @@ def load_fp32(kind, path):
 
 
 @contextlib.contextmanager
-def no_load_warnings(what):
+def no_load_warnings(what, allow=()):
     """Fail if loading logs a warning (missing / unexpected / newly
     initialized weights, tokenizer conversion problems, ...)."""
     buf = io.StringIO()
@@ -578,6 +607,7 @@ def no_load_warnings(what):
         transformers.logging.set_verbosity(old)
     msgs = [m for m in buf.getvalue().splitlines() if m.strip()]
     msgs += [str(w.message) for w in caught]
+    msgs = [m for m in msgs if not any(m.startswith(a) for a in allow)]
     assert not msgs, f"{what}: warnings while loading:\n" + "\n".join(msgs)
 
 
@@ -869,6 +899,120 @@ def reference_embed_limit(name, spec, out_dir, ref_dir):
     return cases
 
 
+def write_prompts_config(out_dir, spec):
+    cfg = {"prompts": spec["prompts"], "default_prompt_name": spec["default_prompt_name"],
+           "similarity_fn_name": "cosine"}
+    with open(os.path.join(out_dir, "config_sentence_transformers.json"), "w", encoding="utf-8") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+
+
+def reference_prompts(name, spec, out_dir, ref_dir):
+    """sentence-transformers' embeddings with the prompts of
+    config_sentence_transformers.json (the default one, a named one, none),
+    with truncate_dim, and with the tokenizer truncating on the left; the
+    tokenizer's left truncation of the long cases; and tokenizers' decode of
+    every case's ids (what TEI's /decode calls)."""
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    tok_left = AutoTokenizer.from_pretrained(out_dir, truncation_side="left")
+    model = load_fp32("embed", out_dir)
+    # (sentence-transformers says that the default prompt applies: it is
+    # there on purpose.)
+    with no_load_warnings(name, allow=("Default prompt name is set to",)):
+        st = SentenceTransformer(out_dir, device="cpu")
+    # (sentence-transformers 6 adds an empty "document" prompt of its own.)
+    assert {k: v for k, v in st.prompts.items() if v} == spec["prompts"], st.prompts
+    assert st.default_prompt_name == spec["default_prompt_name"]
+    assert st.max_seq_length == MAX_LEN
+
+    def mean_pool(t, text):
+        enc = t(text, truncation=True, max_length=MAX_LEN, return_tensors="pt")
+        with torch.no_grad():
+            hs = model(**enc).last_hidden_state[0].numpy().astype(np.float64)
+        return hs.mean(0).astype(np.float32), enc["input_ids"][0].tolist()
+
+    texts = []
+    for case_name, text in PROMPT_TEXTS:
+        rec = dict(name=case_name, text=text)
+        emb_default = st.encode(text, convert_to_numpy=True)
+        emb_passage = st.encode(text, prompt_name="passage", convert_to_numpy=True)
+        emb_none = st.encode(text, prompt="", convert_to_numpy=True)
+        emb_dim = st.encode(text, prompt_name="passage", truncate_dim=16, normalize_embeddings=True,
+                            convert_to_numpy=True)
+        st.tokenizer.truncation_side = "left"
+        emb_left = st.encode(text, prompt_name="passage", convert_to_numpy=True)
+        st.tokenizer.truncation_side = "right"
+        # Checked against the model on prompt + text, cut as tokenizers cuts it.
+        for emb, t, prompt in ((emb_default, tok, "query: "), (emb_passage, tok, "passage: "), (emb_none, tok, ""),
+                               (emb_left, tok_left, "passage: ")):
+            ref, _ = mean_pool(t, prompt + text)
+            assert np.allclose(emb, ref, rtol=1e-4, atol=1e-5), (case_name, prompt)
+        assert emb_dim.shape == (16,)
+        d = emb_passage[:16].astype(np.float64)
+        assert np.allclose(emb_dim, d / np.linalg.norm(d), rtol=1e-4, atol=1e-5), case_name
+        _, ids_right = mean_pool(tok, "passage: " + text)
+        _, ids_left = mean_pool(tok_left, "passage: " + text)
+        if case_name == "long":
+            assert ids_left != ids_right and len(ids_left) == MAX_LEN
+            assert np.abs(emb_left - emb_passage).max() > 1e-2
+        else:
+            assert ids_left == ids_right
+        rec.update(ids_passage=ids_right, ids_passage_left=ids_left, embedding_default=floats(emb_default),
+                   embedding_passage=floats(emb_passage), embedding_none=floats(emb_none),
+                   embedding_passage_dim16=floats(emb_dim), embedding_passage_left=floats(emb_left))
+        texts.append(rec)
+    left = []
+    for c in CASES:
+        if c["truncation"]:
+            rec = case_header(c)
+            rec.update(tokenize_case(tok_left, c))
+            assert rec["ids"] != tokenize_case(tok, c)["ids"], c["name"]
+            left.append(rec)
+    # The common case list, tokenized (as every model's reference holds it),
+    # with tokenizers' decode of each case's ids.
+    decode = []
+    backend = tok.backend_tokenizer
+    for c in CASES:
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        rec.update(skip_special=backend.decode(rec["ids"], skip_special_tokens=True),
+                   keep_special=backend.decode(rec["ids"], skip_special_tokens=False))
+        decode.append(rec)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, prompts=spec["prompts"],
+               default_prompt_name=spec["default_prompt_name"], texts=texts, left_truncation=left, cases=decode)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+
+
+def reference_rerank(name, spec, out_dir, ref_dir):
+    """CrossEncoder.predict (sigmoid, and raw logits) and CrossEncoder.rank
+    for one query and RERANK_TEXTS, checked against the model's logits."""
+    from sentence_transformers import CrossEncoder
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    model = load_fp32("cls", out_dir)
+    with no_load_warnings(name):
+        ce = CrossEncoder(out_dir, device="cpu")
+    pairs = [(RERANK_QUERY, t) for t in RERANK_TEXTS]
+    scores = ce.predict(pairs, convert_to_numpy=True)
+    raw = ce.predict(pairs, activation_fn=torch.nn.Identity(), convert_to_numpy=True)
+    ranked = ce.rank(RERANK_QUERY, RERANK_TEXTS)
+    logits = []
+    for t in RERANK_TEXTS:
+        enc = tok(RERANK_QUERY, t, truncation=True, max_length=MAX_LEN, return_tensors="pt")
+        with torch.no_grad():
+            logits.append(float(model(**enc).logits[0, 0]))
+    assert np.allclose(raw, logits, rtol=1e-5, atol=1e-6), (raw, logits)
+    assert np.allclose(scores, 1 / (1 + np.exp(-np.array(logits))), rtol=1e-5, atol=1e-7)
+    assert len(set(np.round(scores, 4))) == len(scores), scores  # an order to check
+    cases = []
+    for c in CASES:
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        cases.append(rec)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, query=RERANK_QUERY, texts=RERANK_TEXTS,
+               scores=floats(scores), raw_scores=floats(raw), rank=[int(r["corpus_id"]) for r in ranked], cases=cases)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+
+
 def reference_tokenizer(name, out_dir, ref_dir):
     tok = AutoTokenizer.from_pretrained(out_dir)
     cases = []
@@ -926,7 +1070,20 @@ def main():
     for name, spec in MODEL_SPECS.items():
         if args.only and name != args.only:
             continue
-        if spec["kind"] == "cls":
+        if spec["kind"] == "rerank":
+            out_dir = os.path.join(models_dir, name)
+            shutil.rmtree(out_dir, ignore_errors=True)
+            os.makedirs(out_dir)
+            save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
+            make_model(spec, len(vocab_tokens), spec["seed"]).save_pretrained(out_dir)
+            reference_rerank(name, spec, out_dir, ref_dir)
+            summary[name] = f"seed {spec['seed']}, cross-encoder"
+        elif "prompts" in spec:
+            seed = build_embedder(name, spec, vocab_tokens, models_dir)
+            write_prompts_config(os.path.join(models_dir, name), spec)
+            reference_prompts(name, spec, os.path.join(models_dir, name), ref_dir)
+            summary[name] = f"seed {seed}, pooling {spec['pooling']}, prompts {spec['prompts']}"
+        elif spec["kind"] == "cls":
             seed = build_classifier(name, spec, vocab_tokens, models_dir)
             cases = reference_classifier(name, spec, os.path.join(models_dir, name), ref_dir)
             seen = {}

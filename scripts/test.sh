@@ -62,4 +62,32 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== Triton backend in tritonserver"
 integrations/triton/tests/run.sh build
 # ---- end of the Triton backend block ---------------------------------------------
+# ---- TEI clients: real PyPI clients against encore serve on 127.0.0.1 ---------
+# huggingface_hub's InferenceClient, the openai SDK and langchain-huggingface
+# (pinned in tests/clients/requirements.txt, installed into a venv cached in
+# build/) drive the release build's server; their results are held to the
+# sentence-transformers references under tests/fixtures. Every connection
+# they open must go to 127.0.0.1 (tests/clients/conftest.py).
+echo "== TEI clients against encore serve"
+clients_venv=build/venv-clients
+if [ ! -x "$clients_venv/bin/python" ] || ! cmp -s tests/clients/requirements.txt "$clients_venv/.requirements.txt"; then
+    python3 -c "import ensurepip" 2>/dev/null || {
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    }
+    rm -rf "$clients_venv"
+    python3 -m venv "$clients_venv"
+    "$clients_venv/bin/python" -m pip install -q --disable-pip-version-check -r tests/clients/requirements.txt
+    cp tests/clients/requirements.txt "$clients_venv/.requirements.txt"
+fi
+ENCORE_CLI="$PWD/build/encore" "$clients_venv/bin/python" -m pytest -q -p no:cacheprovider tests/clients
+# schemathesis once more against the ASan/UBSan build: its generated bodies
+# fuzz request parsing, and a sanitizer report ends the server with a
+# non-zero status, which fails the test.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ENCORE_CLI="$PWD/build-asan/encore" "$clients_venv/bin/python" -m pytest -q -p no:cacheprovider \
+    tests/clients/test_openapi.py -k finds_nothing
+# ---- end of the TEI clients block -------------------------------------------------
 echo "== all tests passed"

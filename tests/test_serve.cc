@@ -440,7 +440,7 @@ TEST(ServeEmbed, TextsAreCutAtMaxSeqLengthAsSentenceTransformers) {
         if (k.n_tokens <= embed_limit::kEmbedLimit) {
             EXPECT_EQ(r.status, 200) << r.body;
         } else {
-            expect_error(r, 422, "validation", k.name, "at most 16");
+            expect_error(r, 422, "Validation", k.name, "at most 16");
         }
     }
     Response r = c.post(s.url("/embed"), body(strings(all), "\"truncate\": true, \"normalize\": false"));
@@ -466,7 +466,12 @@ TEST(ServeInfo, DescribesTheModelAndTheLimits) {
     ASSERT_EQ(r.status, 200);
     JsonDoc d(r.body);
     ASSERT_TRUE(cJSON_IsObject(d.root)) << r.body;
-    EXPECT_EQ(std::string(get(d.root, "model_id")->valuestring), fixtures::model_dir("tiny-bert-sst"));
+    // TEI's model_id is the name the model was loaded by: here the
+    // directory's name, and served_model_name follows it.
+    EXPECT_STREQ(get(d.root, "model_id")->valuestring, "tiny-bert-sst");
+    EXPECT_STREQ(get(d.root, "served_model_name")->valuestring, "tiny-bert-sst");
+    EXPECT_EQ(std::string(get(d.root, "model_dir")->valuestring), fixtures::model_dir("tiny-bert-sst"));
+    EXPECT_EQ(get(d.root, "tokenization_workers")->valueint, (int)sysconf(_SC_NPROCESSORS_ONLN));
     EXPECT_STREQ(get(d.root, "model_dtype")->valuestring, "float32");
     EXPECT_STREQ(get(d.root, "version")->valuestring, ENCORE_VERSION);
     EXPECT_EQ(get(d.root, "max_input_length")->valueint, 64);
@@ -529,48 +534,48 @@ TEST(ServeBadInput, EveryCaseGetsItsStatusAndAJsonErrorAndTheServerKeepsServing)
     Client c;
     const std::string predict = s.url("/predict"), embed = s.url("/embed"), tokenize = s.url("/tokenize");
     // Malformed JSON.
-    expect_error(c.post(predict, "{\"inputs\": \"abc\""), 400, "validation", "unterminated object", "JSON");
-    expect_error(c.post(predict, "{\"inputs\": \"abc\"} x"), 400, "validation", "trailing garbage", "JSON");
-    expect_error(c.post(embed, ""), 400, "validation", "empty body");
-    expect_error(c.post(tokenize, "not json"), 400, "validation", "not JSON");
+    expect_error(c.post(predict, "{\"inputs\": \"abc\""), 400, "Validation", "unterminated object", "JSON");
+    expect_error(c.post(predict, "{\"inputs\": \"abc\"} x"), 400, "Validation", "trailing garbage", "JSON");
+    expect_error(c.post(embed, ""), 400, "Validation", "empty body");
+    expect_error(c.post(tokenize, "not json"), 400, "Validation", "not JSON");
     // Wrong types.
-    expect_error(c.post(predict, "[\"abc\"]"), 422, "validation", "not an object");
-    expect_error(c.post(predict, "{\"text\": \"abc\"}"), 422, "validation", "no inputs", "`inputs`");
-    expect_error(c.post(predict, "{\"inputs\": 5}"), 422, "validation", "number");
-    expect_error(c.post(predict, "{\"inputs\": [\"a\", \"b\", \"c\"]}"), 422, "validation", "three strings");
-    expect_error(c.post(predict, "{\"inputs\": [[\"a\", 1]]}"), 422, "validation", "number in a pair");
-    expect_error(c.post(embed, "{\"inputs\": [\"a\", [\"b\"]]}"), 422, "validation", "list in a batch");
-    expect_error(c.post(embed, "{\"inputs\": {\"a\": 1}}"), 422, "validation", "object");
-    expect_error(c.post(predict, "{\"inputs\": \"a\", \"truncate\": \"yes\"}"), 422, "validation", "truncate",
+    expect_error(c.post(predict, "[\"abc\"]"), 422, "Validation", "not an object");
+    expect_error(c.post(predict, "{\"text\": \"abc\"}"), 422, "Validation", "no inputs", "`inputs`");
+    expect_error(c.post(predict, "{\"inputs\": 5}"), 422, "Validation", "number");
+    expect_error(c.post(predict, "{\"inputs\": [\"a\", \"b\", \"c\"]}"), 422, "Validation", "three strings");
+    expect_error(c.post(predict, "{\"inputs\": [[\"a\", 1]]}"), 422, "Validation", "number in a pair");
+    expect_error(c.post(embed, "{\"inputs\": [\"a\", [\"b\"]]}"), 422, "Validation", "list in a batch");
+    expect_error(c.post(embed, "{\"inputs\": {\"a\": 1}}"), 422, "Validation", "object");
+    expect_error(c.post(predict, "{\"inputs\": \"a\", \"truncate\": \"yes\"}"), 422, "Validation", "truncate",
                  "`truncate`");
-    expect_error(c.post(predict, "{\"inputs\": \"a\", \"raw_scores\": 1}"), 422, "validation", "raw_scores");
-    expect_error(c.post(embed, "{\"inputs\": \"a\", \"normalize\": \"no\"}"), 422, "validation", "normalize");
+    expect_error(c.post(predict, "{\"inputs\": \"a\", \"raw_scores\": 1}"), 422, "Validation", "raw_scores");
+    expect_error(c.post(embed, "{\"inputs\": \"a\", \"normalize\": \"no\"}"), 422, "Validation", "normalize");
     // U+0000, which cJSON would turn into the end of the text; an escaped
     // backslash before "u0000" is no such escape.
-    expect_error(c.post(predict, "{\"inputs\": \"good\\u0000 bad\"}"), 422, "validation", "U+0000", "U+0000");
-    expect_error(c.post(embed, "{\"inputs\": [\"a\", \"b\\\\\\u0000\"]}"), 422, "validation", "U+0000 after \\\\",
+    expect_error(c.post(predict, "{\"inputs\": \"good\\u0000 bad\"}"), 422, "Validation", "U+0000", "U+0000");
+    expect_error(c.post(embed, "{\"inputs\": [\"a\", \"b\\\\\\u0000\"]}"), 422, "Validation", "U+0000 after \\\\",
                  "U+0000");
     EXPECT_EQ(c.post(predict, "{\"inputs\": \"good \\\\u0000 bad\"}").status, 200);
     // A raw NUL byte: not JSON.
     const char raw_nul[] = "{\"inputs\": \"good\0 bad\"}";
-    expect_error(c.post(predict, std::string(raw_nul, sizeof raw_nul - 1)), 400, "validation", "raw NUL",
+    expect_error(c.post(predict, std::string(raw_nul, sizeof raw_nul - 1)), 400, "Validation", "raw NUL",
                  "NUL byte at byte 17");
     // Empty inputs.
-    expect_error(c.post(predict, "{\"inputs\": []}"), 400, "empty", "[]", "empty");
-    expect_error(c.post(predict, "{\"inputs\": \"\"}"), 400, "empty", "\"\"", "empty");
-    expect_error(c.post(embed, "{\"inputs\": []}"), 400, "empty", "embed []");
-    expect_error(c.post(tokenize, "{\"inputs\": [\"a\", \"\"]}"), 400, "empty", "an empty text in a batch");
+    expect_error(c.post(predict, "{\"inputs\": []}"), 400, "Empty", "[]", "empty");
+    expect_error(c.post(predict, "{\"inputs\": \"\"}"), 400, "Empty", "\"\"", "empty");
+    expect_error(c.post(embed, "{\"inputs\": []}"), 400, "Empty", "embed []");
+    expect_error(c.post(tokenize, "{\"inputs\": [\"a\", \"\"]}"), 400, "Empty", "an empty text in a batch");
     // More inputs than --max-client-batch-size.
-    expect_error(c.post(embed, body(strings({"a", "b", "c", "d", "e"}))), 413, "validation", "5 > 4",
+    expect_error(c.post(embed, body(strings({"a", "b", "c", "d", "e"}))), 422, "Validation", "5 > 4",
                  "--max-client-batch-size");
-    expect_error(c.post(predict, "{\"inputs\": [[\"a\"], [\"b\"], [\"c\"], [\"d\"], [\"e\"]]}"), 413, "validation",
+    expect_error(c.post(predict, "{\"inputs\": [[\"a\"], [\"b\"], [\"c\"], [\"d\"], [\"e\"]]}"), 422, "Validation",
                  "5 > 4 predict");
     // A body over --max-body-bytes: declared up front (refused before it is
     // read; curl waits for 100 Continue, which never comes), and chunked
     // (no length: counted as it arrives).
     const std::string big = body(words(400));
     ASSERT_GT(big.size(), 2000u);
-    expect_error(c.post(embed, big, {"Expect: 100-continue"}), 413, "validation", "declared", "--max-body-bytes");
+    expect_error(c.post(embed, big, {"Expect: 100-continue"}), 413, "Validation", "declared", "--max-body-bytes");
     std::string chunked = "POST /embed HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     for (size_t at = 0; at < big.size(); at += 500) {
         std::string part = big.substr(at, 500);
@@ -581,36 +586,36 @@ TEST(ServeBadInput, EveryCaseGetsItsStatusAndAJsonErrorAndTheServerKeepsServing)
     chunked += "0\r\n\r\n";
     std::string raw = serve_harness::raw_exchange(s.port(), chunked);
     EXPECT_EQ(raw.rfind("HTTP/1.1 413", 0), 0u) << raw;
-    EXPECT_NE(raw.find("\"error_type\":\"validation\""), std::string::npos) << raw;
+    EXPECT_NE(raw.find("\"error_type\":\"Validation\""), std::string::npos) << raw;
     // Invalid UTF-8 (raw bytes in a JSON string), in any position of a batch.
-    expect_error(c.post(predict, "{\"inputs\": \"bad \xc3\x28 utf-8\"}"), 422, "tokenizer", "invalid UTF-8", "UTF-8");
-    expect_error(c.post(embed, "{\"inputs\": [\"fine\", \"bad \xff\"]}"), 422, "tokenizer", "invalid UTF-8 batch",
+    expect_error(c.post(predict, "{\"inputs\": \"bad \xc3\x28 utf-8\"}"), 422, "Tokenizer", "invalid UTF-8", "UTF-8");
+    expect_error(c.post(embed, "{\"inputs\": [\"fine\", \"bad \xff\"]}"), 422, "Tokenizer", "invalid UTF-8 batch",
                  "input 1");
-    expect_error(c.post(predict, "{\"inputs\": [\"ok\", \"\xed\xa0\x80\"]}"), 422, "tokenizer", "UTF-16 surrogate");
-    expect_error(c.post(tokenize, "{\"inputs\": \"\xc0\xaf\"}"), 422, "tokenizer", "overlong encoding");
+    expect_error(c.post(predict, "{\"inputs\": [\"ok\", \"\xed\xa0\x80\"]}"), 422, "Tokenizer", "UTF-16 surrogate");
+    expect_error(c.post(tokenize, "{\"inputs\": \"\xc0\xaf\"}"), 422, "Tokenizer", "overlong encoding");
     // Over-long input: 422 without truncation (the default, as TEI), scores
     // of the cut input with "truncate": true.
     const std::string long_text = words(100);
-    expect_error(c.post(predict, body(long_text)), 422, "validation", "over-long", "64");
-    expect_error(c.post(embed, body(long_text, "\"truncate\": false")), 422, "validation", "over-long embed");
-    expect_error(c.post(tokenize, body(long_text)), 422, "validation", "over-long tokenize");
+    expect_error(c.post(predict, body(long_text)), 422, "Validation", "over-long", "64");
+    expect_error(c.post(embed, body(long_text, "\"truncate\": false")), 422, "Validation", "over-long embed");
+    expect_error(c.post(tokenize, body(long_text)), 422, "Validation", "over-long tokenize");
     Response cut = c.post(predict, body(long_text, "\"truncate\": true"));
     ASSERT_EQ(cut.status, 200) << cut.body;
     JsonDoc dc(cut.body);
     std::vector<encore_input> in = {{long_text.c_str(), nullptr}};
     EXPECT_EQ(check_predictions(dc.root, lib.scores(in).data(), lib.model), "");  // the session truncates
     // Unknown route, wrong method.
-    expect_error(c.get(s.url("/nope")), 404, "not_found", "unknown GET route");
-    expect_error(c.post(s.url("/predict/extra"), body("a")), 404, "not_found", "unknown POST route");
+    expect_error(c.get(s.url("/nope")), 404, "NotFound", "unknown GET route");
+    expect_error(c.post(s.url("/predict/extra"), body("a")), 404, "NotFound", "unknown POST route");
     Response wrong = c.get(predict);
-    expect_error(wrong, 405, "method_not_allowed", "GET /predict");
+    expect_error(wrong, 405, "MethodNotAllowed", "GET /predict");
     EXPECT_EQ(wrong.headers["allow"], "POST");
     Response wrong2 = c.post(s.url("/info"), body("a"));
-    expect_error(wrong2, 405, "method_not_allowed", "POST /info");
+    expect_error(wrong2, 405, "MethodNotAllowed", "POST /info");
     EXPECT_EQ(wrong2.headers["allow"], "GET, HEAD");
-    expect_error(c.request("DELETE", s.url("/")), 405, "method_not_allowed", "DELETE /");
+    expect_error(c.request("DELETE", s.url("/")), 405, "MethodNotAllowed", "DELETE /");
     const std::string small = body("a");
-    expect_error(c.request("PUT", embed, &small), 405, "method_not_allowed", "PUT /embed");
+    expect_error(c.request("PUT", embed, &small), 405, "MethodNotAllowed", "PUT /embed");
 
     // Still serving, with the right answer.
     Response ok = c.post(predict, body("still here"));
@@ -626,7 +631,7 @@ TEST(ServeBadInput, PredictOnAModelWithoutAHeadIs424) {
     Server s;
     START(s, "--model", fixtures::model_dir("tiny-bert-embed"));
     Client c;
-    expect_error(c.post(s.url("/predict"), body("a")), 424, "backend", "no head", "classif");
+    expect_error(c.post(s.url("/predict"), body("a")), 424, "Backend", "no head", "classif");
     EXPECT_EQ(c.post(s.url("/embed"), body("a")).status, 200);
     EXPECT_EQ(s.stop(), 0);
 }
@@ -636,7 +641,7 @@ TEST(ServeBadInput, AutoTruncateCutsByDefault) {
     START(s, "--model", fixtures::model_dir("tiny-bert-sst"), "--auto-truncate");
     Client c;
     EXPECT_EQ(c.post(s.url("/predict"), body(words(100))).status, 200);
-    expect_error(c.post(s.url("/predict"), body(words(100), "\"truncate\": false")), 422, "validation", "asked");
+    expect_error(c.post(s.url("/predict"), body(words(100), "\"truncate\": false")), 422, "Validation", "asked");
     EXPECT_EQ(s.stop(), 0);
 }
 
@@ -677,9 +682,9 @@ TEST(ServeOverload, AFullServerAnswers429NamingTheLimit) {
     Background a(s.url("/predict"), body("first")), b(s.url("/embed"), body("second"));
     ASSERT_EQ(wait_metric(c, s, "te_queue_size", 2), 2);
     const double t0 = serve_harness::now_s();
-    expect_error(c.post(s.url("/predict"), body("third")), 429, "overloaded", "third request",
+    expect_error(c.post(s.url("/predict"), body("third")), 429, "Overloaded", "third request",
                  "--max-concurrent-requests 2");
-    expect_error(c.post(s.url("/embed"), body("fourth")), 429, "overloaded", "fourth request");
+    expect_error(c.post(s.url("/embed"), body("fourth")), 429, "Overloaded", "fourth request");
     // Routes that do not run the model still answer.
     EXPECT_EQ(c.post(s.url("/tokenize"), body("fifth")).status, 200);
     EXPECT_EQ(c.get(s.url("/info")).status, 200);

@@ -409,29 +409,98 @@ int encore_model_task_max_length(const encore_model *m, encore_task task) {
     return 0;
 }
 
-encore_status encore_model_tokenize_for_task(const encore_model *m, encore_input input, encore_task task,
-                                             int truncate, encore_encoding **out) {
+encore_tokenize_params encore_tokenize_default_params(void) {
+    encore_tokenize_params p = {ENCORE_TASK_CLASSIFY, 0, ENCORE_TRUNCATION_SIDE_RIGHT};
+    return p;
+}
+
+static encore_status too_long(const encore_model *m, encore_task task, int n, int limit) {
+    if (task == ENCORE_TASK_EMBED && limit < m->max_length)
+        return encore_fail(ENCORE_STATUS_TOO_LONG,
+                           "the input is %d tokens long but embeddings take at most %d (max_seq_length in "
+                           "sentence_bert_config.json; turn truncation on to cut it)",
+                           n, limit);
+    return encore_fail(ENCORE_STATUS_TOO_LONG,
+                       "the input is %d tokens long but the model takes at most %d (turn truncation on to cut it)",
+                       n, limit);
+}
+
+encore_status encore_model_tokenize_with(const encore_model *m, encore_input input, encore_tokenize_params params,
+                                         encore_encoding **out) {
     if (!m || !out || !input.text)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_tokenize: NULL argument");
     *out = NULL;
+    const encore_task task = params.task;
+    const int truncate = params.truncate;
     const int limit = encore_model_task_max_length(m, task);
     if (limit <= 0) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown task %d", (int)task);
+    if (params.truncation_side != ENCORE_TRUNCATION_SIDE_RIGHT && params.truncation_side != ENCORE_TRUNCATION_SIDE_LEFT)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown truncation side %d", (int)params.truncation_side);
     encore_encoding *enc = NULL;
-    encore_status s = encore_tokenizer_encode(m->tokenizer, input.text, input.text_pair, truncate ? limit : 0, &enc);
+    encore_status s = encore_tokenizer_encode_side(m->tokenizer, input.text, input.text_pair, truncate ? limit : 0,
+                                                   params.truncation_side == ENCORE_TRUNCATION_SIDE_LEFT, &enc);
     if (s != ENCORE_STATUS_OK) return s;
     if (enc->n_tokens > limit) {
         int n = enc->n_tokens;
         encore_encoding_free(enc);
-        if (task == ENCORE_TASK_EMBED && limit < m->max_length)
-            return encore_fail(ENCORE_STATUS_TOO_LONG,
-                               "the input is %d tokens long but embeddings take at most %d (max_seq_length in "
-                               "sentence_bert_config.json; turn truncation on to cut it)",
-                               n, limit);
-        return encore_fail(ENCORE_STATUS_TOO_LONG,
-                           "the input is %d tokens long but the model takes at most %d (turn truncation on to cut it)",
-                           n, limit);
+        return too_long(m, task, n, limit);
     }
     *out = enc;
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_model_encoding_from_ids(const encore_model *m, const int32_t *ids, int n_ids,
+                                             encore_tokenize_params params, encore_encoding **out) {
+    if (!m || !out || !ids || n_ids < 1)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_encoding_from_ids: %s",
+                           n_ids < 1 ? "no ids" : "NULL argument");
+    *out = NULL;
+    const int limit = encore_model_task_max_length(m, params.task);
+    if (limit <= 0) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown task %d", (int)params.task);
+    const int32_t vocab = encore_tokenizer_vocab_size(m->tokenizer);
+    for (int i = 0; i < n_ids; i++)
+        if (ids[i] < 0 || ids[i] >= vocab)
+            return encore_fail(ENCORE_STATUS_BAD_INPUT, "token id %d at position %d is not in the vocabulary (0 to %d)",
+                               (int)ids[i], i, (int)vocab - 1);
+    if (n_ids > limit && !params.truncate) return too_long(m, params.task, n_ids, limit);
+    const int n = n_ids > limit ? limit : n_ids;
+    const int first = params.truncation_side == ENCORE_TRUNCATION_SIDE_LEFT ? n_ids - n : 0;
+    /* One block, as the tokenizer lays out its encodings. */
+    encore_encoding *enc = malloc(sizeof *enc + 5 * (size_t)n * sizeof(int32_t));
+    if (!enc) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %d token ids", n);
+    enc->n_tokens = n;
+    enc->n_untruncated = n_ids;
+    enc->ids = (int32_t *)(enc + 1);
+    enc->type_ids = enc->ids + n;
+    enc->sequence_ids = enc->type_ids + n;
+    enc->offsets = enc->sequence_ids + n;
+    for (int i = 0; i < n; i++) {
+        enc->ids[i] = ids[first + i];
+        enc->type_ids[i] = 0;
+        enc->sequence_ids[i] = 0;
+        enc->offsets[2 * i] = enc->offsets[2 * i + 1] = 0;
+    }
+    *out = enc;
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_model_tokenize_for_task(const encore_model *m, encore_input input, encore_task task,
+                                             int truncate, encore_encoding **out) {
+    encore_tokenize_params p = encore_tokenize_default_params();
+    p.task = task;
+    p.truncate = truncate;
+    return encore_model_tokenize_with(m, input, p, out);
+}
+
+int encore_model_token_is_special(const encore_model *m, int32_t id) {
+    return m && encore_tokenizer_is_special(m->tokenizer, id);
+}
+
+encore_status encore_model_decode(const encore_model *m, const int32_t *ids, int n_ids, int skip_special_tokens,
+                                  char *buf, size_t cap, size_t *len) {
+    if (!m || !len || (n_ids > 0 && !ids) || n_ids < 0 || (cap > 0 && !buf))
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_decode: NULL argument or negative count");
+    *len = encore_tokenizer_decode(m->tokenizer, ids, n_ids, skip_special_tokens, buf, cap);
     return ENCORE_STATUS_OK;
 }
 

@@ -29,7 +29,9 @@ struct encore_session {
     char last_error[ENCORE_ERROR_LEN];
 };
 
-typedef enum run_kind { RUN_LOGITS, RUN_SCORES, RUN_EMBED, RUN_HIDDEN } run_kind;
+/* RUN_HIDDEN_ALL: every token's hidden state, in as many chunks as it takes
+ * (RUN_HIDDEN: in one chunk, for the private entry point's buffer). */
+typedef enum run_kind { RUN_LOGITS, RUN_SCORES, RUN_EMBED, RUN_HIDDEN, RUN_HIDDEN_ALL } run_kind;
 
 struct encore_cuda_session *encore_session_cuda_backend(encore_session *s) {
 #ifdef ENCORE_HAVE_CUDA
@@ -166,6 +168,7 @@ static void emit(encore_session *s, run_kind kind, const float *hidden, encore_p
         encore_pool_cpu(&s->batch, hidden, m->config.hidden_size, pooling, normalize, out);
         break;
     case RUN_HIDDEN:
+    case RUN_HIDDEN_ALL:
         memcpy(out, hidden, (size_t)s->batch.T * m->config.hidden_size * sizeof(float));
         break;
     }
@@ -216,10 +219,11 @@ static encore_status run_encoded(encore_session *s, const encore_encoding *const
 #ifdef ENCORE_HAVE_CUDA
         if (s->cuda) {
             static const encore_cuda_output what[] = {ENCORE_CUDA_OUTPUT_LOGITS, ENCORE_CUDA_OUTPUT_SCORES,
-                                                      ENCORE_CUDA_OUTPUT_EMBED, ENCORE_CUDA_OUTPUT_HIDDEN};
+                                                      ENCORE_CUDA_OUTPUT_EMBED, ENCORE_CUDA_OUTPUT_HIDDEN,
+                                                      ENCORE_CUDA_OUTPUT_HIDDEN};
             if (st == ENCORE_STATUS_OK) st = encore_cuda_session_run(s->cuda, &s->batch, what[kind], pooling, normalize, dst);
             if (st == ENCORE_STATUS_OK)
-                dst += kind == RUN_HIDDEN ? (size_t)s->batch.T * C : (size_t)(last - first) * width;
+                dst += kind == RUN_HIDDEN || kind == RUN_HIDDEN_ALL ? (size_t)s->batch.T * C : (size_t)(last - first) * width;
             first = last;
             continue;
         }
@@ -227,7 +231,7 @@ static encore_status run_encoded(encore_session *s, const encore_encoding *const
         if (st == ENCORE_STATUS_OK) st = encore_forward_cpu(m, &s->batch, &s->ws, &hidden);
         if (st == ENCORE_STATUS_OK) {
             emit(s, kind, hidden, pooling, normalize, dst);
-            dst += kind == RUN_HIDDEN ? (size_t)s->batch.T * C : (size_t)(last - first) * width;
+            dst += kind == RUN_HIDDEN || kind == RUN_HIDDEN_ALL ? (size_t)s->batch.T * C : (size_t)(last - first) * width;
         }
         first = last;
     }
@@ -330,4 +334,10 @@ encore_status encore_session_hidden_states(encore_session *s, const encore_input
         *out = NULL;
     }
     return st;
+}
+
+encore_status encore_session_hidden_states_encoded(encore_session *s, const encore_encoding *const *encs, int n,
+                                                   float *hidden) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    return run_encoded(s, encs, n, RUN_HIDDEN_ALL, ENCORE_POOLING_DEFAULT, 0, hidden);
 }

@@ -578,6 +578,60 @@ const char *encore_tokenizer_id_to_token(const encore_tokenizer *tok, int32_t id
     return tok->pool + tok->id_text[id];
 }
 
+int encore_tokenizer_is_special(const encore_tokenizer *tok, int32_t id) {
+    for (int i = 0; i < tok->n_added; i++)
+        if (tok->added[i].id == id) return tok->added[i].special;
+    return 0;
+}
+
+/* tokenizers' WordPiece decoder's cleanup, applied to each token with the
+ * space put before it. */
+static size_t cleanup(char *t, size_t n) {
+    static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " do not", " 's", " 've", " 're"};
+    static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", " don't", "'s", "'ve", "'re"};
+    for (size_t r = 0; r < sizeof from / sizeof *from; r++) {
+        const size_t fl = strlen(from[r]), tl = strlen(to[r]);
+        /* Every replacement is no longer than what it replaces. */
+        size_t w = 0;
+        for (size_t i = 0; i < n;) {
+            if (i + fl <= n && memcmp(t + i, from[r], fl) == 0) {
+                memmove(t + w, to[r], tl);
+                w += tl;
+                i += fl;
+            } else {
+                t[w++] = t[i++];
+            }
+        }
+        n = w;
+    }
+    return n;
+}
+
+size_t encore_tokenizer_decode(const encore_tokenizer *tok, const int32_t *ids, int n_ids, int skip_special,
+                               char *buf, size_t cap) {
+    const char *prefix = tok->prefix_len ? tok->pool + tok->prefix : "##";
+    const size_t prefix_len = tok->prefix_len ? tok->prefix_len : 2;
+    size_t len = 0;
+    int first = 1;
+    char piece[1024];
+    for (int i = 0; i < n_ids; i++) {
+        const char *t = encore_tokenizer_id_to_token(tok, ids[i]);
+        if (!t || (skip_special && encore_tokenizer_is_special(tok, ids[i]))) continue;
+        size_t n = 0;
+        if (!first && strncmp(t, prefix, prefix_len) == 0) t += prefix_len;
+        else if (!first) piece[n++] = ' ';
+        first = 0;
+        size_t tl = strlen(t);
+        if (tl > sizeof piece - n) tl = sizeof piece - n; /* tokens are far shorter */
+        memcpy(piece + n, t, tl);
+        n = cleanup(piece, n + tl);
+        for (size_t k = 0; k < n; k++, len++)
+            if (len + 1 < cap) buf[len] = piece[k];
+    }
+    if (cap) buf[len < cap ? len : cap - 1] = '\0';
+    return len;
+}
+
 int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *token) {
     return token ? token_id(tok, token) : -1;
 }

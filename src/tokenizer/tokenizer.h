@@ -40,6 +40,14 @@ void encore_tokenizer_set_add_type_ids(encore_tokenizer *tok, int add_type_ids);
 int32_t encore_tokenizer_vocab_size(const encore_tokenizer *tok);
 /* Token text of an id, NULL if out of range. */
 const char *encore_tokenizer_id_to_token(const encore_tokenizer *tok, int32_t id);
+/* 1 if id is an added token marked special. */
+int encore_tokenizer_is_special(const encore_tokenizer *tok, int32_t id);
+/* tokenizers' decode with BERT's WordPiece decoder (prefix stripped,
+ * cleanup on): ids out of range are dropped, special tokens too when
+ * skip_special. Writes at most cap bytes with a NUL (when cap > 0) and
+ * returns the decoded length, as snprintf. */
+size_t encore_tokenizer_decode(const encore_tokenizer *tok, const int32_t *ids, int n_ids, int skip_special,
+                               char *buf, size_t cap);
 /* Id of a token, -1 if absent. */
 int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *token);
 
@@ -52,6 +60,12 @@ int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *to
 encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *text,
                                       const char *pair, int32_t max_len,
                                       encore_encoding **out);
+/* The same, cutting each sequence at its start (left != 0) instead of its
+ * end, as tokenizers does with truncation direction "left": the budget per
+ * sequence is the same, the last tokens are kept. */
+encore_status encore_tokenizer_encode_side(const encore_tokenizer *tok, const char *text,
+                                           const char *pair, int32_t max_len, int left,
+                                           encore_encoding **out);
 
 #ifdef __cplusplus
 }

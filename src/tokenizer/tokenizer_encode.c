@@ -387,6 +387,11 @@ static encore_status check_text(const char *text, const char *what, size_t *len)
 
 encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *text, const char *pair,
                                       int32_t max_len, encore_encoding **out) {
+    return encore_tokenizer_encode_side(tok, text, pair, max_len, 0, out);
+}
+
+encore_status encore_tokenizer_encode_side(const encore_tokenizer *tok, const char *text, const char *pair,
+                                           int32_t max_len, int left, encore_encoding **out) {
     if (out) *out = NULL;
     if (!tok || !text || !out)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_tokenizer_encode: %s is NULL",
@@ -453,8 +458,10 @@ encore_status encore_tokenizer_encode(const encore_tokenizer *tok, const char *t
             k++;
             continue;
         }
+        /* Left truncation keeps a sequence's last keep[] pieces. */
+        const size_t first = left ? sc.seq[it->sequence].n - keep[it->sequence] : 0;
         for (size_t j = 0; j < keep[it->sequence]; j++, k++) {
-            const piece *p = &sc.seq[it->sequence].v[j];
+            const piece *p = &sc.seq[it->sequence].v[first + j];
             enc->ids[k] = p->id;
             enc->type_ids[k] = it->type_id;
             enc->sequence_ids[k] = it->sequence;

@@ -38,6 +38,8 @@ struct serve_batcher {
     const encore_encoding **encodings; /* (slot_cap) */
     float *out;                        /* (slot_cap, width_max) */
     int slot_cap, width_max;
+    float *hidden;                     /* (hidden_cap) a SERVE_TASK_HIDDEN batch's tokens */
+    size_t hidden_cap;
 };
 
 double serve_now(void) {
@@ -47,8 +49,9 @@ double serve_now(void) {
 }
 
 int serve_batcher_width(const serve_batcher *b, serve_task task) {
-    return task == SERVE_TASK_EMBED || task == SERVE_TASK_EMBED_NORMALIZED ? encore_model_hidden_size(b->model)
-                                                                           : encore_model_n_labels(b->model);
+    return task == SERVE_TASK_EMBED || task == SERVE_TASK_EMBED_NORMALIZED || task == SERVE_TASK_HIDDEN
+               ? encore_model_hidden_size(b->model)
+               : encore_model_n_labels(b->model);
 }
 
 encore_device serve_batcher_device(const serve_batcher *b) { return encore_session_device(b->session); }
@@ -77,6 +80,7 @@ static encore_status run_inputs(serve_batcher *b, serve_task task, const encore_
         return encore_session_embed_encoded(b->session, encs, n, ENCORE_POOLING_DEFAULT, 0, out);
     case SERVE_TASK_EMBED_NORMALIZED:
         return encore_session_embed_encoded(b->session, encs, n, ENCORE_POOLING_DEFAULT, 1, out);
+    case SERVE_TASK_HIDDEN: return encore_session_hidden_states_encoded(b->session, encs, n, out);
     default: return ENCORE_STATUS_INVALID_ARGUMENT;
     }
 }
@@ -152,7 +156,13 @@ static void finish_input(const slot *s, const float *row, int width, encore_stat
                          double t_start) {
     serve_job *j = s->job;
     if (j->n_finished == 0 || t_start < j->t_first_batch) j->t_first_batch = t_start;
-    if (st == ENCORE_STATUS_OK) {
+    if (st == ENCORE_STATUS_OK && j->task == SERVE_TASK_HIDDEN) {
+        /* Every token of the input, after the tokens of those before it. */
+        size_t at = 0;
+        for (int i = 0; i < s->input; i++) at += (size_t)j->encodings[i]->n_tokens;
+        memcpy(j->out + at * (size_t)width, row,
+               (size_t)j->encodings[s->input]->n_tokens * (size_t)width * sizeof(float));
+    } else if (st == ENCORE_STATUS_OK) {
         memcpy(j->out + (size_t)s->input * width, row, (size_t)width * sizeof(float));
     } else if (j->status == ENCORE_STATUS_OK) {
         j->status = st;
@@ -215,25 +225,52 @@ static void *model_thread(void *arg) {
         pthread_mutex_unlock(&b->lock);
 
         const int width = serve_batcher_width(b, task);
+        const int hidden = task == SERVE_TASK_HIDDEN;
+        /* Where input i's result lies in the batch's output: row i, or for
+         * hidden states after the tokens of the inputs before it. */
+        float *out = b->out;
+        encore_status st = ENCORE_STATUS_OK;
+        int oom = 0;
+        if (hidden && (size_t)n_tokens * (size_t)width > b->hidden_cap) {
+            float *h = realloc(b->hidden, (size_t)n_tokens * (size_t)width * sizeof *h);
+            if (h) {
+                b->hidden = h;
+                b->hidden_cap = (size_t)n_tokens * (size_t)width;
+            } else {
+                st = ENCORE_STATUS_OUT_OF_MEMORY;
+                oom = 1;
+            }
+        }
+        if (hidden) out = b->hidden;
         const double t0 = serve_now();
-        encore_status st = run_inputs(b, task, b->encodings, n, b->out);
+        if (st == ENCORE_STATUS_OK) st = run_inputs(b, task, b->encodings, n, out);
         const double t1 = serve_now();
         if (b->metrics) serve_metrics_batch(b->metrics, n, (int)n_tokens, t1 - t0, st == ENCORE_STATUS_OK);
         char error[512] = "";
-        if (st != ENCORE_STATUS_OK) snprintf(error, sizeof error, "%s", encore_session_last_error(b->session));
+        if (st != ENCORE_STATUS_OK)
+            snprintf(error, sizeof error, "%s",
+                     oom ? "out of memory for the hidden states" : encore_session_last_error(b->session));
 
         pthread_mutex_lock(&b->lock);
         if (st == ENCORE_STATUS_OK) {
             b->last_success = t1;
-            for (int i = 0; i < n; i++) finish_input(&b->slots[i], b->out + (size_t)i * width, width, st, "", t0);
+            size_t at = 0;
+            for (int i = 0; i < n; i++) {
+                finish_input(&b->slots[i], out + at * (size_t)width, width, st, "", t0);
+                at += hidden ? (size_t)b->encodings[i]->n_tokens : 1;
+            }
+        } else if (oom) {
+            for (int i = 0; i < n; i++) finish_input(&b->slots[i], NULL, width, st, error, t0);
         } else if (n == 1) {
             finish_input(&b->slots[0], NULL, width, st, error, t0);
         } else {
             /* Run the inputs one by one so that one bad input fails only
              * its own request. */
             pthread_mutex_unlock(&b->lock);
+            size_t at = 0;
             for (int i = 0; i < n; i++) {
-                float *row = b->out + (size_t)i * width;
+                float *row = out + at * (size_t)width;
+                at += hidden ? (size_t)b->encodings[i]->n_tokens : 1;
                 encore_status sti = run_inputs(b, task, &b->encodings[i], 1, row);
                 snprintf(error, sizeof error, "%s",
                          sti == ENCORE_STATUS_OK ? "" : encore_session_last_error(b->session));
@@ -331,5 +368,6 @@ void serve_batcher_free(serve_batcher *b) {
     free(b->slots);
     free(b->encodings);
     free(b->out);
+    free(b->hidden);
     free(b);
 }

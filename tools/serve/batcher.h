@@ -22,6 +22,9 @@ typedef enum serve_task {
     SERVE_TASK_LOGITS,           /* encore_session_logits_encoded (raw_scores) */
     SERVE_TASK_EMBED,            /* encore_session_embed_encoded, the model's pooling */
     SERVE_TASK_EMBED_NORMALIZED, /* the same, L2-normalized */
+    SERVE_TASK_HIDDEN,           /* encore_session_hidden_states_encoded: every token's
+                                    hidden state; out holds the inputs' tokens one after
+                                    another, width floats per token */
     SERVE_TASK_COUNT
 } serve_task;
 
@@ -30,7 +33,8 @@ typedef struct serve_job {
     serve_task task;
     int n_inputs;
     const encore_encoding *const *encodings; /* (n_inputs) */
-    float *out;                              /* (n_inputs, serve_batcher_width(task)) */
+    float *out;                              /* (n_inputs, serve_batcher_width(task)); for
+                                                SERVE_TASK_HIDDEN (sum of n_tokens, width) */
     int urgent;                              /* run at once, without waiting to fill a batch
                                                 (the warm-up, health probes) */
     /* Set by the batcher. */
@@ -58,7 +62,8 @@ typedef struct serve_batcher serve_batcher;
 encore_status serve_batcher_create(const encore_model *model, serve_batcher_params params, serve_metrics *metrics,
                                    serve_batcher **out);
 
-/* Floats per input in a job's out for this task. */
+/* Floats per input in a job's out for this task (per token for
+ * SERVE_TASK_HIDDEN). */
 int serve_batcher_width(const serve_batcher *b, serve_task task);
 encore_device serve_batcher_device(const serve_batcher *b);
 /* serve_now() of the last batch that succeeded; 0 if none yet. */

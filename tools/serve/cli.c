@@ -4,7 +4,10 @@
 #include "server.h"
 
 #include "parse_number.h"
+#include "read_file.h"
 #include "weights_option.h"
+
+#include <cJSON.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -27,13 +30,25 @@ static void usage(FILE *f) {
             "                   -> [[float, ...], ...]\n"
             "  POST /tokenize   {\"inputs\": \"text\" | [\"t1\", \"t2\"], \"add_special_tokens\": true}\n"
             "                   -> [[{\"id\", \"text\", \"special\", \"start\", \"stop\"}, ...], ...]\n"
-            "  POST /           /predict for a classifier, /embed otherwise\n"
-            "  GET  /info, /health, /metrics (Prometheus)\n"
+            "  POST /embed_all, /similarity, /decode, /embed_sparse (424)\n"
+            "  POST /rerank     {\"query\": \"q\", \"texts\": [\"t1\", \"t2\"]} for a one-label classifier\n"
+            "  POST /v1/embeddings  OpenAI's embeddings API\n"
+            "  POST /, /invocations  /rerank for a re-ranker, /predict for a classifier, /embed otherwise\n"
+            "  GET  /info, /health, /ping, /metrics (Prometheus), /openapi.json\n"
+            "  /embed also takes \"prompt_name\", \"dimensions\", \"truncation_direction\" and token ids\n"
             "\n"
             "options:\n"
             "  --model DIR                    Hugging Face model directory (default: $ENCORE_MODEL, else the\n"
             "                                 default model)\n"
             "  --device cpu|cuda|auto         (default cpu; cuda without a GPU runs on the CPU)\n"
+            "  --model-id NAME                the model's name in /info and answers (default: ORG/NAME for a\n"
+            "                                 Hub cache snapshot .../models--ORG--NAME/snapshots/SHA, else the\n"
+            "                                 directory's name)\n"
+            "  --served-model-name NAME       the name /info and /v1/embeddings report (default: --model-id)\n"
+            "  --default-prompt-name NAME     put this prompt of config_sentence_transformers.json before every\n"
+            "                                 text to embed that names no prompt (default: its\n"
+            "                                 default_prompt_name)\n"
+            "  --default-prompt TEXT          put TEXT before every text to embed that names no prompt\n"
             "  --host ADDR                    address to listen on (default 127.0.0.1)\n"
             "  --port N                       (default 8080; 0 picks a free port)\n"
             "  --max-batch-tokens N           tokens per batch (default 16384)\n"
@@ -78,6 +93,10 @@ static int parse_args(int argc, char **argv, serve_config *c) {
         } else {
             i++;
             if (strcmp(a, "--model") == 0) c->model_dir = v;
+            else if (strcmp(a, "--model-id") == 0) c->model_id = v;
+            else if (strcmp(a, "--default-prompt-name") == 0) c->default_prompt_name = v;
+            else if (strcmp(a, "--default-prompt") == 0) c->default_prompt = v;
+            else if (strcmp(a, "--served-model-name") == 0) c->served_model_name = v;
             else if (strcmp(a, "--host") == 0) c->host = v;
             else if (strcmp(a, "--device") == 0) {
                 if (strcmp(v, "cpu") == 0) c->device = ENCORE_DEVICE_CPU;
@@ -195,6 +214,52 @@ static void prefer_passive_openmp(int argc, char **argv) {
     free(args); /* exec failed: carry on as we are */
 }
 
+/* The prompts of config_sentence_transformers.json, as sentence-transformers
+ * reads them: "prompts" (name -> text) and "default_prompt_name", which the
+ * options override. *root keeps the parsed file. Returns 0, or -1 with a
+ * message on stderr. */
+static int load_prompts(const serve_config *c, serve_ctx *ctx, cJSON **root) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config_sentence_transformers.json", c->model_dir);
+    *root = NULL;
+    size_t len = 0;
+    char *text = tools_read_file(path, &len);
+    if (text) {
+        *root = cJSON_ParseWithLength(text, len);
+        free(text);
+        if (!cJSON_IsObject(*root)) {
+            fprintf(stderr, "encore serve: %s is not a JSON object\n", path);
+            return -1;
+        }
+        const cJSON *prompts = cJSON_GetObjectItemCaseSensitive(*root, "prompts"), *p;
+        if (prompts && !cJSON_IsNull(prompts) && !cJSON_IsObject(prompts)) {
+            fprintf(stderr, "encore serve: %s: \"prompts\" is not an object of names and texts\n", path);
+            return -1;
+        }
+        cJSON_ArrayForEach(p, prompts) {
+            if (!cJSON_IsString(p)) {
+                fprintf(stderr, "encore serve: %s: prompt \"%s\" is not a string\n", path, p->string);
+                return -1;
+            }
+        }
+        if (cJSON_GetArraySize(prompts) > 0) ctx->prompts = prompts;
+    }
+    const cJSON *dflt = *root ? cJSON_GetObjectItemCaseSensitive(*root, "default_prompt_name") : NULL;
+    const char *name = c->default_prompt_name ? c->default_prompt_name : cJSON_IsString(dflt) ? dflt->valuestring : NULL;
+    if (c->default_prompt) {
+        ctx->default_prompt = c->default_prompt;
+    } else if (name) {
+        const cJSON *p = ctx->prompts ? cJSON_GetObjectItemCaseSensitive(ctx->prompts, name) : NULL;
+        if (!cJSON_IsString(p)) {
+            fprintf(stderr, "encore serve: the default prompt name \"%s\" is not among the prompts of %s\n", name,
+                    path);
+            return -1;
+        }
+        ctx->default_prompt = p->valuestring;
+    }
+    return 0;
+}
+
 int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
     prefer_passive_openmp(argc, argv);
     /* From the start: a signal during model loading shuts down right after. */
@@ -224,6 +289,42 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
         fprintf(stderr, "encore serve: --model DIR is required\n");
         return 2;
     }
+    /* TEI's model id is the Hub id it loaded: for a snapshot of a Hub cache
+     * (.../models--ORG--NAME/snapshots/SHA, as `encore pull` and
+     * huggingface_hub lay it out) ORG/NAME, with SHA as model_sha; else the
+     * directory's name. */
+    char dir_name[256], hub_id[256];
+    if (!c.model_id) {
+        size_t n = strlen(c.model_dir);
+        while (n > 1 && c.model_dir[n - 1] == '/') n--;
+        size_t at = n;
+        while (at > 0 && c.model_dir[at - 1] != '/') at--;
+        snprintf(dir_name, sizeof dir_name, "%.*s", (int)(n - at), c.model_dir + at);
+        c.model_id = dir_name;
+        /* The two directories above: ".../models--ORG--NAME/snapshots/". */
+        size_t s_end = at > 0 ? at - 1 : 0, s_at = s_end;
+        while (s_at > 0 && c.model_dir[s_at - 1] != '/') s_at--;
+        size_t r_end = s_at > 0 ? s_at - 1 : 0, r_at = r_end;
+        while (r_at > 0 && c.model_dir[r_at - 1] != '/') r_at--;
+        const char *repo = c.model_dir + r_at, *sep = NULL;
+        if (s_end - s_at == 9 && strncmp(c.model_dir + s_at, "snapshots", 9) == 0 && r_end - r_at > 8 &&
+            strncmp(repo, "models--", 8) == 0) {
+            for (const char *p = repo + 8; p + 1 < c.model_dir + r_end && !sep; p++)
+                if (p[0] == '-' && p[1] == '-') sep = p;
+            if (sep)
+                snprintf(hub_id, sizeof hub_id, "%.*s/%.*s", (int)(sep - repo - 8), repo + 8,
+                         (int)(c.model_dir + r_end - sep - 2), sep + 2);
+            else
+                snprintf(hub_id, sizeof hub_id, "%.*s", (int)(r_end - r_at - 8), repo + 8);
+            c.model_id = hub_id;
+            c.model_sha = dir_name;
+        }
+    }
+    if (!c.served_model_name) c.served_model_name = c.model_id;
+    {
+        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        c.tokenization_workers = cores > 0 ? (int)cores : 1;
+    }
     if (c.quiet) encore_log_set(quiet_log, NULL);
 
     serve_ctx ctx = {.cfg = c};
@@ -237,6 +338,12 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
     ctx.model = model;
     int rc = 2;
     serve_http *http = NULL;
+    cJSON *st_config = NULL;
+    if (c.default_prompt && c.default_prompt_name) {
+        fprintf(stderr, "encore serve: --default-prompt and --default-prompt-name cannot both be set\n");
+        goto done;
+    }
+    if (load_prompts(&c, &ctx, &st_config) != 0) goto done;
     ctx.metrics = serve_metrics_create(encore_model_max_length(model));
     encore_input probe = {"ok", NULL};
     if (!ctx.metrics ||
@@ -290,6 +397,7 @@ done:
     encore_encoding_free(ctx.probe);
     serve_metrics_free(ctx.metrics);
     encore_model_free(model);
+    cJSON_Delete(st_config);
     if (rc == 0) note(&c, "stopped");
     return rc;
 }

@@ -14,9 +14,10 @@
  * is touched). Connections beyond twice --max-concurrent-requests (plus some
  * room for /health and /metrics) are refused by MHD.
  *
- * Shutdown: serve_http_quiesce stops accepting; requests already started run
- * to the end (their connection threads finish them), later requests on open
- * keep-alive connections get 503 with Connection: close. */
+ * Shutdown: serve_http_quiesce stops accepting (new connections are refused
+ * from then on); requests already started run to the end (their connection
+ * threads finish them), later requests on open keep-alive connections get
+ * 503 with Connection: close. */
 #include "json_buf.h"
 #include "server.h"
 
@@ -57,7 +58,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, serve_reply *r) {
         return MHD_NO;
     }
     r->body = NULL;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type ? r->content_type : "application/json");
+    /* An empty body without a type (GET /health's 200) goes without one. */
+    if (r->content_type || r->len)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type ? r->content_type : "application/json");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     for (int i = 0; i < r->n_headers; i++) MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
@@ -217,7 +220,16 @@ int serve_http_start(serve_ctx *ctx, serve_http **out, int *port) {
 
 void serve_http_quiesce(serve_http *h) {
     atomic_store(&h->ctx->draining, 1);
-    if (h->quiesced_socket == MHD_INVALID_SOCKET) h->quiesced_socket = MHD_quiesce_daemon(h->daemon);
+    if (h->quiesced_socket == MHD_INVALID_SOCKET) {
+        h->quiesced_socket = MHD_quiesce_daemon(h->daemon);
+        /* MHD no longer accepts on the socket, but the kernel would still
+         * complete handshakes into its backlog until the socket closes at
+         * the end of the drain, and then reset them. Shutting it down takes
+         * it out of the listening state now, so new connections are
+         * refused; the descriptor stays open (MHD may still hold it in a
+         * poll set) until serve_http_stop closes it. */
+        if (h->quiesced_socket != MHD_INVALID_SOCKET) shutdown(h->quiesced_socket, SHUT_RDWR);
+    }
 }
 
 int serve_http_wait_idle(serve_http *h, double timeout_s) {

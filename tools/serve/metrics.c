@@ -7,14 +7,22 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* The label of te_request_failure, lower case as TEI's metrics write it. */
 static const char *const error_names[SERVE_ERROR_COUNT] = {
     "validation", "tokenizer", "empty", "overloaded", "backend", "unhealthy", "not_found", "method_not_allowed",
+};
+
+/* The error_type of a response: TEI's ErrorType enum as its server
+ * serializes it (the variant's name); the last two are encore's own, for
+ * routes TEI answers without a body. */
+static const char *const error_types[SERVE_ERROR_COUNT] = {
+    "Validation", "Tokenizer", "Empty", "Overloaded", "Backend", "Unhealthy", "NotFound", "MethodNotAllowed",
 };
 
 static const char *const method_names[SERVE_METHOD_COUNT] = {"single", "batch"};
 
 const char *serve_error_type_name(serve_error_type type) {
-    return type >= 0 && type < SERVE_ERROR_COUNT ? error_names[type] : "unknown";
+    return type >= 0 && type < SERVE_ERROR_COUNT ? error_types[type] : "Unknown";
 }
 
 /* A cumulative histogram as Prometheus wants it: counts[i] observations

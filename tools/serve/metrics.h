@@ -22,6 +22,7 @@ typedef enum serve_error_type {
     SERVE_ERROR_COUNT
 } serve_error_type;
 
+/* The error_type of a response ("Validation", ...). */
 const char *serve_error_type_name(serve_error_type type);
 
 typedef enum serve_method { SERVE_METHOD_SINGLE = 0, SERVE_METHOD_BATCH, SERVE_METHOD_COUNT } serve_method;

@@ -35,6 +35,8 @@ void serve_reply_error(serve_ctx *ctx, serve_reply *r, int status, serve_error_t
     if (!r->body) r->len = 0;
     r->status = status;
     r->content_type = "application/json";
+    r->error_type = (int)type;
+    snprintf(r->error, sizeof r->error, "%s", message);
     serve_metrics_failure(ctx->metrics, type);
 }
 
@@ -55,14 +57,17 @@ static void route_info(serve_ctx *ctx, serve_reply *r) {
     const encore_device device = serve_batcher_device(ctx->batcher);
     serve_buf b = {0};
     serve_buf_puts(&b, "{\"model_id\":");
-    serve_buf_json_cstring(&b, c->model_dir);
+    serve_buf_json_cstring(&b, c->model_id);
     /* The CPU computes in fp32 whatever the weights' dtype; CUDA in fp16
      * by default. */
-    serve_buf_printf(&b, ",\"model_sha\":null,\"model_dtype\":\"%s\",\"model_type\":",
+    serve_buf_puts(&b, ",\"model_sha\":");
+    if (c->model_sha) serve_buf_json_cstring(&b, c->model_sha);
+    else serve_buf_puts(&b, "null");
+    serve_buf_printf(&b, ",\"model_dtype\":\"%s\",\"model_type\":",
                      device == ENCORE_DEVICE_CUDA ? "float16" : "float32");
     const int n_labels = encore_model_n_labels(m);
     if (n_labels > 0) {
-        serve_buf_puts(&b, "{\"classifier\":{\"id2label\":{");
+        serve_buf_puts(&b, serve_model_is_reranker(ctx) ? "{\"reranker\":{\"id2label\":{" : "{\"classifier\":{\"id2label\":{");
         for (int i = 0; i < n_labels; i++) {
             serve_buf_printf(&b, "%s\"%d\":", i ? "," : "", i);
             serve_buf_json_cstring(&b, encore_model_label(m, i));
@@ -83,12 +88,16 @@ static void route_info(serve_ctx *ctx, serve_reply *r) {
                      c->max_batch_tokens);
     if (c->max_batch_requests > 0) serve_buf_printf(&b, ",\"max_batch_requests\":%d", c->max_batch_requests);
     else serve_buf_puts(&b, ",\"max_batch_requests\":null");
-    /* Inputs are tokenized on the thread of their connection. */
+    /* Inputs are tokenized on the thread of their connection: as many at
+     * once as there are cores to run them. */
     serve_buf_printf(&b,
                      ",\"max_client_batch_size\":%d,\"auto_truncate\":%s,\"tokenization_workers\":%d"
-                     ",\"version\":\"%s\",\"sha\":null,\"docker_label\":null",
-                     c->max_client_batch_size, c->auto_truncate ? "true" : "false", c->max_concurrent_requests,
+                     ",\"version\":\"%s\",\"sha\":null,\"docker_label\":null,\"served_model_name\":",
+                     c->max_client_batch_size, c->auto_truncate ? "true" : "false", c->tokenization_workers,
                      ENCORE_VERSION);
+    serve_buf_json_cstring(&b, c->served_model_name);
+    serve_buf_puts(&b, ",\"model_dir\":");
+    serve_buf_json_cstring(&b, c->model_dir);
     /* encore's own fields. */
     const encore_score_function sf = encore_model_score_function(m);
     serve_buf_printf(&b, ",\"device\":\"%s\",\"architecture\":", device_name(device));
@@ -112,6 +121,7 @@ static void route_health(serve_ctx *ctx, serve_reply *r) {
         r->close = 1;
         return;
     }
+    r->content_type = NULL; /* an empty 200 */
     if (serve_now() - serve_batcher_last_success(ctx->batcher) < 1.0) {
         r->status = 200;
         return;
@@ -124,6 +134,22 @@ static void route_health(serve_ctx *ctx, serve_reply *r) {
     else
         r->status = 200;
     free(out);
+}
+
+/* tools/serve/openapi.json, compiled in (embed_file.cmake). */
+extern const unsigned char serve_openapi_json[];
+extern const size_t serve_openapi_json_len;
+
+static void route_openapi(serve_ctx *ctx, serve_reply *r) {
+    r->body = malloc(serve_openapi_json_len);
+    if (!r->body) {
+        serve_reply_error(ctx, r, 500, SERVE_ERROR_BACKEND, "out of memory");
+        return;
+    }
+    memcpy(r->body, serve_openapi_json, serve_openapi_json_len);
+    r->len = serve_openapi_json_len;
+    r->status = 200;
+    r->content_type = "application/json";
 }
 
 static void route_metrics(serve_ctx *ctx, serve_reply *r) {
@@ -140,10 +166,20 @@ static void method_not_allowed(serve_ctx *ctx, serve_reply *r, const char *metho
     r->allow = allow;
 }
 
+/* POST / and /invocations: the model's own task, as TEI routes them:
+ * /rerank for a re-ranker, /predict for another classifier, else /embed. */
+static void model_task(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r) {
+    if (serve_model_is_reranker(ctx)) serve_route_rerank(ctx, body, len, t_start, r);
+    else if (encore_model_n_labels(ctx->model) > 0) serve_route_predict(ctx, body, len, t_start, r);
+    else serve_route_embed(ctx, body, len, t_start, r);
+}
+
 void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, double t_start,
                  serve_reply *r) {
-    static const char *const get_routes[] = {"/health", "/info", "/metrics"};
-    static const char *const post_routes[] = {"/predict", "/embed", "/tokenize"};
+    static const char *const get_routes[] = {"/health", "/info", "/metrics", "/ping", "/openapi.json"};
+    static const char *const post_routes[] = {"/predict",    "/embed",         "/tokenize",     "/v1/embeddings",
+                                              "/decode",     "/similarity",    "/rerank",       "/embed_sparse",
+                                              "/invocations", "/embed_all"};
     memset(r, 0, sizeof *r);
     r->content_type = "application/json";
     const int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -154,15 +190,15 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
          * is the model's task (as TEI routes it). */
         if (is_get) route_health(ctx, r);
         else if (!is_post) method_not_allowed(ctx, r, method, path, "GET, HEAD, POST");
-        else if (encore_model_n_labels(ctx->model) > 0) serve_route_predict(ctx, body, len, t_start, r);
-        else serve_route_embed(ctx, body, len, t_start, r);
+        else model_task(ctx, body, len, t_start, r);
         return;
     }
     for (size_t i = 0; i < sizeof get_routes / sizeof *get_routes; i++) {
         if (strcmp(path, get_routes[i]) != 0) continue;
         if (!is_get) method_not_allowed(ctx, r, method, path, "GET, HEAD");
-        else if (i == 0) route_health(ctx, r);
+        else if (i == 0 || i == 3) route_health(ctx, r); /* GET /ping: SageMaker's health check */
         else if (i == 1) route_info(ctx, r);
+        else if (i == 4) route_openapi(ctx, r);
         else route_metrics(ctx, r);
         return;
     }
@@ -171,11 +207,19 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
         if (!is_post) method_not_allowed(ctx, r, method, path, "POST");
         else if (i == 0) serve_route_predict(ctx, body, len, t_start, r);
         else if (i == 1) serve_route_embed(ctx, body, len, t_start, r);
-        else serve_route_tokenize(ctx, body, len, r);
+        else if (i == 2) serve_route_tokenize(ctx, body, len, r);
+        else if (i == 3) serve_route_openai_embeddings(ctx, body, len, t_start, r);
+        else if (i == 4) serve_route_decode(ctx, body, len, r);
+        else if (i == 5) serve_route_similarity(ctx, body, len, t_start, r);
+        else if (i == 6) serve_route_rerank(ctx, body, len, t_start, r);
+        else if (i == 7) serve_route_embed_sparse(ctx, body, len, r);
+        else if (i == 8) model_task(ctx, body, len, t_start, r); /* SageMaker's /invocations */
+        else serve_route_embed_all(ctx, body, len, t_start, r);
         return;
     }
     serve_reply_error(ctx, r, 404, SERVE_ERROR_NOT_FOUND,
-                      "no route %s %s; the routes are POST /predict, /embed, /tokenize, /, and GET /info, "
-                      "/health, /metrics",
+                      "no route %s %s; the routes are POST /predict, /embed, /embed_all, /tokenize, /rerank, /similarity, "
+                      "/decode, /embed_sparse, /v1/embeddings, /invocations, /, and GET /info, /health, /ping, "
+                      "/metrics, /openapi.json",
                       method, path);
 }

@@ -13,6 +13,13 @@
 
 typedef struct serve_config {
     const char *model_dir;
+    const char *model_id;          /* --model-id, default the Hub id of a Hub cache snapshot, else the
+                                      directory's name */
+    const char *model_sha;         /* the snapshot's revision, or NULL */
+    const char *served_model_name; /* --served-model-name, default model_id */
+    const char *default_prompt_name; /* --default-prompt-name */
+    const char *default_prompt;      /* --default-prompt */
+    int tokenization_workers;      /* inputs tokenized at once: the cores (on the connection threads) */
     encore_device device;
     const char *host;
     int port;                    /* 0: any free port (printed on startup) */
@@ -34,6 +41,8 @@ typedef struct serve_ctx {
     serve_batcher *batcher;
     serve_metrics *metrics;
     encore_encoding *probe;          /* a short input for /health */
+    const struct cJSON *prompts;     /* "prompts" of config_sentence_transformers.json, or NULL */
+    const char *default_prompt;      /* put before every text that asks for no prompt; NULL: none */
     atomic_int inference_requests;   /* inference requests admitted and not yet answered */
     atomic_int draining;             /* shutting down: new requests get 503 */
 } serve_ctx;
@@ -48,6 +57,8 @@ typedef struct serve_reply {
     int close;                 /* send Connection: close */
     int n_headers;
     char headers[10][2][40];   /* extra name/value pairs */
+    int error_type;            /* an error reply (status >= 400): its serve_error_type */
+    char error[1024];          /* its message */
 } serve_reply;
 
 void serve_reply_header(serve_reply *r, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -66,6 +77,14 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
 void serve_route_predict(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
 void serve_route_embed(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
 void serve_route_tokenize(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
+void serve_route_openai_embeddings(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
+void serve_route_embed_all(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
+void serve_route_decode(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
+void serve_route_similarity(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
+void serve_route_rerank(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
+void serve_route_embed_sparse(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
+/* A classifier with one label: TEI's re-ranker (/rerank). */
+int serve_model_is_reranker(const serve_ctx *ctx);
 
 /* The HTTP listener, in http.c. */
 typedef struct serve_http serve_http;
