@@ -90,7 +90,18 @@ TEST_P(Reference, MatchesTransformers) {
     // them: at embed_max_length (sentence_bert_config.json's max_seq_length).
     const cJSON *embed_max_length = fixtures::get(root, "embed_max_length");
     const int max_length = (embed_max_length ? embed_max_length : fixtures::get(root, "max_length"))->valueint;
-    Tokenizer tok = load_tokenizer(fixtures::model_dir(model));
+    // A PEFT adapter's tokenizer is its base model's, named relative to it.
+    std::string dir = fixtures::model_dir(model);
+    if (fs::exists(dir + "/adapter_config.json")) {
+        std::ifstream in(dir + "/adapter_config.json");
+        const std::string text((std::istreambuf_iterator<char>(in)), {});
+        cJSON *cfg = cJSON_Parse(text.c_str());
+        const cJSON *base = cJSON_GetObjectItemCaseSensitive(cfg, "base_model_name_or_path");
+        ASSERT_TRUE(cJSON_IsString(base)) << dir;
+        dir += "/" + std::string(base->valuestring);
+        cJSON_Delete(cfg);
+    }
+    Tokenizer tok = load_tokenizer(dir);
     ASSERT_TRUE(tok);
 
     int n_cases = 0, n_skipped = 0;
