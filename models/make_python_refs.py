@@ -120,16 +120,31 @@ def dump_classifier(name, rel_dir, long, extra_texts=()):
     # fp32, as encore computes F16 and BF16 checkpoints (widened at load).
     pipe = pipeline("text-classification", model=os.path.join(ROOT, rel_dir), device="cpu", dtype=torch.float32)
     assert next(pipe.model.parameters()).dtype == torch.float32
-    cases = classify_cases(long)
+    cases = [c + ({},) for c in classify_cases(long)]
     if extra_texts:
-        cases.append(("extra_texts", list(extra_texts), {"top_k": None}, False))
+        cases.append(("extra_texts", list(extra_texts), {"top_k": None}, False, {}))
+    # Arguments given to pipeline() itself become every call's defaults, and
+    # transformers then nests a single text's top_k list once more.
+    cases += [
+        ("ctor_top_k_none_single", TEXTS[0], {}, False, {"top_k": None}),
+        ("ctor_top_k_none_list", TEXTS[:3], {}, False, {"top_k": None}),
+        ("ctor_top_k_1_single", TEXTS[1], {}, False, {"top_k": 1}),
+        ("ctor_top_k_call_override", TEXTS[1], {"top_k": 2}, False, {"top_k": None}),
+        ("ctor_sigmoid_single", TEXTS[2], {}, False, {"function_to_apply": "sigmoid"}),
+        ("ctor_truncation", long, {}, False, {"truncation": True}),
+    ]
     out = []
-    for case, inputs, kwargs, stream in cases:
+    for case, inputs, kwargs, stream, ctor in cases:
+        p = pipe
+        if ctor:
+            p = pipeline("text-classification", model=os.path.join(ROOT, rel_dir), device="cpu",
+                         dtype=torch.float32, **ctor)
         arg = (x for x in inputs) if stream else inputs
-        result = pipe(arg, **kwargs)
+        result = p(arg, **kwargs)
         if stream:
             result = list(result)
-        out.append({"name": case, "inputs": inputs, "kwargs": kwargs, "stream": stream, "output": result})
+        out.append({"name": case, "inputs": inputs, "kwargs": kwargs, "stream": stream, "pipeline_kwargs": ctor,
+                    "output": result})
     doc = {"generator": "models/make_python_refs.py", "versions": versions(), "model": rel_dir,
            "task": "text-classification", "cases": out}
     path = os.path.join(OUT, name + ".classify.json")

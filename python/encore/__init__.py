@@ -27,6 +27,7 @@ keeps several sessions, actors or other work on the same cores from
 starving each other, as `encore serve` does.
 """
 
+import atexit as _atexit
 import logging as _logging
 import os as _os
 
@@ -60,8 +61,10 @@ def _log(level, message):
     _logger.log(_LEVELS[level] if 0 <= level < len(_LEVELS) else _logging.ERROR, message)
 
 
-# The library's log lines (a CUDA fallback, ...) go to the "encore" logger.
+# The library's log lines (a CUDA fallback, ...) go to the "encore" logger,
+# until the interpreter shuts down (then the C library's default sink again).
 _set_log_handler(_log)
+_atexit.register(_set_log_handler, None)
 
 __all__ = [
     "DeviceError", "Encoding", "Error", "FeatureExtractionPipeline", "InputError", "Model", "ModelError",

@@ -200,8 +200,9 @@ class TextClassificationPipeline(_Pipeline):
         return out
 
     def _single(self, result, inputs, kwargs):
-        legacy = "top_k" not in kwargs and "top_k" not in self._defaults
-        return [result] if isinstance(inputs, str) and legacy else result
+        # As transformers: a str is wrapped in a list unless this call passed
+        # top_k, so top_k given to pipeline() nests a str's list once more.
+        return [result] if isinstance(inputs, str) and "top_k" not in kwargs else result
 
 
 class FeatureExtractionPipeline(_Pipeline):

@@ -1,8 +1,8 @@
 """encore.pipeline("text-classification") against transformers' pipeline:
 every call recorded by models/make_python_refs.py (single texts, lists,
 lists of one, top_k 1 / None / 2, function_to_apply, text pairs,
-truncation, batch sizes, generators) replayed, compared for structure,
-labels and scores."""
+truncation, batch sizes, generators, arguments given to pipeline() itself)
+replayed, compared for structure, labels and scores."""
 
 import pytest
 
@@ -12,10 +12,11 @@ from conftest import CLASSIFIERS, LOGIT_ATOL, SCORE_ATOL, assert_same_output, lo
 _pipes = {}
 
 
-def _pipe(name):
-    if name not in _pipes:
-        _pipes[name] = encore.pipeline("text-classification", model=model_dir(name))
-    return _pipes[name]
+def _pipe(name, **pipeline_kwargs):
+    key = (name, tuple(sorted(pipeline_kwargs.items())))
+    if key not in _pipes:
+        _pipes[key] = encore.pipeline("text-classification", model=model_dir(name), **pipeline_kwargs)
+    return _pipes[key]
 
 
 def _cases():
@@ -28,7 +29,7 @@ def _cases():
 
 @pytest.mark.parametrize("name,case", _cases())
 def test_pipeline_matches_transformers(name, case):
-    pipe = _pipe(name)
+    pipe = _pipe(name, **case["pipeline_kwargs"])
     inputs = (x for x in case["inputs"]) if case["stream"] else case["inputs"]
     out = pipe(inputs, **case["kwargs"])
     if case["stream"]:
@@ -60,9 +61,3 @@ def test_default_model_when_none(monkeypatch):
 def test_encore_model_env(monkeypatch):
     monkeypatch.setenv("ENCORE_MODEL", model_dir("tiny-distilbert-sst"))
     assert encore.pipeline("text-classification").model.path == model_dir("tiny-distilbert-sst")
-
-
-def test_call_defaults_from_pipeline():
-    ref = [c for c in load_reference("tiny-bert-sst.classify.json")["cases"] if c["name"] == "top_k_none_single"][0]
-    pipe = encore.pipeline("text-classification", model=model_dir("tiny-bert-sst"), top_k=None)
-    assert_same_output(pipe(ref["inputs"]), ref["output"], SCORE_ATOL)
