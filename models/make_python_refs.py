@@ -9,8 +9,10 @@ transformers' pipeline and sentence-transformers themselves.
 Offline (HF_HUB_OFFLINE=1): it reads the committed fixture directories and the
 assembled default models only. For each classifier it records calls of
 transformers.pipeline("text-classification", model=DIR) (the inputs, the
-keyword arguments, whether the inputs came as a generator, and the output
-exactly as the pipeline returned it) in <name>.classify.json. For each
+call's keyword arguments, those given to pipeline() itself, whether the
+inputs came as a generator, and the output exactly as the pipeline returned
+it) in <name>.classify.json. Models run in fp32, as encore computes F16 and
+BF16 checkpoints. For each
 embedding model it records SentenceTransformer(DIR).encode calls in
 <name>.encode.json (inputs, arguments, output shape) with the embeddings in
 <name>.encode.npz (float32, one array per case). The tests need neither
