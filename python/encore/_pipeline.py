@@ -161,7 +161,8 @@ class TextClassificationPipeline(_Pipeline):
         if isinstance(x, dict):
             extra = set(x) - {"text", "text_pair"}
             if "text" not in x or extra:
-                raise ValueError("a dict input needs the key 'text' and may have 'text_pair', nothing else; got %s"
+                raise ValueError("a dict input needs the key 'text' and may have 'text_pair', nothing else; got %s "
+                                 "(for the rows of a datasets.Dataset, pass a column: pipe(ds['text']))"
                                  % sorted(x))
             pair = x.get("text_pair")
             if not isinstance(x["text"], str) or not (pair is None or isinstance(pair, str)):

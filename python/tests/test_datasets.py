@@ -3,6 +3,7 @@ adding a label column with an encore pipeline, and streaming a column
 through the pipeline; labels and scores equal transformers' references."""
 
 import datasets
+import pytest
 
 import encore
 from conftest import SCORE_ATOL, assert_same_output, load_reference, model_dir
@@ -35,3 +36,10 @@ def test_stream_a_dataset_column():
     out = classify(ds["text"] if not isinstance(ds["text"], list) else iter(ds["text"]))
     assert not isinstance(out, list)  # a stream in, a generator out, as `for out in pipe(dataset)`
     assert_same_output(list(out), case["output"], SCORE_ATOL)
+
+
+def test_rows_of_a_dataset_say_to_pass_a_column():
+    ds = datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})
+    classify = encore.pipeline("text-classification", model=model_dir("tiny-bert-sst"))
+    with pytest.raises(ValueError, match="pass a column"):
+        list(classify(ds))
