@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Dump the references the Python package's tests hold encore to, from
+transformers' pipeline and sentence-transformers themselves.
+
+    ENCORE_FIXTURE_PYTHON=/path/to/python   # a Python with models/requirements-fixtures.txt
+    python3 models/default/assemble.py --out build/models/encore-sst2-minilm   # the default models
+    $ENCORE_FIXTURE_PYTHON models/make_python_refs.py        # rewrites python/tests/reference/
+
+Offline (HF_HUB_OFFLINE=1): it reads the committed fixture directories and the
+assembled default models only. For each classifier it records calls of
+transformers.pipeline("text-classification", model=DIR) (the inputs, the
+call's keyword arguments, those given to pipeline() itself, whether the
+inputs came as a generator, and the output exactly as the pipeline returned
+it) in <name>.classify.json. Models run in fp32, as encore computes F16 and
+BF16 checkpoints. For each
+embedding model it records SentenceTransformer(DIR).encode calls in
+<name>.encode.json (inputs, arguments, output shape) with the embeddings in
+<name>.encode.npz (float32, one array per case). The tests need neither
+torch nor transformers.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "python", "tests", "reference")
+FIXTURES = "tests/fixtures/models"
+DEFAULTS = "build/models"
+
+# Texts of every kind the tokenizer treats specially, as the C fixtures have.
+TEXTS = [
+    "This movie is fantastic!",
+    "a bleak, joyless and utterly forgettable film .",
+    "",
+    "   leading and trailing spaces   ",
+    "Café crème brûlée, naïve façade",
+    "東京 is big; 界 and 龍 and 요 are rare",
+    "emoji 🔥🎬 and symbols ©®™ ½",
+    "UPPER lower MiXeD",
+    "tabs\tand\nnewlines\r\nhere",
+    "unbelievably-hyphenated, re-examined, well...",
+    "a",
+    "it 's a charming and often affecting journey .",
+]
+PAIRS = [
+    {"text": "The plot was thin.", "text_pair": "The acting made up for it."},
+    {"text": "Great.", "text_pair": ""},
+    {"text": "Café", "text_pair": "東京 🔥"},
+]
+
+
+def long_text(n_words):
+    words = "the film keeps surprising us with quiet scenes and sharp dialogue".split()
+    return " ".join(words[i % len(words)] for i in range(n_words))
+
+
+def classify_cases(long):
+    """(name, inputs, kwargs, stream) for the text-classification pipeline."""
+    return [
+        ("single", TEXTS[0], {}, False),
+        ("single_empty", "", {}, False),
+        ("list", TEXTS, {}, False),
+        ("list_of_one", [TEXTS[1]], {}, False),
+        ("top_k_1_single", TEXTS[0], {"top_k": 1}, False),
+        ("top_k_1_list", TEXTS[:4], {"top_k": 1}, False),
+        ("top_k_none_single", TEXTS[4], {"top_k": None}, False),
+        ("top_k_none_list", TEXTS, {"top_k": None}, False),
+        ("top_k_2_list_of_one", [TEXTS[5]], {"top_k": 2}, False),
+        ("sigmoid", TEXTS[:6], {"function_to_apply": "sigmoid"}, False),
+        ("none", TEXTS[:6], {"function_to_apply": "none", "top_k": None}, False),
+        ("softmax_single", TEXTS[6], {"function_to_apply": "softmax"}, False),
+        ("pair_single", PAIRS[0], {}, False),
+        ("pair_list", PAIRS, {}, False),
+        ("pair_top_k_none", PAIRS[2], {"top_k": None}, False),
+        ("truncation", [long, TEXTS[0]], {"truncation": True}, False),
+        ("truncation_pair", {"text": long, "text_pair": TEXTS[0]}, {"truncation": True}, False),
+        ("batch_size_4", TEXTS, {"batch_size": 4}, False),
+        ("generator", TEXTS, {}, True),
+        ("generator_top_k_none", TEXTS[:5], {"top_k": None}, True),
+        ("generator_pairs", PAIRS, {}, True),
+    ]
+
+
+def encode_cases(long):
+    """(name, sentences, kwargs) for SentenceTransformer.encode."""
+    texts = TEXTS + [long]
+    return [
+        ("list", texts, {}),
+        ("single", TEXTS[0], {}),
+        ("list_of_one", [TEXTS[1]], {}),
+        ("normalize", texts, {"normalize_embeddings": True}),
+        ("truncate_dim", texts, {"truncate_dim": 16}),
+        ("truncate_dim_normalize", texts, {"truncate_dim": 16, "normalize_embeddings": True}),
+        ("prompt", texts[:6], {"prompt": "query: "}),
+        ("batch_size_3", texts, {"batch_size": 3}),
+        ("no_numpy", texts[:3], {"convert_to_numpy": False}),
+    ]
+
+
+def versions():
+    import sentence_transformers
+    import tokenizers
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__, "sentence-transformers": sentence_transformers.__version__,
+            "numpy": np.__version__}
+
+
+def dump_classifier(name, rel_dir, long, extra_texts=()):
+    import torch
+    from transformers import pipeline
+
+    # fp32, as encore computes F16 and BF16 checkpoints (widened at load).
+    pipe = pipeline("text-classification", model=os.path.join(ROOT, rel_dir), device="cpu", dtype=torch.float32)
+    assert next(pipe.model.parameters()).dtype == torch.float32
+    cases = [c + ({},) for c in classify_cases(long)]
+    if extra_texts:
+        cases.append(("extra_texts", list(extra_texts), {"top_k": None}, False, {}))
+    # Arguments given to pipeline() itself become every call's defaults, and
+    # transformers then nests a single text's top_k list once more.
+    cases += [
+        ("ctor_top_k_none_single", TEXTS[0], {}, False, {"top_k": None}),
+        ("ctor_top_k_none_list", TEXTS[:3], {}, False, {"top_k": None}),
+        ("ctor_top_k_1_single", TEXTS[1], {}, False, {"top_k": 1}),
+        ("ctor_top_k_call_override", TEXTS[1], {"top_k": 2}, False, {"top_k": None}),
+        ("ctor_sigmoid_single", TEXTS[2], {}, False, {"function_to_apply": "sigmoid"}),
+        ("ctor_truncation", long, {}, False, {"truncation": True}),
+    ]
+    out = []
+    for case, inputs, kwargs, stream, ctor in cases:
+        p = pipe
+        if ctor:
+            p = pipeline("text-classification", model=os.path.join(ROOT, rel_dir), device="cpu",
+                         dtype=torch.float32, **ctor)
+        arg = (x for x in inputs) if stream else inputs
+        result = p(arg, **kwargs)
+        if stream:
+            result = list(result)
+        out.append({"name": case, "inputs": inputs, "kwargs": kwargs, "stream": stream, "pipeline_kwargs": ctor,
+                    "output": result})
+    doc = {"generator": "models/make_python_refs.py", "versions": versions(), "model": rel_dir,
+           "task": "text-classification", "cases": out}
+    path = os.path.join(OUT, name + ".classify.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print("wrote", path, file=sys.stderr)
+
+
+def dump_encoder(name, rel_dir, long, truncate_dim):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(os.path.join(ROOT, rel_dir), device="cpu", model_kwargs={"dtype": torch.float32})
+    assert next(model.parameters()).dtype == torch.float32
+    cases, arrays = [], {}
+    for case, sentences, kwargs in encode_cases(long):
+        if "truncate_dim" in kwargs:
+            kwargs = dict(kwargs, truncate_dim=truncate_dim)
+        result = model.encode(sentences, **kwargs)
+        if isinstance(result, list):  # convert_to_numpy=False: a list of tensors
+            kind = "list"
+            array = np.stack([t.numpy() for t in result])
+        else:
+            kind = "ndarray"
+            array = np.asarray(result)
+        arrays[case] = array.astype(np.float32)
+        cases.append({"name": case, "inputs": sentences, "kwargs": kwargs, "type": kind,
+                      "shape": list(array.shape) if kind == "ndarray" else [len(result)] + list(result[0].shape),
+                      "dtype": str(array.dtype)})
+    doc = {"generator": "models/make_python_refs.py", "versions": versions(), "model": rel_dir,
+           "task": "sentence-transformers encode", "cases": cases}
+    with open(os.path.join(OUT, name + ".encode.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    np.savez_compressed(os.path.join(OUT, name + ".encode.npz"), **arrays)
+    print("wrote", name, "encode", file=sys.stderr)
+
+
+def sst2_dev(n):
+    path = os.path.join(ROOT, "..", "shared", "data", "sst2", "dev.tsv")
+    with open(path, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t")[0] for line in f][1:]
+    return rows[:n]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--skip-default", action="store_true", help="the committed fixtures only")
+    args = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    fixture_long = long_text(80)  # > 64 tokens, the fixtures' limit
+    for name in ("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel"):
+        dump_classifier(name, os.path.join(FIXTURES, name), fixture_long)
+    for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-embed-short"):
+        dump_encoder(name, os.path.join(FIXTURES, name), fixture_long, 16)
+    if not args.skip_default:
+        default_long = long_text(600)  # > 512 tokens
+        dump_classifier("encore-sst2-minilm", os.path.join(DEFAULTS, "encore-sst2-minilm"), default_long,
+                        extra_texts=sst2_dev(64))
+        dump_encoder("all-minilm-l6-v2", os.path.join(DEFAULTS, "all-minilm-l6-v2"), default_long, 128)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""encore.pipeline: transformers' pipeline() call semantics on the C library.
+
+``pipe = encore.pipeline("text-classification")`` then ``pipe(inputs, **kw)``
+returns what ``transformers.pipeline("text-classification", model=DIR)``
+returns for the same directory: the same nesting, labels and keys, scores
+within 1e-5 (python/tests/test_pipeline_parity.py holds it to dumps of
+transformers itself).
+"""
+
+import itertools
+import types
+
+import numpy as np
+
+from . import _encore
+from ._core import Model, SessionPool
+from ._sentence import SentenceEncoder
+
+_FUNCTIONS = ("softmax", "sigmoid", "none")
+_PAIR_ERROR = (
+    "The pipeline received invalid inputs, if you are trying to send text pairs, you can try to send a"
+    ' dictionary `{"text": "My text", "text_pair": "My pair"}` in order to send a text pair.'
+)
+
+
+def _sigmoid(x):  # as transformers.pipelines.text_classification.sigmoid, in float32
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x):  # as transformers.pipelines.text_classification.softmax, in float32
+    maxes = np.max(x, axis=-1, keepdims=True)
+    shifted_exp = np.exp(x - maxes)
+    return shifted_exp / shifted_exp.sum(axis=-1, keepdims=True)
+
+
+def _batches(iterable, size):
+    it = iter(iterable)
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+def _is_stream(inputs):
+    """Generators, datasets' columns and other iterables stream, as a
+    generator or a Dataset does in transformers."""
+    if isinstance(inputs, (str, bytes, bytearray, dict, list, tuple)) or inputs is None:
+        return False
+    if isinstance(inputs, types.GeneratorType):
+        return True
+    try:
+        iter(inputs)
+    except TypeError:
+        return False
+    return True
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError("batch_size must be an int >= 1, not %r" % (batch_size,))
+    return batch_size
+
+
+class _Pipeline:
+    """What both tasks share: the model, a pool of sessions (so that one
+    pipeline may be called from several threads at once), batching."""
+
+    def __init__(self, model, task, device, precision, threads, batch_size, weights, defaults):
+        if model is None or not isinstance(model, Model):
+            model = Model(model, task=task, weights=weights)
+        self.model = model
+        self.batch_size = _check_batch_size(batch_size)
+        self._pool = SessionPool(model, device=device, precision=precision, threads=threads)
+        self._defaults = defaults
+        self._sanitize(**defaults)  # bad defaults fail at construction
+
+    @property
+    def device(self):
+        """Where the sessions run after any fallback: 'cpu' or 'cuda'."""
+        return self._pool.device
+
+    def __call__(self, inputs, batch_size=None, **kwargs):
+        params = self._sanitize(**{**self._defaults, **kwargs})
+        size = self.batch_size if batch_size is None else _check_batch_size(batch_size)
+        if _is_stream(inputs):
+            return self._stream(inputs, size, params)
+        if isinstance(inputs, (list, tuple)):
+            if not inputs:
+                raise _encore.InputError("inputs is an empty list: give at least one text")
+            items = [self._item(x) for x in inputs]  # every item checked before any work
+            out = []
+            for chunk in _batches(items, size):
+                out.extend(self._run(chunk, params))
+            return out
+        return self._single(self._run([self._item(inputs)], params)[0], inputs, kwargs)
+
+    def _stream(self, inputs, size, params):
+        for chunk in _batches(inputs, size):
+            yield from self._run([self._item(x) for x in chunk], params)
+
+
+class TextClassificationPipeline(_Pipeline):
+    """``pipe(inputs, top_k=..., function_to_apply=..., truncation=...)``.
+
+    inputs: a str, a ``{"text", "text_pair"}`` dict, a list of those, or a
+    generator / other iterable (then the result is a generator, one result
+    per input, computed ``batch_size`` inputs at a time). Results as
+    transformers gives them: a str gives ``[{"label", "score"}]``, a list
+    gives one ``{"label", "score"}`` per input; with ``top_k`` (an int, or
+    None for every label) each input gives a list of dicts, best first.
+    ``function_to_apply``: "softmax", "sigmoid" or "none" (default: the
+    model's, as transformers chooses it). ``truncation=True`` cuts over-long
+    input to the model's maximum; without it (the default, as in
+    transformers) over-long input raises encore.InputError.
+    """
+
+    task = "text-classification"
+
+    def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
+                 **defaults):
+        super().__init__(model, "classify", device, precision, threads, batch_size, weights, defaults)
+        if self.model.n_labels < 1:
+            raise _encore.InputError("%s has no classification head (%s): use task 'feature-extraction'"
+                                     % (self.model.path, self.model.architecture))
+        self._labels = self.model.labels
+
+    def _sanitize(self, top_k="", function_to_apply=None, truncation=False, **unknown):
+        if unknown:
+            raise TypeError("unexpected argument(s) for text-classification: %s" % ", ".join(sorted(unknown)))
+        legacy = True
+        if top_k is None or (isinstance(top_k, int) and not isinstance(top_k, bool)):
+            if top_k is not None and top_k < 1:
+                raise ValueError("top_k must be None or an int >= 1, not %r" % (top_k,))
+            legacy = False
+        elif top_k != "":
+            raise TypeError("top_k must be None or an int, not %r" % (top_k,))
+        if function_to_apply is not None:
+            name = getattr(function_to_apply, "value", function_to_apply)
+            if not isinstance(name, str) or name.lower() not in _FUNCTIONS:
+                raise ValueError("function_to_apply must be one of %s, not %r" % (", ".join(_FUNCTIONS),
+                                                                                 function_to_apply))
+            function_to_apply = name.lower()
+        if truncation in (True, "longest_first", "only_first", "only_second"):
+            # encore cuts pairs longest-first, the tokenizer's default
+            if truncation in ("only_first", "only_second"):
+                raise ValueError("truncation=%r is not supported: encore truncates longest_first" % (truncation,))
+            truncation = True
+        elif truncation in (False, None, "do_not_truncate"):
+            truncation = False
+        else:
+            raise ValueError("truncation must be True, False, 'longest_first' or 'do_not_truncate', not %r"
+                             % (truncation,))
+        return {"top_k": 1 if top_k == "" else top_k, "legacy": legacy, "function": function_to_apply,
+                "truncation": truncation}
+
+    @staticmethod
+    def _item(x):
+        if isinstance(x, str):
+            return x, None
+        if isinstance(x, dict):
+            extra = set(x) - {"text", "text_pair"}
+            if "text" not in x or extra:
+                raise ValueError("a dict input needs the key 'text' and may have 'text_pair', nothing else; got %s "
+                                 "(for the rows of a datasets.Dataset, pass a column: pipe(ds['text']))"
+                                 % sorted(x))
+            pair = x.get("text_pair")
+            if not isinstance(x["text"], str) or not (pair is None or isinstance(pair, str)):
+                raise TypeError("'text' must be a str and 'text_pair' a str or None")
+            return x["text"], pair
+        if isinstance(x, list):
+            if len(x) == 1 and isinstance(x[0], list) and len(x[0]) == 2:  # transformers' old pair form
+                a, b = x[0]
+                if isinstance(a, str) and isinstance(b, str):
+                    return a, b
+            raise ValueError(_PAIR_ERROR)
+        raise TypeError("an input must be a str, a {'text', 'text_pair'} dict or a list of them, not %s"
+                        % type(x).__name__)
+
+    def _run(self, items, p):
+        texts = [t for t, _ in items]
+        pairs = [q for _, q in items]
+        if all(q is None for q in pairs):
+            pairs = None
+        if p["function"] is None:
+            scores = self._pool.run("scores", texts, pairs, truncation=p["truncation"])
+        else:
+            logits = self._pool.run("logits", texts, pairs, truncation=p["truncation"])
+            f = p["function"]
+            scores = _softmax(logits) if f == "softmax" else _sigmoid(logits) if f == "sigmoid" else logits
+        return [self._postprocess(row, p) for row in scores]
+
+    def _postprocess(self, scores, p):
+        if p["top_k"] == 1 and p["legacy"]:
+            return {"label": self._labels[int(scores.argmax())], "score": float(scores.max())}
+        out = [{"label": self._labels[i], "score": float(s)} for i, s in enumerate(scores)]
+        if not p["legacy"]:
+            out.sort(key=lambda x: x["score"], reverse=True)
+            if p["top_k"] is not None:
+                out = out[: p["top_k"]]
+        return out
+
+    def _single(self, result, inputs, kwargs):
+        # As transformers: a str is wrapped in a list unless this call passed
+        # top_k, so top_k given to pipeline() nests a str's list once more.
+        return [result] if isinstance(inputs, str) and "top_k" not in kwargs else result
+
+
+class FeatureExtractionPipeline(_Pipeline):
+    """``pipe(inputs, normalize=False, return_tensors=False)``: the sentence
+    embedding of each input, as sentence-transformers' encode computes it
+    (the directory's pooling and Normalize module, cut at its
+    max_seq_length; normalize=True as normalize_embeddings). Unlike transformers'
+    feature-extraction, which gives every token's hidden state, this gives
+    one pooled vector per input: a str gives a list of hidden_size floats, a
+    list gives one such list per input, an iterable streams them;
+    ``return_tensors=True`` gives float32 numpy arrays instead of lists."""
+
+    task = "feature-extraction"
+
+    def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
+                 **defaults):
+        super().__init__(model, "embed", device, precision, threads, batch_size, weights, defaults)
+        # The directory's modules (pooling, Normalize) apply as in encode().
+        self._encoder = SentenceEncoder(self.model, _pool=self._pool)
+
+    def _sanitize(self, normalize=False, return_tensors=False, truncation=True, **unknown):
+        if unknown:
+            raise TypeError("unexpected argument(s) for feature-extraction: %s" % ", ".join(sorted(unknown)))
+        if truncation is not True:
+            raise ValueError("feature-extraction always cuts at the model's max_seq_length, as "
+                             "sentence-transformers does; truncation must be True")
+        return {"normalize": bool(normalize), "tensors": bool(return_tensors)}
+
+    @staticmethod
+    def _item(x):
+        if isinstance(x, str):
+            return x
+        raise TypeError("a feature-extraction input must be a str, not %s" % type(x).__name__)
+
+    def _run(self, texts, p):
+        emb = self._encoder.encode(texts, batch_size=len(texts), normalize_embeddings=p["normalize"])
+        return [row.copy() if p["tensors"] else row.tolist() for row in emb]
+
+    def _single(self, result, inputs, kwargs):
+        return result
+
+
+_TASKS = {
+    "text-classification": TextClassificationPipeline,
+    "sentiment-analysis": TextClassificationPipeline,
+    "feature-extraction": FeatureExtractionPipeline,
+}
+
+
+def pipeline(task, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32", **kwargs):
+    """A callable with transformers' pipeline semantics.
+
+    task: "text-classification" (or "sentiment-analysis") or
+    "feature-extraction". model: a model directory, an encore.Model, or
+    None for the default model of the task (see encore.default_model_dir).
+    device: "cpu", "cuda" or "auto" (CUDA on a CUDA build with a GPU, else
+    the CPU with one log line). precision: None (fp32 on the CPU, fp16 on
+    CUDA), "fp32", "fp16" or "bf16". threads: CPU threads per call (None:
+    all cores). batch_size: inputs per forward pass (results do not depend
+    on it). weights: "fp32" (the reference), "bf16" or "int8" on the CPU.
+    Other keyword arguments (top_k, function_to_apply, truncation, ...)
+    become the defaults of every call.
+
+    The pipeline may be called from several threads at once: each call in
+    flight takes a session of its own from a pool inside.
+    """
+    if task not in _TASKS:
+        raise ValueError("unknown task %r: encore has %s" % (task, ", ".join(sorted(_TASKS))))
+    return _TASKS[task](model=model, device=device, precision=precision, threads=threads, batch_size=batch_size,
+                        weights=weights, **kwargs)

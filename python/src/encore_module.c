@@ -1,0 +1,633 @@
+/*
+ * encore._encore: the thin binding of include/encore.h for Python.
+ *
+ * Written against CPython's stable ABI (Py_LIMITED_API 3.9, one abi3 module
+ * for every Python from 3.9 on) and without numpy's C API: results come back
+ * as bytearrays of float32 or int32, which the Python layer (python/encore)
+ * wraps with numpy.frombuffer. This file converts types, releases the GIL
+ * around tokenization and the forward pass, and maps encore_status to
+ * exceptions; the API's shape (pipeline, encode) lives in Python.
+ *
+ * Objects:
+ *   Model(path, weights="fp32")   an encore_model: immutable, shared by threads
+ *   Session(model, device, precision, threads, max_batch_tokens)
+ *                                 an encore_session: one thread at a time; a
+ *                                 second thread that calls a busy session gets
+ *                                 encore.Error instead of a data race
+ */
+#define Py_LIMITED_API 0x03090000
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "encore.h"
+
+/* ---- exceptions ----------------------------------------------------------- */
+
+/* encore.Error and its subclasses, one per kind of failure (see make_errors). */
+static PyObject *Error, *ModelFileError, *ModelError, *UnsupportedError, *InputError, *OutOfMemoryError,
+    *DeviceError;
+
+static PyObject *error_type(encore_status st) {
+    switch (st) {
+    case ENCORE_STATUS_IO_ERROR: return ModelFileError;
+    case ENCORE_STATUS_BAD_MODEL: return ModelError;
+    case ENCORE_STATUS_UNSUPPORTED: return UnsupportedError;
+    case ENCORE_STATUS_INVALID_ARGUMENT:
+    case ENCORE_STATUS_BAD_INPUT:
+    case ENCORE_STATUS_TOO_LONG: return InputError;
+    case ENCORE_STATUS_OUT_OF_MEMORY: return OutOfMemoryError;
+    case ENCORE_STATUS_DEVICE_ERROR: return DeviceError;
+    default: return Error;
+    }
+}
+
+/* Raise the exception for st with message msg; the instance carries
+ * .status, the status name ("bad input"). Returns NULL. */
+static PyObject *raise_status(encore_status st, const char *msg) {
+    PyObject *type = error_type(st);
+    PyObject *exc = PyObject_CallFunction(type, "s", msg && *msg ? msg : encore_status_str(st));
+    if (!exc) return NULL;
+    PyObject *name = PyUnicode_FromString(encore_status_str(st));
+    if (!name || PyObject_SetAttrString(exc, "status", name) < 0) {
+        Py_XDECREF(name);
+        Py_DECREF(exc);
+        return NULL;
+    }
+    Py_DECREF(name);
+    PyErr_SetObject(type, exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+static PyObject *new_error(PyObject *module, const char *name, PyObject *bases, const char *doc) {
+    char qualified[128];
+    snprintf(qualified, sizeof qualified, "encore.%s", name);
+    PyObject *type = PyErr_NewExceptionWithDoc(qualified, doc, bases, NULL);
+    if (!type) return NULL;
+    Py_INCREF(type);
+    if (PyModule_AddObject(module, name, type) < 0) {
+        Py_DECREF(type);
+        Py_DECREF(type);
+        return NULL;
+    }
+    return type;
+}
+
+/* Error(Exception) is the base of all; each subclass also derives from the
+ * built-in exception that fits, so `except FileNotFoundError` and
+ * `except ValueError` catch what they should. */
+static int make_errors(PyObject *m) {
+    Error = new_error(m, "Error", PyExc_Exception,
+                      "Base of encore's exceptions. .status names the C status (e.g. 'bad input').");
+    if (!Error) return -1;
+    struct {
+        PyObject **slot;
+        const char *name;
+        PyObject *builtin;
+        const char *doc;
+    } kinds[] = {
+        {&ModelFileError, "ModelFileError", PyExc_FileNotFoundError, "A model file is missing or unreadable."},
+        {&ModelError, "ModelError", PyExc_ValueError, "A malformed model: config, weights or vocabulary."},
+        {&UnsupportedError, "UnsupportedError", PyExc_ValueError, "An architecture, dtype or setting encore lacks."},
+        {&InputError, "InputError", PyExc_ValueError, "Unusable input: invalid text, too long, bad argument."},
+        {&OutOfMemoryError, "OutOfMemoryError", PyExc_MemoryError, "Out of host or device memory."},
+        {&DeviceError, "DeviceError", PyExc_RuntimeError, "A GPU call failed."},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        PyObject *bases = PyTuple_Pack(2, Error, kinds[i].builtin);
+        if (!bases) return -1;
+        *kinds[i].slot = new_error(m, kinds[i].name, bases, kinds[i].doc);
+        Py_DECREF(bases);
+        if (!*kinds[i].slot) return -1;
+    }
+    return 0;
+}
+
+/* ---- Model ---------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    encore_model *model;
+} ModelObject;
+
+static PyTypeObject *ModelType;
+
+static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"path", "weights", NULL};
+    PyObject *path = NULL;
+    const char *weights = "fp32";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|s:Model", keywords, PyUnicode_FSConverter, &path, &weights))
+        return NULL;
+    encore_model_params params = encore_model_default_params();
+    if (strcmp(weights, "fp32") == 0) params.weights = ENCORE_WEIGHTS_FP32;
+    else if (strcmp(weights, "bf16") == 0) params.weights = ENCORE_WEIGHTS_BF16;
+    else if (strcmp(weights, "int8") == 0) params.weights = ENCORE_WEIGHTS_INT8;
+    else {
+        Py_DECREF(path);
+        PyErr_Format(PyExc_ValueError, "weights must be 'fp32', 'bf16' or 'int8', not '%s'", weights);
+        return NULL;
+    }
+    const char *dir = PyBytes_AsString(path);
+    if (!dir) {
+        Py_DECREF(path);
+        return NULL;
+    }
+    encore_model *model = NULL;
+    encore_status st;
+    char message[1024] = "";
+    Py_BEGIN_ALLOW_THREADS
+    st = encore_model_load(dir, params, &model);
+    if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_last_error());
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (st != ENCORE_STATUS_OK) return raise_status(st, message);
+    ModelObject *self = (ModelObject *)((allocfunc)PyType_GetSlot(type, Py_tp_alloc))(type, 0);
+    if (!self) {
+        encore_model_free(model);
+        return NULL;
+    }
+    self->model = model;
+    return (PyObject *)self;
+}
+
+static void model_dealloc(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    encore_model_free(((ModelObject *)self)->model);
+    ((freefunc)PyType_GetSlot(type, Py_tp_free))(self);
+    Py_DECREF(type);
+}
+
+static encore_model *model_of(PyObject *self) { return ((ModelObject *)self)->model; }
+
+static PyObject *model_get_n_labels(PyObject *self, void *c) {
+    return PyLong_FromLong(encore_model_n_labels(model_of(self)));
+}
+static PyObject *model_get_hidden_size(PyObject *self, void *c) {
+    return PyLong_FromLong(encore_model_hidden_size(model_of(self)));
+}
+static PyObject *model_get_n_layers(PyObject *self, void *c) {
+    return PyLong_FromLong(encore_model_n_layers(model_of(self)));
+}
+static PyObject *model_get_max_length(PyObject *self, void *c) {
+    return PyLong_FromLong(encore_model_task_max_length(model_of(self), ENCORE_TASK_CLASSIFY));
+}
+static PyObject *model_get_embed_max_length(PyObject *self, void *c) {
+    return PyLong_FromLong(encore_model_task_max_length(model_of(self), ENCORE_TASK_EMBED));
+}
+static PyObject *model_get_architecture(PyObject *self, void *c) {
+    return PyUnicode_FromString(encore_model_architecture_name(model_of(self)));
+}
+static PyObject *model_get_task(PyObject *self, void *c) {
+    return PyUnicode_FromString(encore_model_task(model_of(self)) == ENCORE_TASK_CLASSIFY ? "classify" : "embed");
+}
+static PyObject *model_get_score_function(PyObject *self, void *c) {
+    switch (encore_model_score_function(model_of(self))) {
+    case ENCORE_SCORE_FUNCTION_SOFTMAX: return PyUnicode_FromString("softmax");
+    case ENCORE_SCORE_FUNCTION_SIGMOID: return PyUnicode_FromString("sigmoid");
+    default: return PyUnicode_FromString("none");
+    }
+}
+static PyObject *model_get_pooling(PyObject *self, void *c) {
+    return PyUnicode_FromString(encore_model_pooling(model_of(self)) == ENCORE_POOLING_CLS ? "cls" : "mean");
+}
+static PyObject *model_get_labels(PyObject *self, void *c) {
+    int n = encore_model_n_labels(model_of(self));
+    PyObject *labels = PyTuple_New(n);
+    for (int i = 0; labels && i < n; i++) {
+        const char *label = encore_model_label(model_of(self), i);
+        PyObject *s = PyUnicode_DecodeUTF8(label ? label : "", label ? (Py_ssize_t)strlen(label) : 0, "replace");
+        if (!s) {
+            Py_DECREF(labels);
+            return NULL;
+        }
+        PyTuple_SetItem(labels, i, s);
+    }
+    return labels;
+}
+
+static PyGetSetDef model_getset[] = {
+    {"n_labels", model_get_n_labels, NULL, "Labels of the classification head (0 without one).", NULL},
+    {"labels", model_get_labels, NULL, "id2label as a tuple.", NULL},
+    {"hidden_size", model_get_hidden_size, NULL, "Width of the hidden states and embeddings.", NULL},
+    {"n_layers", model_get_n_layers, NULL, "Encoder layers.", NULL},
+    {"max_length", model_get_max_length, NULL, "Tokens one input may hold for classification.", NULL},
+    {"embed_max_length", model_get_embed_max_length, NULL, "Tokens one input may hold for embeddings.", NULL},
+    {"architecture", model_get_architecture, NULL, "The config's architecture name.", NULL},
+    {"task", model_get_task, NULL, "'classify' with a classification head, else 'embed'.", NULL},
+    {"score_function", model_get_score_function, NULL, "'softmax', 'sigmoid' or 'none'.", NULL},
+    {"pooling", model_get_pooling, NULL, "The directory's pooling: 'mean' or 'cls'.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+/* UTF-8 bytes of a str, or NULL with an exception: TypeError for anything
+ * but str, UnicodeEncodeError (a ValueError) for lone surrogates, InputError
+ * for U+0000, which a C string cannot carry. what names the argument. */
+static PyObject *utf8_of(PyObject *obj, const char *what, Py_ssize_t index) {
+    if (!PyUnicode_Check(obj)) {
+        PyObject *type = PyObject_Type(obj);
+        PyObject *tname = type ? PyObject_GetAttrString(type, "__name__") : NULL;
+        if (index >= 0)
+            PyErr_Format(PyExc_TypeError, "%s %zd must be a str, not %S", what, index, tname ? tname : Py_None);
+        else
+            PyErr_Format(PyExc_TypeError, "%s must be a str, not %S", what, tname ? tname : Py_None);
+        Py_XDECREF(tname);
+        Py_XDECREF(type);
+        return NULL;
+    }
+    PyObject *bytes = PyUnicode_AsUTF8String(obj);
+    if (!bytes) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
+        PyErr_Clear(); /* a lone surrogate: not text that UTF-8 (or a tokenizer) can carry */
+        char msg[200];
+        if (index >= 0)
+            snprintf(msg, sizeof msg, "%s %zd is not valid Unicode: it holds a lone surrogate (U+D800..U+DFFF)", what,
+                     index);
+        else
+            snprintf(msg, sizeof msg, "%s is not valid Unicode: it holds a lone surrogate (U+D800..U+DFFF)", what);
+        return raise_status(ENCORE_STATUS_BAD_INPUT, msg);
+    }
+    char *data = NULL;
+    Py_ssize_t len = 0;
+    if (PyBytes_AsStringAndSize(bytes, &data, &len) < 0) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    if (memchr(data, 0, (size_t)len)) {
+        Py_DECREF(bytes);
+        char msg[160];
+        if (index >= 0)
+            snprintf(msg, sizeof msg, "%s %zd contains U+0000, which encore cannot take (texts are C strings)", what,
+                     index);
+        else
+            snprintf(msg, sizeof msg, "%s contains U+0000, which encore cannot take (texts are C strings)", what);
+        return raise_status(ENCORE_STATUS_BAD_INPUT, msg);
+    }
+    return bytes;
+}
+
+static int parse_task(const char *name, encore_task *task) {
+    if (strcmp(name, "classify") == 0) *task = ENCORE_TASK_CLASSIFY;
+    else if (strcmp(name, "embed") == 0) *task = ENCORE_TASK_EMBED;
+    else {
+        PyErr_Format(PyExc_ValueError, "task must be 'classify' or 'embed', not '%s'", name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *int32_buffer(const int32_t *data, Py_ssize_t n) {
+    return PyByteArray_FromStringAndSize((const char *)data, n * (Py_ssize_t)sizeof(int32_t));
+}
+
+/* Model.tokenize(text, text_pair=None, task="classify", truncation=True) ->
+ * dict of int32 bytearrays: ids, type_ids, offsets (n, 2: UTF-8 byte
+ * ranges), sequence_ids; and n_tokens, n_untruncated. */
+static PyObject *model_tokenize(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"text", "text_pair", "task", "truncation", NULL};
+    PyObject *text = NULL, *pair = Py_None;
+    const char *task_name = "classify";
+    int truncation = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|Osp:tokenize", keywords, &text, &pair, &task_name,
+                                     &truncation))
+        return NULL;
+    encore_task task;
+    if (parse_task(task_name, &task) < 0) return NULL;
+    PyObject *tb = utf8_of(text, "text", -1);
+    if (!tb) return NULL;
+    PyObject *pb = NULL;
+    if (pair != Py_None && !(pb = utf8_of(pair, "text_pair", -1))) {
+        Py_DECREF(tb);
+        return NULL;
+    }
+    encore_input input = {PyBytes_AsString(tb), pb ? PyBytes_AsString(pb) : NULL};
+    encore_encoding *enc = NULL;
+    encore_status st;
+    char message[1024] = "";
+    Py_BEGIN_ALLOW_THREADS
+    st = encore_model_tokenize_for_task(model_of(self), input, task, truncation, &enc);
+    if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_last_error());
+    Py_END_ALLOW_THREADS
+    Py_DECREF(tb);
+    Py_XDECREF(pb);
+    if (st != ENCORE_STATUS_OK) return raise_status(st, message);
+    PyObject *ids = int32_buffer(enc->ids, enc->n_tokens);
+    PyObject *type_ids = int32_buffer(enc->type_ids, enc->n_tokens);
+    PyObject *offsets = int32_buffer(enc->offsets, 2 * (Py_ssize_t)enc->n_tokens);
+    PyObject *sequence_ids = int32_buffer(enc->sequence_ids, enc->n_tokens);
+    PyObject *out = NULL;
+    if (ids && type_ids && offsets && sequence_ids)
+        out = Py_BuildValue("{sOsOsOsOsisi}", "ids", ids, "type_ids", type_ids, "offsets", offsets, "sequence_ids",
+                            sequence_ids, "n_tokens", (int)enc->n_tokens, "n_untruncated", (int)enc->n_untruncated);
+    Py_XDECREF(ids);
+    Py_XDECREF(type_ids);
+    Py_XDECREF(offsets);
+    Py_XDECREF(sequence_ids);
+    encore_encoding_free(enc);
+    return out;
+}
+
+/* Model.token(id) -> the vocabulary entry, or None out of range. */
+static PyObject *model_token(PyObject *self, PyObject *arg) {
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred()) return NULL;
+    const char *tok = (id < INT32_MIN || id > INT32_MAX) ? NULL : encore_model_token(model_of(self), (int32_t)id);
+    if (!tok) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(tok, (Py_ssize_t)strlen(tok), "replace");
+}
+
+static PyMethodDef model_methods[] = {
+    {"tokenize", (PyCFunction)(void (*)(void))model_tokenize, METH_VARARGS | METH_KEYWORDS,
+     "tokenize(text, text_pair=None, task='classify', truncation=True) -> dict of int32 buffers"},
+    {"token", model_token, METH_O, "token(id) -> str or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot model_slots[] = {
+    {Py_tp_new, (void *)model_new},
+    {Py_tp_dealloc, (void *)model_dealloc},
+    {Py_tp_getset, model_getset},
+    {Py_tp_methods, model_methods},
+    {Py_tp_doc, "Model(path, weights='fp32'): a loaded model directory, shared by any number of threads."},
+    {0, NULL},
+};
+
+static PyType_Spec model_spec = {"encore._encore.Model", sizeof(ModelObject), 0, Py_TPFLAGS_DEFAULT, model_slots};
+
+/* ---- Session -------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *model; /* the ModelObject, kept alive as long as the session */
+    encore_session *session;
+    int busy;        /* a call is running with the GIL released (read and set under the GIL) */
+} SessionObject;
+
+static PyTypeObject *SessionType;
+
+static PyObject *session_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"model", "device", "precision", "threads", "max_batch_tokens", NULL};
+    PyObject *model = NULL;
+    const char *device = "cpu", *precision = "default";
+    int threads = 0, max_batch_tokens = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|ssii:Session", keywords, ModelType, &model, &device,
+                                     &precision, &threads, &max_batch_tokens))
+        return NULL;
+    encore_session_params params = encore_session_default_params();
+    if (strcmp(device, "cpu") == 0) params.device = ENCORE_DEVICE_CPU;
+    else if (strcmp(device, "cuda") == 0) params.device = ENCORE_DEVICE_CUDA;
+    else if (strcmp(device, "auto") == 0) params.device = ENCORE_DEVICE_AUTO;
+    else return PyErr_Format(PyExc_ValueError, "device must be 'cpu', 'cuda' or 'auto', not '%s'", device);
+    if (strcmp(precision, "default") == 0) params.precision = ENCORE_PRECISION_DEFAULT;
+    else if (strcmp(precision, "fp32") == 0) params.precision = ENCORE_PRECISION_FP32;
+    else if (strcmp(precision, "fp16") == 0) params.precision = ENCORE_PRECISION_FP16;
+    else if (strcmp(precision, "bf16") == 0) params.precision = ENCORE_PRECISION_BF16;
+    else
+        return PyErr_Format(PyExc_ValueError, "precision must be None, 'fp32', 'fp16' or 'bf16', not '%s'",
+                            precision);
+    if (threads < 0) return PyErr_Format(PyExc_ValueError, "threads must be >= 0 (0: all cores), not %d", threads);
+    if (max_batch_tokens < 0)
+        return PyErr_Format(PyExc_ValueError, "max_batch_tokens must be >= 0 (0: the default), not %d",
+                            max_batch_tokens);
+    params.n_threads = threads;
+    params.max_batch_tokens = max_batch_tokens;
+    encore_session *session = NULL;
+    encore_status st;
+    char message[1024] = "";
+    Py_BEGIN_ALLOW_THREADS
+    st = encore_session_create(model_of(model), params, &session);
+    if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_last_error());
+    Py_END_ALLOW_THREADS
+    if (st != ENCORE_STATUS_OK) return raise_status(st, message);
+    SessionObject *self = (SessionObject *)((allocfunc)PyType_GetSlot(type, Py_tp_alloc))(type, 0);
+    if (!self) {
+        encore_session_free(session);
+        return NULL;
+    }
+    Py_INCREF(model);
+    self->model = model;
+    self->session = session;
+    self->busy = 0;
+    return (PyObject *)self;
+}
+
+static void session_dealloc(PyObject *self) {
+    PyTypeObject *type = Py_TYPE(self);
+    SessionObject *s = (SessionObject *)self;
+    encore_session_free(s->session); /* before the model it uses */
+    Py_XDECREF(s->model);
+    ((freefunc)PyType_GetSlot(type, Py_tp_free))(self);
+    Py_DECREF(type);
+}
+
+static PyObject *session_get_device(PyObject *self, void *c) {
+    return PyUnicode_FromString(encore_session_device(((SessionObject *)self)->session) == ENCORE_DEVICE_CUDA ? "cuda"
+                                                                                                                : "cpu");
+}
+
+static PyGetSetDef session_getset[] = {
+    {"device", session_get_device, NULL, "The device the session runs on after any fallback.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+enum { RUN_LOGITS = 0, RUN_CLASSIFY = 1, RUN_EMBED = 2 };
+
+/* Session.run(kind, texts, text_pairs=None, truncation=True, pooling="default",
+ * normalize=False) -> bytearray of float32, (n, width) row-major: width is
+ * n_labels for kind 0 (logits) and 1 (scores), hidden_size for 2 (embeddings).
+ * texts: a list or tuple of str; text_pairs: None or a sequence of the same
+ * length of str or None. Embeddings are always cut at the embedding limit, as
+ * sentence-transformers does; truncation applies to the other two kinds. */
+static PyObject *session_run(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"kind", "texts", "text_pairs", "truncation", "pooling", "normalize", NULL};
+    SessionObject *s = (SessionObject *)self;
+    int kind = 0, truncation = 1, normalize = 0;
+    PyObject *texts = NULL, *pairs = Py_None;
+    const char *pooling_name = "default";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|Opsp:run", keywords, &kind, &texts, &pairs, &truncation,
+                                     &pooling_name, &normalize))
+        return NULL;
+    if (kind < RUN_LOGITS || kind > RUN_EMBED) return PyErr_Format(PyExc_ValueError, "unknown kind %d", kind);
+    encore_pooling pooling;
+    if (strcmp(pooling_name, "default") == 0) pooling = ENCORE_POOLING_DEFAULT;
+    else if (strcmp(pooling_name, "mean") == 0) pooling = ENCORE_POOLING_MEAN;
+    else if (strcmp(pooling_name, "cls") == 0) pooling = ENCORE_POOLING_CLS;
+    else return PyErr_Format(PyExc_ValueError, "pooling must be 'mean' or 'cls', not '%s'", pooling_name);
+    if (!PyList_Check(texts) && !PyTuple_Check(texts))
+        return PyErr_Format(PyExc_TypeError, "texts must be a list or tuple of str");
+    Py_ssize_t n = PySequence_Size(texts);
+    if (n < 0) return NULL;
+    if (n == 0) return raise_status(ENCORE_STATUS_INVALID_ARGUMENT, "no texts: the list is empty");
+    if (n > INT32_MAX) return raise_status(ENCORE_STATUS_INVALID_ARGUMENT, "too many texts in one call");
+    if (pairs != Py_None) {
+        if (!PyList_Check(pairs) && !PyTuple_Check(pairs))
+            return PyErr_Format(PyExc_TypeError, "text_pairs must be None or a list or tuple of str or None");
+        if (PySequence_Size(pairs) != n)
+            return PyErr_Format(PyExc_ValueError, "text_pairs has %zd items for %zd texts", PySequence_Size(pairs),
+                                n);
+    }
+    encore_model *model = model_of(s->model);
+    const int width = kind == RUN_EMBED ? encore_model_hidden_size(model) : encore_model_n_labels(model);
+    if (width <= 0)
+        return raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                            "this model has no classification head: it gives embeddings, not labels");
+
+    /* Hold the UTF-8 of every text while the GIL is released. */
+    PyObject *keep = PyList_New(0);
+    encore_input *inputs = calloc((size_t)n, sizeof *inputs);
+    encore_encoding **encs = calloc((size_t)n, sizeof *encs);
+    PyObject *out = NULL;
+    if (!keep || !inputs || !encs) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_GetItem(texts, i);
+        if (!item) goto done;
+        PyObject *b = utf8_of(item, "text", i);
+        Py_DECREF(item);
+        if (!b) goto done;
+        inputs[i].text = PyBytes_AsString(b);
+        int rc = PyList_Append(keep, b);
+        Py_DECREF(b);
+        if (rc < 0) goto done;
+        if (pairs == Py_None) continue;
+        item = PySequence_GetItem(pairs, i);
+        if (!item) goto done;
+        if (item != Py_None) {
+            b = utf8_of(item, "text_pair", i);
+            Py_DECREF(item);
+            if (!b) goto done;
+            inputs[i].text_pair = PyBytes_AsString(b);
+            rc = PyList_Append(keep, b);
+            Py_DECREF(b);
+            if (rc < 0) goto done;
+        } else {
+            Py_DECREF(item);
+        }
+    }
+    out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)width * (Py_ssize_t)sizeof(float));
+    if (!out) goto done;
+    float *dst = (float *)PyByteArray_AsString(out);
+    const encore_task task = kind == RUN_EMBED ? ENCORE_TASK_EMBED : ENCORE_TASK_CLASSIFY;
+    const int truncate = kind == RUN_EMBED ? 1 : truncation;
+    encore_status st = ENCORE_STATUS_OK;
+    Py_ssize_t failed = -1;
+    char message[1024] = "";
+    if (s->busy) {
+        Py_CLEAR(out);
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                     "this session is running a call on another thread; give each thread its own session");
+        goto done;
+    }
+    s->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && st == ENCORE_STATUS_OK; i++) {
+        st = encore_model_tokenize_for_task(model, inputs[i], task, truncate, &encs[i]);
+        if (st != ENCORE_STATUS_OK) {
+            failed = i;
+            snprintf(message, sizeof message, "%s", encore_last_error());
+        }
+    }
+    if (st == ENCORE_STATUS_OK) {
+        const encore_encoding *const *e = (const encore_encoding *const *)encs;
+        if (kind == RUN_LOGITS) st = encore_session_logits_encoded(s->session, e, (int)n, dst);
+        else if (kind == RUN_CLASSIFY) st = encore_session_classify_encoded(s->session, e, (int)n, dst);
+        else st = encore_session_embed_encoded(s->session, e, (int)n, pooling, normalize, dst);
+        if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
+    }
+    Py_END_ALLOW_THREADS
+    s->busy = 0;
+    if (st != ENCORE_STATUS_OK) {
+        Py_CLEAR(out);
+        if (failed >= 0) {
+            char full[1100];
+            snprintf(full, sizeof full, "text %zd: %s", failed, message);
+            raise_status(st, full);
+        } else {
+            raise_status(st, message);
+        }
+    }
+done:
+    if (encs)
+        for (Py_ssize_t i = 0; i < n; i++) encore_encoding_free(encs[i]);
+    free(encs);
+    free(inputs);
+    Py_XDECREF(keep);
+    return out;
+}
+
+static PyMethodDef session_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))session_run, METH_VARARGS | METH_KEYWORDS,
+     "run(kind, texts, text_pairs=None, truncation=True, pooling='default', normalize=False) -> bytearray"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot session_slots[] = {
+    {Py_tp_new, (void *)session_new},
+    {Py_tp_dealloc, (void *)session_dealloc},
+    {Py_tp_getset, session_getset},
+    {Py_tp_methods, session_methods},
+    {Py_tp_doc, "Session(model, device='cpu', precision='default', threads=0, max_batch_tokens=0): "
+                "scratch buffers for one thread at a time."},
+    {0, NULL},
+};
+
+static PyType_Spec session_spec = {"encore._encore.Session", sizeof(SessionObject), 0, Py_TPFLAGS_DEFAULT,
+                                   session_slots};
+
+/* ---- module --------------------------------------------------------------- */
+
+/* Log lines go to Python's logging, logger "encore", when the Python layer
+ * asks (set_log_handler); a C thread without the GIL takes it first. */
+static PyObject *log_handler;
+
+static void log_to_python(encore_log_level level, const char *message, void *user_data) {
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (log_handler) {
+        PyObject *r = PyObject_CallFunction(log_handler, "is", (int)level, message);
+        if (!r) PyErr_Clear();
+        Py_XDECREF(r);
+    }
+    PyGILState_Release(g);
+}
+
+static PyObject *set_log_handler(PyObject *module, PyObject *fn) {
+    if (fn != Py_None && !PyCallable_Check(fn)) return PyErr_Format(PyExc_TypeError, "handler must be callable or None");
+    Py_XINCREF(fn == Py_None ? NULL : fn);
+    PyObject *old = log_handler;
+    log_handler = fn == Py_None ? NULL : fn;
+    encore_log_set(log_handler ? log_to_python : NULL, NULL);
+    Py_XDECREF(old);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_log_handler", set_log_handler, METH_O,
+     "set_log_handler(fn(level, message) or None): route the library's log lines"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_encore", "The C binding of include/encore.h.", -1,
+                                        module_methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__encore(void) {
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m) return NULL;
+    if (make_errors(m) < 0) goto fail;
+    ModelType = (PyTypeObject *)PyType_FromSpec(&model_spec);
+    if (!ModelType) goto fail;
+    Py_INCREF(ModelType);
+    if (PyModule_AddObject(m, "Model", (PyObject *)ModelType) < 0) goto fail;
+    SessionType = (PyTypeObject *)PyType_FromSpec(&session_spec);
+    if (!SessionType) goto fail;
+    Py_INCREF(SessionType);
+    if (PyModule_AddObject(m, "Session", (PyObject *)SessionType) < 0) goto fail;
+    if (PyModule_AddStringConstant(m, "version", ENCORE_VERSION) < 0) goto fail;
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
+}
