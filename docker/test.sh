@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Build encore's container images with podman and run them.
+#   docker/test.sh            (as root, or with password-less sudo)
+#
+# Installs podman, runc and debootstrap when missing, writes the podman
+# settings these machines need, makes the base image (docker/base.sh), builds
+# docker/Dockerfile (CPU) and docker/Dockerfile.cuda, and runs each image
+# with a fixture model mounted: `classify`, then `serve` on a published
+# loopback port (/health, /predict against the transformers reference, the
+# image's HEALTHCHECK), then SIGTERM, which must end it with status 0. The
+# CUDA image runs the same way on the CPU fallback when there is no GPU, and
+# its one-line log is checked. Prints the image sizes and build times.
+#
+# Exit status: 0 passed; 77 skipped, with a "SKIPPED: <reason>" line, when
+# podman cannot run here; anything else failed. Logs: build/containers/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$root/build/containers
+mkdir -p "$work"
+
+skip() {
+    echo "SKIPPED: container images: $*"
+    exit 77
+}
+say() { echo "containers: $*"; }
+
+# ---- root, tools, settings ----------------------------------------------------
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        exec sudo -n --preserve-env=PATH "$0" "$@"
+    fi
+    skip "rootful podman needs root (or password-less sudo), and this user has neither"
+fi
+missing=()
+for p in podman runc debootstrap curl; do
+    command -v "$p" >/dev/null || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    command -v apt-get >/dev/null || skip "no apt-get to install ${missing[*]}"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
+            >"$work/apt.log" 2>&1; then
+        tail -5 "$work/apt.log" >&2
+        skip "apt-get could not install ${missing[*]} (build/containers/apt.log)"
+    fi
+fi
+
+# podman's default open-files limit cannot be set without CAP_SYS_RESOURCE,
+# and crun refuses these machines' hybrid cgroups: runc with cgroupfs.
+cat >"$work/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+export CONTAINERS_CONF=$work/containers.conf
+# The same settings for podman run by hand, where nothing is configured yet.
+[ -e /etc/containers/containers.conf ] || install -D -m 644 "$work/containers.conf" /etc/containers/containers.conf
+if ! podman info >"$work/podman-info.log" 2>&1; then
+    skip "podman info fails: $(grep -m1 -i error "$work/podman-info.log" || tail -1 "$work/podman-info.log")"
+fi
+
+# ---- base image ------------------------------------------------------------------
+base=docker.io/library/debian:bookworm-slim
+docker/base.sh "$base"
+if ! podman run --rm --network none "$base" true >"$work/podman-run.log" 2>&1; then
+    skip "podman cannot start a container here: $(tail -1 "$work/podman-run.log")"
+fi
+
+# ---- builds ----------------------------------------------------------------------
+# pip inside the CUDA build trusts what the host trusts (a proxy's CA, say)
+# and uses the host's index: a pip.conf mounted for the build only.
+{
+    echo "[global]"
+    echo "cert = /run/encore-host-ca.crt"
+    index=$(python3 -m pip config get global.index-url 2>/dev/null || true)
+    [ -n "${PIP_INDEX_URL:-$index}" ] && echo "index-url = ${PIP_INDEX_URL:-$index}"
+} >"$work/pip.conf"
+hostca=/etc/ssl/certs/ca-certificates.crt
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+
+build() {  # build NAME DOCKERFILE TAG [podman build args]
+    local name=$1 file=$2 tag=$3
+    shift 3
+    say "building $tag from $file (log: build/containers/build-$name.log)"
+    local t0=$SECONDS
+    if ! podman build --pull=never --format docker -f "$file" -t "$tag" \
+            --build-arg ENCORE_REVISION="$revision" "$@" . >"$work/build-$name.log" 2>&1; then
+        tail -40 "$work/build-$name.log" >&2
+        echo "containers: building $tag failed" >&2
+        exit 1
+    fi
+    echo "$name build_s $((SECONDS - t0))" >>"$work/results.txt"
+    say "built $tag in $((SECONDS - t0)) s"
+}
+: >"$work/results.txt"
+build cpu docker/Dockerfile localhost/encore:test
+build cuda docker/Dockerfile.cuda localhost/encore:test-cuda \
+    -v "$work/pip.conf:/etc/pip.conf:ro" -v "$hostca:/run/encore-host-ca.crt:ro"
+
+# ---- runs ------------------------------------------------------------------------
+fixture=tests/fixtures/models/tiny-distilbert-sst
+ref=tests/fixtures/reference/tiny-distilbert-sst.json
+mapfile -d '' texts < <(python3 docker/check_outputs.py texts "$ref")
+python3 docker/check_outputs.py request "$ref" >"$work/predict-request.json"
+container=
+cleanup() { [ -z "$container" ] || podman rm -f "$container" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+fail() {
+    echo "containers: $*" >&2
+    [ -z "$container" ] || podman logs "$container" 2>&1 | tail -20 >&2
+    exit 1
+}
+
+check_image() {  # check_image NAME TAG LOG_REGEX (a line the server must log)
+    local name=$1 tag=$2 logline=$3
+    local mount=(-v "$root/$fixture:/model:ro")
+
+    # The image's settings: a non-root user, the serve entry point, a health check.
+    local user
+    user=$(podman image inspect --format '{{.Config.User}} {{.Config.Entrypoint}} {{.Config.Healthcheck.Test}}' "$tag")
+    say "$name image: user, entry point, health check: $user"
+    case "$user" in 1000:1000\ \[encore-entrypoint\]\ *"/health"*) ;; *) fail "$name: unexpected image settings" ;; esac
+    [ "$(podman run --rm --entrypoint id "$tag" -u)" = 1000 ] || fail "$name: the container does not run as uid 1000"
+
+    # Without a model it says what to mount, and exits 2.
+    local rc=0
+    podman run --rm "$tag" >"$work/$name-nomodel.log" 2>&1 || rc=$?
+    [ "$rc" = 2 ] && grep -q "mount a model directory" "$work/$name-nomodel.log" ||
+        fail "$name: without a model: exit $rc, $(cat "$work/$name-nomodel.log")"
+
+    # classify with the fixture mounted at /model (the image's ENCORE_MODEL).
+    podman run --rm --network none "${mount[@]}" "$tag" classify --quiet -- "${texts[@]}" \
+        >"$work/$name-classify.jsonl" 2>"$work/$name-classify.log" ||
+        fail "$name: classify failed: $(tail -3 "$work/$name-classify.log")"
+    python3 docker/check_outputs.py classify "$ref" "$work/$name-classify.jsonl" | sed "s/^/containers: $name /"
+
+    # serve on a published loopback port.
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    container=encore-test-$name-$$
+    # (podman without systemd logs that it cannot time the health checks: noise here.)
+    podman run -d --name "$container" -p "127.0.0.1:$port:8080" "${mount[@]}" "$tag" >/dev/null 2>"$work/$name-run.log"
+    local up=0
+    for _ in $(seq 120); do
+        if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then up=1; break; fi
+        [ "$(podman inspect --format '{{.State.Running}}' "$container")" = true ] || break
+        sleep 0.5
+    done
+    [ "$up" = 1 ] || fail "$name: /health did not answer on 127.0.0.1:$port"
+    curl -fsS "http://127.0.0.1:$port/predict" -H 'Content-Type: application/json' \
+        --data-binary "@$work/predict-request.json" >"$work/$name-predict.json" ||
+        fail "$name: POST /predict failed"
+    python3 docker/check_outputs.py predict "$ref" "$work/$name-predict.json" | sed "s/^/containers: $name /"
+    podman healthcheck run "$container" >/dev/null || fail "$name: the image's HEALTHCHECK fails"
+    say "$name /health and HEALTHCHECK answer"
+
+    # SIGTERM: drain, exit 0.
+    podman kill --signal TERM "$container" >/dev/null
+    rc=$(timeout 60 podman wait "$container") || fail "$name: still running 60 s after SIGTERM"
+    podman logs "$container" >"$work/$name-serve.log" 2>&1
+    [ "$rc" = 0 ] || fail "$name: exit status $rc after SIGTERM"
+    grep -q "SIGTERM" "$work/$name-serve.log" || fail "$name: no SIGTERM line in the server's log"
+    grep -Eq "$logline" "$work/$name-serve.log" ||
+        fail "$name: the server's log lacks /$logline/: $(cat "$work/$name-serve.log")"
+    podman rm "$container" >/dev/null
+    container=
+    say "$name serve: SIGTERM, exit 0; log: $(grep -Em1 "$logline" "$work/$name-serve.log")"
+}
+
+check_image cpu localhost/encore:test "listening on http://0\.0\.0\.0:8080"
+check_image cuda localhost/encore:test-cuda "no usable CUDA device.*running on the CPU"
+
+# ---- sizes -----------------------------------------------------------------------
+for t in cpu:localhost/encore:test cuda:localhost/encore:test-cuda; do
+    bytes=$(podman image inspect --format '{{.Size}}' "${t#*:}")
+    echo "${t%%:*} size_mb $((bytes / 1000000))" >>"$work/results.txt"
+    say "${t#*:}: $((bytes / 1000000)) MB"
+done
+echo "containers: passed ($(date -u +%F), $(nproc) cores; build/containers/results.txt)"
