@@ -17,7 +17,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 work=$root/build/containers
-mkdir -p "$work"
 
 skip() {
     echo "SKIPPED: container images: $*"
@@ -32,6 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
     fi
     skip "rootful podman needs root (or password-less sudo), and this user has neither"
 fi
+mkdir -p "$work"
 missing=()
 for p in podman runc debootstrap curl; do
     command -v "$p" >/dev/null || missing+=("$p")
@@ -78,9 +78,11 @@ fi
     echo "[global]"
     echo "cert = /run/encore-host-ca.crt"
     index=$(python3 -m pip config get global.index-url 2>/dev/null || true)
-    [ -n "${PIP_INDEX_URL:-$index}" ] && echo "index-url = ${PIP_INDEX_URL:-$index}"
+    if [ -n "${PIP_INDEX_URL:-$index}" ]; then echo "index-url = ${PIP_INDEX_URL:-$index}"; fi
 } >"$work/pip.conf"
 hostca=/etc/ssl/certs/ca-certificates.crt
+pipconf=()
+[ -r "$hostca" ] && pipconf=(-v "$work/pip.conf:/etc/pip.conf:ro" -v "$hostca:/run/encore-host-ca.crt:ro")
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 
 build() {  # build NAME DOCKERFILE TAG [podman build args]
@@ -99,8 +101,7 @@ build() {  # build NAME DOCKERFILE TAG [podman build args]
 }
 : >"$work/results.txt"
 build cpu docker/Dockerfile localhost/encore:test
-build cuda docker/Dockerfile.cuda localhost/encore:test-cuda \
-    -v "$work/pip.conf:/etc/pip.conf:ro" -v "$hostca:/run/encore-host-ca.crt:ro"
+build cuda docker/Dockerfile.cuda localhost/encore:test-cuda "${pipconf[@]}"
 
 # ---- runs ------------------------------------------------------------------------
 fixture=tests/fixtures/models/tiny-distilbert-sst
@@ -126,7 +127,7 @@ check_image() {  # check_image NAME TAG LOG_REGEX (a line the server must log)
     user=$(podman image inspect --format '{{.Config.User}} {{.Config.Entrypoint}} {{.Config.Healthcheck.Test}}' "$tag")
     say "$name image: user, entry point, health check: $user"
     case "$user" in 1000:1000\ \[encore-entrypoint\]\ *"/health"*) ;; *) fail "$name: unexpected image settings" ;; esac
-    [ "$(podman run --rm --entrypoint id "$tag" -u)" = 1000 ] || fail "$name: the container does not run as uid 1000"
+    [ "$(podman run --rm --entrypoint id "$tag" -u 2>/dev/null)" = 1000 ] || fail "$name: the container does not run as uid 1000"
 
     # Without a model it says what to mount, and exits 2.
     local rc=0
@@ -142,10 +143,22 @@ check_image() {  # check_image NAME TAG LOG_REGEX (a line the server must log)
 
     # serve on a published loopback port.
     local port
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
+    # (serve's options pass through the entry point: one request carries every text.)
+    serve_check "$name" "$port" "$logline" -p "127.0.0.1:$port:8080" "${mount[@]}" "$tag" --max-client-batch-size 64
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+serve_check() {  # serve_check NAME PORT LOG_REGEX PODMAN_RUN_ARGS... (image and its arguments last)
+    local name=$1 port=$2 logline=$3 rc
+    shift 3
     container=encore-test-$name-$$
     # (podman without systemd logs that it cannot time the health checks: noise here.)
-    podman run -d --name "$container" -p "127.0.0.1:$port:8080" "${mount[@]}" "$tag" >/dev/null 2>"$work/$name-run.log"
+    podman run -d --name "$container" "$@" >/dev/null 2>"$work/$name-run.log" ||
+        fail "$name: podman run failed: $(tail -3 "$work/$name-run.log")"
     local up=0
     for _ in $(seq 120); do
         if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then up=1; break; fi
@@ -168,7 +181,7 @@ check_image() {  # check_image NAME TAG LOG_REGEX (a line the server must log)
     grep -q "SIGTERM" "$work/$name-serve.log" || fail "$name: no SIGTERM line in the server's log"
     grep -Eq "$logline" "$work/$name-serve.log" ||
         fail "$name: the server's log lacks /$logline/: $(cat "$work/$name-serve.log")"
-    podman rm "$container" >/dev/null
+    podman rm "$container" >/dev/null 2>&1
     container=
     say "$name serve: SIGTERM, exit 0; log: $(grep -Em1 "$logline" "$work/$name-serve.log")"
 }
@@ -176,10 +189,28 @@ check_image() {  # check_image NAME TAG LOG_REGEX (a line the server must log)
 check_image cpu localhost/encore:test "listening on http://0\.0\.0\.0:8080"
 check_image cuda localhost/encore:test-cuda "no usable CUDA device.*running on the CPU"
 
+# --model-id: the entry point pulls the model (encore pull) into /data, then
+# serves it. The Hub is docker/fake_hub.py serving the fixture on the host's
+# loopback, which the container shares (--network host).
+repo=encore-test/tiny-distilbert-sst
+python3 docker/fake_hub.py "$repo" "$fixture" >"$work/hub.port" 2>"$work/hub.log" &
+hub_pid=$!
+trap 'cleanup; kill "$hub_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -s "$work/hub.port" ] && break; sleep 0.1; done
+[ -s "$work/hub.port" ] || fail "the stand-in hub did not start: $(cat "$work/hub.log")"
+port=$(free_port)
+serve_check cpu-model-id "$port" "pulling $repo.*from http://127\.0\.0\.1" --network host \
+    -e HF_ENDPOINT="http://127.0.0.1:$(cat "$work/hub.port")" -e PORT="$port" localhost/encore:test \
+    --model-id "$repo" --host 127.0.0.1 --max-client-batch-size 64
+kill "$hub_pid" 2>/dev/null || true
+
 # ---- sizes -----------------------------------------------------------------------
 for t in cpu:localhost/encore:test cuda:localhost/encore:test-cuda; do
     bytes=$(podman image inspect --format '{{.Size}}' "${t#*:}")
     echo "${t%%:*} size_mb $((bytes / 1000000))" >>"$work/results.txt"
     say "${t#*:}: $((bytes / 1000000)) MB"
 done
+# The CPU image's budget: 300 MB (the runtime stage holds no compiler).
+cpu_mb=$(awk '$1 == "cpu" && $2 == "size_mb" {print $3}' "$work/results.txt")
+[ "$cpu_mb" -le 300 ] || fail "the CPU image is $cpu_mb MB, over its 300 MB budget"
 echo "containers: passed ($(date -u +%F), $(nproc) cores; build/containers/results.txt)"
