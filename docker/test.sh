@@ -9,7 +9,10 @@
 # loopback port (/health, /predict against the transformers reference, the
 # image's HEALTHCHECK), then SIGTERM, which must end it with status 0. The
 # CUDA image runs the same way on the CPU fallback when there is no GPU, and
-# its one-line log is checked. Prints the image sizes and build times.
+# its one-line log is checked. The CPU image then serves with --model-id,
+# pulled from docker/fake_hub.py (a stand-in for the Hub on the loopback).
+# Prints the image sizes (the CPU image must stay within 300 MB) and build
+# times, also written to build/containers/results.txt.
 #
 # Exit status: 0 passed; 77 skipped, with a "SKIPPED: <reason>" line, when
 # podman cannot run here; anything else failed. Logs: build/containers/.
