@@ -191,6 +191,13 @@ serve_check() {  # serve_check NAME PORT LOG_REGEX PODMAN_RUN_ARGS... (image and
 
 check_image cpu localhost/encore:test "listening on http://0\.0\.0\.0:8080"
 check_image cuda localhost/encore:test-cuda "no usable CUDA device.*running on the CPU"
+# On a GPU, encore dlopens libcublas.so.13: the loader must find it, and
+# cuBLASLt beside it.
+podman run --rm --entrypoint sh localhost/encore:test-cuda -c \
+    'ldconfig -p | grep -q "libcublas\.so\.13 (" && ldconfig -p | grep -q "libcublasLt\.so\.13 (" &&
+     ! ldd /usr/local/cuda/lib/libcublas.so.13 | grep "not found"' >"$work/cuda-libs.log" 2>&1 ||
+    fail "cuda: the loader does not find cuBLAS and cuBLASLt: $(cat "$work/cuda-libs.log")"
+say "cuda image: libcublas.so.13 and libcublasLt.so.13 resolve"
 
 # --model-id: the entry point pulls the model (encore pull) into /data, then
 # serves it. The Hub is docker/fake_hub.py serving the fixture on the host's
