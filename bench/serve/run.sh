@@ -25,7 +25,7 @@ cd "$(dirname "$0")/../.."
 
 MODEL=${1:-}
 if [[ -z "$MODEL" ]]; then
-  if [[ -f build/models/encore-sst2-minilm/config.json ]]; then MODEL=build/models/encore-sst2-minilm
+  if [[ -f build/models/encore-sst2-minilm/config.json || -f build/models/encore-sst2-minilm/adapter_config.json ]]; then MODEL=build/models/encore-sst2-minilm
   else MODEL=tests/fixtures/models/tiny-bert-sst; fi
 fi
 ENCORE=${ENCORE:-build/encore}

