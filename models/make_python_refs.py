@@ -15,8 +15,12 @@ it) in <name>.classify.json. Models run in fp32, as encore computes F16 and
 BF16 checkpoints. For each
 embedding model it records SentenceTransformer(DIR).encode calls in
 <name>.encode.json (inputs, arguments, output shape) with the embeddings in
-<name>.encode.npz (float32, one array per case). The tests need neither
-torch nor transformers.
+<name>.encode.npz (float32, one array per case). For the embedding models
+and tiny-bert-sst it records calls of transformers.pipeline(
+"feature-extraction", model=DIR) (every token's last hidden state) in
+<name>.features.json (inputs, arguments, the output's nesting and shapes)
+with the hidden states in <name>.features.npz (float32, one array per output
+item). The tests need neither torch nor transformers.
 """
 
 import argparse
@@ -104,6 +108,38 @@ def encode_cases(long):
     ]
 
 
+def feature_cases(long):
+    """(name, inputs, kwargs, stream, pipeline_kwargs) for the feature-extraction
+    pipeline. It takes no text pair as an input (a dict or a [[a, b]] list is
+    not text to its tokenizer); a pair reaches the tokenizer only as
+    tokenize_kwargs' text_pair, the same second text for every input. Calls
+    keep transformers' default batch_size of 1: with more, transformers pads
+    each batch and returns the padding's hidden states too."""
+    return [
+        ("single", TEXTS[0], {}, False, {}),
+        ("single_empty", "", {}, False, {}),
+        ("list", TEXTS, {}, False, {}),
+        ("list_of_one", [TEXTS[1]], {}, False, {}),
+        ("return_tensors_single", TEXTS[4], {"return_tensors": True}, False, {}),
+        ("return_tensors_list", TEXTS[:3], {"return_tensors": True}, False, {}),
+        ("return_tensors_false", TEXTS[5], {"return_tensors": False}, False, {}),
+        ("tokenize_kwargs_truncation", [long, TEXTS[0]], {"tokenize_kwargs": {"truncation": True}}, False, {}),
+        ("tokenize_kwargs_longest_first", long, {"tokenize_kwargs": {"truncation": "longest_first"}}, False, {}),
+        ("truncation_argument", long, {"truncation": True}, False, {}),
+        ("truncation_short", TEXTS[6], {"tokenize_kwargs": {"truncation": True}}, False, {}),
+        ("truncation_false", TEXTS[7], {"tokenize_kwargs": {"truncation": False}}, False, {}),
+        ("pair", TEXTS[0], {"tokenize_kwargs": {"text_pair": TEXTS[1]}}, False, {}),
+        ("pair_list", TEXTS[4:7], {"tokenize_kwargs": {"text_pair": "and a second text"}}, False, {}),
+        ("pair_truncation", long, {"tokenize_kwargs": {"text_pair": TEXTS[0], "truncation": True}}, False, {}),
+        ("generator", TEXTS[:5], {}, True, {}),
+        ("generator_tensors", TEXTS[:3], {"return_tensors": True}, True, {}),
+        ("ctor_truncation", [long, TEXTS[2]], {}, False, {"tokenize_kwargs": {"truncation": True}}),
+        ("ctor_return_tensors", TEXTS[0], {}, False, {"return_tensors": True}),
+        ("ctor_return_tensors_call_override", TEXTS[0], {"return_tensors": False}, False, {"return_tensors": True}),
+        ("too_long", long, {}, False, {}),
+    ]
+
+
 def versions():
     import sentence_transformers
     import tokenizers
@@ -186,6 +222,74 @@ def dump_encoder(name, rel_dir, long, truncate_dim):
     print("wrote", name, "encode", file=sys.stderr)
 
 
+def _structure(result, where):
+    """The nesting transformers gave (a list, or a torch tensor) and the
+    float32 arrays inside: ('list' | 'tensor', array), checked rectangular."""
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        assert result.dtype == torch.float32, where
+        return "tensor", result.detach().numpy().astype(np.float32)
+    assert isinstance(result, list), "%s: %s" % (where, type(result))
+    array = np.asarray(result, dtype=np.float64)  # fails unless rectangular
+    assert array.ndim == 3 and array.shape[0] == 1, "%s: shape %s" % (where, array.shape)
+    assert array.tolist() == result, where  # floats only, nested exactly so
+    return "list", array.astype(np.float32)
+
+
+# Cases of over-long texts left out for the default model, whose 512 tokens
+# of hidden states each would only repeat what the fixtures' cases show.
+FEATURE_FIXTURE_ONLY = ("tokenize_kwargs_longest_first", "truncation_argument", "ctor_truncation")
+
+
+def dump_features(name, rel_dir, long, fixture_only=True):
+    import torch
+    from transformers import pipeline
+
+    def make(ctor):
+        return pipeline("feature-extraction", model=os.path.join(ROOT, rel_dir), device="cpu", dtype=torch.float32,
+                        **ctor)
+
+    pipe = make({})
+    assert next(pipe.model.parameters()).dtype == torch.float32
+    cases, arrays = [], {}
+    for case, inputs, kwargs, stream, ctor in feature_cases(long):
+        if case in FEATURE_FIXTURE_ONLY and not fixture_only:
+            continue
+        p = make(ctor) if ctor else pipe
+        entry = {"name": case, "inputs": inputs, "kwargs": kwargs, "stream": stream, "pipeline_kwargs": ctor}
+        try:
+            result = p((x for x in inputs) if stream else inputs, **kwargs)
+            if stream:
+                result = list(result)
+        except Exception as e:  # only an over-long text without truncation may fail
+            if case != "too_long":
+                raise
+            entry["error"] = type(e).__name__
+            cases.append(entry)
+            continue
+        items = result if isinstance(inputs, list) else [result]
+        assert isinstance(items, list) and len(items) == (len(inputs) if isinstance(inputs, list) else 1), case
+        entry["batched"] = isinstance(inputs, list)
+        types, shapes = [], []
+        for i, item in enumerate(items):
+            kind, array = _structure(item, "%s %s[%d]" % (name, case, i))
+            types.append(kind)
+            shapes.append(list(array.shape))
+            arrays["%s/%d" % (case, i)] = array
+        assert len(set(types)) == 1, case
+        entry["type"] = types[0]
+        entry["shapes"] = shapes
+        cases.append(entry)
+    doc = {"generator": "models/make_python_refs.py", "versions": versions(), "model": rel_dir,
+           "task": "feature-extraction", "cases": cases}
+    with open(os.path.join(OUT, name + ".features.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    np.savez_compressed(os.path.join(OUT, name + ".features.npz"), **arrays)
+    print("wrote", name, "features", file=sys.stderr)
+
+
 def sst2_dev(n):
     path = os.path.join(ROOT, "..", "shared", "data", "sst2", "dev.tsv")
     with open(path, encoding="utf-8") as f:
@@ -203,11 +307,15 @@ def main():
         dump_classifier(name, os.path.join(FIXTURES, name), fixture_long)
     for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-embed-short"):
         dump_encoder(name, os.path.join(FIXTURES, name), fixture_long, 16)
+    for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-sst"):
+        dump_features(name, os.path.join(FIXTURES, name), fixture_long)
     if not args.skip_default:
         default_long = long_text(600)  # > 512 tokens
         dump_classifier("encore-sst2-minilm", os.path.join(DEFAULTS, "encore-sst2-minilm"), default_long,
                         extra_texts=sst2_dev(64))
         dump_encoder("all-minilm-l6-v2", os.path.join(DEFAULTS, "all-minilm-l6-v2"), default_long, 128)
+        dump_features("all-minilm-l6-v2", os.path.join(DEFAULTS, "all-minilm-l6-v2"), default_long,
+                      fixture_only=False)
 
 
 if __name__ == "__main__":
