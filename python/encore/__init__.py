@@ -9,7 +9,8 @@
 - encore.pipeline(task, model=None, ...): transformers' pipeline() semantics
   for "text-classification" / "sentiment-analysis" and "feature-extraction".
 - encore.SentenceEncoder(model=None).encode(...): sentence-transformers'.
-- encore.Model / encore.Session: tokens, logits, scores, embeddings as numpy.
+- encore.Model / encore.Session: tokens, logits, scores, embeddings and
+  per-token hidden states as numpy.
 - encore.ray: callable classes for Ray Data's map_batches.
 
 Threads: Models are shared; a pipeline or SentenceEncoder may be called from

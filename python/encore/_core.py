@@ -182,6 +182,26 @@ class Session:
         return self._run(_KIND_EMBED, texts, text_pairs, self.model.hidden_size,
                          pooling=pooling or "default", normalize=bool(normalize))
 
+    def hidden_states(self, texts, text_pairs=None, *, truncation=False, truncation_side="right"):
+        """Every token's last hidden state, special tokens included, tokenized as
+        transformers' tokenizer call does (truncation=True cuts at the model's
+        max_length; without it an over-long input raises encore.InputError): a
+        list of (n_tokens, hidden_size) float32 arrays, one per input, or one
+        array for one str."""
+        texts, single = _texts_arg(texts)
+        if isinstance(text_pairs, str):
+            text_pairs = [text_pairs]
+        elif isinstance(text_pairs, tuple):
+            text_pairs = list(text_pairs)
+        if truncation_side not in ("right", "left"):
+            raise ValueError("truncation_side must be 'right' or 'left', not %r" % (truncation_side,))
+        states, counts = self._session.hidden_states(texts, text_pairs, bool(truncation), truncation_side)
+        counts = np.frombuffer(counts, dtype=np.int32)
+        rows = np.frombuffer(states, dtype=np.float32).reshape(int(counts.sum()), self.model.hidden_size)
+        ends = np.cumsum(counts)
+        out = [rows[end - n:end] for n, end in zip(counts.tolist(), ends.tolist())]
+        return out[0] if single else out
+
 
 class SessionPool:
     """Sessions of one model for any number of threads: a call takes an idle

@@ -4,7 +4,9 @@
 returns what ``transformers.pipeline("text-classification", model=DIR)``
 returns for the same directory: the same nesting, labels and keys, scores
 within 1e-5 (python/tests/test_pipeline_parity.py holds it to dumps of
-transformers itself).
+transformers itself). ``encore.pipeline("feature-extraction")`` returns
+every token's last hidden state as transformers' does, within 1e-4
+(python/tests/test_feature_parity.py).
 """
 
 import itertools
@@ -14,7 +16,6 @@ import numpy as np
 
 from . import _encore
 from ._core import Model, SessionPool
-from ._sentence import SentenceEncoder
 
 _FUNCTIONS = ("softmax", "sigmoid", "none")
 _PAIR_ERROR = (
@@ -80,8 +81,11 @@ class _Pipeline:
         """Where the sessions run after any fallback: 'cpu' or 'cuda'."""
         return self._pool.device
 
+    def _params(self, kwargs):
+        return self._sanitize(**{**self._defaults, **kwargs})
+
     def __call__(self, inputs, batch_size=None, **kwargs):
-        params = self._sanitize(**{**self._defaults, **kwargs})
+        params = self._params(kwargs)
         size = self.batch_size if batch_size is None else _check_batch_size(batch_size)
         if _is_stream(inputs):
             return self._stream(inputs, size, params)
@@ -207,40 +211,90 @@ class TextClassificationPipeline(_Pipeline):
 
 
 class FeatureExtractionPipeline(_Pipeline):
-    """``pipe(inputs, normalize=False, return_tensors=False)``: the sentence
-    embedding of each input, as sentence-transformers' encode computes it
-    (the directory's pooling and Normalize module, cut at its
-    max_seq_length; normalize=True as normalize_embeddings). Unlike transformers'
-    feature-extraction, which gives every token's hidden state, this gives
-    one pooled vector per input: a str gives a list of hidden_size floats, a
-    list gives one such list per input, an iterable streams them;
-    ``return_tensors=True`` gives float32 numpy arrays instead of lists."""
+    """``pipe(inputs, tokenize_kwargs=None, return_tensors=False, truncation=None)``:
+    every token's last hidden state, special tokens included, as
+    transformers' ``pipeline("feature-extraction")`` returns it (the base
+    encoder's output; a classification head, if any, is not used).
+
+    inputs: a str, a list of str, or a generator / other iterable (then the
+    result is a generator, one result per input). A str gives a nested list
+    of shape [1][n_tokens][hidden_size]; a list gives one such list per
+    input. ``return_tensors=True`` gives a float32 numpy array of shape
+    (1, n_tokens, hidden_size) per input where transformers gives a torch
+    tensor. ``tokenize_kwargs``: the tokenizer call's arguments, as in
+    transformers: ``truncation`` (True / "longest_first" cut an over-long
+    input at the model's max_length; without it, the default, an over-long
+    input raises encore.InputError where transformers' model fails on it)
+    and ``text_pair`` (a str: the second text of a pair, the same for every
+    input). ``truncation=`` is the same as ``tokenize_kwargs={"truncation": ...}``
+    (giving both raises ValueError). Arguments given to pipeline() are
+    defaults that a call's own override, key by key for tokenize_kwargs.
+    Results do not depend on batch_size (transformers, with batch_size > 1,
+    also returns the hidden states of its padding). The pooled sentence
+    embedding is ``encore.SentenceEncoder(model).encode``."""
 
     task = "feature-extraction"
 
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
         super().__init__(model, "embed", device, precision, threads, batch_size, weights, defaults)
-        # The directory's modules (pooling, Normalize) apply as in encode().
-        self._encoder = SentenceEncoder(self.model, _pool=self._pool)
+        self._default_params = self._sanitize(**defaults)
 
-    def _sanitize(self, normalize=False, return_tensors=False, truncation=True, **unknown):
+    def _sanitize(self, truncation=None, tokenize_kwargs=None, return_tensors=None, **unknown):
+        """transformers' _sanitize_parameters: (tokenizer arguments, output
+        arguments), each holding only what was given."""
         if unknown:
             raise TypeError("unexpected argument(s) for feature-extraction: %s" % ", ".join(sorted(unknown)))
-        if truncation is not True:
-            raise ValueError("feature-extraction always cuts at the model's max_seq_length, as "
-                             "sentence-transformers does; truncation must be True")
-        return {"normalize": bool(normalize), "tensors": bool(return_tensors)}
+        if tokenize_kwargs is None:
+            tokenize_kwargs = {}
+        if not isinstance(tokenize_kwargs, dict):
+            raise TypeError("tokenize_kwargs must be a dict or None, not %s" % type(tokenize_kwargs).__name__)
+        tok = dict(tokenize_kwargs)
+        if truncation is not None:
+            if "truncation" in tok:
+                raise ValueError("truncation parameter defined twice (given as keyword argument as well as in "
+                                 "tokenize_kwargs)")
+            tok["truncation"] = truncation
+        extra = set(tok) - {"truncation", "text_pair"}
+        if extra:
+            raise TypeError("tokenize_kwargs: encore takes 'truncation' and 'text_pair', not %s"
+                            % ", ".join(sorted(map(str, extra))))
+        if "truncation" in tok:
+            t = tok["truncation"]
+            if t is True or t == "longest_first":
+                tok["truncation"] = True
+            elif t is False or t is None or t == "do_not_truncate":
+                tok["truncation"] = False
+            elif t in ("only_first", "only_second"):
+                raise ValueError("truncation=%r is not supported: encore truncates longest_first" % (t,))
+            else:
+                raise ValueError("truncation must be True, False, 'longest_first' or 'do_not_truncate', not %r"
+                                 % (t,))
+        if "text_pair" in tok and not (tok["text_pair"] is None or isinstance(tok["text_pair"], str)):
+            raise TypeError("tokenize_kwargs' text_pair must be a str or None, not %s"
+                            % type(tok["text_pair"]).__name__)
+        post = {} if return_tensors is None else {"return_tensors": bool(return_tensors)}
+        return tok, post
+
+    def _params(self, kwargs):
+        # As transformers: the call's arguments over pipeline()'s, key by key.
+        tok, post = self._sanitize(**kwargs)
+        dtok, dpost = self._default_params
+        tok, post = {**dtok, **tok}, {**dpost, **post}
+        return {"truncation": tok.get("truncation", False), "text_pair": tok.get("text_pair"),
+                "tensors": post.get("return_tensors", False)}
 
     @staticmethod
     def _item(x):
         if isinstance(x, str):
             return x
-        raise TypeError("a feature-extraction input must be a str, not %s" % type(x).__name__)
+        raise TypeError("a feature-extraction input must be a str, not %s (a text pair: "
+                        "tokenize_kwargs={'text_pair': ...})" % type(x).__name__)
 
     def _run(self, texts, p):
-        emb = self._encoder.encode(texts, batch_size=len(texts), normalize_embeddings=p["normalize"])
-        return [row.copy() if p["tensors"] else row.tolist() for row in emb]
+        pairs = None if p["text_pair"] is None else [p["text_pair"]] * len(texts)
+        states = self._pool.run("hidden_states", texts, pairs, truncation=p["truncation"])
+        return [s[None].copy() if p["tensors"] else s[None].tolist() for s in states]
 
     def _single(self, result, inputs, kwargs):
         return result

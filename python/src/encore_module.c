@@ -432,6 +432,76 @@ static PyGetSetDef session_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+/* The UTF-8 of texts (a list or tuple of str) and text_pairs (None or a
+ * sequence of the same length of str or None) as encore_inputs: *inputs
+ * (calloc'ed, n of them) points into the bytes objects held by *keep, which
+ * the caller releases (Py_XDECREF) after the calls that read them; free
+ * *inputs. Returns 0, or -1 with an exception (the outputs then owned by
+ * the caller all the same). */
+static int gather_inputs(PyObject *texts, PyObject *pairs, Py_ssize_t *n_out, encore_input **inputs_out,
+                         PyObject **keep_out) {
+    *n_out = 0;
+    *inputs_out = NULL;
+    *keep_out = NULL;
+    if (!PyList_Check(texts) && !PyTuple_Check(texts)) {
+        PyErr_Format(PyExc_TypeError, "texts must be a list or tuple of str");
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Size(texts);
+    if (n < 0) return -1;
+    if (n == 0) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT, "no texts: the list is empty");
+        return -1;
+    }
+    if (n > INT32_MAX) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT, "too many texts in one call");
+        return -1;
+    }
+    if (pairs != Py_None) {
+        if (!PyList_Check(pairs) && !PyTuple_Check(pairs)) {
+            PyErr_Format(PyExc_TypeError, "text_pairs must be None or a list or tuple of str or None");
+            return -1;
+        }
+        if (PySequence_Size(pairs) != n) {
+            PyErr_Format(PyExc_ValueError, "text_pairs has %zd items for %zd texts", PySequence_Size(pairs), n);
+            return -1;
+        }
+    }
+    PyObject *keep = *keep_out = PyList_New(0);
+    encore_input *inputs = *inputs_out = calloc((size_t)n, sizeof *inputs);
+    if (!keep || !inputs) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *n_out = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_GetItem(texts, i);
+        if (!item) return -1;
+        PyObject *b = utf8_of(item, "text", i);
+        Py_DECREF(item);
+        if (!b) return -1;
+        inputs[i].text = PyBytes_AsString(b);
+        int rc = PyList_Append(keep, b);
+        Py_DECREF(b);
+        if (rc < 0) return -1;
+        if (pairs == Py_None) continue;
+        item = PySequence_GetItem(pairs, i);
+        if (!item) return -1;
+        if (item != Py_None) {
+            b = utf8_of(item, "text_pair", i);
+            Py_DECREF(item);
+            if (!b) return -1;
+            inputs[i].text_pair = PyBytes_AsString(b);
+            rc = PyList_Append(keep, b);
+            Py_DECREF(b);
+            if (rc < 0) return -1;
+        } else {
+            Py_DECREF(item);
+        }
+    }
+    return 0;
+}
+
 enum { RUN_LOGITS = 0, RUN_CLASSIFY = 1, RUN_EMBED = 2 };
 
 /* Session.run(kind, texts, text_pairs=None, truncation=True, pooling="default",
@@ -455,58 +525,25 @@ static PyObject *session_run(PyObject *self, PyObject *args, PyObject *kwargs) {
     else if (strcmp(pooling_name, "mean") == 0) pooling = ENCORE_POOLING_MEAN;
     else if (strcmp(pooling_name, "cls") == 0) pooling = ENCORE_POOLING_CLS;
     else return PyErr_Format(PyExc_ValueError, "pooling must be 'mean' or 'cls', not '%s'", pooling_name);
-    if (!PyList_Check(texts) && !PyTuple_Check(texts))
-        return PyErr_Format(PyExc_TypeError, "texts must be a list or tuple of str");
-    Py_ssize_t n = PySequence_Size(texts);
-    if (n < 0) return NULL;
-    if (n == 0) return raise_status(ENCORE_STATUS_INVALID_ARGUMENT, "no texts: the list is empty");
-    if (n > INT32_MAX) return raise_status(ENCORE_STATUS_INVALID_ARGUMENT, "too many texts in one call");
-    if (pairs != Py_None) {
-        if (!PyList_Check(pairs) && !PyTuple_Check(pairs))
-            return PyErr_Format(PyExc_TypeError, "text_pairs must be None or a list or tuple of str or None");
-        if (PySequence_Size(pairs) != n)
-            return PyErr_Format(PyExc_ValueError, "text_pairs has %zd items for %zd texts", PySequence_Size(pairs),
-                                n);
-    }
     encore_model *model = model_of(s->model);
     const int width = kind == RUN_EMBED ? encore_model_hidden_size(model) : encore_model_n_labels(model);
-    if (width <= 0)
-        return raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
-                            "this model has no classification head: it gives embeddings, not labels");
 
     /* Hold the UTF-8 of every text while the GIL is released. */
-    PyObject *keep = PyList_New(0);
-    encore_input *inputs = calloc((size_t)n, sizeof *inputs);
-    encore_encoding **encs = calloc((size_t)n, sizeof *encs);
+    PyObject *keep = NULL;
+    encore_input *inputs = NULL;
+    encore_encoding **encs = NULL;
     PyObject *out = NULL;
-    if (!keep || !inputs || !encs) {
-        PyErr_NoMemory();
+    Py_ssize_t n = 0;
+    if (gather_inputs(texts, pairs, &n, &inputs, &keep) < 0) goto done;
+    if (width <= 0) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                     "this model has no classification head: it gives embeddings, not labels");
         goto done;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PySequence_GetItem(texts, i);
-        if (!item) goto done;
-        PyObject *b = utf8_of(item, "text", i);
-        Py_DECREF(item);
-        if (!b) goto done;
-        inputs[i].text = PyBytes_AsString(b);
-        int rc = PyList_Append(keep, b);
-        Py_DECREF(b);
-        if (rc < 0) goto done;
-        if (pairs == Py_None) continue;
-        item = PySequence_GetItem(pairs, i);
-        if (!item) goto done;
-        if (item != Py_None) {
-            b = utf8_of(item, "text_pair", i);
-            Py_DECREF(item);
-            if (!b) goto done;
-            inputs[i].text_pair = PyBytes_AsString(b);
-            rc = PyList_Append(keep, b);
-            Py_DECREF(b);
-            if (rc < 0) goto done;
-        } else {
-            Py_DECREF(item);
-        }
+    encs = calloc((size_t)n, sizeof *encs);
+    if (!encs) {
+        PyErr_NoMemory();
+        goto done;
     }
     out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)width * (Py_ssize_t)sizeof(float));
     if (!out) goto done;
@@ -559,9 +596,114 @@ done:
     return out;
 }
 
+/* Session.hidden_states(texts, text_pairs=None, truncation=False,
+ * truncation_side="right") -> (bytearray of float32, bytearray of int32):
+ * the last hidden state of every token of every input, special tokens
+ * included ((sum of n_tokens, hidden_size) row-major, the inputs one after
+ * another), and each input's n_tokens. Inputs are tokenized as for
+ * classification (transformers' tokenizer call): truncation cuts them to
+ * the model's max_length, without it an over-long input is InputError. */
+static PyObject *session_hidden_states(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"texts", "text_pairs", "truncation", "truncation_side", NULL};
+    SessionObject *s = (SessionObject *)self;
+    PyObject *texts = NULL, *pairs = Py_None;
+    int truncation = 0;
+    const char *side = "right";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|Ops:hidden_states", keywords, &texts, &pairs, &truncation,
+                                     &side))
+        return NULL;
+    encore_tokenize_params params = encore_tokenize_default_params();
+    params.task = ENCORE_TASK_CLASSIFY;
+    params.truncate = truncation;
+    if (strcmp(side, "right") == 0) params.truncation_side = ENCORE_TRUNCATION_SIDE_RIGHT;
+    else if (strcmp(side, "left") == 0) params.truncation_side = ENCORE_TRUNCATION_SIDE_LEFT;
+    else return PyErr_Format(PyExc_ValueError, "truncation_side must be 'right' or 'left', not '%s'", side);
+    encore_model *model = model_of(s->model);
+    const int hidden = encore_model_hidden_size(model);
+    PyObject *keep = NULL, *out = NULL, *counts = NULL, *result = NULL;
+    encore_input *inputs = NULL;
+    encore_encoding **encs = NULL;
+    Py_ssize_t n = 0;
+    int claimed = 0;
+    if (gather_inputs(texts, pairs, &n, &inputs, &keep) < 0) goto done;
+    if (hidden <= 0) {
+        raise_status(ENCORE_STATUS_BAD_MODEL, "the model reports no hidden size");
+        goto done;
+    }
+    encs = calloc((size_t)n, sizeof *encs);
+    counts = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int32_t));
+    if (!encs || !counts) {
+        if (!encs) PyErr_NoMemory();
+        goto done;
+    }
+    if (s->busy) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                     "this session is running a call on another thread; give each thread its own session");
+        goto done;
+    }
+    s->busy = claimed = 1;
+    encore_status st = ENCORE_STATUS_OK;
+    Py_ssize_t failed = -1;
+    char message[1024] = "";
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && st == ENCORE_STATUS_OK; i++) {
+        st = encore_model_tokenize_with(model, inputs[i], params, &encs[i]);
+        if (st != ENCORE_STATUS_OK) {
+            failed = i;
+            snprintf(message, sizeof message, "%s", encore_last_error());
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (st != ENCORE_STATUS_OK) {
+        char full[1100];
+        snprintf(full, sizeof full, "text %zd: %s", failed, message);
+        raise_status(st, full);
+        goto done;
+    }
+    /* Every size checked before the buffer is made: the rows of all inputs
+     * times hidden_size floats must fit a Py_ssize_t of bytes. */
+    int32_t *count = (int32_t *)PyByteArray_AsString(counts);
+    Py_ssize_t rows = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const int32_t t = encs[i]->n_tokens;
+        if (t < 1 || rows > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(float) / hidden - t) {
+            raise_status(ENCORE_STATUS_INVALID_ARGUMENT, t < 1 ? "an input has no tokens"
+                                                               : "too many tokens in one call for one buffer");
+            goto done;
+        }
+        count[i] = t;
+        rows += t;
+    }
+    out = PyByteArray_FromStringAndSize(NULL, rows * (Py_ssize_t)hidden * (Py_ssize_t)sizeof(float));
+    if (!out) goto done;
+    float *dst = (float *)PyByteArray_AsString(out);
+    Py_BEGIN_ALLOW_THREADS
+    st = encore_session_hidden_states_encoded(s->session, (const encore_encoding *const *)encs, (int)n, dst);
+    if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
+    Py_END_ALLOW_THREADS
+    if (st != ENCORE_STATUS_OK) {
+        raise_status(st, message);
+        goto done;
+    }
+    result = PyTuple_Pack(2, out, counts);
+done:
+    if (claimed) s->busy = 0;
+    if (encs)
+        for (Py_ssize_t i = 0; i < n; i++) encore_encoding_free(encs[i]);
+    free(encs);
+    free(inputs);
+    Py_XDECREF(keep);
+    Py_XDECREF(out);
+    Py_XDECREF(counts);
+    return result;
+}
+
 static PyMethodDef session_methods[] = {
     {"run", (PyCFunction)(void (*)(void))session_run, METH_VARARGS | METH_KEYWORDS,
      "run(kind, texts, text_pairs=None, truncation=True, pooling='default', normalize=False) -> bytearray"},
+    {"hidden_states", (PyCFunction)(void (*)(void))session_hidden_states, METH_VARARGS | METH_KEYWORDS,
+     "hidden_states(texts, text_pairs=None, truncation=False, truncation_side='right') -> "
+     "(bytearray of float32, bytearray of int32 n_tokens)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -149,7 +149,7 @@ def test_feature_extraction_bad_inputs():
         with pytest.raises(exc):
             fx(bad)
     with pytest.raises(ValueError):
-        fx("a", truncation=False)
+        fx("a", truncation="sometimes")
 
 
 def test_wrong_task_for_model():

@@ -1,6 +1,7 @@
-"""encore.SentenceEncoder.encode and encore.pipeline("feature-extraction")
-against sentence-transformers' encode, on the fixtures and the default
-embedding model (cases from models/make_python_refs.py)."""
+"""encore.SentenceEncoder.encode against sentence-transformers' encode, on
+the fixtures and the default embedding model (cases from
+models/make_python_refs.py). encore.pipeline("feature-extraction") gives
+every token's hidden state, as transformers does: test_feature_parity.py."""
 
 import os
 
@@ -44,21 +45,6 @@ def test_encode_matches_sentence_transformers(name, case):
         assert list(out.shape) == case["shape"], "shape %s, sentence-transformers %s" % (out.shape, case["shape"])
     assert out.dtype == np.float32
     assert_cosine(out, ref)
-
-
-@pytest.mark.parametrize("name", ENCODERS)
-@pytest.mark.parametrize("normalize", [False, True])
-def test_feature_extraction_pipeline(name, normalize):
-    case = [c for c in load_reference(name + ".encode.json")["cases"]
-            if c["name"] == ("normalize" if normalize else "list")][0]
-    pipe = encore.pipeline("feature-extraction", model=model_dir(name))
-    out = pipe(case["inputs"], normalize=normalize)
-    assert isinstance(out, list) and all(isinstance(v, list) and isinstance(v[0], float) for v in out)
-    assert_cosine(np.array(out), _arrays(name)[case["name"]])
-    one = pipe(case["inputs"][0], return_tensors=True)
-    assert isinstance(one, np.ndarray) and one.shape == (pipe.model.hidden_size,)
-    streamed = list(pipe((t for t in case["inputs"]), normalize=normalize))
-    assert_cosine(np.array(streamed), _arrays(name)[case["name"]])
 
 
 def test_default_embedding_model(monkeypatch):
