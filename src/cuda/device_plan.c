@@ -73,21 +73,28 @@ size_t encore_cuda_packed_capacity(int max_tokens) {
     return 5 * (size_t)max_tokens + 2;
 }
 
-void encore_cuda_pack(const encore_batch *b, int32_t *staging, encore_cuda_packed *p) {
-    const size_t T = (size_t)b->T, B = (size_t)b->B;
-    p->T = b->T;
-    p->B = b->B;
+/* Lay b out in staging for a batch of T_b tokens in B_b sequences (T_b >= T,
+ * B_b >= B): b's ids, type ids, positions and sequence starts, at the
+ * offsets of that size; the padding is the caller's. */
+static void lay_out(const encore_batch *b, int T_b, int B_b, int32_t *staging, encore_cuda_packed *p) {
+    const size_t T = (size_t)b->T, B = (size_t)b->B, Tp = (size_t)T_b, Bp = (size_t)B_b;
+    p->T = T_b;
+    p->B = B_b;
     p->max_len = b->max_len;
     p->ids = 0;
-    p->type_ids = T;
-    p->positions = 2 * T;
-    p->seq_start = 3 * T;
-    p->tile_start = 3 * T + B + 1;
-    p->n_ints = 3 * T + 2 * (B + 1);
+    p->type_ids = Tp;
+    p->positions = 2 * Tp;
+    p->seq_start = 3 * Tp;
+    p->tile_start = 3 * Tp + Bp + 1;
+    p->n_ints = 3 * Tp + 2 * (Bp + 1);
     memcpy(staging + p->ids, b->ids, T * sizeof(int32_t));
     memcpy(staging + p->type_ids, b->type_ids, T * sizeof(int32_t));
     memcpy(staging + p->positions, b->positions, T * sizeof(int32_t));
     memcpy(staging + p->seq_start, b->seq_start, (B + 1) * sizeof(int32_t));
+}
+
+void encore_cuda_pack(const encore_batch *b, int32_t *staging, encore_cuda_packed *p) {
+    lay_out(b, b->T, b->B, staging, p);
     p->n_tiles = encore_attention_tiles(staging + p->seq_start, b->B, ENCORE_ATTENTION_TILE_Q,
                                         staging + p->tile_start);
 }
@@ -132,21 +139,9 @@ int encore_cuda_bucket_shape(int T, int B, int max_tokens, int *T_b, int *B_b) {
 
 void encore_cuda_pack_padded(const encore_batch *b, int T_b, int B_b, int32_t *staging, encore_cuda_packed *p) {
     const size_t T = (size_t)b->T, B = (size_t)b->B, Tp = (size_t)T_b, Bp = (size_t)B_b;
-    p->T = T_b;
-    p->B = B_b;
-    p->max_len = b->max_len;
-    p->ids = 0;
-    p->type_ids = Tp;
-    p->positions = 2 * Tp;
-    p->seq_start = 3 * Tp;
-    p->tile_start = 3 * Tp + Bp + 1;
-    p->n_ints = 3 * Tp + 2 * (Bp + 1);
-    memcpy(staging + p->ids, b->ids, T * sizeof(int32_t));
-    memcpy(staging + p->type_ids, b->type_ids, T * sizeof(int32_t));
-    memcpy(staging + p->positions, b->positions, T * sizeof(int32_t));
+    lay_out(b, T_b, B_b, staging, p);
     for (size_t t = T; t < Tp; t++) staging[p->ids + t] = staging[p->type_ids + t] = staging[p->positions + t] = 0;
     int32_t *start = staging + p->seq_start;
-    memcpy(start, b->seq_start, (B + 1) * sizeof(int32_t));
     /* P padding tokens over Q sequences as evenly as can be: each gets P / Q,
      * the first P % Q one more (1 <= length <= TILE_Q by paddable()). */
     const size_t Q = Bp - B, P = Tp - T;
