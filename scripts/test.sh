@@ -37,6 +37,14 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # (RealModel runs 1,167 real-weight texts: minutes under ASan at -O0 for no
 # coverage the fixture tests do not already give; it runs in the release pass.)
 python3 scripts/check_skips.py build-asan/ctest-junit.xml
+# ---- fuzz smoke: every libFuzzer harness, briefly -----------------------------
+# tests/fuzz/run.sh builds the harnesses with clang (installing it when it is
+# missing) under ASan + UBSan and runs each for 30 s, two at a time, from its
+# seed corpus; anything found fails the run (the input is kept in
+# build-fuzz/artifacts/). Longer runs: tests/fuzz/run.sh SECONDS [HARNESS ...].
+echo "== fuzz smoke (ASan + UBSan, 30 s per harness)"
+JOBS=2 tests/fuzz/run.sh "${ENCORE_FUZZ_SECONDS:-30}"
+# ---- end of the fuzz block ------------------------------------------------------
 # ---- CUDA emulation: the GPU tests without a GPU --------------------------------
 # kernels/*.cu built as host C++ against the CPU emulation in tests/emulation
 # (each CUDA thread a fiber, cuBLAS on the CPU): test_cuda_ops (every case) and

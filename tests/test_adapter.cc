@@ -230,6 +230,14 @@ TEST(Adapter, BrokenLorasAreRefused) {
         s.rewrite([](std::string &name) { return name.find("classifier") == std::string::npos; });
         expect_refused(s.dir(), ENCORE_STATUS_BAD_MODEL, {"classifier.weight", "missing"});
     }
+    // A module's rank (rank_pattern) that is not a whole number in range
+    // (issue 14: checked before it is converted; 4.5 used to pass as rank 4
+    // with the scale of 4.5, and 1e300 converted to nothing defined).
+    for (const char *r : {"4.5", "1e300", "-4"}) {
+        Scratch s("lora-bert-cls", "tiny-bert-embed");
+        s.edit("\"rank_pattern\": {}", std::string("\"rank_pattern\": {\"query\": ") + r + "}");
+        expect_refused(s.dir(), ENCORE_STATUS_BAD_MODEL, {"query", "where the config gives rank"});
+    }
     {
         Scratch s("lora-bert-cls", "tiny-bert-embed");
         s.write("adapter_config.json", "{\"peft_type\": \"LORA\", \"r\": ");

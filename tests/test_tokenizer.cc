@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 
 #include "fixtures.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_internal.h"
 
 namespace fs = std::filesystem;
 
@@ -325,6 +327,132 @@ TEST(Tokenizer, AddedTokenOptions) {
          {0, 0, 0, 1, 1, 6, 6, 7, 8, 18, 18, 26, 26, 27, 0, 0}},
     };
     for (const Expected &x : cases) expect_encoding(tok.get(), x);
+}
+
+// ---- chunked encoding ------------------------------------------------------------
+
+// The encoder normalizes and splits a text a chunk at a time (16 KiB), and
+// keeps only the pieces an encoding can hold (the first, or with left
+// truncation the last, in a ring), so that a long text needs bounded
+// scratch. Each must give exactly what one pass keeping every piece gives
+// (the tests' reference mode): with tiny chunks, every text of every
+// fixture, alone, in pairs, repeated into long texts, and texts made to reach
+// the cuts' edge cases (words longer than max_input_chars_per_word across
+// chunks, runs of combining marks, dropped control characters among marks,
+// CJK without spaces, added tokens) must encode identically, ids, types,
+// sequence ids and offsets, truncated or not.
+struct EncodingValue {
+    encore_status status;
+    std::vector<int32_t> ids, types, seqs, offsets;
+    int32_t untruncated = 0;
+    bool operator==(const EncodingValue &o) const {
+        return status == o.status && ids == o.ids && types == o.types && seqs == o.seqs && offsets == o.offsets &&
+               untruncated == o.untruncated;
+    }
+};
+
+EncodingValue encode_value(encore_tokenizer *tok, const std::string &a, const std::string *b, int max_len,
+                           int left = 0) {
+    encore_encoding *raw = nullptr;
+    EncodingValue v;
+    v.status = encore_tokenizer_encode_side(tok, a.c_str(), b ? b->c_str() : nullptr, max_len, left, &raw);
+    Encoding e(raw);
+    if (e) {
+        v.ids.assign(e->ids, e->ids + e->n_tokens);
+        v.types.assign(e->type_ids, e->type_ids + e->n_tokens);
+        v.seqs.assign(e->sequence_ids, e->sequence_ids + e->n_tokens);
+        v.offsets.assign(e->offsets, e->offsets + 2 * e->n_tokens);
+        v.untruncated = e->n_untruncated;
+    }
+    return v;
+}
+
+std::vector<std::string> chunk_test_texts() {
+    std::vector<std::string> texts;
+    for (const std::string &name : reference_names()) {
+        auto ref = fixtures::load(name);
+        if (!ref) continue;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, fixtures::get(ref->root, "cases")) {
+            const cJSON *t = fixtures::get(c, "text");
+            if (cJSON_IsString(t)) texts.push_back(t->valuestring);
+        }
+    }
+    std::sort(texts.begin(), texts.end());
+    texts.erase(std::unique(texts.begin(), texts.end()), texts.end());
+    std::string all;
+    for (const auto &t : texts) all += t + (all.size() % 3 ? " " : "");
+    texts.push_back(all);
+    const std::string marks = "\xcc\x81\xcc\xa3\xcd\x85\xcc\x81\xcc\xa3";  // U+0301 (230), U+0323 (220), U+0345 (240)
+    std::string many_marks = "A";
+    for (int i = 0; i < 40; i++) many_marks += marks;
+    texts.push_back(many_marks + " caf\xc3\xa9 " + many_marks + "b" + marks);
+    texts.push_back("a\xcc\x81\xe2\x80\x8b\xcc\xa3 x\xcc\x81\x01\xcc\xa3 e\xcc\x81\xf0\x9d\x85\xa5\xcc\xa3");
+    texts.push_back(std::string(250, 'a') + " " + std::string(99, 'b') + " " + std::string(101, 'c') + ",d" +
+                    std::string(300, 'e') + "!");
+    texts.push_back("\xe4\xbd\xa0\xe5\xa5\xbd\xe4\xb8\x96\xe7\x95\x8c\xe4\xbd\xa0\xe5\xa5\xbd" + std::string(120, 'x') +
+                    "\xe4\xb8\x96\xe7\x95\x8c");
+    texts.push_back("[CLS]hello[SEP] [MASK]  x[UNK]y [MASK]" + std::string(130, 'z') + "[SEP]");
+    texts.push_back("\xc4\xb0stanbul \xc3\x9f \xef\xac\x81 \xe2\x80\x83\ttab\r\nnew \x7f\x7f end");
+    return texts;
+}
+
+TEST(Tokenizer, ChunkedEncodingEqualsOnePass) {
+    std::vector<std::string> dirs;
+    for (const auto &e : fs::directory_iterator(fixtures::dir() + "/models"))
+        if (fs::exists(e.path() / "vocab.txt")) dirs.push_back(e.path().string());
+    std::sort(dirs.begin(), dirs.end());
+    const std::vector<std::string> texts = chunk_test_texts();
+    size_t compared = 0;
+    for (const std::string &dir : dirs) {
+        Tokenizer tok = load_tokenizer(dir);
+        ASSERT_TRUE(tok);
+        for (size_t i = 0; i < texts.size(); i++) {
+            const std::string *pair = i % 3 == 1 ? &texts[(i * 7) % texts.size()] : nullptr;
+            for (int max_len : {0, 17, -17}) {  // -17: 17, truncating on the left
+                const int left = max_len < 0;
+                encore_tok_set_chunk_bytes(SIZE_MAX);  // one pass, every piece kept
+                const EncodingValue want = encode_value(tok.get(), texts[i], pair, std::abs(max_len), left);
+                for (size_t chunk : {1, 2, 3, 5, 8, 13, 64, 16384}) {
+                    encore_tok_set_chunk_bytes(chunk);
+                    const EncodingValue got = encode_value(tok.get(), texts[i], pair, std::abs(max_len), left);
+                    compared++;
+                    if (!(got == want)) {
+                        ADD_FAILURE() << fs::path(dir).filename() << ", text " << i << (pair ? " with a pair" : "")
+                                      << ", max_len " << max_len << ", chunks of " << chunk << " bytes: ids "
+                                      << show(got.ids) << " want " << show(want.ids) << "; offsets "
+                                      << show(got.offsets) << " want " << show(want.offsets) << "; untruncated "
+                                      << got.untruncated << " want " << want.untruncated;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    encore_tok_set_chunk_bytes(0);
+    EXPECT_GT(compared, 1000u);
+}
+
+// The limit of a caller that refuses long inputs: the count without the
+// tokens, the same count as a full encoding.
+TEST(Tokenizer, BoundedEncodingCountsWhatItRefuses) {
+    Tokenizer tok = load_tokenizer(fixtures::model_dir("tiny-bert-sst"));
+    ASSERT_TRUE(tok);
+    std::string text;
+    for (int i = 0; i < 5000; i++) text += "the film was good ";
+    encore_encoding *raw = nullptr;
+    ASSERT_EQ(encore_tokenizer_encode(tok.get(), text.c_str(), nullptr, 0, &raw), ENCORE_STATUS_OK);
+    Encoding full(raw);
+    int32_t n = 0;
+    raw = nullptr;
+    EXPECT_EQ(encore_tokenizer_encode_bounded(tok.get(), text.c_str(), nullptr, 0, 0, 64, &raw, &n),
+              ENCORE_STATUS_TOO_LONG);
+    EXPECT_EQ(raw, nullptr);
+    EXPECT_EQ(n, full->n_tokens);
+    EXPECT_EQ(encore_tokenizer_encode_bounded(tok.get(), "the film", nullptr, 0, 0, 64, &raw, &n), ENCORE_STATUS_OK);
+    Encoding small(raw);
+    ASSERT_TRUE(small);
+    EXPECT_EQ(small->n_tokens, n);
 }
 
 // ---- truncation ---------------------------------------------------------------

@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <climits>
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "parse_number.h"
+#include "sha256.h"
 #include "read_file.h"
 
 namespace fs = std::filesystem;
@@ -119,6 +122,42 @@ TEST(ReadFile, FirstLine) {
     EXPECT_FALSE(tools_read_first_line("/nonexistent/encore/file", buf, sizeof buf));
     EXPECT_EQ(errno, ENOENT);
     EXPECT_STREQ(buf, "");
+}
+
+// SHA-256 (the checkpoints of encore score): FIPS 180-4's test vectors, fed
+// whole and a byte at a time, and a digest taken mid-way leaves the hash to
+// go on.
+TEST(Sha256, KnownVectorsAndSnapshots) {
+    auto hex = [](const std::string &data, size_t step) {
+        tools_sha256 h;
+        tools_sha256_init(&h);
+        for (size_t i = 0; i < data.size(); i += step) tools_sha256_update(&h, data.data() + i, std::min(step, data.size() - i));
+        uint8_t d[32];
+        tools_sha256_digest(&h, d);
+        char out[65];
+        tools_sha256_hex(d, out);
+        return std::string(out);
+    };
+    const std::string abc448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    for (size_t step : {1, 3, 64, 1000}) {
+        EXPECT_EQ(hex("", step), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        EXPECT_EQ(hex("abc", step), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        EXPECT_EQ(hex(abc448, step), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    }
+    EXPECT_EQ(hex(std::string(1000000, 'a'), 4096), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    tools_sha256 h;
+    tools_sha256_init(&h);
+    tools_sha256_update(&h, "ab", 2);
+    uint8_t mid[32], end[32], want[32];
+    tools_sha256_digest(&h, mid);
+    tools_sha256_update(&h, "c", 1);
+    tools_sha256_digest(&h, end);
+    ASSERT_TRUE(tools_sha256_parse_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want));
+    EXPECT_EQ(memcmp(end, want, 32), 0);
+    EXPECT_NE(memcmp(mid, want, 32), 0);
+    EXPECT_FALSE(tools_sha256_parse_hex("BA7816", want));
+    EXPECT_FALSE(tools_sha256_parse_hex("zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want));
+    EXPECT_FALSE(tools_sha256_parse_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0", want));
 }
 
 }  // namespace

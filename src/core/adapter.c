@@ -400,7 +400,10 @@ static encore_status check_loras(encore_adapter *a, const cJSON *root, const cha
             return s;
         const double r = rv ? rv->valuedouble : a->r, alpha = av ? av->valuedouble : a->alpha;
         /* A (r, in or rows) and B (out or dim, r) */
-        if (r < 1 || l->A->shape[0] != (int64_t)r || l->B->shape[1] != (int64_t)r)
+        /* A whole rank, in range before it is converted (1e300 would convert
+         * to nothing defined; 4.5 would pass as 4 with the scale of 4.5). */
+        if (!(r >= 1 && r <= 1e6) || r != (double)(int64_t)r || l->A->shape[0] != (int64_t)r ||
+            l->B->shape[1] != (int64_t)r)
             return encore_fail(ENCORE_STATUS_BAD_MODEL,
                                "%s: module '%s' has LoRA matrices of rank %lld and %lld where the config gives rank %g",
                                path, l->module, (long long)l->A->shape[0], (long long)l->B->shape[1], r);
@@ -465,6 +468,7 @@ void encore_adapter_free(encore_adapter *a) {
 }
 
 const char *encore_adapter_base_dir(const encore_adapter *a) { return a->base; }
+uint64_t encore_adapter_data_bytes(const encore_adapter *a) { return a->st ? a->st->data_size : 0; }
 int encore_adapter_is_classifier(const encore_adapter *a) { return a->classifier; }
 
 const encore_tensor_info *encore_adapter_replacement(encore_adapter *a, const char *name) {

@@ -36,6 +36,11 @@ int encore_adapter_present(const char *dir);
 encore_status encore_adapter_open(const char *dir, encore_adapter **out);
 void encore_adapter_free(encore_adapter *a);
 
+/* Bytes of tensor data in adapter_model.safetensors (a model's weights may
+ * come from it as well as from the base: core/model.c checks a config
+ * against both). */
+uint64_t encore_adapter_data_bytes(const encore_adapter *a);
+
 /* The base model's directory. */
 const char *encore_adapter_base_dir(const encore_adapter *a);
 /* 1 for a SEQ_CLS adapter: the model is a sequence classifier. */

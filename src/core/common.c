@@ -1,6 +1,7 @@
 /* common.c: last-error messages, status names and logging. */
 #include "core/common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,12 @@ char *encore_read_file(const char *path, size_t *size_out) {
     char *buf = NULL;
     size_t size = 0, cap = 0;
     for (;;) {
+        if (size > ENCORE_MAX_TEXT_FILE) {
+            free(buf);
+            fclose(f);
+            errno = EFBIG;
+            return NULL;
+        }
         if (size + 65536 + 1 > cap) {
             cap = (size + 65536 + 1) * 2;
             char *grown = realloc(buf, cap);

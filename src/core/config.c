@@ -21,16 +21,24 @@ static const struct {
     {"DistilBertForSequenceClassification", ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, 1, 1},
 };
 
-/* An integer key that must be present and positive. */
-static encore_status get_int(const cJSON *root, const char *path, const char *key, int *out) {
+/* An integer in [lo, hi]: checked as a double before any conversion (a
+ * double out of int's range converts to nothing defined). */
+static encore_status check_int(const char *path, const char *key, double v, int lo, int hi, int *out) {
+    if (!(v >= lo && v <= hi))
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: '%s' is %.15g; encore takes %d to %d (README: limits on model files)",
+                           path, key, v, lo, hi);
+    if (v != (double)(int)v)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: '%s' is %.15g, not an integer", path, key, v);
+    *out = (int)v;
+    return ENCORE_STATUS_OK;
+}
+
+/* An integer key that must be present, in [1, hi]. */
+static encore_status get_int(const cJSON *root, const char *path, const char *key, int hi, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!cJSON_IsNumber(v))
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: '%s' is missing or not a number", path, key);
-    if (v->valuedouble < 1 || v->valuedouble > 1e9 || v->valuedouble != (double)(int)v->valuedouble)
-        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: '%s' is %g, not a positive integer", path, key,
-                           v->valuedouble);
-    *out = (int)v->valuedouble;
-    return ENCORE_STATUS_OK;
+    return check_int(path, key, v->valuedouble, 1, hi, out);
 }
 
 static encore_status parse_activation(const char *path, const char *key, const char *name,
@@ -55,15 +63,17 @@ static encore_status parse_activation(const char *path, const char *key, const c
 /* id2label: {"0": "NEGATIVE", "1": "POSITIVE"}; ids must be 0..n-1. */
 static encore_status parse_labels(const cJSON *root, const char *path, encore_config *cfg) {
     const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
-    int n = 0;
+    int n = 2; /* transformers' default */
+    encore_status s;
     if (cJSON_IsObject(id2label)) {
-        n = cJSON_GetArraySize(id2label);
+        if ((s = check_int(path, "id2label (its entries)", (double)cJSON_GetArraySize(id2label), 1,
+                           ENCORE_MAX_LABELS, &n)))
+            return s;
     } else {
         const cJSON *num = cJSON_GetObjectItemCaseSensitive(root, "num_labels");
-        n = cJSON_IsNumber(num) ? (int)num->valuedouble : 2; /* transformers' default */
+        if (cJSON_IsNumber(num) && (s = check_int(path, "num_labels", num->valuedouble, 1, ENCORE_MAX_LABELS, &n)))
+            return s;
     }
-    if (n < 1 || n > 1000000)
-        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the model has %d labels", path, n);
     cfg->labels = calloc((size_t)n, sizeof *cfg->labels);
     if (!cfg->labels) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     cfg->n_labels = n;
@@ -131,22 +141,25 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
     const char *act_key;
     const cJSON *act;
     if (cfg->is_distilbert) {
-        if ((s = get_int(root, path, "dim", &cfg->hidden_size)) ||
-            (s = get_int(root, path, "n_layers", &cfg->n_layers)) ||
-            (s = get_int(root, path, "n_heads", &cfg->n_heads)) ||
-            (s = get_int(root, path, "hidden_dim", &cfg->intermediate_size)))
+        if ((s = get_int(root, path, "dim", ENCORE_MAX_HIDDEN_SIZE, &cfg->hidden_size)) ||
+            (s = get_int(root, path, "n_layers", ENCORE_MAX_LAYERS, &cfg->n_layers)) ||
+            (s = get_int(root, path, "n_heads", cfg->hidden_size, &cfg->n_heads)) ||
+            (s = get_int(root, path, "hidden_dim", ENCORE_MAX_INTERMEDIATE_SIZE, &cfg->intermediate_size)))
             return s;
         cfg->type_vocab_size = 0;
         cfg->layer_norm_eps = 1e-12f; /* fixed in DistilBERT's modeling code */
         act_key = "activation";
     } else {
-        if ((s = get_int(root, path, "hidden_size", &cfg->hidden_size)) ||
-            (s = get_int(root, path, "num_hidden_layers", &cfg->n_layers)) ||
-            (s = get_int(root, path, "num_attention_heads", &cfg->n_heads)) ||
-            (s = get_int(root, path, "intermediate_size", &cfg->intermediate_size)) ||
-            (s = get_int(root, path, "type_vocab_size", &cfg->type_vocab_size)))
+        if ((s = get_int(root, path, "hidden_size", ENCORE_MAX_HIDDEN_SIZE, &cfg->hidden_size)) ||
+            (s = get_int(root, path, "num_hidden_layers", ENCORE_MAX_LAYERS, &cfg->n_layers)) ||
+            (s = get_int(root, path, "num_attention_heads", cfg->hidden_size, &cfg->n_heads)) ||
+            (s = get_int(root, path, "intermediate_size", ENCORE_MAX_INTERMEDIATE_SIZE, &cfg->intermediate_size)) ||
+            (s = get_int(root, path, "type_vocab_size", ENCORE_MAX_TYPE_VOCAB, &cfg->type_vocab_size)))
             return s;
         const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+        if (cJSON_IsNumber(eps) && !(eps->valuedouble >= 0 && eps->valuedouble <= 1))
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: 'layer_norm_eps' is %g; encore takes 0 to 1", path,
+                               eps->valuedouble);
         cfg->layer_norm_eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-12f;
         const cJSON *pe = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
         if (cJSON_IsString(pe) && strcmp(pe->valuestring, "absolute") != 0)
@@ -155,8 +168,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                                pe->valuestring);
         act_key = "hidden_act";
     }
-    if ((s = get_int(root, path, "vocab_size", &cfg->vocab_size)) ||
-        (s = get_int(root, path, "max_position_embeddings", &cfg->max_position_embeddings)))
+    if ((s = get_int(root, path, "vocab_size", ENCORE_MAX_VOCAB, &cfg->vocab_size)) ||
+        (s = get_int(root, path, "max_position_embeddings", ENCORE_MAX_POSITIONS, &cfg->max_position_embeddings)))
         return s;
     act = cJSON_GetObjectItemCaseSensitive(root, act_key);
     if ((s = parse_activation(path, act_key, cJSON_IsString(act) ? act->valuestring : "gelu", &cfg->activation)))

@@ -8,6 +8,21 @@
 extern "C" {
 #endif
 
+/* The largest values encore takes from config.json (README: "Limits on
+ * model files"). Far above any BERT or DistilBERT released, and small enough
+ * that every size derived from them (3C x C, F x C, V x C, ...) fits its
+ * type with room to spare; the weights they imply must also fit the data
+ * of model.safetensors (model.c). */
+#define ENCORE_MAX_HIDDEN_SIZE 16384          /* hidden_size, dim */
+#define ENCORE_MAX_INTERMEDIATE_SIZE 65536    /* intermediate_size, hidden_dim */
+#define ENCORE_MAX_LAYERS 256                 /* num_hidden_layers, n_layers */
+#define ENCORE_MAX_POSITIONS 65536            /* max_position_embeddings */
+#define ENCORE_MAX_VOCAB (1 << 24)            /* vocab_size (the tokenizer's id limit too) */
+#define ENCORE_MAX_TYPE_VOCAB 1024            /* type_vocab_size */
+#define ENCORE_MAX_LABELS 65536               /* num_labels, id2label */
+/* num_attention_heads / n_heads: 1 to hidden_size, dividing it;
+ * layer_norm_eps: a number from 0 to 1. */
+
 typedef enum encore_activation {
     ENCORE_ACTIVATION_GELU = 0,   /* exact erf form ("gelu") */
     ENCORE_ACTIVATION_GELU_TANH,  /* "gelu_new", "gelu_pytorch_tanh", "gelu_fast" */

@@ -18,18 +18,48 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Loading runs twice over the same code. The plan pass looks up every tensor
+ * and checks its shape and dtype against the config, and counts the arena and
+ * the staging buffer it will need, in checked arithmetic, with nothing
+ * allocated or copied; only then is the arena allocated, exactly that large,
+ * and the load pass copies. Every block of the arena is carved through
+ * carve(), which refuses to pass the arena's end, so that no size from a file
+ * can send a copy past it. */
 typedef struct loader {
     const encore_safetensors *st;
     const char *prefix;   /* "bert.", "distilbert." or "" */
-    float *cursor;        /* next free float in the arena */
+    int planning;         /* 1: check and count only */
+    float *arena;         /* NULL while planning */
+    size_t cap, used;     /* floats of the arena, and the next free one */
     encore_weights weights; /* how to pack the linear weights */
     float *staging;       /* the largest linear weight, unpacked, on its way to packing */
+    size_t staging_cap;   /* its floats: counted while planning */
     encore_adapter *adapter; /* a LoRA adapter merged as the weights load, or NULL */
 } loader;
 
 static int file_exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* base + off, or NULL while planning (no arithmetic on a NULL pointer). */
+static float *at(float *base, size_t off) { return base ? base + off : NULL; }
+
+/* n floats of the arena, starting on a 64-byte boundary when align; *out is
+ * NULL while planning. Fails when the arena (or size_t) would overflow. */
+static encore_status carve(loader *ld, size_t n, int align, float **out) {
+    size_t start = ld->used;
+    if (align) {
+        start = encore_size_add(start, 15);
+        if (start != SIZE_MAX) start = start / 16 * 16;
+    }
+    const size_t end = encore_size_add(start, n);
+    if (end == SIZE_MAX || (!ld->planning && end > ld->cap))
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the weights do not fit the arena planned for them",
+                           ld->st->path);
+    *out = at(ld->arena, start);
+    ld->used = end;
+    return ENCORE_STATUS_OK;
 }
 
 /* Find a tensor; old checkpoints name LayerNorm parameters gamma/beta. */
@@ -52,7 +82,7 @@ static const encore_tensor_info *find(const loader *ld, const char *name) {
 }
 
 /* Copy tensor `name` (shape (rows) or (rows, cols) when cols > 0) to dst as
- * fp32. */
+ * fp32; dst holds rows * max(cols, 1) floats. While planning, check only. */
 static encore_status load_into(loader *ld, const char *name, int64_t rows, int64_t cols, float *dst) {
     const encore_tensor_info *t = find(ld, name);
     if (!t)
@@ -75,15 +105,15 @@ static encore_status load_into(loader *ld, const char *name, int64_t rows, int64
         return encore_fail(ENCORE_STATUS_UNSUPPORTED,
                            "%s: tensor '%s' has dtype %s (F32, F16 and BF16 are supported)", ld->st->path, name,
                            t->dtype_name);
+    if (ld->planning) return ENCORE_STATUS_OK;
     encore_tensor_to_f32(t, dst);
     return ld->adapter ? encore_adapter_merge(ld->adapter, name, rows, cols, dst) : ENCORE_STATUS_OK;
 }
 
 /* Carve a fresh block from the arena and load into it. */
 static encore_status take(loader *ld, const char *name, int64_t rows, int64_t cols, float **out) {
-    *out = ld->cursor;
-    ld->cursor += rows * (cols > 0 ? cols : 1);
-    return load_into(ld, name, rows, cols, *out);
+    encore_status s = carve(ld, encore_size_mul((size_t)rows, (size_t)(cols > 0 ? cols : 1)), 0, out);
+    return s ? s : load_into(ld, name, rows, cols, *out);
 }
 
 static encore_status take_f(loader *ld, int64_t rows, int64_t cols, float **out, const char *fmt, int layer) {
@@ -93,10 +123,10 @@ static encore_status take_f(loader *ld, int64_t rows, int64_t cols, float **out,
 }
 
 /* Floats of arena a packed (N, K) matrix takes (two bf16 or four int8
- * values to a float, and int8's scales after its panels), with the slack
- * that aligning its start to 64 bytes may cost. */
+ * values to a float, and int8's scales after its panels). */
 static size_t packed_body_floats(size_t N, size_t K, encore_weights weights) {
-    const size_t n = encore_packed_floats((int)N, (int)K);
+    const size_t n = encore_size_mul((N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL, K);
+    if (n == SIZE_MAX) return SIZE_MAX;
     switch (weights) {
     case ENCORE_WEIGHTS_BF16: return (n + 1) / 2;
     case ENCORE_WEIGHTS_INT8: return (n + 3) / 4 + (N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
@@ -105,29 +135,45 @@ static size_t packed_body_floats(size_t N, size_t K, encore_weights weights) {
     return n;
 }
 
-static size_t packed_arena_floats(size_t N, size_t K, encore_weights weights) {
-    return packed_body_floats(N, K, weights) + 16;
+/* Room for an (N, K) matrix in the staging buffer: counted while planning,
+ * checked when loading. */
+static encore_status stage(loader *ld, int64_t N, int64_t K) {
+    const size_t n = encore_size_mul((size_t)N, (size_t)K);
+    if (ld->planning) {
+        if (n == SIZE_MAX)
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: a %lld x %lld weight is too large", ld->st->path,
+                               (long long)N, (long long)K);
+        if (n > ld->staging_cap) ld->staging_cap = n;
+        return ENCORE_STATUS_OK;
+    }
+    if (n > ld->staging_cap)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: a %lld x %lld weight does not fit the staging planned for it",
+                           ld->st->path, (long long)N, (long long)K);
+    return ENCORE_STATUS_OK;
 }
 
 /* Pack ld->staging, holding an (N, K) matrix, into a fresh 64-byte aligned
- * block of the arena, in fp32 or bf16. Only the packed copy stays. */
-static void pack_staging(loader *ld, int64_t N, int64_t K, encore_packed_matrix *out) {
-    ld->cursor = (float *)(((uintptr_t)ld->cursor + 63) & ~(uintptr_t)63);
+ * block of the arena, in fp32, bf16 or int8. Only the packed copy stays. */
+static encore_status pack_staging(loader *ld, int64_t N, int64_t K, encore_packed_matrix *out) {
+    float *dst = NULL;
+    encore_status s = carve(ld, packed_body_floats((size_t)N, (size_t)K, ld->weights), 1, &dst);
+    if (s || ld->planning) return s;
     if (ld->weights == ENCORE_WEIGHTS_BF16) {
-        encore_pack_matrix_bf16(ld->staging, (int)N, (int)K, (uint16_t *)ld->cursor, out);
+        encore_pack_matrix_bf16(ld->staging, (int)N, (int)K, (uint16_t *)dst, out);
     } else if (ld->weights == ENCORE_WEIGHTS_INT8) {
         const size_t q_floats = (encore_packed_floats((int)N, (int)K) + 3) / 4;  // the int8 panels
-        encore_pack_matrix_i8(ld->staging, (int)N, (int)K, (int8_t *)ld->cursor, ld->cursor + q_floats, out);
+        encore_pack_matrix_i8(ld->staging, (int)N, (int)K, (int8_t *)dst, dst + q_floats, out);
     } else {
-        encore_pack_matrix(ld->staging, (int)N, (int)K, ld->cursor, out);
+        encore_pack_matrix(ld->staging, (int)N, (int)K, dst, out);
     }
-    ld->cursor += packed_body_floats((size_t)N, (size_t)K, ld->weights);
+    return ENCORE_STATUS_OK;
 }
 
 /* Load linear weight `name` (N, K) and pack it. */
 static encore_status take_packed(loader *ld, const char *name, int64_t N, int64_t K, encore_packed_matrix *out) {
-    encore_status s = load_into(ld, name, N, K, ld->staging);
-    if (s == ENCORE_STATUS_OK) pack_staging(ld, N, K, out);
+    encore_status s = stage(ld, N, K);
+    if (s == ENCORE_STATUS_OK) s = load_into(ld, name, N, K, ld->staging);
+    if (s == ENCORE_STATUS_OK) s = pack_staging(ld, N, K, out);
     return s;
 }
 
@@ -138,15 +184,22 @@ static encore_status take_packed_f(loader *ld, int64_t N, int64_t K, encore_pack
     return take_packed(ld, name, N, K, out);
 }
 
-static size_t arena_floats(const encore_config *c, encore_weights weights) {
-    size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
-    size_t per_layer = packed_arena_floats(3 * C, C, weights) + packed_arena_floats(C, C, weights) +
-                       packed_arena_floats(F, C, weights) + packed_arena_floats(C, F, weights) + 4 * C + F + C + 4 * C;
-    size_t n = (size_t)c->vocab_size * C + (size_t)c->max_position_embeddings * C +
-               (size_t)c->type_vocab_size * C + 2 * C + (size_t)c->n_layers * per_layer;
-    if (c->has_head)
-        n += packed_arena_floats(C, C, ENCORE_WEIGHTS_FP32) + C +
-             packed_arena_floats((size_t)c->n_labels, C, ENCORE_WEIGHTS_FP32) + (size_t)c->n_labels;
+/* The weights config.json implies, in elements, with checked arithmetic
+ * (SIZE_MAX when that does not fit). */
+static size_t implied_weights(const encore_config *c) {
+    const size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    /* qkv 3C x C + 3C, out C x C + C, two LayerNorms 4C, ffn F x C + F and C x F + C */
+    size_t per_layer = encore_size_add(encore_size_mul(4 * C, C), encore_size_mul(2 * F, C));
+    per_layer = encore_size_add(per_layer, 8 * C + F);
+    size_t n = encore_size_mul((size_t)c->vocab_size, C);
+    n = encore_size_add(n, encore_size_mul((size_t)c->max_position_embeddings, C));
+    n = encore_size_add(n, encore_size_mul((size_t)c->type_vocab_size, C));
+    n = encore_size_add(n, 2 * C);
+    n = encore_size_add(n, encore_size_mul((size_t)c->n_layers, per_layer));
+    if (c->has_head) {
+        n = encore_size_add(n, encore_size_mul(C, C) + C);
+        n = encore_size_add(n, encore_size_mul((size_t)c->n_labels, C + 1));
+    }
     return n;
 }
 
@@ -154,8 +207,7 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
     const int64_t C = c->hidden_size, F = c->intermediate_size;
     encore_status s;
     char name[512];
-    w->qkv_b = ld->cursor;
-    ld->cursor += 3 * C;
+    if ((s = carve(ld, 3 * (size_t)C, 0, &w->qkv_b)) || (s = stage(ld, 3 * C, C))) return s;
     static const char *bert_qkv[3] = {"query", "key", "value"};
     static const char *distil_qkv[3] = {"q_lin", "k_lin", "v_lin"};
     for (int j = 0; j < 3; j++) {
@@ -163,11 +215,11 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
                                            : "%sencoder.layer.%d.attention.self.%s.%s";
         const char *part = c->is_distilbert ? distil_qkv[j] : bert_qkv[j];
         snprintf(name, sizeof name, fmt, ld->prefix, i, part, "weight");
-        if ((s = load_into(ld, name, C, C, ld->staging + j * C * C))) return s;
+        if ((s = load_into(ld, name, C, C, at(ld->staging, (size_t)(j * C * C))))) return s;
         snprintf(name, sizeof name, fmt, ld->prefix, i, part, "bias");
-        if ((s = load_into(ld, name, C, 0, w->qkv_b + j * C))) return s;
+        if ((s = load_into(ld, name, C, 0, at(w->qkv_b, (size_t)(j * C))))) return s;
     }
-    pack_staging(ld, 3 * C, C, &w->qkv_w);
+    if ((s = pack_staging(ld, 3 * C, C, &w->qkv_w))) return s;
     if (c->is_distilbert) {
         if ((s = take_packed_f(ld, C, C, &w->attn_out_w, "%stransformer.layer.%d.attention.out_lin.weight", i)) ||
             (s = take_f(ld, C, 0, &w->attn_out_b, "%stransformer.layer.%d.attention.out_lin.bias", i)) ||
@@ -196,6 +248,8 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
     return ENCORE_STATUS_OK;
 }
 
+/* One pass of the loader over every tensor (see loader). The pointers the
+ * plan pass sets are NULL, and go into a throwaway model. */
 static encore_status load_tensors(encore_model *m, loader *ld) {
     const encore_config *c = &m->config;
     const int64_t C = c->hidden_size;
@@ -208,10 +262,10 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
     if (!c->is_distilbert &&
         (s = take_f(ld, c->type_vocab_size, C, &m->type_emb, "%sembeddings.token_type_embeddings.weight", 0)))
         return s;
-    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
-    if (!m->layers) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
-    for (int i = 0; i < c->n_layers; i++)
-        if ((s = load_layer(ld, c, i, &m->layers[i]))) return s;
+    for (int i = 0; i < c->n_layers; i++) {
+        encore_layer_weights planned;
+        if ((s = load_layer(ld, c, i, ld->planning ? &planned : &m->layers[i]))) return s;
+    }
     if (c->has_head) {
         /* The head stays fp32 whatever the encoder's weights: it is read
          * once per text, not once per token, so fewer bytes buy no speed,
@@ -235,25 +289,49 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
 static encore_status load_weights(encore_model *m, const encore_safetensors *st, encore_adapter *adapter,
                                   encore_weights weights) {
     const encore_config *c = &m->config;
-    loader ld = {st, "", NULL, weights, NULL, adapter};
+    loader ld = {st, "", 1, NULL, 0, 0, weights, NULL, 0, adapter};
     const char *base = c->is_distilbert ? "distilbert." : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
     if (encore_safetensors_find(st, probe)) ld.prefix = base;
 
+    /* The config against the files: each weight takes 2 bytes at least
+     * (F16, BF16), and no two tensors of a file share a byte (safetensors.c);
+     * an adapter may bring tensors of its own (a classifier's head). */
+    const size_t implied = implied_weights(c);
+    const uint64_t data = st->data_size + (adapter ? encore_adapter_data_bytes(adapter) : 0);
+    if (implied == SIZE_MAX || implied > data / 2)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL,
+                           "%s: config.json implies %s%zu weights (at least twice as many bytes), but %s holds "
+                           "%llu bytes of tensor data",
+                           st->path, implied == SIZE_MAX ? "more than " : "", implied == SIZE_MAX ? SIZE_MAX : implied,
+                           adapter ? "it and the adapter" : st->path, (unsigned long long)data);
+
+    /* Plan: every tensor checked, the arena and the staging counted. */
+    encore_model planned = *m;
+    encore_status s = load_tensors(&planned, &ld);
+    if (s != ENCORE_STATUS_OK) return s;
+    const size_t n = ld.used, bytes = encore_size_mul(n, sizeof(float));
+    const size_t staging_bytes = encore_size_mul(ld.staging_cap, sizeof(float));
+    if (bytes == SIZE_MAX || staging_bytes == SIZE_MAX)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the weights are too large", st->path);
+
     /* 64-byte aligned, so that the packed panels start on cache lines. */
-    const size_t n = arena_floats(c, weights);
-    if (posix_memalign((void **)&m->arena, 64, n * sizeof(float)) != 0) {
+    if (posix_memalign((void **)&m->arena, 64, bytes > 0 ? bytes : 64) != 0) {
         m->arena = NULL;
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", n);
     }
-    const size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size, L = (size_t)c->n_labels;
-    size_t staging = 3 * C * C > F * C ? 3 * C * C : F * C;
-    if (c->has_head && L * C > staging) staging = L * C;
-    ld.staging = malloc(staging * sizeof(float));
-    if (!ld.staging) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", staging);
-    ld.cursor = m->arena;
-    encore_status s = load_tensors(m, &ld);
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    ld.staging = malloc(staging_bytes > 0 ? staging_bytes : sizeof(float));
+    if (!m->layers || !ld.staging) {
+        free(ld.staging);
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %zu weights", ld.staging_cap);
+    }
+    ld.planning = 0;
+    ld.arena = m->arena;
+    ld.cap = n;
+    ld.used = 0;
+    s = load_tensors(m, &ld);
     free(ld.staging);
     if (s == ENCORE_STATUS_OK && adapter) s = encore_adapter_check_used(adapter);
     return s;
@@ -437,11 +515,15 @@ encore_status encore_model_tokenize_with(const encore_model *m, encore_input inp
     if (params.truncation_side != ENCORE_TRUNCATION_SIDE_RIGHT && params.truncation_side != ENCORE_TRUNCATION_SIDE_LEFT)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown truncation side %d", (int)params.truncation_side);
     encore_encoding *enc = NULL;
-    encore_status s = encore_tokenizer_encode_side(m->tokenizer, input.text, input.text_pair, truncate ? limit : 0,
-                                                   params.truncation_side == ENCORE_TRUNCATION_SIDE_LEFT, &enc);
-    if (s != ENCORE_STATUS_OK) return s;
-    if (enc->n_tokens > limit) {
-        int n = enc->n_tokens;
+    int32_t total = 0;
+    /* Without truncation an input over the limit is refused: the tokenizer
+     * counts its tokens without holding them all. */
+    encore_status s = encore_tokenizer_encode_bounded(m->tokenizer, input.text, input.text_pair, truncate ? limit : 0,
+                                                      params.truncation_side == ENCORE_TRUNCATION_SIDE_LEFT,
+                                                      truncate ? 0 : limit, &enc, &total);
+    if (s != ENCORE_STATUS_OK && s != ENCORE_STATUS_TOO_LONG) return s;
+    if (s == ENCORE_STATUS_TOO_LONG || enc->n_tokens > limit) {
+        int n = enc ? enc->n_tokens : total;
         encore_encoding_free(enc);
         return too_long(m, task, n, limit);
     }

@@ -48,6 +48,18 @@ void encore_safetensors_close(encore_safetensors *st) {
     free(st);
 }
 
+/* Sizes in a header are JSON numbers (doubles to cJSON): integers up to 2^53
+ * are exact, and no real tensor comes near that. */
+#define SAFETENSORS_MAX_INT 9007199254740992.0 /* 2^53 */
+
+static int exact_uint(const cJSON *v, uint64_t *out) {
+    if (!cJSON_IsNumber(v)) return 0;
+    const double d = v->valuedouble;
+    if (!(d >= 0 && d <= SAFETENSORS_MAX_INT) || d != (double)(uint64_t)d) return 0;
+    *out = (uint64_t)d;
+    return 1;
+}
+
 static encore_status parse_tensor(encore_safetensors *st, const cJSON *item,
                                   const uint8_t *data, uint64_t data_size,
                                   encore_tensor_info *t) {
@@ -62,45 +74,85 @@ static encore_status parse_tensor(encore_safetensors *st, const cJSON *item,
                            path, item->string);
     int size = dtype_size(dtype->valuestring, &t->dtype);
     if (size == 0)
-        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: tensor '%s' has unknown dtype '%s'",
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: tensor '%s' has unknown dtype '%.32s'",
                            path, item->string, dtype->valuestring);
     snprintf(t->dtype_name, sizeof t->dtype_name, "%s", dtype->valuestring);
     t->n_dims = cJSON_GetArraySize(shape);
     if (t->n_dims > ENCORE_MAX_DIMS)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: tensor '%s' has %d dimensions (at most %d)",
                            path, item->string, t->n_dims, ENCORE_MAX_DIMS);
-    t->n_elements = 1;
+    /* The element count, checked at each step: a shape whose product does
+     * not fit cannot match the bytes it is given. */
+    uint64_t n_elements = 1;
     int d = 0;
     const cJSON *dim;
     cJSON_ArrayForEach(dim, shape) {
-        double v = cJSON_IsNumber(dim) ? dim->valuedouble : -1;
-        if (v < 0 || v > 1e15 || v != (double)(int64_t)v)
-            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: tensor '%s' has a bad shape",
-                               path, item->string);
+        uint64_t v;
+        if (!exact_uint(dim, &v))
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: tensor '%s' has a bad shape (dimension %d)",
+                               path, item->string, d);
         t->shape[d++] = (int64_t)v;
-        t->n_elements *= (int64_t)v;
-        if (t->n_elements > (int64_t)1e15)
+        if (__builtin_mul_overflow(n_elements, v, &n_elements) || n_elements > (uint64_t)SAFETENSORS_MAX_INT)
             return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: tensor '%s' is too large", path,
                                item->string);
     }
-    double begin = cJSON_GetArrayItem(offsets, 0)->valuedouble;
-    double end = cJSON_GetArrayItem(offsets, 1)->valuedouble;
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(offsets, 0)) ||
-        !cJSON_IsNumber(cJSON_GetArrayItem(offsets, 1)) || begin < 0 || end < begin ||
-        end > (double)data_size)
+    t->n_elements = (int64_t)n_elements;
+    uint64_t begin, end;
+    if (!exact_uint(cJSON_GetArrayItem(offsets, 0), &begin) || !exact_uint(cJSON_GetArrayItem(offsets, 1), &end) ||
+        end < begin || end > data_size)
         return encore_fail(ENCORE_STATUS_BAD_MODEL,
-                           "%s: tensor '%s' data_offsets [%.0f, %.0f] fall outside the %llu data bytes",
-                           path, item->string, begin, end, (unsigned long long)data_size);
+                           "%s: tensor '%s' data_offsets [%.17g, %.17g] fall outside the %llu data bytes (or are not "
+                           "integers in order)",
+                           path, item->string, cJSON_GetArrayItem(offsets, 0)->valuedouble,
+                           cJSON_GetArrayItem(offsets, 1)->valuedouble, (unsigned long long)data_size);
+    t->begin = begin;
     t->n_bytes = (size_t)(end - begin);
-    if ((uint64_t)t->n_elements * (uint64_t)size != t->n_bytes)
+    if (n_elements * (uint64_t)size != (uint64_t)t->n_bytes) /* < 2^56: no overflow */
         return encore_fail(ENCORE_STATUS_BAD_MODEL,
                            "%s: tensor '%s' holds %zu bytes but its shape and dtype need %llu",
                            path, item->string, t->n_bytes,
-                           (unsigned long long)t->n_elements * (unsigned long long)size);
-    t->data = data + (size_t)begin;
+                           (unsigned long long)n_elements * (unsigned long long)size);
+    t->data = data + begin;
     t->name = strdup(item->string);
     if (!t->name) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     return ENCORE_STATUS_OK;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const encore_tensor_info *)a)->name, ((const encore_tensor_info *)b)->name);
+}
+
+static int by_begin(const void *a, const void *b) {
+    const encore_tensor_info *x = *(const encore_tensor_info *const *)a, *y = *(const encore_tensor_info *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->n_bytes < y->n_bytes ? -1 : x->n_bytes > y->n_bytes;
+}
+
+/* Names are unique (the tensors sorted by name, for encore_safetensors_find)
+ * and no two tensors share a byte, as the reference implementation demands:
+ * a header whose tensors alias one another could describe far more weights
+ * than the file holds. */
+static encore_status check_layout(encore_safetensors *st) {
+    qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, by_name);
+    for (int i = 1; i < st->n_tensors; i++)
+        if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0)
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: tensor '%s' appears twice in the header", st->path,
+                               st->tensors[i].name);
+    const encore_tensor_info **order = malloc((size_t)(st->n_tensors > 0 ? st->n_tensors : 1) * sizeof *order);
+    if (!order) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < st->n_tensors; i++) order[i] = &st->tensors[i];
+    qsort(order, (size_t)st->n_tensors, sizeof *order, by_begin);
+    encore_status s = ENCORE_STATUS_OK;
+    for (int i = 1; i < st->n_tensors && s == ENCORE_STATUS_OK; i++) {
+        const encore_tensor_info *a = order[i - 1], *b = order[i];
+        if (b->begin < a->begin + a->n_bytes)
+            s = encore_fail(ENCORE_STATUS_BAD_MODEL,
+                            "%s: tensors '%s' [%llu, %llu) and '%s' [%llu, %llu) overlap in the data", st->path,
+                            a->name, (unsigned long long)a->begin, (unsigned long long)(a->begin + a->n_bytes),
+                            b->name, (unsigned long long)b->begin, (unsigned long long)(b->begin + b->n_bytes));
+    }
+    free(order);
+    return s;
 }
 
 encore_status encore_safetensors_open(const char *path, encore_safetensors **out) {
@@ -151,6 +203,7 @@ encore_status encore_safetensors_open(const char *path, encore_safetensors **out
     }
     const uint8_t *data = bytes + 8 + header_len;
     uint64_t data_size = (uint64_t)sb.st_size - 8 - header_len;
+    st->data_size = data_size;
 
     int n = cJSON_GetArraySize(header);
     st->tensors = calloc((size_t)(n > 0 ? n : 1), sizeof *st->tensors);
@@ -164,6 +217,7 @@ encore_status encore_safetensors_open(const char *path, encore_safetensors **out
         if (status == ENCORE_STATUS_OK) st->n_tensors++;
     }
     cJSON_Delete(header);
+    if (status == ENCORE_STATUS_OK) status = check_layout(st);
     if (status != ENCORE_STATUS_OK) {
         encore_safetensors_close(st);
         return status;
@@ -173,8 +227,14 @@ encore_status encore_safetensors_open(const char *path, encore_safetensors **out
 }
 
 const encore_tensor_info *encore_safetensors_find(const encore_safetensors *st, const char *name) {
-    for (int i = 0; i < st->n_tensors; i++)
-        if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
+    int lo = 0, hi = st->n_tensors;
+    while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        const int c = strcmp(st->tensors[mid].name, name);
+        if (c == 0) return &st->tensors[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 

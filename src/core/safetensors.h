@@ -29,6 +29,7 @@ typedef struct encore_tensor_info {
     int64_t shape[ENCORE_MAX_DIMS];
     int64_t n_elements;
     const void *data;               /* points into the mapping */
+    uint64_t begin;                 /* data_offsets[0], from the start of the data */
     size_t n_bytes;
 } encore_tensor_info;
 
@@ -36,12 +37,14 @@ typedef struct encore_safetensors {
     char *path;
     void *map;
     size_t map_size;
+    uint64_t data_size;             /* bytes after the header */
     int n_tensors;
-    encore_tensor_info *tensors;
+    encore_tensor_info *tensors;    /* sorted by name */
 } encore_safetensors;
 
 /* Map and validate a file: header length, JSON, dtypes, shapes against byte
- * ranges, ranges inside the file. Errors name the file and the tensor. */
+ * ranges (integers, products checked), ranges inside the file, unique names,
+ * no two tensors sharing a byte. Errors name the file and the tensor. */
 encore_status encore_safetensors_open(const char *path, encore_safetensors **out);
 void encore_safetensors_close(encore_safetensors *st);
 

@@ -54,7 +54,8 @@
 #define PARALLEL_MIN_MACS 1000000.0
 
 size_t encore_packed_floats(int N, int K) {
-    return (size_t)((N + ENCORE_PANEL - 1) / ENCORE_PANEL) * ENCORE_PANEL * (size_t)K;
+    /* In size_t from the start: N + 15 overflows int for N near INT_MAX. */
+    return ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL * (size_t)K;
 }
 
 /* The weight types a panel holds, as the tiles are specialised for them. */
@@ -70,7 +71,7 @@ static size_t packed_at(int n, int k, int K) {
  * symmetric, scale = max |w| / 127, q = round(w / scale) in [-127, 127]
  * (never -128, so that the range is symmetric). */
 static void pack_panels(const float *w, int N, int K, int wt, void *dst, float *scales, encore_packed_matrix *out) {
-    const size_t P = (size_t)(N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    const size_t P = ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL;
     const size_t esize = wt == WT_F32 ? sizeof(float) : wt == WT_BF16 ? sizeof(uint16_t) : sizeof(int8_t);
     memset(dst, 0, encore_packed_floats(N, K) * esize);
     if (wt == WT_I8) memset(scales, 0, P * ENCORE_PANEL * sizeof(float));

@@ -59,6 +59,7 @@ static encore_status vocab_insert(encore_tokenizer *tok, const char *s, size_t n
         slot->hash = tok_fnv1a(TOK_FNV_SEED, s, n);
         slot->len = (uint32_t)n;
         tok->n_vocab++;
+        if (n > tok->max_token_len) tok->max_token_len = n;
     }
     if (!ensure_ids(tok, id)) return tok_out_of_memory();
     slot->id = id;
@@ -422,6 +423,15 @@ static encore_status load_template(encore_tokenizer *tok, const char *path, cons
                        type ? type : "(untyped)");
 }
 
+static _Thread_local const encore_tokenizer *sort_tokens;
+
+static int longest_first(const void *x, const void *y) {
+    const int a = *(const int *)x, b = *(const int *)y;
+    const uint32_t la = sort_tokens->added[a].pattern_len, lb = sort_tokens->added[b].pattern_len;
+    if (la != lb) return la > lb ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
 /* Sort each pass's tokens longest pattern first (leftmost-longest matching)
  * and note the bytes that can start a pattern. Normalized tokens are matched
  * by the normalizer's output for their content. */
@@ -445,13 +455,13 @@ static encore_status prepare_added_tokens(encore_tokenizer *tok) {
         }
         if (a->pattern_len == 0) continue;
         int p = a->normalized;
-        int k = tok->n_pass_tokens[p]++;
-        while (k > 0 && tok->added[tok->pass_tokens[p][k - 1]].pattern_len < a->pattern_len) {
-            tok->pass_tokens[p][k] = tok->pass_tokens[p][k - 1];
-            k--;
-        }
-        tok->pass_tokens[p][k] = i;
+        tok->pass_tokens[p][tok->n_pass_tokens[p]++] = i;
     }
+    /* Longest pattern first, in file order among equals (a stable sort, in
+     * n log n: a tokenizer file may list a million added tokens). */
+    sort_tokens = tok;
+    for (int p = 0; p < 2 && st == ENCORE_STATUS_OK; p++)
+        qsort(tok->pass_tokens[p], (size_t)tok->n_pass_tokens[p], sizeof(int), longest_first);
     for (int p = 0; p < 2; p++)
         for (int k = 0; k < tok->n_pass_tokens[p]; k++)
             tok->first_byte[p][(unsigned char)tok->pool[tok->added[tok->pass_tokens[p][k]].pattern]] = 1;

@@ -67,6 +67,22 @@ encore_status encore_tokenizer_encode_side(const encore_tokenizer *tok, const ch
                                            const char *pair, int32_t max_len, int left,
                                            encore_encoding **out);
 
+/* The same for a caller that refuses an input of more than max_tokens tokens
+ * (with max_len 0, no truncation; max_tokens 0: no limit): such an input
+ * gives ENCORE_STATUS_TOO_LONG with its length in *n_tokens, and no
+ * encoding, without holding all its tokens.
+ *
+ * Memory: an encoding holds its tokens only (at most max_len, or
+ * max_tokens; with left truncation the last ones, in a ring). The text is normalized and split a chunk of 16 KiB at a time,
+ * so that the scratch stays a few MiB whatever the text's length; a word
+ * longer than max_input_chars_per_word (one [UNK]) is not kept whole. Two
+ * cases are not chunked: a tokenizer with added tokens matched in the
+ * normalized text ("normalized": true), whose matches may cross chunks, and
+ * a run of combining marks, which canonical ordering sorts as a whole. */
+encore_status encore_tokenizer_encode_bounded(const encore_tokenizer *tok, const char *text, const char *pair,
+                                              int32_t max_len, int left, int32_t max_tokens, encore_encoding **out,
+                                              int32_t *n_tokens);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,6 +50,7 @@ struct encore_tokenizer {
     vocab_slot *slots;            /* (mask + 1) open addressing over the model vocabulary */
     uint32_t mask;
     int32_t n_vocab;              /* distinct tokens in the model vocabulary */
+    size_t max_token_len;         /* bytes of its longest token */
     uint32_t prefix, prefix_len;  /* continuing_subword_prefix, in the pool */
     int32_t unk_id;
     added_token *added;           /* (n_added) */
@@ -69,6 +70,7 @@ typedef struct norm_text {
     int32_t *in_src; /* (n_in, 2) while decomposing: the source of each char NFD took in */
     int32_t *pos;    /* (n + 1) byte offset of each char in utf8 */
     size_t n, n_in, cap;
+    size_t run;      /* while normalizing: where the marks not yet in canonical order start */
     char *utf8;      /* (pos[n]) the normalized segment as UTF-8 */
     size_t utf8_cap;
 } norm_text;
@@ -117,9 +119,27 @@ static inline int32_t tok_vocab_find(const encore_tokenizer *tok, int with_prefi
     return tok_vocab_slot(tok, with_prefix, s, n)->id;
 }
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* BertNormalizer over text[a, b) (valid UTF-8) into t (tokenizer_encode.c). */
 encore_status encore_tok_normalize(const encore_tokenizer *tok, norm_text *t, const char *text, size_t a,
                                    size_t b);
+/* The same, after the t->n characters t holds already. text[a] must start a
+ * character that no normalization reaches back across (tokenizer_encode.c:
+ * starter_at), so that the result is what one call over both would give. */
+encore_status encore_tok_normalize_append(const encore_tokenizer *tok, norm_text *t, const char *text, size_t a,
+                                          size_t b);
 void encore_tok_norm_free(norm_text *t);
+
+/* For tests and fuzzers only (not thread-safe): the bytes the encoder
+ * normalizes at a time (0: the default, 16 KiB; SIZE_MAX: a whole segment
+ * at once, the reference a chunked encoding must equal). */
+void encore_tok_set_chunk_bytes(size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ENCORE_TOKENIZER_INTERNAL_H */

@@ -61,15 +61,24 @@ static int check_model_options(const score_options *o, const encore_model *model
 /* Decide where the run starts: a fresh job, or the checkpoint of an
  * interrupted one. Returns 1 to run, 0 when a complete run needs nothing
  * more (*exit_status set), -1 on error. */
-static int plan(const score_options *o, score_reader *reader, score_checkpoint *state, int *resumed,
-                int *exit_status) {
-    char err[512];
+static int plan(const score_options *o, const encore_model *model, score_reader *reader, score_checkpoint *state,
+                tools_sha256 *records_hash, int *resumed, int *exit_status) {
+    char err[600];
     *resumed = 0;
     if (o->resume) {
         score_checkpoint saved;
         int got = score_checkpoint_read(o->checkpoint_path, &saved, err, sizeof err);
         if (got < 0) {
             fprintf(stderr, "encore score: %s\n", err);
+            return -1;
+        }
+        /* No record holds more tokens than the model takes. */
+        const int64_t per_record = encore_model_max_length(model);
+        if (got > 0 && saved.stats.tokens / (per_record > 0 ? per_record : 1) > saved.stats.scored) {
+            fprintf(stderr,
+                    "encore score: cannot resume: the checkpoint %s counts more tokens than its records can hold; "
+                    "run without --resume to start over\n",
+                    o->checkpoint_path);
             return -1;
         }
         if (got == 0) {
@@ -87,8 +96,13 @@ static int plan(const score_options *o, score_reader *reader, score_checkpoint *
             *resumed = 1;
             return 0;
         } else {
-            if (!score_reader_skip_to(reader, saved.input_offset, saved.input_line)) {
-                fprintf(stderr, "encore score: cannot resume: %s\n", reader->error);
+            /* The checkpoint's records must be the input's first records, to
+             * the byte, ending where it says; the output is checked against
+             * it next (score_writer_open). */
+            if (!score_reader_replay(reader, saved.stats.records, saved.input_offset, saved.input_line,
+                                     saved.input_sha256, records_hash)) {
+                fprintf(stderr, "encore score: cannot resume: %s; run without --resume to start over\n",
+                        reader->error);
                 return -1;
             }
             *state = saved;
@@ -155,7 +169,8 @@ int encore_cli_score(int argc, char **argv) {
     }
     score_job_string(&o, reader.format, job->state.job, sizeof job->state.job);
     int resumed = 0, exit_status = 0;
-    int go = plan(&o, &reader, &job->state, &resumed, &exit_status);
+    tools_sha256 records_hash;
+    int go = plan(&o, model, &reader, &job->state, &records_hash, &resumed, &exit_status);
     score_progress progress;
     score_progress_init(&progress, o.progress, reader.size, job->state.input_offset, &job->state.stats);
     if (go < 0) goto done;
@@ -166,14 +181,14 @@ int encore_cli_score(int argc, char **argv) {
         rc = exit_status;
         goto done;
     }
-    if (!score_writer_open(&writer, &o, model, resumed ? &job->state : NULL)) {
+    if (!score_writer_open(&writer, &o, model, resumed ? &job->state : NULL, &records_hash)) {
         fprintf(stderr, "encore score: %s\n", writer.error);
         goto done;
     }
     char err[512];
     /* The first checkpoint: the output's header is in place, no record yet. */
     if (!resumed && o.checkpoint_path &&
-        (!score_writer_sync(&writer, &job->state.output_bytes, &job->state.index_bytes) ||
+        (!score_writer_sync(&writer, &job->state) ||
          !score_checkpoint_write(o.checkpoint_path, &job->state, err, sizeof err))) {
         fprintf(stderr, "encore score: %s\n", writer.error[0] ? writer.error : err);
         goto done;

@@ -74,6 +74,10 @@ static long fill(score_reader *r) {
             return n;
         }
         if (n == 0) {
+            /* The end of a regular file: it must be the end it had when it
+             * was opened. A file cut short would end in a partial record,
+             * which must not be scored as a whole one. */
+            if (r->is_file && !score_reader_unchanged(r, r->error, sizeof r->error)) return -1;
             r->eof = 1;
             return 0;
         }
@@ -175,9 +179,13 @@ oom:
     return -1;
 }
 
+/* White space only. (Not strchr(" \t...", c): it finds a NUL byte too, at
+ * the string's end, and a line of NUL bytes was dropped as blank.) */
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+
 static int blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (!strchr(" \t\r\n\f\v", s[i])) return 0;
+        if (!is_space(s[i])) return 0;
     return 1;
 }
 
@@ -304,8 +312,13 @@ int score_reader_open(score_reader *r, const score_options *o) {
         return 0;
     }
     struct stat st;
-    if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode)) r->size = (int64_t)st.st_size;
-    else r->is_pipe = 1;
+    if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        r->size = r->file_size = (int64_t)st.st_size;
+        r->file_mtime = st.st_mtim;
+        r->is_file = 1;
+    } else {
+        r->is_pipe = 1;
+    }
     if (r->size >= 0 && lseek(r->fd, 0, SEEK_CUR) != 0) r->is_pipe = 1; /* a redirected stdin, part read */
 #ifdef POSIX_FADV_SEQUENTIAL
     if (r->size >= 0) posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -324,7 +337,7 @@ int score_reader_open(score_reader *r, const score_options *o) {
     r->format = o->input_format != SCORE_INPUT_AUTO ? o->input_format : format_from_name(o->input_path);
     if (r->format == SCORE_INPUT_AUTO) {
         size_t i = r->buf_pos;
-        while (i < r->buf_len && strchr(" \t\r\n", r->buf[i])) i++;
+        while (i < r->buf_len && is_space(r->buf[i])) i++;
         r->format = i < r->buf_len && r->buf[i] == '{' ? SCORE_INPUT_JSONL : SCORE_INPUT_TEXT;
     }
     if (r->format == SCORE_INPUT_TEXT && o->pair_field) {
@@ -342,40 +355,83 @@ void score_reader_close(score_reader *r) {
     r->buf = NULL;
 }
 
-int score_reader_skip_to(score_reader *r, int64_t offset, int64_t line) {
-    if (offset < r->offset) {
-        snprintf(r->error, sizeof r->error, "the checkpoint's input offset %lld lies inside the header",
-                 (long long)offset);
+int score_reader_unchanged(const score_reader *r, char *err, size_t errlen) {
+    if (!r->is_file) return 1;
+    struct stat st;
+    const off_t at = lseek(r->fd, 0, SEEK_CUR);
+    if (fstat(r->fd, &st) != 0) {
+        snprintf(err, errlen, "cannot check the input: %s", strerror(errno));
         return 0;
     }
+    if ((int64_t)st.st_size == r->file_size && st.st_mtim.tv_sec == r->file_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == r->file_mtime.tv_nsec && (at < 0 || (int64_t)at <= r->file_size))
+        return 1;
+    if ((int64_t)st.st_size < r->file_size)
+        snprintf(err, errlen,
+                 "the input shrank from %lld to %lld bytes while it was read: its last record may be cut, and "
+                 "what follows is lost; score a file that stays put",
+                 (long long)r->file_size, (long long)st.st_size);
+    else
+        snprintf(err, errlen,
+                 "the input changed while it was read (%lld bytes at the start, %lld now, modified since): the "
+                 "records read may not be what it holds; score a file that stays put",
+                 (long long)r->file_size, (long long)st.st_size);
+    return 0;
+}
+
+static void hash_u64(tools_sha256 *h, uint64_t v) {
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+    tools_sha256_update(h, b, 8);
+}
+
+void score_record_hash(tools_sha256 *h, const score_record *rec) {
+    hash_u64(h, (uint64_t)rec->line);
+    hash_u64(h, (uint64_t)rec->end_line);
+    hash_u64(h, (uint64_t)rec->end_offset);
+    hash_u64(h, (uint64_t)rec->raw_len);
+    const uint8_t oversized = (uint8_t)(rec->oversized != 0);
+    tools_sha256_update(h, &oversized, 1);
+    tools_sha256_update(h, rec->raw, rec->raw_len);
+}
+
+int score_reader_replay(score_reader *r, int64_t records, int64_t offset, int64_t line, const uint8_t sha256[32],
+                        tools_sha256 *hash) {
+    tools_sha256_init(hash);
     if (r->size >= 0 && offset > r->size) {
-        snprintf(r->error, sizeof r->error, "the input has %lld bytes, fewer than the %lld already scored",
+        snprintf(r->error, sizeof r->error, "the input has %lld bytes, fewer than the %lld the checkpoint covers",
                  (long long)r->size, (long long)offset);
         return 0;
     }
-    if (!r->is_pipe) {
-        if (lseek(r->fd, (off_t)offset, SEEK_SET) != (off_t)offset) {
-            snprintf(r->error, sizeof r->error, "cannot seek in the input: %s", strerror(errno));
-            return 0;
-        }
-        r->buf_pos = r->buf_len = 0;
-        r->eof = 0;
-        r->offset = offset;
-    } else {
-        while (r->offset < offset) {
-            long avail = fill(r);
-            if (avail < 0) return 0;
-            if (avail == 0) {
-                snprintf(r->error, sizeof r->error, "the input ended after %lld bytes, before the %lld already scored",
-                         (long long)r->offset, (long long)offset);
-                return 0;
-            }
-            int64_t take = offset - r->offset < avail ? offset - r->offset : avail;
-            r->buf_pos += (size_t)take;
-            r->offset += take;
-        }
+    score_record rec;
+    memset(&rec, 0, sizeof rec);
+    int ok = 1;
+    for (int64_t i = 0; ok && i < records; i++) {
+        const int got = score_reader_next(r, &rec);
+        if (got == 0)
+            snprintf(r->error, sizeof r->error, "the input holds %lld records, fewer than the %lld the checkpoint covers",
+                     (long long)i, (long long)records);
+        ok = got > 0;
+        if (ok) score_record_hash(hash, &rec);
+        score_record_reset(&rec);
     }
-    r->line = line;
+    score_record_free(&rec);
+    if (!ok) return 0;
+    if (r->offset != offset || r->line != line) {
+        snprintf(r->error, sizeof r->error,
+                 "the checkpoint's %lld records end at byte %lld (line %lld) of the input, but the input's end "
+                 "at byte %lld (line %lld): it is not this input's checkpoint, or the input changed",
+                 (long long)records, (long long)offset, (long long)line, (long long)r->offset, (long long)r->line);
+        return 0;
+    }
+    uint8_t got[32];
+    tools_sha256_digest(hash, got);
+    if (memcmp(got, sha256, 32) != 0) {
+        snprintf(r->error, sizeof r->error,
+                 "the input's first %lld records are not those the checkpoint covers: the input changed since",
+                 (long long)records);
+        return 0;
+    }
     return 1;
 }
 

@@ -9,10 +9,12 @@
 
 #include "encore.h"
 #include "score_options.h"
+#include "sha256.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* What can be wrong with a record. The names appear in error records and in
  * the summary. */
@@ -59,6 +61,9 @@ void score_record_free(score_record *r);
 typedef struct score_reader {
     int fd;
     int is_pipe;             /* stdin or another stream that cannot seek */
+    int is_file;             /* a regular file: it must not change while it is read */
+    int64_t file_size;       /* its size and modification time when opened */
+    struct timespec file_mtime;
     char *buf;               /* read buffer */
     size_t buf_len, buf_pos;
     int eof;
@@ -79,9 +84,21 @@ typedef struct score_reader {
 int score_reader_open(score_reader *r, const score_options *o);
 void score_reader_close(score_reader *r);
 
-/* Move to a record boundary recorded earlier (offset, lines consumed): seek,
- * or read and drop on a pipe. */
-int score_reader_skip_to(score_reader *r, int64_t offset, int64_t line);
+/* Resume: read the first `records` records again and check that they end at
+ * byte `offset` and line `line` of the input and that their hash
+ * (score_record_hash, from an empty hash) is `sha256`; *hash gets it, to go
+ * on with. Returns 0 with r->error when anything differs. */
+int score_reader_replay(score_reader *r, int64_t records, int64_t offset, int64_t line, const uint8_t sha256[32],
+                        tools_sha256 *hash);
+
+/* A regular file that changed since it was opened (other size or
+ * modification time, or cut shorter than what was read): 0 and why in err;
+ * else 1. Thread-safe. */
+int score_reader_unchanged(const score_reader *r, char *err, size_t errlen);
+
+/* Add a record to a running hash of the records done: its lines, where it
+ * ends, and its bytes as read (the start of an oversized one). */
+void score_record_hash(tools_sha256 *h, const score_record *rec);
 
 /* The next record into rec (its raw fields; seq is the caller's). Returns 1
  * for a record, 0 at the end of the input, -1 on a read error (r->error). */

@@ -52,18 +52,22 @@ void score_usage(FILE *f) {
             ENCORE_WEIGHTS_OPTION_HELP
             "  --tokenizer-threads N   threads that parse, tokenize and format records while\n"
             "                          the model runs (default: a quarter of the cores, 1 to 8)\n"
-            "  --resume                carry on from OUTPUT.ckpt after an interruption\n"
+            "  --resume                carry on from OUTPUT.ckpt after an interruption (the\n"
+            "                          checkpoint, the input up to it and the output are\n"
+            "                          checked first; a mismatch exits with 2)\n"
             "  --checkpoint FILE       checkpoint path (default OUTPUT.ckpt)\n"
             "  --checkpoint-every S    seconds between checkpoints (default 1)\n"
             "  --strict                stop at the first bad record instead of writing an\n"
             "                          error record for it\n"
-            "  --max-record-bytes N    longer records are errors (default 8 MiB)\n"
+            "  --max-record-bytes N    longer records are errors (default 8 MiB); each tokenizer\n"
+            "                          thread holds about one record and a few MiB\n"
             "  --progress MODE         auto (a terminal gets a progress line), human, json\n"
             "                          (JSON lines on stderr) or none\n"
             "  --quiet                 no progress, summary or log lines\n"
             "\n"
             "A bad record (invalid UTF-8, malformed JSON or CSV, a missing field, an empty\n"
             "text) becomes {\"id\"/\"line\", \"error\", \"problem\"} and the run goes on.\n"
+            "The input must not change while it is read (exit status 2 if it does).\n"
             "Exit status: 0 every record scored, 1 some records were errors (or --strict\n"
             "stopped), 2 usage, model or I/O error, 130 interrupted (resume with --resume).\n");
 }
@@ -228,9 +232,9 @@ void score_job_string(const score_options *o, score_input_format resolved_input,
     char model[PATH_MAX], input[PATH_MAX];
     snprintf(buf, len,
              "model=%s input=%s input-format=%s text-field=%s pair-field=%s id-field=%s%s format=%s "
-             "top-k=%d%s pooling=%s normalize=%d truncation=%d",
+             "top-k=%d%s pooling=%s normalize=%d truncation=%d max-record-bytes=%zu",
              canonical(o->model_dir, model), canonical(o->input_path, input), score_input_format_name(resolved_input),
              o->text_field, o->pair_field ? o->pair_field : "-", o->id_field, o->id_field_given ? "(given)" : "",
              formats[o->format], o->top_k, o->top_k_given ? "(given)" : "", poolings[o->pooling], o->normalize,
-             o->truncate);
+             o->truncate, o->max_record_bytes);
 }

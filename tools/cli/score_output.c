@@ -198,19 +198,26 @@ int score_writer_format(const score_writer *w, score_record *rec, const float *r
     return fclose(f) == 0 && rec->out;
 }
 
+/* Write to the output (or the index), and hash what is written. */
+static void emit(FILE *f, tools_sha256 *h, const void *p, size_t n) {
+    fwrite(p, 1, n, f);
+    tools_sha256_update(h, p, n);
+}
+
 int score_writer_put(score_writer *w, const score_record *rec, const float *result) {
+    score_record_hash(&w->records_hash, rec);
     if (w->o->format == SCORE_OUTPUT_NPY) {
         /* One float32 row; NaN for an error record. */
         if (result) {
-            fwrite(result, sizeof(float), (size_t)w->width, w->out);
+            emit(w->out, &w->out_hash, result, sizeof(float) * (size_t)w->width);
         } else {
             const float nan = NAN;
-            for (int i = 0; i < w->width; i++) fwrite(&nan, sizeof nan, 1, w->out);
+            for (int i = 0; i < w->width; i++) emit(w->out, &w->out_hash, &nan, sizeof nan);
         }
-        fwrite(rec->out, 1, rec->out_len, w->index);
+        emit(w->index, &w->index_hash, rec->out, rec->out_len);
         w->rows++;
     } else {
-        fwrite(rec->out, 1, rec->out_len, w->out);
+        emit(w->out, &w->out_hash, rec->out, rec->out_len);
     }
     if (ferror(w->out) || (w->index && ferror(w->index))) {
         snprintf(w->error, sizeof w->error, "writing %s: %s", w->o->output_path, strerror(errno));
@@ -221,19 +228,86 @@ int score_writer_put(score_writer *w, const score_record *rec, const float *resu
 
 /* ---- open, sync, close ----------------------------------------------- */
 
-/* Open path for writing: truncated, or cut back to keep bytes. */
-static FILE *open_output(score_writer *w, const char *path, int64_t keep, int resume) {
+/* What the bytes [0, keep) of an output to resume must be. */
+typedef struct expected_prefix {
+    int64_t keep;            /* bytes the checkpoint recorded */
+    int64_t hash_from;       /* the hash covers [hash_from, keep) */
+    const uint8_t *sha256;
+    int64_t lines;           /* newlines in [hash_from, keep); -1: not counted (.npy rows) */
+} expected_prefix;
+
+/* Check the first bytes of fd against *want; on a match, *h is the hash of
+ * [hash_from, keep), to go on with. */
+static int check_prefix(score_writer *w, int fd, const char *path, const expected_prefix *want, tools_sha256 *h) {
+    tools_sha256_init(h);
+    enum { CHUNK = 1 << 20 };
+    char *buf = malloc(CHUNK);
+    if (!buf) {
+        snprintf(w->error, sizeof w->error, "out of memory");
+        return 0;
+    }
+    int64_t at = 0, lines = 0;
+    char last = '\n';
+    int ok = 1;
+    while (ok && at < want->keep) {
+        const size_t n = want->keep - at < CHUNK ? (size_t)(want->keep - at) : CHUNK;
+        const ssize_t got = pread(fd, buf, n, (off_t)at);
+        if (got <= 0) {
+            snprintf(w->error, sizeof w->error, "cannot read %s: %s", path, got < 0 ? strerror(errno) : "it ended");
+            ok = 0;
+            break;
+        }
+        /* Not the .npy header: a later sync may have rewritten it (with more
+         * rows than the checkpoint's), and the next sync rewrites it again. */
+        const size_t from = at < want->hash_from ? (size_t)(want->hash_from - at < got ? want->hash_from - at : got) : 0;
+        tools_sha256_update(h, buf + from, (size_t)got - from);
+        for (size_t i = from; i < (size_t)got; i++) lines += buf[i] == '\n';
+        if ((size_t)got > from) last = buf[got - 1];
+        at += got;
+    }
+    free(buf);
+    if (!ok) return 0;
+    uint8_t d[32];
+    tools_sha256_digest(h, d);
+    if (memcmp(d, want->sha256, 32) != 0) {
+        snprintf(w->error, sizeof w->error,
+                 "the first %lld bytes of %s are not those the checkpoint recorded: the output changed since",
+                 (long long)want->keep, path);
+        return 0;
+    }
+    if (want->lines >= 0 && lines != want->lines) {
+        snprintf(w->error, sizeof w->error,
+                 "the first %lld bytes of %s hold %lld lines, not the %lld the checkpoint's records make",
+                 (long long)want->keep, path, (long long)lines, (long long)want->lines);
+        return 0;
+    }
+    if (want->lines >= 0 && want->keep > want->hash_from && last != '\n') {
+        snprintf(w->error, sizeof w->error, "the first %lld bytes of %s end inside a line, not after a record",
+                 (long long)want->keep, path);
+        return 0;
+    }
+    return 1;
+}
+
+/* Open path for writing: truncated, or (want != NULL) checked against what
+ * a checkpoint recorded and cut back to it. */
+static FILE *open_output(score_writer *w, const char *path, const expected_prefix *want, tools_sha256 *h) {
+    const int resume = want != NULL;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (resume ? 0 : O_TRUNC), 0644);
     if (fd < 0) {
         snprintf(w->error, sizeof w->error, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     if (resume) {
+        const int64_t keep = want->keep;
         struct stat st;
         if (fstat(fd, &st) != 0 || st.st_size < keep) {
             snprintf(w->error, sizeof w->error,
-                     "%s is shorter than the checkpoint says (%lld bytes); it was changed since: start over "
-                     "without --resume", path, (long long)keep);
+                     "%s is shorter than the checkpoint says (%lld bytes): it changed since", path, (long long)keep);
+            close(fd);
+            return NULL;
+        }
+        if (!check_prefix(w, fd, path, want, h)) {
             close(fd);
             return NULL;
         }
@@ -243,6 +317,8 @@ static FILE *open_output(score_writer *w, const char *path, int64_t keep, int re
             close(fd);
             return NULL;
         }
+    } else {
+        tools_sha256_init(h);
     }
     FILE *f = fdopen(fd, "w");
     if (!f) {
@@ -254,35 +330,76 @@ static FILE *open_output(score_writer *w, const char *path, int64_t keep, int re
     return f;
 }
 
+/* The output does not match the checkpoint: say so, and what to do. */
+static int resume_refused(score_writer *w) {
+    char why[sizeof w->error];
+    snprintf(why, sizeof why, "%s", w->error);
+    snprintf(w->error, sizeof w->error, "cannot resume: %.400s; run without --resume to start over", why);
+    return 0;
+}
+
 int score_writer_open(score_writer *w, const score_options *o, const encore_model *model,
-                      const score_checkpoint *resume_from) {
+                      const score_checkpoint *resume_from, const tools_sha256 *records_hash) {
     memset(w, 0, sizeof *w);
     w->o = o;
     w->model = model;
     w->n_labels = encore_model_n_labels(model);
     w->width = w->n_labels > 0 ? w->n_labels : encore_model_hidden_size(model);
+    tools_sha256_init(&w->records_hash);
+    tools_sha256_init(&w->out_hash);
+    tools_sha256_init(&w->index_hash);
     const int resume = resume_from != NULL;
+    if (resume) w->records_hash = *records_hash;
+    const int npy = o->format == SCORE_OUTPUT_NPY;
+    const int64_t records = resume ? resume_from->stats.records : 0;
+    if (resume) {
+        const int64_t row_bytes = (int64_t)w->width * (int64_t)sizeof(float);
+        if (npy && resume_from->output_bytes != NPY_HEADER + records * row_bytes) {
+            snprintf(w->error, sizeof w->error,
+                     "the checkpoint says %s holds %lld bytes, not the %lld of %lld rows of %d floats",
+                     o->output_path, (long long)resume_from->output_bytes,
+                     (long long)(NPY_HEADER + records * row_bytes), (long long)records, w->width);
+            return resume_refused(w);
+        }
+    }
+    const expected_prefix out_want = {resume ? resume_from->output_bytes : 0, npy ? NPY_HEADER : 0,
+                                      resume ? resume_from->output_sha256 : NULL,
+                                      npy ? -1 : records + (o->format == SCORE_OUTPUT_TSV)};
     if (strcmp(o->output_path, "-") == 0) {
         w->out = stdout;
         setvbuf(stdout, NULL, _IOFBF, OUT_BUFFER);
-    } else if (!(w->out = open_output(w, o->output_path, resume ? resume_from->output_bytes : 0, resume))) {
-        return 0;
+    } else if (!(w->out = open_output(w, o->output_path, resume ? &out_want : NULL, &w->out_hash))) {
+        return resume ? resume_refused(w) : 0;
     }
-    if (o->format == SCORE_OUTPUT_NPY) {
+    if (npy) {
         size_t n = strlen(o->output_path);
         if (n > 4 && strcmp(o->output_path + n - 4, ".npy") == 0)
             snprintf(w->index_path, sizeof w->index_path, "%.*s.index.jsonl", (int)(n - 4), o->output_path);
         else
             snprintf(w->index_path, sizeof w->index_path, "%s.index.jsonl", o->output_path);
-        if (!(w->index = open_output(w, w->index_path, resume ? resume_from->index_bytes : 0, resume))) return 0;
+        const expected_prefix index_want = {resume ? resume_from->index_bytes : 0, 0,
+                                            resume ? resume_from->index_sha256 : NULL, records};
+        if (!(w->index = open_output(w, w->index_path, resume ? &index_want : NULL, &w->index_hash)))
+            return resume ? resume_refused(w) : 0;
     }
-    if (resume && resume_from->output_bytes > 0) {
-        if (o->format == SCORE_OUTPUT_NPY)
-            w->rows = (resume_from->output_bytes - NPY_HEADER) / ((int64_t)w->width * (int64_t)sizeof(float));
+    if (resume) {
+        w->rows = records;
         return 1;
     }
-    if (o->format == SCORE_OUTPUT_TSV) tsv_header(w, w->out);
-    if (o->format == SCORE_OUTPUT_NPY) {
+    if (o->format == SCORE_OUTPUT_TSV) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (!m) return 0;
+        tsv_header(w, m);
+        if (fclose(m) != 0 || !text) {
+            free(text);
+            return 0;
+        }
+        emit(w->out, &w->out_hash, text, len);
+        free(text);
+    }
+    if (npy) { /* not hashed: rewritten in place as rows come */
         char h[NPY_HEADER];
         npy_header(h, 0, w->width);
         fwrite(h, 1, NPY_HEADER, w->out);
@@ -290,7 +407,7 @@ int score_writer_open(score_writer *w, const score_options *o, const encore_mode
     return !ferror(w->out);
 }
 
-int score_writer_sync(score_writer *w, int64_t *out_bytes, int64_t *index_bytes) {
+int score_writer_sync(score_writer *w, score_checkpoint *state) {
     int ok = fflush(w->out) == 0;
     if (ok && w->o->format == SCORE_OUTPUT_NPY) ok = npy_write_header(w) && fflush(w->index) == 0;
     if (ok && w->out != stdout) {
@@ -301,8 +418,11 @@ int score_writer_sync(score_writer *w, int64_t *out_bytes, int64_t *index_bytes)
         snprintf(w->error, sizeof w->error, "writing %s: %s", w->o->output_path, strerror(errno));
         return 0;
     }
-    *out_bytes = w->out == stdout ? 0 : (int64_t)ftello(w->out);
-    *index_bytes = w->index ? (int64_t)ftello(w->index) : 0;
+    state->output_bytes = w->out == stdout ? 0 : (int64_t)ftello(w->out);
+    state->index_bytes = w->index ? (int64_t)ftello(w->index) : 0;
+    tools_sha256_digest(&w->records_hash, state->input_sha256);
+    tools_sha256_digest(&w->out_hash, state->output_sha256);
+    tools_sha256_digest(&w->index_hash, state->index_sha256);
     return 1;
 }
 

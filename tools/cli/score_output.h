@@ -27,13 +27,21 @@ typedef struct score_writer {
     FILE *index;             /* --format npy */
     char index_path[4200];
     int64_t rows;            /* --format npy: rows written (row i is record i) */
-    char error[256];
+    /* Running hashes for the checkpoints: of the records written (their
+     * input, score_record_hash), of the output's bytes (past the .npy
+     * header, which is rewritten in place) and of the index. */
+    tools_sha256 records_hash, out_hash, index_hash;
+    char error[512];
 } score_writer;
 
-/* Open the output: truncated and with a fresh header, or, to resume, cut back
- * to the lengths a checkpoint recorded. */
+/* Open the output: truncated and with a fresh header, or, to resume, check
+ * the output against the checkpoint (its length, its hash, one line per
+ * record ending on a line end, the .npy header and row count) and cut it
+ * back to the length the checkpoint recorded. records_hash: the hash of the
+ * records the checkpoint covers (score_reader_replay), NULL for a fresh run.
+ * Returns 0 with w->error when the output does not match. */
 int score_writer_open(score_writer *w, const score_options *o, const encore_model *model,
-                      const score_checkpoint *resume_from);
+                      const score_checkpoint *resume_from, const tools_sha256 *records_hash);
 
 /* Format one record's output into rec->out: its JSONL or TSV line, or with
  * --format npy its index line. result: width floats (NULL for an error
@@ -45,8 +53,9 @@ int score_writer_format(const score_writer *w, score_record *rec, const float *r
  * Records must come in order. */
 int score_writer_put(score_writer *w, const score_record *rec, const float *result);
 
-/* Flush to the disk (fsync unless stdout) and report the lengths written. */
-int score_writer_sync(score_writer *w, int64_t *out_bytes, int64_t *index_bytes);
+/* Flush to the disk (fsync unless stdout) and record in *state the lengths
+ * written and the hashes of the records and of the bytes written. */
+int score_writer_sync(score_writer *w, score_checkpoint *state);
 
 /* Close; returns 0 if a late write failed. */
 int score_writer_close(score_writer *w);

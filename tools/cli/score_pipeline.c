@@ -310,8 +310,10 @@ static void count(score_stats *s, const score_record *rec) {
 static int checkpoint(pipeline *p) {
     score_job *job = p->job;
     const double t = score_now();
-    int ok = score_writer_sync(job->writer, &job->state.output_bytes, &job->state.index_bytes);
+    int ok = score_writer_sync(job->writer, &job->state);
     if (!ok) snprintf(job->error, sizeof job->error, "%s", job->writer->error);
+    /* A checkpoint covers records read from the input as it was opened. */
+    if (ok) ok = score_reader_unchanged(job->reader, job->error, sizeof job->error);
     if (ok && job->checkpoint_path)
         ok = score_checkpoint_write(job->checkpoint_path, &job->state, job->error, sizeof job->error);
     p->checkpoint_s += score_now() - t;
@@ -475,7 +477,7 @@ score_outcome score_pipeline_run(score_job *job) {
     /* Leave the output synced, and job->state ready for the final checkpoint. */
     const double t = score_now();
     if (outcome != SCORE_OUTCOME_FAILED &&
-        !score_writer_sync(job->writer, &job->state.output_bytes, &job->state.index_bytes)) {
+        !score_writer_sync(job->writer, &job->state)) {
         snprintf(job->error, sizeof job->error, "%s", job->writer->error);
         outcome = SCORE_OUTCOME_FAILED;
     }

@@ -1,0 +1,334 @@
+// test_hostile_model.cc: model directories made by an attacker (issue 14,
+// findings 1 and 2). A config.json whose sizes overflow the arithmetic, a
+// model.safetensors that is mostly holes, tensors that alias each other: each
+// is refused with a message that names the problem, before any weight is
+// allocated or copied; nothing overflows.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "core/safetensors.h"
+#include "cpu/gemm_cpu.h"
+#include "fixtures.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A model directory: the tiny fixture's tokenizer, a config.json and a
+// model.safetensors of our own.
+class CraftedModel {
+public:
+    CraftedModel() {
+        static int counter = 0;
+        dir_ = fs::temp_directory_path() /
+               ("encore-hostile-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        for (const char *f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"})
+            fs::copy_file(fs::path(fixtures::model_dir("tiny-bert-sst")) / f, dir_ / f);
+    }
+    ~CraftedModel() { fs::remove_all(dir_); }
+    std::string path() const { return dir_.string(); }
+
+    void config(const std::string &json) const {
+        std::ofstream(dir_ / "config.json", std::ios::binary | std::ios::trunc) << json;
+    }
+
+    // model.safetensors: the header names `tensors` (name, dtype, shape,
+    // [begin, end)); the data that follows is data_bytes long, all of it a
+    // hole (ftruncate): a file of gigabytes that takes no disk.
+    struct Tensor {
+        std::string name, dtype;
+        std::vector<int64_t> shape;
+        uint64_t begin, end;
+    };
+    void weights(const std::vector<Tensor> &tensors, uint64_t data_bytes) const {
+        std::string header = "{";
+        for (const Tensor &t : tensors) {
+            if (header.size() > 1) header += ",";
+            header += "\"" + t.name + "\":{\"dtype\":\"" + t.dtype + "\",\"shape\":[";
+            for (size_t i = 0; i < t.shape.size(); i++) header += (i ? "," : "") + std::to_string(t.shape[i]);
+            header += "],\"data_offsets\":[" + std::to_string(t.begin) + "," + std::to_string(t.end) + "]}";
+        }
+        header += "}";
+        std::string bytes(8, '\0');
+        for (int i = 0; i < 8; i++) bytes[i] = (char)((header.size() >> (8 * i)) & 0xff);
+        bytes += header;
+        const std::string file = (dir_ / "model.safetensors").string();
+        int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ASSERT_GE(fd, 0) << file;
+        ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), (ssize_t)bytes.size());
+        ASSERT_EQ(::ftruncate(fd, (off_t)(bytes.size() + data_bytes)), 0) << "a sparse file of " << data_bytes;
+        ::close(fd);
+    }
+
+private:
+    fs::path dir_;
+};
+
+// BERT's config.json with these sizes (a BertModel: no head).
+std::string bert_config(long long hidden, long long intermediate, long long layers, long long positions,
+                        long long vocab, long long heads = 12, const std::string &extra = "") {
+    return "{\"architectures\": [\"BertModel\"], \"model_type\": \"bert\", \"hidden_size\": " +
+           std::to_string(hidden) + ", \"intermediate_size\": " + std::to_string(intermediate) +
+           ", \"num_hidden_layers\": " + std::to_string(layers) + ", \"num_attention_heads\": " +
+           std::to_string(heads) + ", \"max_position_embeddings\": " + std::to_string(positions) +
+           ", \"type_vocab_size\": 2, \"vocab_size\": " + std::to_string(vocab) + extra + "}";
+}
+
+void expect_refused(const std::string &dir, encore_status status, const std::vector<std::string> &parts) {
+    encore_model *m = reinterpret_cast<encore_model *>(0x1);
+    EXPECT_EQ(encore_model_load(dir.c_str(), encore_model_default_params(), &m), status) << encore_last_error();
+    EXPECT_EQ(m, nullptr);
+    encore_model_free(m == reinterpret_cast<encore_model *>(0x1) ? nullptr : m);
+    const std::string msg = encore_last_error();
+    for (const auto &p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+}
+
+// Issue 14, finding 1, as reported: the arena's size wrapped around to
+// 1.46 MB, and the 5.4 GB position embeddings of a sparse file were copied
+// into it (ASan: heap-buffer-overflow WRITE in encore_tensor_to_f32; release:
+// SIGSEGV). Now config.json is refused before anything is allocated.
+TEST(HostileModel, ArenaSizeThatWrapsIsRefusedBeforeAnyCopy) {
+    CraftedModel m;
+    const int64_t C = 21504, P = 62596;
+    m.config(bert_config(C, 64512, 997233795, P, 1));
+    const uint64_t word = (uint64_t)C * 4, pos = (uint64_t)P * C * 4;
+    m.weights({{"bert.embeddings.word_embeddings.weight", "F32", {1, C}, 0, word},
+               {"bert.embeddings.position_embeddings.weight", "F32", {P, C}, word, word + pos}},
+              word + pos);
+    expect_refused(m.path(), ENCORE_STATUS_BAD_MODEL, {"config.json", "hidden_size", "21504", "16384"});
+}
+
+// Every size at its limit: the weights config.json implies (8.2e11, 3.3 TB
+// in fp32) are far more than the 4.3 GB file holds, and that is said before
+// the arena is allocated. (Before: an attempt to allocate 3.3 TB, which
+// failed as "out of memory", or, under ASan, aborted.)
+TEST(HostileModel, ConfigBeyondTheFilesDataIsRefusedBeforeAllocating) {
+    CraftedModel m;
+    const int64_t C = 16384, P = 65536;
+    m.config(bert_config(C, 65536, 256, P, 1, 16));
+    const uint64_t word = (uint64_t)C * 4, pos = (uint64_t)P * C * 4;
+    m.weights({{"bert.embeddings.word_embeddings.weight", "F32", {1, C}, 0, word},
+               {"bert.embeddings.position_embeddings.weight", "F32", {P, C}, word, word + pos}},
+              word + pos);
+    expect_refused(m.path(), ENCORE_STATUS_BAD_MODEL, {"config.json implies", "bytes of tensor data"});
+}
+
+// The file is large enough (a 1.7 TB hole) for what config.json implies, but
+// a tensor is missing: every tensor is looked up and checked before the 3.3 TB
+// arena would be allocated, so the answer is the missing tensor, not "out of
+// memory" (as before).
+TEST(HostileModel, EveryTensorIsCheckedBeforeTheArenaIsAllocated) {
+    CraftedModel m;
+    const int64_t C = 16384, P = 512;
+    m.config(bert_config(C, 65536, 256, P, 1, 16));
+    const uint64_t word = (uint64_t)C * 4, pos = (uint64_t)P * C * 4;
+    m.weights({{"bert.embeddings.word_embeddings.weight", "F32", {1, C}, 0, word},
+               {"bert.embeddings.position_embeddings.weight", "F32", {P, C}, word, word + pos}},
+              (uint64_t)1700 << 30);
+    expect_refused(m.path(), ENCORE_STATUS_BAD_MODEL, {"bert.embeddings.LayerNorm.weight", "missing"});
+    // A tensor of the wrong shape, likewise.
+    m.weights({{"bert.embeddings.word_embeddings.weight", "F32", {1, C}, 0, word},
+               {"bert.embeddings.position_embeddings.weight", "F32", {P - 1, C}, word, word + pos - C * 4}},
+              (uint64_t)1700 << 30);
+    expect_refused(m.path(), ENCORE_STATUS_BAD_MODEL, {"position_embeddings", "[511, 16384]", "[512, 16384]"});
+}
+
+// Every tensor a small model needs, all of them pointing at the same bytes:
+// each is valid alone, together they describe more weights than the file
+// holds. The reference implementation refuses overlapping tensors; so does
+// encore now (before, the model loaded).
+TEST(HostileModel, TensorsThatShareBytesAreRefused) {
+    CraftedModel m;
+    const int64_t C = 8, F = 16, P = 8, V = 1500, T = 2;
+    m.config(bert_config(C, F, 2, P, V, 2));
+    std::vector<CraftedModel::Tensor> ts;
+    const uint64_t bytes = (uint64_t)V * C * 4;
+    auto add = [&](const std::string &name, std::vector<int64_t> shape) {
+        uint64_t n = 4;
+        for (int64_t d : shape) n *= (uint64_t)d;
+        ts.push_back({name, "F32", shape, 0, n});
+    };
+    add("bert.embeddings.word_embeddings.weight", {V, C});
+    add("bert.embeddings.position_embeddings.weight", {P, C});
+    add("bert.embeddings.token_type_embeddings.weight", {T, C});
+    add("bert.embeddings.LayerNorm.weight", {C});
+    add("bert.embeddings.LayerNorm.bias", {C});
+    for (int l = 0; l < 2; l++) {
+        const std::string p = "bert.encoder.layer." + std::to_string(l) + ".";
+        for (const char *q : {"query", "key", "value"}) {
+            add(p + "attention.self." + q + ".weight", {C, C});
+            add(p + "attention.self." + q + ".bias", {C});
+        }
+        add(p + "attention.output.dense.weight", {C, C});
+        add(p + "attention.output.dense.bias", {C});
+        add(p + "attention.output.LayerNorm.weight", {C});
+        add(p + "attention.output.LayerNorm.bias", {C});
+        add(p + "intermediate.dense.weight", {F, C});
+        add(p + "intermediate.dense.bias", {F});
+        add(p + "output.dense.weight", {C, F});
+        add(p + "output.dense.bias", {C});
+        add(p + "output.LayerNorm.weight", {C});
+        add(p + "output.LayerNorm.bias", {C});
+    }
+    m.weights(ts, bytes);
+    expect_refused(m.path(), ENCORE_STATUS_BAD_MODEL, {"model.safetensors", "overlap"});
+}
+
+// Headers that the old parser took, or overflowed on.
+TEST(HostileModel, SafetensorsHeadersThatLieAreRefused) {
+    struct Case {
+        const char *name, *json;
+        uint64_t data;
+        const char *expect;
+    };
+    const Case cases[] = {
+        // 2^32 cubed: the element count overflowed int64 (UBSan: signed overflow).
+        {"shape product overflows",
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,16]}}", 16,
+         "too large"},
+        {"fractional offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0.5,16.5]}}", 17,
+         "fall outside"},
+        {"offsets past 2^53", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[1e300,1e300]}}", 16,
+         "fall outside"},
+        {"fractional dimension", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3.5],\"data_offsets\":[0,14]}}", 16,
+         "bad shape"},
+        {"the same name twice",
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         8, "appears twice"},
+        {"overlapping tensors",
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+         12, "overlap"},
+    };
+    const fs::path p = fs::temp_directory_path() / ("encore-hostile-st-" + std::to_string(::getpid()));
+    for (const Case &c : cases) {
+        std::string bytes(8, '\0');
+        const std::string json = c.json;
+        for (int i = 0; i < 8; i++) bytes[i] = (char)((json.size() >> (8 * i)) & 0xff);
+        std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes << json << std::string(c.data, '\0');
+        encore_safetensors *st = nullptr;
+        EXPECT_EQ(encore_safetensors_open(p.c_str(), &st), ENCORE_STATUS_BAD_MODEL) << c.name;
+        EXPECT_EQ(st, nullptr) << c.name;
+        encore_safetensors_close(st);
+        const std::string msg = encore_last_error();
+        EXPECT_NE(msg.find(c.expect), std::string::npos) << c.name << ": " << msg;
+    }
+    fs::remove(p);
+}
+
+// ---- finding 2: config values out of range --------------------------------
+
+// hidden_size 715827882 made 3 * hidden_size + 15 overflow int in
+// encore_packed_floats (UBSan: signed integer overflow). Refused now, with
+// the limit; and encore_packed_floats itself counts in size_t.
+TEST(HostileConfig, HiddenSizeThatOverflowsThePackedSizeIsRefused) {
+    CraftedModel m;
+    m.config(bert_config(715827882, 37, 2, 64, 1500, 1));
+    m.weights({}, 0);
+    expect_refused(m.path(), ENCORE_STATUS_BAD_MODEL, {"config.json", "'hidden_size' is 715827882", "1 to 16384"});
+    EXPECT_EQ(encore_packed_floats(2147483646, 1), (size_t)2147483648u);
+    EXPECT_EQ(encore_packed_floats(2147483647, 3), (size_t)2147483648u * 3);
+}
+
+// num_labels without id2label was converted from double to int unchecked
+// (UBSan: float-cast-overflow; 1e20 read as INT_MIN, -1e10 likewise).
+TEST(HostileConfig, AbsurdNumLabelsAreRefused) {
+    for (const char *n : {"1e20", "3e9", "-1e10", "0", "65537", "2.5"}) {
+        CraftedModel m;
+        m.config("{\"architectures\": [\"BertForSequenceClassification\"], \"hidden_size\": 32, "
+                 "\"intermediate_size\": 37, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, "
+                 "\"max_position_embeddings\": 64, \"type_vocab_size\": 2, \"vocab_size\": 1500, \"num_labels\": " +
+                 std::string(n) + "}");
+        m.weights({}, 0);
+        SCOPED_TRACE(std::string("num_labels ") + n);
+        expect_refused(m.path(), ENCORE_STATUS_BAD_MODEL, {"config.json", "'num_labels' is"});
+    }
+}
+
+// Each key one past its limit (and at zero, and negative) is refused with
+// the key, the value and the limit; at its limit it is taken.
+TEST(HostileConfig, EveryValueIsRangeChecked) {
+    struct Key {
+        const char *key;
+        long long max;
+        bool distilbert;
+    };
+    const Key keys[] = {
+        {"hidden_size", ENCORE_MAX_HIDDEN_SIZE, false},
+        {"intermediate_size", ENCORE_MAX_INTERMEDIATE_SIZE, false},
+        {"num_hidden_layers", ENCORE_MAX_LAYERS, false},
+        {"max_position_embeddings", ENCORE_MAX_POSITIONS, false},
+        {"vocab_size", ENCORE_MAX_VOCAB, false},
+        {"type_vocab_size", ENCORE_MAX_TYPE_VOCAB, false},
+        {"num_attention_heads", 32, false},  // at most hidden_size (32 here)
+        {"dim", ENCORE_MAX_HIDDEN_SIZE, true},
+        {"hidden_dim", ENCORE_MAX_INTERMEDIATE_SIZE, true},
+        {"n_layers", ENCORE_MAX_LAYERS, true},
+        {"n_heads", 32, true},
+    };
+    auto config = [](bool distilbert, const std::string &key, const std::string &value) {
+        std::vector<std::pair<std::string, std::string>> kv =
+            distilbert ? std::vector<std::pair<std::string, std::string>>{{"dim", "32"},
+                                                                           {"hidden_dim", "37"},
+                                                                           {"n_layers", "2"},
+                                                                           {"n_heads", "4"},
+                                                                           {"max_position_embeddings", "64"},
+                                                                           {"vocab_size", "1500"}}
+                       : std::vector<std::pair<std::string, std::string>>{{"hidden_size", "32"},
+                                                                           {"intermediate_size", "37"},
+                                                                           {"num_hidden_layers", "2"},
+                                                                           {"num_attention_heads", "4"},
+                                                                           {"max_position_embeddings", "64"},
+                                                                           {"type_vocab_size", "2"},
+                                                                           {"vocab_size", "1500"}};
+        std::string out = std::string("{\"architectures\": [\"") +
+                          (distilbert ? "DistilBertModel" : "BertModel") + "\"]";
+        for (auto &[k, v] : kv) out += ", \"" + k + "\": " + (k == key ? value : v);
+        return out + "}";
+    };
+    const fs::path dir = fs::temp_directory_path() / ("encore-hostile-cfg-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    for (const Key &k : keys) {
+        for (const std::string &v : {std::to_string(k.max + 1), std::string("0"), std::string("-3"),
+                                    std::string("1e300"), std::to_string(k.max) + ".5"}) {
+            std::ofstream(dir / "config.json", std::ios::trunc) << config(k.distilbert, k.key, v);
+            encore_config c;
+            EXPECT_EQ(encore_config_load(dir.c_str(), &c), ENCORE_STATUS_BAD_MODEL) << k.key << " " << v;
+            const std::string msg = encore_last_error();
+            EXPECT_NE(msg.find(std::string("'") + k.key + "' is"), std::string::npos) << k.key << " " << v << ": " << msg;
+            if (v == std::to_string(k.max + 1)) {
+                EXPECT_NE(msg.find("1 to " + std::to_string(k.max)), std::string::npos) << msg;
+            }
+        }
+        std::ofstream(dir / "config.json", std::ios::trunc)
+            << config(k.distilbert, k.key, std::to_string(std::string(k.key).find("head") != std::string::npos
+                                                               ? 32
+                                                               : k.max));
+        encore_config c;
+        EXPECT_EQ(encore_config_load(dir.c_str(), &c), ENCORE_STATUS_OK) << k.key << ": " << encore_last_error();
+        encore_config_free(&c);
+    }
+    for (const char *eps : {"-1e-12", "2", "1e300"}) {
+        std::ofstream(dir / "config.json", std::ios::trunc)
+            << config(false, "", "").insert(1, std::string("\"layer_norm_eps\": ") + eps + ", ");
+        encore_config c;
+        EXPECT_EQ(encore_config_load(dir.c_str(), &c), ENCORE_STATUS_BAD_MODEL) << eps;
+        EXPECT_NE(std::string(encore_last_error()).find("layer_norm_eps"), std::string::npos) << encore_last_error();
+    }
+    fs::remove_all(dir);
+}
+
+}  // namespace
