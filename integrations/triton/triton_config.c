@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_size, const char *fmt, ...)
+int triton_fail(char *err, size_t err_size, const char *fmt, ...)
 {
     if (err && err_size) {
         va_list ap;
@@ -105,12 +104,12 @@ int encore_triton_options_parse(const cJSON *config, const char *model_folder, u
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             ok |= p->string && !strcmp(p->string, known[i]);
         if (!ok)
-            return fail(err, err_size,
+            return triton_fail(err, err_size,
                         "unknown parameter '%s' (encore takes model_directory, weights, pooling, normalize, "
                         "truncate, device, precision, threads, max_batch_tokens)",
                         p->string ? p->string : "");
         if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(p, "string_value")))
-            return fail(err, err_size, "parameter '%s' needs a string_value", p->string);
+            return triton_fail(err, err_size, "parameter '%s' needs a string_value", p->string);
     }
 
     const char *dir = parameter(config, "model_directory");
@@ -123,42 +122,42 @@ int encore_triton_options_parse(const cJSON *config, const char *model_folder, u
         n = snprintf(out->model_directory, sizeof out->model_directory, "%s/%llu", model_folder,
                      (unsigned long long)version);
     if (n < 0 || (size_t)n >= sizeof out->model_directory)
-        return fail(err, err_size, "the model directory's path is too long");
+        return triton_fail(err, err_size, "the model directory's path is too long");
 
     const char *s;
     if ((s = parameter(config, "weights"))) {
         if (!strcmp(s, "fp32")) out->weights = ENCORE_WEIGHTS_FP32;
         else if (!strcmp(s, "bf16")) out->weights = ENCORE_WEIGHTS_BF16;
         else if (!strcmp(s, "int8")) out->weights = ENCORE_WEIGHTS_INT8;
-        else return fail(err, err_size, "parameter weights: '%s' is not fp32, bf16 or int8", s);
+        else return triton_fail(err, err_size, "parameter weights: '%s' is not fp32, bf16 or int8", s);
     }
     if ((s = parameter(config, "pooling"))) {
         if (!strcmp(s, "default")) out->pooling = ENCORE_POOLING_DEFAULT;
         else if (!strcmp(s, "mean")) out->pooling = ENCORE_POOLING_MEAN;
         else if (!strcmp(s, "cls")) out->pooling = ENCORE_POOLING_CLS;
-        else return fail(err, err_size, "parameter pooling: '%s' is not default, mean or cls", s);
+        else return triton_fail(err, err_size, "parameter pooling: '%s' is not default, mean or cls", s);
     }
     if ((s = parameter(config, "normalize")) && parse_bool(s, &out->normalize) != 0)
-        return fail(err, err_size, "parameter normalize: '%s' is not true or false", s);
+        return triton_fail(err, err_size, "parameter normalize: '%s' is not true or false", s);
     if ((s = parameter(config, "truncate")) && parse_bool(s, &out->truncate) != 0)
-        return fail(err, err_size, "parameter truncate: '%s' is not true or false", s);
+        return triton_fail(err, err_size, "parameter truncate: '%s' is not true or false", s);
     if ((s = parameter(config, "device"))) {
         if (!strcmp(s, "cpu")) out->device = ENCORE_DEVICE_CPU;
         else if (!strcmp(s, "cuda")) out->device = ENCORE_DEVICE_CUDA;
         else if (!strcmp(s, "auto")) out->device = ENCORE_DEVICE_AUTO;
-        else return fail(err, err_size, "parameter device: '%s' is not cpu, cuda or auto", s);
+        else return triton_fail(err, err_size, "parameter device: '%s' is not cpu, cuda or auto", s);
     }
     if ((s = parameter(config, "precision"))) {
         if (!strcmp(s, "default")) out->precision = ENCORE_PRECISION_DEFAULT;
         else if (!strcmp(s, "fp32")) out->precision = ENCORE_PRECISION_FP32;
         else if (!strcmp(s, "fp16")) out->precision = ENCORE_PRECISION_FP16;
         else if (!strcmp(s, "bf16")) out->precision = ENCORE_PRECISION_BF16;
-        else return fail(err, err_size, "parameter precision: '%s' is not default, fp32, fp16 or bf16", s);
+        else return triton_fail(err, err_size, "parameter precision: '%s' is not default, fp32, fp16 or bf16", s);
     }
     if ((s = parameter(config, "threads")) && parse_count(s, &out->n_threads) != 0)
-        return fail(err, err_size, "parameter threads: '%s' is not a count (0 = all cores)", s);
+        return triton_fail(err, err_size, "parameter threads: '%s' is not a count (0 = all cores)", s);
     if ((s = parameter(config, "max_batch_tokens")) && parse_count(s, &out->max_batch_tokens) != 0)
-        return fail(err, err_size, "parameter max_batch_tokens: '%s' is not a count (0 = default)", s);
+        return triton_fail(err, err_size, "parameter max_batch_tokens: '%s' is not a count (0 = default)", s);
     return 0;
 }
 
@@ -230,14 +229,14 @@ int encore_triton_config_complete(cJSON *config, const encore_triton_model_facts
 {
     *changed = 0;
     if (!cJSON_IsObject(config))
-        return fail(err, err_size, "the model configuration is not a JSON object");
+        return triton_fail(err, err_size, "the model configuration is not a JSON object");
     int64_t max_batch = encore_triton_config_max_batch_size(config);
     if (max_batch < 0)
-        return fail(err, err_size, "max_batch_size is not a non-negative integer");
+        return triton_fail(err, err_size, "max_batch_size is not a non-negative integer");
     cJSON *inputs = tensor_list(config, "input");
     cJSON *outputs = tensor_list(config, "output");
     if (!inputs || !outputs)
-        return fail(err, err_size, "input and output must be lists");
+        return triton_fail(err, err_size, "input and output must be lists");
 
     if (max_batch == 0 && cJSON_GetArraySize(inputs) == 0 && default_max_batch_size > 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(config, "max_batch_size");
@@ -254,7 +253,7 @@ int encore_triton_config_complete(cJSON *config, const encore_triton_model_facts
             continue;
         cJSON *t = tensor_json(&k_inputs[i]);
         if (!t)
-            return fail(err, err_size, "out of memory");
+            return triton_fail(err, err_size, "out of memory");
         cJSON_AddItemToArray(inputs, t);
         *changed = 1;
     }
@@ -265,7 +264,7 @@ int encore_triton_config_complete(cJSON *config, const encore_triton_model_facts
             continue;
         cJSON *t = tensor_json(&outs[i]);
         if (!t)
-            return fail(err, err_size, "out of memory");
+            return triton_fail(err, err_size, "out of memory");
         cJSON_AddItemToArray(outputs, t);
         *changed = 1;
     }
@@ -276,22 +275,22 @@ static int check_tensor(const cJSON *t, const tensor_spec *spec, int is_input, c
 {
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "data_type");
     if (!cJSON_IsString(dt) || strcmp(dt->valuestring, spec->data_type))
-        return fail(err, err_size, "%s %s must have data_type %s, not %s", is_input ? "input" : "output",
+        return triton_fail(err, err_size, "%s %s must have data_type %s, not %s", is_input ? "input" : "output",
                     spec->name, spec->data_type, cJSON_IsString(dt) ? dt->valuestring : "(none)");
     const cJSON *dims = cJSON_GetObjectItemCaseSensitive(t, "dims");
     int64_t d = 0;
     if (!cJSON_IsArray(dims) || cJSON_GetArraySize(dims) != 1 ||
         encore_triton_json_int(cJSON_GetArrayItem(dims, 0), &d) != 0 || d != spec->dim)
-        return fail(err, err_size, "%s %s must have dims [%lld] (batch dimension aside)",
+        return triton_fail(err, err_size, "%s %s must have dims [%lld] (batch dimension aside)",
                     is_input ? "input" : "output", spec->name, (long long)spec->dim);
     const cJSON *reshape = cJSON_GetObjectItemCaseSensitive(t, "reshape");
     const cJSON *rshape = cJSON_GetObjectItemCaseSensitive(reshape, "shape");
     if (cJSON_GetArraySize(rshape) > 0)
-        return fail(err, err_size, "%s %s: reshape is not supported", is_input ? "input" : "output", spec->name);
+        return triton_fail(err, err_size, "%s %s: reshape is not supported", is_input ? "input" : "output", spec->name);
     if (is_input && !spec->optional && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "optional")))
-        return fail(err, err_size, "input %s cannot be optional", spec->name);
+        return triton_fail(err, err_size, "input %s cannot be optional", spec->name);
     if (is_input && spec->optional && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "optional")))
-        return fail(err, err_size, "input %s must be marked optional: true", spec->name);
+        return triton_fail(err, err_size, "input %s must be marked optional: true", spec->name);
     return 0;
 }
 
@@ -299,15 +298,15 @@ int encore_triton_config_check(const cJSON *config, const encore_triton_model_fa
                                char *err, size_t err_size)
 {
     if (!cJSON_IsObject(config))
-        return fail(err, err_size, "the model configuration is not a JSON object");
+        return triton_fail(err, err_size, "the model configuration is not a JSON object");
     if (encore_triton_config_max_batch_size(config) < 0)
-        return fail(err, err_size, "max_batch_size is not a non-negative integer");
+        return triton_fail(err, err_size, "max_batch_size is not a non-negative integer");
     if (facts->task == ENCORE_TASK_CLASSIFY && facts->n_labels < 1)
-        return fail(err, err_size, "the classifier has no labels");
+        return triton_fail(err, err_size, "the classifier has no labels");
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(config, "input");
     const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(config, "output");
     if (!find_tensor(inputs, ENCORE_TRITON_INPUT_TEXT))
-        return fail(err, err_size, "the configuration has no input TEXT (TYPE_STRING, dims [1])");
+        return triton_fail(err, err_size, "the configuration has no input TEXT (TYPE_STRING, dims [1])");
     const cJSON *t = NULL;
     cJSON_ArrayForEach(t, inputs) {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "name");
@@ -317,14 +316,14 @@ int encore_triton_config_check(const cJSON *config, const encore_triton_model_fa
             if (!strcmp(name, k_inputs[i].name))
                 spec = &k_inputs[i];
         if (!spec)
-            return fail(err, err_size, "unknown input '%s': an encore model takes TEXT and TEXT_PAIR", name);
+            return triton_fail(err, err_size, "unknown input '%s': an encore model takes TEXT and TEXT_PAIR", name);
         if (check_tensor(t, spec, 1, err, err_size) != 0)
             return -1;
     }
     tensor_spec outs[2];
     int n_out = task_outputs(facts, outs);
     if (cJSON_GetArraySize(outputs) == 0)
-        return fail(err, err_size, "the configuration has no outputs");
+        return triton_fail(err, err_size, "the configuration has no outputs");
     cJSON_ArrayForEach(t, outputs) {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "name");
         const char *name = cJSON_IsString(n) ? n->valuestring : "";
@@ -333,7 +332,7 @@ int encore_triton_config_check(const cJSON *config, const encore_triton_model_fa
             if (!strcmp(name, outs[i].name))
                 spec = &outs[i];
         if (!spec)
-            return fail(err, err_size, "unknown output '%s': %s", name,
+            return triton_fail(err, err_size, "unknown output '%s': %s", name,
                         facts->task == ENCORE_TASK_CLASSIFY
                             ? "a classifier gives SCORES and LABEL"
                             : "an embedding model gives EMBEDDING");

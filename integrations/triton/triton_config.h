@@ -19,6 +19,10 @@
 extern "C" {
 #endif
 
+/* Writes the message into err (err_size bytes, may be 0) and returns -1: the
+ * failure convention of the parsing functions here. */
+int triton_fail(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* The tensor names an encore model serves. */
 #define ENCORE_TRITON_INPUT_TEXT "TEXT"
 #define ENCORE_TRITON_INPUT_TEXT_PAIR "TEXT_PAIR"

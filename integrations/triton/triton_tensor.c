@@ -7,33 +7,23 @@
 #include <string.h>
 
 #include "encore.h"
+#include "triton_config.h"
 
-static int fail(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_size, const char *fmt, ...)
-{
-    if (err && err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int encore_triton_text_count(const int64_t *shape, uint32_t dims_count, int64_t max_batch_size,
                              int64_t *count, char *err, size_t err_size)
 {
     if (max_batch_size > 0) {
         if (dims_count != 2 || shape[1] != 1 || shape[0] < 1)
-            return fail(err, err_size, "expected shape [batch, 1]%s", dims_count == 0 ? ", got a scalar" : "");
+            return triton_fail(err, err_size, "expected shape [batch, 1]%s", dims_count == 0 ? ", got a scalar" : "");
         if (shape[0] > max_batch_size)
-            return fail(err, err_size, "batch of %lld is larger than max_batch_size %lld",
+            return triton_fail(err, err_size, "batch of %lld is larger than max_batch_size %lld",
                         (long long)shape[0], (long long)max_batch_size);
         *count = shape[0];
         return 0;
     }
     if (dims_count != 1 || shape[0] != 1)
-        return fail(err, err_size, "expected shape [1]");
+        return triton_fail(err, err_size, "expected shape [1]");
     *count = 1;
     return 0;
 }
@@ -55,30 +45,30 @@ int encore_triton_bytes_decode(const uint8_t *data, size_t size, int64_t count, 
     for (int64_t i = 0; i < count; i++) {
         if (size - pos < 4) {
             encore_triton_texts_free(texts, count);
-            return fail(err, err_size, "element %lld: the BYTES data ends before its length", (long long)i);
+            return triton_fail(err, err_size, "element %lld: the BYTES data ends before its length", (long long)i);
         }
         uint32_t len = (uint32_t)data[pos] | (uint32_t)data[pos + 1] << 8 | (uint32_t)data[pos + 2] << 16 |
                        (uint32_t)data[pos + 3] << 24;
         pos += 4;
         if (len > size - pos) {
             encore_triton_texts_free(texts, count);
-            return fail(err, err_size, "element %lld: length %u runs past the end of the BYTES data",
+            return triton_fail(err, err_size, "element %lld: length %u runs past the end of the BYTES data",
                         (long long)i, len);
         }
         const char *s = (const char *)data + pos;
         if (memchr(s, '\0', len)) {
             encore_triton_texts_free(texts, count);
-            return fail(err, err_size, "element %lld: the text contains a NUL byte", (long long)i);
+            return triton_fail(err, err_size, "element %lld: the text contains a NUL byte", (long long)i);
         }
         size_t bad = encore_utf8_validate(s, len);
         if (bad != len) {
             encore_triton_texts_free(texts, count);
-            return fail(err, err_size, "element %lld: invalid UTF-8 at byte %zu", (long long)i, bad);
+            return triton_fail(err, err_size, "element %lld: invalid UTF-8 at byte %zu", (long long)i, bad);
         }
         texts[i] = malloc((size_t)len + 1);
         if (!texts[i]) {
             encore_triton_texts_free(texts, count);
-            return fail(err, err_size, "out of memory");
+            return triton_fail(err, err_size, "out of memory");
         }
         memcpy(texts[i], s, len);
         texts[i][len] = '\0';
@@ -86,7 +76,7 @@ int encore_triton_bytes_decode(const uint8_t *data, size_t size, int64_t count, 
     }
     if (pos != size) {
         encore_triton_texts_free(texts, count);
-        return fail(err, err_size, "%zu bytes left over after %lld BYTES elements", size - pos, (long long)count);
+        return triton_fail(err, err_size, "%zu bytes left over after %lld BYTES elements", size - pos, (long long)count);
     }
     return 0;
 }
