@@ -35,9 +35,9 @@ model's config.json, which all-MiniLM-L6-v2's does not have; the base the
 adapter ships with must be the same encoder with a config.json that names
 NEGATIVE and POSITIVE (weights and tokenizer unchanged).
 
-Cost: one epoch of SST-2 train is about 25 CPU-core minutes (each step of 64
-phrases is ~100 GFLOP forward and backward); 1.5 epochs need about 40 minutes
-on 2 idle cores, or minutes on a GPU.
+Cost: an earlier LoRA trial on these machines took about 25 minutes an
+epoch on one idle core, so 1.5 epochs are about 40 CPU-core minutes; on
+shared, busy cores a run here went at 0.2 steps/s and was stopped.
 """
 
 import argparse
