@@ -4,6 +4,7 @@
 #include "json_buf.h"
 #include "json_nul.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,18 +25,29 @@ static const char *const form_shapes[] = {
 
 static const char *const form_keys[] = {"inputs", "inputs", "inputs", "input", "ids"};
 
-/* One more input; ids (n_ids of them) are copied when non-NULL. */
-static int add_input_ids(serve_request *req, const char *text, const char *pair, const int32_t *ids, int n_ids) {
-    const size_t n = (size_t)req->n + 1;
-    encore_input *items = realloc(req->inputs, n * sizeof *items);
+/* Room for one more input in the four per-input arrays, grown
+ * geometrically so that n inputs cost O(n) copying. Returns 0, or -1 out of
+ * memory (the arrays stay as they were). */
+static int reserve_input(serve_request *req) {
+    if (req->n < req->cap) return 0;
+    const size_t cap = req->cap ? (size_t)req->cap * 2 : 8;
+    if (cap > (size_t)INT_MAX) return -1;
+    encore_input *items = realloc(req->inputs, cap * sizeof *items);
     if (items) req->inputs = items;
-    int32_t **idl = realloc(req->ids, n * sizeof *idl);
+    int32_t **idl = realloc(req->ids, cap * sizeof *idl);
     if (idl) req->ids = idl;
-    int *nl = realloc(req->n_ids, n * sizeof *nl);
+    int *nl = realloc(req->n_ids, cap * sizeof *nl);
     if (nl) req->n_ids = nl;
-    char **owned = realloc(req->owned, n * sizeof *owned);
+    char **owned = realloc(req->owned, cap * sizeof *owned);
     if (owned) req->owned = owned;
     if (!items || !idl || !nl || !owned) return -1;
+    req->cap = (int)cap;
+    return 0;
+}
+
+/* One more input; ids (n_ids of them) are copied when non-NULL. */
+static int add_input_ids(serve_request *req, const char *text, const char *pair, const int32_t *ids, int n_ids) {
+    if (reserve_input(req) != 0) return -1;
     req->inputs[req->n].text = text;
     req->inputs[req->n].text_pair = pair;
     req->ids[req->n] = NULL;
@@ -95,9 +107,17 @@ static int sequence(const cJSON *a, const char **text, const char **pair) {
     return 0;
 }
 
+/* A batch of more inputs than --max-client-batch-size: refused before its
+ * items are read; *count gets how many it has. */
+static int over_batch_limit(const serve_ctx *ctx, const cJSON *batch, int *count) {
+    *count = cJSON_GetArraySize(batch);
+    return *count > ctx->cfg.max_client_batch_size;
+}
+
 /* Fill req->inputs from "inputs". Returns 0, -1 for a wrong shape, -2 out
- * of memory. */
-static int read_inputs(const cJSON *in, serve_input_form form, serve_request *req) {
+ * of memory, -3 for a batch over --max-client-batch-size (*count: its
+ * size). */
+static int read_inputs(const serve_ctx *ctx, const cJSON *in, serve_input_form form, serve_request *req, int *count) {
     if (cJSON_IsString(in) && form == SERVE_INPUTS_IDS) return -1;
     if (cJSON_IsString(in)) return add_input(req, in->valuestring, NULL) ? -2 : 0;
     if (!cJSON_IsArray(in)) return -1;
@@ -106,6 +126,7 @@ static int read_inputs(const cJSON *in, serve_input_form form, serve_request *re
     if (form == SERVE_INPUTS_EMBED || form == SERVE_INPUTS_OPENAI || form == SERVE_INPUTS_IDS) {
         if (cJSON_IsNumber(first)) return add_ids(req, in); /* [id, ...]: one input */
         req->is_batch = 1;
+        if (over_batch_limit(ctx, in, count)) return -3;
         const cJSON *item;
         cJSON_ArrayForEach(item, in) {
             if (cJSON_IsArray(item)) {
@@ -121,6 +142,7 @@ static int read_inputs(const cJSON *in, serve_input_form form, serve_request *re
     }
     if (form == SERVE_INPUTS_TEXTS) {
         req->is_batch = 1;
+        if (over_batch_limit(ctx, in, count)) return -3;
         const cJSON *item;
         cJSON_ArrayForEach(item, in) {
             if (!cJSON_IsString(item)) return -1;
@@ -134,6 +156,7 @@ static int read_inputs(const cJSON *in, serve_input_form form, serve_request *re
         return add_input(req, text, pair) ? -2 : 0;
     }
     req->is_batch = 1;
+    if (over_batch_limit(ctx, in, count)) return -3;
     const cJSON *item;
     cJSON_ArrayForEach(item, in) {
         if (sequence(item, &text, &pair)) return -1;
@@ -144,6 +167,12 @@ static int read_inputs(const cJSON *in, serve_input_form form, serve_request *re
 
 int serve_request_add(serve_request *req, const char *text, const char *pair) {
     return add_input(req, text, pair);
+}
+
+static void batch_too_large(serve_ctx *ctx, int count, serve_reply *r) {
+    serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
+                      "batch size %d > maximum allowed batch size %d (--max-client-batch-size)", count,
+                      ctx->cfg.max_client_batch_size);
 }
 
 int serve_request_parse_json(serve_ctx *ctx, const char *body, size_t len, serve_request *req, serve_reply *r) {
@@ -202,7 +231,12 @@ int serve_request_parse(serve_ctx *ctx, const char *body, size_t len, serve_inpu
         serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION, "missing field `%s`", key);
         return -1;
     }
-    int st = read_inputs(in, form, req);
+    int count = 0;
+    int st = read_inputs(ctx, in, form, req, &count);
+    if (st == -3) {
+        batch_too_large(ctx, count, r);
+        return -1;
+    }
     if (st == -2) {
         serve_reply_error(ctx, r, 500, SERVE_ERROR_BACKEND, "out of memory reading the inputs");
         return -1;
@@ -220,9 +254,7 @@ int serve_request_check_count(serve_ctx *ctx, serve_request *req, const char *ke
         return -1;
     }
     if (req->n > ctx->cfg.max_client_batch_size) {
-        serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
-                          "batch size %d > maximum allowed batch size %d (--max-client-batch-size)", req->n,
-                          ctx->cfg.max_client_batch_size);
+        batch_too_large(ctx, req->n, r);
         return -1;
     }
     for (int i = 0; i < req->n; i++) {

@@ -29,6 +29,7 @@ typedef struct serve_request {
     int *n_ids;                  /* (n) */
     char **owned;                /* (n) texts made here (a prompt before the input), else NULL */
     int n;
+    int cap;                     /* room in inputs, ids, n_ids and owned */
     int is_batch;                /* the response is a list of results, one per input */
     encore_encoding **encodings; /* (n) after serve_request_tokenize */
     long n_tokens;               /* all inputs, special tokens included */
