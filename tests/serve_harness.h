@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <strings.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -165,6 +166,12 @@ public:
             if (method != "POST") curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
         }
         struct curl_slist *list = nullptr;
+        // A body goes as JSON, as TEI's clients send it (libcurl would label
+        // a POST application/x-www-form-urlencoded, which TEI answers with
+        // 415), unless the caller names a Content-Type of its own.
+        bool typed = false;
+        for (auto &h : headers) typed = typed || strncasecmp(h.c_str(), "content-type:", 13) == 0;
+        if (body && !typed) list = curl_slist_append(list, "Content-Type: application/json");
         for (auto &h : headers) list = curl_slist_append(list, h.c_str());
         if (list) curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, list);
         CURLcode rc = curl_easy_perform(curl_);

@@ -107,4 +107,80 @@ TEST(ServeHostile, AnOverLongBatchIsRefusedBeforeItsItemsAreRead) {
     EXPECT_EQ(s.stop(), 0);
 }
 
+// ---- HTTP that TEI (hyper, axum) refuses ----------------------------------
+
+// The status line's code of a raw exchange, or 0.
+int status_of(const std::string &reply) {
+    if (reply.compare(0, 9, "HTTP/1.1 ") != 0 && reply.compare(0, 9, "HTTP/1.0 ") != 0) return 0;
+    return std::atoi(reply.c_str() + 9);
+}
+
+std::string raw_post(const std::string &path, const std::string &body, const std::string &headers) {
+    return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + "\r\n" + body;
+}
+
+TEST(ServeHostile, MalformedHttpGetsTheStatusTEIAnswers) {
+    Server s;
+    START(s, "--model", fixtures::model_dir("tiny-bert-sst"));
+    const std::string json = "Content-Type: application/json\r\n";
+    const std::string good = R"({"inputs":"a fine film"})";
+    const std::string length = "Content-Length: " + std::to_string(good.size()) + "\r\n";
+    // The raw request is sound: the cases below each break one thing.
+    EXPECT_EQ(status_of(serve_harness::raw_exchange(s.port(), raw_post("/predict", good, json + length + "Connection: close\r\n"))), 200);
+
+    // Two Content-Length headers that differ: hyper answers 400 (the first
+    // one used to win). Two that agree are fine.
+    std::string r = serve_harness::raw_exchange(
+        s.port(), raw_post("/predict", good, json + length + "Content-Length: 3\r\nConnection: close\r\n"), 10);
+    EXPECT_EQ(status_of(r), 400) << r;
+    EXPECT_NE(r.find("Content-Length headers that differ"), std::string::npos) << r;
+    r = serve_harness::raw_exchange(s.port(), raw_post("/predict", good, json + length + length + "Connection: close\r\n"), 10);
+    EXPECT_EQ(status_of(r), 200) << r;
+
+    // HTTP/1.1 without Host: 400; HTTP/1.0 needs none.
+    r = serve_harness::raw_exchange(s.port(), "GET /health HTTP/1.1\r\nConnection: close\r\n\r\n", 10);
+    EXPECT_EQ(status_of(r), 400) << r;
+    EXPECT_NE(r.find("Host"), std::string::npos) << r;
+    r = serve_harness::raw_exchange(s.port(), "GET /health HTTP/1.0\r\n\r\n", 10);
+    EXPECT_EQ(status_of(r), 200) << r;
+
+    // A percent-escape in the path is no route (MHD unescapes the path, so
+    // /predict%00 used to reach /predict); the query may have escapes.
+    for (const char *path : {"/predict%00", "/pre%64ict", "/predict%2F", "/health%00"}) {
+        const bool get = std::string(path).find("health") != std::string::npos;
+        const std::string req = get ? "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                                    : raw_post(path, good, json + length + "Connection: close\r\n");
+        r = serve_harness::raw_exchange(s.port(), req, 10);
+        EXPECT_EQ(status_of(r), 404) << path << ": " << r;
+        EXPECT_NE(r.find("\"NotFound\""), std::string::npos) << path << ": " << r;
+    }
+    r = serve_harness::raw_exchange(s.port(), "GET /health?x=%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 10);
+    EXPECT_EQ(status_of(r), 200) << r;
+
+    // Content-Type: axum's Json extractor answers 415 when it is missing or
+    // not JSON; application/json with parameters and application/*+json pass.
+    Client c;
+    for (const char *type : {"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx",
+                             "application/xjson", "json", "multipart/form-data"}) {
+        std::vector<std::string> h = {std::string("Content-Type: ") + type};
+        if (!*type) h = {"Content-Type:"};  // curl then sends none
+        Response x = c.post(s.url("/predict"), good, h);
+        EXPECT_EQ(x.status, 415) << "'" << type << "': " << x.body;
+        EXPECT_EQ(error_of(x), "Expected request with `Content-Type: application/json`") << type;
+    }
+    for (const char *path : {"/embed", "/tokenize", "/v1/embeddings", "/rerank", "/", "/invocations"}) {
+        Response x = c.post(s.url(path), good, {"Content-Type: text/plain"});
+        EXPECT_EQ(x.status, 415) << path << ": " << x.body;
+    }
+    for (const char *type : {"application/json", "application/json; charset=utf-8", "Application/JSON",
+                             "application/vnd.api+json", "application/json;charset=UTF-8"}) {
+        Response x = c.post(s.url("/predict"), good, {std::string("Content-Type: ") + type});
+        EXPECT_EQ(x.status, 200) << "'" << type << "': " << x.body;
+    }
+    // GET routes take no body and need no type; a wrong method is still 405.
+    EXPECT_EQ(c.get(s.url("/health")).status, 200);
+    EXPECT_EQ(c.post(s.url("/health"), good, {"Content-Type: text/plain"}).status, 405);
+    EXPECT_EQ(s.stop(), 0);
+}
+
 }  // namespace

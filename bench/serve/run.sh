@@ -83,8 +83,8 @@ wait_ready "http://127.0.0.1:$PY_PORT/predict" 300
 
 # Both must give the same top label on the same text before anything is timed.
 check='{"inputs": "This movie was a wonderful, heartfelt delight."}'
-a=$(curl -s -X POST -d "$check" "http://127.0.0.1:$ENCORE_PORT/predict")
-b=$(curl -s -X POST -d "$check" "http://127.0.0.1:$PY_PORT/predict")
+a=$(curl -s -X POST -H 'Content-Type: application/json' -d "$check" "http://127.0.0.1:$ENCORE_PORT/predict")
+b=$(curl -s -X POST -H 'Content-Type: application/json' -d "$check" "http://127.0.0.1:$PY_PORT/predict")
 "$PYTHON" - "$a" "$b" << 'PY'
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])

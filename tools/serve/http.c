@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,7 +48,58 @@ typedef struct http_request {
     int too_large;  /* the body is over --max-body-bytes; its bytes are dropped */
     int late;       /* it started after shutdown began */
     int answered;
+    int json;       /* Content-Type is JSON (serve_is_json_type) */
 } http_request;
+
+/* What on_uri hands on_request for a request whose raw path has a
+ * percent-escape: MHD unescapes the path in place before routing (so
+ * "/predict%00" would reach /predict), while TEI's router (axum) matches the
+ * raw path, where no route has a '%'. */
+static char escaped_path_marker;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls, (void)conn;
+    const char *end = strchr(uri, '?');
+    const size_t n = end ? (size_t)(end - uri) : strlen(uri);
+    return memchr(uri, '%', n) ? &escaped_path_marker : NULL;
+}
+
+/* Content-Length headers: how many, and whether they disagree. */
+typedef struct length_headers {
+    int n, differ;
+    const char *first;
+} length_headers;
+
+static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    length_headers *l = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0) return MHD_YES;
+    if (l->n++ == 0) l->first = value;
+    else if (strcmp(value ? value : "", l->first ? l->first : "") != 0) l->differ = 1;
+    return MHD_YES;
+}
+
+/* A request head that hyper (TEI's HTTP server) refuses with 400: Content-
+ * Length headers that disagree (MHD 0.9.75 takes the first), or HTTP/1.1
+ * without Host. MHD_OPTION_STRICT_FOR_CLIENT 1 would refuse the latter too,
+ * but with an HTML body instead of the JSON error every other reply has, and
+ * it also refuses spaces in the URL. Returns 0, or -1 with the error reply
+ * set. */
+static int check_head(serve_http *h, struct MHD_Connection *conn, const char *version, serve_reply *r) {
+    length_headers l = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, on_header, &l);
+    memset(r, 0, sizeof *r);
+    if (l.differ) {
+        serve_reply_error(h->ctx, r, 400, SERVE_ERROR_VALIDATION, "the request has Content-Length headers that differ");
+    } else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+               !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)) {
+        serve_reply_error(h->ctx, r, 400, SERVE_ERROR_VALIDATION, "an HTTP/1.1 request needs a Host header");
+    } else {
+        return 0;
+    }
+    r->close = 1;
+    return -1;
+}
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, serve_reply *r) {
     static char empty[1];
@@ -87,19 +139,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls) {
     serve_http *h = cls;
     http_request *q = *con_cls;
-    (void)version;
-    if (!q) {
+    if (!q || q == (void *)&escaped_path_marker) {
+        const int escaped = q != NULL;
         q = calloc(1, sizeof *q);
         if (!q) return MHD_NO;
         q->t_start = serve_now();
         q->late = atomic_load(&h->ctx->draining);
+        q->json = serve_is_json_type(
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
         atomic_fetch_add(&h->in_flight, 1);
         *con_cls = q;
+        serve_reply r;
+        if (check_head(h, conn, version, &r) != 0) {
+            q->answered = 1;
+            return send_reply(conn, &r);
+        }
+        if (escaped) { /* no route has a '%' */
+            memset(&r, 0, sizeof r);
+            serve_route_not_found(h->ctx, method, url, &r);
+            q->answered = 1;
+            return send_reply(conn, &r);
+        }
         /* A declared body over the limit is refused before it is read. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long size = cl ? strtoull(cl, NULL, 10) : 0;
         if (size > h->ctx->cfg.max_body_bytes) {
-            serve_reply r;
             too_large(h, &r, size);
             q->answered = 1;
             return send_reply(conn, &r);
@@ -143,7 +207,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         serve_reply_error(h->ctx, &r, 503, SERVE_ERROR_UNHEALTHY, "shutting down");
         r.close = 1;
     } else {
-        serve_route(h->ctx, method, url, q->body ? q->body : "", q->len, q->t_start, &r);
+        serve_route(h->ctx, method, url, q->body ? q->body : "", q->len, q->json, q->t_start, &r);
     }
     return send_reply(conn, &r);
 }
@@ -152,7 +216,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     serve_http *h = cls;
     http_request *q = *con_cls;
     (void)conn, (void)why;
-    if (!q) return;
+    if (!q || q == (void *)&escaped_path_marker) return;
     free(q->body);
     free(q);
     *con_cls = NULL;
@@ -202,6 +266,7 @@ int serve_http_start(serve_ctx *ctx, serve_http **out, int *port) {
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, h,
                                  MHD_OPTION_SOCK_ADDR, use->ai_addr,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                                  MHD_OPTION_CONNECTION_LIMIT, limit,
                                  MHD_OPTION_CONNECTION_TIMEOUT, 120u,
                                  MHD_OPTION_END);

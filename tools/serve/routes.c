@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void serve_reply_header(serve_reply *r, const char *name, const char *fmt, ...) {
     if (r->n_headers >= (int)(sizeof r->headers / sizeof r->headers[0])) return;
@@ -174,8 +175,39 @@ static void model_task(serve_ctx *ctx, const char *body, size_t len, double t_st
     else serve_route_embed(ctx, body, len, t_start, r);
 }
 
-void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, double t_start,
-                 serve_reply *r) {
+void serve_route_not_found(serve_ctx *ctx, const char *method, const char *path, serve_reply *r) {
+    serve_reply_error(ctx, r, 404, SERVE_ERROR_NOT_FOUND,
+                      "no route %s %s; the routes are POST /predict, /embed, /embed_all, /tokenize, /rerank, /similarity, "
+                      "/decode, /embed_sparse, /v1/embeddings, /invocations, /, and GET /info, /health, /ping, "
+                      "/metrics, /openapi.json",
+                      method, path);
+}
+
+/* As the mime crate reads it for axum's Json extractor: type "application"
+ * and subtype "json" or "*+json", any case, parameters ignored. */
+int serve_is_json_type(const char *content_type) {
+    if (!content_type) return 0;
+    const char *p = content_type;
+    while (*p == ' ' || *p == '\t') p++;
+    if (strncasecmp(p, "application/", 12) != 0) return 0;
+    p += 12;
+    const char *end = p;
+    while (*end && *end != ';' && *end != ' ' && *end != '\t') end++;
+    const size_t n = (size_t)(end - p);
+    if (n == 0) return 0;
+    if (!((n == 4 && strncasecmp(p, "json", 4) == 0) || (n > 5 && strncasecmp(end - 5, "+json", 5) == 0))) return 0;
+    while (*end == ' ' || *end == '\t') end++;
+    return *end == '\0' || *end == ';';
+}
+
+/* TEI's Json extractor refuses a body without a JSON Content-Type. */
+static void unsupported_type(serve_ctx *ctx, serve_reply *r) {
+    serve_reply_error(ctx, r, 415, SERVE_ERROR_VALIDATION,
+                      "Expected request with `Content-Type: application/json`");
+}
+
+void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, int json,
+                 double t_start, serve_reply *r) {
     static const char *const get_routes[] = {"/health", "/info", "/metrics", "/ping", "/openapi.json"};
     static const char *const post_routes[] = {"/predict",    "/embed",         "/tokenize",     "/v1/embeddings",
                                               "/decode",     "/similarity",    "/rerank",       "/embed_sparse",
@@ -190,6 +222,7 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
          * is the model's task (as TEI routes it). */
         if (is_get) route_health(ctx, r);
         else if (!is_post) method_not_allowed(ctx, r, method, path, "GET, HEAD, POST");
+        else if (!json) unsupported_type(ctx, r);
         else model_task(ctx, body, len, t_start, r);
         return;
     }
@@ -205,6 +238,7 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
     for (size_t i = 0; i < sizeof post_routes / sizeof *post_routes; i++) {
         if (strcmp(path, post_routes[i]) != 0) continue;
         if (!is_post) method_not_allowed(ctx, r, method, path, "POST");
+        else if (!json) unsupported_type(ctx, r);
         else if (i == 0) serve_route_predict(ctx, body, len, t_start, r);
         else if (i == 1) serve_route_embed(ctx, body, len, t_start, r);
         else if (i == 2) serve_route_tokenize(ctx, body, len, r);
@@ -217,9 +251,5 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
         else serve_route_embed_all(ctx, body, len, t_start, r);
         return;
     }
-    serve_reply_error(ctx, r, 404, SERVE_ERROR_NOT_FOUND,
-                      "no route %s %s; the routes are POST /predict, /embed, /embed_all, /tokenize, /rerank, /similarity, "
-                      "/decode, /embed_sparse, /v1/embeddings, /invocations, /, and GET /info, /health, /ping, "
-                      "/metrics, /openapi.json",
-                      method, path);
+    serve_route_not_found(ctx, method, path, r);
 }

@@ -69,9 +69,15 @@ void serve_reply_error(serve_ctx *ctx, serve_reply *r, int status, serve_error_t
     __attribute__((format(printf, 5, 6)));
 
 /* Answer one request. body: the request body (len bytes, not NUL-terminated);
- * t_start: serve_now() when the request arrived. */
-void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, double t_start,
-                 serve_reply *reply);
+ * json: its Content-Type is JSON (serve_is_json_type; POST routes answer 415
+ * without it); t_start: serve_now() when the request arrived. */
+void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, int json,
+                 double t_start, serve_reply *reply);
+/* The 404 of a path that is no route. */
+void serve_route_not_found(serve_ctx *ctx, const char *method, const char *path, serve_reply *r);
+/* Whether a Content-Type header (NULL: none) is JSON as TEI takes it:
+ * application/json or application/...+json, with any parameters. */
+int serve_is_json_type(const char *content_type);
 
 /* The POST routes, in inference.c. */
 void serve_route_predict(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
