@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -180,6 +181,368 @@ TEST(ServeHostile, MalformedHttpGetsTheStatusTEIAnswers) {
     // GET routes take no body and need no type; a wrong method is still 405.
     EXPECT_EQ(c.get(s.url("/health")).status, 200);
     EXPECT_EQ(c.post(s.url("/health"), good, {"Content-Type: text/plain"}).status, 405);
+    EXPECT_EQ(s.stop(), 0);
+}
+
+}  // namespace
+
+namespace {
+
+// ---- slow clients ---------------------------------------------------------------
+
+// What the server's deadlines rely on, checked against the installed
+// libmicrohttpd rather than trusted: in thread-per-connection mode, the
+// connection's CLOSED notification comes while its descriptor is still open
+// (the same socket as at STARTED), so a watchdog that holds a lock across
+// shutdown() and CLOSED never shuts down a descriptor that was closed and
+// reused. Connections end in the ways the server's do: a whole request, a
+// client that hangs up, and a shutdown() from another thread.
+struct MhdContract {
+    std::mutex lock;
+    std::map<void *, std::pair<int, ino_t>> open;  // socket_context -> (fd, inode)
+    std::vector<int> fds;
+    int started = 0, closed = 0, open_at_close = 0, same_socket = 0;
+};
+
+void contract_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode code) {
+    auto *k = static_cast<MhdContract *>(cls);
+    std::lock_guard<std::mutex> g(k->lock);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const int fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
+        struct stat st = {};
+        fstat(fd, &st);
+        *socket_context = new int(0);
+        k->open[*socket_context] = {fd, st.st_ino};
+        k->fds.push_back(fd);
+        k->started++;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        auto [fd, ino] = k->open.at(*socket_context);
+        struct stat st = {};
+        if (fcntl(fd, F_GETFD) != -1) k->open_at_close++;
+        if (fstat(fd, &st) == 0 && st.st_ino == ino) k->same_socket++;
+        k->open.erase(*socket_context);
+        delete static_cast<int *>(*socket_context);
+        k->closed++;
+    }
+}
+
+enum MHD_Result contract_answer(void *, struct MHD_Connection *conn, const char *, const char *, const char *,
+                                const char *, size_t *upload_data_size, void **con_cls) {
+    if (!*con_cls) {
+        *con_cls = conn;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    static char ok[] = "ok";
+    struct MHD_Response *r = MHD_create_response_from_buffer(2, ok, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result q = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    return q;
+}
+
+TEST(ServeHostile, LibmicrohttpdNotifiesClosedBeforeClosingTheSocket) {
+    MhdContract k;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC, 0, nullptr,
+        nullptr, contract_answer, nullptr, MHD_OPTION_NOTIFY_CONNECTION, contract_notify, &k, MHD_OPTION_END);
+    ASSERT_NE(d, nullptr);
+    const int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    const int rounds = 20;
+    for (int i = 0; i < rounds; i++) {
+        // A whole request, answered.
+        std::string r = serve_harness::raw_exchange(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 10);
+        EXPECT_EQ(status_of(r), 200) << r;
+        // A client that hangs up halfway through its head.
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {};
+        a.sin_family = AF_INET;
+        a.sin_port = htons((uint16_t)port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        send(fd, "GET / HT", 8, MSG_NOSIGNAL);
+        close(fd);
+        // A connection shut down from another thread, as the watchdog does.
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+        send(fd, "GET / HT", 8, MSG_NOSIGNAL);
+        const double deadline = serve_harness::now_s() + 10;
+        int server_fd = -1;
+        while (server_fd < 0 && serve_harness::now_s() < deadline) {
+            {
+                std::lock_guard<std::mutex> g(k.lock);
+                if ((int)k.fds.size() == 3 * i + 3) server_fd = k.fds.back();
+            }
+            if (server_fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        ASSERT_GE(server_fd, 0);
+        {
+            std::lock_guard<std::mutex> g(k.lock);
+            if (k.open.size() && std::any_of(k.open.begin(), k.open.end(),
+                                             [&](auto &e) { return e.second.first == server_fd; }))
+                shutdown(server_fd, SHUT_RDWR);
+        }
+        char b;
+        struct pollfd p = {fd, POLLIN, 0};
+        EXPECT_EQ(poll(&p, 1, 10000), 1);
+        EXPECT_LE(recv(fd, &b, 1, 0), 0);  // the server's end of the stream
+        close(fd);
+    }
+    // Every CLOSED has come once its connection has ended.
+    const double deadline = serve_harness::now_s() + 10;
+    while (serve_harness::now_s() < deadline) {
+        {
+            std::lock_guard<std::mutex> g(k.lock);
+            if (k.closed == 3 * rounds) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    MHD_stop_daemon(d);
+    EXPECT_EQ(k.started, 3 * rounds);
+    EXPECT_EQ(k.closed, 3 * rounds);
+    EXPECT_EQ(k.open_at_close, 3 * rounds) << "CLOSED came after the descriptor was closed";
+    EXPECT_EQ(k.same_socket, 3 * rounds) << "CLOSED saw another socket under the descriptor";
+}
+
+// Raise the soft limit on open files to the hard one, for the test and the
+// server it starts. Returns the limit.
+rlim_t raise_open_files() {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return rl.rlim_cur;
+}
+
+// A connection from a source address (127.0.0.x: all of 127/8 is loopback
+// on Linux), non-blocking. -1 if it failed.
+int connect_from(const char *source, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in src = {};
+    src.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &src.sin_addr);
+    struct sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+// Whether the server has ended the connection (end of stream or reset);
+// reads and drops what came.
+bool ended(int fd) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0) return true;
+        if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+    }
+}
+
+// Slow clients: sockets that send a request head one byte at a time, every
+// period_s, from a thread, and never finish it.
+class Trickle {
+public:
+    Trickle(std::vector<int> fds, double period_s) : fds_(std::move(fds)), period_(period_s) {
+        t_ = std::thread([this] { run(); });
+    }
+    ~Trickle() {
+        stop_ = true;
+        t_.join();
+        for (int fd : fds_) close(fd);
+    }
+    // Connections the server has ended so far.
+    int ended_count() const { return ended_.load(); }
+
+private:
+    void run() {
+        const std::string head = "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Slow: ";
+        std::vector<bool> gone(fds_.size());
+        for (size_t at = 0; !stop_; at++) {
+            int n = 0;
+            for (size_t i = 0; i < fds_.size(); i++) {
+                if (!gone[i] && ended(fds_[i])) gone[i] = true;
+                if (!gone[i]) {
+                    const char b = at < head.size() ? head[at] : 'a';
+                    if (send(fds_[i], &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) gone[i] = true;
+                }
+                n += gone[i];
+            }
+            ended_ = n;
+            for (double until = serve_harness::now_s() + period_; !stop_ && serve_harness::now_s() < until;)
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    std::vector<int> fds_;
+    double period_;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> ended_{0};
+    std::thread t_;
+};
+
+// A trickling connection is closed at --request-timeout although it is
+// never idle (MHD's own timeout is reset by every byte), and so is an idle
+// keep-alive connection; the time the model takes does not count.
+TEST(ServeHostile, ATricklingConnectionIsClosedAtTheDeadline) {
+    Server s;
+    START(s, "--model", fixtures::model_dir("tiny-bert-sst"), "--request-timeout", "2", "--batch-wait-us", "3000000",
+          "--max-batch-requests", "2");
+    int fd = connect_from("127.0.0.1", s.port());
+    ASSERT_GE(fd, 0);
+    const double t0 = serve_harness::now_s();
+    {
+        Trickle slow({fd}, 1.0);  // one byte a second
+        while (!slow.ended_count() && serve_harness::now_s() - t0 < 15)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const double t = serve_harness::now_s() - t0;
+        EXPECT_EQ(slow.ended_count(), 1) << "still open after " << t << " s";
+        EXPECT_GT(t, 1.5);
+        EXPECT_LT(t, 5.0);
+    }
+    // An idle keep-alive connection after its reply.
+    const std::string good = R"({"inputs":"a fine film"})";
+    fd = connect_from("127.0.0.1", s.port());
+    ASSERT_GE(fd, 0);
+    const std::string req = raw_post("/tokenize", good, "Content-Type: application/json\r\nContent-Length: " +
+                                                            std::to_string(good.size()) + "\r\n");
+    ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), (ssize_t)req.size());
+    const double t1 = serve_harness::now_s();
+    std::string reply;
+    bool gone = false;
+    while (!gone && serve_harness::now_s() - t1 < 15) {
+        char buf[4096];
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0) continue;
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) gone = true;
+        else reply.append(buf, (size_t)n);
+    }
+    EXPECT_EQ(status_of(reply), 200) << reply;
+    EXPECT_TRUE(gone);
+    EXPECT_GT(serve_harness::now_s() - t1, 1.5);
+    EXPECT_LT(serve_harness::now_s() - t1, 5.0);
+    close(fd);
+    // A request whose batch waits 3 s for company, past the 2 s deadline:
+    // its body was complete, so it is answered.
+    Client c;
+    Response r = c.post(s.url("/predict"), good);
+    EXPECT_EQ(r.status, 200) << r.body << r.curl_error;
+    EXPECT_EQ(s.stop(), 0);
+}
+
+// The library's scores for one text on the server's model.
+std::vector<float> library_scores(const std::string &model_name, const char *text) {
+    encore_model *model = nullptr;
+    encore_session *session = nullptr;
+    std::vector<float> out;
+    if (encore_model_load(fixtures::model_dir(model_name).c_str(), encore_model_default_params(), &model) ==
+        ENCORE_STATUS_OK) {
+        encore_session_params p = encore_session_default_params();
+        p.n_threads = 1;
+        encore_input in = {text, nullptr};
+        out.resize((size_t)encore_model_n_labels(model));
+        if (encore_session_create(model, p, &session) != ENCORE_STATUS_OK ||
+            encore_session_classify(session, &in, 1, out.data()) != ENCORE_STATUS_OK)
+            out.clear();
+    }
+    encore_session_free(session);
+    encore_model_free(model);
+    return out;
+}
+
+// /health and a /predict whose scores are the library's, each answered
+// within 1 s. Returns "" or what went wrong.
+std::string served_promptly(const Server &s, const std::vector<float> &want, const encore_model *labels_of) {
+    Client c;
+    double t0 = serve_harness::now_s();
+    Response h = c.get(s.url("/health"));
+    double t = serve_harness::now_s() - t0;
+    if (h.status != 200) return "/health: " + std::to_string(h.status) + " " + h.curl_error;
+    if (t >= 1.0) return "/health took " + std::to_string(t) + " s";
+    Client c2;  // a fresh connection for /predict too
+    t0 = serve_harness::now_s();
+    Response r = c2.post(s.url("/predict"), R"({"inputs":"a fine film"})");
+    t = serve_harness::now_s() - t0;
+    if (r.status != 200) return "/predict: " + std::to_string(r.status) + " " + r.body + r.curl_error;
+    if (t >= 1.0) return "/predict took " + std::to_string(t) + " s";
+    JsonDoc d(r.body);
+    if (cJSON_GetArraySize(d.root) != (int)want.size()) return "/predict: " + r.body;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, d.root) {
+        const cJSON *label = get(p, "label"), *score = get(p, "score");
+        int id = -1;
+        for (int i = 0; i < (int)want.size(); i++)
+            if (cJSON_IsString(label) && std::string(encore_model_label(labels_of, i)) == label->valuestring) id = i;
+        // The same library calls on the same text; the server may batch it
+        // with nothing else, so only the last bits may differ.
+        if (id < 0 || !cJSON_IsNumber(score) || std::fabs(score->valuedouble - want[(size_t)id]) > 1e-5)
+            return "/predict's scores are not the library's: " + r.body;
+    }
+    return "";
+}
+
+// 1,100 slow connections from one address, then 1,000 spread over four
+// addresses so that they fit under the per-address cap: at the default
+// limits (1,088 connections, 544 per address) a client on another address
+// still gets /health and a correct /predict within 1 s. Before the caps, one
+// address could take every slot, and later connections were reset.
+TEST(ServeHostile, AThousandSlowConnectionsLeaveRoomForOtherClients) {
+    const rlim_t files = raise_open_files();
+    // The test's 1,100 sockets and the server's, plus room for both.
+    if (files < 2600)
+        GTEST_SKIP() << "the hard limit on open files (ulimit -Hn) is " << files
+                     << "; this test needs 2,600 for 1,100 connections at both ends";
+    Server s;
+    START(s, "--model", fixtures::model_dir("tiny-bert-sst"));
+    const std::vector<float> want = library_scores("tiny-bert-sst", "a fine film");
+    ASSERT_FALSE(want.empty());
+    encore_model *labels = nullptr;
+    ASSERT_EQ(encore_model_load(fixtures::model_dir("tiny-bert-sst").c_str(), encore_model_default_params(), &labels),
+              ENCORE_STATUS_OK);
+    {
+        std::vector<int> fds;
+        for (int i = 0; i < 1100; i++) {
+            const int fd = connect_from("127.0.0.2", s.port());
+            if (fd >= 0) fds.push_back(fd);
+        }
+        ASSERT_EQ(fds.size(), 1100u);
+        Trickle slow(fds, 0.5);
+        // The server has seen them all when it has refused those past the cap.
+        const double t0 = serve_harness::now_s();
+        while (slow.ended_count() < 1100 - 544 && serve_harness::now_s() - t0 < 20)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        EXPECT_EQ(slow.ended_count(), 1100 - 544) << "connections from one address past the cap of 544";
+        EXPECT_EQ(served_promptly(s, want, labels), "");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // more trickling
+        EXPECT_EQ(served_promptly(s, want, labels), "");
+        EXPECT_EQ(slow.ended_count(), 1100 - 544);
+    }
+    // The server frees the slots as it sees the connections close.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    {
+        std::vector<int> fds;
+        const char *const from[] = {"127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"};
+        for (int i = 0; i < 1000; i++) {
+            const int fd = connect_from(from[i % 4], s.port());
+            if (fd >= 0) fds.push_back(fd);
+        }
+        ASSERT_EQ(fds.size(), 1000u);
+        Trickle slow(fds, 0.5);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        EXPECT_EQ(served_promptly(s, want, labels), "");
+        EXPECT_EQ(slow.ended_count(), 0) << "connections under the caps were closed";
+    }
+    encore_model_free(labels);
     EXPECT_EQ(s.stop(), 0);
 }
 

@@ -56,6 +56,15 @@ static void usage(FILE *f) {
             "  --max-concurrent-requests N    inference requests at once; more get 429 (default 512)\n"
             "  --max-client-batch-size N      inputs per request (default 32)\n"
             "  --max-body-bytes N             request body limit; larger gets 413 (default 2000000)\n"
+            "  --request-timeout SECONDS      a request's head and body must arrive within this, counted from\n"
+            "                                 the connection's start or the end of its previous reply (so it\n"
+            "                                 also bounds an idle keep-alive connection); later, the\n"
+            "                                 connection is closed (default 60)\n"
+            "  --max-connections N            open connections at once; more are refused (default twice\n"
+            "                                 --max-concurrent-requests plus 64)\n"
+            "  --max-connections-per-client N open connections from one client address; more are refused\n"
+            "                                 (default half of --max-connections; 0: no cap, for a server\n"
+            "                                 behind a reverse proxy, where every client has the proxy's address)\n"
             "  --batch-wait-us N              let a batch wait up to N us for more inputs (default 0)\n"
             "  --auto-truncate                cut over-long inputs when a request does not say \"truncate\"\n"
             "  --threads N                    CPU threads for the model (default: all cores)\n"
@@ -124,6 +133,15 @@ static int parse_args(int argc, char **argv, serve_config *c) {
             } else if (strcmp(a, "--max-body-bytes") == 0) {
                 if (parse_long(a, v, 1, LONG_MAX, &n)) return -1;
                 c->max_body_bytes = (size_t)n;
+            } else if (strcmp(a, "--request-timeout") == 0) {
+                if (parse_long(a, v, 1, 86400, &n)) return -1;
+                c->request_timeout_s = (double)n;
+            } else if (strcmp(a, "--max-connections") == 0) {
+                if (parse_long(a, v, 1, 1000000, &n)) return -1;
+                c->max_connections = (int)n;
+            } else if (strcmp(a, "--max-connections-per-client") == 0) {
+                if (parse_long(a, v, 0, 1000000, &n)) return -1;
+                c->max_connections_per_client = (int)n;
             } else if (strcmp(a, "--batch-wait-us") == 0) {
                 if (parse_long(a, v, 0, 60L * 1000 * 1000, &n)) return -1;
                 c->batch_wait_us = n;
@@ -276,11 +294,17 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
         .max_concurrent_requests = 512,
         .max_client_batch_size = 32,
         .max_body_bytes = 2000000, /* TEI's --payload-limit default */
+        .request_timeout_s = 60,
+        .max_connections_per_client = -1, /* half of max_connections */
     };
     if (parse_args(argc, argv, &c) != 0) {
         fprintf(stderr, "encore serve: the options are in 'encore serve --help'\n");
         return 2;
     }
+    /* Room for every admitted request on its connection, plus as many
+     * waiting for admission, plus some for /health and /metrics. */
+    if (!c.max_connections) c.max_connections = 2 * c.max_concurrent_requests + 64;
+    if (c.max_connections_per_client < 0) c.max_connections_per_client = (c.max_connections + 1) / 2;
     if (!c.model_dir) {
         const char *env = getenv("ENCORE_MODEL");
         c.model_dir = env && *env ? env : default_model_dir;

@@ -11,8 +11,14 @@
  * model thread to stay responsive, for no gain at the connection counts an
  * inference server sees (at most --max-concurrent-requests are in inference;
  * a thread per connection costs a stack of address space, not memory that
- * is touched). Connections beyond twice --max-concurrent-requests (plus some
- * room for /health and /metrics) are refused by MHD.
+ * is touched).
+ *
+ * Slow clients: MHD refuses connections past --max-connections, and past
+ * --max-connections-per-client from one address, so that one client cannot
+ * take every slot. MHD's timeout is an inactivity timeout (any byte resets
+ * it), so a watchdog thread gives each request an absolute deadline,
+ * --request-timeout from the connection's start (or the end of its previous
+ * reply) until its body is complete, and closes connections past it.
  *
  * Shutdown: serve_http_quiesce stops accepting (new connections are refused
  * from then on); requests already started run to the end (their connection
@@ -25,20 +31,108 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* One open connection and its deadline. MHD calls on_connection's CLOSED
+ * before it closes the descriptor (test_serve_hostile.cc checks that of the
+ * installed libmicrohttpd), and the watchdog shuts a descriptor down only
+ * with conns_lock held, which CLOSED takes too: so the watchdog never
+ * touches a descriptor number that has been closed and reused. */
+typedef struct http_conn {
+    struct http_conn *prev, *next;
+    int fd;
+    double deadline; /* serve_now() past which the watchdog closes it; 0: none */
+    int shut;        /* the watchdog has shut it down */
+} http_conn;
 
 struct serve_http {
     serve_ctx *ctx;
     struct MHD_Daemon *daemon;
     MHD_socket quiesced_socket; /* the listening socket after MHD_quiesce_daemon, closed after stop */
     atomic_int in_flight;       /* requests started and not yet completed */
+    pthread_mutex_t conns_lock;
+    http_conn *conns;           /* every open connection, under conns_lock */
+    pthread_t watchdog;
+    int watchdog_running;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    int stopping;               /* under stop_lock */
 };
+
+/* The deadline of a connection: cfg.request_timeout_s from now, or none. */
+static void set_deadline(serve_http *h, struct MHD_Connection *conn, int armed) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    http_conn *c = info ? info->socket_context : NULL;
+    if (!c) return;
+    pthread_mutex_lock(&h->conns_lock);
+    c->deadline = armed ? serve_now() + h->ctx->cfg.request_timeout_s : 0;
+    pthread_mutex_unlock(&h->conns_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    serve_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        http_conn *c = info ? calloc(1, sizeof *c) : NULL;
+        *socket_context = c;
+        if (!c) return; /* no deadline for it; MHD's inactivity timeout still holds */
+        c->fd = info->connect_fd;
+        c->deadline = serve_now() + h->ctx->cfg.request_timeout_s;
+        pthread_mutex_lock(&h->conns_lock);
+        c->next = h->conns;
+        if (h->conns) h->conns->prev = c;
+        h->conns = c;
+        pthread_mutex_unlock(&h->conns_lock);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_conn *c = *socket_context;
+        if (!c) return;
+        pthread_mutex_lock(&h->conns_lock);
+        if (c->prev) c->prev->next = c->next;
+        else h->conns = c->next;
+        if (c->next) c->next->prev = c->prev;
+        pthread_mutex_unlock(&h->conns_lock);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Close connections past their deadline: every 100 ms, a pass over the
+ * open connections (a thousand take microseconds). shutdown() wakes the
+ * connection's thread, which sees the end of the stream and closes. */
+static void *watchdog_main(void *arg) {
+    serve_http *h = arg;
+    pthread_mutex_lock(&h->stop_lock);
+    while (!h->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->stop_cond, &h->stop_lock, &ts);
+        if (h->stopping) break;
+        const double now = serve_now();
+        pthread_mutex_lock(&h->conns_lock);
+        for (http_conn *c = h->conns; c; c = c->next)
+            if (c->deadline > 0 && now > c->deadline && !c->shut) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->shut = 1;
+            }
+        pthread_mutex_unlock(&h->conns_lock);
+    }
+    pthread_mutex_unlock(&h->stop_lock);
+    return NULL;
+}
 
 /* One request while its body arrives. */
 typedef struct http_request {
@@ -101,8 +195,11 @@ static int check_head(serve_http *h, struct MHD_Connection *conn, const char *ve
     return -1;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn, serve_reply *r) {
+static enum MHD_Result send_reply(serve_http *h, struct MHD_Connection *conn, serve_reply *r) {
     static char empty[1];
+    /* The request is in (or refused): no deadline while the reply goes out;
+     * MHD's inactivity timeout covers a client that stops reading. */
+    set_deadline(h, conn, 0);
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
         r->body ? r->len : 0, r->body ? r->body : empty, r->body ? free : NULL);
     if (!resp) {
@@ -152,13 +249,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         serve_reply r;
         if (check_head(h, conn, version, &r) != 0) {
             q->answered = 1;
-            return send_reply(conn, &r);
+            return send_reply(h, conn, &r);
         }
         if (escaped) { /* no route has a '%' */
             memset(&r, 0, sizeof r);
             serve_route_not_found(h->ctx, method, url, &r);
             q->answered = 1;
-            return send_reply(conn, &r);
+            return send_reply(h, conn, &r);
         }
         /* A declared body over the limit is refused before it is read. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -166,7 +263,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (size > h->ctx->cfg.max_body_bytes) {
             too_large(h, &r, size);
             q->answered = 1;
-            return send_reply(conn, &r);
+            return send_reply(h, conn, &r);
         }
         return MHD_YES;
     }
@@ -197,7 +294,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         q->len += n;
         return MHD_YES;
     }
-    /* The whole request is in. */
+    /* The whole request is in: no deadline while the model works. */
+    set_deadline(h, conn, 0);
     q->answered = 1;
     serve_reply r;
     if (q->too_large) {
@@ -209,13 +307,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else {
         serve_route(h->ctx, method, url, q->body ? q->body : "", q->len, q->json, q->t_start, &r);
     }
-    return send_reply(conn, &r);
+    return send_reply(h, conn, &r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode why) {
     serve_http *h = cls;
     http_request *q = *con_cls;
-    (void)conn, (void)why;
+    (void)why;
+    /* The next request on a keep-alive connection, or the wait for it, has
+     * its own deadline from now. */
+    set_deadline(h, conn, 1);
     if (!q || q == (void *)&escaped_path_marker) return;
     free(q->body);
     free(q);
@@ -228,6 +329,28 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
     if (h->ctx->cfg.quiet) return;
     fputs("encore serve: ", stderr);
     vfprintf(stderr, fmt, ap);
+}
+
+static void destroy(serve_http *h) {
+    pthread_mutex_destroy(&h->conns_lock);
+    pthread_mutex_destroy(&h->stop_lock);
+    pthread_cond_destroy(&h->stop_cond);
+    free(h);
+}
+
+/* Each connection holds a descriptor: raise the soft limit on open files
+ * toward the hard one when the connection limit needs more. */
+static void raise_open_files(const serve_ctx *ctx, unsigned connections) {
+    struct rlimit rl;
+    const rlim_t want = (rlim_t)connections + 64; /* the model's files, the listener, stdio */
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < want && !ctx->cfg.quiet)
+        fprintf(stderr,
+                "encore serve: the open file limit (hard %llu) is under --max-connections %u plus 64; connections "
+                "past it are refused\n",
+                (unsigned long long)rl.rlim_max, connections);
 }
 
 int serve_http_start(serve_ctx *ctx, serve_http **out, int *port) {
@@ -261,20 +384,34 @@ int serve_http_start(serve_ctx *ctx, serve_http **out, int *port) {
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     if (use->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    const unsigned limit = 2u * (unsigned)ctx->cfg.max_concurrent_requests + 64u;
+    pthread_mutex_init(&h->conns_lock, NULL);
+    pthread_mutex_init(&h->stop_lock, NULL);
+    pthread_cond_init(&h->stop_cond, NULL);
+    const unsigned limit = (unsigned)ctx->cfg.max_connections;
+    raise_open_files(ctx, limit);
     h->daemon = MHD_start_daemon(flags, (uint16_t)ctx->cfg.port, NULL, NULL, on_request, h,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, h,
                                  MHD_OPTION_SOCK_ADDR, use->ai_addr,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                  MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                                  MHD_OPTION_CONNECTION_LIMIT, limit,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)ctx->cfg.max_connections_per_client,
                                  MHD_OPTION_CONNECTION_TIMEOUT, 120u,
                                  MHD_OPTION_END);
     freeaddrinfo(ai);
+    if (h->daemon && pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0) h->watchdog_running = 1;
+    else if (h->daemon) {
+        fprintf(stderr, "encore serve: cannot start the request deadline thread\n");
+        MHD_stop_daemon(h->daemon);
+        h->daemon = NULL;
+        destroy(h);
+        return -1;
+    }
     if (!h->daemon) {
         fprintf(stderr, "encore serve: cannot listen on %s:%d (in use, or not an address of this machine)\n",
                 ctx->cfg.host, ctx->cfg.port);
-        free(h);
+        destroy(h);
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -309,7 +446,12 @@ int serve_http_wait_idle(serve_http *h, double timeout_s) {
 
 void serve_http_stop(serve_http *h) {
     if (!h) return;
+    pthread_mutex_lock(&h->stop_lock);
+    h->stopping = 1;
+    pthread_cond_signal(&h->stop_cond);
+    pthread_mutex_unlock(&h->stop_lock);
+    if (h->watchdog_running) pthread_join(h->watchdog, NULL);
     MHD_stop_daemon(h->daemon);
     if (h->quiesced_socket != MHD_INVALID_SOCKET) close(h->quiesced_socket);
-    free(h);
+    destroy(h);
 }

@@ -28,6 +28,9 @@ typedef struct serve_config {
     int max_concurrent_requests; /* inference requests served at once; more get 429 */
     int max_client_batch_size;   /* inputs in one request */
     size_t max_body_bytes;
+    int max_connections;           /* open connections at once; more are refused */
+    int max_connections_per_client; /* open connections from one address; 0: no cap */
+    double request_timeout_s;      /* a request's head and body must arrive within this */
     long batch_wait_us;
     int auto_truncate;           /* "truncate" when a request does not say */
     int threads;                 /* CPU threads of the model; 0 = all cores */
