@@ -44,7 +44,7 @@ std::string error_of(const Response &r) {
     return cJSON_IsString(e) ? e->valuestring : "";
 }
 
-[[maybe_unused]] std::string error_type_of(const Response &r) {
+std::string error_type_of(const Response &r) {
     JsonDoc d(r.body);
     const cJSON *e = get(d.root, "error_type");
     return cJSON_IsString(e) ? e->valuestring : "";
@@ -543,6 +543,140 @@ TEST(ServeHostile, AThousandSlowConnectionsLeaveRoomForOtherClients) {
         EXPECT_EQ(slow.ended_count(), 0) << "connections under the caps were closed";
     }
     encore_model_free(labels);
+    EXPECT_EQ(s.stop(), 0);
+}
+
+// ---- memory ---------------------------------------------------------------------
+
+// A value of /proc/PID/status in kB (VmHWM, VmRSS), or -1.
+long proc_status_kb(pid_t pid, const std::string &key) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.compare(0, key.size() + 1, key + ":") == 0) return std::atol(line.c_str() + key.size() + 1);
+    return -1;
+}
+
+// The 2 MB bodies that cost the server the most memory per body byte,
+// found by measuring (bench/RESULTS.md): one long truncated text of a token
+// per character, lists of tiny strings, lists of 1-digit token ids.
+struct Shape {
+    const char *name, *path;
+    std::string body;
+};
+
+std::vector<Shape> heavy_shapes(size_t size) {
+    std::vector<Shape> v;
+    v.push_back({"one long text of punctuation, truncated", "/embed",
+                 "{\"truncate\":true,\"inputs\":\"" + std::string(size - 40, '!') + "\"}"});
+    v.push_back({"one long text, too long", "/embed", "{\"inputs\":\"" + std::string(size - 40, '!') + "\"}"});
+    v.push_back({"a list of tiny strings", "/embed", many_items(size / 4)});
+    std::string ids = "{\"inputs\":[1";
+    while (ids.size() < size) ids += ",1";
+    v.push_back({"a list of token ids", "/embed", ids + "]}"});
+    std::string lists = "{\"ids\":[[1]";
+    while (lists.size() < size) lists += ",[1]";
+    v.push_back({"lists of token ids", "/decode", lists + "]}"});
+    return v;
+}
+
+// 64 clients at once sending 2 MB bodies of each heavy shape: the server's
+// peak RSS (VmHWM) stays under its idle RSS plus --max-inflight-bytes (with
+// a margin for the connections' threads and the allocator); bodies past the
+// budget get 429. Measured in a release build: 58 MB with a budget of 128
+// MB; 216 to 320 MB before the budget and the cap on JSON values (a 2 MB
+// list of ids took 87 MB to parse).
+TEST(ServeHostile, SixtyFourTwoMegabyteBodiesStayUnderTheMemoryBound) {
+    const size_t budget = 128u << 20;
+    Server s;
+    START(s, "--model", fixtures::model_dir("tiny-bert-embed"), "--max-inflight-bytes", std::to_string(budget));
+    // Valid requests of the most values still fit: 32 lists of 64 ids (the
+    // model's length) to /embed and to /decode.
+    std::string lists;
+    for (int i = 0; i < 32; i++) {
+        lists += i ? ",[" : "[";
+        for (int k = 0; k < 62; k++) lists += k ? ",1000" : "101";
+        lists += ",102]";
+    }
+    Client c;
+    Response r = c.post(s.url("/embed"), "{\"inputs\":[" + lists + "]}");
+    EXPECT_EQ(r.status, 200) << r.body.substr(0, 300);
+    r = c.post(s.url("/decode"), "{\"ids\":[" + lists + "]}");
+    EXPECT_EQ(r.status, 200) << r.body.substr(0, 300);
+
+    // Reset the peak to now (clear_refs 5), so that VmHWM is this test's.
+    {
+        std::ofstream f("/proc/" + std::to_string(s.pid()) + "/clear_refs");
+        f << "5";
+    }
+    const long idle_kb = proc_status_kb(s.pid(), "VmRSS");
+    ASSERT_GT(idle_kb, 0);
+    std::map<long, int> statuses;
+    for (auto &shape : heavy_shapes(1990000)) {
+        std::vector<std::thread> ts;
+        std::mutex m;
+        std::map<long, int> got;
+        for (int i = 0; i < 64; i++)
+            ts.emplace_back([&] {
+                Client each;
+                Response x = each.post(s.url(shape.path), shape.body);
+                std::lock_guard<std::mutex> g(m);
+                got[x.status]++;
+                if (x.status == 429) {
+                    EXPECT_EQ(error_type_of(x), "Overloaded") << x.body;
+                }
+            });
+        for (auto &t : ts) t.join();
+        std::string seen;
+        for (auto &[st, n] : got) seen += std::to_string(st) + " x" + std::to_string(n) + " ";
+        // Every body is answered: with its own status, or 429 past the budget.
+        EXPECT_EQ(got[0], 0) << shape.name << ": " << seen;
+        for (auto &[st, n] : got) statuses[st] += n;
+        const long peak_kb = proc_status_kb(s.pid(), "VmHWM");
+        const double grew_mb = (peak_kb - idle_kb) / 1024.0;
+#if defined(__SANITIZE_ADDRESS__)
+        // ASan keeps freed memory in its quarantine (256 MB) and pads every
+        // allocation with redzones.
+        const double allowed_mb = 3.0 * (budget >> 20) + 300;
+#else
+        // The connections' threads and buffers, and allocator slack.
+        const double allowed_mb = (budget >> 20) + 48;
+#endif
+        EXPECT_LT(grew_mb, allowed_mb) << shape.name << ": the peak RSS grew by " << grew_mb << " MB; " << seen;
+    }
+    // The budget was reached (64 bodies of 2 MB reserve 640 MB), and some
+    // bodies were served.
+    EXPECT_GT(statuses[429], 0);
+    EXPECT_GT(statuses[200] + statuses[413] + statuses[422], 0);
+    EXPECT_EQ(s.stop(), 0);
+}
+
+// A chunked body (no Content-Length) reserves its memory as it arrives:
+// one that grows past the budget gets 429, a small one is served.
+TEST(ServeHostile, ChunkedBodiesReserveAsTheyGrow) {
+    Server s;
+    START(s, "--model", fixtures::model_dir("tiny-bert-embed"), "--max-inflight-bytes", "1000000");
+    auto chunked = [&](const std::string &body) {
+        std::string req = "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        for (size_t at = 0; at < body.size(); at += 8192) {
+            const std::string part = body.substr(at, 8192);
+            char len[32];
+            snprintf(len, sizeof len, "%zx\r\n", part.size());
+            req += len + part + "\r\n";
+        }
+        return serve_harness::raw_exchange(s.port(), req + "0\r\n\r\n", 30);
+    };
+    std::string r = chunked("{\"truncate\":true,\"inputs\":\"" + std::string(300000, 'a') + "\"}");
+    EXPECT_EQ(status_of(r), 429) << r.substr(0, 300);
+    EXPECT_NE(r.find("--max-inflight-bytes 1000000"), std::string::npos) << r.substr(0, 300);
+    r = chunked("{\"inputs\":\"a fine film\"}");
+    EXPECT_EQ(status_of(r), 200) << r.substr(0, 300);
+    // The budget is back once the refused request is done: a declared body
+    // of 150 kB (750 kB reserved) fits.
+    Client c;
+    Response x = c.post(s.url("/embed"), "{\"truncate\":true,\"inputs\":\"" + std::string(150000, 'a') + "\"}");
+    EXPECT_EQ(x.status, 200) << x.body.substr(0, 300);
     EXPECT_EQ(s.stop(), 0);
 }
 

@@ -56,6 +56,10 @@ static void usage(FILE *f) {
             "  --max-concurrent-requests N    inference requests at once; more get 429 (default 512)\n"
             "  --max-client-batch-size N      inputs per request (default 32)\n"
             "  --max-body-bytes N             request body limit; larger gets 413 (default 2000000)\n"
+            "  --max-inflight-bytes N         memory for the request bodies being served and what is built\n"
+            "                                 from them: each takes 5 times its body plus 64 KiB; a body that\n"
+            "                                 does not fit gets 429 (default 1073741824: 64 bodies of 2 MB\n"
+            "                                 fit, and peak memory stays under the idle server's plus this)\n"
             "  --request-timeout SECONDS      a request's head and body must arrive within this, counted from\n"
             "                                 the connection's start or the end of its previous reply (so it\n"
             "                                 also bounds an idle keep-alive connection); later, the\n"
@@ -133,6 +137,9 @@ static int parse_args(int argc, char **argv, serve_config *c) {
             } else if (strcmp(a, "--max-body-bytes") == 0) {
                 if (parse_long(a, v, 1, LONG_MAX, &n)) return -1;
                 c->max_body_bytes = (size_t)n;
+            } else if (strcmp(a, "--max-inflight-bytes") == 0) {
+                if (parse_long(a, v, 1, LONG_MAX, &n)) return -1;
+                c->max_inflight_bytes = (size_t)n;
             } else if (strcmp(a, "--request-timeout") == 0) {
                 if (parse_long(a, v, 1, 86400, &n)) return -1;
                 c->request_timeout_s = (double)n;
@@ -295,6 +302,7 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
         .max_client_batch_size = 32,
         .max_body_bytes = 2000000, /* TEI's --payload-limit default */
         .request_timeout_s = 60,
+        .max_inflight_bytes = (size_t)1 << 30,
         .max_connections_per_client = -1, /* half of max_connections */
     };
     if (parse_args(argc, argv, &c) != 0) {

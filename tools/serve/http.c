@@ -58,6 +58,7 @@ struct serve_http {
     struct MHD_Daemon *daemon;
     MHD_socket quiesced_socket; /* the listening socket after MHD_quiesce_daemon, closed after stop */
     atomic_int in_flight;       /* requests started and not yet completed */
+    atomic_size_t inflight_bytes; /* reserved for bodies and what is built from them (--max-inflight-bytes) */
     pthread_mutex_t conns_lock;
     http_conn *conns;           /* every open connection, under conns_lock */
     pthread_t watchdog;
@@ -143,6 +144,9 @@ typedef struct http_request {
     int late;       /* it started after shutdown began */
     int answered;
     int json;       /* Content-Type is JSON (serve_is_json_type) */
+    int overloaded; /* its body would take the byte budget past --max-inflight-bytes; its bytes are dropped */
+    size_t declared;  /* Content-Length, or 0 */
+    size_t reserved;  /* bytes of --max-inflight-bytes it holds */
 } http_request;
 
 /* What on_uri hands on_request for a request whose raw path has a
@@ -218,6 +222,30 @@ static enum MHD_Result send_reply(serve_http *h, struct MHD_Connection *conn, se
     return ok;
 }
 
+/* Reserve the memory a body of len bytes will take (serve_body_memory)
+ * from --max-inflight-bytes, on top of what q holds. Returns 0, or -1 when
+ * it does not fit (nothing reserved). */
+static int reserve(serve_http *h, http_request *q, size_t len) {
+    const size_t want = serve_body_memory(len);
+    if (want <= q->reserved) return 0;
+    const size_t more = want - q->reserved, max = h->ctx->cfg.max_inflight_bytes;
+    size_t cur = atomic_load(&h->inflight_bytes);
+    do {
+        if (cur > max || more > max - cur) return -1;
+    } while (!atomic_compare_exchange_weak(&h->inflight_bytes, &cur, cur + more));
+    q->reserved = want;
+    return 0;
+}
+
+static void overloaded(serve_http *h, serve_reply *r) {
+    memset(r, 0, sizeof *r);
+    serve_reply_error(h->ctx, r, 429, SERVE_ERROR_OVERLOADED,
+                      "Model is overloaded: the request bodies being served take the memory set by "
+                      "--max-inflight-bytes %zu",
+                      h->ctx->cfg.max_inflight_bytes);
+    r->close = 1;
+}
+
 static void too_large(serve_http *h, serve_reply *r, unsigned long long size) {
     memset(r, 0, sizeof *r);
     if (size)
@@ -265,6 +293,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             q->answered = 1;
             return send_reply(h, conn, &r);
         }
+        /* A declared body reserves its memory before it is read. */
+        q->declared = (size_t)size;
+        if (size && reserve(h, q, (size_t)size) != 0) {
+            overloaded(h, &r);
+            q->answered = 1;
+            return send_reply(h, conn, &r);
+        }
         return MHD_YES;
     }
     if (q->answered) {
@@ -274,9 +309,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         const size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (q->too_large) return MHD_YES;
-        if (q->len + n > h->ctx->cfg.max_body_bytes) {
-            q->too_large = 1;
+        if (q->too_large || q->overloaded) return MHD_YES;
+        const int over = q->len + n > h->ctx->cfg.max_body_bytes;
+        /* A body without Content-Length (chunked) reserves as it grows. */
+        if (over || reserve(h, q, q->len + n) != 0) {
+            if (over) q->too_large = 1;
+            else q->overloaded = 1;
             free(q->body);
             q->body = NULL;
             q->len = q->cap = 0;
@@ -285,6 +323,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (q->len + n > q->cap) {
             size_t cap = q->cap ? q->cap : 4096;
             while (cap < q->len + n) cap *= 2;
+            /* No more than the declared length (the reservation counts it once). */
+            if (q->declared >= q->len + n && cap > q->declared) cap = q->declared;
             char *p = realloc(q->body, cap);
             if (!p) return MHD_NO;
             q->body = p;
@@ -300,6 +340,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     serve_reply r;
     if (q->too_large) {
         too_large(h, &r, 0);
+    } else if (q->overloaded) {
+        overloaded(h, &r);
     } else if (q->late) {
         memset(&r, 0, sizeof r);
         serve_reply_error(h->ctx, &r, 503, SERVE_ERROR_UNHEALTHY, "shutting down");
@@ -319,6 +361,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     set_deadline(h, conn, 1);
     if (!q || q == (void *)&escaped_path_marker) return;
     free(q->body);
+    atomic_fetch_sub(&h->inflight_bytes, q->reserved);
     free(q);
     *con_cls = NULL;
     atomic_fetch_sub(&h->in_flight, 1);

@@ -175,8 +175,46 @@ static void batch_too_large(serve_ctx *ctx, int count, serve_reply *r) {
                       ctx->cfg.max_client_batch_size);
 }
 
+/* An upper bound on the JSON values in a body, without parsing it: every
+ * value but the first follows a ',' or opens with '[' or '{' (outside
+ * strings). O(len), no allocation. */
+static size_t count_values(const char *body, size_t len) {
+    size_t n = 1;
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char c = body[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == ',' || c == '[' || c == '{') {
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t serve_request_max_values(const serve_ctx *ctx) {
+    /* --max-client-batch-size inputs of up to the model's length in token
+     * ids each, a list around each, and room for the options. */
+    const size_t per_input = (size_t)encore_model_max_length(ctx->model) + 2;
+    return (size_t)ctx->cfg.max_client_batch_size * per_input + 1024;
+}
+
 int serve_request_parse_json(serve_ctx *ctx, const char *body, size_t len, serve_request *req, serve_reply *r) {
     memset(req, 0, sizeof *req);
+    /* cJSON spends about 80 bytes on each value: a list of 1-digit ids in a
+     * 2 MB body would take 80 MB. A body with more values than any valid
+     * request holds is refused before it is parsed. */
+    const size_t values = count_values(body, len), max_values = serve_request_max_values(ctx);
+    if (values > max_values) {
+        serve_reply_error(ctx, r, 413, SERVE_ERROR_VALIDATION,
+                          "the request body holds about %zu JSON values, more than the %zu a request can use "
+                          "(--max-client-batch-size %d inputs of up to %d token ids)",
+                          values, max_values, ctx->cfg.max_client_batch_size, encore_model_max_length(ctx->model));
+        return -1;
+    }
     /* JSON holds no raw control characters, and cJSON would end a string at
      * a NUL byte without a word. */
     const char *raw_nul = len ? memchr(body, '\0', len) : NULL;

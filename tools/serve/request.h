@@ -37,6 +37,11 @@ typedef struct serve_request {
     double tokenization_s;
 } serve_request;
 
+/* The most JSON values a request body may hold: what the largest valid
+ * request needs (--max-client-batch-size inputs of the model's maximum
+ * length in token ids), plus room for options. More get 413 unparsed. */
+size_t serve_request_max_values(const serve_ctx *ctx);
+
 /* Parse the body as a JSON object, with no inputs yet (for routes whose
  * inputs are not "inputs"). Returns 0, or -1 with the error reply set. */
 int serve_request_parse_json(serve_ctx *ctx, const char *body, size_t len, serve_request *req, serve_reply *r);

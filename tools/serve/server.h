@@ -30,6 +30,7 @@ typedef struct serve_config {
     size_t max_body_bytes;
     int max_connections;           /* open connections at once; more are refused */
     int max_connections_per_client; /* open connections from one address; 0: no cap */
+    size_t max_inflight_bytes;     /* memory for request bodies and what is built from them, all requests */
     double request_timeout_s;      /* a request's head and body must arrive within this */
     long batch_wait_us;
     int auto_truncate;           /* "truncate" when a request does not say */
@@ -49,6 +50,17 @@ typedef struct serve_ctx {
     atomic_int inference_requests;   /* inference requests admitted and not yet answered */
     atomic_int draining;             /* shutting down: new requests get 503 */
 } serve_ctx;
+
+/* The memory a request with a body of len bytes may take while it is
+ * parsed and tokenized, as --max-inflight-bytes counts it: the body, the
+ * JSON tree (its strings copied; its values capped by
+ * serve_request_max_values) and the tokenizer's buffers. Measured worst
+ * cases of 2 MB bodies (bench/RESULTS.md): 3.8 times the body (one long
+ * truncated text of punctuation or CJK, a token per character); 5 leaves
+ * room. */
+static inline size_t serve_body_memory(size_t len) {
+    return len > ((size_t)-1 - 65536) / 5 ? (size_t)-1 : 5 * len + 65536;
+}
 
 /* One HTTP response, built by the routes and sent by http.c. */
 typedef struct serve_reply {
