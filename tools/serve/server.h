@@ -55,7 +55,7 @@ typedef struct serve_ctx {
  * parsed and tokenized, as --max-inflight-bytes counts it: the body, the
  * JSON tree (its strings copied; its values capped by
  * serve_request_max_values) and the tokenizer's buffers. Measured worst
- * cases of 2 MB bodies (bench/RESULTS.md): 3.8 times the body (one long
+ * cases of 2 MB bodies (bench/RESULTS.md): 3.9 times the body (one long
  * truncated text of punctuation or CJK, a token per character); 5 leaves
  * room. */
 static inline size_t serve_body_memory(size_t len) {
