@@ -36,6 +36,7 @@ static void usage(FILE *f) {
             "  POST /, /invocations  /rerank for a re-ranker, /predict for a classifier, /embed otherwise\n"
             "  GET  /info, /health, /ping, /metrics (Prometheus), /openapi.json\n"
             "  /embed also takes \"prompt_name\", \"dimensions\", \"truncation_direction\" and token ids\n"
+            "  POST bodies are JSON, sent with Content-Type: application/json (else 415)\n"
             "\n"
             "options:\n"
             "  --model DIR                    Hugging Face model directory (default: $ENCORE_MODEL, else the\n"
