@@ -60,6 +60,7 @@ class Scratch {
         const std::string path = (adapter_ / "adapter_model.safetensors").string();
         encore_safetensors *st = nullptr;
         ASSERT_EQ(encore_safetensors_open(path.c_str(), &st), ENCORE_STATUS_OK);
+        const std::string old = read("adapter_model.safetensors");
         std::string header = "{", data;
         for (int i = 0; i < st->n_tensors; i++) {
             const encore_tensor_info &t = st->tensors[i];
@@ -70,7 +71,7 @@ class Scratch {
             for (int d = 0; d < t.n_dims; d++) header += (d ? "," : "") + std::to_string(t.shape[d]);
             header += "],\"data_offsets\":[" + std::to_string(data.size()) + "," +
                       std::to_string(data.size() + t.n_bytes) + "]}";
-            data.append(static_cast<const char *>(t.data), t.n_bytes);
+            data.append(old, st->data_start + t.begin, t.n_bytes);
         }
         encore_safetensors_close(st);
         header += "}";

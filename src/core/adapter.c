@@ -505,8 +505,12 @@ encore_status encore_adapter_merge(encore_adapter *a, const char *name, int64_t 
     float *fa = malloc((size_t)(A->n_elements + B->n_elements) * sizeof *fa);
     if (!fa) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     float *fb = fa + A->n_elements;
-    encore_tensor_to_f32(A, fa);
-    encore_tensor_to_f32(B, fb);
+    encore_status s = encore_tensor_to_f32(A, fa);
+    if (s == ENCORE_STATUS_OK) s = encore_tensor_to_f32(B, fb);
+    if (s != ENCORE_STATUS_OK) {
+        free(fa);
+        return s;
+    }
     const int64_t in = A->shape[1];
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) {
@@ -522,6 +526,8 @@ encore_status encore_adapter_merge(encore_adapter *a, const char *name, int64_t 
 }
 
 encore_status encore_adapter_check_used(const encore_adapter *a) {
+    encore_status s = encore_safetensors_check_unchanged(a->st);
+    if (s != ENCORE_STATUS_OK) return s;
     for (int i = 0; i < a->n_loras; i++)
         if (!a->loras[i].used)
             return encore_fail(ENCORE_STATUS_UNSUPPORTED,
