@@ -356,7 +356,8 @@ struct RaceCounts {
 // Loads model_dir again and again in a child process while a second child
 // truncates `victim` (a weights file the load reads) at a random length,
 // leaves it so for 0-2 ms, writes the missing bytes back and leaves it whole
-// for 0-2 ms, over and over. encore used to map the file: a load that touched
+// for 0-10 ms (long enough for some loads to finish untouched, under ASan
+// too), over and over. encore used to map the file: a load that touched
 // a page the truncation had removed died of SIGBUS. Every load must now
 // either succeed with the weights of the whole file (its logits bit-identical
 // to those of a load before the writer started) or return BAD_MODEL or
@@ -439,7 +440,7 @@ void load_while_truncated(const std::string &model_dir, const std::string &victi
                 ::usleep((useconds_t)(rand_r(&seed) % 2000));
                 if (::pwrite(fd, bytes.data() + cut, bytes.size() - cut, (off_t)cut) != (ssize_t)(bytes.size() - cut))
                     ::_exit(3);
-                ::usleep((useconds_t)(rand_r(&seed) % 2000));
+                ::usleep((useconds_t)(rand_r(&seed) % 10000));
             }
         }
     }
