@@ -508,9 +508,11 @@ TEST(HostileModelFile, AdapterTruncatedWhileLoadingGivesAnErrorNotASignal) {
     load_while_truncated(copy.path("lora-bert-cls"), copy.path("lora-bert-cls/adapter_model.safetensors"));
 }
 
-// A file rewritten while it is read, to the same size, is caught by its
-// modification time: here between the header and the tensors, at the one
-// place a test can stand (encore_safetensors_open returned, no tensor read).
+// A file rewritten while it is read, to the same size, is caught: here
+// between the header and the tensors, at the one place a test can stand
+// (encore_safetensors_open returned, no tensor read), and with its
+// modification time set back as it was (as cp -p or rsync -t leave it), so
+// that only its change time tells.
 TEST(HostileModelFile, WeightsRewrittenAfterOpenAreRefused) {
     FixtureCopy copy({"tiny-bert-sst"});
     const std::string file = copy.path("tiny-bert-sst/model.safetensors");
@@ -521,7 +523,9 @@ TEST(HostileModelFile, WeightsRewrittenAfterOpenAreRefused) {
     std::vector<float> w((size_t)t->n_elements);
     ASSERT_EQ(encore_tensor_to_f32(t, w.data()), ENCORE_STATUS_OK) << encore_last_error();
     EXPECT_EQ(encore_safetensors_check_unchanged(st), ENCORE_STATUS_OK) << encore_last_error();
-    // Rewritten in place, same size (the timestamps move: a second later at most).
+    // Past the kernel's coarse clock tick (at most 10 ms), so that the
+    // change time moves even where timestamps are coarse.
+    ::usleep(50 * 1000);
     const auto before = fs::last_write_time(file);
     {
         const int fd = ::open(file.c_str(), O_WRONLY);
@@ -530,7 +534,7 @@ TEST(HostileModelFile, WeightsRewrittenAfterOpenAreRefused) {
         ASSERT_EQ(::pwrite(fd, zero, 4, (off_t)fs::file_size(file) - 4), 4);
         ::close(fd);
     }
-    if (fs::last_write_time(file) == before) fs::last_write_time(file, before + std::chrono::seconds(1));
+    fs::last_write_time(file, before);
     EXPECT_EQ(encore_safetensors_check_unchanged(st), ENCORE_STATUS_BAD_MODEL);
     EXPECT_NE(std::string(encore_last_error()).find("changed while it was read"), std::string::npos)
         << encore_last_error();
@@ -538,6 +542,32 @@ TEST(HostileModelFile, WeightsRewrittenAfterOpenAreRefused) {
     ASSERT_EQ(::truncate(file.c_str(), 100), 0);
     EXPECT_EQ(encore_tensor_to_f32(t, w.data()), ENCORE_STATUS_BAD_MODEL);
     EXPECT_NE(std::string(encore_last_error()).find("word_embeddings"), std::string::npos) << encore_last_error();
+    encore_safetensors_close(st);
+}
+
+// A file replaced by a rename while it loads (as downloaders finish files)
+// is read whole as it was when it was opened: the open descriptor keeps it.
+TEST(HostileModelFile, WeightsReplacedByRenameAreReadAsOpened) {
+    FixtureCopy copy({"tiny-bert-sst"});
+    const std::string file = copy.path("tiny-bert-sst/model.safetensors");
+    const char *name = "bert.embeddings.word_embeddings.weight";
+    encore_safetensors *st = nullptr;
+    ASSERT_EQ(encore_safetensors_open(file.c_str(), &st), ENCORE_STATUS_OK) << encore_last_error();
+    const encore_tensor_info *t = encore_safetensors_find(st, name);
+    ASSERT_TRUE(t);
+    std::vector<float> want((size_t)t->n_elements), got((size_t)t->n_elements);
+    ASSERT_EQ(encore_tensor_to_f32(t, want.data()), ENCORE_STATUS_OK) << encore_last_error();
+    // Another file, every byte of its data different, renamed over it.
+    {
+        std::ifstream f(file, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        for (size_t i = st->data_start; i < bytes.size(); i++) bytes[i] = (char)~bytes[i];
+        std::ofstream(file + ".part", std::ios::binary) << bytes;
+    }
+    ASSERT_EQ(::rename((file + ".part").c_str(), file.c_str()), 0);
+    ASSERT_EQ(encore_tensor_to_f32(t, got.data()), ENCORE_STATUS_OK) << encore_last_error();
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+    EXPECT_EQ(encore_safetensors_check_unchanged(st), ENCORE_STATUS_OK) << encore_last_error();
     encore_safetensors_close(st);
 }
 

@@ -206,8 +206,7 @@ encore_status encore_safetensors_open(const char *path, encore_safetensors **out
     }
     st->fd = fd;
     st->file_size = sb.st_size;
-    st->dev = sb.st_dev;
-    st->ino = sb.st_ino;
+    st->nlink = sb.st_nlink;
     st->mtime = sb.st_mtim;
     st->ctime = sb.st_ctim;
 
@@ -276,9 +275,9 @@ encore_status encore_safetensors_check_unchanged(const encore_safetensors *st) {
     struct stat sb;
     if (fstat(st->fd, &sb) != 0)
         return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot stat %s: %s", st->path, strerror(errno));
-    if (sb.st_size != st->file_size || sb.st_dev != st->dev || sb.st_ino != st->ino ||
-        sb.st_mtim.tv_sec != st->mtime.tv_sec || sb.st_mtim.tv_nsec != st->mtime.tv_nsec ||
-        sb.st_ctim.tv_sec != st->ctime.tv_sec || sb.st_ctim.tv_nsec != st->ctime.tv_nsec)
+    const int ctime_moved = sb.st_ctim.tv_sec != st->ctime.tv_sec || sb.st_ctim.tv_nsec != st->ctime.tv_nsec;
+    if (sb.st_size != st->file_size || sb.st_mtim.tv_sec != st->mtime.tv_sec ||
+        sb.st_mtim.tv_nsec != st->mtime.tv_nsec || (ctime_moved && sb.st_nlink == st->nlink))
         return encore_fail(ENCORE_STATUS_BAD_MODEL,
                            "%s changed while it was read (%lld bytes when opened, %lld now, or written since): its "
                            "weights may mix two versions; load it again once it is complete",

@@ -45,8 +45,7 @@ typedef struct encore_safetensors {
     uint64_t data_size;             /* bytes after the header */
     /* The file as open found it, for encore_safetensors_check_unchanged. */
     off_t file_size;
-    dev_t dev;
-    ino_t ino;
+    nlink_t nlink;
     struct timespec mtime, ctime;
     int n_tensors;
     encore_tensor_info *tensors;    /* sorted by name */
@@ -70,9 +69,13 @@ const encore_tensor_info *encore_safetensors_find(const encore_safetensors *st, 
 encore_status encore_tensor_to_f32(const encore_tensor_info *t, float *dst);
 
 /* After every tensor wanted has been read: fails (ENCORE_STATUS_BAD_MODEL)
- * when the file's size, modification or change time differ from what open
- * found, that is when it was rewritten, truncated or grown while it was
- * read, so that the weights read may mix two versions of it. */
+ * when the file's size or modification time differ from what open found, or
+ * its change time while its link count does not, that is when it was
+ * written, truncated or grown while it was read (the change time also
+ * catches a write whose modification time was set back), so that the
+ * weights read may mix two versions of it. A file replaced by a rename (or
+ * unlinked) is still the file open read, whole: its change time moves with
+ * its link count, and it passes. */
 encore_status encore_safetensors_check_unchanged(const encore_safetensors *st);
 
 
