@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include "core/safetensors.h"
@@ -60,6 +61,7 @@ class Scratch {
         const std::string path = (adapter_ / "adapter_model.safetensors").string();
         encore_safetensors *st = nullptr;
         ASSERT_EQ(encore_safetensors_open(path.c_str(), &st), ENCORE_STATUS_OK);
+        const std::string old = read("adapter_model.safetensors");
         std::string header = "{", data;
         for (int i = 0; i < st->n_tensors; i++) {
             const encore_tensor_info &t = st->tensors[i];
@@ -70,7 +72,7 @@ class Scratch {
             for (int d = 0; d < t.n_dims; d++) header += (d ? "," : "") + std::to_string(t.shape[d]);
             header += "],\"data_offsets\":[" + std::to_string(data.size()) + "," +
                       std::to_string(data.size() + t.n_bytes) + "]}";
-            data.append(static_cast<const char *>(t.data), t.n_bytes);
+            data.append(old, st->data_start + t.begin, t.n_bytes);
         }
         encore_safetensors_close(st);
         header += "}";
@@ -247,5 +249,37 @@ TEST(Adapter, BrokenLorasAreRefused) {
         Scratch s("lora-bert-cls", "tiny-bert-embed");
         s.edit("\"rank_pattern\": {}", "\"rank_pattern\": {\"query(\": 2}");
         expect_refused(s.dir(), ENCORE_STATUS_UNSUPPORTED, {"rank_pattern", "query("});
+    }}
+
+// Pattern keys that cost glibc's regcomp or regexec without bound: counted
+// repetitions are expanded at compile time ("((a{255}){255}){255}" ran for
+// more than 20 s and 3 GB before regcomp gave up; "(a{100}){100}" compiled
+// 10,000 copies and the adapter loaded), back-references make matching
+// exponential. Refused, quickly, naming the key; an escaped brace is still a
+// literal.
+TEST(Adapter, PatternKeysThatCostWithoutBoundAreRefused) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"(a{100}){100}", "counted repetition"},
+        {"((a{255}){255}){255}", "counted repetition"},
+        {"alpha_pattern:(q)\\\\1", "back-references"},
+        {std::string(300, 'q'), "longer than 256"},
+    };
+    for (const auto &[key, why] : cases) {
+        SCOPED_TRACE(key);
+        Scratch s("lora-bert-cls", "tiny-bert-embed");
+        const bool alpha = key.rfind("alpha_pattern:", 0) == 0;
+        const std::string k = alpha ? key.substr(14) : key;
+        if (alpha)
+            s.edit("\"alpha_pattern\": {}", "\"alpha_pattern\": {\"" + k + "\": 2}");
+        else
+            s.edit("\"rank_pattern\": {}", "\"rank_pattern\": {\"" + k + "\": 2}");
+        expect_refused(s.dir(), ENCORE_STATUS_UNSUPPORTED, {alpha ? "alpha_pattern" : "rank_pattern", why});
     }
+    // A brace escaped as Python escapes it is a literal, and matches nothing here.
+    Scratch s("lora-bert-cls", "tiny-bert-embed");
+    s.edit("\"rank_pattern\": {}", "\"rank_pattern\": {\"query\\\\{2\\\\}\": 2}");
+    encore_model *m = nullptr;
+    EXPECT_EQ(encore_model_load(s.dir().c_str(), encore_model_default_params(), &m), ENCORE_STATUS_OK)
+        << encore_last_error();
+    encore_model_free(m);
 }

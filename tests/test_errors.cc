@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -67,10 +68,12 @@ void rewrite_weights(const ScratchModel &s, const std::function<bool(const std::
     encore_safetensors *st = nullptr;
     ASSERT_EQ(encore_safetensors_open(s.file("model.safetensors").c_str(), &st), ENCORE_STATUS_OK);
     std::map<std::string, Tensor> tensors;
+    std::ifstream in(s.file("model.safetensors"), std::ios::binary);
+    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     for (int i = 0; i < st->n_tensors; i++) {
         const encore_tensor_info &t = st->tensors[i];
         Tensor x{t.dtype_name, std::vector<int64_t>(t.shape, t.shape + t.n_dims),
-                 std::string(static_cast<const char *>(t.data), t.n_bytes)};
+                 file.substr(st->data_start + t.begin, t.n_bytes)};
         if (change(t.name, x)) tensors[t.name] = x;
     }
     encore_safetensors_close(st);

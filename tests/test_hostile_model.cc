@@ -2,15 +2,23 @@
 // findings 1 and 2). A config.json whose sizes overflow the arithmetic, a
 // model.safetensors that is mostly holes, tensors that alias each other: each
 // is refused with a message that names the problem, before any weight is
-// allocated or copied; nothing overflows.
+// allocated or copied; nothing overflows. And weights files that another
+// program truncates and rewrites while encore loads them: an error, never a
+// signal, never wrong weights.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -329,6 +337,238 @@ TEST(HostileConfig, EveryValueIsRangeChecked) {
         EXPECT_NE(std::string(encore_last_error()).find("layer_norm_eps"), std::string::npos) << encore_last_error();
     }
     fs::remove_all(dir);
+}
+
+// ---- weights files that change while they load ------------------------------
+
+double now_s() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// What the loading process saw.
+struct RaceCounts {
+    int loads, loaded, refused, cut_mid_load;
+    char first_error[256];
+};
+
+// Loads model_dir again and again in a child process while a second child
+// truncates `victim` (a weights file the load reads) at a random length,
+// leaves it so for 0-2 ms, writes the missing bytes back and leaves it whole
+// for 0-10 ms (long enough for some loads to finish untouched, under ASan
+// too), over and over. encore used to map the file: a load that touched
+// a page the truncation had removed died of SIGBUS. Every load must now
+// either succeed with the weights of the whole file (its logits bit-identical
+// to those of a load before the writer started) or return BAD_MODEL or
+// IO_ERROR. The loop runs until loads have been cut short mid-read (the file
+// whole when opened, shorter when a tensor was read) 20 times and some have
+// succeeded, for 20 s at most.
+void load_while_truncated(const std::string &model_dir, const std::string &victim) {
+    std::string bytes;
+    {
+        std::ifstream f(victim, std::ios::binary);
+        ASSERT_TRUE(f) << victim;
+        bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        ASSERT_GT(bytes.size(), 8u);
+    }
+    int ready[2], report[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    ASSERT_EQ(::pipe(report), 0);
+    const pid_t loader = ::fork();
+    ASSERT_GE(loader, 0);
+    if (loader == 0) {
+        // The child: no gtest assertions here; what it saw goes through the pipe.
+        ::close(ready[0]);
+        ::close(report[0]);
+        encore_log_set([](encore_log_level, const char *, void *) {}, nullptr);
+        const encore_input in[2] = {{"a film of great charm", nullptr}, {"dull", "and far too long"}};
+        auto logits = [&](encore_model *m, std::vector<float> &out) {
+            encore_session_params sp = encore_session_default_params();
+            sp.n_threads = 1;
+            encore_session *s = nullptr;
+            if (encore_session_create(m, sp, &s) != ENCORE_STATUS_OK) return false;
+            out.assign(2 * (size_t)encore_model_n_labels(m), 0.0f);
+            const bool ok = encore_session_classify(s, in, 2, out.data()) == ENCORE_STATUS_OK;
+            encore_session_free(s);
+            return ok;
+        };
+        encore_model *m = nullptr;
+        std::vector<float> want, got;
+        if (encore_model_load(model_dir.c_str(), encore_model_default_params(), &m) != ENCORE_STATUS_OK ||
+            encore_model_n_labels(m) < 1 || !logits(m, want))
+            ::_exit(10);
+        encore_model_free(m);
+        if (::write(ready[1], "r", 1) != 1) ::_exit(11);
+        RaceCounts c{};
+        const double start = now_s();
+        while (now_s() - start < 20 && !(c.cut_mid_load >= 20 && c.loaded >= 20)) {
+            m = reinterpret_cast<encore_model *>(0x1);
+            const encore_status st = encore_model_load(model_dir.c_str(), encore_model_default_params(), &m);
+            c.loads++;
+            if (st == ENCORE_STATUS_OK) {
+                c.loaded++;
+                if (!logits(m, got)) ::_exit(12);
+                if (got.size() != want.size() || std::memcmp(got.data(), want.data(), got.size() * 4) != 0)
+                    ::_exit(13);  // weights that mix two states of the file
+                encore_model_free(m);
+            } else {
+                if (m != nullptr) ::_exit(14);
+                if (st != ENCORE_STATUS_BAD_MODEL && st != ENCORE_STATUS_IO_ERROR) ::_exit(15);
+                c.refused++;
+                if (std::strstr(encore_last_error(), "changed while it was read: it now ends before byte") &&
+                    c.cut_mid_load++ == 0)
+                    std::snprintf(c.first_error, sizeof c.first_error, "%s", encore_last_error());
+            }
+        }
+        ::_exit(::write(report[1], &c, sizeof c) == (ssize_t)sizeof c ? 0 : 16);
+    }
+    ::close(ready[1]);
+    ::close(report[1]);
+    char r = 0;
+    const bool loader_ready = ::read(ready[0], &r, 1) == 1;
+    pid_t writer = -1;
+    if (loader_ready) {
+        writer = ::fork();
+        if (writer == 0) {
+            const int fd = ::open(victim.c_str(), O_WRONLY);
+            if (fd < 0) ::_exit(1);
+            unsigned seed = (unsigned)::getpid();
+            for (;;) {
+                const size_t cut = (size_t)rand_r(&seed) % bytes.size();
+                if (::ftruncate(fd, (off_t)cut) != 0) ::_exit(2);
+                ::usleep((useconds_t)(rand_r(&seed) % 2000));
+                if (::pwrite(fd, bytes.data() + cut, bytes.size() - cut, (off_t)cut) != (ssize_t)(bytes.size() - cut))
+                    ::_exit(3);
+                ::usleep((useconds_t)(rand_r(&seed) % 10000));
+            }
+        }
+    }
+    RaceCounts c{};
+    const bool reported = loader_ready && ::read(report[0], &c, sizeof c) == (ssize_t)sizeof c;
+    int status = 0;
+    ASSERT_EQ(::waitpid(loader, &status, 0), loader);
+    if (writer > 0) {
+        ::kill(writer, SIGKILL);
+        ::waitpid(writer, nullptr, 0);
+    }
+    ::close(ready[0]);
+    ::close(report[0]);
+    ASSERT_GE(writer, 0) << "could not start the writer";
+    ASSERT_FALSE(WIFSIGNALED(status)) << "the loading process died of signal " << WTERMSIG(status) << " ("
+                                      << strsignal(WTERMSIG(status)) << ") while " << victim
+                                      << " was truncated under it";
+    ASSERT_TRUE(WIFEXITED(status));
+    switch (WEXITSTATUS(status)) {
+    case 0: break;
+    case 10: FAIL() << "the untouched model did not load and classify";
+    case 13: FAIL() << "a load succeeded with weights unlike the file's: it read a file that was changing";
+    case 14: FAIL() << "a failed load handed back a model";
+    case 15: FAIL() << "a load failed with a status other than BAD_MODEL or IO_ERROR";
+    default: FAIL() << "the loading process exited with status " << WEXITSTATUS(status);
+    }
+    ASSERT_TRUE(reported);
+    std::printf("%d loads in the race: %d loaded (logits identical), %d refused, %d of them cut short mid-read; "
+                "the first of those: %s\n",
+                c.loads, c.loaded, c.refused, c.cut_mid_load, c.first_error);
+    // The race ran: loads met the file cut short while they read it (else
+    // this test proved nothing).
+    EXPECT_GT(c.cut_mid_load, 0) << "no load met the file cut short while it read it";
+    EXPECT_GT(c.loaded, 0) << "no load succeeded between the writer's rounds";
+}
+
+// A copy of fixture models in a directory of their own.
+class FixtureCopy {
+public:
+    explicit FixtureCopy(const std::vector<std::string> &models) {
+        static int counter = 0;
+        dir_ = fs::temp_directory_path() /
+               ("encore-race-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        for (const std::string &name : models)
+            fs::copy(fixtures::model_dir(name), dir_ / name, fs::copy_options::recursive);
+    }
+    ~FixtureCopy() { fs::remove_all(dir_); }
+    std::string path(const std::string &rel) const { return (dir_ / rel).string(); }
+
+private:
+    fs::path dir_;
+};
+
+TEST(HostileModelFile, WeightsTruncatedWhileLoadingGiveAnErrorNotASignal) {
+    FixtureCopy copy({"tiny-bert-sst"});
+    load_while_truncated(copy.path("tiny-bert-sst"), copy.path("tiny-bert-sst/model.safetensors"));
+}
+
+// The same for a LoRA adapter's adapter_model.safetensors (its LoRA matrices
+// and the classifier head it saved whole are read while the base loads).
+TEST(HostileModelFile, AdapterTruncatedWhileLoadingGivesAnErrorNotASignal) {
+    FixtureCopy copy({"lora-bert-cls", "tiny-bert-embed"});
+    load_while_truncated(copy.path("lora-bert-cls"), copy.path("lora-bert-cls/adapter_model.safetensors"));
+}
+
+// A file rewritten while it is read, to the same size, is caught: here
+// between the header and the tensors, at the one place a test can stand
+// (encore_safetensors_open returned, no tensor read), and with its
+// modification time set back as it was (as cp -p or rsync -t leave it), so
+// that only its change time tells.
+TEST(HostileModelFile, WeightsRewrittenAfterOpenAreRefused) {
+    FixtureCopy copy({"tiny-bert-sst"});
+    const std::string file = copy.path("tiny-bert-sst/model.safetensors");
+    encore_safetensors *st = nullptr;
+    ASSERT_EQ(encore_safetensors_open(file.c_str(), &st), ENCORE_STATUS_OK) << encore_last_error();
+    const encore_tensor_info *t = encore_safetensors_find(st, "bert.embeddings.word_embeddings.weight");
+    ASSERT_TRUE(t);
+    std::vector<float> w((size_t)t->n_elements);
+    ASSERT_EQ(encore_tensor_to_f32(t, w.data()), ENCORE_STATUS_OK) << encore_last_error();
+    EXPECT_EQ(encore_safetensors_check_unchanged(st), ENCORE_STATUS_OK) << encore_last_error();
+    // Past the kernel's coarse clock tick (at most 10 ms), so that the
+    // change time moves even where timestamps are coarse.
+    ::usleep(50 * 1000);
+    const auto before = fs::last_write_time(file);
+    {
+        const int fd = ::open(file.c_str(), O_WRONLY);
+        ASSERT_GE(fd, 0);
+        const char zero[4] = {0, 0, 0, 0};
+        ASSERT_EQ(::pwrite(fd, zero, 4, (off_t)fs::file_size(file) - 4), 4);
+        ::close(fd);
+    }
+    fs::last_write_time(file, before);
+    EXPECT_EQ(encore_safetensors_check_unchanged(st), ENCORE_STATUS_BAD_MODEL);
+    EXPECT_NE(std::string(encore_last_error()).find("changed while it was read"), std::string::npos)
+        << encore_last_error();
+    // Truncated: the next read comes up short and says so.
+    ASSERT_EQ(::truncate(file.c_str(), 100), 0);
+    EXPECT_EQ(encore_tensor_to_f32(t, w.data()), ENCORE_STATUS_BAD_MODEL);
+    EXPECT_NE(std::string(encore_last_error()).find("word_embeddings"), std::string::npos) << encore_last_error();
+    encore_safetensors_close(st);
+}
+
+// A file replaced by a rename while it loads (as downloaders finish files)
+// is read whole as it was when it was opened: the open descriptor keeps it.
+TEST(HostileModelFile, WeightsReplacedByRenameAreReadAsOpened) {
+    FixtureCopy copy({"tiny-bert-sst"});
+    const std::string file = copy.path("tiny-bert-sst/model.safetensors");
+    const char *name = "bert.embeddings.word_embeddings.weight";
+    encore_safetensors *st = nullptr;
+    ASSERT_EQ(encore_safetensors_open(file.c_str(), &st), ENCORE_STATUS_OK) << encore_last_error();
+    const encore_tensor_info *t = encore_safetensors_find(st, name);
+    ASSERT_TRUE(t);
+    std::vector<float> want((size_t)t->n_elements), got((size_t)t->n_elements);
+    ASSERT_EQ(encore_tensor_to_f32(t, want.data()), ENCORE_STATUS_OK) << encore_last_error();
+    // Another file, every byte of its data different, renamed over it.
+    {
+        std::ifstream f(file, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        for (size_t i = st->data_start; i < bytes.size(); i++) bytes[i] = (char)~bytes[i];
+        std::ofstream(file + ".part", std::ios::binary) << bytes;
+    }
+    ASSERT_EQ(::rename((file + ".part").c_str(), file.c_str()), 0);
+    ASSERT_EQ(encore_tensor_to_f32(t, got.data()), ENCORE_STATUS_OK) << encore_last_error();
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+    EXPECT_EQ(encore_safetensors_check_unchanged(st), ENCORE_STATUS_OK) << encore_last_error();
+    encore_safetensors_close(st);
 }
 
 }  // namespace

@@ -136,7 +136,7 @@ TEST_P(AnyModel, LastHiddenStateMatchesTransformers) {
         ASSERT_EQ(t->shape[0], n_tokens) << fixtures::str(c, "name");
         ASSERT_EQ(t->shape[1], C);
         std::vector<float> want(t->n_elements);
-        encore_tensor_to_f32(t, want.data());
+        ASSERT_EQ(encore_tensor_to_f32(t, want.data()), ENCORE_STATUS_OK) << encore_last_error();
         EXPECT_CLOSE(approx::values(hidden.get(), (size_t)n_tokens * C), want, kHiddenTol, 0)
             << "hidden state of case " << fixtures::str(c, "name");
         checked++;

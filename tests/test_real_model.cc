@@ -144,7 +144,7 @@ TEST(RealModel, EmbeddingsMatchSentenceTransformers) {
     const int C = encore_model_hidden_size(r->model);
     ASSERT_EQ(t->shape[1], C);
     std::vector<float> want(t->n_elements);
-    encore_tensor_to_f32(t, want.data());
+    ASSERT_EQ(encore_tensor_to_f32(t, want.data()), ENCORE_STATUS_OK) << encore_last_error();
     encore_safetensors_close(st);
     double worst = 1.0;
     int i = -1, n = 0;

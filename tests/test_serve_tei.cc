@@ -561,7 +561,7 @@ TEST(ServeTei, EmbedAllIsTransformersLastHiddenState) {
         const encore_tensor_info *t = encore_safetensors_find(st, fixtures::str(cases[i], "hidden").c_str());
         ASSERT_TRUE(t);
         std::vector<float> want((size_t)t->n_elements);
-        encore_tensor_to_f32(t, want.data());
+        ASSERT_EQ(encore_tensor_to_f32(t, want.data()), ENCORE_STATUS_OK) << encore_last_error();
         const cJSON *tokens = cJSON_GetArrayItem(d.root, (int)i);
         ASSERT_EQ(cJSON_GetArraySize(tokens), t->shape[0]);
         size_t k = 0;

@@ -244,6 +244,22 @@ static encore_status read_config(encore_adapter *a, const cJSON *root, const cha
     return ENCORE_STATUS_OK;
 }
 
+/* What makes a pattern key too costly to compile or match, or NULL. glibc's
+ * regcomp expands counted repetitions: "((a{255}){255}){255}" took more than
+ * 20 s and 3 GB before it gave up, from a file of a few bytes; back-references
+ * make matching exponential. Neither belongs in a key that names modules,
+ * and peft's own keys are module names, with an occasional .* or \d. */
+#define PATTERN_KEY_MAX 256
+static const char *pattern_key_refused(const char *key) {
+    if (strlen(key) > PATTERN_KEY_MAX) return "it is longer than 256 characters";
+    for (const char *p = key; *p; p++) {
+        if (*p == '{') return "counted repetition ({m,n}) is not supported in pattern keys";
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '9') return "back-references are not supported in pattern keys";
+        if (p[0] == '\\' && p[1]) p++;
+    }
+    return NULL;
+}
+
 /* peft's get_pattern_key: the first key of pattern (in file order) such that
  * the module name matches (.*\.)?(key)$, the key a Python regular
  * expression; read here as a POSIX extended one with \d, \w and \s spelt out. */
@@ -255,6 +271,10 @@ static encore_status pattern_value(const cJSON *pattern, const char *module, con
     const cJSON *item;
     cJSON_ArrayForEach(item, pattern) {
         const char *key = item->string;
+        const char *why = pattern_key_refused(key);
+        if (why)
+            return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: %s key '%.80s%s' is refused: %s", path, what, key,
+                               strlen(key) > 80 ? "..." : "", why);
         size_t cap = 16 + 12 * strlen(key);
         char *re = malloc(cap);
         if (!re) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -505,8 +525,12 @@ encore_status encore_adapter_merge(encore_adapter *a, const char *name, int64_t 
     float *fa = malloc((size_t)(A->n_elements + B->n_elements) * sizeof *fa);
     if (!fa) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     float *fb = fa + A->n_elements;
-    encore_tensor_to_f32(A, fa);
-    encore_tensor_to_f32(B, fb);
+    encore_status s = encore_tensor_to_f32(A, fa);
+    if (s == ENCORE_STATUS_OK) s = encore_tensor_to_f32(B, fb);
+    if (s != ENCORE_STATUS_OK) {
+        free(fa);
+        return s;
+    }
     const int64_t in = A->shape[1];
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++) {
@@ -522,6 +546,8 @@ encore_status encore_adapter_merge(encore_adapter *a, const char *name, int64_t 
 }
 
 encore_status encore_adapter_check_used(const encore_adapter *a) {
+    encore_status s = encore_safetensors_check_unchanged(a->st);
+    if (s != ENCORE_STATUS_OK) return s;
     for (int i = 0; i < a->n_loras; i++)
         if (!a->loras[i].used)
             return encore_fail(ENCORE_STATUS_UNSUPPORTED,

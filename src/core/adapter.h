@@ -57,7 +57,8 @@ encore_status encore_adapter_merge(encore_adapter *a, const char *name, int64_t 
 
 /* After the model is loaded: fails, naming the first, when an adapter tensor
  * was taken by no weight of the model (a LoRA on a module encore does not
- * run would otherwise be dropped in silence). */
+ * run would otherwise be dropped in silence), and when
+ * adapter_model.safetensors changed while it was read. */
 encore_status encore_adapter_check_used(const encore_adapter *a);
 
 /* A one-line description for the load log: "LoRA r 16 on 36 weights, 4 saved whole". */

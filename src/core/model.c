@@ -106,7 +106,8 @@ static encore_status load_into(loader *ld, const char *name, int64_t rows, int64
                            "%s: tensor '%s' has dtype %s (F32, F16 and BF16 are supported)", ld->st->path, name,
                            t->dtype_name);
     if (ld->planning) return ENCORE_STATUS_OK;
-    encore_tensor_to_f32(t, dst);
+    encore_status s = encore_tensor_to_f32(t, dst);
+    if (s != ENCORE_STATUS_OK) return s;
     return ld->adapter ? encore_adapter_merge(ld->adapter, name, rows, cols, dst) : ENCORE_STATUS_OK;
 }
 
@@ -333,6 +334,10 @@ static encore_status load_weights(encore_model *m, const encore_safetensors *st,
     ld.used = 0;
     s = load_tensors(m, &ld);
     free(ld.staging);
+    /* Every weight was read with pread (never mapped: a file truncated under
+     * a mapping kills the process with SIGBUS); a file that shrank gave a
+     * short read above, and one rewritten while it was read is caught here. */
+    if (s == ENCORE_STATUS_OK) s = encore_safetensors_check_unchanged(st);
     if (s == ENCORE_STATUS_OK && adapter) s = encore_adapter_check_used(adapter);
     return s;
 }

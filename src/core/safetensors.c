@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +40,7 @@ static int dtype_size(const char *name, encore_dtype *dtype) {
 
 void encore_safetensors_close(encore_safetensors *st) {
     if (!st) return;
-    if (st->map) munmap(st->map, st->map_size);
+    if (st->fd >= 0) close(st->fd);
     for (int i = 0; i < st->n_tensors; i++) free(st->tensors[i].name);
     free(st->tensors);
     free(st->path);
@@ -60,8 +59,7 @@ static int exact_uint(const cJSON *v, uint64_t *out) {
     return 1;
 }
 
-static encore_status parse_tensor(encore_safetensors *st, const cJSON *item,
-                                  const uint8_t *data, uint64_t data_size,
+static encore_status parse_tensor(encore_safetensors *st, const cJSON *item, uint64_t data_size,
                                   encore_tensor_info *t) {
     const char *path = st->path;
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
@@ -112,7 +110,7 @@ static encore_status parse_tensor(encore_safetensors *st, const cJSON *item,
                            "%s: tensor '%s' holds %zu bytes but its shape and dtype need %llu",
                            path, item->string, t->n_bytes,
                            (unsigned long long)n_elements * (unsigned long long)size);
-    t->data = data + begin;
+    t->file = st;
     t->name = strdup(item->string);
     if (!t->name) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     return ENCORE_STATUS_OK;
@@ -155,10 +153,39 @@ static encore_status check_layout(encore_safetensors *st) {
     return s;
 }
 
+/* n bytes at offset off, all of them: 0; the file ends first: 1 (it was
+ * truncated since it was opened); a read error: -1, errno set. */
+static int read_fully(int fd, void *buf, size_t n, uint64_t off) {
+    uint8_t *p = buf;
+    while (n > 0) {
+        /* Linux reads at most 0x7ffff000 bytes a call; ask for no more. */
+        const size_t want = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
+        const ssize_t got = pread(fd, p, want, (off_t)off);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (got == 0) return 1;
+        p += got;
+        off += (uint64_t)got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+static encore_status read_failed(const char *path, int r, const char *what, uint64_t end) {
+    if (r > 0)
+        return encore_fail(ENCORE_STATUS_BAD_MODEL,
+                           "%s changed while it was read: it now ends before byte %llu, where %s ends (truncated or "
+                           "rewritten by another program?)",
+                           path, (unsigned long long)end, what);
+    return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot read %s: %s", path, strerror(errno));
+}
+
 encore_status encore_safetensors_open(const char *path, encore_safetensors **out) {
     if (!path || !out) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "safetensors: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -171,22 +198,27 @@ encore_status encore_safetensors_open(const char *path, encore_safetensors **out
                            "%s is not a safetensors file: %lld bytes, shorter than its 8-byte header length",
                            path, (long long)sb.st_size);
     }
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot map %s: %s", path, strerror(errno));
-
     encore_safetensors *st = calloc(1, sizeof *st);
-    if (!st) {
-        munmap(map, (size_t)sb.st_size);
+    if (!st || !(st->path = strdup(path))) {
+        free(st);
+        close(fd);
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     }
-    st->map = map;
-    st->map_size = (size_t)sb.st_size;
-    st->path = strdup(path);
+    st->fd = fd;
+    st->file_size = sb.st_size;
+    st->nlink = sb.st_nlink;
+    st->mtime = sb.st_mtim;
+    st->ctime = sb.st_ctim;
 
-    const uint8_t *bytes = map;
+    uint8_t len_bytes[8];
+    int r = read_fully(fd, len_bytes, 8, 0);
+    if (r != 0) {
+        encore_status s = read_failed(path, r, "the header length", 8);
+        encore_safetensors_close(st);
+        return s;
+    }
     uint64_t header_len = 0;
-    for (int i = 7; i >= 0; i--) header_len = (header_len << 8) | bytes[i];
+    for (int i = 7; i >= 0; i--) header_len = (header_len << 8) | len_bytes[i];
     if (header_len == 0 || header_len > SAFETENSORS_MAX_HEADER || header_len > (uint64_t)sb.st_size - 8) {
         encore_status s = encore_fail(ENCORE_STATUS_BAD_MODEL,
                                       "%s is not a safetensors file: header length %llu does not fit a %lld-byte file",
@@ -194,16 +226,29 @@ encore_status encore_safetensors_open(const char *path, encore_safetensors **out
         encore_safetensors_close(st);
         return s;
     }
-    cJSON *header = cJSON_ParseWithLength((const char *)bytes + 8, (size_t)header_len);
+    char *text = malloc((size_t)header_len);
+    if (!text) {
+        encore_safetensors_close(st);
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for a %llu-byte header",
+                           (unsigned long long)header_len);
+    }
+    r = read_fully(fd, text, (size_t)header_len, 8);
+    if (r != 0) {
+        encore_status s = read_failed(path, r, "the header", 8 + header_len);
+        free(text);
+        encore_safetensors_close(st);
+        return s;
+    }
+    cJSON *header = cJSON_ParseWithLength(text, (size_t)header_len);
+    free(text);
     if (!cJSON_IsObject(header)) {
         cJSON_Delete(header);
         encore_status s = encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the header is not a JSON object", path);
         encore_safetensors_close(st);
         return s;
     }
-    const uint8_t *data = bytes + 8 + header_len;
-    uint64_t data_size = (uint64_t)sb.st_size - 8 - header_len;
-    st->data_size = data_size;
+    st->data_start = 8 + header_len;
+    st->data_size = (uint64_t)sb.st_size - 8 - header_len;
 
     int n = cJSON_GetArraySize(header);
     st->tensors = calloc((size_t)(n > 0 ? n : 1), sizeof *st->tensors);
@@ -213,7 +258,7 @@ encore_status encore_safetensors_open(const char *path, encore_safetensors **out
     cJSON_ArrayForEach(item, header) {
         if (status != ENCORE_STATUS_OK) break;
         if (strcmp(item->string, "__metadata__") == 0) continue;
-        status = parse_tensor(st, item, data, data_size, &st->tensors[st->n_tensors]);
+        status = parse_tensor(st, item, st->data_size, &st->tensors[st->n_tensors]);
         if (status == ENCORE_STATUS_OK) st->n_tensors++;
     }
     cJSON_Delete(header);
@@ -223,6 +268,20 @@ encore_status encore_safetensors_open(const char *path, encore_safetensors **out
         return status;
     }
     *out = st;
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_safetensors_check_unchanged(const encore_safetensors *st) {
+    struct stat sb;
+    if (fstat(st->fd, &sb) != 0)
+        return encore_fail(ENCORE_STATUS_IO_ERROR, "cannot stat %s: %s", st->path, strerror(errno));
+    const int ctime_moved = sb.st_ctim.tv_sec != st->ctime.tv_sec || sb.st_ctim.tv_nsec != st->ctime.tv_nsec;
+    if (sb.st_size != st->file_size || sb.st_mtim.tv_sec != st->mtime.tv_sec ||
+        sb.st_mtim.tv_nsec != st->mtime.tv_nsec || (ctime_moved && sb.st_nlink == st->nlink))
+        return encore_fail(ENCORE_STATUS_BAD_MODEL,
+                           "%s changed while it was read (%lld bytes when opened, %lld now, or written since): its "
+                           "weights may mix two versions; load it again once it is complete",
+                           st->path, (long long)st->file_size, (long long)sb.st_size);
     return ENCORE_STATUS_OK;
 }
 
@@ -238,28 +297,28 @@ const encore_tensor_info *encore_safetensors_find(const encore_safetensors *st, 
     return NULL;
 }
 
-void encore_tensor_to_f32(const encore_tensor_info *t, float *dst) {
-    /* The data may be unaligned inside the mapping: read through memcpy. */
-    const uint8_t *src = t->data;
-    switch (t->dtype) {
-    case ENCORE_DTYPE_F32:
-        memcpy(dst, src, (size_t)t->n_elements * 4);
-        break;
-    case ENCORE_DTYPE_F16:
-        for (int64_t i = 0; i < t->n_elements; i++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = encore_f16_to_f32(h);
-        }
-        break;
-    case ENCORE_DTYPE_BF16:
-        for (int64_t i = 0; i < t->n_elements; i++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = encore_bf16_to_f32(h);
-        }
-        break;
-    case ENCORE_DTYPE_OTHER:
-        break;
+encore_status encore_tensor_to_f32(const encore_tensor_info *t, float *dst) {
+    if (t->dtype == ENCORE_DTYPE_OTHER) return ENCORE_STATUS_OK;
+    const encore_safetensors *st = t->file;
+    const uint64_t off = st->data_start + t->begin;
+    /* F32 straight into dst. F16 and BF16 into dst's second half (dst holds
+     * 4 bytes an element, the tensor 2), then widened front to back: element
+     * i is written to bytes [4i, 4i + 4), below byte 2n + 2(i + 1) where the
+     * next element still waits, so nothing is overwritten before it is read. */
+    uint8_t *raw = (uint8_t *)dst + (t->dtype == ENCORE_DTYPE_F32 ? 0 : t->n_bytes);
+    const int r = read_fully(st->fd, raw, t->n_bytes, off);
+    if (r != 0) {
+        char what[600];
+        snprintf(what, sizeof what, "tensor '%s'", t->name);
+        return read_failed(st->path, r, what, off + t->n_bytes);
     }
+    if (t->dtype == ENCORE_DTYPE_F32) return ENCORE_STATUS_OK;
+    const int f16 = t->dtype == ENCORE_DTYPE_F16;
+    for (int64_t i = 0; i < t->n_elements; i++) {
+        uint16_t h;
+        memcpy(&h, raw + 2 * i, 2);
+        const float v = f16 ? encore_f16_to_f32(h) : encore_bf16_to_f32(h);
+        memcpy((uint8_t *)dst + 4 * i, &v, 4);
+    }
+    return ENCORE_STATUS_OK;
 }

@@ -1,5 +1,6 @@
-/* fuzz_safetensors.c: the safetensors reader on any bytes: map, validate the
- * header, and widen every loadable tensor to fp32. */
+/* fuzz_safetensors.c: the safetensors reader on any bytes: open, validate the
+ * header, and read every loadable tensor as fp32 (the file is whole: every
+ * read must succeed, and the file must be found unchanged). */
 #include "fuzz_common.h"
 
 #include "core/safetensors.h"
@@ -24,12 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         bytes += t->n_bytes;
         if (t->dtype == ENCORE_DTYPE_OTHER || t->n_elements > (1 << 20)) continue;
         float *dst = malloc((size_t)(t->n_elements ? t->n_elements : 1) * sizeof(float));
-        encore_tensor_to_f32(t, dst);
+        const encore_status rs = encore_tensor_to_f32(t, dst);
         free(dst);
+        FUZZ_CHECK(rs == ENCORE_STATUS_OK, "tensor '%s' could not be read: %s", t->name, encore_last_error());
     }
     /* No two tensors share a byte, so together they fit the data. */
     FUZZ_CHECK(bytes <= st->data_size, "%llu tensor bytes in %llu data bytes", (unsigned long long)bytes,
                (unsigned long long)st->data_size);
+    FUZZ_CHECK(encore_safetensors_check_unchanged(st) == ENCORE_STATUS_OK, "%s", encore_last_error());
     encore_safetensors_close(st);
     return 0;
 }

@@ -6,7 +6,8 @@ usage: tests/fuzz/make_seeds.py [--encore build/encore]
 Standard library only, deterministic: running it again writes the same
 files (but for the job strings of the checkpoint seeds, which name the
 temporary directory of their run). The seeds are small on purpose (a fuzzer mutates them thousands of
-times a second): tiny BERT and DistilBERT models in F32, F16 and BF16, short
+times a second): tiny BERT and DistilBERT models in F32, F16 and BF16, the
+committed LoRA adapter fixtures (and F16, BF16 and rsLoRA variants), short
 tokenizer files with each setting, texts that reach each tokenizer path,
 request bodies of every form, score inputs of every format. The checkpoint
 seeds come from real `encore score` runs on the harness's fixed input, so
@@ -199,6 +200,56 @@ def seeds_safetensors_and_models():
           '"layer_norm_eps": 1e-5, "position_embedding_type": "absolute"}')
 
 
+# ---- adapters -----------------------------------------------------------------
+
+# The committed lora-* fixtures name their base as "../tiny-..."; the harness
+# links the bases beside the adapter under these names.
+ADAPTER_BASES = {"../tiny-bert-embed": "bert-embed", "../tiny-bert-sst": "bert-sst",
+                 "../tiny-distilbert-sst": "distilbert-sst"}
+
+
+def read_safetensors(data):
+    """bytes -> [(name, dtype, shape, values)] in file order (F32 only), metadata dropped."""
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    out = []
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F32", (name, t["dtype"])
+        begin, end = t["data_offsets"]
+        count = (end - begin) // 4
+        out.append((name, t["shape"], list(struct.unpack("<%df" % count, body[begin:end]))))
+    return out
+
+
+def seeds_adapter():
+    d = out_dir("adapter")
+
+    def seed(name, weights, config, tensors, dtype="F32"):
+        cfg = json.dumps(config, separators=(",", ":")).encode()
+        write(d, name, bytes([weights]) + struct.pack("<H", len(cfg)) + cfg + safetensors(tensors, dtype))
+
+    for fixture in sorted(os.listdir(FIXTURES)):
+        cfg_path = os.path.join(FIXTURES, fixture, "adapter_config.json")
+        if not fixture.startswith("lora-") or not os.path.exists(cfg_path):
+            continue
+        with open(cfg_path) as f:
+            config = json.load(f)
+        config["base_model_name_or_path"] = ADAPTER_BASES[config["base_model_name_or_path"]]
+        with open(os.path.join(FIXTURES, fixture, "adapter_model.safetensors"), "rb") as f:
+            tensors = read_safetensors(f.read())
+        seed(fixture, 0, config, tensors)
+        if fixture == "lora-bert-embed":
+            seed(fixture + "-f16-bf16-weights", 1, config, tensors, "F16")
+            seed(fixture + "-bf16-int8-weights", 2, config, tensors, "BF16")
+            seed(fixture + "-rslora", 0, dict(config, use_rslora=True, fan_in_fan_out=True), tensors)
+        if fixture == "lora-bert-cls":
+            seed(fixture + "-patterns", 0, dict(config, rank_pattern={"layer\\.0\\..*query": 4},
+                                                 alpha_pattern={"key": 2.5, "value": 16}), tensors)
+
+
 # ---- tokenizers ---------------------------------------------------------------
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "film", "##s", "good", "bad", "play",
@@ -384,6 +435,7 @@ def main():
     ap.add_argument("--encore", help="a built encore binary (for the checkpoint seeds)")
     args = ap.parse_args()
     seeds_safetensors_and_models()
+    seeds_adapter()
     seeds_tokenizers()
     seeds_texts()
     seeds_score()

@@ -24,7 +24,7 @@ if [ $# -lt 1 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then
 fi
 seconds=$1
 shift
-all=(safetensors model_load config tokenizer_files tokenize_classify serve_request score_input checkpoint)
+all=(safetensors model_load adapter config tokenizer_files tokenize_classify serve_request score_input checkpoint)
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all[@]}")
 jobs=${JOBS:-2}
@@ -63,6 +63,7 @@ dicts() {
     case $1 in
         safetensors) echo json safetensors ;;
         model_load) echo json config safetensors ;;
+        adapter) echo json adapter safetensors ;;
         config) echo json config ;;
         tokenizer_files) echo json tokenizer text ;;
         tokenize_classify) echo text ;;
@@ -74,7 +75,7 @@ dicts() {
 max_len() {
     case $1 in
         model_load) echo 16384 ;;
-        tokenizer_files) echo 65536 ;;
+        tokenizer_files | adapter) echo 65536 ;;
         *) echo 8192 ;;
     esac
 }
