@@ -241,7 +241,8 @@ TEST(Cli, ModelsListsTheDefaultModelAndTheHubCache) {
 TEST(Cli, DefaultModelsPerCommand) {
     namespace fs = std::filesystem;
     const std::string cls = ENCORE_DEFAULT_MODEL_DIR, emb = ENCORE_DEFAULT_EMBED_MODEL_DIR;
-    if (!fs::exists(cls + "/model.safetensors") || !fs::exists(emb + "/model.safetensors"))
+    // (the sentiment model is a PEFT LoRA adapter directory on its base)
+    if (!fs::exists(cls + "/adapter_model.safetensors") || !fs::exists(emb + "/model.safetensors"))
         SKIP_WITHOUT_MODEL("the default models are not at " << cls << " and " << emb
                                                              << " (models/default/assemble.py builds them)");
     unsetenv("ENCORE_MODEL");

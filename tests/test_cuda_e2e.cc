@@ -414,8 +414,9 @@ TEST_F(CudaSession, DefaultModelAgreesOnSst2Dev) {
     const size_t limit = std::strtoul(env_or("ENCORE_SST2_SENTENCES", ENCORE_SST2_SENTENCES).c_str(), nullptr, 10);
     const auto sentences = sst2_sentences(dev, limit);
     if (sentences.empty()) GTEST_SKIP() << "no SST-2 dev set at " << dev;
-    std::ifstream probe(dir + "/config.json");
-    if (!probe) SKIP_WITHOUT_MODEL("no default model at " << dir << " (models/default/assemble.py builds it)");
+    // (a model directory, or a PEFT adapter directory as the default model is)
+    std::ifstream probe(dir + "/config.json"), adapter_probe(dir + "/adapter_config.json");
+    if (!probe && !adapter_probe) SKIP_WITHOUT_MODEL("no default model at " << dir << " (models/default/assemble.py builds it)");
     Sessions s;
     ASSERT_TRUE(s.open(dir, ENCORE_PRECISION_FP16));
     const int n = (int)sentences.size(), L = encore_model_n_labels(s.model), C = encore_model_hidden_size(s.model);

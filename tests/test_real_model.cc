@@ -44,7 +44,9 @@ struct Real {
 
 std::unique_ptr<Real> load_real(const std::string &dir = ENCORE_DEFAULT_MODEL_DIR) {
     struct stat sb;
-    if (stat((dir + "/model.safetensors").c_str(), &sb) != 0) return nullptr;
+    // a model directory, or a PEFT LoRA adapter directory (the default model)
+    if (stat((dir + "/model.safetensors").c_str(), &sb) != 0 && stat((dir + "/adapter_model.safetensors").c_str(), &sb) != 0)
+        return nullptr;
     auto r = std::make_unique<Real>();
     std::ifstream f(std::string(ENCORE_REFERENCE_REAL_DIR) + "/cases.json");
     std::stringstream ss;

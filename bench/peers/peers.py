@@ -172,6 +172,31 @@ def model_shape(model_dir):
                 heads=c["num_attention_heads"], intermediate=c["intermediate_size"], vocab=c["vocab_size"])
 
 
+def peer_dir(model_dir, work):
+    """The directory the Python peers load: model_dir itself, or, for a PEFT
+    LoRA adapter directory, the adapter merged into its base with peft's
+    merge_and_unload (what encore computes, merged at load), saved once under
+    work. The peers then run a plain model, not LoRA's extra matmuls."""
+    cfg_path = os.path.join(model_dir, "adapter_config.json")
+    if not os.path.isfile(cfg_path):
+        return model_dir
+    out = os.path.join(work, "merged", os.path.basename(model_dir.rstrip("/")))
+    stamp = os.path.getmtime(os.path.join(model_dir, "adapter_model.safetensors"))
+    done = os.path.join(out, "model.safetensors")
+    if os.path.exists(done) and os.path.getmtime(done) > stamp:
+        return out
+    from peft import AutoPeftModelForSequenceClassification
+    from transformers import AutoTokenizer
+
+    with open(cfg_path, encoding="utf-8") as f:
+        base = json.load(f)["base_model_name_or_path"]
+    log("merging the adapter %s into its base %s (peft merge_and_unload)" % (rel(model_dir), base))
+    model = AutoPeftModelForSequenceClassification.from_pretrained(model_dir).merge_and_unload()
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    return out
+
+
 def shape_text(s):
     return "%s, %d layers, hidden %d, %d heads, intermediate %d" % (
         s["arch"], s["layers"], s["hidden"], s["heads"], s["intermediate"])
@@ -389,9 +414,10 @@ def source_commit():
         return "unknown"
 
 
-def run_worker(args, peer, model_dir, onnx_path, threads, batch, iters, device="cpu"):
+def run_worker(args, peer, model_dir, onnx_path, threads, batch, iters, device="cpu", hf_dir=None):
     """One cell of one peer (a VARIANTS name, or a runtime's name for fp32) in
-    its own process."""
+    its own process. encore loads model_dir; the Python peers hf_dir (its
+    peer_dir), default model_dir."""
     runtime, weights = RUNTIME.get(peer, peer), WEIGHTS.get(peer, "fp32")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads), RAYON_NUM_THREADS=str(threads),
@@ -418,7 +444,7 @@ def run_worker(args, peer, model_dir, onnx_path, threads, batch, iters, device="
                  version="encore %s (%s build, commit %s)" % (doc["encore_version"], doc["system"]["build_type"],
                                                                source_commit()))
     else:
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", runtime, "--model", model_dir, "--texts",
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", runtime, "--model", hf_dir or model_dir, "--texts",
                args.texts_file, "--threads", str(threads), "--batch", str(batch), "--warmup", str(args.warmup),
                "--iters", str(iters), "--device", device]
         if onnx_path:
@@ -439,7 +465,7 @@ def softmax_rows(logits):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def score_variants(args, model_dir, onnx_paths, texts):
+def score_variants(args, model_dir, onnx_paths, texts, hf_dir):
     """Every variant's scores on texts (one row of label probabilities per
     text, in the model's label order), computed once, untimed: transformers
     (the reference, batches of 32), ONNX Runtime fp32 and int8 (same batches),
@@ -449,8 +475,8 @@ def score_variants(args, model_dir, onnx_paths, texts):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    tok = AutoTokenizer.from_pretrained(hf_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(hf_dir).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     chunks = [texts[i:i + 32] for i in range(0, len(texts), 32)]
     out = {}
@@ -482,7 +508,7 @@ def score_variants(args, model_dir, onnx_paths, texts):
     return out
 
 
-def parity(args, model_dir, onnx_paths, texts, gold):
+def parity(args, model_dir, onnx_paths, texts, gold, hf_dir):
     """The peers compute the same thing: every variant's scores against
     transformers' on the accuracy texts (SST-2 dev sentences by default), its
     label agreement with its own fp32 (encore bf16/int8 with encore fp32, ORT
@@ -491,7 +517,7 @@ def parity(args, model_dir, onnx_paths, texts, gold):
     FP32_TOLERANCE from transformers; bf16 and int8 are reported, not failed."""
     import numpy as np
 
-    scores = score_variants(args, model_dir, onnx_paths, texts)
+    scores = score_variants(args, model_dir, onnx_paths, texts, hf_dir)
     ref = scores["transformers"]
     pred = {name: s.argmax(axis=1) for name, s in scores.items()}
     own = {"ORT int8": "ORT fp32", "ORT int8 per-tensor": "ORT fp32", "encore bf16": "encore fp32",
@@ -876,13 +902,14 @@ def main():
     results = {}
     for model_dir in models:
         name = os.path.basename(model_dir.rstrip("/"))
-        shape = model_shape(model_dir)
-        onnx_path, fusion = export_onnx(model_dir, os.path.join(args.work, "onnx", name))
+        hf_dir = peer_dir(model_dir, args.work)
+        shape = model_shape(hf_dir)
+        onnx_path, fusion = export_onnx(hf_dir, os.path.join(args.work, "onnx", name))
         int8_path, quant = quantize_onnx(onnx_path, os.path.join(args.work, "onnx", name), True)
         int8_pt_path, _ = quantize_onnx(onnx_path, os.path.join(args.work, "onnx", name), False)
         onnx_paths = {"ORT fp32": onnx_path, "ORT int8": int8_path, "ORT int8 per-tensor": int8_pt_path}
         log("%s: scoring %d accuracy texts with every variant" % (name, len(acc_texts)))
-        par = parity(args, model_dir, onnx_paths, acc_texts, gold)
+        par = parity(args, model_dir, onnx_paths, acc_texts, gold, hf_dir)
         fusion_text = ", ".join("%s ×%d" % kv for kv in sorted(fusion.items())) or "none"
         quant_text = ", ".join("%s ×%d" % kv for kv in sorted(quant.items())) or "nothing quantized"
         meta["models"].append(dict(name=name, dir=rel(model_dir), shape=shape_text(shape), fusion=fusion_text,
@@ -897,7 +924,8 @@ def main():
             for rnd in range(args.rounds):
                 for peer in PEERS:
                     for batch, iters in ((1, args.single_iters), (args.batch, args.batch_iters)):
-                        r = run_worker(args, peer, model_dir, onnx_paths.get(peer), t, batch, iters)
+                        r = run_worker(args, peer, model_dir, onnx_paths.get(peer), t, batch, iters,
+                                       hf_dir=hf_dir)
                         key = (model_dir, t, peer, batch)
                         # Best of the rounds: the round least disturbed by the
                         # machine's other load, chosen alike for every peer.
@@ -927,7 +955,8 @@ def main():
             cells = []
             for peer in ("transformers", "encore"):
                 for batch, iters in ((1, args.single_iters), (args.batch, args.batch_iters)):
-                    r = run_worker(args, peer, model_dir, None, 1, batch, iters, device="cuda")
+                    r = run_worker(args, peer, model_dir, None, 1, batch, iters, device="cuda",
+                                   hf_dir=peer_dir(model_dir, args.work))
                     cells.append("%s batch %d: %s" % (peer if peer == "encore" else "PyTorch fp16 SDPA", batch,
                                                        r.get("skipped") or "p50 %.2f ms, %.1f seq/s" % (
                                                            r["p50"], r["seq_per_s"])))

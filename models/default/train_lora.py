@@ -69,16 +69,16 @@ BATCH, MAX_LEN = 64, 64
 EVALS_PER_EPOCH = 4
 
 
-def batches(lengths, rng):
-    """Batches of BATCH texts of similar length: shuffle, cut into chunks of
+def batches(lengths, rng, batch):
+    """Batches of `batch` texts of similar length: shuffle, cut into chunks of
     50 batches, sort each chunk by length, then shuffle the batches."""
     order = rng.permutation(len(lengths))
     out = []
-    chunk = 50 * BATCH
+    chunk = 50 * batch
     for i in range(0, len(order), chunk):
         part = order[i:i + chunk]
         part = part[np.argsort(lengths[part], kind="stable")]
-        out += [part[j:j + BATCH] for j in range(0, len(part), BATCH)]
+        out += [part[j:j + batch] for j in range(0, len(part), batch)]
     rng.shuffle(out)
     return out
 
@@ -130,6 +130,8 @@ def main():
                     help="base_model_name_or_path written into adapter_config.json (default: --base as given, "
                          "as peft writes it)")
     ap.add_argument("--epochs", type=float, default=1.5)
+    ap.add_argument("--lr", type=float, default=LR)
+    ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
@@ -139,7 +141,7 @@ def main():
     t_start = time.time()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"machine: {cpu} ({platform.machine()}), {os.cpu_count()} cores, {args.threads} torch threads, "
-          f"torch {torch.__version__}; LoRA r {R} alpha {ALPHA}, lr {LR}, batch {BATCH}, {args.epochs} epochs, "
+          f"torch {torch.__version__}; LoRA r {R} alpha {ALPHA}, lr {args.lr}, batch {args.batch}, {args.epochs} epochs, "
           f"seed {SEED}", flush=True)
 
     texts, labels = read_tsv(os.path.join(args.data_dir, "train.tsv"))
@@ -165,20 +167,20 @@ def main():
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=LR)
-    steps_per_epoch = math.ceil(len(tr) / BATCH)
+                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    steps_per_epoch = math.ceil(len(tr) / args.batch)
     total = int(round(args.epochs * steps_per_epoch))
     warm = int(WARMUP * total)
 
     def lr_at(step):
-        return LR * (step / max(1, warm) if step < warm else max(0.0, (total - step) / max(1, total - warm)))
+        return args.lr * (step / max(1, warm) if step < warm else max(0.0, (total - step) / max(1, total - warm)))
 
     eval_every = steps_per_epoch // EVALS_PER_EPOCH
     best = (-1.0, 0, None)
     step, t0, loss_sum, loss_n = 0, time.time(), 0.0, 0
     epoch = 0
     while step < total:
-        for idx in batches(lengths[tr], rng):
+        for idx in batches(lengths[tr], rng, args.batch):
             if step >= total:
                 break
             x, m = collate(ids, tr[idx])

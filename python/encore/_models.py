@@ -38,7 +38,8 @@ def default_model_dir(task="classify"):
 
     tried = candidates(task)
     for d in tried:
-        if os.path.isfile(os.path.join(d, "config.json")):
+        # a model directory, or a PEFT adapter directory (the default classifier)
+        if any(os.path.isfile(os.path.join(d, f)) for f in ("config.json", "adapter_config.json")):
             return d
     raise ModelFileError(
         "no default %s model: looked in %s. Assemble the default models with "

@@ -40,7 +40,7 @@ def model_dir(name):
     """A fixture or default model directory; fails when it is missing."""
     d = os.path.join(DEFAULT_MODELS if name in ("encore-sst2-minilm", "all-minilm-l6-v2") else FIXTURE_MODELS,
                      name)
-    if not os.path.isfile(os.path.join(d, "config.json")):
+    if not any(os.path.isfile(os.path.join(d, f)) for f in ("config.json", "adapter_config.json")):
         pytest.fail("model %s is missing at %s (the default models: python3 models/default/assemble.py --out "
                     "build/models/encore-sst2-minilm)" % (name, d))
     return d

@@ -26,7 +26,7 @@ backend="$build/triton/backends/encore/libtriton_encore.so"
 [ -x "$build/encore" ] || { echo "run.sh: $build/encore is missing; build first" >&2; exit 1; }
 [ -f "$backend" ] || { echo "run.sh: $backend is missing; build first (ENCORE_TRITON=ON)" >&2; exit 1; }
 default_model="$build/models/encore-sst2-minilm"
-[ -f "$default_model/config.json" ] || {
+[ -f "$default_model/config.json" ] || [ -f "$default_model/adapter_config.json" ] || {
     echo "run.sh: the default model is missing: python3 models/default/assemble.py --out $default_model" >&2
     exit 1
 }

@@ -92,6 +92,12 @@ def cli_embed(model_dir, texts, normalize):
 
 
 def id2label(model_dir):
+    # A PEFT adapter directory (the default model) takes its labels from its
+    # base's config.json, as transformers and encore read them.
+    adapter = os.path.join(model_dir, "adapter_config.json")
+    if os.path.isfile(adapter):
+        with open(adapter) as f:
+            model_dir = json.load(f)["base_model_name_or_path"]
     with open(os.path.join(model_dir, "config.json")) as f:
         labels = json.load(f)["id2label"]
     return [labels[str(i)] for i in range(len(labels))]
