@@ -130,22 +130,36 @@ class Model:
         return Session(self, **kwargs)
 
 
+def default_device():
+    """The device of device=None: $ENCORE_DEVICE ("cpu", "cuda" or "auto",
+    as the container images' entry point reads it), else "cpu"."""
+    device = os.environ.get("ENCORE_DEVICE")
+    if not device:
+        return "cpu"
+    if device not in ("cpu", "cuda", "auto"):
+        raise ValueError("ENCORE_DEVICE must be 'cpu', 'cuda' or 'auto', not %r" % (device,))
+    return device
+
+
 class Session:
     """Scratch buffers for one thread at a time.
 
-    ``Session(model, device="cpu"|"cuda"|"auto", precision=None|"fp32"|"fp16"|"bf16",
-    threads=None, max_batch_tokens=None)``. ``device="cuda"`` on a build or a
-    host without CUDA runs on the CPU and logs one line; ``.device`` says
-    where it runs.
+    ``Session(model, device=None|"cpu"|"cuda"|"auto", precision=None|"fp32"|"fp16"|"bf16",
+    threads=None, max_batch_tokens=None)``. ``device=None`` takes
+    ``$ENCORE_DEVICE`` (the CUDA container image sets "cuda"), else "cpu".
+    ``device="cuda"`` on a build or a host without CUDA runs on the CPU and
+    logs one line; ``.device`` says where it runs.
     """
 
-    def __init__(self, model, *, device="cpu", precision=None, threads=None, max_batch_tokens=None):
+    def __init__(self, model, *, device=None, precision=None, threads=None, max_batch_tokens=None):
         if not isinstance(model, Model):
             raise TypeError("model must be an encore.Model, not %s" % type(model).__name__)
         if max_batch_tokens is not None and (not isinstance(max_batch_tokens, int) or max_batch_tokens < 1):
             raise ValueError("max_batch_tokens must be None or an int >= 1")
+        if device is None:
+            device = default_device()
         if not isinstance(device, str):
-            raise TypeError("device must be 'cpu', 'cuda' or 'auto'")
+            raise TypeError("device must be None, 'cpu', 'cuda' or 'auto'")
         if precision is not None and not isinstance(precision, str):
             raise TypeError("precision must be None, 'fp32', 'fp16' or 'bf16'")
         self.model = model

@@ -121,7 +121,7 @@ class TextClassificationPipeline(_Pipeline):
 
     task = "text-classification"
 
-    def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
+    def __init__(self, model=None, device=None, precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
         super().__init__(model, "classify", device, precision, threads, batch_size, weights, defaults)
         if self.model.n_labels < 1:
@@ -235,7 +235,7 @@ class FeatureExtractionPipeline(_Pipeline):
 
     task = "feature-extraction"
 
-    def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
+    def __init__(self, model=None, device=None, precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
         super().__init__(model, "embed", device, precision, threads, batch_size, weights, defaults)
         self._default_params = self._sanitize(**defaults)
@@ -307,14 +307,14 @@ _TASKS = {
 }
 
 
-def pipeline(task, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32", **kwargs):
+def pipeline(task, model=None, device=None, precision=None, threads=None, batch_size=32, weights="fp32", **kwargs):
     """A callable with transformers' pipeline semantics.
 
     task: "text-classification" (or "sentiment-analysis") or
     "feature-extraction". model: a model directory, an encore.Model, or
     None for the default model of the task (see encore.default_model_dir).
     device: "cpu", "cuda" or "auto" (CUDA on a CUDA build with a GPU, else
-    the CPU with one log line). precision: None (fp32 on the CPU, fp16 on
+    the CPU with one log line); None takes $ENCORE_DEVICE, else "cpu". precision: None (fp32 on the CPU, fp16 on
     CUDA), "fp32", "fp16" or "bf16". threads: CPU threads per call (None:
     all cores). batch_size: inputs per forward pass (results do not depend
     on it). weights: "fp32" (the reference), "bf16" or "int8" on the CPU.

@@ -36,7 +36,7 @@ def _normalize(x):  # as torch.nn.functional.normalize(x, p=2, dim=1)
 
 
 class SentenceEncoder:
-    """``SentenceEncoder(model=None, device="cpu", precision=None, threads=None,
+    """``SentenceEncoder(model=None, device=None, precision=None, threads=None,
     weights="fp32", prompts=None, default_prompt_name=None, truncate_dim=None)``.
 
     model: a sentence-transformers directory (modules.json, 1_Pooling, ...),
@@ -47,7 +47,7 @@ class SentenceEncoder:
     several threads at once.
     """
 
-    def __init__(self, model=None, device="cpu", precision=None, threads=None, weights="fp32", prompts=None,
+    def __init__(self, model=None, device=None, precision=None, threads=None, weights="fp32", prompts=None,
                  default_prompt_name=None, truncate_dim=None, _pool=None):
         if not isinstance(model, Model):
             model = Model(model, task="embed", weights=weights)

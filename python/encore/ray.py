@@ -37,13 +37,13 @@ class TextClassifier:
     label and its score, as ``encore score`` and the pipeline give them.
 
     ``TextClassifier(model=None, text_column="text", pair_column=None,
-    label_column="label", score_column="score", device="cpu", precision=None,
+    label_column="label", score_column="score", device=None, precision=None,
     threads=None, weights="fp32", truncation=True)``. truncation=True cuts
     over-long texts as ``encore score`` does; with False they raise.
     """
 
     def __init__(self, model=None, text_column="text", pair_column=None, label_column="label", score_column="score",
-                 device="cpu", precision=None, threads=None, weights="fp32", truncation=True):
+                 device=None, precision=None, threads=None, weights="fp32", truncation=True):
         self.model = model if isinstance(model, Model) else Model(model, task="classify", weights=weights)
         if self.model.n_labels < 1:
             raise ValueError("%s has no classification head: use encore.ray.Embedder" % self.model.path)
@@ -68,12 +68,12 @@ class Embedder:
     encore.SentenceEncoder.encode gives them.
 
     ``Embedder(model=None, text_column="text", embedding_column="embedding",
-    normalize_embeddings=False, truncate_dim=None, device="cpu",
+    normalize_embeddings=False, truncate_dim=None, device=None,
     precision=None, threads=None, weights="fp32")``.
     """
 
     def __init__(self, model=None, text_column="text", embedding_column="embedding", normalize_embeddings=False,
-                 truncate_dim=None, device="cpu", precision=None, threads=None, weights="fp32"):
+                 truncate_dim=None, device=None, precision=None, threads=None, weights="fp32"):
         self.encoder = SentenceEncoder(model, device=device, precision=precision, threads=threads, weights=weights,
                                        truncate_dim=truncate_dim)
         self.text_column, self.embedding_column = text_column, embedding_column

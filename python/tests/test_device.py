@@ -70,3 +70,25 @@ def test_cuda_encoder_matches_sentence_transformers():
     case = load_reference("all-minilm-l6-v2.encode.json")["cases"][0]
     ref = np.load(os.path.join(REFERENCE, "all-minilm-l6-v2.encode.npz"))[case["name"]]
     assert_cosine(enc.encode(case["inputs"]), ref)
+
+
+def test_encore_device_sets_the_default_device(monkeypatch, caplog):
+    # device=None takes $ENCORE_DEVICE (the CUDA image sets "cuda"): the GPU
+    # where there is one, else the CPU with the fallback's log line; an
+    # explicit device wins over it, and a bad value is a clear error.
+    path = model_dir("tiny-bert-sst")
+    monkeypatch.delenv("ENCORE_DEVICE", raising=False)
+    assert encore.pipeline("text-classification", model=path).device == "cpu"
+    monkeypatch.setenv("ENCORE_DEVICE", "cuda")
+    with caplog.at_level(logging.INFO, logger="encore"):
+        pipe = encore.pipeline("text-classification", model=path)
+    if GPU is None:
+        assert pipe.device == "cpu"
+        assert any("running on the CPU" in r.getMessage() for r in caplog.records), caplog.records
+    else:
+        assert pipe.device == "cuda"
+    assert encore.SentenceEncoder(model_dir("tiny-bert-embed")).device == pipe.device
+    assert encore.pipeline("text-classification", model=path, device="cpu").device == "cpu"
+    monkeypatch.setenv("ENCORE_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="ENCORE_DEVICE must be 'cpu', 'cuda' or 'auto', not 'gpu'"):
+        encore.pipeline("text-classification", model=path)
