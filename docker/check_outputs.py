@@ -5,6 +5,7 @@ transformers' pipeline wrote (tests/fixtures/reference/*.json).
   check_outputs.py texts REF                  the reference's single texts, NUL-separated
   check_outputs.py request REF                /predict's request body for them (the non-empty ones)
   check_outputs.py classify REF OUTPUT        encore classify's JSON lines, one per text
+  check_outputs.py pipeline REF OUTPUT        the Python package's pipeline results, one JSON line per text
   check_outputs.py predict REF OUTPUT         /predict's answer to `request`
 
 Each text must get the pipeline's label and its score within 1e-5: the
@@ -69,6 +70,9 @@ def main():
     elif cmd == "classify":
         with open(sys.argv[3], encoding="utf-8") as f:
             compare(cases(ref), [json.loads(line) for line in f if line.strip()], "classify")
+    elif cmd == "pipeline":
+        with open(sys.argv[3], encoding="utf-8") as f:
+            compare(cases(ref), [json.loads(line) for line in f if line.strip()], "encore.pipeline")
     elif cmd == "predict":
         with open(sys.argv[3], encoding="utf-8") as f:
             compare(server_cases(ref), json.load(f), "/predict")

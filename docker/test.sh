@@ -7,9 +7,12 @@
 # docker/Dockerfile (CPU) and docker/Dockerfile.cuda, and runs each image
 # with a fixture model mounted: `classify`, then `serve` on a published
 # loopback port (/health, /predict against the transformers reference, the
-# image's HEALTHCHECK), then SIGTERM, which must end it with status 0. The
-# CUDA image runs the same way on the CPU fallback when there is no GPU, and
-# its one-line log is checked. The CPU image then serves with --model-id,
+# image's HEALTHCHECK), then SIGTERM, which must end it with status 0; then
+# the Python package in the image (encore.pipeline on the same texts, against
+# the same reference) and what its runtime stage must not hold (compilers,
+# -dev packages, pip). The CUDA image runs the same way on the CPU fallback
+# when there is no GPU, and its one-line log is checked, from the binary and
+# from the Python package. The CPU image then serves with --model-id,
 # pulled from docker/fake_hub.py (a stand-in for the Hub on the loopback).
 # Prints the image sizes (the CPU image must stay within 300 MB) and build
 # times, also written to build/containers/results.txt.
@@ -75,7 +78,8 @@ if ! podman run --rm --network none "$base" true >"$work/podman-run.log" 2>&1; t
 fi
 
 # ---- builds ----------------------------------------------------------------------
-# pip inside the CUDA build trusts what the host trusts (a proxy's CA, say)
+# pip inside the builds (scikit-build-core for the Python package's wheel, the
+# CUDA toolkit's wheels) trusts what the host trusts (a proxy's CA, say)
 # and uses the host's index: a pip.conf mounted for the build only.
 {
     echo "[global]"
@@ -103,7 +107,7 @@ build() {  # build NAME DOCKERFILE TAG [podman build args]
     say "built $tag in $((SECONDS - t0)) s"
 }
 : >"$work/results.txt"
-build cpu docker/Dockerfile localhost/encore:test
+build cpu docker/Dockerfile localhost/encore:test "${pipconf[@]}"
 build cuda docker/Dockerfile.cuda localhost/encore:test-cuda "${pipconf[@]}"
 
 # ---- runs ------------------------------------------------------------------------
@@ -123,6 +127,7 @@ fail() {
 
 check_image() {  # check_image NAME TAG LOG_REGEX (a line the server must log)
     local name=$1 tag=$2 logline=$3
+    python_check "$@"
     local mount=(-v "$root/$fixture:/model:ro")
 
     # The image's settings: a non-root user, the serve entry point, a health check.
@@ -149,6 +154,57 @@ check_image() {  # check_image NAME TAG LOG_REGEX (a line the server must log)
     port=$(free_port)
     # (serve's options pass through the entry point: one request carries every text.)
     serve_check "$name" "$port" "$logline" -p "127.0.0.1:$port:8080" "${mount[@]}" "$tag" --max-client-batch-size 64
+}
+
+# The Python package as a user runs it: python3 in the image, as its user
+# (uid 1000), the fixture mounted at /model, the image's environment (the
+# CUDA image's ENCORE_DEVICE=cuda). It prints one JSON line per text, which
+# must match transformers' pipeline as `encore classify` does (truncation
+# on, as the reference had it for its long texts, and as /predict's request
+# asks), and one line on stderr saying where it ran.
+py_classify='
+import json, sys
+import encore
+pipe = encore.pipeline("text-classification", model="/model")
+for result in pipe(sys.argv[1:], truncation=True):
+    print(json.dumps(result))
+print("encore.pipeline: device %s, has_cuda %s, version %s" % (pipe.device, encore.has_cuda, encore.__version__),
+      file=sys.stderr)
+'
+
+python_check() {  # python_check NAME TAG LOG_REGEX (the CUDA image: the fallback's line)
+    local name=$1 tag=$2 logline=$3 want_cuda=False
+    [ "$name" = cuda ] && want_cuda=True
+    podman run --rm --network none -v "$root/$fixture:/model:ro" --entrypoint python3 "$tag" \
+        -c "$py_classify" "${texts[@]}" >"$work/$name-python.jsonl" 2>"$work/$name-python.log" ||
+        fail "$name: the Python package failed: $(tail -5 "$work/$name-python.log")"
+    python3 docker/check_outputs.py pipeline "$ref" "$work/$name-python.jsonl" | sed "s/^/containers: $name /"
+    # The CPU image: a CPU build, on the CPU, silent. The CUDA image: a CUDA
+    # build, on the CPU here (no GPU passed in), with exactly one log line.
+    grep -qx "encore.pipeline: device cpu, has_cuda $want_cuda, version .*" "$work/$name-python.log" ||
+        fail "$name: the Python package did not run on the CPU, built with has_cuda $want_cuda: $(cat "$work/$name-python.log")"
+    # (The lines podman itself logs, time="..." level=..., are not the package's.)
+    local lines
+    lines=$(grep -v '^time=".*" level=' "$work/$name-python.log" | grep -vc "^encore.pipeline: " || true)
+    if [ "$name" = cuda ]; then
+        [ "$lines" = 1 ] && grep -Eq "$logline" "$work/$name-python.log" ||
+            fail "$name: the Python package's fallback is not one line matching /$logline/: $(cat "$work/$name-python.log")"
+    else
+        [ "$lines" = 0 ] || fail "$name: the Python package logged: $(cat "$work/$name-python.log")"
+    fi
+    say "$name Python package: $(grep "^encore.pipeline: " "$work/$name-python.log")$(
+        [ "$name" = cuda ] && echo "; log: $(grep -Em1 "$logline" "$work/$name-python.log")")"
+
+    # The runtime stage holds no compiler, no -dev package, no pip, no pip cache.
+    podman run --rm --network none --user 0 --entrypoint sh "$tag" -c '
+        for c in cc gcc c++ g++ nvcc cmake pip pip3; do
+            if command -v "$c"; then echo "has $c"; exit 1; fi
+        done
+        dev=$(dpkg-query -W -f "\${Package}\n" | grep -e "-dev$") && { echo "has $dev"; exit 1; }
+        python3 -c "import pip" 2>/dev/null && { echo "has pip"; exit 1; }
+        ls -d /root/.cache/pip /home/encore/.cache/pip 2>/dev/null && exit 1
+        exit 0' >"$work/$name-runtime.log" 2>&1 ||
+        fail "$name: the runtime stage holds build tools: $(cat "$work/$name-runtime.log")"
 }
 
 free_port() {
