@@ -1087,7 +1087,7 @@ def reference_fill_mask(name, spec, out_dir, ref_dir):
     for c in FILL_MASK_CASES:
         out = pipe(c["text"], **c["kw"])
         rec = dict(name=c["name"], text=c["text"], top_k=c["kw"].get("top_k"), targets=c["kw"].get("targets"),
-                   result=out)
+                   result=out, pipeline=json.dumps(out))
         masks = pipe.tokenizer(c["text"])["input_ids"].count(pipe.tokenizer.mask_token_id)
         assert masks >= 1, c["name"]
         rows = out if masks > 1 else [out]
@@ -1109,7 +1109,7 @@ def reference_zero_shot(name, spec, out_dir, ref_dir):
         out = pipe(c["text"], **c["kw"])
         rec = dict(name=c["name"], text=c["text"], candidate_labels=c["kw"]["candidate_labels"],
                    hypothesis_template=c["kw"].get("hypothesis_template"), multi_label=c["kw"].get("multi_label"),
-                   result=out)
+                   result=out, pipeline=json.dumps(out))
         cases.append(rec)
     tie = next(c for c in cases if c["name"] == "tie")["result"]["scores"]
     assert len(set(tie)) < len(tie), tie
