@@ -1,13 +1,17 @@
 /* fill_mask.c: transformers' FillMaskPipeline on a session. The encoder
- * runs on the session's device; the masked-language-model head runs on the
- * host, at the mask positions only (a few rows against the (V, C) decoder),
- * then the pipeline's post-processing: softmax over the vocabulary, the
- * targets, top-k, and the decoded sequences. */
+ * and the masked-language-model head run on the session's device, the head
+ * at the mask positions only (a few rows against the (V, C) decoder), then
+ * the pipeline's post-processing on the host: the targets, top-k, and the
+ * decoded sequences. */
 #include "core/common.h"
 #include "core/model.h"
 #include "core/session.h"
 #include "cpu/cpu_ops.h"
+#include "cpu/forward_cpu.h"
 #include "cpu/gemm_cpu.h"
+#ifdef ENCORE_HAVE_CUDA
+#include "cuda/forward_cuda.h"
+#endif
 
 #include <cblas.h>
 #include <math.h>
@@ -131,12 +135,16 @@ static char *decode(const encore_model *m, const int32_t *ids, int n, int skip_s
 }
 
 /* Everything the call allocates, freed in one place. */
+typedef struct fill_mask_work fill_mask_work;
+static encore_status mask_probs(encore_session *s, const encore_encoding *enc, const int *masks, int n_masks,
+                                fill_mask_work *w);
+
 typedef struct fill_mask_work {
     encore_encoding *enc;
     int32_t *targets;  /* (n_targets) */
     int *masks;        /* (n_masks) token positions */
     float *hidden;     /* (n_tokens, C) */
-    float *probs;      /* (V) */
+    float *probs;      /* (n_masks, V) */
     float *sel;        /* (k_cand) the candidates' probabilities */
     float *t;          /* (C) */
     int *best;         /* (k) */
@@ -153,6 +161,33 @@ static void work_free(fill_mask_work *w) {
     free(w->t);
     free(w->best);
     free(w->ids);
+}
+
+/* w->probs: (n_masks, V), the softmax over the vocabulary at each mask. On a
+ * GPU session the head runs there too; on the CPU, row by row here. */
+static encore_status mask_probs(encore_session *s, const encore_encoding *enc, const int *masks, int n_masks,
+                                fill_mask_work *w) {
+    const encore_model *m = encore_session_model(s);
+    const int C = m->config.hidden_size, V = m->config.vocab_size;
+    encore_status st;
+#ifdef ENCORE_HAVE_CUDA
+    struct encore_cuda_session *cuda = encore_session_cuda_backend(s);
+    if (cuda) {
+        encore_batch batch;
+        memset(&batch, 0, sizeof batch);
+        int32_t *rows = malloc((size_t)n_masks * sizeof *rows);
+        st = rows ? encore_batch_append(&batch, enc) : encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+        for (int i = 0; rows && i < n_masks; i++) rows[i] = masks[i];
+        if (st == ENCORE_STATUS_OK) st = encore_cuda_session_mlm(cuda, &batch, rows, n_masks, w->probs);
+        encore_batch_free(&batch);
+        free(rows);
+        return st;
+    }
+#endif
+    const encore_encoding *const encs[1] = {enc};
+    if ((st = encore_session_hidden_states_encoded(s, encs, 1, w->hidden))) return st;
+    for (int i = 0; i < n_masks; i++) mlm_head_row(m, w->hidden + (size_t)masks[i] * C, w->t, w->probs + (size_t)i * V);
+    return ENCORE_STATUS_OK;
 }
 
 static encore_status fill(encore_session *s, const char *text, encore_fill_mask_params p, fill_mask_work *w,
@@ -197,7 +232,7 @@ static encore_status fill(encore_session *s, const char *text, encore_fill_mask_
                            enc->n_untruncated > enc->n_tokens ? " (after truncation)" : "");
     w->masks = malloc((size_t)n_masks * sizeof *w->masks);
     w->hidden = malloc(encore_size_mul((size_t)enc->n_tokens, (size_t)C) * sizeof(float));
-    w->probs = malloc((size_t)V * sizeof(float));
+    w->probs = malloc(encore_size_mul((size_t)n_masks, (size_t)V) * sizeof(float));
     w->sel = malloc((size_t)n_cand * sizeof(float));
     w->t = malloc((size_t)C * sizeof(float));
     w->best = malloc((size_t)k * sizeof(int));
@@ -210,14 +245,13 @@ static encore_status fill(encore_session *s, const char *text, encore_fill_mask_
     for (int i = 0, j = 0; i < enc->n_tokens; i++)
         if (enc->ids[i] == mask_id) w->masks[j++] = i;
 
-    const encore_encoding *const encs[1] = {enc};
-    if ((st = encore_session_hidden_states_encoded(s, encs, 1, w->hidden))) return st;
+    if ((st = mask_probs(s, enc, w->masks, n_masks, w))) return st;
     /* The pipeline drops [PAD] from the sequence it decodes; it keeps the
      * other special tokens when there are several masks. */
     const int32_t pad_id = encore_tokenizer_token_to_id(m->tokenizer, "[PAD]");
     for (int mi = 0; mi < n_masks; mi++) {
-        mlm_head_row(m, w->hidden + (size_t)w->masks[mi] * C, w->t, w->probs);
-        for (int i = 0; i < n_cand; i++) w->sel[i] = w->targets ? w->probs[w->targets[i]] : w->probs[i];
+        const float *probs = w->probs + (size_t)mi * V;
+        for (int i = 0; i < n_cand; i++) w->sel[i] = w->targets ? probs[w->targets[i]] : probs[i];
         top_k(w->sel, n_cand, k, w->best);
         for (int j = 0; j < k; j++) {
             encore_fill_mask_prediction *pr = &r->predictions[(size_t)mi * k + j];
