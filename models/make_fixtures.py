@@ -574,6 +574,13 @@ ZERO_SHOT_CASES = [
          kw=dict(candidate_labels=" happy, sad,,angry ,")),
     dict(name="accents_cjk", text="Café déjà vu 😀 日本 naïve résumé",
          kw=dict(candidate_labels=["café", "日本", "travel"])),
+    # Longer than the model takes: the pipeline cuts only the text
+    # (truncation="only_first"), never the hypothesis; with a long
+    # hypothesis that differs from cutting the longer of the two.
+    dict(name="long_text", text=LONG_SINGLE, kw=dict(candidate_labels=["cinema", "sports"])),
+    dict(name="long_text_long_template", text=LONG_SINGLE,
+         kw=dict(candidate_labels=["cinema", "sports", "the sea"], multi_label=True,
+                 hypothesis_template=LONG_PAIR_B + " All in all, this review is about {}, and nothing else.")),
 ]
 
 PROMPT_TEXTS = [
@@ -1111,6 +1118,13 @@ def reference_zero_shot(name, spec, out_dir, ref_dir):
                    hypothesis_template=c["kw"].get("hypothesis_template"), multi_label=c["kw"].get("multi_label"),
                    result=out, pipeline=json.dumps(out))
         cases.append(rec)
+    # The long cases are longer than the model takes, and their hypotheses fit.
+    for c in ZERO_SHOT_CASES:
+        if c["name"].startswith("long_text"):
+            tpl = c["kw"].get("hypothesis_template", "This example is {}.")
+            n_text = len(pipe.tokenizer(c["text"])["input_ids"])
+            n_hyp = len(pipe.tokenizer(tpl.format(c["kw"]["candidate_labels"][0]))["input_ids"])
+            assert n_text + n_hyp - 1 > MAX_LEN and n_hyp < MAX_LEN - 4, (c["name"], n_text, n_hyp)
     tie = next(c for c in cases if c["name"] == "tie")["result"]["scores"]
     assert len(set(tie)) < len(tie), tie
     doc = dict(generator=generator_info(), model=name, labels=spec["labels"], cases=cases)

@@ -88,6 +88,66 @@ static int same_tokens(const encore_encoding *a, const encore_encoding *b) {
            memcmp(a->type_ids, b->type_ids, (size_t)a->n_tokens * sizeof *a->type_ids) == 0;
 }
 
+/* The pipeline tokenizes each pair with truncation="only_first": a pair
+ * longer than the model takes loses tokens from the end of the text only,
+ * never from the hypothesis; when even an empty text would not make room,
+ * it runs uncut, which is too long. *out is one block, as the tokenizer's
+ * encodings are, so encore_encoding_free() frees it. */
+static encore_status tokenize_pair(const encore_model *m, const char *text, const char *hyp, int truncate,
+                                   encore_encoding **out) {
+    const encore_input pair = {text, hyp};
+    encore_status st = encore_model_tokenize_for_task(m, pair, ENCORE_TASK_CLASSIFY, 0, out);
+    if (st != ENCORE_STATUS_TOO_LONG || !truncate) return st;
+    encore_encoding *a = NULL, *b = NULL;
+    const encore_input first = {text, NULL}, second = {hyp, NULL};
+    if ((st = encore_model_tokenize_for_task(m, first, ENCORE_TASK_CLASSIFY, 1, &a)) ||
+        (st = encore_model_tokenize_for_task(m, second, ENCORE_TASK_CLASSIFY, 0, &b))) {
+        encore_encoding_free(a);
+        return st;
+    }
+    const int max_len = encore_model_max_length(m);
+    const int na = a->n_untruncated - 2, nb = b->n_tokens - 2; /* without [CLS] and [SEP] */
+    const int keep = max_len - 3 - nb;                         /* the text's tokens that fit */
+    if (keep < 1 || keep >= na) {
+        encore_encoding_free(a);
+        encore_encoding_free(b);
+        return encore_fail(ENCORE_STATUS_TOO_LONG,
+                           "the hypothesis takes %d of the model's %d tokens and leaves no room for the text, "
+                           "which the pipeline alone cuts (truncation=\"only_first\")",
+                           nb, max_len);
+    }
+    const int n = keep + nb + 3;
+    const size_t bytes = sizeof(encore_encoding) + (size_t)n * 5 * sizeof(int32_t);
+    encore_encoding *e = malloc(bytes);
+    if (!e) {
+        encore_encoding_free(a);
+        encore_encoding_free(b);
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    int32_t *ints = (int32_t *)(e + 1);
+    e->n_tokens = n;
+    e->ids = ints;
+    e->type_ids = ints + n;
+    e->offsets = ints + 2 * n;
+    e->sequence_ids = ints + 4 * n;
+    e->n_untruncated = na + nb + 3;
+    /* [CLS] text[0, keep) [SEP] hypothesis [SEP] */
+    for (int i = 0; i < n; i++) {
+        const int in_a = i <= keep, in_b = i > keep + 1 && i < n - 1;
+        const encore_encoding *src = in_a || i == keep + 1 ? a : b;
+        const int j = in_a ? i : i == keep + 1 ? a->n_tokens - 1 : i == n - 1 ? b->n_tokens - 1 : i - keep - 1;
+        e->ids[i] = src->ids[j];
+        e->type_ids[i] = i <= keep + 1 ? 0 : 1;
+        e->offsets[2 * i] = src->offsets[2 * j];
+        e->offsets[2 * i + 1] = src->offsets[2 * j + 1];
+        e->sequence_ids[i] = (in_a && i > 0) ? 0 : in_b ? 1 : -1;
+    }
+    encore_encoding_free(a);
+    encore_encoding_free(b);
+    *out = e;
+    return ENCORE_STATUS_OK;
+}
+
 static encore_status classify(encore_session *s, const char *text, const char *const *labels, int n,
                               encore_zero_shot_params p, zero_shot_work *w, float *scores, int *order) {
     const encore_model *m = encore_session_model(s);
@@ -124,8 +184,7 @@ static encore_status classify(encore_session *s, const char *text, const char *c
             return encore_fail(ENCORE_STATUS_BAD_INPUT,
                                "hypothesis_template \"%s\" has no place for the label; put {} where it goes", tpl);
         const encore_input in = {text, w->hyps[i]};
-        if ((st = encore_model_tokenize_for_task(m, in, ENCORE_TASK_CLASSIFY, encore_session_truncates(s),
-                                                 &w->encs[i]))) {
+        if ((st = tokenize_pair(m, in.text, in.text_pair, encore_session_truncates(s), &w->encs[i]))) {
             char msg[ENCORE_ERROR_LEN];
             snprintf(msg, sizeof msg, "%s", encore_last_error());
             return encore_fail(st, "candidate %d: %s", i, msg);
