@@ -7,7 +7,12 @@
 // cuda, which runs under the CUDA emulation too).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -303,6 +308,31 @@ TEST(ZeroShot, RefusesModelsThatAreNotNli) {
                   ENCORE_STATUS_UNSUPPORTED);
         EXPECT_NE(std::string(encore_session_last_error(l.session)).find("classification head"), std::string::npos);
     }
+}
+
+// A config that names the MLM architecture over weights without its head:
+// the loader names the missing tensor, and nothing runs.
+TEST(FillMask, ModelWithoutItsHeadTensorsIsRefusedAtLoad) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("encore-mlm-no-head-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto &e : fs::directory_iterator(fixtures::model_dir("tiny-bert-sst")))
+        fs::copy_file(e.path(), dir / e.path().filename());
+    std::stringstream ss;
+    ss << std::ifstream(dir / "config.json").rdbuf();
+    std::string config = ss.str();
+    const std::string from = "BertForSequenceClassification";
+    ASSERT_NE(config.find(from), std::string::npos);
+    config.replace(config.find(from), from.size(), "BertForMaskedLM");
+    std::ofstream(dir / "config.json") << config;
+    encore_model *m = nullptr;
+    EXPECT_EQ(encore_model_load(dir.c_str(), encore_model_default_params(), &m), ENCORE_STATUS_BAD_MODEL);
+    EXPECT_EQ(m, nullptr);
+    EXPECT_NE(std::string(encore_last_error()).find("cls.predictions.transform.dense.weight"), std::string::npos)
+        << encore_last_error();
+    encore_model_free(m);
+    fs::remove_all(dir);
 }
 
 }  // namespace
