@@ -752,7 +752,7 @@ def dump_json(path, obj):
 
     parts = []
     for k, v in obj.items():
-        if k == "cases":
+        if k == "cases" or k.endswith("_cases"):
             body = ",\n".join("  " + enc(c) for c in v)
             parts.append(f' {enc(k)}: [\n{body}\n ]')
         else:
@@ -1083,6 +1083,18 @@ def reference_rerank(name, spec, out_dir, ref_dir):
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 
+def tokenized_cases(out_dir):
+    """The common case list tokenized, as every reference holds it (the
+    tokenizer test reads each reference's "cases")."""
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    out = []
+    for c in CASES:
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        out.append(rec)
+    return out
+
+
 def reference_fill_mask(name, spec, out_dir, ref_dir):
     """pipeline("fill-mask") on FILL_MASK_CASES, its output as it returns it."""
     # Targets outside the vocabulary make the pipeline warn (that is the case
@@ -1101,7 +1113,8 @@ def reference_fill_mask(name, spec, out_dir, ref_dir):
         for row in rows:
             assert len({round(d["score"], 6) for d in row}) == len(row), (c["name"], row)  # an order to check
         cases.append(rec)
-    doc = dict(generator=generator_info(), model=name, mask_token=pipe.tokenizer.mask_token, cases=cases)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, mask_token=pipe.tokenizer.mask_token,
+               pipeline_cases=cases, cases=tokenized_cases(out_dir))
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 
@@ -1127,7 +1140,8 @@ def reference_zero_shot(name, spec, out_dir, ref_dir):
             assert n_text + n_hyp - 1 > MAX_LEN and n_hyp < MAX_LEN - 4, (c["name"], n_text, n_hyp)
     tie = next(c for c in cases if c["name"] == "tie")["result"]["scores"]
     assert len(set(tie)) < len(tie), tie
-    doc = dict(generator=generator_info(), model=name, labels=spec["labels"], cases=cases)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, labels=spec["labels"],
+               pipeline_cases=cases, cases=tokenized_cases(out_dir))
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 

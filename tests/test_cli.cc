@@ -327,7 +327,7 @@ TEST(Cli, FillMaskPrintsWhatThePipelinePrints) {
         ASSERT_TRUE(ref && ref->root) << name;
         int n = 0;
         const cJSON *c;
-        cJSON_ArrayForEach(c, get(ref->root, "cases")) {
+        cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
             std::vector<std::string> args = {"fill-mask", "--model", fixtures::model_dir(name), "--quiet"};
             if (fixtures::has(c, "top_k")) args.insert(args.end(), {"--top-k", std::to_string(get(c, "top_k")->valueint)});
             const cJSON *t = get(c, "targets");
@@ -348,7 +348,7 @@ TEST(Cli, ZeroShotPrintsWhatThePipelinePrints) {
     ASSERT_TRUE(ref && ref->root);
     int n = 0, label_string = 0;
     const cJSON *c;
-    cJSON_ArrayForEach(c, get(ref->root, "cases")) {
+    cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
         std::vector<std::string> args = {"zero-shot", "--model", fixtures::model_dir("tiny-bert-nli"), "--quiet"};
         const cJSON *labels = get(c, "candidate_labels");
         // A string is split by the CLI as the pipeline splits it.

@@ -98,7 +98,7 @@ void expect_predictions(const encore_fill_mask_prediction *p, int k, const cJSON
 void fill_mask_parity(const std::string &name) {
     auto ref = fixtures::load(name);
     ASSERT_TRUE(ref && ref->root) << "no reference tests/fixtures/reference/" << name << ".json";
-    const cJSON *cases = fixtures::get(ref->root, "cases");
+    const cJSON *cases = fixtures::get(ref->root, "pipeline_cases");
     ASSERT_TRUE(cJSON_IsArray(cases) && cJSON_GetArraySize(cases) > 0) << name << ": no cases";
     Loaded l;
     ASSERT_NO_FATAL_FAILURE(open(name, &l));
@@ -154,7 +154,7 @@ TEST(FillMask, DistilBertMatchesPipeline) {
 void zero_shot_parity(const std::string &name) {
     auto ref = fixtures::load(name);
     ASSERT_TRUE(ref && ref->root) << "no reference tests/fixtures/reference/" << name << ".json";
-    const cJSON *cases = fixtures::get(ref->root, "cases");
+    const cJSON *cases = fixtures::get(ref->root, "pipeline_cases");
     ASSERT_TRUE(cJSON_IsArray(cases) && cJSON_GetArraySize(cases) > 0) << name << ": no cases";
     Loaded l;
     ASSERT_NO_FATAL_FAILURE(open(name, &l));

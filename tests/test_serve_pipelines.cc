@@ -70,7 +70,7 @@ void replay(const std::string &model, const char *const *keys, int n_keys) {
     Client client;
     int n = 0;
     const cJSON *c;
-    cJSON_ArrayForEach(c, get(ref->root, "cases")) {
+    cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
         const std::string where = model + " case " + fixtures::str(c, "name");
         Response r = client.post(s.url("/"), payload(c, keys, n_keys));
         ASSERT_EQ(r.status, 200) << where << ": " << r.body;

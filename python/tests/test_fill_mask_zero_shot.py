@@ -26,7 +26,7 @@ def _cases(name):
     if not os.path.isfile(path):
         pytest.fail("reference %s is missing (models/make_fixtures.py --only %s writes it)" % (path, name))
     with open(path, encoding="utf-8") as f:
-        cases = json.load(f)["cases"]
+        cases = json.load(f)["pipeline_cases"]
     if not cases:
         pytest.fail("reference %s has no cases" % path)
     return [pytest.param(name, c, id="%s-%s" % (name, c["name"])) for c in cases]
