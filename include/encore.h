@@ -96,7 +96,9 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_BERT_MODEL = 0,                     /* BertModel */
     ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION,       /* BertForSequenceClassification */
     ENCORE_ARCHITECTURE_DISTILBERT_MODEL,                   /* DistilBertModel */
-    ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION  /* DistilBertForSequenceClassification */
+    ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, /* DistilBertForSequenceClassification */
+    ENCORE_ARCHITECTURE_BERT_MASKED_LM,                     /* BertForMaskedLM */
+    ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM                /* DistilBertForMaskedLM */
 } encore_architecture;
 
 /* What the classifier applies to its logits, as transformers' pipeline
@@ -337,6 +339,72 @@ ENCORE_API encore_status encore_session_hidden_states_encoded(encore_session *se
 
 /* The device a session runs on after any fallback (never ENCORE_DEVICE_AUTO). */
 ENCORE_API encore_device encore_session_device(const encore_session *session);
+
+/* ---- pipelines -------------------------------------------------------- */
+
+/* Fill-mask, as transformers' pipeline("fill-mask") answers it, on a model
+ * with a masked-language-model head (BertForMaskedLM, DistilBertForMaskedLM).
+ * The head runs at the mask positions only. */
+typedef struct encore_fill_mask_params {
+    int top_k;                   /* predictions per mask, default 5; at most the
+                                    vocabulary (or the targets) */
+    const char *const *targets;  /* NULL (default): the whole vocabulary. Else only
+                                    these: a target that is not a token of the
+                                    vocabulary counts as its first word piece (a
+                                    warning in the log), one with no tokens is left
+                                    out, and repeats count once; none left is
+                                    ENCORE_STATUS_BAD_INPUT */
+    int n_targets;
+} encore_fill_mask_params;
+
+typedef struct encore_fill_mask_prediction {
+    float score;            /* the softmax over the whole vocabulary at this mask */
+    int32_t token;          /* vocabulary id */
+    char *token_str;        /* the token decoded alone */
+    char *sequence;         /* the input's tokens with this one at the mask, decoded
+                               (special tokens skipped when the text has one mask) */
+} encore_fill_mask_prediction;
+
+typedef struct encore_fill_mask_result {
+    int n_masks;            /* masks in the text, in order; the pipeline returns a
+                               list per mask when there are several */
+    int k;                  /* predictions per mask: top_k, or fewer targets */
+    encore_fill_mask_prediction *predictions; /* (n_masks, k), best first */
+} encore_fill_mask_result;
+
+ENCORE_API encore_fill_mask_params encore_fill_mask_default_params(void);
+
+/* Fill the masks ([MASK]) of one text. A text with no mask token is
+ * ENCORE_STATUS_BAD_INPUT; a model without the head ENCORE_STATUS_UNSUPPORTED.
+ * Free the result with encore_fill_mask_result_free(). */
+ENCORE_API encore_status encore_session_fill_mask(encore_session *session, const char *text,
+                                                  encore_fill_mask_params params, encore_fill_mask_result **out);
+ENCORE_API void encore_fill_mask_result_free(encore_fill_mask_result *result);
+
+/* Zero-shot classification, as transformers'
+ * pipeline("zero-shot-classification") answers it, with an NLI sequence
+ * classifier: each candidate label becomes the hypothesis
+ * hypothesis_template.format(label), paired with the text. The entailment id
+ * is label2id's first label starting with "entail" (any case); without one
+ * the call is ENCORE_STATUS_UNSUPPORTED. Scores: a softmax of the entailment
+ * logits over the candidates; with multi_label (or one candidate) a softmax
+ * of each candidate's [contradiction, entailment] logits, where, as in the
+ * pipeline, the contradiction id is 0 (the last label when entailment is 0). */
+typedef struct encore_zero_shot_params {
+    const char *hypothesis_template; /* default "This example is {}."; {} (or {0}) is the
+                                        label, {{ and }} are braces */
+    int multi_label;                 /* default 0 */
+} encore_zero_shot_params;
+
+ENCORE_API encore_zero_shot_params encore_zero_shot_default_params(void);
+
+/* scores: (n_labels) in the candidates' order; order: (n_labels) candidate
+ * indices as the pipeline lists them, best first (ties: the later candidate
+ * first, as numpy's reversed argsort leaves them). No candidates is
+ * ENCORE_STATUS_BAD_INPUT, as is a template with no place for the label. */
+ENCORE_API encore_status encore_session_zero_shot(encore_session *session, const char *text,
+                                                  const char *const *labels, int n_labels,
+                                                  encore_zero_shot_params params, float *scores, int *order);
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 

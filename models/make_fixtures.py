@@ -40,10 +40,12 @@ from transformers import (  # noqa: E402
     AutoModelForSequenceClassification,
     AutoTokenizer,
     BertConfig,
+    BertForMaskedLM,
     BertForSequenceClassification,
     BertModel,
     BertTokenizerFast,
     DistilBertConfig,
+    DistilBertForMaskedLM,
     DistilBertForSequenceClassification,
     DistilBertModel,
     DistilBertTokenizerFast,
@@ -514,7 +516,72 @@ MODEL_SPECS = {
         kind="rerank", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
         labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 700,
     ),
+    # Masked-language models for pipeline("fill-mask"): the MLM head tied to
+    # the word embeddings.
+    "tiny-bert-mlm": dict(kind="mlm", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+                          seed=BASE_SEED + 800),
+    "tiny-distilbert-mlm": dict(kind="mlm", arch="distilbert", dtype=torch.float32,
+                                tok_cls=DistilBertTokenizerFast, seed=BASE_SEED + 900),
+    # An NLI classifier for pipeline("zero-shot-classification"), its labels in
+    # an order of its own (entailment is neither first nor last).
+    "tiny-bert-nli": dict(
+        kind="nli", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        labels=["neutral", "entailment", "contradiction"], problem_type=None, seed=BASE_SEED + 1000,
+    ),
 }
+
+# pipeline("fill-mask") calls: several masks, targets in and out of the
+# vocabulary (a leading space, other case, several word pieces, none at all,
+# two naming one token), top_k above and below the default, accents and CJK.
+FILL_MASK_CASES = [
+    dict(name="one", text="The film is [MASK] .", kw={}),
+    dict(name="one_top1", text="it 's a [MASK] movie", kw=dict(top_k=1)),
+    dict(name="start_top10", text="[MASK] acting, wonderful story!", kw=dict(top_k=10)),
+    dict(name="punctuation", text="I didn't like it, but it's [MASK]!", kw={}),
+    dict(name="two_masks", text="The [MASK] was [MASK].", kw={}),
+    dict(name="three_masks_top2", text="[MASK] , [MASK] and [MASK] !", kw=dict(top_k=2)),
+    dict(name="targets_vocab", text="The film is [MASK].", kw=dict(targets=["good", "bad", "film"])),
+    dict(name="targets_cap_top_k", text="The film is [MASK].", kw=dict(targets=["good", "bad"], top_k=5)),
+    dict(name="targets_one_string", text="a [MASK] story", kw=dict(targets="good")),
+    dict(name="targets_not_in_vocab", text="The film is [MASK].",
+         kw=dict(targets=[" good", "Bad", "unbelievably", "zzqxjv", "good", "  ", "日本"], top_k=10)),
+    dict(name="targets_two_masks", text="[MASK] film , [MASK] acting", kw=dict(targets=["good", " bad", "Fine"])),
+    dict(name="accents_cjk", text="Café déjà [MASK] 日本 naïve résumé", kw=dict(top_k=3)),
+    dict(name="cjk_mask", text="日[MASK]本", kw={}),
+]
+
+ZERO_SHOT_TEXT = "The film opens with a long and patient shot of the harbour at dawn."
+# pipeline("zero-shot-classification") calls: one and several labels,
+# multi_label both ways, a custom template, labels that tie (labels the
+# uncased tokenizer cannot tell apart give the same tokens, so the same
+# logits, and the pipeline's order shows), labels as one
+# comma-separated string, accents and CJK.
+ZERO_SHOT_CASES = [
+    dict(name="default", text=ZERO_SHOT_TEXT, kw=dict(candidate_labels=["cinema", "sports", "politics", "food"])),
+    dict(name="multi_label", text=ZERO_SHOT_TEXT,
+         kw=dict(candidate_labels=["cinema", "sports", "politics", "food"], multi_label=True)),
+    dict(name="one_label", text=ZERO_SHOT_TEXT, kw=dict(candidate_labels=["cinema"])),
+    dict(name="one_label_multi", text=ZERO_SHOT_TEXT, kw=dict(candidate_labels=["cinema"], multi_label=True)),
+    dict(name="template", text="it 's a charming and often affecting journey . ",
+         kw=dict(candidate_labels=["happy", "sad", "angry"], hypothesis_template="The mood of this review is {}!")),
+    dict(name="template_multi", text="it 's a charming and often affecting journey . ",
+         kw=dict(candidate_labels=["happy", "sad", "angry"], hypothesis_template="Its topic: {}", multi_label=True)),
+    dict(name="tie", text="The plot is dull and the acting is terrible.",
+         kw=dict(candidate_labels=["good", "bad", "Good", "film", "BAD", "café", "cafe"])),
+    dict(name="tie_multi", text="The plot is dull and the acting is terrible.",
+         kw=dict(candidate_labels=["good", "bad", "Good", "film", "BAD", "good"], multi_label=True)),
+    dict(name="labels_string", text="I didn't like it, but it's not the worst film I've seen.",
+         kw=dict(candidate_labels=" happy, sad,,angry ,")),
+    dict(name="accents_cjk", text="Café déjà vu 😀 日本 naïve résumé",
+         kw=dict(candidate_labels=["café", "日本", "travel"])),
+    # Longer than the model takes: the pipeline cuts only the text
+    # (truncation="only_first"), never the hypothesis; with a long
+    # hypothesis that differs from cutting the longer of the two.
+    dict(name="long_text", text=LONG_SINGLE, kw=dict(candidate_labels=["cinema", "sports"])),
+    dict(name="long_text_long_template", text=LONG_SINGLE,
+         kw=dict(candidate_labels=["cinema", "sports", "the sea"], multi_label=True,
+                 hypothesis_template=LONG_PAIR_B + " All in all, this review is about {}, and nothing else.")),
+]
 
 PROMPT_TEXTS = [
     ("short", "What is the capital of France?"),
@@ -542,7 +609,10 @@ TOKENIZER_SPECS = {
 
 def make_model(spec, vocab_size, seed):
     torch.manual_seed(seed)
-    if spec["kind"] in ("cls", "rerank"):
+    if spec["kind"] == "mlm":
+        model = (BertForMaskedLM(bert_config(vocab_size)) if spec["arch"] == "bert"
+                 else DistilBertForMaskedLM(distilbert_config(vocab_size)))
+    elif spec["kind"] in ("cls", "rerank", "nli"):
         labels = spec["labels"]
         kw = dict(
             num_labels=len(labels),
@@ -682,7 +752,7 @@ def dump_json(path, obj):
 
     parts = []
     for k, v in obj.items():
-        if k == "cases":
+        if k == "cases" or k.endswith("_cases"):
             body = ",\n".join("  " + enc(c) for c in v)
             parts.append(f' {enc(k)}: [\n{body}\n ]')
         else:
@@ -1013,6 +1083,68 @@ def reference_rerank(name, spec, out_dir, ref_dir):
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 
+def tokenized_cases(out_dir):
+    """The common case list tokenized, as every reference holds it (the
+    tokenizer test reads each reference's "cases")."""
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    out = []
+    for c in CASES:
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        out.append(rec)
+    return out
+
+
+def reference_fill_mask(name, spec, out_dir, ref_dir):
+    """pipeline("fill-mask") on FILL_MASK_CASES, its output as it returns it."""
+    # Targets outside the vocabulary make the pipeline warn (that is the case
+    # under test), so warnings are not refused here.
+    with no_load_warnings(name):
+        pipe = pipeline("fill-mask", model=out_dir, tokenizer=out_dir, device="cpu", dtype=torch.float32)
+    assert next(pipe.model.parameters()).dtype == torch.float32
+    cases = []
+    for c in FILL_MASK_CASES:
+        out = pipe(c["text"], **c["kw"])
+        rec = dict(name=c["name"], text=c["text"], top_k=c["kw"].get("top_k"), targets=c["kw"].get("targets"),
+                   result=out, pipeline=json.dumps(out))
+        masks = pipe.tokenizer(c["text"])["input_ids"].count(pipe.tokenizer.mask_token_id)
+        assert masks >= 1, c["name"]
+        rows = out if masks > 1 else [out]
+        for row in rows:
+            assert len({round(d["score"], 6) for d in row}) == len(row), (c["name"], row)  # an order to check
+        cases.append(rec)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, mask_token=pipe.tokenizer.mask_token,
+               pipeline_cases=cases, cases=tokenized_cases(out_dir))
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+
+
+def reference_zero_shot(name, spec, out_dir, ref_dir):
+    """pipeline("zero-shot-classification") on ZERO_SHOT_CASES."""
+    with no_load_warnings(name):
+        pipe = pipeline("zero-shot-classification", model=out_dir, tokenizer=out_dir, device="cpu",
+                        dtype=torch.float32)
+    assert pipe.entailment_id == spec["labels"].index("entailment")
+    cases = []
+    for c in ZERO_SHOT_CASES:
+        out = pipe(c["text"], **c["kw"])
+        rec = dict(name=c["name"], text=c["text"], candidate_labels=c["kw"]["candidate_labels"],
+                   hypothesis_template=c["kw"].get("hypothesis_template"), multi_label=c["kw"].get("multi_label"),
+                   result=out, pipeline=json.dumps(out))
+        cases.append(rec)
+    # The long cases are longer than the model takes, and their hypotheses fit.
+    for c in ZERO_SHOT_CASES:
+        if c["name"].startswith("long_text"):
+            tpl = c["kw"].get("hypothesis_template", "This example is {}.")
+            n_text = len(pipe.tokenizer(c["text"])["input_ids"])
+            n_hyp = len(pipe.tokenizer(tpl.format(c["kw"]["candidate_labels"][0]))["input_ids"])
+            assert n_text + n_hyp - 1 > MAX_LEN and n_hyp < MAX_LEN - 4, (c["name"], n_text, n_hyp)
+    tie = next(c for c in cases if c["name"] == "tie")["result"]["scores"]
+    assert len(set(tie)) < len(tie), tie
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, labels=spec["labels"],
+               pipeline_cases=cases, cases=tokenized_cases(out_dir))
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+
+
 def reference_tokenizer(name, out_dir, ref_dir):
     tok = AutoTokenizer.from_pretrained(out_dir)
     cases = []
@@ -1070,7 +1202,18 @@ def main():
     for name, spec in MODEL_SPECS.items():
         if args.only and name != args.only:
             continue
-        if spec["kind"] == "rerank":
+        if spec["kind"] in ("mlm", "nli"):
+            out_dir = os.path.join(models_dir, name)
+            shutil.rmtree(out_dir, ignore_errors=True)
+            os.makedirs(out_dir)
+            save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
+            make_model(spec, len(vocab_tokens), spec["seed"]).save_pretrained(out_dir)
+            if spec["kind"] == "mlm":
+                reference_fill_mask(name, spec, out_dir, ref_dir)
+            else:
+                reference_zero_shot(name, spec, out_dir, ref_dir)
+            summary[name] = f"seed {spec['seed']}, {spec['kind']}"
+        elif spec["kind"] == "rerank":
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.makedirs(out_dir)

@@ -310,4 +310,94 @@ TEST(Cli, UsageErrorsExitWithTwo) {
     }
 }
 
+// encore fill-mask and encore zero-shot print the pipelines' json.dumps,
+// one line per text: options from each reference case.
+std::string join(const cJSON *list) {
+    std::string out;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list) {
+        if (item != list->child) out += ",";
+        out += item->valuestring;
+    }
+    return out;
+}
+
+TEST(Cli, FillMaskPrintsWhatThePipelinePrints) {
+    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm"}) {
+        auto ref = fixtures::load(name);
+        ASSERT_TRUE(ref && ref->root) << name;
+        int n = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
+            std::vector<std::string> args = {"fill-mask", "--model", fixtures::model_dir(name), "--quiet"};
+            if (fixtures::has(c, "top_k")) args.insert(args.end(), {"--top-k", std::to_string(get(c, "top_k")->valueint)});
+            const cJSON *t = get(c, "targets");
+            if (cJSON_IsString(t)) args.insert(args.end(), {"--targets", t->valuestring});
+            if (cJSON_IsArray(t)) args.insert(args.end(), {"--targets", join(t)});
+            args.insert(args.end(), {"--", fixtures::str(c, "text")});
+            Result r = run(args);
+            EXPECT_EQ(r.status, 0) << name << " " << fixtures::str(c, "name");
+            expect_same_as_pipeline(r.out, fixtures::str(c, "pipeline") + "\n", fixtures::str(c, "name"));
+            n++;
+        }
+        EXPECT_GE(n, 10) << name;
+    }
+}
+
+TEST(Cli, ZeroShotPrintsWhatThePipelinePrints) {
+    auto ref = fixtures::load("tiny-bert-nli");
+    ASSERT_TRUE(ref && ref->root);
+    int n = 0, label_string = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
+        std::vector<std::string> args = {"zero-shot", "--model", fixtures::model_dir("tiny-bert-nli"), "--quiet"};
+        const cJSON *labels = get(c, "candidate_labels");
+        // A string is split by the CLI as the pipeline splits it.
+        label_string += cJSON_IsString(labels);
+        args.insert(args.end(), {"--labels", cJSON_IsString(labels) ? std::string(labels->valuestring) : join(labels)});
+        if (fixtures::has(c, "hypothesis_template"))
+            args.insert(args.end(), {"--hypothesis-template", fixtures::str(c, "hypothesis_template")});
+        if (cJSON_IsTrue(get(c, "multi_label"))) args.push_back("--multi-label");
+        args.insert(args.end(), {"--", fixtures::str(c, "text")});
+        Result r = run(args);
+        EXPECT_EQ(r.status, 0) << fixtures::str(c, "name");
+        expect_same_as_pipeline(r.out, fixtures::str(c, "pipeline") + "\n", fixtures::str(c, "name"));
+        n++;
+    }
+    EXPECT_GE(n, 10);
+    EXPECT_EQ(label_string, 1);
+}
+
+TEST(Cli, FillMaskAndZeroShotRefuseBadInput) {
+    const std::string mlm = fixtures::model_dir("tiny-bert-mlm"), nli = fixtures::model_dir("tiny-bert-nli"),
+                      sst = fixtures::model_dir("tiny-bert-sst");
+    // A text without a mask costs its own line; the others still print.
+    Result r = run({"fill-mask", "--model", mlm, "--quiet"}, "a [MASK] film\nno mask here\n[MASK] acting\n");
+    EXPECT_EQ(r.status, 1);
+    auto out = lines(r.out);
+    ASSERT_EQ(out.size(), 3u) << r.out;
+    EXPECT_EQ(out[0].rfind("[{\"score\": ", 0), 0u) << out[0];
+    EXPECT_NE(out[1].find("no mask token"), std::string::npos) << out[1];
+    EXPECT_NE(out[1].find("\"status\": \"bad input\""), std::string::npos) << out[1];
+    EXPECT_EQ(out[2].rfind("[{\"score\": ", 0), 0u) << out[2];
+    // Targets that are no tokens at all: the text's error line.
+    r = run({"fill-mask", "--model", mlm, "--quiet", "--targets", " , ", "a [MASK] film"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.out.find("no target"), std::string::npos) << r.out;
+    // Models without the head each task needs, options out of range.
+    EXPECT_EQ(run({"fill-mask", "--model", sst, "--quiet", "a [MASK] film"}).status, 2);
+    EXPECT_EQ(run({"fill-mask", "--model", nli, "--quiet", "a [MASK] film"}).status, 2);
+    EXPECT_EQ(run({"fill-mask", "--model", mlm, "--top-k", "0", "a [MASK] film"}).status, 2);
+    EXPECT_EQ(run({"fill-mask", "--model", mlm, "--labels", "a", "a [MASK] film"}).status, 2);
+    EXPECT_EQ(run({"zero-shot", "--model", nli, "--quiet", "a film"}).status, 2);  // no --labels
+    EXPECT_EQ(run({"zero-shot", "--model", nli, "--quiet", "--labels", " , ,", "a film"}).status, 2);
+    EXPECT_EQ(run({"zero-shot", "--model", sst, "--quiet", "--labels", "good", "a film"}).status, 2);
+    EXPECT_EQ(run({"zero-shot", "--model", mlm, "--quiet", "--labels", "good", "a film"}).status, 2);
+    r = run({"zero-shot", "--model", nli, "--quiet", "--labels", "good", "--hypothesis-template", "no place", "a film"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.out.find("hypothesis_template"), std::string::npos) << r.out;
+    EXPECT_EQ(run({"fill-mask", "--help"}).status, 0);
+    EXPECT_EQ(run({"zero-shot", "--help"}).status, 0);
+}
+
 }  // namespace

@@ -7,7 +7,8 @@
     encoder.encode(["A sentence.", "Another one."])       # (2, 384) float32
 
 - encore.pipeline(task, model=None, ...): transformers' pipeline() semantics
-  for "text-classification" / "sentiment-analysis" and "feature-extraction".
+  for "text-classification" / "sentiment-analysis", "feature-extraction",
+  "fill-mask" and "zero-shot-classification".
 - encore.SentenceEncoder(model=None).encode(...): sentence-transformers'.
 - encore.Model / encore.Session: tokens, logits, scores, embeddings and
   per-token hidden states as numpy.
@@ -47,7 +48,13 @@ from ._encore import (  # noqa: E402
 from ._encore import set_log_handler as _set_log_handler  # noqa: E402
 from ._core import Encoding, Model, Session, SessionPool  # noqa: E402
 from ._models import default_model_dir  # noqa: E402
-from ._pipeline import FeatureExtractionPipeline, TextClassificationPipeline, pipeline  # noqa: E402
+from ._pipeline import (  # noqa: E402
+    FeatureExtractionPipeline,
+    FillMaskPipeline,
+    TextClassificationPipeline,
+    ZeroShotClassificationPipeline,
+    pipeline,
+)
 from ._sentence import SentenceEncoder  # noqa: E402
 
 __version__ = _build_info.version
@@ -68,7 +75,8 @@ _set_log_handler(_log)
 _atexit.register(_set_log_handler, None)
 
 __all__ = [
-    "DeviceError", "Encoding", "Error", "FeatureExtractionPipeline", "InputError", "Model", "ModelError",
+    "DeviceError", "Encoding", "Error", "FeatureExtractionPipeline", "FillMaskPipeline", "InputError", "Model",
+    "ModelError", "ZeroShotClassificationPipeline",
     "ModelFileError", "OutOfMemoryError", "SentenceEncoder", "Session", "SessionPool",
     "TextClassificationPipeline", "UnsupportedError", "default_model_dir", "has_cuda", "pipeline",
 ]

@@ -196,6 +196,16 @@ class Session:
         return self._run(_KIND_EMBED, texts, text_pairs, self.model.hidden_size,
                          pooling=pooling or "default", normalize=bool(normalize))
 
+    def fill_mask(self, text, *, top_k=5, targets=None):
+        """The masks of one text filled: a list per mask of (score, token,
+        token_str, sequence) tuples, best first (encore_session_fill_mask)."""
+        return self._session.fill_mask(text, top_k, targets)
+
+    def zero_shot(self, text, labels, *, hypothesis_template=None, multi_label=False):
+        """Zero-shot scores of candidate labels for one text: (scores in the
+        labels' order, label indices best first) (encore_session_zero_shot)."""
+        return self._session.zero_shot(text, labels, hypothesis_template, bool(multi_label))
+
     def hidden_states(self, texts, text_pairs=None, *, truncation=False, truncation_side="right"):
         """Every token's last hidden state, special tokens included, tokenized as
         transformers' tokenizer call does (truncation=True cuts at the model's

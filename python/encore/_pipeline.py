@@ -6,7 +6,9 @@ returns for the same directory: the same nesting, labels and keys, scores
 within 1e-5 (python/tests/test_pipeline_parity.py holds it to dumps of
 transformers itself). ``encore.pipeline("feature-extraction")`` returns
 every token's last hidden state as transformers' does, within 1e-4
-(python/tests/test_feature_parity.py).
+(python/tests/test_feature_parity.py). ``encore.pipeline("fill-mask")``
+and ``encore.pipeline("zero-shot-classification")`` return what
+transformers' do (python/tests/test_fill_mask_zero_shot.py).
 """
 
 import itertools
@@ -300,18 +302,135 @@ class FeatureExtractionPipeline(_Pipeline):
         return result
 
 
+def _model_arg(model, task, weights):
+    if model is None:
+        raise ValueError("the %s pipeline has no default model: pass model=DIR (a %s)" % (
+            task, "BertForMaskedLM or DistilBertForMaskedLM" if task == "fill-mask" else "NLI sequence classifier"))
+    return model if isinstance(model, Model) else Model(model, weights=weights)
+
+
+def _check_unknown(unknown):
+    if unknown:
+        raise TypeError("unexpected arguments: %s" % ", ".join(sorted(unknown)))
+
+
+class FillMaskPipeline:
+    """``pipe(inputs, top_k=5, targets=None)`` as transformers'
+    pipeline("fill-mask"): a str gives a list of
+    ``{"score", "token", "token_str", "sequence"}`` best first, or one such
+    list per mask when the text has several; a list of texts gives one result
+    per text (a list of one text gives its result alone, as transformers
+    does). ``targets``: a str or a list of str to score only those.
+    """
+
+    def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
+                 **defaults):
+        self.model = _model_arg(model, "fill-mask", weights)
+        _check_batch_size(batch_size)
+        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
+        self._defaults = defaults
+        self._sanitize(**defaults)
+
+    @property
+    def device(self):
+        return self._pool.device
+
+    @staticmethod
+    def _sanitize(top_k=5, targets=None, **unknown):
+        _check_unknown(unknown)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError("top_k must be an int >= 1, not %r" % (top_k,))
+        if isinstance(targets, str):
+            targets = [targets]
+        elif isinstance(targets, tuple):
+            targets = list(targets)
+        if targets is not None and not isinstance(targets, list):
+            raise TypeError("targets must be None, a str or a list of str")
+        return top_k, targets
+
+    def _one(self, text, top_k, targets):
+        rows = self._pool.run("fill_mask", text, top_k=top_k, targets=targets)
+        out = [[{"score": s, "token": t, "token_str": ts, "sequence": seq} for s, t, ts, seq in row] for row in rows]
+        return out[0] if len(out) == 1 else out
+
+    def __call__(self, inputs, **kwargs):
+        top_k, targets = self._sanitize(**{**self._defaults, **kwargs})
+        if isinstance(inputs, (list, tuple)):
+            if not inputs:
+                raise _encore.InputError("inputs is an empty list: give at least one text")
+            out = [self._one(x, top_k, targets) for x in inputs]
+            return out[0] if len(out) == 1 else out
+        return self._one(inputs, top_k, targets)
+
+
+class ZeroShotClassificationPipeline:
+    """``pipe(sequences, candidate_labels, hypothesis_template="This example
+    is {}.", multi_label=False)`` as transformers'
+    pipeline("zero-shot-classification") with an NLI classifier: a str gives
+    ``{"sequence", "labels", "scores"}``, labels best first; a list gives one
+    such dict per text. ``candidate_labels``: a list of str, or one str of
+    comma-separated labels (split and stripped as transformers does).
+    """
+
+    def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
+                 **defaults):
+        self.model = _model_arg(model, "zero-shot-classification", weights)
+        _check_batch_size(batch_size)
+        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
+        self._defaults = defaults
+
+    @property
+    def device(self):
+        return self._pool.device
+
+    @staticmethod
+    def _sanitize(candidate_labels=None, hypothesis_template="This example is {}.", multi_label=False, **unknown):
+        _check_unknown(unknown)
+        if isinstance(candidate_labels, str):
+            candidate_labels = [label.strip() for label in candidate_labels.split(",") if label.strip()]
+        elif isinstance(candidate_labels, tuple):
+            candidate_labels = list(candidate_labels)
+        if candidate_labels is None:
+            candidate_labels = []
+        if not isinstance(candidate_labels, list):
+            raise TypeError("candidate_labels must be a str or a list of str")
+        if not isinstance(hypothesis_template, str):
+            raise TypeError("hypothesis_template must be a str")
+        return candidate_labels, hypothesis_template, bool(multi_label)
+
+    def _one(self, text, labels, template, multi_label):
+        scores, order = self._pool.run("zero_shot", text, labels, hypothesis_template=template,
+                                       multi_label=multi_label)
+        return {"sequence": text, "labels": [labels[i] for i in order], "scores": [scores[i] for i in order]}
+
+    def __call__(self, sequences, *args, **kwargs):
+        if len(args) == 1 and "candidate_labels" not in kwargs:
+            kwargs["candidate_labels"] = args[0]
+        elif args:
+            raise ValueError("Unable to understand extra arguments %r" % (args,))
+        labels, template, multi_label = self._sanitize(**{**self._defaults, **kwargs})
+        if isinstance(sequences, (list, tuple)):
+            if not sequences:
+                raise _encore.InputError("sequences is an empty list: give at least one text")
+            return [self._one(x, labels, template, multi_label) for x in sequences]
+        return self._one(sequences, labels, template, multi_label)
+
+
 _TASKS = {
     "text-classification": TextClassificationPipeline,
     "sentiment-analysis": TextClassificationPipeline,
     "feature-extraction": FeatureExtractionPipeline,
+    "fill-mask": FillMaskPipeline,
+    "zero-shot-classification": ZeroShotClassificationPipeline,
 }
 
 
 def pipeline(task, model=None, device=None, precision=None, threads=None, batch_size=32, weights="fp32", **kwargs):
     """A callable with transformers' pipeline semantics.
 
-    task: "text-classification" (or "sentiment-analysis") or
-    "feature-extraction". model: a model directory, an encore.Model, or
+    task: "text-classification" (or "sentiment-analysis"),
+    "feature-extraction", "fill-mask" or "zero-shot-classification" (these
+    two need model=DIR). model: a model directory, an encore.Model, or
     None for the default model of the task (see encore.default_model_dir).
     device: "cpu", "cuda" or "auto" (CUDA on a CUDA build with a GPU, else
     the CPU with one log line); None takes $ENCORE_DEVICE, else "cpu". precision: None (fp32 on the CPU, fp16 on

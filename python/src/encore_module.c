@@ -698,12 +698,174 @@ done:
     return result;
 }
 
+/* Session.fill_mask(text, top_k=5, targets=None) -> [[(score, token,
+ * token_str, sequence), ...] per mask]: encore_session_fill_mask. targets:
+ * None or a list of str. */
+static PyObject *session_fill_mask(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"text", "top_k", "targets", NULL};
+    SessionObject *s = (SessionObject *)self;
+    PyObject *text = NULL, *targets = Py_None;
+    int top_k = 5;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|iO:fill_mask", keywords, &text, &top_k, &targets)) return NULL;
+    PyObject *text_bytes = utf8_of(text, "the text", -1);
+    if (!text_bytes) return NULL;
+    PyObject *keep = NULL, *out = NULL;
+    const char **tlist = NULL;
+    Py_ssize_t nt = 0;
+    if (targets != Py_None) {
+        if (!PyList_Check(targets)) {
+            PyErr_SetString(PyExc_TypeError, "targets must be None or a list of str");
+            goto done;
+        }
+        nt = PyList_Size(targets);
+        keep = PyList_New(nt);
+        tlist = calloc((size_t)(nt > 0 ? nt : 1), sizeof *tlist);
+        if (!keep || !tlist) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < nt; i++) {
+            PyObject *b = utf8_of(PyList_GetItem(targets, i), "target", i);
+            if (!b) goto done;
+            PyList_SetItem(keep, i, b);
+            tlist[i] = PyBytes_AsString(b);
+        }
+    }
+    if (s->busy) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                     "this session is running a call on another thread; give each thread its own session");
+        goto done;
+    }
+    encore_fill_mask_params p = encore_fill_mask_default_params();
+    p.top_k = top_k;
+    p.targets = tlist;
+    p.n_targets = (int)nt;
+    encore_fill_mask_result *r = NULL;
+    encore_status st;
+    char message[1024] = "";
+    const char *t = PyBytes_AsString(text_bytes);
+    s->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = encore_session_fill_mask(s->session, t, p, &r);
+    if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
+    Py_END_ALLOW_THREADS
+    s->busy = 0;
+    if (st != ENCORE_STATUS_OK) {
+        raise_status(st, message);
+        goto done;
+    }
+    out = PyList_New(r->n_masks);
+    for (int m = 0; out && m < r->n_masks; m++) {
+        PyObject *row = PyList_New(r->k);
+        if (!row) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SetItem(out, m, row);
+        for (int j = 0; j < r->k; j++) {
+            const encore_fill_mask_prediction *pr = &r->predictions[(size_t)m * r->k + j];
+            PyObject *item = Py_BuildValue("(disO)", (double)pr->score, (int)pr->token, pr->token_str, Py_None);
+            PyObject *seq = item ? PyUnicode_DecodeUTF8(pr->sequence, (Py_ssize_t)strlen(pr->sequence), "replace")
+                                 : NULL;
+            if (!item || !seq) {
+                Py_XDECREF(item);
+                Py_CLEAR(out);
+                break;
+            }
+            PyTuple_SetItem(item, 3, seq); /* steals seq, drops the None */
+            PyList_SetItem(row, j, item);
+        }
+    }
+    encore_fill_mask_result_free(r);
+done:
+    free(tlist);
+    Py_XDECREF(keep);
+    Py_DECREF(text_bytes);
+    return out;
+}
+
+/* Session.zero_shot(text, labels, hypothesis_template=None,
+ * multi_label=False) -> (scores in the labels' order, order best first):
+ * encore_session_zero_shot. labels: a list of str. */
+static PyObject *session_zero_shot(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"text", "labels", "hypothesis_template", "multi_label", NULL};
+    SessionObject *s = (SessionObject *)self;
+    PyObject *text = NULL, *labels = NULL, *tpl = Py_None;
+    int multi_label = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO!|Op:zero_shot", keywords, &text, &PyList_Type, &labels, &tpl,
+                                     &multi_label))
+        return NULL;
+    PyObject *text_bytes = utf8_of(text, "the text", -1);
+    if (!text_bytes) return NULL;
+    PyObject *tpl_bytes = NULL, *keep = NULL, *out = NULL;
+    const char **llist = NULL;
+    float *scores = NULL;
+    int *order = NULL;
+    const Py_ssize_t n = PyList_Size(labels);
+    if (tpl != Py_None && !(tpl_bytes = utf8_of(tpl, "hypothesis_template", -1))) goto done;
+    keep = PyList_New(n);
+    llist = calloc((size_t)(n > 0 ? n : 1), sizeof *llist);
+    scores = calloc((size_t)(n > 0 ? n : 1), sizeof *scores);
+    order = calloc((size_t)(n > 0 ? n : 1), sizeof *order);
+    if (!keep || !llist || !scores || !order) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = utf8_of(PyList_GetItem(labels, i), "candidate label", i);
+        if (!b) goto done;
+        PyList_SetItem(keep, i, b);
+        llist[i] = PyBytes_AsString(b);
+    }
+    if (s->busy) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                     "this session is running a call on another thread; give each thread its own session");
+        goto done;
+    }
+    encore_zero_shot_params p = encore_zero_shot_default_params();
+    if (tpl_bytes) p.hypothesis_template = PyBytes_AsString(tpl_bytes);
+    p.multi_label = multi_label;
+    encore_status st;
+    char message[1024] = "";
+    const char *t = PyBytes_AsString(text_bytes);
+    s->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = encore_session_zero_shot(s->session, t, llist, (int)n, p, scores, order);
+    if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
+    Py_END_ALLOW_THREADS
+    s->busy = 0;
+    if (st != ENCORE_STATUS_OK) {
+        raise_status(st, message);
+        goto done;
+    }
+    PyObject *sl = PyList_New(n), *ol = PyList_New(n);
+    for (Py_ssize_t i = 0; sl && ol && i < n; i++) {
+        PyList_SetItem(sl, i, PyFloat_FromDouble((double)scores[i]));
+        PyList_SetItem(ol, i, PyLong_FromLong(order[i]));
+    }
+    if (sl && ol) out = PyTuple_Pack(2, sl, ol);
+    Py_XDECREF(sl);
+    Py_XDECREF(ol);
+done:
+    free(llist);
+    free(scores);
+    free(order);
+    Py_XDECREF(keep);
+    Py_XDECREF(tpl_bytes);
+    Py_DECREF(text_bytes);
+    return out;
+}
+
 static PyMethodDef session_methods[] = {
     {"run", (PyCFunction)(void (*)(void))session_run, METH_VARARGS | METH_KEYWORDS,
      "run(kind, texts, text_pairs=None, truncation=True, pooling='default', normalize=False) -> bytearray"},
     {"hidden_states", (PyCFunction)(void (*)(void))session_hidden_states, METH_VARARGS | METH_KEYWORDS,
      "hidden_states(texts, text_pairs=None, truncation=False, truncation_side='right') -> "
      "(bytearray of float32, bytearray of int32 n_tokens)"},
+    {"fill_mask", (PyCFunction)(void (*)(void))session_fill_mask, METH_VARARGS | METH_KEYWORDS,
+     "fill_mask(text, top_k=5, targets=None) -> [[(score, token, token_str, sequence), ...] per mask]"},
+    {"zero_shot", (PyCFunction)(void (*)(void))session_zero_shot, METH_VARARGS | METH_KEYWORDS,
+     "zero_shot(text, labels, hypothesis_template=None, multi_label=False) -> (scores, order)"},
     {NULL, NULL, 0, NULL},
 };
 

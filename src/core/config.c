@@ -13,13 +13,51 @@
 static const struct {
     const char *name;
     encore_architecture architecture;
-    int is_distilbert, has_head;
+    int is_distilbert, has_head, has_mlm;
 } architectures[] = {
-    {"BertModel", ENCORE_ARCHITECTURE_BERT_MODEL, 0, 0},
-    {"BertForSequenceClassification", ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION, 0, 1},
-    {"DistilBertModel", ENCORE_ARCHITECTURE_DISTILBERT_MODEL, 1, 0},
-    {"DistilBertForSequenceClassification", ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, 1, 1},
+    {"BertModel", ENCORE_ARCHITECTURE_BERT_MODEL, 0, 0, 0},
+    {"BertForSequenceClassification", ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION, 0, 1, 0},
+    {"DistilBertModel", ENCORE_ARCHITECTURE_DISTILBERT_MODEL, 1, 0, 0},
+    {"DistilBertForSequenceClassification", ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, 1, 1, 0},
+    {"BertForMaskedLM", ENCORE_ARCHITECTURE_BERT_MASKED_LM, 0, 0, 1},
+    {"DistilBertForMaskedLM", ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM, 1, 0, 1},
 };
+
+static int starts_with_entail(const char *label) {
+    static const char prefix[] = "entail";
+    for (size_t i = 0; i < sizeof prefix - 1; i++) {
+        char c = label[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != prefix[i]) return 0;
+    }
+    return 1;
+}
+
+/* The zero-shot pipeline's entailment id: the first label of label2id (in
+ * the file's order) that starts with "entail"; transformers builds label2id
+ * from id2label when config.json has none. An id outside the labels counts
+ * as none. */
+static void find_entailment(const cJSON *root, encore_config *cfg) {
+    cfg->entailment_id = -1;
+    const cJSON *label2id = cJSON_GetObjectItemCaseSensitive(root, "label2id");
+    if (cJSON_IsObject(label2id)) {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, label2id) {
+            if (!item->string || !starts_with_entail(item->string)) continue;
+            if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < cfg->n_labels &&
+                item->valuedouble == (double)(int)item->valuedouble)
+                cfg->entailment_id = (int)item->valuedouble;
+            return;
+        }
+        return;
+    }
+    for (int i = 0; i < cfg->n_labels; i++) {
+        if (starts_with_entail(cfg->labels[i])) {
+            cfg->entailment_id = i;
+            return;
+        }
+    }
+}
 
 /* An integer in [lo, hi]: checked as a double before any conversion (a
  * double out of int's range converts to nothing defined). */
@@ -99,6 +137,8 @@ static encore_status parse_labels(const cJSON *root, const char *path, encore_co
     for (int i = 0; i < n; i++)
         if (!cfg->labels[i]) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
 
+    find_entailment(root, cfg);
+
     /* The text-classification pipeline's default function_to_apply. */
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "problem_type");
     const char *problem = cJSON_IsString(pt) ? pt->valuestring : "";
@@ -128,13 +168,15 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
             cfg->architecture = architectures[i].architecture;
             cfg->is_distilbert = architectures[i].is_distilbert;
             cfg->has_head = architectures[i].has_head;
+            cfg->has_mlm = architectures[i].has_mlm;
             found = 1;
         }
     }
     if (!found)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED,
                            "%s: architecture '%s' is not supported (BertModel, BertForSequenceClassification, "
-                           "DistilBertModel, DistilBertForSequenceClassification are)",
+                           "BertForMaskedLM, DistilBertModel, DistilBertForSequenceClassification, "
+                           "DistilBertForMaskedLM are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 
@@ -183,6 +225,7 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
 
 encore_status encore_config_load(const char *dir, encore_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
+    cfg->entailment_id = -1;
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     char *text = encore_read_file(path, NULL);

@@ -35,6 +35,7 @@ typedef struct encore_config {
     char architecture_name[64];
     int is_distilbert;
     int has_head;                 /* a sequence-classification head */
+    int has_mlm;                  /* a masked-language-model head (fill-mask) */
     int vocab_size;
     int hidden_size;              /* C */
     int n_layers;
@@ -46,6 +47,9 @@ typedef struct encore_config {
     encore_activation activation;
     int n_labels;
     char **labels;                /* (n_labels) id2label, in id order */
+    int entailment_id;            /* the id of label2id's first label that starts with
+                                     "entail" (any case), as the zero-shot pipeline
+                                     finds it; -1 when none does */
     encore_score_function score_function;
 } encore_config;
 

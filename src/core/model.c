@@ -201,6 +201,8 @@ static size_t implied_weights(const encore_config *c) {
         n = encore_size_add(n, encore_size_mul(C, C) + C);
         n = encore_size_add(n, encore_size_mul((size_t)c->n_labels, C + 1));
     }
+    if (c->has_mlm) /* transform C x C + C, LayerNorm 2C, decoder bias V (the decoder is tied) */
+        n = encore_size_add(n, encore_size_add(encore_size_mul(C, C) + 3 * C, (size_t)c->vocab_size));
     return n;
 }
 
@@ -249,6 +251,40 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
     return ENCORE_STATUS_OK;
 }
 
+/* The fill-mask head, fp32 like the classification head (it is read once
+ * per mask, and its error would reach the scores undamped). */
+static encore_status load_mlm_head(encore_model *m, loader *ld) {
+    const encore_config *c = &m->config;
+    const int64_t C = c->hidden_size, V = c->vocab_size;
+    const encore_weights encoder_weights = ld->weights;
+    ld->weights = ENCORE_WEIGHTS_FP32;
+    const char *dense = c->is_distilbert ? "vocab_transform" : "cls.predictions.transform.dense";
+    const char *ln = c->is_distilbert ? "vocab_layer_norm" : "cls.predictions.transform.LayerNorm";
+    const char *decoder = c->is_distilbert ? "vocab_projector.weight" : "cls.predictions.decoder.weight";
+    /* BERT keeps the decoder's bias as cls.predictions.bias (older files:
+     * cls.predictions.decoder.bias, the same parameter). */
+    const char *bias = c->is_distilbert                                         ? "vocab_projector.bias"
+                       : find(ld, "cls.predictions.bias") || !find(ld, "cls.predictions.decoder.bias")
+                           ? "cls.predictions.bias"
+                           : "cls.predictions.decoder.bias";
+    char name[128];
+    encore_status s;
+    snprintf(name, sizeof name, "%s.weight", dense);
+    if ((s = take_packed(ld, name, C, C, &m->mlm_w))) return s;
+    snprintf(name, sizeof name, "%s.bias", dense);
+    if ((s = take(ld, name, C, 0, &m->mlm_b))) return s;
+    snprintf(name, sizeof name, "%s.weight", ln);
+    if ((s = take(ld, name, C, 0, &m->mlm_ln_g))) return s;
+    snprintf(name, sizeof name, "%s.bias", ln);
+    if ((s = take(ld, name, C, 0, &m->mlm_ln_b))) return s;
+    if ((s = take(ld, bias, V, 0, &m->mlm_bias))) return s;
+    /* Tied (tie_word_embeddings, the default): the file holds no decoder. */
+    m->mlm_decoder = m->word_emb;
+    if (find(ld, decoder) && (s = take(ld, decoder, V, C, &m->mlm_decoder))) return s;
+    ld->weights = encoder_weights;
+    return ENCORE_STATUS_OK;
+}
+
 /* One pass of the loader over every tensor (see loader). The pointers the
  * plan pass sets are NULL, and go into a throwaway model. */
 static encore_status load_tensors(encore_model *m, loader *ld) {
@@ -284,6 +320,7 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
             return s;
         ld->weights = encoder_weights;
     }
+    if (c->has_mlm && (s = load_mlm_head(m, ld))) return s;
     return ENCORE_STATUS_OK;
 }
 

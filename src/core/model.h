@@ -54,6 +54,18 @@ struct encore_model {
     encore_packed_matrix cls_w; /* (L, C) */
     float *cls_b;               /* (L) */
 
+    /* Masked-language-model head (fill-mask), computed at mask positions
+     * only. BERT: cls.predictions.transform.dense + act + LayerNorm, then
+     * the decoder; DistilBERT: vocab_transform + act + vocab_layer_norm,
+     * then vocab_projector. The decoder is tied to word_emb unless the file
+     * holds one of its own. */
+    encore_packed_matrix mlm_w; /* (C, C) */
+    float *mlm_b;               /* (C) */
+    float *mlm_ln_g;            /* (C) */
+    float *mlm_ln_b;            /* (C) */
+    float *mlm_decoder;         /* (V, C): word_emb, or the file's untied decoder */
+    float *mlm_bias;            /* (V) */
+
     float *arena;               /* every weight above lives in this one block,
                                    64-byte aligned */
 

@@ -138,6 +138,10 @@ const char *encore_session_last_error(const encore_session *s) { return s ? s->l
 
 encore_device encore_session_device(const encore_session *s) { return s->device; }
 
+const encore_model *encore_session_model(const encore_session *s) { return s->model; }
+int encore_session_truncates(const encore_session *s) { return s->params.truncate; }
+encore_status encore_session_fail(encore_session *s, encore_status status) { return session_fail(s, status); }
+
 /* One thread pool only: OpenMP. The forward pass's products split their
  * weight panels over the OpenMP threads (src/cpu/gemm_cpu.c); OpenBLAS, still
  * used by encore_linear_cpu (the CUDA tests' reference), is kept

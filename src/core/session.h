@@ -17,6 +17,13 @@ extern "C" {
 encore_status encore_session_hidden_states(encore_session *session, const encore_input *inputs, int n_inputs,
                                            float **out, int32_t *n_tokens);
 
+/* For the pipelines built on a session (pipelines.c): its model, whether it
+ * truncates, and the last-error hand-over (copies this thread's last error
+ * into the session and returns status). */
+const struct encore_model *encore_session_model(const encore_session *session);
+int encore_session_truncates(const encore_session *session);
+encore_status encore_session_fail(encore_session *session, encore_status status);
+
 /* The CUDA backend of a session that runs on a GPU, else NULL (always NULL
  * in a build without CUDA). */
 struct encore_cuda_session;

@@ -179,6 +179,10 @@ encore_status encore_cuda_layout_plan(const encore_config *c, int max_tokens, en
              carve(&off, &L->ints, encore_cuda_packed_capacity(max_tokens), sizeof(int32_t)) &&
              carve(&off, &L->pooled, T * C, sizeof(float)) && carve(&off, &L->pre, T * C, sizeof(float)) &&
              carve(&off, &L->logits, T * Lb, sizeof(float)) && carve(&off, &L->blas, ENCORE_CUDA_BLAS_WORKSPACE, 1);
+    if (ok && c->has_mlm)
+        ok = carve(&off, &L->mlm_rows, ENCORE_CUDA_MLM_ROWS + 1, sizeof(int32_t)) &&
+             carve(&off, &L->mlm_zero, C, sizeof(float)) &&
+             carve(&off, &L->mlm_logits, encore_size_mul(ENCORE_CUDA_MLM_ROWS, (size_t)c->vocab_size), sizeof(float));
     if (!ok)
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "a device workspace for %d tokens does not fit in memory",
                            max_tokens);
@@ -266,6 +270,15 @@ void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uint
         v.pre_b = place(&w, m->pre_b, C, 0);
         v.cls_w = place_matrix(&w, &m->cls_w, 0);
         v.cls_b = place(&w, m->cls_b, (size_t)c->n_labels, 0);
+    }
+    if (c->has_mlm) {
+        v.mlm_w = place_matrix(&w, &m->mlm_w, 0);
+        v.mlm_b = place(&w, m->mlm_b, C, 0);
+        v.mlm_ln_g = place(&w, m->mlm_ln_g, C, 0);
+        v.mlm_ln_b = place(&w, m->mlm_ln_b, C, 0);
+        v.mlm_bias = place(&w, m->mlm_bias, (size_t)c->vocab_size, 0);
+        v.mlm_decoder = m->mlm_decoder == m->word_emb ? v.word_emb
+                                                      : place(&w, m->mlm_decoder, (size_t)c->vocab_size * C, 0);
     }
     *bytes = w.off;
     if (view) *view = v;

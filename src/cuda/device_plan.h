@@ -91,6 +91,7 @@ void encore_cuda_pack_padded(const encore_batch *b, int T_b, int B_b, int32_t *s
  * these byte offsets (each aligned to ENCORE_CUDA_ALIGN), sized once for
  * batches of up to max_tokens tokens. */
 #define ENCORE_CUDA_ALIGN 256
+#define ENCORE_CUDA_MLM_ROWS 64 /* mask positions per pass of the MLM head */
 #define ENCORE_CUDA_BLAS_WORKSPACE (32u << 20) /* cuBLAS workspace: 32 MiB as advised for Hopper */
 
 typedef struct encore_cuda_layout {
@@ -104,6 +105,9 @@ typedef struct encore_cuda_layout {
     size_t pooled;            /* (B, C) fp32: pooled or first-token states */
     size_t pre;               /* (B, C) fp32: pre-classifier / pooler output */
     size_t logits;            /* (B, L) fp32 */
+    size_t mlm_rows;          /* (ENCORE_CUDA_MLM_ROWS + 1) int32: mask positions (fill-mask models only) */
+    size_t mlm_zero;          /* (C) fp32 zeros: the LayerNorm's absent bias */
+    size_t mlm_logits;        /* (ENCORE_CUDA_MLM_ROWS, V) fp32: the MLM head's output */
     size_t blas;              /* ENCORE_CUDA_BLAS_WORKSPACE bytes */
     size_t total;             /* bytes of the whole allocation */
 } encore_cuda_layout;
@@ -138,6 +142,9 @@ typedef struct encore_cuda_weights_view {
     float *emb_ln_g, *emb_ln_b;
     encore_cuda_layer_weights *layers; /* (n_layers), host memory, owned by the caller */
     float *pre_w, *pre_b, *cls_w, *cls_b; /* NULL without a head */
+    /* The MLM head, fp32; NULL without one. mlm_decoder (V, C) is word_emb
+     * when tied. */
+    float *mlm_w, *mlm_b, *mlm_ln_g, *mlm_ln_b, *mlm_decoder, *mlm_bias;
 } encore_cuda_weights_view;
 
 /* Lay out m's weights in one block of device memory at address base.

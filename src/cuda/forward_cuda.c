@@ -357,3 +357,74 @@ static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_c
         memcpy(out, s->result, bytes);
     return ENCORE_STATUS_OK;
 }
+
+static encore_status mlm(encore_cuda_session *s, const encore_batch *b, const int32_t *rows, int n_rows,
+                         float *probs) {
+    const encore_config *c = &s->model->config;
+    const encore_cuda_weights_view *W = &s->weights->view;
+    if (!c->has_mlm || !W->mlm_w)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no masked-language-model head", c->architecture_name);
+    encore_status e = check_batch(s, b);
+    if (e != ENCORE_STATUS_OK) return e;
+    for (int i = 0; i < n_rows; i++)
+        if (rows[i] < 0 || rows[i] >= b->T || (i > 0 && rows[i] <= rows[i - 1]))
+            return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "mask row %d is out of order or outside the batch", i);
+    const int C = c->hidden_size, V = c->vocab_size;
+    cudaStream_t st = s->stream;
+    ENCORE_CUDA_CHECK(cudaSetDevice(s->device));
+    /* The encoder alone, unpadded and eagerly (no graph): the hidden state
+     * stays in the workspace's x. */
+    encore_cuda_packed p;
+    encore_cuda_pack(b, s->staging, &p);
+    ENCORE_CUDA_CHECK(cudaMemcpyAsync(s->ws + s->layout.ints, s->staging, p.n_ints * sizeof(int32_t),
+                                      cudaMemcpyHostToDevice, st));
+    if ((e = enqueue(s, &p, ENCORE_CUDA_OUTPUT_HIDDEN, ENCORE_POOLING_DEFAULT, 0)) != ENCORE_STATUS_OK) {
+        cudaStreamSynchronize(st);
+        return e;
+    }
+#define RUN(call)                                       \
+    do {                                                \
+        if ((e = (call)) != ENCORE_STATUS_OK) {         \
+            cudaStreamSynchronize(st);                  \
+            return e;                                   \
+        }                                               \
+    } while (0)
+    const void *x = s->ws + s->layout.x;                      // (T, C) dtype
+    int32_t *d_rows = (int32_t *)(s->ws + s->layout.mlm_rows); // (R + 1)
+    float *zero = (float *)(s->ws + s->layout.mlm_zero);       // (C)
+    float *h = (float *)(s->ws + s->layout.pooled);            // (R, C) the masks' hidden states, then zeros
+    float *t = (float *)(s->ws + s->layout.pre);               // (R, C) the transform
+    float *logits = (float *)(s->ws + s->layout.mlm_logits);   // (R, V)
+    ENCORE_CUDA_CHECK(cudaMemsetAsync(zero, 0, (size_t)C * sizeof(float), st));
+    for (int r0 = 0; r0 < n_rows; r0 += ENCORE_CUDA_MLM_ROWS) {
+        const int n = n_rows - r0 < ENCORE_CUDA_MLM_ROWS ? n_rows - r0 : ENCORE_CUDA_MLM_ROWS;
+        /* The masks' rows, gathered as the first tokens of one-token
+         * "sequences" starting at each mask (the pooler's CLS gather). */
+        int32_t *h_rows = s->staging;  // the packed batch is on the device already
+        ENCORE_CUDA_CHECK(cudaStreamSynchronize(st));
+        memcpy(h_rows, rows + r0, (size_t)n * sizeof(int32_t));
+        h_rows[n] = b->T;
+        ENCORE_CUDA_CHECK(cudaMemcpyAsync(d_rows, h_rows, (size_t)(n + 1) * sizeof(int32_t), cudaMemcpyHostToDevice, st));
+        RUN(encore_pool_cuda(x, d_rows, n, C, ENCORE_POOLING_CLS, 0, s->dtype, h, st));
+        RUN(encore_linear_cuda(s->blas, s->handle, h, W->mlm_w, n, C, C, ENCORE_CUDA_F32, t));
+        RUN(encore_bias_act_cuda(t, W->mlm_b, c->activation, n, C, ENCORE_CUDA_F32, st));
+        ENCORE_CUDA_CHECK(cudaMemsetAsync(h, 0, (size_t)n * C * sizeof(float), st));
+        RUN(encore_bias_residual_layernorm_cuda(t, zero, h, W->mlm_ln_g, W->mlm_ln_b, c->layer_norm_eps, n, C,
+                                                ENCORE_CUDA_F32, st));
+        RUN(encore_linear_cuda(s->blas, s->handle, t, W->mlm_decoder, n, V, C, ENCORE_CUDA_F32, logits));
+        RUN(encore_scores_cuda(logits, W->mlm_bias, n, V, ENCORE_SCORE_FUNCTION_SOFTMAX, st));
+        ENCORE_CUDA_CHECK(cudaMemcpyAsync(probs + (size_t)r0 * V, logits, (size_t)n * V * sizeof(float),
+                                          cudaMemcpyDeviceToHost, st));
+    }
+#undef RUN
+    ENCORE_CUDA_CHECK(cudaStreamSynchronize(st));
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_cuda_session_mlm(encore_cuda_session *s, const encore_batch *b, const int32_t *rows, int n_rows,
+                                      float *probs) {
+    const int prev = current_device();
+    const encore_status st = mlm(s, b, rows, n_rows, probs);
+    restore_device(prev, s->device);
+    return st;
+}

@@ -53,6 +53,14 @@ encore_cuda_graph_stats encore_cuda_session_graph_stats(const encore_cuda_sessio
 encore_status encore_cuda_session_run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
                                       encore_pooling pooling, int normalize, float *out);
 
+/* Fill-mask: run batch b through the encoder, then the masked-language-
+ * model head on the hidden states of tokens rows[0, n_rows) (increasing
+ * positions in the packed batch), ENCORE_CUDA_MLM_ROWS at a time: dense +
+ * activation + LayerNorm, the (V, C) decoder and its bias, and a softmax
+ * over the vocabulary, all in fp32. probs: (n_rows, V). Synchronous. */
+encore_status encore_cuda_session_mlm(encore_cuda_session *s, const encore_batch *b, const int32_t *rows, int n_rows,
+                                      float *probs);
+
 #ifdef __cplusplus
 }
 #endif

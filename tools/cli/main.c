@@ -3,6 +3,8 @@
  *   encore classify --model DIR [options] [TEXT ...]
  *   encore embed    --model DIR [options] [TEXT ...]
  *   encore tokenize --model DIR [options] [TEXT ...]
+ *   encore fill-mask --model DIR [--top-k N] [--targets A,B] [TEXT ...]
+ *   encore zero-shot --model DIR --labels A,B [TEXT ...]
  *
  * Texts come from the arguments, or one per line on stdin. Output is one JSON
  * line per text, in input order. */
@@ -12,6 +14,7 @@
 #include "json_out.h"
 #include "parse_number.h"
 #include "read_file.h"
+#include "pipelines.h"
 #include "pull.h"
 #include "serve.h"
 #include "score.h"
@@ -48,6 +51,10 @@ static void usage(FILE *f) {
             "  encore classify --model DIR [--top-k N|all] [--pair TEXT] [--tsv] [TEXT ...]\n"
             "  encore embed    --model DIR [--pooling mean|cls] [--normalize] [TEXT ...]\n"
             "  encore tokenize --model DIR [--pair TEXT] [--tsv] [TEXT ...]\n"
+            "  encore fill-mask --model DIR [--top-k N] [--targets A,B] [TEXT ...]\n"
+            "                  pipeline(\"fill-mask\") (encore fill-mask --help)\n"
+            "  encore zero-shot --model DIR --labels A,B [--hypothesis-template T] [--multi-label] [TEXT ...]\n"
+            "                  pipeline(\"zero-shot-classification\") (encore zero-shot --help)\n"
             "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
             "  encore models   where the default models live, and the models in the Hugging Face cache\n"
             "  encore pull     MODEL_ID [--revision main] [--cache DIR] [--endpoint URL]\n"
@@ -383,6 +390,8 @@ int main(int argc, char **argv) {
     }
     if (argc >= 2 && strcmp(argv[1], "pull") == 0) return encore_cli_pull(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) return encore_cli_serve(argc - 1, argv + 1, default_model_dir());
+    if (argc >= 2 && (strcmp(argv[1], "fill-mask") == 0 || strcmp(argv[1], "zero-shot") == 0))
+        return encore_cli_pipeline(argc - 1, argv + 1, default_model_dir());
     if (argc >= 2 && strcmp(argv[1], "score") == 0) return encore_cli_score(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0) return encore_cli_bench(argc - 1, argv + 1, default_model_dir());
     if (!parse_args(argc, argv, &o, &first_text)) {

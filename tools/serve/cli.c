@@ -361,6 +361,7 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
     if (c.quiet) encore_log_set(quiet_log, NULL);
 
     serve_ctx ctx = {.cfg = c};
+    pthread_mutex_init(&ctx.pipeline_lock, NULL);
     encore_model *model = NULL;
     encore_model_params mp = encore_model_default_params();
     mp.weights = c.weights;
@@ -427,6 +428,8 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
 done:
     serve_http_stop(http);
     serve_batcher_free(ctx.batcher);
+    encore_session_free(ctx.pipeline_session);
+    pthread_mutex_destroy(&ctx.pipeline_lock);
     encore_encoding_free(ctx.probe);
     serve_metrics_free(ctx.metrics);
     encore_model_free(model);

@@ -8,6 +8,7 @@
 #include "encore.h"
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -49,6 +50,8 @@ typedef struct serve_ctx {
     const char *default_prompt;      /* put before every text that asks for no prompt; NULL: none */
     atomic_int inference_requests;   /* inference requests admitted and not yet answered */
     atomic_int draining;             /* shutting down: new requests get 503 */
+    pthread_mutex_t pipeline_lock;   /* one fill-mask / zero-shot request at a time */
+    encore_session *pipeline_session; /* theirs, made at the first one (pipelines.c) */
 } serve_ctx;
 
 /* The memory a request with a body of len bytes may take while it is
@@ -106,6 +109,13 @@ void serve_route_rerank(serve_ctx *ctx, const char *body, size_t len, double t_s
 void serve_route_embed_sparse(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
 /* A classifier with one label: TEI's re-ranker (/rerank). */
 int serve_model_is_reranker(const serve_ctx *ctx);
+/* POST / on a fill-mask model, or on an NLI classifier with
+ * "candidate_labels" in "parameters" (zero-shot), in pipelines.c. */
+int serve_model_is_fill_mask(const serve_ctx *ctx);
+int serve_model_is_nli(const serve_ctx *ctx);
+/* Answer the request and return 1, or return 0 when it is not one for the
+ * pipelines (a classifier's request without candidate_labels). */
+int serve_route_pipeline(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
 
 /* The HTTP listener, in http.c. */
 typedef struct serve_http serve_http;
