@@ -113,3 +113,34 @@ int fuzz_same_encoding(const encore_encoding *a, const encore_encoding *b) {
            memcmp(a->type_ids, b->type_ids, n) == 0 && memcmp(a->sequence_ids, b->sequence_ids, n) == 0 &&
            memcmp(a->offsets, b->offsets, 2 * n) == 0;
 }
+
+int fuzz_load_and_run(const uint8_t *data, size_t size, const char *first_name, const char *second_name,
+                      const encore_input texts[2], int cls_pass) {
+    if (size < 3) return 0;
+    const encore_weights weights[3] = {ENCORE_WEIGHTS_FP32, ENCORE_WEIGHTS_BF16, ENCORE_WEIGHTS_INT8};
+    encore_model_params mp = encore_model_default_params();
+    mp.weights = weights[data[0] % 3];
+    size_t n = (size_t)data[1] | (size_t)data[2] << 8;
+    if (n > size - 3) n = size - 3;
+    fuzz_write(first_name, data + 3, n);
+    fuzz_write(second_name, data + 3 + n, size - 3 - n);
+    encore_model *m = NULL;
+    if (encore_model_load(fuzz_dir(), mp, &m) != ENCORE_STATUS_OK) {
+        FUZZ_CHECK(m == NULL, "a failed load left a model");
+        return 0;
+    }
+    encore_session_params sp = encore_session_default_params();
+    sp.n_threads = 1;
+    encore_session *s = NULL;
+    if (encore_session_create(m, sp, &s) == ENCORE_STATUS_OK) {
+        const int labels = encore_model_n_labels(m), hidden = encore_model_hidden_size(m);
+        float *out = malloc(sizeof(float) * 2 * (size_t)(labels > hidden ? labels : hidden));
+        if (labels > 0) encore_session_classify(s, texts, 2, out);
+        encore_session_embed(s, texts, 2, ENCORE_POOLING_MEAN, 1, out);
+        if (cls_pass) encore_session_embed(s, texts, 1, ENCORE_POOLING_CLS, 0, out);
+        free(out);
+        encore_session_free(s);
+    }
+    encore_model_free(m);
+    return 0;
+}

@@ -55,6 +55,15 @@ int fuzz_split(const uint8_t *data, size_t size, const uint8_t **parts, size_t *
 /* A NUL-terminated copy of n bytes (free it). */
 char *fuzz_strndup(const uint8_t *data, size_t n);
 
+/* The model harnesses' input: byte 0 picks the weights (fp32, bf16, int8),
+ * bytes 1-2 the length of the first file; the rest is that file (written as
+ * first_name) then the second (second_name), in fuzz_dir(). The directory is
+ * loaded; a load that fails must leave no model. A model that loads
+ * classifies (when it has labels) and embeds texts (2 inputs, the second a
+ * pair), with [CLS] pooling too when cls_pass. Returns 0. */
+int fuzz_load_and_run(const uint8_t *data, size_t size, const char *first_name, const char *second_name,
+                      const encore_input texts[2], int cls_pass);
+
 /* Do two encodings (either may be NULL) hold the same tokens? */
 int fuzz_same_encoding(const encore_encoding *a, const encore_encoding *b);
 

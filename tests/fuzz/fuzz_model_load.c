@@ -19,32 +19,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_write("tokenizer_config.json", "{\"do_lower_case\": true}", 23);
         ready = 1;
     }
-    if (size < 3) return 0;
-    const encore_weights weights[3] = {ENCORE_WEIGHTS_FP32, ENCORE_WEIGHTS_BF16, ENCORE_WEIGHTS_INT8};
-    encore_model_params mp = encore_model_default_params();
-    mp.weights = weights[data[0] % 3];
-    size_t n = (size_t)data[1] | (size_t)data[2] << 8;
-    if (n > size - 3) n = size - 3;
-    fuzz_write("config.json", data + 3, n);
-    fuzz_write("model.safetensors", data + 3 + n, size - 3 - n);
-    encore_model *m = NULL;
-    if (encore_model_load(fuzz_dir(), mp, &m) != ENCORE_STATUS_OK) {
-        FUZZ_CHECK(m == NULL, "a failed load left a model");
-        return 0;
-    }
-    encore_session_params sp = encore_session_default_params();
-    sp.n_threads = 1;
-    encore_session *s = NULL;
-    if (encore_session_create(m, sp, &s) == ENCORE_STATUS_OK) {
-        encore_input in[2] = {{"the film , a b c !", NULL}, {"ok", "the films e d"}};
-        const int labels = encore_model_n_labels(m), hidden = encore_model_hidden_size(m);
-        float *out = malloc(sizeof(float) * 2 * (size_t)(labels > hidden ? labels : hidden));
-        if (labels > 0) encore_session_classify(s, in, 2, out);
-        encore_session_embed(s, in, 2, ENCORE_POOLING_MEAN, 1, out);
-        encore_session_embed(s, in, 1, ENCORE_POOLING_CLS, 0, out);
-        free(out);
-        encore_session_free(s);
-    }
-    encore_model_free(m);
-    return 0;
+    const encore_input texts[2] = {{"the film , a b c !", NULL}, {"ok", "the films e d"}};
+    return fuzz_load_and_run(data, size, "config.json", "model.safetensors", texts, 1);
 }
