@@ -268,6 +268,27 @@ static PyObject *utf8_of(PyObject *obj, const char *what, Py_ssize_t index) {
     return bytes;
 }
 
+/* The UTF-8 of every str in list (what names an item in errors): *keep gets
+ * a new list of the bytes objects, *items (calloc'ed) their char pointers,
+ * which live as long as *keep. Returns 0, or -1 with the exception set (the
+ * caller frees *items and releases *keep either way). */
+static int utf8_strings(PyObject *list, const char *what, PyObject **keep, const char ***items) {
+    const Py_ssize_t n = PyList_Size(list);
+    *keep = PyList_New(n);
+    *items = calloc((size_t)(n > 0 ? n : 1), sizeof **items);
+    if (!*keep || !*items) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *b = utf8_of(PyList_GetItem(list, i), what, i);
+        if (!b) return -1;
+        PyList_SetItem(*keep, i, b);
+        (*items)[i] = PyBytes_AsString(b);
+    }
+    return 0;
+}
+
 static int parse_task(const char *name, encore_task *task) {
     if (strcmp(name, "classify") == 0) *task = ENCORE_TASK_CLASSIFY;
     else if (strcmp(name, "embed") == 0) *task = ENCORE_TASK_EMBED;
@@ -718,18 +739,7 @@ static PyObject *session_fill_mask(PyObject *self, PyObject *args, PyObject *kwa
             goto done;
         }
         nt = PyList_Size(targets);
-        keep = PyList_New(nt);
-        tlist = calloc((size_t)(nt > 0 ? nt : 1), sizeof *tlist);
-        if (!keep || !tlist) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < nt; i++) {
-            PyObject *b = utf8_of(PyList_GetItem(targets, i), "target", i);
-            if (!b) goto done;
-            PyList_SetItem(keep, i, b);
-            tlist[i] = PyBytes_AsString(b);
-        }
+        if (utf8_strings(targets, "target", &keep, &tlist) < 0) goto done;
     }
     if (s->busy) {
         raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
@@ -803,19 +813,12 @@ static PyObject *session_zero_shot(PyObject *self, PyObject *args, PyObject *kwa
     int *order = NULL;
     const Py_ssize_t n = PyList_Size(labels);
     if (tpl != Py_None && !(tpl_bytes = utf8_of(tpl, "hypothesis_template", -1))) goto done;
-    keep = PyList_New(n);
-    llist = calloc((size_t)(n > 0 ? n : 1), sizeof *llist);
+    if (utf8_strings(labels, "candidate label", &keep, &llist) < 0) goto done;
     scores = calloc((size_t)(n > 0 ? n : 1), sizeof *scores);
     order = calloc((size_t)(n > 0 ? n : 1), sizeof *order);
-    if (!keep || !llist || !scores || !order) {
+    if (!scores || !order) {
         PyErr_NoMemory();
         goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *b = utf8_of(PyList_GetItem(labels, i), "candidate label", i);
-        if (!b) goto done;
-        PyList_SetItem(keep, i, b);
-        llist[i] = PyBytes_AsString(b);
     }
     if (s->busy) {
         raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
