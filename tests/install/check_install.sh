@@ -39,12 +39,15 @@ model=$src/tests/fixtures/models/tiny-distilbert-sst
 texts=("This movie is fantastic!" "The plot was dull and the acting was worse." "Not bad at all.")
 for consumer in "${consumers[@]}"; do
     # The installed shared library, not the build tree's.
+    # (ldd's output is read whole first: `ldd | grep -q` under pipefail fails
+    # whenever grep exits before ldd has written everything)
+    deps=$(ldd "$consumer")
     if [ "$consumer" != "${consumer%_static}" ]; then
-        if ldd "$consumer" | grep -q 'libencore\.so'; then
+        if grep -q 'libencore\.so' <<<"$deps"; then
             echo "FAIL: $consumer links libencore.so" >&2; exit 1
         fi
-    elif ! ldd "$consumer" | grep -q "$libdir/libencore\.so"; then
-        echo "FAIL: $consumer does not load $libdir/libencore.so:" >&2; ldd "$consumer" >&2; exit 1
+    elif ! grep -q "$libdir/libencore\.so" <<<"$deps"; then
+        echo "FAIL: $consumer does not load $libdir/libencore.so:" >&2; echo "$deps" >&2; exit 1
     fi
     got=$("$consumer" "$model" "${texts[@]}")
     want=$(for t in "${texts[@]}"; do
