@@ -142,6 +142,10 @@ ENCORE_API encore_architecture encore_model_architecture(const encore_model *mod
 ENCORE_API const char *encore_model_architecture_name(const encore_model *model);
 ENCORE_API int encore_model_hidden_size(const encore_model *model);
 ENCORE_API int encore_model_n_layers(const encore_model *model);
+ENCORE_API int encore_model_n_heads(const encore_model *model);
+/* The feed-forward width (intermediate_size; DistilBERT's hidden_dim). */
+ENCORE_API int encore_model_intermediate_size(const encore_model *model);
+ENCORE_API int encore_model_vocab_size(const encore_model *model);
 /* Tokens one input may hold, special tokens included: the smaller of
  * max_position_embeddings and the tokenizer's model_max_length. This is the
  * classification limit; embeddings may have a smaller one (see encore_task). */

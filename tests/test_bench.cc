@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -195,6 +196,30 @@ TEST(Bench, JsonOnStdoutForOtherArchitectures) {
         ASSERT_NE(c, nullptr);
         expect_sane(c, 2, 16, name);
     }
+}
+
+// A PEFT LoRA adapter directory (no config.json of its own: the default
+// sentiment model is one) is timed, and its shape is its base's, read from
+// the base's config.json here.
+TEST(Bench, AdapterDirectoriesAreTimedWithTheirBasesShape) {
+    const std::string dir = fixtures::model_dir("lora-bert-cls");
+    Outcome r = encore({"bench", "--model", dir, "--batch", "2", "--seq-len", "16", "--iters", "2", "--warmup", "0",
+                        "--threads", "1", "--json", "-", "--quiet"});
+    ASSERT_EQ(r.status, 0) << r.out;
+    Doc doc(r.out);
+    ASSERT_NE(doc.root, nullptr) << "stdout is not JSON:\n" << r.out;
+    std::ifstream f(fixtures::model_dir("tiny-bert-embed") + "/config.json");
+    std::stringstream text;
+    text << f.rdbuf();
+    Doc base(text.str());
+    ASSERT_NE(base.root, nullptr);
+    const cJSON *model = get(doc.root, "model");
+    for (auto [ours, theirs] : {std::pair{"layers", "num_hidden_layers"}, std::pair{"heads", "num_attention_heads"},
+                                std::pair{"intermediate_size", "intermediate_size"}, std::pair{"hidden_size", "hidden_size"}}) {
+        ASSERT_TRUE(cJSON_IsNumber(get(model, ours))) << ours;
+        EXPECT_EQ(get(model, ours)->valueint, get(base.root, theirs)->valueint) << ours;
+    }
+    expect_sane(cJSON_GetArrayItem(get(doc.root, "cells"), 0), 2, 16, "lora-bert-cls");
 }
 
 // An embedding model whose sentence_bert_config.json max_seq_length (16) is

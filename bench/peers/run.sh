@@ -43,7 +43,7 @@ if [ -n "${ENCORE_PEERS_BASE_VENV:-}" ]; then
     own_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     echo "$base_site" >"$own_site/encore-peers-base.pth"
 fi
-if ! "$venv/bin/python" -c 'import torch, transformers, onnxruntime, onnx, onnxscript' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import torch, transformers, onnxruntime, onnx, onnxscript, peft' 2>/dev/null; then
     echo "peers: installing bench/peers/requirements.txt into $venv (PyPI)" >&2
     "$venv/bin/python" -m pip install -q -r bench/peers/requirements.txt
 fi

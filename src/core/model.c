@@ -503,6 +503,9 @@ encore_architecture encore_model_architecture(const encore_model *m) { return m-
 const char *encore_model_architecture_name(const encore_model *m) { return m->config.architecture_name; }
 int encore_model_hidden_size(const encore_model *m) { return m->config.hidden_size; }
 int encore_model_n_layers(const encore_model *m) { return m->config.n_layers; }
+int encore_model_n_heads(const encore_model *m) { return m->config.n_heads; }
+int encore_model_intermediate_size(const encore_model *m) { return m->config.intermediate_size; }
+int encore_model_vocab_size(const encore_model *m) { return m->config.vocab_size; }
 int encore_model_max_length(const encore_model *m) { return m->max_length; }
 int encore_model_n_labels(const encore_model *m) { return m->config.has_head ? m->config.n_labels : 0; }
 encore_score_function encore_model_score_function(const encore_model *m) { return m->config.score_function; }

@@ -1,9 +1,7 @@
 /* bench_stats.c: clocks, percentiles, FLOP count, cell figures. */
 #include "bench_stats.h"
 
-#include "read_file.h"
 
-#include <cJSON.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,37 +23,15 @@ double bench_percentile(const double *sorted, int n, double p) {
     return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
 }
 
-static int config_int(const cJSON *root, const char *a, const char *b, int *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, a);
-    if (!cJSON_IsNumber(v) && b) v = cJSON_GetObjectItemCaseSensitive(root, b);
-    if (!cJSON_IsNumber(v)) return 0;
-    *out = v->valueint;
-    return 1;
-}
-
-int bench_shape_read(const encore_model *model, const char *model_dir, bench_shape *s, char *err, size_t err_len) {
+int bench_shape_read(const encore_model *model, bench_shape *s) {
     memset(s, 0, sizeof *s);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", model_dir);
-    char *text = tools_read_file(path, NULL);
-    if (!text) {
-        snprintf(err, err_len, "cannot open %s", path);
-        return 0;
-    }
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    /* The model loaded, so the keys are there; read them as encore does:
-     * DistilBERT's names first, then BERT's. */
-    int ok = root && config_int(root, "n_heads", "num_attention_heads", &s->heads) &&
-             config_int(root, "hidden_dim", "intermediate_size", &s->intermediate);
-    config_int(root, "vocab_size", NULL, &s->vocab);
-    cJSON_Delete(root);
-    if (!ok) {
-        snprintf(err, err_len, "%s: no attention heads or intermediate size", path);
-        return 0;
-    }
+    /* From the loaded model, so that an adapter directory (whose config is
+     * its base's) reads as what runs. */
     s->layers = encore_model_n_layers(model);
     s->hidden = encore_model_hidden_size(model);
+    s->heads = encore_model_n_heads(model);
+    s->intermediate = encore_model_intermediate_size(model);
+    s->vocab = encore_model_vocab_size(model);
     s->labels = encore_model_n_labels(model);
     return 1;
 }

@@ -7,15 +7,14 @@
 
 #include <stddef.h>
 
-/* The shape that sets the FLOP count, from config.json (BERT and DistilBERT
- * spell the keys differently). */
+/* The shape that sets the FLOP count, as the loaded model has it. */
 typedef struct bench_shape {
     int layers, hidden, heads, intermediate;
     int labels;    /* 0: no classification head (embedding model) */
     int vocab;
 } bench_shape;
 
-int bench_shape_read(const encore_model *model, const char *model_dir, bench_shape *s, char *err, size_t err_len);
+int bench_shape_read(const encore_model *model, bench_shape *s);
 
 /* FLOPs of the model on one sequence of n tokens: 2 per multiply-add of the
  * matrix products (Q/K/V, attention scores QK^T and context PV, output

@@ -330,14 +330,20 @@ static const char *default_embed_model_dir(void) {
     return env && *env ? env : ENCORE_DEFAULT_EMBED_MODEL_DIR;
 }
 
-/* Print "LABEL: DIR (present|missing...)"; return whether it is present. */
+/* Print "LABEL: DIR (present|missing...)"; return whether it is present: a
+ * model directory (config.json) or a PEFT adapter directory
+ * (adapter_config.json, as the default sentiment model is). */
 static int print_default(const char *label, const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "r");
-    printf("%s: %s (%s)\n", label, dir, f ? "present" : "missing: run scripts/setup.sh");
-    if (f) fclose(f);
-    return f != NULL;
+    int present = 0;
+    for (int i = 0; i < 2 && !present; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, i ? "adapter_config.json" : "config.json");
+        FILE *f = fopen(path, "r");
+        if (f) fclose(f);
+        present = f != NULL;
+    }
+    printf("%s: %s (%s)\n", label, dir, present ? "present" : "missing: run scripts/setup.sh");
+    return present;
 }
 
 /* Print the default model, then every model in the Hugging Face cache with a
