@@ -23,7 +23,7 @@ double bench_percentile(const double *sorted, int n, double p) {
     return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
 }
 
-int bench_shape_read(const encore_model *model, bench_shape *s) {
+void bench_shape_read(const encore_model *model, bench_shape *s) {
     memset(s, 0, sizeof *s);
     /* From the loaded model, so that an adapter directory (whose config is
      * its base's) reads as what runs. */
@@ -33,7 +33,6 @@ int bench_shape_read(const encore_model *model, bench_shape *s) {
     s->intermediate = encore_model_intermediate_size(model);
     s->vocab = encore_model_vocab_size(model);
     s->labels = encore_model_n_labels(model);
-    return 1;
 }
 
 double bench_flops(const bench_shape *s, int n_tokens) {

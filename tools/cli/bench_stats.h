@@ -14,7 +14,7 @@ typedef struct bench_shape {
     int vocab;
 } bench_shape;
 
-int bench_shape_read(const encore_model *model, bench_shape *s);
+void bench_shape_read(const encore_model *model, bench_shape *s);
 
 /* FLOPs of the model on one sequence of n tokens: 2 per multiply-add of the
  * matrix products (Q/K/V, attention scores QK^T and context PV, output
