@@ -98,8 +98,19 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_DISTILBERT_MODEL,                   /* DistilBertModel */
     ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, /* DistilBertForSequenceClassification */
     ENCORE_ARCHITECTURE_BERT_MASKED_LM,                     /* BertForMaskedLM */
-    ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM                /* DistilBertForMaskedLM */
+    ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM,               /* DistilBertForMaskedLM */
+    ENCORE_ARCHITECTURE_BERT_TOKEN_CLASSIFICATION,          /* BertForTokenClassification */
+    ENCORE_ARCHITECTURE_DISTILBERT_TOKEN_CLASSIFICATION,    /* DistilBertForTokenClassification */
+    ENCORE_ARCHITECTURE_BERT_QUESTION_ANSWERING,            /* BertForQuestionAnswering */
+    ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING       /* DistilBertForQuestionAnswering */
 } encore_architecture;
+
+/* A head applied to every token's last hidden state. */
+typedef enum encore_token_head {
+    ENCORE_TOKEN_HEAD_NONE = 0,
+    ENCORE_TOKEN_HEAD_CLASSIFY, /* token classification (NER): `classifier`, one logit per label */
+    ENCORE_TOKEN_HEAD_SPAN      /* question answering: `qa_outputs`, a start and an end logit */
+} encore_token_head;
 
 /* What the classifier applies to its logits, as transformers' pipeline
  * chooses by default from problem_type and num_labels. */
@@ -157,6 +168,14 @@ ENCORE_API const char *encore_model_label(const encore_model *model, int i);
 ENCORE_API encore_score_function encore_model_score_function(const encore_model *model);
 /* The pooling the directory asks for (never ENCORE_POOLING_DEFAULT). */
 ENCORE_API encore_pooling encore_model_pooling(const encore_model *model);
+/* The model's per-token head (ENCORE_TOKEN_HEAD_NONE for the others). */
+ENCORE_API encore_token_head encore_model_token_head(const encore_model *model);
+/* Logits the per-token head gives each token: the token classifier's
+ * labels, 2 (start, end) for question answering, 0 without one. */
+ENCORE_API int encore_model_n_token_outputs(const encore_model *model);
+/* A token classifier's id2label[i]; NULL when i is out of range or the
+ * model has no token classifier. */
+ENCORE_API const char *encore_model_token_label(const encore_model *model, int i);
 /* Token text of a vocabulary id, or NULL when out of range. */
 ENCORE_API const char *encore_model_token(const encore_model *model, int32_t id);
 
@@ -340,6 +359,17 @@ ENCORE_API encore_status encore_session_embed_encoded(encore_session *session,
 ENCORE_API encore_status encore_session_hidden_states_encoded(encore_session *session,
                                                               const encore_encoding *const *encodings,
                                                               int n_inputs, float *hidden);
+
+/* The per-token head's logits (encore_model_token_head()) for every token
+ * of every input, on inputs tokenized with encore_model_tokenize_with() for
+ * ENCORE_TASK_CLASSIFY: logits (sum of the encodings' n_tokens,
+ * encore_model_n_token_outputs()), the inputs one after another, each
+ * token's row in its encoding's order. A model without a per-token head is
+ * ENCORE_STATUS_UNSUPPORTED. Each input's result does not depend on the
+ * other inputs of the call. */
+ENCORE_API encore_status encore_session_token_logits_encoded(encore_session *session,
+                                                             const encore_encoding *const *encodings,
+                                                             int n_inputs, float *logits);
 
 /* The device a session runs on after any fallback (never ENCORE_DEVICE_AUTO). */
 ENCORE_API encore_device encore_session_device(const encore_session *session);

@@ -37,16 +37,22 @@ import sentence_transformers  # noqa: E402
 from tokenizers import normalizers, pre_tokenizers  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModel,
+    AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
     AutoTokenizer,
     BertConfig,
     BertForMaskedLM,
+    BertForQuestionAnswering,
     BertForSequenceClassification,
+    BertForTokenClassification,
     BertModel,
     BertTokenizerFast,
     DistilBertConfig,
     DistilBertForMaskedLM,
+    DistilBertForQuestionAnswering,
     DistilBertForSequenceClassification,
+    DistilBertForTokenClassification,
     DistilBertModel,
     DistilBertTokenizerFast,
     pipeline,
@@ -528,6 +534,22 @@ MODEL_SPECS = {
         kind="nli", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
         labels=["neutral", "entailment", "contradiction"], problem_type=None, seed=BASE_SEED + 1000,
     ),
+    # Per-token heads: token classifiers with CoNLL-style B-/I- labels (in an
+    # order of their own) for pipeline("token-classification"), and span
+    # heads (qa_outputs) for question answering.
+    "tiny-bert-ner": dict(
+        kind="tokcls", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],
+        seed=BASE_SEED + 1100,
+    ),
+    "tiny-distilbert-ner": dict(
+        kind="tokcls", arch="distilbert", dtype=torch.float32, tok_cls=DistilBertTokenizerFast,
+        labels=["B-LOC", "I-LOC", "O", "B-PER", "I-PER", "B-MISC", "I-MISC"], seed=BASE_SEED + 1200,
+    ),
+    "tiny-bert-qa": dict(kind="qa", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+                         seed=BASE_SEED + 1300),
+    "tiny-distilbert-qa": dict(kind="qa", arch="distilbert", dtype=torch.float32, tok_cls=DistilBertTokenizerFast,
+                               seed=BASE_SEED + 1400),
 }
 
 # pipeline("fill-mask") calls: several masks, targets in and out of the
@@ -612,6 +634,15 @@ def make_model(spec, vocab_size, seed):
     if spec["kind"] == "mlm":
         model = (BertForMaskedLM(bert_config(vocab_size)) if spec["arch"] == "bert"
                  else DistilBertForMaskedLM(distilbert_config(vocab_size)))
+    elif spec["kind"] == "tokcls":
+        labels = spec["labels"]
+        kw = dict(num_labels=len(labels), id2label={i: l for i, l in enumerate(labels)},
+                  label2id={l: i for i, l in enumerate(labels)})
+        model = (BertForTokenClassification(bert_config(vocab_size, **kw)) if spec["arch"] == "bert"
+                 else DistilBertForTokenClassification(distilbert_config(vocab_size, **kw)))
+    elif spec["kind"] == "qa":
+        model = (BertForQuestionAnswering(bert_config(vocab_size)) if spec["arch"] == "bert"
+                 else DistilBertForQuestionAnswering(distilbert_config(vocab_size)))
     elif spec["kind"] in ("cls", "rerank", "nli"):
         labels = spec["labels"]
         kw = dict(
@@ -1145,6 +1176,36 @@ def reference_zero_shot(name, spec, out_dir, ref_dir):
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 
+def reference_token_head(name, spec, out_dir, ref_dir):
+    """The per-token head's logits on the common cases (the fitting ones, or
+    cut where they ask for truncation): the classifier's for a token
+    classifier, (start, end) for a span head, as the model computes them."""
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    auto = AutoModelForTokenClassification if spec["kind"] == "tokcls" else AutoModelForQuestionAnswering
+    with no_load_warnings(name):
+        model = auto.from_pretrained(out_dir, dtype=torch.float32)
+    model.eval()
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    cases = []
+    for c in CASES:
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        if not c["too_long"]:
+            inp = model_inputs(tok, c)
+            assert inp["input_ids"][0].tolist() == rec["ids"], c["name"]
+            with torch.no_grad():
+                out = model(**inp)
+            if spec["kind"] == "tokcls":
+                logits = out.logits[0]
+            else:
+                logits = torch.stack([out.start_logits[0], out.end_logits[0]], dim=-1)
+            rec["token_logits"] = [floats(row) for row in logits]
+        cases.append(rec)
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, head=spec["kind"],
+               labels=spec.get("labels"), cases=cases)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+
+
 def reference_tokenizer(name, out_dir, ref_dir):
     tok = AutoTokenizer.from_pretrained(out_dir)
     cases = []
@@ -1202,7 +1263,15 @@ def main():
     for name, spec in MODEL_SPECS.items():
         if args.only and name != args.only:
             continue
-        if spec["kind"] in ("mlm", "nli"):
+        if spec["kind"] in ("tokcls", "qa"):
+            out_dir = os.path.join(models_dir, name)
+            shutil.rmtree(out_dir, ignore_errors=True)
+            os.makedirs(out_dir)
+            save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
+            make_model(spec, len(vocab_tokens), spec["seed"]).save_pretrained(out_dir)
+            reference_token_head(name, spec, out_dir, ref_dir)
+            summary[name] = f"seed {spec['seed']}, {spec['kind']}"
+        elif spec["kind"] in ("mlm", "nli"):
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.makedirs(out_dir)

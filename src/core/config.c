@@ -14,13 +14,23 @@ static const struct {
     const char *name;
     encore_architecture architecture;
     int is_distilbert, has_head, has_mlm;
+    encore_token_head token_head;
 } architectures[] = {
-    {"BertModel", ENCORE_ARCHITECTURE_BERT_MODEL, 0, 0, 0},
-    {"BertForSequenceClassification", ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION, 0, 1, 0},
-    {"DistilBertModel", ENCORE_ARCHITECTURE_DISTILBERT_MODEL, 1, 0, 0},
-    {"DistilBertForSequenceClassification", ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, 1, 1, 0},
-    {"BertForMaskedLM", ENCORE_ARCHITECTURE_BERT_MASKED_LM, 0, 0, 1},
-    {"DistilBertForMaskedLM", ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM, 1, 0, 1},
+    {"BertModel", ENCORE_ARCHITECTURE_BERT_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE},
+    {"BertForSequenceClassification", ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION, 0, 1, 0,
+     ENCORE_TOKEN_HEAD_NONE},
+    {"DistilBertModel", ENCORE_ARCHITECTURE_DISTILBERT_MODEL, 1, 0, 0, ENCORE_TOKEN_HEAD_NONE},
+    {"DistilBertForSequenceClassification", ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, 1, 1, 0,
+     ENCORE_TOKEN_HEAD_NONE},
+    {"BertForMaskedLM", ENCORE_ARCHITECTURE_BERT_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE},
+    {"DistilBertForMaskedLM", ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM, 1, 0, 1, ENCORE_TOKEN_HEAD_NONE},
+    {"BertForTokenClassification", ENCORE_ARCHITECTURE_BERT_TOKEN_CLASSIFICATION, 0, 0, 0,
+     ENCORE_TOKEN_HEAD_CLASSIFY},
+    {"DistilBertForTokenClassification", ENCORE_ARCHITECTURE_DISTILBERT_TOKEN_CLASSIFICATION, 1, 0, 0,
+     ENCORE_TOKEN_HEAD_CLASSIFY},
+    {"BertForQuestionAnswering", ENCORE_ARCHITECTURE_BERT_QUESTION_ANSWERING, 0, 0, 0, ENCORE_TOKEN_HEAD_SPAN},
+    {"DistilBertForQuestionAnswering", ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING, 1, 0, 0,
+     ENCORE_TOKEN_HEAD_SPAN},
 };
 
 static int starts_with_entail(const char *label) {
@@ -169,14 +179,16 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
             cfg->is_distilbert = architectures[i].is_distilbert;
             cfg->has_head = architectures[i].has_head;
             cfg->has_mlm = architectures[i].has_mlm;
+            cfg->token_head = architectures[i].token_head;
             found = 1;
         }
     }
     if (!found)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED,
                            "%s: architecture '%s' is not supported (BertModel, BertForSequenceClassification, "
-                           "BertForMaskedLM, DistilBertModel, DistilBertForSequenceClassification, "
-                           "DistilBertForMaskedLM are)",
+                           "BertForMaskedLM, BertForTokenClassification, BertForQuestionAnswering, "
+                           "DistilBertModel, DistilBertForSequenceClassification, DistilBertForMaskedLM, "
+                           "DistilBertForTokenClassification, DistilBertForQuestionAnswering are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 
@@ -219,7 +231,7 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
     if (cfg->hidden_size % cfg->n_heads != 0)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: hidden size %d is not a multiple of the %d heads", path,
                            cfg->hidden_size, cfg->n_heads);
-    if (cfg->has_head) return parse_labels(root, path, cfg);
+    if (cfg->has_head || cfg->token_head == ENCORE_TOKEN_HEAD_CLASSIFY) return parse_labels(root, path, cfg);
     return ENCORE_STATUS_OK;
 }
 
@@ -244,6 +256,10 @@ encore_status encore_config_load(const char *dir, encore_config *cfg) {
 
 encore_status encore_config_as_classifier(const char *dir, encore_config *cfg) {
     if (cfg->has_head) return ENCORE_STATUS_OK;
+    if (cfg->token_head != ENCORE_TOKEN_HEAD_NONE)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                           "%s/config.json: a sequence-classification adapter on a %s is not supported", dir,
+                           cfg->architecture_name);
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     char *text = encore_read_file(path, NULL);

@@ -36,6 +36,7 @@ typedef struct encore_config {
     int is_distilbert;
     int has_head;                 /* a sequence-classification head */
     int has_mlm;                  /* a masked-language-model head (fill-mask) */
+    encore_token_head token_head; /* a head on every token (NER, question answering) */
     int vocab_size;
     int hidden_size;              /* C */
     int n_layers;

@@ -185,6 +185,15 @@ static encore_status take_packed_f(loader *ld, int64_t N, int64_t K, encore_pack
     return take_packed(ld, name, N, K, out);
 }
 
+/* Logits the per-token head gives each token. */
+static int token_outputs(const encore_config *c) {
+    switch (c->token_head) {
+    case ENCORE_TOKEN_HEAD_CLASSIFY: return c->n_labels;
+    case ENCORE_TOKEN_HEAD_SPAN: return 2;
+    default: return 0;
+    }
+}
+
 /* The weights config.json implies, in elements, with checked arithmetic
  * (SIZE_MAX when that does not fit). */
 static size_t implied_weights(const encore_config *c) {
@@ -201,6 +210,8 @@ static size_t implied_weights(const encore_config *c) {
         n = encore_size_add(n, encore_size_mul(C, C) + C);
         n = encore_size_add(n, encore_size_mul((size_t)c->n_labels, C + 1));
     }
+    if (c->token_head != ENCORE_TOKEN_HEAD_NONE)
+        n = encore_size_add(n, encore_size_mul((size_t)token_outputs(c), C + 1));
     if (c->has_mlm) /* transform C x C + C, LayerNorm 2C, decoder bias V (the decoder is tied) */
         n = encore_size_add(n, encore_size_add(encore_size_mul(C, C) + 3 * C, (size_t)c->vocab_size));
     return n;
@@ -319,6 +330,15 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
             (s = take(ld, "classifier.bias", c->n_labels, 0, &m->cls_b)))
             return s;
         ld->weights = encoder_weights;
+    }
+    if (c->token_head != ENCORE_TOKEN_HEAD_NONE) {
+        /* fp32 whatever the encoder's weights, as the sequence head. */
+        const char *head = c->token_head == ENCORE_TOKEN_HEAD_SPAN ? "qa_outputs" : "classifier";
+        char name[64];
+        snprintf(name, sizeof name, "%s.weight", head);
+        if ((s = take(ld, name, token_outputs(c), C, &m->tok_w))) return s;
+        snprintf(name, sizeof name, "%s.bias", head);
+        if ((s = take(ld, name, token_outputs(c), 0, &m->tok_b))) return s;
     }
     if (c->has_mlm && (s = load_mlm_head(m, ld))) return s;
     return ENCORE_STATUS_OK;
@@ -518,6 +538,13 @@ const char *encore_model_label(const encore_model *m, int i) {
 
 const char *encore_model_token(const encore_model *m, int32_t id) {
     return encore_tokenizer_id_to_token(m->tokenizer, id);
+}
+
+encore_token_head encore_model_token_head(const encore_model *m) { return m->config.token_head; }
+int encore_model_n_token_outputs(const encore_model *m) { return token_outputs(&m->config); }
+const char *encore_model_token_label(const encore_model *m, int i) {
+    if (m->config.token_head != ENCORE_TOKEN_HEAD_CLASSIFY || i < 0 || i >= m->config.n_labels) return NULL;
+    return m->config.labels[i];
 }
 
 encore_task encore_model_task(const encore_model *m) {

@@ -54,6 +54,11 @@ struct encore_model {
     encore_packed_matrix cls_w; /* (L, C) */
     float *cls_b;               /* (L) */
 
+    /* Per-token head: BertForTokenClassification's classifier (L, C), or
+     * BertForQuestionAnswering's qa_outputs (2, C); fp32. */
+    float *tok_w;               /* (n_token_outputs, C) */
+    float *tok_b;               /* (n_token_outputs) */
+
     /* Masked-language-model head (fill-mask), computed at mask positions
      * only. BERT: cls.predictions.transform.dense + act + LayerNorm, then
      * the decoder; DistilBERT: vocab_transform + act + vocab_layer_norm,

@@ -340,6 +340,64 @@ encore_status encore_session_hidden_states(encore_session *s, const encore_input
     return st;
 }
 
+/* The per-token head on chunks of whole inputs (at most max_batch_tokens
+ * tokens, or one input alone): the encoder gives a chunk's hidden states,
+ * the head's few logits per token are computed here, on the host, for CPU
+ * and CUDA sessions alike. */
+encore_status encore_session_token_logits_encoded(encore_session *s, const encore_encoding *const *encs, int n,
+                                                  float *logits) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    if (!encs || !logits || n < 0) {
+        encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL inputs or output, or a negative count");
+        return session_fail(s, ENCORE_STATUS_INVALID_ARGUMENT);
+    }
+    const encore_model *m = s->model;
+    const int L = encore_model_n_token_outputs(m);
+    if (L <= 0) {
+        encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no per-token head (token classification or question "
+                    "answering)", m->config.architecture_name);
+        return session_fail(s, ENCORE_STATUS_UNSUPPORTED);
+    }
+    int widest = s->params.max_batch_tokens;
+    for (int i = 0; i < n; i++) {
+        if (!encs[i] || encs[i]->n_tokens < 1 || encs[i]->n_tokens > m->max_length) {
+            encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "input %d: an encoding of %d tokens (the model takes 1 to %d)",
+                        i, encs[i] ? encs[i]->n_tokens : 0, m->max_length);
+            return session_fail(s, ENCORE_STATUS_INVALID_ARGUMENT);
+        }
+        if (encs[i]->n_tokens > widest) widest = encs[i]->n_tokens;
+    }
+    if (n == 0) return ENCORE_STATUS_OK;
+    const int C = m->config.hidden_size;
+    const size_t bytes = encore_size_mul(encore_size_mul((size_t)widest, (size_t)C), sizeof(float));
+    float *hidden = bytes == SIZE_MAX ? NULL : malloc(bytes);
+    if (!hidden) {
+        encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for the hidden states of %d tokens", widest);
+        return session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
+    }
+    encore_status st = ENCORE_STATUS_OK;
+    float *dst = logits;
+    for (int first = 0; first < n && st == ENCORE_STATUS_OK;) {
+        int last = first, tokens = 0;
+        while (last < n && (last == first || tokens + encs[last]->n_tokens <= s->params.max_batch_tokens))
+            tokens += encs[last++]->n_tokens;
+        st = run_encoded(s, encs + first, last - first, RUN_HIDDEN_ALL, ENCORE_POOLING_DEFAULT, 0, hidden);
+        for (int t = 0; t < tokens && st == ENCORE_STATUS_OK; t++) {
+            const float *h = hidden + (size_t)t * C;
+            for (int l = 0; l < L; l++) {
+                const float *w = m->tok_w + (size_t)l * C;
+                double acc = 0.0;
+                for (int k = 0; k < C; k++) acc += (double)w[k] * h[k];
+                dst[(size_t)t * L + l] = (float)(acc + m->tok_b[l]);
+            }
+        }
+        dst += (size_t)tokens * L;
+        first = last;
+    }
+    free(hidden);
+    return st;
+}
+
 encore_status encore_session_hidden_states_encoded(encore_session *s, const encore_encoding *const *encs, int n,
                                                    float *hidden) {
     if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
