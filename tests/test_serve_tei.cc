@@ -466,8 +466,64 @@ TEST(ServeTei, OpenApiDocumentIsTheOneInTheRepository) {
     // Every route the server answers is in it.
     for (const char *path : {"/predict", "/rerank", "/embed", "/embed_all", "/embed_sparse", "/similarity", "/tokenize",
                              "/decode", "/v1/embeddings", "/", "/invocations", "/info", "/health", "/ping", "/metrics",
-                             "/openapi.json"})
+                             "/openapi.json", "/docs"})
         EXPECT_TRUE(get(get(d.root, "paths"), path)) << path;
+    EXPECT_EQ(s.stop(), 0);
+}
+
+// GET /docs: a web page made from that document: every route with its
+// summary, every schema, text escaped for HTML, and no script.
+TEST(ServeTei, DocsPageShowsEveryRouteAndSchema) {
+    Server s;
+    START(s, "--model", fixtures::model_dir("tiny-bert-sst"));
+    Client c;
+    Response r = c.get(s.url("/docs"));
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.headers["content-type"], "text/html; charset=utf-8");
+    std::ifstream f(std::string(ENCORE_SOURCE_DIR) + "/tools/serve/openapi.json", std::ios::binary);
+    ASSERT_TRUE(f) << "cannot read tools/serve/openapi.json";
+    std::stringstream text;
+    text << f.rdbuf();
+    JsonDoc d(text.str());
+    auto escaped = [](const std::string &in) {
+        std::string out;
+        for (char ch : in) {
+            if (ch == '<') out += "&lt;";
+            else if (ch == '>') out += "&gt;";
+            else if (ch == '&') out += "&amp;";
+            else if (ch == '"') out += "&quot;";
+            else out += ch;
+        }
+        return out;
+    };
+    int routes = 0, schemas = 0;
+    const cJSON *path;
+    cJSON_ArrayForEach(path, get(d.root, "paths")) {
+        const cJSON *op;
+        cJSON_ArrayForEach(op, path) {
+            std::string method = op->string;
+            for (char &ch : method) ch = (char)toupper((unsigned char)ch);
+            const std::string head = "<h3><code>" + method + " " + escaped(path->string) + "</code> " +
+                                     escaped(get(op, "summary")->valuestring) + "</h3>";
+            EXPECT_NE(r.body.find(head), std::string::npos) << head;
+            routes++;
+        }
+    }
+    const cJSON *schema;
+    cJSON_ArrayForEach(schema, get(get(d.root, "components"), "schemas")) {
+        EXPECT_NE(r.body.find("<h3 id=\"schema-" + std::string(schema->string) + "\">"), std::string::npos)
+            << schema->string;
+        schemas++;
+    }
+    EXPECT_GE(routes, 18);
+    EXPECT_GE(schemas, 10);
+    EXPECT_EQ(r.body.find("<script"), std::string::npos);
+    // The document's descriptions hold backquotes and angle brackets; none
+    // reaches the page unescaped (every '<' opens one of the page's tags).
+    for (size_t at = r.body.find('<'); at != std::string::npos; at = r.body.find('<', at + 1))
+        EXPECT_TRUE(isalpha((unsigned char)r.body[at + 1]) || r.body[at + 1] == '/' || r.body[at + 1] == '!')
+            << r.body.substr(at, 40);
+    EXPECT_EQ(c.post(s.url("/docs"), "{}").status, 405);
     EXPECT_EQ(s.stop(), 0);
 }
 

@@ -34,7 +34,7 @@ static void usage(FILE *f) {
             "  POST /rerank     {\"query\": \"q\", \"texts\": [\"t1\", \"t2\"]} for a one-label classifier\n"
             "  POST /v1/embeddings  OpenAI's embeddings API\n"
             "  POST /, /invocations  /rerank for a re-ranker, /predict for a classifier, /embed otherwise\n"
-            "  GET  /info, /health, /ping, /metrics (Prometheus), /openapi.json\n"
+            "  GET  /info, /health, /ping, /metrics (Prometheus), /openapi.json, /docs\n"
             "  /embed also takes \"prompt_name\", \"dimensions\", \"truncation_direction\" and token ids\n"
             "  POST bodies are JSON, sent with Content-Type: application/json (else 415)\n"
             "\n"

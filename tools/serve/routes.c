@@ -153,6 +153,17 @@ static void route_openapi(serve_ctx *ctx, serve_reply *r) {
     r->content_type = "application/json";
 }
 
+static void route_docs(serve_ctx *ctx, serve_reply *r) {
+    r->body = serve_docs_html(&r->len);
+    if (!r->body) {
+        r->len = 0;
+        serve_reply_error(ctx, r, 500, SERVE_ERROR_BACKEND, "out of memory");
+        return;
+    }
+    r->status = 200;
+    r->content_type = "text/html; charset=utf-8";
+}
+
 static void route_metrics(serve_ctx *ctx, serve_reply *r) {
     r->body = serve_metrics_render(ctx->metrics, &r->len);
     r->status = r->body ? 200 : 500;
@@ -183,7 +194,7 @@ void serve_route_not_found(serve_ctx *ctx, const char *method, const char *path,
     serve_reply_error(ctx, r, 404, SERVE_ERROR_NOT_FOUND,
                       "no route %s %s; the routes are POST /predict, /embed, /embed_all, /tokenize, /rerank, /similarity, "
                       "/decode, /embed_sparse, /v1/embeddings, /invocations, /, and GET /info, /health, /ping, "
-                      "/metrics, /openapi.json",
+                      "/metrics, /openapi.json, /docs",
                       method, path);
 }
 
@@ -212,7 +223,7 @@ static void unsupported_type(serve_ctx *ctx, serve_reply *r) {
 
 void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, int json,
                  double t_start, serve_reply *r) {
-    static const char *const get_routes[] = {"/health", "/info", "/metrics", "/ping", "/openapi.json"};
+    static const char *const get_routes[] = {"/health", "/info", "/metrics", "/ping", "/openapi.json", "/docs"};
     static const char *const post_routes[] = {"/predict",    "/embed",         "/tokenize",     "/v1/embeddings",
                                               "/decode",     "/similarity",    "/rerank",       "/embed_sparse",
                                               "/invocations", "/embed_all"};
@@ -236,6 +247,7 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
         else if (i == 0 || i == 3) route_health(ctx, r); /* GET /ping: SageMaker's health check */
         else if (i == 1) route_info(ctx, r);
         else if (i == 4) route_openapi(ctx, r);
+        else if (i == 5) route_docs(ctx, r);
         else route_metrics(ctx, r);
         return;
     }

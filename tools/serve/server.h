@@ -92,6 +92,9 @@ void serve_reply_error(serve_ctx *ctx, serve_reply *r, int status, serve_error_t
 void serve_route(serve_ctx *ctx, const char *method, const char *path, const char *body, size_t len, int json,
                  double t_start, serve_reply *reply);
 /* The 404 of a path that is no route. */
+/* GET /docs: an HTML page made from the compiled-in OpenAPI document;
+ * NULL when out of memory. */
+char *serve_docs_html(size_t *len);
 void serve_route_not_found(serve_ctx *ctx, const char *method, const char *path, serve_reply *r);
 /* Whether a Content-Type header (NULL: none) is JSON as TEI takes it:
  * application/json or application/...+json, with any parameters. */
