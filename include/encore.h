@@ -440,6 +440,68 @@ ENCORE_API encore_status encore_session_zero_shot(encore_session *session, const
                                                   const char *const *labels, int n_labels,
                                                   encore_zero_shot_params params, float *scores, int *order);
 
+/* Token classification (NER), as transformers'
+ * pipeline("token-classification") (alias "ner") answers it, on a model with
+ * a token classifier (BertForTokenClassification,
+ * DistilBertForTokenClassification). The text is tokenized and cut as the
+ * pipeline cuts it (encore_model_max_length() tokens, on a session that
+ * truncates), each token's scores are the softmax of its logits over the
+ * labels, and the special tokens the tokenizer adds are left out. */
+typedef enum encore_aggregation {
+    ENCORE_AGGREGATION_NONE = 0, /* one entity per token: its best label ("B-PER"), with its index */
+    ENCORE_AGGREGATION_SIMPLE,   /* adjacent tokens of the same tag grouped ("PER"); a B- starts a group */
+    ENCORE_AGGREGATION_FIRST,    /* as SIMPLE on whole words, each word labelled by its first token */
+    ENCORE_AGGREGATION_AVERAGE,  /* ... by the best label of its tokens' averaged scores */
+    ENCORE_AGGREGATION_MAX       /* ... by its token with the highest score */
+} encore_aggregation;
+
+/* The strategy a name gives ("none", "simple", "first", "average", "max",
+ * in any case, as the pipeline's aggregation_strategy); another name is
+ * ENCORE_STATUS_INVALID_ARGUMENT, with a message that lists them. */
+ENCORE_API encore_status encore_aggregation_from_name(const char *name, encore_aggregation *out);
+/* The name of a strategy, "none" ... "max"; NULL for another value. */
+ENCORE_API const char *encore_aggregation_name(encore_aggregation aggregation);
+
+typedef struct encore_token_classify_params {
+    encore_aggregation aggregation;   /* default ENCORE_AGGREGATION_NONE */
+    const char *const *ignore_labels; /* entities whose label (NONE) or group (the others) is one
+                                         of these are left out. NULL (default): {"O"}, the
+                                         pipeline's default; non-NULL with n_ignore_labels 0:
+                                         none left out */
+    int n_ignore_labels;
+} encore_token_classify_params;
+
+ENCORE_API encore_token_classify_params encore_token_classify_default_params(void);
+
+typedef struct encore_entity {
+    char *entity;        /* the label (NONE: "B-PER") or the group (the others: "PER") */
+    float score;         /* NONE, SIMPLE: the token's softmax score for its label; a group:
+                            the mean of its tokens' (or words') scores */
+    int32_t index;       /* NONE: the token's position in the encoding ([CLS] is 0); else -1 */
+    char *word;          /* the tokens decoded as the tokenizer decodes them ("##" joined, an
+                            [UNK] as the text it covers) */
+    int32_t start, end;  /* [start, end) in characters (Unicode code points) of the text, as
+                            Python indexes a str: the pipeline's start and end */
+    int32_t start_byte, end_byte; /* the same span in bytes of the UTF-8 text */
+} encore_entity;
+
+typedef struct encore_token_classify_result {
+    encore_aggregation aggregation; /* which keys the pipeline gives: NONE "entity" and
+                                       "index", the others "entity_group" */
+    int n_entities;
+    encore_entity *entities;        /* (n_entities) in text order */
+} encore_token_classify_result;
+
+/* Classify the tokens of one text (NUL-terminated UTF-8). A model without a
+ * token classifier is ENCORE_STATUS_UNSUPPORTED; invalid UTF-8
+ * ENCORE_STATUS_BAD_INPUT; an unknown strategy or a NULL label
+ * ENCORE_STATUS_INVALID_ARGUMENT. An empty text gives no entities. Free the
+ * result with encore_token_classify_result_free(). */
+ENCORE_API encore_status encore_session_token_classify(encore_session *session, const char *text,
+                                                       encore_token_classify_params params,
+                                                       encore_token_classify_result **out);
+ENCORE_API void encore_token_classify_result_free(encore_token_classify_result *result);
+
 /* ---- UTF-8 -------------------------------------------------------------- */
 
 /* The UTF-8 rules the library itself applies (the tokenizer rejects exactly

@@ -642,6 +642,39 @@ size_t encore_tokenizer_decode(const encore_tokenizer *tok, const int32_t *ids, 
     return len;
 }
 
+size_t encore_tokenizer_decode_tokens(const encore_tokenizer *tok, const char *const *tokens, int n_tokens,
+                                      char *buf, size_t cap) {
+    const char *prefix = tok->prefix_len ? tok->pool + tok->prefix : "##";
+    const size_t prefix_len = tok->prefix_len ? tok->prefix_len : 2;
+    size_t len = 0, piece_cap = 0;
+    char *piece = NULL;
+    for (int i = 0; i < n_tokens; i++) {
+        const char *t = tokens[i];
+        size_t n = 0;
+        if (i > 0 && strncmp(t, prefix, prefix_len) == 0) t += prefix_len;
+        const size_t tl = strlen(t);
+        if (tl + 2 > piece_cap) {
+            char *p = realloc(piece, tl + 2);
+            if (!p) {
+                free(piece);
+                return SIZE_MAX;
+            }
+            piece = p;
+            piece_cap = tl + 2;
+        }
+        if (i > 0 && t == tokens[i]) piece[n++] = ' ';
+        memcpy(piece + n, t, tl);
+        n = cleanup(piece, n + tl);
+        for (size_t k = 0; k < n; k++, len++)
+            if (len + 1 < cap) buf[len] = piece[k];
+    }
+    free(piece);
+    if (cap) buf[len < cap ? len : cap - 1] = '\0';
+    return len;
+}
+
+int32_t encore_tokenizer_unk_id(const encore_tokenizer *tok) { return tok->unk_id; }
+
 int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *token) {
     return token ? token_id(tok, token) : -1;
 }

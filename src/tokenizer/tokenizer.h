@@ -48,6 +48,13 @@ int encore_tokenizer_is_special(const encore_tokenizer *tok, int32_t id);
  * returns the decoded length, as snprintf. */
 size_t encore_tokenizer_decode(const encore_tokenizer *tok, const int32_t *ids, int n_ids, int skip_special,
                                char *buf, size_t cap);
+/* The same decoder on token strings (transformers' convert_tokens_to_string
+ * for a fast BERT tokenizer): each string as a token, whatever it holds.
+ * Returns the decoded length, as snprintf; SIZE_MAX when out of memory. */
+size_t encore_tokenizer_decode_tokens(const encore_tokenizer *tok, const char *const *tokens, int n_tokens,
+                                      char *buf, size_t cap);
+/* The id of the unknown token ([UNK]), -1 if the vocabulary has none. */
+int32_t encore_tokenizer_unk_id(const encore_tokenizer *tok);
 /* Id of a token, -1 if absent. */
 int32_t encore_tokenizer_token_to_id(const encore_tokenizer *tok, const char *token);
 

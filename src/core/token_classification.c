@@ -1,0 +1,408 @@
+/* token_classification.c: transformers' TokenClassificationPipeline (NER)
+ * on a session. The encoder and the token classifier run on the session's
+ * device (encore_session_token_logits_encoded); the post-processing runs
+ * here, step for step as the pipeline's: softmax per token, the "pre
+ * entities" (special tokens out, sub-words found by their length against
+ * the text they cover), word aggregation (first / average / max), grouping
+ * of B-/I- runs, then ignore_labels. Offsets are the pipeline's character
+ * offsets (code points), from the tokenizer's byte offsets. */
+#include "core/common.h"
+#include "core/model.h"
+#include "core/session.h"
+#include "tokenizer/tokenizer.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const AGGREGATION_NAMES[] = {"none", "simple", "first", "average", "max"};
+#define N_AGGREGATIONS ((int)(sizeof AGGREGATION_NAMES / sizeof *AGGREGATION_NAMES))
+
+encore_status encore_aggregation_from_name(const char *name, encore_aggregation *out) {
+    if (!name || !out) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL aggregation strategy name or result");
+    for (int i = 0; i < N_AGGREGATIONS; i++) {
+        const char *a = AGGREGATION_NAMES[i];
+        size_t k = 0;
+        while (a[k] && name[k] && (name[k] == a[k] || name[k] == a[k] - 'a' + 'A')) k++;
+        if (!a[k] && !name[k]) {
+            *out = (encore_aggregation)i;
+            return ENCORE_STATUS_OK;
+        }
+    }
+    return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT,
+                       "unknown aggregation strategy '%.64s' (none, simple, first, average or max)", name);
+}
+
+const char *encore_aggregation_name(encore_aggregation a) {
+    return (int)a >= 0 && (int)a < N_AGGREGATIONS ? AGGREGATION_NAMES[a] : NULL;
+}
+
+encore_token_classify_params encore_token_classify_default_params(void) {
+    encore_token_classify_params p;
+    p.aggregation = ENCORE_AGGREGATION_NONE;
+    p.ignore_labels = NULL;
+    p.n_ignore_labels = 0;
+    return p;
+}
+
+static void entity_free(encore_entity *e) {
+    free(e->entity);
+    free(e->word);
+}
+
+void encore_token_classify_result_free(encore_token_classify_result *r) {
+    if (!r) return;
+    for (int i = 0; r->entities && i < r->n_entities; i++) entity_free(&r->entities[i]);
+    free(r->entities);
+    free(r);
+}
+
+/* One token that is not special: the pipeline's pre_entity. */
+typedef struct pre_entity {
+    const char *word;   /* the vocabulary token, or for [UNK] the text it covers (in slices) */
+    const float *scores;/* (L) softmax over the labels */
+    int32_t index;      /* position in the encoding */
+    int32_t start, end; /* characters */
+    int32_t start_byte, end_byte;
+    int is_subword;
+} pre_entity;
+
+/* An entity before grouping: a token (NONE, SIMPLE) or a word. */
+typedef struct token_entity {
+    int label;
+    float score;
+    int32_t index;
+    char *word;         /* owned */
+    int32_t start, end, start_byte, end_byte;
+} token_entity;
+
+typedef struct ner_work {
+    encore_encoding *enc;
+    float *scores;        /* (n_tokens, L) logits, then softmax in place */
+    pre_entity *pre;      /* (n_tokens) */
+    char **slices;        /* (n_tokens) the texts of [UNK] tokens */
+    token_entity *ents;   /* (n_tokens) */
+    int n_ents;
+    const char **words;   /* (n_tokens) scratch for decoding */
+    double *acc;          /* (L) */
+    float *avg;           /* (L) */
+} ner_work;
+
+static void work_free(ner_work *w) {
+    if (w->enc && w->slices)
+        for (int i = 0; i < w->enc->n_tokens; i++) free(w->slices[i]);
+    for (int i = 0; w->ents && i < w->n_ents; i++) free(w->ents[i].word);
+    encore_encoding_free(w->enc);
+    free(w->scores);
+    free(w->pre);
+    free(w->slices);
+    free(w->ents);
+    free(w->words);
+    free(w->acc);
+    free(w->avg);
+}
+
+/* Code points in s[0, n) (valid UTF-8: the tokenizer checked it). */
+static int32_t count_chars(const char *s, size_t n) {
+    int32_t c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Character index of byte offset b; the cursor remembers the last answer so
+ * that offsets in text order cost one pass over the text. */
+typedef struct char_cursor {
+    const char *text;
+    int32_t byte, chars;
+} char_cursor;
+
+static int32_t char_index(char_cursor *c, int32_t b) {
+    if (b < c->byte) c->byte = 0, c->chars = 0;
+    c->chars += count_chars(c->text + c->byte, (size_t)(b - c->byte));
+    c->byte = b;
+    return c->chars;
+}
+
+/* tokenizers' decode of token strings into a new string; NULL when out of memory. */
+static char *decode_words(const encore_model *m, const char *const *words, int n) {
+    const size_t len = encore_tokenizer_decode_tokens(m->tokenizer, words, n, NULL, 0);
+    if (len == SIZE_MAX) return NULL;
+    char *s = malloc(len + 1);
+    if (s && encore_tokenizer_decode_tokens(m->tokenizer, words, n, s, len + 1) == SIZE_MAX) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static char *dup_str(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* numpy's argmax: the first of the largest (NaN counts as the largest). */
+static int argmax(const float *v, int n) {
+    int best = 0;
+    for (int i = 0; i < n; i++) {
+        if (isnan(v[i])) return i;
+        if (v[i] > v[best]) best = i;
+    }
+    return best;
+}
+
+/* The pipeline's get_tag: "B-X" -> (B, X), "I-X" -> (I, X), else (I, label). */
+static const char *tag_of(const char *label, int *is_b) {
+    *is_b = strncmp(label, "B-", 2) == 0;
+    if (*is_b || strncmp(label, "I-", 2) == 0) return label + 2;
+    return label;
+}
+
+static int ignored(const char *label, const char *const *ignore, int n_ignore) {
+    for (int i = 0; i < n_ignore; i++)
+        if (strcmp(label, ignore[i]) == 0) return 1;
+    return 0;
+}
+
+/* Softmax per token, as the pipeline's numpy: exp(l - max) / sum. */
+static void softmax_rows(float *x, int rows, int L) {
+    for (int t = 0; t < rows; t++) {
+        float *r = x + (size_t)t * L;
+        float mx = r[0];
+        for (int l = 1; l < L; l++) mx = r[l] > mx ? r[l] : mx;
+        double sum = 0.0;
+        for (int l = 0; l < L; l++) sum += exp((double)r[l] - mx);
+        for (int l = 0; l < L; l++) r[l] = (float)(exp((double)r[l] - mx) / sum);
+    }
+}
+
+/* aggregate_word: the tokens [a, b) of one word as one entity. */
+static encore_status aggregate_word(const encore_model *m, encore_aggregation agg, const pre_entity *pre, int a,
+                                    int b, int L, ner_work *w, token_entity *out) {
+    for (int i = a; i < b; i++) w->words[i - a] = pre[i].word;
+    if (!(out->word = decode_words(m, w->words, b - a))) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    const float *scores = pre[a].scores;
+    if (agg == ENCORE_AGGREGATION_MAX) {
+        /* max(entities, key=scores.max()): the first token with the largest score */
+        float best = pre[a].scores[argmax(pre[a].scores, L)];
+        for (int i = a + 1; i < b; i++) {
+            const float s = pre[i].scores[argmax(pre[i].scores, L)];
+            if (s > best) best = s, scores = pre[i].scores;
+        }
+    }
+    if (agg == ENCORE_AGGREGATION_AVERAGE) {
+        /* np.nanmean over the tokens, label by label */
+        for (int l = 0; l < L; l++) {
+            double sum = 0.0;
+            int n = 0;
+            for (int i = a; i < b; i++)
+                if (!isnan(pre[i].scores[l])) sum += pre[i].scores[l], n++;
+            w->acc[l] = n ? sum / n : NAN;
+        }
+        for (int l = 0; l < L; l++) w->avg[l] = (float)w->acc[l];
+        out->label = argmax(w->avg, L);
+        out->score = w->avg[out->label];
+    } else {
+        out->label = argmax(scores, L);
+        out->score = scores[out->label];
+    }
+    out->index = -1;
+    out->start = pre[a].start;
+    out->end = pre[b - 1].end;
+    out->start_byte = pre[a].start_byte;
+    out->end_byte = pre[b - 1].end_byte;
+    return ENCORE_STATUS_OK;
+}
+
+/* group_sub_entities: the entities [a, b) as one group, appended to r if its
+ * group is not ignored. */
+static encore_status group(const encore_model *m, const token_entity *ents, int a, int b, ner_work *w,
+                           const char *const *ignore, int n_ignore, encore_token_classify_result *r) {
+    /* entities[0]["entity"].split("-", 1)[-1] */
+    const char *label = encore_model_token_label(m, ents[a].label);
+    const char *dash = strchr(label, '-');
+    const char *name = dash ? dash + 1 : label;
+    if (ignored(name, ignore, n_ignore)) return ENCORE_STATUS_OK;
+    encore_entity *e = &r->entities[r->n_entities];
+    memset(e, 0, sizeof *e);
+    double sum = 0.0;
+    int n = 0;
+    for (int i = a; i < b; i++)
+        if (!isnan(ents[i].score)) sum += ents[i].score, n++;
+    e->score = n ? (float)(sum / n) : NAN;
+    e->index = -1;
+    e->start = ents[a].start;
+    e->end = ents[b - 1].end;
+    e->start_byte = ents[a].start_byte;
+    e->end_byte = ents[b - 1].end_byte;
+    for (int i = a; i < b; i++) w->words[i - a] = ents[i].word;
+    e->entity = dup_str(name, strlen(name));
+    e->word = decode_words(m, w->words, b - a);
+    r->n_entities++;
+    if (!e->entity || !e->word) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    return ENCORE_STATUS_OK;
+}
+
+static encore_status classify(encore_session *s, const char *text, encore_token_classify_params p, ner_work *w,
+                              encore_token_classify_result *r) {
+    const encore_model *m = encore_session_model(s);
+    encore_status st;
+    if (encore_model_token_head(m) != ENCORE_TOKEN_HEAD_CLASSIFY)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                           "%s has no token classifier; token classification needs BertForTokenClassification or "
+                           "DistilBertForTokenClassification",
+                           m->config.architecture_name);
+    if (!encore_aggregation_name(p.aggregation))
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT,
+                           "unknown aggregation strategy %d (ENCORE_AGGREGATION_NONE to ENCORE_AGGREGATION_MAX)",
+                           (int)p.aggregation);
+    static const char *const default_ignore[] = {"O"};
+    const char *const *ignore = p.ignore_labels ? p.ignore_labels : default_ignore;
+    const int n_ignore = p.ignore_labels ? p.n_ignore_labels : 1;
+    if (n_ignore < 0) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "n_ignore_labels is %d", n_ignore);
+    for (int i = 0; i < n_ignore; i++)
+        if (!ignore[i]) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "ignore label %d is NULL", i);
+    const int L = encore_model_n_token_outputs(m);
+    for (int l = 0; l < L; l++)
+        if (!encore_model_token_label(m, l))
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "the token classifier has no label for id %d", l);
+
+    encore_tokenize_params tp = encore_tokenize_default_params();
+    tp.task = ENCORE_TASK_CLASSIFY;
+    tp.truncate = encore_session_truncates(s);
+    encore_input in = {text, NULL};
+    if ((st = encore_model_tokenize_with(m, in, tp, &w->enc))) return st;
+    const encore_encoding *enc = w->enc;
+    const int T = enc->n_tokens;
+    w->scores = malloc(encore_size_mul((size_t)T, (size_t)L) * sizeof(float));
+    w->pre = malloc((size_t)T * sizeof *w->pre);
+    w->slices = calloc((size_t)T, sizeof *w->slices);
+    w->ents = calloc((size_t)T, sizeof *w->ents);
+    w->words = malloc((size_t)T * sizeof *w->words);
+    w->acc = malloc((size_t)(L > 0 ? L : 1) * sizeof *w->acc);
+    w->avg = malloc((size_t)(L > 0 ? L : 1) * sizeof *w->avg);
+    r->entities = calloc((size_t)T, sizeof *r->entities);
+    if (!w->scores || !w->pre || !w->slices || !w->ents || !w->words || !w->acc || !w->avg || !r->entities)
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    const encore_encoding *const encs[1] = {enc};
+    if ((st = encore_session_token_logits_encoded(s, encs, 1, w->scores))) return st;
+    softmax_rows(w->scores, T, L);
+
+    /* gather_pre_entities */
+    const int32_t unk = encore_tokenizer_unk_id(m->tokenizer);
+    char_cursor cur = {text, 0, 0};
+    const size_t text_len = strlen(text);
+    int n_pre = 0;
+    for (int t = 0; t < T; t++) {
+        if (enc->sequence_ids[t] < 0) continue; /* the special tokens the tokenizer adds */
+        const int32_t b0 = enc->offsets[2 * t], b1 = enc->offsets[2 * t + 1];
+        if (b0 < 0 || b1 < b0 || (size_t)b1 > text_len)
+            return encore_fail(ENCORE_STATUS_BAD_INPUT, "token %d has offsets [%d, %d) outside the text", t, b0, b1);
+        pre_entity *e = &w->pre[n_pre++];
+        e->scores = w->scores + (size_t)t * L;
+        e->index = t;
+        e->start_byte = b0;
+        e->end_byte = b1;
+        e->start = char_index(&cur, b0);
+        e->end = char_index(&cur, b1);
+        const char *tok = encore_model_token(m, enc->ids[t]);
+        if (enc->ids[t] == unk || !tok) {
+            /* the pipeline's word for [UNK] is the text it covers, and no sub-word */
+            if (!(w->slices[t] = dup_str(text + b0, (size_t)(b1 - b0))))
+                return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+            e->word = w->slices[t];
+            e->is_subword = 0;
+        } else {
+            e->word = tok;
+            /* len(word) != len(sentence[start:end]), in characters */
+            e->is_subword = count_chars(tok, strlen(tok)) != e->end - e->start;
+        }
+    }
+
+    /* aggregate: one entity per token (NONE, SIMPLE) or per word */
+    if (p.aggregation == ENCORE_AGGREGATION_NONE || p.aggregation == ENCORE_AGGREGATION_SIMPLE) {
+        for (int i = 0; i < n_pre; i++) {
+            token_entity *e = &w->ents[w->n_ents++];
+            e->label = argmax(w->pre[i].scores, L);
+            e->score = w->pre[i].scores[e->label];
+            e->index = w->pre[i].index;
+            e->start = w->pre[i].start;
+            e->end = w->pre[i].end;
+            e->start_byte = w->pre[i].start_byte;
+            e->end_byte = w->pre[i].end_byte;
+            if (!(e->word = dup_str(w->pre[i].word, strlen(w->pre[i].word))))
+                return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+        }
+    } else {
+        for (int a = 0; a < n_pre;) {
+            int b = a + 1;
+            while (b < n_pre && w->pre[b].is_subword) b++;
+            if ((st = aggregate_word(m, p.aggregation, w->pre, a, b, L, w, &w->ents[w->n_ents++]))) return st;
+            a = b;
+        }
+    }
+
+    if (p.aggregation == ENCORE_AGGREGATION_NONE) {
+        for (int i = 0; i < w->n_ents; i++) {
+            token_entity *e = &w->ents[i];
+            const char *label = encore_model_token_label(m, e->label);
+            if (ignored(label, ignore, n_ignore)) continue;
+            encore_entity *o = &r->entities[r->n_entities++];
+            o->entity = dup_str(label, strlen(label));
+            o->score = e->score;
+            o->index = e->index;
+            o->word = e->word;
+            e->word = NULL;
+            o->start = e->start;
+            o->end = e->end;
+            o->start_byte = e->start_byte;
+            o->end_byte = e->end_byte;
+            if (!o->entity) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+        }
+        return ENCORE_STATUS_OK;
+    }
+    /* group_entities: a run of one tag, broken by a B- or another tag */
+    for (int a = 0; a < w->n_ents;) {
+        int b = a + 1, last_b;
+        const char *last = tag_of(encore_model_token_label(m, w->ents[a].label), &last_b);
+        for (; b < w->n_ents; b++) {
+            int is_b;
+            const char *tag = tag_of(encore_model_token_label(m, w->ents[b].label), &is_b);
+            if (strcmp(tag, last) != 0 || is_b) break;
+            last = tag;
+        }
+        if ((st = group(m, w->ents, a, b, w, ignore, n_ignore, r))) return st;
+        a = b;
+    }
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_session_token_classify(encore_session *s, const char *text, encore_token_classify_params params,
+                                            encore_token_classify_result **out) {
+    if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    if (out) *out = NULL;
+    if (!text || !out) {
+        encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_session_token_classify: NULL text or result");
+        return encore_session_fail(s, ENCORE_STATUS_INVALID_ARGUMENT);
+    }
+    encore_token_classify_result *r = calloc(1, sizeof *r);
+    if (!r) {
+        encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+        return encore_session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
+    }
+    r->aggregation = params.aggregation;
+    ner_work w;
+    memset(&w, 0, sizeof w);
+    encore_status st = classify(s, text, params, &w, r);
+    work_free(&w);
+    if (st != ENCORE_STATUS_OK) {
+        encore_token_classify_result_free(r);
+        return encore_session_fail(s, st);
+    }
+    *out = r;
+    return ENCORE_STATUS_OK;
+}
