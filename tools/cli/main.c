@@ -5,6 +5,7 @@
  *   encore tokenize --model DIR [options] [TEXT ...]
  *   encore fill-mask --model DIR [--top-k N] [--targets A,B] [TEXT ...]
  *   encore zero-shot --model DIR --labels A,B [TEXT ...]
+ *   encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [TEXT ...]
  *
  * Texts come from the arguments, or one per line on stdin. Output is one JSON
  * line per text, in input order. */
@@ -15,6 +16,7 @@
 #include "parse_number.h"
 #include "read_file.h"
 #include "pipelines.h"
+#include "ner.h"
 #include "pull.h"
 #include "serve.h"
 #include "score.h"
@@ -55,6 +57,8 @@ static void usage(FILE *f) {
             "                  pipeline(\"fill-mask\") (encore fill-mask --help)\n"
             "  encore zero-shot --model DIR --labels A,B [--hypothesis-template T] [--multi-label] [TEXT ...]\n"
             "                  pipeline(\"zero-shot-classification\") (encore zero-shot --help)\n"
+            "  encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [TEXT ...]\n"
+            "                  pipeline(\"token-classification\") (encore ner --help)\n"
             "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
             "  encore models   where the default models live, and the models in the Hugging Face cache\n"
             "  encore pull     MODEL_ID [--revision main] [--cache DIR] [--endpoint URL]\n"
@@ -398,6 +402,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) return encore_cli_serve(argc - 1, argv + 1, default_model_dir());
     if (argc >= 2 && (strcmp(argv[1], "fill-mask") == 0 || strcmp(argv[1], "zero-shot") == 0))
         return encore_cli_pipeline(argc - 1, argv + 1, default_model_dir());
+    if (argc >= 2 && strcmp(argv[1], "ner") == 0) return encore_cli_ner(argc - 1, argv + 1, default_model_dir());
     if (argc >= 2 && strcmp(argv[1], "score") == 0) return encore_cli_score(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0) return encore_cli_bench(argc - 1, argv + 1, default_model_dir());
     if (!parse_args(argc, argv, &o, &first_text)) {
