@@ -3,6 +3,8 @@
  *   fill-mask:  {"inputs": "a [MASK] film" | [...], "parameters": {"top_k": 5, "targets": [...]}}
  *   zero-shot:  {"inputs": "text" | [...], "parameters": {"candidate_labels": [...] | "a,b",
  *                "hypothesis_template": "...", "multi_label": false}}
+ *   token classification (NER): {"inputs": "text" | [...], "parameters":
+ *                {"aggregation_strategy": "simple", "ignore_labels": [...]}}, in ner.c
  * answered as transformers' pipelines answer (a list of inputs: a list of
  * results). These calls are whole pipelines (encore_session_fill_mask,
  * encore_session_zero_shot), not batches of encodings, so they run on a
@@ -210,14 +212,14 @@ static int run_zero_shot(serve_ctx *ctx, encore_session *s, const char *text, co
 }
 
 int serve_route_pipeline(serve_ctx *ctx, const char *body, size_t len, serve_reply *r) {
-    const int fill_mask = serve_model_is_fill_mask(ctx);
+    const int fill_mask = serve_model_is_fill_mask(ctx), ner = serve_model_is_token_classifier(ctx);
     serve_request req;
     if (serve_request_parse_json(ctx, body, len, &req, r) != 0) {
         serve_request_free(&req);
         return 1;
     }
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(req.root, "parameters");
-    if (!fill_mask && !cJSON_GetObjectItemCaseSensitive(params, "candidate_labels")) {
+    if (!fill_mask && !ner && !cJSON_GetObjectItemCaseSensitive(params, "candidate_labels")) {
         serve_request_free(&req);
         return 0; /* a plain classification request */
     }
@@ -246,16 +248,18 @@ int serve_route_pipeline(serve_ctx *ctx, const char *body, size_t len, serve_rep
         encore_session *s = pipeline_session(ctx, r);
         int rc = s ? 0 : -1;
         if (s && cJSON_IsString(in)) {
-            rc = fill_mask ? run_fill_mask(ctx, s, in->valuestring, params, &b, r)
-                           : run_zero_shot(ctx, s, in->valuestring, params, &b, r);
+            rc = ner         ? serve_run_ner(ctx, s, in->valuestring, params, &b, r)
+                 : fill_mask ? run_fill_mask(ctx, s, in->valuestring, params, &b, r)
+                             : run_zero_shot(ctx, s, in->valuestring, params, &b, r);
         } else if (s) {
             serve_buf_puts(&b, "[");
             int i = 0;
             cJSON_ArrayForEach(item, in) {
                 if (rc != 0) break;
                 if (i++) serve_buf_puts(&b, ",");
-                rc = fill_mask ? run_fill_mask(ctx, s, item->valuestring, params, &b, r)
-                               : run_zero_shot(ctx, s, item->valuestring, params, &b, r);
+                rc = ner         ? serve_run_ner(ctx, s, item->valuestring, params, &b, r)
+                     : fill_mask ? run_fill_mask(ctx, s, item->valuestring, params, &b, r)
+                                 : run_zero_shot(ctx, s, item->valuestring, params, &b, r);
             }
             serve_buf_puts(&b, "]");
         }

@@ -181,10 +181,12 @@ static void method_not_allowed(serve_ctx *ctx, serve_reply *r, const char *metho
 /* POST / and /invocations: the model's own task, as TEI routes them:
  * /rerank for a re-ranker, /predict for another classifier, else /embed;
  * and, with the Hugging Face Inference API's payloads, fill-mask for a
- * masked-language model and zero-shot for an NLI classifier asked with
- * candidate_labels. */
+ * masked-language model, zero-shot for an NLI classifier asked with
+ * candidate_labels, and token classification (NER) for a token classifier. */
 static void model_task(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r) {
-    if ((serve_model_is_fill_mask(ctx) || serve_model_is_nli(ctx)) && serve_route_pipeline(ctx, body, len, r)) return;
+    if ((serve_model_is_fill_mask(ctx) || serve_model_is_nli(ctx) || serve_model_is_token_classifier(ctx)) &&
+        serve_route_pipeline(ctx, body, len, r))
+        return;
     if (serve_model_is_reranker(ctx)) serve_route_rerank(ctx, body, len, t_start, r);
     else if (encore_model_n_labels(ctx->model) > 0) serve_route_predict(ctx, body, len, t_start, r);
     else serve_route_embed(ctx, body, len, t_start, r);

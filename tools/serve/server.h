@@ -119,6 +119,14 @@ int serve_model_is_nli(const serve_ctx *ctx);
 /* Answer the request and return 1, or return 0 when it is not one for the
  * pipelines (a classifier's request without candidate_labels). */
 int serve_route_pipeline(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
+/* A token classifier: POST / is the NER pipeline (ner.c), one text at a
+ * time on the pipelines' session; serve_run_ner appends one text's entities
+ * to b, or sets the error reply and returns -1. */
+int serve_model_is_token_classifier(const serve_ctx *ctx);
+struct serve_buf;
+struct cJSON;
+int serve_run_ner(serve_ctx *ctx, encore_session *s, const char *text, const struct cJSON *params,
+                  struct serve_buf *b, serve_reply *r);
 
 /* The HTTP listener, in http.c. */
 typedef struct serve_http serve_http;
