@@ -52,6 +52,7 @@ from ._pipeline import (  # noqa: E402
     FeatureExtractionPipeline,
     FillMaskPipeline,
     TextClassificationPipeline,
+    TokenClassificationPipeline,
     ZeroShotClassificationPipeline,
     pipeline,
 )
@@ -76,7 +77,7 @@ _atexit.register(_set_log_handler, None)
 
 __all__ = [
     "DeviceError", "Encoding", "Error", "FeatureExtractionPipeline", "FillMaskPipeline", "InputError", "Model",
-    "ModelError", "ZeroShotClassificationPipeline",
+    "ModelError", "ZeroShotClassificationPipeline", "TokenClassificationPipeline",
     "ModelFileError", "OutOfMemoryError", "SentenceEncoder", "Session", "SessionPool",
     "TextClassificationPipeline", "UnsupportedError", "default_model_dir", "has_cuda", "pipeline",
 ]

@@ -206,6 +206,13 @@ class Session:
         labels' order, label indices best first) (encore_session_zero_shot)."""
         return self._session.zero_shot(text, labels, hypothesis_template, bool(multi_label))
 
+    def token_classify(self, text, *, aggregation_strategy="none", ignore_labels=None):
+        """The tokens of one text classified (encore_session_token_classify):
+        a list of (entity, score, index, word, start, end) tuples, index -1
+        with a grouping strategy; start and end are character offsets.
+        ignore_labels: None for the pipeline's ["O"], or a list of str."""
+        return self._session.token_classify(text, aggregation_strategy, ignore_labels)
+
     def hidden_states(self, texts, text_pairs=None, *, truncation=False, truncation_side="right"):
         """Every token's last hidden state, special tokens included, tokenized as
         transformers' tokenizer call does (truncation=True cuts at the model's

@@ -8,7 +8,8 @@ transformers itself). ``encore.pipeline("feature-extraction")`` returns
 every token's last hidden state as transformers' does, within 1e-4
 (python/tests/test_feature_parity.py). ``encore.pipeline("fill-mask")``
 and ``encore.pipeline("zero-shot-classification")`` return what
-transformers' do (python/tests/test_fill_mask_zero_shot.py).
+transformers' do (python/tests/test_fill_mask_zero_shot.py), and so does
+``encore.pipeline("token-classification")`` (python/tests/test_ner.py).
 """
 
 import itertools
@@ -416,12 +417,77 @@ class ZeroShotClassificationPipeline:
         return self._one(sequences, labels, template, multi_label)
 
 
+class TokenClassificationPipeline:
+    """``pipe(inputs, aggregation_strategy="none", ignore_labels=["O"])`` as
+    transformers' pipeline("token-classification") (alias "ner") with a
+    BertForTokenClassification / DistilBertForTokenClassification directory:
+    a str gives a list of ``{"entity", "score", "index", "word", "start",
+    "end"}`` per token, or with a strategy ("simple", "first", "average",
+    "max") ``{"entity_group", "score", "word", "start", "end"}`` per group;
+    scores are numpy float32 and start/end character offsets, as in
+    transformers. A list gives one such list per text; another iterable
+    streams. ``stride`` is not supported.
+    """
+
+    def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
+                 **defaults):
+        if model is None:
+            raise ValueError("the token-classification pipeline has no default model: pass model=DIR (a "
+                             "BertForTokenClassification or DistilBertForTokenClassification directory)")
+        self.model = model if isinstance(model, Model) else Model(model, weights=weights)
+        _check_batch_size(batch_size)
+        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
+        self._defaults = defaults
+        self._sanitize(**defaults)
+        self._pool.run("token_classify", "")  # a model without a token classifier fails here
+
+    @property
+    def device(self):
+        return self._pool.device
+
+    @staticmethod
+    def _sanitize(aggregation_strategy="none", ignore_labels=None, stride=None, **unknown):
+        _check_unknown(unknown)
+        if stride is not None:
+            raise _encore.UnsupportedError("stride is not supported by encore's token-classification pipeline")
+        value = getattr(aggregation_strategy, "value", aggregation_strategy)  # transformers' AggregationStrategy
+        if value is None:
+            value = "none"
+        if not isinstance(value, str):
+            raise TypeError("aggregation_strategy must be a str, not %s" % type(value).__name__)
+        if isinstance(ignore_labels, tuple):
+            ignore_labels = list(ignore_labels)
+        if ignore_labels is not None and not isinstance(ignore_labels, list):
+            raise TypeError("ignore_labels must be None or a list of str")
+        return value, ignore_labels
+
+    def _one(self, text, strategy, ignore):
+        rows = self._pool.run("token_classify", text, aggregation_strategy=strategy, ignore_labels=ignore)
+        if strategy.lower() == "none":
+            return [{"entity": e, "score": np.float32(sc), "index": i, "word": w, "start": a, "end": b}
+                    for e, sc, i, w, a, b in rows]
+        return [{"entity_group": e, "score": np.float32(sc), "word": w, "start": a, "end": b}
+                for e, sc, _, w, a, b in rows]
+
+    def __call__(self, inputs, **kwargs):
+        strategy, ignore = self._sanitize(**{**self._defaults, **kwargs})
+        if isinstance(inputs, (list, tuple)):
+            if not inputs:
+                raise ValueError("At least one input is required.")
+            return [self._one(x, strategy, ignore) for x in inputs]
+        if _is_stream(inputs):
+            return (self._one(x, strategy, ignore) for x in inputs)
+        return self._one(inputs, strategy, ignore)
+
+
 _TASKS = {
     "text-classification": TextClassificationPipeline,
     "sentiment-analysis": TextClassificationPipeline,
     "feature-extraction": FeatureExtractionPipeline,
     "fill-mask": FillMaskPipeline,
     "zero-shot-classification": ZeroShotClassificationPipeline,
+    "token-classification": TokenClassificationPipeline,
+    "ner": TokenClassificationPipeline,
 }
 
 
@@ -429,8 +495,8 @@ def pipeline(task, model=None, device=None, precision=None, threads=None, batch_
     """A callable with transformers' pipeline semantics.
 
     task: "text-classification" (or "sentiment-analysis"),
-    "feature-extraction", "fill-mask" or "zero-shot-classification" (these
-    two need model=DIR). model: a model directory, an encore.Model, or
+    "feature-extraction", "fill-mask", "zero-shot-classification" or
+    "token-classification" (alias "ner") (these three need model=DIR). model: a model directory, an encore.Model, or
     None for the default model of the task (see encore.default_model_dir).
     device: "cpu", "cuda" or "auto" (CUDA on a CUDA build with a GPU, else
     the CPU with one log line); None takes $ENCORE_DEVICE, else "cpu". precision: None (fp32 on the CPU, fp16 on

@@ -859,6 +859,78 @@ done:
     return out;
 }
 
+/* Session.token_classify(text, aggregation_strategy="none", ignore_labels=None)
+ * -> [(entity, score, index, word, start, end), ...]:
+ * encore_session_token_classify. ignore_labels: None (the pipeline's ["O"])
+ * or a list of str. index is -1 for the grouping strategies. */
+static PyObject *session_token_classify(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"text", "aggregation_strategy", "ignore_labels", NULL};
+    SessionObject *s = (SessionObject *)self;
+    PyObject *text = NULL, *ignore = Py_None;
+    const char *strategy = "none";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|sO:token_classify", keywords, &text, &strategy, &ignore))
+        return NULL;
+    PyObject *text_bytes = utf8_of(text, "the text", -1);
+    if (!text_bytes) return NULL;
+    PyObject *keep = NULL, *out = NULL;
+    const char **ilist = NULL;
+    Py_ssize_t ni = 0;
+    encore_token_classify_params p = encore_token_classify_default_params();
+    if (encore_aggregation_from_name(strategy, &p.aggregation) != ENCORE_STATUS_OK) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT, encore_last_error());
+        goto done;
+    }
+    if (ignore != Py_None) {
+        if (!PyList_Check(ignore)) {
+            PyErr_SetString(PyExc_TypeError, "ignore_labels must be None or a list of str");
+            goto done;
+        }
+        ni = PyList_Size(ignore);
+        if (utf8_strings(ignore, "ignore label", &keep, &ilist) < 0) goto done;
+        p.ignore_labels = ilist;
+        p.n_ignore_labels = (int)ni;
+    }
+    if (s->busy) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                     "this session is running a call on another thread; give each thread its own session");
+        goto done;
+    }
+    encore_token_classify_result *r = NULL;
+    encore_status st;
+    char message[1024] = "";
+    const char *t = PyBytes_AsString(text_bytes);
+    s->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = encore_session_token_classify(s->session, t, p, &r);
+    if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
+    Py_END_ALLOW_THREADS
+    s->busy = 0;
+    if (st != ENCORE_STATUS_OK) {
+        raise_status(st, message);
+        goto done;
+    }
+    out = PyList_New(r->n_entities);
+    for (int i = 0; out && i < r->n_entities; i++) {
+        const encore_entity *e = &r->entities[i];
+        PyObject *word = PyUnicode_DecodeUTF8(e->word, (Py_ssize_t)strlen(e->word), "replace");
+        PyObject *item = word ? Py_BuildValue("(sdiOii)", e->entity, (double)e->score, (int)e->index, word,
+                                              (int)e->start, (int)e->end)
+                              : NULL;
+        Py_XDECREF(word);
+        if (!item) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SetItem(out, i, item);
+    }
+    encore_token_classify_result_free(r);
+done:
+    free(ilist);
+    Py_XDECREF(keep);
+    Py_DECREF(text_bytes);
+    return out;
+}
+
 static PyMethodDef session_methods[] = {
     {"run", (PyCFunction)(void (*)(void))session_run, METH_VARARGS | METH_KEYWORDS,
      "run(kind, texts, text_pairs=None, truncation=True, pooling='default', normalize=False) -> bytearray"},
@@ -869,6 +941,9 @@ static PyMethodDef session_methods[] = {
      "fill_mask(text, top_k=5, targets=None) -> [[(score, token, token_str, sequence), ...] per mask]"},
     {"zero_shot", (PyCFunction)(void (*)(void))session_zero_shot, METH_VARARGS | METH_KEYWORDS,
      "zero_shot(text, labels, hypothesis_template=None, multi_label=False) -> (scores, order)"},
+    {"token_classify", (PyCFunction)(void (*)(void))session_token_classify, METH_VARARGS | METH_KEYWORDS,
+     "token_classify(text, aggregation_strategy='none', ignore_labels=None) -> "
+     "[(entity, score, index, word, start, end), ...]"},
     {NULL, NULL, 0, NULL},
 };
 

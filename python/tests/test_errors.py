@@ -156,7 +156,7 @@ def test_wrong_task_for_model():
     with pytest.raises(encore.InputError, match="feature-extraction"):
         encore.pipeline("text-classification", model=model_dir("tiny-bert-embed"))
     with pytest.raises(ValueError, match="unknown task"):
-        encore.pipeline("token-classification", model=model_dir("tiny-bert-sst"))
+        encore.pipeline("summarization", model=model_dir("tiny-bert-sst"))
     s = encore.Model(model_dir("tiny-bert-embed")).session()
     with pytest.raises(encore.InputError, match="no classification head"):
         s.logits(["a"])
