@@ -281,6 +281,40 @@ ENCORE_API int encore_model_token_is_special(const encore_model *model, int32_t 
 ENCORE_API encore_status encore_model_decode(const encore_model *model, const int32_t *ids, int n_ids,
                                              int skip_special_tokens, char *buf, size_t cap, size_t *len);
 
+/* Overflowing windows: an input longer than max_length as several
+ * encodings, as tokenizers gives them with return_overflowing_tokens=True and
+ * a stride: for a pair, tokenizer(text, text_pair,
+ * truncation="only_second" (or "only_first"), max_length=M, stride=S); for a
+ * single text, tokenizer(text, truncation=True, max_length=M, stride=S). The
+ * cut text is split into pieces that fill what each window leaves it (M less
+ * the other text and the special tokens), each piece after the first
+ * repeating the last S tokens of the one before; the other text and the
+ * special tokens are in every window. An input that fits is one window.
+ * Each window has its ids, type ids, sequence ids and byte offsets into its
+ * own text, as encore_model_tokenize() gives them, and n_untruncated, the
+ * tokens of the whole input. Truncation cuts the end of a text (tokenizers'
+ * direction "right", the default). */
+typedef struct encore_overflow_params {
+    int max_length;      /* tokens per window, special tokens included; 0 (default):
+                            encore_model_max_length(); more is ENCORE_STATUS_INVALID_ARGUMENT */
+    int stride;          /* tokens a window repeats from the one before, default 0 */
+    int truncate_first;  /* with a pair: 0 (default) cuts the second text ("only_second"),
+                            1 the first ("only_first"); ignored for a single text */
+} encore_overflow_params;
+
+ENCORE_API encore_overflow_params encore_overflow_default_params(void);
+
+/* *windows: (*n_windows) encodings, in order; free them with
+ * encore_encodings_free(). When the text that is not cut and the special
+ * tokens leave the cut one no room, or when the stride is not less than that
+ * room (tokenizers refuses both), the call is ENCORE_STATUS_BAD_INPUT with a
+ * message that says which; invalid UTF-8 is ENCORE_STATUS_BAD_INPUT too. */
+ENCORE_API encore_status encore_model_tokenize_overflow(const encore_model *model, encore_input input,
+                                                        encore_overflow_params params,
+                                                        encore_encoding ***windows, int *n_windows);
+/* Frees n encodings and the array that holds them; NULL is a no-op. */
+ENCORE_API void encore_encodings_free(encore_encoding **encodings, int n);
+
 /* ---- session ----------------------------------------------------------- */
 
 typedef struct encore_session encore_session;
