@@ -503,6 +503,17 @@ typedef struct encore_token_classify_params {
                                          pipeline's default; non-NULL with n_ignore_labels 0:
                                          none left out */
     int n_ignore_labels;
+    int stride;                       /* -1 (default): one window, the text cut at
+                                         encore_model_max_length() when the session truncates.
+                                         0 or more: the whole text, in windows of
+                                         encore_model_max_length() tokens that each repeat the
+                                         last `stride` tokens of the one before (the pipeline's
+                                         stride; encore_model_tokenize_overflow), classified
+                                         one by one, then overlapping entities merged as the
+                                         pipeline merges them (the longer, or the more
+                                         confident, kept). A stride of the window or more is
+                                         ENCORE_STATUS_INVALID_ARGUMENT; one that leaves a
+                                         window no new tokens ENCORE_STATUS_BAD_INPUT */
 } encore_token_classify_params;
 
 ENCORE_API encore_token_classify_params encore_token_classify_default_params(void);
@@ -511,7 +522,8 @@ typedef struct encore_entity {
     char *entity;        /* the label (NONE: "B-PER") or the group (the others: "PER") */
     float score;         /* NONE, SIMPLE: the token's softmax score for its label; a group:
                             the mean of its tokens' (or words') scores */
-    int32_t index;       /* NONE: the token's position in the encoding ([CLS] is 0); else -1 */
+    int32_t index;       /* NONE: the token's position in the encoding ([CLS] is 0), in its
+                            window with a stride; else -1 */
     char *word;          /* the tokens decoded as the tokenizer decodes them ("##" joined, an
                             [UNK] as the text it covers) */
     int32_t start, end;  /* [start, end) in characters (Unicode code points) of the text, as

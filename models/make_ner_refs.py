@@ -4,7 +4,7 @@ tiny token-classification fixtures (tests/fixtures/models/tiny-bert-ner and
 tiny-distilbert-ner), for encore's NER pipeline to be held to.
 
 Writes tests/fixtures/reference/<model>.ner.json: for each case the text,
-the pipeline's arguments, its output as it returns it (numpy float32 scores
+the pipeline's arguments (null: not passed), its output as it returns it (numpy float32 scores
 as Python floats, the only change) and json.dumps of that output.
 
     /work/venv-fixtures/bin/python models/make_ner_refs.py     # or any Python with
@@ -22,6 +22,7 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["RUST_BACKTRACE"] = "0"  # the refusal checked below is a panic in tokenizers
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -39,6 +40,16 @@ STRATEGIES = ["none", "simple", "first", "average", "max"]
 LONG = ("The committee of Northwestern Amalgamated Broadcasting met in Copenhagen, Stockholm and Reykjavik "
         "to discuss extraordinarily complicated telecommunications regulations with Ms. Abernathy-Worthington, "
         "Dr. Oyelaran-Okonkwo and the Lord Mayor of Llanfairpwllgwyngyll before lunch.")
+
+# Longer still: several windows with a stride.
+LONGER = LONG + (" Afterwards the Secretary-General of the Organisation for Economic Co-operation flew from "
+                 "Thiruvananthapuram to Ouagadougou, where Mr. Przybyszewski-Kowalczyk and Señora Nuñez-Ibáñez "
+                 "welcomed the delegation at Aéroport International Thomas Sankara.")
+
+# stride: windows of 64 tokens over the long texts, each repeating the last
+# `stride` tokens of the one before, the entities of overlapping windows
+# merged as the pipeline merges them.
+STRIDES = [0, 8, 40]
 
 TEXTS = [
     ("names", "John Smithson visited Washington yesterday."),
@@ -92,6 +103,20 @@ def cases_for(labels):
                         kw=dict(aggregation_strategy="simple", ignore_labels=["MISC"])))
         out.append(dict(name=f"{name}/first/custom", text=text,
                         kw=dict(aggregation_strategy="first", ignore_labels=["LOC", "PER", "I-MISC"])))
+    # stride: the grouping strategies, and none by default (the pipeline
+    # refuses stride only with aggregation_strategy="none" passed).
+    for name, text in [("longer", LONGER), ("one_word", "Washington")]:
+        for stride in STRIDES:
+            for s in [None] + STRATEGIES[1:]:
+                if s is None and stride != 8:
+                    continue  # per-token output is long: one stride shows it
+                kw = dict(stride=stride)
+                if s is not None:
+                    kw["aggregation_strategy"] = s
+                tag = s or "default"
+                out.append(dict(name=f"{name}/stride{stride}/{tag}/all", text=text, kw=dict(kw, ignore_labels=[])))
+                if stride == 8 and s is not None:
+                    out.append(dict(name=f"{name}/stride{stride}/{tag}", text=text, kw=kw))
     return out
 
 
@@ -101,7 +126,7 @@ def check(name, pipe, cases):
     assert tok.model_max_length == 64
     assert len(tok(LONG)["input_ids"]) > 64, "the long text must be truncated"
     for s in STRATEGIES:
-        mine = [c for c in cases if c["aggregation_strategy"] == s]
+        mine = [c for c in cases if c["aggregation_strategy"] == s and c["stride"] is None]
         ents = [e for c in mine for e in c["result"]]
         key = "entity" if s == "none" else "entity_group"
         assert all(key in e for e in ents), (name, s)
@@ -120,9 +145,9 @@ def check(name, pipe, cases):
     # Sub-word disagreement: "simple" splits a word that the word strategies keep whole.
     split = 0
     for c in cases:
-        if c["aggregation_strategy"] == "simple" and c["ignore_labels"] == []:
+        if c["aggregation_strategy"] == "simple" and c["ignore_labels"] == [] and c["stride"] is None:
             first = next(d for d in cases if d["text"] == c["text"] and d["aggregation_strategy"] == "first"
-                         and d["ignore_labels"] == [])
+                         and d["ignore_labels"] == [] and d["stride"] is None)
             split += len(c["result"]) > len(first["result"])
     assert split >= 2, (name, "sub-words that disagree", split)
     # The word strategies differ from each other somewhere.
@@ -130,6 +155,29 @@ def check(name, pipe, cases):
         ra = [c["pipeline"] for c in cases if c["aggregation_strategy"] == a and c["ignore_labels"] == []]
         rb = [c["pipeline"] for c in cases if c["aggregation_strategy"] == b and c["ignore_labels"] == []]
         assert ra != rb, (name, a, b)
+    # stride: several windows, reaching past the first window's end, and the
+    # strides give different answers.
+    n_longer = len(tok(LONGER)["input_ids"])
+    assert n_longer > 3 * 64, n_longer
+    for s in STRATEGIES[1:]:
+        by_stride = {c["stride"]: c for c in cases
+                     if c["name"].startswith("longer/stride") and c["aggregation_strategy"] == s
+                     and c["ignore_labels"] == []}
+        assert len(by_stride) == len(STRIDES), (name, s)
+        assert len({c["pipeline"] for c in by_stride.values()}) > 1, (name, s, "strides all alike")
+        # Past the first window always; to the text's end with some stride (a
+        # long group of one window can hide the last ones' shorter groups).
+        assert all(max(e["end"] for e in c["result"]) > len(LONG) for c in by_stride.values()), (name, s)
+        assert any(max(e["end"] for e in c["result"]) > len(LONGER) - 3 for c in by_stride.values()), (name, s)
+    # What the pipeline refuses: stride with "none" passed, a stride of the
+    # window or more, and (tokenizers) a stride not under the window's room.
+    for kw in (dict(stride=8, aggregation_strategy="none"), dict(stride=64, aggregation_strategy="simple"),
+               dict(stride=62, aggregation_strategy="simple")):
+        try:
+            pipe(LONG, **kw)
+        except BaseException:  # noqa: BLE001 (ValueError from the pipeline, a Rust panic from tokenizers)
+            continue
+        raise AssertionError((name, kw, "not refused"))
 
 
 def main():
@@ -145,8 +193,9 @@ def main():
         cases = []
         for c in cases_for(labels):
             out = plain(pipe(c["text"], **c["kw"]))
-            cases.append(dict(name=c["name"], text=c["text"], aggregation_strategy=c["kw"]["aggregation_strategy"],
-                              ignore_labels=c["kw"].get("ignore_labels"), result=out, pipeline=json.dumps(out)))
+            cases.append(dict(name=c["name"], text=c["text"], aggregation_strategy=c["kw"].get("aggregation_strategy"),
+                              ignore_labels=c["kw"].get("ignore_labels"), stride=c["kw"].get("stride"), result=out,
+                              pipeline=json.dumps(out)))
         check(name, pipe, cases)
         doc = dict(generator=dict(generator_info(), script="models/make_ner_refs.py"), model=name,
                    max_length=pipe.tokenizer.model_max_length, labels=labels, pipeline_cases=cases)

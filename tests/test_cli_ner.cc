@@ -6,6 +6,7 @@
 #include <map>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -64,18 +65,24 @@ TEST(CliNer, PrintsWhatThePipelinePrints) {
     for (const char *name : {"tiny-bert-ner", "tiny-distilbert-ner"}) {
         auto ref = fixtures::load(std::string(name) + ".ner");
         ASSERT_TRUE(ref && ref->root) << name;
-        // (strategy, ignore list or "default") -> the cases' texts and outputs
-        std::map<std::pair<std::string, std::string>, std::vector<const cJSON *>> runs;
+        // (strategy or "" when not passed, ignore list or "default", stride or -1)
+        //   -> the cases' texts and outputs
+        std::map<std::tuple<std::string, std::string, int>, std::vector<const cJSON *>> runs;
         const cJSON *c;
         cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
             const cJSON *ig = get(c, "ignore_labels");
-            runs[{fixtures::str(c, "aggregation_strategy"), cJSON_IsArray(ig) ? "=" + join(ig) : "default"}].push_back(c);
+            runs[{fixtures::has(c, "aggregation_strategy") ? fixtures::str(c, "aggregation_strategy") : "",
+                  cJSON_IsArray(ig) ? "=" + join(ig) : "default",
+                  fixtures::has(c, "stride") ? get(c, "stride")->valueint : -1}]
+                .push_back(c);
         }
-        int n = 0;
+        int n = 0, strided = 0;
         for (const auto &[key, cases] : runs) {
-            std::vector<std::string> args = {"ner", "--model", fixtures::model_dir(name), "--quiet",
-                                             "--aggregation-strategy", key.first};
-            if (key.second != "default") args.insert(args.end(), {"--ignore-labels", key.second.substr(1)});
+            const auto &[strategy, ignore, stride] = key;
+            std::vector<std::string> args = {"ner", "--model", fixtures::model_dir(name), "--quiet"};
+            if (!strategy.empty()) args.insert(args.end(), {"--aggregation-strategy", strategy});
+            if (ignore != "default") args.insert(args.end(), {"--ignore-labels", ignore.substr(1)});
+            if (stride >= 0) args.insert(args.end(), {"--stride", std::to_string(stride)}), strided++;
             std::string input, want;
             for (const cJSON *k : cases) {
                 ASSERT_EQ(fixtures::str(k, "text").find('\n'), std::string::npos);
@@ -83,7 +90,7 @@ TEST(CliNer, PrintsWhatThePipelinePrints) {
                 want += fixtures::str(k, "pipeline") + "\n";
             }
             const cli::Result r = run(args, input);
-            const std::string what = std::string(name) + " " + key.first + " " + key.second;
+            const std::string what = std::string(name) + " " + strategy + " " + ignore + " " + std::to_string(stride);
             EXPECT_EQ(r.status, 0) << what;
             const auto got_lines = lines(r.out), want_lines = lines(want);
             ASSERT_EQ(got_lines.size(), want_lines.size()) << what;
@@ -100,6 +107,7 @@ TEST(CliNer, PrintsWhatThePipelinePrints) {
             }
         }
         EXPECT_GE(n, 130) << name;
+        EXPECT_GE(strided, 10) << name;
     }
 }
 
@@ -112,7 +120,9 @@ TEST(CliNer, TakesTextArguments) {
     std::string want;
     const cJSON *c;
     cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
-        if (fixtures::str(c, "aggregation_strategy") != "first" || fixtures::has(c, "ignore_labels")) continue;
+        if (!fixtures::has(c, "aggregation_strategy") || fixtures::str(c, "aggregation_strategy") != "first" ||
+            fixtures::has(c, "ignore_labels") || fixtures::has(c, "stride"))
+            continue;
         args.push_back(fixtures::str(c, "text"));
         want += fixtures::str(c, "pipeline") + "\n";
     }
@@ -136,7 +146,9 @@ TEST(CliNer, RefusesBadInput) {
     // An unknown strategy, models without a token classifier, missing values.
     EXPECT_EQ(run({"ner", "--model", ner, "--aggregation-strategy", "mean", "a"}).status, 2);
     EXPECT_EQ(run({"ner", "--model", ner, "--aggregation-strategy"}).status, 2);
-    EXPECT_EQ(run({"ner", "--model", ner, "--stride", "8", "a"}).status, 2);
+    EXPECT_EQ(run({"ner", "--model", ner, "--stride", "8", "--aggregation-strategy", "none", "a"}).status, 2);
+    EXPECT_EQ(run({"ner", "--model", ner, "--stride", "-1", "--aggregation-strategy", "first", "a"}).status, 2);
+    EXPECT_EQ(run({"ner", "--model", ner, "--stride", "64", "--aggregation-strategy", "first", "a"}).status, 2);
     for (const char *other : {"tiny-bert-sst", "tiny-bert-qa", "tiny-bert-mlm"})
         EXPECT_EQ(run({"ner", "--model", fixtures::model_dir(other), "--quiet", "a film"}).status, 2) << other;
     EXPECT_EQ(run({"ner", "--model", "/nonexistent", "a"}).status, 2);

@@ -80,8 +80,9 @@ size_t byte_of_char(const std::string &s, int chars) {
 // strategies none and average, without ignore_labels, on a few texts.
 bool runs_here(const std::string &name) {
 #ifdef ENCORE_HAVE_CUDA
-    static const std::set<std::string> kCuda = {"names/none/all", "names/average/all", "accents/none/all",
-                                                "cjk/average/all", "unknown/none/all", "long/average/all"};
+    static const std::set<std::string> kCuda = {"names/none/all",   "names/average/all",      "accents/none/all",
+                                                "cjk/average/all",  "unknown/none/all",       "long/average/all",
+                                                "longer/stride8/simple"};
     return kCuda.count(name) > 0;
 #else
     (void)name;
@@ -90,7 +91,7 @@ bool runs_here(const std::string &name) {
 }
 
 struct Counts {
-    int cases = 0, entities = 0, multi_token_groups = 0, non_ascii = 0;
+    int cases = 0, entities = 0, multi_token_groups = 0, non_ascii = 0, strided = 0;
 };
 
 void expect_case(const encore_token_classify_result *r, const cJSON *c, const std::string &text,
@@ -150,9 +151,16 @@ void ner_parity(const std::string &name) {
         const std::string where = name + " case " + case_name;
         const std::string text = fixtures::str(c, "text");
         encore_token_classify_params p = encore_token_classify_default_params();
-        ASSERT_EQ(encore_aggregation_from_name(fixtures::str(c, "aggregation_strategy").c_str(), &p.aggregation),
-                  ENCORE_STATUS_OK)
-            << where;
+        // null: not passed to the pipeline (its default, none)
+        if (fixtures::has(c, "aggregation_strategy")) {
+            ASSERT_EQ(encore_aggregation_from_name(fixtures::str(c, "aggregation_strategy").c_str(), &p.aggregation),
+                      ENCORE_STATUS_OK)
+                << where;
+        }
+        if (fixtures::has(c, "stride")) {
+            p.stride = fixtures::get(c, "stride")->valueint;
+            n.strided++;
+        }
         std::vector<const char *> ignore;
         const cJSON *ig = fixtures::get(c, "ignore_labels"), *item;
         if (cJSON_IsArray(ig)) {
@@ -170,9 +178,11 @@ void ner_parity(const std::string &name) {
         n.cases++;
     }
 #ifdef ENCORE_HAVE_CUDA
-    EXPECT_EQ(n.cases, 6) << "the CUDA case list names cases the reference lacks";
+    EXPECT_EQ(n.cases, 7) << "the CUDA case list names cases the reference lacks";
+    EXPECT_EQ(n.strided, 1);
 #else
     EXPECT_GE(n.cases, 150);
+    EXPECT_GE(n.strided, 30);
     EXPECT_EQ(strategies.size(), 5u);
 #endif
     EXPECT_GT(n.entities, 20);
@@ -245,6 +255,40 @@ TEST(Ner, RefusesBadInput) {
     EXPECT_EQ(encore_session_token_classify(l.session, "a", p, &r), ENCORE_STATUS_INVALID_ARGUMENT);
     EXPECT_EQ(r, nullptr);
     encore_token_classify_result_free(nullptr);
+}
+
+// What the pipeline and tokenizers refuse of a stride: the window or more
+// (the pipeline), a stride that leaves a window no new tokens (tokenizers:
+// 62 of 64 tokens are the text's); below -1 is no stride at all.
+TEST(Ner, RefusesBadStrides) {
+    NEED_DEVICE();
+    Loaded l;
+    ASSERT_NO_FATAL_FAILURE(open("tiny-bert-ner", &l));
+    std::string text;
+    for (int i = 0; i < 80; i++) text += "word ";
+    encore_token_classify_params p = encore_token_classify_default_params();
+    p.aggregation = ENCORE_AGGREGATION_SIMPLE;
+    encore_token_classify_result *r = nullptr;
+    for (int stride : {64, 100, -2}) {
+        p.stride = stride;
+        EXPECT_EQ(encore_session_token_classify(l.session, text.c_str(), p, &r), ENCORE_STATUS_INVALID_ARGUMENT)
+            << stride;
+        EXPECT_NE(std::string(encore_session_last_error(l.session)).find("stride"), std::string::npos);
+    }
+    for (int stride : {62, 63}) {
+        p.stride = stride;
+        EXPECT_EQ(encore_session_token_classify(l.session, text.c_str(), p, &r), ENCORE_STATUS_BAD_INPUT) << stride;
+        EXPECT_NE(std::string(encore_session_last_error(l.session)).find("stride"), std::string::npos)
+            << encore_session_last_error(l.session);
+    }
+    EXPECT_EQ(r, nullptr);
+    // The largest stride tokenizers takes covers the whole text.
+    p.stride = 61;
+    ASSERT_EQ(encore_session_token_classify(l.session, text.c_str(), p, &r), ENCORE_STATUS_OK)
+        << encore_session_last_error(l.session);
+    ASSERT_GT(r->n_entities, 0);
+    EXPECT_EQ(r->entities[r->n_entities - 1].end_byte, (int)text.size() - 1);
+    encore_token_classify_result_free(r);
 }
 
 // The pipeline always truncates; a session that does not gives TOO_LONG.

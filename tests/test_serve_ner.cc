@@ -51,7 +51,7 @@ void expect_same(const cJSON *got, const cJSON *want, const std::string &where) 
 std::string payload(const cJSON *c) {
     cJSON *root = cJSON_CreateObject(), *params = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "inputs", cJSON_CreateString(fixtures::str(c, "text").c_str()));
-    for (const char *key : {"aggregation_strategy", "ignore_labels"})
+    for (const char *key : {"aggregation_strategy", "ignore_labels", "stride"})
         if (fixtures::has(c, key)) cJSON_AddItemToObject(params, key, cJSON_Duplicate(get(c, key), 1));
     cJSON_AddItemToObject(root, "parameters", params);
     char *text = cJSON_PrintUnformatted(root);
@@ -116,8 +116,15 @@ TEST(ServeNer, ListsAndBadInput) {
     EXPECT_NE(r.body.find("ignore_labels"), std::string::npos) << r.body;
     r = c.post(s.url("/"), R"({"inputs": "a", "parameters": {"ignore_labels": ["O", 3]}})");
     EXPECT_EQ(r.status, 422) << r.body;
-    r = c.post(s.url("/"), R"({"inputs": "a", "parameters": {"stride": 8}})");
+    r = c.post(s.url("/"), R"({"inputs": "a", "parameters": {"stride": 8, "aggregation_strategy": "none"}})");
     EXPECT_EQ(r.status, 422) << r.body;
+    r = c.post(s.url("/"), R"({"inputs": "a", "parameters": {"stride": -1, "aggregation_strategy": "max"}})");
+    EXPECT_EQ(r.status, 422) << r.body;
+    r = c.post(s.url("/"), R"({"inputs": "a", "parameters": {"stride": 1.5, "aggregation_strategy": "max"}})");
+    EXPECT_EQ(r.status, 422) << r.body;
+    r = c.post(s.url("/"), R"({"inputs": "a", "parameters": {"stride": 64, "aggregation_strategy": "max"}})");
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_NE(r.body.find("stride"), std::string::npos) << r.body;
     r = c.post(s.url("/"), R"({"inputs": "bad \udc00 surrogate"})");
     EXPECT_EQ(r.status / 100, 4) << r.body;
     r = c.post(s.url("/"), R"({"inputs": []})");

@@ -206,12 +206,17 @@ class Session:
         labels' order, label indices best first) (encore_session_zero_shot)."""
         return self._session.zero_shot(text, labels, hypothesis_template, bool(multi_label))
 
-    def token_classify(self, text, *, aggregation_strategy="none", ignore_labels=None):
+    def token_classify(self, text, *, aggregation_strategy="none", ignore_labels=None, stride=None):
         """The tokens of one text classified (encore_session_token_classify):
         a list of (entity, score, index, word, start, end) tuples, index -1
         with a grouping strategy; start and end are character offsets.
-        ignore_labels: None for the pipeline's ["O"], or a list of str."""
-        return self._session.token_classify(text, aggregation_strategy, ignore_labels)
+        ignore_labels: None for the pipeline's ["O"], or a list of str.
+        stride: None (one window, cut at the model's length) or the tokens
+        each window of the whole text repeats from the one before."""
+        if stride is not None and (isinstance(stride, bool) or not isinstance(stride, int) or stride < 0):
+            raise ValueError("stride must be None or an int >= 0, not %r" % (stride,))
+        return self._session.token_classify(text, aggregation_strategy, ignore_labels,
+                                            -1 if stride is None else min(stride, 2**31 - 1))
 
     def hidden_states(self, texts, text_pairs=None, *, truncation=False, truncation_side="right"):
         """Every token's last hidden state, special tokens included, tokenized as

@@ -426,7 +426,9 @@ class TokenClassificationPipeline:
     "max") ``{"entity_group", "score", "word", "start", "end"}`` per group;
     scores are numpy float32 and start/end character offsets, as in
     transformers. A list gives one such list per text; another iterable
-    streams. ``stride`` is not supported.
+    streams. ``stride=N`` classifies the whole text in windows of the model's
+    length that each repeat N tokens of the one before, and merges the
+    windows' overlapping entities, as transformers does.
     """
 
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
@@ -446,23 +448,26 @@ class TokenClassificationPipeline:
         return self._pool.device
 
     @staticmethod
-    def _sanitize(aggregation_strategy="none", ignore_labels=None, stride=None, **unknown):
+    def _sanitize(aggregation_strategy=None, ignore_labels=None, stride=None, **unknown):
         _check_unknown(unknown)
-        if stride is not None:
-            raise _encore.UnsupportedError("stride is not supported by encore's token-classification pipeline")
         value = getattr(aggregation_strategy, "value", aggregation_strategy)  # transformers' AggregationStrategy
-        if value is None:
-            value = "none"
-        if not isinstance(value, str):
+        if value is not None and not isinstance(value, str):
             raise TypeError("aggregation_strategy must be a str, not %s" % type(value).__name__)
+        if stride is not None:
+            if isinstance(stride, bool) or not isinstance(stride, int) or stride < 0:
+                raise ValueError("stride must be None or an int >= 0, not %r" % (stride,))
+            if value is not None and value.lower() == "none":  # as transformers refuses it
+                raise ValueError('`stride` was provided to process all the text but `aggregation_strategy="none"`, '
+                                 "please select another one instead.")
         if isinstance(ignore_labels, tuple):
             ignore_labels = list(ignore_labels)
         if ignore_labels is not None and not isinstance(ignore_labels, list):
             raise TypeError("ignore_labels must be None or a list of str")
-        return value, ignore_labels
+        return value or "none", ignore_labels, stride
 
-    def _one(self, text, strategy, ignore):
-        rows = self._pool.run("token_classify", text, aggregation_strategy=strategy, ignore_labels=ignore)
+    def _one(self, text, strategy, ignore, stride):
+        rows = self._pool.run("token_classify", text, aggregation_strategy=strategy, ignore_labels=ignore,
+                              stride=stride)
         if strategy.lower() == "none":
             return [{"entity": e, "score": np.float32(sc), "index": i, "word": w, "start": a, "end": b}
                     for e, sc, i, w, a, b in rows]
@@ -470,14 +475,14 @@ class TokenClassificationPipeline:
                 for e, sc, _, w, a, b in rows]
 
     def __call__(self, inputs, **kwargs):
-        strategy, ignore = self._sanitize(**{**self._defaults, **kwargs})
+        strategy, ignore, stride = self._sanitize(**{**self._defaults, **kwargs})
         if isinstance(inputs, (list, tuple)):
             if not inputs:
                 raise ValueError("At least one input is required.")
-            return [self._one(x, strategy, ignore) for x in inputs]
+            return [self._one(x, strategy, ignore, stride) for x in inputs]
         if _is_stream(inputs):
-            return (self._one(x, strategy, ignore) for x in inputs)
-        return self._one(inputs, strategy, ignore)
+            return (self._one(x, strategy, ignore, stride) for x in inputs)
+        return self._one(inputs, strategy, ignore, stride)
 
 
 _TASKS = {

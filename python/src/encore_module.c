@@ -859,16 +859,18 @@ done:
     return out;
 }
 
-/* Session.token_classify(text, aggregation_strategy="none", ignore_labels=None)
- * -> [(entity, score, index, word, start, end), ...]:
+/* Session.token_classify(text, aggregation_strategy="none", ignore_labels=None,
+ * stride=-1) -> [(entity, score, index, word, start, end), ...]:
  * encore_session_token_classify. ignore_labels: None (the pipeline's ["O"])
- * or a list of str. index is -1 for the grouping strategies. */
+ * or a list of str; stride -1: none. index is -1 for the grouping strategies. */
 static PyObject *session_token_classify(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"text", "aggregation_strategy", "ignore_labels", NULL};
+    static char *keywords[] = {"text", "aggregation_strategy", "ignore_labels", "stride", NULL};
     SessionObject *s = (SessionObject *)self;
     PyObject *text = NULL, *ignore = Py_None;
     const char *strategy = "none";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|sO:token_classify", keywords, &text, &strategy, &ignore))
+    int stride = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|sOi:token_classify", keywords, &text, &strategy, &ignore,
+                                     &stride))
         return NULL;
     PyObject *text_bytes = utf8_of(text, "the text", -1);
     if (!text_bytes) return NULL;
@@ -876,6 +878,7 @@ static PyObject *session_token_classify(PyObject *self, PyObject *args, PyObject
     const char **ilist = NULL;
     Py_ssize_t ni = 0;
     encore_token_classify_params p = encore_token_classify_default_params();
+    p.stride = stride;
     if (encore_aggregation_from_name(strategy, &p.aggregation) != ENCORE_STATUS_OK) {
         raise_status(ENCORE_STATUS_INVALID_ARGUMENT, encore_last_error());
         goto done;
@@ -942,7 +945,7 @@ static PyMethodDef session_methods[] = {
     {"zero_shot", (PyCFunction)(void (*)(void))session_zero_shot, METH_VARARGS | METH_KEYWORDS,
      "zero_shot(text, labels, hypothesis_template=None, multi_label=False) -> (scores, order)"},
     {"token_classify", (PyCFunction)(void (*)(void))session_token_classify, METH_VARARGS | METH_KEYWORDS,
-     "token_classify(text, aggregation_strategy='none', ignore_labels=None) -> "
+     "token_classify(text, aggregation_strategy='none', ignore_labels=None, stride=-1) -> "
      "[(entity, score, index, word, start, end), ...]"},
     {NULL, NULL, 0, NULL},
 };

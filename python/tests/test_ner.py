@@ -59,9 +59,7 @@ def _assert_entities(ours, ref, where):
 
 @pytest.mark.parametrize("name,case", _cases("tiny-bert-ner") + _cases("tiny-distilbert-ner"))
 def test_ner_matches_transformers(name, case):
-    kwargs = {"aggregation_strategy": case["aggregation_strategy"]}
-    if case["ignore_labels"] is not None:
-        kwargs["ignore_labels"] = case["ignore_labels"]
+    kwargs = {k: case[k] for k in ("aggregation_strategy", "ignore_labels", "stride") if case[k] is not None}
     _assert_entities(_pipe(name)(case["text"], **kwargs), case["result"], case["name"])
 
 
@@ -99,8 +97,15 @@ def test_refuses_bad_input():
         pipe("Paris", ignore_labels=["O", 3])
     with pytest.raises(TypeError, match="unexpected"):
         pipe("Paris", is_split_into_words=True)
-    with pytest.raises(encore.UnsupportedError, match="stride"):
-        pipe("Paris", aggregation_strategy="simple", stride=8)
+    # stride: not with "none" passed (as transformers), not the window or more
+    with pytest.raises(ValueError, match="stride"):
+        pipe("Paris", aggregation_strategy="none", stride=8)
+    with pytest.raises(encore.InputError, match="stride"):
+        pipe("Paris", aggregation_strategy="simple", stride=64)
+    with pytest.raises(encore.InputError, match="stride"):
+        pipe("Paris " * 80, aggregation_strategy="simple", stride=62)
+    with pytest.raises(ValueError, match="stride"):
+        pipe("Paris", aggregation_strategy="simple", stride=-1)
     with pytest.raises(ValueError):
         pipe([])
     with pytest.raises(TypeError):

@@ -44,6 +44,7 @@ encore_token_classify_params encore_token_classify_default_params(void) {
     p.aggregation = ENCORE_AGGREGATION_NONE;
     p.ignore_labels = NULL;
     p.n_ignore_labels = 0;
+    p.stride = -1;
     return p;
 }
 
@@ -79,22 +80,32 @@ typedef struct token_entity {
 } token_entity;
 
 typedef struct ner_work {
-    encore_encoding *enc;
-    float *scores;        /* (n_tokens, L) logits, then softmax in place */
-    pre_entity *pre;      /* (n_tokens) */
-    char **slices;        /* (n_tokens) the texts of [UNK] tokens */
-    token_entity *ents;   /* (n_tokens) */
+    encore_encoding **windows; /* (n_windows): one encoding, or the stride's windows */
+    int n_windows;
+    int widest;           /* tokens of the longest window */
+    float *scores;        /* (sum of the windows' tokens, L) logits, then softmax in place */
+    pre_entity *pre;      /* (widest) one window's */
+    char **slices;        /* (widest) the texts of its [UNK] tokens */
+    token_entity *ents;   /* (widest) */
     int n_ents;
-    const char **words;   /* (n_tokens) scratch for decoding */
+    const char **words;   /* (widest) scratch for decoding */
     double *acc;          /* (L) */
     float *avg;           /* (L) */
 } ner_work;
 
-static void work_free(ner_work *w) {
-    if (w->enc && w->slices)
-        for (int i = 0; i < w->enc->n_tokens; i++) free(w->slices[i]);
+/* Ready the per-window scratch for the next window. */
+static void work_next_window(ner_work *w) {
+    for (int i = 0; w->slices && i < w->widest; i++) {
+        free(w->slices[i]);
+        w->slices[i] = NULL;
+    }
     for (int i = 0; w->ents && i < w->n_ents; i++) free(w->ents[i].word);
-    encore_encoding_free(w->enc);
+    w->n_ents = 0;
+}
+
+static void work_free(ner_work *w) {
+    work_next_window(w);
+    encore_encodings_free(w->windows, w->n_windows);
     free(w->scores);
     free(w->pre);
     free(w->slices);
@@ -247,55 +258,18 @@ static encore_status group(const encore_model *m, const token_entity *ents, int 
     return ENCORE_STATUS_OK;
 }
 
-static encore_status classify(encore_session *s, const char *text, encore_token_classify_params p, ner_work *w,
-                              encore_token_classify_result *r) {
-    const encore_model *m = encore_session_model(s);
+/* One window's entities (the pipeline's gather_pre_entities, aggregate and
+ * the ignore_labels filter), appended to r. scores: (enc->n_tokens, L). */
+static encore_status classify_window(const encore_model *m, const char *text, size_t text_len,
+                                     const encore_encoding *enc, const float *scores, encore_aggregation agg,
+                                     const char *const *ignore, int n_ignore, int L, ner_work *w,
+                                     encore_token_classify_result *r) {
     encore_status st;
-    if (encore_model_token_head(m) != ENCORE_TOKEN_HEAD_CLASSIFY)
-        return encore_fail(ENCORE_STATUS_UNSUPPORTED,
-                           "%s has no token classifier; token classification needs BertForTokenClassification or "
-                           "DistilBertForTokenClassification",
-                           m->config.architecture_name);
-    if (!encore_aggregation_name(p.aggregation))
-        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT,
-                           "unknown aggregation strategy %d (ENCORE_AGGREGATION_NONE to ENCORE_AGGREGATION_MAX)",
-                           (int)p.aggregation);
-    static const char *const default_ignore[] = {"O"};
-    const char *const *ignore = p.ignore_labels ? p.ignore_labels : default_ignore;
-    const int n_ignore = p.ignore_labels ? p.n_ignore_labels : 1;
-    if (n_ignore < 0) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "n_ignore_labels is %d", n_ignore);
-    for (int i = 0; i < n_ignore; i++)
-        if (!ignore[i]) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "ignore label %d is NULL", i);
-    const int L = encore_model_n_token_outputs(m);
-    for (int l = 0; l < L; l++)
-        if (!encore_model_token_label(m, l))
-            return encore_fail(ENCORE_STATUS_BAD_MODEL, "the token classifier has no label for id %d", l);
-
-    encore_tokenize_params tp = encore_tokenize_default_params();
-    tp.task = ENCORE_TASK_CLASSIFY;
-    tp.truncate = encore_session_truncates(s);
-    encore_input in = {text, NULL};
-    if ((st = encore_model_tokenize_with(m, in, tp, &w->enc))) return st;
-    const encore_encoding *enc = w->enc;
     const int T = enc->n_tokens;
-    w->scores = malloc(encore_size_mul((size_t)T, (size_t)L) * sizeof(float));
-    w->pre = malloc((size_t)T * sizeof *w->pre);
-    w->slices = calloc((size_t)T, sizeof *w->slices);
-    w->ents = calloc((size_t)T, sizeof *w->ents);
-    w->words = malloc((size_t)T * sizeof *w->words);
-    w->acc = malloc((size_t)(L > 0 ? L : 1) * sizeof *w->acc);
-    w->avg = malloc((size_t)(L > 0 ? L : 1) * sizeof *w->avg);
-    r->entities = calloc((size_t)T, sizeof *r->entities);
-    if (!w->scores || !w->pre || !w->slices || !w->ents || !w->words || !w->acc || !w->avg || !r->entities)
-        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
-    const encore_encoding *const encs[1] = {enc};
-    if ((st = encore_session_token_logits_encoded(s, encs, 1, w->scores))) return st;
-    softmax_rows(w->scores, T, L);
-
+    work_next_window(w);
     /* gather_pre_entities */
     const int32_t unk = encore_tokenizer_unk_id(m->tokenizer);
     char_cursor cur = {text, 0, 0};
-    const size_t text_len = strlen(text);
     int n_pre = 0;
     for (int t = 0; t < T; t++) {
         if (enc->sequence_ids[t] < 0) continue; /* the special tokens the tokenizer adds */
@@ -303,7 +277,7 @@ static encore_status classify(encore_session *s, const char *text, encore_token_
         if (b0 < 0 || b1 < b0 || (size_t)b1 > text_len)
             return encore_fail(ENCORE_STATUS_BAD_INPUT, "token %d has offsets [%d, %d) outside the text", t, b0, b1);
         pre_entity *e = &w->pre[n_pre++];
-        e->scores = w->scores + (size_t)t * L;
+        e->scores = scores + (size_t)t * L;
         e->index = t;
         e->start_byte = b0;
         e->end_byte = b1;
@@ -324,7 +298,7 @@ static encore_status classify(encore_session *s, const char *text, encore_token_
     }
 
     /* aggregate: one entity per token (NONE, SIMPLE) or per word */
-    if (p.aggregation == ENCORE_AGGREGATION_NONE || p.aggregation == ENCORE_AGGREGATION_SIMPLE) {
+    if (agg == ENCORE_AGGREGATION_NONE || agg == ENCORE_AGGREGATION_SIMPLE) {
         for (int i = 0; i < n_pre; i++) {
             token_entity *e = &w->ents[w->n_ents++];
             e->label = argmax(w->pre[i].scores, L);
@@ -341,12 +315,14 @@ static encore_status classify(encore_session *s, const char *text, encore_token_
         for (int a = 0; a < n_pre;) {
             int b = a + 1;
             while (b < n_pre && w->pre[b].is_subword) b++;
-            if ((st = aggregate_word(m, p.aggregation, w->pre, a, b, L, w, &w->ents[w->n_ents++]))) return st;
+            token_entity *e = &w->ents[w->n_ents++];
+            e->word = NULL;
+            if ((st = aggregate_word(m, agg, w->pre, a, b, L, w, e))) return st;
             a = b;
         }
     }
 
-    if (p.aggregation == ENCORE_AGGREGATION_NONE) {
+    if (agg == ENCORE_AGGREGATION_NONE) {
         for (int i = 0; i < w->n_ents; i++) {
             token_entity *e = &w->ents[i];
             const char *label = encore_model_token_label(m, e->label);
@@ -379,6 +355,152 @@ static encore_status classify(encore_session *s, const char *text, encore_token_
         a = b;
     }
     return ENCORE_STATUS_OK;
+}
+
+/* Python's sorted(entities, key=start) is stable: ties keep their order. */
+typedef struct by_start {
+    int32_t start;
+    int pos;
+} by_start;
+
+static int cmp_start(const void *a, const void *b) {
+    const by_start *x = a, *y = b;
+    if (x->start != y->start) return (x->start > y->start) - (x->start < y->start);
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* aggregate_overlapping_entities: the windows' entities sorted by start; of
+ * entities that overlap the one kept before, the longer (or as long and
+ * more confident) is kept. */
+static encore_status merge_overlaps(encore_token_classify_result *r) {
+    const int n = r->n_entities;
+    if (n == 0) return ENCORE_STATUS_OK;
+    encore_entity *e = r->entities;
+    by_start *ord = malloc((size_t)n * sizeof *ord);
+    int *keep = malloc((size_t)(n + 1) * sizeof *keep);
+    char *used = calloc((size_t)n, 1), *copied = calloc((size_t)(n + 1), 1);
+    encore_entity *out = calloc((size_t)(n + 1), sizeof *out);
+    encore_status st = ENCORE_STATUS_OK;
+    if (!ord || !keep || !used || !copied || !out) st = encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    int k = 0;
+    if (st == ENCORE_STATUS_OK) {
+        for (int i = 0; i < n; i++) ord[i].start = e[i].start, ord[i].pos = i;
+        qsort(ord, (size_t)n, sizeof *ord, cmp_start);
+        int prev = ord[0].pos;
+        for (int i = 0; i < n; i++) {
+            const int cur = ord[i].pos;
+            if (e[prev].start <= e[cur].start && e[cur].start < e[prev].end) {
+                const int32_t cur_len = e[cur].end - e[cur].start, prev_len = e[prev].end - e[prev].start;
+                if (cur_len > prev_len || (cur_len == prev_len && e[cur].score > e[prev].score)) prev = cur;
+            } else {
+                keep[k++] = prev;
+                prev = cur;
+            }
+        }
+        keep[k++] = prev;
+        /* An entity kept twice (only an empty span can be) is copied. */
+        for (int j = 0; j < k && st == ENCORE_STATUS_OK; j++) {
+            out[j] = e[keep[j]];
+            if (!used[keep[j]]) {
+                used[keep[j]] = 1;
+                continue;
+            }
+            copied[j] = 1;
+            out[j].entity = dup_str(e[keep[j]].entity, strlen(e[keep[j]].entity));
+            out[j].word = dup_str(e[keep[j]].word, strlen(e[keep[j]].word));
+            if (!out[j].entity || !out[j].word) st = encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+        }
+    }
+    if (st != ENCORE_STATUS_OK) {
+        for (int j = 0; out && copied && j < k; j++)
+            if (copied[j]) entity_free(&out[j]);
+        free(out);
+    } else {
+        for (int i = 0; i < n; i++)
+            if (!used[i]) entity_free(&e[i]);
+        free(r->entities);
+        r->entities = out;
+        r->n_entities = k;
+    }
+    free(ord);
+    free(keep);
+    free(used);
+    free(copied);
+    return st;
+}
+
+static encore_status classify(encore_session *s, const char *text, encore_token_classify_params p, ner_work *w,
+                              encore_token_classify_result *r) {
+    const encore_model *m = encore_session_model(s);
+    encore_status st;
+    if (encore_model_token_head(m) != ENCORE_TOKEN_HEAD_CLASSIFY)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                           "%s has no token classifier; token classification needs BertForTokenClassification or "
+                           "DistilBertForTokenClassification",
+                           m->config.architecture_name);
+    if (!encore_aggregation_name(p.aggregation))
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT,
+                           "unknown aggregation strategy %d (ENCORE_AGGREGATION_NONE to ENCORE_AGGREGATION_MAX)",
+                           (int)p.aggregation);
+    static const char *const default_ignore[] = {"O"};
+    const char *const *ignore = p.ignore_labels ? p.ignore_labels : default_ignore;
+    const int n_ignore = p.ignore_labels ? p.n_ignore_labels : 1;
+    if (n_ignore < 0) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "n_ignore_labels is %d", n_ignore);
+    for (int i = 0; i < n_ignore; i++)
+        if (!ignore[i]) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "ignore label %d is NULL", i);
+    const int L = encore_model_n_token_outputs(m);
+    for (int l = 0; l < L; l++)
+        if (!encore_model_token_label(m, l))
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "the token classifier has no label for id %d", l);
+    const int max_len = encore_model_max_length(m);
+    if (p.stride < -1 || p.stride >= max_len)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT,
+                           "stride is %d; it must be -1 (no windows) or from 0 to less than the model's %d tokens",
+                           p.stride, max_len);
+
+    encore_input in = {text, NULL};
+    if (p.stride >= 0) {
+        /* the pipeline's tokenizer call with return_overflowing_tokens and the stride */
+        encore_overflow_params op = encore_overflow_default_params();
+        op.stride = p.stride;
+        if ((st = encore_model_tokenize_overflow(m, in, op, &w->windows, &w->n_windows))) return st;
+    } else {
+        encore_tokenize_params tp = encore_tokenize_default_params();
+        tp.task = ENCORE_TASK_CLASSIFY;
+        tp.truncate = encore_session_truncates(s);
+        if (!(w->windows = calloc(1, sizeof *w->windows))) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+        w->n_windows = 1;
+        if ((st = encore_model_tokenize_with(m, in, tp, &w->windows[0]))) return st;
+    }
+    size_t total = 0;
+    for (int i = 0; i < w->n_windows; i++) {
+        total += (size_t)w->windows[i]->n_tokens;
+        if (w->windows[i]->n_tokens > w->widest) w->widest = w->windows[i]->n_tokens;
+    }
+    const int T = w->widest;
+    w->scores = malloc(encore_size_mul(total, (size_t)L) * sizeof(float));
+    w->pre = malloc((size_t)T * sizeof *w->pre);
+    w->slices = calloc((size_t)T, sizeof *w->slices);
+    w->ents = calloc((size_t)T, sizeof *w->ents);
+    w->words = malloc((size_t)T * sizeof *w->words);
+    w->acc = malloc((size_t)(L > 0 ? L : 1) * sizeof *w->acc);
+    w->avg = malloc((size_t)(L > 0 ? L : 1) * sizeof *w->avg);
+    r->entities = calloc(total + 1, sizeof *r->entities);
+    if (!w->scores || !w->pre || !w->slices || !w->ents || !w->words || !w->acc || !w->avg || !r->entities)
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    if ((st = encore_session_token_logits_encoded(s, (const encore_encoding *const *)w->windows, w->n_windows,
+                                                  w->scores)))
+        return st;
+    softmax_rows(w->scores, (int)total, L);
+
+    const size_t text_len = strlen(text);
+    const float *scores = w->scores;
+    for (int i = 0; i < w->n_windows; i++) {
+        if ((st = classify_window(m, text, text_len, w->windows[i], scores, p.aggregation, ignore, n_ignore, L, w, r)))
+            return st;
+        scores += (size_t)w->windows[i]->n_tokens * L;
+    }
+    return w->n_windows > 1 ? merge_overlaps(r) : ENCORE_STATUS_OK;
 }
 
 encore_status encore_session_token_classify(encore_session *s, const char *text, encore_token_classify_params params,

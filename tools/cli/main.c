@@ -5,7 +5,7 @@
  *   encore tokenize --model DIR [options] [TEXT ...]
  *   encore fill-mask --model DIR [--top-k N] [--targets A,B] [TEXT ...]
  *   encore zero-shot --model DIR --labels A,B [TEXT ...]
- *   encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [TEXT ...]
+ *   encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [--stride N] [TEXT ...]
  *
  * Texts come from the arguments, or one per line on stdin. Output is one JSON
  * line per text, in input order. */
@@ -57,7 +57,7 @@ static void usage(FILE *f) {
             "                  pipeline(\"fill-mask\") (encore fill-mask --help)\n"
             "  encore zero-shot --model DIR --labels A,B [--hypothesis-template T] [--multi-label] [TEXT ...]\n"
             "                  pipeline(\"zero-shot-classification\") (encore zero-shot --help)\n"
-            "  encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [TEXT ...]\n"
+            "  encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [--stride N] [TEXT ...]\n"
             "                  pipeline(\"token-classification\") (encore ner --help)\n"
             "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
             "  encore models   where the default models live, and the models in the Hugging Face cache\n"

@@ -17,6 +17,8 @@ typedef struct ner_options {
     const char *model_dir;
     const char *ignore_labels; /* --ignore-labels A,B ("" for none) */
     encore_aggregation aggregation;
+    int aggregation_given;     /* --aggregation-strategy was on the command line */
+    int stride;                /* --stride N, -1 without */
     int truncate;
     int threads;
     int quiet;
@@ -26,7 +28,8 @@ typedef struct ner_options {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [options] [TEXT ...]\n"
+            "usage: encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [--stride N] [options]\n"
+            "                  [TEXT ...]\n"
             "\n"
             "Token classification (named entities), as transformers'\n"
             "pipeline(\"token-classification\"): one JSON line per text, a list of\n"
@@ -37,6 +40,9 @@ static void usage(FILE *f) {
             "  --aggregation-strategy S   none (default), simple, first, average or max\n"
             "  --ignore-labels A,B        labels (or groups) left out, split at commas (default O;\n"
             "                             \"\" leaves none out)\n"
+            "  --stride N                 classify the whole text in windows of the model's length,\n"
+            "                             each repeating N tokens of the one before (the pipeline's\n"
+            "                             stride; not with --aggregation-strategy none)\n"
             "  --model DIR                a BertForTokenClassification or\n"
             "                             DistilBertForTokenClassification directory (default: $ENCORE_MODEL)\n"
             "  --device cpu|cuda|auto     where to run (default cpu)\n"
@@ -58,7 +64,7 @@ static int parse(int argc, char **argv, ner_options *o, int *first_text) {
         }
         if (strncmp(a, "--", 2) != 0) break;
         const int takes_value = strcmp(a, "--model") == 0 || strcmp(a, "--aggregation-strategy") == 0 ||
-                                strcmp(a, "--ignore-labels") == 0 || strcmp(a, "--threads") == 0 ||
+                                strcmp(a, "--ignore-labels") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--stride") == 0 ||
                                 strcmp(a, "--device") == 0 || strcmp(a, "--weights") == 0;
         if (takes_value && !next) {
             fprintf(stderr, "encore: %s needs a value\n", a);
@@ -71,6 +77,13 @@ static int parse(int argc, char **argv, ner_options *o, int *first_text) {
                 fprintf(stderr, "encore: %s\n", encore_last_error());
                 return 0;
             }
+            o->aggregation_given = 1;
+        } else if (strcmp(a, "--stride") == 0) {
+            if (!tools_parse_long(next, 0, INT_MAX, &v)) {
+                fprintf(stderr, "encore: --stride takes a number >= 0, not '%s'\n", next);
+                return 0;
+            }
+            o->stride = (int)v;
         } else if (strcmp(a, "--ignore-labels") == 0) o->ignore_labels = next;
         else if (strcmp(a, "--threads") == 0) {
             if (!tools_parse_long(next, 1, INT_MAX, &v)) {
@@ -168,6 +181,7 @@ int encore_cli_ner(int argc, char **argv, const char *default_model_dir) {
     ner_options o;
     memset(&o, 0, sizeof o);
     o.aggregation = ENCORE_AGGREGATION_NONE;
+    o.stride = -1;
     o.truncate = 1;
     o.device = ENCORE_DEVICE_CPU;
     int first_text = argc;
@@ -180,8 +194,14 @@ int encore_cli_ner(int argc, char **argv, const char *default_model_dir) {
         const char *env = getenv("ENCORE_MODEL");
         o.model_dir = env && *env ? env : default_model_dir;
     }
+    if (o.stride >= 0 && o.aggregation_given && o.aggregation == ENCORE_AGGREGATION_NONE) {
+        /* as the pipeline refuses stride with aggregation_strategy="none" */
+        fprintf(stderr, "encore: --stride needs an --aggregation-strategy other than none\n");
+        return 2;
+    }
     encore_token_classify_params p = encore_token_classify_default_params();
     p.aggregation = o.aggregation;
+    p.stride = o.stride;
     char *owned = NULL;
     const char **labels = NULL;
     if (o.ignore_labels) {

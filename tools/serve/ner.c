@@ -1,7 +1,7 @@
 /* ner.c: POST / on a token-classification model, with the Hugging Face
  * Inference API's payload
  *   {"inputs": "text" | [...], "parameters": {"aggregation_strategy": "simple",
- *    "ignore_labels": ["O"]}}
+ *    "ignore_labels": ["O"], "stride": 16}}
  * answered as transformers' pipeline("token-classification") answers (the
  * pipeline's defaults: strategy "none", ignore_labels ["O"]); pipelines.c
  * routes the request and calls this once per text. */
@@ -19,16 +19,26 @@ int serve_run_ner(serve_ctx *ctx, encore_session *s, const char *text, const cJS
     const cJSON *agg = cJSON_GetObjectItemCaseSensitive(params, "aggregation_strategy");
     const cJSON *ignore = cJSON_GetObjectItemCaseSensitive(params, "ignore_labels");
     const cJSON *stride = cJSON_GetObjectItemCaseSensitive(params, "stride");
-    if (stride && !cJSON_IsNull(stride)) {
-        serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION, "`stride` is not supported");
-        return -1;
-    }
     if (agg && !cJSON_IsNull(agg)) {
         if (!cJSON_IsString(agg) || encore_aggregation_from_name(agg->valuestring, &p.aggregation) != ENCORE_STATUS_OK) {
             serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
                               "`aggregation_strategy` must be one of none, simple, first, average, max");
             return -1;
         }
+    }
+    if (stride && !cJSON_IsNull(stride)) {
+        if (!cJSON_IsNumber(stride) || stride->valuedouble < 0 || stride->valuedouble > 1e9 ||
+            stride->valuedouble != (double)(int)stride->valuedouble) {
+            serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION, "`stride` must be an integer >= 0");
+            return -1;
+        }
+        if (agg && !cJSON_IsNull(agg) && p.aggregation == ENCORE_AGGREGATION_NONE) {
+            /* as the pipeline refuses it */
+            serve_reply_error(ctx, r, 422, SERVE_ERROR_VALIDATION,
+                              "`stride` needs an `aggregation_strategy` other than \"none\"");
+            return -1;
+        }
+        p.stride = stride->valueint;
     }
     const char **labels = NULL;
     if (ignore && !cJSON_IsNull(ignore)) {
