@@ -367,6 +367,19 @@ def seeds_texts():
     write(s, "not-json", bytes([0]) + b"inputs=hello")
 
 
+def seeds_token_classify():
+    d = out_dir("token_classify")
+    texts = ["John Smithson visited Washington yesterday.", "Z\u00fcrich caf\u00e9 and Ame\u0301lie",
+             "\u6771\u4eac and \u5317\u4eac", "  spaces   and\ttabs  ", "emoji \U0001F642 [UNK] [SEP]", ""]
+    for i, t in enumerate(texts):
+        write(d, "text-%d" % i, bytes([i % 5 | (8 if i % 2 else 0)]) + t.encode())
+    long = " ".join(["Transmogrification", "in", "Reykjav\u00edk"] * 12)
+    write(d, "stride-8", bytes([1 | 16 | (1 << 5)]) + long.encode())
+    write(d, "stride-61", bytes([2 | 16 | (7 << 5)]) + long.encode())
+    write(d, "stride-0-none", bytes([0 | 8 | 16]) + long.encode())
+    write(d, "invalid-utf8", bytes([3]) + b"caf\xc3 bad \xff")
+
+
 def seeds_score():
     d = out_dir("score_input")
     jsonl = ('{"id": 1, "text": "a fine film"}\n\n{"id": "x2", "text": "dull", "pair": "boring"}\n'
@@ -438,6 +451,7 @@ def main():
     seeds_adapter()
     seeds_tokenizers()
     seeds_texts()
+    seeds_token_classify()
     seeds_score()
     seeds_checkpoint(os.path.abspath(args.encore) if args.encore else None)
 

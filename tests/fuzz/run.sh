@@ -24,7 +24,8 @@ if [ $# -lt 1 ] || ! [[ $1 =~ ^[0-9]+$ ]]; then
 fi
 seconds=$1
 shift
-all=(safetensors model_load adapter config tokenizer_files tokenize_classify serve_request score_input checkpoint)
+all=(safetensors model_load adapter config tokenizer_files tokenize_classify serve_request score_input checkpoint
+     token_classify)
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all[@]}")
 jobs=${JOBS:-2}
@@ -66,7 +67,7 @@ dicts() {
         adapter) echo json adapter safetensors ;;
         config) echo json config ;;
         tokenizer_files) echo json tokenizer text ;;
-        tokenize_classify) echo text ;;
+        tokenize_classify | token_classify) echo text ;;
         serve_request) echo json serve text ;;
         score_input) echo json score text ;;
         checkpoint) echo json checkpoint ;;
