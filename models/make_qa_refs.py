@@ -153,6 +153,11 @@ def qa_cases():
          dict(max_question_len=3, top_k=2)),
         ("impossible", dict(question="Is there an answer here at all?", context=SHORT),
          dict(handle_impossible_answer=True, top_k=3)),
+        # A two-token context: [CLS]'s probability is high, the empty answer wins.
+        ("impossible_wins", dict(question="Is there any answer to this question in the text?", context="Yes."),
+         dict(handle_impossible_answer=True)),
+        ("impossible_wins_top_k", dict(question="Is there any answer to this question in the text?", context="Yes."),
+         dict(handle_impossible_answer=True, top_k=4)),
         ("impossible_long", dict(question="Is there an answer?", context=LONG),
          dict(handle_impossible_answer=True, top_k=2, max_seq_len=40, doc_stride=10)),
         ("several_questions", dict(question=["What is the capital of France?", "Which city?"], context=SHORT),
