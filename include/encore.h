@@ -547,6 +547,59 @@ ENCORE_API encore_status encore_session_token_classify(encore_session *session, 
                                                        encore_token_classify_params params,
                                                        encore_token_classify_result **out);
 ENCORE_API void encore_token_classify_result_free(encore_token_classify_result *result);
+/* Extractive question answering, as transformers 4.57's
+ * pipeline("question-answering") answers it (the last transformers with that
+ * pipeline), on a model with a span head (BertForQuestionAnswering,
+ * DistilBertForQuestionAnswering; encore_model_token_head() is
+ * ENCORE_TOKEN_HEAD_SPAN). The question and the context are read in windows
+ * of max_seq_len tokens, the context cut with doc_stride tokens of overlap
+ * (encore_model_tokenize_overflow); the answers are spans of the context
+ * scored as the pipeline scores them: a softmax of the start and of the end
+ * logits over each window's context tokens (and [CLS]), a span's score the
+ * product of its start and end probabilities, spans of at most
+ * max_answer_len tokens, answers of the same text (in lower case) merged
+ * with their scores added, best first. */
+typedef struct encore_qa_params {
+    int top_k;                    /* answers, default 1; fewer when the context has fewer */
+    int doc_stride;               /* context tokens a window repeats from the one before;
+                                     default -1: min(max_seq_len / 2, 128), as the pipeline */
+    int max_answer_len;           /* tokens of an answer at most, default 15 */
+    int max_seq_len;              /* tokens of a window, special tokens included; default 0:
+                                     min(the tokenizer's model_max_length, 384) */
+    int max_question_len;         /* default 64; the pipeline's fast-tokenizer path does not
+                                     use it, and neither does encore (a question too long
+                                     for max_seq_len is ENCORE_STATUS_BAD_INPUT) */
+    int handle_impossible_answer; /* default 0; 1 adds the empty answer {score, 0, 0, ""}
+                                     with the smallest [CLS] start * end probability */
+    int align_to_words;           /* default 1: an answer spans whole words */
+} encore_qa_params;
+
+typedef struct encore_qa_answer {
+    float score;
+    int start, end;               /* characters (code points, Python's str indices) of the
+                                     context: the answer is context[start:end] */
+    char *answer;                 /* that text, UTF-8 */
+} encore_qa_answer;
+
+typedef struct encore_qa_result {
+    int n_answers;                /* at most top_k; the pipeline returns a bare answer
+                                     when there is one, else a list */
+    encore_qa_answer *answers;    /* (n_answers), best first */
+} encore_qa_result;
+
+ENCORE_API encore_qa_params encore_qa_default_params(void);
+
+/* Answer a question from a context. An empty or missing question or context,
+ * invalid UTF-8, a question that leaves the context no room in max_seq_len,
+ * or a doc_stride that is not less than that room is ENCORE_STATUS_BAD_INPUT;
+ * top_k or max_answer_len below 1, a doc_stride above max_seq_len or a
+ * max_seq_len past the model's length ENCORE_STATUS_INVALID_ARGUMENT; a model
+ * without a span head ENCORE_STATUS_UNSUPPORTED. Free the result with
+ * encore_qa_result_free(). */
+ENCORE_API encore_status encore_session_question_answer(encore_session *session, const char *question,
+                                                        const char *context, encore_qa_params params,
+                                                        encore_qa_result **out);
+ENCORE_API void encore_qa_result_free(encore_qa_result *result);
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 

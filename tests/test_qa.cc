@@ -1,0 +1,246 @@
+// test_qa.cc: encore_session_question_answer against transformers 4.57's
+// pipeline("question-answering") on the tiny span-head fixtures
+// (tests/fixtures/reference/<model>.qa.json, made by models/make_qa_refs.py):
+// the shape of each result (a bare answer or a list), every answer's text and
+// character offsets exactly, scores within kScoreTol; and the refusals of bad
+// input. Built twice: on the CPU (test_qa) and, with ENCORE_HAVE_CUDA, on a
+// CUDA session in fp32 (test_cuda_qa, label cuda, which runs under the CUDA
+// emulation too, on a few short cases: each emulated GPU thread is a fiber).
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "encore.h"
+#include "fixtures.h"
+#ifdef ENCORE_HAVE_CUDA
+#include "cuda/device_probe.h"
+#endif
+
+namespace {
+
+// The pipeline's scores are float32 numpy softmaxes multiplied and summed in
+// Python floats; encore's are the same in double from its own fp32 logits,
+// which agree with transformers' to about 1e-6 (test_token_heads). Scores here
+// are products of two probabilities of about 0.1, so 1e-5 is ten times what
+// the fixtures differ by (measured: under 3e-7).
+constexpr double kScoreTol = 1e-5;
+
+struct Loaded {
+    encore_model *model = nullptr;
+    encore_session *session = nullptr;
+    ~Loaded() {
+        encore_session_free(session);
+        encore_model_free(model);
+    }
+};
+
+void open(const std::string &name, Loaded *l) {
+    ASSERT_EQ(encore_model_load(fixtures::model_dir(name).c_str(), encore_model_default_params(), &l->model),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    encore_session_params sp = encore_session_default_params();
+    sp.n_threads = 1;
+#ifdef ENCORE_HAVE_CUDA
+    sp.device = ENCORE_DEVICE_CUDA;
+    sp.precision = ENCORE_PRECISION_FP32;
+#endif
+    ASSERT_EQ(encore_session_create(l->model, sp, &l->session), ENCORE_STATUS_OK) << encore_last_error();
+#ifdef ENCORE_HAVE_CUDA
+    ASSERT_EQ(encore_session_device(l->session), ENCORE_DEVICE_CUDA);
+#endif
+}
+
+#ifdef ENCORE_HAVE_CUDA
+#define NEED_DEVICE()                                                              \
+    do {                                                                           \
+        char why[256];                                                             \
+        if (!encore_cuda_probe(0, why, sizeof why))                                \
+            GTEST_SKIP() << "no usable CUDA device: " << why;                      \
+    } while (0)
+// Under the emulation each window costs seconds: a few short cases, one of
+// them with several windows.
+const std::set<std::string> kCudaCases = {"short", "max_seq_len_24", "impossible_wins_top_k", "accents"};
+#else
+#define NEED_DEVICE() \
+    do {              \
+    } while (0)
+#endif
+
+encore_qa_params params_of(const cJSON *p) {
+    encore_qa_params q = encore_qa_default_params();
+    const cJSON *v;
+    if ((v = fixtures::get(p, "top_k"))) q.top_k = v->valueint;
+    if ((v = fixtures::get(p, "doc_stride"))) q.doc_stride = v->valueint;
+    if ((v = fixtures::get(p, "max_answer_len"))) q.max_answer_len = v->valueint;
+    if ((v = fixtures::get(p, "max_seq_len"))) q.max_seq_len = v->valueint;
+    if ((v = fixtures::get(p, "max_question_len"))) q.max_question_len = v->valueint;
+    if ((v = fixtures::get(p, "handle_impossible_answer"))) q.handle_impossible_answer = cJSON_IsTrue(v);
+    if ((v = fixtures::get(p, "align_to_words"))) q.align_to_words = cJSON_IsTrue(v);
+    return q;
+}
+
+// The (question, context) pairs of a case, as the pipeline's argument
+// handler makes them: question= and context= keywords (a list of questions
+// shares one context) or a list of {question, context}.
+std::vector<std::pair<std::string, std::string>> pairs_of(const cJSON *inputs) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (cJSON_IsArray(inputs)) {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, inputs) out.emplace_back(fixtures::str(item, "question"), fixtures::str(item, "context"));
+        return out;
+    }
+    const cJSON *q = fixtures::get(inputs, "question");
+    const std::string context = fixtures::str(inputs, "context");
+    if (cJSON_IsArray(q)) {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, q) out.emplace_back(item->valuestring, context);
+    } else {
+        out.emplace_back(fixtures::str(inputs, "question"), context);
+    }
+    return out;
+}
+
+// One pair's result against the pipeline's: a bare answer when there is one.
+void expect_result(const encore_qa_result *r, const cJSON *want, const std::string &where) {
+    std::vector<const cJSON *> answers;
+    if (cJSON_IsObject(want)) {
+        answers.push_back(want);
+    } else {
+        ASSERT_TRUE(cJSON_IsArray(want)) << where;
+        const cJSON *a;
+        cJSON_ArrayForEach(a, want) answers.push_back(a);
+        EXPECT_NE(answers.size(), 1u) << where << ": the pipeline returns one answer bare";
+    }
+    ASSERT_EQ(r->n_answers, (int)answers.size()) << where;
+    for (int i = 0; i < r->n_answers; i++) {
+        const std::string at = where + " answer " + std::to_string(i);
+        const encore_qa_answer &got = r->answers[i];
+        EXPECT_EQ(std::string(got.answer), fixtures::str(answers[i], "answer")) << at;
+        EXPECT_EQ(got.start, (int)fixtures::get(answers[i], "start")->valuedouble) << at;
+        EXPECT_EQ(got.end, (int)fixtures::get(answers[i], "end")->valuedouble) << at;
+        EXPECT_NEAR(got.score, fixtures::get(answers[i], "score")->valuedouble, kScoreTol) << at;
+    }
+}
+
+class QaReference : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(QaReference, MatchesPipeline) {
+    NEED_DEVICE();
+    const std::string name = GetParam();
+    auto ref = fixtures::load(name + ".qa");
+    ASSERT_TRUE(ref && ref->root) << "tests/fixtures/reference/" << name << ".qa.json is missing";
+    Loaded l;
+    open(name, &l);
+    ASSERT_TRUE(l.session);
+    const cJSON *cases = fixtures::get(ref->root, "cases");
+    ASSERT_TRUE(cJSON_IsArray(cases));
+    int checked = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases) {
+        const std::string cname = fixtures::str(c, "name");
+#ifdef ENCORE_HAVE_CUDA
+        if (!kCudaCases.count(cname)) continue;
+#endif
+        const auto pairs = pairs_of(fixtures::get(c, "inputs"));
+        const encore_qa_params p = params_of(fixtures::get(c, "parameters"));
+        const cJSON *output = fixtures::get(c, "output");
+        ASSERT_FALSE(pairs.empty()) << cname;
+        for (size_t i = 0; i < pairs.size(); i++) {
+            const std::string where = cname + " pair " + std::to_string(i);
+            // Several pairs: a list with one result per pair.
+            const cJSON *want = pairs.size() > 1 ? cJSON_GetArrayItem(output, (int)i) : output;
+            encore_qa_result *r = nullptr;
+            ASSERT_EQ(encore_session_question_answer(l.session, pairs[i].first.c_str(), pairs[i].second.c_str(), p, &r),
+                      ENCORE_STATUS_OK)
+                << where << ": " << encore_session_last_error(l.session);
+            expect_result(r, want, where);
+            encore_qa_result_free(r);
+            checked++;
+        }
+    }
+#ifdef ENCORE_HAVE_CUDA
+    EXPECT_EQ(checked, (int)kCudaCases.size());
+#else
+    EXPECT_GE(checked, 20);
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, QaReference, ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa"));
+
+encore_status ask(encore_session *s, const char *q, const char *c, encore_qa_params p, std::string *err) {
+    encore_qa_result *r = nullptr;
+    const encore_status st = encore_session_question_answer(s, q, c, p, &r);
+    *err = encore_session_last_error(s);
+    if (st != ENCORE_STATUS_OK) {
+        EXPECT_EQ(r, nullptr);
+    }
+    encore_qa_result_free(r);
+    return st;
+}
+
+TEST(Qa, RefusesBadInput) {
+    NEED_DEVICE();
+    Loaded l;
+    open("tiny-bert-qa", &l);
+    ASSERT_TRUE(l.session);
+    const encore_qa_params d = encore_qa_default_params();
+    std::string err;
+    EXPECT_EQ(ask(l.session, "Who?", nullptr, d, &err), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(err.find("context"), std::string::npos) << err;
+    EXPECT_EQ(ask(l.session, nullptr, "A context.", d, &err), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_EQ(ask(l.session, "", "A context.", d, &err), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(err.find("question is empty"), std::string::npos) << err;
+    EXPECT_EQ(ask(l.session, "Who?", "", d, &err), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(err.find("context is empty"), std::string::npos) << err;
+    EXPECT_EQ(ask(l.session, "Who?", "   ", d, &err), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(err.find("no tokens"), std::string::npos) << err;
+    const char bad[] = {'W', 'h', 'o', (char)0xE2, (char)0x82, '?', 0};
+    EXPECT_EQ(ask(l.session, bad, "A context.", d, &err), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(err.find("UTF-8"), std::string::npos) << err;
+    EXPECT_EQ(ask(l.session, "Who?", bad, d, &err), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(err.find("UTF-8"), std::string::npos) << err;
+
+    encore_qa_params p = d;
+    p.max_seq_len = 16;
+    p.doc_stride = 17;  // the pipeline: doc_stride larger than max_seq_len
+    EXPECT_EQ(ask(l.session, "Who?", "A context.", p, &err), ENCORE_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(err.find("doc_stride"), std::string::npos) << err;
+    p.doc_stride = 12;  // tokenizers: the stride must be less than the room the question leaves (16 - 2 - 3)
+    EXPECT_EQ(ask(l.session, "Who?", "One two three four five six seven eight nine ten eleven twelve.", p, &err),
+              ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(err.find("stride"), std::string::npos) << err;
+    p.doc_stride = 2;   // a question that leaves the context no room
+    EXPECT_EQ(ask(l.session, "Who watched the harbour through binoculars every single evening?",
+                  "One two three four five six seven eight nine ten eleven twelve.", p, &err),
+              ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(err.find("no room"), std::string::npos) << err;
+    p = d;
+    p.max_seq_len = encore_model_max_length(l.model) + 1;
+    EXPECT_EQ(ask(l.session, "Who?", "A context.", p, &err), ENCORE_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(err.find("max_seq_len"), std::string::npos) << err;
+    p = d;
+    p.top_k = 0;
+    EXPECT_EQ(ask(l.session, "Who?", "A context.", p, &err), ENCORE_STATUS_INVALID_ARGUMENT);
+    p = d;
+    p.max_answer_len = 0;
+    EXPECT_EQ(ask(l.session, "Who?", "A context.", p, &err), ENCORE_STATUS_INVALID_ARGUMENT);
+    encore_qa_result *r = nullptr;
+    EXPECT_EQ(encore_session_question_answer(l.session, "Who?", "A context.", d, nullptr),
+              ENCORE_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(encore_session_question_answer(nullptr, "Who?", "A context.", d, &r), ENCORE_STATUS_INVALID_ARGUMENT);
+    encore_qa_result_free(nullptr);
+}
+
+TEST(Qa, RefusesModelWithoutSpanHead) {
+    NEED_DEVICE();
+    Loaded l;
+    open("tiny-bert-ner", &l);
+    ASSERT_TRUE(l.session);
+    std::string err;
+    EXPECT_EQ(ask(l.session, "Who?", "A context.", encore_qa_default_params(), &err), ENCORE_STATUS_UNSUPPORTED);
+    EXPECT_NE(err.find("not a question-answering model"), std::string::npos) << err;
+}
+
+}  // namespace
