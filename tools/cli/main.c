@@ -17,6 +17,7 @@
 #include "read_file.h"
 #include "pipelines.h"
 #include "ner.h"
+#include "qa.h"
 #include "pull.h"
 #include "serve.h"
 #include "score.h"
@@ -59,6 +60,8 @@ static void usage(FILE *f) {
             "                  pipeline(\"zero-shot-classification\") (encore zero-shot --help)\n"
             "  encore ner --model DIR [--aggregation-strategy S] [--ignore-labels A,B] [--stride N] [TEXT ...]\n"
             "                  pipeline(\"token-classification\") (encore ner --help)\n"
+            "  encore qa       --model DIR --context TEXT [--top-k N] [--doc-stride N] [QUESTION ...]\n"
+            "                  pipeline(\"question-answering\") (encore qa --help)\n"
             "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
             "  encore models   where the default models live, and the models in the Hugging Face cache\n"
             "  encore pull     MODEL_ID [--revision main] [--cache DIR] [--endpoint URL]\n"
@@ -403,6 +406,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && (strcmp(argv[1], "fill-mask") == 0 || strcmp(argv[1], "zero-shot") == 0))
         return encore_cli_pipeline(argc - 1, argv + 1, default_model_dir());
     if (argc >= 2 && strcmp(argv[1], "ner") == 0) return encore_cli_ner(argc - 1, argv + 1, default_model_dir());
+    if (argc >= 2 && strcmp(argv[1], "qa") == 0) return encore_cli_qa(argc - 1, argv + 1, default_model_dir());
     if (argc >= 2 && strcmp(argv[1], "score") == 0) return encore_cli_score(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0) return encore_cli_bench(argc - 1, argv + 1, default_model_dir());
     if (!parse_args(argc, argv, &o, &first_text)) {
