@@ -184,6 +184,10 @@ static void method_not_allowed(serve_ctx *ctx, serve_reply *r, const char *metho
  * masked-language model, zero-shot for an NLI classifier asked with
  * candidate_labels, and token classification (NER) for a token classifier. */
 static void model_task(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r) {
+    if (serve_model_is_qa(ctx)) {
+        serve_route_qa(ctx, body, len, r); /* question answering (qa.c) */
+        return;
+    }
     if ((serve_model_is_fill_mask(ctx) || serve_model_is_nli(ctx) || serve_model_is_token_classifier(ctx)) &&
         serve_route_pipeline(ctx, body, len, r))
         return;

@@ -127,6 +127,9 @@ struct serve_buf;
 struct cJSON;
 int serve_run_ner(serve_ctx *ctx, encore_session *s, const char *text, const struct cJSON *params,
                   struct serve_buf *b, serve_reply *r);
+/* POST / on a question-answering model (a span head), in qa.c. */
+int serve_model_is_qa(const serve_ctx *ctx);
+void serve_route_qa(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
 
 /* The HTTP listener, in http.c. */
 typedef struct serve_http serve_http;
