@@ -217,6 +217,13 @@ class Session:
             raise ValueError("stride must be None or an int >= 0, not %r" % (stride,))
         return self._session.token_classify(text, aggregation_strategy, ignore_labels,
                                             -1 if stride is None else min(stride, 2**31 - 1))
+    def question_answer(self, question, context, **params):
+        """Answers to one question from one context: a list of (score, start,
+        end, answer) tuples, best first, start and end characters of the
+        context (encore_session_question_answer). params: top_k, doc_stride,
+        max_answer_len, max_seq_len, max_question_len,
+        handle_impossible_answer, align_to_words."""
+        return self._session.question_answer(question, context, **params)
 
     def hidden_states(self, texts, text_pairs=None, *, truncation=False, truncation_side="right"):
         """Every token's last hidden state, special tokens included, tokenized as

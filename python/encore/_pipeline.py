@@ -9,7 +9,9 @@ every token's last hidden state as transformers' does, within 1e-4
 (python/tests/test_feature_parity.py). ``encore.pipeline("fill-mask")``
 and ``encore.pipeline("zero-shot-classification")`` return what
 transformers' do (python/tests/test_fill_mask_zero_shot.py), and so does
-``encore.pipeline("token-classification")`` (python/tests/test_ner.py).
+``encore.pipeline("token-classification")`` (python/tests/test_ner.py);
+``encore.pipeline("question-answering")`` returns what transformers 4.57's
+does (python/tests/test_question_answering.py).
 """
 
 import itertools
@@ -485,12 +487,134 @@ class TokenClassificationPipeline:
         return self._one(inputs, strategy, ignore, stride)
 
 
+class QuestionAnsweringPipeline:
+    """``pipe(question=..., context=..., top_k=1, doc_stride=None,
+    max_answer_len=15, max_seq_len=None, max_question_len=64,
+    handle_impossible_answer=False, align_to_words=True)`` as transformers
+    4.57's pipeline("question-answering") with a *ForQuestionAnswering
+    model (transformers 5 removed that pipeline): a question gives
+    ``{"score", "start", "end", "answer"}`` when there is one answer, else a
+    list of them best first (``start``/``end``: characters of the context).
+    Inputs as transformers takes them: ``question=`` and ``context=``
+    keywords (a list of questions on one context, or two lists of one
+    length), a ``{"question", "context"}`` dict, a list of such dicts, or
+    ``pipe(question, context)``; several give one result each, a list of one
+    gives that one result alone.
+    """
+
+    def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
+                 **defaults):
+        if model is None:
+            raise ValueError("the question-answering pipeline has no default model: pass model=DIR (a "
+                             "BertForQuestionAnswering or DistilBertForQuestionAnswering)")
+        self.model = model if isinstance(model, Model) else Model(model, weights=weights)
+        _check_batch_size(batch_size)
+        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
+        self._defaults = defaults
+        self._sanitize(**defaults)
+
+    @property
+    def device(self):
+        return self._pool.device
+
+    @staticmethod
+    def _sanitize(top_k=None, topk=None, doc_stride=None, max_answer_len=None, max_seq_len=None,
+                  max_question_len=None, handle_impossible_answer=None, align_to_words=None, padding=None,
+                  **unknown):
+        _check_unknown(unknown)
+        if topk is not None and top_k is None:  # transformers' deprecated spelling
+            top_k = topk
+        p = {}
+        for name, value, low in (("top_k", top_k, 1), ("max_answer_len", max_answer_len, 1),
+                                 ("doc_stride", doc_stride, 0), ("max_seq_len", max_seq_len, 1),
+                                 ("max_question_len", max_question_len, 1)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError("%s must be an int, not %r" % (name, value))
+            if value < low:
+                raise ValueError("%s parameter should be >= %d (got %d)" % (name, low, value))
+            p[name] = value
+        if handle_impossible_answer is not None:
+            p["handle_impossible_answer"] = bool(handle_impossible_answer)
+        if align_to_words is not None:
+            p["align_to_words"] = bool(align_to_words)
+        # padding: each window runs alone, unpadded; transformers' padding
+        # options do not change its answers, so they are accepted and unused.
+        return p
+
+    @staticmethod
+    def _example(item):
+        """The pipeline's argument handler's normalize(): a dict with both keys."""
+        if not isinstance(item, dict):
+            raise ValueError("%r argument needs to be of type (SquadExample, dict)" % (item,))
+        for k in ("question", "context"):
+            if k not in item:
+                raise KeyError("You need to provide a dictionary with keys {question:..., context:...}")
+            if item[k] is None:
+                raise ValueError("`%s` cannot be None" % k)
+            if isinstance(item[k], str) and len(item[k]) == 0:
+                raise ValueError("`%s` cannot be empty" % k)
+            if not isinstance(item[k], str):
+                raise TypeError("`%s` must be a str, not %s" % (k, type(item[k]).__name__))
+        return item["question"], item["context"]
+
+    def _examples(self, args, kwargs):
+        """The (question, context) pairs as transformers'
+        QuestionAnsweringArgumentHandler makes them."""
+        if args:
+            if len(args) == 1:
+                inputs = args[0]
+            elif len(args) == 2 and all(isinstance(a, str) for a in args):
+                inputs = [{"question": args[0], "context": args[1]}]
+            else:
+                inputs = list(args)
+        elif "question" in kwargs and "context" in kwargs:
+            q, c = kwargs.pop("question"), kwargs.pop("context")
+            if isinstance(q, list) and isinstance(c, str):
+                inputs = [{"question": x, "context": c} for x in q]
+            elif isinstance(q, list) and isinstance(c, list):
+                if len(q) != len(c):
+                    raise ValueError("Questions and contexts don't have the same lengths")
+                inputs = [{"question": x, "context": y} for x, y in zip(q, c)]
+            elif isinstance(q, str) and isinstance(c, str):
+                inputs = [{"question": q, "context": c}]
+            else:
+                raise ValueError("Arguments can't be understood")
+        else:
+            raise ValueError("Unknown arguments %s" % (kwargs,))
+        if isinstance(inputs, dict):
+            inputs = [inputs]
+        elif isinstance(inputs, (list, tuple)) or _is_stream(inputs):
+            inputs = list(inputs)
+        else:
+            raise ValueError("Invalid arguments %s" % (kwargs,))
+        return [self._example(x) for x in inputs]
+
+    def _one(self, question, context, p):
+        rows = self._pool.run("question_answer", question, context, **p)
+        out = [{"score": s, "start": a, "end": b, "answer": t} for s, a, b, t in rows]
+        return out[0] if len(out) == 1 else out
+
+    def __call__(self, *args, **kwargs):
+        kwargs = dict(kwargs)
+        examples = self._examples(args, kwargs)
+        p = self._sanitize(**{**self._defaults, **kwargs})
+        if "doc_stride" in p and "max_seq_len" in p and p["doc_stride"] > p["max_seq_len"]:
+            raise ValueError("`doc_stride` (%d) is larger than `max_seq_len` (%d)" % (p["doc_stride"], p["max_seq_len"]))
+        if not examples:
+            raise _encore.InputError("no question given: give at least one {question, context}")
+        out = [self._one(q, c, p) for q, c in examples]
+        return out[0] if len(out) == 1 else out
+
+
 _TASKS = {
     "text-classification": TextClassificationPipeline,
     "sentiment-analysis": TextClassificationPipeline,
     "feature-extraction": FeatureExtractionPipeline,
     "fill-mask": FillMaskPipeline,
     "zero-shot-classification": ZeroShotClassificationPipeline,
+    "question-answering": QuestionAnsweringPipeline,
     "token-classification": TokenClassificationPipeline,
     "ner": TokenClassificationPipeline,
 }
@@ -500,8 +624,9 @@ def pipeline(task, model=None, device=None, precision=None, threads=None, batch_
     """A callable with transformers' pipeline semantics.
 
     task: "text-classification" (or "sentiment-analysis"),
-    "feature-extraction", "fill-mask", "zero-shot-classification" or
-    "token-classification" (alias "ner") (these three need model=DIR). model: a model directory, an encore.Model, or
+    "feature-extraction", "fill-mask", "zero-shot-classification",
+    "token-classification" (alias "ner") or "question-answering" (these
+    four need model=DIR). model: a model directory, an encore.Model, or
     None for the default model of the task (see encore.default_model_dir).
     device: "cpu", "cuda" or "auto" (CUDA on a CUDA build with a GPU, else
     the CPU with one log line); None takes $ENCORE_DEVICE, else "cpu". precision: None (fp32 on the CPU, fp16 on

@@ -934,6 +934,66 @@ done:
     return out;
 }
 
+/* Session.question_answer(question, context, top_k=1, doc_stride=-1,
+ * max_answer_len=15, max_seq_len=0, max_question_len=64,
+ * handle_impossible_answer=False, align_to_words=True) -> [(score, start,
+ * end, answer), ...] best first: encore_session_question_answer. */
+static PyObject *session_question_answer(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"question", "context", "top_k", "doc_stride", "max_answer_len", "max_seq_len",
+                               "max_question_len", "handle_impossible_answer", "align_to_words", NULL};
+    SessionObject *s = (SessionObject *)self;
+    PyObject *question = NULL, *context = NULL;
+    encore_qa_params p = encore_qa_default_params();
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|iiiiipp:question_answer", keywords, &question, &context,
+                                     &p.top_k, &p.doc_stride, &p.max_answer_len, &p.max_seq_len, &p.max_question_len,
+                                     &p.handle_impossible_answer, &p.align_to_words))
+        return NULL;
+    PyObject *q_bytes = utf8_of(question, "the question", -1);
+    if (!q_bytes) return NULL;
+    PyObject *c_bytes = utf8_of(context, "the context", -1);
+    if (!c_bytes) {
+        Py_DECREF(q_bytes);
+        return NULL;
+    }
+    PyObject *out = NULL;
+    if (s->busy) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                     "this session is running a call on another thread; give each thread its own session");
+        goto done;
+    }
+    encore_qa_result *r = NULL;
+    encore_status st;
+    char message[1024] = "";
+    const char *q = PyBytes_AsString(q_bytes), *c = PyBytes_AsString(c_bytes);
+    s->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = encore_session_question_answer(s->session, q, c, p, &r);
+    if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
+    Py_END_ALLOW_THREADS
+    s->busy = 0;
+    if (st != ENCORE_STATUS_OK) {
+        raise_status(st, message);
+        goto done;
+    }
+    out = PyList_New(r->n_answers);
+    for (int i = 0; out && i < r->n_answers; i++) {
+        const encore_qa_answer *a = &r->answers[i];
+        PyObject *text = PyUnicode_DecodeUTF8(a->answer, (Py_ssize_t)strlen(a->answer), "strict");
+        PyObject *item = text ? Py_BuildValue("(diiO)", (double)a->score, a->start, a->end, text) : NULL;
+        Py_XDECREF(text);
+        if (!item) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SetItem(out, i, item);
+    }
+    encore_qa_result_free(r);
+done:
+    Py_DECREF(q_bytes);
+    Py_DECREF(c_bytes);
+    return out;
+}
+
 static PyMethodDef session_methods[] = {
     {"run", (PyCFunction)(void (*)(void))session_run, METH_VARARGS | METH_KEYWORDS,
      "run(kind, texts, text_pairs=None, truncation=True, pooling='default', normalize=False) -> bytearray"},
@@ -944,6 +1004,10 @@ static PyMethodDef session_methods[] = {
      "fill_mask(text, top_k=5, targets=None) -> [[(score, token, token_str, sequence), ...] per mask]"},
     {"zero_shot", (PyCFunction)(void (*)(void))session_zero_shot, METH_VARARGS | METH_KEYWORDS,
      "zero_shot(text, labels, hypothesis_template=None, multi_label=False) -> (scores, order)"},
+    {"question_answer", (PyCFunction)(void (*)(void))session_question_answer, METH_VARARGS | METH_KEYWORDS,
+     "question_answer(question, context, top_k=1, doc_stride=-1, max_answer_len=15, max_seq_len=0, "
+     "max_question_len=64, handle_impossible_answer=False, align_to_words=True) -> [(score, start, end, answer), "
+     "...]"},
     {"token_classify", (PyCFunction)(void (*)(void))session_token_classify, METH_VARARGS | METH_KEYWORDS,
      "token_classify(text, aggregation_strategy='none', ignore_labels=None, stride=-1) -> "
      "[(entity, score, index, word, start, end), ...]"},
