@@ -158,6 +158,9 @@ def qa_cases():
          dict(handle_impossible_answer=True)),
         ("impossible_wins_top_k", dict(question="Is there any answer to this question in the text?", context="Yes."),
          dict(handle_impossible_answer=True, top_k=4)),
+        # One context token: [CLS] wins, the answer is the pipeline's empty one.
+        ("impossible_null_wins", dict(question="Why?", context="No"), dict(handle_impossible_answer=True)),
+        ("impossible_null_wins_top_k", dict(question="Why?", context="No"), dict(handle_impossible_answer=True, top_k=2)),
         ("impossible_long", dict(question="Is there an answer?", context=LONG),
          dict(handle_impossible_answer=True, top_k=2, max_seq_len=40, doc_stride=10)),
         ("several_questions", dict(question=["What is the capital of France?", "Which city?"], context=SHORT),

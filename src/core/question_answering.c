@@ -254,7 +254,9 @@ static encore_status answer(encore_session *s, const char *question, const char 
     if (!has_context) return encore_fail(ENCORE_STATUS_BAD_INPUT, "the context has no tokens (only spaces or controls)");
     const int pre_topk = p.align_to_words ? (p.top_k > (INT32_MAX - 10) / 2 ? INT32_MAX : p.top_k * 2 + 10) : p.top_k;
     const int M = p.max_seq_len;
-    const int k_cap = pre_topk < M * M ? pre_topk : M * M; /* no more spans than a window has */
+    /* no more spans than a window has: M * max_answer_len at most */
+    const long long spans = (long long)M * (p.max_answer_len < M ? p.max_answer_len : M);
+    const int k_cap = (long long)pre_topk < spans ? pre_topk : (int)spans;
     const size_t lbytes = encore_size_mul(encore_size_mul(total, 2), sizeof(float));
     w->logits = lbytes == SIZE_MAX ? NULL : malloc(lbytes);
     w->ps = malloc((size_t)M * sizeof *w->ps);
