@@ -61,7 +61,8 @@ void open(const std::string &name, Loaded *l) {
     } while (0)
 // Under the emulation each window costs seconds: a few short cases, one of
 // them with several windows.
-const std::set<std::string> kCudaCases = {"short", "max_seq_len_24", "impossible_wins_top_k", "accents", "impossible_null_wins"};
+const std::set<std::string> kCudaCases = {"short", "max_seq_len_24", "impossible_wins_top_k", "accents",
+                                          "impossible_null_wins"};
 #else
 #define NEED_DEVICE() \
     do {              \
