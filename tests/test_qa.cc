@@ -234,6 +234,65 @@ TEST(Qa, RefusesBadInput) {
     encore_qa_result_free(nullptr);
 }
 
+// UTF-8 of code points below U+10000.
+std::string utf8(const std::u32string &s) {
+    std::string out;
+    for (char32_t ch : s) {
+        if (ch < 0x80) {
+            out += (char)ch;
+        } else if (ch < 0x800) {
+            out += (char)(0xC0 | (ch >> 6));
+            out += (char)(0x80 | (ch & 0x3F));
+        } else {
+            out += (char)(0xE0 | (ch >> 12));
+            out += (char)(0x80 | ((ch >> 6) & 0x3F));
+            out += (char)(0x80 | (ch & 0x3F));
+        }
+    }
+    return out;
+}
+
+// [CLS] and [SEP] typed into the text are special tokens: in the question
+// the pipeline leaves a [CLS] unmasked (its offsets are the question's), so
+// encore answers from context tokens only. Every answer must be the context's
+// text at its offsets, in characters (the context here is not ASCII).
+TEST(Qa, AnswersAreSpansOfTheContext) {
+    NEED_DEVICE();
+    Loaded l;
+    open("tiny-bert-qa", &l);
+    ASSERT_TRUE(l.session);
+    // The second context is shorter than the question: a [CLS] near the
+    // question's end has offsets past it.
+    const std::u32string contexts[] = {U"[CLS] Zürich [SEP] is where the café 東京 served crème brûlée [CLS].",
+                                       U"Zürich [CLS] café."};
+    const char *question = "[CLS] Where, in the end, did they serve it? Where exactly? [SEP] [CLS]?";
+    encore_qa_params p = encore_qa_default_params();
+    p.top_k = 50;
+    for (int k = 0; k < 4; k++) {
+        const std::u32string &ctx32 = contexts[k / 2];
+        const std::string ctx = utf8(ctx32);
+        p.align_to_words = k % 2;
+        SCOPED_TRACE("context " + std::to_string(k / 2) + (p.align_to_words ? ", words" : ", tokens"));
+        encore_qa_result *r = nullptr;
+        ASSERT_EQ(encore_session_question_answer(l.session, question, ctx.c_str(), p, &r), ENCORE_STATUS_OK)
+            << encore_session_last_error(l.session);
+        EXPECT_GE(r->n_answers, 3);
+        for (int i = 0; i < r->n_answers; i++) {
+            const encore_qa_answer &a = r->answers[i];
+            ASSERT_GE(a.start, 0);
+            ASSERT_LE(a.start, a.end);
+            ASSERT_LE(a.end, (int)ctx32.size());
+            EXPECT_EQ(std::string(a.answer), utf8(ctx32.substr((size_t)a.start, (size_t)(a.end - a.start))))
+                << "answer " << i;
+            EXPECT_GT(a.score, 0.0f);
+            if (i) {
+                EXPECT_LE(a.score, r->answers[i - 1].score);
+            }
+        }
+        encore_qa_result_free(r);
+    }
+}
+
 TEST(Qa, RefusesModelWithoutSpanHead) {
     NEED_DEVICE();
     Loaded l;

@@ -282,10 +282,13 @@ static encore_status answer(encore_session *s, const char *question, const char 
         w->ps[0] = w->pe[0] = 0.0;
         int n_top = 0;
         for (int a = 0; a < L; a++) {
-            if (w->ps[a] <= 0.0 || !w->allowed[a]) continue;
+            /* Spans of the context only: the pipeline also leaves unmasked a
+             * [CLS] typed into the question, whose offsets are not the
+             * context's; encore does not answer with it. */
+            if (w->ps[a] <= 0.0 || e->sequence_ids[a] != 1) continue;
             const int last = a + p.max_answer_len - 1 < L - 1 ? a + p.max_answer_len - 1 : L - 1;
             for (int b = a; b <= last; b++) {
-                if (w->pe[b] <= 0.0 || !w->allowed[b]) continue;
+                if (w->pe[b] <= 0.0 || e->sequence_ids[b] != 1) continue;
                 qa_span c = {w->ps[a] * w->pe[b], a, b};
                 if (c.score > 0.0) top_insert(w->top, &n_top, k_cap, c);
             }
@@ -299,6 +302,7 @@ static encore_status answer(encore_session *s, const char *question, const char 
                 word_bounds(m, e, b, &f, &l);
                 b = l;
             }
+            /* Context tokens: byte offsets into the context (the tokenizer's). */
             const int bs = e->offsets[2 * a], be = e->offsets[2 * b + 1];
             int found = -1;
             for (int j = 0; j < w->answers.n && found < 0; j++) {
