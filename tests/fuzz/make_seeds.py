@@ -380,6 +380,20 @@ def seeds_token_classify():
     write(d, "invalid-utf8", bytes([3]) + b"caf\xc3 bad \xff")
 
 
+def seeds_qa():
+    d = out_dir("qa")
+    ctx = ("The old lighthouse keeper, Mrs. El\u00e9onore Vasquez-Holmberg, watched the harbour every evening. "
+           "In 1987 the municipality replaced her oil lamp; visitors from Z\u00fcrich wrote \u4e16\u754c in the book.")
+    # flags, max_seq_len, doc_stride, max_answer_len (see fuzz_qa.c), question NUL context
+    write(d, "short", bytes([0, 56, 128, 14]) + b"Who watched?\0" + ctx.encode())
+    write(d, "windows", bytes([4 * 2, 16, 5, 4]) + b"When?\0" + ctx.encode())
+    write(d, "impossible-tokens", bytes([1 | 2 | 4 * 7, 24, 30, 0]) + b"Why?\0No")
+    write(d, "special-tokens", bytes([4 * 3, 40, 10, 9]) + "[CLS] where [SEP] [CLS]?\0Z\u00fcrich [CLS] caf\u00e9.".encode())
+    write(d, "stride-too-large", bytes([0, 12, 9, 3]) + b"A question\0" + ctx.encode())
+    write(d, "no-context", bytes([0, 56, 0, 14]) + b"Who?")
+    write(d, "invalid-utf8", bytes([0, 56, 0, 14]) + b"Who?\0caf\xc3 bad \xff")
+
+
 def seeds_score():
     d = out_dir("score_input")
     jsonl = ('{"id": 1, "text": "a fine film"}\n\n{"id": "x2", "text": "dull", "pair": "boring"}\n'
@@ -452,6 +466,7 @@ def main():
     seeds_tokenizers()
     seeds_texts()
     seeds_token_classify()
+    seeds_qa()
     seeds_score()
     seeds_checkpoint(os.path.abspath(args.encore) if args.encore else None)
 

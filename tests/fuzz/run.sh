@@ -25,7 +25,7 @@ fi
 seconds=$1
 shift
 all=(safetensors model_load adapter config tokenizer_files tokenize_classify serve_request score_input checkpoint
-     token_classify)
+     token_classify qa)
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all[@]}")
 jobs=${JOBS:-2}
@@ -71,6 +71,7 @@ dicts() {
         serve_request) echo json serve text ;;
         score_input) echo json score text ;;
         checkpoint) echo json checkpoint ;;
+        qa) echo text ;;
     esac
 }
 max_len() {
