@@ -133,6 +133,10 @@ def main():
     ap.add_argument("--lr", type=float, default=LR)
     ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rank", type=int, default=R, help="LoRA rank r")
+    ap.add_argument("--alpha", type=float, default=ALPHA, help="LoRA alpha")
+    ap.add_argument("--train-layernorm", action="store_true",
+                    help="also train every LayerNorm whole (modules_to_save), a few thousand values")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -141,7 +145,7 @@ def main():
     t_start = time.time()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"machine: {cpu} ({platform.machine()}), {os.cpu_count()} cores, {args.threads} torch threads, "
-          f"torch {torch.__version__}; LoRA r {R} alpha {ALPHA}, lr {args.lr}, batch {args.batch}, {args.epochs} epochs, "
+          f"torch {torch.__version__}; LoRA r {args.rank} alpha {args.alpha}{' + LayerNorms' if args.train_layernorm else ''}, lr {args.lr}, batch {args.batch}, {args.epochs} epochs, "
           f"seed {SEED}", flush=True)
 
     texts, labels = read_tsv(os.path.join(args.data_dir, "train.tsv"))
@@ -157,8 +161,9 @@ def main():
     model = BertForSequenceClassification.from_pretrained(
         args.base, dtype=torch.float32, num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
         label2id={"NEGATIVE": 0, "POSITIVE": 1}, problem_type="single_label_classification")
-    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=R, lora_alpha=ALPHA, lora_dropout=DROPOUT,
-                        target_modules=TARGETS, modules_to_save=["classifier", "pooler"])
+    whole = ["classifier", "pooler"] + (["LayerNorm"] if args.train_layernorm else [])
+    config = LoraConfig(task_type=TaskType.SEQ_CLS, r=args.rank, lora_alpha=args.alpha, lora_dropout=DROPOUT,
+                        target_modules=TARGETS, modules_to_save=whole)
     model = get_peft_model(model, config)
     model.print_trainable_parameters()
     model.train()
