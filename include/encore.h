@@ -127,14 +127,17 @@ typedef enum encore_pooling {
 } encore_pooling;
 
 /* How the CPU path stores the weights of the linear layers (about nine
- * tenths of a model's bytes past the embeddings). The arithmetic is fp32
- * either way. */
+ * tenths of a model's bytes past the embeddings). The arithmetic is fp32,
+ * except for INT8_DYNAMIC's integer products. */
 typedef enum encore_weights {
     ENCORE_WEIGHTS_FP32 = 0, /* as in the checkpoint (widened to fp32): the reference */
     ENCORE_WEIGHTS_BF16,     /* rounded to bfloat16 at load: half the bytes to stream per call,
                                 results within bf16 rounding of fp32 (see README) */
     ENCORE_WEIGHTS_INT8,     /* int8 with one scale per output feature, quantized at load
                                 (weight-only): a quarter of the bytes (see README) */
+    ENCORE_WEIGHTS_INT8_DYNAMIC, /* the same int8 weights times int8 activations, each token
+                                quantized per call, by integer dot products (VNNI where the CPU
+                                has it): the fastest, and the least exact (see README) */
 } encore_weights;
 
 typedef struct encore_model_params {

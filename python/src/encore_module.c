@@ -125,9 +125,10 @@ static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (strcmp(weights, "fp32") == 0) params.weights = ENCORE_WEIGHTS_FP32;
     else if (strcmp(weights, "bf16") == 0) params.weights = ENCORE_WEIGHTS_BF16;
     else if (strcmp(weights, "int8") == 0) params.weights = ENCORE_WEIGHTS_INT8;
+    else if (strcmp(weights, "int8-dynamic") == 0) params.weights = ENCORE_WEIGHTS_INT8_DYNAMIC;
     else {
         Py_DECREF(path);
-        PyErr_Format(PyExc_ValueError, "weights must be 'fp32', 'bf16' or 'int8', not '%s'", weights);
+        PyErr_Format(PyExc_ValueError, "weights must be 'fp32', 'bf16', 'int8' or 'int8-dynamic', not '%s'", weights);
         return NULL;
     }
     const char *dir = PyBytes_AsString(path);

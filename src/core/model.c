@@ -7,6 +7,7 @@
 #include "core/adapter.h"
 #include "core/common.h"
 #include "core/safetensors.h"
+#include "cpu/gemm_i8_cpu.h"
 #ifdef ENCORE_HAVE_CUDA
 #include "cuda/device_weights.h"
 #endif
@@ -131,6 +132,12 @@ static size_t packed_body_floats(size_t N, size_t K, encore_weights weights) {
     switch (weights) {
     case ENCORE_WEIGHTS_BF16: return (n + 1) / 2;
     case ENCORE_WEIGHTS_INT8: return (n + 3) / 4 + (N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
+    case ENCORE_WEIGHTS_INT8_DYNAMIC: {
+        /* The panels (K rounded up to 4), then scales and weight sums. */
+        const size_t q = encore_packed_i8_dynamic_bytes(N, K);
+        if (q == SIZE_MAX) return SIZE_MAX;
+        return q / 4 + 2 * ((N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL);
+    }
     case ENCORE_WEIGHTS_FP32: break;
     }
     return n;
@@ -161,6 +168,14 @@ static encore_status pack_staging(loader *ld, int64_t N, int64_t K, encore_packe
     if (s || ld->planning) return s;
     if (ld->weights == ENCORE_WEIGHTS_BF16) {
         encore_pack_matrix_bf16(ld->staging, (int)N, (int)K, (uint16_t *)dst, out);
+    } else if (ld->weights == ENCORE_WEIGHTS_INT8_DYNAMIC) {
+        const size_t q_floats = encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K) / 4;  // the int8 panels
+        const size_t rows = ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
+        if (encore_pack_matrix_i8_dynamic(ld->staging, (int)N, (int)K, (int8_t *)dst, dst + q_floats,
+                                          (int32_t *)(dst + q_floats + rows), out) != 0)
+            return encore_fail(ENCORE_STATUS_BAD_MODEL,
+                               "%s: a %lld x %lld weight is too wide for int8-dynamic (at most %d inputs)",
+                               ld->st->path, (long long)N, (long long)K, ENCORE_I8_MAX_K);
     } else if (ld->weights == ENCORE_WEIGHTS_INT8) {
         const size_t q_floats = (encore_packed_floats((int)N, (int)K) + 3) / 4;  // the int8 panels
         encore_pack_matrix_i8(ld->staging, (int)N, (int)K, (int8_t *)dst, dst + q_floats, out);
@@ -436,7 +451,7 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
     if (!dir || !out) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: NULL argument");
     *out = NULL;
     if (params.weights != ENCORE_WEIGHTS_FP32 && params.weights != ENCORE_WEIGHTS_BF16 &&
-        params.weights != ENCORE_WEIGHTS_INT8)
+        params.weights != ENCORE_WEIGHTS_INT8 && params.weights != ENCORE_WEIGHTS_INT8_DYNAMIC)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: unknown weights type %d",
                            (int)params.weights);
     struct stat sb;

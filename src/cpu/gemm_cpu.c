@@ -18,6 +18,8 @@
  * each element's sum in plain k order. */
 #include "cpu/gemm_cpu.h"
 
+#include "cpu/gemm_i8_cpu.h"
+
 #include "core/half.h"
 
 #include <math.h>
@@ -99,7 +101,9 @@ static void pack_panels(const float *w, int N, int K, int wt, void *dst, float *
     out->panels = wt == WT_F32 ? dst : NULL;
     out->panels_bf16 = wt == WT_BF16 ? dst : NULL;
     out->panels_i8 = wt == WT_I8 ? dst : NULL;
+    out->panels_q4 = NULL;
     out->scales = wt == WT_I8 ? scales : NULL;
+    out->wsums = NULL;
     out->N = N;
     out->K = K;
 }
@@ -117,6 +121,15 @@ void encore_pack_matrix_i8(const float *w, int N, int K, int8_t *dst, float *sca
 }
 
 void encore_unpack_matrix_row(const encore_packed_matrix *p, int n, int k0, int len, float *dst) {
+    if (p->panels_q4) {
+        /* Groups of four k per lane (gemm_i8_cpu.h). */
+        const size_t K4 = ((size_t)p->K + 3) / 4, P = (size_t)(n / ENCORE_PANEL), j = (size_t)(n % ENCORE_PANEL);
+        for (int i = 0; i < len; i++) {
+            const size_t k = (size_t)(k0 + i);
+            dst[i] = (float)p->panels_q4[((P * K4 + k / 4) * ENCORE_PANEL + j) * 4 + k % 4] * p->scales[n];
+        }
+        return;
+    }
     const size_t at = packed_at(n, 0, p->K);
     if (p->panels_i8) {
         for (int k = 0; k < len; k++) dst[k] = (float)p->panels_i8[at + (size_t)(k0 + k) * ENCORE_PANEL] * p->scales[n];
@@ -666,8 +679,27 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
     }
     if (threads > P) threads = P;
     const int rows = ep && ep->row;
+    /* Integer dot products: every row quantized once, here, into this
+     * thread's buffer, which the team then reads (gemm_i8_cpu.h). */
+    encore_i8_rows i8;
+    const int is_i8 = w->panels_q4 != NULL;
+    if (is_i8) {
+        const encore_i8_kernel kernel = encore_i8_kernel_for_path(path);
+        const size_t bytes = encore_i8_rows_bytes(T, w->K);
+        void *buf = bytes == SIZE_MAX ? NULL : thread_row_buffer((bytes + sizeof(float) - 1) / sizeof(float));
+        if (!buf) {
+            encore_i8_product_unbuffered(x, T, w, b, out, kernel, ep);
+            if (rows)
+                for (int t = 0; t < T; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
+            return 0;
+        }
+        encore_i8_rows_prepare(x, T, w->K, kernel, encore_i8_kernel_levels(kernel), buf, &i8);
+    }
     if (threads <= 1) {
-        linear_share(path, x, w, b, T, out, 0, P, ep);
+        if (is_i8)
+            encore_i8_panels(&i8, w, b, out, 0, P, ep);
+        else
+            linear_share(path, x, w, b, T, out, 0, P, ep);
         if (rows)
             for (int t = 0; t < T; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
         return 0;
@@ -678,7 +710,7 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
      * for every block of rows and k. */
     const int queued = T <= FULL_K_MAX_ROWS;
     int chunk = P / (threads * 8) > 1 ? P / (threads * 8) : 1;
-    if (path == ENCORE_CPU_ISA_AVX512 && chunk % 2) chunk++;  // whole pairs of panels
+    if ((path == ENCORE_CPU_ISA_AVX512 || is_i8) && chunk % 2) chunk++;  // whole pairs of panels
     atomic_int next = 0;
     double serial_estimate = -1.0;  // the first thread's CPU time, scaled to the whole product
 #pragma omp parallel num_threads(threads)
@@ -686,12 +718,28 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
         const int nt = omp_get_num_threads(), id = omp_get_thread_num();
         const double cpu0 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
         int mine;
-        if (queued) {
+        if (queued && is_i8) {
+            mine = 0;
+            for (;;) {
+                const int p0 = atomic_fetch_add_explicit(&next, chunk, memory_order_relaxed);
+                if (p0 >= P) break;
+                const int p1 = p0 + chunk < P ? p0 + chunk : P;
+                encore_i8_panels(&i8, w, b, out, p0, p1, ep);
+                mine += p1 - p0;
+            }
+        } else if (queued) {
             mine = linear_share_queue(path, x, w, b, T, out, &next, P, chunk, ep);
         } else {
             /* Contiguous panel ranges, as even as the panel count allows. */
-            const int p0 = (int)((long)P * id / nt), p1 = (int)((long)P * (id + 1) / nt);
-            linear_share(path, x, w, b, T, out, p0, p1, ep);
+            int p0 = (int)((long)P * id / nt), p1 = (int)((long)P * (id + 1) / nt);
+            if (is_i8) {
+                /* Whole pairs of panels, for the two-panel tiles. */
+                p0 = id == 0 ? 0 : (p0 + 1) / 2 * 2;
+                p1 = id == nt - 1 ? P : (p1 + 1) / 2 * 2;
+                encore_i8_panels(&i8, w, b, out, p0, p1, ep);
+            } else {
+                linear_share(path, x, w, b, T, out, p0, p1, ep);
+            }
             mine = p1 - p0;
         }
         const double product = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0 : 0.0;

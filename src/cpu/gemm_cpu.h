@@ -25,7 +25,9 @@
  * (symmetric: scale_n = max_k |W[n][k]| / 127, q = round(W / scale_n) in
  * [-127, 127]): a quarter of the bytes. The product sums x_k * q_k in fp32
  * (exact conversions, FMA in k order as above), then out = sum * scale_n +
- * b_n. Activations stay fp32: weight-only quantization. */
+ * b_n. Activations stay fp32: weight-only quantization. The same int8
+ * weights, packed four k at a time (panels_q4), multiply int8 activations
+ * instead: gemm_i8_cpu.h. */
 #ifndef ENCORE_GEMM_CPU_H
 #define ENCORE_GEMM_CPU_H
 
@@ -40,12 +42,15 @@ extern "C" {
 
 #define ENCORE_PANEL 16
 
-/* Exactly one of the three panel pointers is set. */
+/* Exactly one of the four panel pointers is set. */
 typedef struct encore_packed_matrix {
     float *panels;         /* (ceil(N / 16), K, 16) fp32 */
     uint16_t *panels_bf16; /* (ceil(N / 16), K, 16) bf16 */
     int8_t *panels_i8;     /* (ceil(N / 16), K, 16) int8, with scales */
+    int8_t *panels_q4;     /* (ceil(N / 16), ceil(K / 4), 16, 4) int8 for integer dot products, with
+                              scales and wsums (gemm_i8_cpu.h) */
     float *scales;         /* int8: (ceil(N / 16) * 16) per output row, 0 past N */
+    int32_t *wsums;        /* panels_q4: (ceil(N / 16) * 16) sum of each row's int8 values, 0 past N */
     int N, K;
 } encore_packed_matrix;
 

@@ -38,7 +38,10 @@ static void bench_log(encore_log_level level, const char *message, void *user_da
 
 static const char *precision_name(encore_device device, encore_precision p, encore_weights weights) {
     if (device == ENCORE_DEVICE_CPU)
-        return weights == ENCORE_WEIGHTS_BF16 ? "fp32-bf16w" : weights == ENCORE_WEIGHTS_INT8 ? "fp32-int8w" : "fp32";
+        return weights == ENCORE_WEIGHTS_BF16           ? "fp32-bf16w"
+               : weights == ENCORE_WEIGHTS_INT8         ? "fp32-int8w"
+               : weights == ENCORE_WEIGHTS_INT8_DYNAMIC ? "int8-dynamic"
+                                                        : "fp32";
     switch (p) {
     case ENCORE_PRECISION_FP32: return "fp32";
     case ENCORE_PRECISION_BF16: return "bf16";

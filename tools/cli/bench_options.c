@@ -161,7 +161,7 @@ int bench_parse_args(int argc, char **argv, const char *default_model_dir, bench
         else if (strcmp(a, "--gpu") == 0) ok = parse_positive(a, v, 1, &o->device_index);
         else if (strcmp(a, "--weights") == 0) {
             if (encore_weights_parse(v, &o->weights) != 0) {
-                fprintf(stderr, "encore bench: --weights takes fp32, bf16 or int8, not '%s'\n", v);
+                fprintf(stderr, "encore bench: --weights takes fp32, bf16, int8 or int8-dynamic, not '%s'\n", v);
                 ok = 0;
             }
         }

@@ -147,7 +147,7 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
         else if (strcmp(a, "--pair") == 0) o->pair = next;
         else if (strcmp(a, "--weights") == 0) {
             if (encore_weights_parse(next, &o->weights) != 0) {
-                fprintf(stderr, "encore: --weights takes fp32, bf16 or int8, not '%s'\n", next);
+                fprintf(stderr, "encore: --weights takes fp32, bf16, int8 or int8-dynamic, not '%s'\n", next);
                 return 0;
             }
         }

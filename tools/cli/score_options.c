@@ -159,7 +159,7 @@ int score_parse_args(int argc, char **argv, score_options *o) {
             if (!tools_parse_long(v, 1, 4096, &n)) return bad(a, v, "a positive number");
             o->threads = (int)n;
         } else if (strcmp(a, "--weights") == 0) {
-            if (encore_weights_parse(v, &o->weights) != 0) return bad(a, v, "fp32, bf16 or int8");
+            if (encore_weights_parse(v, &o->weights) != 0) return bad(a, v, "fp32, bf16, int8 or int8-dynamic");
         } else if (strcmp(a, "--tokenizer-threads") == 0) {
             if (!tools_parse_long(v, 1, 256, &n)) return bad(a, v, "a number from 1 to 256");
             o->tokenizer_threads = (int)n;

@@ -73,8 +73,9 @@ static void usage(FILE *f) {
             "  --batch-wait-us N              let a batch wait up to N us for more inputs (default 0)\n"
             "  --auto-truncate                cut over-long inputs when a request does not say \"truncate\"\n"
             "  --threads N                    CPU threads for the model (default: all cores)\n"
-            "  --weights fp32|bf16|int8       how the CPU stores the linear layers' weights (default fp32;\n"
-            "                                 see the README for what bf16 and int8 cost in accuracy)\n"
+            "  --weights fp32|bf16|int8|int8-dynamic\n"
+            "                                 how the CPU stores the linear layers' weights (default fp32;\n"
+            "                                 see the README for what bf16 and the int8 ones cost in accuracy)\n"
             "  --quiet                        no log lines on stderr\n"
             "\n"
             "OpenMP threads wait passively (OMP_WAIT_POLICY=passive) unless OMP_WAIT_POLICY is set.\n\n"
@@ -158,7 +159,7 @@ static int parse_args(int argc, char **argv, serve_config *c) {
                 c->threads = (int)n;
             } else if (strcmp(a, "--weights") == 0) {
                 if (encore_weights_parse(v, &c->weights) != 0) {
-                    fprintf(stderr, "encore serve: --weights takes fp32, bf16 or int8, not '%s'\n", v);
+                    fprintf(stderr, "encore serve: --weights takes fp32, bf16, int8 or int8-dynamic, not '%s'\n", v);
                     return -1;
                 }
             } else {

@@ -1,0 +1,493 @@
+/* gemm_i8_cpu.c: out = x W^T (+ b) by u8 x s8 integer dot products
+ * (layouts, quantization and arithmetic: gemm_i8_cpu.h; threads and the
+ * choice of path: gemm_cpu.c).
+ *
+ * Blocking: rows of x in blocks of MCI, each quantized block in tiles of
+ * up to MRI rows (AVX-512 VNNI: 14 rows by two panels, 28 zmm
+ * accumulators; the 256-bit kernels: 6 rows by one panel, 12 ymm). A tile
+ * runs over all of K with its int32 sums in registers: at K <= 3072 a
+ * panel's 4 K4 * 64 bytes stay in L1/L2 while the tiles pass over it. Each
+ * finished tile is dequantized at once and handed to the block epilogue. */
+#include "cpu/gemm_i8_cpu.h"
+
+#include "cpu/cpu_isa.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#define MRI512 14 /* rows per AVX-512 VNNI tile */
+#define MRI256 6  /* rows per 256-bit and portable tile */
+#define MCI 126   /* rows per block: a multiple of both */
+#define KCH 256   /* k per step of the unbuffered product */
+
+/* c of a tile: (rows, TILE_LD) int32 sums, two panels wide. */
+#define TILE_LD (2 * ENCORE_PANEL)
+
+int encore_i8_kernel_available(encore_i8_kernel k) {
+#if HAVE_X86
+    __builtin_cpu_init();
+    switch (k) {
+    case ENCORE_I8_KERNEL_PORTABLE: return 1;
+    case ENCORE_I8_KERNEL_AVX2: return encore_cpu_has_avx2();
+    case ENCORE_I8_KERNEL_AVX_VNNI: return encore_cpu_has_avx2() && __builtin_cpu_supports("avxvnni");
+    case ENCORE_I8_KERNEL_AVX512_VNNI:
+        return encore_cpu_has_avx512() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+    default: return 0;
+    }
+#else
+    return k == ENCORE_I8_KERNEL_PORTABLE;
+#endif
+}
+
+const char *encore_i8_kernel_name(encore_i8_kernel k) {
+    switch (k) {
+    case ENCORE_I8_KERNEL_PORTABLE: return "portable";
+    case ENCORE_I8_KERNEL_AVX2: return "avx2";
+    case ENCORE_I8_KERNEL_AVX_VNNI: return "avx_vnni";
+    case ENCORE_I8_KERNEL_AVX512_VNNI: return "avx512_vnni";
+    default: return "unknown";
+    }
+}
+
+int encore_i8_kernel_levels(encore_i8_kernel k) { return k == ENCORE_I8_KERNEL_AVX2 ? 127 : 255; }
+
+encore_i8_kernel encore_i8_kernel_for_path(int path) {
+    if (path == ENCORE_CPU_ISA_AVX512 && encore_i8_kernel_available(ENCORE_I8_KERNEL_AVX512_VNNI))
+        return ENCORE_I8_KERNEL_AVX512_VNNI;
+    if (path >= ENCORE_CPU_ISA_AVX2 && encore_i8_kernel_available(ENCORE_I8_KERNEL_AVX_VNNI))
+        return ENCORE_I8_KERNEL_AVX_VNNI;
+    if (path >= ENCORE_CPU_ISA_AVX2 && encore_i8_kernel_available(ENCORE_I8_KERNEL_AVX2)) return ENCORE_I8_KERNEL_AVX2;
+    return ENCORE_I8_KERNEL_PORTABLE;
+}
+
+static size_t groups(size_t K) { return (K + 3) / 4; }
+
+size_t encore_packed_i8_dynamic_bytes(size_t N, size_t K) {
+    const size_t rows = (N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL, g = groups(K);
+    if (rows && g > SIZE_MAX / 4 / rows) return SIZE_MAX;
+    return rows * g * 4;
+}
+
+/* Where weight (n, k) lies in the packed bytes. */
+static size_t q4_at(size_t n, size_t k, size_t K4) {
+    return (((n / ENCORE_PANEL) * K4 + k / 4) * ENCORE_PANEL + n % ENCORE_PANEL) * 4 + k % 4;
+}
+
+int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int8_t *dst, float *scales, int32_t *wsums,
+                                  encore_packed_matrix *out) {
+    if (K <= 0 || K > ENCORE_I8_MAX_K || N <= 0) return -1;
+    const size_t K4 = groups((size_t)K), rows = ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
+    memset(dst, 0, encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K));
+    memset(scales, 0, rows * sizeof(float));
+    memset(wsums, 0, rows * sizeof(int32_t));
+    for (int n = 0; n < N; n++) {
+        /* The same int8 values weight-only int8 packs (gemm_cpu.c). */
+        const float *row = w + (size_t)n * K;
+        float amax = 0.0f;
+        for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+        const float scale = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
+        scales[n] = scale;
+        int32_t sum = 0;
+        if (scale > 0.0f) {
+            for (int k = 0; k < K; k++) {
+                const long q = lrintf(row[k] / scale);
+                const int8_t v = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+                dst[q4_at((size_t)n, (size_t)k, K4)] = v;
+                sum += v;
+            }
+        }
+        wsums[n] = sum;
+    }
+    memset(out, 0, sizeof *out);
+    out->panels_q4 = dst;
+    out->scales = scales;
+    out->wsums = wsums;
+    out->N = N;
+    out->K = K;
+    return 0;
+}
+
+/* A row's scale and zero point (gemm_i8_cpu.h). */
+static void row_range(const float *x, int K, int levels, float *scale, int32_t *zero) {
+    float lo = 0.0f, hi = 0.0f;
+    int finite = 1;
+    for (int k = 0; k < K; k++) {
+        if (!isfinite(x[k])) finite = 0;
+        lo = x[k] < lo ? x[k] : lo;
+        hi = x[k] > hi ? x[k] : hi;
+    }
+    const float s = (hi - lo) / (float)levels;
+    if (!finite || !isfinite(s)) {
+        *scale = NAN;
+        *zero = 0;
+    } else if (s == 0.0f) {
+        /* All zeros: every byte 0, and any scale gives 0. */
+        *scale = 1.0f;
+        *zero = 0;
+    } else {
+        const long z = lrintf(-lo / s);
+        *scale = s;
+        *zero = (int32_t)(z < 0 ? 0 : z > levels ? levels : z);
+    }
+}
+
+/* x (n) to bytes at a, for a row of the given scale and zero point. A NaN
+ * scale (a row with a NaN or infinity) gives zeros. */
+static void quantize_span(const float *x, int n, float scale, int32_t zero, int levels, uint8_t *a) {
+    if (isnan(scale)) {
+        memset(a, 0, (size_t)n);
+        return;
+    }
+    const float inv = 1.0f / scale;
+    for (int k = 0; k < n; k++) {
+        /* |x * inv| <= levels (+ rounding), so the conversion is in range. */
+        const long q = lrintf(x[k] * inv) + zero;
+        a[k] = (uint8_t)(q < 0 ? 0 : q > levels ? levels : q);
+    }
+}
+
+void encore_i8_quantize_row(const float *x, int K, int levels, uint8_t *a, float *scale, int32_t *zero) {
+    row_range(x, K, levels, scale, zero);
+    quantize_span(x, K, *scale, *zero, levels, a);
+}
+
+/* ---- register tiles: c (mr, TILE_LD) = a (kg groups, mr rows) x panels ---- */
+
+/* The portable tile: np panels (1 or 2) b0, b1, each (kg, 16) groups. */
+static void tile_portable(int mr, int np, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {
+    const uint8_t *ab = (const uint8_t *)a;
+    for (int pn = 0; pn < np; pn++) {
+        const int8_t *bb = (const int8_t *)(pn ? b1 : b0);
+        for (int r = 0; r < mr; r++)
+            for (int j = 0; j < ENCORE_PANEL; j++) {
+                int32_t sum = 0;
+                for (int g = 0; g < kg; g++) {
+                    const uint8_t *x = ab + ((size_t)g * mr + r) * 4;
+                    const int8_t *q = bb + ((size_t)g * ENCORE_PANEL + j) * 4;
+                    sum += x[0] * q[0] + x[1] * q[1] + x[2] * q[2] + x[3] * q[3];
+                }
+                c[r * TILE_LD + pn * ENCORE_PANEL + j] = sum;
+            }
+    }
+}
+
+#if HAVE_X86
+typedef void (*tile_i8_fn)(int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c);
+
+/* 512-bit vpdpbusd: up to 14 rows by np panels; x<r>, y<r> hold row r's
+ * sums for the first and second panel. */
+#define ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma"), always_inline)) static inline void
+tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1,
+                 int32_t *c) {
+#define T_INIT(r) __m512i x##r = _mm512_setzero_si512(), y##r = _mm512_setzero_si512();
+    ROWS14(T_INIT)
+#undef T_INIT
+    for (int g = 0; g < kg; g++) {
+        const __m512i p0 = _mm512_loadu_si512((const void *)(b0 + (size_t)g * ENCORE_PANEL));
+        const __m512i p1 = np > 1 ? _mm512_loadu_si512((const void *)(b1 + (size_t)g * ENCORE_PANEL)) : p0;
+#define T_STEP(r)                                                                                            \
+    if (mr > r) {                                                                                            \
+        const __m512i ar = _mm512_set1_epi32(a[(size_t)g * mr + r]);                                         \
+        x##r = _mm512_dpbusd_epi32(x##r, ar, p0);                                                            \
+        if (np > 1) y##r = _mm512_dpbusd_epi32(y##r, ar, p1);                                                \
+    }
+        ROWS14(T_STEP)
+#undef T_STEP
+    }
+#define T_STORE(r)                                                                                           \
+    if (mr > r) {                                                                                            \
+        _mm512_storeu_si512((void *)(c + r * TILE_LD), x##r);                                                \
+        if (np > 1) _mm512_storeu_si512((void *)(c + r * TILE_LD + ENCORE_PANEL), y##r);                     \
+    }
+    ROWS14(T_STORE)
+#undef T_STORE
+}
+#undef ROWS14
+
+/* 256-bit tiles, one panel: l<r>, h<r> hold row r's features 0-7 and 8-15.
+ * vnni: vpdpbusd (VEX); else vpmaddubsw into int16 pairs (which cannot
+ * saturate: the activations are 7-bit on this path, gemm_i8_cpu.h) and
+ * vpmaddwd by ones into int32. */
+#define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define TILE256_BODY(DOT)                                                                                    \
+    const __m256i ones = _mm256_set1_epi16(1);                                                               \
+    (void)ones;                                                                                              \
+    (void)b1;                                                                                                \
+    ROWS6(T_INIT)                                                                                            \
+    for (int g = 0; g < kg; g++) {                                                                           \
+        const __m256i q0 = _mm256_loadu_si256((const __m256i *)(b0 + (size_t)g * ENCORE_PANEL));            \
+        const __m256i q1 = _mm256_loadu_si256((const __m256i *)(b0 + (size_t)g * ENCORE_PANEL + 8));        \
+        ROWS6(DOT)                                                                                           \
+    }                                                                                                        \
+    ROWS6(T_STORE)
+#define T_INIT(r) __m256i l##r = _mm256_setzero_si256(), h##r = _mm256_setzero_si256();
+#define T_STORE(r)                                                                                           \
+    if (mr > r) {                                                                                            \
+        _mm256_storeu_si256((__m256i *)(c + r * TILE_LD), l##r);                                             \
+        _mm256_storeu_si256((__m256i *)(c + r * TILE_LD + 8), h##r);                                         \
+    }
+#define T_VNNI(r)                                                                                            \
+    if (mr > r) {                                                                                            \
+        const __m256i ar = _mm256_set1_epi32(a[(size_t)g * mr + r]);                                         \
+        l##r = _mm256_dpbusd_avx_epi32(l##r, ar, q0);                                                        \
+        h##r = _mm256_dpbusd_avx_epi32(h##r, ar, q1);                                                        \
+    }
+#define T_MADD(r)                                                                                            \
+    if (mr > r) {                                                                                            \
+        const __m256i ar = _mm256_set1_epi32(a[(size_t)g * mr + r]);                                         \
+        l##r = _mm256_add_epi32(l##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ar, q0), ones));               \
+        h##r = _mm256_add_epi32(h##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ar, q1), ones));               \
+    }
+__attribute__((target("avx2,fma,avxvnni"), always_inline)) static inline void
+tile_avx_vnni(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {
+    TILE256_BODY(T_VNNI)
+}
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_avx2(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {
+    TILE256_BODY(T_MADD)
+}
+#undef T_INIT
+#undef T_STORE
+#undef T_VNNI
+#undef T_MADD
+#undef TILE256_BODY
+#undef ROWS6
+
+#define T512_ONE(m, np)                                                                                       \
+    __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma"))) static void t512_##m##x##np(            \
+        int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {                          \
+        tile_avx512_vnni(m, np, kg, a, b0, b1, c);                                                            \
+    }
+#define T512(m) T512_ONE(m, 1) T512_ONE(m, 2)
+T512(1)
+T512(2)
+T512(3)
+T512(4)
+T512(5)
+T512(6)
+T512(7)
+T512(8)
+T512(9)
+T512(10)
+T512(11)
+T512(12)
+T512(13)
+T512(14)
+#undef T512
+#undef T512_ONE
+#define T256(m)                                                                                               \
+    __attribute__((target("avx2,fma,avxvnni"))) static void tvnni_##m(int kg, const int32_t *a,               \
+                                                                       const int32_t *b0, const int32_t *b1,   \
+                                                                       int32_t *c) {                           \
+        tile_avx_vnni(m, kg, a, b0, b1, c);                                                                   \
+    }                                                                                                         \
+    __attribute__((target("avx2,fma"))) static void tavx2_##m(int kg, const int32_t *a, const int32_t *b0,    \
+                                                               const int32_t *b1, int32_t *c) {                \
+        tile_avx2(m, kg, a, b0, b1, c);                                                                       \
+    }
+T256(1)
+T256(2)
+T256(3)
+T256(4)
+T256(5)
+T256(6)
+#undef T256
+/* tiles512[np - 1][mr], tiles_vnni[mr], tiles_avx2[mr]. */
+#define ROW14(pre, np)                                                                                        \
+    {NULL, pre##1x##np, pre##2x##np, pre##3x##np, pre##4x##np, pre##5x##np, pre##6x##np, pre##7x##np,         \
+     pre##8x##np, pre##9x##np, pre##10x##np, pre##11x##np, pre##12x##np, pre##13x##np, pre##14x##np}
+static const tile_i8_fn tiles512[2][MRI512 + 1] = {ROW14(t512_, 1), ROW14(t512_, 2)};
+#undef ROW14
+static const tile_i8_fn tiles_vnni[MRI256 + 1] = {NULL, tvnni_1, tvnni_2, tvnni_3, tvnni_4, tvnni_5, tvnni_6};
+static const tile_i8_fn tiles_avx2[MRI256 + 1] = {NULL, tavx2_1, tavx2_2, tavx2_3, tavx2_4, tavx2_5, tavx2_6};
+#endif
+
+/* One tile of mr rows by np panels on kernel k. */
+static void run_tile(encore_i8_kernel k, int mr, int np, int kg, const int32_t *a, const int32_t *b0,
+                     const int32_t *b1, int32_t *c) {
+#if HAVE_X86
+    if (k == ENCORE_I8_KERNEL_AVX512_VNNI) {
+        tiles512[np - 1][mr](kg, a, b0, b1, c);
+        return;
+    }
+    if (k == ENCORE_I8_KERNEL_AVX_VNNI || k == ENCORE_I8_KERNEL_AVX2) {
+        const tile_i8_fn *t = k == ENCORE_I8_KERNEL_AVX_VNNI ? tiles_vnni : tiles_avx2;
+        t[mr](kg, a, b0, b1, c);
+        if (np > 1) t[mr](kg, a, b1, b1, c + ENCORE_PANEL);
+        return;
+    }
+#endif
+    tile_portable(mr, np, kg, a, b0, b1, c);
+}
+
+static int tile_rows(encore_i8_kernel k) { return k == ENCORE_I8_KERNEL_AVX512_VNNI ? MRI512 : MRI256; }
+
+/* Tiles of a block of mc rows: as few as mr_max allows, heights as even as
+ * can be (gemm_cpu.c's tile_start). */
+static int tile_count(int mc, int mr_max) { return (mc + mr_max - 1) / mr_max; }
+
+static int tile_start(int mc, int mr_max, int i) {
+    const int n = tile_count(mc, mr_max), base = mc / n, extra = mc % n;
+    return i * base + (i < extra ? i : extra);
+}
+
+size_t encore_i8_rows_bytes(int T, int K) {
+    if (T <= 0 || K <= 0) return 0;
+    const size_t per_row = groups((size_t)K) * 4 + sizeof(float) + sizeof(int32_t);
+    return (size_t)T > SIZE_MAX / per_row ? SIZE_MAX : (size_t)T * per_row;
+}
+
+void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, int levels, void *buf,
+                            encore_i8_rows *rows) {
+    const size_t K4 = groups((size_t)K);
+    int32_t *a = buf;                                  // (T, K4) in tiles
+    float *scale = (float *)(a + (size_t)T * K4);      // (T)
+    int32_t *zero = (int32_t *)(scale + T);            // (T)
+    const int mr_max = tile_rows(k);
+    uint8_t row[4 * KCH];
+    for (int t0 = 0; t0 < T; t0 += MCI) {
+        const int mc = T - t0 < MCI ? T - t0 : MCI;
+        for (int i = 0; i < tile_count(mc, mr_max); i++) {
+            const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
+            uint8_t *tile = (uint8_t *)(a + (size_t)(t0 + r0) * K4);  // (K4, mr) groups of 4 bytes
+            for (int r = 0; r < mr; r++) {
+                const int t = t0 + r0 + r;
+                const float *xr = x + (size_t)t * K;
+                row_range(xr, K, levels, &scale[t], &zero[t]);
+                /* Padding k past K is 0, and its weights are 0 too. */
+                for (int k0 = 0; k0 < K; k0 += 4 * KCH) {
+                    const int n = K - k0 < 4 * KCH ? K - k0 : 4 * KCH;
+                    memset(row, 0, sizeof row);
+                    quantize_span(xr + k0, n, scale[t], zero[t], levels, row);
+                    for (int g = 0; g < (n + 3) / 4; g++)
+                        memcpy(tile + (((size_t)k0 / 4 + g) * mr + r) * 4, row + 4 * g, 4);
+                }
+            }
+        }
+    }
+    rows->a = a;
+    rows->scale = scale;
+    rows->zero = zero;
+    rows->T = T;
+    rows->kernel = k;
+}
+
+/* out[t][n0 + j] for the tile's rows from its sums c (mr, TILE_LD). Plain
+ * C, the same for every kernel. */
+static void dequantize(const int32_t *c, int mr, int cols, const encore_i8_rows *rows, int t, const encore_packed_matrix *w,
+                       int n0, const float *b, float *out) {
+    const int N = w->N;
+    for (int r = 0; r < mr; r++) {
+        const float s = rows->scale[t + r];
+        const int32_t z = rows->zero[t + r];
+        float *o = out + (size_t)(t + r) * N + n0;
+        for (int j = 0; j < cols; j++) {
+            const float v = (float)(c[r * TILE_LD + j] - z * w->wsums[n0 + j]) * (s * w->scales[n0 + j]);
+            o[j] = b ? v + b[n0 + j] : v;
+        }
+    }
+}
+
+void encore_i8_panels(const encore_i8_rows *rows, const encore_packed_matrix *w, const float *b, float *out, int p0,
+                      int p1, const encore_linear_epilogue *ep) {
+    const int N = w->N, T = rows->T, mr_max = tile_rows(rows->kernel);
+    const size_t K4 = groups((size_t)w->K);
+    const int32_t *panels = (const int32_t *)(const void *)w->panels_q4;
+    int32_t c[MRI512 * TILE_LD];
+    for (int t0 = 0; t0 < T; t0 += MCI) {
+        const int mc = T - t0 < MCI ? T - t0 : MCI;
+        for (int p = p0; p < p1; p++) {
+            const int n0 = p * ENCORE_PANEL;
+            const int np = p + 1 < p1 && N - n0 > ENCORE_PANEL ? 2 : 1;
+            const int cols = N - n0 < np * ENCORE_PANEL ? N - n0 : np * ENCORE_PANEL;
+            const int32_t *b0 = panels + (size_t)p * K4 * ENCORE_PANEL;  // (K4, 16)
+            const int32_t *b1 = np > 1 ? b0 + K4 * ENCORE_PANEL : b0;     // (K4, 16)
+            for (int i = 0; i < tile_count(mc, mr_max); i++) {
+                const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
+                run_tile(rows->kernel, mr, np, (int)K4, rows->a + (size_t)(t0 + r0) * K4, b0, b1, c);
+                dequantize(c, mr, cols, rows, t0 + r0, w, n0, b, out);
+                if (ep && ep->block) ep->block(out + (size_t)(t0 + r0) * N + n0, (size_t)N, mr, n0, cols, ep->ctx);
+            }
+            p += np - 1;
+        }
+    }
+}
+
+void encore_i8_product_unbuffered(const float *x, int T, const encore_packed_matrix *w, const float *b, float *out,
+                                  encore_i8_kernel k, const encore_linear_epilogue *ep) {
+    const int N = w->N, K = w->K, levels = encore_i8_kernel_levels(k);
+    const size_t K4 = groups((size_t)K);
+    uint8_t a[KCH];
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * K;
+        float *o = out + (size_t)t * N;  // holds the int32 sums until they are dequantized
+        float s;
+        int32_t z;
+        row_range(xr, K, levels, &s, &z);
+        memset(o, 0, (size_t)N * sizeof(float));  // int32 0 and float 0 share their bits
+        for (int k0 = 0; k0 < K; k0 += KCH) {
+            const int kc = K - k0 < KCH ? K - k0 : KCH;
+            quantize_span(xr + k0, kc, s, z, levels, a);
+            for (int n = 0; n < N; n++) {
+                int32_t sum;
+                memcpy(&sum, o + n, sizeof sum);
+                for (int i = 0; i < kc; i++) sum += a[i] * w->panels_q4[q4_at((size_t)n, (size_t)(k0 + i), K4)];
+                memcpy(o + n, &sum, sizeof sum);
+            }
+        }
+        for (int n = 0; n < N; n++) {
+            int32_t sum;
+            memcpy(&sum, o + n, sizeof sum);
+            const float v = (float)(sum - z * w->wsums[n]) * (s * w->scales[n]);
+            o[n] = b ? v + b[n] : v;
+        }
+        if (ep && ep->block) ep->block(o, (size_t)N, 1, 0, N, ep->ctx);
+    }
+}
+
+int encore_i8_sums(const float *x, const encore_packed_matrix *w, int T, encore_i8_kernel k, int levels,
+                   int32_t *sums, float *scale, int32_t *zero) {
+    if (levels == 0) levels = encore_i8_kernel_levels(k);
+    if (!w->panels_q4 || !encore_i8_kernel_available(k) || levels < 1 || levels > encore_i8_kernel_levels(k))
+        return -1;
+    const size_t bytes = encore_i8_rows_bytes(T, w->K);
+    if (bytes == 0) return 0;
+    if (bytes == SIZE_MAX) return -2;
+    void *buf = malloc(bytes);
+    if (!buf) return -2;
+    encore_i8_rows rows;
+    encore_i8_rows_prepare(x, T, w->K, k, levels, buf, &rows);
+    const int N = w->N, mr_max = tile_rows(k), P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
+    const size_t K4 = groups((size_t)w->K);
+    const int32_t *panels = (const int32_t *)(const void *)w->panels_q4;
+    int32_t c[MRI512 * TILE_LD];
+    for (int t0 = 0; t0 < T; t0 += MCI) {
+        const int mc = T - t0 < MCI ? T - t0 : MCI;
+        for (int p = 0; p < P; p++) {
+            const int n0 = p * ENCORE_PANEL, np = p + 1 < P ? 2 : 1;
+            const int cols = N - n0 < np * ENCORE_PANEL ? N - n0 : np * ENCORE_PANEL;
+            const int32_t *b0 = panels + (size_t)p * K4 * ENCORE_PANEL;
+            const int32_t *b1 = np > 1 ? b0 + K4 * ENCORE_PANEL : b0;
+            for (int i = 0; i < tile_count(mc, mr_max); i++) {
+                const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
+                run_tile(k, mr, np, (int)K4, rows.a + (size_t)(t0 + r0) * K4, b0, b1, c);
+                for (int r = 0; r < mr; r++)
+                    memcpy(sums + (size_t)(t0 + r0 + r) * N + n0, c + r * TILE_LD, (size_t)cols * sizeof(int32_t));
+            }
+            p += np - 1;
+        }
+    }
+    if (scale) memcpy(scale, rows.scale, (size_t)T * sizeof(float));
+    if (zero) memcpy(zero, rows.zero, (size_t)T * sizeof(int32_t));
+    free(buf);
+    return 0;
+}

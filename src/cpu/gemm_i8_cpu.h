@@ -1,0 +1,137 @@
+/* gemm_i8_cpu.h: the linear layers on int8 weights with int8 activations,
+ * out = x W^T (+ b) by integer dot products (dynamic quantization).
+ *
+ * Weights. One scale per output feature n, symmetric, as weight-only int8
+ * (scale_n = max_k |W[n][k]| / 127, q = round(W / scale_n) in [-127, 127]),
+ * packed for the dot-product instructions: panels of 16 output features
+ * as in gemm_cpu.h, but k in groups of four, so that one group of a panel
+ * is 16 int32 lanes of 4 bytes each, lane j holding q[16p + j][4g .. 4g+3]:
+ * byte (((p * K4 + g) * 16 + j) * 4 + k % 4), K4 = ceil(K / 4). k past K
+ * and rows past N are zero. Each feature's sum of q (wsum_n) is kept for
+ * the zero-point correction.
+ *
+ * Activations. Each row t of x is quantized when the product runs, to
+ * unsigned bytes with a zero point: lo = min(0, min_k x), hi = max(0,
+ * max_k x), s_t = (hi - lo) / L, z_t = round(-lo / s_t), a = clamp(round(x
+ * / s_t) + z_t, 0, L). Unsigned with a zero point rather than signed
+ * symmetric: vpdpbusd multiplies unsigned by signed bytes, and a
+ * LayerNorm's or GELU's output is lopsided (GELU never goes below -0.17),
+ * so the full [lo, hi] range keeps one more bit than a symmetric one.
+ * L is 255, except on the plain AVX2 path (below), where it is 127.
+ *
+ * The product. sum_t,n = sum_k a_t,k q_n,k in int32, exact, so it is the
+ * same whatever the instruction, the order, the thread count or the batch;
+ * then out = (float)(sum - z_t * wsum_n) * (s_t * scale_n) + b_n, in one
+ * piece of plain C for every path. A row's result depends on that row
+ * alone: the same bits in any batch, at any thread count, and on every
+ * path with the same L.
+ *
+ * Instructions, chosen at run time (encore_i8_kernel_for_path):
+ * - AVX-512 VNNI: vpdpbusd on zmm, 14 rows by 32 features a register tile;
+ * - AVX-VNNI: vpdpbusd on ymm (VEX), 6 rows by 16 features;
+ * - AVX2 without VNNI: vpmaddubsw (u8 x s8 pairs summed into int16, which
+ *   saturates) and vpmaddwd by ones into int32. With 8-bit activations a
+ *   pair reaches 2 * 255 * 127 = 64770 > 32767, so this path quantizes the
+ *   activations to 7 bits (L = 127): a pair is then at most 2 * 127 * 127 =
+ *   32258, which never saturates, and its sums are exact like the others';
+ * - portable C, the reference the others are tested against.
+ *
+ * Range. |sum - z wsum| <= 255 * 127 * K, and each of sum and z wsum is
+ * bounded the same way, so int32 holds them for K <= ENCORE_I8_MAX_K. */
+#ifndef ENCORE_GEMM_I8_CPU_H
+#define ENCORE_GEMM_I8_CPU_H
+
+#include "cpu/gemm_cpu.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The longest rows (K) the int32 sums hold: 255 * 127 * 65536 < 2^31. */
+#define ENCORE_I8_MAX_K 65536
+
+typedef enum encore_i8_kernel {
+    ENCORE_I8_KERNEL_PORTABLE = 0, /* plain C, L = 255 */
+    ENCORE_I8_KERNEL_AVX2,         /* vpmaddubsw + vpmaddwd, L = 127 */
+    ENCORE_I8_KERNEL_AVX_VNNI,     /* 256-bit vpdpbusd (VEX), L = 255 */
+    ENCORE_I8_KERNEL_AVX512_VNNI,  /* 512-bit vpdpbusd, L = 255 */
+    ENCORE_I8_KERNEL_COUNT
+} encore_i8_kernel;
+
+/* 1 when this CPU runs the kernel. */
+int encore_i8_kernel_available(encore_i8_kernel k);
+
+/* The kernel's name ("portable", "avx2", "avx_vnni", "avx512_vnni") and the
+ * CPU feature it needs beyond the ones before it ("" for portable). */
+const char *encore_i8_kernel_name(encore_i8_kernel k);
+
+/* The largest activation byte the kernel takes (L above): 255 or 127. */
+int encore_i8_kernel_levels(encore_i8_kernel k);
+
+/* The kernel the resolved CPU path (ENCORE_CPU_ISA_*) runs: AVX512 takes
+ * AVX-512 VNNI, else AVX-VNNI, else AVX2; AVX2 takes AVX-VNNI, else AVX2;
+ * PORTABLE the portable one. */
+encore_i8_kernel encore_i8_kernel_for_path(int path);
+
+/* Bytes of the packed weights of an (N, K) matrix (K rounded up to 4),
+ * SIZE_MAX when that does not fit a size_t. */
+size_t encore_packed_i8_dynamic_bytes(size_t N, size_t K);
+
+/* Pack w (N, K) into dst (encore_packed_i8_dynamic_bytes(N, K) bytes),
+ * scales and wsums (ceil(N / 16) * 16 each, 0 past N) and describe it in
+ * *out. Returns 0, or -1 when K is over ENCORE_I8_MAX_K or not positive. */
+int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int8_t *dst, float *scales, int32_t *wsums,
+                                  encore_packed_matrix *out);
+
+/* Quantize one row x (K) as above, to a (K) bytes with at most levels:
+ * *scale = s, *zero = z. A row with a NaN or an infinity gets a NaN scale,
+ * so that its outputs are NaN, as the fp32 product's would be. */
+void encore_i8_quantize_row(const float *x, int K, int levels, uint8_t *a, float *scale, int32_t *zero);
+
+/* The raw integer sums of the product, sums (T, N) = a q^T, with x
+ * quantized to levels (0: the kernel's own; more than the kernel's own is
+ * refused) and multiplied by kernel k; scale and zero (T) get each row's s
+ * and z (may be NULL). Single-threaded; for the tests, which hold every
+ * kernel to the portable one at the same levels. Returns 0, -1 when the CPU
+ * lacks the kernel, w is not packed for it or levels is out of range, -2
+ * out of memory. */
+int encore_i8_sums(const float *x, const encore_packed_matrix *w, int T, encore_i8_kernel k, int levels,
+                   int32_t *sums, float *scale, int32_t *zero);
+
+/* Quantized rows of one product, as the kernels read them. */
+typedef struct encore_i8_rows {
+    const int32_t *a;     /* row blocks of tiles, each tile (K4, rows) int32 of 4 bytes */
+    const float *scale;   /* (T) s_t */
+    const int32_t *zero;  /* (T) z_t */
+    int T;
+    encore_i8_kernel kernel;
+} encore_i8_rows;
+
+/* Bytes encore_i8_rows_prepare needs for T rows of K (SIZE_MAX when too
+ * many). */
+size_t encore_i8_rows_bytes(int T, int K);
+
+/* Quantize x (T, K) to levels (1 .. 255) for kernel k into buf
+ * (encore_i8_rows_bytes bytes, 4-byte aligned) and describe it in *rows. */
+void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, int levels, void *buf,
+                            encore_i8_rows *rows);
+
+/* Panels [p0, p1) of out = x W^T (+ b) for every row, from prepared rows:
+ * dequantized and passed to ep->block (when set) as gemm_cpu.h says. */
+void encore_i8_panels(const encore_i8_rows *rows, const encore_packed_matrix *w, const float *b, float *out, int p0,
+                      int p1, const encore_linear_epilogue *ep);
+
+/* The same product, rows [0, T), without a buffer for the quantized rows
+ * (when none could be had): one row and 256 k at a time, with the sums
+ * kept in out until they are dequantized. The same results. */
+void encore_i8_product_unbuffered(const float *x, int T, const encore_packed_matrix *w, const float *b, float *out,
+                                  encore_i8_kernel k, const encore_linear_epilogue *ep);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENCORE_GEMM_I8_CPU_H */

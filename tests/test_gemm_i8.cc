@@ -1,0 +1,341 @@
+// The int8 x int8 linear layers (src/cpu/gemm_i8_cpu.c): every integer kernel
+// (AVX-512 VNNI, AVX-VNNI, AVX2 vpmaddubsw) against the portable one, sum for
+// sum (integer sums are exact, so they must be equal); the dequantized
+// product on every CPU path against x W^T in double, within the error that
+// quantizing x and W allows; the worst cases for saturation and for the
+// int32 range; shapes that are not multiples of the block sizes; and the
+// batch and thread independence of a row's result.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/gemm_cpu.h"
+#include "cpu/gemm_i8_cpu.h"
+#include "cpu_paths.h"
+
+namespace {
+
+struct PackedI8 {
+    std::vector<int8_t> q;
+    std::vector<float> scales;
+    std::vector<int32_t> wsums;
+    encore_packed_matrix m{};
+    int status;
+    PackedI8(const std::vector<float> &w, int N, int K)
+        : q(encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K)), scales((size_t)(N + 15) / 16 * 16),
+          wsums(scales.size()) {
+        status = encore_pack_matrix_i8_dynamic(w.data(), N, K, q.data(), scales.data(), wsums.data(), &m);
+    }
+};
+
+std::vector<float> random_vector(size_t n, std::mt19937 &rng, float lo, float hi) {
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> v(n);
+    for (auto &x : v) x = u(rng);
+    return v;
+}
+
+const encore_i8_kernel kKernels[] = {ENCORE_I8_KERNEL_PORTABLE, ENCORE_I8_KERNEL_AVX2, ENCORE_I8_KERNEL_AVX_VNNI,
+                                     ENCORE_I8_KERNEL_AVX512_VNNI};
+
+// The CPU feature a kernel needs that this CPU may lack, for the skip message.
+const char *needs(encore_i8_kernel k) {
+    switch (k) {
+    case ENCORE_I8_KERNEL_AVX2: return "avx2";
+    case ENCORE_I8_KERNEL_AVX_VNNI: return "avx_vnni";
+    case ENCORE_I8_KERNEL_AVX512_VNNI: return "avx512_vnni";
+    default: return "nothing";
+    }
+}
+
+// Shapes (T, N, K): M = 1, K not a multiple of 4, N not a multiple of 16,
+// one panel and an odd panel count, row counts past a tile (6, 14) and past
+// a block of rows (126), and the default model's widths.
+struct Shape {
+    int T, N, K;
+};
+const Shape kShapes[] = {{1, 1, 1},    {1, 16, 4},    {1, 17, 5},    {2, 33, 7},     {6, 48, 64},
+                         {14, 32, 130}, {15, 40, 385}, {29, 50, 257}, {130, 20, 11}, {1, 384, 1536},
+                         {9, 1536, 384}};
+
+// Each SIMD kernel gives the portable kernel's integer sums exactly, at the
+// kernel's own activation levels (255, or 127 on the AVX2 path).
+TEST(GemmI8, EveryKernelGivesThePortableSums) {
+    std::mt19937 rng(7);
+    int ran = 0;
+    for (encore_i8_kernel k : kKernels) {
+        if (!encore_i8_kernel_available(k)) {
+            std::printf("[ note ] this CPU lacks %s: the %s kernel is not tested\n", needs(k),
+                        encore_i8_kernel_name(k));
+            continue;
+        }
+        for (const Shape &s : kShapes) {
+            // Lopsided activations, as after a GELU, and weights of both signs.
+            const auto x = random_vector((size_t)s.T * s.K, rng, -0.3f, 2.0f);
+            const auto w = random_vector((size_t)s.N * s.K, rng, -0.1f, 0.1f);
+            PackedI8 p(w, s.N, s.K);
+            ASSERT_EQ(p.status, 0);
+            const int levels = encore_i8_kernel_levels(k);
+            std::vector<int32_t> got((size_t)s.T * s.N, -1), want((size_t)s.T * s.N, -2);
+            ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, k, 0, got.data(), nullptr, nullptr), 0);
+            ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, ENCORE_I8_KERNEL_PORTABLE, levels, want.data(), nullptr,
+                                     nullptr),
+                      0);
+            // Not all zero: the sums carry the product (a 1 x 1 product of a
+            // negative x is 0: its byte is the zero point's, 0).
+            if (s.K >= 4) {
+                ASSERT_TRUE(std::any_of(want.begin(), want.end(), [](int32_t v) { return v != 0; }));
+            }
+            for (size_t i = 0; i < got.size(); i++)
+                ASSERT_EQ(got[i], want[i]) << encore_i8_kernel_name(k) << " T=" << s.T << " N=" << s.N
+                                           << " K=" << s.K << " at " << i;
+        }
+        ran++;
+    }
+    EXPECT_GE(ran, 1);
+}
+
+// The largest sums: activations all at the top level times weights all at
+// +-127, over K = ENCORE_I8_MAX_K. 255 * 127 * K fills int32 up to 2^31 -
+// 2.5e7; the AVX2 kernel's 7-bit pairs reach 2 * 127 * 127 = 32258, just
+// under vpmaddubsw's int16 saturation at 32767. Each kernel must give the
+// exact sums (a saturating pair would lose 2 * 127 * 128 - 32767 at least).
+TEST(GemmI8, WorstCaseSumsDoNotSaturateOrOverflow) {
+    for (int K : {4, 7, 64, ENCORE_I8_MAX_K}) {
+        const int T = 2, N = 18;
+        // Row 0 all +1 (every byte at the top level), row 1 all -1 (zero point
+        // at the top, every byte 0).
+        std::vector<float> x((size_t)T * K);
+        for (int k = 0; k < K; k++) {
+            x[k] = 1.0f;
+            x[(size_t)K + k] = -1.0f;
+        }
+        // Features alternate all +1 and all -1 (q = +-127), and one mixes the
+        // two along k, so that pairs of opposite sign meet too.
+        std::vector<float> w((size_t)N * K);
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < K; k++)
+                w[(size_t)n * K + k] = n == N - 1 ? (k % 2 ? -1.0f : 1.0f) : (n % 2 ? -1.0f : 1.0f);
+        PackedI8 p(w, N, K);
+        ASSERT_EQ(p.status, 0);
+        for (encore_i8_kernel k : kKernels) {
+            if (!encore_i8_kernel_available(k)) continue;  // named in EveryKernelGivesThePortableSums
+            const int64_t L = encore_i8_kernel_levels(k);
+            std::vector<int32_t> sums((size_t)T * N);
+            std::vector<int32_t> zero(T);
+            ASSERT_EQ(encore_i8_sums(x.data(), &p.m, T, k, 0, sums.data(), nullptr, zero.data()), 0);
+            EXPECT_EQ(zero[0], 0);
+            EXPECT_EQ(zero[1], L);
+            for (int n = 0; n < N; n++) {
+                const int64_t q = n == N - 1 ? 0 : n % 2 ? -127 : 127;  // sum of q over k, per k
+                int64_t mixed = 0;
+                for (int k2 = 0; k2 < K; k2++) mixed += L * (k2 % 2 ? -127 : 127);
+                const int64_t want0 = n == N - 1 ? mixed : L * q * K;
+                EXPECT_EQ(sums[n], want0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
+                EXPECT_EQ(sums[(size_t)N + n], 0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
+            }
+        }
+        // The full product is exact here too: x w = +-K.
+        std::vector<float> out((size_t)T * N);
+        for (encore_cpu_isa isa : isas()) {
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, nullptr, T, out.data(), isa, 1), 0);
+            for (int n = 0; n < N - 1; n++) {
+                const double want = (n % 2 ? -1.0 : 1.0) * K;
+                EXPECT_NEAR(out[n], want, 1e-6 * K) << encore_cpu_isa_name(isa) << " K=" << K;
+                EXPECT_NEAR(out[(size_t)N + n], -want, 1e-6 * K) << encore_cpu_isa_name(isa) << " K=" << K;
+            }
+        }
+    }
+}
+
+// x W^T + b in double; the bound on |(x W^T)_q - x W^T| that quantizing
+// allows: x_k = s (a_k - z) + e_k with |e_k| <= s / 2 (up to s where the
+// clamp at 0 or L meets a rounded zero point: s below), W = sw q + d with
+// |d| <= sw / 2, so the error is at most sum_k s |w_k| + (sw/2) |x_k| +
+// s sw / 2, plus fp32 rounding of the dequantized value (a few ulps of the
+// magnitude, covered by 1e-5 of sum |x w| + |b|).
+TEST(GemmI8, ProductWithinTheQuantizationBound) {
+    std::mt19937 rng(11);
+    for (const Shape &s : kShapes) {
+        const auto x = random_vector((size_t)s.T * s.K, rng, -1.5f, 3.0f);
+        const auto w = random_vector((size_t)s.N * s.K, rng, -0.2f, 0.2f);
+        const auto b = random_vector((size_t)s.N, rng, -1.0f, 1.0f);
+        PackedI8 p(w, s.N, s.K);
+        ASSERT_EQ(p.status, 0);
+        for (encore_cpu_isa isa : isas()) {
+            const encore_i8_kernel kernel = encore_i8_kernel_for_path(isa);
+            const int L = encore_i8_kernel_levels(kernel);
+            std::vector<float> out((size_t)s.T * s.N);
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), s.T, out.data(), isa, 1), 0);
+            double worst_ratio = 0.0;
+            for (int t = 0; t < s.T; t++) {
+                const float *xr = x.data() + (size_t)t * s.K;
+                const float lo = std::min(0.0f, *std::min_element(xr, xr + s.K));
+                const float hi = std::max(0.0f, *std::max_element(xr, xr + s.K));
+                const double sx = ((double)hi - lo) / L;
+                for (int n = 0; n < s.N; n++) {
+                    const float *wr = w.data() + (size_t)n * s.K;
+                    double amax = 0.0;
+                    for (int k = 0; k < s.K; k++) amax = std::max(amax, (double)std::fabs(wr[k]));
+                    const double sw = amax / 127.0;
+                    double ref = b[n], bound = 0.0, mag = std::fabs(b[n]);
+                    for (int k = 0; k < s.K; k++) {
+                        ref += (double)xr[k] * wr[k];
+                        bound += sx * std::fabs(wr[k]) + sw / 2 * std::fabs(xr[k]) + sx * sw / 2;
+                        mag += std::fabs((double)xr[k] * wr[k]);
+                    }
+                    bound += 1e-5 * mag;
+                    const double err = std::fabs((double)out[(size_t)t * s.N + n] - ref);
+                    ASSERT_LE(err, bound) << encore_cpu_isa_name(isa) << " T=" << s.T << " N=" << s.N
+                                          << " K=" << s.K << " t=" << t << " n=" << n;
+                    worst_ratio = std::max(worst_ratio, err / bound);
+                }
+            }
+            // The bound is loose (it adds K worst cases; the errors are random
+            // and mostly cancel), but not vacuous: errors reach a part of it.
+            if (s.K >= 64) {
+                EXPECT_GT(worst_ratio, 1e-3) << encore_cpu_isa_name(isa) << " K=" << s.K;
+            }
+        }
+    }
+}
+
+// A row's result is bitwise the same alone or in a batch, on 1 or 2
+// threads, and, on paths with the same activation levels, on every path;
+// the unbuffered product (taken when no buffer can be had) gives the same
+// bits too.
+TEST(GemmI8, RowResultIndependentOfBatchThreadsAndPath) {
+    std::mt19937 rng(3);
+    const int T = 140, N = 1536, K = 384;
+    const auto x = random_vector((size_t)T * K, rng, -1.0f, 2.0f);
+    const auto w = random_vector((size_t)N * K, rng, -0.1f, 0.1f);
+    const auto b = random_vector((size_t)N, rng, -1.0f, 1.0f);
+    PackedI8 p(w, N, K);
+    ASSERT_EQ(p.status, 0);
+    std::vector<float> portable((size_t)T * N);
+    ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, portable.data(), ENCORE_CPU_ISA_PORTABLE, 1),
+              0);
+    for (encore_cpu_isa isa : isas()) {
+        const encore_i8_kernel kernel = encore_i8_kernel_for_path(isa);
+        std::vector<float> all((size_t)T * N), all2((size_t)T * N), one((size_t)N), unbuf((size_t)T * N);
+        ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, all.data(), isa, 1), 0);
+        ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, all2.data(), isa, 2), 0);
+        EXPECT_EQ(std::memcmp(all.data(), all2.data(), all.size() * sizeof(float)), 0) << encore_cpu_isa_name(isa);
+        for (int t : {0, 5, 77, T - 1}) {
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data() + (size_t)t * K, &p.m, b.data(), 1, one.data(), isa, 1),
+                      0);
+            EXPECT_EQ(std::memcmp(one.data(), all.data() + (size_t)t * N, N * sizeof(float)), 0)
+                << encore_cpu_isa_name(isa) << " row " << t;
+        }
+        encore_i8_product_unbuffered(x.data(), T, &p.m, b.data(), unbuf.data(), kernel, nullptr);
+        EXPECT_EQ(std::memcmp(unbuf.data(), all.data(), all.size() * sizeof(float)), 0) << encore_cpu_isa_name(isa);
+        if (encore_i8_kernel_levels(kernel) == 255) {
+            EXPECT_EQ(std::memcmp(portable.data(), all.data(), all.size() * sizeof(float)), 0)
+                << encore_cpu_isa_name(isa) << " (" << encore_i8_kernel_name(kernel) << ") differs from portable";
+        }
+    }
+}
+
+// The packed weights are weight-only int8's values: unpacked, bitwise the
+// same matrix. K past the int32 range is refused.
+TEST(GemmI8, PacksWeightOnlyInt8ValuesAndRefusesTooWide) {
+    std::mt19937 rng(5);
+    const int N = 37, K = 53;
+    const auto w = random_vector((size_t)N * K, rng, -1.0f, 1.0f);
+    PackedI8 p(w, N, K);
+    ASSERT_EQ(p.status, 0);
+    std::vector<int8_t> q8(encore_packed_floats(N, K));
+    std::vector<float> sc8((size_t)(N + 15) / 16 * 16);
+    encore_packed_matrix m8{};
+    encore_pack_matrix_i8(w.data(), N, K, q8.data(), sc8.data(), &m8);
+    std::vector<float> a((size_t)N * K), b8((size_t)N * K);
+    encore_unpack_matrix(&p.m, a.data());
+    encore_unpack_matrix(&m8, b8.data());
+    EXPECT_EQ(std::memcmp(a.data(), b8.data(), a.size() * sizeof(float)), 0);
+    for (int n = 0; n < N; n++) {
+        int64_t sum = 0;
+        for (int k = 0; k < K; k++) sum += std::lrint(a[(size_t)n * K + k] / p.m.scales[n]);
+        EXPECT_EQ(p.m.wsums[n], sum) << n;
+    }
+    // Too wide: refused before anything is written.
+    encore_packed_matrix big{};
+    int8_t one_byte = 0;
+    float one_scale = 0.0f;
+    int32_t one_sum = 0;
+    EXPECT_EQ(encore_pack_matrix_i8_dynamic(w.data(), 1, ENCORE_I8_MAX_K + 1, &one_byte, &one_scale, &one_sum, &big),
+              -1);
+    EXPECT_EQ(encore_packed_i8_dynamic_bytes(SIZE_MAX / 2, 8), SIZE_MAX);
+}
+
+// A row holding a NaN or an infinity gives NaN outputs, as the fp32
+// product does, and leaves the other rows alone; an all-zero row gives the
+// bias.
+TEST(GemmI8, NonFiniteAndZeroRows) {
+    std::mt19937 rng(9);
+    const int T = 4, N = 20, K = 33;
+    auto x = random_vector((size_t)T * K, rng, -1.0f, 1.0f);
+    const auto w = random_vector((size_t)N * K, rng, -1.0f, 1.0f);
+    const auto b = random_vector((size_t)N, rng, -1.0f, 1.0f);
+    PackedI8 p(w, N, K);
+    std::vector<float> clean((size_t)T * N), out((size_t)T * N);
+    for (encore_cpu_isa isa : isas()) {
+        ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, clean.data(), isa, 1), 0);
+        auto y = x;
+        y[5] = std::numeric_limits<float>::quiet_NaN();
+        y[(size_t)K + 2] = std::numeric_limits<float>::infinity();
+        std::fill(y.begin() + 2 * K, y.begin() + 3 * K, 0.0f);
+        ASSERT_EQ(encore_linear_packed_isa_cpu(y.data(), &p.m, b.data(), T, out.data(), isa, 1), 0);
+        for (int n = 0; n < N; n++) {
+            EXPECT_TRUE(std::isnan(out[n])) << encore_cpu_isa_name(isa);
+            EXPECT_TRUE(std::isnan(out[(size_t)N + n])) << encore_cpu_isa_name(isa);
+            EXPECT_EQ(out[(size_t)2 * N + n], b[n]) << encore_cpu_isa_name(isa);
+            EXPECT_EQ(out[(size_t)3 * N + n], clean[(size_t)3 * N + n]) << encore_cpu_isa_name(isa);
+        }
+    }
+}
+
+// The fused epilogues see exactly the sums the plain product gives.
+void add_column(float *c, size_t ldc, int rows, int n0, int cols, const void *) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++) c[r * ldc + j] = c[r * ldc + j] * 2.0f + (float)(n0 + j);
+}
+
+void halve_row(float *row, int t, const void *ctx) {
+    const int N = *(const int *)ctx;
+    for (int n = 0; n < N; n++) row[n] = row[n] * 0.5f - (float)t;
+}
+
+TEST(GemmI8, FusedEpiloguesMatchSeparatePasses) {
+    std::mt19937 rng(13);
+    for (const Shape &s : kShapes) {
+        const auto x = random_vector((size_t)s.T * s.K, rng, -1.0f, 1.0f);
+        const auto w = random_vector((size_t)s.N * s.K, rng, -1.0f, 1.0f);
+        PackedI8 p(w, s.N, s.K);
+        for (encore_cpu_isa isa : isas()) {
+            for (int threads : {1, 2}) {
+                std::vector<float> plain((size_t)s.T * s.N), fused((size_t)s.T * s.N);
+                ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, nullptr, s.T, plain.data(), isa, threads), 0);
+                for (int t = 0; t < s.T; t++) {
+                    add_column(plain.data() + (size_t)t * s.N, (size_t)s.N, 1, 0, s.N, nullptr);
+                    halve_row(plain.data() + (size_t)t * s.N, t, &s.N);
+                }
+                const encore_linear_epilogue ep = {add_column, halve_row, &s.N};
+                ASSERT_EQ(encore_linear_packed_fused_isa_cpu(x.data(), &p.m, nullptr, s.T, fused.data(), &ep, isa,
+                                                             threads),
+                          0);
+                EXPECT_EQ(std::memcmp(plain.data(), fused.data(), plain.size() * sizeof(float)), 0)
+                    << encore_cpu_isa_name(isa) << " threads " << threads << " T=" << s.T << " N=" << s.N;
+            }
+        }
+    }
+}
+
+}  // namespace
