@@ -31,7 +31,7 @@ struct PackedI8 {
     int status;
     PackedI8(const std::vector<float> &w, int N, int K)
         : q(encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K)), scales((size_t)(N + 15) / 16 * 16),
-          wsums(scales.size()) {
+          wsums(scales.size() * (size_t)encore_i8_groups(K)) {
         status = encore_pack_matrix_i8_dynamic(w.data(), N, K, q.data(), scales.data(), wsums.data(), &m);
     }
 };
@@ -84,7 +84,8 @@ TEST(GemmI8, EveryKernelGivesThePortableSums) {
             PackedI8 p(w, s.N, s.K);
             ASSERT_EQ(p.status, 0);
             const int levels = encore_i8_kernel_levels(k);
-            std::vector<int32_t> got((size_t)s.T * s.N, -1), want((size_t)s.T * s.N, -2);
+            const size_t n = (size_t)encore_i8_groups(s.K) * s.T * s.N;
+            std::vector<int32_t> got(n, -1), want(n, -2);
             ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, k, 0, got.data(), nullptr, nullptr), 0);
             ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, ENCORE_I8_KERNEL_PORTABLE, levels, want.data(), nullptr,
                                      nullptr),
@@ -104,12 +105,12 @@ TEST(GemmI8, EveryKernelGivesThePortableSums) {
 }
 
 // The largest sums: activations all at the top level times weights all at
-// +-127, over K = ENCORE_I8_MAX_K. 255 * 127 * K fills int32 up to 2^31 -
-// 2.5e7; the AVX2 kernel's 7-bit pairs reach 2 * 127 * 127 = 32258, just
-// under vpmaddubsw's int16 saturation at 32767. Each kernel must give the
-// exact sums (a saturating pair would lose 2 * 127 * 128 - 32767 at least).
+// +-127, over whole groups and a short last one. The AVX2 kernel's 7-bit
+// pairs reach 2 * 127 * 127 = 32258, just under vpmaddubsw's int16
+// saturation at 32767. Each kernel must give the exact sums (a saturating
+// pair would lose 2 * 255 * 127 - 32767 = 32003 with 8-bit activations).
 TEST(GemmI8, WorstCaseSumsDoNotSaturateOrOverflow) {
-    for (int K : {4, 7, 64, ENCORE_I8_MAX_K}) {
+    for (int K : {4, 7, 64, ENCORE_I8_GROUP, 4 * ENCORE_I8_GROUP - 3}) {
         const int T = 2, N = 18;
         // Row 0 all +1 (every byte at the top level), row 1 all -1 (zero point
         // at the top, every byte 0).
@@ -129,18 +130,22 @@ TEST(GemmI8, WorstCaseSumsDoNotSaturateOrOverflow) {
         for (encore_i8_kernel k : kKernels) {
             if (!encore_i8_kernel_available(k)) continue;  // named in EveryKernelGivesThePortableSums
             const int64_t L = encore_i8_kernel_levels(k);
-            std::vector<int32_t> sums((size_t)T * N);
-            std::vector<int32_t> zero(T);
+            const int G = encore_i8_groups(K);
+            std::vector<int32_t> sums((size_t)G * T * N);
+            std::vector<int32_t> zero((size_t)T * G);
             ASSERT_EQ(encore_i8_sums(x.data(), &p.m, T, k, 0, sums.data(), nullptr, zero.data()), 0);
-            EXPECT_EQ(zero[0], 0);
-            EXPECT_EQ(zero[1], L);
-            for (int n = 0; n < N; n++) {
-                const int64_t q = n == N - 1 ? 0 : n % 2 ? -127 : 127;  // sum of q over k, per k
-                int64_t mixed = 0;
-                for (int k2 = 0; k2 < K; k2++) mixed += L * (k2 % 2 ? -127 : 127);
-                const int64_t want0 = n == N - 1 ? mixed : L * q * K;
-                EXPECT_EQ(sums[n], want0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
-                EXPECT_EQ(sums[(size_t)N + n], 0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
+            for (int g = 0; g < G; g++) {
+                EXPECT_EQ(zero[g], 0);
+                EXPECT_EQ(zero[(size_t)G + g], L);
+                const int k0 = g * ENCORE_I8_GROUP, len = std::min(ENCORE_I8_GROUP, K - k0);
+                for (int n = 0; n < N; n++) {
+                    int64_t want0 = 0;
+                    for (int k2 = k0; k2 < k0 + len; k2++)
+                        want0 += L * (n == N - 1 ? (k2 % 2 ? -127 : 127) : n % 2 ? -127 : 127);
+                    const int32_t *sg = sums.data() + (size_t)g * T * N;
+                    EXPECT_EQ(sg[n], want0) << encore_i8_kernel_name(k) << " K=" << K << " g=" << g << " n=" << n;
+                    EXPECT_EQ(sg[(size_t)N + n], 0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
+                }
             }
         }
         // The full product is exact here too: x w = +-K.
@@ -157,7 +162,7 @@ TEST(GemmI8, WorstCaseSumsDoNotSaturateOrOverflow) {
 }
 
 // x W^T + b in double; the bound on |(x W^T)_q - x W^T| that quantizing
-// allows: x_k = s (a_k - z) + e_k with |e_k| <= s / 2 (up to s where the
+// allows: x_k = s (a_k - z) + e_k (s, z: k's group's) with |e_k| <= s / 2 (up to s where the
 // clamp at 0 or L meets a rounded zero point: s below), W = sw q + d with
 // |d| <= sw / 2, so the error is at most sum_k s |w_k| + (sw/2) |x_k| +
 // s sw / 2, plus fp32 rounding of the dequantized value (a few ulps of the
@@ -178,9 +183,13 @@ TEST(GemmI8, ProductWithinTheQuantizationBound) {
             double worst_ratio = 0.0;
             for (int t = 0; t < s.T; t++) {
                 const float *xr = x.data() + (size_t)t * s.K;
-                const float lo = std::min(0.0f, *std::min_element(xr, xr + s.K));
-                const float hi = std::max(0.0f, *std::max_element(xr, xr + s.K));
-                const double sx = ((double)hi - lo) / L;
+                std::vector<double> sxg;  // each group's activation scale
+                for (int k0 = 0; k0 < s.K; k0 += ENCORE_I8_GROUP) {
+                    const float *e = xr + std::min(s.K, k0 + ENCORE_I8_GROUP);
+                    const float lo = std::min(0.0f, *std::min_element(xr + k0, e));
+                    const float hi = std::max(0.0f, *std::max_element(xr + k0, e));
+                    sxg.push_back(((double)hi - lo) / L);
+                }
                 for (int n = 0; n < s.N; n++) {
                     const float *wr = w.data() + (size_t)n * s.K;
                     double amax = 0.0;
@@ -189,6 +198,7 @@ TEST(GemmI8, ProductWithinTheQuantizationBound) {
                     double ref = b[n], bound = 0.0, mag = std::fabs(b[n]);
                     for (int k = 0; k < s.K; k++) {
                         ref += (double)xr[k] * wr[k];
+                        const double sx = sxg[k / ENCORE_I8_GROUP];
                         bound += sx * std::fabs(wr[k]) + sw / 2 * std::fabs(xr[k]) + sx * sw / 2;
                         mag += std::fabs((double)xr[k] * wr[k]);
                     }
@@ -245,8 +255,8 @@ TEST(GemmI8, RowResultIndependentOfBatchThreadsAndPath) {
 }
 
 // The packed weights are weight-only int8's values: unpacked, bitwise the
-// same matrix. K past the int32 range is refused.
-TEST(GemmI8, PacksWeightOnlyInt8ValuesAndRefusesTooWide) {
+// same matrix, and the weight sums are the sums of those values per group.
+TEST(GemmI8, PacksWeightOnlyInt8Values) {
     std::mt19937 rng(5);
     const int N = 37, K = 53;
     const auto w = random_vector((size_t)N * K, rng, -1.0f, 1.0f);
@@ -260,18 +270,18 @@ TEST(GemmI8, PacksWeightOnlyInt8ValuesAndRefusesTooWide) {
     encore_unpack_matrix(&p.m, a.data());
     encore_unpack_matrix(&m8, b8.data());
     EXPECT_EQ(std::memcmp(a.data(), b8.data(), a.size() * sizeof(float)), 0);
-    for (int n = 0; n < N; n++) {
-        int64_t sum = 0;
-        for (int k = 0; k < K; k++) sum += std::lrint(a[(size_t)n * K + k] / p.m.scales[n]);
-        EXPECT_EQ(p.m.wsums[n], sum) << n;
-    }
-    // Too wide: refused before anything is written.
-    encore_packed_matrix big{};
-    int8_t one_byte = 0;
-    float one_scale = 0.0f;
-    int32_t one_sum = 0;
-    EXPECT_EQ(encore_pack_matrix_i8_dynamic(w.data(), 1, ENCORE_I8_MAX_K + 1, &one_byte, &one_scale, &one_sum, &big),
-              -1);
+    const size_t stride = (size_t)(N + 15) / 16 * 16;
+    for (int g = 0; g < encore_i8_groups(K); g++)
+        for (int n = 0; n < N; n++) {
+            int64_t sum = 0;
+            for (int k = g * ENCORE_I8_GROUP; k < std::min(K, (g + 1) * ENCORE_I8_GROUP); k++)
+                sum += std::lrint(a[(size_t)n * K + k] / p.m.scales[n]);
+            EXPECT_EQ(p.m.wsums[g * stride + n], sum) << n;
+        }
+    // No shape: refused before anything is written; sizes past size_t too.
+    encore_packed_matrix none{};
+    EXPECT_EQ(encore_pack_matrix_i8_dynamic(w.data(), 1, 0, nullptr, nullptr, nullptr, &none), -1);
+    EXPECT_EQ(encore_pack_matrix_i8_dynamic(w.data(), 0, 4, nullptr, nullptr, nullptr, &none), -1);
     EXPECT_EQ(encore_packed_i8_dynamic_bytes(SIZE_MAX / 2, 8), SIZE_MAX);
 }
 

@@ -1,7 +1,9 @@
 /* bench_gemm: the packed GEMM (src/cpu/gemm_cpu.c) alone, against OpenBLAS's
  * sgemm on the same products (encore_linear_cpu, which the CUDA tests keep
  * as their reference): the default model's four products of a layer
- * (hidden 384, intermediate 1536) at T rows, on 1 thread and on all.
+ * (hidden 384, intermediate 1536) at T rows, on 1 thread and on all; on
+ * fp32 panels, and on int8 ones weight-only (--weights int8) and with int8
+ * activations (int8-dynamic, src/cpu/gemm_i8_cpu.c).
  * OpenBLAS runs single-threaded inside each OpenMP thread's column slice,
  * as encore_linear_cpu does in the library. Each cell is the best of a
  * number of calls (a floor for noise on a shared machine).
@@ -10,10 +12,12 @@
  */
 #include "cpu/cpu_ops.h"
 #include "cpu/gemm_cpu.h"
+#include "cpu/gemm_i8_cpu.h"
 
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -36,19 +40,27 @@ static const int shapes[N_PRODUCTS][2] = {{1152, 384}, {384, 384}, {1536, 384}, 
 typedef struct product {
     float *w, *packed, *bias;
     encore_packed_matrix m;
+    /* int8 weight-only, and int8-dynamic */
+    int8_t *q8, *q4;
+    float *scales8, *scales4;
+    int32_t *wsums;
+    encore_packed_matrix m8, m4;
 } product;
 
+enum { FP32 = 0, INT8 = 1, INT8_DYNAMIC = 2, BLAS = 3 };
+
 /* Best time of the four products over calls calls, in ms. */
-static double best_ms(const product *p, const float *x, float *out, int T, int packed, int calls) {
+static double best_ms(const product *p, const float *x, float *out, int T, int kind, int calls) {
     double best = 1e30;
     for (int c = 0; c < calls; c++) {
         const double t0 = now();
         for (int i = 0; i < N_PRODUCTS; i++) {
             const int N = shapes[i][0], K = shapes[i][1];
-            if (packed)
-                encore_linear_packed_cpu(x, &p[i].m, p[i].bias, T, out);
-            else
+            if (kind == BLAS)
                 encore_linear_cpu(x, p[i].w, p[i].bias, T, N, K, out);
+            else
+                encore_linear_packed_cpu(x, kind == FP32 ? &p[i].m : kind == INT8 ? &p[i].m8 : &p[i].m4, p[i].bias, T,
+                                         out);
         }
         const double dt = (now() - t0) * 1e3;
         if (dt < best) best = dt;
@@ -70,14 +82,24 @@ int main(int argc, char **argv) {
         p[i].w = random_floats((size_t)N * K, 0.1f);
         p[i].bias = random_floats((size_t)N, 1.0f);
         p[i].packed = malloc(encore_packed_floats(N, K) * sizeof(float));
-        if (!p[i].w || !p[i].bias || !p[i].packed) {
+        const size_t rows = ((size_t)N + 15) / 16 * 16;
+        p[i].q8 = malloc(encore_packed_floats(N, K));
+        p[i].q4 = malloc(encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K));
+        p[i].scales8 = malloc(rows * sizeof(float));
+        p[i].scales4 = malloc(rows * sizeof(float));
+        p[i].wsums = malloc(rows * (size_t)encore_i8_groups(K) * sizeof(int32_t));
+        if (!p[i].w || !p[i].bias || !p[i].packed || !p[i].q8 || !p[i].q4 || !p[i].scales8 || !p[i].scales4 ||
+            !p[i].wsums) {
             fprintf(stderr, "bench_gemm: out of memory\n");
             return 1;
         }
         encore_pack_matrix(p[i].w, N, K, p[i].packed, &p[i].m);
+        encore_pack_matrix_i8(p[i].w, N, K, p[i].q8, p[i].scales8, &p[i].m8);
+        encore_pack_matrix_i8_dynamic(p[i].w, N, K, p[i].q4, p[i].scales4, p[i].wsums, &p[i].m4);
     }
     const int max_threads = omp_get_max_threads();
-    printf("%6s %7s %12s %12s %9s %10s\n", "T", "threads", "packed ms", "OpenBLAS ms", "ratio", "GFLOP/s");
+    printf("%6s %7s %12s %12s %9s %10s %10s %14s\n", "T", "threads", "packed ms", "OpenBLAS ms", "ratio", "GFLOP/s",
+           "int8 ms", "int8-dyn ms");
     for (int l = 0; l < n_lengths; l++) {
         const int T = lengths[l];
         if (T <= 0) continue;
@@ -93,11 +115,11 @@ int main(int argc, char **argv) {
         for (int k = 0; k < (max_threads > 1 ? 2 : 1); k++) {
             const int th = settings[k];
             omp_set_num_threads(th);
-            best_ms(p, x, out, T, 1, 2); /* warm up both */
-            best_ms(p, x, out, T, 0, 2);
-            const double packed = best_ms(p, x, out, T, 1, calls), blas = best_ms(p, x, out, T, 0, calls);
-            printf("%6d %7d %12.3f %12.3f %8.2fx %10.1f\n", T, th, packed, blas, blas / packed,
-                   flops / (packed * 1e-3) / 1e9);
+            for (int kind = FP32; kind <= BLAS; kind++) best_ms(p, x, out, T, kind, 2); /* warm up */
+            const double packed = best_ms(p, x, out, T, FP32, calls), blas = best_ms(p, x, out, T, BLAS, calls);
+            const double i8 = best_ms(p, x, out, T, INT8, calls), dyn = best_ms(p, x, out, T, INT8_DYNAMIC, calls);
+            printf("%6d %7d %12.3f %12.3f %8.2fx %10.1f %10.3f %14.3f\n", T, th, packed, blas, blas / packed,
+                   flops / (packed * 1e-3) / 1e9, i8, dyn);
         }
         free(x);
         free(out);
@@ -106,6 +128,11 @@ int main(int argc, char **argv) {
         free(p[i].w);
         free(p[i].bias);
         free(p[i].packed);
+        free(p[i].q8);
+        free(p[i].q4);
+        free(p[i].scales8);
+        free(p[i].scales4);
+        free(p[i].wsums);
     }
     return 0;
 }

@@ -134,9 +134,10 @@ static size_t packed_body_floats(size_t N, size_t K, encore_weights weights) {
     case ENCORE_WEIGHTS_INT8: return (n + 3) / 4 + (N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
     case ENCORE_WEIGHTS_INT8_DYNAMIC: {
         /* The panels (K rounded up to 4), then scales and weight sums. */
-        const size_t q = encore_packed_i8_dynamic_bytes(N, K);
-        if (q == SIZE_MAX) return SIZE_MAX;
-        return q / 4 + 2 * ((N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL);
+        const size_t q = encore_packed_i8_dynamic_bytes(N, K), rows = (N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
+        const size_t sums = encore_size_mul(rows, (K + ENCORE_I8_GROUP - 1) / ENCORE_I8_GROUP);
+        if (q == SIZE_MAX || sums == SIZE_MAX || q / 4 + rows > SIZE_MAX - sums) return SIZE_MAX;
+        return q / 4 + rows + sums;
     }
     case ENCORE_WEIGHTS_FP32: break;
     }
@@ -173,9 +174,8 @@ static encore_status pack_staging(loader *ld, int64_t N, int64_t K, encore_packe
         const size_t rows = ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
         if (encore_pack_matrix_i8_dynamic(ld->staging, (int)N, (int)K, (int8_t *)dst, dst + q_floats,
                                           (int32_t *)(dst + q_floats + rows), out) != 0)
-            return encore_fail(ENCORE_STATUS_BAD_MODEL,
-                               "%s: a %lld x %lld weight is too wide for int8-dynamic (at most %d inputs)",
-                               ld->st->path, (long long)N, (long long)K, ENCORE_I8_MAX_K);
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: a %lld x %lld weight cannot be packed for int8-dynamic",
+                               ld->st->path, (long long)N, (long long)K);
     } else if (ld->weights == ENCORE_WEIGHTS_INT8) {
         const size_t q_floats = (encore_packed_floats((int)N, (int)K) + 3) / 4;  // the int8 panels
         encore_pack_matrix_i8(ld->staging, (int)N, (int)K, (int8_t *)dst, dst + q_floats, out);

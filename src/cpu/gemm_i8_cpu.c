@@ -5,9 +5,11 @@
  * Blocking: rows of x in blocks of MCI, each quantized block in tiles of
  * up to MRI rows (AVX-512 VNNI: 14 rows by two panels, 28 zmm
  * accumulators; the 256-bit kernels: 6 rows by one panel, 12 ymm). A tile
- * runs over all of K with its int32 sums in registers: at K <= 3072 a
- * panel's 4 K4 * 64 bytes stay in L1/L2 while the tiles pass over it. Each
- * finished tile is dequantized at once and handed to the block epilogue. */
+ * runs over one group of ENCORE_I8_GROUP k with its int32 sums in
+ * registers, adds them into fp32 sums (scaled by the group's activation
+ * scale) and goes on to the next group; at K <= 3072 a panel's K4 * 64
+ * bytes stay in L1/L2 while the tiles pass over it. Each finished tile is
+ * dequantized at once and handed to the block epilogue. */
 #include "cpu/gemm_i8_cpu.h"
 
 #include "cpu/cpu_isa.h"
@@ -26,7 +28,6 @@
 #define MRI512 14 /* rows per AVX-512 VNNI tile */
 #define MRI256 6  /* rows per 256-bit and portable tile */
 #define MCI 126   /* rows per block: a multiple of both */
-#define KCH 256   /* k per step of the unbuffered product */
 
 /* c of a tile: (rows, TILE_LD) int32 sums, two panels wide. */
 #define TILE_LD (2 * ENCORE_PANEL)
@@ -70,6 +71,8 @@ encore_i8_kernel encore_i8_kernel_for_path(int path) {
 
 static size_t groups(size_t K) { return (K + 3) / 4; }
 
+int encore_i8_groups(int K) { return K <= 0 ? 0 : (K - 1) / ENCORE_I8_GROUP + 1; }
+
 size_t encore_packed_i8_dynamic_bytes(size_t N, size_t K) {
     const size_t rows = (N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL, g = groups(K);
     if (rows && g > SIZE_MAX / 4 / rows) return SIZE_MAX;
@@ -83,11 +86,12 @@ static size_t q4_at(size_t n, size_t k, size_t K4) {
 
 int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int8_t *dst, float *scales, int32_t *wsums,
                                   encore_packed_matrix *out) {
-    if (K <= 0 || K > ENCORE_I8_MAX_K || N <= 0) return -1;
+    if (K <= 0 || N <= 0) return -1;
     const size_t K4 = groups((size_t)K), rows = ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
+    const int ng = encore_i8_groups(K);
     memset(dst, 0, encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K));
     memset(scales, 0, rows * sizeof(float));
-    memset(wsums, 0, rows * sizeof(int32_t));
+    memset(wsums, 0, rows * (size_t)ng * sizeof(int32_t));
     for (int n = 0; n < N; n++) {
         /* The same int8 values weight-only int8 packs (gemm_cpu.c). */
         const float *row = w + (size_t)n * K;
@@ -95,16 +99,14 @@ int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int8_t *dst, flo
         for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
         const float scale = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
         scales[n] = scale;
-        int32_t sum = 0;
         if (scale > 0.0f) {
             for (int k = 0; k < K; k++) {
                 const long q = lrintf(row[k] / scale);
                 const int8_t v = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
                 dst[q4_at((size_t)n, (size_t)k, K4)] = v;
-                sum += v;
+                wsums[(size_t)(k / ENCORE_I8_GROUP) * rows + n] += v;
             }
         }
-        wsums[n] = sum;
     }
     memset(out, 0, sizeof *out);
     out->panels_q4 = dst;
@@ -342,18 +344,19 @@ static int tile_start(int mc, int mr_max, int i) {
 
 size_t encore_i8_rows_bytes(int T, int K) {
     if (T <= 0 || K <= 0) return 0;
-    const size_t per_row = groups((size_t)K) * 4 + sizeof(float) + sizeof(int32_t);
+    const size_t per_row = groups((size_t)K) * 4 + (size_t)encore_i8_groups(K) * (sizeof(float) + sizeof(int32_t));
     return (size_t)T > SIZE_MAX / per_row ? SIZE_MAX : (size_t)T * per_row;
 }
 
 void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, int levels, void *buf,
                             encore_i8_rows *rows) {
     const size_t K4 = groups((size_t)K);
-    int32_t *a = buf;                                  // (T, K4) in tiles
-    float *scale = (float *)(a + (size_t)T * K4);      // (T)
-    int32_t *zero = (int32_t *)(scale + T);            // (T)
+    const int ng = encore_i8_groups(K);
+    int32_t *a = buf;                                        // (T, K4) in tiles
+    float *scale = (float *)(a + (size_t)T * K4);            // (T, ng)
+    int32_t *zero = (int32_t *)(scale + (size_t)T * ng);     // (T, ng)
     const int mr_max = tile_rows(k);
-    uint8_t row[4 * KCH];
+    uint8_t row[ENCORE_I8_GROUP];
     for (int t0 = 0; t0 < T; t0 += MCI) {
         const int mc = T - t0 < MCI ? T - t0 : MCI;
         for (int i = 0; i < tile_count(mc, mr_max); i++) {
@@ -362,14 +365,16 @@ void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, in
             for (int r = 0; r < mr; r++) {
                 const int t = t0 + r0 + r;
                 const float *xr = x + (size_t)t * K;
-                row_range(xr, K, levels, &scale[t], &zero[t]);
                 /* Padding k past K is 0, and its weights are 0 too. */
-                for (int k0 = 0; k0 < K; k0 += 4 * KCH) {
-                    const int n = K - k0 < 4 * KCH ? K - k0 : 4 * KCH;
+                for (int g = 0; g < ng; g++) {
+                    const int k0 = g * ENCORE_I8_GROUP, n = K - k0 < ENCORE_I8_GROUP ? K - k0 : ENCORE_I8_GROUP;
+                    float *sg = scale + (size_t)t * ng + g;
+                    int32_t *zg = zero + (size_t)t * ng + g;
+                    row_range(xr + k0, n, levels, sg, zg);
                     memset(row, 0, sizeof row);
-                    quantize_span(xr + k0, n, scale[t], zero[t], levels, row);
-                    for (int g = 0; g < (n + 3) / 4; g++)
-                        memcpy(tile + (((size_t)k0 / 4 + g) * mr + r) * 4, row + 4 * g, 4);
+                    quantize_span(xr + k0, n, *sg, *zg, levels, row);
+                    for (int q = 0; q < (n + 3) / 4; q++)
+                        memcpy(tile + (((size_t)k0 / 4 + q) * mr + r) * 4, row + 4 * q, 4);
                 }
             }
         }
@@ -378,76 +383,165 @@ void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, in
     rows->scale = scale;
     rows->zero = zero;
     rows->T = T;
+    rows->groups = ng;
     rows->kernel = k;
 }
 
-/* out[t][n0 + j] for the tile's rows from its sums c (mr, TILE_LD). Plain
- * C, the same for every kernel. */
-static void dequantize(const int32_t *c, int mr, int cols, const encore_i8_rows *rows, int t, const encore_packed_matrix *w,
-                       int n0, const float *b, float *out) {
-    const int N = w->N;
+/* Group g's sums c (mr, TILE_LD) of the tile whose first row is t into the
+ * tile's fp32 sums acc (mr, TILE_LD): acc += (c - z wsum) s. Plain C, the
+ * same for every kernel. */
+static void accumulate(float *acc, const int32_t *c, int mr, int cols, const encore_i8_rows *rows, int t, int g,
+                       const int32_t *wsum) {
     for (int r = 0; r < mr; r++) {
-        const float s = rows->scale[t + r];
-        const int32_t z = rows->zero[t + r];
-        float *o = out + (size_t)(t + r) * N + n0;
+        const float s = rows->scale[(size_t)(t + r) * rows->groups + g];
+        const int32_t z = rows->zero[(size_t)(t + r) * rows->groups + g];
+        for (int j = 0; j < cols; j++) acc[r * TILE_LD + j] += (float)(c[r * TILE_LD + j] - z * wsum[j]) * s;
+    }
+}
+
+#if HAVE_X86
+/* The same on 16 (AVX-512) or 8 (AVX2) columns at a time, over whole
+ * vectors (columns past cols are padding: zero sums, zero weight sums).
+ * The same operations, each rounded once, in the same order (no FMA: this
+ * file is built with -ffp-contract=off), so the same bits as the plain C. */
+__attribute__((target("avx512f,avx2,fma"))) static void accumulate_avx512(float *acc, const int32_t *c, int mr,
+                                                                           int cols, const encore_i8_rows *rows,
+                                                                           int t, int g, const int32_t *wsum) {
+    for (int r = 0; r < mr; r++) {
+        const __m512 s = _mm512_set1_ps(rows->scale[(size_t)(t + r) * rows->groups + g]);
+        const __m512i z = _mm512_set1_epi32(rows->zero[(size_t)(t + r) * rows->groups + g]);
+        for (int j = 0; j < cols; j += 16) {
+            const __m512i v = _mm512_sub_epi32(_mm512_loadu_si512((const void *)(c + r * TILE_LD + j)),
+                                               _mm512_mullo_epi32(z, _mm512_loadu_si512((const void *)(wsum + j))));
+            float *a = acc + r * TILE_LD + j;
+            _mm512_storeu_ps(a, _mm512_add_ps(_mm512_loadu_ps(a), _mm512_mul_ps(_mm512_cvtepi32_ps(v), s)));
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void accumulate_avx2(float *acc, const int32_t *c, int mr, int cols,
+                                                                 const encore_i8_rows *rows, int t, int g,
+                                                                 const int32_t *wsum) {
+    for (int r = 0; r < mr; r++) {
+        const __m256 s = _mm256_set1_ps(rows->scale[(size_t)(t + r) * rows->groups + g]);
+        const __m256i z = _mm256_set1_epi32(rows->zero[(size_t)(t + r) * rows->groups + g]);
+        for (int j = 0; j < cols; j += 8) {
+            const __m256i v =
+                _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(c + r * TILE_LD + j)),
+                                 _mm256_mullo_epi32(z, _mm256_loadu_si256((const __m256i *)(wsum + j))));
+            float *a = acc + r * TILE_LD + j;
+            _mm256_storeu_ps(a, _mm256_add_ps(_mm256_loadu_ps(a), _mm256_mul_ps(_mm256_cvtepi32_ps(v), s)));
+        }
+    }
+}
+#endif
+
+/* accumulate on the kernel's vectors. */
+static void accumulate_on(encore_i8_kernel k, float *acc, const int32_t *c, int mr, int cols,
+                          const encore_i8_rows *rows, int t, int g, const int32_t *wsum) {
+#if HAVE_X86
+    if (k == ENCORE_I8_KERNEL_AVX512_VNNI) {
+        accumulate_avx512(acc, c, mr, cols, rows, t, g, wsum);
+        return;
+    }
+    if (k == ENCORE_I8_KERNEL_AVX_VNNI || k == ENCORE_I8_KERNEL_AVX2) {
+        accumulate_avx2(acc, c, mr, cols, rows, t, g, wsum);
+        return;
+    }
+#endif
+    accumulate(acc, c, mr, cols, rows, t, g, wsum);
+}
+
+/* out[t + r][n0 + j] = acc * scale_n (+ b_n). */
+static void finish(const float *acc, int mr, int cols, int t, const encore_packed_matrix *w, int n0, const float *b,
+                   float *out) {
+    for (int r = 0; r < mr; r++) {
+        float *o = out + (size_t)(t + r) * w->N + n0;
         for (int j = 0; j < cols; j++) {
-            const float v = (float)(c[r * TILE_LD + j] - z * w->wsums[n0 + j]) * (s * w->scales[n0 + j]);
+            const float v = acc[r * TILE_LD + j] * w->scales[n0 + j];
             o[j] = b ? v + b[n0 + j] : v;
         }
     }
 }
 
-void encore_i8_panels(const encore_i8_rows *rows, const encore_packed_matrix *w, const float *b, float *out, int p0,
-                      int p1, const encore_linear_epilogue *ep) {
+static size_t wsum_stride(const encore_packed_matrix *w) {
+    return ((size_t)w->N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
+}
+
+/* The tile of mr rows at row t (its bytes at a) by np panels from p: group
+ * by group, int32 sums into c, then into acc. With sums != NULL (the
+ * tests), each group's int32 sums go there too: (groups, T, N). */
+static void tile_product(const encore_i8_rows *rows, const encore_packed_matrix *w, int p, int np, int t, int mr,
+                         int cols, const int32_t *a, float *acc, int32_t *sums) {
+    const size_t K4 = groups((size_t)w->K), G4 = ENCORE_I8_GROUP / 4;
+    const int32_t *b0 = (const int32_t *)(const void *)w->panels_q4 + (size_t)p * K4 * ENCORE_PANEL;  // (K4, 16)
+    const int32_t *b1 = np > 1 ? b0 + K4 * ENCORE_PANEL : b0;                                           // (K4, 16)
+    const int n0 = p * ENCORE_PANEL;
+    int32_t c[MRI512 * TILE_LD];
+    memset(acc, 0, sizeof(float) * (size_t)mr * TILE_LD);
+    for (int g = 0; g < rows->groups; g++) {
+        const size_t g0 = (size_t)g * G4, kg = K4 - g0 < G4 ? K4 - g0 : G4;
+        run_tile(rows->kernel, mr, np, (int)kg, a + g0 * mr, b0 + g0 * ENCORE_PANEL, b1 + g0 * ENCORE_PANEL, c);
+        accumulate_on(rows->kernel, acc, c, mr, cols, rows, t, g, w->wsums + (size_t)g * wsum_stride(w) + n0);
+        if (sums)
+            for (int r = 0; r < mr; r++)
+                memcpy(sums + ((size_t)g * rows->T + t + r) * w->N + n0, c + r * TILE_LD, (size_t)cols * sizeof(int32_t));
+    }
+}
+
+/* Panels [p0, p1), every row. */
+static void panels(const encore_i8_rows *rows, const encore_packed_matrix *w, const float *b, float *out, int p0,
+                   int p1, const encore_linear_epilogue *ep, int32_t *sums) {
     const int N = w->N, T = rows->T, mr_max = tile_rows(rows->kernel);
     const size_t K4 = groups((size_t)w->K);
-    const int32_t *panels = (const int32_t *)(const void *)w->panels_q4;
-    int32_t c[MRI512 * TILE_LD];
+    float acc[MRI512 * TILE_LD];
     for (int t0 = 0; t0 < T; t0 += MCI) {
         const int mc = T - t0 < MCI ? T - t0 : MCI;
         for (int p = p0; p < p1; p++) {
             const int n0 = p * ENCORE_PANEL;
             const int np = p + 1 < p1 && N - n0 > ENCORE_PANEL ? 2 : 1;
             const int cols = N - n0 < np * ENCORE_PANEL ? N - n0 : np * ENCORE_PANEL;
-            const int32_t *b0 = panels + (size_t)p * K4 * ENCORE_PANEL;  // (K4, 16)
-            const int32_t *b1 = np > 1 ? b0 + K4 * ENCORE_PANEL : b0;     // (K4, 16)
             for (int i = 0; i < tile_count(mc, mr_max); i++) {
                 const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
-                run_tile(rows->kernel, mr, np, (int)K4, rows->a + (size_t)(t0 + r0) * K4, b0, b1, c);
-                dequantize(c, mr, cols, rows, t0 + r0, w, n0, b, out);
-                if (ep && ep->block) ep->block(out + (size_t)(t0 + r0) * N + n0, (size_t)N, mr, n0, cols, ep->ctx);
+                tile_product(rows, w, p, np, t0 + r0, mr, cols, rows->a + (size_t)(t0 + r0) * K4, acc, sums);
+                if (out) finish(acc, mr, cols, t0 + r0, w, n0, b, out);
+                if (out && ep && ep->block)
+                    ep->block(out + (size_t)(t0 + r0) * N + n0, (size_t)N, mr, n0, cols, ep->ctx);
             }
             p += np - 1;
         }
     }
 }
 
+void encore_i8_panels(const encore_i8_rows *rows, const encore_packed_matrix *w, const float *b, float *out, int p0,
+                      int p1, const encore_linear_epilogue *ep) {
+    panels(rows, w, b, out, p0, p1, ep, NULL);
+}
+
 void encore_i8_product_unbuffered(const float *x, int T, const encore_packed_matrix *w, const float *b, float *out,
                                   encore_i8_kernel k, const encore_linear_epilogue *ep) {
-    const int N = w->N, K = w->K, levels = encore_i8_kernel_levels(k);
+    const int N = w->N, K = w->K, levels = encore_i8_kernel_levels(k), ng = encore_i8_groups(K);
     const size_t K4 = groups((size_t)K);
-    uint8_t a[KCH];
+    uint8_t a[ENCORE_I8_GROUP];
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * K;
-        float *o = out + (size_t)t * N;  // holds the int32 sums until they are dequantized
-        float s;
-        int32_t z;
-        row_range(xr, K, levels, &s, &z);
-        memset(o, 0, (size_t)N * sizeof(float));  // int32 0 and float 0 share their bits
-        for (int k0 = 0; k0 < K; k0 += KCH) {
-            const int kc = K - k0 < KCH ? K - k0 : KCH;
+        float *o = out + (size_t)t * N;  // (N) the fp32 sums, as a tile's acc
+        for (int n = 0; n < N; n++) o[n] = 0.0f;
+        for (int g = 0; g < ng; g++) {
+            const int k0 = g * ENCORE_I8_GROUP, kc = K - k0 < ENCORE_I8_GROUP ? K - k0 : ENCORE_I8_GROUP;
+            float s;
+            int32_t z;
+            row_range(xr + k0, kc, levels, &s, &z);
             quantize_span(xr + k0, kc, s, z, levels, a);
+            const int32_t *wsum = w->wsums + (size_t)g * wsum_stride(w);
             for (int n = 0; n < N; n++) {
-                int32_t sum;
-                memcpy(&sum, o + n, sizeof sum);
+                int32_t sum = 0;
                 for (int i = 0; i < kc; i++) sum += a[i] * w->panels_q4[q4_at((size_t)n, (size_t)(k0 + i), K4)];
-                memcpy(o + n, &sum, sizeof sum);
+                o[n] += (float)(sum - z * wsum[n]) * s;
             }
         }
         for (int n = 0; n < N; n++) {
-            int32_t sum;
-            memcpy(&sum, o + n, sizeof sum);
-            const float v = (float)(sum - z * w->wsums[n]) * (s * w->scales[n]);
+            const float v = o[n] * w->scales[n];
             o[n] = b ? v + b[n] : v;
         }
         if (ep && ep->block) ep->block(o, (size_t)N, 1, 0, N, ep->ctx);
@@ -466,28 +560,9 @@ int encore_i8_sums(const float *x, const encore_packed_matrix *w, int T, encore_
     if (!buf) return -2;
     encore_i8_rows rows;
     encore_i8_rows_prepare(x, T, w->K, k, levels, buf, &rows);
-    const int N = w->N, mr_max = tile_rows(k), P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
-    const size_t K4 = groups((size_t)w->K);
-    const int32_t *panels = (const int32_t *)(const void *)w->panels_q4;
-    int32_t c[MRI512 * TILE_LD];
-    for (int t0 = 0; t0 < T; t0 += MCI) {
-        const int mc = T - t0 < MCI ? T - t0 : MCI;
-        for (int p = 0; p < P; p++) {
-            const int n0 = p * ENCORE_PANEL, np = p + 1 < P ? 2 : 1;
-            const int cols = N - n0 < np * ENCORE_PANEL ? N - n0 : np * ENCORE_PANEL;
-            const int32_t *b0 = panels + (size_t)p * K4 * ENCORE_PANEL;
-            const int32_t *b1 = np > 1 ? b0 + K4 * ENCORE_PANEL : b0;
-            for (int i = 0; i < tile_count(mc, mr_max); i++) {
-                const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
-                run_tile(k, mr, np, (int)K4, rows.a + (size_t)(t0 + r0) * K4, b0, b1, c);
-                for (int r = 0; r < mr; r++)
-                    memcpy(sums + (size_t)(t0 + r0 + r) * N + n0, c + r * TILE_LD, (size_t)cols * sizeof(int32_t));
-            }
-            p += np - 1;
-        }
-    }
-    if (scale) memcpy(scale, rows.scale, (size_t)T * sizeof(float));
-    if (zero) memcpy(zero, rows.zero, (size_t)T * sizeof(int32_t));
+    panels(&rows, w, NULL, NULL, 0, (w->N + ENCORE_PANEL - 1) / ENCORE_PANEL, NULL, sums);
+    if (scale) memcpy(scale, rows.scale, (size_t)T * rows.groups * sizeof(float));
+    if (zero) memcpy(zero, rows.zero, (size_t)T * rows.groups * sizeof(int32_t));
     free(buf);
     return 0;
 }
