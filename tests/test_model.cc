@@ -437,10 +437,13 @@ TEST(EmbedLimit, EmbedEncodedRefusesAnEncodingLongerThanTheEmbeddingLimit) {
 
 // Low-precision weights: the encoder's linear weights rounded to bf16, or
 // quantized to int8 with per-row scales, at load (the arithmetic stays
-// fp32; the head stays fp32). The logits must move (the option is applied)
+// fp32, except int8-dynamic's, which quantizes the activations too; the
+// head stays fp32). The logits must move (the option is applied)
 // and stay close. When this test was written the largest change was 1.98e-2
-// for bf16 (each weight moves by up to 2^-9 of itself) and 2.18e-2 for int8
-// (each by up to half a step, max|w| / 254 of its row); 6e-2 leaves about 3x
+// for bf16 (each weight moves by up to 2^-9 of itself), 2.18e-2 for int8
+// (each by up to half a step, max|w| / 254 of its row) and 2.39e-2 for
+// int8-dynamic (the same weights, and each activation by up to half a step of
+// its group's range / 255); 6e-2 leaves about 2.5-3x
 // room and still catches a wrong layout, a missing scale or an unwidened
 // value, whose errors are of the logits' own size. An unknown weights value
 // is refused.
@@ -462,7 +465,9 @@ TEST(Model, LowPrecisionWeightsStayCloseToFp32) {
         encore_weights weights;
         const char *name;
         double bound;
-    } kinds[] = {{ENCORE_WEIGHTS_BF16, "bf16", 6e-2}, {ENCORE_WEIGHTS_INT8, "int8", 6e-2}};
+    } kinds[] = {{ENCORE_WEIGHTS_BF16, "bf16", 6e-2},
+                 {ENCORE_WEIGHTS_INT8, "int8", 6e-2},
+                 {ENCORE_WEIGHTS_INT8_DYNAMIC, "int8-dynamic", 6e-2}};
     for (const auto &kind : kinds) {
         encore_model *m = nullptr;
         encore_session *s = nullptr;
