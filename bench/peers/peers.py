@@ -23,9 +23,10 @@ call is the whole job from text to scores: tokenization included.
                 quantize_dynamic (int8 weights, QInt8; see quantize_onnx), run
                 the same way: per_channel=True (one scale per output channel,
                 as encore int8), and "ORT int8 per-tensor" (ORT's default)
-  encore fp32, bf16, int8
+  encore fp32, bf16, int8, int8-dynamic
                 `encore bench --texts FILE --threads N --weights W` (packed
-                batches, no padding), one binary
+                batches, no padding), one binary; int8-dynamic quantizes the
+                activations too (integer dot products, as ORT int8)
 
 The variants run in that order in each round, `--rounds` rounds interleaved,
 and each cell keeps its best round. Before the timings every variant scores
@@ -37,7 +38,7 @@ read at equal accuracy or not.
 
 Each variant runs in its own process (OMP_NUM_THREADS=N, RAYON_NUM_THREADS=N)
 so that no thread pool outlives its turn. The tables, ratios (encore fp32 and
-bf16 against ORT fp32, encore int8 against ORT int8, encore fp32 against
+bf16 against ORT fp32, encore int8 and int8-dynamic against ORT int8, encore fp32 against
 transformers, per cell), the accuracy table, the exact command, versions, the
 CPU and the kernel path encore used (AVX-512/AVX2/portable, from the CPU flags
 and ENCORE_CPU_ISA) and the machine's load go to bench/RESULTS.md under the
@@ -89,6 +90,7 @@ VARIANTS = (
     ("encore fp32", "encore", "fp32"),
     ("encore bf16", "encore", "bf16"),
     ("encore int8", "encore", "int8"),
+    ("encore int8-dynamic", "encore", "int8-dynamic"),
 )
 PEERS = tuple(v[0] for v in VARIANTS)
 RUNTIME = {v[0]: v[1] for v in VARIANTS}
@@ -96,7 +98,8 @@ WEIGHTS = {v[0]: v[2] for v in VARIANTS}
 # The ratios the section shows: (encore variant, the peer it is measured
 # against). bf16 has no ORT counterpart on the CPU, so it stands against fp32.
 PAIRS = (("encore fp32", "ORT fp32"), ("encore bf16", "ORT fp32"), ("encore int8", "ORT int8"),
-         ("encore int8", "ORT int8 per-tensor"), ("encore fp32", "transformers"))
+         ("encore int8", "ORT int8 per-tensor"), ("encore int8-dynamic", "ORT int8"),
+         ("encore int8-dynamic", "ORT int8 per-tensor"), ("encore fp32", "transformers"))
 # Parity: the fp32 peers must give transformers' scores to within this (the
 # run stops otherwise: a timing of a different computation means nothing);
 # the bf16 and int8 variants change the scores by design and are reported
@@ -521,7 +524,7 @@ def parity(args, model_dir, onnx_paths, texts, gold, hf_dir):
     ref = scores["transformers"]
     pred = {name: s.argmax(axis=1) for name, s in scores.items()}
     own = {"ORT int8": "ORT fp32", "ORT int8 per-tensor": "ORT fp32", "encore bf16": "encore fp32",
-           "encore int8": "encore fp32"}
+           "encore int8": "encore fp32", "encore int8-dynamic": "encore fp32"}
     rows = {}
     for name in PEERS:
         base = own.get(name, "transformers")
@@ -630,7 +633,7 @@ def gnuplot_bars(path, title, ylabel, groups, series, values, logscale):
     for g, row in zip(groups, values):
         lines.append('"%s" %s' % (g, " ".join("NaN" if v is None else "%.6g" % v for v in row)))
     lines.append("EOD")
-    colors = ["#e07b39", "#3b75af", "#6f9fd0", "#a9c8e8", "#519e3e", "#8bc77a", "#c2e0b4"]
+    colors = ["#e07b39", "#3b75af", "#6f9fd0", "#a9c8e8", "#519e3e", "#8bc77a", "#c2e0b4", "#2e6b25"]
     plots = []
     for i, s in enumerate(series):
         col = i + 2
@@ -653,30 +656,31 @@ def pair_ratio(results, key, t, enc, peer, batch):
     return p["p50"] / e["p50"] if batch == 1 else e["seq_per_s"] / p["seq_per_s"]
 
 
-def verdict(args, results, m, peer):
-    """One sentence on encore int8 against an ORT int8 variant: in how many
-    cells it is faster, and whether at equal or better accuracy (only where
-    the model was trained for the labels: with random weights accuracy is
-    chance)."""
+def verdict(args, results, m, peer, enc="encore int8"):
+    """One sentence on an encore int8 variant (enc) against an ORT int8
+    variant: in how many cells it is faster, and whether at equal or better
+    accuracy (only where the model was trained for the labels: with random
+    weights accuracy is chance)."""
     key, acc = m["key"], m["parity"]
-    cells = [pair_ratio(results, key, t, "encore int8", peer, b) for t in args.threads for b in (1, args.batch)]
+    cells = [pair_ratio(results, key, t, enc, peer, b) for t in args.threads for b in (1, args.batch)]
     faster = sum(x >= 1 for x in cells)
-    speed = "encore int8 is faster than %s in %d of %d cells (%s to %s)" % (
-        peer, faster, len(cells), ratio(min(cells)).strip("*"), ratio(max(cells)).strip("*"))
-    e, o = acc["encore int8"], acc[peer]
-    agree = "encore int8 keeps encore fp32's label on %.2f %% of the texts, %s keeps ORT fp32's on %.2f %%" % (
-        100.0 * e["agree_base"] / e["n"], peer, 100.0 * o["agree_base"] / o["n"])
+    speed = "%s is faster than %s in %d of %d cells (%s to %s)" % (
+        enc, peer, faster, len(cells), ratio(min(cells)).strip("*"), ratio(max(cells)).strip("*"))
+    e, o = acc[enc], acc[peer]
+    agree = "%s keeps encore fp32's label on %.2f %% of the texts, %s keeps ORT fp32's on %.2f %%" % (
+        enc, 100.0 * e["agree_base"] / e["n"], peer, 100.0 * o["agree_base"] / o["n"])
+    head = "**%s (%s):**" % (enc.replace("encore ", ""), peer)
     if "correct" not in e:
-        return "**int8 (%s):** %s; the accuracy texts carry no labels: %s." % (peer, speed, agree)
+        return "%s %s; the accuracy texts carry no labels: %s." % (head, speed, agree)
     if m["random"]:
-        return ("**int8 (%s):** %s. This model has random weights, so its SST-2 accuracy is chance and only the "
-                "label agreement means anything: %s." % (peer, speed, agree))
+        return ("%s %s. This model has random weights, so its SST-2 accuracy is chance and only the "
+                "label agreement means anything: %s." % (head, speed, agree))
     ea, oa = 100.0 * e["correct"] / e["labelled"], 100.0 * o["correct"] / o["labelled"]
     how = "at equal or better accuracy" if e["correct"] >= o["correct"] else \
         "at lower accuracy (%d fewer sentences right)" % (o["correct"] - e["correct"])
-    return ("**int8 (%s):** %s, %s: SST-2 dev accuracy %.2f %% for encore int8 against %.2f %% (fp32: encore "
+    return ("%s %s, %s: SST-2 dev accuracy %.2f %% for %s against %.2f %% (fp32: encore "
             "%.2f %%, ORT %.2f %%); %s." % (
-                peer, speed, how, ea, oa, 100.0 * acc["encore fp32"]["correct"] / e["labelled"],
+                head, speed, how, ea, enc, oa, 100.0 * acc["encore fp32"]["correct"] / e["labelled"],
                 100.0 * acc["ORT fp32"]["correct"] / e["labelled"], agree))
 
 
@@ -716,15 +720,17 @@ def write_results(args, results, meta):
                "one weight scale per output channel (`per_channel=True`, encore int8's granularity and ORT's more "
                "accurate setting) and, as \"ORT int8 per-tensor\", one per weight tensor (ORT's default, its "
                "fastest). "
-               "encore fp32 / bf16 / int8: `encore bench --texts --weights fp32|bf16|int8`, one binary (packed "
-               "batches, no padding; bf16 rounds each weight to bfloat16, int8 is weight-only with one scale per "
-               "output row; arithmetic fp32 in both).")
+               "encore fp32 / bf16 / int8 / int8-dynamic: `encore bench --texts --weights "
+               "fp32|bf16|int8|int8-dynamic`, one binary (packed batches, no padding; bf16 rounds each weight to "
+               "bfloat16, int8 is weight-only with one scale per output row, arithmetic fp32 in both; int8-dynamic "
+               "has int8's weights and quantizes the activations per call, uint8 with a zero point and one scale per "
+               "128 k of each token, for integer dot products: VPDPBUSD on this CPU).")
     out.append("- Ratios are how many times faster encore is than its counterpart in that cell (counterpart p50 / "
                "encore p50 for one text, encore seq/s / counterpart seq/s for the batch); **bold** where encore is "
                "ahead. encore bf16 stands against ORT fp32: ORT has no bf16 path on the CPU.")
     out.append("- Accuracy (untimed, before the timings): every variant scores the %s SST-2 dev sentences of `%s`. "
                "\"Same label as\" compares with the variant's own fp32 (ORT int8 with ORT fp32, encore bf16 and "
-               "int8 with encore fp32; the fp32 peers with transformers). The fp32 peers must give transformers' "
+               "int8s with encore fp32; the fp32 peers with transformers). The fp32 peers must give transformers' "
                "scores to within %.0e (the run stops otherwise); bf16 and int8 change the scores by design and "
                "are reported, not held to a tolerance." % (meta["acc_n"], rel(args.accuracy_texts), FP32_TOLERANCE))
     if meta.get("gpu"):
@@ -767,9 +773,10 @@ def write_results(args, results, meta):
             out.append("| %s | %.1e | %s |%s" % (peer, r["max_diff"], same, " %.2f %% |" % (
                 100.0 * r["correct"] / r["labelled"]) if has_gold else ""))
         out.append("")
-        for peer in ("ORT int8", "ORT int8 per-tensor"):
-            out.append(verdict(args, results, m, peer))
-            out.append("")
+        for enc in ("encore int8", "encore int8-dynamic"):
+            for peer in ("ORT int8", "ORT int8 per-tensor"):
+                out.append(verdict(args, results, m, peer, enc))
+                out.append("")
     out.append("GPU peers: %s" % meta["gpu_note"])
     out.append("")
     for png, what in meta["plots"]:
