@@ -129,7 +129,8 @@ int encore_triton_options_parse(const cJSON *config, const char *model_folder, u
         if (!strcmp(s, "fp32")) out->weights = ENCORE_WEIGHTS_FP32;
         else if (!strcmp(s, "bf16")) out->weights = ENCORE_WEIGHTS_BF16;
         else if (!strcmp(s, "int8")) out->weights = ENCORE_WEIGHTS_INT8;
-        else return triton_fail(err, err_size, "parameter weights: '%s' is not fp32, bf16 or int8", s);
+        else if (!strcmp(s, "int8-dynamic")) out->weights = ENCORE_WEIGHTS_INT8_DYNAMIC;
+        else return triton_fail(err, err_size, "parameter weights: '%s' is not fp32, bf16, int8 or int8-dynamic", s);
     }
     if ((s = parameter(config, "pooling"))) {
         if (!strcmp(s, "default")) out->pooling = ENCORE_POOLING_DEFAULT;

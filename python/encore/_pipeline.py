@@ -632,7 +632,8 @@ def pipeline(task, model=None, device=None, precision=None, threads=None, batch_
     the CPU with one log line); None takes $ENCORE_DEVICE, else "cpu". precision: None (fp32 on the CPU, fp16 on
     CUDA), "fp32", "fp16" or "bf16". threads: CPU threads per call (None:
     all cores). batch_size: inputs per forward pass (results do not depend
-    on it). weights: "fp32" (the reference), "bf16" or "int8" on the CPU.
+    on it). weights: "fp32" (the reference), "bf16", "int8" or "int8-dynamic"
+    on the CPU.
     Other keyword arguments (top_k, function_to_apply, truncation, ...)
     become the defaults of every call.
 

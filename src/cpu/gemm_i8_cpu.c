@@ -117,15 +117,96 @@ int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int8_t *dst, flo
     return 0;
 }
 
-/* A row's scale and zero point (gemm_i8_cpu.h). */
-static void row_range(const float *x, int K, int levels, float *scale, int32_t *zero) {
+/* The smallest and largest of x (n) and 0, and whether all are finite. */
+static void span_range(const float *x, int n, float *lo_out, float *hi_out, int *finite) {
     float lo = 0.0f, hi = 0.0f;
-    int finite = 1;
-    for (int k = 0; k < K; k++) {
-        if (!isfinite(x[k])) finite = 0;
+    int ok = 1;
+    for (int k = 0; k < n; k++) {
+        if (!isfinite(x[k])) ok = 0;
         lo = x[k] < lo ? x[k] : lo;
         hi = x[k] > hi ? x[k] : hi;
     }
+    *lo_out = lo;
+    *hi_out = hi;
+    *finite = ok;
+}
+
+/* x (n) to bytes at a, for a span of the given scale and zero point. A NaN
+ * scale (a span with a NaN or infinity) gives zeros. */
+static void quantize_span(const float *x, int n, float scale, int32_t zero, int levels, uint8_t *a) {
+    if (isnan(scale)) {
+        memset(a, 0, (size_t)n);
+        return;
+    }
+    const float inv = 1.0f / scale;
+    for (int k = 0; k < n; k++) {
+        /* |x * inv| <= levels (+ rounding), so the conversion is in range. */
+        const long q = lrintf(x[k] * inv) + zero;
+        a[k] = (uint8_t)(q < 0 ? 0 : q > levels ? levels : q);
+    }
+}
+
+#if HAVE_X86
+/* The same, 8 values at a time. min and max are exact, and the conversion
+ * rounds to nearest even as lrintf does (the default rounding mode), so the
+ * bytes are the plain C's. */
+__attribute__((target("avx2,fma"))) static void span_range_avx2(const float *x, int n, float *lo_out,
+                                                                 float *hi_out, int *finite) {
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    const __m256 inf = _mm256_set1_ps(INFINITY), abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m256 v = _mm256_loadu_ps(x + k);
+        lo = _mm256_min_ps(lo, v);
+        hi = _mm256_max_ps(hi, v);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(v, abs_mask), inf, _CMP_NLT_UQ));  // inf or NaN
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, lo);
+    _mm256_storeu_ps(h, hi);
+    float tlo, thi;
+    int ok;
+    span_range(x + k, n - k, &tlo, &thi, &ok);
+    for (int i = 0; i < 8; i++) {
+        tlo = l[i] < tlo ? l[i] : tlo;
+        thi = h[i] > thi ? h[i] : thi;
+    }
+    *lo_out = tlo;
+    *hi_out = thi;
+    *finite = ok && !_mm256_movemask_ps(bad);
+}
+
+__attribute__((target("avx2,fma"))) static void quantize_span_avx2(const float *x, int n, float scale, int32_t zero,
+                                                                    int levels, uint8_t *a) {
+    if (isnan(scale)) {
+        memset(a, 0, (size_t)n);
+        return;
+    }
+    const float inv = 1.0f / scale;
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i z = _mm256_set1_epi32(zero), top = _mm256_set1_epi32(levels), bottom = _mm256_setzero_si256();
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv)), z);
+        q = _mm256_min_epi32(_mm256_max_epi32(q, bottom), top);
+        const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(void *)(a + k), _mm_packus_epi16(w, w));
+    }
+    quantize_span(x + k, n - k, scale, zero, levels, a + k);
+}
+#endif
+
+/* A span's scale and zero point (gemm_i8_cpu.h), on AVX2 when vec. */
+static void span_params(const float *x, int n, int levels, int vec, float *scale, int32_t *zero) {
+    float lo, hi;
+    int finite;
+#if HAVE_X86
+    if (vec)
+        span_range_avx2(x, n, &lo, &hi, &finite);
+    else
+#endif
+        span_range(x, n, &lo, &hi, &finite);
+    (void)vec;
     const float s = (hi - lo) / (float)levels;
     if (!finite || !isfinite(s)) {
         *scale = NAN;
@@ -141,23 +222,20 @@ static void row_range(const float *x, int K, int levels, float *scale, int32_t *
     }
 }
 
-/* x (n) to bytes at a, for a row of the given scale and zero point. A NaN
- * scale (a row with a NaN or infinity) gives zeros. */
-static void quantize_span(const float *x, int n, float scale, int32_t zero, int levels, uint8_t *a) {
-    if (isnan(scale)) {
-        memset(a, 0, (size_t)n);
+/* quantize_span, on AVX2 when vec. */
+static void quantize_on(const float *x, int n, float scale, int32_t zero, int levels, int vec, uint8_t *a) {
+#if HAVE_X86
+    if (vec) {
+        quantize_span_avx2(x, n, scale, zero, levels, a);
         return;
     }
-    const float inv = 1.0f / scale;
-    for (int k = 0; k < n; k++) {
-        /* |x * inv| <= levels (+ rounding), so the conversion is in range. */
-        const long q = lrintf(x[k] * inv) + zero;
-        a[k] = (uint8_t)(q < 0 ? 0 : q > levels ? levels : q);
-    }
+#endif
+    (void)vec;
+    quantize_span(x, n, scale, zero, levels, a);
 }
 
 void encore_i8_quantize_row(const float *x, int K, int levels, uint8_t *a, float *scale, int32_t *zero) {
-    row_range(x, K, levels, scale, zero);
+    span_params(x, K, levels, 0, scale, zero);
     quantize_span(x, K, *scale, *zero, levels, a);
 }
 
@@ -355,7 +433,7 @@ void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, in
     int32_t *a = buf;                                        // (T, K4) in tiles
     float *scale = (float *)(a + (size_t)T * K4);            // (T, ng)
     int32_t *zero = (int32_t *)(scale + (size_t)T * ng);     // (T, ng)
-    const int mr_max = tile_rows(k);
+    const int mr_max = tile_rows(k), vec = k != ENCORE_I8_KERNEL_PORTABLE;  // every SIMD kernel has AVX2
     uint8_t row[ENCORE_I8_GROUP];
     for (int t0 = 0; t0 < T; t0 += MCI) {
         const int mc = T - t0 < MCI ? T - t0 : MCI;
@@ -370,9 +448,9 @@ void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, in
                     const int k0 = g * ENCORE_I8_GROUP, n = K - k0 < ENCORE_I8_GROUP ? K - k0 : ENCORE_I8_GROUP;
                     float *sg = scale + (size_t)t * ng + g;
                     int32_t *zg = zero + (size_t)t * ng + g;
-                    row_range(xr + k0, n, levels, sg, zg);
+                    span_params(xr + k0, n, levels, vec, sg, zg);
                     memset(row, 0, sizeof row);
-                    quantize_span(xr + k0, n, *sg, *zg, levels, row);
+                    quantize_on(xr + k0, n, *sg, *zg, levels, vec, row);
                     for (int q = 0; q < (n + 3) / 4; q++)
                         memcpy(tile + (((size_t)k0 / 4 + q) * mr + r) * 4, row + 4 * q, 4);
                 }
@@ -521,6 +599,7 @@ void encore_i8_panels(const encore_i8_rows *rows, const encore_packed_matrix *w,
 void encore_i8_product_unbuffered(const float *x, int T, const encore_packed_matrix *w, const float *b, float *out,
                                   encore_i8_kernel k, const encore_linear_epilogue *ep) {
     const int N = w->N, K = w->K, levels = encore_i8_kernel_levels(k), ng = encore_i8_groups(K);
+    const int vec = k != ENCORE_I8_KERNEL_PORTABLE;
     const size_t K4 = groups((size_t)K);
     uint8_t a[ENCORE_I8_GROUP];
     for (int t = 0; t < T; t++) {
@@ -531,8 +610,8 @@ void encore_i8_product_unbuffered(const float *x, int T, const encore_packed_mat
             const int k0 = g * ENCORE_I8_GROUP, kc = K - k0 < ENCORE_I8_GROUP ? K - k0 : ENCORE_I8_GROUP;
             float s;
             int32_t z;
-            row_range(xr + k0, kc, levels, &s, &z);
-            quantize_span(xr + k0, kc, s, z, levels, a);
+            span_params(xr + k0, kc, levels, vec, &s, &z);
+            quantize_on(xr + k0, kc, s, z, levels, vec, a);
             const int32_t *wsum = w->wsums + (size_t)g * wsum_stride(w);
             for (int n = 0; n < N; n++) {
                 int32_t sum = 0;
