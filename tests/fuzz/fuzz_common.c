@@ -117,9 +117,10 @@ int fuzz_same_encoding(const encore_encoding *a, const encore_encoding *b) {
 int fuzz_load_and_run(const uint8_t *data, size_t size, const char *first_name, const char *second_name,
                       const encore_input texts[2], int cls_pass) {
     if (size < 3) return 0;
-    const encore_weights weights[3] = {ENCORE_WEIGHTS_FP32, ENCORE_WEIGHTS_BF16, ENCORE_WEIGHTS_INT8};
+    const encore_weights weights[4] = {ENCORE_WEIGHTS_FP32, ENCORE_WEIGHTS_BF16, ENCORE_WEIGHTS_INT8,
+                                       ENCORE_WEIGHTS_INT8_DYNAMIC};
     encore_model_params mp = encore_model_default_params();
-    mp.weights = weights[data[0] % 3];
+    mp.weights = weights[data[0] % 4];
     size_t n = (size_t)data[1] | (size_t)data[2] << 8;
     if (n > size - 3) n = size - 3;
     fuzz_write(first_name, data + 3, n);
