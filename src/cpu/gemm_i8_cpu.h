@@ -15,10 +15,11 @@
  * row of 1536 GELU outputs lets its few large values coarsen all the
  * others: the default model kept fp32's label on 99.29 % of the texts of
  * bench/weights/accuracy.py with one scale per token, 99.55 % with groups
- * of 256, 99.82 % with groups of 128), to unsigned bytes with a zero point: lo = min(0, min_k x), hi =
- * max(0, max_k x) over the group, s = (hi - lo) / L, z = round(-lo / s),
- * a = clamp(round(x / s) + z, 0, L). Unsigned with a zero point rather than signed
- * symmetric: vpdpbusd multiplies unsigned by signed bytes, and a
+ * of 256, 99.82 % with groups of 128), to unsigned bytes with a zero
+ * point: lo = min(0, min_k x), hi = max(0, max_k x) over the group, s =
+ * (hi - lo) / L, z = round(-lo / s), a = clamp(round(x / s) + z, 0, L).
+ * Unsigned with a zero point rather than signed symmetric: vpdpbusd
+ * multiplies unsigned by signed bytes, and a
  * LayerNorm's or GELU's output is lopsided (GELU never goes below -0.17),
  * so the full [lo, hi] range keeps one more bit than a symmetric one.
  * L is 255, except on the plain AVX2 path (below), where it is 127.
