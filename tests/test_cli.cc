@@ -277,7 +277,7 @@ TEST(Cli, WeightsOptionReachesEveryCommand) {
         return at == std::string::npos ? std::nan("") : std::stod(out.substr(at + 9));
     };
     const auto label_of = [](const std::string &out) { return out.substr(0, out.find("\"score\"")); };
-    for (const char *w : {"bf16", "int8"}) {
+    for (const char *w : {"bf16", "int8", "int8-dynamic"}) {
         const Result r = run({"classify", "--weights", w, "--model", model, "--quiet", text});
         ASSERT_EQ(r.status, 0) << w;
         EXPECT_NE(r.out, plain.out) << w << ": the weights did not change";
@@ -290,7 +290,7 @@ TEST(Cli, WeightsOptionReachesEveryCommand) {
     EXPECT_EQ(cli::run({"classify", "--weights", "int4", "--model", model, "hi"}, quiet).status, 2);
     std::ifstream in(err);
     const std::string said((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_NE(said.find("fp32, bf16 or int8"), std::string::npos) << said;
+    EXPECT_NE(said.find("fp32, bf16, int8 or int8-dynamic"), std::string::npos) << said;
     for (const char *cmd : {"bench", "score", "serve"})
         EXPECT_EQ(cli::run({cmd, "--weights", "int4", "--model", model}, quiet).status, 2) << cmd;
 }
