@@ -1,6 +1,8 @@
 """schemathesis (from PyPI) against `encore serve` on 127.0.0.1, for a
-classifier, an embedding model and a cross-encoder, with a bounded number of
-examples per route and a fixed seed:
+classifier, an embedding model and a cross-encoder (and, on POST / and
+/invocations, a fill-mask model, an NLI classifier, a token classifier and a
+question-answering model), with a bounded number of examples per route and a
+fixed seed:
 
 - with the server's own OpenAPI document (tools/serve/openapi.json, which GET
   /openapi.json serves): every check (server errors, status codes, content
@@ -13,8 +15,10 @@ examples per route and a fixed seed:
   Empty, 503 Unhealthy; tests/clients/tei/schemathesis.toml says why).
 
 POST / and POST /invocations run whichever task the model has, so their
-body is any of three request schemas; a body made invalid for one of them
-can be valid for another, so those two run with valid data only."""
+body is any of the request schemas of the tasks (the TEI routes' and the
+Hugging Face Inference API's pipeline payloads) and their answer any of the
+tasks' responses; a body made invalid for one of them can be valid for
+another, so those two run with valid data only."""
 
 import os
 import subprocess
@@ -70,3 +74,13 @@ def test_schemathesis_with_teis_published_document(serve, model, tmp_path):
     codes = {line.split(" ")[-1] for line in seen if line}
     assert len(routes) == 12, routes
     assert {"200", "422"} <= codes, codes
+
+
+@pytest.mark.parametrize("model", ["tiny-bert-mlm", "tiny-bert-nli", "tiny-bert-ner", "tiny-bert-qa"])
+def test_schemathesis_finds_nothing_on_pipeline_models(serve, model, tmp_path):
+    """The task payloads of POST / (fill-mask, zero-shot, token
+    classification, question answering): every check, response schema
+    conformance included, on the model routes."""
+    s = serve("--model", model_dir(model), "--max-client-batch-size", "8")
+    out = schemathesis(s.url, tmp_path, "--mode", "positive", *MODEL_ROUTES)
+    assert "Tested: 2" in out, out[-3000:]
