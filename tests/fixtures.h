@@ -115,6 +115,36 @@ inline bool require_real_model() {
     return v && *v && std::strcmp(v, "0") != 0;
 }
 
+// A JSON answer against the reference's: the same structure, keys in the
+// same order, strings equal, numbers within tol (a pipeline's output as a
+// server or a CLI writes it against what the pipeline returned).
+inline void expect_json_close(const cJSON *got, const cJSON *want, const std::string &where, double tol) {
+    ASSERT_NE(got, nullptr) << where << ": missing";
+    if (cJSON_IsArray(want)) {
+        ASSERT_TRUE(cJSON_IsArray(got)) << where;
+        ASSERT_EQ(cJSON_GetArraySize(got), cJSON_GetArraySize(want)) << where;
+        for (int i = 0; i < cJSON_GetArraySize(want); i++)
+            expect_json_close(cJSON_GetArrayItem(got, i), cJSON_GetArrayItem(want, i),
+                              where + "[" + std::to_string(i) + "]", tol);
+    } else if (cJSON_IsObject(want)) {
+        ASSERT_TRUE(cJSON_IsObject(got)) << where;
+        const cJSON *a = got->child, *b = want->child;
+        for (; a && b; a = a->next, b = b->next) {
+            ASSERT_STREQ(a->string, b->string) << where;  // same keys in the same order
+            expect_json_close(a, b, where + "." + b->string, tol);
+        }
+        EXPECT_TRUE(!a && !b) << where << ": other keys";
+    } else if (cJSON_IsNumber(want)) {
+        ASSERT_TRUE(cJSON_IsNumber(got)) << where;
+        EXPECT_NEAR(got->valuedouble, want->valuedouble, tol) << where;
+    } else if (cJSON_IsString(want)) {
+        ASSERT_TRUE(cJSON_IsString(got)) << where;
+        EXPECT_STREQ(got->valuestring, want->valuestring) << where;
+    } else {
+        FAIL() << where << ": an unexpected type in the reference";
+    }
+}
+
 }  // namespace fixtures
 
 // Skip the test, saying why (a streamed message), because a model it needs is

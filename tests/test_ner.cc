@@ -14,10 +14,8 @@
 #include <vector>
 
 #include "fixtures.h"
+#include "pipeline_session.h"
 #include "encore.h"
-#ifdef ENCORE_HAVE_CUDA
-#include "cuda/device_probe.h"
-#endif
 
 namespace {
 
@@ -26,44 +24,14 @@ namespace {
 // 1e-5 is two orders above what they differ by on these fixtures.
 constexpr double kScoreTol = 1e-5;
 
-struct Loaded {
-    encore_model *model = nullptr;
-    encore_session *session = nullptr;
-    ~Loaded() {
-        encore_session_free(session);
-        encore_model_free(model);
-    }
-};
+using pipeline_session::Loaded;
 
 void open(const std::string &name, Loaded *l, int truncate = 1) {
-    ASSERT_EQ(encore_model_load(fixtures::model_dir(name).c_str(), encore_model_default_params(), &l->model),
-              ENCORE_STATUS_OK)
-        << encore_last_error();
-    encore_session_params sp = encore_session_default_params();
-    sp.n_threads = 1;
-    sp.truncate = truncate;
-#ifdef ENCORE_HAVE_CUDA
-    sp.device = ENCORE_DEVICE_CUDA;
-    sp.precision = ENCORE_PRECISION_FP32;
-#endif
-    ASSERT_EQ(encore_session_create(l->model, sp, &l->session), ENCORE_STATUS_OK) << encore_last_error();
-#ifdef ENCORE_HAVE_CUDA
-    ASSERT_EQ(encore_session_device(l->session), ENCORE_DEVICE_CUDA);
-#endif
+    pipeline_session::Options o;
+    o.truncate = truncate;
+    pipeline_session::open_dir(fixtures::model_dir(name), l, o);
 }
 
-#ifdef ENCORE_HAVE_CUDA
-#define NEED_DEVICE()                                                              \
-    do {                                                                           \
-        char why[256];                                                             \
-        if (!encore_cuda_probe(0, why, sizeof why))                                \
-            GTEST_SKIP() << "no usable CUDA device: " << why;                      \
-    } while (0)
-#else
-#define NEED_DEVICE() \
-    do {              \
-    } while (0)
-#endif
 
 // The byte offset of code point `chars` of s: the test's own count, to hold
 // the library's character offsets and byte offsets to each other.

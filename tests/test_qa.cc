@@ -14,9 +14,7 @@
 
 #include "encore.h"
 #include "fixtures.h"
-#ifdef ENCORE_HAVE_CUDA
-#include "cuda/device_probe.h"
-#endif
+#include "pipeline_session.h"
 
 namespace {
 
@@ -27,46 +25,15 @@ namespace {
 // the fixtures differ by (measured: under 3e-7).
 constexpr double kScoreTol = 1e-5;
 
-struct Loaded {
-    encore_model *model = nullptr;
-    encore_session *session = nullptr;
-    ~Loaded() {
-        encore_session_free(session);
-        encore_model_free(model);
-    }
-};
+using pipeline_session::Loaded;
 
-void open(const std::string &name, Loaded *l) {
-    ASSERT_EQ(encore_model_load(fixtures::model_dir(name).c_str(), encore_model_default_params(), &l->model),
-              ENCORE_STATUS_OK)
-        << encore_last_error();
-    encore_session_params sp = encore_session_default_params();
-    sp.n_threads = 1;
-#ifdef ENCORE_HAVE_CUDA
-    sp.device = ENCORE_DEVICE_CUDA;
-    sp.precision = ENCORE_PRECISION_FP32;
-#endif
-    ASSERT_EQ(encore_session_create(l->model, sp, &l->session), ENCORE_STATUS_OK) << encore_last_error();
-#ifdef ENCORE_HAVE_CUDA
-    ASSERT_EQ(encore_session_device(l->session), ENCORE_DEVICE_CUDA);
-#endif
-}
+void open(const std::string &name, Loaded *l) { pipeline_session::open_dir(fixtures::model_dir(name), l); }
 
 #ifdef ENCORE_HAVE_CUDA
-#define NEED_DEVICE()                                                              \
-    do {                                                                           \
-        char why[256];                                                             \
-        if (!encore_cuda_probe(0, why, sizeof why))                                \
-            GTEST_SKIP() << "no usable CUDA device: " << why;                      \
-    } while (0)
 // Under the emulation each window costs seconds: a few short cases, one of
 // them with several windows.
 const std::set<std::string> kCudaCases = {"short", "max_seq_len_24", "impossible_wins_top_k", "accents",
                                           "impossible_null_wins"};
-#else
-#define NEED_DEVICE() \
-    do {              \
-    } while (0)
 #endif
 
 encore_qa_params params_of(const cJSON *p) {

@@ -22,29 +22,7 @@ namespace {
 constexpr double kScoreTol = 1e-5;
 
 void expect_same(const cJSON *got, const cJSON *want, const std::string &where) {
-    ASSERT_NE(got, nullptr) << where << ": missing";
-    if (cJSON_IsArray(want)) {
-        ASSERT_TRUE(cJSON_IsArray(got)) << where;
-        ASSERT_EQ(cJSON_GetArraySize(got), cJSON_GetArraySize(want)) << where;
-        for (int i = 0; i < cJSON_GetArraySize(want); i++)
-            expect_same(cJSON_GetArrayItem(got, i), cJSON_GetArrayItem(want, i), where + "[" + std::to_string(i) + "]");
-    } else if (cJSON_IsObject(want)) {
-        ASSERT_TRUE(cJSON_IsObject(got)) << where;
-        const cJSON *a = got->child, *b = want->child;
-        for (; a && b; a = a->next, b = b->next) {
-            ASSERT_STREQ(a->string, b->string) << where;  // same keys in the same order
-            expect_same(a, b, where + "." + b->string);
-        }
-        EXPECT_TRUE(!a && !b) << where << ": other keys";
-    } else if (cJSON_IsNumber(want)) {
-        ASSERT_TRUE(cJSON_IsNumber(got)) << where;
-        EXPECT_NEAR(got->valuedouble, want->valuedouble, kScoreTol) << where;
-    } else if (cJSON_IsString(want)) {
-        ASSERT_TRUE(cJSON_IsString(got)) << where;
-        EXPECT_STREQ(got->valuestring, want->valuestring) << where;
-    } else {
-        FAIL() << where << ": an unexpected type in the reference";
-    }
+    fixtures::expect_json_close(got, want, where, kScoreTol);
 }
 
 // {"inputs": text, "parameters": {the case's options that are set}}.
