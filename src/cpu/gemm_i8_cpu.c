@@ -19,6 +19,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define HAVE_X86 1
 #else
@@ -32,13 +33,26 @@
 /* c of a tile: (rows, TILE_LD) int32 sums, two panels wide. */
 #define TILE_LD (2 * ENCORE_PANEL)
 
+#if HAVE_X86
+/* AVX-VNNI (CPUID leaf 7, sub-leaf 1, EAX bit 4), read with cpuid: older
+ * compilers' __builtin_cpu_supports does not know the name (clang 14). The
+ * AVX state the OS must save is checked with AVX2. */
+static int cpu_has_avx_vnni(void) {
+    unsigned a, b, c, d;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 1, a, b, c, d);
+    (void)b, (void)c, (void)d;
+    return (a >> 4) & 1u;
+}
+#endif
+
 int encore_i8_kernel_available(encore_i8_kernel k) {
 #if HAVE_X86
     __builtin_cpu_init();
     switch (k) {
     case ENCORE_I8_KERNEL_PORTABLE: return 1;
     case ENCORE_I8_KERNEL_AVX2: return encore_cpu_has_avx2();
-    case ENCORE_I8_KERNEL_AVX_VNNI: return encore_cpu_has_avx2() && __builtin_cpu_supports("avxvnni");
+    case ENCORE_I8_KERNEL_AVX_VNNI: return encore_cpu_has_avx2() && cpu_has_avx_vnni();
     case ENCORE_I8_KERNEL_AVX512_VNNI:
         return encore_cpu_has_avx512() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
     default: return 0;
