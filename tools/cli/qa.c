@@ -106,7 +106,7 @@ static int parse(int argc, char **argv, qa_options *o, int *first) {
             }
         } else if (strcmp(a, "--weights") == 0) {
             if (encore_weights_parse(next, &o->weights) != 0) {
-                fprintf(stderr, "encore: --weights takes fp32, bf16 or int8, not '%s'\n", next);
+                fprintf(stderr, "encore: --weights takes fp32, bf16, int8 or int8-dynamic, not '%s'\n", next);
                 return 0;
             }
         } else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
