@@ -70,10 +70,11 @@ struct Job {
     std::string out;
 };
 
-Job make_job(int n, const std::vector<std::string> &extra, const std::string &out_name) {
+Job make_job(int n, const std::vector<std::string> &extra, const std::string &out_name,
+             const std::string &model = "tiny-bert-sst") {
     Job j;
     score_test::write_file(j.s.path("in.jsonl"), make_input(n));
-    j.args = {"score", "--model", fixtures::model_dir("tiny-bert-sst"), "--input", j.s.path("in.jsonl"),
+    j.args = {"score", "--model", fixtures::model_dir(model), "--input", j.s.path("in.jsonl"),
               "--threads", "1", "--window", kWindow, "--checkpoint-every", std::to_string(kCheckpointEvery),
               "--progress", "json"};
     j.args.insert(j.args.end(), extra.begin(), extra.end());
@@ -127,8 +128,8 @@ Checkpointed checkpointed(const std::string &out) {
 // reference's byte for byte. From stdin (a pipe) when from_stdin.
 void kill_and_resume(const std::vector<std::string> &extra, const std::string &out_name,
                      const std::vector<std::string> &side_files, int kills, int n_records = kRecords,
-                     bool from_stdin = false) {
-    Job j = make_job(n_records, extra, out_name);
+                     bool from_stdin = false, const std::string &model = "tiny-bert-sst") {
+    Job j = make_job(n_records, extra, out_name, model);
     const std::string input = score_test::read_file(j.s.path("in.jsonl"));
     const std::string *feed = from_stdin ? &input : nullptr;
     auto args = [&](const std::string &out, bool resume) {
@@ -147,7 +148,7 @@ void kill_and_resume(const std::vector<std::string> &extra, const std::string &o
     const long long total = (long long)score_test::number(ref_sum, "records");
     ASSERT_EQ(total, n_records);
     // The fixed cost of a run (start, load the model): a one-record job.
-    Job one = make_job(1, extra, out_name);
+    Job one = make_job(1, extra, out_name, model);
     t0 = std::chrono::steady_clock::now();
     score_test::run(args_for(one, one.s.path(out_name), false));
     const double start = seconds_since(t0), work = std::max(full - start, 0.01);
@@ -244,6 +245,12 @@ TEST(ScoreResume, SigkillAtRandomInstantsThenResumeGivesTheSameBytesNpy) {
 
 TEST(ScoreResume, SigkillAtRandomInstantsThenResumeGivesTheSameBytesTsv) {
     kill_and_resume({"--format", "tsv", "--top-k", "all"}, "out.tsv", {}, 3);
+}
+
+// The pipelines that answer with structured JSON run a record at a time,
+// not in batches; their runs resume the same.
+TEST(ScoreResume, SigkillAtRandomInstantsThenResumeGivesTheSameBytesNer) {
+    kill_and_resume({"--aggregation-strategy", "simple"}, "out.jsonl", {}, 3, kShortRecords, false, "tiny-bert-ner");
 }
 
 // A pipe cannot seek: resuming reads the records already done and drops them.

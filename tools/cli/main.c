@@ -15,9 +15,7 @@
 #include "json_out.h"
 #include "parse_number.h"
 #include "read_file.h"
-#include "pipelines.h"
-#include "ner.h"
-#include "qa.h"
+#include "tasks.h"
 #include "pull.h"
 #include "serve.h"
 #include "score.h"
@@ -403,10 +401,9 @@ int main(int argc, char **argv) {
     }
     if (argc >= 2 && strcmp(argv[1], "pull") == 0) return encore_cli_pull(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) return encore_cli_serve(argc - 1, argv + 1, default_model_dir());
-    if (argc >= 2 && (strcmp(argv[1], "fill-mask") == 0 || strcmp(argv[1], "zero-shot") == 0))
-        return encore_cli_pipeline(argc - 1, argv + 1, default_model_dir());
-    if (argc >= 2 && strcmp(argv[1], "ner") == 0) return encore_cli_ner(argc - 1, argv + 1, default_model_dir());
-    if (argc >= 2 && strcmp(argv[1], "qa") == 0) return encore_cli_qa(argc - 1, argv + 1, default_model_dir());
+    if (argc >= 2 && (strcmp(argv[1], "fill-mask") == 0 || strcmp(argv[1], "zero-shot") == 0 ||
+                      strcmp(argv[1], "ner") == 0 || strcmp(argv[1], "qa") == 0))
+        return encore_cli_task(argc - 1, argv + 1, default_model_dir());
     if (argc >= 2 && strcmp(argv[1], "score") == 0) return encore_cli_score(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "bench") == 0) return encore_cli_bench(argc - 1, argv + 1, default_model_dir());
     if (!parse_args(argc, argv, &o, &first_text)) {

@@ -42,22 +42,6 @@ static int has_errors(const score_stats *s) {
     return 0;
 }
 
-/* Options that only one kind of model takes. */
-static int check_model_options(const score_options *o, const encore_model *model) {
-    const int classifier = encore_model_n_labels(model) > 0;
-    if (!classifier && o->top_k_given) {
-        fprintf(stderr, "encore score: %s has no classification head (it gives embeddings); drop --top-k\n",
-                encore_model_architecture_name(model));
-        return 0;
-    }
-    if (classifier && (o->pooling != ENCORE_POOLING_DEFAULT || o->normalize)) {
-        fprintf(stderr, "encore score: %s is a classifier; --pooling and --normalize are for embedding models\n",
-                encore_model_architecture_name(model));
-        return 0;
-    }
-    return 1;
-}
-
 /* Decide where the run starts: a fresh job, or the checkpoint of an
  * interrupted one. Returns 1 to run, 0 when a complete run needs nothing
  * more (*exit_status set), -1 on error. */
@@ -126,10 +110,12 @@ int encore_cli_score(int argc, char **argv) {
     int parsed = score_parse_args(argc, argv, &o);
     if (parsed < 0) {
         score_usage(stdout);
+        cli_task_params_free(&o.task_params);
         return 0;
     }
     if (parsed == 0) {
         fprintf(stderr, "run 'encore score --help' for the options\n");
+        cli_task_params_free(&o.task_params);
         return 2;
     }
     if (o.quiet) encore_log_set(quiet_log, NULL);
@@ -139,6 +125,7 @@ int encore_cli_score(int argc, char **argv) {
     mp.weights = o.weights;
     if (encore_model_load(o.model_dir, mp, &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore score: %s\n", encore_last_error());
+        cli_task_params_free(&o.task_params);
         return 2;
     }
     int rc = 2;
@@ -153,7 +140,7 @@ int encore_cli_score(int argc, char **argv) {
         fprintf(stderr, "encore score: out of memory\n");
         goto done;
     }
-    if (!check_model_options(&o, model)) goto done;
+    if (!score_options_resolve_task(&o, model)) goto done;
     encore_session_params sp = encore_session_default_params();
     sp.n_threads = o.threads;
     sp.truncate = o.truncate;
@@ -247,5 +234,6 @@ done:
     free(job);
     encore_session_free(session);
     encore_model_free(model);
+    cli_task_params_free(&o.task_params);
     return rc;
 }

@@ -31,6 +31,10 @@ void score_record_reset(score_record *r) {
     r->id_is_string = 0;
     encore_encoding_free(r->enc);
     r->enc = NULL;
+    free(r->text);
+    free(r->pair);
+    free(r->answer);
+    r->text = r->pair = r->answer = NULL;
     r->problem = SCORE_PROBLEM_NONE;
     r->message[0] = '\0';
     r->truncated = 0;
@@ -564,19 +568,29 @@ void score_record_prepare(const score_reader *r, const score_options *o, const e
     if (rec->problem == SCORE_PROBLEM_NONE && rec->id && rec->id_is_string &&
         !utf8_valid(rec->id))
         fail(rec, SCORE_PROBLEM_INVALID_UTF8, "the id is not valid UTF-8%s", "");
+    /* A blank text is a bad record, but for the structured pipelines, which
+     * answer it their own way (no entities, or an error of the pipeline's). */
     if (rec->problem == SCORE_PROBLEM_NONE) {
         const char *names[2] = {o->text_field, o->pair_field};
         const char *texts[2] = {text, pair};
         for (int k = 0; k < 2 && texts[k] && rec->problem == SCORE_PROBLEM_NONE; k++) {
             if (!utf8_valid(texts[k]))
                 fail(rec, SCORE_PROBLEM_INVALID_UTF8, "'%s' is not valid UTF-8", names[k]);
-            else if (blank(texts[k], strlen(texts[k])))
+            else if (!cli_task_is_structured(o->task) && blank(texts[k], strlen(texts[k])))
                 fail(rec, SCORE_PROBLEM_EMPTY_TEXT, r->format == SCORE_INPUT_TEXT ? "the line is empty%s"
                                                                                    : "'%s' is empty",
                      r->format == SCORE_INPUT_TEXT ? "" : names[k]);
         }
     }
-    if (rec->problem == SCORE_PROBLEM_NONE) {
+    if (rec->problem == SCORE_PROBLEM_NONE && o->task == CLI_TASK_QA && !pair)
+        fail(rec, SCORE_PROBLEM_MISSING_FIELD, "no '%s' field", o->pair_field);
+    if (rec->problem == SCORE_PROBLEM_NONE && cli_task_is_structured(o->task)) {
+        /* The pipeline tokenizes as it needs (windows, hypotheses) when the
+         * model runs the record. */
+        rec->text = strdup(text);
+        rec->pair = pair ? strdup(pair) : NULL;
+        if (!rec->text || (pair && !rec->pair)) fail(rec, SCORE_PROBLEM_FAILED, "out of memory%s", "");
+    } else if (rec->problem == SCORE_PROBLEM_NONE) {
         encore_input in = {text, pair};
         encore_status st = encore_model_tokenize_for_task(model, in, encore_model_task(model), o->truncate, &rec->enc);
         if (st == ENCORE_STATUS_OK) {

@@ -46,7 +46,9 @@ typedef struct score_record {
     int id_is_string;        /* 1: a JSON string; 0: a JSON literal to write as it is */
     score_problem problem;
     char message[192];
-    encore_encoding *enc;
+    encore_encoding *enc;        /* classify and embed: the tokens */
+    char *text, *pair;           /* the structured tasks (task.h): the texts, copied */
+    char *answer;                /* ... and what the pipeline returned, as JSON */
     int truncated;
     /* Filled by score_writer_format(): the record's output text. */
     char *out;

@@ -20,7 +20,8 @@ void score_usage(FILE *f) {
             "\n"
             "Scores every record of a file, streaming, in input order: one output record\n"
             "per input record. Classifiers give the pipeline's label and score, embedding\n"
-            "models (no classification head) the sentence embedding.\n"
+            "models (no classification head) the sentence embedding, and the other\n"
+            "pipelines (--task) what the pipeline returns, as \"result\".\n"
             "\n"
             "input:\n"
             "  --input FILE|-          records to score; - reads stdin\n"
@@ -32,6 +33,22 @@ void score_usage(FILE *f) {
             "                          per record; a record without it is a single text)\n"
             "  --id-field NAME         field copied into the output as \"id\" (default id;\n"
             "                          records without it carry their \"line\" instead)\n"
+            "task:\n"
+            "  --task T                classify, embed, fill-mask, zero-shot, ner or qa (or the\n"
+            "                          pipelines' names); default: the model's (fill-mask for\n"
+            "                          *ForMaskedLM, ner for *ForTokenClassification, qa for\n"
+            "                          *ForQuestionAnswering, zero-shot when --labels is given,\n"
+            "                          else classify or embed). fill-mask, zero-shot, ner and\n"
+            "                          qa write {\"id\"/\"line\", \"result\": what the pipeline\n"
+            "                          returns}, JSONL only; qa reads the fields question and\n"
+            "                          context unless --text-field and --pair-field name others\n"
+            "  --targets A,B --labels A,B --hypothesis-template T --multi-label\n"
+            "  --aggregation-strategy S --ignore-labels A,B --stride N\n"
+            "  --doc-stride N --max-answer-len N --max-seq-len N --max-question-len N\n"
+            "  --handle-impossible-answer --no-align-to-words\n"
+            "                          the task's options, as `encore fill-mask|zero-shot|ner|qa\n"
+            "                          --help` describe them; --top-k is predictions per mask\n"
+            "                          (fill-mask, default 5) or answers (qa, default 1)\n"
             "output:\n"
             "  --output FILE|-         where the records go; - writes stdout (no resume)\n"
             "  --format F              jsonl (default), tsv, or npy: a float32 matrix of all\n"
@@ -75,7 +92,7 @@ void score_usage(FILE *f) {
 static const char *takes_value[] = {
     "--model",  "--input",   "--output",  "--input-format", "--format",     "--text-field", "--pair-field",
     "--id-field", "--top-k", "--pooling", "--device",       "--batch-tokens", "--window",   "--threads",
-    "--tokenizer-threads", "--progress", "--checkpoint", "--checkpoint-every", "--max-record-bytes", "--weights", NULL};
+    "--tokenizer-threads", "--progress", "--task", "--checkpoint", "--checkpoint-every", "--max-record-bytes", "--weights", NULL};
 
 static int needs_value(const char *a) {
     for (int i = 0; takes_value[i]; i++)
@@ -103,9 +120,16 @@ int score_parse_args(int argc, char **argv, score_options *o) {
     o->tokenizer_threads = ncpu >= 8 ? (ncpu / 4 < 8 ? (int)(ncpu / 4) : 8) : 1;
     o->checkpoint_every = 1.0;
     o->max_record_bytes = (size_t)8 << 20;
+    cli_task_params_init(&o->task_params);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return -1;
+        const int t = cli_task_option(&o->task_params, a, i + 1 < argc ? argv[i + 1] : NULL, "encore score");
+        if (t < 0) return 0;
+        if (t > 0) {
+            i += t - 1;
+            continue;
+        }
         const int has_value = needs_value(a);
         const char *v = has_value && i + 1 < argc ? argv[i + 1] : NULL;
         if (has_value && !v) {
@@ -117,7 +141,13 @@ int score_parse_args(int argc, char **argv, score_options *o) {
         else if (strcmp(a, "--input") == 0) o->input_path = v;
         else if (strcmp(a, "--output") == 0) o->output_path = v;
         else if (strcmp(a, "--checkpoint") == 0) o->checkpoint_path = v;
-        else if (strcmp(a, "--text-field") == 0) o->text_field = v;
+        else if (strcmp(a, "--text-field") == 0) {
+            o->text_field = v;
+            o->text_field_given = 1;
+        } else if (strcmp(a, "--task") == 0) {
+            if (!cli_task_from_name(v, &o->task))
+                return bad(a, v, "classify, embed, fill-mask, zero-shot, ner or qa");
+        }
         else if (strcmp(a, "--pair-field") == 0) o->pair_field = v;
         else if (strcmp(a, "--id-field") == 0) {
             o->id_field = v;
@@ -210,6 +240,54 @@ int score_parse_args(int argc, char **argv, score_options *o) {
     return 1;
 }
 
+int score_options_resolve_task(score_options *o, const encore_model *model) {
+    if (o->task == CLI_TASK_AUTO)
+        o->task = o->task_params.given & (1u << CLI_TASK_ZERO_SHOT) ? CLI_TASK_ZERO_SHOT : cli_task_for_model(model);
+    char err[1024];
+    if (!cli_task_check_model(o->task, model, o->model_dir, err, sizeof err)) {
+        fprintf(stderr, "encore score: %s (--task)\n", err);
+        return 0;
+    }
+    if (!cli_task_check_params(&o->task_params, o->task, "encore score")) return 0;
+    const char *task = cli_task_name(o->task);
+    if (o->task == CLI_TASK_EMBED && o->top_k_given) {
+        fprintf(stderr, "encore score: %s has no classification head (it gives embeddings); drop --top-k\n",
+                encore_model_architecture_name(model));
+        return 0;
+    }
+    if (o->task != CLI_TASK_EMBED && (o->pooling != ENCORE_POOLING_DEFAULT || o->normalize)) {
+        fprintf(stderr, "encore score: the task is %s; --pooling and --normalize are for embeddings\n", task);
+        return 0;
+    }
+    if (!cli_task_is_structured(o->task)) return 1;
+    if (o->format != SCORE_OUTPUT_JSONL) {
+        fprintf(stderr, "encore score: %s writes what the pipeline returns, as JSONL only (drop --format)\n", task);
+        return 0;
+    }
+    if (o->top_k_given && o->task != CLI_TASK_FILL_MASK && o->task != CLI_TASK_QA) {
+        fprintf(stderr, "encore score: %s takes no --top-k\n", task);
+        return 0;
+    }
+    if (o->top_k_given && o->top_k < 0) {
+        fprintf(stderr, "encore score: %s takes --top-k N, not all\n", task);
+        return 0;
+    }
+    if (o->top_k_given) o->task_params.top_k = o->top_k;
+    if (o->task != CLI_TASK_QA && o->pair_field) {
+        fprintf(stderr, "encore score: %s reads one text per record; drop --pair-field\n", task);
+        return 0;
+    }
+    if (o->task == CLI_TASK_QA) {
+        if (!o->text_field_given) o->text_field = "question";
+        if (!o->pair_field) o->pair_field = "context";
+        if (strcmp(o->pair_field, o->text_field) == 0) {
+            fprintf(stderr, "encore score: --pair-field and --text-field name the same field\n");
+            return 0;
+        }
+    }
+    return 1;
+}
+
 const char *score_input_format_name(score_input_format f) {
     switch (f) {
     case SCORE_INPUT_JSONL: return "jsonl";
@@ -229,12 +307,17 @@ static const char *canonical(const char *path, char *buf) {
 void score_job_string(const score_options *o, score_input_format resolved_input, char *buf, size_t len) {
     static const char *formats[] = {"jsonl", "tsv", "npy"};
     static const char *poolings[] = {"default", "mean", "cls"};
-    char model[PATH_MAX], input[PATH_MAX];
+    char model[PATH_MAX], input[PATH_MAX], task[96] = "";
+    if (cli_task_is_structured(o->task)) {
+        char hex[65];
+        cli_task_params_digest(&o->task_params, hex);
+        snprintf(task, sizeof task, " task=%s task-options=%.16s", cli_task_name(o->task), hex);
+    }
     snprintf(buf, len,
              "model=%s input=%s input-format=%s text-field=%s pair-field=%s id-field=%s%s format=%s "
-             "top-k=%d%s pooling=%s normalize=%d truncation=%d max-record-bytes=%zu",
+             "top-k=%d%s pooling=%s normalize=%d truncation=%d max-record-bytes=%zu%s",
              canonical(o->model_dir, model), canonical(o->input_path, input), score_input_format_name(resolved_input),
              o->text_field, o->pair_field ? o->pair_field : "-", o->id_field, o->id_field_given ? "(given)" : "",
              formats[o->format], o->top_k, o->top_k_given ? "(given)" : "", poolings[o->pooling], o->normalize,
-             o->truncate, o->max_record_bytes);
+             o->truncate, o->max_record_bytes, task);
 }

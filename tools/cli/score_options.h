@@ -3,6 +3,7 @@
 #define ENCORE_CLI_SCORE_OPTIONS_H
 
 #include "encore.h"
+#include "task.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,11 +38,14 @@ typedef struct score_options {
     score_input_format input_format;
     score_output_format format;
     const char *text_field;       /* default "text" */
+    int text_field_given;
     const char *pair_field;       /* NULL: single texts */
     const char *id_field;         /* default "id"; optional unless given */
     int id_field_given;
     int top_k;                    /* labels per record; -1 = all */
     int top_k_given;              /* --top-k was given: write a list of {label, score} */
+    cli_task task;                /* --task; CLI_TASK_AUTO until score_options_resolve_task() */
+    cli_task_params task_params;  /* the options of fill-mask, zero-shot, ner and qa */
     encore_pooling pooling;
     int normalize;
     int truncate;
@@ -68,6 +72,12 @@ void score_usage(FILE *f);
 
 /* The options that decide the output's bytes, as one line; a checkpoint
  * written with another line belongs to another job. */
+/* Once the model is loaded: the task (--task, else zero-shot when --labels
+ * was given, else the model's own, cli_task_for_model), checked against the
+ * model and the other options; qa reads "question" and "context" unless the
+ * fields are named. Returns 0 after printing why on stderr. */
+int score_options_resolve_task(score_options *o, const encore_model *model);
+
 void score_job_string(const score_options *o, score_input_format resolved_input, char *buf, size_t len);
 
 const char *score_input_format_name(score_input_format f);

@@ -88,7 +88,10 @@ static void write_jsonl(const score_writer *w, FILE *f, const score_record *rec,
         json_error(f, rec);
         return;
     }
-    if (w->n_labels == 0) {
+    if (cli_task_is_structured(w->o->task)) {
+        fputs(", \"result\": ", f);
+        fputs(rec->answer ? rec->answer : "null", f);
+    } else if (w->n_labels == 0) {
         fputs(", \"embedding\": [", f);
         for (int i = 0; i < w->width; i++) {
             if (i) fputs(", ", f);

@@ -224,10 +224,54 @@ static void score_batch(pipeline *p, const by_length *order, int n, const encore
     snprintf(rec->message, sizeof rec->message, "%s", encore_session_last_error(p->job->session));
 }
 
+/* The structured tasks (task.h): each record through its pipeline, in input
+ * order, into rec->answer. Returns 0 when a failure would fail every record
+ * alike (the model or the options), with why in *fatal. */
+static int run_task_window(pipeline *p, int64_t lo, int64_t hi, char *fatal, size_t fatal_len) {
+    score_job *job = p->job;
+    for (int64_t s = lo; s < hi; s++) {
+        score_record *rec = slot(p, s);
+        if (rec->problem != SCORE_PROBLEM_NONE) continue;
+        size_t len = 0;
+        FILE *f = open_memstream(&rec->answer, &len);
+        if (!f) {
+            snprintf(fatal, fatal_len, "out of memory");
+            return 0;
+        }
+        const encore_status st = cli_task_run(job->session, p->o->task, &p->o->task_params, rec->text, rec->pair, f);
+        if (fclose(f) != 0 || !rec->answer) {
+            snprintf(fatal, fatal_len, "out of memory");
+            return 0;
+        }
+        if (st == ENCORE_STATUS_OK) continue;
+        free(rec->answer);
+        rec->answer = NULL;
+        if (cli_task_failure_is_fatal(st)) {
+            snprintf(fatal, fatal_len, "%s", encore_session_last_error(job->session));
+            return 0;
+        }
+        rec->problem = st == ENCORE_STATUS_TOO_LONG ? SCORE_PROBLEM_TOO_LONG : SCORE_PROBLEM_FAILED;
+        snprintf(rec->message, sizeof rec->message, "%s", encore_session_last_error(job->session));
+    }
+    return 1;
+}
+
 /* Sort a window by length, so that batches hold similar lengths, and run it
  * in batches of at most batch_tokens tokens. */
 static void score_window(pipeline *p, int64_t lo, int64_t hi, by_length *order, const encore_encoding **encs,
                          float *out) {
+    if (cli_task_is_structured(p->o->task)) {
+        const double t = score_now();
+        char fatal[512];
+        const int ok = run_task_window(p, lo, hi, fatal, sizeof fatal);
+        p->model_s += score_now() - t;
+        if (!ok) {
+            pthread_mutex_lock(&p->mu);
+            halt(p, SCORE_OUTCOME_FAILED, fatal);
+            pthread_mutex_unlock(&p->mu);
+        }
+        return;
+    }
     int n = 0;
     for (int64_t s = lo; s < hi; s++) {
         const score_record *rec = slot(p, s);
@@ -280,6 +324,7 @@ static void model_main(pipeline *p) {
         pthread_mutex_unlock(&p->mu);
         score_window(p, lo, hi, order, encs, out);
         pthread_mutex_lock(&p->mu);
+        if (atomic_load(&p->halt)) break;
         p->n_scored = hi;
         p->ends[(p->ends_head + p->ends_n++) % p->cap] = hi;
         pthread_cond_broadcast(&p->work);
@@ -302,7 +347,7 @@ static void count(score_stats *s, const score_record *rec) {
         return;
     }
     s->scored++;
-    s->tokens += rec->enc->n_tokens;
+    if (rec->enc) s->tokens += rec->enc->n_tokens;
     s->truncated += rec->truncated;
 }
 
