@@ -347,6 +347,36 @@ TEST_F(Pull, DownloadsASnapshotThatClassifies) {
     EXPECT_EQ(got.out, want.out);
 }
 
+// The README's NER and QA models, published under their Hub names by the
+// fake hub (tiny fixtures of the same architectures): pulled, they answer
+// as the fixture directories do.
+TEST_F(Pull, NerAndQuestionAnsweringModelsAnswerOncePulled) {
+    const struct {
+        const char *fixture, *repo;
+        std::vector<std::string> args;
+    } cases[] = {
+        {"tiny-bert-ner", "dslim/bert-base-NER",
+         {"ner", "--quiet", "--aggregation-strategy", "simple", "My name is Wolfgang and I live in Berlin"}},
+        {"tiny-distilbert-qa", "distilbert/distilbert-base-cased-distilled-squad",
+         {"qa", "--quiet", "--context", "My name is Wolfgang and I live in Berlin", "Where do I live?"}},
+    };
+    for (const auto &c : cases) {
+        FakeHub hub(c.fixture, c.repo);
+        ASSERT_TRUE(hub.running());
+        Result r = pull(hub, c.repo);
+        ASSERT_EQ(r.status, 0) << c.repo << ": " << r.err;
+        std::vector<std::string> want_args = c.args, got_args = c.args;
+        want_args.insert(want_args.begin() + 1, {"--model", fixtures::model_dir(c.fixture)});
+        got_args.insert(got_args.begin() + 1, {"--model", trim(r.out)});
+        Result want = run(want_args, tmp + "/e1");
+        Result got = run(got_args, tmp + "/e2");
+        ASSERT_EQ(want.status, 0) << want.err;
+        ASSERT_EQ(got.status, 0) << c.repo << ": " << got.err;
+        EXPECT_EQ(got.out, want.out) << c.repo;
+        EXPECT_NE(got.out.find("\"start\": "), std::string::npos) << got.out;
+    }
+}
+
 // A PEFT adapter comes with its base model, from the same endpoint into the
 // same cache, where the library finds the base when it loads the adapter.
 TEST_F(Pull, AdapterComesWithItsBaseModel) {
