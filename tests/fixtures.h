@@ -145,6 +145,50 @@ inline void expect_json_close(const cJSON *got, const cJSON *want, const std::st
     }
 }
 
+// A list of strings joined with commas, as the CLIs' list options take them.
+inline std::string join(const cJSON *list) {
+    std::string out;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, list) {
+        if (item != list->child) out += ",";
+        out += item->valuestring;
+    }
+    return out;
+}
+
+// A string as a JSON string literal.
+inline std::string quote(const std::string &s) {
+    cJSON *v = cJSON_CreateString(s.c_str());
+    char *p = cJSON_PrintUnformatted(v);
+    std::string out = p ? p : "";
+    cJSON_free(p);
+    cJSON_Delete(v);
+    return out;
+}
+
+// JSON text of an item, on one line.
+inline std::string dumps(const cJSON *item) {
+    char *p = cJSON_PrintUnformatted(item);
+    std::string out = p ? p : "";
+    cJSON_free(p);
+    return out;
+}
+
+// The command-line options of a question-answering reference case's
+// parameters (the pipeline's keyword arguments).
+inline std::vector<std::string> qa_args(const cJSON *params) {
+    std::vector<std::string> a;
+    const struct {
+        const char *key, *opt;
+    } nums[] = {{"top_k", "--top-k"}, {"doc_stride", "--doc-stride"}, {"max_answer_len", "--max-answer-len"},
+                {"max_seq_len", "--max-seq-len"}, {"max_question_len", "--max-question-len"}};
+    for (const auto &n : nums)
+        if (const cJSON *v = get(params, n.key)) a.insert(a.end(), {n.opt, std::to_string(v->valueint)});
+    if (cJSON_IsTrue(get(params, "handle_impossible_answer"))) a.push_back("--handle-impossible-answer");
+    if (cJSON_IsFalse(get(params, "align_to_words"))) a.push_back("--no-align-to-words");
+    return a;
+}
+
 }  // namespace fixtures
 
 // Skip the test, saying why (a streamed message), because a model it needs is

@@ -312,16 +312,6 @@ TEST(Cli, UsageErrorsExitWithTwo) {
 
 // encore fill-mask and encore zero-shot print the pipelines' json.dumps,
 // one line per text: options from each reference case.
-std::string join(const cJSON *list) {
-    std::string out;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, list) {
-        if (item != list->child) out += ",";
-        out += item->valuestring;
-    }
-    return out;
-}
-
 TEST(Cli, FillMaskPrintsWhatThePipelinePrints) {
     for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm"}) {
         auto ref = fixtures::load(name);
@@ -333,7 +323,7 @@ TEST(Cli, FillMaskPrintsWhatThePipelinePrints) {
             if (fixtures::has(c, "top_k")) args.insert(args.end(), {"--top-k", std::to_string(get(c, "top_k")->valueint)});
             const cJSON *t = get(c, "targets");
             if (cJSON_IsString(t)) args.insert(args.end(), {"--targets", t->valuestring});
-            if (cJSON_IsArray(t)) args.insert(args.end(), {"--targets", join(t)});
+            if (cJSON_IsArray(t)) args.insert(args.end(), {"--targets", fixtures::join(t)});
             args.insert(args.end(), {"--", fixtures::str(c, "text")});
             Result r = run(args);
             EXPECT_EQ(r.status, 0) << name << " " << fixtures::str(c, "name");
@@ -354,7 +344,7 @@ TEST(Cli, ZeroShotPrintsWhatThePipelinePrints) {
         const cJSON *labels = get(c, "candidate_labels");
         // A string is split by the CLI as the pipeline splits it.
         label_string += cJSON_IsString(labels);
-        args.insert(args.end(), {"--labels", cJSON_IsString(labels) ? std::string(labels->valuestring) : join(labels)});
+        args.insert(args.end(), {"--labels", cJSON_IsString(labels) ? std::string(labels->valuestring) : fixtures::join(labels)});
         if (fixtures::has(c, "hypothesis_template"))
             args.insert(args.end(), {"--hypothesis-template", fixtures::str(c, "hypothesis_template")});
         if (cJSON_IsTrue(get(c, "multi_label"))) args.push_back("--multi-label");

@@ -49,16 +49,6 @@ std::vector<double> numbers_in(const std::string &s) {
 // Scores: the same tolerance as test_ner, for the same reasons.
 constexpr double kScoreTol = 1e-5;
 
-std::string join(const cJSON *list) {
-    std::string out;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, list) {
-        if (item != list->child) out += ",";
-        out += item->valuestring;
-    }
-    return out;
-}
-
 // Every reference case through the CLI: the cases of one strategy and one
 // ignore list go to one process, a text per stdin line.
 TEST(CliNer, PrintsWhatThePipelinePrints) {
@@ -72,7 +62,7 @@ TEST(CliNer, PrintsWhatThePipelinePrints) {
         cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
             const cJSON *ig = get(c, "ignore_labels");
             runs[{fixtures::has(c, "aggregation_strategy") ? fixtures::str(c, "aggregation_strategy") : "",
-                  cJSON_IsArray(ig) ? "=" + join(ig) : "default",
+                  cJSON_IsArray(ig) ? "=" + fixtures::join(ig) : "default",
                   fixtures::has(c, "stride") ? get(c, "stride")->valueint : -1}]
                 .push_back(c);
         }

@@ -43,13 +43,6 @@ void expect_same(const std::string &got, const std::string &want, const std::str
     EXPECT_CLOSE(numbers_in(got), numbers_in(want), kScoreTol, 0) << what << "\n got: " << got;
 }
 
-std::string json_dumps(const cJSON *item) {
-    char *s = cJSON_PrintUnformatted(item);
-    std::string out = s ? s : "";
-    cJSON_free(s);
-    return out;
-}
-
 // One printed result against the pipeline's, parsed: the same shape and keys
 // in the same order, texts and offsets equal, scores within kScoreTol.
 void expect_same_json(const cJSON *got, const cJSON *want, const std::string &what) {
@@ -81,19 +74,6 @@ std::vector<std::string> lines(const std::string &s) {
     return out;
 }
 
-std::vector<std::string> params_args(const cJSON *p) {
-    std::vector<std::string> a;
-    const struct {
-        const char *key, *opt;
-    } nums[] = {{"top_k", "--top-k"}, {"doc_stride", "--doc-stride"}, {"max_answer_len", "--max-answer-len"},
-                {"max_seq_len", "--max-seq-len"}, {"max_question_len", "--max-question-len"}};
-    for (const auto &n : nums)
-        if (const cJSON *v = get(p, n.key)) a.insert(a.end(), {n.opt, std::to_string(v->valueint)});
-    if (cJSON_IsTrue(get(p, "handle_impossible_answer"))) a.push_back("--handle-impossible-answer");
-    if (cJSON_IsFalse(get(p, "align_to_words"))) a.push_back("--no-align-to-words");
-    return a;
-}
-
 class CliQa : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(CliQa, PrintsWhatThePipelineReturns) {
@@ -105,7 +85,7 @@ TEST_P(CliQa, PrintsWhatThePipelineReturns) {
     cJSON_ArrayForEach(c, get(ref->root, "cases")) {
         const std::string cname = fixtures::str(c, "name");
         std::vector<std::string> args = {"qa", "--model", fixtures::model_dir(name), "--quiet"};
-        const std::vector<std::string> p = params_args(get(c, "parameters"));
+        const std::vector<std::string> p = fixtures::qa_args(get(c, "parameters"));
         args.insert(args.end(), p.begin(), p.end());
         const cJSON *inputs = get(c, "inputs"), *output = get(c, "output");
         std::vector<const cJSON *> want;  // one result per question
@@ -114,7 +94,7 @@ TEST_P(CliQa, PrintsWhatThePipelineReturns) {
             // {question, context} JSON lines on stdin
             std::string in;
             const cJSON *item;
-            cJSON_ArrayForEach(item, inputs) in += json_dumps(item) + "\n";
+            cJSON_ArrayForEach(item, inputs) in += fixtures::dumps(item) + "\n";
             cJSON_ArrayForEach(item, output) want.push_back(item);
             r = run(args, in);
             stdin_cases++;

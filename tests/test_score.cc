@@ -62,15 +62,6 @@ std::vector<Case> cases(const std::string &model) {
     return out;
 }
 
-std::string json_string(const std::string &s) {
-    cJSON *v = cJSON_CreateString(s.c_str());
-    char *p = cJSON_PrintUnformatted(v);
-    std::string out = p;
-    cJSON_free(p);
-    cJSON_Delete(v);
-    return out;
-}
-
 bool plain_line(const std::string &s) { return s.find_first_of("\t\n\r") == std::string::npos; }
 
 std::vector<std::string> base_args(const std::string &model, const std::string &in, const std::string &out) {
@@ -120,8 +111,8 @@ TEST_P(ScorePipeline, EveryRecordGetsWhatThePipelineGivesInInputOrder) {
     Scratch s;
     std::string in;
     for (size_t i = 0; i < cs.size(); i++) {
-        in += "{\"id\": \"" + cs[i].name + "\", \"text\": " + json_string(cs[i].text);
-        if (cs[i].has_pair) in += ", \"pair\": " + json_string(cs[i].pair);
+        in += "{\"id\": \"" + cs[i].name + "\", \"text\": " + fixtures::quote(cs[i].text);
+        if (cs[i].has_pair) in += ", \"pair\": " + fixtures::quote(cs[i].pair);
         in += "}\n";
     }
     score_test::write_file(s.path("in.jsonl"), in);
@@ -229,7 +220,7 @@ TEST(Score, EmbeddingModelsGiveSentenceTransformersEmbeddings) {
             cJSON_IsString(get(c, "text_pair")) || !fixtures::has(c, "embedding") || is_blank(fixtures::str(c, "text")))
             continue;
         picked.push_back(c);
-        in += "{\"text\": " + json_string(fixtures::str(c, "text")) + "}\n";
+        in += "{\"text\": " + fixtures::quote(fixtures::str(c, "text")) + "}\n";
     }
     ASSERT_GT(picked.size(), 10u);
     Scratch s;
@@ -270,7 +261,7 @@ TEST(Score, EmbeddingsAreCutAtMaxSeqLengthAsSentenceTransformers) {
     std::string in;
     std::vector<std::string> texts;
     for (const auto &k : cases) {
-        in += "{\"text\": " + json_string(k.text) + "}\n";
+        in += "{\"text\": " + fixtures::quote(k.text) + "}\n";
         texts.push_back(k.text);
     }
     Scratch s;
@@ -330,7 +321,7 @@ TEST(Score, EveryInputFormatGivesTheSameResults) {
     std::string jsonl, tsv = "label\ttext\tid\n", csv = "id,text,label\n", text;
     for (size_t i = 0; i < texts.size(); i++) {
         std::string id = "r" + std::to_string(i);
-        jsonl += "{\"text\": " + json_string(texts[i]) + ", \"id\": \"" + id + "\", \"label\": 1}\n";
+        jsonl += "{\"text\": " + fixtures::quote(texts[i]) + ", \"id\": \"" + id + "\", \"label\": 1}\n";
         tsv += "1\t" + texts[i] + "\t" + id + "\n";
         std::string q = texts[i];
         for (size_t p = 0; (p = q.find('"', p)) != std::string::npos; p += 2) q.insert(p, "\"");

@@ -48,32 +48,6 @@ std::unique_ptr<Lines> score(const std::string &model, const std::vector<std::st
     return out;
 }
 
-std::string json_string(const std::string &s) {
-    cJSON *v = cJSON_CreateString(s.c_str());
-    char *p = cJSON_PrintUnformatted(v);
-    std::string out = p;
-    cJSON_free(p);
-    cJSON_Delete(v);
-    return out;
-}
-
-std::string json_dumps(const cJSON *item) {
-    char *p = cJSON_PrintUnformatted(item);
-    std::string out = p ? p : "";
-    cJSON_free(p);
-    return out;
-}
-
-std::string join(const cJSON *list) {
-    std::string out;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, list) {
-        if (item != list->child) out += ",";
-        out += item->valuestring;
-    }
-    return out;
-}
-
 // A group of records run with the same options: their input lines and the
 // pipeline's answers, in order.
 struct Group {
@@ -91,7 +65,7 @@ struct Group {
     void add_text(const std::string &text, const std::string &pipeline_json, const std::string &name) {
         cJSON *answer = cJSON_Parse(pipeline_json.c_str());
         ASSERT_TRUE(answer) << name;
-        add("\"text\": " + json_string(text), answer, name);
+        add("\"text\": " + fixtures::quote(text), answer, name);
         cJSON_Delete(answer);
     }
 };
@@ -111,7 +85,7 @@ int expect_results(const std::string &model, const std::vector<std::string> &arg
         if (!cJSON_IsObject(rec)) continue;
         const cJSON *id = get(rec, "id");
         EXPECT_TRUE(cJSON_IsNumber(id) && id->valueint == (int)i) << at;
-        EXPECT_FALSE(fixtures::has(rec, "error")) << at << ": " << json_dumps(rec);
+        EXPECT_FALSE(fixtures::has(rec, "error")) << at << ": " << fixtures::dumps(rec);
         fixtures::expect_json_close(get(rec, "result"), g.want[i], at, kScoreTol);
     }
     return (int)g.want.size();
@@ -128,7 +102,7 @@ TEST(ScoreTasks, FillMaskGivesWhatThePipelineGives) {
             if (fixtures::has(c, "top_k")) args.insert(args.end(), {"--top-k", std::to_string(get(c, "top_k")->valueint)});
             const cJSON *t = get(c, "targets");
             if (cJSON_IsString(t)) args.insert(args.end(), {"--targets", t->valuestring});
-            if (cJSON_IsArray(t)) args.insert(args.end(), {"--targets", join(t)});
+            if (cJSON_IsArray(t)) args.insert(args.end(), {"--targets", fixtures::join(t)});
             groups[args].add_text(fixtures::str(c, "text"), fixtures::str(c, "pipeline"), fixtures::str(c, "name"));
         }
         int n = 0;
@@ -147,7 +121,7 @@ TEST(ScoreTasks, ZeroShotGivesWhatThePipelineGives) {
         const cJSON *labels = get(c, "candidate_labels");
         // --labels alone picks zero-shot on a classifier; --task names it too.
         std::vector<std::string> args = {"--labels",
-                                         cJSON_IsString(labels) ? std::string(labels->valuestring) : join(labels)};
+                                         cJSON_IsString(labels) ? std::string(labels->valuestring) : fixtures::join(labels)};
         if (fixtures::has(c, "hypothesis_template"))
             args.insert(args.end(), {"--hypothesis-template", fixtures::str(c, "hypothesis_template")});
         if (cJSON_IsTrue(get(c, "multi_label"))) args.insert(args.end(), {"--task", "zero-shot-classification",
@@ -170,7 +144,7 @@ TEST(ScoreTasks, TokenClassificationGivesWhatThePipelineGives) {
             if (fixtures::has(c, "aggregation_strategy"))
                 args.insert(args.end(), {"--aggregation-strategy", fixtures::str(c, "aggregation_strategy")});
             const cJSON *ig = get(c, "ignore_labels");
-            if (cJSON_IsArray(ig)) args.insert(args.end(), {"--ignore-labels", join(ig)});
+            if (cJSON_IsArray(ig)) args.insert(args.end(), {"--ignore-labels", fixtures::join(ig)});
             if (fixtures::has(c, "stride")) args.insert(args.end(), {"--stride", std::to_string(get(c, "stride")->valueint)});
             groups[args].add_text(fixtures::str(c, "text"), fixtures::str(c, "pipeline"), fixtures::str(c, "name"));
         }
@@ -184,19 +158,6 @@ TEST(ScoreTasks, TokenClassificationGivesWhatThePipelineGives) {
     }
 }
 
-std::vector<std::string> qa_args(const cJSON *p) {
-    std::vector<std::string> a;
-    const struct {
-        const char *key, *opt;
-    } nums[] = {{"top_k", "--top-k"}, {"doc_stride", "--doc-stride"}, {"max_answer_len", "--max-answer-len"},
-                {"max_seq_len", "--max-seq-len"}, {"max_question_len", "--max-question-len"}};
-    for (const auto &n : nums)
-        if (const cJSON *v = get(p, n.key)) a.insert(a.end(), {n.opt, std::to_string(v->valueint)});
-    if (cJSON_IsTrue(get(p, "handle_impossible_answer"))) a.push_back("--handle-impossible-answer");
-    if (cJSON_IsFalse(get(p, "align_to_words"))) a.push_back("--no-align-to-words");
-    return a;
-}
-
 TEST(ScoreTasks, QuestionAnsweringGivesWhatThePipelineGives) {
     for (const char *name : {"tiny-bert-qa", "tiny-distilbert-qa"}) {
         auto ref = fixtures::load(std::string(name) + ".qa");
@@ -205,10 +166,10 @@ TEST(ScoreTasks, QuestionAnsweringGivesWhatThePipelineGives) {
         const cJSON *c;
         cJSON_ArrayForEach(c, get(ref->root, "cases")) {
             const std::string cname = fixtures::str(c, "name");
-            Group &g = groups[qa_args(get(c, "parameters"))];
+            Group &g = groups[fixtures::qa_args(get(c, "parameters"))];
             const cJSON *inputs = get(c, "inputs"), *output = get(c, "output");
             auto add = [&](const cJSON *question, const cJSON *context, const cJSON *answer, const std::string &n) {
-                g.add("\"question\": " + json_dumps(question) + ", \"context\": " + json_dumps(context), answer, n);
+                g.add("\"question\": " + fixtures::dumps(question) + ", \"context\": " + fixtures::dumps(context), answer, n);
             };
             if (cJSON_IsArray(inputs)) {  // {question, context} pairs: a result each
                 for (int i = 0; i < cJSON_GetArraySize(inputs); i++) {
@@ -238,15 +199,15 @@ TEST(ScoreTasks, QuestionAnsweringReadsNamedFieldsAndTsv) {
     Group g;
     cJSON *want = nullptr;
     {
-        auto base = score("tiny-bert-qa", {}, "{\"id\": 0, \"question\": " + json_string(q) +
-                                                   ", \"context\": " + json_string(ctx) + "}\n");
+        auto base = score("tiny-bert-qa", {}, "{\"id\": 0, \"question\": " + fixtures::quote(q) +
+                                                   ", \"context\": " + fixtures::quote(ctx) + "}\n");
         ASSERT_EQ(base->status, 0) << base->err;
         ASSERT_EQ(base->records.size(), 1u);
         want = cJSON_Duplicate(get(base->records[0], "result"), 1);
     }
     ASSERT_TRUE(cJSON_IsObject(want));
     auto named = score("tiny-bert-qa", {"--text-field", "q", "--pair-field", "c"},
-                       "{\"id\": 0, \"q\": " + json_string(q) + ", \"c\": " + json_string(ctx) + "}\n");
+                       "{\"id\": 0, \"q\": " + fixtures::quote(q) + ", \"c\": " + fixtures::quote(ctx) + "}\n");
     ASSERT_EQ(named->status, 0) << named->err;
     ASSERT_EQ(named->records.size(), 1u);
     fixtures::expect_json_close(get(named->records[0], "result"), want, "named fields", 0);

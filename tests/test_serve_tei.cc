@@ -47,15 +47,6 @@ struct JsonDoc {
     ~JsonDoc() { cJSON_Delete(root); }
 };
 
-std::string quote(const std::string &s) {
-    cJSON *v = cJSON_CreateString(s.c_str());
-    char *p = cJSON_PrintUnformatted(v);
-    std::string out = p;
-    cJSON_free(p);
-    cJSON_Delete(v);
-    return out;
-}
-
 std::string ids_json(const std::vector<double> &ids) {
     std::string s = "[";
     for (size_t i = 0; i < ids.size(); i++) s += (i ? "," : "") + std::to_string((long)ids[i]);
@@ -140,7 +131,7 @@ TEST(ServeTei, EmbedPromptsDimensionsAndLeftTruncationAreSentenceTransformers) {
     int n = 0;
     const cJSON *t;
     cJSON_ArrayForEach(t, get(ref->root, "texts")) {
-        const std::string name = fixtures::str(t, "name"), text = quote(fixtures::str(t, "text"));
+        const std::string name = fixtures::str(t, "name"), text = fixtures::quote(fixtures::str(t, "text"));
         SCOPED_TRACE(name);
         std::string err;
         // The default prompt of config_sentence_transformers.json applies.
@@ -190,7 +181,7 @@ TEST(ServeTei, EmbedPromptsDimensionsAndLeftTruncationAreSentenceTransformers) {
     EXPECT_EQ(n, 4);
     // A batch mixing a text and token ids.
     const cJSON *first = cJSON_GetArrayItem(get(ref->root, "texts"), 0);
-    Response r = c.post(s.url("/embed"), "{\"inputs\": [" + quote(fixtures::str(first, "text")) + ", " +
+    Response r = c.post(s.url("/embed"), "{\"inputs\": [" + fixtures::quote(fixtures::str(first, "text")) + ", " +
                                              ids_json(nums(get(first, "ids_passage"))) + "]}");
     ASSERT_EQ(r.status, 200) << r.body;
     JsonDoc d(r.body);
@@ -248,7 +239,7 @@ TEST(ServeTei, OpenAIEmbeddingsAreTheEmbedVectorsInOpenAIsShape) {
     START(s, "--model", fixtures::model_dir("tiny-bert-prompts"), "--served-model-name", "my-model");
     Client c;
     const cJSON *t0 = cJSON_GetArrayItem(get(ref->root, "texts"), 0), *t1 = cJSON_GetArrayItem(get(ref->root, "texts"), 1);
-    const std::string a = quote(fixtures::str(t0, "text")), b = quote(fixtures::str(t1, "text"));
+    const std::string a = fixtures::quote(fixtures::str(t0, "text")), b = fixtures::quote(fixtures::str(t1, "text"));
     Response r = c.post(s.url("/v1/embeddings"), "{\"input\": [" + a + ", " + b + "], \"model\": \"x\", \"user\": \"u\"}");
     ASSERT_EQ(r.status, 200) << r.body;
     JsonDoc d(r.body);
@@ -339,12 +330,12 @@ TEST(ServeTei, RerankIsCrossEncoderPredictInItsOrder) {
     std::vector<std::string> text_list;
     const cJSON *t;
     cJSON_ArrayForEach(t, get(ref->root, "texts")) {
-        texts += (text_list.empty() ? "" : ",") + quote(t->valuestring);
+        texts += (text_list.empty() ? "" : ",") + fixtures::quote(t->valuestring);
         text_list.push_back(t->valuestring);
     }
     texts += "]";
     ASSERT_GE(text_list.size(), 5u);
-    const std::string query = quote(fixtures::str(ref->root, "query"));
+    const std::string query = fixtures::quote(fixtures::str(ref->root, "query"));
     const std::vector<double> want = nums(get(ref->root, "scores")), want_raw = nums(get(ref->root, "raw_scores")),
                               rank = nums(get(ref->root, "rank"));
     ASSERT_EQ(want.size(), text_list.size());
@@ -420,10 +411,10 @@ TEST(ServeTei, DecodeSimilarityEmbedSparseAndSageMaker) {
     const cJSON *texts = get(ref->root, "texts");
     std::string sentences = "[";
     for (int i = 1; i < cJSON_GetArraySize(texts); i++)
-        sentences += (i > 1 ? "," : "") + quote(fixtures::str(cJSON_GetArrayItem(texts, i), "text"));
+        sentences += (i > 1 ? "," : "") + fixtures::quote(fixtures::str(cJSON_GetArrayItem(texts, i), "text"));
     sentences += "]";
     Response r = c.post(s.url("/similarity"), "{\"inputs\": {\"source_sentence\": " +
-                                                  quote(fixtures::str(cJSON_GetArrayItem(texts, 0), "text")) +
+                                                  fixtures::quote(fixtures::str(cJSON_GetArrayItem(texts, 0), "text")) +
                                                   ", \"sentences\": " + sentences +
                                                   "}, \"parameters\": {\"truncate\": true}}");
     ASSERT_EQ(r.status, 200) << r.body;
@@ -546,7 +537,7 @@ TEST(ServeTei, BadPromptSettingsExitWithTwo) {
     const cJSON *t = cJSON_GetArrayItem(get(ref->root, "texts"), 0);
     Client cl;
     std::string err;
-    auto v = embed_one(cl, d, "{\"inputs\": " + quote(fixtures::str(t, "text")) + "}", &err);
+    auto v = embed_one(cl, d, "{\"inputs\": " + fixtures::quote(fixtures::str(t, "text")) + "}", &err);
     EXPECT_EQ(same_embedding(v, nums(get(t, "embedding_passage")), true), "") << err;
     EXPECT_EQ(d.stop(), 0);
 }
@@ -601,7 +592,7 @@ TEST(ServeTei, EmbedAllIsTransformersLastHiddenState) {
         if (!fixtures::has(cs, "hidden") || !cJSON_IsNull(get(cs, "text_pair")) || cases.size() >= 6) continue;
         const std::string text = fixtures::str(cs, "text");
         if (text.find('\0') != std::string::npos || text.find_first_not_of(" ") == std::string::npos) continue;
-        batch += (cases.empty() ? "" : ",") + quote(text);
+        batch += (cases.empty() ? "" : ",") + fixtures::quote(text);
         cases.push_back(cs);
     }
     batch += "]";

@@ -1,6 +1,7 @@
 /* score_options.c: parse the command line of `encore score`. */
 #include "score_options.h"
 
+#include "device_option.h"
 #include "parse_number.h"
 #include "weights_option.h"
 
@@ -175,10 +176,7 @@ int score_parse_args(int argc, char **argv, score_options *o) {
             else if (strcmp(v, "cls") == 0) o->pooling = ENCORE_POOLING_CLS;
             else return bad(a, v, "mean or cls");
         } else if (strcmp(a, "--device") == 0) {
-            if (strcmp(v, "cpu") == 0) o->device = ENCORE_DEVICE_CPU;
-            else if (strcmp(v, "cuda") == 0) o->device = ENCORE_DEVICE_CUDA;
-            else if (strcmp(v, "auto") == 0) o->device = ENCORE_DEVICE_AUTO;
-            else return bad(a, v, "cpu, cuda or auto");
+            if (encore_device_parse(v, &o->device) != 0) return bad(a, v, "cpu, cuda or auto");
         } else if (strcmp(a, "--batch-tokens") == 0) {
             if (!tools_parse_long(v, 1, 1 << 24, &n)) return bad(a, v, "a positive number");
             o->batch_tokens = (int)n;

@@ -5,6 +5,7 @@
  * per input, in input order: json.dumps of what the pipeline returns. */
 #include "tasks.h"
 
+#include "device_option.h"
 #include "encore.h"
 #include "json_out.h"
 #include "parse_number.h"
@@ -134,10 +135,7 @@ static int parse(int argc, char **argv, task_options *o, int *first) {
             }
             o->threads = (int)v;
         } else if (strcmp(a, "--device") == 0) {
-            if (strcmp(next, "cpu") == 0) o->device = ENCORE_DEVICE_CPU;
-            else if (strcmp(next, "cuda") == 0) o->device = ENCORE_DEVICE_CUDA;
-            else if (strcmp(next, "auto") == 0) o->device = ENCORE_DEVICE_AUTO;
-            else {
+            if (encore_device_parse(next, &o->device) != 0) {
                 fprintf(stderr, "encore: --device takes cpu, cuda or auto, not '%s'\n", next);
                 return 0;
             }

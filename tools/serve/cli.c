@@ -3,6 +3,7 @@
 #include "serve.h"
 #include "server.h"
 
+#include "device_option.h"
 #include "parse_number.h"
 #include "read_file.h"
 #include "weights_option.h"
@@ -114,10 +115,7 @@ static int parse_args(int argc, char **argv, serve_config *c) {
             else if (strcmp(a, "--served-model-name") == 0) c->served_model_name = v;
             else if (strcmp(a, "--host") == 0) c->host = v;
             else if (strcmp(a, "--device") == 0) {
-                if (strcmp(v, "cpu") == 0) c->device = ENCORE_DEVICE_CPU;
-                else if (strcmp(v, "cuda") == 0) c->device = ENCORE_DEVICE_CUDA;
-                else if (strcmp(v, "auto") == 0) c->device = ENCORE_DEVICE_AUTO;
-                else {
+                if (encore_device_parse(v, &c->device) != 0) {
                     fprintf(stderr, "encore serve: --device takes cpu, cuda or auto, not '%s'\n", v);
                     return -1;
                 }
