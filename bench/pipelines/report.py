@@ -43,13 +43,21 @@ def cpu():
     return f"{name} ({platform.machine()}, {os.cpu_count()} cores; {', '.join(isa)})"
 
 
+def ratio(x):
+    """A speed-up, bold where encore is ahead."""
+    return f"**{x:.2f}×**" if x > 1 else f"{x:.2f}×"
+
+
 def main():
     out_dir, command = sys.argv[1], sys.argv[2]
     runs = {}
     for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
         d = json.load(open(path, encoding="utf-8"))
         runs.setdefault((d["task"], d["threads"]), {}).setdefault(d["variant"], []).append(d)
-    lines = [SECTION, "", f"Command: `{command}`.", "",
+    lines = [SECTION, "", f"Command: `{command}`, where ENCORE_PY is a Python with the encore package "
+             "(`pip install ./python`), ENCORE_HF_PY one with torch and transformers 5 "
+             "(models/requirements-fixtures.txt) and ENCORE_QA_HF_PY one with transformers 4.57, the last with the "
+             "question-answering pipeline (models/requirements-qa.txt).", "",
              f"- Machine: {cpu()}; load average {open('/proc/loadavg').read().split()[0]} at the end of the run.",
              "- Models: the real all-MiniLM-L6-v2 encoder (6 layers, hidden 384, 30,522-token vocabulary) under "
              "each task's head, drawn at random with a fixed seed (bench/pipelines/make_models.py); the same "
@@ -62,7 +70,7 @@ def main():
              "| task | threads | encore p50 ms | transformers p50 ms | speed-up | encore inputs/s (batch) "
              "| transformers inputs/s | speed-up | same output |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    versions = {}
+    versions, hf_versions = {}, {}
     for (task, threads), sides in sorted(runs.items()):
         if "encore" not in sides or "transformers" not in sides:
             continue
@@ -73,11 +81,14 @@ def main():
         t_b = max(r["batch_result"]["inputs_per_s"] for r in t)
         eo, to = e[0]["outputs"], t[0]["outputs"]
         agree = sum(same(a, b) for a, b in zip(eo, to))
-        lines.append(f"| {task} | {threads} | {e_p50:.2f} | {t_p50:.2f} | **{t_p50 / e_p50:.2f}×** | {e_b:.1f} "
-                     f"| {t_b:.1f} | **{e_b / t_b:.2f}×** | {agree} / {min(len(eo), len(to))} |")
+        lines.append(f"| {task} | {threads} | {e_p50:.2f} | {t_p50:.2f} | {ratio(t_p50 / e_p50)} | {e_b:.1f} "
+                     f"| {t_b:.1f} | {ratio(e_b / t_b)} | {agree} / {min(len(eo), len(to))} |")
         versions.update(e[0]["versions"])
-        versions.update({k: v for k, v in t[0]["versions"].items() if k != "python"})
-    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".", ""]
+        hf_versions[task] = ", ".join(f"{k} {v}" for k, v in sorted(t[0]["versions"].items()) if k != "python")
+    common = max(set(hf_versions.values()), key=list(hf_versions.values()).count) if hf_versions else ""
+    others = [f"{task}: {v}" for task, v in sorted(hf_versions.items()) if v != common]
+    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) +
+              f"; the transformers side: {common}" + (f" ({'; '.join(others)})" if others else "") + ".", ""]
     text = "\n".join(lines)
     print(text)
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "RESULTS.md")
