@@ -465,10 +465,7 @@ encore_status cli_task_run(encore_session *session, cli_task task, const cli_tas
         tp.stride = p->stride;
         if (p->ignore_labels_given) {
             tp.ignore_labels = (const char *const *)p->ignore_labels;
-            tp.n_ignore_labels = p->n_ignore_labels;
-            /* "" leaves none out: a non-NULL list with no labels */
-            static const char *const none[1] = {NULL};
-            if (!tp.ignore_labels) tp.ignore_labels = none;
+            tp.n_ignore_labels = p->n_ignore_labels; /* "": a list of none, nothing left out */
         }
         encore_token_classify_result *r = NULL;
         st = encore_session_token_classify(session, text, tp, &r);

@@ -258,8 +258,7 @@ int encore_cli_task(int argc, char **argv, const char *default_model_dir) {
     }
     if (rc == 0 && first < argc) {
         for (int i = first; i < argc && rc < 2; i++) {
-            const int r = o.task == CLI_TASK_QA ? run_one(session, &o, argv[i], o.context)
-                                                : run_one(session, &o, argv[i], NULL);
+            const int r = run_one(session, &o, argv[i], o.context); /* context: qa's alone */
             rc = r > rc ? r : rc;
         }
     } else if (rc == 0) {
