@@ -99,9 +99,17 @@ TEST(ServeHostile, AnOverLongBatchIsRefusedBeforeItsItemsAreRead) {
     EXPECT_EQ(b.status, 422) << b.body << b.curl_error;
     // Measured in a release build: 0.19 s against 0.21 s, and 0.63 s when the
     // items were read one by one (ASan: minutes). Twice the baseline leaves
-    // room for a loaded machine; the fastest of three runs drops stalls.
-    EXPECT_LT(t_many, 2 * t_shape) << "refusing " << n << " items took " << t_many << " s, parsing them "
-                                         << t_shape << " s";
+    // room for a loaded machine; the fastest of three runs drops stalls. Under
+    // ASan, beside another test, refusing took 2.3x the baseline once (1.14
+    // s against 0.50 s), so there the bound is 5x: reading the items one by
+    // one still costs far more.
+#if defined(__SANITIZE_ADDRESS__)
+    const double bound = 5;
+#else
+    const double bound = 2;
+#endif
+    EXPECT_LT(t_many, bound * t_shape) << "refusing " << n << " items took " << t_many << " s, parsing them "
+                                             << t_shape << " s";
     // The same for /tokenize's and /predict's batches.
     r = c.post(s.url("/tokenize"), many);
     EXPECT_EQ(error_of(r), "batch size 2000000 > maximum allowed batch size 100000 (--max-client-batch-size)");
