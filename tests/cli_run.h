@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,40 @@ inline Result run(const std::vector<std::string> &args, const Options &o = {}) {
     int status = 0;
     waitpid(pid, &status, 0);
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// With this text on stdin, the test's stderr kept.
+inline Result run(const std::vector<std::string> &args, const std::string &input) {
+    Options o;
+    o.input = input;
+    return run(args, o);
+}
+
+// The lines of an output, each without its '\n' (a last line without one is
+// not a line: the commands end every line).
+inline std::vector<std::string> lines(const std::string &s) {
+    std::vector<std::string> out;
+    size_t start = 0, nl;
+    while ((nl = s.find('\n', start)) != std::string::npos) {
+        out.push_back(s.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return out;
+}
+
+// JSON text split into its layout (numbers replaced by '#') and its numbers:
+// a command's answer has the reference's layout (keys, labels, words) to
+// the letter, and numbers close to the reference's.
+inline const std::regex &number_pattern() {
+    static const std::regex number(R"(-?\d+(\.\d+)?([eE][-+]?\d+)?)");
+    return number;
+}
+inline std::string layout(const std::string &s) { return std::regex_replace(s, number_pattern(), "#"); }
+inline std::vector<double> numbers_in(const std::string &s) {
+    std::vector<double> out;
+    for (auto it = std::sregex_iterator(s.begin(), s.end(), number_pattern()); it != std::sregex_iterator(); ++it)
+        out.push_back(std::stod(it->str()));
+    return out;
 }
 
 }  // namespace cli

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -23,32 +24,10 @@ using fixtures::get;
 namespace {
 
 using Result = cli::Result;
-
-Result run(const std::vector<std::string> &args, const std::string &input = "") {
-    cli::Options o;
-    o.input = input;
-    return cli::run(args, o);
-}
-
-std::vector<std::string> lines(const std::string &s) {
-    std::vector<std::string> out;
-    size_t start = 0, nl;
-    while ((nl = s.find('\n', start)) != std::string::npos) {
-        out.push_back(s.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return out;
-}
-
-// Split JSON text into its layout (numbers replaced by '#') and its numbers.
-const std::regex kNumber(R"(-?\d+(\.\d+)?([eE][-+]?\d+)?)");
-std::string layout(const std::string &s) { return std::regex_replace(s, kNumber, "#"); }
-std::vector<double> numbers_in(const std::string &s) {
-    std::vector<double> out;
-    for (auto it = std::sregex_iterator(s.begin(), s.end(), kNumber); it != std::sregex_iterator(); ++it)
-        out.push_back(std::stod(it->str()));
-    return out;
-}
+using cli::layout;
+using cli::lines;
+using cli::numbers_in;
+using cli::run;
 
 // Scores: fp32 softmax/sigmoid of logits within 1e-4; see test_model.cc.
 constexpr double kScoreTol = 1e-5;
@@ -293,6 +272,60 @@ TEST(Cli, WeightsOptionReachesEveryCommand) {
     EXPECT_NE(said.find("fp32, bf16, int8 or int8-dynamic"), std::string::npos) << said;
     for (const char *cmd : {"bench", "score", "serve"})
         EXPECT_EQ(cli::run({cmd, "--weights", "int4", "--model", model}, quiet).status, 2) << cmd;
+}
+
+// The options every model command takes (--model, --device, --threads,
+// --weights, --no-truncation, --quiet) are read by one parser: each command
+// refuses the same bad values with the same words and exit status 2, and
+// --device reaches classify, embed and eval as it reaches the others.
+TEST(Cli, ModelOptionsAreReadAlikeByEveryCommand) {
+    const std::string model = fixtures::model_dir("tiny-bert-sst");
+    const std::string err = testing::TempDir() + "model_options_err.txt";
+    cli::Options quiet;
+    quiet.stderr_path = err;
+    const auto said = [&] {
+        std::ifstream in(err);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    const std::vector<std::vector<std::string>> commands = {
+        {"classify"},  {"embed"}, {"eval", "--tsv", "-"}, {"fill-mask"}, {"zero-shot", "--labels", "a,b"},
+        {"ner"},       {"qa", "--context", "c"},          {"score", "--input", "-", "--output", "-"}};
+    const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+        {{"--threads", "0"}, "--threads takes a number from 1 to 4096, not '0'"},
+        {{"--threads", "4097"}, "--threads takes a number from 1 to 4096, not '4097'"},
+        {{"--device", "tpu"}, "--device takes cpu, cuda or auto, not 'tpu'"},
+        {{"--weights", "int4"}, "--weights takes fp32, bf16, int8 or int8-dynamic, not 'int4'"},
+        {{"--model"}, "--model needs a value"}};
+    for (const auto &cmd : commands)
+        for (const auto &[opts, words] : bad) {
+            std::vector<std::string> args = cmd;
+            if (opts[0] != "--model") args.insert(args.end(), {"--model", model});
+            args.insert(args.end(), opts.begin(), opts.end());
+            EXPECT_EQ(cli::run(args, quiet).status, 2) << cmd[0] << " " << opts[0];
+            EXPECT_NE(said().find(words), std::string::npos) << cmd[0] << ": " << said();
+        }
+    // qa cuts long contexts into windows: it has no --no-truncation.
+    EXPECT_EQ(cli::run({"qa", "--model", model, "--context", "c", "--no-truncation", "q"}, quiet).status, 2);
+    EXPECT_NE(said().find("unknown option --no-truncation for qa"), std::string::npos) << said();
+    // --device cuda on classify and embed: without a usable GPU the session
+    // runs on the CPU and logs why, once, and the answer is the CPU's; on a
+    // GPU the answer is the GPU's.
+    const std::string text = "This movie was a wonderful, heartfelt delight.";
+    for (const char *cmd : {"classify", "embed"}) {
+        const Result cpu = run({cmd, "--model", model, "--quiet", "--", text});
+        ASSERT_EQ(cpu.status, 0) << cmd;
+        const Result cuda = cli::run({cmd, "--model", model, "--device", "cuda", "--threads", "1", "--", text}, quiet);
+        const std::string log = said();
+        ASSERT_EQ(cuda.status, 0) << cmd << ": " << log;
+        if (log.find("no usable CUDA device") != std::string::npos) {
+            EXPECT_EQ(cuda.out, cpu.out) << cmd << ": the CPU fallback is the CPU path";
+            EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+        } else {
+            // On a GPU: a CUDA session computes in fp16 by default.
+            EXPECT_EQ(layout(cuda.out), layout(cpu.out)) << cmd;
+            EXPECT_CLOSE(numbers_in(cuda.out), numbers_in(cpu.out), 1e-2, 0) << cmd;
+        }
+    }
 }
 
 TEST(Cli, UsageErrorsExitWithTwo) {

@@ -17,35 +17,12 @@
 namespace {
 
 using fixtures::get;
+using cli::layout;
+using cli::lines;
+using cli::numbers_in;
+using cli::run;
 
-cli::Result run(const std::vector<std::string> &args, const std::string &input = "") {
-    cli::Options o;
-    o.input = input;
-    return cli::run(args, o);
-}
-
-std::vector<std::string> lines(const std::string &s) {
-    std::vector<std::string> out;
-    size_t start = 0, nl;
-    while ((nl = s.find('\n', start)) != std::string::npos) {
-        out.push_back(s.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return out;
-}
-
-// JSON text split into its layout (numbers replaced by '#') and its numbers:
-// the layout (keys, labels, words) must be the same, the numbers close
-// (start, end and index are integers, so close is equal).
-const std::regex kNumber(R"(-?\d+(\.\d+)?([eE][-+]?\d+)?)");
-std::string layout(const std::string &s) { return std::regex_replace(s, kNumber, "#"); }
-std::vector<double> numbers_in(const std::string &s) {
-    std::vector<double> out;
-    for (auto it = std::sregex_iterator(s.begin(), s.end(), kNumber); it != std::sregex_iterator(); ++it)
-        out.push_back(std::stod(it->str()));
-    return out;
-}
-
+// (start, end and index are integers: close is equal.)
 // Scores: the same tolerance as test_ner, for the same reasons.
 constexpr double kScoreTol = 1e-5;
 

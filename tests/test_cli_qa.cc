@@ -18,21 +18,10 @@ using fixtures::get;
 
 namespace {
 
-cli::Result run(const std::vector<std::string> &args, const std::string &input = "") {
-    cli::Options o;
-    o.input = input;
-    return cli::run(args, o);
-}
-
-// JSON text as its layout (numbers replaced by '#') and its numbers.
-const std::regex kNumber(R"(-?\d+(\.\d+)?([eE][-+]?\d+)?)");
-std::string layout(const std::string &s) { return std::regex_replace(s, kNumber, "#"); }
-std::vector<double> numbers_in(const std::string &s) {
-    std::vector<double> out;
-    for (auto it = std::sregex_iterator(s.begin(), s.end(), kNumber); it != std::sregex_iterator(); ++it)
-        out.push_back(std::stod(it->str()));
-    return out;
-}
+using cli::layout;
+using cli::lines;
+using cli::numbers_in;
+using cli::run;
 
 // Scores within test_qa's 1e-5 (see there); offsets are integers, and
 // integers within 1e-5 are equal.
@@ -62,16 +51,6 @@ void expect_same_json(const cJSON *got, const cJSON *want, const std::string &wh
     } else if (cJSON_IsString(want)) {
         EXPECT_STREQ(got->valuestring, want->valuestring) << what;
     }
-}
-
-std::vector<std::string> lines(const std::string &s) {
-    std::vector<std::string> out;
-    size_t start = 0, nl;
-    while ((nl = s.find('\n', start)) != std::string::npos) {
-        out.push_back(s.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return out;
 }
 
 class CliQa : public ::testing::TestWithParam<const char *> {};

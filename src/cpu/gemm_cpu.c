@@ -54,7 +54,8 @@
  * one text 20-27 % faster on DistilBERT's shape and the default model
  * (AVX-512, Zen 5; 9 % on the AVX2 tile) and batch 64 at one thread 12 %;
  * 48 to 128 lines measured alike (bench/RESULTS.md). A prefetch never
- * faults, so the last ones may point past the panels. */
+ * faults, so the last ones may point past the panels. (-DPREFETCH_LINES=0
+ * builds without, for comparisons.) */
 #ifndef PREFETCH_LINES
 #define PREFETCH_LINES 64
 #endif
@@ -238,7 +239,7 @@ tile_avx2(const int mr, const int wt, int kc, const float *a, const void *b, flo
     const int elem = wt == WT_F32 ? 4 : wt == WT_BF16 ? 2 : 1;   /* bytes per weight */
     const int line_steps = 64 / (ENCORE_PANEL * elem);            /* k steps per cache line */
     for (int k = 0; k < kc; k++) {
-        if (k % line_steps == 0)
+        if (PREFETCH_LINES > 0 && k % line_steps == 0)
             _mm_prefetch((const char *)b + ((size_t)k * ENCORE_PANEL * elem + PREFETCH_LINES * 64), _MM_HINT_T0);
         const __m256 b0 = load8(b, wt, (size_t)k * ENCORE_PANEL);
         const __m256 b1 = load8(b, wt, (size_t)k * ENCORE_PANEL + 8);
@@ -332,7 +333,7 @@ tile_avx512(const int mr, const int np, const int wt, int kc, const float *a, co
     const int elem = wt == WT_F32 ? 4 : wt == WT_BF16 ? 2 : 1;   /* bytes per weight */
     const int line_steps = 64 / (ENCORE_PANEL * elem);            /* k steps per cache line */
     for (int k = 0; k < kc; k++) {
-        if (k % line_steps == 0) {
+        if (PREFETCH_LINES > 0 && k % line_steps == 0) {
             _mm_prefetch((const char *)b0 + ((size_t)k * ENCORE_PANEL * elem + PREFETCH_LINES * 64), _MM_HINT_T0);
             if (np > 1)
                 _mm_prefetch((const char *)b1 + ((size_t)k * ENCORE_PANEL * elem + PREFETCH_LINES * 64), _MM_HINT_T0);

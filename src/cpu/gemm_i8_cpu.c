@@ -34,8 +34,11 @@
  * (2 KB; one line is one k group step): as in gemm_cpu.c, a short text
  * streams the weights from memory once, panel after panel. It made one
  * text 10-25 % faster on DistilBERT's shape (AVX-512 VNNI, Zen 5); 24 to
- * 48 lines measured alike. A prefetch never faults. */
-#define PREFETCH_LINES 32
+ * 48 lines measured alike. A prefetch never faults. (-DPREFETCH_LINES_I8=0
+ * builds without, for comparisons.) */
+#ifndef PREFETCH_LINES_I8
+#define PREFETCH_LINES_I8 32
+#endif
 
 /* c of a tile: (rows, TILE_LD) int32 sums, two panels wide. */
 #define TILE_LD (2 * ENCORE_PANEL)
@@ -293,8 +296,11 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
     ROWS14(T_INIT)
 #undef T_INIT
     for (int g = 0; g < kg; g++) {
-        _mm_prefetch((const char *)(b0 + (size_t)g * ENCORE_PANEL) + PREFETCH_LINES * 64, _MM_HINT_T0);
-        if (np > 1) _mm_prefetch((const char *)(b1 + (size_t)g * ENCORE_PANEL) + PREFETCH_LINES * 64, _MM_HINT_T0);
+        if (PREFETCH_LINES_I8 > 0) {
+            _mm_prefetch((const char *)(b0 + (size_t)g * ENCORE_PANEL) + PREFETCH_LINES_I8 * 64, _MM_HINT_T0);
+            if (np > 1)
+                _mm_prefetch((const char *)(b1 + (size_t)g * ENCORE_PANEL) + PREFETCH_LINES_I8 * 64, _MM_HINT_T0);
+        }
         const __m512i p0 = _mm512_loadu_si512((const void *)(b0 + (size_t)g * ENCORE_PANEL));
         const __m512i p1 = np > 1 ? _mm512_loadu_si512((const void *)(b1 + (size_t)g * ENCORE_PANEL)) : p0;
 #define T_STEP(r)                                                                                            \
@@ -327,7 +333,8 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
     (void)b1;                                                                                                \
     ROWS6(T_INIT)                                                                                            \
     for (int g = 0; g < kg; g++) {                                                                           \
-        _mm_prefetch((const char *)(b0 + (size_t)g * ENCORE_PANEL) + PREFETCH_LINES * 64, _MM_HINT_T0);         \
+        if (PREFETCH_LINES_I8 > 0)                                                                           \
+            _mm_prefetch((const char *)(b0 + (size_t)g * ENCORE_PANEL) + PREFETCH_LINES_I8 * 64, _MM_HINT_T0);  \
         const __m256i q0 = _mm256_loadu_si256((const __m256i *)(b0 + (size_t)g * ENCORE_PANEL));            \
         const __m256i q1 = _mm256_loadu_si256((const __m256i *)(b0 + (size_t)g * ENCORE_PANEL + 8));        \
         ROWS6(DOT)                                                                                           \

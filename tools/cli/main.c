@@ -10,6 +10,7 @@
  * Texts come from the arguments, or one per line on stdin. Output is one JSON
  * line per text, in input order. */
 #include "encore.h"
+#include "model_options.h"
 #include "weights_option.h"
 #include "eval.h"
 #include "json_out.h"
@@ -29,19 +30,15 @@
 
 typedef struct options {
     const char *command;
-    const char *model_dir;
+    tools_model_options model; /* --model, --device, --threads, --weights, --no-truncation, --quiet */
     const char *pair;        /* --pair TEXT: second text for every argument text */
     int tsv;                 /* stdin lines are text<TAB>pair */
     eval_options eval;
     int top_k;               /* labels per text; -1 = all */
     int top_k_given;         /* --top-k was on the command line */
-    int truncate;
-    int threads;
     int batch;               /* texts per call */
     encore_pooling pooling;
     int normalize;
-    int quiet;
-    encore_weights weights;  /* --weights */
 } options;
 
 static void usage(FILE *f) {
@@ -94,6 +91,8 @@ static void usage(FILE *f) {
             "                     (embed: longer than max_seq_length in sentence_bert_config.json)\n"
             "  --pooling mean|cls embedding pooling (default: the directory's 1_Pooling/config.json, else mean)\n"
             "  --normalize        L2-normalise embeddings\n"
+            "  --device D         cpu (default), cuda, or auto (cuda where a usable GPU is, else the\n"
+            "                     CPU); without a usable GPU, cuda runs on the CPU and logs why\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --batch N          texts per forward pass (default 32)\n"
             ENCORE_WEIGHTS_OPTION_HELP
@@ -112,8 +111,8 @@ static int parse_count(const char *s, int *out) {
 
 static int parse_args(int argc, char **argv, options *o, int *first_text) {
     memset(o, 0, sizeof *o);
+    tools_model_options_init(&o->model);
     o->top_k = 1;
-    o->truncate = 1;
     o->batch = 32;
     o->eval.text_column = "sentence";
     o->eval.label_column = "label";
@@ -129,26 +128,24 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
             break;
         }
         if (strncmp(a, "--", 2) != 0) break;
-        int takes_value = strcmp(a, "--model") == 0 || strcmp(a, "--top-k") == 0 || strcmp(a, "--pair") == 0 ||
-                          strcmp(a, "--pooling") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--batch") == 0 ||
-                          strcmp(a, "--text-column") == 0 || strcmp(a, "--label-column") == 0 ||
-                          strcmp(a, "--weights") == 0 || (is_eval && strcmp(a, "--tsv") == 0);
+        const int m = tools_model_option(&o->model, 0, a, next, "encore");
+        if (m < 0) return 0;
+        if (m > 0) {
+            i += m - 1;
+            continue;
+        }
+        int takes_value = strcmp(a, "--top-k") == 0 || strcmp(a, "--pair") == 0 || strcmp(a, "--pooling") == 0 ||
+                          strcmp(a, "--batch") == 0 || strcmp(a, "--text-column") == 0 ||
+                          strcmp(a, "--label-column") == 0 || (is_eval && strcmp(a, "--tsv") == 0);
         if (takes_value && !next) {
             fprintf(stderr, "encore: %s needs a value\n", a);
             return 0;
         }
-        if (strcmp(a, "--model") == 0) o->model_dir = next;
-        else if (is_eval && strcmp(a, "--tsv") == 0) o->eval.path = next;
+        if (is_eval && strcmp(a, "--tsv") == 0) o->eval.path = next;
         else if (strcmp(a, "--text-column") == 0) o->eval.text_column = next;
         else if (strcmp(a, "--label-column") == 0) o->eval.label_column = next;
         else if (strcmp(a, "--progress") == 0) o->eval.progress = 1;
         else if (strcmp(a, "--pair") == 0) o->pair = next;
-        else if (strcmp(a, "--weights") == 0) {
-            if (encore_weights_parse(next, &o->weights) != 0) {
-                fprintf(stderr, "encore: --weights takes fp32, bf16, int8 or int8-dynamic, not '%s'\n", next);
-                return 0;
-            }
-        }
         else if (strcmp(a, "--top-k") == 0) {
             o->top_k_given = 1;
             if (strcmp(next, "all") == 0) o->top_k = -1;
@@ -163,20 +160,13 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
                 fprintf(stderr, "encore: --pooling takes mean or cls, not '%s'\n", next);
                 return 0;
             }
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!parse_count(next, &o->threads)) {
-                fprintf(stderr, "encore: --threads takes a positive number\n");
-                return 0;
-            }
         } else if (strcmp(a, "--batch") == 0) {
             if (!parse_count(next, &o->batch)) {
                 fprintf(stderr, "encore: --batch takes a positive number\n");
                 return 0;
             }
         } else if (strcmp(a, "--tsv") == 0) o->tsv = 1;
-        else if (strcmp(a, "--no-truncation") == 0) o->truncate = 0;
         else if (strcmp(a, "--normalize") == 0) o->normalize = 1;
-        else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
         else if (strcmp(a, "--help") == 0) return 0;
         else {
             fprintf(stderr, "encore: unknown option %s\n", a);
@@ -311,7 +301,7 @@ static int run_tokenize(const encore_model *model, const options *o, const input
     for (int i = 0; i < l->n; i++) {
         encore_encoding *enc = NULL;
         encore_status st =
-            encore_model_tokenize_for_task(model, l->items[i], encore_model_task(model), o->truncate, &enc);
+            encore_model_tokenize_for_task(model, l->items[i], encore_model_task(model), o->model.truncate, &enc);
         if (st == ENCORE_STATUS_OK) print_encoding(model, enc);
         else {
             print_error(st, encore_last_error());
@@ -384,10 +374,6 @@ static int run_models(void) {
     return present ? 0 : 1;
 }
 
-static void quiet_log(encore_log_level level, const char *message, void *user_data) {
-    (void)level, (void)message, (void)user_data;
-}
-
 int main(int argc, char **argv) {
     options o;
     int first_text = argc;
@@ -421,13 +407,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "encore: eval needs --tsv FILE\n");
         return 2;
     }
-    if (!o.model_dir) o.model_dir = strcmp(o.command, "embed") == 0 ? default_embed_model_dir() : default_model_dir();
-    if (o.quiet) encore_log_set(quiet_log, NULL);
+    if (!o.model.model_dir)
+        o.model.model_dir = strcmp(o.command, "embed") == 0 ? default_embed_model_dir() : default_model_dir();
+    tools_model_options_apply_quiet(&o.model);
 
     encore_model *model = NULL;
-    encore_model_params mp = encore_model_default_params();
-    mp.weights = o.weights;
-    if (encore_model_load(o.model_dir, mp, &model) != ENCORE_STATUS_OK) {
+    if (encore_model_load(o.model.model_dir, tools_model_params(&o.model), &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore: %s\n", encore_last_error());
         return 2;
     }
@@ -439,12 +424,9 @@ int main(int argc, char **argv) {
     }
 
     if (strcmp(o.command, "eval") == 0) {
-        encore_session_params sp = encore_session_default_params();
-        sp.n_threads = o.threads;
-        sp.truncate = o.truncate;
         encore_session *session = NULL;
         int rc = 2;
-        if (encore_session_create(model, sp, &session) == ENCORE_STATUS_OK) {
+        if (encore_session_create(model, tools_session_params(&o.model), &session) == ENCORE_STATUS_OK) {
             o.eval.batch = o.batch;
             rc = encore_cli_eval(model, session, &o.eval);
         } else {
@@ -469,11 +451,8 @@ int main(int argc, char **argv) {
     if (strcmp(o.command, "tokenize") == 0) {
         failed = run_tokenize(model, &o, &inputs);
     } else {
-        encore_session_params sp = encore_session_default_params();
-        sp.n_threads = o.threads;
-        sp.truncate = o.truncate;
         encore_session *session = NULL;
-        if (encore_session_create(model, sp, &session) != ENCORE_STATUS_OK) {
+        if (encore_session_create(model, tools_session_params(&o.model), &session) != ENCORE_STATUS_OK) {
             fprintf(stderr, "encore: %s\n", encore_last_error());
             encore_model_free(model);
             return 2;

@@ -1,7 +1,7 @@
 /* score_options.c: parse the command line of `encore score`. */
 #include "score_options.h"
 
-#include "device_option.h"
+#include "model_options.h"
 #include "parse_number.h"
 #include "weights_option.h"
 
@@ -91,9 +91,9 @@ void score_usage(FILE *f) {
 }
 
 static const char *takes_value[] = {
-    "--model",  "--input",   "--output",  "--input-format", "--format",     "--text-field", "--pair-field",
-    "--id-field", "--top-k", "--pooling", "--device",       "--batch-tokens", "--window",   "--threads",
-    "--tokenizer-threads", "--progress", "--task", "--checkpoint", "--checkpoint-every", "--max-record-bytes", "--weights", NULL};
+    "--input",     "--output",       "--input-format", "--format",            "--text-field", "--pair-field",
+    "--id-field",  "--top-k",        "--pooling",      "--batch-tokens",      "--window",     "--tokenizer-threads",
+    "--progress",  "--task",         "--checkpoint",   "--checkpoint-every",  "--max-record-bytes", NULL};
 
 static int needs_value(const char *a) {
     for (int i = 0; takes_value[i]; i++)
@@ -108,13 +108,13 @@ static int bad(const char *opt, const char *value, const char *want) {
 
 int score_parse_args(int argc, char **argv, score_options *o) {
     memset(o, 0, sizeof *o);
+    tools_model_options m;
+    tools_model_options_init(&m);
     const char *env = getenv("ENCORE_MODEL");
-    o->model_dir = env && *env ? env : ENCORE_DEFAULT_MODEL_DIR;
+    m.model_dir = env && *env ? env : ENCORE_DEFAULT_MODEL_DIR;
     o->text_field = "text";
     o->id_field = "id";
     o->top_k = 1;
-    o->truncate = 1;
-    o->device = ENCORE_DEVICE_CPU;
     o->batch_tokens = 8192;
     o->window = 4096;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -131,6 +131,12 @@ int score_parse_args(int argc, char **argv, score_options *o) {
             i += t - 1;
             continue;
         }
+        const int mt = tools_model_option(&m, 0, a, i + 1 < argc ? argv[i + 1] : NULL, "encore score");
+        if (mt < 0) return 0;
+        if (mt > 0) {
+            i += mt - 1;
+            continue;
+        }
         const int has_value = needs_value(a);
         const char *v = has_value && i + 1 < argc ? argv[i + 1] : NULL;
         if (has_value && !v) {
@@ -138,8 +144,7 @@ int score_parse_args(int argc, char **argv, score_options *o) {
             return 0;
         }
         long n = 0;
-        if (strcmp(a, "--model") == 0) o->model_dir = v;
-        else if (strcmp(a, "--input") == 0) o->input_path = v;
+        if (strcmp(a, "--input") == 0) o->input_path = v;
         else if (strcmp(a, "--output") == 0) o->output_path = v;
         else if (strcmp(a, "--checkpoint") == 0) o->checkpoint_path = v;
         else if (strcmp(a, "--text-field") == 0) {
@@ -175,19 +180,12 @@ int score_parse_args(int argc, char **argv, score_options *o) {
             if (strcmp(v, "mean") == 0) o->pooling = ENCORE_POOLING_MEAN;
             else if (strcmp(v, "cls") == 0) o->pooling = ENCORE_POOLING_CLS;
             else return bad(a, v, "mean or cls");
-        } else if (strcmp(a, "--device") == 0) {
-            if (encore_device_parse(v, &o->device) != 0) return bad(a, v, "cpu, cuda or auto");
         } else if (strcmp(a, "--batch-tokens") == 0) {
             if (!tools_parse_long(v, 1, 1 << 24, &n)) return bad(a, v, "a positive number");
             o->batch_tokens = (int)n;
         } else if (strcmp(a, "--window") == 0) {
             if (!tools_parse_long(v, 1, 1 << 20, &n)) return bad(a, v, "a positive number");
             o->window = (int)n;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!tools_parse_long(v, 1, 4096, &n)) return bad(a, v, "a positive number");
-            o->threads = (int)n;
-        } else if (strcmp(a, "--weights") == 0) {
-            if (encore_weights_parse(v, &o->weights) != 0) return bad(a, v, "fp32, bf16, int8 or int8-dynamic");
         } else if (strcmp(a, "--tokenizer-threads") == 0) {
             if (!tools_parse_long(v, 1, 256, &n)) return bad(a, v, "a number from 1 to 256");
             o->tokenizer_threads = (int)n;
@@ -203,16 +201,20 @@ int score_parse_args(int argc, char **argv, score_options *o) {
             else if (strcmp(v, "none") == 0) o->progress = SCORE_PROGRESS_NONE;
             else return bad(a, v, "auto, human, json or none");
         } else if (strcmp(a, "--normalize") == 0) o->normalize = 1;
-        else if (strcmp(a, "--no-truncation") == 0) o->truncate = 0;
         else if (strcmp(a, "--resume") == 0) o->resume = 1;
         else if (strcmp(a, "--strict") == 0) o->strict = 1;
-        else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
         else {
             fprintf(stderr, "encore score: unknown option '%s'\n", a);
             return 0;
         }
         if (has_value) i++;
     }
+    o->model_dir = m.model_dir;
+    o->device = m.device;
+    o->weights = m.weights;
+    o->threads = m.threads;
+    o->truncate = m.truncate;
+    o->quiet = m.quiet;
     if (!o->input_path || !o->output_path) {
         fprintf(stderr, "encore score: --input and --output are required\n");
         return 0;

@@ -5,9 +5,9 @@
  * per input, in input order: json.dumps of what the pipeline returns. */
 #include "tasks.h"
 
-#include "device_option.h"
 #include "encore.h"
 #include "json_out.h"
+#include "model_options.h"
 #include "parse_number.h"
 #include "task.h"
 #include "weights_option.h"
@@ -20,14 +20,9 @@
 
 typedef struct task_options {
     cli_task task;
-    const char *model_dir;
-    const char *context; /* qa --context */
+    tools_model_options model; /* qa takes no --no-truncation: it cuts contexts into windows */
+    const char *context;       /* qa --context */
     cli_task_params params;
-    int truncate;
-    int threads;
-    int quiet;
-    encore_device device;
-    encore_weights weights;
 } task_options;
 
 static void usage(FILE *f, cli_task task) {
@@ -112,41 +107,27 @@ static int parse(int argc, char **argv, task_options *o, int *first) {
             i += t - 1;
             continue;
         }
-        const int takes_value = strcmp(a, "--model") == 0 || strcmp(a, "--threads") == 0 ||
-                                strcmp(a, "--device") == 0 || strcmp(a, "--weights") == 0 ||
-                                strcmp(a, "--top-k") == 0 || (o->task == CLI_TASK_QA && strcmp(a, "--context") == 0);
+        const int m =
+            tools_model_option(&o->model, o->task == CLI_TASK_QA ? TOOLS_MODEL_OPT_TRUNCATION : 0, a, next, "encore");
+        if (m < 0) return 0;
+        if (m > 0) {
+            i += m - 1;
+            continue;
+        }
+        const int takes_value = strcmp(a, "--top-k") == 0 || (o->task == CLI_TASK_QA && strcmp(a, "--context") == 0);
         if (takes_value && !next) {
             fprintf(stderr, "encore: %s needs a value\n", a);
             return 0;
         }
         long v;
-        if (strcmp(a, "--model") == 0) o->model_dir = next;
-        else if (o->task == CLI_TASK_QA && strcmp(a, "--context") == 0) o->context = next;
+        if (o->task == CLI_TASK_QA && strcmp(a, "--context") == 0) o->context = next;
         else if (strcmp(a, "--top-k") == 0 && (o->task == CLI_TASK_FILL_MASK || o->task == CLI_TASK_QA)) {
             if (!tools_parse_long(next, 1, INT_MAX, &v)) {
                 fprintf(stderr, "encore: --top-k takes a positive number, not '%s'\n", next);
                 return 0;
             }
             o->params.top_k = (int)v;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!tools_parse_long(next, 1, INT_MAX, &v)) {
-                fprintf(stderr, "encore: --threads takes a positive number, not '%s'\n", next);
-                return 0;
-            }
-            o->threads = (int)v;
-        } else if (strcmp(a, "--device") == 0) {
-            if (encore_device_parse(next, &o->device) != 0) {
-                fprintf(stderr, "encore: --device takes cpu, cuda or auto, not '%s'\n", next);
-                return 0;
-            }
-        } else if (strcmp(a, "--weights") == 0) {
-            if (encore_weights_parse(next, &o->weights) != 0) {
-                fprintf(stderr, "encore: --weights takes fp32, bf16, int8 or int8-dynamic, not '%s'\n", next);
-                return 0;
-            }
-        } else if (o->task != CLI_TASK_QA && strcmp(a, "--no-truncation") == 0) o->truncate = 0;
-        else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
-        else {
+        } else {
             fprintf(stderr, "encore: unknown option %s for %s\n", a, cli_task_name(o->task));
             return 0;
         }
@@ -203,10 +184,6 @@ static int run_line(encore_session *s, const task_options *o, const char *line) 
     return o->context ? run_one(s, o, line, o->context) : run_json_line(s, o, line);
 }
 
-static void quiet_log(encore_log_level level, const char *message, void *user_data) {
-    (void)level, (void)message, (void)user_data;
-}
-
 int encore_cli_task(int argc, char **argv, const char *default_model_dir) {
     task_options o;
     memset(&o, 0, sizeof o);
@@ -215,8 +192,7 @@ int encore_cli_task(int argc, char **argv, const char *default_model_dir) {
         return 2;
     }
     cli_task_params_init(&o.params);
-    o.truncate = 1;
-    o.device = ENCORE_DEVICE_CPU;
+    tools_model_options_init(&o.model);
     int first = argc;
     const int parsed = parse(argc, argv, &o, &first);
     if (parsed <= 0 || !cli_task_check_params(&o.params, o.task, "encore")) {
@@ -229,29 +205,23 @@ int encore_cli_task(int argc, char **argv, const char *default_model_dir) {
         cli_task_params_free(&o.params);
         return 2;
     }
-    if (!o.model_dir) {
+    if (!o.model.model_dir) {
         const char *env = getenv("ENCORE_MODEL");
-        o.model_dir = env && *env ? env : default_model_dir;
+        o.model.model_dir = env && *env ? env : default_model_dir;
     }
-    if (o.quiet) encore_log_set(quiet_log, NULL);
+    tools_model_options_apply_quiet(&o.model);
     encore_model *model = NULL;
     encore_session *session = NULL;
-    encore_model_params mp = encore_model_default_params();
-    mp.weights = o.weights;
     char err[1024];
     int rc = 0;
-    if (encore_model_load(o.model_dir, mp, &model) != ENCORE_STATUS_OK) {
+    if (encore_model_load(o.model.model_dir, tools_model_params(&o.model), &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore: %s\n", encore_last_error());
         rc = 2;
-    } else if (!cli_task_check_model(o.task, model, o.model_dir, err, sizeof err)) {
+    } else if (!cli_task_check_model(o.task, model, o.model.model_dir, err, sizeof err)) {
         fprintf(stderr, "encore: %s (--model DIR)\n", err);
         rc = 2;
     } else {
-        encore_session_params sp = encore_session_default_params();
-        sp.n_threads = o.threads;
-        sp.truncate = o.truncate;
-        sp.device = o.device;
-        if (encore_session_create(model, sp, &session) != ENCORE_STATUS_OK) {
+        if (encore_session_create(model, tools_session_params(&o.model), &session) != ENCORE_STATUS_OK) {
             fprintf(stderr, "encore: %s\n", encore_last_error());
             rc = 2;
         }
