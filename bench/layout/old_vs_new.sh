@@ -5,7 +5,8 @@
 # rounds per case.
 #   bench/layout/old_vs_new.sh OLD_ENCORE NEW_ENCORE [MODEL] [ROUNDS]
 # Environment: NEW_ISA (ENCORE_CPU_ISA for the new binary only, e.g. avx2 to
-# compare like with like against a binary that has no AVX-512 path).
+# compare like with like against a binary that has no AVX-512 path), WEIGHTS
+# (--weights for both, default fp32), SECONDS_PER_CELL (default 3).
 set -euo pipefail
 old=$1 new=$2
 model=${3:-build/models/encore-sst2-minilm}
@@ -22,7 +23,7 @@ for r in $(seq 1 "$rounds"); do
             isa=
             if [ $side = new ]; then bin=$new; isa=${NEW_ISA:-}; fi
             seqs=$(ENCORE_CPU_ISA=$isa "$bin" bench --model "$model" --batch "$batch" --texts "$texts" \
-                   --threads "$threads" --seconds "${SECONDS_PER_CELL:-3}" --quiet --json - |
+                   --threads "$threads" --weights "${WEIGHTS:-fp32}" --seconds "${SECONDS_PER_CELL:-3}" --quiet --json - |
                    python3 -c 'import json,sys; print(json.load(sys.stdin)["cells"][0]["seq_per_s"])')
             echo "round $r batch $batch threads $threads $side: $seqs seq/s"
             key="$batch $threads $side"
