@@ -19,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -290,6 +291,25 @@ static int utf8_strings(PyObject *list, const char *what, PyObject **keep, const
     return 0;
 }
 
+/* utf8_strings for an argument that is None or a list of str (arg names it
+ * in the TypeError): *n 0 and *items NULL for None. Returns 0, or -1 with the
+ * exception set (the caller frees *items and releases *keep either way). */
+static int optional_utf8_strings(PyObject *obj, const char *arg, const char *what, PyObject **keep,
+                                 const char ***items, int *n) {
+    *n = 0;
+    if (obj == Py_None) return 0;
+    if (!PyList_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be None or a list of str", arg);
+        return -1;
+    }
+    if (PyList_Size(obj) > INT_MAX) {
+        PyErr_Format(PyExc_ValueError, "%s has more than %d items", arg, INT_MAX);
+        return -1;
+    }
+    *n = (int)PyList_Size(obj);
+    return utf8_strings(obj, what, keep, items);
+}
+
 static int parse_task(const char *name, encore_task *task) {
     if (strcmp(name, "classify") == 0) *task = ENCORE_TASK_CLASSIFY;
     else if (strcmp(name, "embed") == 0) *task = ENCORE_TASK_EMBED;
@@ -460,6 +480,29 @@ static PyGetSetDef session_getset[] = {
  * the caller releases (Py_XDECREF) after the calls that read them; free
  * *inputs. Returns 0, or -1 with an exception (the outputs then owned by
  * the caller all the same). */
+/* A session runs one call at a time. Claim it (with the GIL held) before a
+ * call that releases the GIL; 0 with the error raised when another thread's
+ * call holds it. */
+static int session_claim(SessionObject *s) {
+    if (s->busy) {
+        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
+                     "this session is running a call on another thread; give each thread its own session");
+        return 0;
+    }
+    s->busy = 1;
+    return 1;
+}
+
+/* After the call, with the GIL back: free the session for the next call,
+ * and raise the call's error (message: the session's last error, copied
+ * while the GIL was released). Returns 1 when the call succeeded. */
+static int session_release(SessionObject *s, encore_status st, const char *message) {
+    s->busy = 0;
+    if (st == ENCORE_STATUS_OK) return 1;
+    raise_status(st, message);
+    return 0;
+}
+
 static int gather_inputs(PyObject *texts, PyObject *pairs, Py_ssize_t *n_out, encore_input **inputs_out,
                          PyObject **keep_out) {
     *n_out = 0;
@@ -575,13 +618,10 @@ static PyObject *session_run(PyObject *self, PyObject *args, PyObject *kwargs) {
     encore_status st = ENCORE_STATUS_OK;
     Py_ssize_t failed = -1;
     char message[1024] = "";
-    if (s->busy) {
+    if (!session_claim(s)) {
         Py_CLEAR(out);
-        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
-                     "this session is running a call on another thread; give each thread its own session");
         goto done;
     }
-    s->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n && st == ENCORE_STATUS_OK; i++) {
         st = encore_model_tokenize_for_task(model, inputs[i], task, truncate, &encs[i]);
@@ -658,12 +698,8 @@ static PyObject *session_hidden_states(PyObject *self, PyObject *args, PyObject 
         if (!encs) PyErr_NoMemory();
         goto done;
     }
-    if (s->busy) {
-        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
-                     "this session is running a call on another thread; give each thread its own session");
-        goto done;
-    }
-    s->busy = claimed = 1;
+    if (!session_claim(s)) goto done;
+    claimed = 1;
     encore_status st = ENCORE_STATUS_OK;
     Py_ssize_t failed = -1;
     char message[1024] = "";
@@ -733,38 +769,20 @@ static PyObject *session_fill_mask(PyObject *self, PyObject *args, PyObject *kwa
     if (!text_bytes) return NULL;
     PyObject *keep = NULL, *out = NULL;
     const char **tlist = NULL;
-    Py_ssize_t nt = 0;
-    if (targets != Py_None) {
-        if (!PyList_Check(targets)) {
-            PyErr_SetString(PyExc_TypeError, "targets must be None or a list of str");
-            goto done;
-        }
-        nt = PyList_Size(targets);
-        if (utf8_strings(targets, "target", &keep, &tlist) < 0) goto done;
-    }
-    if (s->busy) {
-        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
-                     "this session is running a call on another thread; give each thread its own session");
-        goto done;
-    }
     encore_fill_mask_params p = encore_fill_mask_default_params();
     p.top_k = top_k;
+    if (optional_utf8_strings(targets, "targets", "target", &keep, &tlist, &p.n_targets) < 0) goto done;
     p.targets = tlist;
-    p.n_targets = (int)nt;
+    if (!session_claim(s)) goto done;
     encore_fill_mask_result *r = NULL;
     encore_status st;
     char message[1024] = "";
     const char *t = PyBytes_AsString(text_bytes);
-    s->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     st = encore_session_fill_mask(s->session, t, p, &r);
     if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
     Py_END_ALLOW_THREADS
-    s->busy = 0;
-    if (st != ENCORE_STATUS_OK) {
-        raise_status(st, message);
-        goto done;
-    }
+    if (!session_release(s, st, message)) goto done;
     out = PyList_New(r->n_masks);
     for (int m = 0; out && m < r->n_masks; m++) {
         PyObject *row = PyList_New(r->k);
@@ -821,27 +839,18 @@ static PyObject *session_zero_shot(PyObject *self, PyObject *args, PyObject *kwa
         PyErr_NoMemory();
         goto done;
     }
-    if (s->busy) {
-        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
-                     "this session is running a call on another thread; give each thread its own session");
-        goto done;
-    }
+    if (!session_claim(s)) goto done;
     encore_zero_shot_params p = encore_zero_shot_default_params();
     if (tpl_bytes) p.hypothesis_template = PyBytes_AsString(tpl_bytes);
     p.multi_label = multi_label;
     encore_status st;
     char message[1024] = "";
     const char *t = PyBytes_AsString(text_bytes);
-    s->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     st = encore_session_zero_shot(s->session, t, llist, (int)n, p, scores, order);
     if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
     Py_END_ALLOW_THREADS
-    s->busy = 0;
-    if (st != ENCORE_STATUS_OK) {
-        raise_status(st, message);
-        goto done;
-    }
+    if (!session_release(s, st, message)) goto done;
     PyObject *sl = PyList_New(n), *ol = PyList_New(n);
     for (Py_ssize_t i = 0; sl && ol && i < n; i++) {
         PyList_SetItem(sl, i, PyFloat_FromDouble((double)scores[i]));
@@ -877,42 +886,25 @@ static PyObject *session_token_classify(PyObject *self, PyObject *args, PyObject
     if (!text_bytes) return NULL;
     PyObject *keep = NULL, *out = NULL;
     const char **ilist = NULL;
-    Py_ssize_t ni = 0;
     encore_token_classify_params p = encore_token_classify_default_params();
     p.stride = stride;
     if (encore_aggregation_from_name(strategy, &p.aggregation) != ENCORE_STATUS_OK) {
         raise_status(ENCORE_STATUS_INVALID_ARGUMENT, encore_last_error());
         goto done;
     }
-    if (ignore != Py_None) {
-        if (!PyList_Check(ignore)) {
-            PyErr_SetString(PyExc_TypeError, "ignore_labels must be None or a list of str");
-            goto done;
-        }
-        ni = PyList_Size(ignore);
-        if (utf8_strings(ignore, "ignore label", &keep, &ilist) < 0) goto done;
-        p.ignore_labels = ilist;
-        p.n_ignore_labels = (int)ni;
-    }
-    if (s->busy) {
-        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
-                     "this session is running a call on another thread; give each thread its own session");
+    if (optional_utf8_strings(ignore, "ignore_labels", "ignore label", &keep, &ilist, &p.n_ignore_labels) < 0)
         goto done;
-    }
+    p.ignore_labels = ilist;
+    if (!session_claim(s)) goto done;
     encore_token_classify_result *r = NULL;
     encore_status st;
     char message[1024] = "";
     const char *t = PyBytes_AsString(text_bytes);
-    s->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     st = encore_session_token_classify(s->session, t, p, &r);
     if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
     Py_END_ALLOW_THREADS
-    s->busy = 0;
-    if (st != ENCORE_STATUS_OK) {
-        raise_status(st, message);
-        goto done;
-    }
+    if (!session_release(s, st, message)) goto done;
     out = PyList_New(r->n_entities);
     for (int i = 0; out && i < r->n_entities; i++) {
         const encore_entity *e = &r->entities[i];
@@ -957,25 +949,16 @@ static PyObject *session_question_answer(PyObject *self, PyObject *args, PyObjec
         return NULL;
     }
     PyObject *out = NULL;
-    if (s->busy) {
-        raise_status(ENCORE_STATUS_INVALID_ARGUMENT,
-                     "this session is running a call on another thread; give each thread its own session");
-        goto done;
-    }
+    if (!session_claim(s)) goto done;
     encore_qa_result *r = NULL;
     encore_status st;
     char message[1024] = "";
     const char *q = PyBytes_AsString(q_bytes), *c = PyBytes_AsString(c_bytes);
-    s->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     st = encore_session_question_answer(s->session, q, c, p, &r);
     if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
     Py_END_ALLOW_THREADS
-    s->busy = 0;
-    if (st != ENCORE_STATUS_OK) {
-        raise_status(st, message);
-        goto done;
-    }
+    if (!session_release(s, st, message)) goto done;
     out = PyList_New(r->n_answers);
     for (int i = 0; out && i < r->n_answers; i++) {
         const encore_qa_answer *a = &r->answers[i];

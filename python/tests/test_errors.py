@@ -192,4 +192,16 @@ def test_lowlevel_bad_inputs():
     with pytest.raises(ValueError):
         s.embed(["a"], pooling="max")
     assert m.tokenize("a").ids.dtype == np.int32
+    # The lists of str the pipeline calls take: None or a list, nothing else.
+    mlm = encore.Model(model_dir("tiny-bert-mlm")).session()
+    with pytest.raises(TypeError, match="targets must be None or a list of str"):
+        mlm.fill_mask("a [MASK] film", targets="good")
+    with pytest.raises(TypeError):
+        mlm.fill_mask("a [MASK] film", targets=["good", 3])
+    ner = encore.Model(model_dir("tiny-bert-ner")).session()
+    with pytest.raises(TypeError, match="ignore_labels must be None or a list of str"):
+        ner.token_classify("Paris", ignore_labels="O")
+    with pytest.raises(encore.InputError):
+        ner.token_classify("Paris", ignore_labels=["\udc80"])
+    assert isinstance(ner.token_classify("Paris", ignore_labels=[]), list)
     assert m._model.token(10**12) is None and m._model.token(-1) is None

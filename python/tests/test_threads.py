@@ -130,3 +130,51 @@ def test_one_session_two_threads_refuses():
         time.sleep(0.001)
     t.join()
     assert errors and "another thread" in str(errors[0])
+
+
+def test_every_call_of_a_busy_session_refuses():
+    """Each call that releases the GIL (scores, hidden_states, and the four
+    pipeline calls) refuses while another thread's call holds the session,
+    and the session serves again afterwards."""
+    session = encore.Model(model_dir("encore-sst2-minilm")).session(threads=1)
+    texts = _sst2_dev(200)
+    stop, running = threading.Event(), threading.Event()
+
+    def long_calls():
+        while not stop.is_set():
+            running.set()
+            session.scores(texts)
+
+    calls = {
+        "scores": lambda: session.scores(["x"]),
+        "hidden_states": lambda: session.hidden_states(["x"]),
+        "fill_mask": lambda: session.fill_mask("a [MASK] film"),
+        "zero_shot": lambda: session.zero_shot("a film", ["good", "bad"]),
+        "token_classify": lambda: session.token_classify("a film"),
+        "question_answer": lambda: session.question_answer("what?", "a film"),
+    }
+    refused = {}
+    t = threading.Thread(target=long_calls)
+    t.start()
+    try:
+        running.wait()
+        deadline = time.time() + 20
+        while time.time() < deadline and len(refused) < len(calls):
+            for name, call in calls.items():
+                if name in refused:
+                    continue
+                try:
+                    call()
+                except encore.Error as e:  # busy, or (between two long calls) this model has no such head
+                    if "another thread" in str(e):
+                        refused[name] = str(e)
+                time.sleep(0.001)
+    finally:
+        stop.set()
+        t.join()
+    assert sorted(refused) == sorted(calls), "not refused: %s" % sorted(set(calls) - set(refused))
+    assert session.scores(["a fine film"]).shape == (1, 2)
+    # The pipeline calls of a model without their heads say so (not busy).
+    with pytest.raises(encore.Error, match="(?i)mask|head|masked"):
+        session.fill_mask("a [MASK] film")
+
