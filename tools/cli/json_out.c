@@ -25,3 +25,11 @@ void json_rank_labels(const float *scores, int L, int *order) {
         order[j] = o;
     }
 }
+
+void json_print_error(encore_status st, const char *message) {
+    fputs("{\"error\": ", stdout);
+    json_write_string(stdout, message);
+    fputs(", \"status\": ", stdout);
+    json_write_string(stdout, encore_status_str(st));
+    fputs("}\n", stdout);
+}

@@ -3,6 +3,8 @@
 #ifndef ENCORE_CLI_JSON_OUT_H
 #define ENCORE_CLI_JSON_OUT_H
 
+#include "encore.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -19,5 +21,9 @@ void json_write_string(FILE *f, const char *s);
 /* Label indices ordered as transformers' pipeline lists them: best score
  * first, ties in label order (Python's stable sort). order: (L). */
 void json_rank_labels(const float *scores, int L, int *order);
+
+/* An input's failure as its output line on stdout:
+ * {"error": message, "status": encore_status_str(st)} and a line end. */
+void json_print_error(encore_status st, const char *message);
 
 #endif /* ENCORE_CLI_JSON_OUT_H */

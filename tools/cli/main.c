@@ -226,14 +226,6 @@ static int read_stdin(input_list *l, int tsv) {
 
 /* ---- output ---------------------------------------------------------- */
 
-static void print_error(encore_status st, const char *message) {
-    fputs("{\"error\": ", stdout);
-    json_write_string(stdout, message);
-    fputs(", \"status\": ", stdout);
-    json_write_string(stdout, encore_status_str(st));
-    fputs("}\n", stdout);
-}
-
 /* The pipeline's output: a list of {label, score}, best first. Without top_k
  * the pipeline returns a pair's result as a bare {label, score} (bare != 0). */
 static void print_scores(const encore_model *model, const float *scores, int top_k, int bare) {
@@ -285,7 +277,7 @@ static int run_batch(encore_session *session, const encore_model *model, const o
                                 : encore_session_classify(session, inputs, n, out);
     if (st == ENCORE_STATUS_OK || n == 1) {
         for (int i = 0; i < n; i++) {
-            if (st != ENCORE_STATUS_OK) print_error(st, encore_session_last_error(session));
+            if (st != ENCORE_STATUS_OK) json_print_error(st, encore_session_last_error(session));
             else if (is_embed) print_vector(out + (size_t)i * width, width);
             else print_scores(model, out + (size_t)i * width, o->top_k, !o->top_k_given && inputs[i].text_pair);
         }
@@ -304,7 +296,7 @@ static int run_tokenize(const encore_model *model, const options *o, const input
             encore_model_tokenize_for_task(model, l->items[i], encore_model_task(model), o->model.truncate, &enc);
         if (st == ENCORE_STATUS_OK) print_encoding(model, enc);
         else {
-            print_error(st, encore_last_error());
+            json_print_error(st, encore_last_error());
             failed++;
         }
         encore_encoding_free(enc);

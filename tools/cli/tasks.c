@@ -137,14 +137,6 @@ static int parse(int argc, char **argv, task_options *o, int *first) {
     return 1;
 }
 
-static void print_error(encore_status st, const char *message) {
-    fputs("{\"error\": ", stdout);
-    json_write_string(stdout, message);
-    fputs(", \"status\": ", stdout);
-    json_write_string(stdout, encore_status_str(st));
-    fputs("}\n", stdout);
-}
-
 /* One input: 0 on success, 1 for a failed input, 2 when every input would
  * fail alike (the model or the options). */
 static int run_one(encore_session *s, const task_options *o, const char *text, const char *pair) {
@@ -157,7 +149,7 @@ static int run_one(encore_session *s, const task_options *o, const char *text, c
         fprintf(stderr, "encore: %s\n", encore_session_last_error(s));
         return 2;
     }
-    print_error(st, encore_session_last_error(s));
+    json_print_error(st, encore_session_last_error(s));
     return 1;
 }
 
@@ -168,7 +160,7 @@ static int run_json_line(encore_session *s, const task_options *o, const char *l
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "context");
     int rc;
     if (!cJSON_IsObject(j) || !cJSON_IsString(q) || !cJSON_IsString(c)) {
-        print_error(ENCORE_STATUS_BAD_INPUT,
+        json_print_error(ENCORE_STATUS_BAD_INPUT,
                     "each line is a JSON object {\"question\": ..., \"context\": ...} with two strings "
                     "(or give --context, and one question a line)");
         rc = 1;
