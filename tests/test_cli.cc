@@ -11,6 +11,7 @@
 #include <regex>
 #include <cmath>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -289,12 +290,15 @@ TEST(Cli, ModelOptionsAreReadAlikeByEveryCommand) {
     };
     const std::vector<std::vector<std::string>> commands = {
         {"classify"},  {"embed"}, {"eval", "--tsv", "-"}, {"fill-mask"}, {"zero-shot", "--labels", "a,b"},
-        {"ner"},       {"qa", "--context", "c"},          {"score", "--input", "-", "--output", "-"}};
+        {"ner"},       {"qa", "--context", "c"},          {"score", "--input", "-", "--output", "-"},
+        {"serve", "--port", "0"}};
     const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
         {{"--threads", "0"}, "--threads takes a number from 1 to 4096, not '0'"},
         {{"--threads", "4097"}, "--threads takes a number from 1 to 4096, not '4097'"},
         {{"--device", "tpu"}, "--device takes cpu, cuda or auto, not 'tpu'"},
         {{"--weights", "int4"}, "--weights takes fp32, bf16, int8 or int8-dynamic, not 'int4'"},
+        {{"--precision", "fp8"}, "--precision takes default, fp32, fp16 or bf16, not 'fp8'"},
+        {{"--dtype", "float64"}, "--dtype takes default, fp32, fp16 or bf16, not 'float64'"},
         {{"--model"}, "--model needs a value"}};
     for (const auto &cmd : commands)
         for (const auto &[opts, words] : bad) {
@@ -304,6 +308,20 @@ TEST(Cli, ModelOptionsAreReadAlikeByEveryCommand) {
             EXPECT_EQ(cli::run(args, quiet).status, 2) << cmd[0] << " " << opts[0];
             EXPECT_NE(said().find(words), std::string::npos) << cmd[0] << ": " << said();
         }
+    // The CPU computes in fp32: half precision needs --device cuda.
+    const std::map<std::string, std::string> own_model = {{"fill-mask", "tiny-bert-mlm"},
+                                                          {"zero-shot", "tiny-bert-nli"},
+                                                          {"ner", "tiny-bert-ner"},
+                                                          {"qa", "tiny-bert-qa"}};
+    for (const auto &cmd : commands) {
+        std::vector<std::string> args = cmd;
+        const std::string dir = own_model.count(cmd[0]) ? fixtures::model_dir(own_model.at(cmd[0])) : model;
+        args.insert(args.end(), {"--model", dir, "--precision", "fp16", "--device", "cpu"});
+        if (cmd[0] != "score" && cmd[0] != "serve" && cmd[0] != "eval") args.push_back("a film");
+        EXPECT_EQ(cli::run(args, quiet).status, 2) << cmd[0];
+        EXPECT_NE(said().find("the CPU computes in fp32 only; fp16 and bf16 need CUDA"), std::string::npos)
+            << cmd[0] << ": " << said();
+    }
     // qa cuts long contexts into windows: it has no --no-truncation.
     EXPECT_EQ(cli::run({"qa", "--model", model, "--context", "c", "--no-truncation", "q"}, quiet).status, 2);
     EXPECT_NE(said().find("unknown option --no-truncation for qa"), std::string::npos) << said();
@@ -314,16 +332,17 @@ TEST(Cli, ModelOptionsAreReadAlikeByEveryCommand) {
     for (const char *cmd : {"classify", "embed"}) {
         const Result cpu = run({cmd, "--model", model, "--quiet", "--", text});
         ASSERT_EQ(cpu.status, 0) << cmd;
-        const Result cuda = cli::run({cmd, "--model", model, "--device", "cuda", "--threads", "1", "--", text}, quiet);
+        const Result cuda = cli::run(
+            {cmd, "--model", model, "--device", "cuda", "--precision", "fp32", "--threads", "1", "--", text}, quiet);
         const std::string log = said();
         ASSERT_EQ(cuda.status, 0) << cmd << ": " << log;
         if (log.find("no usable CUDA device") != std::string::npos) {
             EXPECT_EQ(cuda.out, cpu.out) << cmd << ": the CPU fallback is the CPU path";
             EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
         } else {
-            // On a GPU: a CUDA session computes in fp16 by default.
+            // On a GPU, in fp32: the CPU's answer within fp32's tolerance.
             EXPECT_EQ(layout(cuda.out), layout(cpu.out)) << cmd;
-            EXPECT_CLOSE(numbers_in(cuda.out), numbers_in(cpu.out), 1e-2, 0) << cmd;
+            EXPECT_CLOSE(numbers_in(cuda.out), numbers_in(cpu.out), 1e-4, 0) << cmd;
         }
     }
 }

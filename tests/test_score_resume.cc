@@ -317,13 +317,17 @@ TEST(ScoreResume, InterruptThenResumeThenNothingLeftThenAnotherJobIsRefused) {
     EXPECT_EQ(r.status, 1) << r.err;
     EXPECT_NE(r.err.find("nothing to do"), std::string::npos) << r.err;
     EXPECT_TRUE(score_test::read_file(out) == score_test::read_file(ref));
-    // Other options make another output: the checkpoint is not theirs.
-    auto other = args_for(j, out, true);
-    other.insert(other.end(), {"--top-k", "all"});
-    r = score_test::run(other);
-    EXPECT_EQ(r.status, 2);
-    EXPECT_NE(r.err.find("another job"), std::string::npos) << r.err;
-    EXPECT_TRUE(score_test::read_file(out) == score_test::read_file(ref));
+    // Other options make another output: the checkpoint is not theirs. Other
+    // weights change the scores too: a resumed run must not mix them.
+    for (const std::vector<std::string> &extra :
+         std::vector<std::vector<std::string>>{{"--top-k", "all"}, {"--weights", "int8"}}) {
+        auto other = args_for(j, out, true);
+        other.insert(other.end(), extra.begin(), extra.end());
+        r = score_test::run(other);
+        EXPECT_EQ(r.status, 2) << extra[0];
+        EXPECT_NE(r.err.find("another job"), std::string::npos) << r.err;
+        EXPECT_TRUE(score_test::read_file(out) == score_test::read_file(ref));
+    }
 }
 
 }  // namespace

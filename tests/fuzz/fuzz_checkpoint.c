@@ -64,7 +64,7 @@ static void structured(const uint8_t *p, size_t n) {
     for (int k = 0; k < 32 && n > 0; k++, p++, n--) c.output_sha256[k] = *p;
     /* The output: whatever bytes are left. */
     fuzz_write("out.jsonl", p, n);
-    score_job_string(&o, SCORE_INPUT_JSONL, c.job, sizeof c.job);
+    score_job_string(&o, SCORE_INPUT_JSONL, ENCORE_DEVICE_CPU, c.job, sizeof c.job);
     char err[600];
     FUZZ_CHECK(score_checkpoint_write(ckpt_path, &c, err, sizeof err), "write: %s", err);
     score_checkpoint back;

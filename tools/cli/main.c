@@ -93,6 +93,8 @@ static void usage(FILE *f) {
             "  --normalize        L2-normalise embeddings\n"
             "  --device D         cpu (default), cuda, or auto (cuda where a usable GPU is, else the\n"
             "                     CPU); without a usable GPU, cuda runs on the CPU and logs why\n"
+            "  --precision P      the GPU's arithmetic: default (fp16), fp32, fp16 or bf16; the CPU\n"
+            "                     computes in fp32 (fp16 and bf16 with --device cpu fail)\n"
             "  --threads N        CPU threads (default: all cores)\n"
             "  --batch N          texts per forward pass (default 32)\n"
             ENCORE_WEIGHTS_OPTION_HELP

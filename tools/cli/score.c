@@ -145,6 +145,7 @@ int encore_cli_score(int argc, char **argv) {
     sp.n_threads = o.threads;
     sp.truncate = o.truncate;
     sp.device = o.device;
+    sp.precision = o.precision;
     sp.max_batch_tokens = o.batch_tokens;
     if (encore_session_create(model, sp, &session) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore score: %s\n", encore_last_error());
@@ -154,7 +155,7 @@ int encore_cli_score(int argc, char **argv) {
         fprintf(stderr, "encore score: %s: %s\n", o.input_path, reader.error);
         goto done;
     }
-    score_job_string(&o, reader.format, job->state.job, sizeof job->state.job);
+    score_job_string(&o, reader.format, encore_session_device(session), job->state.job, sizeof job->state.job);
     int resumed = 0, exit_status = 0;
     tools_sha256 records_hash;
     int go = plan(&o, model, &reader, &job->state, &records_hash, &resumed, &exit_status);

@@ -64,6 +64,7 @@ void score_usage(FILE *f) {
             "                          truncated (truncated records carry \"truncated\": true)\n"
             "running:\n"
             "  --device cpu|cuda|auto  where the model runs (default cpu)\n"
+            "  --precision P           the GPU's arithmetic: default (fp16), fp32, fp16 or bf16\n"
             "  --batch-tokens N        tokens per forward pass (default 8192)\n"
             "  --window N              records sorted by length together (default 4096)\n"
             "  --threads N             model threads (default: all cores)\n"
@@ -211,6 +212,7 @@ int score_parse_args(int argc, char **argv, score_options *o) {
     }
     o->model_dir = m.model_dir;
     o->device = m.device;
+    o->precision = m.precision;
     o->weights = m.weights;
     o->threads = m.threads;
     o->truncate = m.truncate;
@@ -304,7 +306,8 @@ static const char *canonical(const char *path, char *buf) {
     return realpath(path, buf) ? buf : path;
 }
 
-void score_job_string(const score_options *o, score_input_format resolved_input, char *buf, size_t len) {
+void score_job_string(const score_options *o, score_input_format resolved_input, encore_device device, char *buf,
+                      size_t len) {
     static const char *formats[] = {"jsonl", "tsv", "npy"};
     static const char *poolings[] = {"default", "mean", "cls"};
     char model[PATH_MAX], input[PATH_MAX], task[96] = "";
@@ -315,9 +318,12 @@ void score_job_string(const score_options *o, score_input_format resolved_input,
     }
     snprintf(buf, len,
              "model=%s input=%s input-format=%s text-field=%s pair-field=%s id-field=%s%s format=%s "
-             "top-k=%d%s pooling=%s normalize=%d truncation=%d max-record-bytes=%zu%s",
+             "top-k=%d%s pooling=%s normalize=%d truncation=%d max-record-bytes=%zu weights=%s device=%s "
+             "precision=%s%s",
              canonical(o->model_dir, model), canonical(o->input_path, input), score_input_format_name(resolved_input),
              o->text_field, o->pair_field ? o->pair_field : "-", o->id_field, o->id_field_given ? "(given)" : "",
              formats[o->format], o->top_k, o->top_k_given ? "(given)" : "", poolings[o->pooling], o->normalize,
-             o->truncate, o->max_record_bytes, task);
+             o->truncate, o->max_record_bytes, encore_weights_name(o->weights),
+             device == ENCORE_DEVICE_CUDA ? "cuda" : "cpu",
+             device == ENCORE_DEVICE_CUDA ? tools_precision_name(o->precision) : "fp32", task);
 }

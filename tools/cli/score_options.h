@@ -50,6 +50,7 @@ typedef struct score_options {
     int normalize;
     int truncate;
     encore_device device;
+    encore_precision precision;   /* --precision: the GPU's arithmetic */
     int batch_tokens;             /* tokens per forward pass */
     int window;                   /* records sorted by length together */
     int threads;                  /* model threads; 0 = all cores */
@@ -70,15 +71,18 @@ int score_parse_args(int argc, char **argv, score_options *o);
 
 void score_usage(FILE *f);
 
-/* The options that decide the output's bytes, as one line; a checkpoint
- * written with another line belongs to another job. */
 /* Once the model is loaded: the task (--task, else zero-shot when --labels
  * was given, else the model's own, cli_task_for_model), checked against the
  * model and the other options; qa reads "question" and "context" unless the
  * fields are named. Returns 0 after printing why on stderr. */
 int score_options_resolve_task(score_options *o, const encore_model *model);
 
-void score_job_string(const score_options *o, score_input_format resolved_input, char *buf, size_t len);
+/* The options that decide the output's bytes, as one line; a checkpoint
+ * written with another line belongs to another job. device: where the
+ * session runs after any fallback (with the weights and, on a GPU, the
+ * precision: they change the scores). */
+void score_job_string(const score_options *o, score_input_format resolved_input, encore_device device, char *buf,
+                      size_t len);
 
 const char *score_input_format_name(score_input_format f);
 

@@ -75,7 +75,7 @@ static void usage(FILE *f, cli_task task) {
     }
     cli_task_usage(f, task);
     fputs("  --model DIR                Hugging Face model directory (default: $ENCORE_MODEL)\n"
-          "  --device cpu|cuda|auto     where to run (default cpu)\n",
+          TOOLS_DEVICE_OPTIONS_HELP,
           f);
     if (task != CLI_TASK_QA) fputs("  --no-truncation            fail on texts longer than the model takes\n", f);
     fputs("  --threads N                CPU threads (default: all cores)\n" ENCORE_WEIGHTS_OPTION_HELP

@@ -33,7 +33,7 @@ int tools_model_option(tools_model_options *m, unsigned without, const char *a, 
         return 1;
     }
     if (strcmp(a, "--model") != 0 && strcmp(a, "--device") != 0 && strcmp(a, "--threads") != 0 &&
-        strcmp(a, "--weights") != 0)
+        strcmp(a, "--weights") != 0 && strcmp(a, "--precision") != 0 && strcmp(a, "--dtype") != 0)
         return 0;
     if (!next) {
         fprintf(stderr, "%s: %s needs a value\n", prog, a);
@@ -44,6 +44,12 @@ int tools_model_option(tools_model_options *m, unsigned without, const char *a, 
         m->model_dir = next;
     } else if (strcmp(a, "--device") == 0) {
         if (encore_device_parse(next, &m->device) != 0) return bad(prog, a, next, "cpu, cuda or auto");
+    } else if (strcmp(a, "--precision") == 0 || strcmp(a, "--dtype") == 0) { /* --dtype: TEI's name */
+        if (strcmp(next, "default") == 0) m->precision = ENCORE_PRECISION_DEFAULT;
+        else if (strcmp(next, "fp32") == 0 || strcmp(next, "float32") == 0) m->precision = ENCORE_PRECISION_FP32;
+        else if (strcmp(next, "fp16") == 0 || strcmp(next, "float16") == 0) m->precision = ENCORE_PRECISION_FP16;
+        else if (strcmp(next, "bf16") == 0 || strcmp(next, "bfloat16") == 0) m->precision = ENCORE_PRECISION_BF16;
+        else return bad(prog, a, next, "default, fp32, fp16 or bf16");
     } else if (strcmp(a, "--threads") == 0) {
         if (!tools_parse_long(next, 1, THREADS_MAX, &v)) return bad(prog, a, next, "a number from 1 to 4096");
         m->threads = (int)v;
@@ -64,7 +70,15 @@ encore_session_params tools_session_params(const tools_model_options *m) {
     p.n_threads = m->threads;
     p.truncate = m->truncate;
     p.device = m->device;
+    p.precision = m->precision;
     return p;
+}
+
+const char *tools_precision_name(encore_precision p) {
+    return p == ENCORE_PRECISION_FP32   ? "fp32"
+           : p == ENCORE_PRECISION_FP16 ? "fp16"
+           : p == ENCORE_PRECISION_BF16 ? "bf16"
+                                        : "default";
 }
 
 static void quiet_log(encore_log_level level, const char *message, void *user_data) {

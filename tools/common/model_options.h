@@ -1,6 +1,7 @@
 /* model_options.h: the options every command that loads a model takes, read
- * by one parser: --model, --device, --threads, --weights, --no-truncation
- * and --quiet. */
+ * by one parser: --model, --device, --precision (or TEI's --dtype, with
+ * TEI's float16/float32/bfloat16 too), --threads, --weights,
+ * --no-truncation and --quiet. */
 #ifndef ENCORE_TOOLS_MODEL_OPTIONS_H
 #define ENCORE_TOOLS_MODEL_OPTIONS_H
 
@@ -9,6 +10,7 @@
 typedef struct tools_model_options {
     const char *model_dir;  /* NULL: the command's default */
     encore_device device;   /* default ENCORE_DEVICE_CPU */
+    encore_precision precision; /* the GPU's arithmetic; default: fp16 on CUDA (the CPU is fp32) */
     encore_weights weights; /* default fp32 */
     int threads;            /* 0: all cores */
     int truncate;           /* 1; 0 after --no-truncation */
@@ -31,6 +33,16 @@ int tools_model_option(tools_model_options *m, unsigned without, const char *a, 
 /* The model's and the session's parameters for these options. */
 encore_model_params tools_model_params(const tools_model_options *m);
 encore_session_params tools_session_params(const tools_model_options *m);
+
+/* "default", "fp32", "fp16", "bf16". */
+const char *tools_precision_name(encore_precision p);
+
+/* The usage lines of --device and --precision, for an option column 29 wide. */
+#define TOOLS_DEVICE_OPTIONS_HELP                                                                             \
+    "  --device cpu|cuda|auto     where to run (default cpu); cuda without a usable GPU runs\n"               \
+    "                             on the CPU and logs why; auto takes a GPU when there is one\n"              \
+    "  --precision P              the GPU's arithmetic: default (fp16), fp32, fp16 or bf16; the\n"           \
+    "                             CPU computes in fp32 (fp16 and bf16 with --device cpu fail)\n"
 
 /* Sends the library's log lines nowhere when --quiet was given. */
 void tools_model_options_apply_quiet(const tools_model_options *m);

@@ -3,7 +3,7 @@
 #include "serve.h"
 #include "server.h"
 
-#include "device_option.h"
+#include "model_options.h"
 #include "parse_number.h"
 #include "read_file.h"
 #include "weights_option.h"
@@ -43,6 +43,8 @@ static void usage(FILE *f) {
             "  --model DIR                    Hugging Face model directory (default: $ENCORE_MODEL, else the\n"
             "                                 default model)\n"
             "  --device cpu|cuda|auto         (default cpu; cuda without a GPU runs on the CPU)\n"
+            "  --precision P                  the GPU's arithmetic: default (fp16), fp32, fp16 or bf16\n"
+            "                                 (--dtype float32|float16|bfloat16, as TEI, is the same)\n"
             "  --model-id NAME                the model's name in /info and answers (default: ORG/NAME for a\n"
             "                                 Hub cache snapshot .../models--ORG--NAME/snapshots/SHA, else the\n"
             "                                 directory's name)\n"
@@ -92,11 +94,21 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 }
 
 static int parse_args(int argc, char **argv, serve_config *c) {
+    tools_model_options m;
+    tools_model_options_init(&m);
+    m.model_dir = c->model_dir;
+    m.device = c->device;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
+        /* Requests say whether to truncate: no --no-truncation here. */
+        const int mt = tools_model_option(&m, TOOLS_MODEL_OPT_TRUNCATION, a, v, "encore serve");
+        if (mt < 0) return -1;
+        if (mt > 0) {
+            i += mt - 1;
+            continue;
+        }
         if (strcmp(a, "--auto-truncate") == 0) c->auto_truncate = 1;
-        else if (strcmp(a, "--quiet") == 0) c->quiet = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -108,18 +120,12 @@ static int parse_args(int argc, char **argv, serve_config *c) {
             return -1;
         } else {
             i++;
-            if (strcmp(a, "--model") == 0) c->model_dir = v;
-            else if (strcmp(a, "--model-id") == 0) c->model_id = v;
+            if (strcmp(a, "--model-id") == 0) c->model_id = v;
             else if (strcmp(a, "--default-prompt-name") == 0) c->default_prompt_name = v;
             else if (strcmp(a, "--default-prompt") == 0) c->default_prompt = v;
             else if (strcmp(a, "--served-model-name") == 0) c->served_model_name = v;
             else if (strcmp(a, "--host") == 0) c->host = v;
-            else if (strcmp(a, "--device") == 0) {
-                if (encore_device_parse(v, &c->device) != 0) {
-                    fprintf(stderr, "encore serve: --device takes cpu, cuda or auto, not '%s'\n", v);
-                    return -1;
-                }
-            } else if (strcmp(a, "--port") == 0) {
+            else if (strcmp(a, "--port") == 0) {
                 if (parse_long(a, v, 0, 65535, &n)) return -1;
                 c->port = (int)n;
             } else if (strcmp(a, "--max-batch-tokens") == 0) {
@@ -152,20 +158,18 @@ static int parse_args(int argc, char **argv, serve_config *c) {
             } else if (strcmp(a, "--batch-wait-us") == 0) {
                 if (parse_long(a, v, 0, 60L * 1000 * 1000, &n)) return -1;
                 c->batch_wait_us = n;
-            } else if (strcmp(a, "--threads") == 0) {
-                if (parse_long(a, v, 1, 4096, &n)) return -1;
-                c->threads = (int)n;
-            } else if (strcmp(a, "--weights") == 0) {
-                if (encore_weights_parse(v, &c->weights) != 0) {
-                    fprintf(stderr, "encore serve: --weights takes fp32, bf16, int8 or int8-dynamic, not '%s'\n", v);
-                    return -1;
-                }
             } else {
                 fprintf(stderr, "encore serve: unknown option %s\n", a);
                 return -1;
             }
         }
     }
+    c->model_dir = m.model_dir;
+    c->device = m.device;
+    c->precision = m.precision;
+    c->threads = m.threads;
+    c->weights = m.weights;
+    c->quiet = m.quiet;
     return 0;
 }
 
@@ -389,6 +393,7 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
                                .max_batch_requests = c.max_batch_requests,
                                .batch_wait_us = c.batch_wait_us};
     bp.session.device = c.device;
+    bp.session.precision = c.precision;
     bp.session.n_threads = c.threads;
     if (serve_batcher_create(model, bp, ctx.metrics, &ctx.batcher) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore serve: %s\n", encore_last_error());

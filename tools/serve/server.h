@@ -22,6 +22,7 @@ typedef struct serve_config {
     const char *default_prompt;      /* --default-prompt */
     int tokenization_workers;      /* inputs tokenized at once: the cores (on the connection threads) */
     encore_device device;
+    encore_precision precision;    /* --precision: the GPU's arithmetic */
     const char *host;
     int port;                    /* 0: any free port (printed on startup) */
     int max_batch_tokens;
