@@ -197,9 +197,7 @@ TEST(Score, SameAsClassifyOnTheSameTexts) {
         for (size_t i = 0; i < all.size(); i++) {
             EXPECT_EQ(score_test::number(got[i], "line"), (double)(i + 1));
             if (*top_k) {
-                char *w = cJSON_PrintUnformatted(want[i]);
-                expect_labels(get(got[i], "scores"), w, kSameCodeTol, all[i]);
-                cJSON_free(w);
+                expect_labels(get(got[i], "scores"), fixtures::dumps(want[i]).c_str(), kSameCodeTol, all[i]);
             } else {
                 const cJSON *w = cJSON_GetArrayItem(want[i], 0);
                 EXPECT_EQ(score_test::string(got[i], "label"), score_test::string(w, "label"));

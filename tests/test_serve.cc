@@ -42,9 +42,7 @@ struct JsonDoc {
 };
 
 std::string print(cJSON *v) {
-    char *s = cJSON_PrintUnformatted(v);
-    std::string out = s ? s : "";
-    cJSON_free(s);
+    std::string out = fixtures::dumps(v);
     cJSON_Delete(v);
     return out;
 }

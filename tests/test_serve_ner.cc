@@ -32,9 +32,7 @@ std::string payload(const cJSON *c) {
     for (const char *key : {"aggregation_strategy", "ignore_labels", "stride"})
         if (fixtures::has(c, key)) cJSON_AddItemToObject(params, key, cJSON_Duplicate(get(c, key), 1));
     cJSON_AddItemToObject(root, "parameters", params);
-    char *text = cJSON_PrintUnformatted(root);
-    std::string out = text;
-    cJSON_free(text);
+    std::string out = fixtures::dumps(root);
     cJSON_Delete(root);
     return out;
 }

@@ -33,9 +33,7 @@ std::string payload(const cJSON *c, const char *const *keys, int n_keys) {
         if (fixtures::has(c, keys[i]))
             cJSON_AddItemToObject(params, keys[i], cJSON_Duplicate(get(c, keys[i]), 1));
     cJSON_AddItemToObject(root, "parameters", params);
-    char *text = cJSON_PrintUnformatted(root);
-    std::string out = text;
-    cJSON_free(text);
+    std::string out = fixtures::dumps(root);
     cJSON_Delete(root);
     return out;
 }

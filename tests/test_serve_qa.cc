@@ -48,9 +48,7 @@ std::string payload(const cJSON *c) {
     }
     cJSON_AddItemToObject(root, "inputs", inputs);
     cJSON_AddItemToObject(root, "parameters", cJSON_Duplicate(get(c, "parameters"), 1));
-    char *text = cJSON_PrintUnformatted(root);
-    std::string out = text;
-    cJSON_free(text);
+    std::string out = fixtures::dumps(root);
     cJSON_Delete(root);
     return out;
 }
