@@ -305,19 +305,31 @@ class FeatureExtractionPipeline(_Pipeline):
         return result
 
 
-def _model_arg(model, task, weights):
-    if model is None:
-        raise ValueError("the %s pipeline has no default model: pass model=DIR (a %s)" % (
-            task, "BertForMaskedLM or DistilBertForMaskedLM" if task == "fill-mask" else "NLI sequence classifier"))
-    return model if isinstance(model, Model) else Model(model, weights=weights)
-
-
 def _check_unknown(unknown):
     if unknown:
         raise TypeError("unexpected arguments: %s" % ", ".join(sorted(unknown)))
 
 
-class FillMaskPipeline:
+class _TaskPipeline:
+    """What the pipelines of one text at a time share (fill-mask, zero-shot,
+    token classification, question answering): a model given (they have no
+    default), a pool of sessions, the call's default keyword arguments."""
+
+    def __init__(self, model, task, needs, device, precision, threads, batch_size, weights, defaults):
+        if model is None:
+            raise ValueError("the %s pipeline has no default model: pass model=DIR (a %s)" % (task, needs))
+        self.model = model if isinstance(model, Model) else Model(model, weights=weights)
+        _check_batch_size(batch_size)
+        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
+        self._defaults = defaults
+
+    @property
+    def device(self):
+        """Where the sessions run after any fallback: 'cpu' or 'cuda'."""
+        return self._pool.device
+
+
+class FillMaskPipeline(_TaskPipeline):
     """``pipe(inputs, top_k=5, targets=None)`` as transformers'
     pipeline("fill-mask"): a str gives a list of
     ``{"score", "token", "token_str", "sequence"}`` best first, or one such
@@ -328,15 +340,9 @@ class FillMaskPipeline:
 
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
-        self.model = _model_arg(model, "fill-mask", weights)
-        _check_batch_size(batch_size)
-        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
-        self._defaults = defaults
+        super().__init__(model, "fill-mask", "BertForMaskedLM or DistilBertForMaskedLM", device, precision,
+                         threads, batch_size, weights, defaults)
         self._sanitize(**defaults)
-
-    @property
-    def device(self):
-        return self._pool.device
 
     @staticmethod
     def _sanitize(top_k=5, targets=None, **unknown):
@@ -366,7 +372,7 @@ class FillMaskPipeline:
         return self._one(inputs, top_k, targets)
 
 
-class ZeroShotClassificationPipeline:
+class ZeroShotClassificationPipeline(_TaskPipeline):
     """``pipe(sequences, candidate_labels, hypothesis_template="This example
     is {}.", multi_label=False)`` as transformers'
     pipeline("zero-shot-classification") with an NLI classifier: a str gives
@@ -377,14 +383,8 @@ class ZeroShotClassificationPipeline:
 
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
-        self.model = _model_arg(model, "zero-shot-classification", weights)
-        _check_batch_size(batch_size)
-        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
-        self._defaults = defaults
-
-    @property
-    def device(self):
-        return self._pool.device
+        super().__init__(model, "zero-shot-classification", "NLI sequence classifier", device, precision, threads,
+                         batch_size, weights, defaults)
 
     @staticmethod
     def _sanitize(candidate_labels=None, hypothesis_template="This example is {}.", multi_label=False, **unknown):
@@ -419,7 +419,7 @@ class ZeroShotClassificationPipeline:
         return self._one(sequences, labels, template, multi_label)
 
 
-class TokenClassificationPipeline:
+class TokenClassificationPipeline(_TaskPipeline):
     """``pipe(inputs, aggregation_strategy="none", ignore_labels=["O"])`` as
     transformers' pipeline("token-classification") (alias "ner") with a
     BertForTokenClassification / DistilBertForTokenClassification directory:
@@ -435,19 +435,11 @@ class TokenClassificationPipeline:
 
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
-        if model is None:
-            raise ValueError("the token-classification pipeline has no default model: pass model=DIR (a "
-                             "BertForTokenClassification or DistilBertForTokenClassification directory)")
-        self.model = model if isinstance(model, Model) else Model(model, weights=weights)
-        _check_batch_size(batch_size)
-        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
-        self._defaults = defaults
+        super().__init__(model, "token-classification",
+                         "BertForTokenClassification or DistilBertForTokenClassification directory", device,
+                         precision, threads, batch_size, weights, defaults)
         self._sanitize(**defaults)
         self._pool.run("token_classify", "")  # a model without a token classifier fails here
-
-    @property
-    def device(self):
-        return self._pool.device
 
     @staticmethod
     def _sanitize(aggregation_strategy=None, ignore_labels=None, stride=None, **unknown):
@@ -487,7 +479,7 @@ class TokenClassificationPipeline:
         return self._one(inputs, strategy, ignore, stride)
 
 
-class QuestionAnsweringPipeline:
+class QuestionAnsweringPipeline(_TaskPipeline):
     """``pipe(question=..., context=..., top_k=1, doc_stride=None,
     max_answer_len=15, max_seq_len=None, max_question_len=64,
     handle_impossible_answer=False, align_to_words=True)`` as transformers
@@ -504,18 +496,9 @@ class QuestionAnsweringPipeline:
 
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
-        if model is None:
-            raise ValueError("the question-answering pipeline has no default model: pass model=DIR (a "
-                             "BertForQuestionAnswering or DistilBertForQuestionAnswering)")
-        self.model = model if isinstance(model, Model) else Model(model, weights=weights)
-        _check_batch_size(batch_size)
-        self._pool = SessionPool(self.model, device=device, precision=precision, threads=threads)
-        self._defaults = defaults
+        super().__init__(model, "question-answering", "BertForQuestionAnswering or DistilBertForQuestionAnswering",
+                         device, precision, threads, batch_size, weights, defaults)
         self._sanitize(**defaults)
-
-    @property
-    def device(self):
-        return self._pool.device
 
     @staticmethod
     def _sanitize(top_k=None, topk=None, doc_stride=None, max_answer_len=None, max_seq_len=None,
