@@ -205,3 +205,16 @@ def test_lowlevel_bad_inputs():
         ner.token_classify("Paris", ignore_labels=["\udc80"])
     assert isinstance(ner.token_classify("Paris", ignore_labels=[]), list)
     assert m._model.token(10**12) is None and m._model.token(-1) is None
+
+
+@pytest.mark.parametrize("task,needs", [
+    ("fill-mask", "BertForMaskedLM or DistilBertForMaskedLM"),
+    ("zero-shot-classification", "NLI sequence classifier"),
+    ("ner", "BertForTokenClassification or DistilBertForTokenClassification"),
+    ("question-answering", "BertForQuestionAnswering or DistilBertForQuestionAnswering"),
+])
+def test_task_pipelines_have_no_default_model(task, needs):
+    """The text-classification and feature-extraction pipelines fall back to
+    the default models; the others need a model and say which kind."""
+    with pytest.raises(ValueError, match="has no default model: pass model=DIR .*" + needs):
+        encore.pipeline(task)
