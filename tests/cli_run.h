@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "text_lines.h"
+
 namespace cli {
 
 struct Result {
@@ -76,17 +78,7 @@ inline Result run(const std::vector<std::string> &args, const std::string &input
     return run(args, o);
 }
 
-// The lines of an output, each without its '\n' (a last line without one is
-// not a line: the commands end every line).
-inline std::vector<std::string> lines(const std::string &s) {
-    std::vector<std::string> out;
-    size_t start = 0, nl;
-    while ((nl = s.find('\n', start)) != std::string::npos) {
-        out.push_back(s.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return out;
-}
+using text_lines::lines;
 
 // JSON text split into its layout (numbers replaced by '#') and its numbers:
 // a command's answer has the reference's layout (keys, labels, words) to

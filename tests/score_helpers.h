@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cli_run.h"
+#include "text_lines.h"
 
 namespace score_test {
 
@@ -125,16 +126,7 @@ inline Result run(const std::vector<std::string> &args, const std::string *input
     return {status, read_file(s.path("stdout")), read_file(s.path("stderr"))};
 }
 
-inline std::vector<std::string> lines(const std::string &s) {
-    std::vector<std::string> out;
-    size_t start = 0, nl;
-    while ((nl = s.find('\n', start)) != std::string::npos) {
-        out.push_back(s.substr(start, nl - start));
-        start = nl + 1;
-    }
-    if (start < s.size()) out.push_back(s.substr(start));
-    return out;
-}
+using text_lines::lines;
 
 // Parsed JSON lines; the caller owns them (cJSON_Delete).
 struct JsonLines {

@@ -15,10 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void quiet_log(encore_log_level level, const char *message, void *user_data) {
-    (void)level, (void)message, (void)user_data;
-}
-
 static void on_signal(int sig) {
     (void)sig;
     score_interrupt_requested = 1;
@@ -66,7 +62,7 @@ static int plan(const score_options *o, const encore_model *model, score_reader 
             return -1;
         }
         if (got == 0) {
-            if (!o->quiet)
+            if (!o->model.quiet)
                 fprintf(stderr, "encore score: no checkpoint %s: starting from the beginning\n", o->checkpoint_path);
         } else if (strcmp(saved.job, state->job) != 0) {
             fprintf(stderr,
@@ -118,12 +114,10 @@ int encore_cli_score(int argc, char **argv) {
         cli_task_params_free(&o.task_params);
         return 2;
     }
-    if (o.quiet) encore_log_set(quiet_log, NULL);
+    tools_model_options_apply_quiet(&o.model);
 
     encore_model *model = NULL;
-    encore_model_params mp = encore_model_default_params();
-    mp.weights = o.weights;
-    if (encore_model_load(o.model_dir, mp, &model) != ENCORE_STATUS_OK) {
+    if (encore_model_load(o.model.model_dir, tools_model_params(&o.model), &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore score: %s\n", encore_last_error());
         cli_task_params_free(&o.task_params);
         return 2;
@@ -141,11 +135,7 @@ int encore_cli_score(int argc, char **argv) {
         goto done;
     }
     if (!score_options_resolve_task(&o, model)) goto done;
-    encore_session_params sp = encore_session_default_params();
-    sp.n_threads = o.threads;
-    sp.truncate = o.truncate;
-    sp.device = o.device;
-    sp.precision = o.precision;
+    encore_session_params sp = tools_session_params(&o.model);
     sp.max_batch_tokens = o.batch_tokens;
     if (encore_session_create(model, sp, &session) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore score: %s\n", encore_last_error());
@@ -165,7 +155,7 @@ int encore_cli_score(int argc, char **argv) {
     if (go == 0) {
         score_timing none = {0};
         score_progress_summary(&progress, &job->state.stats, &none, 1,
-                               "the checkpoint says this job is complete: nothing to do", o.quiet);
+                               "the checkpoint says this job is complete: nothing to do", o.model.quiet);
         rc = exit_status;
         goto done;
     }
@@ -181,7 +171,7 @@ int encore_cli_score(int argc, char **argv) {
         fprintf(stderr, "encore score: %s\n", writer.error[0] ? writer.error : err);
         goto done;
     }
-    if (resumed && !o.quiet)
+    if (resumed && !o.model.quiet)
         fprintf(stderr, "encore score: resuming after record %lld (line %lld)\n", (long long)job->state.stats.records,
                 (long long)job->state.input_line);
 
@@ -225,7 +215,7 @@ int encore_cli_score(int argc, char **argv) {
             rc = 2;
         }
     }
-    score_progress_summary(&progress, &job->state.stats, &job->timing, outcome == SCORE_OUTCOME_DONE, note, o.quiet);
+    score_progress_summary(&progress, &job->state.stats, &job->timing, outcome == SCORE_OUTCOME_DONE, note, o.model.quiet);
 done:
     if (!score_writer_close(&writer) && rc == 0) {
         fprintf(stderr, "encore score: writing %s failed\n", o.output_path);

@@ -592,7 +592,7 @@ void score_record_prepare(const score_reader *r, const score_options *o, const e
         if (!rec->text || (pair && !rec->pair)) fail(rec, SCORE_PROBLEM_FAILED, "out of memory%s", "");
     } else if (rec->problem == SCORE_PROBLEM_NONE) {
         encore_input in = {text, pair};
-        encore_status st = encore_model_tokenize_for_task(model, in, encore_model_task(model), o->truncate, &rec->enc);
+        encore_status st = encore_model_tokenize_for_task(model, in, encore_model_task(model), o->model.truncate, &rec->enc);
         if (st == ENCORE_STATUS_OK) {
             rec->truncated = rec->enc->n_untruncated > rec->enc->n_tokens;
         } else {

@@ -109,10 +109,9 @@ static int bad(const char *opt, const char *value, const char *want) {
 
 int score_parse_args(int argc, char **argv, score_options *o) {
     memset(o, 0, sizeof *o);
-    tools_model_options m;
-    tools_model_options_init(&m);
+    tools_model_options_init(&o->model);
     const char *env = getenv("ENCORE_MODEL");
-    m.model_dir = env && *env ? env : ENCORE_DEFAULT_MODEL_DIR;
+    o->model.model_dir = env && *env ? env : ENCORE_DEFAULT_MODEL_DIR;
     o->text_field = "text";
     o->id_field = "id";
     o->top_k = 1;
@@ -132,7 +131,7 @@ int score_parse_args(int argc, char **argv, score_options *o) {
             i += t - 1;
             continue;
         }
-        const int mt = tools_model_option(&m, 0, a, i + 1 < argc ? argv[i + 1] : NULL, "encore score");
+        const int mt = tools_model_option(&o->model, 0, a, i + 1 < argc ? argv[i + 1] : NULL, "encore score");
         if (mt < 0) return 0;
         if (mt > 0) {
             i += mt - 1;
@@ -210,13 +209,6 @@ int score_parse_args(int argc, char **argv, score_options *o) {
         }
         if (has_value) i++;
     }
-    o->model_dir = m.model_dir;
-    o->device = m.device;
-    o->precision = m.precision;
-    o->weights = m.weights;
-    o->threads = m.threads;
-    o->truncate = m.truncate;
-    o->quiet = m.quiet;
     if (!o->input_path || !o->output_path) {
         fprintf(stderr, "encore score: --input and --output are required\n");
         return 0;
@@ -238,7 +230,7 @@ int score_parse_args(int argc, char **argv, score_options *o) {
         snprintf(o->checkpoint_buf, sizeof o->checkpoint_buf, "%s.ckpt", o->output_path);
         o->checkpoint_path = o->checkpoint_buf;
     }
-    if (o->quiet) o->progress = SCORE_PROGRESS_NONE;
+    if (o->model.quiet) o->progress = SCORE_PROGRESS_NONE;
     return 1;
 }
 
@@ -246,7 +238,7 @@ int score_options_resolve_task(score_options *o, const encore_model *model) {
     if (o->task == CLI_TASK_AUTO)
         o->task = o->task_params.given & (1u << CLI_TASK_ZERO_SHOT) ? CLI_TASK_ZERO_SHOT : cli_task_for_model(model);
     char err[1024];
-    if (!cli_task_check_model(o->task, model, o->model_dir, err, sizeof err)) {
+    if (!cli_task_check_model(o->task, model, o->model.model_dir, err, sizeof err)) {
         fprintf(stderr, "encore score: %s (--task)\n", err);
         return 0;
     }
@@ -320,10 +312,10 @@ void score_job_string(const score_options *o, score_input_format resolved_input,
              "model=%s input=%s input-format=%s text-field=%s pair-field=%s id-field=%s%s format=%s "
              "top-k=%d%s pooling=%s normalize=%d truncation=%d max-record-bytes=%zu weights=%s device=%s "
              "precision=%s%s",
-             canonical(o->model_dir, model), canonical(o->input_path, input), score_input_format_name(resolved_input),
+             canonical(o->model.model_dir, model), canonical(o->input_path, input), score_input_format_name(resolved_input),
              o->text_field, o->pair_field ? o->pair_field : "-", o->id_field, o->id_field_given ? "(given)" : "",
              formats[o->format], o->top_k, o->top_k_given ? "(given)" : "", poolings[o->pooling], o->normalize,
-             o->truncate, o->max_record_bytes, encore_weights_name(o->weights),
+             o->model.truncate, o->max_record_bytes, encore_weights_name(o->model.weights),
              device == ENCORE_DEVICE_CUDA ? "cuda" : "cpu",
-             device == ENCORE_DEVICE_CUDA ? tools_precision_name(o->precision) : "fp32", task);
+             device == ENCORE_DEVICE_CUDA ? tools_precision_name(o->model.precision) : "fp32", task);
 }

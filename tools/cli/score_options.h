@@ -3,6 +3,7 @@
 #define ENCORE_CLI_SCORE_OPTIONS_H
 
 #include "encore.h"
+#include "model_options.h"
 #include "task.h"
 
 #include <stddef.h>
@@ -31,7 +32,7 @@ typedef enum score_progress_mode {
 } score_progress_mode;
 
 typedef struct score_options {
-    const char *model_dir;
+    tools_model_options model;    /* --model, --device, --precision, --threads, --weights, --no-truncation, --quiet */
     const char *input_path;       /* "-" for stdin */
     const char *output_path;      /* "-" for stdout (no checkpoint) */
     const char *checkpoint_path;  /* default OUTPUT.ckpt */
@@ -48,20 +49,14 @@ typedef struct score_options {
     cli_task_params task_params;  /* the options of fill-mask, zero-shot, ner and qa */
     encore_pooling pooling;
     int normalize;
-    int truncate;
-    encore_device device;
-    encore_precision precision;   /* --precision: the GPU's arithmetic */
     int batch_tokens;             /* tokens per forward pass */
     int window;                   /* records sorted by length together */
-    int threads;                  /* model threads; 0 = all cores */
-    encore_weights weights;       /* --weights: how the CPU stores the linear weights */
     int tokenizer_threads;        /* workers: parse, tokenize, format */
     score_progress_mode progress;
     double checkpoint_every;      /* seconds between checkpoints; 0 = after every window */
     size_t max_record_bytes;
     int resume;
     int strict;
-    int quiet;
     char checkpoint_buf[4096];
 } score_options;
 
