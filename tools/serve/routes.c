@@ -59,13 +59,16 @@ static void route_info(serve_ctx *ctx, serve_reply *r) {
     serve_buf b = {0};
     serve_buf_puts(&b, "{\"model_id\":");
     serve_buf_json_cstring(&b, c->model_id);
-    /* The CPU computes in fp32 whatever the weights' dtype; CUDA in fp16
-     * by default. */
+    /* The CPU computes in fp32 whatever the weights' dtype; CUDA in
+     * --precision's, fp16 by default. */
     serve_buf_puts(&b, ",\"model_sha\":");
     if (c->model_sha) serve_buf_json_cstring(&b, c->model_sha);
     else serve_buf_puts(&b, "null");
-    serve_buf_printf(&b, ",\"model_dtype\":\"%s\",\"model_type\":",
-                     device == ENCORE_DEVICE_CUDA ? "float16" : "float32");
+    const char *dtype = device != ENCORE_DEVICE_CUDA                  ? "float32"
+                        : c->precision == ENCORE_PRECISION_FP32 ? "float32"
+                        : c->precision == ENCORE_PRECISION_BF16 ? "bfloat16"
+                                                                : "float16";
+    serve_buf_printf(&b, ",\"model_dtype\":\"%s\",\"model_type\":", dtype);
     const int n_labels = encore_model_n_labels(m);
     if (n_labels > 0) {
         serve_buf_puts(&b, serve_model_is_reranker(ctx) ? "{\"reranker\":{\"id2label\":{" : "{\"classifier\":{\"id2label\":{");
