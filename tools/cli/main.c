@@ -205,6 +205,12 @@ static int list_push(input_list *l, const char *text, const char *pair, char *ow
     return 1;
 }
 
+static void list_free(input_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->owned[i]);
+    free(l->items);
+    free(l->owned);
+}
+
 static int read_stdin(input_list *l, int tsv) {
     char *line = NULL;
     size_t cap = 0;
@@ -437,6 +443,7 @@ int main(int argc, char **argv) {
     if (ok && first_text >= argc) ok = read_stdin(&inputs, o.tsv);
     if (!ok) {
         fprintf(stderr, "encore: out of memory reading the input\n");
+        list_free(&inputs);
         encore_model_free(model);
         return 2;
     }
@@ -448,6 +455,7 @@ int main(int argc, char **argv) {
         encore_session *session = NULL;
         if (encore_session_create(model, tools_session_params(&o.model), &session) != ENCORE_STATUS_OK) {
             fprintf(stderr, "encore: %s\n", encore_last_error());
+            list_free(&inputs);
             encore_model_free(model);
             return 2;
         }
@@ -463,10 +471,8 @@ int main(int argc, char **argv) {
         free(out);
         encore_session_free(session);
     }
-    for (int i = 0; i < inputs.n; i++) free(inputs.owned[i]);
-    free(inputs.items);
-    free(inputs.owned);
-    encore_model_free(model);
     if (failed) fprintf(stderr, "encore: %d of %d texts failed\n", failed, inputs.n);
+    list_free(&inputs);
+    encore_model_free(model);
     return failed ? 1 : 0;
 }
