@@ -30,7 +30,7 @@
 
 typedef struct options {
     const char *command;
-    tools_model_options model; /* --model, --device, --threads, --weights, --no-truncation, --quiet */
+    tools_model_options model; /* --model, --device, --precision, --threads, --weights, --no-truncation, --quiet */
     const char *pair;        /* --pair TEXT: second text for every argument text */
     int tsv;                 /* stdin lines are text<TAB>pair */
     eval_options eval;
