@@ -1,8 +1,9 @@
 // The CPU attention (src/cpu/cpu_ops.c) against softmax(q k^T / sqrt(D)) v in
 // double, for sequences of several lengths packed in one batch, on every code
 // path the CPU has and 1 and 2 threads, and a sequence's result is bitwise
-// the same alone or in a batch; softmax, and LayerNorm with its residual,
-// against double. The AVX-512 versions give the AVX2 versions' bits.
+// the same alone or in a batch; softmax, LayerNorm with its residual, and
+// fill-mask's matrix-vector product against double. The AVX-512 versions
+// give the AVX2 versions' bits.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -200,6 +201,55 @@ TEST(SoftmaxCpu, MatchesDouble) {
             }
         }
     }
+}
+
+// Fill-mask's decoder product (out += W x) on every code path against double,
+// within the bound of a K-term float sum, for K through the vector loop (32
+// at a time), its tail, or both, and N through the 64-row blocks the threads
+// share. Each row is one thread's, so 1 and 2 threads give the same bits, and
+// AVX-512 runs the AVX2 version (the same bits).
+TEST(MatvecCpu, MatchesDoubleOnEveryPathAndThreadCount) {
+    std::mt19937 rng(17);
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    const int saved = omp_get_max_threads();
+    for (int K : {1, 7, 32, 33, 100, 384}) {
+        for (int N : {1, 63, 64, 65, 1000}) {
+            std::vector<float> w((size_t)N * K), x(K), bias(N);
+            for (auto &v : w) v = d(rng);
+            for (auto &v : x) v = d(rng);
+            for (auto &v : bias) v = d(rng);
+            std::vector<float> avx2_out;
+            for (encore_cpu_isa isa : isas()) {
+                std::vector<float> first;
+                for (int threads : {1, 2}) {
+                    omp_set_num_threads(threads);
+                    std::vector<float> got = bias;
+                    ASSERT_EQ(encore_matvec_isa_cpu(w.data(), x.data(), N, K, got.data(), isa), 0);
+                    for (int n = 0; n < N; n++) {
+                        double want = 0.0, mag = 0.0;
+                        for (int k = 0; k < K; k++) {
+                            want += (double)w[(size_t)n * K + k] * x[k];
+                            mag += std::fabs((double)w[(size_t)n * K + k] * x[k]);
+                        }
+                        // The sum's rounding (K terms), then the add of bias.
+                        const double tol = (K + 2) * 6e-8 * (mag + std::fabs((double)bias[n])) + 1e-30;
+                        ASSERT_NEAR(got[n], want + bias[n], tol)
+                            << encore_cpu_isa_name(isa) << " N=" << N << " K=" << K << " row " << n;
+                    }
+                    if (first.empty())
+                        first = got;
+                    else
+                        EXPECT_TRUE(same_bits(got, first)) << encore_cpu_isa_name(isa) << " N=" << N << " K=" << K
+                                                           << ": 2 threads changed the bits";
+                }
+                if (isa == ENCORE_CPU_ISA_AVX2) avx2_out = first;
+                if (isa == ENCORE_CPU_ISA_AVX512) {
+                    EXPECT_TRUE(same_bits(first, avx2_out)) << "N=" << N << " K=" << K << ": not the avx2 bits";
+                }
+            }
+        }
+    }
+    omp_set_num_threads(saved);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "blas_reference.h"
 #include "cpu/cpu_ops.h"
 #include "cuda_check.h"
 #include "cuda/device_blas.h"
@@ -456,7 +457,7 @@ void run_linear(const Case &c, std::mt19937 &rng) {
     // Spread 1/sqrt(K) keeps the outputs near 1, where the tolerances are stated.
     auto x = randn((size_t)T * K, rng, 1.0f, c.dt), w = randn((size_t)N * K, rng, 1.0f / std::sqrt((float)K), c.dt);
     std::vector<float> want((size_t)T * N);
-    encore_linear_cpu(x.data(), w.data(), nullptr, T, N, K, want.data());
+    encore_blas_linear(x.data(), w.data(), nullptr, T, N, K, want.data());
     const encore_blas *blas = nullptr;
     ASSERT_EQ(encore_blas_load(&blas), ENCORE_STATUS_OK) << encore_last_error();
     cublasHandle_t handle = nullptr;
@@ -474,7 +475,7 @@ void run_linear(const Case &c, std::mt19937 &rng) {
 
 // encore_bias_rows_cuda, then encore_linear_accumulate_cuda: x W^T + bias,
 // the bias rounded to dt when written (as a 16-bit model stores it), the sum
-// rounded once. CPU twin: encore_linear_cpu with that bias.
+// rounded once. CPU twin: encore_blas_linear with that bias.
 void run_linear_bias(const Case &c, std::mt19937 &rng) {
     const int T = starts_of(c.lengths).back(), N = c.C, K = c.K;
     auto x = randn((size_t)T * K, rng, 1.0f, c.dt), w = randn((size_t)N * K, rng, 1.0f / std::sqrt((float)K), c.dt);
@@ -482,7 +483,7 @@ void run_linear_bias(const Case &c, std::mt19937 &rng) {
     std::vector<float> rounded = bias;
     quantize(rounded, c.dt);
     std::vector<float> want((size_t)T * N);
-    encore_linear_cpu(x.data(), w.data(), rounded.data(), T, N, K, want.data());
+    encore_blas_linear(x.data(), w.data(), rounded.data(), T, N, K, want.data());
     const encore_blas *blas = nullptr;
     ASSERT_EQ(encore_blas_load(&blas), ENCORE_STATUS_OK) << encore_last_error();
     cublasHandle_t handle = nullptr;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/half.h"
+#include "blas_reference.h"
 #include "cpu/cpu_ops.h"
 #include "cpu/erf_cpu.h"
 #include "cpu/gemm_cpu.h"
@@ -365,7 +366,7 @@ TEST(CpuIsa, DispatchPicksThePath) {
               encore_cpu_isa_choose(ENCORE_CPU_ISA_BEST, env, encore_cpu_has_avx2(), encore_cpu_has_avx512(), nullptr));
 }
 
-// The packed product and the BLAS one (encore_linear_cpu, which the CUDA
+// The packed product and the BLAS one (encore_blas_linear, which the CUDA
 // tests use as their reference) agree to the summation bound.
 TEST(Gemm, AgreesWithBlasLinear) {
     std::mt19937 rng(4);
@@ -376,7 +377,7 @@ TEST(Gemm, AgreesWithBlasLinear) {
     Packed p(w, N, K);
     std::vector<float> got((size_t)T * N), blas((size_t)T * N);
     encore_linear_packed_cpu(x.data(), &p.m, bias.data(), T, got.data());
-    encore_linear_cpu(x.data(), w.data(), bias.data(), T, N, K, blas.data());
+    encore_blas_linear(x.data(), w.data(), bias.data(), T, N, K, blas.data());
     const Reference ref(x, w, T, N, K);
     expect_matches_reference(ref, bias.data(), T, N, K, got, "packed");
     expect_matches_reference(ref, bias.data(), T, N, K, blas, "blas");

@@ -1,16 +1,16 @@
 /* bench_gemm: the packed GEMM (src/cpu/gemm_cpu.c) alone, against OpenBLAS's
- * sgemm on the same products (encore_linear_cpu, which the CUDA tests keep
+ * sgemm on the same products (encore_blas_linear, which the CUDA tests keep
  * as their reference): the default model's four products of a layer
  * (hidden 384, intermediate 1536) at T rows, on 1 thread and on all; on
  * fp32 panels, and on int8 ones weight-only (--weights int8) and with int8
  * activations (int8-dynamic, src/cpu/gemm_i8_cpu.c).
  * OpenBLAS runs single-threaded inside each OpenMP thread's column slice,
- * as encore_linear_cpu does in the library. Each cell is the best of a
+ * as encore_blas_linear does. Each cell is the best of a
  * number of calls (a floor for noise on a shared machine).
  *
  *   build/bench/cpu/bench_gemm [T ...]      (default: 25 128 1600)
  */
-#include "cpu/cpu_ops.h"
+#include "blas_reference.h"
 #include "cpu/gemm_cpu.h"
 #include "cpu/gemm_i8_cpu.h"
 
@@ -57,7 +57,7 @@ static double best_ms(const product *p, const float *x, float *out, int T, int k
         for (int i = 0; i < N_PRODUCTS; i++) {
             const int N = shapes[i][0], K = shapes[i][1];
             if (kind == BLAS)
-                encore_linear_cpu(x, p[i].w, p[i].bias, T, N, K, out);
+                encore_blas_linear(x, p[i].w, p[i].bias, T, N, K, out);
             else
                 encore_linear_packed_cpu(x, kind == FP32 ? &p[i].m : kind == INT8 ? &p[i].m8 : &p[i].m4, p[i].bias, T,
                                          out);

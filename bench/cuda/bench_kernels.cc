@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "blas_reference.h"
 #include "cpu/cpu_ops.h"
 #include "cuda/device_blas.h"
 #include "cuda/device_plan.h"
@@ -272,7 +273,7 @@ void bench_linear(const Ceil &c, const encore_blas *blas, cublasHandle_t h, enco
     auto hx = put(x, randn((size_t)Tc * K, 1), dt), hw = put(w, randn((size_t)N * K, 1.0f / std::sqrt((float)K)), dt);
     OK(encore_linear_cuda(blas, h, x.p, w.p, Tc, N, K, dt, out.p));
     std::vector<float> want((size_t)Tc * N);
-    encore_linear_cpu(hx.data(), hw.data(), nullptr, Tc, N, K, want.data());
+    encore_blas_linear(hx.data(), hw.data(), nullptr, Tc, N, K, want.data());
     const double err = max_err(get(out, want.size(), dt), want);
     const double ms = time_ms([&] { encore_linear_cuda(blas, h, x.p, w.p, T, N, K, dt, out.p); }, reps);
     row(c, name, dt, "T=" + std::to_string(T) + " N=" + std::to_string(N) + " K=" + std::to_string(K), ms,

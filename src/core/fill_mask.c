@@ -13,7 +13,6 @@
 #include "cuda/forward_cuda.h"
 #endif
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +101,7 @@ static void mlm_head_row(const encore_model *m, const float *h, float *t, float 
     for (int i = 0; i < C; i++) t[i] = (float)(((double)t[i] - mean) * inv * m->mlm_ln_g[i] + m->mlm_ln_b[i]);
     // probs = decoder (V, C) . t + bias, then softmax over V
     memcpy(probs, m->mlm_bias, (size_t)V * sizeof(float));
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, V, C, 1.0f, m->mlm_decoder, C, t, 1, 1.0f, probs, 1);
+    encore_matvec_cpu(m->mlm_decoder, t, V, C, probs);
     float mx = probs[0];
     for (int v = 1; v < V; v++) mx = probs[v] > mx ? probs[v] : mx;
     double sum = 0.0;

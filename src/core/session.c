@@ -10,7 +10,6 @@
 #include "cuda/forward_cuda.h"
 #endif
 
-#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,12 +142,11 @@ int encore_session_truncates(const encore_session *s) { return s->params.truncat
 encore_status encore_session_fail(encore_session *s, encore_status status) { return session_fail(s, status); }
 
 /* One thread pool only: OpenMP. The forward pass's products split their
- * weight panels over the OpenMP threads (src/cpu/gemm_cpu.c); OpenBLAS, still
- * used by encore_linear_cpu (the CUDA tests' reference), is kept
- * single-threaded, because two pools that spin-wait for work on the same
- * cores starve each other (seen: 10x slower on a busy 2-core machine). */
+ * weight panels over the OpenMP threads (src/cpu/gemm_cpu.c). The library
+ * links no BLAS: a second pool that spin-waits for work on the same cores
+ * starves the first (seen with OpenBLAS's: 10x slower on a busy 2-core
+ * machine), and OpenBLAS's threads spun at every process start. */
 static void set_threads(const encore_session *s) {
-    openblas_set_num_threads(1);
     if (s->params.n_threads > 0) omp_set_num_threads(s->params.n_threads);
 }
 

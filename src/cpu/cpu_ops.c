@@ -1,6 +1,6 @@
 /* cpu_ops.c: the CPU path's ops other than the GEMM (gemm_cpu.c) and the
- * exact GELU (erf_cpu.c), plus a BLAS GEMM kept as a reference for the CUDA
- * tests. Each op is written first as plain loops, the readable statement of
+ * exact GELU (erf_cpu.c), and the matrix-vector product of fill-mask's
+ * decoder. Each op is written first as plain loops, the readable statement of
  * what it computes; attention, softmax and LayerNorm add AVX2 and AVX-512
  * versions beside it, chosen at run time, and the tests hold each to a
  * reference in double. The AVX-512 versions do the AVX2 versions'
@@ -11,7 +11,6 @@
 #include "cpu/cpu_isa.h"
 #include "cpu/erf_cpu.h"
 
-#include <cblas.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -143,26 +142,67 @@ void encore_embed_cpu(const int32_t *ids, const int32_t *type_ids, const int32_t
     }
 }
 
-void encore_linear_cpu(const float *x, const float *w, const float *b, int T, int N, int K, float *out) {
-    float beta = 0.0f;
-    if (b) {
-        for (int t = 0; t < T; t++) memcpy(out + (size_t)t * N, b, (size_t)N * sizeof(float));
-        beta = 1.0f;
+/* out[n] += w[n] . x over k in order: the statement of what the vector
+ * versions compute. */
+static void matvec_rows_portable(const float *w, const float *x, int n0, int n1, int K, float *out) {
+    for (int n = n0; n < n1; n++) {
+        const float *row = w + (size_t)n * K;
+        float sum = 0.0f;
+        for (int k = 0; k < K; k++) sum += row[k] * x[k];
+        out[n] += sum;
     }
-    /* Each OpenMP thread computes a slice of the output columns with a
-     * single-threaded GEMM. Every output element still sums over K in the
-     * same order, whatever T is. Small products stay on one thread. */
-    const double flops = 2.0 * T * N * K;
-    const int threads = flops < 3e7 ? 1 : omp_get_max_threads();
-#pragma omp parallel num_threads(threads)
-    {
-        const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        const int step = (N + nt - 1) / nt;
-        const int n0 = id * step, n1 = n0 + step < N ? n0 + step : N;
-        if (n1 > n0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n1 - n0, K, 1.0f, x, K, w + (size_t)n0 * K, K,
-                        beta, out + n0, N);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The same with each row's sum in 4 x 8 lanes (k mod 32), then the rest of
+ * k in order. The matrix is read once, so this is bound by memory, and
+ * 256-bit vectors keep up with it on AVX-512 machines too: one version
+ * for both, with the same bits on both. */
+__attribute__((target("avx2,fma"))) static void matvec_rows_avx2(const float *w, const float *x, int n0, int n1,
+                                                                  int K, float *out) {
+    for (int n = n0; n < n1; n++) {
+        const float *row = w + (size_t)n * K;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k), _mm256_loadu_ps(x + k), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k + 8), _mm256_loadu_ps(x + k + 8), s1);
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k + 16), _mm256_loadu_ps(x + k + 16), s2);
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(row + k + 24), _mm256_loadu_ps(x + k + 24), s3);
+        }
+        const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        float sum = _mm_cvtss_f32(h);
+        for (; k < K; k++) sum = fmaf(row[k], x[k], sum);
+        out[n] += sum;
     }
+}
+#endif
+
+int encore_matvec_isa_cpu(const float *w, const float *x, int N, int K, float *out, encore_cpu_isa isa) {
+    const int use_avx2 = encore_cpu_isa_use_avx2(isa);
+    if (use_avx2 < 0) return -1;
+    /* Rows in blocks of 64 over the threads: each row's sum is one
+     * thread's, so the result is the same for any thread count. */
+    const int blocks = (N + 63) / 64;
+#pragma omp parallel for schedule(static) if ((size_t)N * K >= PARALLEL_MIN_ELEMENTS)
+    for (int i = 0; i < blocks; i++) {
+        const int n0 = i * 64, n1 = n0 + 64 < N ? n0 + 64 : N;
+#if defined(__x86_64__) || defined(__i386__)
+        if (use_avx2) {
+            matvec_rows_avx2(w, x, n0, n1, K, out);
+            continue;
+        }
+#endif
+        matvec_rows_portable(w, x, n0, n1, K, out);
+    }
+    return 0;
+}
+
+void encore_matvec_cpu(const float *w, const float *x, int N, int K, float *out) {
+    encore_matvec_isa_cpu(w, x, N, K, out, ENCORE_CPU_ISA_BEST);
 }
 
 void encore_bias_residual_layernorm_cpu(float *x, const float *bias, const float *residual, const float *gamma,

@@ -20,11 +20,16 @@ void encore_embed_cpu(const int32_t *ids, const int32_t *type_ids, const int32_t
                       const float *word, const float *pos, const float *type, const float *gamma,
                       const float *beta, float eps, float *out);
 
-/* out = x W^T (+ b) with OpenBLAS, on an unpacked W. x: (T, K), W: (N, K),
- * b: (N) or NULL, out: (T, N). The forward pass uses the packed GEMM of
- * gemm_cpu.h instead; this one stays as an independent reference for the
- * CUDA tests and benchmarks. */
-void encore_linear_cpu(const float *x, const float *w, const float *b, int T, int N, int K, float *out);
+/* out += W x for an unpacked W (N, K), row-major, x (K), out (N): the
+ * decoder of fill-mask's head, whose matrix is the word embeddings, read
+ * once per masked token. Rows are split over the OpenMP threads; each
+ * row's sum is one thread's, so any thread count gives the same bits. */
+void encore_matvec_cpu(const float *w, const float *x, int N, int K, float *out);
+
+/* The same on a given path (tests): -1 when the CPU lacks it. AVX2 and
+ * AVX-512 share one version (the product waits on memory, not on
+ * arithmetic); the portable one sums in order. */
+int encore_matvec_isa_cpu(const float *w, const float *x, int N, int K, float *out, encore_cpu_isa isa);
 
 /* x = LayerNorm(x + bias + residual), in place. x, residual: (T, C). */
 void encore_bias_residual_layernorm_cpu(float *x, const float *bias, const float *residual, const float *gamma,

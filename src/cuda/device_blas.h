@@ -45,7 +45,7 @@ encore_status encore_blas_fail(cublasStatus_t status, const char *stmt, const ch
 /* out = x W^T on the tensor cores (fp16/bf16 operands) or in plain fp32
  * (no TF32), fp32 accumulation either way. x: (T, K), w: (N, K) as PyTorch
  * stores it, out: (T, N), all of dtype dt, row-major. The caller set the
- * handle's stream. CPU twin: encore_linear_cpu without its bias. */
+ * handle's stream. CPU twin: encore_blas_linear (tests/reference) without its bias. */
 encore_status encore_linear_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x, const void *w, int T,
                                  int N, int K, encore_cuda_dtype dt, void *out);
 
