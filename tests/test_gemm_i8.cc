@@ -218,8 +218,8 @@ TEST(GemmI8, ProductWithinTheQuantizationBound) {
     }
 }
 
-// A row's result is bitwise the same alone or in a batch, on 1 or 2
-// threads, and, on paths with the same activation levels, on every path;
+// A row's result is bitwise the same alone or in a batch, on 1, 2 or 3
+// threads (which quantize the rows in shares cut inside tiles), and, on paths with the same activation levels, on every path;
 // the unbuffered product (taken when no buffer can be had) gives the same
 // bits too.
 TEST(GemmI8, RowResultIndependentOfBatchThreadsAndPath) {
@@ -237,8 +237,11 @@ TEST(GemmI8, RowResultIndependentOfBatchThreadsAndPath) {
         const encore_i8_kernel kernel = encore_i8_kernel_for_path(isa);
         std::vector<float> all((size_t)T * N), all2((size_t)T * N), one((size_t)N), unbuf((size_t)T * N);
         ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, all.data(), isa, 1), 0);
-        ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, all2.data(), isa, 2), 0);
-        EXPECT_EQ(std::memcmp(all.data(), all2.data(), all.size() * sizeof(float)), 0) << encore_cpu_isa_name(isa);
+        for (int threads : {2, 3}) {
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, all2.data(), isa, threads), 0);
+            EXPECT_EQ(std::memcmp(all.data(), all2.data(), all.size() * sizeof(float)), 0)
+                << encore_cpu_isa_name(isa) << " on " << threads << " threads";
+        }
         for (int t : {0, 5, 77, T - 1}) {
             ASSERT_EQ(encore_linear_packed_isa_cpu(x.data() + (size_t)t * K, &p.m, b.data(), 1, one.data(), isa, 1),
                       0);

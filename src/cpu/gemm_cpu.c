@@ -703,10 +703,12 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
     }
     if (threads > P) threads = P;
     const int rows = ep && ep->row;
-    /* Integer dot products: every row quantized once, here, into this
-     * thread's buffer, which the team then reads (gemm_i8_cpu.h). */
+    /* Integer dot products: every row quantized once into this thread's
+     * buffer, which the team then reads (gemm_i8_cpu.h); by the team, when
+     * there is one, each thread a range of rows. */
     encore_i8_rows i8;
     const int is_i8 = w->panels_q4 != NULL;
+    int i8_levels = 0;
     if (is_i8) {
         const encore_i8_kernel kernel = encore_i8_kernel_for_path(path);
         const size_t bytes = encore_i8_rows_bytes(T, w->K);
@@ -717,7 +719,9 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
                 for (int t = 0; t < T; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
             return 0;
         }
-        encore_i8_rows_prepare(x, T, w->K, kernel, encore_i8_kernel_levels(kernel), buf, &i8);
+        i8_levels = encore_i8_kernel_levels(kernel);
+        encore_i8_rows_layout(T, w->K, kernel, buf, &i8);
+        if (threads <= 1) encore_i8_rows_quantize(x, 0, T, i8_levels, &i8);
     }
     if (threads <= 1) {
         if (is_i8)
@@ -740,7 +744,14 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
 #pragma omp parallel num_threads(threads)
     {
         const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        const double cpu0 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0;
+        double cpu0 = id == 0 && guarded ? seconds(CLOCK_THREAD_CPUTIME_ID) : 0.0, quantize_cpu = 0.0;
+        if (is_i8) {
+            encore_i8_rows_quantize(x, (int)((long)T * id / nt), (int)((long)T * (id + 1) / nt), i8_levels, &i8);
+            /* Every row before any panel; the wait is not work. */
+            if (id == 0 && guarded) quantize_cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+#pragma omp barrier
+            if (id == 0 && guarded) cpu0 = seconds(CLOCK_THREAD_CPUTIME_ID);
+        }
         int mine;
         if (queued && is_i8) {
             mine = 0;
@@ -777,7 +788,8 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
             for (int t = t0; t < t1; t++) ep->row(out + (size_t)t * w->N, t, ep->ctx);
             if (id == 0 && guarded) rows_cpu = seconds(CLOCK_THREAD_CPUTIME_ID) - cpu1;
         }
-        if (id == 0 && guarded && nt > 1 && mine > 0) serial_estimate = product * P / mine + rows_cpu * nt;
+        if (id == 0 && guarded && nt > 1 && mine > 0)
+            serial_estimate = product * P / mine + (rows_cpu + quantize_cpu) * nt;
     }
     if (serial_estimate >= 0.0) guard_record(seconds(CLOCK_MONOTONIC) - start, serial_estimate);
     return 0;

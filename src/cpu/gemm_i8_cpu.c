@@ -220,17 +220,8 @@ __attribute__((target("avx2,fma"))) static void quantize_span_avx2(const float *
 }
 #endif
 
-/* A span's scale and zero point (gemm_i8_cpu.h), on AVX2 when vec. */
-static void span_params(const float *x, int n, int levels, int vec, float *scale, int32_t *zero) {
-    float lo, hi;
-    int finite;
-#if HAVE_X86
-    if (vec)
-        span_range_avx2(x, n, &lo, &hi, &finite);
-    else
-#endif
-        span_range(x, n, &lo, &hi, &finite);
-    (void)vec;
+/* A span's scale and zero point (gemm_i8_cpu.h) from its range. */
+static void params_of_range(float lo, float hi, int finite, int levels, float *scale, int32_t *zero) {
     const float s = (hi - lo) / (float)levels;
     if (!finite || !isfinite(s)) {
         *scale = NAN;
@@ -245,6 +236,58 @@ static void span_params(const float *x, int n, int levels, int vec, float *scale
         *zero = (int32_t)(z < 0 ? 0 : z > levels ? levels : z);
     }
 }
+
+/* A span's scale and zero point, on AVX2 when vec. */
+static void span_params(const float *x, int n, int levels, int vec, float *scale, int32_t *zero) {
+    float lo, hi;
+    int finite;
+#if HAVE_X86
+    if (vec)
+        span_range_avx2(x, n, &lo, &hi, &finite);
+    else
+#endif
+        span_range(x, n, &lo, &hi, &finite);
+    (void)vec;
+    params_of_range(lo, hi, finite, levels, scale, zero);
+}
+
+#if HAVE_X86
+/* One whole group (ENCORE_I8_GROUP k) of a row in one pass, held in zmm
+ * registers: its range, scale and zero point, then its bytes, written 4 at
+ * a time, stride bytes apart (a row of a tile). The same values as
+ * span_params and quantize_span: a min or max is exact in any order, and
+ * each byte is the same rounding of the same product. */
+#define GROUP_VECS (ENCORE_I8_GROUP / 16)
+__attribute__((target("avx512f,avx512bw,avx2,fma"))) static void quantize_group_avx512(const float *x, int levels,
+                                                                                        float *scale, int32_t *zero,
+                                                                                        uint8_t *dst, size_t stride) {
+    __m512 v[GROUP_VECS];
+    __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    __mmask16 bad = 0;
+    for (int i = 0; i < GROUP_VECS; i++) {
+        v[i] = _mm512_loadu_ps(x + 16 * i);
+        lo = _mm512_min_ps(lo, v[i]);
+        hi = _mm512_max_ps(hi, v[i]);
+        bad |= _mm512_cmp_ps_mask(_mm512_abs_ps(v[i]), inf, _CMP_NLT_UQ);  // inf or NaN
+    }
+    params_of_range(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), !bad, levels, scale, zero);
+    if (isnan(*scale)) {
+        for (int q = 0; q < ENCORE_I8_GROUP / 4; q++) memset(dst + (size_t)q * stride, 0, 4);
+        return;
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / *scale);
+    const __m512i z = _mm512_set1_epi32(*zero), top = _mm512_set1_epi32(levels), bottom = _mm512_setzero_si512();
+    for (int i = 0; i < GROUP_VECS; i++) {
+        __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v[i], inv)), z);
+        q = _mm512_min_epi32(_mm512_max_epi32(q, bottom), top);
+        uint32_t b[4];
+        _mm_storeu_si128((__m128i *)(void *)b, _mm512_cvtepi32_epi8(q));
+        for (int j = 0; j < 4; j++) memcpy(dst + (size_t)(4 * i + j) * stride, b + j, 4);
+    }
+}
+#undef GROUP_VECS
+#endif
 
 /* quantize_span, on AVX2 when vec. */
 static void quantize_on(const float *x, int n, float scale, int32_t zero, int levels, int vec, uint8_t *a) {
@@ -287,11 +330,15 @@ static void tile_portable(int mr, int np, int kg, const int32_t *a, const int32_
 typedef void (*tile_i8_fn)(int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c);
 
 /* 512-bit vpdpbusd: up to 14 rows by np panels; x<r>, y<r> hold row r's
- * sums for the first and second panel. */
+ * sums for the first and second panel. With acc, the sums are not stored
+ * in c but added into the fp32 sums there at once, from the registers, as
+ * accumulate() does (the same operations in the same order, so the same
+ * bits): acc (mr, TILE_LD) += (sums - z wsum) s, row r's s and z at
+ * s[r * sz_ld], z[r * sz_ld]. */
 #define ROWS14(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma"), always_inline)) static inline void
 tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1,
-                 int32_t *c) {
+                 int32_t *c, float *acc, const float *s, const int32_t *z, size_t sz_ld, const int32_t *wsum) {
 #define T_INIT(r) __m512i x##r = _mm512_setzero_si512(), y##r = _mm512_setzero_si512();
     ROWS14(T_INIT)
 #undef T_INIT
@@ -311,6 +358,26 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
     }
         ROWS14(T_STEP)
 #undef T_STEP
+    }
+    if (acc) {
+        const __m512i w0 = _mm512_loadu_si512((const void *)wsum);
+        const __m512i w1 = np > 1 ? _mm512_loadu_si512((const void *)(wsum + ENCORE_PANEL)) : w0;
+#define T_ADD(r)                                                                                             \
+    if (mr > r) {                                                                                            \
+        const __m512 sr = _mm512_set1_ps(s[r * sz_ld]);                                                      \
+        const __m512i zr = _mm512_set1_epi32(z[r * sz_ld]);                                                  \
+        float *ar = acc + r * TILE_LD;                                                                       \
+        const __m512i v0 = _mm512_sub_epi32(x##r, _mm512_mullo_epi32(zr, w0));                              \
+        _mm512_storeu_ps(ar, _mm512_add_ps(_mm512_loadu_ps(ar), _mm512_mul_ps(_mm512_cvtepi32_ps(v0), sr)));  \
+        if (np > 1) {                                                                                        \
+            const __m512i v1 = _mm512_sub_epi32(y##r, _mm512_mullo_epi32(zr, w1));                          \
+            _mm512_storeu_ps(ar + ENCORE_PANEL, _mm512_add_ps(_mm512_loadu_ps(ar + ENCORE_PANEL),            \
+                                                              _mm512_mul_ps(_mm512_cvtepi32_ps(v1), sr)));   \
+        }                                                                                                    \
+    }
+        ROWS14(T_ADD)
+#undef T_ADD
+        return;
     }
 #define T_STORE(r)                                                                                           \
     if (mr > r) {                                                                                            \
@@ -376,7 +443,12 @@ tile_avx2(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32
 #define T512_ONE(m, np)                                                                                       \
     __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma"))) static void t512_##m##x##np(            \
         int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {                          \
-        tile_avx512_vnni(m, np, kg, a, b0, b1, c);                                                            \
+        tile_avx512_vnni(m, np, kg, a, b0, b1, c, NULL, NULL, NULL, 0, NULL);                                 \
+    }                                                                                                         \
+    __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma"))) static void t512a_##m##x##np(           \
+        int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, float *acc, const float *s,           \
+        const int32_t *z, size_t sz_ld, const int32_t *wsum) {                                                 \
+        tile_avx512_vnni(m, np, kg, a, b0, b1, NULL, acc, s, z, sz_ld, wsum);                                 \
     }
 #define T512(m) T512_ONE(m, 1) T512_ONE(m, 2)
 T512(1)
@@ -417,6 +489,9 @@ T256(6)
     {NULL, pre##1x##np, pre##2x##np, pre##3x##np, pre##4x##np, pre##5x##np, pre##6x##np, pre##7x##np,         \
      pre##8x##np, pre##9x##np, pre##10x##np, pre##11x##np, pre##12x##np, pre##13x##np, pre##14x##np}
 static const tile_i8_fn tiles512[2][MRI512 + 1] = {ROW14(t512_, 1), ROW14(t512_, 2)};
+typedef void (*tile_i8_acc_fn)(int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, float *acc,
+                               const float *s, const int32_t *z, size_t sz_ld, const int32_t *wsum);
+static const tile_i8_acc_fn tiles512_acc[2][MRI512 + 1] = {ROW14(t512a_, 1), ROW14(t512a_, 2)};
 #undef ROW14
 static const tile_i8_fn tiles_vnni[MRI256 + 1] = {NULL, tvnni_1, tvnni_2, tvnni_3, tvnni_4, tvnni_5, tvnni_6};
 static const tile_i8_fn tiles_avx2[MRI256 + 1] = {NULL, tavx2_1, tavx2_2, tavx2_3, tavx2_4, tavx2_5, tavx2_6};
@@ -457,43 +532,67 @@ size_t encore_i8_rows_bytes(int T, int K) {
     return (size_t)T > SIZE_MAX / per_row ? SIZE_MAX : (size_t)T * per_row;
 }
 
-void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, int levels, void *buf,
-                            encore_i8_rows *rows) {
+void encore_i8_rows_layout(int T, int K, encore_i8_kernel k, void *buf, encore_i8_rows *rows) {
     const size_t K4 = groups((size_t)K);
     const int ng = encore_i8_groups(K);
-    int32_t *a = buf;                                        // (T, K4) in tiles
-    float *scale = (float *)(a + (size_t)T * K4);            // (T, ng)
-    int32_t *zero = (int32_t *)(scale + (size_t)T * ng);     // (T, ng)
-    const int mr_max = tile_rows(k), vec = k != ENCORE_I8_KERNEL_PORTABLE;  // every SIMD kernel has AVX2
-    uint8_t row[ENCORE_I8_GROUP];
-    for (int t0 = 0; t0 < T; t0 += MCI) {
-        const int mc = T - t0 < MCI ? T - t0 : MCI;
-        for (int i = 0; i < tile_count(mc, mr_max); i++) {
-            const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
-            uint8_t *tile = (uint8_t *)(a + (size_t)(t0 + r0) * K4);  // (K4, mr) groups of 4 bytes
-            for (int r = 0; r < mr; r++) {
-                const int t = t0 + r0 + r;
-                const float *xr = x + (size_t)t * K;
-                /* Padding k past K is 0, and its weights are 0 too. */
-                for (int g = 0; g < ng; g++) {
-                    const int k0 = g * ENCORE_I8_GROUP, n = K - k0 < ENCORE_I8_GROUP ? K - k0 : ENCORE_I8_GROUP;
-                    float *sg = scale + (size_t)t * ng + g;
-                    int32_t *zg = zero + (size_t)t * ng + g;
-                    span_params(xr + k0, n, levels, vec, sg, zg);
-                    memset(row, 0, sizeof row);
-                    quantize_on(xr + k0, n, *sg, *zg, levels, vec, row);
-                    for (int q = 0; q < (n + 3) / 4; q++)
-                        memcpy(tile + (((size_t)k0 / 4 + q) * mr + r) * 4, row + 4 * q, 4);
-                }
-            }
-        }
-    }
+    int32_t *a = buf;                                     // (T, K4) in tiles
+    float *scale = (float *)(a + (size_t)T * K4);         // (T, ng)
+    int32_t *zero = (int32_t *)(scale + (size_t)T * ng);  // (T, ng)
     rows->a = a;
     rows->scale = scale;
     rows->zero = zero;
     rows->T = T;
+    rows->K = K;
     rows->groups = ng;
     rows->kernel = k;
+}
+
+/* The tile that row t of T lies in: its first row and its height (the
+ * blocks of MCI rows and tile_start's heights, inverted). */
+static void row_tile(int T, int t, int mr_max, int *first, int *mr) {
+    const int t0 = t / MCI * MCI, mc = T - t0 < MCI ? T - t0 : MCI, r = t - t0;
+    const int n = tile_count(mc, mr_max), base = mc / n, extra = mc % n;
+    const int i = r < extra * (base + 1) ? r / (base + 1) : extra + (r - extra * (base + 1)) / base;
+    *first = t0 + tile_start(mc, mr_max, i);
+    *mr = tile_start(mc, mr_max, i + 1) - tile_start(mc, mr_max, i);
+}
+
+void encore_i8_rows_quantize(const float *x, int t0, int t1, int levels, const encore_i8_rows *rows) {
+    const int K = rows->K, ng = rows->groups, mr_max = tile_rows(rows->kernel);
+    const int vec = rows->kernel != ENCORE_I8_KERNEL_PORTABLE;  // every SIMD kernel has AVX2
+    const size_t K4 = groups((size_t)K);
+    float *scale = (float *)rows->scale;
+    int32_t *zero = (int32_t *)rows->zero;
+    uint8_t row[ENCORE_I8_GROUP];
+    for (int t = t0; t < t1; t++) {
+        int first, mr;
+        row_tile(rows->T, t, mr_max, &first, &mr);
+        /* This row's groups of 4 bytes, mr apart: the tile is (K4, mr). */
+        uint8_t *tile = (uint8_t *)(rows->a + (size_t)first * K4) + (size_t)(t - first) * 4;
+        const float *xr = x + (size_t)t * K;
+        for (int g = 0; g < ng; g++) {
+            const int k0 = g * ENCORE_I8_GROUP, n = K - k0 < ENCORE_I8_GROUP ? K - k0 : ENCORE_I8_GROUP;
+            float *sg = scale + (size_t)t * ng + g;
+            int32_t *zg = zero + (size_t)t * ng + g;
+#if HAVE_X86
+            if (rows->kernel == ENCORE_I8_KERNEL_AVX512_VNNI && n == ENCORE_I8_GROUP) {
+                quantize_group_avx512(xr + k0, levels, sg, zg, tile + (size_t)k0 * mr, (size_t)mr * 4);
+                continue;
+            }
+#endif
+            span_params(xr + k0, n, levels, vec, sg, zg);
+            /* Padding k past K is 0, and its weights are 0 too. */
+            if (n < ENCORE_I8_GROUP) memset(row, 0, sizeof row);
+            quantize_on(xr + k0, n, *sg, *zg, levels, vec, row);
+            for (int q = 0; q < (n + 3) / 4; q++) memcpy(tile + ((size_t)k0 / 4 + q) * mr * 4, row + 4 * q, 4);
+        }
+    }
+}
+
+void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, int levels, void *buf,
+                            encore_i8_rows *rows) {
+    encore_i8_rows_layout(T, K, k, buf, rows);
+    encore_i8_rows_quantize(x, 0, T, levels, rows);
 }
 
 /* Group g's sums c (mr, TILE_LD) of the tile whose first row is t into the
@@ -590,8 +689,18 @@ static void tile_product(const encore_i8_rows *rows, const encore_packed_matrix 
     memset(acc, 0, sizeof(float) * (size_t)mr * TILE_LD);
     for (int g = 0; g < rows->groups; g++) {
         const size_t g0 = (size_t)g * G4, kg = K4 - g0 < G4 ? K4 - g0 : G4;
+        const int32_t *wsum = w->wsums + (size_t)g * wsum_stride(w) + n0;
+#if HAVE_X86
+        if (rows->kernel == ENCORE_I8_KERNEL_AVX512_VNNI && !sums) {
+            /* The sums go from the registers into acc. */
+            const size_t at = (size_t)t * rows->groups + g;
+            tiles512_acc[np - 1][mr]((int)kg, a + g0 * mr, b0 + g0 * ENCORE_PANEL, b1 + g0 * ENCORE_PANEL, acc,
+                                     rows->scale + at, rows->zero + at, (size_t)rows->groups, wsum);
+            continue;
+        }
+#endif
         run_tile(rows->kernel, mr, np, (int)kg, a + g0 * mr, b0 + g0 * ENCORE_PANEL, b1 + g0 * ENCORE_PANEL, c);
-        accumulate_on(rows->kernel, acc, c, mr, cols, rows, t, g, w->wsums + (size_t)g * wsum_stride(w) + n0);
+        accumulate_on(rows->kernel, acc, c, mr, cols, rows, t, g, wsum);
         if (sums)
             for (int r = 0; r < mr; r++)
                 memcpy(sums + ((size_t)g * rows->T + t + r) * w->N + n0, c + r * TILE_LD, (size_t)cols * sizeof(int32_t));

@@ -116,7 +116,7 @@ typedef struct encore_i8_rows {
     const int32_t *a;     /* row blocks of tiles, each tile (K4, rows) int32 of 4 bytes */
     const float *scale;   /* (T, groups) s */
     const int32_t *zero;  /* (T, groups) z */
-    int T, groups;
+    int T, K, groups;
     encore_i8_kernel kernel;
 } encore_i8_rows;
 
@@ -125,9 +125,17 @@ typedef struct encore_i8_rows {
 size_t encore_i8_rows_bytes(int T, int K);
 
 /* Quantize x (T, K) to levels (1 .. 255) for kernel k into buf
- * (encore_i8_rows_bytes bytes, 4-byte aligned) and describe it in *rows. */
+ * (encore_i8_rows_bytes bytes, 4-byte aligned) and describe it in *rows:
+ * encore_i8_rows_layout, then encore_i8_rows_quantize of every row. */
 void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, int levels, void *buf,
                             encore_i8_rows *rows);
+
+/* The two steps apart, so that threads can share the second: describe buf
+ * (as above) for T rows of K in *rows; then quantize rows [t0, t1) of x
+ * into it. Each row is written alone, so any split of the rows gives the
+ * same bytes. */
+void encore_i8_rows_layout(int T, int K, encore_i8_kernel k, void *buf, encore_i8_rows *rows);
+void encore_i8_rows_quantize(const float *x, int t0, int t1, int levels, const encore_i8_rows *rows);
 
 /* Panels [p0, p1) of out = x W^T (+ b) for every row, from prepared rows:
  * dequantized and passed to ep->block (when set) as gemm_cpu.h says. */
