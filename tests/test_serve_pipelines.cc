@@ -2,12 +2,18 @@
 // Inference API's fill-mask and zero-shot payloads, on the real server over
 // 127.0.0.1, against what transformers' pipelines answered for the same
 // calls (tests/fixtures/reference/tiny-bert-mlm.json, tiny-bert-nli.json).
+// Built again with ENCORE_HAVE_CUDA (test_cuda_serve_pipelines, label cuda,
+// which runs under the CUDA emulation too): the same calls to a server
+// started with --device cuda --precision fp32, whose pipelines must run on
+// the GPU in fp32 to answer within the same tolerance.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "fixtures.h"
+#include "pipeline_session.h"
 #include "serve_harness.h"
 
 using fixtures::get;
@@ -41,8 +47,12 @@ std::string payload(const cJSON *c, const char *const *keys, int n_keys) {
 void replay(const std::string &model, const char *const *keys, int n_keys) {
     auto ref = fixtures::load(model);
     ASSERT_TRUE(ref && ref->root) << "no reference for " << model;
+    std::vector<std::string> args{"--model", fixtures::model_dir(model)};
+#ifdef ENCORE_HAVE_CUDA
+    args.insert(args.end(), {"--device", "cuda", "--precision", "fp32"});
+#endif
     Server s;
-    ASSERT_TRUE(s.start({"--model", fixtures::model_dir(model)})) << s.error();
+    ASSERT_TRUE(s.start(args)) << s.error();
     Client client;
     int n = 0;
     const cJSON *c;
@@ -58,11 +68,13 @@ void replay(const std::string &model, const char *const *keys, int n_keys) {
 }
 
 TEST(ServePipelines, FillMaskAnswersAsThePipeline) {
+    NEED_DEVICE();
     const char *keys[] = {"top_k", "targets"};
     replay("tiny-bert-mlm", keys, 2);
 }
 
 TEST(ServePipelines, ZeroShotAnswersAsThePipeline) {
+    NEED_DEVICE();
     const char *keys[] = {"candidate_labels", "hypothesis_template", "multi_label"};
     replay("tiny-bert-nli", keys, 3);
 }

@@ -3,11 +3,17 @@
 // "context"} | [...], "parameters": {...}}), on the real server over
 // 127.0.0.1, against what transformers 4.57's pipeline("question-answering")
 // answered for the same calls (tests/fixtures/reference/<model>.qa.json).
+// Built again with ENCORE_HAVE_CUDA (test_cuda_serve_qa, label cuda, which
+// runs under the CUDA emulation too): the same calls to a server started
+// with --device cuda --precision fp32, whose QA session must run on the GPU
+// in fp32 to answer within the same tolerance.
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "fixtures.h"
+#include "pipeline_session.h"
 #include "serve_harness.h"
 
 using fixtures::get;
@@ -56,11 +62,16 @@ std::string payload(const cJSON *c) {
 class ServeQa : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(ServeQa, AnswersAsThePipeline) {
+    NEED_DEVICE();
     const std::string model = GetParam();
     auto ref = fixtures::load(model + ".qa");
     ASSERT_TRUE(ref && ref->root) << "no reference for " << model;
+    std::vector<std::string> args{"--model", fixtures::model_dir(model)};
+#ifdef ENCORE_HAVE_CUDA
+    args.insert(args.end(), {"--device", "cuda", "--precision", "fp32"});
+#endif
     Server s;
-    ASSERT_TRUE(s.start({"--model", fixtures::model_dir(model)})) << s.error();
+    ASSERT_TRUE(s.start(args)) << s.error();
     Client client;
     int n = 0;
     const cJSON *c;

@@ -94,15 +94,11 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 }
 
 static int parse_args(int argc, char **argv, serve_config *c) {
-    tools_model_options m;
-    tools_model_options_init(&m);
-    m.model_dir = c->model_dir;
-    m.device = c->device;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         /* Requests say whether to truncate: no --no-truncation here. */
-        const int mt = tools_model_option(&m, TOOLS_MODEL_OPT_TRUNCATION, a, v, "encore serve");
+        const int mt = tools_model_option(&c->model, TOOLS_MODEL_OPT_TRUNCATION, a, v, "encore serve");
         if (mt < 0) return -1;
         if (mt > 0) {
             i += mt - 1;
@@ -164,22 +160,12 @@ static int parse_args(int argc, char **argv, serve_config *c) {
             }
         }
     }
-    c->model_dir = m.model_dir;
-    c->device = m.device;
-    c->precision = m.precision;
-    c->threads = m.threads;
-    c->weights = m.weights;
-    c->quiet = m.quiet;
     return 0;
-}
-
-static void quiet_log(encore_log_level level, const char *message, void *user_data) {
-    (void)level, (void)message, (void)user_data;
 }
 
 static void note(const serve_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(const serve_config *c, const char *fmt, ...) {
-    if (c->quiet) return;
+    if (c->model.quiet) return;
     va_list ap;
     va_start(ap, fmt);
     fputs("encore serve: ", stderr);
@@ -249,7 +235,7 @@ static void prefer_passive_openmp(int argc, char **argv) {
  * message on stderr. */
 static int load_prompts(const serve_config *c, serve_ctx *ctx, cJSON **root) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/config_sentence_transformers.json", c->model_dir);
+    snprintf(path, sizeof path, "%s/config_sentence_transformers.json", c->model.model_dir);
     *root = NULL;
     size_t len = 0;
     char *text = tools_read_file(path, &len);
@@ -298,7 +284,6 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
     }
 
     serve_config c = {
-        .device = ENCORE_DEVICE_CPU,
         .host = "127.0.0.1",
         .port = 8080,
         .max_batch_tokens = 16384,
@@ -309,6 +294,7 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
         .max_inflight_bytes = (size_t)1 << 30,
         .max_connections_per_client = -1, /* half of max_connections */
     };
+    tools_model_options_init(&c.model);
     if (parse_args(argc, argv, &c) != 0) {
         fprintf(stderr, "encore serve: the options are in 'encore serve --help'\n");
         return 2;
@@ -317,11 +303,11 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
      * waiting for admission, plus some for /health and /metrics. */
     if (!c.max_connections) c.max_connections = 2 * c.max_concurrent_requests + 64;
     if (c.max_connections_per_client < 0) c.max_connections_per_client = (c.max_connections + 1) / 2;
-    if (!c.model_dir) {
+    if (!c.model.model_dir) {
         const char *env = getenv("ENCORE_MODEL");
-        c.model_dir = env && *env ? env : default_model_dir;
+        c.model.model_dir = env && *env ? env : default_model_dir;
     }
-    if (!c.model_dir) {
+    if (!c.model.model_dir) {
         fprintf(stderr, "encore serve: --model DIR is required\n");
         return 2;
     }
@@ -331,25 +317,25 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
      * directory's name. */
     char dir_name[256], hub_id[256];
     if (!c.model_id) {
-        size_t n = strlen(c.model_dir);
-        while (n > 1 && c.model_dir[n - 1] == '/') n--;
+        size_t n = strlen(c.model.model_dir);
+        while (n > 1 && c.model.model_dir[n - 1] == '/') n--;
         size_t at = n;
-        while (at > 0 && c.model_dir[at - 1] != '/') at--;
-        snprintf(dir_name, sizeof dir_name, "%.*s", (int)(n - at), c.model_dir + at);
+        while (at > 0 && c.model.model_dir[at - 1] != '/') at--;
+        snprintf(dir_name, sizeof dir_name, "%.*s", (int)(n - at), c.model.model_dir + at);
         c.model_id = dir_name;
         /* The two directories above: ".../models--ORG--NAME/snapshots/". */
         size_t s_end = at > 0 ? at - 1 : 0, s_at = s_end;
-        while (s_at > 0 && c.model_dir[s_at - 1] != '/') s_at--;
+        while (s_at > 0 && c.model.model_dir[s_at - 1] != '/') s_at--;
         size_t r_end = s_at > 0 ? s_at - 1 : 0, r_at = r_end;
-        while (r_at > 0 && c.model_dir[r_at - 1] != '/') r_at--;
-        const char *repo = c.model_dir + r_at, *sep = NULL;
-        if (s_end - s_at == 9 && strncmp(c.model_dir + s_at, "snapshots", 9) == 0 && r_end - r_at > 8 &&
+        while (r_at > 0 && c.model.model_dir[r_at - 1] != '/') r_at--;
+        const char *repo = c.model.model_dir + r_at, *sep = NULL;
+        if (s_end - s_at == 9 && strncmp(c.model.model_dir + s_at, "snapshots", 9) == 0 && r_end - r_at > 8 &&
             strncmp(repo, "models--", 8) == 0) {
-            for (const char *p = repo + 8; p + 1 < c.model_dir + r_end && !sep; p++)
+            for (const char *p = repo + 8; p + 1 < c.model.model_dir + r_end && !sep; p++)
                 if (p[0] == '-' && p[1] == '-') sep = p;
             if (sep)
                 snprintf(hub_id, sizeof hub_id, "%.*s/%.*s", (int)(sep - repo - 8), repo + 8,
-                         (int)(c.model_dir + r_end - sep - 2), sep + 2);
+                         (int)(c.model.model_dir + r_end - sep - 2), sep + 2);
             else
                 snprintf(hub_id, sizeof hub_id, "%.*s", (int)(r_end - r_at - 8), repo + 8);
             c.model_id = hub_id;
@@ -361,14 +347,12 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
         const long cores = sysconf(_SC_NPROCESSORS_ONLN);
         c.tokenization_workers = cores > 0 ? (int)cores : 1;
     }
-    if (c.quiet) encore_log_set(quiet_log, NULL);
+    tools_model_options_apply_quiet(&c.model);
 
     serve_ctx ctx = {.cfg = c};
     pthread_mutex_init(&ctx.pipeline_lock, NULL);
     encore_model *model = NULL;
-    encore_model_params mp = encore_model_default_params();
-    mp.weights = c.weights;
-    if (encore_model_load(c.model_dir, mp, &model) != ENCORE_STATUS_OK) {
+    if (encore_model_load(c.model.model_dir, tools_model_params(&c.model), &model) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore serve: %s\n", encore_last_error());
         return 2;
     }
@@ -388,13 +372,10 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
         fprintf(stderr, "encore serve: %s\n", ctx.metrics ? encore_last_error() : "out of memory");
         goto done;
     }
-    serve_batcher_params bp = {.session = encore_session_default_params(),
+    serve_batcher_params bp = {.session = tools_session_params(&c.model),
                                .max_batch_tokens = c.max_batch_tokens,
                                .max_batch_requests = c.max_batch_requests,
                                .batch_wait_us = c.batch_wait_us};
-    bp.session.device = c.device;
-    bp.session.precision = c.precision;
-    bp.session.n_threads = c.threads;
     if (serve_batcher_create(model, bp, ctx.metrics, &ctx.batcher) != ENCORE_STATUS_OK) {
         fprintf(stderr, "encore serve: %s\n", encore_last_error());
         goto done;
@@ -413,7 +394,7 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
     }
     int port = 0;
     if (serve_http_start(&ctx, &http, &port) != 0) goto done;
-    note(&c, "%s (%s, %d labels, max %d tokens) on the %s", c.model_dir, encore_model_architecture_name(model),
+    note(&c, "%s (%s, %d labels, max %d tokens) on the %s", c.model.model_dir, encore_model_architecture_name(model),
          encore_model_n_labels(model), encore_model_task_max_length(model, encore_model_task(model)),
          serve_batcher_device(ctx.batcher) == ENCORE_DEVICE_CUDA ? "GPU" : "CPU");
     const int v6 = strchr(c.host, ':') != NULL;

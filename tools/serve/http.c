@@ -369,7 +369,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
     serve_http *h = cls;
-    if (h->ctx->cfg.quiet) return;
+    if (h->ctx->cfg.model.quiet) return;
     fputs("encore serve: ", stderr);
     vfprintf(stderr, fmt, ap);
 }
@@ -389,7 +389,7 @@ static void raise_open_files(const serve_ctx *ctx, unsigned connections) {
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < want && !ctx->cfg.quiet)
+    if (rl.rlim_cur < want && !ctx->cfg.model.quiet)
         fprintf(stderr,
                 "encore serve: the open file limit (hard %llu) is under --max-connections %u plus 64; connections "
                 "past it are refused\n",

@@ -21,9 +21,7 @@ int serve_model_is_qa(const serve_ctx *ctx) { return encore_model_token_head(ctx
  * the error reply set. Call with pipeline_lock held. */
 static encore_session *qa_session(serve_ctx *ctx, serve_reply *r) {
     if (ctx->pipeline_session) return ctx->pipeline_session;
-    encore_session_params p = encore_session_default_params();
-    p.device = ctx->cfg.device;
-    p.n_threads = ctx->cfg.threads;
+    encore_session_params p = tools_session_params(&ctx->cfg.model);  // device, precision, threads
     if (encore_session_create(ctx->model, p, &ctx->pipeline_session) != ENCORE_STATUS_OK) {
         serve_reply_error(ctx, r, 500, SERVE_ERROR_BACKEND, "%s", encore_last_error());
         return NULL;

@@ -65,8 +65,8 @@ static void route_info(serve_ctx *ctx, serve_reply *r) {
     if (c->model_sha) serve_buf_json_cstring(&b, c->model_sha);
     else serve_buf_puts(&b, "null");
     const char *dtype = device != ENCORE_DEVICE_CUDA                  ? "float32"
-                        : c->precision == ENCORE_PRECISION_FP32 ? "float32"
-                        : c->precision == ENCORE_PRECISION_BF16 ? "bfloat16"
+                        : c->model.precision == ENCORE_PRECISION_FP32 ? "float32"
+                        : c->model.precision == ENCORE_PRECISION_BF16 ? "bfloat16"
                                                                 : "float16";
     serve_buf_printf(&b, ",\"model_dtype\":\"%s\",\"model_type\":", dtype);
     const int n_labels = encore_model_n_labels(m);
@@ -101,7 +101,7 @@ static void route_info(serve_ctx *ctx, serve_reply *r) {
                      ENCORE_VERSION);
     serve_buf_json_cstring(&b, c->served_model_name);
     serve_buf_puts(&b, ",\"model_dir\":");
-    serve_buf_json_cstring(&b, c->model_dir);
+    serve_buf_json_cstring(&b, c->model.model_dir);
     /* encore's own fields. */
     const encore_score_function sf = encore_model_score_function(m);
     serve_buf_printf(&b, ",\"device\":\"%s\",\"architecture\":", device_name(device));

@@ -7,13 +7,14 @@
 #include "batcher.h"
 #include "encore.h"
 #include "metrics.h"
+#include "model_options.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
 typedef struct serve_config {
-    const char *model_dir;
+    tools_model_options model;     /* --model, --device, --precision, --threads, --weights, --quiet */
     const char *model_id;          /* --model-id, default the Hub id of a Hub cache snapshot, else the
                                       directory's name */
     const char *model_sha;         /* the snapshot's revision, or NULL */
@@ -21,8 +22,6 @@ typedef struct serve_config {
     const char *default_prompt_name; /* --default-prompt-name */
     const char *default_prompt;      /* --default-prompt */
     int tokenization_workers;      /* inputs tokenized at once: the cores (on the connection threads) */
-    encore_device device;
-    encore_precision precision;    /* --precision: the GPU's arithmetic */
     const char *host;
     int port;                    /* 0: any free port (printed on startup) */
     int max_batch_tokens;
@@ -36,9 +35,6 @@ typedef struct serve_config {
     double request_timeout_s;      /* a request's head and body must arrive within this */
     long batch_wait_us;
     int auto_truncate;           /* "truncate" when a request does not say */
-    int threads;                 /* CPU threads of the model; 0 = all cores */
-    encore_weights weights;      /* --weights: how the CPU stores the linear weights */
-    int quiet;
 } serve_config;
 
 typedef struct serve_ctx {
