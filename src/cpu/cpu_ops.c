@@ -268,9 +268,16 @@ int encore_residual_layernorm_row_isa_cpu(float *row, const float *residual, con
 /* Keys per row of the transposed keys, rounded up to whole vectors. */
 static size_t padded_keys(int max_len) { return ((size_t)max_len + 7) / 8 * 8; }
 
-/* Per thread: the transposed keys (D, padded), 4 rows of scores and the
- * values gathered (padded, D). */
-static size_t scratch_per_thread(int max_len, int D) { return padded_keys(max_len) * (size_t)(2 * D + 4); }
+/* Queries the AVX-512 head takes at a time (the AVX2 head takes 4): its 32
+ * registers hold 8 queries x 32 keys of sums, 16 accumulators, enough to
+ * keep both FMA pipes busy through their latency. */
+#define QB_AVX512 8
+
+/* Per thread: the transposed keys (D, padded), QB_AVX512 rows of scores and
+ * the values gathered (padded, D). */
+static size_t scratch_per_thread(int max_len, int D) {
+    return padded_keys(max_len) * (size_t)(2 * D + QB_AVX512);
+}
 
 size_t encore_attention_scratch_floats(int threads, int max_len, int D) {
     return (size_t)threads * scratch_per_thread(max_len, D);
@@ -357,6 +364,20 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 x) {
     return _mm256_andnot_ps(under, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
 }
 
+/* The sum of the exponentials in 4 x 8 lanes: block b of 8 keys goes into
+ * s<b % 4>, so that the adds do not wait on each other one block after the
+ * next (a chain of dependent adds had been the slowest part of a long
+ * row). For the blocks after the last whole 4: */
+__attribute__((target("avx2,fma"), always_inline)) static inline void add_block(__m256 *s0, __m256 *s1, __m256 *s2,
+                                                                                __m256 *s3, int b, __m256 e) {
+    switch (b & 3) {
+    case 0: *s0 = _mm256_add_ps(*s0, e); break;
+    case 1: *s1 = _mm256_add_ps(*s1, e); break;
+    case 2: *s2 = _mm256_add_ps(*s2, e); break;
+    default: *s3 = _mm256_add_ps(*s3, e); break;
+    }
+}
+
 /* Softmax in place over pr[0, S), 8 at a time. */
 __attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *pr, int S) {
     const int S8 = S / 8 * 8;
@@ -368,11 +389,26 @@ __attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *pr, int 
     for (int l = 0; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
     for (int j = S8; j < S; j++) mx = pr[j] > mx ? pr[j] : mx;
     const __m256 bmx = _mm256_set1_ps(mx);
-    __m256 vsum = _mm256_setzero_ps();
-    for (int j = 0; j < S8; j += 8) {
-        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), bmx));
-        _mm256_storeu_ps(pr + j, e);
-        vsum = _mm256_add_ps(vsum, e);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int at = 0;
+    for (; at + 32 <= S8; at += 32) {
+        const __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + at), bmx));
+        const __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + at + 8), bmx));
+        const __m256 e2 = exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + at + 16), bmx));
+        const __m256 e3 = exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + at + 24), bmx));
+        _mm256_storeu_ps(pr + at, e0);
+        _mm256_storeu_ps(pr + at + 8, e1);
+        _mm256_storeu_ps(pr + at + 16, e2);
+        _mm256_storeu_ps(pr + at + 24, e3);
+        s0 = _mm256_add_ps(s0, e0);
+        s1 = _mm256_add_ps(s1, e1);
+        s2 = _mm256_add_ps(s2, e2);
+        s3 = _mm256_add_ps(s3, e3);
+    }
+    for (; at < S8; at += 8) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(pr + at), bmx));
+        _mm256_storeu_ps(pr + at, e);
+        add_block(&s0, &s1, &s2, &s3, at / 8, e);
     }
     if (S8 < S) {  // the last few, through a zero-padded vector
         float t[8] = {0};
@@ -382,8 +418,9 @@ __attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *pr, int 
         const __m256 e = _mm256_and_ps(live, exp8(_mm256_loadu_ps(t)));
         _mm256_storeu_ps(t, e);
         for (int j = S8; j < S; j++) pr[j] = t[j - S8];
-        vsum = _mm256_add_ps(vsum, e);
+        add_block(&s0, &s1, &s2, &s3, S8 / 8, e);
     }
+    const __m256 vsum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
     float s8[8];
     _mm256_storeu_ps(s8, vsum);
     const float sum = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
@@ -544,8 +581,12 @@ AVX512 static inline __m512 exp16(__m512 x) {
 AVX512 static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1u); }
 
 /* softmax_row_avx2 16 keys at a time. The sum of the exponentials keeps
- * the AVX2 version's 8 lanes and order (each 16 adds its low 8, then its
- * high 8), so the weights come out with the same bits. */
+ * the AVX2 version's 4 x 8 lanes and order: sums01 holds its sums[0] and
+ * sums[1] (low and high half), sums23 its sums[2] and sums[3]; 16 keys are
+ * two blocks of 8, the first of them even, so 16 keys starting at key
+ * 32 i go into sums01 and those at 32 i + 16 into sums23. Lanes past the
+ * row add 0, which changes no sum. So the weights come out with the same
+ * bits. */
 AVX512 static void softmax_row_avx512(float *pr, int S) {
     const int S16 = S / 16 * 16, rest = S - S16;
     __m512 vmx = _mm512_set1_ps(-INFINITY);
@@ -553,20 +594,35 @@ AVX512 static void softmax_row_avx512(float *pr, int S) {
     if (rest) vmx = _mm512_max_ps(vmx, _mm512_mask_loadu_ps(vmx, first_lanes(rest), pr + S16));
     const float mx = _mm512_reduce_max_ps(vmx);  // exact: the order of a max does not matter
     const __m512 bmx = _mm512_set1_ps(mx);
-    __m256 vsum = _mm256_setzero_ps();
-    for (int j = 0; j < S16; j += 16) {
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(pr + j), bmx));
-        _mm512_storeu_ps(pr + j, e);
-        vsum = _mm256_add_ps(vsum, _mm512_castps512_ps256(e));
-        vsum = _mm256_add_ps(vsum, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+    __m512 sums01 = _mm512_setzero_ps(), sums23 = sums01;
+    int at = 0;
+    for (; at + 32 <= S16; at += 32) {
+        const __m512 e0 = exp16(_mm512_sub_ps(_mm512_loadu_ps(pr + at), bmx));
+        const __m512 e1 = exp16(_mm512_sub_ps(_mm512_loadu_ps(pr + at + 16), bmx));
+        _mm512_storeu_ps(pr + at, e0);
+        _mm512_storeu_ps(pr + at + 16, e1);
+        sums01 = _mm512_add_ps(sums01, e0);
+        sums23 = _mm512_add_ps(sums23, e1);
+    }
+    if (at < S16) {  // one more 16, at 32 i
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(pr + at), bmx));
+        _mm512_storeu_ps(pr + at, e);
+        sums01 = _mm512_add_ps(sums01, e);
     }
     if (rest) {  // the last few, in lanes [0, rest), 0 in the others
         const __mmask16 live = first_lanes(rest);
         const __m512 e = _mm512_maskz_mov_ps(live, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, pr + S16), bmx)));
         _mm512_mask_storeu_ps(pr + S16, live, e);
-        vsum = _mm256_add_ps(vsum, _mm512_castps512_ps256(e));
-        if (rest > 8) vsum = _mm256_add_ps(vsum, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+        if ((S16 / 16) % 2 == 0)
+            sums01 = _mm512_add_ps(sums01, e);
+        else
+            sums23 = _mm512_add_ps(sums23, e);
     }
+    const __m256 s01 = _mm256_add_ps(_mm512_castps512_ps256(sums01),
+                                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sums01), 1)));
+    const __m256 s23 = _mm256_add_ps(_mm512_castps512_ps256(sums23),
+                                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sums23), 1)));
+    const __m256 vsum = _mm256_add_ps(s01, s23);
     float s8[8];
     _mm256_storeu_ps(s8, vsum);
     const float sum = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
@@ -578,111 +634,95 @@ AVX512 static void softmax_row_avx512(float *pr, int S) {
 }
 
 /* The AVX-512 head for D a multiple of 8, laid out as attend_head_avx2_d8
- * (kt: (D, Sp), Sp a multiple of 8; p: (4, Sp) then the values (S, D)) and
- * summing each score over d, and each output over keys, in the same order,
- * so it gives that version's bits. zmm registers take 16 keys or columns:
- * - scores: 4 queries x 32 keys at a time, then 16, then 8 (masked);
+ * (kt: (D, Sp), Sp a multiple of 8; p: (QB_AVX512, Sp) then the values
+ * (S, D)) and summing each score over d, and each output over keys, in the
+ * same order, so it gives that version's bits. zmm registers take 16 keys
+ * or columns, and a pass takes 8 queries (the AVX2 head 4):
+ * - scores: 8 queries x 32 keys at a time, then 16, then 8 (masked);
  * - softmax: softmax_row_avx512;
- * - p v: 4 queries x 32 columns at a time, then 16, then 8 (masked).
- * Queries past the last reuse the last query's row and are not stored. */
+ * - p v: 8 queries x 32 columns at a time, then 16, then 8 (masked).
+ * Queries past the last reuse the last query's row and are not stored. The
+ * loops over the 8 queries have constant bounds, so the accumulators stay
+ * in registers. */
 AVX512 static void attend_head_avx512_d8(const float *q, const float *k, const float *v_strided, int S, int D,
                                          size_t ld, float scale, float *kt, float *p, float *o, size_t ldo) {
+    enum { QB = QB_AVX512 };
     const int Sp = (S + 7) / 8 * 8;
     for (int d = 0; d < D; d++) {
         float *row = kt + (size_t)d * Sp;
         for (int j = 0; j < S; j++) row[j] = k[(size_t)j * ld + d];
         for (int j = S; j < Sp; j++) row[j] = 0.0f;
     }
-    float *v = p + 4 * (size_t)Sp;
+    float *v = p + QB * (size_t)Sp;
     for (int j = 0; j < S; j++) memcpy(v + (size_t)j * D, v_strided + (size_t)j * ld, (size_t)D * sizeof(float));
     const __m512 vscale = _mm512_set1_ps(scale);
-    for (int i0 = 0; i0 < S; i0 += 4) {
-        const int rows = S - i0 < 4 ? S - i0 : 4;
-        const float *qr[4];
-        for (int r = 0; r < 4; r++) qr[r] = q + (size_t)(i0 + (r < rows ? r : rows - 1)) * ld;
-        float *pr[4];
-        for (int r = 0; r < 4; r++) pr[r] = p + (size_t)r * Sp;
+    for (int i0 = 0; i0 < S; i0 += QB) {
+        const int rows = S - i0 < QB ? S - i0 : QB;
+        const float *qr[QB];
+        float *pr[QB], *orow[QB];
+        for (int r = 0; r < QB; r++) {
+            qr[r] = q + (size_t)(i0 + (r < rows ? r : rows - 1)) * ld;
+            pr[r] = p + (size_t)r * Sp;
+            orow[r] = o + (size_t)(i0 + (r < rows ? r : 0)) * ldo;
+        }
         int j0 = 0;
         for (; j0 + 32 <= Sp; j0 += 32) {
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            __m512 a[QB], b[QB];
+            for (int r = 0; r < QB; r++) a[r] = b[r] = _mm512_setzero_ps();
             for (int d = 0; d < D; d++) {
                 const __m512 k0 = _mm512_loadu_ps(kt + (size_t)d * Sp + j0);
                 const __m512 k1 = _mm512_loadu_ps(kt + (size_t)d * Sp + j0 + 16);
-                const __m512 x0 = _mm512_set1_ps(qr[0][d]), x1 = _mm512_set1_ps(qr[1][d]);
-                const __m512 x2 = _mm512_set1_ps(qr[2][d]), x3 = _mm512_set1_ps(qr[3][d]);
-                a0 = _mm512_fmadd_ps(x0, k0, a0);
-                b0 = _mm512_fmadd_ps(x0, k1, b0);
-                a1 = _mm512_fmadd_ps(x1, k0, a1);
-                b1 = _mm512_fmadd_ps(x1, k1, b1);
-                a2 = _mm512_fmadd_ps(x2, k0, a2);
-                b2 = _mm512_fmadd_ps(x2, k1, b2);
-                a3 = _mm512_fmadd_ps(x3, k0, a3);
-                b3 = _mm512_fmadd_ps(x3, k1, b3);
+                for (int r = 0; r < QB; r++) {
+                    const __m512 x = _mm512_set1_ps(qr[r][d]);
+                    a[r] = _mm512_fmadd_ps(x, k0, a[r]);
+                    b[r] = _mm512_fmadd_ps(x, k1, b[r]);
+                }
             }
-            _mm512_storeu_ps(pr[0] + j0, _mm512_mul_ps(a0, vscale));
-            _mm512_storeu_ps(pr[0] + j0 + 16, _mm512_mul_ps(b0, vscale));
-            _mm512_storeu_ps(pr[1] + j0, _mm512_mul_ps(a1, vscale));
-            _mm512_storeu_ps(pr[1] + j0 + 16, _mm512_mul_ps(b1, vscale));
-            _mm512_storeu_ps(pr[2] + j0, _mm512_mul_ps(a2, vscale));
-            _mm512_storeu_ps(pr[2] + j0 + 16, _mm512_mul_ps(b2, vscale));
-            _mm512_storeu_ps(pr[3] + j0, _mm512_mul_ps(a3, vscale));
-            _mm512_storeu_ps(pr[3] + j0 + 16, _mm512_mul_ps(b3, vscale));
+            for (int r = 0; r < QB; r++) {
+                _mm512_storeu_ps(pr[r] + j0, _mm512_mul_ps(a[r], vscale));
+                _mm512_storeu_ps(pr[r] + j0 + 16, _mm512_mul_ps(b[r], vscale));
+            }
         }
         for (; j0 < Sp; j0 += 16) {  // 16 keys, then 8 (Sp is a multiple of 8)
             const __mmask16 m = Sp - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m512 a[QB];
+            for (int r = 0; r < QB; r++) a[r] = _mm512_setzero_ps();
             for (int d = 0; d < D; d++) {
                 const __m512 k0 = _mm512_maskz_loadu_ps(m, kt + (size_t)d * Sp + j0);
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[0][d]), k0, a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[1][d]), k0, a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[2][d]), k0, a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[3][d]), k0, a3);
+                for (int r = 0; r < QB; r++) a[r] = _mm512_fmadd_ps(_mm512_set1_ps(qr[r][d]), k0, a[r]);
             }
-            _mm512_mask_storeu_ps(pr[0] + j0, m, _mm512_mul_ps(a0, vscale));
-            _mm512_mask_storeu_ps(pr[1] + j0, m, _mm512_mul_ps(a1, vscale));
-            _mm512_mask_storeu_ps(pr[2] + j0, m, _mm512_mul_ps(a2, vscale));
-            _mm512_mask_storeu_ps(pr[3] + j0, m, _mm512_mul_ps(a3, vscale));
+            for (int r = 0; r < QB; r++) _mm512_mask_storeu_ps(pr[r] + j0, m, _mm512_mul_ps(a[r], vscale));
         }
         for (int r = 0; r < rows; r++) softmax_row_avx512(pr[r], S);
-        /* p v, the 4 rows at once: pr[r] for r >= rows is a copy of no
+        /* p v, the 8 rows at once: pr[r] for r >= rows is a copy of no
          * query's weights, computed and not stored. */
-        float *orow[4];
-        for (int r = 0; r < 4; r++) orow[r] = o + (size_t)(i0 + (r < rows ? r : 0)) * ldo;
         int c0 = 0;
         for (; c0 + 32 <= D; c0 += 32) {
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            __m512 a[QB], b[QB];
+            for (int r = 0; r < QB; r++) a[r] = b[r] = _mm512_setzero_ps();
             for (int j = 0; j < S; j++) {
                 const float *vj = v + (size_t)j * D + c0;
                 const __m512 v0 = _mm512_loadu_ps(vj), v1 = _mm512_loadu_ps(vj + 16);
-                const __m512 w0 = _mm512_set1_ps(pr[0][j]), w1 = _mm512_set1_ps(pr[1][j]);
-                const __m512 w2 = _mm512_set1_ps(pr[2][j]), w3 = _mm512_set1_ps(pr[3][j]);
-                a0 = _mm512_fmadd_ps(w0, v0, a0);
-                b0 = _mm512_fmadd_ps(w0, v1, b0);
-                a1 = _mm512_fmadd_ps(w1, v0, a1);
-                b1 = _mm512_fmadd_ps(w1, v1, b1);
-                a2 = _mm512_fmadd_ps(w2, v0, a2);
-                b2 = _mm512_fmadd_ps(w2, v1, b2);
-                a3 = _mm512_fmadd_ps(w3, v0, a3);
-                b3 = _mm512_fmadd_ps(w3, v1, b3);
+                for (int r = 0; r < QB; r++) {
+                    const __m512 w = _mm512_set1_ps(pr[r][j]);
+                    a[r] = _mm512_fmadd_ps(w, v0, a[r]);
+                    b[r] = _mm512_fmadd_ps(w, v1, b[r]);
+                }
             }
-            const __m512 lo[4] = {a0, a1, a2, a3}, hi[4] = {b0, b1, b2, b3};
             for (int r = 0; r < rows; r++) {
-                _mm512_storeu_ps(orow[r] + c0, lo[r]);
-                _mm512_storeu_ps(orow[r] + c0 + 16, hi[r]);
+                _mm512_storeu_ps(orow[r] + c0, a[r]);
+                _mm512_storeu_ps(orow[r] + c0 + 16, b[r]);
             }
         }
         for (; c0 < D; c0 += 16) {  // 16 columns, then 8 (D is a multiple of 8)
             const __mmask16 m = D - c0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)0x00FF;
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m512 a[QB];
+            for (int r = 0; r < QB; r++) a[r] = _mm512_setzero_ps();
             for (int j = 0; j < S; j++) {
                 const __m512 v0 = _mm512_maskz_loadu_ps(m, v + (size_t)j * D + c0);
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(pr[0][j]), v0, a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(pr[1][j]), v0, a1);
-                a2 = _mm512_fmadd_ps(_mm512_set1_ps(pr[2][j]), v0, a2);
-                a3 = _mm512_fmadd_ps(_mm512_set1_ps(pr[3][j]), v0, a3);
+                for (int r = 0; r < QB; r++) a[r] = _mm512_fmadd_ps(_mm512_set1_ps(pr[r][j]), v0, a[r]);
             }
-            const __m512 acc[4] = {a0, a1, a2, a3};
-            for (int r = 0; r < rows; r++) _mm512_mask_storeu_ps(orow[r] + c0, m, acc[r]);
+            for (int r = 0; r < rows; r++) _mm512_mask_storeu_ps(orow[r] + c0, m, a[r]);
         }
     }
 }
@@ -740,7 +780,7 @@ int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, 
             const float *q = qkv + (size_t)seq_start[b] * ld + h * D;  // (S, D), stride ld
             float *o = out + (size_t)seq_start[b] * C + h * D;         // (S, D), stride C
             float *kt = scratch + (size_t)omp_get_thread_num() * scratch_per_thread(max_len, D);  // (D, S)
-            float *p = kt + padded_keys(max_len) * D;  // (S), or (4, padded) for the _d8 heads
+            float *p = kt + padded_keys(max_len) * D;  // (S), or (QB, padded) for the _d8 heads
 #if defined(__x86_64__) || defined(__i386__)
             if (path == ENCORE_CPU_ISA_AVX512) {
                 attend_head_avx512(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
