@@ -88,6 +88,14 @@ typedef void (*encore_log_fn)(encore_log_level level, const char *message, void 
  * default. Messages carry no trailing newline. */
 ENCORE_API void encore_log_set(encore_log_fn fn, void *user_data);
 
+/* The CPU kernels this process runs, as static names: the fp32 path, the
+ * best this CPU has unless ENCORE_CPU_ISA caps it ("avx512", "avx2" or
+ * "portable"), and the integer dot products that --weights int8-dynamic
+ * runs on that path, capped by ENCORE_CPU_INT8 ("avx512_vnni", "avx_vnni",
+ * "avx2" or "portable"). For bug reports and benchmark records. */
+ENCORE_API const char *encore_cpu_path(void);
+ENCORE_API const char *encore_cpu_int8_kernel(void);
+
 /* ---- model ------------------------------------------------------------ */
 
 typedef struct encore_model encore_model;

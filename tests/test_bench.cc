@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli_run.h"
+#include "encore.h"
 #include "fixtures.h"
 
 using fixtures::get;
@@ -287,6 +288,55 @@ TEST(Bench, CudaCellsSkippedOrMeasured) {
         }
     }
     EXPECT_EQ(devices, (std::set<std::string>{"cpu", "cuda"}));
+}
+
+// `encore --version` and the bench JSON name the CPU kernels the process
+// runs: the same as the library reports in this process (same environment),
+// and capped by ENCORE_CPU_ISA / ENCORE_CPU_INT8 in the child's.
+TEST(Bench, NamesTheCpuKernels) {
+    const std::string here = std::string("cpu kernels: ") + encore_cpu_path() + ", int8 " + encore_cpu_int8_kernel();
+    Outcome r = encore({"--version"});
+    ASSERT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("\n" + here + "\n"), std::string::npos) << r.out;
+
+    cli::Options o;
+    o.stderr_path = "/dev/null";
+    o.env = {{"ENCORE_CPU_ISA", "portable"}};
+    o.unset = {"ENCORE_CPU_INT8"};
+    r = cli::run({"--version"}, o);
+    EXPECT_NE(r.out.find("cpu kernels: portable, int8 portable\n"), std::string::npos) << r.out;
+
+    const std::string json = temp_path("kernels.json");
+    r = encore({"bench", "--model", kBertSst, "--batch", "1", "--seq-len", "8", "--warmup", "0", "--iters", "1",
+                "--threads", "1", "--json", json});
+    ASSERT_EQ(r.status, 0) << r.out;
+    Doc doc(slurp(json));
+    std::remove(json.c_str());
+    EXPECT_EQ(fixtures::str(get(doc.root, "system"), "cpu_kernels"), encore_cpu_path());
+    EXPECT_EQ(fixtures::str(get(doc.root, "system"), "cpu_int8_kernel"), encore_cpu_int8_kernel());
+
+    // As an AVX2 CPU without VNNI runs (an EPYC before Zen 4), where this
+    // CPU has AVX2.
+    std::ifstream info("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(info, line) && line.rfind("flags", 0) != 0) {
+    }
+    if (line.find(" avx2") == std::string::npos || line.find(" fma") == std::string::npos) {
+        std::printf("[ note ] this CPU lacks avx2: the avx2 caps are not run\n");
+        return;
+    }
+    o.env = {{"ENCORE_CPU_ISA", "avx2"}, {"ENCORE_CPU_INT8", "avx2"}};
+    r = cli::run({"--version"}, o);
+    EXPECT_NE(r.out.find("cpu kernels: avx2, int8 avx2\n"), std::string::npos) << r.out;
+    // An int8 kernel above the path's own is not taken, with a warning.
+    const std::string err = temp_path("kernels.err");
+    o.stderr_path = err;
+    o.env = {{"ENCORE_CPU_ISA", "avx2"}, {"ENCORE_CPU_INT8", "avx512_vnni"}};
+    r = cli::run({"--version"}, o);
+    const std::string warned = slurp(err);
+    std::remove(err.c_str());
+    EXPECT_EQ(r.out.find("int8 avx512_vnni"), std::string::npos) << r.out;
+    EXPECT_NE(warned.find("ENCORE_CPU_INT8=avx512_vnni is not an int8 kernel"), std::string::npos) << warned;
 }
 
 TEST(Bench, UsageErrors) {

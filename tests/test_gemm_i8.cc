@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -67,7 +68,7 @@ const Shape kShapes[] = {{1, 1, 1},    {1, 16, 4},    {1, 17, 5},    {2, 33, 7},
                          {9, 1536, 384}};
 
 // Each SIMD kernel gives the portable kernel's integer sums exactly, at the
-// kernel's own activation levels (255, or 127 on the AVX2 path).
+// same activation levels (255 on every kernel).
 TEST(GemmI8, EveryKernelGivesThePortableSums) {
     std::mt19937 rng(7);
     int ran = 0;
@@ -104,11 +105,12 @@ TEST(GemmI8, EveryKernelGivesThePortableSums) {
     EXPECT_GE(ran, 1);
 }
 
-// The largest sums: activations all at the top level times weights all at
-// +-127, over whole groups and a short last one. The AVX2 kernel's 7-bit
-// pairs reach 2 * 127 * 127 = 32258, just under vpmaddubsw's int16
-// saturation at 32767. Each kernel must give the exact sums (a saturating
-// pair would lose 2 * 255 * 127 - 32767 = 32003 with 8-bit activations).
+// The largest sums: activations all at the top level (255) or all 0, times
+// weights all at +-127, over whole groups and a short last one. The AVX2
+// kernel's pairs of |a - 128| q reach 2 * 128 * 127 = 32512 at a = 0, just
+// under vpmaddubsw's int16 saturation at 32767. Each kernel must give the
+// exact sums (a saturating pair of a q would lose 2 * 255 * 127 - 32767 =
+// 32003).
 TEST(GemmI8, WorstCaseSumsDoNotSaturateOrOverflow) {
     for (int K : {4, 7, 64, ENCORE_I8_GROUP, 4 * ENCORE_I8_GROUP - 3}) {
         const int T = 2, N = 18;
@@ -352,3 +354,50 @@ TEST(GemmI8, FusedEpiloguesMatchSeparatePasses) {
 }
 
 }  // namespace
+
+// The kernel each path takes on CPUs other than this one, and ENCORE_CPU_INT8
+// as a cap: an AVX-512 VNNI Xeon without AVX-VNNI, a VNNI-less AVX2 EPYC,
+// an Alder Lake (AVX-VNNI, no AVX-512), a Zen 4/5 (both).
+TEST(GemmI8, DispatchPicksTheKernelForEachCpuAndCap) {
+    const int P = ENCORE_I8_KERNEL_PORTABLE, A2 = ENCORE_I8_KERNEL_AVX2, AV = ENCORE_I8_KERNEL_AVX_VNNI,
+              A5 = ENCORE_I8_KERNEL_AVX512_VNNI;
+    const int plain[4] = {1, 0, 0, 0}, epyc2[4] = {1, 1, 0, 0}, alder[4] = {1, 1, 1, 0}, xeon[4] = {1, 1, 0, 1},
+              zen5[4] = {1, 1, 1, 1};
+    const int pP = ENCORE_CPU_ISA_PORTABLE, p2 = ENCORE_CPU_ISA_AVX2, p5 = ENCORE_CPU_ISA_AVX512;
+    struct Case {
+        const char *cpu;
+        const int *available;
+        int path;
+        const char *env;
+        int want, ignored;
+    } cases[] = {
+        {"plain", plain, pP, nullptr, P, 0},     {"epyc2", epyc2, p2, nullptr, A2, 0},
+        {"epyc2", epyc2, pP, nullptr, P, 0},     {"alder", alder, p2, nullptr, AV, 0},
+        {"xeon", xeon, p5, nullptr, A5, 0},      {"xeon", xeon, p2, nullptr, A2, 0},
+        {"zen5", zen5, p5, nullptr, A5, 0},      {"zen5", zen5, p2, nullptr, AV, 0},
+        {"zen5", zen5, pP, nullptr, P, 0},       {"zen5", zen5, p5, "", A5, 0},
+        {"zen5", zen5, p5, "avx2", A2, 0},       {"zen5", zen5, p5, "avx_vnni", AV, 0},
+        {"zen5", zen5, p5, "portable", P, 0},    {"zen5", zen5, p5, "avx512_vnni", A5, 0},
+        {"zen5", zen5, p2, "avx512_vnni", AV, 1}, {"zen5", zen5, pP, "avx2", P, 1},
+        {"xeon", xeon, p5, "avx_vnni", A5, 1},   {"xeon", xeon, p5, "avx2", A2, 0},
+        {"epyc2", epyc2, p2, "avx_vnni", A2, 1}, {"zen5", zen5, p5, "vnni", A5, 1},
+        {"zen5", zen5, p5, "AVX2", A5, 1},
+    };
+    for (const Case &c : cases) {
+        int ignored = -1;
+        EXPECT_EQ(encore_i8_kernel_choose(c.path, c.env, c.available, &ignored), c.want)
+            << c.cpu << " path " << encore_cpu_isa_name((encore_cpu_isa)c.path)
+            << " env=" << (c.env ? c.env : "(unset)");
+        EXPECT_EQ(ignored, c.ignored) << c.cpu << " env=" << (c.env ? c.env : "(unset)");
+    }
+    // This CPU, with this process's ENCORE_CPU_INT8 (unset in the test
+    // environment, or honoured when set).
+    int here[ENCORE_I8_KERNEL_COUNT];
+    for (int k = 0; k < ENCORE_I8_KERNEL_COUNT; k++) here[k] = encore_i8_kernel_available((encore_i8_kernel)k);
+    for (int path : {pP, p2, p5}) {
+        if (encore_cpu_isa_resolve((encore_cpu_isa)path) < 0) continue;
+        EXPECT_EQ((int)encore_i8_kernel_for_path(path),
+                  encore_i8_kernel_choose(path, std::getenv("ENCORE_CPU_INT8"), here, nullptr))
+            << encore_cpu_isa_name((encore_cpu_isa)path);
+    }
+}

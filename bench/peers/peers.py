@@ -41,10 +41,11 @@ so that no thread pool outlives its turn. The tables, ratios (encore fp32 and
 bf16 against ORT fp32, encore int8 and int8-dynamic against ORT int8, encore fp32 against
 transformers, per cell), the accuracy table, the exact command, versions, the
 CPU and the kernel path encore used (AVX-512/AVX2/portable, from the CPU flags
-and ENCORE_CPU_ISA) and the machine's load go to bench/RESULTS.md under the
-heading "## CPU latency and throughput (encore bench vs peers)" (that section
-is replaced; the rest of the file is kept); bench/cpu_latency.png and
-bench/cpu_throughput.png are drawn with gnuplot, and bench/encore_cpu.png by
+and ENCORE_CPU_ISA / ENCORE_CPU_INT8, as `encore --version` names them) and the
+machine's load go to bench/RESULTS.md under the heading "## CPU latency and
+throughput (encore bench vs peers)", or --heading's (that section is replaced;
+the rest of the file is kept); bench/cpu_latency.png and
+bench/cpu_throughput.png (--plot-prefix) are drawn with gnuplot, and bench/encore_cpu.png by
 `encore bench --plot` on synthetic lengths.
 
 GPU peers (PyTorch fp16 with SDPA, ONNX Runtime's CUDA provider, encore
@@ -586,27 +587,29 @@ def cpu_flags():
     return set()
 
 
-def isa_text():
-    """encore's CPU path on this machine, as src/cpu/cpu_isa.c chooses it: the
-    best of avx512 (AVX-512F with AVX2 and FMA), avx2 (AVX2 and FMA) and
-    portable, capped by ENCORE_CPU_ISA when that names a path the CPU has;
-    and the int8 dot-product instructions ORT's int8 kernels can use."""
+def isa_text(encore_bin):
+    """encore's CPU kernels as the binary reports them (`encore --version`:
+    the best this CPU has, capped by ENCORE_CPU_ISA and ENCORE_CPU_INT8), and
+    the CPU's flags, among them the int8 dot-product instructions ORT's int8
+    kernels can use."""
     flags = cpu_flags()
-    has = {"portable": True, "avx2": {"avx2", "fma"} <= flags}
-    has["avx512"] = has["avx2"] and "avx512f" in flags
-    best = "avx512" if has["avx512"] else "avx2" if has["avx2"] else "portable"
-    env = os.environ.get("ENCORE_CPU_ISA", "")
-    if not env:
-        path, how = best, "the best this CPU has; ENCORE_CPU_ISA unset"
-    elif has.get(env):
-        path, how = env, "ENCORE_CPU_ISA=%s%s" % (env, "" if env == best else ", below the CPU's best, %s" % best)
-    else:
-        path, how = best, "ENCORE_CPU_ISA=%s ignored: not a path this CPU has" % env
+    try:
+        version = subprocess.run([encore_bin, "--version"], stdout=subprocess.PIPE, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.exit("peers: %s --version failed: %s" % (encore_bin, e))
+    m = re.search(r"^cpu kernels: (\S+), int8 (\S+)$", version, flags=re.M)
+    if not m:
+        sys.exit("peers: %s --version does not name its CPU kernels:\n%s" % (encore_bin, version))
+    caps = ["%s=%s" % (v, os.environ[v]) for v in ("ENCORE_CPU_ISA", "ENCORE_CPU_INT8") if os.environ.get(v)]
+    how = ("capped by " + " and ".join(caps) if caps
+           else "the best this CPU has; ENCORE_CPU_ISA and ENCORE_CPU_INT8 unset")
     names = [n for f, n in (("avx512f", "AVX-512F"), ("avx2", "AVX2"), ("fma", "FMA")) if f in flags]
     vnni = [n for f, n in (("avx512_vnni", "AVX-512 VNNI"), ("avx_vnni", "AVX-VNNI")) if f in flags]
-    return "encore's CPU kernels: **%s** (%s). CPU flags: %s; int8 dot products (VNNI, used by ORT's int8 "\
-           "kernels): %s" % (path, how, ", ".join(names) or "none of AVX-512F, AVX2, FMA",
-                             ", ".join(vnni) or "none (U8S8 runs on VPMADDUBSW, which can saturate)")
+    text = "encore's CPU kernels: **%s**, int8-dynamic's dot products: **%s** (%s). CPU flags: %s; int8 dot "\
+           "products (VNNI, used by ORT's int8 kernels): %s" % (
+               m.group(1), m.group(2), how, ", ".join(names) or "none of AVX-512F, AVX2, FMA",
+               ", ".join(vnni) or "none (U8S8 runs on VPMADDUBSW, which can saturate)")
+    return text, m.group(2)
 
 
 def uptime_text():
@@ -686,7 +689,7 @@ def verdict(args, results, m, peer, enc="encore int8"):
 
 def write_results(args, results, meta):
     out = []
-    out.append(HEADING)
+    out.append(args.heading)
     out.append("")
     out.append("Measured %s on %s. Load before the run: `%s`; after: `%s` (other people's builds "
                "share this machine, so the figures move between runs; the peers of a cell run one after the "
@@ -724,7 +727,10 @@ def write_results(args, results, meta):
                "fp32|bf16|int8|int8-dynamic`, one binary (packed batches, no padding; bf16 rounds each weight to "
                "bfloat16, int8 is weight-only with one scale per output row, arithmetic fp32 in both; int8-dynamic "
                "has int8's weights and quantizes the activations per call, uint8 with a zero point and one scale per "
-               "128 k of each token, for integer dot products: VPDPBUSD on this CPU).")
+               "128 k of each token, for integer dot products: %s)." % {
+                   "avx512_vnni": "VPDPBUSD on zmm on this CPU", "avx_vnni": "VPDPBUSD on ymm (AVX-VNNI) on this CPU",
+                   "avx2": "VPMADDUBSW + VPMADDWD, as a CPU without VNNI runs them",
+                   "portable": "plain C"}.get(meta["int8_kernel"], meta["int8_kernel"]))
     out.append("- Ratios are how many times faster encore is than its counterpart in that cell (counterpart p50 / "
                "encore p50 for one text, encore seq/s / counterpart seq/s for the batch); **bold** where encore is "
                "ahead. encore bf16 stands against ORT fp32: ORT has no bf16 path on the CPU.")
@@ -792,16 +798,17 @@ def write_results(args, results, meta):
     if not old.strip():
         old = ("# Benchmark results\n\nFigures measured with the benchmarks under `bench/`, each section with "
                "the exact command that produced it and the machine it ran on.\n")
-    start = old.find(HEADING)
+    heading = args.heading
+    start = old.find(heading + "\n")
     if start >= 0:
-        nxt = re.search(r"^## ", old[start + len(HEADING):], flags=re.M)
-        end = start + len(HEADING) + nxt.start() if nxt else len(old)
+        nxt = re.search(r"^## ", old[start + len(heading):], flags=re.M)
+        end = start + len(heading) + nxt.start() if nxt else len(old)
         new = old[:start] + section + ("\n" + old[end:] if end < len(old) else "")
     else:
         new = old.rstrip() + "\n\n" + section
     with open(path, "w", encoding="utf-8") as f:
         f.write(new)
-    log("wrote the section '%s' of %s" % (HEADING[3:], rel(path)))
+    log("wrote the section '%s' of %s" % (heading[3:], rel(path)))
 
 
 # ---- main ----------------------------------------------------------------
@@ -839,6 +846,10 @@ def main():
     ap.add_argument("--accuracy-limit", type=int, default=0,
                     help="score only the first N accuracy texts (0, the default: all of them)")
     ap.add_argument("--no-write", action="store_true", help="print the section, leave RESULTS.md and plots alone")
+    ap.add_argument("--heading", default=HEADING,
+                    help="the section of RESULTS.md to write (replaced when there; default: %(default)s)")
+    ap.add_argument("--plot-prefix", default="cpu_",
+                    help="the plots' file names: PREFIXlatency.png and PREFIXthroughput.png (default: cpu_)")
     # worker mode (internal)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
@@ -856,8 +867,9 @@ def main():
         command = "ENCORE_PEERS_BASE_VENV=%s %s" % (base, command)
     if os.environ.get("ENCORE_PEERS_VENV"):
         command = "ENCORE_PEERS_VENV=%s %s" % (os.environ["ENCORE_PEERS_VENV"], command)
-    if os.environ.get("ENCORE_CPU_ISA"):
-        command = "ENCORE_CPU_ISA=%s %s" % (os.environ["ENCORE_CPU_ISA"], command)
+    for var in ("ENCORE_CPU_INT8", "ENCORE_CPU_ISA"):
+        if os.environ.get(var):
+            command = "%s=%s %s" % (var, os.environ[var], command)
     if os.environ.get("ENCORE_BUILD"):
         command = "ENCORE_BUILD=%s %s" % (os.environ["ENCORE_BUILD"], command)
     uptime_before = uptime_text()
@@ -902,8 +914,9 @@ def main():
         gold = gold[:args.accuracy_limit] if gold is not None else None
 
     meta = dict(date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), machine=machine_text(),
-                cpu=machine_text().split(",")[0], isa=isa_text(), acc_n=len(acc_texts),
+                cpu=machine_text().split(",")[0], acc_n=len(acc_texts),
                 uptime_before=uptime_before, command=command, n_texts=len(texts), models=[], versions=[], plots=[])
+    meta["isa"], meta["int8_kernel"] = isa_text(args.encore)
     log(meta["isa"])
     random_models = {os.path.abspath(p) for p in (args.distilbert_dir, MINILM_STANDIN, FALLBACK_MODEL)}
     results = {}
@@ -981,14 +994,14 @@ def main():
         thr = [[results[(m["key"], t, p, args.batch)]["seq_per_s"] for p in PEERS] for m in meta["models"]
                for t in args.threads]
         os.makedirs(args.plots, exist_ok=True)
-        p1 = os.path.join(args.plots, "cpu_latency.png")
-        p2 = os.path.join(args.plots, "cpu_throughput.png")
+        n1, n2 = args.plot_prefix + "latency.png", args.plot_prefix + "throughput.png"
+        p1, p2 = os.path.join(args.plots, n1), os.path.join(args.plots, n2)
         if gnuplot_bars(p1, "Single-text latency, p50 (ms, lower is better): SST-2 dev sentences", "ms", groups,
                         PEERS, lat, True):
-            meta["plots"].append(("cpu_latency.png", "single-text latency on the CPU"))
+            meta["plots"].append((n1, "single-text latency on the CPU"))
         if gnuplot_bars(p2, "Throughput at batch %d (sequences/s, higher is better): SST-2 dev sentences"
                         % args.batch, "sequences / s", groups, PEERS, thr, True):
-            meta["plots"].append(("cpu_throughput.png", "batch throughput on the CPU"))
+            meta["plots"].append((n2, "batch throughput on the CPU"))
         if args.sweep:
             batches, lengths = args.sweep.split(":")
             p3 = os.path.join(args.plots, "encore_cpu.png")

@@ -25,6 +25,8 @@
 #   ENCORE_BUILD            encore's build directory (default build; built when encore is missing)
 #   ENCORE_CPU_ISA          portable|avx2|avx512: caps encore's CPU kernels (default: the best the
 #                           CPU has); the section names the path used
+#   ENCORE_CPU_INT8         portable|avx2|avx_vnni|avx512_vnni: caps int8-dynamic's dot products
+#                           (avx2: as a CPU without VNNI runs them)
 # Nothing is ever downloaded from the Hugging Face Hub: HF_HUB_OFFLINE=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -3,6 +3,8 @@
 #include "cpu/cpu_isa.h"
 
 #include "core/common.h"
+#include "cpu/gemm_i8_cpu.h"
+#include "encore.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +99,13 @@ int encore_cpu_isa_resolve(encore_cpu_isa isa) {
 int encore_cpu_isa_use_avx2(encore_cpu_isa isa) {
     const int path = encore_cpu_isa_resolve(isa);
     return path < 0 ? -1 : path >= ENCORE_CPU_ISA_AVX2;
+}
+
+const char *encore_cpu_path(void) {
+    const int path = encore_cpu_isa_resolve(ENCORE_CPU_ISA_BEST);
+    return encore_cpu_isa_name(path < 0 ? ENCORE_CPU_ISA_PORTABLE : (encore_cpu_isa)path);
+}
+
+const char *encore_cpu_int8_kernel(void) {
+    return encore_i8_kernel_name(encore_i8_kernel_for_path(encore_cpu_isa_resolve(ENCORE_CPU_ISA_BEST)));
 }

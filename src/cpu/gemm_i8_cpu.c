@@ -4,7 +4,8 @@
  *
  * Blocking: rows of x in blocks of MCI, each quantized block in tiles of
  * up to MRI rows (AVX-512 VNNI: 14 rows by two panels, 28 zmm
- * accumulators; the 256-bit kernels: 6 rows by one panel, 12 ymm). A tile
+ * accumulators; AVX-VNNI: 6 rows by one panel, 12 ymm; plain AVX2: 5 rows
+ * by one panel, 10 ymm). A tile
  * runs over one group of ENCORE_I8_GROUP k with its int32 sums in
  * registers, adds them into fp32 sums (scaled by the group's activation
  * scale) and goes on to the next group; at K <= 3072 a panel's K4 * 64
@@ -12,6 +13,7 @@
  * dequantized at once and handed to the block epilogue. */
 #include "cpu/gemm_i8_cpu.h"
 
+#include "core/common.h"
 #include "cpu/cpu_isa.h"
 
 #include <math.h>
@@ -27,8 +29,9 @@
 #endif
 
 #define MRI512 14 /* rows per AVX-512 VNNI tile */
-#define MRI256 6  /* rows per 256-bit and portable tile */
-#define MCI 126   /* rows per block: a multiple of both */
+#define MRI256 6  /* rows per AVX-VNNI and portable tile */
+#define MRIAVX2 5 /* rows per plain AVX2 tile: 10 accumulators, and room for its temporaries */
+#define MCI 126   /* rows per block: a multiple of 14 and 6 (the 5-row tiles: 22 of 5, 4 of 4) */
 
 /* How far ahead in its panel a tile asks for weights, in 64-byte lines
  * (2 KB; one line is one k group step): as in gemm_cpu.c, a short text
@@ -82,15 +85,52 @@ const char *encore_i8_kernel_name(encore_i8_kernel k) {
     }
 }
 
-int encore_i8_kernel_levels(encore_i8_kernel k) { return k == ENCORE_I8_KERNEL_AVX2 ? 127 : 255; }
+int encore_i8_kernel_levels(encore_i8_kernel k) {
+    (void)k;
+    return 255;
+}
+
+int encore_i8_kernel_choose(int path, const char *env, const int available[ENCORE_I8_KERNEL_COUNT],
+                            int *env_ignored) {
+    if (env_ignored) *env_ignored = 0;
+    encore_i8_kernel best = ENCORE_I8_KERNEL_PORTABLE;
+    if (path == ENCORE_CPU_ISA_AVX512 && available[ENCORE_I8_KERNEL_AVX512_VNNI])
+        best = ENCORE_I8_KERNEL_AVX512_VNNI;
+    else if (path >= ENCORE_CPU_ISA_AVX2 && available[ENCORE_I8_KERNEL_AVX_VNNI])
+        best = ENCORE_I8_KERNEL_AVX_VNNI;
+    else if (path >= ENCORE_CPU_ISA_AVX2 && available[ENCORE_I8_KERNEL_AVX2])
+        best = ENCORE_I8_KERNEL_AVX2;
+    if (!env || !*env) return (int)best;
+    for (int k = ENCORE_I8_KERNEL_PORTABLE; k < ENCORE_I8_KERNEL_COUNT; k++) {
+        if (strcmp(env, encore_i8_kernel_name((encore_i8_kernel)k)) != 0) continue;
+        /* A cap: a kernel above the path's own, or one the CPU lacks (AVX-VNNI
+         * on an AVX-512 VNNI Xeon without it), is not taken. */
+        if (k <= (int)best && available[k]) return k;
+        break;
+    }
+    if (env_ignored) *env_ignored = 1;
+    return (int)best;
+}
 
 encore_i8_kernel encore_i8_kernel_for_path(int path) {
-    if (path == ENCORE_CPU_ISA_AVX512 && encore_i8_kernel_available(ENCORE_I8_KERNEL_AVX512_VNNI))
-        return ENCORE_I8_KERNEL_AVX512_VNNI;
-    if (path >= ENCORE_CPU_ISA_AVX2 && encore_i8_kernel_available(ENCORE_I8_KERNEL_AVX_VNNI))
-        return ENCORE_I8_KERNEL_AVX_VNNI;
-    if (path >= ENCORE_CPU_ISA_AVX2 && encore_i8_kernel_available(ENCORE_I8_KERNEL_AVX2)) return ENCORE_I8_KERNEL_AVX2;
-    return ENCORE_I8_KERNEL_PORTABLE;
+    /* Read once per path; racing first calls compute the same answer (and
+     * may both warn). */
+    static volatile int cached[ENCORE_CPU_ISA_AVX512 + 1] = {-1, -1, -1, -1};
+    if (path < ENCORE_CPU_ISA_PORTABLE || path > ENCORE_CPU_ISA_AVX512) path = ENCORE_CPU_ISA_PORTABLE;
+    if (cached[path] < 0) {
+        int available[ENCORE_I8_KERNEL_COUNT];
+        for (int k = 0; k < ENCORE_I8_KERNEL_COUNT; k++) available[k] = encore_i8_kernel_available((encore_i8_kernel)k);
+        const char *env = getenv("ENCORE_CPU_INT8");
+        int ignored = 0;
+        const int k = encore_i8_kernel_choose(path, env, available, &ignored);
+        if (ignored)
+            encore_log(ENCORE_LOG_LEVEL_WARN,
+                       "ENCORE_CPU_INT8=%s is not an int8 kernel the %s path can run on this CPU (portable, avx2, "
+                       "avx_vnni or avx512_vnni, at most the path's own); using %s",
+                       env, encore_cpu_isa_name((encore_cpu_isa)path), encore_i8_kernel_name((encore_i8_kernel)k));
+        cached[path] = k;
+    }
+    return (encore_i8_kernel)cached[path];
 }
 
 static size_t groups(size_t K) { return (K + 3) / 4; }
@@ -390,9 +430,16 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
 #undef ROWS14
 
 /* 256-bit tiles, one panel: l<r>, h<r> hold row r's features 0-7 and 8-15.
- * vnni: vpdpbusd (VEX); else vpmaddubsw into int16 pairs (which cannot
- * saturate: the activations are 7-bit on this path, gemm_i8_cpu.h) and
- * vpmaddwd by ones into int32. */
+ * vnni: vpdpbusd (VEX). madd (AVX2 without VNNI): vpmaddubsw multiplies
+ * u8 by s8 and adds pairs into int16, which saturates for a * q (a pair of
+ * 255 * 127 is 64770). So the activation bytes are stored as a - 128 (s8,
+ * their top bit flipped, encore_i8_rows_quantize), 5 rows a tile (the
+ * temporaries below need the registers of a sixth); |a - 128| <= 128 is the u8 operand
+ * and its sign moved onto the weight (vpsignb: q in [-127, 127] negates
+ * safely): a pair is at most 2 * 128 * 127 = 32512, exact; vpmaddwd by ones
+ * widens the pairs into int32. The tile sums sum (a - 128) q, which
+ * tile_product turns into sum a q by adding 128 wsum: the same int32 sums
+ * as the other kernels (gemm_i8_cpu.h). */
 #define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define TILE256_BODY(DOT)                                                                                    \
     const __m256i ones = _mm256_set1_epi16(1);                                                               \
@@ -421,9 +468,10 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
     }
 #define T_MADD(r)                                                                                            \
     if (mr > r) {                                                                                            \
-        const __m256i ar = _mm256_set1_epi32(a[(size_t)g * mr + r]);                                         \
-        l##r = _mm256_add_epi32(l##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ar, q0), ones));               \
-        h##r = _mm256_add_epi32(h##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ar, q1), ones));               \
+        const __m256i sr = _mm256_set1_epi32(a[(size_t)g * mr + r]);                                         \
+        const __m256i ur = _mm256_abs_epi8(sr);                                                              \
+        l##r = _mm256_add_epi32(l##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ur, _mm256_sign_epi8(q0, sr)), ones)); \
+        h##r = _mm256_add_epi32(h##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ur, _mm256_sign_epi8(q1, sr)), ones)); \
     }
 __attribute__((target("avx2,fma,avxvnni"), always_inline)) static inline void
 tile_avx_vnni(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {
@@ -515,7 +563,9 @@ static void run_tile(encore_i8_kernel k, int mr, int np, int kg, const int32_t *
     tile_portable(mr, np, kg, a, b0, b1, c);
 }
 
-static int tile_rows(encore_i8_kernel k) { return k == ENCORE_I8_KERNEL_AVX512_VNNI ? MRI512 : MRI256; }
+static int tile_rows(encore_i8_kernel k) {
+    return k == ENCORE_I8_KERNEL_AVX512_VNNI ? MRI512 : k == ENCORE_I8_KERNEL_AVX2 ? MRIAVX2 : MRI256;
+}
 
 /* Tiles of a block of mc rows: as few as mr_max allows, heights as even as
  * can be (gemm_cpu.c's tile_start). */
@@ -584,6 +634,8 @@ void encore_i8_rows_quantize(const float *x, int t0, int t1, int levels, const e
             /* Padding k past K is 0, and its weights are 0 too. */
             if (n < ENCORE_I8_GROUP) memset(row, 0, sizeof row);
             quantize_on(xr + k0, n, *sg, *zg, levels, vec, row);
+            if (rows->kernel == ENCORE_I8_KERNEL_AVX2)  // its tiles take a - 128, as s8
+                for (int k = 0; k < ENCORE_I8_GROUP; k++) row[k] ^= 0x80;
             for (int q = 0; q < (n + 3) / 4; q++) memcpy(tile + ((size_t)k0 / 4 + q) * mr * 4, row + 4 * q, 4);
         }
     }
@@ -700,6 +752,9 @@ static void tile_product(const encore_i8_rows *rows, const encore_packed_matrix 
         }
 #endif
         run_tile(rows->kernel, mr, np, (int)kg, a + g0 * mr, b0 + g0 * ENCORE_PANEL, b1 + g0 * ENCORE_PANEL, c);
+        if (rows->kernel == ENCORE_I8_KERNEL_AVX2)  // its tiles sum (a - 128) q
+            for (int r = 0; r < mr; r++)
+                for (int j = 0; j < cols; j++) c[r * TILE_LD + j] += 128 * wsum[j];
         accumulate_on(rows->kernel, acc, c, mr, cols, rows, t, g, wsum);
         if (sums)
             for (int r = 0; r < mr; r++)

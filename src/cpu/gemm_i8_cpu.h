@@ -22,7 +22,7 @@
  * multiplies unsigned by signed bytes, and a
  * LayerNorm's or GELU's output is lopsided (GELU never goes below -0.17),
  * so the full [lo, hi] range keeps one more bit than a symmetric one.
- * L is 255, except on the plain AVX2 path (below), where it is 127.
+ * L is 255 on every path.
  *
  * The product. sum_t,n,g = sum_k in g a_t,k q_n,k in int32, exact, so it
  * is the same whatever the instruction, the order, the thread count or the
@@ -35,10 +35,11 @@
  * - AVX-512 VNNI: vpdpbusd on zmm, 14 rows by 32 features a register tile;
  * - AVX-VNNI: vpdpbusd on ymm (VEX), 6 rows by 16 features;
  * - AVX2 without VNNI: vpmaddubsw (u8 x s8 pairs summed into int16, which
- *   saturates) and vpmaddwd by ones into int32. With 8-bit activations a
- *   pair reaches 2 * 255 * 127 = 64770 > 32767, so this path quantizes the
- *   activations to 7 bits (L = 127): a pair is then at most 2 * 127 * 127 =
- *   32258, which never saturates, and its sums are exact like the others';
+ *   saturates) and vpmaddwd by ones into int32. a q pairs reach 2 * 255 *
+ *   127 = 64770 > 32767, so this path multiplies |a - 128| (at most 128,
+ *   unsigned) by q carrying the sign of a - 128 (vpsignb): a pair is at
+ *   most 2 * 128 * 127 = 32512 and never saturates; adding 128 wsum_n,g
+ *   gives back sum a q, exact, the same as the other paths';
  * - portable C, the reference the others are tested against.
  *
  * Range. Within a group, |sum - z wsum|, sum and z wsum are each at most
@@ -64,7 +65,7 @@ int encore_i8_groups(int K);
 
 typedef enum encore_i8_kernel {
     ENCORE_I8_KERNEL_PORTABLE = 0, /* plain C, L = 255 */
-    ENCORE_I8_KERNEL_AVX2,         /* vpmaddubsw + vpmaddwd, L = 127 */
+    ENCORE_I8_KERNEL_AVX2,         /* vpsignb + vpmaddubsw + vpmaddwd, L = 255 */
     ENCORE_I8_KERNEL_AVX_VNNI,     /* 256-bit vpdpbusd (VEX), L = 255 */
     ENCORE_I8_KERNEL_AVX512_VNNI,  /* 512-bit vpdpbusd, L = 255 */
     ENCORE_I8_KERNEL_COUNT
@@ -77,12 +78,24 @@ int encore_i8_kernel_available(encore_i8_kernel k);
  * CPU feature it needs beyond the ones before it ("" for portable). */
 const char *encore_i8_kernel_name(encore_i8_kernel k);
 
-/* The largest activation byte the kernel takes (L above): 255 or 127. */
+/* The largest activation byte the kernel takes (L above): 255 for each. */
 int encore_i8_kernel_levels(encore_i8_kernel k);
 
-/* The kernel the resolved CPU path (ENCORE_CPU_ISA_*) runs: AVX512 takes
+/* The kernel a resolved CPU path (ENCORE_CPU_ISA_*) runs on a CPU with the
+ * given kernels (available[k] != 0 when it runs kernel k): AVX512 takes
  * AVX-512 VNNI, else AVX-VNNI, else AVX2; AVX2 takes AVX-VNNI, else AVX2;
- * PORTABLE the portable one. */
+ * PORTABLE the portable one. env (ENCORE_CPU_INT8's value, or NULL) caps
+ * that choice by kernel name (portable, avx2, avx_vnni, avx512_vnni); a
+ * name that is unknown, above the path's own kernel or one the CPU lacks is
+ * ignored and *env_ignored set to 1 (when not NULL). A pure function: the
+ * dispatch tests run it for CPUs other than this one. */
+int encore_i8_kernel_choose(int path, const char *env, const int available[ENCORE_I8_KERNEL_COUNT],
+                            int *env_ignored);
+
+/* encore_i8_kernel_choose for this CPU and this process's ENCORE_CPU_INT8
+ * (read once; an ignored value is logged as a warning). ENCORE_CPU_INT8=avx2
+ * on a VNNI CPU runs int8-dynamic as a CPU with AVX2 alone does, for tests
+ * and benchmarks. */
 encore_i8_kernel encore_i8_kernel_for_path(int path);
 
 /* Bytes of the packed weights of an (N, K) matrix (K rounded up to 4),

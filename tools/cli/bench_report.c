@@ -85,8 +85,9 @@ void bench_print_header(FILE *f, const bench_run *r) {
     else fprintf(f, "no head (embeddings)");
     fprintf(f, ", max %d tokens\n", r->max_length);
     const bench_system *s = &r->system;
-    fprintf(f, "cpu: %s, %d cores, %d thread%s; build %s; load average %.2f %.2f %.2f\n", s->cpu, s->cores,
-            s->threads, s->threads == 1 ? "" : "s", s->build_type, s->load[0], s->load[1], s->load[2]);
+    fprintf(f, "cpu: %s, %d cores, %d thread%s; kernels %s, int8 %s; build %s; load average %.2f %.2f %.2f\n",
+            s->cpu, s->cores, s->threads, s->threads == 1 ? "" : "s", encore_cpu_path(), encore_cpu_int8_kernel(),
+            s->build_type, s->load[0], s->load[1], s->load[2]);
     if (s->gpu[0]) fprintf(f, "gpu: %s\n", s->gpu);
     const bench_options *o = r->options;
     if (o->texts_path) fprintf(f, "texts: %s (%d texts, call i takes the next `batch`)\n", o->texts_path, r->n_texts);
@@ -203,6 +204,8 @@ int bench_write_json(const char *path, const bench_run *r, char *err, size_t err
     cJSON_AddStringToObject(sys, "cpu", r->system.cpu);
     cJSON_AddNumberToObject(sys, "cores", r->system.cores);
     cJSON_AddNumberToObject(sys, "threads", r->system.threads);
+    cJSON_AddStringToObject(sys, "cpu_kernels", encore_cpu_path());
+    cJSON_AddStringToObject(sys, "cpu_int8_kernel", encore_cpu_int8_kernel());
     cJSON_AddStringToObject(sys, "build_type", r->system.build_type);
     if (r->system.load[0] >= 0) {
         double load[3] = {rd(r->system.load[0], 2), rd(r->system.load[1], 2), rd(r->system.load[2], 2)};

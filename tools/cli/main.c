@@ -383,6 +383,7 @@ int main(int argc, char **argv) {
     }
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
         printf("encore %s\n", ENCORE_VERSION);
+        printf("cpu kernels: %s, int8 %s\n", encore_cpu_path(), encore_cpu_int8_kernel());
         return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "pull") == 0) return encore_cli_pull(argc - 1, argv + 1);
