@@ -461,7 +461,7 @@ void run_linear(const Case &c, std::mt19937 &rng) {
     const encore_blas *blas = nullptr;
     ASSERT_EQ(encore_blas_load(&blas), ENCORE_STATUS_OK) << encore_last_error();
     cublasHandle_t handle = nullptr;
-    ASSERT_EQ(blas->create(&handle), CUBLAS_STATUS_SUCCESS);
+    ASSERT_EQ(encore_blas_handle_create(blas, &handle), ENCORE_STATUS_OK) << encore_last_error();
     Dev d_x(x.size() * esize(c.dt)), d_w(w.size() * esize(c.dt)), d_out(want.size() * esize(c.dt));
     upload(d_x, x, c.dt);
     upload(d_w, w, c.dt);
@@ -487,7 +487,7 @@ void run_linear_bias(const Case &c, std::mt19937 &rng) {
     const encore_blas *blas = nullptr;
     ASSERT_EQ(encore_blas_load(&blas), ENCORE_STATUS_OK) << encore_last_error();
     cublasHandle_t handle = nullptr;
-    ASSERT_EQ(blas->create(&handle), CUBLAS_STATUS_SUCCESS);
+    ASSERT_EQ(encore_blas_handle_create(blas, &handle), ENCORE_STATUS_OK) << encore_last_error();
     Dev d_x(x.size() * esize(c.dt)), d_w(w.size() * esize(c.dt)), d_b(N * 4), d_out(want.size() * esize(c.dt));
     upload(d_x, x, c.dt);
     upload(d_w, w, c.dt);

@@ -294,7 +294,7 @@ int main(int argc, char **argv) {
     const encore_blas *blas = nullptr;
     OK(encore_blas_load(&blas));
     cublasHandle_t handle = nullptr;
-    if (blas->create(&handle) != CUBLAS_STATUS_SUCCESS) return 1;
+    OK(encore_blas_handle_create(blas, &handle));
 
     Ceil c;
     c.device = prop.name;

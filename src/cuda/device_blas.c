@@ -73,6 +73,20 @@ encore_status encore_blas_fail(cublasStatus_t status, const char *stmt, const ch
                        "cuBLAS error %d (%s) at %s:%d: %s", (int)status, what, base, line, stmt);
 }
 
+encore_status encore_blas_handle_create(const encore_blas *blas, cublasHandle_t *out) {
+    *out = NULL;
+    cublasHandle_t h = NULL;
+    ENCORE_CUBLAS_CHECK(blas->create(&h));
+    const cublasStatus_t bs =
+        blas->set_math_mode(h, (cublasMath_t)(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
+    if (bs != CUBLAS_STATUS_SUCCESS) {
+        blas->destroy(h);
+        return encore_blas_fail(bs, "cublasSetMathMode", __FILE__, __LINE__);
+    }
+    *out = h;
+    return ENCORE_STATUS_OK;
+}
+
 static cudaDataType cuda_type(encore_cuda_dtype dt) {
     switch (dt) {
     case ENCORE_CUDA_F16: return CUDA_R_16F;

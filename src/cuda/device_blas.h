@@ -31,6 +31,14 @@ typedef struct encore_blas {
  * DEVICE_ERROR with the loader's message when it cannot be found. */
 encore_status encore_blas_load(const encore_blas **out);
 
+/* A cuBLAS handle set up as encore's products need it: default math (the
+ * tensor cores for fp16/bf16, plain fp32 without TF32) with reductions in
+ * the fp32 accumulator (CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION:
+ * otherwise cuBLAS may add split-K partial sums in fp16/bf16, rounding an
+ * output more than once, where the kernels round it once). *out is NULL
+ * after a failure. */
+encore_status encore_blas_handle_create(const encore_blas *blas, cublasHandle_t *out);
+
 /* Record a cuBLAS failure as the last error; returns DEVICE_ERROR (or
  * OUT_OF_MEMORY for CUBLAS_STATUS_ALLOC_FAILED). */
 encore_status encore_blas_fail(cublasStatus_t status, const char *stmt, const char *file, int line);

@@ -124,12 +124,9 @@ static encore_status create(encore_cuda_session *s, const encore_model *m, int d
     s->result_bytes = (size_t)max_tokens * width * sizeof(float);
     ENCORE_CUDA_CHECK(cudaMallocHost(&s->result, s->result_bytes));
     ENCORE_CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
-    ENCORE_CUBLAS_CHECK(s->blas->create(&s->handle));
+    if ((st = encore_blas_handle_create(s->blas, &s->handle)) != ENCORE_STATUS_OK) return st;
     ENCORE_CUBLAS_CHECK(s->blas->set_stream(s->handle, s->stream));
     ENCORE_CUBLAS_CHECK(s->blas->set_workspace(s->handle, s->ws + s->layout.blas, ENCORE_CUDA_BLAS_WORKSPACE));
-    /* Default math: fp16/bf16 GEMMs use the tensor cores; fp32 stays fp32
-     * (no TF32), which is what the fp32 mode is for. */
-    ENCORE_CUBLAS_CHECK(s->blas->set_math_mode(s->handle, CUBLAS_DEFAULT_MATH));
     return ENCORE_STATUS_OK;
 }
 
@@ -273,6 +270,20 @@ static encore_status check_batch(const encore_cuda_session *s, const encore_batc
     return encore_model_check_tokens(s->model, b->ids, b->type_ids, b->positions, b->T);
 }
 
+/* ENCORE_CUDA_CHECK for calls made after work that reads the pinned staging
+ * buffer was queued: on failure, the stream is drained before returning,
+ * so that the next call cannot rewrite the buffer under a copy still in
+ * flight. */
+#define CHECK_DRAINED(call, stream)                                                               \
+    do {                                                                                          \
+        cudaError_t drained_err_ = (call);                                                        \
+        if (drained_err_ != cudaSuccess) {                                                        \
+            const encore_status drained_st_ = encore_cuda_fail(drained_err_, #call, __FILE__, __LINE__); \
+            cudaStreamSynchronize(stream);                                                        \
+            return drained_st_;                                                                   \
+        }                                                                                         \
+    } while (0)
+
 static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_cuda_output what,
                          encore_pooling pooling, int normalize, float *out);
 
@@ -308,8 +319,9 @@ static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_c
         encore_cuda_pack_padded(b, T_b, B_b, s->staging, &p);
     else
         encore_cuda_pack(b, s->staging, &p);
-    ENCORE_CUDA_CHECK(cudaMemcpyAsync(s->ws + s->layout.ints, s->staging, p.n_ints * sizeof(int32_t),
-                                      cudaMemcpyHostToDevice, s->stream));
+    CHECK_DRAINED(cudaMemcpyAsync(s->ws + s->layout.ints, s->staging, p.n_ints * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice, s->stream),
+                  s->stream);
 
     graph_entry *g = NULL;
     if (graph_shape) {
@@ -323,7 +335,7 @@ static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_c
         }
     }
     if (g && g->exec && s->graphs_on) {
-        ENCORE_CUDA_CHECK(cudaGraphLaunch(g->exec, s->stream));
+        CHECK_DRAINED(cudaGraphLaunch(g->exec, s->stream), s->stream);
         s->stats.replays++;
         s->stats.padded_tokens += (unsigned long long)(p.T - b->T);
     } else if ((st = enqueue(s, &p, what, pooling, normalize)) != ENCORE_STATUS_OK) {
@@ -349,7 +361,7 @@ static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_c
         bytes = (size_t)b->T * C * encore_cuda_dtype_size(s->dtype);
         break;
     }
-    ENCORE_CUDA_CHECK(cudaMemcpyAsync(s->result, src, bytes, cudaMemcpyDeviceToHost, s->stream));
+    CHECK_DRAINED(cudaMemcpyAsync(s->result, src, bytes, cudaMemcpyDeviceToHost, s->stream), s->stream);
     ENCORE_CUDA_CHECK(cudaStreamSynchronize(s->stream));
     if (what == ENCORE_CUDA_OUTPUT_HIDDEN)
         encore_convert_to_f32(s->result, (size_t)b->T * C, s->dtype, out);
@@ -376,8 +388,9 @@ static encore_status mlm(encore_cuda_session *s, const encore_batch *b, const in
      * stays in the workspace's x. */
     encore_cuda_packed p;
     encore_cuda_pack(b, s->staging, &p);
-    ENCORE_CUDA_CHECK(cudaMemcpyAsync(s->ws + s->layout.ints, s->staging, p.n_ints * sizeof(int32_t),
-                                      cudaMemcpyHostToDevice, st));
+    CHECK_DRAINED(cudaMemcpyAsync(s->ws + s->layout.ints, s->staging, p.n_ints * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice, st),
+                  st);
     if ((e = enqueue(s, &p, ENCORE_CUDA_OUTPUT_HIDDEN, ENCORE_POOLING_DEFAULT, 0)) != ENCORE_STATUS_OK) {
         cudaStreamSynchronize(st);
         return e;
@@ -395,31 +408,35 @@ static encore_status mlm(encore_cuda_session *s, const encore_batch *b, const in
     float *h = (float *)(s->ws + s->layout.pooled);            // (R, C) the masks' hidden states, then zeros
     float *t = (float *)(s->ws + s->layout.pre);               // (R, C) the transform
     float *logits = (float *)(s->ws + s->layout.mlm_logits);   // (R, V)
-    ENCORE_CUDA_CHECK(cudaMemsetAsync(zero, 0, (size_t)C * sizeof(float), st));
+    CHECK_DRAINED(cudaMemsetAsync(zero, 0, (size_t)C * sizeof(float), st), st);
     for (int r0 = 0; r0 < n_rows; r0 += ENCORE_CUDA_MLM_ROWS) {
         const int n = n_rows - r0 < ENCORE_CUDA_MLM_ROWS ? n_rows - r0 : ENCORE_CUDA_MLM_ROWS;
         /* The masks' rows, gathered as the first tokens of one-token
          * "sequences" starting at each mask (the pooler's CLS gather). */
         int32_t *h_rows = s->staging;  // the packed batch is on the device already
-        ENCORE_CUDA_CHECK(cudaStreamSynchronize(st));
+        CHECK_DRAINED(cudaStreamSynchronize(st), st);
         memcpy(h_rows, rows + r0, (size_t)n * sizeof(int32_t));
         h_rows[n] = b->T;
-        ENCORE_CUDA_CHECK(cudaMemcpyAsync(d_rows, h_rows, (size_t)(n + 1) * sizeof(int32_t), cudaMemcpyHostToDevice, st));
+        CHECK_DRAINED(cudaMemcpyAsync(d_rows, h_rows, (size_t)(n + 1) * sizeof(int32_t), cudaMemcpyHostToDevice, st),
+                      st);
         RUN(encore_pool_cuda(x, d_rows, n, C, ENCORE_POOLING_CLS, 0, s->dtype, h, st));
         RUN(encore_linear_cuda(s->blas, s->handle, h, W->mlm_w, n, C, C, ENCORE_CUDA_F32, t));
         RUN(encore_bias_act_cuda(t, W->mlm_b, c->activation, n, C, ENCORE_CUDA_F32, st));
-        ENCORE_CUDA_CHECK(cudaMemsetAsync(h, 0, (size_t)n * C * sizeof(float), st));
+        CHECK_DRAINED(cudaMemsetAsync(h, 0, (size_t)n * C * sizeof(float), st), st);
         RUN(encore_bias_residual_layernorm_cuda(t, zero, h, W->mlm_ln_g, W->mlm_ln_b, c->layer_norm_eps, n, C,
                                                 ENCORE_CUDA_F32, st));
         RUN(encore_linear_cuda(s->blas, s->handle, t, W->mlm_decoder, n, V, C, ENCORE_CUDA_F32, logits));
         RUN(encore_scores_cuda(logits, W->mlm_bias, n, V, ENCORE_SCORE_FUNCTION_SOFTMAX, st));
-        ENCORE_CUDA_CHECK(cudaMemcpyAsync(probs + (size_t)r0 * V, logits, (size_t)n * V * sizeof(float),
-                                          cudaMemcpyDeviceToHost, st));
+        CHECK_DRAINED(cudaMemcpyAsync(probs + (size_t)r0 * V, logits, (size_t)n * V * sizeof(float),
+                                      cudaMemcpyDeviceToHost, st),
+                      st);
     }
 #undef RUN
     ENCORE_CUDA_CHECK(cudaStreamSynchronize(st));
     return ENCORE_STATUS_OK;
 }
+
+#undef CHECK_DRAINED
 
 encore_status encore_cuda_session_mlm(encore_cuda_session *s, const encore_batch *b, const int32_t *rows, int n_rows,
                                       float *probs) {

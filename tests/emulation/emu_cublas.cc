@@ -95,7 +95,8 @@ ENCORE_EMU_API cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void 
 
 ENCORE_EMU_API cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
-    if ((int)mode < 0 || mode > CUBLAS_TF32_TENSOR_OP_MATH) return CUBLAS_STATUS_INVALID_VALUE;
+    const int base = (int)mode & ~(int)CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
+    if (base < 0 || base > CUBLAS_TF32_TENSOR_OP_MATH) return CUBLAS_STATUS_INVALID_VALUE;
     handle->math = mode;
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -130,6 +131,12 @@ ENCORE_EMU_API cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperatio
         return CUBLAS_STATUS_INVALID_VALUE;
     const cublasStatus_t ts = check_types(Atype, Btype, Ctype, compute);
     if (ts != CUBLAS_STATUS_SUCCESS) return ts;
+    // encore's rule, not cuBLAS's: a product with fp16/bf16 output is rounded
+    // once, so its handle must forbid reductions in the output type (split-K
+    // partial sums added in fp16/bf16, which cuBLAS may otherwise choose and
+    // this emulation, which always sums in fp32, would never show).
+    if (Ctype != CUDA_R_32F && !((int)handle->math & (int)CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION))
+        return CUBLAS_STATUS_NOT_SUPPORTED;
     if (!((int)algo >= -1 && (int)algo <= 23) && !((int)algo >= 99 && (int)algo <= 115))
         return CUBLAS_STATUS_INVALID_VALUE;
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;

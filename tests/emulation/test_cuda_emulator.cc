@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common.cuh"
+#include "cuda/device_blas.h"
 #include "cuda/device_plan.h"
 #include "emu.h"
 #include "kernels.h"
@@ -327,6 +328,29 @@ TEST(EmulatorRules, CallsIllegalDuringCaptureFailAsCudaFails) {
     cudaGraphExecDestroy(x);
     cudaGraphDestroy(g);
     cudaStreamDestroy(s);
+}
+
+// encore's rule on cuBLAS (README): a product with fp16 output on a handle
+// that allows reductions in fp16 fails; encore_blas_handle_create's handle
+// forbids them, and the same product runs.
+TEST(EmulatorRules, HalfOutputProductsNeedFp32Reductions) {
+    cudaDeviceReset();
+    const encore_blas *blas = nullptr;
+    ASSERT_EQ(encore_blas_load(&blas), ENCORE_STATUS_OK) << encore_last_error();
+    const int T = 3, N = 16, K = 32;
+    Buffer x(T * K / 2), w(N * K / 2), out(T * N / 2);  // fp16: two per int
+    ASSERT_EQ(cudaMemset(x.p, 0, T * K * 2), cudaSuccess);
+    ASSERT_EQ(cudaMemset(w.p, 0, N * K * 2), cudaSuccess);
+    cublasHandle_t plain = nullptr, ours = nullptr;
+    ASSERT_EQ(blas->create(&plain), CUBLAS_STATUS_SUCCESS);
+    EXPECT_EQ(encore_linear_cuda(blas, plain, x.p, w.p, T, N, K, ENCORE_CUDA_F16, out.p), ENCORE_STATUS_DEVICE_ERROR);
+    EXPECT_NE(std::string(encore_last_error()).find("NOT_SUPPORTED"), std::string::npos) << encore_last_error();
+    ASSERT_EQ(encore_blas_handle_create(blas, &ours), ENCORE_STATUS_OK) << encore_last_error();
+    EXPECT_EQ(encore_linear_cuda(blas, ours, x.p, w.p, T, N, K, ENCORE_CUDA_F16, out.p), ENCORE_STATUS_OK)
+        << encore_last_error();
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    blas->destroy(plain);
+    blas->destroy(ours);
 }
 
 }  // namespace
