@@ -59,6 +59,7 @@ static void usage(FILE *f) {
             "                  pipeline(\"question-answering\") (encore qa --help)\n"
             "  encore eval     --model DIR --tsv FILE [--text-column sentence] [--label-column label]\n"
             "  encore models   where the default models live, and the models in the Hugging Face cache\n"
+            "  encore --version  the version, and the CPU kernels this machine runs (fp32 path, int8)\n"
             "  encore pull     MODEL_ID [--revision main] [--cache DIR] [--endpoint URL]\n"
             "                  download a Hub model, print its directory (encore pull --help)\n"
             "  encore serve    --model DIR [--host 127.0.0.1] [--port 8080] [--device cpu|cuda]\n"
