@@ -73,6 +73,45 @@ __global__ void scores_kernel(float *__restrict__ logits, const float *__restric
     }
 }
 
+// Rows of at least kWideRow logits (the fill-mask head's vocabulary-wide
+// rows): one block of kWideThreads per row, so that a row's three passes are
+// shared by 8 warps instead of run by one (a few dozen rows would otherwise
+// occupy a few dozen warps of the GPU).
+constexpr int kWideRow = 1024, kWideThreads = 256;
+
+// The block's max or sum of v, every thread getting it. red: kWideThreads / 32
+// floats of shared memory, free again when this returns.
+template <bool kMax> __device__ float block_reduce(float v, float *red) {
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    v = kMax ? encore::warp_max(v) : encore::warp_sum(v);
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    float r = red[0];
+    for (int w = 1; w < kWideThreads / 32; w++) r = kMax ? fmaxf(r, red[w]) : r + red[w];
+    __syncthreads();  // red is written again by the next reduction
+    return r;
+}
+
+__global__ __launch_bounds__(kWideThreads) void scores_wide_kernel(float *__restrict__ logits,
+                                                                     const float *__restrict__ bias, int L, int fn) {
+    __shared__ float red[kWideThreads / 32];
+    float *r = logits + (size_t)blockIdx.x * L;
+    if (bias)
+        for (int i = threadIdx.x; i < L; i += kWideThreads) r[i] += bias[i];
+    if (fn == ENCORE_SCORE_FUNCTION_SIGMOID) {
+        for (int i = threadIdx.x; i < L; i += kWideThreads) r[i] = 1.0f / (1.0f + expf(-r[i]));
+    } else if (fn == ENCORE_SCORE_FUNCTION_SOFTMAX) {
+        // Each thread reads back only the elements it wrote itself.
+        float mx = -INFINITY;
+        for (int i = threadIdx.x; i < L; i += kWideThreads) mx = fmaxf(mx, r[i]);
+        mx = block_reduce<true>(mx, red);
+        float sum = 0.0f;
+        for (int i = threadIdx.x; i < L; i += kWideThreads) sum += expf(r[i] - mx);
+        sum = block_reduce<false>(sum, red);
+        for (int i = threadIdx.x; i < L; i += kWideThreads) r[i] = expf(r[i] - mx) / sum;
+    }
+}
+
 }  // namespace
 
 extern "C" encore_status encore_pool_cuda(const void *hidden, const int32_t *seq_start, int B, int C,
@@ -108,6 +147,11 @@ extern "C" encore_status encore_scores_cuda(float *logits, const float *bias, in
     if (B == 0) return ENCORE_STATUS_OK;
     if (!logits || B < 0 || L < 1)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_scores_cuda: bad arguments");
+    if (L >= kWideRow) {
+        encore::launch(scores_wide_kernel, (unsigned)B, kWideThreads, 0, stream, logits, bias, L, (int)fn);
+        ENCORE_CUDA_CHECK_LAUNCH(stream, "scores_wide_kernel");
+        return ENCORE_STATUS_OK;
+    }
     const int warps = 4;
     encore::launch(scores_kernel, (B + warps - 1) / warps, warps * 32, 0, stream, logits, bias, B, L, (int)fn);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "scores_kernel");
