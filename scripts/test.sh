@@ -54,7 +54,9 @@ JOBS=2 tests/fuzz/run.sh "${ENCORE_FUZZ_SECONDS:-30}"
 # test_cuda_ner (the NER pipeline), test_cuda_qa (the question-answering
 # pipeline), and test_cuda_serve_pipelines and test_cuda_serve_qa (encore
 # serve --device cuda --precision fp32 answering as the pipelines) run and pass, once plainly with blocks in a shuffled order and
-# once under ASan + UBSan with blocks reversed; a skipped CUDA test fails CI.
+# once under ASan + UBSan with blocks reversed and each warp running ahead of
+# the others until it waits (ENCORE_EMU_ORDER=reverse+ahead); a skipped CUDA
+# test fails CI.
 # See tests/emulation/README.md for what this proves and what it cannot.
 cuda_emulation() {
     local dir=$1 order=$2
@@ -73,7 +75,7 @@ echo "== CUDA emulation build and GPU tests"
 cuda_emulation build-emu shuffle:1
 echo "== CUDA emulation under ASan/UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    cuda_emulation build-emu-asan reverse -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCORE_SANITIZE=ON
+    cuda_emulation build-emu-asan reverse+ahead -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCORE_SANITIZE=ON
 # ---- end of the CUDA emulation block ---------------------------------------------
 # ---- Triton backend: libtriton_encore.so inside a real tritonserver -------------
 # integrations/triton/tests/run.sh: tritonserver 2.51 from the nvidia-pytriton

@@ -21,8 +21,11 @@ ENCORE_EMU_API bool stream_valid(cudaStream_t stream);
 ENCORE_EMU_API std::string last_fault();
 
 // The order blocks run in, and the order threads are resumed in after a
-// barrier: 0 forward, 1 reversed, 2 shuffled with seed. ENCORE_EMU_ORDER
-// (forward, reverse, shuffle:SEED) sets it at start-up.
-ENCORE_EMU_API void set_order(int order, unsigned seed);
+// barrier: 0 forward, 1 reversed, 2 shuffled with seed; with ahead, the lanes
+// a warp operation releases resume at once, before the block's other warps
+// (a warp running ahead of them until its next wait). ENCORE_EMU_ORDER
+// (forward, reverse or shuffle:SEED, each optionally followed by +ahead)
+// sets it at start-up.
+ENCORE_EMU_API void set_order(int order, unsigned seed, bool ahead = false);
 
 }  // namespace encore_emu

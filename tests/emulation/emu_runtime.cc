@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -109,6 +110,10 @@ encore_emu_stream g_legacy;
 
 int g_order = 0;
 unsigned g_seed = 1;
+// Warps run ahead: the lanes a warp operation releases resume at once, before
+// any other warp of the block, so that a warp can get to its next barrier-free
+// stretch while the others are still behind (ENCORE_EMU_ORDER=...+ahead).
+bool g_ahead = false;
 
 cudaError_t ret(cudaError_t e) {
     if (e != cudaSuccess) t_last = e;
@@ -227,6 +232,7 @@ struct BlockRun {
     std::vector<Fiber> *fibers = nullptr;
     std::vector<Warp> warps;
     unsigned n = 0, arrived = 0, done = 0;
+    std::deque<unsigned> ahead;  // released lanes to run before anything else (g_ahead)
     int barrier_line = 0;
     const char *barrier_file = nullptr;
     bool aborted = false;
@@ -335,16 +341,25 @@ void run_block(const Launch &l, Block &blk) {
         fiber_init(&f.ctx, fiber_main, &f);
     }
     const std::vector<unsigned> order = order_of(n, blk.idx.x ^ (blk.idx.y << 16));
+    auto resume = [&](Fiber &f) {
+        g_cur = &f;
+        g_thread = &f.th;
+        fiber_switch(&g_sched, &f.ctx);
+        g_thread = nullptr;
+    };
     while (r.done < n && !r.aborted) {
         bool ran = false;
         for (unsigned i : order) {
             Fiber &f = g_fibers[i];
             if (f.state != kRunnable) continue;
             ran = true;
-            g_cur = &f;
-            g_thread = &f.th;
-            fiber_switch(&g_sched, &f.ctx);
-            g_thread = nullptr;
+            resume(f);
+            // Lanes a warp operation released run before the next thread.
+            while (!r.ahead.empty() && !r.aborted) {
+                Fiber &a = g_fibers[r.ahead.front()];
+                r.ahead.pop_front();
+                if (a.state == kRunnable) resume(a);
+            }
             if (r.aborted) break;
         }
         if (!ran && !r.aborted) {
@@ -453,7 +468,10 @@ const Exchange *warp_exchange(Collective kind, unsigned mask, const void *mine, 
         for (unsigned i = 0; i < 32; i++)
             if (mask >> i & 1u) {
                 Fiber &f = (*r.fibers)[g_cur->th.warp * 32 + i];
-                if (&f != g_cur) f.state = kRunnable;
+                if (&f != g_cur) {
+                    f.state = kRunnable;
+                    if (g_ahead) r.ahead.push_back(g_cur->th.warp * 32 + i);
+                }
             }
         w.arrived = 0;
         w.parity ^= 1;
@@ -513,10 +531,11 @@ std::string last_fault() {
     return g_fault;
 }
 
-void set_order(int order, unsigned seed) {
+void set_order(int order, unsigned seed, bool ahead) {
     std::lock_guard<std::recursive_mutex> lock(g_lock);
     g_order = order;
     g_seed = seed;
+    g_ahead = ahead;
 }
 
 namespace {
@@ -524,7 +543,8 @@ struct OrderFromEnv {
     OrderFromEnv() {
         const char *v = getenv("ENCORE_EMU_ORDER");
         if (!v) return;
-        if (!strcmp(v, "reverse")) g_order = 1;
+        g_ahead = strstr(v, "+ahead") != nullptr;
+        if (!strncmp(v, "reverse", 7)) g_order = 1;
         if (!strncmp(v, "shuffle", 7)) {
             g_order = 2;
             if (v[7] == ':') g_seed = (unsigned)strtoul(v + 8, nullptr, 10);

@@ -30,6 +30,8 @@ ENCORE_MUTANT_ATTENTION(no_syncwarp_after_store)
 ENCORE_MUTANT_ATTENTION(misaligned_wmma_ldm)
 ENCORE_MUTANT_ATTENTION(half_warp_wmma_load)
 #undef ENCORE_MUTANT_ATTENTION
+encore_status encore_scores_cuda_no_trailing_barrier(float *logits, const float *bias, int B, int L,
+                                                     encore_score_function fn, cudaStream_t stream);
 encore_status encore_bias_act_cuda_global_read_past_end(void *x, const float *bias, encore_activation act, int T,
                                                         int N, encore_cuda_dtype dt, cudaStream_t stream);
 encore_status encore_bias_residual_layernorm_cuda_smem_write_past_end(void *x, const float *bias,
@@ -281,6 +283,42 @@ TEST(EmulatorRules, LaunchLimitsAreCheckedAsTheDriverChecksThem) {
     EXPECT_EQ(cudaFuncSetAttribute(smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 1 << 20),
               cudaErrorInvalidValue);
     (void)cudaGetLastError();
+}
+
+// A race no barrier or warp operation meets: without the barrier that ends a
+// block reduction, a warp that runs ahead overwrites the shared partials of
+// the last reduction with those of the next one before the other warps have
+// read them. With warps resumed together (the default) every read comes
+// before every write and the bug does not show; with +ahead it does.
+TEST(InjectedBug, RemovedTrailingBarrierNeedsWarpsRunningAhead) {
+    cudaDeviceReset();
+    const int B = 3, L = 3000;
+    std::vector<float> x((size_t)B * L);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> n(0.0f, 3.0f);
+    for (float &v : x) v = n(rng);
+    auto run = [&](encore_status (*scores)(float *, const float *, int, int, encore_score_function, cudaStream_t),
+                   bool ahead) {
+        encore_emu::set_order(0, 1, ahead);
+        float *d = nullptr;
+        EXPECT_EQ(cudaMalloc((void **)&d, x.size() * 4), cudaSuccess);
+        EXPECT_EQ(cudaMemcpy(d, x.data(), x.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+        EXPECT_EQ(scores(d, nullptr, B, L, ENCORE_SCORE_FUNCTION_SOFTMAX, nullptr), ENCORE_STATUS_OK);
+        std::vector<float> out(x.size());
+        EXPECT_EQ(cudaMemcpy(out.data(), d, out.size() * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+        cudaFree(d);
+        return out;
+    };
+    const std::vector<float> good = run(encore_scores_cuda, true);
+    EXPECT_EQ(run(encore_scores_cuda, false), good) << "the clean kernel depends on how warps are resumed";
+    const bool shown_without = run(encore_scores_cuda_no_trailing_barrier, false) != good;
+    const std::vector<float> bug = run(encore_scores_cuda_no_trailing_barrier, true);
+    int differ = 0;
+    for (size_t i = 0; i < good.size(); i++) differ += !(bug[i] == good[i]);
+    EXPECT_GT(differ, 0) << "warps running ahead did not show the removed barrier";
+    std::printf("removed trailing barrier: %d of %zu outputs differ with +ahead (%s without)\n", differ, good.size(),
+                shown_without ? "shown" : "not shown");
+    encore_emu::set_order(0, 1);
 }
 
 TEST(EmulatorRules, ResultsDoNotDependOnBlockOrder) {
