@@ -4,7 +4,6 @@
 
 #include "core/common.h"
 #include "cpu/gemm_i8_cpu.h"
-#include "encore.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -515,23 +515,21 @@ T512(13)
 T512(14)
 #undef T512
 #undef T512_ONE
-#define T256(m)                                                                                               \
+#define TVNNI(m)                                                                                              \
     __attribute__((target("avx2,fma,avxvnni"))) static void tvnni_##m(int kg, const int32_t *a,               \
                                                                        const int32_t *b0, const int32_t *b1,   \
                                                                        int32_t *c) {                           \
         tile_avx_vnni(m, kg, a, b0, b1, c);                                                                   \
-    }                                                                                                         \
+    }
+#define TAVX2(m)                                                                                              \
     __attribute__((target("avx2,fma"))) static void tavx2_##m(int kg, const int32_t *a, const int32_t *b0,    \
                                                                const int32_t *b1, int32_t *c) {                \
         tile_avx2(m, kg, a, b0, b1, c);                                                                       \
     }
-T256(1)
-T256(2)
-T256(3)
-T256(4)
-T256(5)
-T256(6)
-#undef T256
+TVNNI(1) TVNNI(2) TVNNI(3) TVNNI(4) TVNNI(5) TVNNI(6)
+TAVX2(1) TAVX2(2) TAVX2(3) TAVX2(4) TAVX2(5)
+#undef TVNNI
+#undef TAVX2
 /* tiles512[np - 1][mr], tiles_vnni[mr], tiles_avx2[mr]. */
 #define ROW14(pre, np)                                                                                        \
     {NULL, pre##1x##np, pre##2x##np, pre##3x##np, pre##4x##np, pre##5x##np, pre##6x##np, pre##7x##np,         \
@@ -542,7 +540,7 @@ typedef void (*tile_i8_acc_fn)(int kg, const int32_t *a, const int32_t *b0, cons
 static const tile_i8_acc_fn tiles512_acc[2][MRI512 + 1] = {ROW14(t512a_, 1), ROW14(t512a_, 2)};
 #undef ROW14
 static const tile_i8_fn tiles_vnni[MRI256 + 1] = {NULL, tvnni_1, tvnni_2, tvnni_3, tvnni_4, tvnni_5, tvnni_6};
-static const tile_i8_fn tiles_avx2[MRI256 + 1] = {NULL, tavx2_1, tavx2_2, tavx2_3, tavx2_4, tavx2_5, tavx2_6};
+static const tile_i8_fn tiles_avx2[MRIAVX2 + 1] = {NULL, tavx2_1, tavx2_2, tavx2_3, tavx2_4, tavx2_5};
 #endif
 
 /* One tile of mr rows by np panels on kernel k. */
