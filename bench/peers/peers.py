@@ -557,15 +557,26 @@ def ratio(x):
 
 
 def machine_text():
-    cpu = "unknown CPU"
+    cpu, family, model = "unknown CPU", None, None
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
+                # A virtual machine's model name can be as bare as "AMD
+                # EPYC": the family and model tell the generation.
+                key, _, val = line.partition(":")
+                key, val = key.strip(), val.strip()
+                if key == "model name":
+                    cpu = val
+                elif key == "cpu family":
+                    family = val
+                elif key == "model" and val.isdigit():
+                    model = val
+                elif not key and cpu != "unknown CPU":
                     break
     except OSError:
         pass
+    if family and model:
+        cpu += " (family %s, model %s)" % (family, model)
     mem = ""
     try:
         with open("/proc/meminfo", encoding="utf-8") as f:
@@ -884,9 +895,19 @@ def main():
     # Models.
     if args.models:
         models = args.models
+        # The DistilBERT shape is made here when it is named and missing (with
+        # the first model's tokenizer; an adapter's is its merged model's),
+        # and any other missing model stops the run before any timing.
+        dist = os.path.abspath(args.distilbert_dir)
+        for m in models:
+            if os.path.abspath(m) == dist and not os.path.exists(os.path.join(dist, "model.safetensors")):
+                log("making the DistilBERT-shaped random model %s" % rel(dist))
+                make_distilbert(dist, peer_dir(models[0], args.work))
+            if not any(os.path.exists(os.path.join(m, f)) for f in ("config.json", "adapter_config.json")):
+                sys.exit("peers: %s has neither config.json nor adapter_config.json: not a model directory" % m)
     else:
         first = DEFAULT_MODEL
-        if not os.path.exists(os.path.join(DEFAULT_MODEL, "config.json")):
+        if not any(os.path.exists(os.path.join(DEFAULT_MODEL, f)) for f in ("config.json", "adapter_config.json")):
             if os.path.exists(os.path.join(MINILM_STANDIN, "model.safetensors")) or os.path.exists(MINILM_WHEEL):
                 first = MINILM_STANDIN
                 log("the default model %s is missing (scripts/setup.sh assembles it): using %s, its encoder with "
@@ -899,7 +920,7 @@ def main():
                     % (rel(DEFAULT_MODEL), rel(FALLBACK_MODEL)))
         if not os.path.exists(os.path.join(args.distilbert_dir, "model.safetensors")):
             log("making the DistilBERT-shaped random model %s" % rel(args.distilbert_dir))
-            make_distilbert(args.distilbert_dir, first)
+            make_distilbert(args.distilbert_dir, peer_dir(first, args.work))
         models = [first, args.distilbert_dir]
     models = [os.path.abspath(m) for m in models]
 
@@ -1004,12 +1025,15 @@ def main():
             meta["plots"].append((n2, "batch throughput on the CPU"))
         if args.sweep:
             batches, lengths = args.sweep.split(":")
-            p3 = os.path.join(args.plots, "encore_cpu.png")
+            # The default section's sweep keeps its name; another section's
+            # (--plot-prefix) gets its own file, so that neither redraws the other.
+            n3 = "encore_cpu.png" if args.plot_prefix == "cpu_" else args.plot_prefix + "encore_sweep.png"
+            p3 = os.path.join(args.plots, n3)
             cmd = [args.encore, "bench", "--model", models[0], "--batch", batches, "--seq-len", lengths, "--warmup",
                    "1", "--iters", "2", "--threads", str(args.threads[0]), "--plot", p3, "--quiet"]
             log("encore bench sweep: %s" % " ".join(shlex.quote(rel(c)) for c in cmd))
             if subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode == 0:
-                meta["plots"].append(("encore_cpu.png", "encore bench sweep, synthetic lengths (`%s`)"
+                meta["plots"].append((n3, "encore bench sweep, synthetic lengths (`%s`)"
                                       % " ".join(rel(c) if c != args.encore else "encore" for c in cmd[:-1])))
     meta["uptime_after"] = uptime_text()
     if args.no_write:
