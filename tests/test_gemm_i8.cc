@@ -67,43 +67,66 @@ const Shape kShapes[] = {{1, 1, 1},    {1, 16, 4},    {1, 17, 5},    {2, 33, 7},
                          {14, 32, 130}, {15, 40, 385}, {29, 50, 257}, {130, 20, 11}, {1, 384, 1536},
                          {9, 1536, 384}};
 
+// One instance per integer kernel; a kernel this CPU cannot run is skipped,
+// naming the CPU feature it lacks (scripts/check_skips.py counts those skips
+// as expected). The dispatch that picks among them is tested on every CPU
+// (DispatchPicksTheKernelForEachCpuAndCap).
+class GemmI8Kernel : public ::testing::TestWithParam<encore_i8_kernel> {
+  protected:
+    void SetUp() override {
+        if (!encore_i8_kernel_available(GetParam()))
+            GTEST_SKIP() << "this CPU lacks " << needs(GetParam()) << ": the " << encore_i8_kernel_name(GetParam())
+                         << " int8 kernel cannot run here";
+    }
+};
+
 // Each SIMD kernel gives the portable kernel's integer sums exactly, at the
 // same activation levels (255 on every kernel).
-TEST(GemmI8, EveryKernelGivesThePortableSums) {
+TEST_P(GemmI8Kernel, GivesThePortableSums) {
     std::mt19937 rng(7);
-    int ran = 0;
-    for (encore_i8_kernel k : kKernels) {
-        if (!encore_i8_kernel_available(k)) {
-            std::printf("[ note ] this CPU lacks %s: the %s kernel is not tested\n", needs(k),
-                        encore_i8_kernel_name(k));
-            continue;
+    const encore_i8_kernel k = GetParam();
+    for (const Shape &s : kShapes) {
+        // Lopsided activations, as after a GELU, and weights of both signs.
+        const auto x = random_vector((size_t)s.T * s.K, rng, -0.3f, 2.0f);
+        const auto w = random_vector((size_t)s.N * s.K, rng, -0.1f, 0.1f);
+        PackedI8 p(w, s.N, s.K);
+        ASSERT_EQ(p.status, 0);
+        const int levels = encore_i8_kernel_levels(k);
+        const size_t n = (size_t)encore_i8_groups(s.K) * s.T * s.N;
+        std::vector<int32_t> got(n, -1), want(n, -2);
+        ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, k, 0, got.data(), nullptr, nullptr), 0);
+        ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, ENCORE_I8_KERNEL_PORTABLE, levels, want.data(), nullptr,
+                                 nullptr),
+                  0);
+        // Not all zero: the sums carry the product (a 1 x 1 product of a
+        // negative x is 0: its byte is the zero point's, 0).
+        if (s.K >= 4) {
+            ASSERT_TRUE(std::any_of(want.begin(), want.end(), [](int32_t v) { return v != 0; }));
         }
-        for (const Shape &s : kShapes) {
-            // Lopsided activations, as after a GELU, and weights of both signs.
-            const auto x = random_vector((size_t)s.T * s.K, rng, -0.3f, 2.0f);
-            const auto w = random_vector((size_t)s.N * s.K, rng, -0.1f, 0.1f);
-            PackedI8 p(w, s.N, s.K);
-            ASSERT_EQ(p.status, 0);
-            const int levels = encore_i8_kernel_levels(k);
-            const size_t n = (size_t)encore_i8_groups(s.K) * s.T * s.N;
-            std::vector<int32_t> got(n, -1), want(n, -2);
-            ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, k, 0, got.data(), nullptr, nullptr), 0);
-            ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, ENCORE_I8_KERNEL_PORTABLE, levels, want.data(), nullptr,
-                                     nullptr),
-                      0);
-            // Not all zero: the sums carry the product (a 1 x 1 product of a
-            // negative x is 0: its byte is the zero point's, 0).
-            if (s.K >= 4) {
-                ASSERT_TRUE(std::any_of(want.begin(), want.end(), [](int32_t v) { return v != 0; }));
-            }
-            for (size_t i = 0; i < got.size(); i++)
-                ASSERT_EQ(got[i], want[i]) << encore_i8_kernel_name(k) << " T=" << s.T << " N=" << s.N
-                                           << " K=" << s.K << " at " << i;
-        }
-        ran++;
+        for (size_t i = 0; i < got.size(); i++)
+            ASSERT_EQ(got[i], want[i]) << encore_i8_kernel_name(k) << " T=" << s.T << " N=" << s.N
+                                       << " K=" << s.K << " at " << i;
     }
-    EXPECT_GE(ran, 1);
 }
+
+// The worst case's operands: row 0 of x all +1 (every byte at the top
+// level), row 1 all -1 (zero point at the top, every byte 0); features of w
+// alternate all +1 and all -1 (q = +-127), and the last mixes the two along
+// k, so that pairs of opposite sign meet too.
+struct WorstCase {
+    static constexpr int T = 2, N = 18;
+    std::vector<float> x, w;
+    explicit WorstCase(int K) : x((size_t)T * K), w((size_t)N * K) {
+        for (int k = 0; k < K; k++) {
+            x[k] = 1.0f;
+            x[(size_t)K + k] = -1.0f;
+        }
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < K; k++)
+                w[(size_t)n * K + k] = n == N - 1 ? (k % 2 ? -1.0f : 1.0f) : (n % 2 ? -1.0f : 1.0f);
+    }
+};
+const int kWorstCaseK[] = {4, 7, 64, ENCORE_I8_GROUP, 4 * ENCORE_I8_GROUP - 3};
 
 // The largest sums: activations all at the top level (255) or all 0, times
 // weights all at +-127, over whole groups and a short last one. The AVX2
@@ -111,46 +134,43 @@ TEST(GemmI8, EveryKernelGivesThePortableSums) {
 // under vpmaddubsw's int16 saturation at 32767. Each kernel must give the
 // exact sums (a saturating pair of a q would lose 2 * 255 * 127 - 32767 =
 // 32003).
-TEST(GemmI8, WorstCaseSumsDoNotSaturateOrOverflow) {
-    for (int K : {4, 7, 64, ENCORE_I8_GROUP, 4 * ENCORE_I8_GROUP - 3}) {
-        const int T = 2, N = 18;
-        // Row 0 all +1 (every byte at the top level), row 1 all -1 (zero point
-        // at the top, every byte 0).
-        std::vector<float> x((size_t)T * K);
-        for (int k = 0; k < K; k++) {
-            x[k] = 1.0f;
-            x[(size_t)K + k] = -1.0f;
-        }
-        // Features alternate all +1 and all -1 (q = +-127), and one mixes the
-        // two along k, so that pairs of opposite sign meet too.
-        std::vector<float> w((size_t)N * K);
-        for (int n = 0; n < N; n++)
-            for (int k = 0; k < K; k++)
-                w[(size_t)n * K + k] = n == N - 1 ? (k % 2 ? -1.0f : 1.0f) : (n % 2 ? -1.0f : 1.0f);
-        PackedI8 p(w, N, K);
+TEST_P(GemmI8Kernel, WorstCaseSumsDoNotSaturateOrOverflow) {
+    const encore_i8_kernel k = GetParam();
+    for (int K : kWorstCaseK) {
+        const WorstCase c(K);
+        const int T = c.T, N = c.N;
+        const std::vector<float> &x = c.x;
+        PackedI8 p(c.w, N, K);
         ASSERT_EQ(p.status, 0);
-        for (encore_i8_kernel k : kKernels) {
-            if (!encore_i8_kernel_available(k)) continue;  // named in EveryKernelGivesThePortableSums
-            const int64_t L = encore_i8_kernel_levels(k);
-            const int G = encore_i8_groups(K);
-            std::vector<int32_t> sums((size_t)G * T * N);
-            std::vector<int32_t> zero((size_t)T * G);
-            ASSERT_EQ(encore_i8_sums(x.data(), &p.m, T, k, 0, sums.data(), nullptr, zero.data()), 0);
-            for (int g = 0; g < G; g++) {
-                EXPECT_EQ(zero[g], 0);
-                EXPECT_EQ(zero[(size_t)G + g], L);
-                const int k0 = g * ENCORE_I8_GROUP, len = std::min(ENCORE_I8_GROUP, K - k0);
-                for (int n = 0; n < N; n++) {
-                    int64_t want0 = 0;
-                    for (int k2 = k0; k2 < k0 + len; k2++)
-                        want0 += L * (n == N - 1 ? (k2 % 2 ? -127 : 127) : n % 2 ? -127 : 127);
-                    const int32_t *sg = sums.data() + (size_t)g * T * N;
-                    EXPECT_EQ(sg[n], want0) << encore_i8_kernel_name(k) << " K=" << K << " g=" << g << " n=" << n;
-                    EXPECT_EQ(sg[(size_t)N + n], 0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
-                }
+        const int64_t L = encore_i8_kernel_levels(k);
+        const int G = encore_i8_groups(K);
+        std::vector<int32_t> sums((size_t)G * T * N);
+        std::vector<int32_t> zero((size_t)T * G);
+        ASSERT_EQ(encore_i8_sums(x.data(), &p.m, T, k, 0, sums.data(), nullptr, zero.data()), 0);
+        for (int g = 0; g < G; g++) {
+            EXPECT_EQ(zero[g], 0);
+            EXPECT_EQ(zero[(size_t)G + g], L);
+            const int k0 = g * ENCORE_I8_GROUP, len = std::min(ENCORE_I8_GROUP, K - k0);
+            for (int n = 0; n < N; n++) {
+                int64_t want0 = 0;
+                for (int k2 = k0; k2 < k0 + len; k2++)
+                    want0 += L * (n == N - 1 ? (k2 % 2 ? -127 : 127) : n % 2 ? -127 : 127);
+                const int32_t *sg = sums.data() + (size_t)g * T * N;
+                EXPECT_EQ(sg[n], want0) << encore_i8_kernel_name(k) << " K=" << K << " g=" << g << " n=" << n;
+                EXPECT_EQ(sg[(size_t)N + n], 0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
             }
         }
-        // The full product is exact here too: x w = +-K.
+    }
+}
+
+// The full product is exact on every CPU path this CPU has: x w = +-K.
+TEST(GemmI8, WorstCaseProductIsExactOnEveryPath) {
+    for (int K : kWorstCaseK) {
+        const WorstCase c(K);
+        const int T = c.T, N = c.N;
+        const std::vector<float> &x = c.x;
+        PackedI8 p(c.w, N, K);
+        ASSERT_EQ(p.status, 0);
         std::vector<float> out((size_t)T * N);
         for (encore_cpu_isa isa : isas()) {
             ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, nullptr, T, out.data(), isa, 1), 0);
@@ -162,6 +182,11 @@ TEST(GemmI8, WorstCaseSumsDoNotSaturateOrOverflow) {
         }
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Kernels, GemmI8Kernel, ::testing::ValuesIn(kKernels),
+                         [](const ::testing::TestParamInfo<encore_i8_kernel> &p) {
+                             return std::string(encore_i8_kernel_name(p.param));
+                         });
 
 // x W^T + b in double; the bound on |(x W^T)_q - x W^T| that quantizing
 // allows: x_k = s (a_k - z) + e_k (s, z: k's group's) with |e_k| <= s / 2 (up to s where the

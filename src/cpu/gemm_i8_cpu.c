@@ -441,7 +441,7 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
  * tile_product turns into sum a q by adding 128 wsum: the same int32 sums
  * as the other kernels (gemm_i8_cpu.h). */
 #define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define TILE256_BODY(DOT)                                                                                    \
+#define TILE256_LOOP(DOT)                                                                                    \
     const __m256i ones = _mm256_set1_epi16(1);                                                               \
     (void)ones;                                                                                              \
     (void)b1;                                                                                                \
@@ -452,8 +452,7 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
         const __m256i q0 = _mm256_loadu_si256((const __m256i *)(b0 + (size_t)g * ENCORE_PANEL));            \
         const __m256i q1 = _mm256_loadu_si256((const __m256i *)(b0 + (size_t)g * ENCORE_PANEL + 8));        \
         ROWS6(DOT)                                                                                           \
-    }                                                                                                        \
-    ROWS6(T_STORE)
+    }
 #define T_INIT(r) __m256i l##r = _mm256_setzero_si256(), h##r = _mm256_setzero_si256();
 #define T_STORE(r)                                                                                           \
     if (mr > r) {                                                                                            \
@@ -473,19 +472,47 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
         l##r = _mm256_add_epi32(l##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ur, _mm256_sign_epi8(q0, sr)), ones)); \
         h##r = _mm256_add_epi32(h##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ur, _mm256_sign_epi8(q1, sr)), ones)); \
     }
+/* With acc (the _acc tiles), the sums go from the registers into the fp32
+ * sums there, as the AVX-512 tile's do: acc (mr, 16) += (sums - z' wsum) s,
+ * with z' = z - zbias. The plain AVX2 tile sums (a - 128) q, so its zbias of
+ * 128 adds the 128 wsum back: sum a q - z wsum = sum (a - 128) q - (z - 128)
+ * wsum, the same int32 (wrapping alike), so the same bits as accumulate(). */
+#define T_ADD256(r)                                                                                          \
+    if (mr > r) {                                                                                            \
+        const __m256 sr = _mm256_set1_ps(s[r * sz_ld]);                                                      \
+        const __m256i zr = _mm256_set1_epi32(z[r * sz_ld] - zbias);                                          \
+        float *ar = acc + r * TILE_LD;                                                                       \
+        const __m256i v0 = _mm256_sub_epi32(l##r, _mm256_mullo_epi32(zr, w0));                              \
+        const __m256i v1 = _mm256_sub_epi32(h##r, _mm256_mullo_epi32(zr, w1));                              \
+        _mm256_storeu_ps(ar, _mm256_add_ps(_mm256_loadu_ps(ar), _mm256_mul_ps(_mm256_cvtepi32_ps(v0), sr)));  \
+        _mm256_storeu_ps(ar + 8, _mm256_add_ps(_mm256_loadu_ps(ar + 8), _mm256_mul_ps(_mm256_cvtepi32_ps(v1), sr))); \
+    }
+#define TILE256_ACC_BODY(DOT)                                                                                \
+    TILE256_LOOP(DOT)                                                                                        \
+    if (acc) {                                                                                               \
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)wsum);                                        \
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wsum + 8));                                  \
+        ROWS6(T_ADD256)                                                                                      \
+        return;                                                                                              \
+    }                                                                                                        \
+    ROWS6(T_STORE)
 __attribute__((target("avx2,fma,avxvnni"), always_inline)) static inline void
-tile_avx_vnni(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {
-    TILE256_BODY(T_VNNI)
+tile_avx_vnni(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c, float *acc,
+              const float *s, const int32_t *z, size_t sz_ld, const int32_t *wsum, int32_t zbias) {
+    TILE256_ACC_BODY(T_VNNI)
 }
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile_avx2(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {
-    TILE256_BODY(T_MADD)
+tile_avx2(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c, float *acc,
+          const float *s, const int32_t *z, size_t sz_ld, const int32_t *wsum, int32_t zbias) {
+    TILE256_ACC_BODY(T_MADD)
 }
+#undef T_ADD256
+#undef TILE256_ACC_BODY
+#undef TILE256_LOOP
 #undef T_INIT
 #undef T_STORE
 #undef T_VNNI
 #undef T_MADD
-#undef TILE256_BODY
 #undef ROWS6
 
 #define T512_ONE(m, np)                                                                                       \
@@ -519,12 +546,17 @@ T512(14)
     __attribute__((target("avx2,fma,avxvnni"))) static void tvnni_##m(int kg, const int32_t *a,               \
                                                                        const int32_t *b0, const int32_t *b1,   \
                                                                        int32_t *c) {                           \
-        tile_avx_vnni(m, kg, a, b0, b1, c);                                                                   \
+        tile_avx_vnni(m, kg, a, b0, b1, c, NULL, NULL, NULL, 0, NULL, 0);                                     \
     }
 #define TAVX2(m)                                                                                              \
     __attribute__((target("avx2,fma"))) static void tavx2_##m(int kg, const int32_t *a, const int32_t *b0,    \
                                                                const int32_t *b1, int32_t *c) {                \
-        tile_avx2(m, kg, a, b0, b1, c);                                                                       \
+        tile_avx2(m, kg, a, b0, b1, c, NULL, NULL, NULL, 0, NULL, 0);                                         \
+    }                                                                                                         \
+    __attribute__((target("avx2,fma"))) static void tavx2a_##m(int kg, const int32_t *a, const int32_t *b0,   \
+                                                                float *acc, const float *s, const int32_t *z,  \
+                                                                size_t sz_ld, const int32_t *wsum) {           \
+        tile_avx2(m, kg, a, b0, b0, NULL, acc, s, z, sz_ld, wsum, 128);                                       \
     }
 TVNNI(1) TVNNI(2) TVNNI(3) TVNNI(4) TVNNI(5) TVNNI(6)
 TAVX2(1) TAVX2(2) TAVX2(3) TAVX2(4) TAVX2(5)
@@ -541,6 +573,10 @@ static const tile_i8_acc_fn tiles512_acc[2][MRI512 + 1] = {ROW14(t512a_, 1), ROW
 #undef ROW14
 static const tile_i8_fn tiles_vnni[MRI256 + 1] = {NULL, tvnni_1, tvnni_2, tvnni_3, tvnni_4, tvnni_5, tvnni_6};
 static const tile_i8_fn tiles_avx2[MRIAVX2 + 1] = {NULL, tavx2_1, tavx2_2, tavx2_3, tavx2_4, tavx2_5};
+/* One panel into acc (mr, 16): tiles_avx2_acc[mr]. */
+typedef void (*tile_i8_acc256_fn)(int kg, const int32_t *a, const int32_t *b0, float *acc, const float *s,
+                                  const int32_t *z, size_t sz_ld, const int32_t *wsum);
+static const tile_i8_acc256_fn tiles_avx2_acc[MRIAVX2 + 1] = {NULL, tavx2a_1, tavx2a_2, tavx2a_3, tavx2a_4, tavx2a_5};
 #endif
 
 /* One tile of mr rows by np panels on kernel k. */
@@ -746,6 +782,19 @@ static void tile_product(const encore_i8_rows *rows, const encore_packed_matrix 
             const size_t at = (size_t)t * rows->groups + g;
             tiles512_acc[np - 1][mr]((int)kg, a + g0 * mr, b0 + g0 * ENCORE_PANEL, b1 + g0 * ENCORE_PANEL, acc,
                                      rows->scale + at, rows->zero + at, (size_t)rows->groups, wsum);
+            continue;
+        }
+        if (rows->kernel == ENCORE_I8_KERNEL_AVX2 && !sums) {
+            /* The same from 256-bit registers, a panel at a time: the plain
+             * AVX2 tiles only (the AVX-VNNI ones keep the stored sums: no
+             * CPU at hand has AVX-VNNI without AVX-512 to test them on). */
+            const size_t at = (size_t)t * rows->groups + g;
+            const tile_i8_acc256_fn *f = tiles_avx2_acc;
+            f[mr]((int)kg, a + g0 * mr, b0 + g0 * ENCORE_PANEL, acc, rows->scale + at, rows->zero + at,
+                  (size_t)rows->groups, wsum);
+            if (np > 1)
+                f[mr]((int)kg, a + g0 * mr, b1 + g0 * ENCORE_PANEL, acc + ENCORE_PANEL, rows->scale + at,
+                      rows->zero + at, (size_t)rows->groups, wsum + ENCORE_PANEL);
             continue;
         }
 #endif
