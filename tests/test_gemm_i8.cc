@@ -113,18 +113,27 @@ TEST_P(GemmI8Kernel, GivesThePortableSums) {
 // level), row 1 all -1 (zero point at the top, every byte 0); features of w
 // alternate all +1 and all -1 (q = +-127), and the last mixes the two along
 // k, so that pairs of opposite sign meet too.
+std::vector<float> worst_case_x(int T, int K) {
+    std::vector<float> x((size_t)T * K);
+    for (int k = 0; k < K; k++) {
+        x[k] = 1.0f;
+        x[(size_t)K + k] = -1.0f;
+    }
+    return x;
+}
+std::vector<float> worst_case_w(int N, int K) {
+    std::vector<float> w((size_t)N * K);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            w[(size_t)n * K + k] = n == N - 1 ? (k % 2 ? -1.0f : 1.0f) : (n % 2 ? -1.0f : 1.0f);
+    return w;
+}
+// Both, and w packed.
 struct WorstCase {
     static constexpr int T = 2, N = 18;
-    std::vector<float> x, w;
-    explicit WorstCase(int K) : x((size_t)T * K), w((size_t)N * K) {
-        for (int k = 0; k < K; k++) {
-            x[k] = 1.0f;
-            x[(size_t)K + k] = -1.0f;
-        }
-        for (int n = 0; n < N; n++)
-            for (int k = 0; k < K; k++)
-                w[(size_t)n * K + k] = n == N - 1 ? (k % 2 ? -1.0f : 1.0f) : (n % 2 ? -1.0f : 1.0f);
-    }
+    std::vector<float> x;
+    PackedI8 p;
+    explicit WorstCase(int K) : x(worst_case_x(T, K)), p(worst_case_w(N, K), N, K) {}
 };
 const int kWorstCaseK[] = {4, 7, 64, ENCORE_I8_GROUP, 4 * ENCORE_I8_GROUP - 3};
 
@@ -140,7 +149,7 @@ TEST_P(GemmI8Kernel, WorstCaseSumsDoNotSaturateOrOverflow) {
         const WorstCase c(K);
         const int T = c.T, N = c.N;
         const std::vector<float> &x = c.x;
-        PackedI8 p(c.w, N, K);
+        const PackedI8 &p = c.p;
         ASSERT_EQ(p.status, 0);
         const int64_t L = encore_i8_kernel_levels(k);
         const int G = encore_i8_groups(K);
@@ -169,7 +178,7 @@ TEST(GemmI8, WorstCaseProductIsExactOnEveryPath) {
         const WorstCase c(K);
         const int T = c.T, N = c.N;
         const std::vector<float> &x = c.x;
-        PackedI8 p(c.w, N, K);
+        const PackedI8 &p = c.p;
         ASSERT_EQ(p.status, 0);
         std::vector<float> out((size_t)T * N);
         for (encore_cpu_isa isa : isas()) {
