@@ -472,8 +472,8 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
         l##r = _mm256_add_epi32(l##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ur, _mm256_sign_epi8(q0, sr)), ones)); \
         h##r = _mm256_add_epi32(h##r, _mm256_madd_epi16(_mm256_maddubs_epi16(ur, _mm256_sign_epi8(q1, sr)), ones)); \
     }
-/* With acc (the _acc tiles), the sums go from the registers into the fp32
- * sums there, as the AVX-512 tile's do: acc (mr, 16) += (sums - z' wsum) s,
+/* With acc (the plain AVX2 _acc tiles), the sums go from the registers into
+ * the fp32 sums there, as the AVX-512 tile's do: acc (mr, 16) += (sums - z' wsum) s,
  * with z' = z - zbias. The plain AVX2 tile sums (a - 128) q, so its zbias of
  * 128 adds the 128 wsum back: sum a q - z wsum = sum (a - 128) q - (z - 128)
  * wsum, the same int32 (wrapping alike), so the same bits as accumulate(). */
@@ -497,9 +497,9 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
     }                                                                                                        \
     ROWS6(T_STORE)
 __attribute__((target("avx2,fma,avxvnni"), always_inline)) static inline void
-tile_avx_vnni(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c, float *acc,
-              const float *s, const int32_t *z, size_t sz_ld, const int32_t *wsum, int32_t zbias) {
-    TILE256_ACC_BODY(T_VNNI)
+tile_avx_vnni(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {
+    TILE256_LOOP(T_VNNI)
+    ROWS6(T_STORE)
 }
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 tile_avx2(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c, float *acc,
@@ -546,7 +546,7 @@ T512(14)
     __attribute__((target("avx2,fma,avxvnni"))) static void tvnni_##m(int kg, const int32_t *a,               \
                                                                        const int32_t *b0, const int32_t *b1,   \
                                                                        int32_t *c) {                           \
-        tile_avx_vnni(m, kg, a, b0, b1, c, NULL, NULL, NULL, 0, NULL, 0);                                     \
+        tile_avx_vnni(m, kg, a, b0, b1, c);                                                                   \
     }
 #define TAVX2(m)                                                                                              \
     __attribute__((target("avx2,fma"))) static void tavx2_##m(int kg, const int32_t *a, const int32_t *b0,    \
