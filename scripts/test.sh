@@ -43,8 +43,7 @@ python3 scripts/check_skips.py build/ctest-junit.xml
 # at a time, pip downloads and servers waiting on clients; the ASan, fuzz and
 # CUDA-emulation suites keep both cores busy compiling and computing. The first
 # three run in the background as one lane (log: build/ci-services.log, printed
-# when it ends), beside the others, which run at a lower priority (nice 5) so
-# that the servers and clients under test are not starved.
+# when it ends), beside the others.
 services_lane() {
     # ---- Triton backend: libtriton_encore.so inside a real tritonserver -------------
     # integrations/triton/tests/run.sh: tritonserver 2.51 from the nvidia-pytriton
@@ -127,16 +126,15 @@ on_exit() {
     fi
 }
 trap on_exit EXIT
-low="nice -n 5"
 stage "ASan/UBSan build and tests"
 # The same models as the release pass, so the tests that run them (test_cli's
 # default models, ...) run under the sanitizers too.
 models="$PWD/build/models"
-$low scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
     -DENCORE_SANITIZE=ON -DENCORE_WERROR=ON \
     -DENCORE_DEFAULT_MODEL_DIR="$models/encore-sst2-minilm" -DENCORE_DEFAULT_EMBED_MODEL_DIR="$models/all-minilm-l6-v2"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    $low ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E '^RealModel\.' \
+    ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E '^RealModel\.' \
     --output-junit "$PWD/build-asan/ctest-junit.xml"
 # (-O1, as the ASan documentation advises for speed; asserts stay on.
 # RealModel runs 1,167 real-weight texts: minutes under ASan for no coverage
@@ -148,7 +146,7 @@ python3 scripts/check_skips.py build-asan/ctest-junit.xml
 # seed corpus; anything found fails the run (the input is kept in
 # build-fuzz/artifacts/). Longer runs: tests/fuzz/run.sh SECONDS [HARNESS ...].
 stage "fuzz smoke (ASan + UBSan, 30 s per harness)"
-JOBS=2 $low tests/fuzz/run.sh "${ENCORE_FUZZ_SECONDS:-30}"
+JOBS=2 tests/fuzz/run.sh "${ENCORE_FUZZ_SECONDS:-30}"
 # ---- end of the fuzz block ------------------------------------------------------
 # ---- CUDA emulation: the GPU tests without a GPU --------------------------------
 # kernels/*.cu built as host C++ against the CPU emulation in tests/emulation
@@ -166,11 +164,11 @@ JOBS=2 $low tests/fuzz/run.sh "${ENCORE_FUZZ_SECONDS:-30}"
 cuda_emulation() {
     local dir=$1 order=$2
     shift 2
-    $low cmake -S . -B "$dir" -DENCORE_CUDA_EMULATION=ON -DENCORE_WERROR=ON \
+    cmake -S . -B "$dir" -DENCORE_CUDA_EMULATION=ON -DENCORE_WERROR=ON \
         -DENCORE_DEFAULT_MODEL_DIR="$PWD/build/models/encore-sst2-minilm" "$@" >/dev/null
-    $low cmake --build "$dir" -j"$(nproc)" --target test_cuda_ops test_cuda_e2e test_cuda_pipelines test_cuda_token_heads test_cuda_ner test_cuda_qa \
+    cmake --build "$dir" -j"$(nproc)" --target test_cuda_ops test_cuda_e2e test_cuda_pipelines test_cuda_token_heads test_cuda_ner test_cuda_qa \
         test_cuda_serve_pipelines test_cuda_serve_qa test_cuda_emulator >/dev/null
-    ENCORE_EMU_ORDER=$order $low ctest --test-dir "$dir" -L cuda --output-on-failure -j"$(nproc)" | tee "$dir/cuda-tests.log"
+    ENCORE_EMU_ORDER=$order ctest --test-dir "$dir" -L cuda --output-on-failure -j"$(nproc)" | tee "$dir/cuda-tests.log"
     if grep -q "(Skipped)" "$dir/cuda-tests.log"; then
         echo "CUDA tests were skipped under the emulation; every one must run there" >&2
         exit 1

@@ -168,6 +168,10 @@ typedef struct tile_ends {
     const float *init;  /* (16 * panels) bias, or NULL */
     const float *scale; /* int8: (16 * panels) per-column scales */
     int first, last;
+    /* The AVX2 tile's share of the next panel, asked for into L2 as it
+     * goes: pf + k * pf_step at k step k (pf NULL: none; panels_block). */
+    const char *pf;
+    size_t pf_step;
 } tile_ends;
 
 /* One k step of a panel slice b, 16 values, as fp32 (exact for bf16 and int8). */
@@ -241,6 +245,7 @@ tile_avx2(const int mr, const int wt, int kc, const float *a, const void *b, flo
     for (int k = 0; k < kc; k++) {
         if (PREFETCH_LINES > 0 && k % line_steps == 0)
             _mm_prefetch((const char *)b + ((size_t)k * ENCORE_PANEL * elem + PREFETCH_LINES * 64), _MM_HINT_T0);
+        if (e->pf) _mm_prefetch(e->pf + (size_t)k * e->pf_step, _MM_HINT_T1);
         const __m256 b0 = load8(b, wt, (size_t)k * ENCORE_PANEL);
         const __m256 b1 = load8(b, wt, (size_t)k * ENCORE_PANEL + 8);
 #define TILE_STEP(r)                                                                                         \
@@ -499,7 +504,7 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
         if (path == ENCORE_CPU_ISA_AVX512 && p + 1 < p1 && N - n0 >= 2 * ENCORE_PANEL) {
             /* Two full panels side by side: 32 columns of out. */
             const void *b1 = panel_at(w, p + 1, k0);  // (kc, 16)
-            const tile_ends e = {bias ? bias + n0 : NULL, w->scales ? w->scales + n0 : NULL, first, last};
+            const tile_ends e = {bias ? bias + n0 : NULL, w->scales ? w->scales + n0 : NULL, first, last, NULL, 0};
             for (int i = 0; i < tile_count(mc, mr_max); i++) {
                 const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
                 const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, MR512)
@@ -519,10 +524,26 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
             memcpy(edge_init, bias + n0, (size_t)nr * sizeof(float));
             init = edge_init;
         }
-        const tile_ends e = {init, w->scales ? w->scales + n0 : NULL, first, last};
-        for (int i = 0; i < tile_count(mc, mr_max); i++) {
+        tile_ends e = {init, w->scales ? w->scales + n0 : NULL, first, last, NULL, 0};
+        /* On AVX2, for few rows (a short text), the tiles of this panel ask
+         * for the next one into L2, each a slice of it, while they compute:
+         * the first tile of a panel otherwise waits for memory alone (it
+         * streams the panel) while the others compute from the cache. One
+         * text on DistilBERT's shape, 1 thread, Zen 3: 1.17x faster; at
+         * batch 64 it cost a few per cent, so many rows go without. */
+        const int nt = tile_count(mc, mr_max);
+        const size_t elem = wt == WT_F32 ? 4 : wt == WT_BF16 ? 2 : 1;
+        const size_t slice = ((size_t)kc * ENCORE_PANEL * elem + (size_t)nt - 1) / (size_t)nt;
+        const char *next = path == ENCORE_CPU_ISA_AVX2 && mc <= FULL_K_MAX_ROWS && p + 1 < p1
+                               ? (const char *)panel_at(w, p + 1, k0)
+                               : NULL;
+        for (int i = 0; i < nt; i++) {
             const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
             const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, mr_max)
+            if (next) {
+                e.pf = next + (size_t)i * slice;
+                e.pf_step = (slice + (size_t)kc - 1) / (size_t)kc;
+            }
             float *c = out + (size_t)(t0 + r0) * N + n0;       // (mr, nr), row stride N
             if (nr == ENCORE_PANEL) {
                 run_tile(path, wt, mr, kc, a, b, c, (size_t)N, &e);
