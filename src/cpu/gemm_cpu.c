@@ -530,10 +530,11 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
          * the first tile of a panel otherwise waits for memory alone (it
          * streams the panel) while the others compute from the cache. One
          * text on DistilBERT's shape, 1 thread, Zen 3: 1.17x faster; at
-         * batch 64 it cost a few per cent, so many rows go without. */
+         * batch 64 it cost about 7 %, so many rows go without. */
         const int nt = tile_count(mc, mr_max);
         const size_t elem = wt == WT_F32 ? 4 : wt == WT_BF16 ? 2 : 1;
         const size_t slice = ((size_t)kc * ENCORE_PANEL * elem + (size_t)nt - 1) / (size_t)nt;
+        const size_t step = (slice + (size_t)kc - 1) / (size_t)kc;
         const char *next = path == ENCORE_CPU_ISA_AVX2 && mc <= FULL_K_MAX_ROWS && p + 1 < p1
                                ? (const char *)panel_at(w, p + 1, k0)
                                : NULL;
@@ -542,7 +543,7 @@ static void panels_block(int path, const float *a_buf, const encore_packed_matri
             const float *a = a_buf + (size_t)i * mr_max * kc;  // (kc, mr_max)
             if (next) {
                 e.pf = next + (size_t)i * slice;
-                e.pf_step = (slice + (size_t)kc - 1) / (size_t)kc;
+                e.pf_step = step;
             }
             float *c = out + (size_t)(t0 + r0) * N + n0;       // (mr, nr), row stride N
             if (nr == ENCORE_PANEL) {
