@@ -36,6 +36,8 @@ static double now(void) {
 #define ADDW(i) "vpaddw %%ymm14, %%ymm15, %%ymm" #i "\n\t"
 #define ABS(i) "vpabsb %%ymm15, %%ymm" #i "\n\t"
 #define FMA(i) "vfmadd231ps %%ymm14, %%ymm15, %%ymm" #i "\n\t"
+#define MOVSX(i) "vpmovsxbw " #i "*16(%0), %%ymm" #i "\n\t"
+#define MOVSXR(i) "vpmovsxbw %%xmm14, %%ymm" #i "\n\t"
 #define CLOBBERS "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7"
 
 /* Best seconds per step of a block. */
@@ -44,7 +46,7 @@ static double now(void) {
         double best = 1e30;                                                                                  \
         for (int run = 0; run < RUNS; run++) {                                                               \
             const double t0 = now();                                                                         \
-            for (long n = 0; n < STEPS; n++) __asm__ volatile(block ::: CLOBBERS);                           \
+            for (long n = 0; n < STEPS; n++) __asm__ volatile(block ::"r"(mem) : CLOBBERS);              \
             const double dt = (now() - t0) / (double)STEPS;                                                  \
             best = dt < best ? dt : best;                                                                    \
         }                                                                                                    \
@@ -63,9 +65,11 @@ static void cpu_name(char *name, size_t n) {
 }
 
 __attribute__((target("avx2,fma"))) static int run(void) {
+    static signed char mem[8 * 16] __attribute__((aligned(64))); /* what vpmovsxbw reads */
     double fma, t;
     TIME_BLOCK(fma, X8(FMA));
     const double cycle = fma / 4.0; /* 8 FMAs on two pipes */
+    printf("clock, from the FMA rate: %.2f GHz\n", 1e-9 / cycle);
     printf("%-44s %8s\n", "instructions (independent)", "cycles");
 #define ROW(label, block)                                                                                    \
     do {                                                                                                     \
@@ -85,6 +89,13 @@ __attribute__((target("avx2,fma"))) static int run(void) {
     /* The exact tile's step for 4 rows (each: 2 vpsignb, 2 vpmaddubsw,
      * 2 vpmaddwd, 2 vpaddd; its one vpabsb per row left out). */
     ROW("tile: 8 sign + 8 maddubs + 8 maddwd + 8 addd", X8(SIGN) X8(MADDUBS) X8(MADDWD) X8(ADDD));
+    /* Without the sign step: what a kernel that lets vpmaddubsw saturate
+     * (or one on 7-bit weights, which cannot) would run. */
+    ROW("8 maddubs + 8 maddwd + 8 addd (no sign)", X8(MADDUBS) X8(MADDWD) X8(ADDD));
+    /* Widening bytes to int16 (for vpmaddwd products, exact). */
+    ROW("8 vpmovsxbw (16 bytes from memory)", X8(MOVSX));
+    ROW("8 vpmovsxbw (from a register)", X8(MOVSXR));
+    ROW("8 vpmovsxbw (memory) + 8 vpmaddwd", X8(MOVSX) X8(MADDWD));
 #undef ROW
     return 0;
 }
