@@ -30,10 +30,12 @@ struct PackedI8 {
     std::vector<int32_t> wsums;
     encore_packed_matrix m{};
     int status;
-    PackedI8(const std::vector<float> &w, int N, int K)
+    // pairs: laid out in pairs of k, as a model loaded for the plain AVX2
+    // kernel is.
+    PackedI8(const std::vector<float> &w, int N, int K, bool pairs = false)
         : q(encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K)), scales((size_t)(N + 15) / 16 * 16),
           wsums(scales.size() * (size_t)encore_i8_groups(K)) {
-        status = encore_pack_matrix_i8_dynamic(w.data(), N, K, q.data(), scales.data(), wsums.data(), &m);
+        status = encore_pack_matrix_i8_dynamic(w.data(), N, K, pairs, q.data(), scales.data(), wsums.data(), &m);
     }
 };
 
@@ -80,33 +82,46 @@ class GemmI8Kernel : public ::testing::TestWithParam<encore_i8_kernel> {
     }
 };
 
+// Whether kernel k reads weights in pairs of k (the portable and plain AVX2
+// kernels do; the VNNI ones refuse them).
+bool reads_pairs(encore_i8_kernel k) { return k == ENCORE_I8_KERNEL_PORTABLE || k == ENCORE_I8_KERNEL_AVX2; }
+
 // Each SIMD kernel gives the portable kernel's integer sums exactly, at the
-// same activation levels (255 on every kernel).
+// same activation levels (255 on every kernel), on weights four k to a
+// lane and, where it reads them, in pairs of k (the plain AVX2 kernel's
+// int16 tiles); those sums are the same as on four k to a lane.
 TEST_P(GemmI8Kernel, GivesThePortableSums) {
     std::mt19937 rng(7);
     const encore_i8_kernel k = GetParam();
-    for (const Shape &s : kShapes) {
-        // Lopsided activations, as after a GELU, and weights of both signs.
-        const auto x = random_vector((size_t)s.T * s.K, rng, -0.3f, 2.0f);
-        const auto w = random_vector((size_t)s.N * s.K, rng, -0.1f, 0.1f);
-        PackedI8 p(w, s.N, s.K);
-        ASSERT_EQ(p.status, 0);
-        const int levels = encore_i8_kernel_levels(k);
-        const size_t n = (size_t)encore_i8_groups(s.K) * s.T * s.N;
-        std::vector<int32_t> got(n, -1), want(n, -2);
-        ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, k, 0, got.data(), nullptr, nullptr), 0);
-        ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, ENCORE_I8_KERNEL_PORTABLE, levels, want.data(), nullptr,
-                                 nullptr),
-                  0);
-        // Not all zero: the sums carry the product (a 1 x 1 product of a
-        // negative x is 0: its byte is the zero point's, 0).
-        if (s.K >= 4) {
-            ASSERT_TRUE(std::any_of(want.begin(), want.end(), [](int32_t v) { return v != 0; }));
+    for (const Shape &s : kShapes)
+        for (bool pairs : {false, true}) {
+            // Lopsided activations, as after a GELU, and weights of both signs.
+            const auto x = random_vector((size_t)s.T * s.K, rng, -0.3f, 2.0f);
+            const auto w = random_vector((size_t)s.N * s.K, rng, -0.1f, 0.1f);
+            PackedI8 p(w, s.N, s.K, pairs), ref(w, s.N, s.K);
+            ASSERT_EQ(p.status, 0);
+            ASSERT_EQ(ref.status, 0);
+            const int levels = encore_i8_kernel_levels(k);
+            const size_t n = (size_t)encore_i8_groups(s.K) * s.T * s.N;
+            std::vector<int32_t> got(n, -1), want(n, -2);
+            if (pairs && !reads_pairs(k)) {
+                EXPECT_EQ(encore_i8_sums(x.data(), &p.m, s.T, k, 0, got.data(), nullptr, nullptr), -1)
+                    << encore_i8_kernel_name(k) << " took weights in pairs of k";
+                continue;
+            }
+            ASSERT_EQ(encore_i8_sums(x.data(), &p.m, s.T, k, 0, got.data(), nullptr, nullptr), 0);
+            ASSERT_EQ(encore_i8_sums(x.data(), &ref.m, s.T, ENCORE_I8_KERNEL_PORTABLE, levels, want.data(), nullptr,
+                                     nullptr),
+                      0);
+            // Not all zero: the sums carry the product (a 1 x 1 product of a
+            // negative x is 0: its byte is the zero point's, 0).
+            if (s.K >= 4) {
+                ASSERT_TRUE(std::any_of(want.begin(), want.end(), [](int32_t v) { return v != 0; }));
+            }
+            for (size_t i = 0; i < got.size(); i++)
+                ASSERT_EQ(got[i], want[i]) << encore_i8_kernel_name(k) << (pairs ? " (pairs of k)" : "")
+                                           << " T=" << s.T << " N=" << s.N << " K=" << s.K << " at " << i;
         }
-        for (size_t i = 0; i < got.size(); i++)
-            ASSERT_EQ(got[i], want[i]) << encore_i8_kernel_name(k) << " T=" << s.T << " N=" << s.N
-                                       << " K=" << s.K << " at " << i;
-    }
 }
 
 // The worst case's operands: row 0 of x all +1 (every byte at the top
@@ -133,7 +148,7 @@ struct WorstCase {
     static constexpr int T = 2, N = 18;
     std::vector<float> x;
     PackedI8 p;
-    explicit WorstCase(int K) : x(worst_case_x(T, K)), p(worst_case_w(N, K), N, K) {}
+    explicit WorstCase(int K, bool pairs = false) : x(worst_case_x(T, K)), p(worst_case_w(N, K), N, K, pairs) {}
 };
 const int kWorstCaseK[] = {4, 7, 64, ENCORE_I8_GROUP, 4 * ENCORE_I8_GROUP - 3};
 
@@ -145,51 +160,55 @@ const int kWorstCaseK[] = {4, 7, 64, ENCORE_I8_GROUP, 4 * ENCORE_I8_GROUP - 3};
 // 32003).
 TEST_P(GemmI8Kernel, WorstCaseSumsDoNotSaturateOrOverflow) {
     const encore_i8_kernel k = GetParam();
-    for (int K : kWorstCaseK) {
-        const WorstCase c(K);
-        const int T = c.T, N = c.N;
-        const std::vector<float> &x = c.x;
-        const PackedI8 &p = c.p;
-        ASSERT_EQ(p.status, 0);
-        const int64_t L = encore_i8_kernel_levels(k);
-        const int G = encore_i8_groups(K);
-        std::vector<int32_t> sums((size_t)G * T * N);
-        std::vector<int32_t> zero((size_t)T * G);
-        ASSERT_EQ(encore_i8_sums(x.data(), &p.m, T, k, 0, sums.data(), nullptr, zero.data()), 0);
-        for (int g = 0; g < G; g++) {
-            EXPECT_EQ(zero[g], 0);
-            EXPECT_EQ(zero[(size_t)G + g], L);
-            const int k0 = g * ENCORE_I8_GROUP, len = std::min(ENCORE_I8_GROUP, K - k0);
-            for (int n = 0; n < N; n++) {
-                int64_t want0 = 0;
-                for (int k2 = k0; k2 < k0 + len; k2++)
-                    want0 += L * (n == N - 1 ? (k2 % 2 ? -127 : 127) : n % 2 ? -127 : 127);
-                const int32_t *sg = sums.data() + (size_t)g * T * N;
-                EXPECT_EQ(sg[n], want0) << encore_i8_kernel_name(k) << " K=" << K << " g=" << g << " n=" << n;
-                EXPECT_EQ(sg[(size_t)N + n], 0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
+    for (int K : kWorstCaseK)
+        for (bool pairs : {false, true}) {
+            if (pairs && !reads_pairs(k)) continue;
+            const WorstCase c(K, pairs);
+            const int T = c.T, N = c.N;
+            const std::vector<float> &x = c.x;
+            const PackedI8 &p = c.p;
+            ASSERT_EQ(p.status, 0);
+            const int64_t L = encore_i8_kernel_levels(k);
+            const int G = encore_i8_groups(K);
+            std::vector<int32_t> sums((size_t)G * T * N);
+            std::vector<int32_t> zero((size_t)T * G);
+            ASSERT_EQ(encore_i8_sums(x.data(), &p.m, T, k, 0, sums.data(), nullptr, zero.data()), 0);
+            for (int g = 0; g < G; g++) {
+                EXPECT_EQ(zero[g], 0);
+                EXPECT_EQ(zero[(size_t)G + g], L);
+                const int k0 = g * ENCORE_I8_GROUP, len = std::min(ENCORE_I8_GROUP, K - k0);
+                for (int n = 0; n < N; n++) {
+                    int64_t want0 = 0;
+                    for (int k2 = k0; k2 < k0 + len; k2++)
+                        want0 += L * (n == N - 1 ? (k2 % 2 ? -127 : 127) : n % 2 ? -127 : 127);
+                    const int32_t *sg = sums.data() + (size_t)g * T * N;
+                    EXPECT_EQ(sg[n], want0) << encore_i8_kernel_name(k) << (pairs ? " (pairs of k)" : "") << " K=" << K
+                                            << " g=" << g << " n=" << n;
+                    EXPECT_EQ(sg[(size_t)N + n], 0) << encore_i8_kernel_name(k) << " K=" << K << " n=" << n;
+                }
             }
         }
-    }
 }
 
 // The full product is exact on every CPU path this CPU has: x w = +-K.
 TEST(GemmI8, WorstCaseProductIsExactOnEveryPath) {
-    for (int K : kWorstCaseK) {
-        const WorstCase c(K);
-        const int T = c.T, N = c.N;
-        const std::vector<float> &x = c.x;
-        const PackedI8 &p = c.p;
-        ASSERT_EQ(p.status, 0);
-        std::vector<float> out((size_t)T * N);
-        for (encore_cpu_isa isa : isas()) {
-            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, nullptr, T, out.data(), isa, 1), 0);
-            for (int n = 0; n < N - 1; n++) {
-                const double want = (n % 2 ? -1.0 : 1.0) * K;
-                EXPECT_NEAR(out[n], want, 1e-6 * K) << encore_cpu_isa_name(isa) << " K=" << K;
-                EXPECT_NEAR(out[(size_t)N + n], -want, 1e-6 * K) << encore_cpu_isa_name(isa) << " K=" << K;
+    for (int K : kWorstCaseK)
+        for (bool pairs : {false, true}) {
+            const WorstCase c(K, pairs);
+            const int T = c.T, N = c.N;
+            const std::vector<float> &x = c.x;
+            const PackedI8 &p = c.p;
+            ASSERT_EQ(p.status, 0);
+            std::vector<float> out((size_t)T * N);
+            for (encore_cpu_isa isa : isas()) {
+                ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, nullptr, T, out.data(), isa, 1), 0);
+                for (int n = 0; n < N - 1; n++) {
+                    const double want = (n % 2 ? -1.0 : 1.0) * K;
+                    EXPECT_NEAR(out[n], want, 1e-6 * K) << encore_cpu_isa_name(isa) << " K=" << K;
+                    EXPECT_NEAR(out[(size_t)N + n], -want, 1e-6 * K) << encore_cpu_isa_name(isa) << " K=" << K;
+                }
             }
         }
-    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, GemmI8Kernel, ::testing::ValuesIn(kKernels),
@@ -264,8 +283,9 @@ TEST(GemmI8, RowResultIndependentOfBatchThreadsAndPath) {
     const auto x = random_vector((size_t)T * K, rng, -1.0f, 2.0f);
     const auto w = random_vector((size_t)N * K, rng, -0.1f, 0.1f);
     const auto b = random_vector((size_t)N, rng, -1.0f, 1.0f);
-    PackedI8 p(w, N, K);
+    PackedI8 p(w, N, K), pp(w, N, K, true);
     ASSERT_EQ(p.status, 0);
+    ASSERT_EQ(pp.status, 0);
     std::vector<float> portable((size_t)T * N);
     ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, portable.data(), ENCORE_CPU_ISA_PORTABLE, 1),
               0);
@@ -286,6 +306,18 @@ TEST(GemmI8, RowResultIndependentOfBatchThreadsAndPath) {
         }
         encore_i8_product_unbuffered(x.data(), T, &p.m, b.data(), unbuf.data(), kernel, nullptr);
         EXPECT_EQ(std::memcmp(unbuf.data(), all.data(), all.size() * sizeof(float)), 0) << encore_cpu_isa_name(isa);
+        // On weights in pairs of k (the int16 tiles where the path's kernel
+        // is the plain AVX2 one, or a VNNI kernel's path: the plain AVX2
+        // kernel, then), on 1 and 2 threads and unbuffered: the same bits.
+        for (int threads : {1, 2}) {
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &pp.m, b.data(), T, all2.data(), isa, threads), 0);
+            EXPECT_EQ(std::memcmp(all.data(), all2.data(), all.size() * sizeof(float)), 0)
+                << encore_cpu_isa_name(isa) << " on weights in pairs of k, " << threads << " threads";
+        }
+        encore_i8_product_unbuffered(x.data(), T, &pp.m, b.data(), unbuf.data(),
+                                     encore_i8_kernel_for_matrix(kernel, &pp.m), nullptr);
+        EXPECT_EQ(std::memcmp(unbuf.data(), all.data(), all.size() * sizeof(float)), 0)
+            << encore_cpu_isa_name(isa) << " unbuffered, weights in pairs of k";
         if (encore_i8_kernel_levels(kernel) == 255) {
             EXPECT_EQ(std::memcmp(portable.data(), all.data(), all.size() * sizeof(float)), 0)
                 << encore_cpu_isa_name(isa) << " (" << encore_i8_kernel_name(kernel) << ") differs from portable";
@@ -309,6 +341,20 @@ TEST(GemmI8, PacksWeightOnlyInt8Values) {
     encore_unpack_matrix(&p.m, a.data());
     encore_unpack_matrix(&m8, b8.data());
     EXPECT_EQ(std::memcmp(a.data(), b8.data(), a.size() * sizeof(float)), 0);
+    // In pairs of k: the same values at other bytes, and the same sums.
+    PackedI8 pp(w, N, K, true);
+    ASSERT_EQ(pp.status, 0);
+    EXPECT_EQ(pp.m.q4_pairs, 1);
+    EXPECT_EQ(p.m.q4_pairs, 0);
+    EXPECT_NE(std::memcmp(pp.q.data(), p.q.data(), p.q.size()), 0);
+    EXPECT_EQ(pp.wsums, p.wsums);
+    std::vector<float> ap((size_t)N * K);
+    encore_unpack_matrix(&pp.m, ap.data());
+    EXPECT_EQ(std::memcmp(ap.data(), a.data(), a.size() * sizeof(float)), 0);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            ASSERT_EQ(pp.q[encore_i8_q4_at(&pp.m, (size_t)n, (size_t)k)], p.q[encore_i8_q4_at(&p.m, (size_t)n, (size_t)k)])
+                << n << ", " << k;
     const size_t stride = (size_t)(N + 15) / 16 * 16;
     for (int g = 0; g < encore_i8_groups(K); g++)
         for (int n = 0; n < N; n++) {
@@ -319,8 +365,8 @@ TEST(GemmI8, PacksWeightOnlyInt8Values) {
         }
     // No shape: refused before anything is written; sizes past size_t too.
     encore_packed_matrix none{};
-    EXPECT_EQ(encore_pack_matrix_i8_dynamic(w.data(), 1, 0, nullptr, nullptr, nullptr, &none), -1);
-    EXPECT_EQ(encore_pack_matrix_i8_dynamic(w.data(), 0, 4, nullptr, nullptr, nullptr, &none), -1);
+    EXPECT_EQ(encore_pack_matrix_i8_dynamic(w.data(), 1, 0, 0, nullptr, nullptr, nullptr, &none), -1);
+    EXPECT_EQ(encore_pack_matrix_i8_dynamic(w.data(), 0, 4, 1, nullptr, nullptr, nullptr, &none), -1);
     EXPECT_EQ(encore_packed_i8_dynamic_bytes(SIZE_MAX / 2, 8), SIZE_MAX);
 }
 

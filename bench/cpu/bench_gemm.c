@@ -95,7 +95,8 @@ int main(int argc, char **argv) {
         }
         encore_pack_matrix(p[i].w, N, K, p[i].packed, &p[i].m);
         encore_pack_matrix_i8(p[i].w, N, K, p[i].q8, p[i].scales8, &p[i].m8);
-        encore_pack_matrix_i8_dynamic(p[i].w, N, K, p[i].q4, p[i].scales4, p[i].wsums, &p[i].m4);
+        encore_pack_matrix_i8_dynamic(p[i].w, N, K, encore_i8_pairs_preferred(), p[i].q4, p[i].scales4, p[i].wsums,
+                                      &p[i].m4);
     }
     const int max_threads = omp_get_max_threads();
     printf("%6s %7s %12s %12s %9s %10s %10s %14s\n", "T", "threads", "packed ms", "OpenBLAS ms", "ratio", "GFLOP/s",

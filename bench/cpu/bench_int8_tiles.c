@@ -4,11 +4,13 @@
  * without VNNI; the figure is cycles per row and step of 4 k (64
  * multiply-adds), the clock taken from the FMA rate as in bench_int8_ops.
  *
- *   exact, vpabsb         the plain AVX2 tile encore runs (gemm_i8_cpu.c):
- *                         |a - 128| times the weight signed by a - 128
+ *   exact, vpabsb         the plain AVX2 tile (gemm_i8_cpu.c) on weights
+ *                         four k to a lane: |a - 128| times the weight
+ *                         signed by a - 128
  *   exact, |a-128| stored the same with |a - 128| stored beside a - 128
  *   exact, int16          weights widened by vpmovsxbw, vpmaddwd on int16
- *                         pairs of k (a panel laid out by pairs of k)
+ *                         pairs of k (a panel laid out by pairs of k): the
+ *                         plain AVX2 tile on weights packed for it
  *   exact, nibble weights w = 16 wh + wl (|wh|, |wl| <= 8), vpmaddubsw of
  *                         a by both, int16 sums for 8 pairs of k, then
  *                         vpmaddwd by (1, 16) into int32

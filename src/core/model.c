@@ -172,8 +172,9 @@ static encore_status pack_staging(loader *ld, int64_t N, int64_t K, encore_packe
     } else if (ld->weights == ENCORE_WEIGHTS_INT8_DYNAMIC) {
         const size_t q_floats = encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K) / 4;  // the int8 panels
         const size_t rows = ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
-        if (encore_pack_matrix_i8_dynamic(ld->staging, (int)N, (int)K, (int8_t *)dst, dst + q_floats,
-                                          (int32_t *)(dst + q_floats + rows), out) != 0)
+        /* Laid out for the kernel this CPU runs (gemm_i8_cpu.h). */
+        if (encore_pack_matrix_i8_dynamic(ld->staging, (int)N, (int)K, encore_i8_pairs_preferred(), (int8_t *)dst,
+                                          dst + q_floats, (int32_t *)(dst + q_floats + rows), out) != 0)
             return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: a %lld x %lld weight cannot be packed for int8-dynamic",
                                ld->st->path, (long long)N, (long long)K);
     } else if (ld->weights == ENCORE_WEIGHTS_INT8) {

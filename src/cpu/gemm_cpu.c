@@ -115,6 +115,7 @@ static void pack_panels(const float *w, int N, int K, int wt, void *dst, float *
     out->panels_bf16 = wt == WT_BF16 ? dst : NULL;
     out->panels_i8 = wt == WT_I8 ? dst : NULL;
     out->panels_q4 = NULL;
+    out->q4_pairs = 0;
     out->scales = wt == WT_I8 ? scales : NULL;
     out->wsums = NULL;
     out->N = N;
@@ -135,12 +136,9 @@ void encore_pack_matrix_i8(const float *w, int N, int K, int8_t *dst, float *sca
 
 void encore_unpack_matrix_row(const encore_packed_matrix *p, int n, int k0, int len, float *dst) {
     if (p->panels_q4) {
-        /* Groups of four k per lane (gemm_i8_cpu.h). */
-        const size_t K4 = ((size_t)p->K + 3) / 4, P = (size_t)(n / ENCORE_PANEL), j = (size_t)(n % ENCORE_PANEL);
-        for (int i = 0; i < len; i++) {
-            const size_t k = (size_t)(k0 + i);
-            dst[i] = (float)p->panels_q4[((P * K4 + k / 4) * ENCORE_PANEL + j) * 4 + k % 4] * p->scales[n];
-        }
+        /* Groups of four k per lane, or pairs of k (gemm_i8_cpu.h). */
+        for (int i = 0; i < len; i++)
+            dst[i] = (float)p->panels_q4[encore_i8_q4_at(p, (size_t)n, (size_t)(k0 + i))] * p->scales[n];
         return;
     }
     const size_t at = packed_at(n, 0, p->K);
@@ -732,7 +730,7 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
     const int is_i8 = w->panels_q4 != NULL;
     int i8_levels = 0;
     if (is_i8) {
-        const encore_i8_kernel kernel = encore_i8_kernel_for_path(path);
+        const encore_i8_kernel kernel = encore_i8_kernel_for_matrix(encore_i8_kernel_for_path(path), w);
         const size_t bytes = encore_i8_rows_bytes(T, w->K);
         void *buf = bytes == SIZE_MAX ? NULL : thread_row_buffer((bytes + sizeof(float) - 1) / sizeof(float));
         if (!buf) {
@@ -742,7 +740,7 @@ int encore_linear_packed_fused_isa_cpu(const float *x, const encore_packed_matri
             return 0;
         }
         i8_levels = encore_i8_kernel_levels(kernel);
-        encore_i8_rows_layout(T, w->K, kernel, buf, &i8);
+        encore_i8_rows_layout(T, w->K, kernel, w, buf, &i8);
         if (threads <= 1) encore_i8_rows_quantize(x, 0, T, i8_levels, &i8);
     }
     if (threads <= 1) {

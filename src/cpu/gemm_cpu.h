@@ -51,6 +51,7 @@ typedef struct encore_packed_matrix {
                               scales and wsums (gemm_i8_cpu.h) */
     float *scales;         /* int8: (ceil(N / 16) * 16) per output row, 0 past N */
     int32_t *wsums;        /* panels_q4: (ceil(N / 16) * 16) sum of each row's int8 values, 0 past N */
+    int q4_pairs;          /* panels_q4 in pairs of k (encore_pack_matrix_i8_dynamic) */
     int N, K;
 } encore_packed_matrix;
 

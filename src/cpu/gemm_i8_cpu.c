@@ -148,27 +148,101 @@ static size_t q4_at(size_t n, size_t k, size_t K4) {
     return (((n / ENCORE_PANEL) * K4 + k / 4) * ENCORE_PANEL + n % ENCORE_PANEL) * 4 + k % 4;
 }
 
-int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int8_t *dst, float *scales, int32_t *wsums,
-                                  encore_packed_matrix *out) {
+/* Byte i (k % 4) of feature j (n % 16) within a group of four k of a
+ * panel, laid out in pairs of k. */
+static size_t pair_at(size_t j, size_t i) { return i / 2 * 32 + j / 8 * 16 + j % 8 * 2 + i % 2; }
+
+/* The largest |x| of row (K), NaNs left out (as fabsf(NaN) > m is false);
+ * on AVX2 when vec: the same maximum (max is exact, in any order). */
+#if HAVE_X86
+__attribute__((target("avx2,fma"))) static float row_amax_avx2(const float *row, int K) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= K; k += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(row + k)), m);  // NaN: m
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    float amax = 0.0f;
+    for (int i = 0; i < 8; i++) amax = lanes[i] > amax ? lanes[i] : amax;
+    for (; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+    return amax;
+}
+
+/* q[k] = clamp(lrintf(x[k] / scale), -127, 127) for k < n: the same
+ * division, rounded once, and the same rounding to nearest even
+ * (vcvtps2dq in the default rounding mode, as lrintf); a NaN gives
+ * INT_MIN there as lrintf's LONG_MIN does, clamped to -127 alike. */
+__attribute__((target("avx2,fma"))) static void quantize_weights_avx2(const float *x, int n, float scale, int8_t *q) {
+    const __m256 s = _mm256_set1_ps(scale);
+    const __m256i hi = _mm256_set1_epi32(127), lo = _mm256_set1_epi32(-127);
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m256i v = _mm256_cvtps_epi32(_mm256_div_ps(_mm256_loadu_ps(x + k), s));
+        int32_t lanes[8];
+        _mm256_storeu_si256((__m256i *)lanes, _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
+        for (int i = 0; i < 8; i++) q[k + i] = (int8_t)lanes[i];
+    }
+    for (; k < n; k++) {
+        const long v = lrintf(x[k] / scale);
+        q[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+    }
+}
+#endif
+
+/* k per chunk of a row quantized at once: whole groups of four and of
+ * ENCORE_I8_GROUP. */
+#define PACK_CHUNK 4096
+
+int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int pairs, int8_t *dst, float *scales,
+                                  int32_t *wsums, encore_packed_matrix *out) {
     if (K <= 0 || N <= 0) return -1;
     const size_t K4 = groups((size_t)K), rows = ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
     const int ng = encore_i8_groups(K);
+#if HAVE_X86
+    const int vec = encore_cpu_has_avx2();
+#endif
     memset(dst, 0, encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K));
     memset(scales, 0, rows * sizeof(float));
     memset(wsums, 0, rows * (size_t)ng * sizeof(int32_t));
+    int8_t q[PACK_CHUNK + 4];
     for (int n = 0; n < N; n++) {
         /* The same int8 values weight-only int8 packs (gemm_cpu.c). */
         const float *row = w + (size_t)n * K;
         float amax = 0.0f;
-        for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+#if HAVE_X86
+        if (vec)
+            amax = row_amax_avx2(row, K);
+        else
+#endif
+            for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
         const float scale = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
         scales[n] = scale;
-        if (scale > 0.0f) {
-            for (int k = 0; k < K; k++) {
-                const long q = lrintf(row[k] / scale);
-                const int8_t v = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
-                dst[q4_at((size_t)n, (size_t)k, K4)] = v;
-                wsums[(size_t)(k / ENCORE_I8_GROUP) * rows + n] += v;
+        if (scale == 0.0f) continue;
+        const size_t j = (size_t)n % ENCORE_PANEL;
+        int8_t *panel = dst + (size_t)n / ENCORE_PANEL * K4 * ENCORE_PANEL * 4;
+        for (int k0 = 0; k0 < K; k0 += PACK_CHUNK) {
+            const int len = K - k0 < PACK_CHUNK ? K - k0 : PACK_CHUNK;
+            memset(q + len, 0, 4);  // k past K: 0
+#if HAVE_X86
+            if (vec)
+                quantize_weights_avx2(row + k0, len, scale, q);
+            else
+#endif
+                for (int k = 0; k < len; k++) {
+                    const long v = lrintf(row[k0 + k] / scale);
+                    q[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+                }
+            for (int k = 0; k < len; k++) wsums[(size_t)((k0 + k) / ENCORE_I8_GROUP) * rows + (size_t)n] += q[k];
+            /* Each group of four k of this feature: its 4 bytes in a lane,
+             * or 2 and 2 in pairs of k. */
+            for (int k = 0; k < len; k += 4) {
+                int8_t *step = panel + ((size_t)(k0 + k) / 4) * ENCORE_PANEL * 4;
+                if (pairs) {
+                    memcpy(step + pair_at(j, 0), q + k, 2);
+                    memcpy(step + pair_at(j, 2), q + k + 2, 2);
+                } else {
+                    memcpy(step + j * 4, q + k, 4);
+                }
             }
         }
     }
@@ -176,9 +250,25 @@ int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int8_t *dst, flo
     out->panels_q4 = dst;
     out->scales = scales;
     out->wsums = wsums;
+    out->q4_pairs = pairs != 0;
     out->N = N;
     out->K = K;
     return 0;
+}
+
+size_t encore_i8_q4_at(const encore_packed_matrix *w, size_t n, size_t k) {
+    const size_t K4 = groups((size_t)w->K);
+    if (!w->q4_pairs) return q4_at(n, k, K4);
+    return ((n / ENCORE_PANEL) * K4 + k / 4) * ENCORE_PANEL * 4 + pair_at(n % ENCORE_PANEL, k % 4);
+}
+
+encore_i8_kernel encore_i8_kernel_for_matrix(encore_i8_kernel k, const encore_packed_matrix *w) {
+    if (!w->q4_pairs || k == ENCORE_I8_KERNEL_PORTABLE) return k;
+    return ENCORE_I8_KERNEL_AVX2;
+}
+
+int encore_i8_pairs_preferred(void) {
+    return encore_i8_kernel_for_path(encore_cpu_isa_resolve(ENCORE_CPU_ISA_BEST)) == ENCORE_I8_KERNEL_AVX2;
 }
 
 /* The smallest and largest of x (n) and 0, and whether all are finite. */
@@ -349,7 +439,8 @@ void encore_i8_quantize_row(const float *x, int K, int levels, uint8_t *a, float
 /* ---- register tiles: c (mr, TILE_LD) = a (kg groups, mr rows) x panels ---- */
 
 /* The portable tile: np panels (1 or 2) b0, b1, each (kg, 16) groups. */
-static void tile_portable(int mr, int np, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c) {
+static void tile_portable(int mr, int np, int kg, const int32_t *a, const int32_t *b0, const int32_t *b1, int32_t *c,
+                          int pairs) {
     const uint8_t *ab = (const uint8_t *)a;
     for (int pn = 0; pn < np; pn++) {
         const int8_t *bb = (const int8_t *)(pn ? b1 : b0);
@@ -358,8 +449,8 @@ static void tile_portable(int mr, int np, int kg, const int32_t *a, const int32_
                 int32_t sum = 0;
                 for (int g = 0; g < kg; g++) {
                     const uint8_t *x = ab + ((size_t)g * mr + r) * 4;
-                    const int8_t *q = bb + ((size_t)g * ENCORE_PANEL + j) * 4;
-                    sum += x[0] * q[0] + x[1] * q[1] + x[2] * q[2] + x[3] * q[3];
+                    const int8_t *q = bb + (size_t)g * ENCORE_PANEL * 4;
+                    for (size_t i = 0; i < 4; i++) sum += x[i] * q[pairs ? pair_at((size_t)j, i) : (size_t)j * 4 + i];
                 }
                 c[r * TILE_LD + pn * ENCORE_PANEL + j] = sum;
             }
@@ -506,6 +597,67 @@ tile_avx2(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32
           const float *s, const int32_t *z, size_t sz_ld, const int32_t *wsum, int32_t zbias) {
     TILE256_ACC_BODY(T_MADD)
 }
+/* The int16 tile, on weights in pairs of k (encore_pack_matrix_i8_dynamic): per
+ * group of four k, two pairs; per pair, the weights of features 0-7 and
+ * 8-15 widened to int16 (vpmovsxbw from memory), and for each row the
+ * pair's two a - 128 (int16, one int32 lane of the rows) broadcast and
+ * multiplied by vpmaddwd into int32 pairs: exact, the same sums
+ * sum (a - 128) q as tile_avx2's, in the same registers, 8 vector
+ * operations a row and group of four k where tile_avx2 takes 9. The k
+ * loop is assembly: GCC's allocation of the same intrinsics kept 8 of the
+ * 10 accumulators on the stack and gave back the operation saved
+ * (bench/cpu/bench_int8_tiles times the same loop). ymm11-12 hold a pair's
+ * weights, ymm13 the broadcast, ymm14-15 the products. */
+#define P_ROW(r, j, L, H)                                                                                    \
+    "vpbroadcastd 8*" #r "+4*" #j "(%[a]), %%ymm13\n\t"                                                       \
+    "vpmaddwd %%ymm11, %%ymm13, %%ymm14\n\t"                                                                 \
+    "vpmaddwd %%ymm12, %%ymm13, %%ymm15\n\t"                                                                 \
+    "vpaddd %%ymm14, %[" L "], %[" L "]\n\t"                                                                  \
+    "vpaddd %%ymm15, %[" H "], %[" H "]\n\t"
+#define P_WEIGHTS(j) "vpmovsxbw 32*" #j "(%[b]), %%ymm11\n\tvpmovsxbw 32*" #j "+16(%[b]), %%ymm12\n\t"
+#define P_ROWS1(j) P_ROW(0, j, "l0", "h0")
+#define P_ROWS2(j) P_ROWS1(j) P_ROW(1, j, "l1", "h1")
+#define P_ROWS3(j) P_ROWS2(j) P_ROW(2, j, "l2", "h2")
+#define P_ROWS4(j) P_ROWS3(j) P_ROW(3, j, "l3", "h3")
+#define P_ROWS5(j) P_ROWS4(j) P_ROW(4, j, "l4", "h4")
+#define P_STEP(rows)                                                                                         \
+    __asm__(P_WEIGHTS(0) rows(0) P_WEIGHTS(1) rows(1)                                                        \
+            : [l0] "+x"(l0), [h0] "+x"(h0), [l1] "+x"(l1), [h1] "+x"(h1), [l2] "+x"(l2), [h2] "+x"(h2),       \
+              [l3] "+x"(l3), [h3] "+x"(h3), [l4] "+x"(l4), [h4] "+x"(h4)                                      \
+            : [a] "r"(ag), [b] "r"(bg)                                                                       \
+            : "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory")
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tile_avx2p(const int mr, int kg, const int32_t *a, const int32_t *b0, int32_t *c, float *acc, const float *s,
+           const int32_t *z, size_t sz_ld, const int32_t *wsum, int32_t zbias) {
+    __m256i l0 = _mm256_setzero_si256(), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0, l4 = l0,
+            h4 = l0, l5 = l0, h5 = l0;  // l5, h5: ROWS6's sixth row, never run (mr <= 5)
+    for (int g = 0; g < kg; g++) {
+        const int32_t *ag = a + (size_t)g * mr * 2, *bg = b0 + (size_t)g * ENCORE_PANEL;
+        if (PREFETCH_LINES_I8 > 0) _mm_prefetch((const char *)bg + PREFETCH_LINES_I8 * 64, _MM_HINT_T0);
+        switch (mr) {
+        case 1: P_STEP(P_ROWS1); break;
+        case 2: P_STEP(P_ROWS2); break;
+        case 3: P_STEP(P_ROWS3); break;
+        case 4: P_STEP(P_ROWS4); break;
+        default: P_STEP(P_ROWS5); break;
+        }
+    }
+    if (acc) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)wsum);
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wsum + 8));
+        ROWS6(T_ADD256)
+        return;
+    }
+    ROWS6(T_STORE)
+}
+#undef P_STEP
+#undef P_ROWS5
+#undef P_ROWS4
+#undef P_ROWS3
+#undef P_ROWS2
+#undef P_ROWS1
+#undef P_WEIGHTS
+#undef P_ROW
 #undef T_ADD256
 #undef TILE256_ACC_BODY
 #undef TILE256_LOOP
@@ -560,8 +712,21 @@ T512(14)
     }
 TVNNI(1) TVNNI(2) TVNNI(3) TVNNI(4) TVNNI(5) TVNNI(6)
 TAVX2(1) TAVX2(2) TAVX2(3) TAVX2(4) TAVX2(5)
+#define TAVX2P(m)                                                                                             \
+    __attribute__((target("avx2,fma"))) static void tavx2p_##m(int kg, const int32_t *a, const int32_t *b0,   \
+                                                               const int32_t *b1, int32_t *c) {               \
+        (void)b1;                                                                                             \
+        tile_avx2p(m, kg, a, b0, c, NULL, NULL, NULL, 0, NULL, 0);                                            \
+    }                                                                                                         \
+    __attribute__((target("avx2,fma"))) static void tavx2pa_##m(int kg, const int32_t *a, const int32_t *b0,  \
+                                                                float *acc, const float *s, const int32_t *z,  \
+                                                                size_t sz_ld, const int32_t *wsum) {          \
+        tile_avx2p(m, kg, a, b0, NULL, acc, s, z, sz_ld, wsum, 128);                                          \
+    }
+TAVX2P(1) TAVX2P(2) TAVX2P(3) TAVX2P(4) TAVX2P(5)
 #undef TVNNI
 #undef TAVX2
+#undef TAVX2P
 /* tiles512[np - 1][mr], tiles_vnni[mr], tiles_avx2[mr]. */
 #define ROW14(pre, np)                                                                                        \
     {NULL, pre##1x##np, pre##2x##np, pre##3x##np, pre##4x##np, pre##5x##np, pre##6x##np, pre##7x##np,         \
@@ -577,12 +742,21 @@ static const tile_i8_fn tiles_avx2[MRIAVX2 + 1] = {NULL, tavx2_1, tavx2_2, tavx2
 typedef void (*tile_i8_acc256_fn)(int kg, const int32_t *a, const int32_t *b0, float *acc, const float *s,
                                   const int32_t *z, size_t sz_ld, const int32_t *wsum);
 static const tile_i8_acc256_fn tiles_avx2_acc[MRIAVX2 + 1] = {NULL, tavx2a_1, tavx2a_2, tavx2a_3, tavx2a_4, tavx2a_5};
+/* The same on weights in pairs of k. */
+static const tile_i8_fn tiles_avx2p[MRIAVX2 + 1] = {NULL, tavx2p_1, tavx2p_2, tavx2p_3, tavx2p_4, tavx2p_5};
+static const tile_i8_acc256_fn tiles_avx2p_acc[MRIAVX2 + 1] = {NULL,       tavx2pa_1, tavx2pa_2,
+                                                                tavx2pa_3, tavx2pa_4, tavx2pa_5};
 #endif
 
 /* One tile of mr rows by np panels on kernel k. */
-static void run_tile(encore_i8_kernel k, int mr, int np, int kg, const int32_t *a, const int32_t *b0,
+static void run_tile(encore_i8_kernel k, int pairs, int mr, int np, int kg, const int32_t *a, const int32_t *b0,
                      const int32_t *b1, int32_t *c) {
 #if HAVE_X86
+    if (k == ENCORE_I8_KERNEL_AVX2 && pairs) {
+        tiles_avx2p[mr](kg, a, b0, b1, c);
+        if (np > 1) tiles_avx2p[mr](kg, a, b1, b1, c + ENCORE_PANEL);
+        return;
+    }
     if (k == ENCORE_I8_KERNEL_AVX512_VNNI) {
         tiles512[np - 1][mr](kg, a, b0, b1, c);
         return;
@@ -594,7 +768,7 @@ static void run_tile(encore_i8_kernel k, int mr, int np, int kg, const int32_t *
         return;
     }
 #endif
-    tile_portable(mr, np, kg, a, b0, b1, c);
+    tile_portable(mr, np, kg, a, b0, b1, c, pairs);
 }
 
 static int tile_rows(encore_i8_kernel k) {
@@ -610,17 +784,24 @@ static int tile_start(int mc, int mr_max, int i) {
     return i * base + (i < extra ? i : extra);
 }
 
+/* int32 words of a row's bytes per group of four k: 1, or 2 for the int16
+ * pairs. */
+static size_t row_words(const encore_i8_rows *rows) { return rows->pairs ? 2 : 1; }
+
 size_t encore_i8_rows_bytes(int T, int K) {
     if (T <= 0 || K <= 0) return 0;
-    const size_t per_row = groups((size_t)K) * 4 + (size_t)encore_i8_groups(K) * (sizeof(float) + sizeof(int32_t));
+    /* Room for the int16 pairs, whichever the layout. */
+    const size_t per_row = groups((size_t)K) * 8 + (size_t)encore_i8_groups(K) * (sizeof(float) + sizeof(int32_t));
     return (size_t)T > SIZE_MAX / per_row ? SIZE_MAX : (size_t)T * per_row;
 }
 
-void encore_i8_rows_layout(int T, int K, encore_i8_kernel k, void *buf, encore_i8_rows *rows) {
+void encore_i8_rows_layout(int T, int K, encore_i8_kernel k, const encore_packed_matrix *w, void *buf,
+                           encore_i8_rows *rows) {
     const size_t K4 = groups((size_t)K);
     const int ng = encore_i8_groups(K);
-    int32_t *a = buf;                                     // (T, K4) in tiles
-    float *scale = (float *)(a + (size_t)T * K4);         // (T, ng)
+    const int pairs = k == ENCORE_I8_KERNEL_AVX2 && w && w->q4_pairs;
+    int32_t *a = buf;                                                 // (T, K4, 1 or 2) in tiles
+    float *scale = (float *)(a + (size_t)T * K4 * (pairs ? 2 : 1));  // (T, ng)
     int32_t *zero = (int32_t *)(scale + (size_t)T * ng);  // (T, ng)
     rows->a = a;
     rows->scale = scale;
@@ -629,6 +810,7 @@ void encore_i8_rows_layout(int T, int K, encore_i8_kernel k, void *buf, encore_i
     rows->K = K;
     rows->groups = ng;
     rows->kernel = k;
+    rows->pairs = pairs;
 }
 
 /* The tile that row t of T lies in: its first row and its height (the
@@ -644,15 +826,16 @@ static void row_tile(int T, int t, int mr_max, int *first, int *mr) {
 void encore_i8_rows_quantize(const float *x, int t0, int t1, int levels, const encore_i8_rows *rows) {
     const int K = rows->K, ng = rows->groups, mr_max = tile_rows(rows->kernel);
     const int vec = rows->kernel != ENCORE_I8_KERNEL_PORTABLE;  // every SIMD kernel has AVX2
-    const size_t K4 = groups((size_t)K);
+    const size_t K4 = groups((size_t)K), words = row_words(rows);
     float *scale = (float *)rows->scale;
     int32_t *zero = (int32_t *)rows->zero;
     uint8_t row[ENCORE_I8_GROUP];
     for (int t = t0; t < t1; t++) {
         int first, mr;
         row_tile(rows->T, t, mr_max, &first, &mr);
-        /* This row's groups of 4 bytes, mr apart: the tile is (K4, mr). */
-        uint8_t *tile = (uint8_t *)(rows->a + (size_t)first * K4) + (size_t)(t - first) * 4;
+        /* This row's groups of 4 bytes (or 4 int16), mr apart: the tile is
+         * (K4, mr). */
+        uint8_t *tile = (uint8_t *)(rows->a + (size_t)first * K4 * words) + (size_t)(t - first) * 4 * words;
         const float *xr = x + (size_t)t * K;
         for (int g = 0; g < ng; g++) {
             const int k0 = g * ENCORE_I8_GROUP, n = K - k0 < ENCORE_I8_GROUP ? K - k0 : ENCORE_I8_GROUP;
@@ -670,14 +853,22 @@ void encore_i8_rows_quantize(const float *x, int t0, int t1, int levels, const e
             quantize_on(xr + k0, n, *sg, *zg, levels, vec, row);
             if (rows->kernel == ENCORE_I8_KERNEL_AVX2)  // its tiles take a - 128, as s8
                 for (int k = 0; k < ENCORE_I8_GROUP; k++) row[k] ^= 0x80;
+            if (rows->pairs) {  // as int16
+                for (int q = 0; q < (n + 3) / 4; q++) {
+                    int16_t v[4];
+                    for (int i = 0; i < 4; i++) v[i] = (int8_t)row[4 * q + i];
+                    memcpy(tile + ((size_t)k0 / 4 + q) * mr * 8, v, sizeof v);
+                }
+                continue;
+            }
             for (int q = 0; q < (n + 3) / 4; q++) memcpy(tile + ((size_t)k0 / 4 + q) * mr * 4, row + 4 * q, 4);
         }
     }
 }
 
-void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, int levels, void *buf,
-                            encore_i8_rows *rows) {
-    encore_i8_rows_layout(T, K, k, buf, rows);
+void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, const encore_packed_matrix *w,
+                            int levels, void *buf, encore_i8_rows *rows) {
+    encore_i8_rows_layout(T, K, k, w, buf, rows);
     encore_i8_rows_quantize(x, 0, T, levels, rows);
 }
 
@@ -767,7 +958,7 @@ static size_t wsum_stride(const encore_packed_matrix *w) {
  * tests), each group's int32 sums go there too: (groups, T, N). */
 static void tile_product(const encore_i8_rows *rows, const encore_packed_matrix *w, int p, int np, int t, int mr,
                          int cols, const int32_t *a, float *acc, int32_t *sums) {
-    const size_t K4 = groups((size_t)w->K), G4 = ENCORE_I8_GROUP / 4;
+    const size_t K4 = groups((size_t)w->K), G4 = ENCORE_I8_GROUP / 4, words = row_words(rows);
     const int32_t *b0 = (const int32_t *)(const void *)w->panels_q4 + (size_t)p * K4 * ENCORE_PANEL;  // (K4, 16)
     const int32_t *b1 = np > 1 ? b0 + K4 * ENCORE_PANEL : b0;                                           // (K4, 16)
     const int n0 = p * ENCORE_PANEL;
@@ -789,16 +980,17 @@ static void tile_product(const encore_i8_rows *rows, const encore_packed_matrix 
              * AVX2 tiles only (the AVX-VNNI ones keep the stored sums: no
              * CPU at hand has AVX-VNNI without AVX-512 to test them on). */
             const size_t at = (size_t)t * rows->groups + g;
-            const tile_i8_acc256_fn *f = tiles_avx2_acc;
-            f[mr]((int)kg, a + g0 * mr, b0 + g0 * ENCORE_PANEL, acc, rows->scale + at, rows->zero + at,
+            const tile_i8_acc256_fn *f = rows->pairs ? tiles_avx2p_acc : tiles_avx2_acc;
+            f[mr]((int)kg, a + g0 * mr * words, b0 + g0 * ENCORE_PANEL, acc, rows->scale + at, rows->zero + at,
                   (size_t)rows->groups, wsum);
             if (np > 1)
-                f[mr]((int)kg, a + g0 * mr, b1 + g0 * ENCORE_PANEL, acc + ENCORE_PANEL, rows->scale + at,
+                f[mr]((int)kg, a + g0 * mr * words, b1 + g0 * ENCORE_PANEL, acc + ENCORE_PANEL, rows->scale + at,
                       rows->zero + at, (size_t)rows->groups, wsum + ENCORE_PANEL);
             continue;
         }
 #endif
-        run_tile(rows->kernel, mr, np, (int)kg, a + g0 * mr, b0 + g0 * ENCORE_PANEL, b1 + g0 * ENCORE_PANEL, c);
+        run_tile(rows->kernel, w->q4_pairs, mr, np, (int)kg, a + g0 * mr * words, b0 + g0 * ENCORE_PANEL,
+                 b1 + g0 * ENCORE_PANEL, c);
         if (rows->kernel == ENCORE_I8_KERNEL_AVX2)  // its tiles sum (a - 128) q
             for (int r = 0; r < mr; r++)
                 for (int j = 0; j < cols; j++) c[r * TILE_LD + j] += 128 * wsum[j];
@@ -823,7 +1015,8 @@ static void panels(const encore_i8_rows *rows, const encore_packed_matrix *w, co
             const int cols = N - n0 < np * ENCORE_PANEL ? N - n0 : np * ENCORE_PANEL;
             for (int i = 0; i < tile_count(mc, mr_max); i++) {
                 const int r0 = tile_start(mc, mr_max, i), mr = tile_start(mc, mr_max, i + 1) - r0;
-                tile_product(rows, w, p, np, t0 + r0, mr, cols, rows->a + (size_t)(t0 + r0) * K4, acc, sums);
+                tile_product(rows, w, p, np, t0 + r0, mr, cols, rows->a + (size_t)(t0 + r0) * K4 * row_words(rows),
+                             acc, sums);
                 if (out) finish(acc, mr, cols, t0 + r0, w, n0, b, out);
                 if (out && ep && ep->block)
                     ep->block(out + (size_t)(t0 + r0) * N + n0, (size_t)N, mr, n0, cols, ep->ctx);
@@ -842,7 +1035,6 @@ void encore_i8_product_unbuffered(const float *x, int T, const encore_packed_mat
                                   encore_i8_kernel k, const encore_linear_epilogue *ep) {
     const int N = w->N, K = w->K, levels = encore_i8_kernel_levels(k), ng = encore_i8_groups(K);
     const int vec = k != ENCORE_I8_KERNEL_PORTABLE;
-    const size_t K4 = groups((size_t)K);
     uint8_t a[ENCORE_I8_GROUP];
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * K;
@@ -857,7 +1049,7 @@ void encore_i8_product_unbuffered(const float *x, int T, const encore_packed_mat
             const int32_t *wsum = w->wsums + (size_t)g * wsum_stride(w);
             for (int n = 0; n < N; n++) {
                 int32_t sum = 0;
-                for (int i = 0; i < kc; i++) sum += a[i] * w->panels_q4[q4_at((size_t)n, (size_t)(k0 + i), K4)];
+                for (int i = 0; i < kc; i++) sum += a[i] * w->panels_q4[encore_i8_q4_at(w, (size_t)n, (size_t)(k0 + i))];
                 o[n] += (float)(sum - z * wsum[n]) * s;
             }
         }
@@ -872,7 +1064,8 @@ void encore_i8_product_unbuffered(const float *x, int T, const encore_packed_mat
 int encore_i8_sums(const float *x, const encore_packed_matrix *w, int T, encore_i8_kernel k, int levels,
                    int32_t *sums, float *scale, int32_t *zero) {
     if (levels == 0) levels = encore_i8_kernel_levels(k);
-    if (!w->panels_q4 || !encore_i8_kernel_available(k) || levels < 1 || levels > encore_i8_kernel_levels(k))
+    if (!w->panels_q4 || !encore_i8_kernel_available(k) || encore_i8_kernel_for_matrix(k, w) != k || levels < 1 ||
+        levels > encore_i8_kernel_levels(k))
         return -1;
     const size_t bytes = encore_i8_rows_bytes(T, w->K);
     if (bytes == 0) return 0;
@@ -880,7 +1073,7 @@ int encore_i8_sums(const float *x, const encore_packed_matrix *w, int T, encore_
     void *buf = malloc(bytes);
     if (!buf) return -2;
     encore_i8_rows rows;
-    encore_i8_rows_prepare(x, T, w->K, k, levels, buf, &rows);
+    encore_i8_rows_prepare(x, T, w->K, k, w, levels, buf, &rows);
     panels(&rows, w, NULL, NULL, 0, (w->N + ENCORE_PANEL - 1) / ENCORE_PANEL, NULL, sums);
     if (scale) memcpy(scale, rows.scale, (size_t)T * rows.groups * sizeof(float));
     if (zero) memcpy(zero, rows.zero, (size_t)T * rows.groups * sizeof(int32_t));

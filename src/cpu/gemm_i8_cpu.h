@@ -34,12 +34,19 @@
  * Instructions, chosen at run time (encore_i8_kernel_for_path):
  * - AVX-512 VNNI: vpdpbusd on zmm, 14 rows by 32 features a register tile;
  * - AVX-VNNI: vpdpbusd on ymm (VEX), 6 rows by 16 features;
- * - AVX2 without VNNI: vpmaddubsw (u8 x s8 pairs summed into int16, which
- *   saturates) and vpmaddwd by ones into int32. a q pairs reach 2 * 255 *
- *   127 = 64770 > 32767, so this path multiplies |a - 128| (at most 128,
- *   unsigned) by q carrying the sign of a - 128 (vpsignb): a pair is at
- *   most 2 * 128 * 127 = 32512 and never saturates; adding 128 wsum_n,g
- *   gives back sum a q, exact, the same as the other paths';
+ * - AVX2 without VNNI: int16 products. vpmaddubsw (u8 x s8 pairs summed
+ *   into int16) saturates: a q pairs reach 2 * 255 * 127 = 64770 > 32767.
+ *   So this path takes a - 128 as int16 and q widened to int16 (vpmovsxbw)
+ *   and multiplies them with vpmaddwd (int16 pairs summed into int32,
+ *   exact); adding 128 wsum_n,g gives back sum a q, the same as the other
+ *   paths'. It reads the weights in pairs of k (encore_pack_matrix_i8_dynamic:
+ *   the 16 bytes vpmovsxbw widens are 8 features by 2 k), which a model
+ *   loaded for this kernel is packed in. On weights packed four k to a lane
+ *   (loaded for a VNNI kernel) it multiplies |a - 128| (at most 128,
+ *   unsigned) by q carrying the sign of a - 128 (vpsignb) with vpmaddubsw:
+ *   a pair is at most 2 * 128 * 127 = 32512 and never saturates. On Zen 3
+ *   the int16 tile takes 8 vector operations a row, 4 k and 16 features,
+ *   the vpsignb one 9 (bench/cpu/bench_int8_tiles);
  * - portable C, the reference the others are tested against.
  *
  * Range. Within a group, |sum - z wsum|, sum and z wsum are each at most
@@ -65,7 +72,7 @@ int encore_i8_groups(int K);
 
 typedef enum encore_i8_kernel {
     ENCORE_I8_KERNEL_PORTABLE = 0, /* plain C, L = 255 */
-    ENCORE_I8_KERNEL_AVX2,         /* vpsignb + vpmaddubsw + vpmaddwd, L = 255 */
+    ENCORE_I8_KERNEL_AVX2,         /* vpmaddwd on int16 (or vpsignb + vpmaddubsw + vpmaddwd), L = 255 */
     ENCORE_I8_KERNEL_AVX_VNNI,     /* 256-bit vpdpbusd (VEX), L = 255 */
     ENCORE_I8_KERNEL_AVX512_VNNI,  /* 512-bit vpdpbusd, L = 255 */
     ENCORE_I8_KERNEL_COUNT
@@ -104,10 +111,27 @@ size_t encore_packed_i8_dynamic_bytes(size_t N, size_t K);
 
 /* Pack w (N, K) into dst (encore_packed_i8_dynamic_bytes(N, K) bytes),
  * scales (ceil(N / 16) * 16, 0 past N) and wsums (encore_i8_groups(K),
- * ceil(N / 16) * 16) and describe it in *out. Returns 0, or -1 when N or K
- * is not positive. */
-int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int8_t *dst, float *scales, int32_t *wsums,
-                                  encore_packed_matrix *out);
+ * ceil(N / 16) * 16) and describe it in *out. Four k to a lane, or with
+ * pairs != 0 in pairs of k: within each group of four k of a panel (64
+ * bytes), the bytes of k 0-1 of features 0-7, of k 0-1 of features 8-15,
+ * then the same for k 2-3 (feature j's pair at 16 (j / 8) + 2 (j % 8),
+ * plus 32 for k 2-3), which the plain AVX2 kernel's int16 tiles read
+ * (encore_i8_kernel_for_matrix). Returns 0, or -1 when N or K is not
+ * positive. */
+int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int pairs, int8_t *dst, float *scales,
+                                  int32_t *wsums, encore_packed_matrix *out);
+
+/* The byte of panels_q4 that holds weight (n, k), in either layout. */
+size_t encore_i8_q4_at(const encore_packed_matrix *w, size_t n, size_t k);
+
+/* The kernel that runs products on w when the path asks for k: weights in
+ * pairs of k are read by the portable kernel or the plain AVX2 one (which
+ * every CPU with a VNNI kernel also runs); any other w by k itself. */
+encore_i8_kernel encore_i8_kernel_for_matrix(encore_i8_kernel k, const encore_packed_matrix *w);
+
+/* Whether a model's int8-dynamic weights are best laid out in pairs of k
+ * on this CPU: when its default path's kernel is the plain AVX2 one. */
+int encore_i8_pairs_preferred(void);
 
 /* Quantize one row x (K) as above, to a (K) bytes with at most levels:
  * *scale = s, *zero = z. A row with a NaN or an infinity gets a NaN scale,
@@ -126,28 +150,31 @@ int encore_i8_sums(const float *x, const encore_packed_matrix *w, int T, encore_
 
 /* Quantized rows of one product, as the kernels read them. */
 typedef struct encore_i8_rows {
-    const int32_t *a;     /* row blocks of tiles, each tile (K4, rows) int32 of 4 bytes */
+    const int32_t *a;     /* row blocks of tiles, each tile (K4, rows) int32 of 4 bytes, or with pairs
+                             (K4, rows, 2) int32 of two int16 a - 128 */
     const float *scale;   /* (T, groups) s */
     const int32_t *zero;  /* (T, groups) z */
     int T, K, groups;
     encore_i8_kernel kernel;
+    int pairs; /* the AVX2 int16 tiles' rows, for weights in pairs of k */
 } encore_i8_rows;
 
 /* Bytes encore_i8_rows_prepare needs for T rows of K (SIZE_MAX when too
  * many). */
 size_t encore_i8_rows_bytes(int T, int K);
 
-/* Quantize x (T, K) to levels (1 .. 255) for kernel k into buf
+/* Quantize x (T, K) to levels (1 .. 255) for kernel k and weights w into buf
  * (encore_i8_rows_bytes bytes, 4-byte aligned) and describe it in *rows:
  * encore_i8_rows_layout, then encore_i8_rows_quantize of every row. */
-void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, int levels, void *buf,
-                            encore_i8_rows *rows);
+void encore_i8_rows_prepare(const float *x, int T, int K, encore_i8_kernel k, const encore_packed_matrix *w,
+                            int levels, void *buf, encore_i8_rows *rows);
 
 /* The two steps apart, so that threads can share the second: describe buf
- * (as above) for T rows of K in *rows; then quantize rows [t0, t1) of x
- * into it. Each row is written alone, so any split of the rows gives the
- * same bytes. */
-void encore_i8_rows_layout(int T, int K, encore_i8_kernel k, void *buf, encore_i8_rows *rows);
+ * (as above) for T rows of K in *rows, for weights w (their layout picks
+ * the rows' one); then quantize rows [t0, t1) of x into it. Each row is
+ * written alone, so any split of the rows gives the same bytes. */
+void encore_i8_rows_layout(int T, int K, encore_i8_kernel k, const encore_packed_matrix *w, void *buf,
+                           encore_i8_rows *rows);
 void encore_i8_rows_quantize(const float *x, int t0, int t1, int levels, const encore_i8_rows *rows);
 
 /* Panels [p0, p1) of out = x W^T (+ b) for every row, from prepared rows:
