@@ -16,16 +16,10 @@
 #include <time.h>
 
 #if defined(__x86_64__)
-#include <cpuid.h>
+#include "bench_x86.h"
 
 #define STEPS 2000000L
 #define RUNS 15
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Eight independent instructions writing ymm0-ymm7 from ymm14 and ymm15. */
 #define X8(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7)
@@ -45,24 +39,13 @@ static double now(void) {
     do {                                                                                                     \
         double best = 1e30;                                                                                  \
         for (int run = 0; run < RUNS; run++) {                                                               \
-            const double t0 = now();                                                                         \
+            const double t0 = bench_now();                                                                   \
             for (long n = 0; n < STEPS; n++) __asm__ volatile(block ::"r"(mem) : CLOBBERS);              \
-            const double dt = (now() - t0) / (double)STEPS;                                                  \
+            const double dt = (bench_now() - t0) / (double)STEPS;                                            \
             best = dt < best ? dt : best;                                                                    \
         }                                                                                                    \
         (out) = best;                                                                                        \
     } while (0)
-
-static void cpu_name(char *name, size_t n) {
-    unsigned r[12];
-    if (__get_cpuid_max(0x80000000u, NULL) < 0x80000004u) {
-        snprintf(name, n, "unknown");
-        return;
-    }
-    for (unsigned i = 0; i < 3; i++) __cpuid(0x80000002u + i, r[4 * i], r[4 * i + 1], r[4 * i + 2], r[4 * i + 3]);
-    memcpy(name, r, n < sizeof r ? n : sizeof r);
-    name[n - 1 < sizeof r ? n - 1 : sizeof r] = '\0';
-}
 
 __attribute__((target("avx2,fma"))) static int run(void) {
     static signed char mem[8 * 16] __attribute__((aligned(64))); /* what vpmovsxbw reads */
@@ -103,7 +86,7 @@ __attribute__((target("avx2,fma"))) static int run(void) {
 int main(void) {
     __builtin_cpu_init();
     char name[49];
-    cpu_name(name, sizeof name);
+    bench_cpu_name(name, sizeof name);
     printf("CPU: %s\n", name);
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
         printf("skipped: this CPU lacks avx2 or fma\n");

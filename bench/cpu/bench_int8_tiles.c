@@ -32,18 +32,12 @@
 #include <time.h>
 
 #if defined(__x86_64__)
-#include <cpuid.h>
+#include "bench_x86.h"
 
 #define STEPS 32 /* steps of 4 k in a group of 128 */
 #define ROWS 5
 #define CALLS 100000L
 #define RUNS 15
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Inputs, big enough for every layout: a (STEPS, ROWS, up to 16 bytes),
  * b (STEPS, up to 128 bytes). */
@@ -139,30 +133,19 @@ __attribute__((target("avx2"))) static void tile_nibble(void) {
               0, 0, STEPS / 4, , [w116] "m"(*(const int16_t(*)[16])one_sixteen), [wide] "r"(wide));
 }
 
-static void cpu_name(char *name, size_t n) {
-    unsigned r[12];
-    if ((unsigned)__get_cpuid_max(0x80000000u, NULL) < 0x80000004u) {
-        snprintf(name, n, "unknown");
-        return;
-    }
-    for (unsigned i = 0; i < 3; i++) __cpuid(0x80000002u + i, r[4 * i], r[4 * i + 1], r[4 * i + 2], r[4 * i + 3]);
-    memcpy(name, r, n < sizeof r ? n : sizeof r);
-    name[n - 1 < sizeof r ? n - 1 : sizeof r] = '\0';
-}
-
 /* Seconds of one vfmadd231ps ymm slot: 8 independent FMAs on two pipes take
  * 4 cycles. */
 __attribute__((target("avx2,fma"))) static double cycle_seconds(void) {
     double best = 1e30;
     for (int run = 0; run < RUNS; run++) {
-        const double t0 = now();
+        const double t0 = bench_now();
         for (long n = 0; n < 2000000L; n++)
             __asm__ volatile("vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm1\n\t"
                              "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm3\n\t"
                              "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"
                              "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n\tvfmadd231ps %%ymm14, %%ymm15, %%ymm7\n\t" ::
                                  : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7");
-        const double dt = (now() - t0) / 2000000.0;
+        const double dt = (bench_now() - t0) / 2000000.0;
         best = dt < best ? dt : best;
     }
     return best / 4.0;
@@ -171,9 +154,9 @@ __attribute__((target("avx2,fma"))) static double cycle_seconds(void) {
 static double best_call(void (*tile)(void)) {
     double best = 1e30;
     for (int run = 0; run < RUNS; run++) {
-        const double t0 = now();
+        const double t0 = bench_now();
         for (long i = 0; i < CALLS; i++) tile();
-        const double dt = (now() - t0) / (double)CALLS;
+        const double dt = (bench_now() - t0) / (double)CALLS;
         best = dt < best ? dt : best;
     }
     return best;
@@ -182,7 +165,7 @@ static double best_call(void (*tile)(void)) {
 int main(void) {
     __builtin_cpu_init();
     char name[49];
-    cpu_name(name, sizeof name);
+    bench_cpu_name(name, sizeof name);
     printf("CPU: %s\n", name);
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
         printf("skipped: this CPU lacks avx2 or fma\n");
