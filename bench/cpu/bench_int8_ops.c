@@ -84,14 +84,7 @@ __attribute__((target("avx2,fma"))) static int run(void) {
 }
 
 int main(void) {
-    __builtin_cpu_init();
-    char name[49];
-    bench_cpu_name(name, sizeof name);
-    printf("CPU: %s\n", name);
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-        printf("skipped: this CPU lacks avx2 or fma\n");
-        return 0;
-    }
+    if (!bench_start_avx2()) return 0;
     return run();
 }
 #else

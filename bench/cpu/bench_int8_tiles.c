@@ -163,14 +163,7 @@ static double best_call(void (*tile)(void)) {
 }
 
 int main(void) {
-    __builtin_cpu_init();
-    char name[49];
-    bench_cpu_name(name, sizeof name);
-    printf("CPU: %s\n", name);
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-        printf("skipped: this CPU lacks avx2 or fma\n");
-        return 0;
-    }
+    if (!bench_start_avx2()) return 0;
     srand(1);
     for (size_t i = 0; i < sizeof act; i++) act[i] = (uint8_t)rand();
     for (size_t i = 0; i < sizeof wts; i++) wts[i] = (uint8_t)rand();

@@ -1,5 +1,6 @@
 /* bench_x86.h: what the x86 instruction benchmarks (bench_int8_ops,
- * bench_int8_tiles) share: a monotonic clock and the CPU's brand string. */
+ * bench_int8_tiles) share: a monotonic clock, the CPU's brand string and
+ * the check for AVX2. */
 #ifndef ENCORE_BENCH_X86_H
 #define ENCORE_BENCH_X86_H
 
@@ -25,6 +26,20 @@ static inline void bench_cpu_name(char *name, size_t n) {
     for (unsigned i = 0; i < 3; i++) __cpuid(0x80000002u + i, r[4 * i], r[4 * i + 1], r[4 * i + 2], r[4 * i + 3]);
     memcpy(name, r, n < sizeof r ? n : sizeof r);
     name[n - 1 < sizeof r ? n - 1 : sizeof r] = '\0';
+}
+
+/* Prints the CPU; 1 when it has AVX2 and FMA, else prints why the
+ * benchmark is skipped and returns 0. */
+static inline int bench_start_avx2(void) {
+    __builtin_cpu_init();
+    char name[49];
+    bench_cpu_name(name, sizeof name);
+    printf("CPU: %s\n", name);
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+        printf("skipped: this CPU lacks avx2 or fma\n");
+        return 0;
+    }
+    return 1;
 }
 
 #endif /* ENCORE_BENCH_X86_H */
