@@ -152,6 +152,12 @@ static size_t q4_at(size_t n, size_t k, size_t K4) {
  * panel, laid out in pairs of k. */
 static size_t pair_at(size_t j, size_t i) { return i / 2 * 32 + j / 8 * 16 + j % 8 * 2 + i % 2; }
 
+/* round(x / scale) clamped to [-127, 127]: a weight's int8 value. */
+static int8_t quantize_weight(float x, float scale) {
+    const long v = lrintf(x / scale);
+    return (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+}
+
 /* The largest |x| of row (K), NaNs left out (as fabsf(NaN) > m is false);
  * on AVX2 when vec: the same maximum (max is exact, in any order). */
 #if HAVE_X86
@@ -168,7 +174,7 @@ __attribute__((target("avx2,fma"))) static float row_amax_avx2(const float *row,
     return amax;
 }
 
-/* q[k] = clamp(lrintf(x[k] / scale), -127, 127) for k < n: the same
+/* q[k] = quantize_weight(x[k], scale) for k < n: the same
  * division, rounded once, and the same rounding to nearest even
  * (vcvtps2dq in the default rounding mode, as lrintf); a NaN gives
  * INT_MIN there as lrintf's LONG_MIN does, clamped to -127 alike. */
@@ -182,10 +188,7 @@ __attribute__((target("avx2,fma"))) static void quantize_weights_avx2(const floa
         _mm256_storeu_si256((__m256i *)lanes, _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
         for (int i = 0; i < 8; i++) q[k + i] = (int8_t)lanes[i];
     }
-    for (; k < n; k++) {
-        const long v = lrintf(x[k] / scale);
-        q[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-    }
+    for (; k < n; k++) q[k] = quantize_weight(x[k], scale);
 }
 #endif
 
@@ -228,10 +231,7 @@ int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int pairs, int8_
                 quantize_weights_avx2(row + k0, len, scale, q);
             else
 #endif
-                for (int k = 0; k < len; k++) {
-                    const long v = lrintf(row[k0 + k] / scale);
-                    q[k] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-                }
+                for (int k = 0; k < len; k++) q[k] = quantize_weight(row[k0 + k], scale);
             for (int k = 0; k < len; k++) wsums[(size_t)((k0 + k) / ENCORE_I8_GROUP) * rows + (size_t)n] += q[k];
             /* Each group of four k of this feature: its 4 bytes in a lane,
              * or 2 and 2 in pairs of k. */
