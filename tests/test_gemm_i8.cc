@@ -372,29 +372,33 @@ TEST(GemmI8, PacksWeightOnlyInt8Values) {
 
 // A row holding a NaN or an infinity gives NaN outputs, as the fp32
 // product does, and leaves the other rows alone; an all-zero row gives the
-// bias.
+// bias. On both weight layouts, with the non-finite values in a whole group
+// and the zeros over a whole group and a short one.
 TEST(GemmI8, NonFiniteAndZeroRows) {
     std::mt19937 rng(9);
-    const int T = 4, N = 20, K = 33;
+    const int T = 4, N = 20, K = ENCORE_I8_GROUP + 33;
     auto x = random_vector((size_t)T * K, rng, -1.0f, 1.0f);
     const auto w = random_vector((size_t)N * K, rng, -1.0f, 1.0f);
     const auto b = random_vector((size_t)N, rng, -1.0f, 1.0f);
-    PackedI8 p(w, N, K);
     std::vector<float> clean((size_t)T * N), out((size_t)T * N);
-    for (encore_cpu_isa isa : isas()) {
-        ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, clean.data(), isa, 1), 0);
-        auto y = x;
-        y[5] = std::numeric_limits<float>::quiet_NaN();
-        y[(size_t)K + 2] = std::numeric_limits<float>::infinity();
-        std::fill(y.begin() + 2 * K, y.begin() + 3 * K, 0.0f);
-        ASSERT_EQ(encore_linear_packed_isa_cpu(y.data(), &p.m, b.data(), T, out.data(), isa, 1), 0);
-        for (int n = 0; n < N; n++) {
-            EXPECT_TRUE(std::isnan(out[n])) << encore_cpu_isa_name(isa);
-            EXPECT_TRUE(std::isnan(out[(size_t)N + n])) << encore_cpu_isa_name(isa);
-            EXPECT_EQ(out[(size_t)2 * N + n], b[n]) << encore_cpu_isa_name(isa);
-            EXPECT_EQ(out[(size_t)3 * N + n], clean[(size_t)3 * N + n]) << encore_cpu_isa_name(isa);
+    for (bool pairs : {false, true})
+        for (encore_cpu_isa isa : isas()) {
+            SCOPED_TRACE(pairs ? "weights in pairs of k" : "weights four k to a lane");
+            PackedI8 p(w, N, K, pairs);
+            ASSERT_EQ(p.status, 0);
+            ASSERT_EQ(encore_linear_packed_isa_cpu(x.data(), &p.m, b.data(), T, clean.data(), isa, 1), 0);
+            auto y = x;
+            y[5] = std::numeric_limits<float>::quiet_NaN();
+            y[(size_t)K + 2] = std::numeric_limits<float>::infinity();
+            std::fill(y.begin() + 2 * K, y.begin() + 3 * K, 0.0f);
+            ASSERT_EQ(encore_linear_packed_isa_cpu(y.data(), &p.m, b.data(), T, out.data(), isa, 1), 0);
+            for (int n = 0; n < N; n++) {
+                EXPECT_TRUE(std::isnan(out[n])) << encore_cpu_isa_name(isa);
+                EXPECT_TRUE(std::isnan(out[(size_t)N + n])) << encore_cpu_isa_name(isa);
+                EXPECT_EQ(out[(size_t)2 * N + n], b[n]) << encore_cpu_isa_name(isa);
+                EXPECT_EQ(out[(size_t)3 * N + n], clean[(size_t)3 * N + n]) << encore_cpu_isa_name(isa);
+            }
         }
-    }
 }
 
 // The fused epilogues see exactly the sums the plain product gives.

@@ -419,6 +419,38 @@ __attribute__((target("avx512f,avx512bw,avx2,fma"))) static void quantize_group_
 #undef GROUP_VECS
 #endif
 
+#if HAVE_X86
+/* One whole group of a row for the plain AVX2 tiles on weights in pairs of
+ * k: the same range, scale, zero point and rounding as span_params and
+ * quantize_span, each value written as the int16 a - 128, four (one group
+ * of four k) at a time, stride bytes apart (a row of a tile). A NaN scale
+ * gives a = 0, as the bytes' path does. */
+__attribute__((target("avx2,fma"))) static void quantize_group_pairs_avx2(const float *x, int levels, float *scale,
+                                                                           int32_t *zero, uint8_t *dst,
+                                                                           size_t stride) {
+    float lo, hi;
+    int finite;
+    span_range_avx2(x, ENCORE_I8_GROUP, &lo, &hi, &finite);
+    params_of_range(lo, hi, finite, levels, scale, zero);
+    const int nan = isnan(*scale);
+    const __m256 inv = _mm256_set1_ps(1.0f / *scale);
+    const __m256i z = _mm256_set1_epi32(*zero), top = _mm256_set1_epi32(levels), bottom = _mm256_setzero_si256(),
+                  bias = _mm256_set1_epi32(128);
+    for (int k = 0; k < ENCORE_I8_GROUP; k += 8) {
+        __m256i q = bottom;
+        if (!nan) {
+            q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), inv)), z);
+            q = _mm256_min_epi32(_mm256_max_epi32(q, bottom), top);
+        }
+        q = _mm256_sub_epi32(q, bias);
+        const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        uint8_t *d = dst + (size_t)(k / 4) * stride;
+        _mm_storel_epi64((__m128i *)(void *)d, w);
+        _mm_storel_epi64((__m128i *)(void *)(d + stride), _mm_unpackhi_epi64(w, w));
+    }
+}
+#endif
+
 /* quantize_span, on AVX2 when vec. */
 static void quantize_on(const float *x, int n, float scale, int32_t zero, int levels, int vec, uint8_t *a) {
 #if HAVE_X86
@@ -844,6 +876,10 @@ void encore_i8_rows_quantize(const float *x, int t0, int t1, int levels, const e
 #if HAVE_X86
             if (rows->kernel == ENCORE_I8_KERNEL_AVX512_VNNI && n == ENCORE_I8_GROUP) {
                 quantize_group_avx512(xr + k0, levels, sg, zg, tile + (size_t)k0 * mr, (size_t)mr * 4);
+                continue;
+            }
+            if (rows->pairs && n == ENCORE_I8_GROUP) {
+                quantize_group_pairs_avx2(xr + k0, levels, sg, zg, tile + (size_t)k0 / 4 * mr * 8, (size_t)mr * 8);
                 continue;
             }
 #endif
