@@ -268,8 +268,9 @@ TEST(Gemm, Bf16PanelsEqualRoundedFp32Panels) {
     }
 }
 
-// int8 panels: per-row symmetric scales (max |w| / 127, q in [-127, 127],
-// within half a step of w / scale), and a product that is exactly the fp32
+// int8 panels: per-row symmetric scales (max |w| / 127, q = w / scale
+// rounded to nearest even, in [-127, 127]; a row of ties checks the
+// rounding), and a product that is exactly the fp32
 // product of x with q (same FMAs in k order), then one multiply-add by the
 // scale and the bias: fused on the vector paths, rounded twice on the
 // portable one. Checked bit for bit, on every path, thread count and batch
@@ -280,6 +281,8 @@ TEST(Gemm, Int8PanelsAreTheQuantizedProductScaled) {
         const int N = nk.first, K = nk.second, P = (N + ENCORE_PANEL - 1) / ENCORE_PANEL;
         auto w = random_vector((size_t)N * K, rng, 0.1f);
         for (int k = 0; k < K; k++) w[(size_t)(N - 1) * K + k] = 0.0f;  // an all-zero row: scale 0, no NaN
+        // Scale 1, and every other value half-way between two steps.
+        for (int k = 0; k < K; k++) w[(size_t)(N - 2) * K + k] = k == 0 ? 127.0f : (float)(k % 9) - 4.5f;
         auto bias = random_vector((size_t)N, rng);
         std::vector<int8_t> store8(encore_packed_floats(N, K));
         std::vector<float> scales((size_t)P * ENCORE_PANEL, std::nanf(""));
@@ -297,9 +300,8 @@ TEST(Gemm, Int8PanelsAreTheQuantizedProductScaled) {
                                         n % ENCORE_PANEL];
                 ASSERT_GE(v, -127);
                 q[(size_t)n * K + k] = v;
-                if (scales[n] > 0.0f) {
-                    ASSERT_LE(std::fabs(w[(size_t)n * K + k] / scales[n] - v), 0.5f + 1e-4f) << n << "," << k;
-                }
+                const long r = scales[n] > 0.0f ? std::lrintf(w[(size_t)n * K + k] / scales[n]) : 0;
+                ASSERT_EQ(v, r > 127 ? 127 : r < -127 ? -127 : r) << n << "," << k;
             }
         }
         Packed pq(q, N, K);

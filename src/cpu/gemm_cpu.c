@@ -81,6 +81,9 @@ static size_t packed_at(int n, int k, int K) {
     return (size_t)(n / ENCORE_PANEL) * K * ENCORE_PANEL + (size_t)k * ENCORE_PANEL + n % ENCORE_PANEL;
 }
 
+/* k of a weight row quantized at once for int8. */
+#define PACK_CHUNK 4096
+
 /* w (N, K) into panels of weight type wt at dst (rows past N zero), and
  * for int8 one scale per row into scales (ceil(N / 16) * 16, 0 past N):
  * symmetric, scale = max |w| / 127, q = round(w / scale) in [-127, 127]
@@ -90,25 +93,27 @@ static void pack_panels(const float *w, int N, int K, int wt, void *dst, float *
     const size_t esize = wt == WT_F32 ? sizeof(float) : wt == WT_BF16 ? sizeof(uint16_t) : sizeof(int8_t);
     memset(dst, 0, encore_packed_floats(N, K) * esize);
     if (wt == WT_I8) memset(scales, 0, P * ENCORE_PANEL * sizeof(float));
+    int8_t q[PACK_CHUNK];
     for (int n = 0; n < N; n++) {
         const float *row = w + (size_t)n * K;
-        float scale = 0.0f;
         if (wt == WT_I8) {
-            float amax = 0.0f;
-            for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
-            scale = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
+            /* The same values as int8-dynamic's (gemm_i8_cpu.h). */
+            const float scale = encore_i8_weight_scale(row, K);
             scales[n] = scale;
+            if (scale == 0.0f) continue;
+            for (int k0 = 0; k0 < K; k0 += PACK_CHUNK) {
+                const int len = K - k0 < PACK_CHUNK ? K - k0 : PACK_CHUNK;
+                encore_i8_quantize_weights(row + k0, len, scale, q);
+                for (int k = 0; k < len; k++) ((int8_t *)dst)[packed_at(n, k0 + k, K)] = q[k];
+            }
+            continue;
         }
         for (int k = 0; k < K; k++) {
             const size_t at = packed_at(n, k, K);
-            if (wt == WT_F32) {
+            if (wt == WT_F32)
                 ((float *)dst)[at] = row[k];
-            } else if (wt == WT_BF16) {
+            else
                 ((uint16_t *)dst)[at] = encore_f32_to_bf16(row[k]);
-            } else if (scale > 0.0f) {
-                const long q = lrintf(row[k] / scale);
-                ((int8_t *)dst)[at] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
-            }
         }
     }
     out->panels = wt == WT_F32 ? dst : NULL;

@@ -192,6 +192,27 @@ __attribute__((target("avx2,fma"))) static void quantize_weights_avx2(const floa
 }
 #endif
 
+float encore_i8_weight_scale(const float *row, int K) {
+    float amax = 0.0f;
+#if HAVE_X86
+    if (encore_cpu_has_avx2())
+        amax = row_amax_avx2(row, K);
+    else
+#endif
+        for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+    return amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
+}
+
+void encore_i8_quantize_weights(const float *x, int n, float scale, int8_t *q) {
+#if HAVE_X86
+    if (encore_cpu_has_avx2()) {
+        quantize_weights_avx2(x, n, scale, q);
+        return;
+    }
+#endif
+    for (int k = 0; k < n; k++) q[k] = quantize_weight(x[k], scale);
+}
+
 /* k per chunk of a row quantized at once: whole groups of four and of
  * ENCORE_I8_GROUP. */
 #define PACK_CHUNK 4096
@@ -201,9 +222,6 @@ int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int pairs, int8_
     if (K <= 0 || N <= 0) return -1;
     const size_t K4 = groups((size_t)K), rows = ((size_t)N + ENCORE_PANEL - 1) / ENCORE_PANEL * ENCORE_PANEL;
     const int ng = encore_i8_groups(K);
-#if HAVE_X86
-    const int vec = encore_cpu_has_avx2();
-#endif
     memset(dst, 0, encore_packed_i8_dynamic_bytes((size_t)N, (size_t)K));
     memset(scales, 0, rows * sizeof(float));
     memset(wsums, 0, rows * (size_t)ng * sizeof(int32_t));
@@ -211,14 +229,7 @@ int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int pairs, int8_
     for (int n = 0; n < N; n++) {
         /* The same int8 values weight-only int8 packs (gemm_cpu.c). */
         const float *row = w + (size_t)n * K;
-        float amax = 0.0f;
-#if HAVE_X86
-        if (vec)
-            amax = row_amax_avx2(row, K);
-        else
-#endif
-            for (int k = 0; k < K; k++) amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
-        const float scale = amax > 0.0f && isfinite(amax) ? amax / 127.0f : 0.0f;
+        const float scale = encore_i8_weight_scale(row, K);
         scales[n] = scale;
         if (scale == 0.0f) continue;
         const size_t j = (size_t)n % ENCORE_PANEL;
@@ -226,12 +237,7 @@ int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int pairs, int8_
         for (int k0 = 0; k0 < K; k0 += PACK_CHUNK) {
             const int len = K - k0 < PACK_CHUNK ? K - k0 : PACK_CHUNK;
             memset(q + len, 0, 4);  // k past K: 0
-#if HAVE_X86
-            if (vec)
-                quantize_weights_avx2(row + k0, len, scale, q);
-            else
-#endif
-                for (int k = 0; k < len; k++) q[k] = quantize_weight(row[k0 + k], scale);
+            encore_i8_quantize_weights(row + k0, len, scale, q);
             for (int k = 0; k < len; k++) wsums[(size_t)((k0 + k) / ENCORE_I8_GROUP) * rows + (size_t)n] += q[k];
             /* Each group of four k of this feature: its 4 bytes in a lane,
              * or 2 and 2 in pairs of k. */

@@ -121,6 +121,14 @@ size_t encore_packed_i8_dynamic_bytes(size_t N, size_t K);
 int encore_pack_matrix_i8_dynamic(const float *w, int N, int K, int pairs, int8_t *dst, float *scales,
                                   int32_t *wsums, encore_packed_matrix *out);
 
+/* A weight row's int8 scale, max |w| / 127 over row (K), NaNs left out;
+ * 0 for a row of zeros or one with an infinity (its values all 0). Then
+ * q[k] = round(x[k] / scale) clamped to [-127, 127] for k < n (scale > 0),
+ * rounded to nearest even. Both on AVX2 where the CPU has it, the same
+ * values as the plain C: weight-only int8 and int8-dynamic pack these. */
+float encore_i8_weight_scale(const float *row, int K);
+void encore_i8_quantize_weights(const float *x, int n, float scale, int8_t *q);
+
 /* The byte of panels_q4 that holds weight (n, k), in either layout. */
 size_t encore_i8_q4_at(const encore_packed_matrix *w, size_t n, size_t k);
 
