@@ -11,12 +11,22 @@
  *   exact, int16          weights widened by vpmovsxbw, vpmaddwd on int16
  *                         pairs of k (a panel laid out by pairs of k): the
  *                         plain AVX2 tile on weights packed for it
+ *   exact, int16 stored   the same on weights stored as int16: plain
+ *                         loads instead of vpmovsxbw
+ *   int16, 3 x 32 / 3 x 16, qword
+ *                         wider tiles on int16 weights read as memory
+ *                         operands, so that one broadcast of a row's
+ *                         activations serves 32 columns, or 16 columns
+ *                         and four k (lanes 2i and 2i + 1 both column i)
  *   exact, nibble weights w = 16 wh + wl (|wh|, |wl| <= 8), vpmaddubsw of
  *                         a by both, int16 sums for 8 pairs of k, then
  *                         vpmaddwd by (1, 16) into int32
  *   saturating            vpmaddubsw of a (0-255) by w, no sign step: what
  *                         ONNX Runtime's u8 x s8 AVX2 kernel does; exact
  *                         only for weights of 7 bits
+ *   vpmaddwd only, vpaddd only
+ *                         the int16 tile's 4 multiplies, or its 4 adds, a
+ *                         row-step alone: the bounds its mix runs against
  *
  * The weights and activations are random bytes: only the time is measured
  * (the sums are stored so that the loops are kept).
@@ -42,7 +52,7 @@
 /* Inputs, big enough for every layout: a (STEPS, ROWS, up to 16 bytes),
  * b (STEPS, up to 128 bytes). */
 static uint8_t act[STEPS * ROWS * 16] __attribute__((aligned(64)));
-static uint8_t wts[STEPS * 128] __attribute__((aligned(64)));
+static uint8_t wts[STEPS * 256] __attribute__((aligned(64)));
 static int32_t sums[ROWS * 16] __attribute__((aligned(64)));
 static const int16_t ones[16] __attribute__((aligned(32))) = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 static const int16_t one_sixteen[16] __attribute__((aligned(32))) = {1, 16, 1, 16, 1, 16, 1, 16,
@@ -124,6 +134,55 @@ __attribute__((target("avx2"))) static void tile_saturating(void) {
 __attribute__((target("avx2"))) static void tile_int16(void) {
     TILE_LOOP(INT16_PAIR(0) INT16_PAIR(32), 0, 64, STEPS, );
 }
+/* The same on weights stored as int16 (64 bytes a pair of k): plain loads
+ * instead of vpmovsxbw. */
+#define INT16_STORED_PAIR(at)                                                                                \
+    "vmovdqu " #at "(%[b]), %%ymm11\n\tvmovdqu " #at "+32(%[b]), %%ymm12\n\t" FOR_ROWS(ROW_INT16)          \
+    "add $20, %[a]\n\t"
+__attribute__((target("avx2"))) static void tile_int16_stored(void) {
+    TILE_LOOP(INT16_STORED_PAIR(0) INT16_STORED_PAIR(64), 0, 128, STEPS, );
+}
+/* Wider tiles on int16 weights read as memory operands (one broadcast of a
+ * row's pair of k serves more columns), rows r = 0..2, 4 accumulators
+ * each (ymm 4r .. 4r+3). 32 columns: a pair of k of row r at 4r, weights
+ * 128 bytes a pair of k. */
+#define FOR_ROWS3(R) R(0, 0, 1, 2, 3) R(1, 4, 5, 6, 7) R(2, 8, 9, 10, 11)
+#define MADD_ACC(off, acc, t)                                                                                \
+    "vpmaddwd " #off "(%[b]), %%ymm13, %%ymm" #t "\n\tvpaddd %%ymm" #t ", %%ymm" #acc ", %%ymm" #acc "\n\t"
+#define ROW_W32(r, A0, A1, A2, A3)                                                                           \
+    "vpbroadcastd 4*" #r "(%[a]), %%ymm13\n\t" MADD_ACC(0, A0, 14) MADD_ACC(32, A1, 15) MADD_ACC(64, A2, 14)    \
+        MADD_ACC(96, A3, 15)
+#define W32_PAIR "xor %%eax, %%eax\n\t" FOR_ROWS3(ROW_W32) "add $12, %[a]\n\tadd $128, %[b]\n\t"
+/* 16 columns, four k a broadcast: a row's (a0, a1, a2, a3) at 8r as one
+ * qword; weight lanes 2i and 2i + 1 hold column i's k 0-1 and k 2-3 (the
+ * two lanes added once at the end), 128 bytes a step of 4 k. */
+#define ROW_Q16(r, A0, A1, A2, A3)                                                                           \
+    "vpbroadcastq 8*" #r "(%[a]), %%ymm13\n\t" MADD_ACC(0, A0, 14) MADD_ACC(32, A1, 15) MADD_ACC(64, A2, 14)    \
+        MADD_ACC(96, A3, 15)
+#define ZERO_ACC12 ZERO_ACC "vpxor %%ymm10, %%ymm10, %%ymm10\n\tvpxor %%ymm11, %%ymm11, %%ymm11\n\t"
+#define TILE_LOOP12(body, iters)                                                                             \
+    const uint8_t *a = act, *b = wts;                                                                        \
+    long left = (iters);                                                                                     \
+    __asm__ volatile(ZERO_ACC12 "1:\n\t" body "dec %[n]\n\tjnz 1b\n\t" STORE_ACC                             \
+                     : [a] "+r"(a), [b] "+r"(b), [n] "+r"(left)                                              \
+                     : [out] "r"(sums)                                                                       \
+                     : CLOBBERS, "xmm10", "rax")
+/* 64 pairs of k (128 k) of 3 rows by 32 columns: as many products as
+ * 5 rows x 16 columns x 128 k times 1.2. */
+__attribute__((target("avx2"))) static void tile_w32(void) { TILE_LOOP12(W32_PAIR, STEPS * 2); }
+#define Q16_STEP FOR_ROWS3(ROW_Q16) "add $24, %[a]\n\tadd $128, %[b]\n\t"
+__attribute__((target("avx2"))) static void tile_q16(void) { TILE_LOOP12(Q16_STEP, STEPS); }
+
+/* The int16 tile's multiplies alone (no broadcast, no add), and its adds
+ * alone. */
+#define ROW_MUL_ONLY(r, L, H) "vpmaddwd %%ymm11, %%ymm13, %%ymm" #L "\n\tvpmaddwd %%ymm12, %%ymm13, %%ymm" #H "\n\t"
+#define ROW_ADD_ONLY(r, L, H) ACC(L, H, 15, 14)
+__attribute__((target("avx2"))) static void tile_mul_only(void) {
+    TILE_LOOP(FOR_ROWS(ROW_MUL_ONLY) FOR_ROWS(ROW_MUL_ONLY), 0, 0, STEPS, );
+}
+__attribute__((target("avx2"))) static void tile_add_only(void) {
+    TILE_LOOP(FOR_ROWS(ROW_ADD_ONLY) FOR_ROWS(ROW_ADD_ONLY), 0, 0, STEPS, );
+}
 /* Eight pairs of k (four steps) an iteration, then the int16 sums flushed. */
 #define NIBBLE_PAIR LOAD_Q FOR_ROWS(ROW_NIBBLE) "add $64, %[b]\n\tadd $20, %[a]\n\t"
 __attribute__((target("avx2"))) static void tile_nibble(void) {
@@ -174,10 +233,16 @@ int main(void) {
         const char *name;
         void (*tile)(void);
     } tiles[] = {{"exact, vpabsb", tile_exact},     {"exact, |a-128| stored", tile_stored},
-                 {"exact, int16", tile_int16},      {"exact, nibble weights", tile_nibble},
-                 {"saturating", tile_saturating}};
+                 {"exact, int16", tile_int16},      {"exact, int16 stored", tile_int16_stored},
+                 {"exact, nibble weights", tile_nibble},
+                 {"saturating", tile_saturating},   {"vpmaddwd only", tile_mul_only},
+                 {"vpaddd only", tile_add_only}};
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++)
         printf("%-26s %6.2f\n", tiles[i].name, best_call(tiles[i].tile) / cycle / (STEPS * ROWS));
+    /* Row-steps of 64 products: 64 pairs of k x 3 rows x 32 columns, and
+     * 32 steps of 4 k x 3 rows x 16 columns. */
+    printf("%-26s %6.2f\n", "exact, int16, 3 x 32", best_call(tile_w32) / cycle / (STEPS * 2 * 3 * 2 * 32 / 64));
+    printf("%-26s %6.2f\n", "exact, int16, 3 x 16, qword", best_call(tile_q16) / cycle / (STEPS * 3));
     return sums[0] == 12345 ? 1 : 0; /* the sums are used */
 }
 #else
