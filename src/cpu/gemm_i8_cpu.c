@@ -428,9 +428,9 @@ __attribute__((target("avx512f,avx512bw,avx2,fma"))) static void quantize_group_
 #if HAVE_X86
 /* One whole group of a row for the plain AVX2 tiles on weights in pairs of
  * k: the same range, scale, zero point and rounding as span_params and
- * quantize_span, each value written as the int16 a - 128, four (one group
+ * quantize_span, each value written as the int16 a - z, four (one group
  * of four k) at a time, stride bytes apart (a row of a tile). A NaN scale
- * gives a = 0, as the bytes' path does. */
+ * (zero point 0) gives 0, as the bytes' path does. */
 __attribute__((target("avx2,fma"))) static void quantize_group_pairs_avx2(const float *x, int levels, float *scale,
                                                                            int32_t *zero, uint8_t *dst,
                                                                            size_t stride) {
@@ -440,15 +440,13 @@ __attribute__((target("avx2,fma"))) static void quantize_group_pairs_avx2(const 
     params_of_range(lo, hi, finite, levels, scale, zero);
     const int nan = isnan(*scale);
     const __m256 inv = _mm256_set1_ps(1.0f / *scale);
-    const __m256i z = _mm256_set1_epi32(*zero), top = _mm256_set1_epi32(levels), bottom = _mm256_setzero_si256(),
-                  bias = _mm256_set1_epi32(128);
+    const __m256i z = _mm256_set1_epi32(*zero), top = _mm256_set1_epi32(levels), bottom = _mm256_setzero_si256();
     for (int k = 0; k < ENCORE_I8_GROUP; k += 8) {
         __m256i q = bottom;
         if (!nan) {
             q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), inv)), z);
-            q = _mm256_min_epi32(_mm256_max_epi32(q, bottom), top);
+            q = _mm256_sub_epi32(_mm256_min_epi32(_mm256_max_epi32(q, bottom), top), z);
         }
-        q = _mm256_sub_epi32(q, bias);
         const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
         uint8_t *d = dst + (size_t)(k / 4) * stride;
         _mm_storel_epi64((__m128i *)(void *)d, w);
@@ -616,6 +614,14 @@ tile_avx512_vnni(const int mr, const int np, int kg, const int32_t *a, const int
         _mm256_storeu_ps(ar, _mm256_add_ps(_mm256_loadu_ps(ar), _mm256_mul_ps(_mm256_cvtepi32_ps(v0), sr)));  \
         _mm256_storeu_ps(ar + 8, _mm256_add_ps(_mm256_loadu_ps(ar + 8), _mm256_mul_ps(_mm256_cvtepi32_ps(v1), sr))); \
     }
+/* The same for the int16 tile, whose sums are sum (a - z) q already. */
+#define T_ADD256_EXACT(r)                                                                                    \
+    if (mr > r) {                                                                                            \
+        const __m256 sr = _mm256_set1_ps(s[r * sz_ld]);                                                      \
+        float *ar = acc + r * TILE_LD;                                                                       \
+        _mm256_storeu_ps(ar, _mm256_add_ps(_mm256_loadu_ps(ar), _mm256_mul_ps(_mm256_cvtepi32_ps(l##r), sr))); \
+        _mm256_storeu_ps(ar + 8, _mm256_add_ps(_mm256_loadu_ps(ar + 8), _mm256_mul_ps(_mm256_cvtepi32_ps(h##r), sr))); \
+    }
 #define TILE256_ACC_BODY(DOT)                                                                                \
     TILE256_LOOP(DOT)                                                                                        \
     if (acc) {                                                                                               \
@@ -638,9 +644,10 @@ tile_avx2(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32
 /* The int16 tile, on weights in pairs of k (encore_pack_matrix_i8_dynamic): per
  * group of four k, two pairs; per pair, the weights of features 0-7 and
  * 8-15 widened to int16 (vpmovsxbw from memory), and for each row the
- * pair's two a - 128 (int16, one int32 lane of the rows) broadcast and
- * multiplied by vpmaddwd into int32 pairs: exact, the same sums
- * sum (a - 128) q as tile_avx2's, in the same registers, 8 vector
+ * pair's two a - z (int16, one int32 lane of the rows) broadcast and
+ * multiplied by vpmaddwd into int32 pairs: exact, sum (a - z) q, which
+ * is sum a q - z wsum, the sums the other tiles reach after their
+ * zero-point correction, with none to do here; 8 vector
  * operations a row and group of four k where tile_avx2 takes 9. The k
  * loop is assembly: GCC's allocation of the same intrinsics kept 8 of the
  * 10 accumulators on the stack and gave back the operation saved
@@ -666,7 +673,7 @@ tile_avx2(const int mr, int kg, const int32_t *a, const int32_t *b0, const int32
             : "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory")
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 tile_avx2p(const int mr, int kg, const int32_t *a, const int32_t *b0, int32_t *c, float *acc, const float *s,
-           const int32_t *z, size_t sz_ld, const int32_t *wsum, int32_t zbias) {
+           size_t sz_ld) {
     __m256i l0 = _mm256_setzero_si256(), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0, l4 = l0,
             h4 = l0, l5 = l0, h5 = l0;  // l5, h5: ROWS6's sixth row, never run (mr <= 5)
     for (int g = 0; g < kg; g++) {
@@ -681,9 +688,7 @@ tile_avx2p(const int mr, int kg, const int32_t *a, const int32_t *b0, int32_t *c
         }
     }
     if (acc) {
-        const __m256i w0 = _mm256_loadu_si256((const __m256i *)wsum);
-        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wsum + 8));
-        ROWS6(T_ADD256)
+        ROWS6(T_ADD256_EXACT)
         return;
     }
     ROWS6(T_STORE)
@@ -697,6 +702,7 @@ tile_avx2p(const int mr, int kg, const int32_t *a, const int32_t *b0, int32_t *c
 #undef P_WEIGHTS
 #undef P_ROW
 #undef T_ADD256
+#undef T_ADD256_EXACT
 #undef TILE256_ACC_BODY
 #undef TILE256_LOOP
 #undef T_INIT
@@ -754,12 +760,13 @@ TAVX2(1) TAVX2(2) TAVX2(3) TAVX2(4) TAVX2(5)
     __attribute__((target("avx2,fma"))) static void tavx2p_##m(int kg, const int32_t *a, const int32_t *b0,   \
                                                                const int32_t *b1, int32_t *c) {               \
         (void)b1;                                                                                             \
-        tile_avx2p(m, kg, a, b0, c, NULL, NULL, NULL, 0, NULL, 0);                                            \
+        tile_avx2p(m, kg, a, b0, c, NULL, NULL, 0);                                                           \
     }                                                                                                         \
     __attribute__((target("avx2,fma"))) static void tavx2pa_##m(int kg, const int32_t *a, const int32_t *b0,  \
                                                                 float *acc, const float *s, const int32_t *z,  \
                                                                 size_t sz_ld, const int32_t *wsum) {          \
-        tile_avx2p(m, kg, a, b0, NULL, acc, s, z, sz_ld, wsum, 128);                                          \
+        (void)z, (void)wsum; /* its sums need no zero-point correction */                                    \
+        tile_avx2p(m, kg, a, b0, NULL, acc, s, sz_ld);                                                        \
     }
 TAVX2P(1) TAVX2P(2) TAVX2P(3) TAVX2P(4) TAVX2P(5)
 #undef TVNNI
@@ -893,16 +900,16 @@ void encore_i8_rows_quantize(const float *x, int t0, int t1, int levels, const e
             /* Padding k past K is 0, and its weights are 0 too. */
             if (n < ENCORE_I8_GROUP) memset(row, 0, sizeof row);
             quantize_on(xr + k0, n, *sg, *zg, levels, vec, row);
-            if (rows->kernel == ENCORE_I8_KERNEL_AVX2)  // its tiles take a - 128, as s8
-                for (int k = 0; k < ENCORE_I8_GROUP; k++) row[k] ^= 0x80;
-            if (rows->pairs) {  // as int16
+            if (rows->pairs) {  // a - z as int16 (k past K: -z, by weights of 0)
                 for (int q = 0; q < (n + 3) / 4; q++) {
                     int16_t v[4];
-                    for (int i = 0; i < 4; i++) v[i] = (int8_t)row[4 * q + i];
+                    for (int i = 0; i < 4; i++) v[i] = (int16_t)(row[4 * q + i] - *zg);
                     memcpy(tile + ((size_t)k0 / 4 + q) * mr * 8, v, sizeof v);
                 }
                 continue;
             }
+            if (rows->kernel == ENCORE_I8_KERNEL_AVX2)  // its vpsignb tiles take a - 128, as s8
+                for (int k = 0; k < ENCORE_I8_GROUP; k++) row[k] ^= 0x80;
             for (int q = 0; q < (n + 3) / 4; q++) memcpy(tile + ((size_t)k0 / 4 + q) * mr * 4, row + 4 * q, 4);
         }
     }
@@ -1033,9 +1040,11 @@ static void tile_product(const encore_i8_rows *rows, const encore_packed_matrix 
 #endif
         run_tile(rows->kernel, w->q4_pairs, mr, np, (int)kg, a + g0 * mr * words, b0 + g0 * ENCORE_PANEL,
                  b1 + g0 * ENCORE_PANEL, c);
-        if (rows->kernel == ENCORE_I8_KERNEL_AVX2)  // its tiles sum (a - 128) q
-            for (int r = 0; r < mr; r++)
-                for (int j = 0; j < cols; j++) c[r * TILE_LD + j] += 128 * wsum[j];
+        if (rows->kernel == ENCORE_I8_KERNEL_AVX2)  // its tiles sum (a - 128) q, or (a - z) q
+            for (int r = 0; r < mr; r++) {
+                const int32_t zb = rows->pairs ? rows->zero[(size_t)(t + r) * rows->groups + g] : 128;
+                for (int j = 0; j < cols; j++) c[r * TILE_LD + j] += zb * wsum[j];
+            }
         accumulate_on(rows->kernel, acc, c, mr, cols, rows, t, g, wsum);
         if (sums)
             for (int r = 0; r < mr; r++)

@@ -36,10 +36,10 @@
  * - AVX-VNNI: vpdpbusd on ymm (VEX), 6 rows by 16 features;
  * - AVX2 without VNNI: int16 products. vpmaddubsw (u8 x s8 pairs summed
  *   into int16) saturates: a q pairs reach 2 * 255 * 127 = 64770 > 32767.
- *   So this path takes a - 128 as int16 and q widened to int16 (vpmovsxbw)
- *   and multiplies them with vpmaddwd (int16 pairs summed into int32,
- *   exact); adding 128 wsum_n,g gives back sum a q, the same as the other
- *   paths'. It reads the weights in pairs of k (encore_pack_matrix_i8_dynamic:
+ *   So this path takes a - z_t,g as int16 (at most 255 either way) and q
+ *   widened to int16 (vpmovsxbw) and multiplies them with vpmaddwd (int16
+ *   pairs summed into int32, exact): sum (a - z) q is sum a q - z wsum_n,g,
+ *   the other paths' int32, with no zero-point correction left to do. It reads the weights in pairs of k (encore_pack_matrix_i8_dynamic:
  *   the 16 bytes vpmovsxbw widens are 8 features by 2 k), which a model
  *   loaded for this kernel is packed in. On weights packed four k to a lane
  *   (loaded for a VNNI kernel) it multiplies |a - 128| (at most 128,
@@ -159,7 +159,7 @@ int encore_i8_sums(const float *x, const encore_packed_matrix *w, int T, encore_
 /* Quantized rows of one product, as the kernels read them. */
 typedef struct encore_i8_rows {
     const int32_t *a;     /* row blocks of tiles, each tile (K4, rows) int32 of 4 bytes, or with pairs
-                             (K4, rows, 2) int32 of two int16 a - 128 */
+                             (K4, rows, 2) int32 of two int16 a - z */
     const float *scale;   /* (T, groups) s */
     const int32_t *zero;  /* (T, groups) z */
     int T, K, groups;
