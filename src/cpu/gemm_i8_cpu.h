@@ -39,8 +39,9 @@
  *   So this path takes a - z_t,g as int16 (at most 255 either way) and q
  *   widened to int16 (vpmovsxbw) and multiplies them with vpmaddwd (int16
  *   pairs summed into int32, exact): sum (a - z) q is sum a q - z wsum_n,g,
- *   the other paths' int32, with no zero-point correction left to do. It reads the weights in pairs of k (encore_pack_matrix_i8_dynamic:
- *   the 16 bytes vpmovsxbw widens are 8 features by 2 k), which a model
+ *   the other paths' int32, with no zero-point correction left to do. It
+ *   reads the weights in pairs of k (encore_pack_matrix_i8_dynamic: the 16
+ *   bytes vpmovsxbw widens are 8 features by 2 k), which a model
  *   loaded for this kernel is packed in. On weights packed four k to a lane
  *   (loaded for a VNNI kernel) it multiplies |a - 128| (at most 128,
  *   unsigned) by q carrying the sign of a - 128 (vpsignb) with vpmaddubsw:
