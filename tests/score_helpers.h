@@ -108,13 +108,14 @@ inline Proc spawn(const std::vector<std::string> &args, const std::string &out_p
 }
 
 // Wait for the binary (and its feeder); exit status, 128 + signal if killed.
-inline int wait_status(const Proc &p) {
+inline int wait_status(const Proc &p, bool *signaled = nullptr) {
     int status = 0;
     if (waitpid(p.pid, &status, 0) != p.pid) return -1;
     if (p.feeder > 0) {
         int ignored;
         waitpid(p.feeder, &ignored, 0);
     }
+    if (signaled) *signaled = WIFSIGNALED(status);
     return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 }
 
