@@ -50,7 +50,7 @@
 #define RUNS 15
 
 /* Inputs, big enough for every layout: a (STEPS, ROWS, up to 16 bytes),
- * b (STEPS, up to 128 bytes). */
+ * b (STEPS, up to 256 bytes: the 32-column int16 tile's). */
 static uint8_t act[STEPS * ROWS * 16] __attribute__((aligned(64)));
 static uint8_t wts[STEPS * 256] __attribute__((aligned(64)));
 static int32_t sums[ROWS * 16] __attribute__((aligned(64)));
@@ -152,7 +152,7 @@ __attribute__((target("avx2"))) static void tile_int16_stored(void) {
 #define ROW_W32(r, A0, A1, A2, A3)                                                                           \
     "vpbroadcastd 4*" #r "(%[a]), %%ymm13\n\t" MADD_ACC(0, A0, 14) MADD_ACC(32, A1, 15) MADD_ACC(64, A2, 14)    \
         MADD_ACC(96, A3, 15)
-#define W32_PAIR "xor %%eax, %%eax\n\t" FOR_ROWS3(ROW_W32) "add $12, %[a]\n\tadd $128, %[b]\n\t"
+#define W32_PAIR FOR_ROWS3(ROW_W32) "add $12, %[a]\n\tadd $128, %[b]\n\t"
 /* 16 columns, four k a broadcast: a row's (a0, a1, a2, a3) at 8r as one
  * qword; weight lanes 2i and 2i + 1 hold column i's k 0-1 and k 2-3 (the
  * two lanes added once at the end), 128 bytes a step of 4 k. */
@@ -166,7 +166,7 @@ __attribute__((target("avx2"))) static void tile_int16_stored(void) {
     __asm__ volatile(ZERO_ACC12 "1:\n\t" body "dec %[n]\n\tjnz 1b\n\t" STORE_ACC                             \
                      : [a] "+r"(a), [b] "+r"(b), [n] "+r"(left)                                              \
                      : [out] "r"(sums)                                                                       \
-                     : CLOBBERS, "xmm10", "rax")
+                     : CLOBBERS, "xmm10")
 /* 64 pairs of k (128 k) of 3 rows by 32 columns: as many products as
  * 5 rows x 16 columns x 128 k times 1.2. */
 __attribute__((target("avx2"))) static void tile_w32(void) { TILE_LOOP12(W32_PAIR, STEPS * 2); }
