@@ -36,7 +36,7 @@ protected:
     // Run the CPU forward pass; the message of a failure, "" on success.
     encore_status forward(std::string *message) {
         const float *hidden = nullptr;
-        encore_status st = encore_forward_cpu(model_, &batch_, &ws_, &hidden);
+        encore_status st = encore_forward_cpu(model_, &batch_, &ws_, 0, &hidden);
         *message = st == ENCORE_STATUS_OK ? "" : encore_last_error();
         return st;
     }

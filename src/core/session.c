@@ -230,7 +230,10 @@ static encore_status run_encoded(encore_session *s, const encore_encoding *const
             continue;
         }
 #endif
-        if (st == ENCORE_STATUS_OK) st = encore_forward_cpu(m, &s->batch, &s->ws, &hidden);
+        /* The head and CLS pooling read each sequence's first token alone. */
+        const int first_only =
+            kind == RUN_LOGITS || kind == RUN_SCORES || (kind == RUN_EMBED && pooling == ENCORE_POOLING_CLS);
+        if (st == ENCORE_STATUS_OK) st = encore_forward_cpu(m, &s->batch, &s->ws, first_only, &hidden);
         if (st == ENCORE_STATUS_OK) {
             emit(s, kind, hidden, pooling, normalize, dst);
             dst += kind == RUN_HIDDEN || kind == RUN_HIDDEN_ALL ? (size_t)s->batch.T * C : (size_t)(last - first) * width;

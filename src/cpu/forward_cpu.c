@@ -113,8 +113,22 @@ static void act_block(float *c, size_t ldc, int rows, int n0, int cols, const vo
     encore_act_block_cpu(c, ldc, rows, cols, *(const encore_activation *)ctx);
 }
 
+/* Rows [0, B) of a (T, C) <- its rows at seq_start[0 .. B), in place: row
+ * s comes from row seq_start[s] >= s, which no earlier move has written. */
+static void gather_first(float *a, const int32_t *seq_start, int B, int C) {
+    for (int s = 0; s < B; s++)
+        if (seq_start[s] != s) memmove(a + (size_t)s * C, a + (size_t)seq_start[s] * C, (size_t)C * sizeof(float));
+}
+
+/* The inverse: row s to row seq_start[s], from the last sequence back, so
+ * that no row is written before it has been read. */
+static void scatter_first(float *a, const int32_t *seq_start, int B, int C) {
+    for (int s = B - 1; s >= 0; s--)
+        if (seq_start[s] != s) memmove(a + (size_t)seq_start[s] * C, a + (size_t)s * C, (size_t)C * sizeof(float));
+}
+
 encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, encore_cpu_workspace *ws,
-                                 const float **hidden) {
+                                 int first_only, const float **hidden) {
     const encore_config *c = &m->config;
     const int T = b->T, C = c->hidden_size;
     const int H = c->n_heads, D = C / H;
@@ -131,19 +145,28 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
         const encore_layer_weights *w = &m->layers[l];
         encore_linear_packed_cpu(x, &w->qkv_w, w->qkv_b, T, ws->qkv);                  // (T, 3C)
         encore_attention_cpu(ws->qkv, b->seq_start, b->B, H, D, ws->scratch, b->max_len, ws->ctx);  // (T, C)
+        /* The last layer of a first-only pass goes on with each sequence's
+         * first row alone (B rows, moved to the front of ctx and x): its
+         * keys and values needed every row, nothing after them does. */
+        const int rows = first_only && l == c->n_layers - 1 ? b->B : T;
+        if (rows < T) {
+            gather_first(ws->ctx, b->seq_start, b->B, C);
+            gather_first(x, b->seq_start, b->B, C);
+        }
         /* Each product carries its bias and what follows it (LayerNorm with
          * the residual, or the activation), so nothing runs between the
          * products on one thread while the others wait. The projection
          * lands in qkv's first T*C floats, free again now. */
-        float *proj = ws->qkv;  // (T, C)
+        float *proj = ws->qkv;  // (rows, C)
         const residual_ln ln1 = {x, w->ln1_g, w->ln1_b, eps, C};
         const encore_linear_epilogue ep1 = {NULL, residual_ln_row, &ln1};
-        encore_linear_packed_fused_cpu(ws->ctx, &w->attn_out_w, w->attn_out_b, T, proj, &ep1);
+        encore_linear_packed_fused_cpu(ws->ctx, &w->attn_out_w, w->attn_out_b, rows, proj, &ep1);
         const encore_linear_epilogue act = {act_block, NULL, &c->activation};
-        encore_linear_packed_fused_cpu(proj, &w->ffn_in_w, w->ffn_in_b, T, ws->ffn, &act);  // (T, F)
+        encore_linear_packed_fused_cpu(proj, &w->ffn_in_w, w->ffn_in_b, rows, ws->ffn, &act);  // (rows, F)
         const residual_ln ln2 = {proj, w->ln2_g, w->ln2_b, eps, C};
         const encore_linear_epilogue ep2 = {NULL, residual_ln_row, &ln2};
-        encore_linear_packed_fused_cpu(ws->ffn, &w->ffn_out_w, w->ffn_out_b, T, x, &ep2);  // (T, C)
+        encore_linear_packed_fused_cpu(ws->ffn, &w->ffn_out_w, w->ffn_out_b, rows, x, &ep2);  // (rows, C)
+        if (rows < T) scatter_first(x, b->seq_start, b->B, C);
     }
     *hidden = x;
     return ENCORE_STATUS_OK;

@@ -41,9 +41,14 @@ void encore_batch_free(encore_batch *batch);
 void encore_cpu_workspace_free(encore_cpu_workspace *ws);
 
 /* Run the encoder. On success *hidden points at the last hidden state
- * (T, C) inside the workspace, valid until the next call. */
+ * (T, C) inside the workspace, valid until the next call. With first_only,
+ * only each sequence's first row (seq_start[s]) holds the last layer's
+ * state, and the other rows are left undefined: the last layer's products
+ * run on B rows instead of T, for the heads and the pooling that read the
+ * first token alone. Its rows are the same bits either way (each row of a
+ * product depends on that row alone). */
 encore_status encore_forward_cpu(const encore_model *m, const encore_batch *batch, encore_cpu_workspace *ws,
-                                 const float **hidden);
+                                 int first_only, const float **hidden);
 
 /* Classification head on each sequence's first token. scratch: (2C);
  * logits: (B, L). */
