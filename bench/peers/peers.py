@@ -556,7 +556,8 @@ def ratio(x):
     return "**%s**" % text if x >= 1 else text
 
 
-def machine_text():
+def cpu_text():
+    """The CPU's model name, with its family and model numbers when known."""
     cpu, family, model = "unknown CPU", None, None
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -577,6 +578,11 @@ def machine_text():
         pass
     if family and model:
         cpu += " (family %s, model %s)" % (family, model)
+    return cpu
+
+
+def machine_text():
+    cpu = cpu_text()
     mem = ""
     try:
         with open("/proc/meminfo", encoding="utf-8") as f:
@@ -935,7 +941,7 @@ def main():
         gold = gold[:args.accuracy_limit] if gold is not None else None
 
     meta = dict(date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), machine=machine_text(),
-                cpu=machine_text().split(",")[0], acc_n=len(acc_texts),
+                cpu=cpu_text(), acc_n=len(acc_texts),
                 uptime_before=uptime_before, command=command, n_texts=len(texts), models=[], versions=[], plots=[])
     meta["isa"], meta["int8_kernel"] = isa_text(args.encore)
     log(meta["isa"])
