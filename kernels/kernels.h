@@ -52,6 +52,14 @@ encore_status encore_bias_act_cuda(void *x, const float *bias, encore_activation
 encore_status encore_bias_rows_cuda(void *out, const float *bias, int T, int N, encore_cuda_dtype dt,
                                     cudaStream_t stream);
 
+/* Rows copied bit for bit, either side through an index: for i < n,
+ * dst[dst_rows ? dst_rows[i] : i] = src[src_rows ? src_rows[i] : i], each
+ * row C values of dt. src and dst must not overlap. Gathers each sequence's
+ * first row (src_rows = seq_start) and scatters them back (dst_rows).
+ * CPU twin: gather_first / scatter_first in src/cpu/forward_cpu.c. */
+encore_status encore_copy_rows_cuda(const void *src, const int32_t *src_rows, void *dst, const int32_t *dst_rows,
+                                    int n, int C, encore_cuda_dtype dt, cudaStream_t stream);
+
 /* Which attention kernel runs. AUTO: tensor cores (WMMA) for fp16/bf16 with
  * D in {32, 64, 128}, else the fp32 SIMT kernel. */
 typedef enum encore_attention_impl {

@@ -33,7 +33,7 @@
 
 namespace {
 
-enum class Op { Embed, LayerNorm, BiasAct, Attention, Pool, HeadAct, Scores, Linear, LinearBias };
+enum class Op { Embed, LayerNorm, BiasAct, Attention, Pool, HeadAct, Scores, Linear, LinearBias, CopyRows };
 
 struct Tol {
     double atol, rtol;
@@ -219,6 +219,11 @@ std::vector<Case> all_cases() {
         cases.push_back({Op::LinearBias, dt, {129}, 2304, 0, 768, 0, {}, 1.0f, "linear_bias_" + d + "_len129_qkv"});
         cases.push_back({Op::LinearBias, dt, kBatches.back(), 37, 0, 32, 0, {}, 1.0f,
                          "linear_bias_" + d + "_mixed_N37K32"});
+        // Each sequence's first row gathered and scattered back, as the
+        // first-only last layer does; C 100 is not a multiple of a warp.
+        for (int C : {768, 100})
+            cases.push_back({Op::CopyRows, dt, kBatches.back(), C, 0, 0, 0, {}, 1.0f,
+                             "copy_rows_" + d + "_mixed_C" + std::to_string(C)});
     }
     for (int relu : {0, 1})
         cases.push_back({Op::HeadAct, ENCORE_CUDA_F32, {1, 7, 128}, 768, 0, 0, relu, {}, 2.0f,
@@ -518,6 +523,42 @@ void run_linear_bias(const Case &c, std::mt19937 &rng) {
     expect_close(download(d_out, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
 }
 
+// encore_copy_rows_cuda: the first row of each sequence gathered (src_rows
+// = seq_start), then scattered back into a NaN-poisoned matrix (dst_rows =
+// seq_start). Both bit for bit; the scatter writes those rows and no other.
+// CPU twin: the row moves of gather_first / scatter_first.
+void run_copy_rows(const Case &c, std::mt19937 &rng) {
+    const std::vector<int32_t> starts = starts_of(c.lengths);
+    const int T = starts.back(), B = (int)c.lengths.size(), C = c.C;
+    const auto x = randn((size_t)T * C, rng, 1.0f, c.dt);
+    Dev d_x(x.size() * esize(c.dt)), d_rows(starts.size() * 4), d_first((size_t)B * C * esize(c.dt)),
+        d_back(x.size() * esize(c.dt));
+    upload(d_x, x, c.dt);
+    upload_ints(d_rows, starts);
+    d_first.poison();
+    d_back.poison();
+    encore_status st = encore_copy_rows_cuda(d_x.p, d_rows.as<int32_t>(), d_first.p, nullptr, B, C, c.dt, nullptr);
+    if (st == ENCORE_STATUS_OK)
+        st = encore_copy_rows_cuda(d_first.p, nullptr, d_back.p, d_rows.as<int32_t>(), B, C, c.dt, nullptr);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    ASSERT_EQ(st, ENCORE_STATUS_OK) << encore_last_error();
+    const std::vector<float> first = download(d_first, (size_t)B * C, c.dt), back = download(d_back, x.size(), c.dt);
+    std::vector<char> kept(T, 0);
+    for (int s = 0; s < B; s++) {
+        kept[starts[s]] = 1;
+        EXPECT_EQ(std::memcmp(&first[(size_t)s * C], &x[(size_t)starts[s] * C], (size_t)C * sizeof(float)), 0)
+            << c.name << ": gathered row " << s;
+    }
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < C; i++) {
+            const float v = back[(size_t)t * C + i];
+            if (kept[t])
+                ASSERT_EQ(std::memcmp(&v, &x[(size_t)t * C + i], sizeof v), 0) << c.name << ": row " << t << ", " << i;
+            else
+                ASSERT_TRUE(std::isnan(v)) << c.name << ": row " << t << " is not a first row but was written";
+        }
+}
+
 TEST_P(CudaOps, MatchesTheCpuTwin) {
     const Case &c = GetParam();
     std::mt19937 rng((unsigned)std::hash<std::string>()(c.name));  // fresh, reproducible inputs per case
@@ -531,6 +572,7 @@ TEST_P(CudaOps, MatchesTheCpuTwin) {
     case Op::Scores: run_scores(c, rng); break;
     case Op::Linear: run_linear(c, rng); break;
     case Op::LinearBias: run_linear_bias(c, rng); break;
+    case Op::CopyRows: run_copy_rows(c, rng); break;
     }
     EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
@@ -562,6 +604,11 @@ TEST(CudaOpsArguments, BadArgumentsAreStatusesNotCrashes) {
               ENCORE_STATUS_INVALID_ARGUMENT);
     // An unknown dtype is refused, not a silent no-op.
     EXPECT_EQ(encore_pool_cuda(fake, fake, 1, 8, ENCORE_POOLING_MEAN, 0, (encore_cuda_dtype)7, &dummy, nullptr),
+              ENCORE_STATUS_INVALID_ARGUMENT);
+    // A copy of rows onto themselves, or with a negative count, is refused.
+    EXPECT_EQ(encore_copy_rows_cuda(&dummy, nullptr, &dummy, nullptr, 1, 8, ENCORE_CUDA_F16, nullptr),
+              ENCORE_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(encore_copy_rows_cuda(fake, nullptr, &dummy, nullptr, -1, 8, ENCORE_CUDA_F16, nullptr),
               ENCORE_STATUS_INVALID_ARGUMENT);
     // Zero-sized work is a no-op.
     EXPECT_EQ(encore_bias_act_cuda(nullptr, nullptr, ENCORE_ACTIVATION_GELU, 0, 8, ENCORE_CUDA_F16, nullptr),

@@ -188,6 +188,13 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
     } while (0)
     RUN(encore_embed_cuda(ids, type_ids, positions, T, C, W->word_emb, W->pos_emb, W->type_emb, W->emb_ln_g,
                           W->emb_ln_b, eps, dt, x, st));
+    /* The heads and CLS pooling read each sequence's first token alone: the
+     * last layer goes on from its attention with those B rows only (as the
+     * CPU path does), gathered into qkv's space, free after the attention
+     * (T >= B: every sequence, padding included, has a token). */
+    const int first_only = what == ENCORE_CUDA_OUTPUT_LOGITS || what == ENCORE_CUDA_OUTPUT_SCORES ||
+                           (what == ENCORE_CUDA_OUTPUT_EMBED && pooling == ENCORE_POOLING_CLS);
+    const size_t row_bytes = (size_t)C * encore_cuda_dtype_size(dt);
     for (int l = 0; l < c->n_layers; l++) {
         const encore_cuda_layer_weights *w = &W->layers[l];
         /* The qkv bias in the GEMM's epilogue (bias rows, then beta = 1): q, k
@@ -197,12 +204,23 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
         RUN(encore_linear_accumulate_cuda(blas, s->handle, x, w->qkv_w, T, 3 * C, C, dt, qkv));
         RUN(encore_attention_cuda(qkv, NULL, seq_start, tile_start, p->n_tiles, B, H, D, ENCORE_ATTENTION_AUTO, dt,
                                   ctx, st));
-        RUN(encore_linear_cuda(blas, s->handle, ctx, w->attn_out_w, T, C, C, dt, proj));
-        RUN(encore_bias_residual_layernorm_cuda(proj, w->attn_out_b, x, w->ln1_g, w->ln1_b, eps, T, C, dt, st));
-        RUN(encore_linear_cuda(blas, s->handle, proj, w->ffn_in_w, T, F, C, dt, ffn));
-        RUN(encore_bias_act_cuda(ffn, w->ffn_in_b, c->activation, T, F, dt, st));
-        RUN(encore_linear_cuda(blas, s->handle, ffn, w->ffn_out_w, T, C, F, dt, x));
-        RUN(encore_bias_residual_layernorm_cuda(x, w->ffn_out_b, proj, w->ln2_g, w->ln2_b, eps, T, C, dt, st));
+        const int rows = first_only && l == c->n_layers - 1 ? B : T;
+        void *in = ctx, *res = x, *out = x;  // attention output, residual, layer output: (rows, C)
+        void *p1 = proj;
+        if (rows < T) {
+            in = qkv;
+            p1 = (unsigned char *)qkv + (size_t)B * row_bytes;
+            res = out = (unsigned char *)qkv + 2 * (size_t)B * row_bytes;
+            RUN(encore_copy_rows_cuda(ctx, seq_start, in, NULL, B, C, dt, st));
+            RUN(encore_copy_rows_cuda(x, seq_start, res, NULL, B, C, dt, st));
+        }
+        RUN(encore_linear_cuda(blas, s->handle, in, w->attn_out_w, rows, C, C, dt, p1));
+        RUN(encore_bias_residual_layernorm_cuda(p1, w->attn_out_b, res, w->ln1_g, w->ln1_b, eps, rows, C, dt, st));
+        RUN(encore_linear_cuda(blas, s->handle, p1, w->ffn_in_w, rows, F, C, dt, ffn));
+        RUN(encore_bias_act_cuda(ffn, w->ffn_in_b, c->activation, rows, F, dt, st));
+        RUN(encore_linear_cuda(blas, s->handle, ffn, w->ffn_out_w, rows, C, F, dt, out));
+        RUN(encore_bias_residual_layernorm_cuda(out, w->ffn_out_b, p1, w->ln2_g, w->ln2_b, eps, rows, C, dt, st));
+        if (rows < T) RUN(encore_copy_rows_cuda(out, NULL, x, seq_start, B, C, dt, st));
     }
     float *pooled = (float *)(s->ws + s->layout.pooled);  // (B, C)
     float *pre = (float *)(s->ws + s->layout.pre);        // (B, C)
