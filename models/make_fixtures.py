@@ -20,6 +20,7 @@ import contextlib
 import io
 import logging
 import sys
+import tempfile
 import warnings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -34,7 +35,9 @@ import safetensors.numpy  # noqa: E402
 import tokenizers  # noqa: E402
 import transformers  # noqa: E402
 import sentence_transformers  # noqa: E402
-from tokenizers import normalizers, pre_tokenizers  # noqa: E402
+from tokenizers import AddedToken, decoders, normalizers, pre_tokenizers, trainers  # noqa: E402
+from tokenizers import Tokenizer as RustTokenizer  # noqa: E402
+from tokenizers import models as tok_models  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModel,
     AutoModelForQuestionAnswering,
@@ -55,6 +58,11 @@ from transformers import (  # noqa: E402
     DistilBertForTokenClassification,
     DistilBertModel,
     DistilBertTokenizerFast,
+    RobertaConfig,
+    RobertaForMaskedLM,
+    RobertaForSequenceClassification,
+    RobertaModel,
+    RobertaTokenizerFast,
     pipeline,
 )
 from sentence_transformers import SentenceTransformer  # noqa: E402
@@ -156,6 +164,57 @@ def build_cases():
 
 
 CASES = build_cases()
+
+# Byte-level BPE (RoBERTa): what only a byte-level tokenizer sees differently:
+# its own special tokens written in the text (<mask> strips the space before
+# it), the regex's contractions (lower-case only), runs of spaces before a
+# word, other white space, digits next to letters, and bytes of characters
+# the merges never join.
+BPE_VOCAB_SIZE = 1200
+ROBERTA_EXTRA_CASES = [
+    dict(name="bpe_specials_literal", text="<s> hi </s> there <mask> and<mask>x <pad><unk>", text_pair=None),
+    dict(name="bpe_contractions", text="it's I'M we're they'VE he'd you'll I've 'tis", text_pair=None),
+    dict(name="bpe_space_runs", text="  two  spaces   three\t\ttabs \n\n end  ", text_pair=None),
+    dict(name="bpe_digits_letters", text="abc123def 4x4 ½ ² 10th", text_pair=None),
+    dict(name="bpe_pair_spaces", text=" leading", text_pair="trailing "),
+]
+for _c in ROBERTA_EXTRA_CASES:
+    _c.update(truncation=False, too_long=False)
+ROBERTA_CASES = CASES + ROBERTA_EXTRA_CASES
+
+
+_ROBERTA_FITTED = None
+
+
+def cases_for(spec):
+    """The cases of a model. Byte-level BPE spends several tokens on a
+    character outside its merges, so some base cases are longer than MAX_LEN
+    for RoBERTa: those become a truncated case and a too_long one, as the
+    LONG_CASES are (roberta_fit_cases)."""
+    if spec.get("arch") != "roberta":
+        return CASES
+    assert _ROBERTA_FITTED is not None, "roberta_fit_cases() first"
+    return _ROBERTA_FITTED
+
+
+def roberta_fit_cases(tok):
+    global _ROBERTA_FITTED
+    out = []
+    for c in ROBERTA_CASES:
+        if c["truncation"] or c["too_long"]:
+            out.append(c)
+            continue
+        a, b = c["text"], c["text_pair"]
+        n = len((tok(a, b) if b is not None else tok(a))["input_ids"])
+        if n <= MAX_LEN:
+            out.append(c)
+        else:
+            out.append(dict(c, truncation=True))
+            out.append(dict(c, name=c["name"] + "_untruncated", too_long=True))
+    names = [c["name"] for c in out]
+    assert len(names) == len(set(names))
+    _ROBERTA_FITTED = out
+    return out
 
 # The embedding limit: an embedding model whose sentence_bert_config.json
 # max_seq_length (EMBED_LIMIT) is below what the model takes (MAX_LEN).
@@ -328,6 +387,70 @@ def train_vocab(repo_root):
     return tokens
 
 
+def train_bpe(repo_root):
+    """A byte-level BPE vocabulary and merges (RoBERTa's layout: <s> <pad>
+    </s> <unk> <mask> = ids 0..4), trained with tokenizers' own BpeTrainer
+    on the first SST2_LINES SST-2 sentences and the fixture texts, unchanged
+    (byte-level BPE has no normalizer)."""
+    sst = os.path.join(repo_root, "..", "shared", "data", "sst2", "train.tsv")
+    lines = []
+    with open(sst, encoding="utf-8") as f:
+        next(f)  # header
+        for line in f:
+            lines.append(line.split("\t")[0])
+            if len(lines) >= SST2_LINES:
+                break
+    for c in ROBERTA_CASES:
+        if c["name"] in ("long_word_over_100", "word_exactly_100"):
+            continue
+        lines.append(c["text"])
+        if c["text_pair"]:
+            lines.append(c["text_pair"])
+    tok = RustTokenizer(tok_models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=BPE_VOCAB_SIZE, min_frequency=2,
+                                  special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(lines, trainer)
+    model = json.loads(tok.to_str())["model"]
+    vocab, merges = model["vocab"], [tuple(m) for m in model["merges"]]
+    assert [t for t, _ in sorted(vocab.items(), key=lambda x: x[1])][:5] == ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    assert len(vocab) == BPE_VOCAB_SIZE, len(vocab)
+    return vocab, merges
+
+
+def save_bpe_tokenizer(bpe, out_dir):
+    """RoBERTa's tokenizer over the trained vocabulary: tokenizer.json and
+    tokenizer_config.json as transformers 5 writes them, plus vocab.json and
+    merges.txt (the slow tokenizer's files, which transformers 4 also wrote).
+    <mask> strips the space before it, as in roberta-base."""
+    vocab, merges = bpe
+    os.makedirs(out_dir, exist_ok=True)
+    tok = RobertaTokenizerFast(vocab=dict(vocab), merges=list(merges), model_max_length=MAX_LEN,
+                               mask_token=AddedToken("<mask>", lstrip=True, rstrip=False, special=True,
+                                                     normalized=False))
+    tok.save_pretrained(out_dir)
+    with open(os.path.join(out_dir, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    with open(os.path.join(out_dir, "merges.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("#version: 0.2\n")
+        for a, b in merges:
+            f.write(f"{a} {b}\n")
+    saved = json.load(open(os.path.join(out_dir, "tokenizer.json"), encoding="utf-8"))
+    mask = [t for t in saved["added_tokens"] if t["content"] == "<mask>"]
+    assert mask and mask[0]["lstrip"], saved["added_tokens"]
+    assert saved["pre_tokenizer"]["type"] == "ByteLevel" and saved["post_processor"]["type"] == "RobertaProcessing"
+
+
+def write_tokenizer(spec, vocab_tokens, bpe, out_dir):
+    if spec.get("arch") == "roberta":
+        save_bpe_tokenizer(bpe, out_dir)
+    else:
+        save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir,
+                       keep_tokenizer_json=spec.get("keep_tokenizer_json", True))
+
+
 def write_vocab(tokens, path):
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for t in tokens:
@@ -429,7 +552,7 @@ def model_inputs(tok, case):
 # ---------------------------------------------------------------- models
 
 
-def randomize_(model, seed):
+def randomize_(model, seed, pad=0):
     """Re-draw every parameter so nothing is trivially 0 or 1 (biases and
     LayerNorm weights included), keeping the [PAD] embedding row at 0 like
     BERT's init."""
@@ -447,7 +570,7 @@ def randomize_(model, seed):
             else:
                 p.copy_(INIT_RANGE * torch.randn(p.shape, generator=g))
                 if name.endswith("word_embeddings.weight"):
-                    p[0].zero_()
+                    p[pad].zero_()
 
 
 def bert_config(vocab_size, **kw):
@@ -463,6 +586,27 @@ def bert_config(vocab_size, **kw):
         layer_norm_eps=1e-12,
         initializer_range=INIT_RANGE,
         pad_token_id=0,
+        **kw,
+    )
+
+
+def roberta_config(vocab_size, **kw):
+    # positions start after the padding id (RoBERTa's create_position_ids),
+    # so the model holds MAX_LEN + 2 of them for MAX_LEN tokens
+    return RobertaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=MAX_LEN + 2,
+        type_vocab_size=1,
+        hidden_act="gelu",
+        layer_norm_eps=1e-5,
+        initializer_range=INIT_RANGE,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
         **kw,
     )
 
@@ -550,6 +694,27 @@ MODEL_SPECS = {
                          seed=BASE_SEED + 1300),
     "tiny-distilbert-qa": dict(kind="qa", arch="distilbert", dtype=torch.float32, tok_cls=DistilBertTokenizerFast,
                                seed=BASE_SEED + 1400),
+    # RoBERTa: byte-level BPE, positions after the padding id, the
+    # classification head on <s> (dense, tanh, out_proj).
+    "tiny-roberta-sst": dict(
+        kind="cls", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
+        labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 1500,
+    ),
+    "tiny-roberta-embed": dict(
+        kind="embed", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
+        pooling="mean", seed=BASE_SEED + 1600,
+    ),
+    # roberta-large-mnli's shape of zero-shot classifier, and a cross-encoder.
+    "tiny-roberta-nli": dict(
+        kind="nli", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
+        labels=["contradiction", "neutral", "entailment"], problem_type=None, seed=BASE_SEED + 1700,
+    ),
+    "tiny-roberta-mlm": dict(kind="mlm", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
+                             seed=BASE_SEED + 1900),
+    "tiny-roberta-rerank": dict(
+        kind="rerank", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
+        labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 1800,
+    ),
 }
 
 # pipeline("fill-mask") calls: several masks, targets in and out of the
@@ -632,8 +797,11 @@ TOKENIZER_SPECS = {
 def make_model(spec, vocab_size, seed):
     torch.manual_seed(seed)
     if spec["kind"] == "mlm":
-        model = (BertForMaskedLM(bert_config(vocab_size)) if spec["arch"] == "bert"
-                 else DistilBertForMaskedLM(distilbert_config(vocab_size)))
+        if spec["arch"] == "roberta":
+            model = RobertaForMaskedLM(roberta_config(vocab_size))
+        else:
+            model = (BertForMaskedLM(bert_config(vocab_size)) if spec["arch"] == "bert"
+                     else DistilBertForMaskedLM(distilbert_config(vocab_size)))
     elif spec["kind"] == "tokcls":
         labels = spec["labels"]
         kw = dict(num_labels=len(labels), id2label={i: l for i, l in enumerate(labels)},
@@ -654,20 +822,24 @@ def make_model(spec, vocab_size, seed):
             kw["problem_type"] = spec["problem_type"]
         if spec["arch"] == "bert":
             model = BertForSequenceClassification(bert_config(vocab_size, **kw))
+        elif spec["arch"] == "roberta":
+            model = RobertaForSequenceClassification(roberta_config(vocab_size, **kw))
         else:
             model = DistilBertForSequenceClassification(distilbert_config(vocab_size, **kw))
     else:
         if spec["arch"] == "bert":
             model = BertModel(bert_config(vocab_size))
+        elif spec["arch"] == "roberta":
+            model = RobertaModel(roberta_config(vocab_size))
         else:
             model = DistilBertModel(distilbert_config(vocab_size))
-    randomize_(model, seed)
+    randomize_(model, seed, pad=1 if spec["arch"] == "roberta" else 0)
     model.eval()
     return model
 
 
 def base_model(model):
-    for attr in ("bert", "distilbert"):
+    for attr in ("bert", "distilbert", "roberta"):
         if hasattr(model, attr):
             return getattr(model, attr)
     return model
@@ -712,10 +884,10 @@ def no_load_warnings(what, allow=()):
     assert not msgs, f"{what}: warnings while loading:\n" + "\n".join(msgs)
 
 
-def top_labels(model, tok, id2label):
+def top_labels(model, tok, id2label, cases):
     seen = set()
     with torch.no_grad():
-        for c in CASES:
+        for c in cases:
             if c["too_long"]:
                 continue
             logits = model(**model_inputs(tok, c)).logits[0]
@@ -804,20 +976,23 @@ def case_header(c):
     )
 
 
-def build_classifier(name, spec, vocab_tokens, models_dir):
+def vocab_size(spec, vocab_tokens, bpe):
+    return len(bpe[0]) if spec.get("arch") == "roberta" else len(vocab_tokens)
+
+
+def build_classifier(name, spec, vocab_tokens, bpe, models_dir):
     out_dir = os.path.join(models_dir, name)
     id2label = dict(enumerate(spec["labels"]))
     for attempt in range(100):
         seed = spec["seed"] + attempt
         shutil.rmtree(out_dir, ignore_errors=True)
         os.makedirs(out_dir)
-        save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir,
-                       keep_tokenizer_json=spec.get("keep_tokenizer_json", True))
-        model = make_model(spec, len(vocab_tokens), seed)
+        write_tokenizer(spec, vocab_tokens, bpe, out_dir)
+        model = make_model(spec, vocab_size(spec, vocab_tokens, bpe), seed)
         model.to(spec["dtype"]).save_pretrained(out_dir)
         tok = AutoTokenizer.from_pretrained(out_dir)
         ref = load_fp32("cls", out_dir)
-        seen = top_labels(ref, tok, id2label)
+        seen = top_labels(ref, tok, id2label, cases_for(spec))
         # 2 labels: both must occur as the top label; 3 labels: at least two must.
         if len(seen) >= 2:
             return seed
@@ -825,12 +1000,12 @@ def build_classifier(name, spec, vocab_tokens, models_dir):
     raise SystemExit(f"{name}: no seed gave varied top labels")
 
 
-def build_embedder(name, spec, vocab_tokens, models_dir):
+def build_embedder(name, spec, vocab_tokens, bpe, models_dir):
     out_dir = os.path.join(models_dir, name)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
-    save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
-    model = make_model(spec, len(vocab_tokens), spec["seed"])
+    write_tokenizer(spec, vocab_tokens, bpe, out_dir)
+    model = make_model(spec, vocab_size(spec, vocab_tokens, bpe), spec["seed"])
     model.save_pretrained(out_dir)
     write_st_layout(out_dir, spec["pooling"], 32, spec.get("max_seq_length", MAX_LEN))
     return spec["seed"]
@@ -849,7 +1024,7 @@ def reference_classifier(name, spec, out_dir, ref_dir):
     multilabel = spec["problem_type"] == "multi_label_classification"
     hidden = {}
     cases = []
-    for i, c in enumerate(CASES):
+    for i, c in enumerate(cases_for(spec)):
         rec = case_header(c)
         rec.update(tokenize_case(tok, c))
         if not c["too_long"]:
@@ -893,7 +1068,7 @@ def reference_embedder(name, spec, out_dir, ref_dir):
     assert next(st.parameters()).dtype == torch.float32
     hidden = {}
     cases = []
-    for i, c in enumerate(CASES):
+    for i, c in enumerate(cases_for(spec)):
         rec = case_header(c)
         rec.update(tokenize_case(tok, c))
         if not c["too_long"]:
@@ -1105,7 +1280,7 @@ def reference_rerank(name, spec, out_dir, ref_dir):
     assert np.allclose(scores, 1 / (1 + np.exp(-np.array(logits))), rtol=1e-5, atol=1e-7)
     assert len(set(np.round(scores, 4))) == len(scores), scores  # an order to check
     cases = []
-    for c in CASES:
+    for c in cases_for(spec):
         rec = case_header(c)
         rec.update(tokenize_case(tok, c))
         cases.append(rec)
@@ -1114,12 +1289,12 @@ def reference_rerank(name, spec, out_dir, ref_dir):
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 
-def tokenized_cases(out_dir):
+def tokenized_cases(out_dir, spec):
     """The common case list tokenized, as every reference holds it (the
     tokenizer test reads each reference's "cases")."""
     tok = AutoTokenizer.from_pretrained(out_dir)
     out = []
-    for c in CASES:
+    for c in cases_for(spec):
         rec = case_header(c)
         rec.update(tokenize_case(tok, c))
         out.append(rec)
@@ -1135,6 +1310,8 @@ def reference_fill_mask(name, spec, out_dir, ref_dir):
     assert next(pipe.model.parameters()).dtype == torch.float32
     cases = []
     for c in FILL_MASK_CASES:
+        if spec["arch"] == "roberta":  # RoBERTa's mask token, which takes the space before it
+            c = dict(c, text=c["text"].replace("[MASK]", "<mask>"))
         out = pipe(c["text"], **c["kw"])
         rec = dict(name=c["name"], text=c["text"], top_k=c["kw"].get("top_k"), targets=c["kw"].get("targets"),
                    result=out, pipeline=json.dumps(out))
@@ -1145,7 +1322,7 @@ def reference_fill_mask(name, spec, out_dir, ref_dir):
             assert len({round(d["score"], 6) for d in row}) == len(row), (c["name"], row)  # an order to check
         cases.append(rec)
     doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, mask_token=pipe.tokenizer.mask_token,
-               pipeline_cases=cases, cases=tokenized_cases(out_dir))
+               pipeline_cases=cases, cases=tokenized_cases(out_dir, spec))
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 
@@ -1155,24 +1332,31 @@ def reference_zero_shot(name, spec, out_dir, ref_dir):
         pipe = pipeline("zero-shot-classification", model=out_dir, tokenizer=out_dir, device="cpu",
                         dtype=torch.float32)
     assert pipe.entailment_id == spec["labels"].index("entailment")
+    # RoBERTa's pair takes four special tokens, and its byte-level BPE more
+    # tokens for the long template's hypothesis: that one leaves no room for
+    # the text, and the pipeline itself fails on it (an uncut pair longer
+    # than the positions), so a RoBERTa model goes without that case.
+    zs_cases = [c for c in ZERO_SHOT_CASES
+                if not (spec["arch"] == "roberta" and c["name"] == "long_text_long_template")]
     cases = []
-    for c in ZERO_SHOT_CASES:
+    for c in zs_cases:
         out = pipe(c["text"], **c["kw"])
         rec = dict(name=c["name"], text=c["text"], candidate_labels=c["kw"]["candidate_labels"],
                    hypothesis_template=c["kw"].get("hypothesis_template"), multi_label=c["kw"].get("multi_label"),
                    result=out, pipeline=json.dumps(out))
         cases.append(rec)
     # The long cases are longer than the model takes, and their hypotheses fit.
-    for c in ZERO_SHOT_CASES:
+    for c in zs_cases:
         if c["name"].startswith("long_text"):
             tpl = c["kw"].get("hypothesis_template", "This example is {}.")
             n_text = len(pipe.tokenizer(c["text"])["input_ids"])
             n_hyp = len(pipe.tokenizer(tpl.format(c["kw"]["candidate_labels"][0]))["input_ids"])
             assert n_text + n_hyp - 1 > MAX_LEN and n_hyp < MAX_LEN - 4, (c["name"], n_text, n_hyp)
-    tie = next(c for c in cases if c["name"] == "tie")["result"]["scores"]
-    assert len(set(tie)) < len(tie), tie
+    if spec["arch"] != "roberta":  # labels only an uncased tokenizer cannot tell apart
+        tie = next(c for c in cases if c["name"] == "tie")["result"]["scores"]
+        assert len(set(tie)) < len(tie), tie
     doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, labels=spec["labels"],
-               pipeline_cases=cases, cases=tokenized_cases(out_dir))
+               pipeline_cases=cases, cases=tokenized_cases(out_dir, spec))
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 
@@ -1258,6 +1442,11 @@ def main():
 
     vocab_tokens = train_vocab(repo_root)
     print(f"vocab: {len(vocab_tokens)} tokens")
+    bpe = train_bpe(repo_root)
+    print(f"byte-level BPE: {len(bpe[0])} tokens, {len(bpe[1])} merges")
+    with tempfile.TemporaryDirectory() as bpe_dir:
+        save_bpe_tokenizer(bpe, bpe_dir)
+        roberta_fit_cases(AutoTokenizer.from_pretrained(bpe_dir))
 
     summary = {}
     for name, spec in MODEL_SPECS.items():
@@ -1267,16 +1456,16 @@ def main():
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.makedirs(out_dir)
-            save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
-            make_model(spec, len(vocab_tokens), spec["seed"]).save_pretrained(out_dir)
+            write_tokenizer(spec, vocab_tokens, bpe, out_dir)
+            make_model(spec, vocab_size(spec, vocab_tokens, bpe), spec["seed"]).save_pretrained(out_dir)
             reference_token_head(name, spec, out_dir, ref_dir)
             summary[name] = f"seed {spec['seed']}, {spec['kind']}"
         elif spec["kind"] in ("mlm", "nli"):
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.makedirs(out_dir)
-            save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
-            make_model(spec, len(vocab_tokens), spec["seed"]).save_pretrained(out_dir)
+            write_tokenizer(spec, vocab_tokens, bpe, out_dir)
+            make_model(spec, vocab_size(spec, vocab_tokens, bpe), spec["seed"]).save_pretrained(out_dir)
             if spec["kind"] == "mlm":
                 reference_fill_mask(name, spec, out_dir, ref_dir)
             else:
@@ -1286,17 +1475,17 @@ def main():
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.makedirs(out_dir)
-            save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir)
-            make_model(spec, len(vocab_tokens), spec["seed"]).save_pretrained(out_dir)
+            write_tokenizer(spec, vocab_tokens, bpe, out_dir)
+            make_model(spec, vocab_size(spec, vocab_tokens, bpe), spec["seed"]).save_pretrained(out_dir)
             reference_rerank(name, spec, out_dir, ref_dir)
             summary[name] = f"seed {spec['seed']}, cross-encoder"
         elif "prompts" in spec:
-            seed = build_embedder(name, spec, vocab_tokens, models_dir)
+            seed = build_embedder(name, spec, vocab_tokens, bpe, models_dir)
             write_prompts_config(os.path.join(models_dir, name), spec)
             reference_prompts(name, spec, os.path.join(models_dir, name), ref_dir)
             summary[name] = f"seed {seed}, pooling {spec['pooling']}, prompts {spec['prompts']}"
         elif spec["kind"] == "cls":
-            seed = build_classifier(name, spec, vocab_tokens, models_dir)
+            seed = build_classifier(name, spec, vocab_tokens, bpe, models_dir)
             cases = reference_classifier(name, spec, os.path.join(models_dir, name), ref_dir)
             seen = {}
             for c in cases:
@@ -1309,11 +1498,11 @@ def main():
                 assert len(seen) >= 2, (name, seen)
             summary[name] = f"seed {seed}, top labels {dict(sorted(seen.items()))}"
         elif "max_seq_length" in spec:
-            seed = build_embedder(name, spec, vocab_tokens, models_dir)
+            seed = build_embedder(name, spec, vocab_tokens, bpe, models_dir)
             reference_embed_limit(name, spec, os.path.join(models_dir, name), ref_dir)
             summary[name] = f"seed {seed}, pooling {spec['pooling']}, max_seq_length {spec['max_seq_length']}"
         else:
-            seed = build_embedder(name, spec, vocab_tokens, models_dir)
+            seed = build_embedder(name, spec, vocab_tokens, bpe, models_dir)
             reference_embedder(name, spec, os.path.join(models_dir, name), ref_dir)
             summary[name] = f"seed {seed}, pooling {spec['pooling']}"
     if args.only:

@@ -150,6 +150,26 @@ TEST_P(Reference, MatchesTransformers) {
         std::vector<std::string> want_tokens;
         const cJSON *t;
         cJSON_ArrayForEach(t, fixtures::get(c, "tokens")) want_tokens.push_back(t->valuestring);
+        // tokenizers' token for an added token matched in a text is the text
+        // it matched, with the spaces an lstrip/rstrip took, which offset
+        // trimming (RoBERTa's) then leaves out of the offsets: check that it
+        // is those spaces, then the token's own text at the offsets.
+        for (size_t i = 0; i < want_tokens.size() && i < tokens.size(); i++) {
+            const added_token *a = nullptr;
+            for (int k = 0; k < tok->n_added; k++)
+                if (tok->added[k].id == ids[i]) a = &tok->added[k];
+            if (!a || sequence_ids[i] < 0 || want_tokens[i] == tokens[i]) continue;
+            const std::string &w = want_tokens[i];
+            size_t lead = 0, trail = 0;
+            while (lead < w.size() && isspace((unsigned char)w[lead])) lead++;
+            while (trail < w.size() - lead && isspace((unsigned char)w[w.size() - 1 - trail])) trail++;
+            const std::string src = sequence_ids[i] ? in.text_pair : in.text;
+            const int start = offsets[2 * i], end = offsets[2 * i + 1];
+            if (start >= (int)lead && end + trail <= src.size() &&
+                src.substr(start - lead, end - start + lead + trail) == w &&
+                w.substr(lead, w.size() - lead - trail) == tokens[i])
+                tokens[i] = w;  // the same token, as tokenizers names it
+        }
 
         expect_same("ids", ids, ints(fixtures::get(c, "ids")), name);
         expect_same("type_ids", type_ids, ints(fixtures::get(c, "type_ids")), name);
@@ -404,7 +424,8 @@ std::vector<std::string> chunk_test_texts() {
 TEST(Tokenizer, ChunkedEncodingEqualsOnePass) {
     std::vector<std::string> dirs;
     for (const auto &e : fs::directory_iterator(fixtures::dir() + "/models"))
-        if (fs::exists(e.path() / "vocab.txt")) dirs.push_back(e.path().string());
+        if (fs::exists(e.path() / "vocab.txt") || fs::exists(e.path() / "tokenizer.json"))
+            dirs.push_back(e.path().string());
     std::sort(dirs.begin(), dirs.end());
     const std::vector<std::string> texts = chunk_test_texts();
     size_t compared = 0;
@@ -600,8 +621,10 @@ TEST(TokenizerLoad, TokenizerJsonWithoutVocab) {
     TempDir d;
     d.write("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\"}}");
     expect_load_error(d.path(), ENCORE_STATUS_BAD_MODEL, {"tokenizer.json", "vocab"});
-    d.write("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}");
-    expect_load_error(d.path(), ENCORE_STATUS_UNSUPPORTED, {"tokenizer.json", "BPE"});
+    d.write("tokenizer.json", "{\"model\": {\"type\": \"BPE\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    expect_load_error(d.path(), ENCORE_STATUS_BAD_MODEL, {"tokenizer.json", "vocab"});
+    d.write("tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}");
+    expect_load_error(d.path(), ENCORE_STATUS_UNSUPPORTED, {"tokenizer.json", "Unigram"});
 }
 
 // vocab.txt as tokenizers reads it: one token a line, trailing whitespace

@@ -1,7 +1,9 @@
-/* tokenizer.c: loading BERT's WordPiece tokenizer from a model directory the
- * way transformers' BertTokenizer does: tokenizer.json, else vocab.txt, with
- * tokenizer_config.json and special_tokens_map.json; then the lookups.
- * Encoding is in tokenizer_encode.c; what the two share, in
+/* tokenizer.c: loading a tokenizer from a model directory the way
+ * transformers does: BERT's WordPiece from tokenizer.json, else vocab.txt;
+ * RoBERTa's byte-level BPE from tokenizer.json, else vocab.json + merges.txt
+ * (the BPE model itself: bpe_load.c); with tokenizer_config.json and
+ * special_tokens_map.json; then the lookups and decoding. Encoding is in
+ * tokenizer_encode.c (BPE's: bpe.c); what they share, in
  * tokenizer_internal.h. */
 #include "tokenizer/tokenizer_internal.h"
 
@@ -37,7 +39,7 @@ static int ensure_ids(encore_tokenizer *tok, int32_t id) {
     return 1;
 }
 
-static int vocab_alloc(encore_tokenizer *tok, size_t n_entries) {
+int encore_tok_vocab_alloc(encore_tokenizer *tok, size_t n_entries) {
     size_t n = 16;
     while (n < 2 * n_entries) n *= 2;
     tok->slots = malloc(n * sizeof *tok->slots);
@@ -49,7 +51,7 @@ static int vocab_alloc(encore_tokenizer *tok, size_t n_entries) {
 
 /* Add a model vocabulary entry; a later duplicate wins, as in a Rust HashMap
  * filled in file order. The table must have room (vocab_alloc). */
-static encore_status vocab_insert(encore_tokenizer *tok, const char *s, size_t n, int32_t id) {
+encore_status encore_tok_vocab_insert(encore_tokenizer *tok, const char *s, size_t n, int32_t id) {
     vocab_slot *slot = tok_vocab_slot(tok, 0, s, n);
     if (slot->id >= 0) {
         if (tok->id_text[slot->id] == slot->text) tok->id_text[slot->id] = NO_TEXT;
@@ -140,16 +142,19 @@ typedef struct config_files {
     const cJSON *names[7];  /* bos eos unk sep pad cls mask, in transformers' order */
     const cJSON *extra;     /* additional_special_tokens / extra_special_tokens */
     const cJSON *decoder;   /* added_tokens_decoder */
+    const char *const *defaults; /* the names when the files give none: BERT's, or RoBERTa's for BPE */
 } config_files;
 
 static const char *const NAME_KEYS[7] = {"bos_token", "eos_token", "unk_token", "sep_token",
                                          "pad_token", "cls_token", "mask_token"};
 static const char *const NAME_DEFAULTS[7] = {NULL, NULL, "[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
+/* RobertaTokenizer's defaults */
+static const char *const BPE_NAME_DEFAULTS[7] = {"<s>", "</s>", "<unk>", "</s>", "<pad>", "<s>", "<mask>"};
 enum { NAME_UNK = 2, NAME_SEP = 3, NAME_CLS = 5 };
 
 static const char *config_name(const config_files *cf, int i) {
     const char *s = token_content(cf->names[i]);
-    return s ? s : NAME_DEFAULTS[i];
+    return s ? s : (cf->defaults ? cf->defaults : NAME_DEFAULTS)[i];
 }
 
 static encore_status read_config(encore_tokenizer *tok, const char *dir, config_files *cf) {
@@ -276,7 +281,7 @@ static encore_status load_vocab_txt(encore_tokenizer *tok, const char *path) {
     size_t n_lines = 0;
     for (size_t i = 0; i < len; i++) n_lines += buf[i] == '\n';
     if (len > 0 && buf[len - 1] != '\n') n_lines++;
-    if (n_lines > MAX_TOKEN_ID || !vocab_alloc(tok, n_lines)) {
+    if (n_lines > MAX_TOKEN_ID || !encore_tok_vocab_alloc(tok, n_lines)) {
         free(buf);
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: cannot hold %zu tokens", path, n_lines);
     }
@@ -294,7 +299,7 @@ static encore_status load_vocab_txt(encore_tokenizer *tok, const char *path) {
             if (!encore_unicode_is_whitespace(encore_utf8_next(buf, &p))) break;
             e = b;
         }
-        st = vocab_insert(tok, buf + start, e - start, id);
+        st = encore_tok_vocab_insert(tok, buf + start, e - start, id);
         start = end + 1;
     }
     free(buf);
@@ -306,9 +311,10 @@ static encore_status load_tokenizer_json(encore_tokenizer *tok, const char *path
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(json, "model");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const char *type = json_string(model, "type");
+    if (type && strcmp(type, "BPE") == 0) return encore_bpe_load_json(tok, path, json);
     if (type && strcmp(type, "WordPiece") != 0)
-        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: model type %s is not supported (only WordPiece)",
-                           path, type);
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                           "%s: model type %s is not supported (only WordPiece and BPE)", path, type);
     if (!cJSON_IsObject(vocab))
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: model.vocab is missing or not an object", path);
 
@@ -336,14 +342,14 @@ static encore_status load_tokenizer_json(encore_tokenizer *tok, const char *path
     }
     if (json_string(model, "unk_token")) *unk = json_string(model, "unk_token");
 
-    if (!vocab_alloc(tok, (size_t)cJSON_GetArraySize(vocab))) return tok_out_of_memory();
+    if (!encore_tok_vocab_alloc(tok, (size_t)cJSON_GetArraySize(vocab))) return tok_out_of_memory();
     const cJSON *v;
     cJSON_ArrayForEach(v, vocab) {
         if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > MAX_TOKEN_ID ||
             v->valuedouble != (double)v->valueint)
             return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: model.vocab[\"%s\"] is not a valid id", path,
                                v->string);
-        encore_status st = vocab_insert(tok, v->string, strlen(v->string), v->valueint);
+        encore_status st = encore_tok_vocab_insert(tok, v->string, strlen(v->string), v->valueint);
         if (st != ENCORE_STATUS_OK) return st;
     }
     return ENCORE_STATUS_OK;
@@ -400,9 +406,46 @@ static encore_status parse_template(const char *path, const cJSON *list, const c
     return ENCORE_STATUS_OK;
 }
 
-/* post_processor of tokenizer.json: TemplateProcessing or BertProcessing. */
+/* RobertaProcessing: <s> A </s> (</s> B </s>), every type id 0. */
+static void roberta_template(encore_tokenizer *tok, int32_t cls, int32_t sep) {
+    default_template(tok, cls, sep);
+    token_template *p = &tok->pair;
+    p->n_items = 6;
+    p->n_special = 4;
+    p->items[3] = (template_item){-1, sep, 0};
+    p->items[4] = (template_item){1, 0, 0};
+    p->items[5] = (template_item){-1, sep, 0};
+}
+
+/* post_processor of tokenizer.json: TemplateProcessing, BertProcessing,
+ * RobertaProcessing, ByteLevel (offsets trimmed, no special tokens), or a
+ * Sequence of them. */
 static encore_status load_template(encore_tokenizer *tok, const char *path, const cJSON *post) {
     const char *type = json_string(post, "type");
+    if (type && strcmp(type, "Sequence") == 0) {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(post, "processors")) {
+            encore_status st = load_template(tok, path, item);
+            if (st != ENCORE_STATUS_OK) return st;
+        }
+        return ENCORE_STATUS_OK;
+    }
+    if (type && (strcmp(type, "ByteLevel") == 0 || strcmp(type, "RobertaProcessing") == 0)) {
+        tok->trim_offsets = json_flag(post, "trim_offsets", 1) != 0;
+        tok->trim_prefix_space = json_flag(post, "add_prefix_space", 1) == 1;
+        if (type[0] == 'B') {
+            /* no special tokens: A (B, type id 1) */
+            tok->single = (token_template){.items = {{0, 0, 0}}, .n_items = 1};
+            tok->pair = (token_template){.items = {{0, 0, 0}, {1, 0, 1}}, .n_items = 2};
+            return ENCORE_STATUS_OK;
+        }
+        const cJSON *cls = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(post, "cls"), 1);
+        const cJSON *sep = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(post, "sep"), 1);
+        if (!cJSON_IsNumber(cls) || !cJSON_IsNumber(sep))
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: RobertaProcessing needs cls and sep ids", path);
+        roberta_template(tok, cls->valueint, sep->valueint);
+        return ENCORE_STATUS_OK;
+    }
     if (type && strcmp(type, "TemplateProcessing") == 0) {
         const cJSON *specials = cJSON_GetObjectItemCaseSensitive(post, "special_tokens");
         encore_status st = parse_template(path, cJSON_GetObjectItemCaseSensitive(post, "single"), specials,
@@ -446,7 +489,7 @@ static encore_status prepare_added_tokens(encore_tokenizer *tok) {
         added_token *a = &tok->added[i];
         a->pattern = a->text;
         a->pattern_len = a->len;
-        if (a->normalized) {
+        if (a->normalized && tok->model == TOK_WORDPIECE) { /* BPE: no normalizer */
             st = encore_tok_normalize(tok, &nt, tok->pool + a->text, 0, a->len);
             if (st != ENCORE_STATUS_OK) break;
             a->pattern = pool_add(tok, nt.utf8, (size_t)nt.pos[nt.n]);
@@ -492,28 +535,69 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
 
     const char *unk = config_name(cf, NAME_UNK);
     const char *source;
+    char bpe_vocab[4096], bpe_merges[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     snprintf(vocab_path, sizeof vocab_path, "%s/vocab.txt", dir);
+    snprintf(bpe_vocab, sizeof bpe_vocab, "%s/vocab.json", dir);
+    snprintf(bpe_merges, sizeof bpe_merges, "%s/merges.txt", dir);
+    /* Without tokenizer.json: RoBERTa's slow-tokenizer files when the
+     * config names a RobertaTokenizer, or when there is no vocab.txt. */
+    const char *cls_name = json_string(cf->config, "tokenizer_class");
+    const int roberta = cls_name && strncmp(cls_name, "Roberta", 7) == 0;
     if (file_exists(path)) {
         source = path;
         if ((st = load_json(path, json)) != ENCORE_STATUS_OK) return st;
         if ((st = load_tokenizer_json(tok, path, *json, &unk)) != ENCORE_STATUS_OK) return st;
+    } else if (file_exists(bpe_vocab) && file_exists(bpe_merges) && (roberta || !file_exists(vocab_path))) {
+        if (cls_name && !roberta)
+            return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                               "%s: tokenizer_class %s is not supported without tokenizer.json (only "
+                               "RobertaTokenizer)", dir, cls_name);
+        source = bpe_vocab;
+        if ((st = encore_bpe_load_files(tok, bpe_vocab, bpe_merges)) != ENCORE_STATUS_OK) return st;
+        /* transformers' RobertaTokenizer: ByteLevel(add_prefix_space) and
+         * RobertaProcessing(trim_offsets, add_prefix_space) from the config */
+        tok->add_prefix_space = json_flag(cf->config, "add_prefix_space", 0) == 1;
+        tok->trim_offsets = json_flag(cf->config, "trim_offsets", 1) != 0;
+        tok->trim_prefix_space = tok->add_prefix_space;
     } else if (file_exists(vocab_path)) {
         source = vocab_path;
         if ((st = load_vocab_txt(tok, vocab_path)) != ENCORE_STATUS_OK) return st;
     } else {
-        return encore_fail(ENCORE_STATUS_IO_ERROR, "%s has neither tokenizer.json nor vocab.txt", dir);
+        return encore_fail(ENCORE_STATUS_IO_ERROR, "%s has neither tokenizer.json nor vocab.txt (nor vocab.json and "
+                           "merges.txt)", dir);
+    }
+    if (tok->model == TOK_BPE) {
+        /* no normalizer: the BERT settings read from the config do nothing */
+        tok->settings.clean_text = tok->settings.handle_chinese_chars = tok->settings.lowercase = 0;
+        tok->settings.strip_accents = 0;
+        cf->defaults = BPE_NAME_DEFAULTS;
+        unk = config_name(cf, NAME_UNK);
+        tok->decode_cleanup = json_flag(cf->config, "clean_up_tokenization_spaces", 0) == 1;
     }
     st = load_added_tokens(tok, cf, cJSON_GetObjectItemCaseSensitive(*json, "added_tokens"));
     if (st != ENCORE_STATUS_OK) return st;
 
-    tok->unk_id = tok_vocab_find(tok, 0, unk, strlen(unk));
-    if (tok->unk_id < 0)
+    tok->unk_id = unk ? tok_vocab_find(tok, 0, unk, strlen(unk)) : -1;
+    if (tok->unk_id < 0 && tok->model == TOK_WORDPIECE)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the unknown token %s is not in the vocabulary", source,
                            unk);
     const cJSON *post = cJSON_GetObjectItemCaseSensitive(*json, "post_processor");
     if (post && !cJSON_IsNull(post)) {
         if ((st = load_template(tok, path, post)) != ENCORE_STATUS_OK) return st;
+    } else if (tok->model == TOK_BPE) {
+        /* transformers' RobertaTokenizer sets RobertaProcessing from the names */
+        const char *names[2] = {config_name(cf, NAME_CLS), config_name(cf, NAME_SEP)};
+        int32_t ids[2];
+        for (int i = 0; i < 2; i++) {
+            ids[i] = names[i] ? token_id(tok, names[i]) : -1;
+            if (ids[i] < 0)
+                return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the special token %s is not in the vocabulary",
+                                   source, names[i] ? names[i] : (i ? "sep_token" : "cls_token"));
+        }
+        tok->trim_offsets = json_flag(cf->config, "trim_offsets", 1) != 0;
+        tok->trim_prefix_space = json_flag(cf->config, "add_prefix_space", 0) == 1;
+        roberta_template(tok, ids[0], ids[1]);
     } else {
         /* vocab.txt, or no post_processor: [CLS] A [SEP] (B [SEP]) by name */
         const char *names[2] = {config_name(cf, NAME_CLS), config_name(cf, NAME_SEP)};
@@ -570,6 +654,7 @@ void encore_tokenizer_free(encore_tokenizer *tok) {
     free(tok->added);
     free(tok->pass_tokens[0]);
     free(tok->pass_tokens[1]);
+    free(tok->merges);
     free(tok);
 }
 
@@ -617,8 +702,73 @@ static size_t cleanup(char *t, size_t n) {
     return n;
 }
 
+/* transformers' clean_up_tokenization, on a whole decoded text. */
+static size_t cleanup_text(char *t, size_t n) {
+    static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're"};
+    static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", "'s", "'ve", "'re"};
+    for (size_t r = 0; r < sizeof from / sizeof *from; r++) {
+        const size_t fl = strlen(from[r]), tl = strlen(to[r]);
+        size_t w = 0;
+        for (size_t i = 0; i < n;) {
+            if (i + fl <= n && memcmp(t + i, from[r], fl) == 0) {
+                memmove(t + w, to[r], tl);
+                w += tl;
+                i += fl;
+            } else {
+                t[w++] = t[i++];
+            }
+        }
+        n = w;
+    }
+    return n;
+}
+
+/* tokenizers' decode for a BPE tokenizer: the ByteLevel decoder over the
+ * tokens (or, with no decoder, the tokens joined with spaces), invalid UTF-8
+ * replaced, then transformers' cleanup when the config asks for it. */
+static size_t bpe_decode(const encore_tokenizer *tok, const char *const *tokens, int n_tokens, char *buf,
+                         size_t cap) {
+    char *raw = NULL, *fixed = NULL;
+    size_t len = 0, raw_cap = 0;
+    int ok = 1;
+    for (int i = 0; i < n_tokens && ok; i++) {
+        const size_t n = strlen(tokens[i]);
+        if (tok->byte_decoder) {
+            ok = encore_bpe_decode_bytes(tokens[i], n, &raw, &len, &raw_cap);
+        } else if ((ok = tok_grow((void **)&raw, &raw_cap, len + n + 2, 1))) {
+            if (i > 0) raw[len++] = ' ';
+            memcpy(raw + len, tokens[i], n);
+            len += n;
+        }
+    }
+    if (ok && len > 0) ok = (fixed = malloc(3 * len)) != NULL;
+    if (!ok) {
+        free(raw);
+        return SIZE_MAX;
+    }
+    if (len > 0) len = encore_bpe_fix_utf8(raw, len, fixed);
+    if (tok->decode_cleanup) len = cleanup_text(fixed, len);
+    for (size_t k = 0; k < len && k + 1 < cap; k++) buf[k] = fixed[k];
+    if (cap) buf[len < cap ? len : cap - 1] = '\0';
+    free(raw);
+    free(fixed);
+    return len;
+}
+
 size_t encore_tokenizer_decode(const encore_tokenizer *tok, const int32_t *ids, int n_ids, int skip_special,
                                char *buf, size_t cap) {
+    if (tok->model == TOK_BPE) {
+        const char **tokens = malloc(((size_t)(n_ids > 0 ? n_ids : 0) + 1) * sizeof *tokens);
+        if (!tokens) return SIZE_MAX;
+        int n = 0;
+        for (int i = 0; i < n_ids; i++) {
+            const char *t = encore_tokenizer_id_to_token(tok, ids[i]);
+            if (t && !(skip_special && encore_tokenizer_is_special(tok, ids[i]))) tokens[n++] = t;
+        }
+        size_t len = bpe_decode(tok, tokens, n, buf, cap);
+        free(tokens);
+        return len;
+    }
     const char *prefix = tok->prefix_len ? tok->pool + tok->prefix : "##";
     const size_t prefix_len = tok->prefix_len ? tok->prefix_len : 2;
     size_t len = 0;
@@ -644,6 +794,7 @@ size_t encore_tokenizer_decode(const encore_tokenizer *tok, const int32_t *ids, 
 
 size_t encore_tokenizer_decode_tokens(const encore_tokenizer *tok, const char *const *tokens, int n_tokens,
                                       char *buf, size_t cap) {
+    if (tok->model == TOK_BPE) return bpe_decode(tok, tokens, n_tokens, buf, cap);
     const char *prefix = tok->prefix_len ? tok->pool + tok->prefix : "##";
     const size_t prefix_len = tok->prefix_len ? tok->prefix_len : 2;
     size_t len = 0, piece_cap = 0;

@@ -21,6 +21,7 @@
 
 typedef struct piece {
     int32_t id, start, end; /* byte range in its own text */
+    int32_t lead, trail;    /* BPE: the characters ByteLevel's offset trimming counts as spaces at each end */
 } piece;
 
 /* The pieces of one sequence: all are counted, `keep` kept (a truncated
@@ -36,15 +37,33 @@ typedef struct piece_list {
     size_t word_n, word_cap;
 } piece_list;
 
-static encore_status push_piece(piece_list *l, int32_t id, int32_t start, int32_t end) {
+static encore_status push_trimmed(piece_list *l, int32_t id, int32_t start, int32_t end, int lead, int trail) {
     const size_t i = l->count++;
     if (l->n < l->keep) {
         if (!tok_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v)) return tok_out_of_memory();
-        l->v[l->n++] = (piece){id, start, end};
+        l->v[l->n++] = (piece){id, start, end, lead, trail};
     } else if (l->last) {
-        l->v[i % l->keep] = (piece){id, start, end};
+        l->v[i % l->keep] = (piece){id, start, end, lead, trail};
     }
     return ENCORE_STATUS_OK;
+}
+
+static encore_status push_piece(piece_list *l, int32_t id, int32_t start, int32_t end) {
+    return push_trimmed(l, id, start, end, 0, 0);
+}
+
+/* bpe.c's tokens go to a piece list. */
+static encore_status emit_piece(void *ctx, int32_t id, int32_t start, int32_t end, int lead, int trail) {
+    return push_trimmed(ctx, id, start, end, lead, trail);
+}
+
+/* An added token matched at text[start, stop): its spaces, for trimming
+ * (tokenizers' token for it is the text it matched, lstrip'd spaces too). */
+static encore_status push_added(const encore_tokenizer *tok, piece_list *l, int32_t id, const char *text,
+                                size_t start, size_t stop) {
+    int lead = 0, trail = 0;
+    if (tok->model == TOK_BPE) encore_bpe_count_spaces(text + start, stop - start, &lead, &trail);
+    return push_trimmed(l, id, (int32_t)start, (int32_t)stop, lead, trail);
 }
 
 /* Piece i of those made (one that was kept). */
@@ -64,6 +83,7 @@ typedef struct scratch {
     norm_text norm;
     match_list normalized;
     piece_list seq[2];
+    bpe_scratch *bpe;
 } scratch;
 
 static encore_status push_match(match_list *l, size_t start, size_t stop, int32_t id) {
@@ -104,6 +124,7 @@ static void scratch_free(scratch *s) {
         free(s->seq[i].v);
         free(s->seq[i].word);
     }
+    encore_bpe_scratch_free(s->bpe);
 }
 
 /* ---- normalizer ---------------------------------------------------------- */
@@ -366,7 +387,7 @@ static encore_status wordpiece(const encore_tokenizer *tok, const norm_text *t, 
         if (id < 0) return push_piece(out, tok->unk_id, word_start, word_end);
         if (!tok_grow((void **)&out->word, &out->word_cap, out->word_n + 1, sizeof *out->word))
             return tok_out_of_memory();
-        out->word[out->word_n++] = (piece){id, t->src[2 * s], t->src[2 * (e - 1) + 1]};
+        out->word[out->word_n++] = (piece){id, t->src[2 * s], t->src[2 * (e - 1) + 1], 0, 0};
         s = e;
     }
     for (size_t i = 0; i < out->word_n; i++) {
@@ -518,8 +539,28 @@ static encore_status encode_segment_chunked(const encore_tokenizer *tok, scratch
     return st;
 }
 
+/* text[a, b), free of raw added tokens, with byte-level BPE: no normalizer,
+ * so the "normalized" added tokens are found in the text itself, and the
+ * rest goes to bpe.c a split at a time, its pieces streamed (no chunks
+ * needed: the scratch is the longest piece's). */
+static encore_status encode_segment_bpe(const encore_tokenizer *tok, scratch *sc, const char *text, size_t a,
+                                        size_t b, piece_list *out) {
+    encore_status st = ENCORE_STATUS_OK;
+    added_iter it = {0, 0};
+    match m;
+    size_t p = 0;
+    while (st == ENCORE_STATUS_OK && next_added(tok, 1, text + a, b - a, &it, &m)) {
+        if (p < m.start) st = encore_bpe_encode(tok, &sc->bpe, text, a + p, a + m.start, emit_piece, out);
+        if (st == ENCORE_STATUS_OK) st = push_added(tok, out, m.id, text, a + m.start, a + m.stop);
+        p = m.stop;
+    }
+    if (st == ENCORE_STATUS_OK && a + p < b) st = encore_bpe_encode(tok, &sc->bpe, text, a + p, b, emit_piece, out);
+    return st;
+}
+
 static encore_status encode_segment(const encore_tokenizer *tok, scratch *sc, const char *text, size_t a,
                                     size_t b, piece_list *out) {
+    if (tok->model == TOK_BPE) return encode_segment_bpe(tok, sc, text, a, b, out);
     if (tok->n_pass_tokens[1] > 0) return encode_segment_whole(tok, sc, text, a, b, out);
     return encode_segment_chunked(tok, sc, text, a, b, out);
 }
@@ -533,7 +574,7 @@ static encore_status encode_text(const encore_tokenizer *tok, scratch *sc, const
     size_t p = 0;
     while (st == ENCORE_STATUS_OK && next_added(tok, 0, text, len, &it, &m)) {
         if (p < m.start) st = encode_segment(tok, sc, text, p, m.start, out);
-        if (st == ENCORE_STATUS_OK) st = push_piece(out, m.id, (int32_t)m.start, (int32_t)m.stop);
+        if (st == ENCORE_STATUS_OK) st = push_added(tok, out, m.id, text, m.start, m.stop);
         p = m.stop;
     }
     if (p < len && st == ENCORE_STATUS_OK) st = encode_segment(tok, sc, text, p, len, out);
@@ -565,6 +606,28 @@ static void truncate_lengths(size_t *n1, size_t *n2, int has_pair, size_t budget
     }
     if (a < *n1) *n1 = a;
     if (b < *n2) *n2 = b;
+}
+
+/* ByteLevel's process_offsets, as transformers sees it (on character
+ * offsets): lead leading "spaces" move the start right by as many
+ * characters (not past the end), trail trailing ones the end left (not
+ * before the start, and only when the end is at least trail characters in);
+ * a first token (first kept, or at offset 0) keeps a single leading space
+ * when the post-processor has add_prefix_space. */
+static void trim_offsets(const encore_tokenizer *tok, const char *text, const piece *p, int first, int32_t *start,
+                         int32_t *end) {
+    size_t s = (size_t)p->start, e = (size_t)p->end;
+    int lead = p->lead;
+    if (lead > 0 && (first || p->start == 0) && tok->trim_prefix_space && lead == 1) lead = 0;
+    for (int k = 0; k < lead && s < e; k++) encore_utf8_next(text, &s);
+    if (p->trail > 0) {
+        size_t b = e;
+        int k = 0;
+        for (; k < p->trail && b > 0; k++) b = char_start_before(text, b);
+        if (k == p->trail) e = b > s ? b : s;
+    }
+    *start = (int32_t)s;
+    *end = (int32_t)e;
 }
 
 void encore_encoding_free(encore_encoding *encoding) { free(encoding); }
@@ -683,6 +746,9 @@ encore_status encore_tokenizer_encode_bounded(const encore_tokenizer *tok, const
             enc->sequence_ids[k] = it->sequence;
             enc->offsets[2 * k] = p->start;
             enc->offsets[2 * k + 1] = p->end;
+            if (tok->trim_offsets && (p->lead > 0 || p->trail > 0))
+                trim_offsets(tok, it->sequence ? pair : text, p, j == 0, &enc->offsets[2 * k],
+                             &enc->offsets[2 * k + 1]);
         }
     }
     scratch_free(&sc);

@@ -1,11 +1,14 @@
-/* tokenizer_internal.h: what tokenizer.c (loading) and tokenizer_encode.c
- * (encoding) share: the tokenizer's layout, the normalizer's output and the
- * vocabulary lookup. Private to those two files. */
+/* tokenizer_internal.h: what tokenizer.c (loading), tokenizer_encode.c
+ * (encoding), bpe_load.c and bpe.c (byte-level BPE) share: the tokenizer's
+ * layout, the normalizer's output and the vocabulary lookup. Private to the
+ * tokenizer (and its tests). */
 #ifndef ENCORE_TOKENIZER_INTERNAL_H
 #define ENCORE_TOKENIZER_INTERNAL_H
 
 #include "core/common.h"
 #include "tokenizer/tokenizer.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +37,17 @@ typedef struct template_item {
     int32_t type_id;
 } template_item;
 
+/* The model of a tokenizer. */
+enum { TOK_WORDPIECE = 0, TOK_BPE = 1 };
+
+/* One merge of a BPE model: the pair (a, b) of ids gives new_id at rank;
+ * an open-addressing slot, empty when a < 0. */
+typedef struct bpe_merge {
+    int32_t a, b;
+    uint32_t rank;
+    int32_t new_id;
+} bpe_merge;
+
 typedef struct token_template {
     template_item items[MAX_TEMPLATE_ITEMS];
     int n_items;
@@ -59,6 +73,20 @@ struct encore_tokenizer {
     int n_pass_tokens[2];         /*   [0] matched in the raw text, [1] in the normalized */
     uint8_t first_byte[2][256];   /* which bytes start a pattern of each pass */
     token_template single, pair;
+
+    int model;                    /* TOK_WORDPIECE or TOK_BPE */
+    /* byte-level BPE (bpe_load.c, bpe.c) */
+    bpe_merge *merges;            /* (merge_mask + 1) open addressing over (a, b) */
+    uint32_t merge_mask;
+    int32_t byte_id[256];         /* id of each byte's byte char alone, -1 when not in the vocabulary */
+    int32_t bpe_unk;              /* the BPE model's unk_token id, -1 when null */
+    int fuse_unk, ignore_merges;
+    int add_prefix_space;         /* ByteLevel pre-tokenizer: a space before a split that has none */
+    int use_regex;                /* ByteLevel pre-tokenizer: split with the GPT-2 pattern */
+    int trim_offsets;             /* post-processor (RobertaProcessing, ByteLevel): trim spaces off offsets */
+    int trim_prefix_space;        /*   its add_prefix_space: keep one leading space of a first token */
+    int byte_decoder;             /* decoder ByteLevel (else tokens joined with spaces) */
+    int decode_cleanup;           /* transformers' clean_up_tokenization_spaces after a BPE decode */
 };
 
 /* One segment of text after the normalizer. */
@@ -132,6 +160,32 @@ encore_status encore_tok_normalize(const encore_tokenizer *tok, norm_text *t, co
 encore_status encore_tok_normalize_append(const encore_tokenizer *tok, norm_text *t, const char *text, size_t a,
                                           size_t b);
 void encore_tok_norm_free(norm_text *t);
+
+/* What tokenizer.c's loader lends bpe_load.c. */
+int encore_tok_vocab_alloc(encore_tokenizer *tok, size_t n_entries);
+encore_status encore_tok_vocab_insert(encore_tokenizer *tok, const char *s, size_t n, int32_t id);
+
+/* bpe_load.c: the BPE model of tokenizer.json (model, pre_tokenizer,
+ * normalizer checked), or vocab.json + merges.txt; then the byte table. */
+encore_status encore_bpe_load_json(encore_tokenizer *tok, const char *path, const cJSON *json);
+encore_status encore_bpe_load_files(encore_tokenizer *tok, const char *vocab_path, const char *merges_path);
+
+/* bpe.c: the ByteLevel pre-tokenizer and BPE over text[a, b) (valid UTF-8,
+ * free of added tokens), each token handed to emit with its byte range and
+ * how many characters trimming takes off each end. */
+typedef encore_status (*tok_emit_fn)(void *ctx, int32_t id, int32_t start, int32_t end, int lead, int trail);
+typedef struct bpe_scratch bpe_scratch;
+encore_status encore_bpe_encode(const encore_tokenizer *tok, bpe_scratch **scratch, const char *text, size_t a,
+                                size_t b, tok_emit_fn emit, void *ctx);
+void encore_bpe_scratch_free(bpe_scratch *s);
+/* How many leading and trailing characters of s[0, n) ByteLevel's
+ * process_offsets counts as spaces ('\u0120' or white space). */
+void encore_bpe_count_spaces(const char *s, size_t n, int *lead, int *trail);
+/* The ByteLevel decoder: byte chars back to bytes, then invalid UTF-8
+ * replaced by U+FFFD as Python's bytes.decode(errors="replace"). Appends to
+ * *out (malloc'd, *len bytes, *cap allocated); 0 when out of memory. */
+int encore_bpe_decode_bytes(const char *s, size_t n, char **buf, size_t *len, size_t *cap);
+size_t encore_bpe_fix_utf8(const char *in, size_t n, char *out);
 
 /* For tests and fuzzers only (not thread-safe): the bytes the encoder
  * normalizes at a time (0: the default, 16 KiB; SIZE_MAX: a whole segment

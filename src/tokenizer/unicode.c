@@ -155,6 +155,32 @@ static const encore_range WORD_SINCE_15_1[] = {
     {0x1CCF0, 0x1CCF9}, {0x1E5D0, 0x1E5FA}, {0x2EBF0, 0x2EE5D},
 };
 
+/* Letters (L) and numbers (N) of Unicode 16.0 that utf8proc 2.8 (Unicode
+ * 15.0) does not have, for the GPT-2 pattern of tokenizers' ByteLevel
+ * pre-tokenizer (Oniguruma, inside the tokenizers 0.23.3 wheel). Measured
+ * from tokenizers itself over every code point but the surrogates, then
+ * compared with utf8proc_category (no code point is L or N to utf8proc and
+ * not to Oniguruma; its \s is the 25 White_Space characters exactly):
+ *
+ *   from tokenizers import pre_tokenizers
+ *   n = lambda s: len(pre_tokenizers.ByteLevel(add_prefix_space=False).pre_tokenize_str(s))
+ *   letter = n("a" + c) == 1       # " ?\p{L}+" takes both
+ *   number = n("1" + c) == 1       # " ?\p{N}+" takes both
+ *   space = n("!" + c) == 2 and not letter and not number
+ */
+static const encore_range LETTER_SINCE_15_1[] = {
+    {0x1C89, 0x1C8A}, {0xA7CB, 0xA7CD}, {0xA7DA, 0xA7DC}, {0x105C0, 0x105F3}, {0x10D4A, 0x10D65},
+    {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4}, {0x11380, 0x11389}, {0x1138B, 0x1138B}, {0x1138E, 0x1138E},
+    {0x11390, 0x113B5}, {0x113B7, 0x113B7}, {0x113D1, 0x113D1}, {0x113D3, 0x113D3}, {0x11BC0, 0x11BE0},
+    {0x13460, 0x143FA}, {0x16100, 0x1611D}, {0x16D40, 0x16D6C}, {0x18CFF, 0x18CFF}, {0x1E5D0, 0x1E5ED},
+    {0x1E5F0, 0x1E5F0}, {0x2EBF0, 0x2EE5D},
+};
+
+static const encore_range NUMBER_SINCE_15_1[] = {
+    {0x10D40, 0x10D49}, {0x116D0, 0x116E3}, {0x11BF0, 0x11BF9}, {0x16130, 0x16139},
+    {0x16D70, 0x16D79}, {0x1CCF0, 0x1CCF9}, {0x1E5F1, 0x1E5FA},
+};
+
 static int in_ranges(const encore_range *r, size_t n, uint32_t c) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -219,6 +245,27 @@ int encore_unicode_is_word(uint32_t c) {
         return 1;
     default:
         return 0;
+    }
+}
+
+int encore_unicode_is_letter(uint32_t c) {
+    if (c < 0x80) return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+    switch (utf8proc_category((utf8proc_int32_t)c)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+        return 1;
+    default:
+        return c >= 0x1C89 && IN_TABLE(LETTER_SINCE_15_1, c);
+    }
+}
+
+int encore_unicode_is_number(uint32_t c) {
+    if (c < 0x80) return c >= '0' && c <= '9';
+    switch (utf8proc_category((utf8proc_int32_t)c)) {
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+        return 1;
+    default:
+        return c >= 0x10D40 && IN_TABLE(NUMBER_SINCE_15_1, c);
     }
 }
 

@@ -31,6 +31,12 @@ int encore_unicode_is_punctuation(uint32_t c);
 /* A regex \w character: letters, marks, decimal digits, Pc, joiners. */
 int encore_unicode_is_word(uint32_t c);
 
+/* Oniguruma's \p{L} and \p{N} (Unicode 16.0), as the GPT-2 pattern of
+ * tokenizers' ByteLevel pre-tokenizer sees them. Its \s is
+ * encore_unicode_is_whitespace. */
+int encore_unicode_is_letter(uint32_t c);
+int encore_unicode_is_number(uint32_t c);
+
 /* General category Mn as of Unicode 8.0 (what tokenizers strips as accents). */
 int encore_unicode_is_nonspacing_mark(uint32_t c);
 

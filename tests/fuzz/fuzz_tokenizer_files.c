@@ -1,8 +1,10 @@
 /* fuzz_tokenizer_files.c: the tokenizer files of a model directory on any
- * bytes, then, when they load, encoding a few fixed texts with them.
+ * bytes, then, when they load, encoding a few fixed texts with them and
+ * decoding what they give.
  *
- * Input: byte 0 picks the files: even, tokenizer.json; odd, vocab.txt. The
- * rest is cut at each "\0\0" into that file, tokenizer_config.json and
+ * Input: byte 0 picks the files (byte 0 % 3): 0, tokenizer.json; 1,
+ * vocab.txt; 2, RoBERTa's vocab.json and merges.txt. The rest is cut at each
+ * "\0\0" into that file (those two files), tokenizer_config.json and
  * special_tokens_map.json (a part that is absent is no file). */
 #include "fuzz_common.h"
 
@@ -18,6 +20,7 @@ static const char *texts[] = {
     "   ",
     "A\xcc\x81\xcc\xa3\xcd\x85\xcc\x81\xcc\xa3\xe2\x80\x8b\xcc\xa3 x\xcc\x81\x01\xcc\xa3 caf\xc3\xa9s !!",
     "unbelievably,playing[MASK]films<x>  <x>yo yoyo hello world \xc3\xa9t\xc3\xa9 ETE",
+    "<s> it's <mask>x  \t two  spaces\n\n end 'll ''VE \xc2\xbd\xc2\xb2 10th \xf0\x9f\x98\x80\xe2\x80\x8d</s> ",
 };
 enum { N_TEXTS = sizeof texts / sizeof texts[0] };
 
@@ -28,14 +31,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ready = 1;
     }
     if (size < 1) return 0;
-    const uint8_t *parts[3];
-    size_t lens[3];
-    const int n = fuzz_split(data + 1, size - 1, parts, lens, 3);
-    const char *main_file = data[0] % 2 ? "vocab.txt" : "tokenizer.json";
-    fuzz_write(data[0] % 2 ? "tokenizer.json" : "vocab.txt", NULL, 0);
-    fuzz_write(main_file, parts[0], lens[0]);
-    fuzz_write("tokenizer_config.json", n > 1 ? parts[1] : NULL, n > 1 ? lens[1] : 0);
-    fuzz_write("special_tokens_map.json", n > 2 ? parts[2] : NULL, n > 2 ? lens[2] : 0);
+    const uint8_t *parts[4];
+    size_t lens[4];
+    const int n = fuzz_split(data + 1, size - 1, parts, lens, 4);
+    static const char *const files[] = {"tokenizer.json", "vocab.txt", "vocab.json", "merges.txt"};
+    const int mode = data[0] % 3, n_main = mode == 2 ? 2 : 1;
+    /* the files of this mode from the first parts, no others */
+    for (int f = 0; f < 4; f++) {
+        const int k = f - (mode == 2 ? 2 : mode); /* which part, if this mode writes this file */
+        const int mine = k >= 0 && k < n_main && k < n;
+        fuzz_write(files[f], mine ? parts[k] : NULL, mine ? lens[k] : 0);
+    }
+    fuzz_write("tokenizer_config.json", n > n_main ? parts[n_main] : NULL, n > n_main ? lens[n_main] : 0);
+    fuzz_write("special_tokens_map.json", n > n_main + 1 ? parts[n_main + 1] : NULL,
+               n > n_main + 1 ? lens[n_main + 1] : 0);
     encore_tokenizer *tok = NULL;
     if (encore_tokenizer_load(fuzz_dir(), &tok) != ENCORE_STATUS_OK) {
         FUZZ_CHECK(tok == NULL, "a failed load left a tokenizer");
@@ -67,6 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(e->offsets[2 * k] <= e->offsets[2 * k + 1] &&
                                (size_t)e->offsets[2 * k + 1] <= (src ? strlen(src) : 0),
                            "token %d has offsets [%d, %d)", k, e->offsets[2 * k], e->offsets[2 * k + 1]);
+            }
+            /* Decoding what came out: valid UTF-8, as snprintf sizes it. */
+            char out[64];
+            for (int skip = 0; skip < 2; skip++) {
+                const size_t len = encore_tokenizer_decode(tok, e->ids, e->n_tokens, skip, out, sizeof out);
+                FUZZ_CHECK(len == SIZE_MAX || strlen(out) <= (len < sizeof out ? len : sizeof out - 1),
+                           "decode gave %zu bytes and wrote %zu", len, strlen(out));
             }
             encore_encoding_free(e);
         }

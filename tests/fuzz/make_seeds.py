@@ -323,6 +323,16 @@ def seeds_tokenizers():
     seed("vocab-duplicates", 1, "\n".join(VOCAB + ["the", "film"]) + "\n", cfg=None)
     with open(os.path.join(FIXTURES, "tok-no-chinese", "tokenizer.json"), "rb") as f:
         seed("fixture-tok-no-chinese", 0, f.read())
+    # RoBERTa's byte-level BPE: tokenizer.json, and vocab.json + merges.txt (mode 2)
+    roberta = os.path.join(FIXTURES, "tiny-roberta-sst")
+    files = {}
+    for name in ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"):
+        with open(os.path.join(roberta, name), "rb") as f:
+            files[name] = f.read()
+    compact = json.dumps(json.loads(files["tokenizer.json"]), ensure_ascii=False, separators=(",", ":")).encode()
+    write(d, "fixture-roberta-json", bytes([0]) + sep.join([compact, files["tokenizer_config.json"]]))  # under max_len
+    write(d, "fixture-roberta-vocab-merges",
+          bytes([2]) + sep.join([files["vocab.json"], files["merges.txt"], files["tokenizer_config.json"]]))
 
 
 TEXTS = [
@@ -346,6 +356,10 @@ def seeds_texts():
     write(d, "pair-cjk", bytes([1]) + "\u4f60\u597d\0\u4e16\u754c".encode())
     write(d, "invalid-utf8", bytes([4]) + b"caf\xc3 bad \xff\xfe")
     write(d, "long", bytes([6]) + ("word " * 200).encode())
+    # for the BPE tokenizer: its specials, contractions, space runs; cut on the left (flag 64)
+    write(d, "bpe-left", bytes([64 | 8]) + "<s> it's <mask>x  \t two  spaces\n\n end 'll ''VE \u00bd\u00b2 10th "
+                                         "\U0001F600\u200d</s> ".encode() * 3)
+    write(d, "bpe-pair", bytes([1 | 64]) + " leading <mask>\0trailing  \u3000<pad>".encode())
 
     s = out_dir("serve_request")
     bodies = [
