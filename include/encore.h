@@ -110,7 +110,10 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_BERT_TOKEN_CLASSIFICATION,          /* BertForTokenClassification */
     ENCORE_ARCHITECTURE_DISTILBERT_TOKEN_CLASSIFICATION,    /* DistilBertForTokenClassification */
     ENCORE_ARCHITECTURE_BERT_QUESTION_ANSWERING,            /* BertForQuestionAnswering */
-    ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING       /* DistilBertForQuestionAnswering */
+    ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING,      /* DistilBertForQuestionAnswering */
+    ENCORE_ARCHITECTURE_ROBERTA_MODEL,                      /* RobertaModel */
+    ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION,    /* RobertaForSequenceClassification */
+    ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM                   /* RobertaForMaskedLM */
 } encore_architecture;
 
 /* A head applied to every token's last hidden state. */

@@ -201,6 +201,13 @@ TEST(Adapter, KindsThatCannotBeMergedExactlyAreRefused) {
     }
 }
 
+// PEFT adapters on RoBERTa are not merged yet: refused, naming why.
+TEST(Adapter, RobertaBaseIsRefused) {
+    Scratch s("lora-bert-cls", "tiny-roberta-embed");
+    s.edit("\"../tiny-bert-embed\"", "\"../tiny-roberta-embed\"");
+    expect_refused(s.dir(), ENCORE_STATUS_UNSUPPORTED, {"RoBERTa", "not supported"});
+}
+
 // A LoRA on a weight encore does not run would change transformers' output
 // and not encore's: refused, not dropped.
 TEST(Adapter, LoraOnAWeightEncoreDoesNotRunIsRefused) {

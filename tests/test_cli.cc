@@ -77,7 +77,9 @@ TEST_P(Pipeline, ClassifyPrintsWhatThePipelinePrints) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, Pipeline, ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel"));
+INSTANTIATE_TEST_SUITE_P(Models, Pipeline,
+                         ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
+                                           "tiny-roberta-sst"));
 
 TEST(Cli, StdinGivesOneLinePerTextInOrderAndKeepsGoodLinesAroundBadOnes) {
     auto ref = fixtures::load("tiny-bert-sst");
@@ -131,14 +133,16 @@ TEST(Cli, TokenizePrintsIdsAndTokens) {
 }
 
 TEST(Cli, EmbedMatchesSentenceTransformers) {
-    auto ref = fixtures::load("tiny-bert-embed");
-    ASSERT_TRUE(ref && ref->root);
-    const cJSON *c = cJSON_GetArrayItem(get(ref->root, "cases"), 0);
-    Result r = run({"embed", "--model", fixtures::model_dir("tiny-bert-embed"), "--quiet", "--normalize", "--",
-                    fixtures::str(c, "text")});
-    ASSERT_EQ(r.status, 0);
-    // Embeddings within 1e-5 of sentence-transformers, as test_model.cc.
-    EXPECT_CLOSE(numbers_in(r.out), fixtures::numbers(c, "embedding_normalized"), 1e-5, 0) << r.out;
+    for (const char *model : {"tiny-bert-embed", "tiny-roberta-embed"}) {
+        auto ref = fixtures::load(model);
+        ASSERT_TRUE(ref && ref->root);
+        const cJSON *c = cJSON_GetArrayItem(get(ref->root, "cases"), 0);
+        Result r = run({"embed", "--model", fixtures::model_dir(model), "--quiet", "--normalize", "--",
+                        fixtures::str(c, "text")});
+        ASSERT_EQ(r.status, 0) << model;
+        // Embeddings within 1e-5 of sentence-transformers, as test_model.cc.
+        EXPECT_CLOSE(numbers_in(r.out), fixtures::numbers(c, "embedding_normalized"), 1e-5, 0) << model << ": " << r.out;
+    }
 }
 
 // A model whose sentence_bert_config.json max_seq_length (16) is below its
@@ -365,7 +369,7 @@ TEST(Cli, UsageErrorsExitWithTwo) {
 // encore fill-mask and encore zero-shot print the pipelines' json.dumps,
 // one line per text: options from each reference case.
 TEST(Cli, FillMaskPrintsWhatThePipelinePrints) {
-    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm"}) {
+    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm", "tiny-roberta-mlm"}) {
         auto ref = fixtures::load(name);
         ASSERT_TRUE(ref && ref->root) << name;
         int n = 0;
@@ -387,27 +391,31 @@ TEST(Cli, FillMaskPrintsWhatThePipelinePrints) {
 }
 
 TEST(Cli, ZeroShotPrintsWhatThePipelinePrints) {
-    auto ref = fixtures::load("tiny-bert-nli");
-    ASSERT_TRUE(ref && ref->root);
-    int n = 0, label_string = 0;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
-        std::vector<std::string> args = {"zero-shot", "--model", fixtures::model_dir("tiny-bert-nli"), "--quiet"};
-        const cJSON *labels = get(c, "candidate_labels");
-        // A string is split by the CLI as the pipeline splits it.
-        label_string += cJSON_IsString(labels);
-        args.insert(args.end(), {"--labels", cJSON_IsString(labels) ? std::string(labels->valuestring) : fixtures::join(labels)});
-        if (fixtures::has(c, "hypothesis_template"))
-            args.insert(args.end(), {"--hypothesis-template", fixtures::str(c, "hypothesis_template")});
-        if (cJSON_IsTrue(get(c, "multi_label"))) args.push_back("--multi-label");
-        args.insert(args.end(), {"--", fixtures::str(c, "text")});
-        Result r = run(args);
-        EXPECT_EQ(r.status, 0) << fixtures::str(c, "name");
-        expect_same_as_pipeline(r.out, fixtures::str(c, "pipeline") + "\n", fixtures::str(c, "name"));
-        n++;
+    for (const std::string model : {"tiny-bert-nli", "tiny-roberta-nli"}) {
+        auto ref = fixtures::load(model);
+        ASSERT_TRUE(ref && ref->root) << model;
+        int n = 0, label_string = 0;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, get(ref->root, "pipeline_cases")) {
+            std::vector<std::string> args = {"zero-shot", "--model", fixtures::model_dir(model), "--quiet"};
+            const cJSON *labels = get(c, "candidate_labels");
+            // A string is split by the CLI as the pipeline splits it.
+            label_string += cJSON_IsString(labels);
+            args.insert(args.end(), {"--labels", cJSON_IsString(labels) ? std::string(labels->valuestring)
+                                                                        : fixtures::join(labels)});
+            if (fixtures::has(c, "hypothesis_template"))
+                args.insert(args.end(), {"--hypothesis-template", fixtures::str(c, "hypothesis_template")});
+            if (cJSON_IsTrue(get(c, "multi_label"))) args.push_back("--multi-label");
+            args.insert(args.end(), {"--", fixtures::str(c, "text")});
+            Result r = run(args);
+            const std::string where = model + " " + fixtures::str(c, "name");
+            EXPECT_EQ(r.status, 0) << where;
+            expect_same_as_pipeline(r.out, fixtures::str(c, "pipeline") + "\n", where);
+            n++;
+        }
+        EXPECT_GE(n, 10) << model;
+        EXPECT_EQ(label_string, 1) << model;
     }
-    EXPECT_GE(n, 10);
-    EXPECT_EQ(label_string, 1);
 }
 
 TEST(Cli, FillMaskAndZeroShotRefuseBadInput) {

@@ -45,6 +45,7 @@ protected:
         mp.weights = std::get<1>(GetParam());
         const std::string dir = fixtures::model_dir(std::get<0>(GetParam()));
         ASSERT_EQ(encore_model_load(dir.c_str(), mp, &model_), ENCORE_STATUS_OK) << encore_last_error();
+        encore_batch_use_model(&batch_, model_);
         for (const auto &t : kTexts) {
             encore_encoding *enc = nullptr;
             encore_input in = {t[0], t[1]};
@@ -134,7 +135,8 @@ TEST_P(FirstOnly, SessionCallsMatchTheFullHiddenStates) {
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, FirstOnly,
     ::testing::Combine(::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-nli", "lora-distilbert-cls",
-                                         "tiny-bert-embed", "tiny-distilbert-embed"),
+                                         "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
+                                         "tiny-roberta-embed"),
                        ::testing::Values(ENCORE_WEIGHTS_FP32, ENCORE_WEIGHTS_BF16, ENCORE_WEIGHTS_INT8,
                                          ENCORE_WEIGHTS_INT8_DYNAMIC)),
     [](const ::testing::TestParamInfo<FirstOnly::ParamType> &p) {

@@ -107,7 +107,8 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Classifier,
-                         ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel"));
+                         ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
+                                           "tiny-roberta-sst"));
 // PEFT LoRA adapters on the tiny models, merged at load, against transformers + peft.
 INSTANTIATE_TEST_SUITE_P(Adapters, Classifier,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls"));
@@ -176,7 +177,8 @@ TEST_P(AnyModel, BatchResultsDoNotDependOnTheBatch) {
 
 INSTANTIATE_TEST_SUITE_P(Models, AnyModel,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
-                                           "tiny-bert-embed", "tiny-distilbert-embed"));
+                                           "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
+                                           "tiny-roberta-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, AnyModel,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls",
                                            "lora-bert-embed"));
@@ -231,7 +233,8 @@ TEST_P(Embedder, EmbeddingsMatchSentenceTransformers) {
     EXPECT_GE(pairs, 5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, Embedder, ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed"));
+INSTANTIATE_TEST_SUITE_P(Models, Embedder,
+                         ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, Embedder, ::testing::Values("lora-bert-embed"));
 
 TEST(Model, OverLongInputFailsWithoutTruncationAndIsCutWithIt) {

@@ -213,26 +213,30 @@ double wait_metric(Client &c, const Server &s, const std::string &name, double v
 // ---- routes, shapes and values ------------------------------------------------
 
 TEST(ServePredict, SingleTextsGiveTheLibrarysScoresBestFirst) {
-    Lib lib("tiny-bert-sst");
-    Server s;
-    START(s, "--model", fixtures::model_dir("tiny-bert-sst"));
-    Client c;
-    int n = 0;
-    for (auto &[text, pair] : texts("tiny-bert-sst", false)) {
-        std::vector<encore_input> in = {{text.c_str(), nullptr}};
-        Response r = c.post(s.url("/predict"), body(text));
-        ASSERT_EQ(r.status, 200) << text << ": " << r.body;
-        EXPECT_EQ(r.headers["content-type"], "application/json");
-        JsonDoc d(r.body);
-        EXPECT_EQ(check_predictions(d.root, lib.scores(in).data(), lib.model), "") << text << ": " << r.body;
-        // raw_scores: the logits, before softmax.
-        r = c.post(s.url("/predict"), body(text, "\"raw_scores\": true"));
-        JsonDoc raw(r.body);
-        EXPECT_EQ(check_predictions(raw.root, lib.scores(in, true).data(), lib.model), "") << text << ": " << r.body;
-        n++;
+    for (const std::string model : {"tiny-bert-sst", "tiny-roberta-sst"}) {
+        SCOPED_TRACE(model);
+        Lib lib(model);
+        Server s;
+        START(s, "--model", fixtures::model_dir(model));
+        Client c;
+        int n = 0;
+        for (auto &[text, pair] : texts(model, false)) {
+            std::vector<encore_input> in = {{text.c_str(), nullptr}};
+            Response r = c.post(s.url("/predict"), body(text));
+            ASSERT_EQ(r.status, 200) << text << ": " << r.body;
+            EXPECT_EQ(r.headers["content-type"], "application/json");
+            JsonDoc d(r.body);
+            EXPECT_EQ(check_predictions(d.root, lib.scores(in).data(), lib.model), "") << text << ": " << r.body;
+            // raw_scores: the logits, before softmax.
+            r = c.post(s.url("/predict"), body(text, "\"raw_scores\": true"));
+            JsonDoc raw(r.body);
+            EXPECT_EQ(check_predictions(raw.root, lib.scores(in, true).data(), lib.model), "")
+                << text << ": " << r.body;
+            n++;
+        }
+        EXPECT_GT(n, 25);
+        EXPECT_EQ(s.stop(), 0);
     }
-    EXPECT_GT(n, 25);
-    EXPECT_EQ(s.stop(), 0);
 }
 
 TEST(ServePredict, PairsAndBatchesAsTEI) {

@@ -320,11 +320,14 @@ TEST(ServeTei, OpenAIEmbeddingsAreTheEmbedVectorsInOpenAIsShape) {
     EXPECT_EQ(s.stop(), 0);
 }
 
-TEST(ServeTei, RerankIsCrossEncoderPredictInItsOrder) {
-    auto ref = fixtures::load("tiny-bert-rerank");
-    ASSERT_TRUE(ref && ref->root) << "missing reference tiny-bert-rerank.json";
+class RerankModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RerankModel, RerankIsCrossEncoderPredictInItsOrder) {
+    const std::string model = GetParam();
+    auto ref = fixtures::load(model);
+    ASSERT_TRUE(ref && ref->root) << "missing reference " << model << ".json";
     Server s;
-    START(s, "--model", fixtures::model_dir("tiny-bert-rerank"));
+    START(s, "--model", fixtures::model_dir(model));
     Client c;
     std::string texts = "[";
     std::vector<std::string> text_list;
@@ -379,6 +382,14 @@ TEST(ServeTei, RerankIsCrossEncoderPredictInItsOrder) {
     expect_error(c.post(e.url("/rerank"), "{\"query\": \"q\", \"texts\": [\"a\"]}"), 424, "Backend",
                  "a two-label classifier", "re-ranker");
 }
+
+INSTANTIATE_TEST_SUITE_P(CrossEncoders, RerankModel, ::testing::Values("tiny-bert-rerank", "tiny-roberta-rerank"),
+                         [](const ::testing::TestParamInfo<std::string> &p) {
+                             std::string n = p.param;
+                             for (char &ch : n)
+                                 if (ch == '-') ch = '_';
+                             return n;
+                         });
 
 TEST(ServeTei, DecodeSimilarityEmbedSparseAndSageMaker) {
     auto ref = fixtures::load("tiny-bert-prompts");

@@ -15,22 +15,27 @@ static const struct {
     encore_architecture architecture;
     int is_distilbert, has_head, has_mlm;
     encore_token_head token_head;
+    int is_roberta;
 } architectures[] = {
-    {"BertModel", ENCORE_ARCHITECTURE_BERT_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE},
+    {"BertModel", ENCORE_ARCHITECTURE_BERT_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE, 0},
     {"BertForSequenceClassification", ENCORE_ARCHITECTURE_BERT_SEQUENCE_CLASSIFICATION, 0, 1, 0,
-     ENCORE_TOKEN_HEAD_NONE},
-    {"DistilBertModel", ENCORE_ARCHITECTURE_DISTILBERT_MODEL, 1, 0, 0, ENCORE_TOKEN_HEAD_NONE},
+     ENCORE_TOKEN_HEAD_NONE, 0},
+    {"DistilBertModel", ENCORE_ARCHITECTURE_DISTILBERT_MODEL, 1, 0, 0, ENCORE_TOKEN_HEAD_NONE, 0},
     {"DistilBertForSequenceClassification", ENCORE_ARCHITECTURE_DISTILBERT_SEQUENCE_CLASSIFICATION, 1, 1, 0,
-     ENCORE_TOKEN_HEAD_NONE},
-    {"BertForMaskedLM", ENCORE_ARCHITECTURE_BERT_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE},
-    {"DistilBertForMaskedLM", ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM, 1, 0, 1, ENCORE_TOKEN_HEAD_NONE},
+     ENCORE_TOKEN_HEAD_NONE, 0},
+    {"BertForMaskedLM", ENCORE_ARCHITECTURE_BERT_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE, 0},
+    {"DistilBertForMaskedLM", ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM, 1, 0, 1, ENCORE_TOKEN_HEAD_NONE, 0},
     {"BertForTokenClassification", ENCORE_ARCHITECTURE_BERT_TOKEN_CLASSIFICATION, 0, 0, 0,
-     ENCORE_TOKEN_HEAD_CLASSIFY},
+     ENCORE_TOKEN_HEAD_CLASSIFY, 0},
     {"DistilBertForTokenClassification", ENCORE_ARCHITECTURE_DISTILBERT_TOKEN_CLASSIFICATION, 1, 0, 0,
-     ENCORE_TOKEN_HEAD_CLASSIFY},
-    {"BertForQuestionAnswering", ENCORE_ARCHITECTURE_BERT_QUESTION_ANSWERING, 0, 0, 0, ENCORE_TOKEN_HEAD_SPAN},
+     ENCORE_TOKEN_HEAD_CLASSIFY, 0},
+    {"BertForQuestionAnswering", ENCORE_ARCHITECTURE_BERT_QUESTION_ANSWERING, 0, 0, 0, ENCORE_TOKEN_HEAD_SPAN, 0},
     {"DistilBertForQuestionAnswering", ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING, 1, 0, 0,
-     ENCORE_TOKEN_HEAD_SPAN},
+     ENCORE_TOKEN_HEAD_SPAN, 0},
+    {"RobertaModel", ENCORE_ARCHITECTURE_ROBERTA_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE, 1},
+    {"RobertaForSequenceClassification", ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION, 0, 1, 0,
+     ENCORE_TOKEN_HEAD_NONE, 1},
+    {"RobertaForMaskedLM", ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE, 1},
 };
 
 static int starts_with_entail(const char *label) {
@@ -170,6 +175,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
         arch = "BertModel";
     else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "distilbert") == 0)
         arch = "DistilBertModel";
+    else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "roberta") == 0)
+        arch = "RobertaModel";
     if (!arch)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s names no architecture and no known model_type", path);
     int found = 0;
@@ -180,6 +187,7 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
             cfg->has_head = architectures[i].has_head;
             cfg->has_mlm = architectures[i].has_mlm;
             cfg->token_head = architectures[i].token_head;
+            cfg->is_roberta = architectures[i].is_roberta;
             found = 1;
         }
     }
@@ -188,7 +196,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                            "%s: architecture '%s' is not supported (BertModel, BertForSequenceClassification, "
                            "BertForMaskedLM, BertForTokenClassification, BertForQuestionAnswering, "
                            "DistilBertModel, DistilBertForSequenceClassification, DistilBertForMaskedLM, "
-                           "DistilBertForTokenClassification, DistilBertForQuestionAnswering are)",
+                           "DistilBertForTokenClassification, DistilBertForQuestionAnswering, RobertaModel, "
+                           "RobertaForSequenceClassification, RobertaForMaskedLM are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 
@@ -228,6 +237,23 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
     act = cJSON_GetObjectItemCaseSensitive(root, act_key);
     if ((s = parse_activation(path, act_key, cJSON_IsString(act) ? act->valuestring : "gelu", &cfg->activation)))
         return s;
+    /* BERT's and DistilBERT's masked-LM heads use the encoder's activation;
+     * RoBERTa's always the exact GELU. */
+    cfg->mlm_activation = cfg->is_roberta ? ENCORE_ACTIVATION_GELU : cfg->activation;
+    if (cfg->is_roberta) {
+        /* RoBERTa numbers positions after padding_idx (pad_token_id, 1 by
+         * default): the first token sits at padding_idx + 1. */
+        const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
+        int pad_id = 1;
+        if (cJSON_IsNumber(pad) &&
+            (s = check_int(path, "pad_token_id", pad->valuedouble, 0, cfg->vocab_size - 1, &pad_id)))
+            return s;
+        if (pad_id + 1 >= cfg->max_position_embeddings)
+            return encore_fail(ENCORE_STATUS_BAD_MODEL,
+                               "%s: max_position_embeddings %d leaves no position after pad_token_id %d", path,
+                               cfg->max_position_embeddings, pad_id);
+        cfg->position_base = pad_id + 1;
+    }
     if (cfg->hidden_size % cfg->n_heads != 0)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: hidden size %d is not a multiple of the %d heads", path,
                            cfg->hidden_size, cfg->n_heads);

@@ -34,6 +34,8 @@ typedef struct encore_config {
     encore_architecture architecture;
     char architecture_name[64];
     int is_distilbert;
+    int is_roberta;               /* RoBERTa: BERT's layers, positions after padding_idx, no token types */
+    int position_base;            /* the first token's position: padding_idx + 1 for RoBERTa, else 0 */
     int has_head;                 /* a sequence-classification head */
     int has_mlm;                  /* a masked-language-model head (fill-mask) */
     encore_token_head token_head; /* a head on every token (NER, question answering) */
@@ -46,6 +48,7 @@ typedef struct encore_config {
     int type_vocab_size;          /* 0 for DistilBERT */
     float layer_norm_eps;
     encore_activation activation;
+    encore_activation mlm_activation; /* the masked-LM head's (fill-mask) */
     int n_labels;
     char **labels;                /* (n_labels) id2label, in id order */
     int entailment_id;            /* the id of label2id's first label that starts with

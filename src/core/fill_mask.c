@@ -91,7 +91,7 @@ static void mlm_head_row(const encore_model *m, const float *h, float *t, float 
     const encore_config *c = &m->config;
     const int C = c->hidden_size, V = c->vocab_size;
     encore_linear_packed_cpu(h, &m->mlm_w, NULL, 1, t);
-    encore_bias_act_cpu(t, m->mlm_b, c->activation, 1, C);
+    encore_bias_act_cpu(t, m->mlm_b, c->mlm_activation, 1, C);
     double mean = 0.0, var = 0.0;
     for (int i = 0; i < C; i++) mean += t[i];
     mean /= C;
@@ -174,6 +174,7 @@ static encore_status mask_probs(encore_session *s, const encore_encoding *enc, c
     if (cuda) {
         encore_batch batch;
         memset(&batch, 0, sizeof batch);
+        encore_batch_use_model(&batch, m);
         int32_t *rows = malloc((size_t)n_masks * sizeof *rows);
         st = rows ? encore_batch_append(&batch, enc) : encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
         for (int i = 0; rows && i < n_masks; i++) rows[i] = masks[i];
@@ -197,15 +198,18 @@ static encore_status fill(encore_session *s, const char *text, encore_fill_mask_
     encore_status st;
     if (!c->has_mlm)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED,
-                           "%s has no masked-language-model head; fill-mask needs BertForMaskedLM or "
-                           "DistilBertForMaskedLM",
+                           "%s has no masked-language-model head; fill-mask needs BertForMaskedLM, "
+                           "DistilBertForMaskedLM or RobertaForMaskedLM",
                            c->architecture_name);
     if (p.top_k < 1) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "top_k is %d; it must be at least 1", p.top_k);
     if (p.n_targets < 0 || (p.n_targets > 0 && !p.targets))
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "targets: NULL list or a negative count");
-    const int32_t mask_id = encore_tokenizer_token_to_id(m->tokenizer, "[MASK]");
+    /* BERT's [MASK] and [PAD], RoBERTa's <mask> and <pad>. */
+    const char *mask_token = c->is_roberta ? "<mask>" : "[MASK]";
+    const int32_t mask_id = encore_tokenizer_token_to_id(m->tokenizer, mask_token);
     if (mask_id < 0 || mask_id >= V)
-        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "the tokenizer has no mask token [MASK] in the model's vocabulary");
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "the tokenizer has no mask token %s in the model's vocabulary",
+                           mask_token);
 
     int n_cand = V;
     if (p.n_targets > 0) {
@@ -227,7 +231,7 @@ static encore_status fill(encore_session *s, const char *text, encore_fill_mask_
     int n_masks = 0;
     for (int i = 0; i < enc->n_tokens; i++) n_masks += enc->ids[i] == mask_id;
     if (n_masks == 0)
-        return encore_fail(ENCORE_STATUS_BAD_INPUT, "no mask token ([MASK]) in the input%s",
+        return encore_fail(ENCORE_STATUS_BAD_INPUT, "no mask token (%s) in the input%s", mask_token,
                            enc->n_untruncated > enc->n_tokens ? " (after truncation)" : "");
     w->masks = malloc((size_t)n_masks * sizeof *w->masks);
     w->hidden = malloc(encore_size_mul((size_t)enc->n_tokens, (size_t)C) * sizeof(float));
@@ -245,9 +249,9 @@ static encore_status fill(encore_session *s, const char *text, encore_fill_mask_
         if (enc->ids[i] == mask_id) w->masks[j++] = i;
 
     if ((st = mask_probs(s, enc, w->masks, n_masks, w))) return st;
-    /* The pipeline drops [PAD] from the sequence it decodes; it keeps the
-     * other special tokens when there are several masks. */
-    const int32_t pad_id = encore_tokenizer_token_to_id(m->tokenizer, "[PAD]");
+    /* The pipeline drops the padding token from the sequence it decodes; it
+     * keeps the other special tokens when there are several masks. */
+    const int32_t pad_id = encore_tokenizer_token_to_id(m->tokenizer, c->is_roberta ? "<pad>" : "[PAD]");
     for (int mi = 0; mi < n_masks; mi++) {
         const float *probs = w->probs + (size_t)mi * V;
         for (int i = 0; i < n_cand; i++) w->sel[i] = w->targets ? probs[w->targets[i]] : probs[i];

@@ -285,12 +285,22 @@ static encore_status load_mlm_head(encore_model *m, loader *ld) {
     const int64_t C = c->hidden_size, V = c->vocab_size;
     const encore_weights encoder_weights = ld->weights;
     ld->weights = ENCORE_WEIGHTS_FP32;
-    const char *dense = c->is_distilbert ? "vocab_transform" : "cls.predictions.transform.dense";
-    const char *ln = c->is_distilbert ? "vocab_layer_norm" : "cls.predictions.transform.LayerNorm";
-    const char *decoder = c->is_distilbert ? "vocab_projector.weight" : "cls.predictions.decoder.weight";
+    const char *dense = c->is_distilbert ? "vocab_transform"
+                        : c->is_roberta  ? "lm_head.dense"
+                                         : "cls.predictions.transform.dense";
+    const char *ln = c->is_distilbert ? "vocab_layer_norm"
+                     : c->is_roberta  ? "lm_head.layer_norm"
+                                      : "cls.predictions.transform.LayerNorm";
+    const char *decoder = c->is_distilbert ? "vocab_projector.weight"
+                          : c->is_roberta  ? "lm_head.decoder.weight"
+                                           : "cls.predictions.decoder.weight";
     /* BERT keeps the decoder's bias as cls.predictions.bias (older files:
-     * cls.predictions.decoder.bias, the same parameter). */
-    const char *bias = c->is_distilbert                                         ? "vocab_projector.bias"
+     * cls.predictions.decoder.bias, the same parameter); RoBERTa as
+     * lm_head.bias (or lm_head.decoder.bias). */
+    const char *bias = c->is_distilbert ? "vocab_projector.bias"
+                       : c->is_roberta  ? (find(ld, "lm_head.bias") || !find(ld, "lm_head.decoder.bias")
+                                               ? "lm_head.bias"
+                                               : "lm_head.decoder.bias")
                        : find(ld, "cls.predictions.bias") || !find(ld, "cls.predictions.decoder.bias")
                            ? "cls.predictions.bias"
                            : "cls.predictions.decoder.bias";
@@ -336,15 +346,20 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
          * and its error would reach the scores undamped. */
         const encore_weights encoder_weights = ld->weights;
         ld->weights = ENCORE_WEIGHTS_FP32;
-        const char *pre = c->is_distilbert ? "pre_classifier" : "bert.pooler.dense";
+        /* The dense layer on the first token, then the classifier:
+         * BERT's pooler, DistilBERT's pre_classifier, RoBERTa's
+         * classification head (dense, tanh, out_proj). */
+        const char *pre = c->is_distilbert ? "pre_classifier" : c->is_roberta ? "classifier.dense" : "bert.pooler.dense";
+        const char *out = c->is_roberta ? "classifier.out_proj" : "classifier";
         char name[128];
         snprintf(name, sizeof name, "%s.weight", pre);
         if ((s = take_packed(ld, name, C, C, &m->pre_w))) return s;
         snprintf(name, sizeof name, "%s.bias", pre);
         if ((s = take(ld, name, C, 0, &m->pre_b))) return s;
-        if ((s = take_packed(ld, "classifier.weight", c->n_labels, C, &m->cls_w)) ||
-            (s = take(ld, "classifier.bias", c->n_labels, 0, &m->cls_b)))
-            return s;
+        snprintf(name, sizeof name, "%s.weight", out);
+        if ((s = take_packed(ld, name, c->n_labels, C, &m->cls_w))) return s;
+        snprintf(name, sizeof name, "%s.bias", out);
+        if ((s = take(ld, name, c->n_labels, 0, &m->cls_b))) return s;
         ld->weights = encoder_weights;
     }
     if (c->token_head != ENCORE_TOKEN_HEAD_NONE) {
@@ -364,7 +379,7 @@ static encore_status load_weights(encore_model *m, const encore_safetensors *st,
                                   encore_weights weights) {
     const encore_config *c = &m->config;
     loader ld = {st, "", 1, NULL, 0, 0, weights, NULL, 0, adapter};
-    const char *base = c->is_distilbert ? "distilbert." : "bert.";
+    const char *base = c->is_distilbert ? "distilbert." : c->is_roberta ? "roberta." : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
     if (encore_safetensors_find(st, probe)) ld.prefix = base;
@@ -474,6 +489,9 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     encore_status s = encore_config_load(dir, &m->config);
+    if (s == ENCORE_STATUS_OK && adapter && m->config.is_roberta)
+        s = encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: PEFT adapters on a RoBERTa model are not supported yet",
+                        adapter_dir);
     if (s == ENCORE_STATUS_OK && adapter && encore_adapter_is_classifier(adapter))
         s = encore_config_as_classifier(dir, &m->config);
     if (s == ENCORE_STATUS_OK) s = encore_tokenizer_load(dir, &m->tokenizer);
@@ -500,9 +518,11 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         if (vocab > c->vocab_size)
             s = encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the tokenizer has %d tokens but the model's vocab_size is %d",
                             dir, vocab, c->vocab_size);
-        encore_tokenizer_set_add_type_ids(m->tokenizer, !c->is_distilbert);
+        /* DistilBERT and RoBERTa take no token_type_ids (RoBERTa adds its
+         * one token type to every token). */
+        encore_tokenizer_set_add_type_ids(m->tokenizer, !c->is_distilbert && !c->is_roberta);
         int tok_max = encore_tokenizer_get_settings(m->tokenizer)->model_max_length;
-        m->max_length = c->max_position_embeddings;
+        m->max_length = c->max_position_embeddings - c->position_base;
         if (tok_max > 0 && tok_max < m->max_length) m->max_length = tok_max;
         read_pooling(m, dir);
     }

@@ -107,6 +107,7 @@ encore_status encore_session_create(const encore_model *model, encore_session_pa
     if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     s->model = model;
     s->params = params;
+    encore_batch_use_model(&s->batch, model);
     s->device = ENCORE_DEVICE_CPU;
     s->head_scratch = malloc(2 * (size_t)model->config.hidden_size * sizeof(float));
     if (!s->head_scratch) {

@@ -5,6 +5,7 @@
 #include "core/common.h"
 #include "core/model.h"
 #include "core/session.h"
+#include "tokenizer/tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -91,37 +92,37 @@ static int same_tokens(const encore_encoding *a, const encore_encoding *b) {
 /* The pipeline tokenizes each pair with truncation="only_first": a pair
  * longer than the model takes loses tokens from the end of the text only,
  * never from the hypothesis; when even an empty text would not make room,
- * it runs uncut, which is too long. *out is one block, as the tokenizer's
- * encodings are, so encore_encoding_free() frees it. */
+ * it runs uncut, which is too long. The pair's layout is the tokenizer's
+ * ([CLS] A [SEP] B [SEP] for BERT, <s> A </s></s> B </s> for RoBERTa): the
+ * whole pair is tokenized and the text's last tokens left out. *out is one
+ * block, as the tokenizer's encodings are, so encore_encoding_free() frees
+ * it. */
 static encore_status tokenize_pair(const encore_model *m, const char *text, const char *hyp, int truncate,
                                    encore_encoding **out) {
     const encore_input pair = {text, hyp};
     encore_status st = encore_model_tokenize_for_task(m, pair, ENCORE_TASK_CLASSIFY, 0, out);
     if (st != ENCORE_STATUS_TOO_LONG || !truncate) return st;
-    encore_encoding *a = NULL, *b = NULL;
-    const encore_input first = {text, NULL}, second = {hyp, NULL};
-    if ((st = encore_model_tokenize_for_task(m, first, ENCORE_TASK_CLASSIFY, 1, &a)) ||
-        (st = encore_model_tokenize_for_task(m, second, ENCORE_TASK_CLASSIFY, 0, &b))) {
-        encore_encoding_free(a);
-        return st;
-    }
+    encore_encoding *full = NULL;
+    if ((st = encore_tokenizer_encode(m->tokenizer, text, hyp, 0, &full)) != ENCORE_STATUS_OK) return st;
     const int max_len = encore_model_max_length(m);
-    const int na = a->n_untruncated - 2, nb = b->n_tokens - 2; /* without [CLS] and [SEP] */
-    const int keep = max_len - 3 - nb;                         /* the text's tokens that fit */
+    int na = 0, nb = 0;
+    for (int i = 0; i < full->n_tokens; i++) {
+        na += full->sequence_ids[i] == 0;
+        nb += full->sequence_ids[i] == 1;
+    }
+    const int specials = full->n_tokens - na - nb;
+    const int keep = max_len - specials - nb; /* the text's tokens that fit */
     if (keep < 1 || keep >= na) {
-        encore_encoding_free(a);
-        encore_encoding_free(b);
+        encore_encoding_free(full);
         return encore_fail(ENCORE_STATUS_TOO_LONG,
                            "the hypothesis takes %d of the model's %d tokens and leaves no room for the text, "
                            "which the pipeline alone cuts (truncation=\"only_first\")",
                            nb, max_len);
     }
-    const int n = keep + nb + 3;
-    const size_t bytes = sizeof(encore_encoding) + (size_t)n * 5 * sizeof(int32_t);
-    encore_encoding *e = malloc(bytes);
+    const int n = keep + nb + specials;
+    encore_encoding *e = malloc(sizeof(encore_encoding) + (size_t)n * 5 * sizeof(int32_t));
     if (!e) {
-        encore_encoding_free(a);
-        encore_encoding_free(b);
+        encore_encoding_free(full);
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     int32_t *ints = (int32_t *)(e + 1);
@@ -130,20 +131,18 @@ static encore_status tokenize_pair(const encore_model *m, const char *text, cons
     e->type_ids = ints + n;
     e->offsets = ints + 2 * n;
     e->sequence_ids = ints + 4 * n;
-    e->n_untruncated = na + nb + 3;
-    /* [CLS] text[0, keep) [SEP] hypothesis [SEP] */
-    for (int i = 0; i < n; i++) {
-        const int in_a = i <= keep, in_b = i > keep + 1 && i < n - 1;
-        const encore_encoding *src = in_a || i == keep + 1 ? a : b;
-        const int j = in_a ? i : i == keep + 1 ? a->n_tokens - 1 : i == n - 1 ? b->n_tokens - 1 : i - keep - 1;
-        e->ids[i] = src->ids[j];
-        e->type_ids[i] = i <= keep + 1 ? 0 : 1;
-        e->offsets[2 * i] = src->offsets[2 * j];
-        e->offsets[2 * i + 1] = src->offsets[2 * j + 1];
-        e->sequence_ids[i] = (in_a && i > 0) ? 0 : in_b ? 1 : -1;
+    e->n_untruncated = full->n_tokens;
+    int k = 0, text_seen = 0;
+    for (int i = 0; i < full->n_tokens; i++) {
+        if (full->sequence_ids[i] == 0 && text_seen++ >= keep) continue;
+        e->ids[k] = full->ids[i];
+        e->type_ids[k] = full->type_ids[i];
+        e->offsets[2 * k] = full->offsets[2 * i];
+        e->offsets[2 * k + 1] = full->offsets[2 * i + 1];
+        e->sequence_ids[k] = full->sequence_ids[i];
+        k++;
     }
-    encore_encoding_free(a);
-    encore_encoding_free(b);
+    encore_encoding_free(full);
     *out = e;
     return ENCORE_STATUS_OK;
 }

@@ -31,6 +31,11 @@ void encore_batch_clear(encore_batch *batch) {
     batch->max_len = 0;
 }
 
+void encore_batch_use_model(encore_batch *batch, const encore_model *m) {
+    batch->position_base = m->config.position_base;
+    batch->zero_type_ids = m->config.is_roberta;
+}
+
 encore_status encore_batch_append(encore_batch *b, const encore_encoding *enc) {
     size_t T = (size_t)b->T + (size_t)enc->n_tokens;
     size_t cap_ids = b->cap_T, cap_types = b->cap_T, cap_pos = b->cap_T;
@@ -40,10 +45,12 @@ encore_status encore_batch_append(encore_batch *b, const encore_encoding *enc) {
         !grow((void **)&b->seq_start, &b->cap_B, (size_t)b->B + 2, sizeof(int32_t)))
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for a batch of %zu tokens", T);
     b->cap_T = cap_ids;
+    const int32_t pad = b->position_base - 1;
+    int32_t next = b->position_base;
     for (int i = 0; i < enc->n_tokens; i++) {
         b->ids[b->T + i] = enc->ids[i];
-        b->type_ids[b->T + i] = enc->type_ids[i];
-        b->positions[b->T + i] = i;
+        b->type_ids[b->T + i] = b->zero_type_ids ? 0 : enc->type_ids[i];
+        b->positions[b->T + i] = b->position_base > 0 && enc->ids[i] == pad ? pad : next++;
     }
     b->seq_start[b->B] = b->T;
     b->B++;

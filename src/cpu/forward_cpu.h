@@ -21,6 +21,13 @@ typedef struct encore_batch {
     int32_t *positions; /* (T) position of each token in its sequence */
     int32_t *seq_start; /* (B + 1) first token of each sequence; seq_start[B] = T */
     size_t cap_T, cap_B;
+    /* How the model numbers its tokens (encore_batch_use_model; zero: BERT's
+     * way, positions from 0 and the tokenizer's type ids). RoBERTa counts
+     * positions from padding_idx + 1 over the tokens that are not padding,
+     * each padding token sitting at padding_idx (transformers'
+     * create_position_ids_from_input_ids), and gives every token type 0. */
+    int32_t position_base; /* padding_idx + 1, or 0 */
+    int zero_type_ids;
 } encore_batch;
 
 /* Grow-only scratch buffers, reused from call to call. */
@@ -33,6 +40,8 @@ typedef struct encore_cpu_workspace {
     float *scratch; /* (threads, max_len) attention probabilities */
 } encore_cpu_workspace;
 
+/* Number the batch's tokens as model does (before the first append). */
+void encore_batch_use_model(encore_batch *batch, const encore_model *model);
 /* Empty the batch, then append sequences one by one. */
 void encore_batch_clear(encore_batch *batch);
 encore_status encore_batch_append(encore_batch *batch, const encore_encoding *enc);

@@ -439,7 +439,7 @@ static encore_status mlm(encore_cuda_session *s, const encore_batch *b, const in
                       st);
         RUN(encore_pool_cuda(x, d_rows, n, C, ENCORE_POOLING_CLS, 0, s->dtype, h, st));
         RUN(encore_linear_cuda(s->blas, s->handle, h, W->mlm_w, n, C, C, ENCORE_CUDA_F32, t));
-        RUN(encore_bias_act_cuda(t, W->mlm_b, c->activation, n, C, ENCORE_CUDA_F32, st));
+        RUN(encore_bias_act_cuda(t, W->mlm_b, c->mlm_activation, n, C, ENCORE_CUDA_F32, st));
         CHECK_DRAINED(cudaMemsetAsync(h, 0, (size_t)n * C * sizeof(float), st), st);
         RUN(encore_bias_residual_layernorm_cuda(t, zero, h, W->mlm_ln_g, W->mlm_ln_b, c->layer_norm_eps, n, C,
                                                 ENCORE_CUDA_F32, st));

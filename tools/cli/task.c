@@ -39,7 +39,8 @@ int cli_task_from_name(const char *name, cli_task *out) {
 
 static int is_masked_lm(const encore_model *model) {
     const encore_architecture a = encore_model_architecture(model);
-    return a == ENCORE_ARCHITECTURE_BERT_MASKED_LM || a == ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM;
+    return a == ENCORE_ARCHITECTURE_BERT_MASKED_LM || a == ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM ||
+           a == ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM;
 }
 
 cli_task cli_task_for_model(const encore_model *model) {
@@ -77,7 +78,8 @@ int cli_task_check_model(cli_task task, const encore_model *model, const char *m
             need = "an encoder without a classification head";
         break;
     case CLI_TASK_FILL_MASK:
-        if (!is_masked_lm(model)) need = "a masked-language model (BertForMaskedLM, DistilBertForMaskedLM)";
+        if (!is_masked_lm(model))
+            need = "a masked-language model (BertForMaskedLM, DistilBertForMaskedLM, RobertaForMaskedLM)";
         break;
     case CLI_TASK_ZERO_SHOT:
         if (!has_entailment(model))
