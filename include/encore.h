@@ -113,7 +113,8 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING,      /* DistilBertForQuestionAnswering */
     ENCORE_ARCHITECTURE_ROBERTA_MODEL,                      /* RobertaModel */
     ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION,    /* RobertaForSequenceClassification */
-    ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM                   /* RobertaForMaskedLM */
+    ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM,                  /* RobertaForMaskedLM */
+    ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION        /* RobertaForTokenClassification */
 } encore_architecture;
 
 /* A head applied to every token's last hidden state. */

@@ -61,6 +61,7 @@ from transformers import (  # noqa: E402
     RobertaConfig,
     RobertaForMaskedLM,
     RobertaForSequenceClassification,
+    RobertaForTokenClassification,
     RobertaModel,
     RobertaTokenizerFast,
     pipeline,
@@ -711,6 +712,11 @@ MODEL_SPECS = {
     ),
     "tiny-roberta-mlm": dict(kind="mlm", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
                              seed=BASE_SEED + 1900),
+    "tiny-roberta-ner": dict(
+        kind="tokcls", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
+        labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],
+        seed=BASE_SEED + 2001,  # the first seed whose labels give make_ner_refs.py every case it checks
+    ),
     "tiny-roberta-rerank": dict(
         kind="rerank", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
         labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 1800,
@@ -806,8 +812,11 @@ def make_model(spec, vocab_size, seed):
         labels = spec["labels"]
         kw = dict(num_labels=len(labels), id2label={i: l for i, l in enumerate(labels)},
                   label2id={l: i for i, l in enumerate(labels)})
-        model = (BertForTokenClassification(bert_config(vocab_size, **kw)) if spec["arch"] == "bert"
-                 else DistilBertForTokenClassification(distilbert_config(vocab_size, **kw)))
+        if spec["arch"] == "roberta":
+            model = RobertaForTokenClassification(roberta_config(vocab_size, **kw))
+        else:
+            model = (BertForTokenClassification(bert_config(vocab_size, **kw)) if spec["arch"] == "bert"
+                     else DistilBertForTokenClassification(distilbert_config(vocab_size, **kw)))
     elif spec["kind"] == "qa":
         model = (BertForQuestionAnswering(bert_config(vocab_size)) if spec["arch"] == "bert"
                  else DistilBertForQuestionAnswering(distilbert_config(vocab_size)))
@@ -1371,7 +1380,7 @@ def reference_token_head(name, spec, out_dir, ref_dir):
     model.eval()
     assert all(p.dtype == torch.float32 for p in model.parameters())
     cases = []
-    for c in CASES:
+    for c in cases_for(spec):
         rec = case_header(c)
         rec.update(tokenize_case(tok, c))
         if not c["too_long"]:

@@ -168,6 +168,11 @@ TEST(Ner, DistilBertMatchesPipeline) {
     ner_parity("tiny-distilbert-ner");
 }
 
+TEST(Ner, RobertaMatchesPipeline) {
+    NEED_DEVICE();
+    ner_parity("tiny-roberta-ner");
+}
+
 // ---- the strategy names ---------------------------------------------------
 
 TEST(Ner, AggregationNames) {

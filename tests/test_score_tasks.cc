@@ -134,7 +134,7 @@ TEST(ScoreTasks, ZeroShotGivesWhatThePipelineGives) {
 }
 
 TEST(ScoreTasks, TokenClassificationGivesWhatThePipelineGives) {
-    for (const char *name : {"tiny-bert-ner", "tiny-distilbert-ner"}) {
+    for (const char *name : {"tiny-bert-ner", "tiny-distilbert-ner", "tiny-roberta-ner"}) {
         auto ref = fixtures::load(std::string(name) + ".ner");
         ASSERT_TRUE(ref && ref->root) << name;
         std::map<std::vector<std::string>, Group> groups;

@@ -36,6 +36,8 @@ static const struct {
     {"RobertaForSequenceClassification", ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION, 0, 1, 0,
      ENCORE_TOKEN_HEAD_NONE, 1},
     {"RobertaForMaskedLM", ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE, 1},
+    {"RobertaForTokenClassification", ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION, 0, 0, 0,
+     ENCORE_TOKEN_HEAD_CLASSIFY, 1},
 };
 
 static int starts_with_entail(const char *label) {
@@ -197,7 +199,7 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                            "BertForMaskedLM, BertForTokenClassification, BertForQuestionAnswering, "
                            "DistilBertModel, DistilBertForSequenceClassification, DistilBertForMaskedLM, "
                            "DistilBertForTokenClassification, DistilBertForQuestionAnswering, RobertaModel, "
-                           "RobertaForSequenceClassification, RobertaForMaskedLM are)",
+                           "RobertaForSequenceClassification, RobertaForMaskedLM, RobertaForTokenClassification are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 
