@@ -184,10 +184,11 @@ TEST(Bench, TextsFromTsvCycle) {
     expect_sane(c, 2, tokens / 6, "texts");
 }
 
-// --json - writes the document alone on stdout; a DistilBERT and an
-// embedding model work too.
+// --json - writes the document alone on stdout; a DistilBERT, an
+// embedding model and a RoBERTa (byte-level BPE: its synthetic words must
+// be one token after a space too) work too.
 TEST(Bench, JsonOnStdoutForOtherArchitectures) {
-    for (const char *name : {"tiny-distilbert-sst", "tiny-bert-embed"}) {
+    for (const char *name : {"tiny-distilbert-sst", "tiny-bert-embed", "tiny-roberta-sst"}) {
         Outcome r = encore({"bench", "--model", fixtures::model_dir(name), "--batch", "2", "--seq-len", "16", "--iters",
                         "2", "--warmup", "0", "--threads", "1", "--json", "-", "--quiet"});
         ASSERT_EQ(r.status, 0) << name;

@@ -16,12 +16,19 @@ static int is_lower_word(const char *s, size_t min_len) {
     return n >= min_len && n <= 12;
 }
 
-/* Does the word, alone, tokenize to [CLS] word [SEP]? */
+/* Does the word, alone, tokenize to [CLS] word [SEP]? And after a space
+ * (byte-level BPE has "word" and " word" as different tokens, and a
+ * synthetic text puts a space before every word but the first)? */
 static int single_token(const encore_model *model, const char *word) {
-    encore_encoding *enc = NULL;
-    encore_input in = {word, NULL};
-    int ok = encore_model_tokenize(model, in, 1, &enc) == ENCORE_STATUS_OK && enc->n_tokens == 3;
-    encore_encoding_free(enc);
+    char spaced[64];
+    if (snprintf(spaced, sizeof spaced, " %s", word) >= (int)sizeof spaced) return 0;
+    int ok = 1;
+    for (int i = 0; i < 2 && ok; i++) {
+        encore_encoding *enc = NULL;
+        encore_input in = {i == 0 ? word : spaced, NULL};
+        ok = encore_model_tokenize(model, in, 1, &enc) == ENCORE_STATUS_OK && enc->n_tokens == 3;
+        encore_encoding_free(enc);
+    }
     return ok;
 }
 
