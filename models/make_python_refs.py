@@ -300,16 +300,22 @@ def sst2_dev(n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--skip-default", action="store_true", help="the committed fixtures only")
+    ap.add_argument("--only", metavar="NAME",
+                    help="dump this fixture model's references alone; the other files stay as they are")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     fixture_long = long_text(80)  # > 64 tokens, the fixtures' limit
-    for name in ("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel"):
-        dump_classifier(name, os.path.join(FIXTURES, name), fixture_long)
-    for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-embed-short"):
-        dump_encoder(name, os.path.join(FIXTURES, name), fixture_long, 16)
+    want = (lambda name: name == args.only) if args.only else (lambda name: True)
+    for name in ("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel", "tiny-roberta-sst"):
+        if want(name):
+            dump_classifier(name, os.path.join(FIXTURES, name), fixture_long)
+    for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-embed-short", "tiny-roberta-embed"):
+        if want(name):
+            dump_encoder(name, os.path.join(FIXTURES, name), fixture_long, 16)
     for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-sst"):
-        dump_features(name, os.path.join(FIXTURES, name), fixture_long)
-    if not args.skip_default:
+        if want(name):
+            dump_features(name, os.path.join(FIXTURES, name), fixture_long)
+    if not args.skip_default and not args.only:
         default_long = long_text(600)  # > 512 tokens
         dump_classifier("encore-sst2-minilm", os.path.join(DEFAULTS, "encore-sst2-minilm"), default_long,
                         extra_texts=sst2_dev(64))
