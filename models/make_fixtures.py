@@ -330,6 +330,19 @@ def wordpiece_merges(word_counts, vocab_size, min_frequency, specials, prefix="#
     return vocab
 
 
+def sst2_lines(repo_root):
+    """The first SST2_LINES sentences of ../shared's SST-2 train set."""
+    sst = os.path.join(repo_root, "..", "shared", "data", "sst2", "train.tsv")
+    lines = []
+    with open(sst, encoding="utf-8") as f:
+        next(f)  # header
+        for line in f:
+            lines.append(line.split("\t")[0])
+            if len(lines) >= SST2_LINES:
+                break
+    return lines
+
+
 def train_vocab(repo_root):
     """Train the shared BERT WordPiece vocabulary (ids 0..4 = SPECIALS).
 
@@ -340,14 +353,7 @@ def train_vocab(repo_root):
     and as ##continuations.  EXCLUDED_CHARS are removed from the training
     text.  See wordpiece_merges() for why the merge loop is not tokenizers'.
     """
-    sst = os.path.join(repo_root, "..", "shared", "data", "sst2", "train.tsv")
-    lines = []
-    with open(sst, encoding="utf-8") as f:
-        next(f)  # header
-        for line in f:
-            lines.append(line.split("\t")[0])
-            if len(lines) >= SST2_LINES:
-                break
+    lines = sst2_lines(repo_root)
 
     fixture_texts = []
     for c in CASES:
@@ -393,14 +399,7 @@ def train_bpe(repo_root):
     </s> <unk> <mask> = ids 0..4), trained with tokenizers' own BpeTrainer
     on the first SST2_LINES SST-2 sentences and the fixture texts, unchanged
     (byte-level BPE has no normalizer)."""
-    sst = os.path.join(repo_root, "..", "shared", "data", "sst2", "train.tsv")
-    lines = []
-    with open(sst, encoding="utf-8") as f:
-        next(f)  # header
-        for line in f:
-            lines.append(line.split("\t")[0])
-            if len(lines) >= SST2_LINES:
-                break
+    lines = sst2_lines(repo_root)
     for c in ROBERTA_CASES:
         if c["name"] in ("long_word_over_100", "word_exactly_100"):
             continue

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fixtures.h"
+#include "temp_dir.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_internal.h"
 
@@ -204,28 +205,6 @@ TEST(TokenizerFixtures, ReferencesExist) {
     EXPECT_FALSE(reference_names().empty()) << "no reference dumps under " << fixtures::dir() << "/reference";
 }
 
-// A fresh directory under the system temp dir, removed at the end.
-class TempDir {
-public:
-    TempDir() {
-        static int counter = 0;
-        path_ = fs::temp_directory_path() /
-                ("encore-tok-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    std::string path() const { return path_.string(); }
-    void write(const std::string &name, const std::string &data) const {
-        std::ofstream(path_ / name, std::ios::binary) << data;
-    }
-    void copy_from(const std::string &dir, const std::string &name) const {
-        fs::copy_file(fs::path(dir) / name, path_ / name, fs::copy_options::overwrite_existing);
-    }
-
-private:
-    fs::path path_;
-};
 
 // ---- settings and lookups ---------------------------------------------------
 
@@ -318,7 +297,7 @@ TEST(Tokenizer, UnicodeCornerCases) {
 // (taking the spaces around them), single_word ("yo" not inside "yoyo" or
 // "_yo").
 TEST(Tokenizer, AddedTokenOptions) {
-    TempDir d;
+    TempDir d("encore-tok");
     d.copy_from(fixtures::model_dir("tiny-bert-sst"), "vocab.txt");
     auto entry = [](int id, const char *content, bool lstrip, bool normalized, bool rstrip, bool single_word,
                     bool special) {
@@ -591,26 +570,26 @@ TEST(TokenizerLoad, MissingDirectory) {
 }
 
 TEST(TokenizerLoad, NoTokenizerFiles) {
-    TempDir d;
+    TempDir d("encore-tok");
     d.write("config.json", "{}");
     expect_load_error(d.path(), ENCORE_STATUS_IO_ERROR, {d.path(), "tokenizer.json", "vocab.txt"});
 }
 
 TEST(TokenizerLoad, MalformedTokenizerJson) {
-    TempDir d;
+    TempDir d("encore-tok");
     d.write("tokenizer.json", "{\"model\": {\"vocab\": {\"[UNK]\": 0,}");
     expect_load_error(d.path(), ENCORE_STATUS_BAD_MODEL, {d.path() + "/tokenizer.json", "JSON"});
 }
 
 TEST(TokenizerLoad, MalformedTokenizerConfig) {
-    TempDir d;
+    TempDir d("encore-tok");
     d.copy_from(fixtures::model_dir("tiny-bert-sst"), "tokenizer.json");
     d.write("tokenizer_config.json", "{\"do_lower_case\": tru");
     expect_load_error(d.path(), ENCORE_STATUS_BAD_MODEL, {"tokenizer_config.json", "JSON"});
 }
 
 TEST(TokenizerLoad, VocabWithoutSpecialTokens) {
-    TempDir d;
+    TempDir d("encore-tok");
     d.write("vocab.txt", "[PAD]\n[UNK]\nhello\n[SEP]\n");  // no [CLS]
     expect_load_error(d.path(), ENCORE_STATUS_BAD_MODEL, {"vocab.txt", "[CLS]"});
     d.write("vocab.txt", "[PAD]\n[CLS]\nhello\n[SEP]\n");  // no [UNK]
@@ -618,7 +597,7 @@ TEST(TokenizerLoad, VocabWithoutSpecialTokens) {
 }
 
 TEST(TokenizerLoad, TokenizerJsonWithoutVocab) {
-    TempDir d;
+    TempDir d("encore-tok");
     d.write("tokenizer.json", "{\"model\": {\"type\": \"WordPiece\"}}");
     expect_load_error(d.path(), ENCORE_STATUS_BAD_MODEL, {"tokenizer.json", "vocab"});
     d.write("tokenizer.json", "{\"model\": {\"type\": \"BPE\"}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
@@ -633,7 +612,7 @@ TEST(TokenizerLoad, TokenizerJsonWithoutVocab) {
 // "Hello worlds", and the missing [MASK] added with id 7 (the count of
 // distinct tokens), which id_to_token then reports instead of "##s".
 TEST(TokenizerLoad, VocabTxtLines) {
-    TempDir d;
+    TempDir d("encore-tok");
     d.write("vocab.txt", "[PAD]\r\n[UNK]\n[CLS]  \n[SEP]\nhello\nworld\t\nhello\n##s");
     Tokenizer tok = load_tokenizer(d.path());
     ASSERT_TRUE(tok);

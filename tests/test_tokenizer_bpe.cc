@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "fixtures.h"
+#include "temp_dir.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_internal.h"
 #include "tokenizer/unicode.h"
@@ -72,27 +73,6 @@ std::string read(const std::string &path) {
     return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
-class TempDir {
-public:
-    TempDir() {
-        static int counter = 0;
-        path_ = fs::temp_directory_path() /
-                ("encore-bpe-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    std::string path() const { return path_.string(); }
-    void write(const std::string &name, const std::string &data) const {
-        std::ofstream(path_ / name, std::ios::binary) << data;
-    }
-    void copy_from(const std::string &dir, const std::string &name) const {
-        fs::copy_file(fs::path(dir) / name, path_ / name, fs::copy_options::overwrite_existing);
-    }
-
-private:
-    fs::path path_;
-};
 
 // The fixture's tokenizer.json, changed by edit, in a temp dir of its own
 // (with the fixture's tokenizer_config.json).
@@ -234,7 +214,7 @@ TEST(Bpe, LeftTruncation) {
 
 // tokenizers >= 0.20 writes merges as ["a", "b"]; older files as "a b".
 TEST(Bpe, StringMergesEqualPairMerges) {
-    TempDir d;
+    TempDir d("encore-bpe");
     write_tokenizer_json(d, [](cJSON *j) {
         cJSON *merges = cJSON_GetObjectItemCaseSensitive(model_of(j), "merges");
         cJSON *strings = cJSON_CreateArray();
@@ -256,7 +236,7 @@ TEST(Bpe, StringMergesEqualPairMerges) {
 //   show(tk(lambda j: im(j, True)), "say hello hello, hellos")
 TEST(Bpe, IgnoreMerges) {
     for (bool flag : {true, false}) {
-        TempDir d;
+        TempDir d("encore-bpe");
         write_tokenizer_json(d, [&](cJSON *j) {
             cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(model_of(j), "vocab"), "\xc4\xa0hello",
                                   cJSON_CreateNumber(1200));
@@ -284,7 +264,7 @@ TEST(Bpe, IgnoreMerges) {
 //   show(tk(both), text)
 TEST(Bpe, AddPrefixSpace) {
     for (bool post : {false, true}) {
-        TempDir d;
+        TempDir d("encore-bpe");
         write_tokenizer_json(d, [&](cJSON *j) {
             set(cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer"), "add_prefix_space", cJSON_CreateTrue());
             set(cJSON_GetObjectItemCaseSensitive(j, "post_processor"), "add_prefix_space", cJSON_CreateBool(post));
@@ -323,7 +303,7 @@ TEST(Bpe, AddPrefixSpace) {
 //   show(tk(lambda j: unk(j, False)), "café éé the")   # and True; and unk_token None
 TEST(Bpe, MissingByteChars) {
     for (int mode = 0; mode < 3; mode++) {  // unk, fused unk, no unk
-        TempDir d;
+        TempDir d("encore-bpe");
         write_tokenizer_json(d, [&](cJSON *j) {
             cJSON *m = model_of(j);
             cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "vocab");
@@ -364,7 +344,7 @@ TEST(Bpe, MissingByteChars) {
 //   t.added_tokens_decoder[4]  # AddedToken("<mask>", lstrip=False, ...)
 //   e = t("<s> hi </s> there <mask> and<mask>x <pad><unk>", return_offsets_mapping=True)
 TEST(Bpe, VocabJsonAndMergesTxt) {
-    TempDir d;
+    TempDir d("encore-bpe");
     for (const char *f : {"vocab.json", "merges.txt", "tokenizer_config.json"}) d.copy_from(roberta_dir(), f);
     Tokenizer a = load(roberta_dir()), b = load(d.path());
     ASSERT_TRUE(a && b);
@@ -376,7 +356,7 @@ TEST(Bpe, VocabJsonAndMergesTxt) {
                               {0, 0, 0, 3, 4, 5, 5, 6, 7, 7, 7, 11, 12, 17, 18, 18, 18, 24, 25, 28, 28, 34, 34, 35, 36,
                                36, 36, 41, 41, 46, 0, 0}});
     // Without tokenizer_config.json: RobertaTokenizer's defaults.
-    TempDir bare;
+    TempDir bare("encore-bpe");
     for (const char *f : {"vocab.json", "merges.txt"}) bare.copy_from(roberta_dir(), f);
     Tokenizer c = load(bare.path());
     ASSERT_TRUE(c);
@@ -458,14 +438,14 @@ TEST(BpeLoad, RefusesWhatItDoesNotImplement) {
         {[](cJSON *j) { set(model_of(j), "type", cJSON_CreateString("Unigram")); }, {"Unigram"}},
     };
     for (const Case &c : cases) {
-        TempDir d;
+        TempDir d("encore-bpe");
         write_tokenizer_json(d, c.edit);
         std::vector<std::string> parts = c.message;
         parts.push_back("tokenizer.json");
         expect_load_error(d.path(), ENCORE_STATUS_UNSUPPORTED, parts);
     }
     // What is accepted: dropout 0, a Sequence of one ByteLevel, no decoder.
-    TempDir d;
+    TempDir d("encore-bpe");
     write_tokenizer_json(d, [](cJSON *j) {
         set(model_of(j), "dropout", cJSON_CreateNumber(0));
         set(j, "pre_tokenizer", cJSON_Parse("{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"ByteLevel\", "
@@ -520,13 +500,13 @@ TEST(BpeLoad, CraftedTokenizerJson) {
         {[](cJSON *j) { set(j, "post_processor", cJSON_Parse("{\"type\": \"RobertaProcessing\"}")); }, {"cls"}},
     };
     for (const Case &c : cases) {
-        TempDir d;
+        TempDir d("encore-bpe");
         write_tokenizer_json(d, c.edit);
         expect_load_error(d.path(), ENCORE_STATUS_BAD_MODEL, c.message);
     }
     // Duplicate ids and a duplicate merge load (the later wins, as in a
     // HashMap); nothing crashes on encoding.
-    TempDir d;
+    TempDir d("encore-bpe");
     write_tokenizer_json(d, [](cJSON *j) {
         cJSON *v = cJSON_GetObjectItemCaseSensitive(model_of(j), "vocab");
         set(v, "zz", cJSON_CreateNumber(7));
@@ -554,14 +534,14 @@ TEST(BpeLoad, CraftedVocabJsonAndMergesTxt) {
         {read(roberta_dir() + "/vocab.json"), "a \xff\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "UTF-8"}},
     };
     for (const Case &c : cases) {
-        TempDir d;
+        TempDir d("encore-bpe");
         d.write("vocab.json", c.vocab);
         d.write("merges.txt", c.merges);
         expect_load_error(d.path(), c.status, c.message);
     }
     // CRLF lines and no "#version" line are fine; so are non-numbers in
     // vocab.json, which BPE::read_file skips.
-    TempDir d;
+    TempDir d("encore-bpe");
     std::string crlf;
     for (char ch : merges.substr(merges.find('\n') + 1)) crlf += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
     std::string vocab = read(roberta_dir() + "/vocab.json");
@@ -573,7 +553,7 @@ TEST(BpeLoad, CraftedVocabJsonAndMergesTxt) {
     ASSERT_TRUE(a && b);
     expect_same_encodings(a.get(), b.get(), {"bpe_specials_literal"});
     // A config naming another tokenizer class.
-    TempDir other;
+    TempDir other("encore-bpe");
     other.copy_from(roberta_dir(), "vocab.json");
     other.copy_from(roberta_dir(), "merges.txt");
     other.write("tokenizer_config.json", "{\"tokenizer_class\": \"GPT2Tokenizer\"}");

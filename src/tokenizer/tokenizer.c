@@ -679,14 +679,12 @@ int encore_tokenizer_is_special(const encore_tokenizer *tok, int32_t id) {
     return 0;
 }
 
-/* tokenizers' WordPiece decoder's cleanup, applied to each token with the
- * space put before it. */
-static size_t cleanup(char *t, size_t n) {
-    static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " do not", " 's", " 've", " 're"};
-    static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", " don't", "'s", "'ve", "'re"};
-    for (size_t r = 0; r < sizeof from / sizeof *from; r++) {
+/* Replace each from[r] in t[0, n) by to[r], rule after rule over the whole
+ * text; every replacement is no longer than what it replaces. Returns the
+ * new length. */
+static size_t replace_all(char *t, size_t n, const char *const *from, const char *const *to, size_t rules) {
+    for (size_t r = 0; r < rules; r++) {
         const size_t fl = strlen(from[r]), tl = strlen(to[r]);
-        /* Every replacement is no longer than what it replaces. */
         size_t w = 0;
         for (size_t i = 0; i < n;) {
             if (i + fl <= n && memcmp(t + i, from[r], fl) == 0) {
@@ -702,25 +700,19 @@ static size_t cleanup(char *t, size_t n) {
     return n;
 }
 
+/* tokenizers' WordPiece decoder's cleanup, applied to each token with the
+ * space put before it. */
+static size_t cleanup(char *t, size_t n) {
+    static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " do not", " 's", " 've", " 're"};
+    static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", " don't", "'s", "'ve", "'re"};
+    return replace_all(t, n, from, to, sizeof from / sizeof *from);
+}
+
 /* transformers' clean_up_tokenization, on a whole decoded text. */
 static size_t cleanup_text(char *t, size_t n) {
     static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're"};
     static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", "'s", "'ve", "'re"};
-    for (size_t r = 0; r < sizeof from / sizeof *from; r++) {
-        const size_t fl = strlen(from[r]), tl = strlen(to[r]);
-        size_t w = 0;
-        for (size_t i = 0; i < n;) {
-            if (i + fl <= n && memcmp(t + i, from[r], fl) == 0) {
-                memmove(t + w, to[r], tl);
-                w += tl;
-                i += fl;
-            } else {
-                t[w++] = t[i++];
-            }
-        }
-        n = w;
-    }
-    return n;
+    return replace_all(t, n, from, to, sizeof from / sizeof *from);
 }
 
 /* tokenizers' decode for a BPE tokenizer: the ByteLevel decoder over the
