@@ -312,13 +312,16 @@ TEST(ServePredict, MultiLabelScoresAreTheLibrarysSigmoids) {
     EXPECT_EQ(s.stop(), 0);
 }
 
-TEST(ServeEmbed, VectorsAreTheLibrarysNormalizedByDefault) {
-    Lib lib("tiny-bert-embed");
+class ServeEmbedModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServeEmbedModel, VectorsAreTheLibrarysNormalizedByDefault) {
+    const std::string model = GetParam();
+    Lib lib(model);
     Server s;
-    START(s, "--model", fixtures::model_dir("tiny-bert-embed"));
+    START(s, "--model", fixtures::model_dir(model));
     Client c;
     const int C = lib.hidden();
-    auto t = texts("tiny-bert-embed", false);
+    auto t = texts(model, false);
     for (auto &[text, pair] : t) {
         std::vector<encore_input> in = {{text.c_str(), nullptr}};
         Response r = c.post(s.url("/embed"), body(text));
@@ -351,6 +354,14 @@ TEST(ServeEmbed, VectorsAreTheLibrarysNormalizedByDefault) {
     EXPECT_EQ(check_vector(cJSON_GetArrayItem(dr.root, 0), lib.embed(in0, true).data(), C), "");
     EXPECT_EQ(s.stop(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Embedders, ServeEmbedModel, ::testing::Values("tiny-bert-embed", "tiny-roberta-embed"),
+                         [](const ::testing::TestParamInfo<std::string> &p) {
+                             std::string n = p.param;
+                             for (char &ch : n)
+                                 if (ch == '-') ch = '_';
+                             return n;
+                         });
 
 TEST(ServeTokenize, IdsOffsetsAndSpecialTokensAreTheTokenizers) {
     Lib lib("tiny-bert-sst");

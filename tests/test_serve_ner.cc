@@ -60,6 +60,8 @@ TEST(ServeNer, BertAnswersAsThePipeline) { replay("tiny-bert-ner"); }
 
 TEST(ServeNer, DistilBertAnswersAsThePipeline) { replay("tiny-distilbert-ner"); }
 
+TEST(ServeNer, RobertaAnswersAsThePipeline) { replay("tiny-roberta-ner"); }
+
 TEST(ServeNer, ListsAndBadInput) {
     auto ref = fixtures::load("tiny-bert-ner.ner");
     ASSERT_TRUE(ref && ref->root);
