@@ -64,6 +64,12 @@ from transformers import (  # noqa: E402
     RobertaForTokenClassification,
     RobertaModel,
     RobertaTokenizerFast,
+    XLMRobertaConfig,
+    XLMRobertaForMaskedLM,
+    XLMRobertaForSequenceClassification,
+    XLMRobertaForTokenClassification,
+    XLMRobertaModel,
+    XLMRobertaTokenizer,
     pipeline,
 )
 from sentence_transformers import SentenceTransformer  # noqa: E402
@@ -183,25 +189,66 @@ for _c in ROBERTA_EXTRA_CASES:
     _c.update(truncation=False, too_long=False)
 ROBERTA_CASES = CASES + ROBERTA_EXTRA_CASES
 
+# SentencePiece Unigram (XLM-RoBERTa): what only its tokenizer sees: the
+# nmt_nfkc normalization in the precompiled charsmap (compatibility forms,
+# composition of combining sequences and conjoining jamo, half-width kana),
+# white space (runs, kinds, at the ends, zero-width), control characters,
+# the special tokens written in the text, the other scripts of the
+# vocabulary, and characters it never saw (<unk>, consecutive ones fused).
+UNIGRAM_VOCAB_SIZE = 2000
+# Never in the Unigram training text (beside EXCLUDED_CHARS): runic,
+# Egyptian hieroglyphs, Tifinagh, Ogham.
+XLMR_UNSEEN = "ᚠᚢᚦ𓀀𓂀ⵣⴰ᚛ᚁ᚜"
+XLMR_EXTRA_CASES = [
+    dict(name="spm_nfkc_compat", text="ＡＢＣ１２３ ｆｕｌｌ ﬁne ﬂow ① ㎏ ½ x² H₂O ™ ℌ Ⅻ ﹏ ︵", text_pair=None),
+    dict(name="spm_combining",  # decomposed and precomposed
+         text="e\u0301 A\u030A cafe\u0301 caf\u00e9 n\u0303 \u00c5ngstr\u00f6m A\u030Angstro\u0308m q\u0307\u0323",
+         text_pair=None),
+    dict(name="spm_hangul",  # syllables, the same in conjoining jamo, compatibility jamo, lone jamo
+         text="한국어 \u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165 ㄱㅏㄴ \u1100 \u1161 좋아요", text_pair=None),
+    dict(name="spm_cjk", text="中文分词测试，日本語の文章と한국어。世界龍", text_pair=None),
+    dict(name="spm_kana", text="ひらがな カタカナ ｶﾀｶﾅ ﾊﾟﾋﾟﾌﾟ ｶﾞｷﾞ ｰ｡｢｣", text_pair=None),
+    dict(name="spm_arabic", text="مرحبا بالعالم، هذا اختبار ١٢٣ ﻻ ﷲ", text_pair=None),
+    dict(name="spm_hindi", text="क्षत्रिय श्रीमान् हिन्दी ज़िंदगी \u095b \u0915\u094d\u200d\u0937", text_pair=None),
+    dict(name="spm_emoji", text="👍🏽 👨\u200d👩\u200d👧 🏳\ufe0f\u200d🌈 🇫🇷🇯🇵 ❤\ufe0f 😀🔥", text_pair=None),
+    dict(name="spm_space_runs", text="a  b   c\t\td\n\ne \u3000f\u00a0g\u2003h", text_pair=None),
+    dict(name="spm_lead_trail", text="   leading and trailing   ", text_pair=None),
+    dict(name="spm_zero_width", text="zero\u200bwidth\u200djoiner\u200cnon\ufeffbom \u200b \u2060x", text_pair=None),
+    dict(name="spm_control", text="a\x00b\x01c\x1fd\x7fe\u0085f\u00adg\x1bh", text_pair=None),
+    dict(name="spm_specials_literal", text="<s> x </s> <mask> y<mask>", text_pair=None),
+    dict(name="spm_specials_variants", text="<pad><unk> z<s>w </s></s> <MASK> < mask >", text_pair=None),
+    dict(name="spm_pair", text="  Bonjour le monde ", text_pair="Привет, мир!  Γειά σου"),
+    dict(name="spm_scripts", text="Ελληνικά русский français español Deutsch 中文 日本語 한국어 العربية हिन्दी",
+         text_pair=None),
+    dict(name="spm_unknown", text="ᚠᚢᚦ 𓀀𓂀 ab\u2d63cd ⴰ the᚛ᚁ᚜end", text_pair=None),
+    dict(name="spm_only_whitespace", text="\t\n \u3000 \u200b", text_pair=None),
+]
+for _c in XLMR_EXTRA_CASES:
+    _c.update(truncation=False, too_long=False)
+XLMR_CASES = CASES + XLMR_EXTRA_CASES
 
-_ROBERTA_FITTED = None
+# The case list of each architecture with a tokenizer of its own (the others
+# take CASES as they are), before and after fit_cases().
+ARCH_CASES = {"roberta": ROBERTA_CASES, "xlmr": XLMR_CASES}
+_FITTED = {}
 
 
 def cases_for(spec):
     """The cases of a model. Byte-level BPE spends several tokens on a
-    character outside its merges, so some base cases are longer than MAX_LEN
-    for RoBERTa: those become a truncated case and a too_long one, as the
-    LONG_CASES are (roberta_fit_cases)."""
-    if spec.get("arch") != "roberta":
+    character outside its merges (and a small Unigram vocabulary on a word
+    outside it), so some base cases are longer than MAX_LEN for RoBERTa and
+    XLM-R: those become a truncated case and a too_long one, as the
+    LONG_CASES are (fit_cases)."""
+    arch = spec.get("arch")
+    if arch not in ARCH_CASES:
         return CASES
-    assert _ROBERTA_FITTED is not None, "roberta_fit_cases() first"
-    return _ROBERTA_FITTED
+    assert arch in _FITTED, f"fit_cases({arch!r}, ...) first"
+    return _FITTED[arch]
 
 
-def roberta_fit_cases(tok):
-    global _ROBERTA_FITTED
+def fit_cases(arch, tok):
     out = []
-    for c in ROBERTA_CASES:
+    for c in ARCH_CASES[arch]:
         if c["truncation"] or c["too_long"]:
             out.append(c)
             continue
@@ -214,7 +261,7 @@ def roberta_fit_cases(tok):
             out.append(dict(c, name=c["name"] + "_untruncated", too_long=True))
     names = [c["name"] for c in out]
     assert len(names) == len(set(names))
-    _ROBERTA_FITTED = out
+    _FITTED[arch] = out
     return out
 
 # The embedding limit: an embedding model whose sentence_bert_config.json
@@ -443,9 +490,162 @@ def save_bpe_tokenizer(bpe, out_dir):
     assert saved["pre_tokenizer"]["type"] == "ByteLevel" and saved["post_processor"]["type"] == "RobertaProcessing"
 
 
-def write_tokenizer(spec, vocab_tokens, bpe, out_dir):
+# A few sentences in each of the other scripts of the Unigram vocabulary (in
+# its training text, with the SST-2 sentences and the fixture texts).
+MULTILINGUAL_SAMPLE = [
+    "Le film était magnifique, mais un peu trop long.",
+    "Nous sommes allés au cinéma hier soir avec des amis.",
+    "Les acteurs jouent très bien et l'histoire est émouvante.",
+    "Der Film war großartig, aber etwas zu lang.",
+    "Wir sind gestern Abend mit Freunden ins Kino gegangen.",
+    "Die Schauspieler spielen sehr gut und die Geschichte ist rührend.",
+    "La película fue maravillosa, pero un poco larga.",
+    "Anoche fuimos al cine con unos amigos.",
+    "¿Te gustó la película? ¡Sí, los actores son muy buenos!",
+    "Фильм был замечательный, но немного длинный.",
+    "Вчера вечером мы ходили в кино с друзьями.",
+    "Актёры играют очень хорошо, а история трогательная.",
+    "Η ταινία ήταν υπέροχη, αλλά λίγο μεγάλη.",
+    "Χθες το βράδυ πήγαμε σινεμά με φίλους.",
+    "Οι ηθοποιοί παίζουν πολύ καλά και η ιστορία είναι συγκινητική.",
+    "这部电影非常精彩，但是有点长。",
+    "昨天晚上我们和朋友一起去看电影了。",
+    "演员们演得很好，故事也很感人。",
+    "この映画は素晴らしかったが、少し長かった。",
+    "昨日の夜、友達と映画館に行きました。",
+    "俳優たちの演技がとても良く、物語も感動的です。",
+    "그 영화는 훌륭했지만 조금 길었다.",
+    "어제 저녁에 친구들과 영화관에 갔다.",
+    "배우들의 연기가 아주 좋고 이야기도 감동적이다.",
+    "كان الفيلم رائعا لكنه طويل قليلا.",
+    "ذهبنا إلى السينما مع الأصدقاء مساء أمس.",
+    "الممثلون يؤدون أدوارهم بشكل جيد والقصة مؤثرة.",
+    "फ़िल्म बहुत अच्छी थी, लेकिन थोड़ी लंबी थी।",
+    "कल शाम हम दोस्तों के साथ सिनेमा गए।",
+    "अभिनेताओं ने बहुत अच्छा अभिनय किया और कहानी दिल को छू लेने वाली है।",
+]
+MULTILINGUAL_REPEAT = 3  # so that some whole words of these scripts become pieces
+
+
+def train_unigram(repo_root):
+    """A SentencePiece Unigram model as XLM-R's sentencepiece.bpe.model is
+    one (serialized ModelProto bytes): trained with the sentencepiece package
+    itself, nmt_nfkc normalization (so the precompiled charsmap is
+    SentencePiece's real one), <unk> <s> </s> = ids 0..2 and no <pad>
+    (fairseq's layout, which transformers' converter shifts to XLM-R's
+    <s> <pad> </s> <unk>), no byte fallback, every character of the training
+    text kept (character_coverage 1.0) but EXCLUDED_CHARS and XLMR_UNSEEN,
+    which are left out so that <unk> occurs.  Training text: the first
+    SST2_LINES SST-2 sentences, the fixture texts, MULTILINGUAL_SAMPLE.
+    Deterministic: one thread, a fixed seed, no input shuffling."""
+    import sentencepiece as spm
+
+    lines = sst2_lines(repo_root)
+    for c in XLMR_CASES:
+        if c["name"] in ("long_word_over_100", "word_exactly_100"):
+            continue
+        lines.append(c["text"])
+        if c["text_pair"]:
+            lines.append(c["text_pair"])
+    lines += MULTILINGUAL_SAMPLE * MULTILINGUAL_REPEAT
+    table = {ord(ch): " " for ch in EXCLUDED_CHARS + XLMR_UNSEEN}
+    # one sentence a line, as spm_train reads a file
+    lines = [s for t in lines for s in t.translate(table).splitlines() if s.strip()]
+    buf = io.BytesIO()
+    spm.set_random_generator_seed(BASE_SEED)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines), model_writer=buf, model_type="unigram", vocab_size=UNIGRAM_VOCAB_SIZE,
+        normalization_rule_name="nmt_nfkc", character_coverage=1.0, byte_fallback=False,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=1, shuffle_input_sentence=False,
+        minloglevel=2)
+    model = buf.getvalue()
+    sp = spm.SentencePieceProcessor(model_proto=model)
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    assert len(pieces) == UNIGRAM_VOCAB_SIZE and pieces[:3] == ["<unk>", "<s>", "</s>"], pieces[:3]
+    for ch in EXCLUDED_CHARS + XLMR_UNSEEN:
+        assert not any(ch in p for p in pieces), ch
+    return model
+
+
+# What transformers 5 makes of an XLM-R sentencepiece model (asserted, so that
+# a change of transformers shows): the charsmap alone as normalizer (no
+# Replace of space runs, unlike transformers 4's converter), white-space
+# split before Metaspace, Unigram with <unk> at 3, <s> A </s></s> B </s>.
+XLMR_TOKENIZER_JSON = dict(
+    normalizer={"type": "Precompiled"},
+    pre_tokenizer={"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"},
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}]},
+    model={"type": "Unigram", "unk_id": 3, "byte_fallback": False},
+    post_processor={"type": "TemplateProcessing"},
+    decoder={"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+)
+
+
+def save_unigram_tokenizer(spm_model, out_dir):
+    """XLM-R's tokenizer over the trained SentencePiece model, as transformers
+    converts a sentencepiece.bpe.model (SentencePieceExtractor and
+    XLMRobertaConverter.convert_from_spm: <s> <pad> </s> <unk>, the pieces
+    after fairseq's three, <mask> last): tokenizer.json and
+    tokenizer_config.json.  The .model file is not kept (transformers loads
+    tokenizer.json alone).  <mask> strips the space before it, as in
+    xlm-roberta-base.
+
+    The tokenizer is constructed from the converted vocabulary and charsmap
+    (XLMRobertaTokenizer(vocab=..., _spm_precompiled_charsmap=...)) rather
+    than saved from from_pretrained(a directory holding the .model): the
+    backend is the same (asserted), but from_pretrained's tokenizer_config.json
+    would also carry the loader's arguments (is_local, local_files_only, the
+    .model's own unk_id 0, extra_special_tokens)."""
+    os.makedirs(out_dir, exist_ok=True)
+    mask = AddedToken("<mask>", lstrip=True, rstrip=False, special=True, normalized=False)
+    with tempfile.TemporaryDirectory() as spm_dir:
+        path = os.path.join(spm_dir, XLMRobertaTokenizer.vocab_files_names["vocab_file"])
+        with open(path, "wb") as f:
+            f.write(spm_model)
+        kw = XLMRobertaTokenizer.convert_to_native_format(vocab_file=path)
+        tok = XLMRobertaTokenizer(vocab=kw["vocab"], _spm_precompiled_charsmap=kw["_spm_precompiled_charsmap"],
+                                  mask_token=mask, model_max_length=MAX_LEN)
+        with no_load_warnings("sentencepiece conversion"):
+            loaded = XLMRobertaTokenizer.from_pretrained(spm_dir, mask_token=mask, model_max_length=MAX_LEN)
+        assert loaded.backend_tokenizer.to_str() == tok.backend_tokenizer.to_str()
+    tok.save_pretrained(out_dir)
+    assert sorted(os.listdir(out_dir)) == ["tokenizer.json", "tokenizer_config.json"], os.listdir(out_dir)
+    saved = json.load(open(os.path.join(out_dir, "tokenizer.json"), encoding="utf-8"))
+    for key, want in XLMR_TOKENIZER_JSON.items():
+        have = {k: v for k, v in saved[key].items() if k in want}
+        assert have == want, (key, saved[key] if key != "model" else have)
+    assert [t for t, _ in saved["model"]["vocab"][:4]] == ["<s>", "<pad>", "</s>", "<unk>"]
+    assert saved["model"]["vocab"][-1] == ["<mask>", 0.0]
+    assert all(isinstance(s, float) for _, s in saved["model"]["vocab"])
+    pp = saved["post_processor"]
+    assert [next(iter(p.values()))["id"] for p in pp["pair"]] == ["<s>", "A", "</s>", "</s>", "B", "</s>"], pp
+    mask_entry = [t for t in saved["added_tokens"] if t["content"] == "<mask>"]
+    assert mask_entry and mask_entry[0]["lstrip"] and not mask_entry[0]["rstrip"], saved["added_tokens"]
+
+
+def check_tokenizer_json(out_dir, arch):
+    """tokenizers' Tokenizer.from_file(tokenizer.json) alone (what encore
+    reads) must encode every case as transformers' tokenizer does."""
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    rust = RustTokenizer.from_file(os.path.join(out_dir, "tokenizer.json"))
+    for c in ARCH_CASES[arch]:
+        a, b = c["text"], c["text_pair"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            enc = tok(a, b or None, return_offsets_mapping=True, return_token_type_ids=True)
+        r = rust.encode(a, b or None)
+        assert (r.ids, r.tokens, r.offsets, r.type_ids) == (
+            enc["input_ids"], enc.tokens(), [tuple(o) for o in enc["offset_mapping"]], enc["token_type_ids"]
+        ), c["name"]
+
+
+def write_tokenizer(spec, vocab_tokens, subword, out_dir):
+    """subword: {"roberta": train_bpe()'s (vocab, merges), "xlmr": train_unigram()'s model}."""
     if spec.get("arch") == "roberta":
-        save_bpe_tokenizer(bpe, out_dir)
+        save_bpe_tokenizer(subword["roberta"], out_dir)
+    elif spec.get("arch") == "xlmr":
+        save_unigram_tokenizer(subword["xlmr"], out_dir)
     else:
         save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir,
                        keep_tokenizer_json=spec.get("keep_tokenizer_json", True))
@@ -590,10 +790,11 @@ def bert_config(vocab_size, **kw):
     )
 
 
-def roberta_config(vocab_size, **kw):
+def roberta_config(vocab_size, config_cls=RobertaConfig, **kw):
     # positions start after the padding id (RoBERTa's create_position_ids),
-    # so the model holds MAX_LEN + 2 of them for MAX_LEN tokens
-    return RobertaConfig(
+    # so the model holds MAX_LEN + 2 of them for MAX_LEN tokens.  XLM-R
+    # (XLMRobertaConfig) is RoBERTa with another tokenizer: the same sizes.
+    return config_cls(
         vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
@@ -720,6 +921,23 @@ MODEL_SPECS = {
         kind="rerank", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
         labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 1800,
     ),
+    # XLM-RoBERTa: RoBERTa's model with a SentencePiece Unigram tokenizer
+    # (xlm-roberta-base, paraphrase-multilingual-MiniLM, multilingual-e5).
+    "tiny-xlmr-sst": dict(
+        kind="cls", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
+        labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 2100,
+    ),
+    "tiny-xlmr-embed": dict(
+        kind="embed", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
+        pooling="mean", seed=BASE_SEED + 2200,
+    ),
+    "tiny-xlmr-mlm": dict(kind="mlm", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
+                          seed=BASE_SEED + 2300),
+    "tiny-xlmr-ner": dict(
+        kind="tokcls", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
+        labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],
+        seed=BASE_SEED + 2400,
+    ),
 }
 
 # pipeline("fill-mask") calls: several masks, targets in and out of the
@@ -799,23 +1017,40 @@ TOKENIZER_SPECS = {
 }
 
 
+# The RoBERTa-shaped architectures: config class and model class per kind.
+ROBERTA_FAMILY = {
+    "roberta": dict(config=RobertaConfig, mlm=RobertaForMaskedLM, tokcls=RobertaForTokenClassification,
+                    cls=RobertaForSequenceClassification, base=RobertaModel),
+    "xlmr": dict(config=XLMRobertaConfig, mlm=XLMRobertaForMaskedLM, tokcls=XLMRobertaForTokenClassification,
+                 cls=XLMRobertaForSequenceClassification, base=XLMRobertaModel),
+}
+
+
 def make_model(spec, vocab_size, seed):
     torch.manual_seed(seed)
+    family = ROBERTA_FAMILY.get(spec["arch"])
+    if family is not None:
+        kind = {"rerank": "cls", "nli": "cls", "embed": "base"}.get(spec["kind"], spec["kind"])
+        kw = {}
+        if kind in ("tokcls", "cls"):
+            labels = spec["labels"]
+            kw = dict(num_labels=len(labels), id2label={i: l for i, l in enumerate(labels)},
+                      label2id={l: i for i, l in enumerate(labels)})
+            if spec.get("problem_type"):
+                kw["problem_type"] = spec["problem_type"]
+        model = family[kind](roberta_config(vocab_size, config_cls=family["config"], **kw))
+        randomize_(model, seed, pad=1)
+        model.eval()
+        return model
     if spec["kind"] == "mlm":
-        if spec["arch"] == "roberta":
-            model = RobertaForMaskedLM(roberta_config(vocab_size))
-        else:
-            model = (BertForMaskedLM(bert_config(vocab_size)) if spec["arch"] == "bert"
-                     else DistilBertForMaskedLM(distilbert_config(vocab_size)))
+        model = (BertForMaskedLM(bert_config(vocab_size)) if spec["arch"] == "bert"
+                 else DistilBertForMaskedLM(distilbert_config(vocab_size)))
     elif spec["kind"] == "tokcls":
         labels = spec["labels"]
         kw = dict(num_labels=len(labels), id2label={i: l for i, l in enumerate(labels)},
                   label2id={l: i for i, l in enumerate(labels)})
-        if spec["arch"] == "roberta":
-            model = RobertaForTokenClassification(roberta_config(vocab_size, **kw))
-        else:
-            model = (BertForTokenClassification(bert_config(vocab_size, **kw)) if spec["arch"] == "bert"
-                     else DistilBertForTokenClassification(distilbert_config(vocab_size, **kw)))
+        model = (BertForTokenClassification(bert_config(vocab_size, **kw)) if spec["arch"] == "bert"
+                 else DistilBertForTokenClassification(distilbert_config(vocab_size, **kw)))
     elif spec["kind"] == "qa":
         model = (BertForQuestionAnswering(bert_config(vocab_size)) if spec["arch"] == "bert"
                  else DistilBertForQuestionAnswering(distilbert_config(vocab_size)))
@@ -830,24 +1065,20 @@ def make_model(spec, vocab_size, seed):
             kw["problem_type"] = spec["problem_type"]
         if spec["arch"] == "bert":
             model = BertForSequenceClassification(bert_config(vocab_size, **kw))
-        elif spec["arch"] == "roberta":
-            model = RobertaForSequenceClassification(roberta_config(vocab_size, **kw))
         else:
             model = DistilBertForSequenceClassification(distilbert_config(vocab_size, **kw))
     else:
         if spec["arch"] == "bert":
             model = BertModel(bert_config(vocab_size))
-        elif spec["arch"] == "roberta":
-            model = RobertaModel(roberta_config(vocab_size))
         else:
             model = DistilBertModel(distilbert_config(vocab_size))
-    randomize_(model, seed, pad=1 if spec["arch"] == "roberta" else 0)
+    randomize_(model, seed, pad=0)
     model.eval()
     return model
 
 
 def base_model(model):
-    for attr in ("bert", "distilbert", "roberta"):
+    for attr in ("bert", "distilbert", "roberta"):  # XLM-R's models call theirs "roberta" too
         if hasattr(model, attr):
             return getattr(model, attr)
     return model
@@ -984,19 +1215,23 @@ def case_header(c):
     )
 
 
-def vocab_size(spec, vocab_tokens, bpe):
-    return len(bpe[0]) if spec.get("arch") == "roberta" else len(vocab_tokens)
+def vocab_size(spec, vocab_tokens, subword):
+    if spec.get("arch") == "roberta":
+        return len(subword["roberta"][0])
+    if spec.get("arch") == "xlmr":  # the SentencePiece pieces, <pad> and <mask>
+        return subword["xlmr_size"]
+    return len(vocab_tokens)
 
 
-def build_classifier(name, spec, vocab_tokens, bpe, models_dir):
+def build_classifier(name, spec, vocab_tokens, subword, models_dir):
     out_dir = os.path.join(models_dir, name)
     id2label = dict(enumerate(spec["labels"]))
     for attempt in range(100):
         seed = spec["seed"] + attempt
         shutil.rmtree(out_dir, ignore_errors=True)
         os.makedirs(out_dir)
-        write_tokenizer(spec, vocab_tokens, bpe, out_dir)
-        model = make_model(spec, vocab_size(spec, vocab_tokens, bpe), seed)
+        write_tokenizer(spec, vocab_tokens, subword, out_dir)
+        model = make_model(spec, vocab_size(spec, vocab_tokens, subword), seed)
         model.to(spec["dtype"]).save_pretrained(out_dir)
         tok = AutoTokenizer.from_pretrained(out_dir)
         ref = load_fp32("cls", out_dir)
@@ -1008,12 +1243,12 @@ def build_classifier(name, spec, vocab_tokens, bpe, models_dir):
     raise SystemExit(f"{name}: no seed gave varied top labels")
 
 
-def build_embedder(name, spec, vocab_tokens, bpe, models_dir):
+def build_embedder(name, spec, vocab_tokens, subword, models_dir):
     out_dir = os.path.join(models_dir, name)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
-    write_tokenizer(spec, vocab_tokens, bpe, out_dir)
-    model = make_model(spec, vocab_size(spec, vocab_tokens, bpe), spec["seed"])
+    write_tokenizer(spec, vocab_tokens, subword, out_dir)
+    model = make_model(spec, vocab_size(spec, vocab_tokens, subword), spec["seed"])
     model.save_pretrained(out_dir)
     write_st_layout(out_dir, spec["pooling"], 32, spec.get("max_seq_length", MAX_LEN))
     return spec["seed"]
@@ -1318,7 +1553,7 @@ def reference_fill_mask(name, spec, out_dir, ref_dir):
     assert next(pipe.model.parameters()).dtype == torch.float32
     cases = []
     for c in FILL_MASK_CASES:
-        if spec["arch"] == "roberta":  # RoBERTa's mask token, which takes the space before it
+        if spec["arch"] in ROBERTA_FAMILY:  # RoBERTa's (XLM-R's) mask token, which takes the space before it
             c = dict(c, text=c["text"].replace("[MASK]", "<mask>"))
         out = pipe(c["text"], **c["kw"])
         rec = dict(name=c["name"], text=c["text"], top_k=c["kw"].get("top_k"), targets=c["kw"].get("targets"),
@@ -1345,7 +1580,7 @@ def reference_zero_shot(name, spec, out_dir, ref_dir):
     # the text, and the pipeline itself fails on it (an uncut pair longer
     # than the positions), so a RoBERTa model goes without that case.
     zs_cases = [c for c in ZERO_SHOT_CASES
-                if not (spec["arch"] == "roberta" and c["name"] == "long_text_long_template")]
+                if not (spec["arch"] in ROBERTA_FAMILY and c["name"] == "long_text_long_template")]
     cases = []
     for c in zs_cases:
         out = pipe(c["text"], **c["kw"])
@@ -1360,7 +1595,7 @@ def reference_zero_shot(name, spec, out_dir, ref_dir):
             n_text = len(pipe.tokenizer(c["text"])["input_ids"])
             n_hyp = len(pipe.tokenizer(tpl.format(c["kw"]["candidate_labels"][0]))["input_ids"])
             assert n_text + n_hyp - 1 > MAX_LEN and n_hyp < MAX_LEN - 4, (c["name"], n_text, n_hyp)
-    if spec["arch"] != "roberta":  # labels only an uncased tokenizer cannot tell apart
+    if spec["arch"] not in ROBERTA_FAMILY:  # labels only an uncased tokenizer cannot tell apart
         tie = next(c for c in cases if c["name"] == "tie")["result"]["scores"]
         assert len(set(tie)) < len(tie), tie
     doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, labels=spec["labels"],
@@ -1454,7 +1689,16 @@ def main():
     print(f"byte-level BPE: {len(bpe[0])} tokens, {len(bpe[1])} merges")
     with tempfile.TemporaryDirectory() as bpe_dir:
         save_bpe_tokenizer(bpe, bpe_dir)
-        roberta_fit_cases(AutoTokenizer.from_pretrained(bpe_dir))
+        fit_cases("roberta", AutoTokenizer.from_pretrained(bpe_dir))
+    unigram = train_unigram(repo_root)
+    with tempfile.TemporaryDirectory() as spm_dir:
+        save_unigram_tokenizer(unigram, spm_dir)
+        check_tokenizer_json(spm_dir, "xlmr")
+        xlmr_tok = AutoTokenizer.from_pretrained(spm_dir)
+        assert type(xlmr_tok) is XLMRobertaTokenizer, type(xlmr_tok)
+        fit_cases("xlmr", xlmr_tok)
+    print(f"SentencePiece Unigram: {len(xlmr_tok)} tokens")
+    subword = {"roberta": bpe, "xlmr": unigram, "xlmr_size": len(xlmr_tok)}
 
     summary = {}
     for name, spec in MODEL_SPECS.items():
@@ -1464,16 +1708,16 @@ def main():
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.makedirs(out_dir)
-            write_tokenizer(spec, vocab_tokens, bpe, out_dir)
-            make_model(spec, vocab_size(spec, vocab_tokens, bpe), spec["seed"]).save_pretrained(out_dir)
+            write_tokenizer(spec, vocab_tokens, subword, out_dir)
+            make_model(spec, vocab_size(spec, vocab_tokens, subword), spec["seed"]).save_pretrained(out_dir)
             reference_token_head(name, spec, out_dir, ref_dir)
             summary[name] = f"seed {spec['seed']}, {spec['kind']}"
         elif spec["kind"] in ("mlm", "nli"):
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.makedirs(out_dir)
-            write_tokenizer(spec, vocab_tokens, bpe, out_dir)
-            make_model(spec, vocab_size(spec, vocab_tokens, bpe), spec["seed"]).save_pretrained(out_dir)
+            write_tokenizer(spec, vocab_tokens, subword, out_dir)
+            make_model(spec, vocab_size(spec, vocab_tokens, subword), spec["seed"]).save_pretrained(out_dir)
             if spec["kind"] == "mlm":
                 reference_fill_mask(name, spec, out_dir, ref_dir)
             else:
@@ -1483,17 +1727,17 @@ def main():
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.makedirs(out_dir)
-            write_tokenizer(spec, vocab_tokens, bpe, out_dir)
-            make_model(spec, vocab_size(spec, vocab_tokens, bpe), spec["seed"]).save_pretrained(out_dir)
+            write_tokenizer(spec, vocab_tokens, subword, out_dir)
+            make_model(spec, vocab_size(spec, vocab_tokens, subword), spec["seed"]).save_pretrained(out_dir)
             reference_rerank(name, spec, out_dir, ref_dir)
             summary[name] = f"seed {spec['seed']}, cross-encoder"
         elif "prompts" in spec:
-            seed = build_embedder(name, spec, vocab_tokens, bpe, models_dir)
+            seed = build_embedder(name, spec, vocab_tokens, subword, models_dir)
             write_prompts_config(os.path.join(models_dir, name), spec)
             reference_prompts(name, spec, os.path.join(models_dir, name), ref_dir)
             summary[name] = f"seed {seed}, pooling {spec['pooling']}, prompts {spec['prompts']}"
         elif spec["kind"] == "cls":
-            seed = build_classifier(name, spec, vocab_tokens, bpe, models_dir)
+            seed = build_classifier(name, spec, vocab_tokens, subword, models_dir)
             cases = reference_classifier(name, spec, os.path.join(models_dir, name), ref_dir)
             seen = {}
             for c in cases:
@@ -1506,11 +1750,11 @@ def main():
                 assert len(seen) >= 2, (name, seen)
             summary[name] = f"seed {seed}, top labels {dict(sorted(seen.items()))}"
         elif "max_seq_length" in spec:
-            seed = build_embedder(name, spec, vocab_tokens, bpe, models_dir)
+            seed = build_embedder(name, spec, vocab_tokens, subword, models_dir)
             reference_embed_limit(name, spec, os.path.join(models_dir, name), ref_dir)
             summary[name] = f"seed {seed}, pooling {spec['pooling']}, max_seq_length {spec['max_seq_length']}"
         else:
-            seed = build_embedder(name, spec, vocab_tokens, bpe, models_dir)
+            seed = build_embedder(name, spec, vocab_tokens, subword, models_dir)
             reference_embedder(name, spec, os.path.join(models_dir, name), ref_dir)
             summary[name] = f"seed {seed}, pooling {spec['pooling']}"
     if args.only:

@@ -435,7 +435,7 @@ TEST(BpeLoad, RefusesWhatItDoesNotImplement) {
          {"Sequence"}},
         {[](cJSON *j) { set(j, "decoder", cJSON_Parse("{\"type\": \"WordPiece\"}")); }, {"decoder WordPiece"}},
         {[](cJSON *j) { set(j, "post_processor", cJSON_Parse("{\"type\": \"Foo\"}")); }, {"post_processor Foo"}},
-        {[](cJSON *j) { set(model_of(j), "type", cJSON_CreateString("Unigram")); }, {"Unigram"}},
+        {[](cJSON *j) { set(model_of(j), "type", cJSON_CreateString("WordLevel")); }, {"WordLevel"}},
     };
     for (const Case &c : cases) {
         TempDir d("encore-bpe");

@@ -150,7 +150,7 @@ static const char *const NAME_KEYS[7] = {"bos_token", "eos_token", "unk_token", 
 static const char *const NAME_DEFAULTS[7] = {NULL, NULL, "[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"};
 /* RobertaTokenizer's defaults */
 static const char *const BPE_NAME_DEFAULTS[7] = {"<s>", "</s>", "<unk>", "</s>", "<pad>", "<s>", "<mask>"};
-enum { NAME_UNK = 2, NAME_SEP = 3, NAME_CLS = 5 };
+enum { NAME_BOS = 0, NAME_EOS = 1, NAME_UNK = 2, NAME_SEP = 3, NAME_CLS = 5 };
 
 static const char *config_name(const config_files *cf, int i) {
     const char *s = token_content(cf->names[i]);
@@ -312,9 +312,10 @@ static encore_status load_tokenizer_json(encore_tokenizer *tok, const char *path
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const char *type = json_string(model, "type");
     if (type && strcmp(type, "BPE") == 0) return encore_bpe_load_json(tok, path, json);
+    if (type && strcmp(type, "Unigram") == 0) return encore_unigram_load_json(tok, path, json);
     if (type && strcmp(type, "WordPiece") != 0)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED,
-                           "%s: model type %s is not supported (only WordPiece and BPE)", path, type);
+                           "%s: model type %s is not supported (only WordPiece, BPE and Unigram)", path, type);
     if (!cJSON_IsObject(vocab))
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: model.vocab is missing or not an object", path);
 
@@ -481,6 +482,7 @@ static int longest_first(const void *x, const void *y) {
 static encore_status prepare_added_tokens(encore_tokenizer *tok) {
     encore_status st = ENCORE_STATUS_OK;
     norm_text nt = {0};
+    unigram_scratch *us = NULL;
     for (int p = 0; p < 2; p++) {
         tok->pass_tokens[p] = malloc(((size_t)tok->n_added + 1) * sizeof(int));
         if (!tok->pass_tokens[p]) return tok_out_of_memory();
@@ -495,6 +497,24 @@ static encore_status prepare_added_tokens(encore_tokenizer *tok) {
             a->pattern = pool_add(tok, nt.utf8, (size_t)nt.pos[nt.n]);
             a->pattern_len = (uint32_t)nt.pos[nt.n];
             if (a->pattern == NO_TEXT) st = tok_out_of_memory();
+        } else if (a->normalized && tok->model == TOK_UNIGRAM) {
+            const char *norm;
+            size_t len;
+            /* the content is in the pool, which pool_add may move */
+            char *content = malloc(a->len + 1);
+            if (!content) {
+                st = tok_out_of_memory();
+                break;
+            }
+            memcpy(content, tok->pool + a->text, a->len);
+            st = encore_unigram_normalize(tok, &us, content, 0, a->len, &norm, &len);
+            if (st == ENCORE_STATUS_OK) {
+                a->pattern = pool_add(tok, norm, len);
+                a->pattern_len = (uint32_t)len;
+                if (a->pattern == NO_TEXT) st = tok_out_of_memory();
+            }
+            free(content);
+            if (st != ENCORE_STATUS_OK) break;
         }
         if (a->pattern_len == 0) continue;
         int p = a->normalized;
@@ -509,6 +529,7 @@ static encore_status prepare_added_tokens(encore_tokenizer *tok) {
         for (int k = 0; k < tok->n_pass_tokens[p]; k++)
             tok->first_byte[p][(unsigned char)tok->pool[tok->added[tok->pass_tokens[p][k]].pattern]] = 1;
     encore_tok_norm_free(&nt);
+    encore_unigram_scratch_free(us);
     return st;
 }
 
@@ -567,8 +588,23 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
         return encore_fail(ENCORE_STATUS_IO_ERROR, "%s has neither tokenizer.json nor vocab.txt (nor vocab.json and "
                            "merges.txt)", dir);
     }
-    if (tok->model == TOK_BPE) {
-        /* no normalizer: the BERT settings read from the config do nothing */
+    /* transformers 5 rebuilds a SentencePiece tokenizer in its class's own
+     * way, from the file's pieces and charsmap: XLMRobertaTokenizer's is
+     * emulated; the file is taken as it is only without a class of its own. */
+    const int xlmr = cls_name && strncmp(cls_name, "XLMRobertaTokenizer", 19) == 0;
+    if (tok->model == TOK_UNIGRAM) {
+        if (xlmr) {
+            st = encore_unigram_as_xlm_roberta(tok, source, json_flag(cf->config, "add_prefix_space", 1) != 0);
+            if (st != ENCORE_STATUS_OK) return st;
+        } else if (cls_name && strcmp(cls_name, "PreTrainedTokenizerFast") != 0 &&
+                   strcmp(cls_name, "TokenizersBackend") != 0) {
+            return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                               "%s: tokenizer_class %s is not supported with a Unigram model (only "
+                               "XLMRobertaTokenizer, or none)", dir, cls_name);
+        }
+    }
+    if (tok->model == TOK_BPE || tok->model == TOK_UNIGRAM) {
+        /* no BertNormalizer: the BERT settings read from the config do nothing */
         tok->settings.clean_text = tok->settings.handle_chinese_chars = tok->settings.lowercase = 0;
         tok->settings.strip_accents = 0;
         cf->defaults = BPE_NAME_DEFAULTS;
@@ -578,15 +614,30 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
     st = load_added_tokens(tok, cf, cJSON_GetObjectItemCaseSensitive(*json, "added_tokens"));
     if (st != ENCORE_STATUS_OK) return st;
 
-    tok->unk_id = unk ? tok_vocab_find(tok, 0, unk, strlen(unk)) : -1;
+    tok->unk_id = tok->model == TOK_UNIGRAM ? encore_unigram_unk_id(tok)
+                  : unk                     ? tok_vocab_find(tok, 0, unk, strlen(unk))
+                                            : -1;
     if (tok->unk_id < 0 && tok->model == TOK_WORDPIECE)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the unknown token %s is not in the vocabulary", source,
                            unk);
     const cJSON *post = cJSON_GetObjectItemCaseSensitive(*json, "post_processor");
-    if (post && !cJSON_IsNull(post)) {
+    if (tok->model == TOK_UNIGRAM && xlmr) {
+        /* XLMRobertaTokenizer's own template: bos A eos (eos B eos) */
+        const char *names[2] = {config_name(cf, NAME_BOS), config_name(cf, NAME_EOS)};
+        int32_t ids[2];
+        for (int i = 0; i < 2; i++) {
+            ids[i] = names[i] ? token_id(tok, names[i]) : -1;
+            if (ids[i] < 0)
+                return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the special token %s is not in the vocabulary",
+                                   source, names[i] ? names[i] : (i ? "eos_token" : "bos_token"));
+        }
+        tok->trim_offsets = 0;
+        roberta_template(tok, ids[0], ids[1]);
+    } else if (post && !cJSON_IsNull(post)) {
         if ((st = load_template(tok, path, post)) != ENCORE_STATUS_OK) return st;
-    } else if (tok->model == TOK_BPE) {
-        /* transformers' RobertaTokenizer sets RobertaProcessing from the names */
+    } else if (tok->model == TOK_BPE || tok->model == TOK_UNIGRAM) {
+        /* transformers' RobertaTokenizer sets RobertaProcessing from the
+         * names, XLMRobertaTokenizer the same template */
         const char *names[2] = {config_name(cf, NAME_CLS), config_name(cf, NAME_SEP)};
         int32_t ids[2];
         for (int i = 0; i < 2; i++) {
@@ -655,6 +706,7 @@ void encore_tokenizer_free(encore_tokenizer *tok) {
     free(tok->pass_tokens[0]);
     free(tok->pass_tokens[1]);
     free(tok->merges);
+    encore_unigram_free(tok->unigram);
     free(tok);
 }
 
@@ -717,13 +769,15 @@ static size_t cleanup_text(char *t, size_t n) {
 
 /* tokenizers' decode for a BPE tokenizer: the ByteLevel decoder over the
  * tokens (or, with no decoder, the tokens joined with spaces), invalid UTF-8
- * replaced, then transformers' cleanup when the config asks for it. */
+ * replaced, then transformers' cleanup when the config asks for it. A
+ * Unigram tokenizer's the same way, with its Metaspace decoder. */
 static size_t bpe_decode(const encore_tokenizer *tok, const char *const *tokens, int n_tokens, char *buf,
                          size_t cap) {
     char *raw = NULL, *fixed = NULL;
     size_t len = 0, raw_cap = 0;
     int ok = 1;
-    for (int i = 0; i < n_tokens && ok; i++) {
+    if (tok->model == TOK_UNIGRAM) ok = encore_unigram_decode(tok, tokens, n_tokens, &raw, &len, &raw_cap);
+    for (int i = 0; i < n_tokens && ok && tok->model != TOK_UNIGRAM; i++) {
         const size_t n = strlen(tokens[i]);
         if (tok->byte_decoder) {
             ok = encore_bpe_decode_bytes(tokens[i], n, &raw, &len, &raw_cap);
@@ -749,7 +803,7 @@ static size_t bpe_decode(const encore_tokenizer *tok, const char *const *tokens,
 
 size_t encore_tokenizer_decode(const encore_tokenizer *tok, const int32_t *ids, int n_ids, int skip_special,
                                char *buf, size_t cap) {
-    if (tok->model == TOK_BPE) {
+    if (tok->model == TOK_BPE || tok->model == TOK_UNIGRAM) {
         const char **tokens = malloc(((size_t)(n_ids > 0 ? n_ids : 0) + 1) * sizeof *tokens);
         if (!tokens) return SIZE_MAX;
         int n = 0;
@@ -786,7 +840,7 @@ size_t encore_tokenizer_decode(const encore_tokenizer *tok, const int32_t *ids, 
 
 size_t encore_tokenizer_decode_tokens(const encore_tokenizer *tok, const char *const *tokens, int n_tokens,
                                       char *buf, size_t cap) {
-    if (tok->model == TOK_BPE) return bpe_decode(tok, tokens, n_tokens, buf, cap);
+    if (tok->model == TOK_BPE || tok->model == TOK_UNIGRAM) return bpe_decode(tok, tokens, n_tokens, buf, cap);
     const char *prefix = tok->prefix_len ? tok->pool + tok->prefix : "##";
     const size_t prefix_len = tok->prefix_len ? tok->prefix_len : 2;
     size_t len = 0, piece_cap = 0;

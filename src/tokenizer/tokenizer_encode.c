@@ -84,6 +84,7 @@ typedef struct scratch {
     match_list normalized;
     piece_list seq[2];
     bpe_scratch *bpe;
+    unigram_scratch *unigram;
 } scratch;
 
 static encore_status push_match(match_list *l, size_t start, size_t stop, int32_t id) {
@@ -125,6 +126,7 @@ static void scratch_free(scratch *s) {
         free(s->seq[i].word);
     }
     encore_bpe_scratch_free(s->bpe);
+    encore_unigram_scratch_free(s->unigram);
 }
 
 /* ---- normalizer ---------------------------------------------------------- */
@@ -558,9 +560,36 @@ static encore_status encode_segment_bpe(const encore_tokenizer *tok, scratch *sc
     return st;
 }
 
+/* text[a, b), free of raw added tokens, with a Unigram model: normalized
+ * whole (unigram.c), the normalized added tokens split out of that, and
+ * each split between them pre-tokenized and tokenized. */
+static encore_status encode_segment_unigram(const encore_tokenizer *tok, scratch *sc, const char *text, size_t a,
+                                            size_t b, piece_list *out) {
+    const char *norm;
+    size_t len;
+    encore_status st = encore_unigram_normalize(tok, &sc->unigram, text, a, b, &norm, &len);
+    if (st != ENCORE_STATUS_OK || len == 0) return st;
+    if (tok->n_pass_tokens[1] == 0) return encore_unigram_tokenize(tok, sc->unigram, 0, len, emit_piece, out);
+    if ((st = find_added(tok, 1, norm, len, &sc->normalized)) != ENCORE_STATUS_OK) return st;
+    size_t p = 0;
+    for (size_t i = 0; i < sc->normalized.n && st == ENCORE_STATUS_OK; i++) {
+        const match *m = &sc->normalized.v[i];
+        if (p < m->start) st = encore_unigram_tokenize(tok, sc->unigram, p, m->start, emit_piece, out);
+        if (st == ENCORE_STATUS_OK) {
+            int32_t s0, s1;
+            encore_unigram_source(sc->unigram, m->start, m->stop, &s0, &s1);
+            st = push_piece(out, m->id, s0, s1);
+        }
+        p = m->stop;
+    }
+    if (st == ENCORE_STATUS_OK && p < len) st = encore_unigram_tokenize(tok, sc->unigram, p, len, emit_piece, out);
+    return st;
+}
+
 static encore_status encode_segment(const encore_tokenizer *tok, scratch *sc, const char *text, size_t a,
                                     size_t b, piece_list *out) {
     if (tok->model == TOK_BPE) return encode_segment_bpe(tok, sc, text, a, b, out);
+    if (tok->model == TOK_UNIGRAM) return encode_segment_unigram(tok, sc, text, a, b, out);
     if (tok->n_pass_tokens[1] > 0) return encode_segment_whole(tok, sc, text, a, b, out);
     return encode_segment_chunked(tok, sc, text, a, b, out);
 }

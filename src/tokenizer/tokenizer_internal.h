@@ -1,5 +1,6 @@
 /* tokenizer_internal.h: what tokenizer.c (loading), tokenizer_encode.c
- * (encoding), bpe_load.c and bpe.c (byte-level BPE) share: the tokenizer's
+ * (encoding), bpe_load.c and bpe.c (byte-level BPE) and unigram.c
+ * (SentencePiece Unigram) share: the tokenizer's
  * layout, the normalizer's output and the vocabulary lookup. Private to the
  * tokenizer (and its tests). */
 #ifndef ENCORE_TOKENIZER_INTERNAL_H
@@ -38,7 +39,9 @@ typedef struct template_item {
 } template_item;
 
 /* The model of a tokenizer. */
-enum { TOK_WORDPIECE = 0, TOK_BPE = 1 };
+enum { TOK_WORDPIECE = 0, TOK_BPE = 1, TOK_UNIGRAM = 2 };
+
+typedef struct unigram_model unigram_model;
 
 /* One merge of a BPE model: the pair (a, b) of ids gives new_id at rank;
  * an open-addressing slot, empty when a < 0. */
@@ -74,7 +77,8 @@ struct encore_tokenizer {
     uint8_t first_byte[2][256];   /* which bytes start a pattern of each pass */
     token_template single, pair;
 
-    int model;                    /* TOK_WORDPIECE or TOK_BPE */
+    int model;                    /* TOK_WORDPIECE, TOK_BPE or TOK_UNIGRAM */
+    unigram_model *unigram;       /* TOK_UNIGRAM (unigram.c) */
     /* byte-level BPE (bpe_load.c, bpe.c) */
     bpe_merge *merges;            /* (merge_mask + 1) open addressing over (a, b) */
     uint32_t merge_mask;
@@ -186,6 +190,31 @@ void encore_bpe_count_spaces(const char *s, size_t n, int *lead, int *trail);
  * *out (malloc'd, *len bytes, *cap allocated); 0 when out of memory. */
 int encore_bpe_decode_bytes(const char *s, size_t n, char **buf, size_t *len, size_t *cap);
 size_t encore_bpe_fix_utf8(const char *in, size_t n, char *out);
+
+/* unigram.c: a SentencePiece Unigram tokenizer.json (model, normalizer,
+ * pre_tokenizer and decoder checked). */
+encore_status encore_unigram_load_json(encore_tokenizer *tok, const char *path, const cJSON *json);
+void encore_unigram_free(unigram_model *u);
+int32_t encore_unigram_unk_id(const encore_tokenizer *tok);
+/* What transformers 5's XLMRobertaTokenizer makes of the file: the first
+ * Precompiled normalizer alone, WhitespaceSplit and Metaspace (prepending
+ * per add_prefix_space), the Metaspace decoder, piece 3 unknown. */
+encore_status encore_unigram_as_xlm_roberta(encore_tokenizer *tok, const char *path, int add_prefix_space);
+/* Encoding one split text[a, b) (valid UTF-8, free of raw added tokens):
+ * normalize it into the scratch (its normalized UTF-8 lent back, for the
+ * normalized added tokens), then tokenize byte ranges of that, and map a
+ * byte range of it back to the text. */
+typedef struct unigram_scratch unigram_scratch;
+encore_status encore_unigram_normalize(const encore_tokenizer *tok, unigram_scratch **scratch, const char *text,
+                                       size_t a, size_t b, const char **utf8, size_t *len);
+encore_status encore_unigram_tokenize(const encore_tokenizer *tok, unigram_scratch *s, size_t start, size_t stop,
+                                      tok_emit_fn emit, void *ctx);
+void encore_unigram_source(const unigram_scratch *s, size_t start, size_t stop, int32_t *src_start,
+                           int32_t *src_end);
+void encore_unigram_scratch_free(unigram_scratch *s);
+/* The Metaspace decoder (or tokens joined with spaces), appended to *out. */
+int encore_unigram_decode(const encore_tokenizer *tok, const char *const *tokens, int n_tokens, char **out,
+                          size_t *len, size_t *cap);
 
 /* For tests and fuzzers only (not thread-safe): the bytes the encoder
  * normalizes at a time (0: the default, 16 KiB; SIZE_MAX: a whole segment
