@@ -111,10 +111,12 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_DISTILBERT_TOKEN_CLASSIFICATION,    /* DistilBertForTokenClassification */
     ENCORE_ARCHITECTURE_BERT_QUESTION_ANSWERING,            /* BertForQuestionAnswering */
     ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING,      /* DistilBertForQuestionAnswering */
-    ENCORE_ARCHITECTURE_ROBERTA_MODEL,                      /* RobertaModel */
-    ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION,    /* RobertaForSequenceClassification */
-    ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM,                  /* RobertaForMaskedLM */
-    ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION        /* RobertaForTokenClassification */
+    /* RoBERTa's network; XLMRoberta* (the same network and weight names,
+     * under a SentencePiece tokenizer) load as these too */
+    ENCORE_ARCHITECTURE_ROBERTA_MODEL,                      /* RobertaModel, XLMRobertaModel */
+    ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION,    /* Roberta-/XLMRobertaForSequenceClassification */
+    ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM,                  /* Roberta-/XLMRobertaForMaskedLM */
+    ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION        /* Roberta-/XLMRobertaForTokenClassification */
 } encore_architecture;
 
 /* A head applied to every token's last hidden state. */

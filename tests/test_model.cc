@@ -108,7 +108,7 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Classifier,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
-                                           "tiny-roberta-sst"));
+                                           "tiny-roberta-sst", "tiny-xlmr-sst"));
 // PEFT LoRA adapters on the tiny models, merged at load, against transformers + peft.
 INSTANTIATE_TEST_SUITE_P(Adapters, Classifier,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls"));
@@ -178,7 +178,7 @@ TEST_P(AnyModel, BatchResultsDoNotDependOnTheBatch) {
 INSTANTIATE_TEST_SUITE_P(Models, AnyModel,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
                                            "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
-                                           "tiny-roberta-embed"));
+                                           "tiny-roberta-embed", "tiny-xlmr-sst", "tiny-xlmr-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, AnyModel,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls",
                                            "lora-bert-embed"));
@@ -234,7 +234,8 @@ TEST_P(Embedder, EmbeddingsMatchSentenceTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Embedder,
-                         ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-embed"));
+                         ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-embed",
+                                           "tiny-xlmr-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, Embedder, ::testing::Values("lora-bert-embed"));
 
 TEST(Model, OverLongInputFailsWithoutTruncationAndIsCutWithIt) {

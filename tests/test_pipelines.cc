@@ -117,6 +117,11 @@ TEST(FillMask, RobertaMatchesPipeline) {
     fill_mask_parity("tiny-roberta-mlm");
 }
 
+TEST(FillMask, XlmRobertaMatchesPipeline) {
+    NEED_DEVICE();
+    fill_mask_parity("tiny-xlmr-mlm");
+}
+
 // The pipeline splits a label string itself; the C API takes a list. The
 // CLI's splitting is checked against that case in test_cli.
 void zero_shot_parity(const std::string &name, bool expect_ties) {

@@ -92,7 +92,7 @@ int expect_results(const std::string &model, const std::vector<std::string> &arg
 }
 
 TEST(ScoreTasks, FillMaskGivesWhatThePipelineGives) {
-    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm", "tiny-roberta-mlm"}) {
+    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm", "tiny-roberta-mlm", "tiny-xlmr-mlm"}) {
         auto ref = fixtures::load(name);
         ASSERT_TRUE(ref && ref->root) << name;
         std::map<std::vector<std::string>, Group> groups;
@@ -134,7 +134,7 @@ TEST(ScoreTasks, ZeroShotGivesWhatThePipelineGives) {
 }
 
 TEST(ScoreTasks, TokenClassificationGivesWhatThePipelineGives) {
-    for (const char *name : {"tiny-bert-ner", "tiny-distilbert-ner", "tiny-roberta-ner"}) {
+    for (const char *name : {"tiny-bert-ner", "tiny-distilbert-ner", "tiny-roberta-ner", "tiny-xlmr-ner"}) {
         auto ref = fixtures::load(std::string(name) + ".ner");
         ASSERT_TRUE(ref && ref->root) << name;
         std::map<std::vector<std::string>, Group> groups;

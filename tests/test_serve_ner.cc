@@ -62,6 +62,8 @@ TEST(ServeNer, DistilBertAnswersAsThePipeline) { replay("tiny-distilbert-ner"); 
 
 TEST(ServeNer, RobertaAnswersAsThePipeline) { replay("tiny-roberta-ner"); }
 
+TEST(ServeNer, XlmRobertaAnswersAsThePipeline) { replay("tiny-xlmr-ner"); }
+
 TEST(ServeNer, ListsAndBadInput) {
     auto ref = fixtures::load("tiny-bert-ner.ner");
     ASSERT_TRUE(ref && ref->root);

@@ -38,6 +38,14 @@ static const struct {
     {"RobertaForMaskedLM", ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE, 1},
     {"RobertaForTokenClassification", ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION, 0, 0, 0,
      ENCORE_TOKEN_HEAD_CLASSIFY, 1},
+    /* XLM-RoBERTa is RoBERTa's network (its classes subclass RoBERTa's, with
+     * the same weight names) under a SentencePiece tokenizer */
+    {"XLMRobertaModel", ENCORE_ARCHITECTURE_ROBERTA_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE, 1},
+    {"XLMRobertaForSequenceClassification", ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION, 0, 1, 0,
+     ENCORE_TOKEN_HEAD_NONE, 1},
+    {"XLMRobertaForMaskedLM", ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE, 1},
+    {"XLMRobertaForTokenClassification", ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION, 0, 0, 0,
+     ENCORE_TOKEN_HEAD_CLASSIFY, 1},
 };
 
 static int starts_with_entail(const char *label) {
@@ -179,6 +187,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
         arch = "DistilBertModel";
     else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "roberta") == 0)
         arch = "RobertaModel";
+    else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "xlm-roberta") == 0)
+        arch = "XLMRobertaModel";
     if (!arch)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s names no architecture and no known model_type", path);
     int found = 0;
@@ -199,7 +209,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                            "BertForMaskedLM, BertForTokenClassification, BertForQuestionAnswering, "
                            "DistilBertModel, DistilBertForSequenceClassification, DistilBertForMaskedLM, "
                            "DistilBertForTokenClassification, DistilBertForQuestionAnswering, RobertaModel, "
-                           "RobertaForSequenceClassification, RobertaForMaskedLM, RobertaForTokenClassification are)",
+                           "RobertaForSequenceClassification, RobertaForMaskedLM, RobertaForTokenClassification and their "
+                           "XLMRoberta* counterparts are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 
