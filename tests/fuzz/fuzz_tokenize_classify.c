@@ -7,13 +7,14 @@
  * bytes) and in one pass, and the two must be the same.
  *
  * The same input also goes through a byte-level BPE tokenizer (RoBERTa's,
- * tests/fixtures/models/tiny-roberta-sst), tokenizer alone: cut on either
- * side, counted against a limit, decoded; its pieces are streamed, so the
- * chunk size must change nothing there either.
+ * tests/fixtures/models/tiny-roberta-sst) and a SentencePiece Unigram one
+ * (XLM-R's, tiny-xlmr-sst), tokenizers alone: cut on either side, counted
+ * against a limit, decoded; neither works in chunks, so the chunk size must
+ * change nothing there either.
  *
  * Input: byte 0 holds flags (1: a pair, 2: no truncation, 4: run the model
  * on a batch of the input and a fixed text; bits 3-5: the chunk; bit 6:
- * truncate the BPE encoding on the left); the rest is the text, and with
+ * truncate those encodings on the left); the rest is the text, and with
  * flag 1 the pair after the first NUL byte. */
 #include "fuzz_common.h"
 
@@ -21,42 +22,45 @@
 
 static encore_model *model;
 static encore_session *session;
-static encore_tokenizer *bpe;
+static encore_tokenizer *others[2]; /* BPE, Unigram */
+static const char *const other_names[2] = {"tiny-roberta-sst", "tiny-xlmr-sst"};
 
-/* The BPE tokenizer on the input: chunked and one-pass equal, the limits
+/* Another tokenizer on the input: chunked and one-pass equal, the limits
  * kept, offsets inside their text, decoding sized as snprintf. */
-static void check_bpe(const char *text, const char *pair, int flags) {
+static void check_other(encore_tokenizer *tok, const char *what, const char *text, const char *pair, int flags) {
     const int32_t max_len = (flags & 2) ? 0 : 12;
     const int left = (flags >> 6) & 1;
     encore_encoding *whole = NULL, *e = NULL;
     encore_tok_set_chunk_bytes(SIZE_MAX);
-    const encore_status whole_st = encore_tokenizer_encode_side(bpe, text, pair, max_len, left, &whole);
+    const encore_status whole_st = encore_tokenizer_encode_side(tok, text, pair, max_len, left, &whole);
     encore_tok_set_chunk_bytes((size_t)((flags >> 3) & 7) + 1);
-    const encore_status st = encore_tokenizer_encode_side(bpe, text, pair, max_len, left, &e);
+    const encore_status st = encore_tokenizer_encode_side(tok, text, pair, max_len, left, &e);
     encore_tok_set_chunk_bytes(0);
-    FUZZ_CHECK(st == whole_st && fuzz_same_encoding(e, whole), "BPE: a chunked encoding differs (status %d and %d)",
-               (int)st, (int)whole_st);
+    FUZZ_CHECK(st == whole_st && fuzz_same_encoding(e, whole), "%s: a chunked encoding differs (status %d and %d)",
+               what, (int)st, (int)whole_st);
     encore_encoding_free(whole);
     if (st != ENCORE_STATUS_OK) {
-        FUZZ_CHECK(st == ENCORE_STATUS_BAD_INPUT, "BPE: status %d: %s", (int)st, encore_last_error());
+        FUZZ_CHECK(st == ENCORE_STATUS_BAD_INPUT, "%s: status %d: %s", what, (int)st, encore_last_error());
         return;
     }
-    FUZZ_CHECK(max_len == 0 || e->n_tokens <= max_len, "BPE: %d tokens for max_len %d", e->n_tokens, (int)max_len);
+    FUZZ_CHECK(max_len == 0 || e->n_tokens <= max_len, "%s: %d tokens for max_len %d", what, e->n_tokens,
+               (int)max_len);
     for (int32_t k = 0; k < e->n_tokens; k++) {
         const char *src = e->sequence_ids[k] == 1 ? pair : text;
         FUZZ_CHECK(e->offsets[2 * k] >= 0 && e->offsets[2 * k] <= e->offsets[2 * k + 1] &&
                        (size_t)e->offsets[2 * k + 1] <= (e->sequence_ids[k] < 0 ? 0 : strlen(src)),
-                   "BPE: token %d has offsets [%d, %d)", k, e->offsets[2 * k], e->offsets[2 * k + 1]);
+                   "%s: token %d has offsets [%d, %d)", what, k, e->offsets[2 * k], e->offsets[2 * k + 1]);
     }
     int32_t n = 0;
     encore_encoding *bounded = NULL;
-    const encore_status bst = encore_tokenizer_encode_bounded(bpe, text, pair, 0, 0, 8, &bounded, &n);
+    const encore_status bst = encore_tokenizer_encode_bounded(tok, text, pair, 0, 0, 8, &bounded, &n);
     FUZZ_CHECK(bst == (e->n_untruncated > 8 ? ENCORE_STATUS_TOO_LONG : ENCORE_STATUS_OK) && n == e->n_untruncated,
-               "BPE: bounded status %d, %d tokens of %d", (int)bst, n, e->n_untruncated);
+               "%s: bounded status %d, %d tokens of %d", what, (int)bst, n, e->n_untruncated);
     encore_encoding_free(bounded);
     char out[96];
-    const size_t len = encore_tokenizer_decode(bpe, e->ids, e->n_tokens, flags & 1, out, sizeof out);
-    FUZZ_CHECK(len == SIZE_MAX || strlen(out) <= (len < sizeof out ? len : sizeof out - 1), "BPE: decode %zu", len);
+    const size_t len = encore_tokenizer_decode(tok, e->ids, e->n_tokens, flags & 1, out, sizeof out);
+    FUZZ_CHECK(len == SIZE_MAX || strlen(out) <= (len < sizeof out ? len : sizeof out - 1), "%s: decode %zu", what,
+               len);
     encore_encoding_free(e);
 }
 
@@ -74,10 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             fprintf(stderr, "cannot load the fixture model: %s\n", encore_last_error());
             abort();
         }
-        if (encore_tokenizer_load(fuzz_fixture("tiny-roberta-sst"), &bpe) != ENCORE_STATUS_OK) {
-            fprintf(stderr, "cannot load the fixture BPE tokenizer: %s\n", encore_last_error());
-            abort();
-        }
+        for (int i = 0; i < 2; i++)
+            if (encore_tokenizer_load(fuzz_fixture(other_names[i]), &others[i]) != ENCORE_STATUS_OK) {
+                fprintf(stderr, "cannot load the fixture tokenizer %s: %s\n", other_names[i], encore_last_error());
+                abort();
+            }
     }
     if (size < 1) return 0;
     const int flags = data[0];
@@ -86,7 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *pair = (flags & 1) && text_len < size - 1 ? all + text_len + 1 : NULL;
     /* (the pair, after the NUL, ends at the copy's terminating NUL or at the next NUL) */
     const encore_input in = {all, pair};
-    check_bpe(all, pair, flags);
+    check_other(others[0], "BPE", all, pair, flags);
+    check_other(others[1], "Unigram", all, pair, flags);
     const int truncate = !(flags & 2);
     encore_encoding *enc[2] = {NULL, NULL};
     const encore_task tasks[2] = {ENCORE_TASK_CLASSIFY, ENCORE_TASK_EMBED};

@@ -15,6 +15,7 @@ seeds come from real `encore score` runs on the harness's fixed input, so
 they are.
 """
 import argparse
+import base64
 import json
 import os
 import random
@@ -333,6 +334,61 @@ def seeds_tokenizers():
     write(d, "fixture-roberta-json", bytes([0]) + sep.join([compact, files["tokenizer_config.json"]]))  # under max_len
     write(d, "fixture-roberta-vocab-merges",
           bytes([2]) + sep.join([files["vocab.json"], files["merges.txt"], files["tokenizer_config.json"]]))
+
+    # SentencePiece Unigram (XLM-R's): a short vocabulary with scores, a
+    # charsmap of a few NFKC rules, Metaspace; as transformers 5 rebuilds it
+    # (XLMRobertaTokenizer) and as the file says (no tokenizer_class).
+    with open(os.path.join(FIXTURES, "tiny-xlmr-sst", "tokenizer.json"), encoding="utf-8") as f:
+        xlmr = json.load(f)
+    small = dict(xlmr)
+    small["model"] = dict(xlmr["model"], vocab=xlmr["model"]["vocab"][:400] + xlmr["model"]["vocab"][-1:])
+    small["added_tokens"] = [dict(t, id=min(t["id"], 400)) for t in xlmr["added_tokens"]]
+    small["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": charsmap({
+            "\uff21": "A", "\ufb01": "fi", "e\u0301": "\u00e9", "\u200b": "", "\u2460": "1", "\u3000": " "})},
+        {"type": "Strip", "strip_left": False, "strip_right": True},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]}
+    compact = json.dumps(small, ensure_ascii=False, separators=(",", ":")).encode()
+    xlmr_config = json.dumps({"tokenizer_class": "XLMRobertaTokenizer", "add_prefix_space": True}).encode()
+    write(d, "fixture-xlmr-json", bytes([0]) + sep.join([compact, xlmr_config]))
+    write(d, "fixture-xlmr-json-as-is", bytes([0]) + sep.join([compact, b"{}"]))
+
+
+def charsmap(rules):
+    """A SentencePiece precompiled_charsmap (base64) of rules (key -> its
+    replacement): darts-clone's double array, each key's UTF-8 walked from
+    the root by XOR with its bytes, the replacement's offset at the end,
+    then the NUL-terminated replacements."""
+    trie = {}
+    blob = b""
+    for key, repl in rules.items():
+        node = trie
+        for b in key.encode():
+            node = node.setdefault(b, {})
+        node[None] = len(blob)
+        blob += repl.encode() + b"\0"
+    units, used = {0: 0}, {0}
+
+    def place(node, at):
+        labels = [b for b in node if b is not None]
+        base = 1
+        while base in used or any(base ^ c in used for c in labels):
+            base += 1
+        if None in node:
+            used.add(base)
+            units[base] = 1 << 31 | node[None]
+        for c in labels:
+            used.add(base ^ c)
+        units[at] |= (at ^ base) << 10
+        for c in labels:
+            units[base ^ c] = c | (1 << 8 if None in node[c] else 0)
+            place(node[c], base ^ c)
+
+    place(trie, 0)
+    array = [units.get(i, 0) for i in range(max(units) + 1)]
+    raw = struct.pack("<I", 4 * len(array)) + struct.pack("<%dI" % len(array), *array) + blob
+    return base64.b64encode(raw).decode()
+
 
 
 TEXTS = [
