@@ -460,3 +460,29 @@ TEST(Unigram, LongInputs) {
         for (int i = 1; i < 63; i++) EXPECT_EQ(cut->ids[i], whole->ids[i]) << i;
     }
 }
+
+// A normalizer that expands every match a thousandfold (crafted: nmt_nfkc's
+// longest replacement is 18 chars) gets a status, not the memory.
+TEST(Unigram, ExpandingNormalizerIsRefused) {
+    TempDir d("encore-unigram");
+    const std::string big(4000, 'x');
+    write_dir(d, [&](cJSON *j) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "type", "Replace");
+        cJSON *pattern = cJSON_AddObjectToObject(r, "pattern");
+        cJSON_AddStringToObject(pattern, "String", "film");
+        cJSON_AddStringToObject(r, "content", big.c_str());
+        set(j, "normalizer", r);
+    });
+    Tokenizer tok = load(d.path());
+    ASSERT_TRUE(tok);
+    encore_encoding *raw = nullptr;
+    EXPECT_EQ(encore_tokenizer_encode(tok.get(), "a film", nullptr, 0, &raw), ENCORE_STATUS_OK);
+    encore_encoding_free(raw);
+    std::string text;
+    for (int i = 0; i < 200; i++) text += "film ";
+    raw = nullptr;
+    EXPECT_EQ(encore_tokenizer_encode(tok.get(), text.c_str(), nullptr, 0, &raw), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_EQ(raw, nullptr);
+    EXPECT_NE(std::string(encore_last_error()).find("normalizer"), std::string::npos) << encore_last_error();
+}

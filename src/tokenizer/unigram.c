@@ -394,6 +394,7 @@ typedef struct change {
 
 struct unigram_scratch {
     uni_text t, tmp;
+    size_t limit;      /* the most chars the normalizer may make of a split */
     change *ch;
     size_t n_ch, ch_cap;
     /* Viterbi, per character of a piece */
@@ -445,6 +446,14 @@ static int text_push(uni_text *t, uint32_t c, int32_t start, int32_t end) {
     t->src[2 * t->n + 1] = end;
     t->n++;
     return 1;
+}
+
+/* A charsmap or a Replace may expand a text (nmt_nfkc's longest
+ * replacement is 18 chars); one crafted to expand it a thousandfold gets a
+ * status rather than the memory. */
+static encore_status too_large(const unigram_scratch *s) {
+    return encore_fail(ENCORE_STATUS_BAD_INPUT, "the tokenizer's normalizer makes more than %zu characters of the "
+                       "text", s->limit);
 }
 
 static int push_change(unigram_scratch *s, uint32_t c, int32_t delta) {
@@ -548,12 +557,14 @@ static encore_status precompiled(const unigram_model *u, unigram_scratch *s, int
         if (repl) {
             modified = 1;
             if (!replace_chars(s, g, repl, len)) return tok_out_of_memory();
+            if (s->n_ch > s->limit) return too_large(s);
         } else {
             for (size_t k = 0; k < g; k++) {
                 const size_t nb = utf8_put(t->cp[i + k], buf);
                 if ((repl = charsmap_find(u, buf, nb, &len)) != NULL) {
                     modified = 1;
                     if (!replace_chars(s, 1, repl, len)) return tok_out_of_memory();
+                    if (s->n_ch > s->limit) return too_large(s);
                 } else if (!push_change(s, t->cp[i + k], 0)) {
                     return tok_out_of_memory();
                 }
@@ -596,6 +607,7 @@ static encore_status replace(const norm_step *st, unigram_scratch *s) {
         const int32_t a = in->src[2 * (i + m - 1)], b = in->src[2 * (i + m - 1) + 1];
         for (size_t p = 0; p < st->to_len;)
             if (!text_push(out, encore_utf8_next(st->to, &p), a, b)) return tok_out_of_memory();
+        if (out->n > s->limit) return too_large(s);
         i += m;
     }
     uni_text t = *in;
@@ -622,6 +634,7 @@ static void strip(const norm_step *st, uni_text *t) {
 static encore_status normalize(const unigram_model *u, unigram_scratch *s, const char *text, size_t a, size_t b) {
     uni_text *t = &s->t;
     t->n = 0;
+    s->limit = 64 * (b - a) + 4096;
     for (size_t p = a; p < b;) {
         const size_t q = p;
         const uint32_t c = encore_utf8_next(text, &p);
