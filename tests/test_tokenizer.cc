@@ -24,26 +24,14 @@
 #include "temp_dir.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_internal.h"
+#include "tokenizer_helpers.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TokenizerDeleter {
-    void operator()(encore_tokenizer *t) const { encore_tokenizer_free(t); }
-};
-struct EncodingDeleter {
-    void operator()(encore_encoding *e) const { encore_encoding_free(e); }
-};
-using Tokenizer = std::unique_ptr<encore_tokenizer, TokenizerDeleter>;
-using Encoding = std::unique_ptr<encore_encoding, EncodingDeleter>;
+using namespace tokenizer_test;
 
-Tokenizer load_tokenizer(const std::string &dir) {
-    encore_tokenizer *t = nullptr;
-    encore_status st = encore_tokenizer_load(dir.c_str(), &t);
-    EXPECT_EQ(st, ENCORE_STATUS_OK) << dir << ": " << encore_last_error();
-    return Tokenizer(t);
-}
 
 // The names of the reference dumps, e.g. "tiny-bert-sst", "tok-cased". A
 // NAME.KIND.json (tiny-bert-ner.ner.json, tiny-bert-qa.overflow.json) is
@@ -567,13 +555,6 @@ TEST(Tokenizer, NullArguments) {
 
 // ---- bad model directories ----------------------------------------------------------
 
-void expect_load_error(const std::string &dir, encore_status status, const std::vector<std::string> &parts) {
-    encore_tokenizer *t = reinterpret_cast<encore_tokenizer *>(0x1);
-    EXPECT_EQ(encore_tokenizer_load(dir.c_str(), &t), status) << encore_last_error();
-    EXPECT_EQ(t, nullptr);
-    std::string msg = encore_last_error();
-    for (const auto &p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-}
 
 TEST(TokenizerLoad, MissingDirectory) {
     std::string dir = fixtures::dir() + "/models/no-such-model";

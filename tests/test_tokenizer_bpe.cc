@@ -12,7 +12,7 @@
 //
 //   import json, copy
 //   from tokenizers import Tokenizer
-//   base = json.load(open("tests/fixtures/models/tiny-roberta-sst/tokenizer.json"))
+//   base = json.load_tokenizer(open("tests/fixtures/models/tiny-roberta-sst/tokenizer.json"))
 //   def tk(mod):
 //       j = copy.deepcopy(base); mod(j); return Tokenizer.from_str(json.dumps(j))
 //   def show(t, text, pair=None):
@@ -39,6 +39,7 @@
 
 #include "fixtures.h"
 #include "temp_dir.h"
+#include "tokenizer_helpers.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_internal.h"
 #include "tokenizer/unicode.h"
@@ -47,37 +48,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TokenizerDeleter {
-    void operator()(encore_tokenizer *t) const { encore_tokenizer_free(t); }
-};
-struct EncodingDeleter {
-    void operator()(encore_encoding *e) const { encore_encoding_free(e); }
-};
-using Tokenizer = std::unique_ptr<encore_tokenizer, TokenizerDeleter>;
-using Encoding = std::unique_ptr<encore_encoding, EncodingDeleter>;
+using namespace tokenizer_test;
+
 
 const std::string &roberta_dir() {
     static const std::string dir = fixtures::model_dir("tiny-roberta-sst");
     return dir;
 }
 
-Tokenizer load(const std::string &dir) {
-    encore_tokenizer *t = nullptr;
-    encore_status st = encore_tokenizer_load(dir.c_str(), &t);
-    EXPECT_EQ(st, ENCORE_STATUS_OK) << dir << ": " << encore_last_error();
-    return Tokenizer(t);
-}
 
-std::string read(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), {});
-}
 
 
 // The fixture's tokenizer.json, changed by edit, in a temp dir of its own
 // (with the fixture's tokenizer_config.json).
 void write_tokenizer_json(const TempDir &d, const std::function<void(cJSON *)> &edit) {
-    cJSON *j = cJSON_Parse(read(roberta_dir() + "/tokenizer.json").c_str());
+    cJSON *j = cJSON_Parse(read_file(roberta_dir() + "/tokenizer.json").c_str());
     ASSERT_NE(j, nullptr);
     edit(j);
     char *s = cJSON_PrintUnformatted(j);
@@ -87,12 +72,7 @@ void write_tokenizer_json(const TempDir &d, const std::function<void(cJSON *)> &
     d.copy_from(roberta_dir(), "tokenizer_config.json");
 }
 
-cJSON *model_of(cJSON *j) { return cJSON_GetObjectItemCaseSensitive(j, "model"); }
 
-void set(cJSON *obj, const char *key, cJSON *value) {
-    if (cJSON_GetObjectItemCaseSensitive(obj, key)) cJSON_ReplaceItemInObjectCaseSensitive(obj, key, value);
-    else cJSON_AddItemToObject(obj, key, value);
-}
 
 struct Expected {
     const char *text, *pair;
@@ -171,7 +151,7 @@ void expect_same_encodings(encore_tokenizer *a, encore_tokenizer *b, const std::
 // ---- the fixture's tokenizer ---------------------------------------------------
 
 TEST(Bpe, LoadsAsBpe) {
-    Tokenizer tok = load(roberta_dir());
+    Tokenizer tok = load_tokenizer(roberta_dir());
     ASSERT_TRUE(tok);
     EXPECT_EQ(tok->model, TOK_BPE);
     EXPECT_EQ(encore_tokenizer_vocab_size(tok.get()), 1200);
@@ -185,7 +165,7 @@ TEST(Bpe, LoadsAsBpe) {
 // RobertaProcessing: <s> A </s> </s> B </s>, every type id 0; the budget of
 // a pair is max_len - 4.
 TEST(Bpe, PairTemplateAndTruncation) {
-    Tokenizer tok = load(roberta_dir());
+    Tokenizer tok = load_tokenizer(roberta_dir());
     ASSERT_TRUE(tok);
     Value v = encode(tok.get(), "the film", "was good fun", 7);
     EXPECT_EQ(v.ids.size(), 7u);
@@ -199,7 +179,7 @@ TEST(Bpe, PairTemplateAndTruncation) {
 // Left truncation keeps the last tokens; the first kept one is trimmed like
 // any other (the add_prefix_space exception is off here).
 TEST(Bpe, LeftTruncation) {
-    Tokenizer tok = load(roberta_dir());
+    Tokenizer tok = load_tokenizer(roberta_dir());
     ASSERT_TRUE(tok);
     Value whole = encode(tok.get(), "  two  spaces   three", nullptr);
     Value left = encode(tok.get(), "  two  spaces   three", nullptr, 5, 1);
@@ -225,7 +205,7 @@ TEST(Bpe, StringMergesEqualPairMerges) {
         }
         set(model_of(j), "merges", strings);
     });
-    Tokenizer a = load(roberta_dir()), b = load(d.path());
+    Tokenizer a = load_tokenizer(roberta_dir()), b = load_tokenizer(d.path());
     ASSERT_TRUE(a && b);
     expect_same_encodings(a.get(), b.get());
 }
@@ -242,7 +222,7 @@ TEST(Bpe, IgnoreMerges) {
                                   cJSON_CreateNumber(1200));
             set(model_of(j), "ignore_merges", cJSON_CreateBool(flag));
         });
-        Tokenizer tok = load(d.path());
+        Tokenizer tok = load_tokenizer(d.path());
         ASSERT_TRUE(tok);
         if (flag)
             expect_encoding(tok.get(), {"say hello hello, hellos", nullptr, {0, 87, 360, 1200, 1200, 16, 400, 736, 597, 2},
@@ -269,7 +249,7 @@ TEST(Bpe, AddPrefixSpace) {
             set(cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer"), "add_prefix_space", cJSON_CreateTrue());
             set(cJSON_GetObjectItemCaseSensitive(j, "post_processor"), "add_prefix_space", cJSON_CreateBool(post));
         });
-        Tokenizer tok = load(d.path());
+        Tokenizer tok = load_tokenizer(d.path());
         ASSERT_TRUE(tok);
         const std::vector<Expected> pre_only = {
             {"hello world", nullptr, {0, 400, 736, 83, 807, 2}, {0, 0, 1, 2, 2, 4, 4, 5, 6, 11, 0, 0}},
@@ -320,7 +300,7 @@ TEST(Bpe, MissingByteChars) {
             set(m, "unk_token", mode == 2 ? cJSON_CreateNull() : cJSON_CreateString("<unk>"));
             set(m, "fuse_unk", cJSON_CreateBool(mode == 1));
         });
-        Tokenizer tok = load(d.path());
+        Tokenizer tok = load_tokenizer(d.path());
         ASSERT_TRUE(tok);
         const Expected want[3] = {
             {"caf\u00e9 \u00e9\u00e9 the", nullptr, {0, 71, 69, 74, 3, 3, 225, 3, 3, 3, 3, 272, 2},
@@ -346,7 +326,7 @@ TEST(Bpe, MissingByteChars) {
 TEST(Bpe, VocabJsonAndMergesTxt) {
     TempDir d("encore-bpe");
     for (const char *f : {"vocab.json", "merges.txt", "tokenizer_config.json"}) d.copy_from(roberta_dir(), f);
-    Tokenizer a = load(roberta_dir()), b = load(d.path());
+    Tokenizer a = load_tokenizer(roberta_dir()), b = load_tokenizer(d.path());
     ASSERT_TRUE(a && b);
     EXPECT_EQ(b->model, TOK_BPE);
     EXPECT_EQ(encore_tokenizer_vocab_size(b.get()), 1200);
@@ -358,7 +338,7 @@ TEST(Bpe, VocabJsonAndMergesTxt) {
     // Without tokenizer_config.json: RobertaTokenizer's defaults.
     TempDir bare("encore-bpe");
     for (const char *f : {"vocab.json", "merges.txt"}) bare.copy_from(roberta_dir(), f);
-    Tokenizer c = load(bare.path());
+    Tokenizer c = load_tokenizer(bare.path());
     ASSERT_TRUE(c);
     expect_same_encodings(b.get(), c.get());
 }
@@ -371,7 +351,7 @@ TEST(Bpe, VocabJsonAndMergesTxt) {
 //   t = AutoTokenizer.from_pretrained("tests/fixtures/models/tiny-roberta-sst")
 //   t.decode(ids, skip_special_tokens=False), t.decode(ids, skip_special_tokens=True)
 TEST(Bpe, Decode) {
-    Tokenizer tok = load(roberta_dir());
+    Tokenizer tok = load_tokenizer(roberta_dir());
     ASSERT_TRUE(tok);
     struct Case {
         std::vector<int32_t> ids;
@@ -407,13 +387,6 @@ TEST(Bpe, Decode) {
 
 // ---- refusals and crafted files ----------------------------------------------------
 
-void expect_load_error(const std::string &dir, encore_status status, const std::vector<std::string> &parts) {
-    encore_tokenizer *t = reinterpret_cast<encore_tokenizer *>(0x1);
-    EXPECT_EQ(encore_tokenizer_load(dir.c_str(), &t), status) << encore_last_error();
-    EXPECT_EQ(t, nullptr);
-    std::string msg = encore_last_error();
-    for (const auto &p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-}
 
 TEST(BpeLoad, RefusesWhatItDoesNotImplement) {
     struct Case {
@@ -451,7 +424,7 @@ TEST(BpeLoad, RefusesWhatItDoesNotImplement) {
         set(j, "pre_tokenizer", cJSON_Parse("{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"ByteLevel\", "
                                             "\"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}]}"));
     });
-    Tokenizer a = load(roberta_dir()), b = load(d.path());
+    Tokenizer a = load_tokenizer(roberta_dir()), b = load_tokenizer(d.path());
     ASSERT_TRUE(a && b);
     expect_same_encodings(a.get(), b.get());
 }
@@ -513,13 +486,13 @@ TEST(BpeLoad, CraftedTokenizerJson) {
         cJSON *merges = cJSON_GetObjectItemCaseSensitive(model_of(j), "merges");
         cJSON_AddItemToArray(merges, cJSON_Duplicate(cJSON_GetArrayItem(merges, 0), 1));
     });
-    Tokenizer tok = load(d.path());
+    Tokenizer tok = load_tokenizer(d.path());
     ASSERT_TRUE(tok);
     EXPECT_EQ(encode(tok.get(), "a film about zz", nullptr).status, ENCORE_STATUS_OK);
 }
 
 TEST(BpeLoad, CraftedVocabJsonAndMergesTxt) {
-    const std::string merges = read(roberta_dir() + "/merges.txt");
+    const std::string merges = read_file(roberta_dir() + "/merges.txt");
     struct Case {
         std::string vocab, merges;
         encore_status status;
@@ -528,10 +501,10 @@ TEST(BpeLoad, CraftedVocabJsonAndMergesTxt) {
         {"[1, 2]", merges, ENCORE_STATUS_BAD_MODEL, {"vocab.json"}},
         {"{\"a\": 1,", merges, ENCORE_STATUS_BAD_MODEL, {"vocab.json", "JSON"}},
         {"{\"a\xff\": 1}", merges, ENCORE_STATUS_BAD_MODEL, {"vocab.json", "UTF-8"}},
-        {read(roberta_dir() + "/vocab.json"), "#version: 0.2\na b c\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "line 2"}},
-        {read(roberta_dir() + "/vocab.json"), "#version: 0.2\n\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "line 2"}},
-        {read(roberta_dir() + "/vocab.json"), "zzz a\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "zzz"}},
-        {read(roberta_dir() + "/vocab.json"), "a \xff\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "UTF-8"}},
+        {read_file(roberta_dir() + "/vocab.json"), "#version: 0.2\na b c\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "line 2"}},
+        {read_file(roberta_dir() + "/vocab.json"), "#version: 0.2\n\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "line 2"}},
+        {read_file(roberta_dir() + "/vocab.json"), "zzz a\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "zzz"}},
+        {read_file(roberta_dir() + "/vocab.json"), "a \xff\n", ENCORE_STATUS_BAD_MODEL, {"merges.txt", "UTF-8"}},
     };
     for (const Case &c : cases) {
         TempDir d("encore-bpe");
@@ -544,12 +517,12 @@ TEST(BpeLoad, CraftedVocabJsonAndMergesTxt) {
     TempDir d("encore-bpe");
     std::string crlf;
     for (char ch : merges.substr(merges.find('\n') + 1)) crlf += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
-    std::string vocab = read(roberta_dir() + "/vocab.json");
+    std::string vocab = read_file(roberta_dir() + "/vocab.json");
     vocab.insert(1, "\"note\": \"x\", ");
     d.write("vocab.json", vocab);
     d.write("merges.txt", crlf);
     d.copy_from(roberta_dir(), "tokenizer_config.json");
-    Tokenizer a = load(roberta_dir()), b = load(d.path());
+    Tokenizer a = load_tokenizer(roberta_dir()), b = load_tokenizer(d.path());
     ASSERT_TRUE(a && b);
     expect_same_encodings(a.get(), b.get(), {"bpe_specials_literal"});
     // A config naming another tokenizer class.
@@ -575,7 +548,7 @@ TEST(Bpe, UnicodeClasses) {
 // One piece of a million letters: BPE's merge loop is n log n, not n^2.
 // And 10 MB of words, counted against a limit without keeping its tokens.
 TEST(Bpe, LongInputs) {
-    Tokenizer tok = load(roberta_dir());
+    Tokenizer tok = load_tokenizer(roberta_dir());
     ASSERT_TRUE(tok);
     const auto t0 = std::chrono::steady_clock::now();
     std::string aaa(1 << 20, 'a');

@@ -13,7 +13,7 @@
 //
 //   import json, copy
 //   from tokenizers import Tokenizer
-//   base = json.load(open("tests/fixtures/models/tiny-xlmr-sst/tokenizer.json"))
+//   base = json.load_tokenizer(open("tests/fixtures/models/tiny-xlmr-sst/tokenizer.json"))
 //   P = base["normalizer"]  # the fixture's Precompiled (nmt_nfkc)
 //   def tk(normalizer, pre):
 //       j = copy.deepcopy(base); j["normalizer"] = normalizer; j["pre_tokenizer"] = pre
@@ -48,43 +48,18 @@
 
 #include "fixtures.h"
 #include "temp_dir.h"
+#include "tokenizer_helpers.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_internal.h"
 
 namespace {
 
-struct TokenizerDeleter {
-    void operator()(encore_tokenizer *t) const { encore_tokenizer_free(t); }
-};
-struct EncodingDeleter {
-    void operator()(encore_encoding *e) const { encore_encoding_free(e); }
-};
-using Tokenizer = std::unique_ptr<encore_tokenizer, TokenizerDeleter>;
-using Encoding = std::unique_ptr<encore_encoding, EncodingDeleter>;
+using namespace tokenizer_test;
 
 const std::string &xlmr_dir() {
     static const std::string dir = fixtures::model_dir("tiny-xlmr-sst");
     return dir;
 }
-
-Tokenizer load(const std::string &dir) {
-    encore_tokenizer *t = nullptr;
-    encore_status st = encore_tokenizer_load(dir.c_str(), &t);
-    EXPECT_EQ(st, ENCORE_STATUS_OK) << dir << ": " << encore_last_error();
-    return Tokenizer(t);
-}
-
-std::string read(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-void set(cJSON *obj, const char *key, cJSON *value) {
-    if (cJSON_GetObjectItemCaseSensitive(obj, key)) cJSON_ReplaceItemInObjectCaseSensitive(obj, key, value);
-    else cJSON_AddItemToObject(obj, key, value);
-}
-
-cJSON *model_of(cJSON *j) { return cJSON_GetObjectItemCaseSensitive(j, "model"); }
 
 // The fixture's tokenizer.json changed by edit, and its tokenizer_config.json
 // changed by edit_config (by default: without tokenizer_class, so that the
@@ -94,7 +69,7 @@ void write_dir(const TempDir &d, const std::function<void(cJSON *)> &edit,
                    cJSON_DeleteItemFromObjectCaseSensitive(c, "tokenizer_class");
                }) {
     for (const char *name : {"tokenizer.json", "tokenizer_config.json"}) {
-        cJSON *j = cJSON_Parse(read(xlmr_dir() + "/" + name).c_str());
+        cJSON *j = cJSON_Parse(read_file(xlmr_dir() + "/" + name).c_str());
         ASSERT_NE(j, nullptr) << name;
         (std::strcmp(name, "tokenizer.json") == 0 ? edit : edit_config)(j);
         char *s = cJSON_PrintUnformatted(j);
@@ -105,7 +80,7 @@ void write_dir(const TempDir &d, const std::function<void(cJSON *)> &edit,
 }
 
 cJSON *precompiled() {
-    cJSON *j = cJSON_Parse(read(xlmr_dir() + "/tokenizer.json").c_str());
+    cJSON *j = cJSON_Parse(read_file(xlmr_dir() + "/tokenizer.json").c_str());
     cJSON *p = cJSON_DetachItemFromObjectCaseSensitive(j, "normalizer");
     cJSON_Delete(j);
     return p;
@@ -134,7 +109,7 @@ struct Expected {
 };
 
 void expect_encodings(const std::string &dir, const Expected *rows, size_t n, const char *what) {
-    Tokenizer tok = load(dir);
+    Tokenizer tok = load_tokenizer(dir);
     ASSERT_TRUE(tok);
     for (size_t i = 0; i < n; i++) {
         const Expected &x = rows[i];
@@ -145,14 +120,6 @@ void expect_encodings(const std::string &dir, const Expected *rows, size_t n, co
         EXPECT_EQ(std::vector<int>(e->offsets, e->offsets + 2 * e->n_tokens), x.offsets)
             << what << ": \"" << x.text << "\"";
     }
-}
-
-void expect_load_error(const std::string &dir, encore_status status, const std::vector<std::string> &parts) {
-    encore_tokenizer *t = reinterpret_cast<encore_tokenizer *>(0x1);
-    EXPECT_EQ(encore_tokenizer_load(dir.c_str(), &t), status) << encore_last_error();
-    EXPECT_EQ(t, nullptr);
-    std::string msg = encore_last_error();
-    for (const auto &p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 const Expected CONVERTER[] = {
@@ -207,7 +174,7 @@ const Expected REPLACE_STR[] = {
 }  // namespace
 
 TEST(Unigram, LoadsAsXlmRoberta) {
-    Tokenizer tok = load(xlmr_dir());
+    Tokenizer tok = load_tokenizer(xlmr_dir());
     ASSERT_TRUE(tok);
     EXPECT_EQ(tok->model, TOK_UNIGRAM);
     EXPECT_EQ(encore_tokenizer_unk_id(tok.get()), 3);
@@ -270,7 +237,7 @@ TEST(Unigram, FileAsItIs) {
 //   t.decode([0, 100, 200, 300, 2], skip_special_tokens=False) == "<s> or yourage</s>"
 //   t.decode([0, 100, 200, 300, 2]) == "or yourage"
 TEST(Unigram, Decode) {
-    Tokenizer tok = load(xlmr_dir());
+    Tokenizer tok = load_tokenizer(xlmr_dir());
     ASSERT_TRUE(tok);
     const int32_t ids[] = {0, 100, 200, 300, 2};
     char buf[256];
@@ -281,7 +248,7 @@ TEST(Unigram, Decode) {
     // prepend_scheme never keeps the first token's space
     TempDir d("encore-unigram");
     write_dir(d, [](cJSON *) {}, [](cJSON *c) { set(c, "add_prefix_space", cJSON_CreateFalse()); });
-    Tokenizer never = load(d.path());
+    Tokenizer never = load_tokenizer(d.path());
     ASSERT_TRUE(never);
     ASSERT_NE(encore_tokenizer_decode(never.get(), ids + 1, 3, 1, buf, sizeof buf), SIZE_MAX);
     EXPECT_STREQ(buf, " or yourage");
@@ -404,7 +371,7 @@ TEST(UnigramLoad, NoiseCharsmap) {
             cJSON_AddStringToObject(p, "precompiled_charsmap", enc.c_str());
             set(j, "normalizer", p);
         });
-        Tokenizer tok = load(d.path());
+        Tokenizer tok = load_tokenizer(d.path());
         ASSERT_TRUE(tok);
         for (const char *t : texts) {
             encore_encoding *raw_enc = nullptr;
@@ -420,7 +387,7 @@ TEST(UnigramLoad, NoiseCharsmap) {
 TEST(Unigram, NoUnknownPiece) {
     TempDir d("encore-unigram");
     write_dir(d, [](cJSON *j) { set(model_of(j), "unk_id", cJSON_CreateNull()); });
-    Tokenizer tok = load(d.path());
+    Tokenizer tok = load_tokenizer(d.path());
     ASSERT_TRUE(tok);
     encore_encoding *raw = nullptr;
     EXPECT_EQ(encore_tokenizer_encode(tok.get(), "a film", nullptr, 0, &raw), ENCORE_STATUS_OK);
@@ -435,7 +402,7 @@ TEST(Unigram, NoUnknownPiece) {
 // pieces. Both encode, the counts agree with the offsets, and cutting gives
 // the first tokens of the whole.
 TEST(Unigram, LongInputs) {
-    Tokenizer tok = load(xlmr_dir());
+    Tokenizer tok = load_tokenizer(xlmr_dir());
     ASSERT_TRUE(tok);
     for (const std::string &text : {std::string(1 << 20, 'a'), [] {
                                         std::string s;
@@ -474,7 +441,7 @@ TEST(Unigram, ExpandingNormalizerIsRefused) {
         cJSON_AddStringToObject(r, "content", big.c_str());
         set(j, "normalizer", r);
     });
-    Tokenizer tok = load(d.path());
+    Tokenizer tok = load_tokenizer(d.path());
     ASSERT_TRUE(tok);
     encore_encoding *raw = nullptr;
     EXPECT_EQ(encore_tokenizer_encode(tok.get(), "a film", nullptr, 0, &raw), ENCORE_STATUS_OK);
