@@ -545,6 +545,21 @@ static encore_status check_template(const encore_tokenizer *tok, const char *wha
     return ENCORE_STATUS_OK;
 }
 
+/* The ids of the special tokens named a and b (NAME_*), from the added
+ * tokens and the model (or the model alone); a missing one is refused. */
+static encore_status named_ids(const encore_tokenizer *tok, const config_files *cf, const char *source, int a, int b,
+                               int model_only, int32_t ids[2]) {
+    const int which[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        const char *name = config_name(cf, which[i]);
+        ids[i] = !name ? -1 : model_only ? tok_vocab_find(tok, 0, name, strlen(name)) : token_id(tok, name);
+        if (ids[i] < 0)
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the special token %s is not in the vocabulary", source,
+                               name ? name : NAME_KEYS[which[i]]);
+    }
+    return ENCORE_STATUS_OK;
+}
+
 static encore_status load(encore_tokenizer *tok, const char *dir, config_files *cf, cJSON **json) {
     char path[4096], vocab_path[4096];
     struct stat sb;
@@ -621,16 +636,10 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the unknown token %s is not in the vocabulary", source,
                            unk);
     const cJSON *post = cJSON_GetObjectItemCaseSensitive(*json, "post_processor");
+    int32_t ids[2];
     if (tok->model == TOK_UNIGRAM && xlmr) {
         /* XLMRobertaTokenizer's own template: bos A eos (eos B eos) */
-        const char *names[2] = {config_name(cf, NAME_BOS), config_name(cf, NAME_EOS)};
-        int32_t ids[2];
-        for (int i = 0; i < 2; i++) {
-            ids[i] = names[i] ? token_id(tok, names[i]) : -1;
-            if (ids[i] < 0)
-                return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the special token %s is not in the vocabulary",
-                                   source, names[i] ? names[i] : (i ? "eos_token" : "bos_token"));
-        }
+        if ((st = named_ids(tok, cf, source, NAME_BOS, NAME_EOS, 0, ids)) != ENCORE_STATUS_OK) return st;
         tok->trim_offsets = 0;
         roberta_template(tok, ids[0], ids[1]);
     } else if (post && !cJSON_IsNull(post)) {
@@ -638,29 +647,15 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
     } else if (tok->model == TOK_BPE || tok->model == TOK_UNIGRAM) {
         /* transformers' RobertaTokenizer sets RobertaProcessing from the
          * names, XLMRobertaTokenizer the same template */
-        const char *names[2] = {config_name(cf, NAME_CLS), config_name(cf, NAME_SEP)};
-        int32_t ids[2];
-        for (int i = 0; i < 2; i++) {
-            ids[i] = names[i] ? token_id(tok, names[i]) : -1;
-            if (ids[i] < 0)
-                return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the special token %s is not in the vocabulary",
-                                   source, names[i] ? names[i] : (i ? "sep_token" : "cls_token"));
-        }
+        if ((st = named_ids(tok, cf, source, NAME_CLS, NAME_SEP, 0, ids)) != ENCORE_STATUS_OK) return st;
         tok->trim_offsets = json_flag(cf->config, "trim_offsets", 1) != 0;
         tok->trim_prefix_space = json_flag(cf->config, "add_prefix_space", 0) == 1;
         roberta_template(tok, ids[0], ids[1]);
     } else {
-        /* vocab.txt, or no post_processor: [CLS] A [SEP] (B [SEP]) by name */
-        const char *names[2] = {config_name(cf, NAME_CLS), config_name(cf, NAME_SEP)};
-        int32_t ids[2];
-        for (int i = 0; i < 2; i++) {
-            /* transformers would give a missing one a new id past the
-             * model's embeddings; refuse instead */
-            ids[i] = names[i] ? tok_vocab_find(tok, 0, names[i], strlen(names[i])) : -1;
-            if (ids[i] < 0)
-                return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: the special token %s is not in the vocabulary",
-                                   source, names[i] ? names[i] : (i ? "sep_token" : "cls_token"));
-        }
+        /* vocab.txt, or no post_processor: [CLS] A [SEP] (B [SEP]) by name,
+         * from the model vocabulary (transformers would give a missing one
+         * a new id past the model's embeddings; refused instead) */
+        if ((st = named_ids(tok, cf, source, NAME_CLS, NAME_SEP, 1, ids)) != ENCORE_STATUS_OK) return st;
         default_template(tok, ids[0], ids[1]);
     }
     if ((st = check_template(tok, source)) != ENCORE_STATUS_OK) return st;
