@@ -1,4 +1,4 @@
-"""encore: transformer encoder inference (BERT, DistilBERT, RoBERTa) in C, from Python.
+"""encore: transformer encoder inference (BERT, DistilBERT, RoBERTa, XLM-RoBERTa) in C, from Python.
 
     import encore
     classify = encore.pipeline("text-classification")    # the default model
