@@ -116,7 +116,8 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_ROBERTA_MODEL,                      /* RobertaModel, XLMRobertaModel */
     ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION,    /* Roberta-/XLMRobertaForSequenceClassification */
     ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM,                  /* Roberta-/XLMRobertaForMaskedLM */
-    ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION        /* Roberta-/XLMRobertaForTokenClassification */
+    ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION,       /* Roberta-/XLMRobertaForTokenClassification */
+    ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING          /* Roberta-/XLMRobertaForQuestionAnswering */
 } encore_architecture;
 
 /* A head applied to every token's last hidden state. */
@@ -213,6 +214,9 @@ typedef struct encore_encoding {
     int32_t *offsets;   /* (n_tokens, 2) byte [start, end) in its text; 0,0 for special tokens */
     int32_t *sequence_ids; /* (n_tokens) 0 or 1: which text a token came from; -1 for special tokens */
     int32_t n_untruncated; /* tokens before truncation; > n_tokens when the input was cut */
+    int32_t *word_ids;  /* (n_tokens) the word of its text a token is in, numbered from 0 in each text as
+                         * tokenizers' word_ids(): the pre-tokenizer's splits, an added token one of its
+                         * own; -1 for special tokens and for encodings made from token ids */
 } encore_encoding;
 
 /* Tokenize one input. truncate != 0 cuts it to encore_model_max_length();

@@ -60,12 +60,14 @@ from transformers import (  # noqa: E402
     DistilBertTokenizerFast,
     RobertaConfig,
     RobertaForMaskedLM,
+    RobertaForQuestionAnswering,
     RobertaForSequenceClassification,
     RobertaForTokenClassification,
     RobertaModel,
     RobertaTokenizerFast,
     XLMRobertaConfig,
     XLMRobertaForMaskedLM,
+    XLMRobertaForQuestionAnswering,
     XLMRobertaForSequenceClassification,
     XLMRobertaForTokenClassification,
     XLMRobertaModel,
@@ -737,6 +739,7 @@ def encoding_record(enc, a, b):
         tokens=enc.tokens(),
         offsets=offsets,
         sequence_ids=seq_ids,
+        word_ids=[-1 if w is None else w for w in enc.word_ids()],
     )
 
 
@@ -921,6 +924,10 @@ MODEL_SPECS = {
         kind="rerank", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
         labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 1800,
     ),
+    # deepset/roberta-base-squad2's shape of span head: question first, words
+    # from the byte-level pre-tokenizer's pieces.
+    "tiny-roberta-qa": dict(kind="qa", arch="roberta", dtype=torch.float32, tok_cls=RobertaTokenizerFast,
+                            seed=BASE_SEED + 2500),
     # XLM-RoBERTa: RoBERTa's model with a SentencePiece Unigram tokenizer
     # (xlm-roberta-base, paraphrase-multilingual-MiniLM, multilingual-e5).
     "tiny-xlmr-sst": dict(
@@ -938,6 +945,9 @@ MODEL_SPECS = {
         labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],
         seed=BASE_SEED + 2400,
     ),
+    # deepset/xlm-roberta-large-squad2's shape: words are Metaspace's.
+    "tiny-xlmr-qa": dict(kind="qa", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
+                         seed=BASE_SEED + 2600),
 }
 
 # pipeline("fill-mask") calls: several masks, targets in and out of the
@@ -1020,9 +1030,9 @@ TOKENIZER_SPECS = {
 # The RoBERTa-shaped architectures: config class and model class per kind.
 ROBERTA_FAMILY = {
     "roberta": dict(config=RobertaConfig, mlm=RobertaForMaskedLM, tokcls=RobertaForTokenClassification,
-                    cls=RobertaForSequenceClassification, base=RobertaModel),
+                    cls=RobertaForSequenceClassification, base=RobertaModel, qa=RobertaForQuestionAnswering),
     "xlmr": dict(config=XLMRobertaConfig, mlm=XLMRobertaForMaskedLM, tokcls=XLMRobertaForTokenClassification,
-                 cls=XLMRobertaForSequenceClassification, base=XLMRobertaModel),
+                 cls=XLMRobertaForSequenceClassification, base=XLMRobertaModel, qa=XLMRobertaForQuestionAnswering),
 }
 
 

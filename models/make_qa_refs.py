@@ -39,7 +39,7 @@ from transformers import AutoTokenizer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
-MODELS = ["tiny-bert-qa", "tiny-distilbert-qa"]
+MODELS = ["tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa"]
 
 # Texts: sub-word splits (words the small vocabulary does not hold), accents,
 # CJK (each character a word; 界 and 龍 are [UNK]), punctuation.
@@ -170,6 +170,33 @@ def qa_cases():
     ]
 
 
+def same_tokenizer(name, tok):
+    """transformers 4.57 reads the tokenizer.json that transformers 5 wrote
+    (for XLM-R: the pipeline 5 rebuilds, which encore follows): it must give
+    the ids, byte offsets and word ids of the fixture's references, made by
+    transformers 5 (make_fixtures.py), or the answers below would not be
+    the ones transformers 5's tokenizer leads to."""
+    with open(os.path.join(FIXTURES, "reference", f"{name}.json"), encoding="utf-8") as f:
+        ref = json.load(f)
+    for c in ref["cases"]:
+        a, b = c["text"], c["text_pair"]
+        kw = dict(return_offsets_mapping=True, add_special_tokens=True)
+        kw.update(dict(truncation=True, max_length=len(c["ids"])) if c["truncation"] else dict(truncation=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            enc = tok(a, b, **kw) if b is not None else tok(a, **kw)
+        offsets = []
+        for (s, e), sid in zip(enc["offset_mapping"], enc.sequence_ids()):
+            src = a if sid == 0 else b
+            offsets.append([0, 0] if sid is None else [len(src[:s].encode()), len(src[:e].encode())])
+        got = dict(ids=list(enc["input_ids"]), offsets=offsets,
+                   word_ids=[-1 if w is None else w for w in enc.word_ids()])
+        for k, v in got.items():
+            if v != c[k]:
+                raise SystemExit(f"{name}: case {c['name']}: transformers {transformers.__version__} gives other "
+                                 f"{k} than the fixture's reference")
+
+
 def make_qa():
     import numpy as np
     import torch
@@ -189,7 +216,9 @@ def make_qa():
             raise SystemExit(f"{name}: the weights do not load cleanly in transformers {transformers.__version__}: {bad}")
         model.eval()
         hf_logging.set_verbosity_error()
-        pipe = pipeline("question-answering", model=model, tokenizer=AutoTokenizer.from_pretrained(d), device="cpu")
+        tok = AutoTokenizer.from_pretrained(d)
+        same_tokenizer(name, tok)
+        pipe = pipeline("question-answering", model=model, tokenizer=tok, device="cpu")
         cases = []
         for cname, inputs, kw in qa_cases():
             if isinstance(inputs, dict):

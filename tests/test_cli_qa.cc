@@ -109,7 +109,8 @@ TEST_P(CliQa, PrintsWhatThePipelineReturns) {
     EXPECT_GE(stdin_cases, 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, CliQa, ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa"));
+INSTANTIATE_TEST_SUITE_P(Fixtures, CliQa, ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa",
+                                                                     "tiny-xlmr-qa"));
 
 TEST(CliQa, RefusesBadInput) {
     const std::string qa = fixtures::model_dir("tiny-bert-qa");

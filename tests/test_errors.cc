@@ -115,10 +115,10 @@ TEST(LoadErrors, UnknownArchitectureIsNamed) {
     expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"ElectraForSequenceClassification", "not supported"});
 }
 
-// RoBERTa's heads that encore does not run yet are refused by name, and so
-// is a PEFT adapter on a RoBERTa model.
+// RoBERTa's heads that encore does not run are refused by name, and so is a
+// PEFT adapter on a RoBERTa model.
 TEST(LoadErrors, RobertaTokenHeadsAreNamed) {
-    for (const char *arch : {"RobertaForQuestionAnswering", "RobertaForCausalLM"}) {
+    for (const char *arch : {"RobertaForCausalLM", "RobertaForMultipleChoice"}) {
         ScratchModel s("tiny-roberta-sst");
         s.edit("config.json", "RobertaForSequenceClassification", arch);
         expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {arch, "not supported"});

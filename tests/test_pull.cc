@@ -359,6 +359,8 @@ TEST_F(Pull, NerAndQuestionAnsweringModelsAnswerOncePulled) {
          {"ner", "--quiet", "--aggregation-strategy", "simple", "My name is Wolfgang and I live in Berlin"}},
         {"tiny-distilbert-qa", "distilbert/distilbert-base-cased-distilled-squad",
          {"qa", "--quiet", "--context", "My name is Wolfgang and I live in Berlin", "Where do I live?"}},
+        {"tiny-roberta-qa", "deepset/roberta-base-squad2",
+         {"qa", "--quiet", "--context", "My name is Wolfgang and I live in Berlin", "Where do I live?"}},
     };
     for (const auto &c : cases) {
         FakeHub hub(c.fixture, c.repo);

@@ -159,7 +159,7 @@ TEST(ScoreTasks, TokenClassificationGivesWhatThePipelineGives) {
 }
 
 TEST(ScoreTasks, QuestionAnsweringGivesWhatThePipelineGives) {
-    for (const char *name : {"tiny-bert-qa", "tiny-distilbert-qa"}) {
+    for (const char *name : {"tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa"}) {
         auto ref = fixtures::load(std::string(name) + ".qa");
         ASSERT_TRUE(ref && ref->root) << name;
         std::map<std::vector<std::string>, Group> groups;

@@ -184,7 +184,14 @@ INSTANTIATE_TEST_SUITE_P(
         HeadCase{"tiny-roberta-ner", ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION, ENCORE_TOKEN_HEAD_CLASSIFY},
         HeadCase{"tiny-xlmr-ner", ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION, ENCORE_TOKEN_HEAD_CLASSIFY},
         HeadCase{"tiny-bert-qa", ENCORE_ARCHITECTURE_BERT_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN},
-        HeadCase{"tiny-distilbert-qa", ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN}),
+        HeadCase{"tiny-distilbert-qa", ENCORE_ARCHITECTURE_DISTILBERT_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN}
+#ifndef ENCORE_HAVE_CUDA
+        // (on the device, RoBERTa's network is the NER fixtures' above)
+        ,
+        HeadCase{"tiny-roberta-qa", ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN},
+        HeadCase{"tiny-xlmr-qa", ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN}
+#endif
+        ),
     [](const ::testing::TestParamInfo<HeadCase> &param) {
         std::string s = param.param.model;
         for (char &ch : s)

@@ -130,6 +130,10 @@ TEST_P(Reference, MatchesTransformers) {
         const cJSON *sid;
         cJSON_ArrayForEach(sid, fixtures::get(c, "sequence_ids"))
             want_sequence_ids.push_back(cJSON_IsNumber(sid) ? sid->valueint : -1);
+        // tokenizers' word_ids(): -1 for its None (special tokens)
+        std::vector<int> word_ids(enc->word_ids, enc->word_ids + n);
+        const cJSON *want_word_ids = cJSON_GetObjectItemCaseSensitive(c, "word_ids");
+        EXPECT_TRUE(cJSON_IsArray(want_word_ids)) << "case " << name << ": the reference has no word_ids";
         std::vector<int> want_offsets;
         const cJSON *pair;
         cJSON_ArrayForEach(pair, fixtures::get(c, "offsets")) {
@@ -176,6 +180,7 @@ TEST_P(Reference, MatchesTransformers) {
         expect_same("tokens", tokens, want_tokens, name);
         expect_same("offsets", offsets, want_offsets, name);
         expect_same("sequence_ids", sequence_ids, want_sequence_ids, name);
+        if (cJSON_IsArray(want_word_ids)) expect_same("word_ids", word_ids, ints(want_word_ids), name);
         if (truncate) {
             EXPECT_LE(n, max_length) << "case " << name;
             encore_encoding *whole = nullptr;

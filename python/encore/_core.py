@@ -48,6 +48,7 @@ class Encoding:
     offsets: np.ndarray  # (n, 2) int32 character [start, end) in its text; (0, 0) for special tokens
     byte_offsets: np.ndarray  # (n, 2) int32 UTF-8 byte [start, end)
     sequence_ids: np.ndarray  # (n,) int32: 0 or 1, -1 for special tokens
+    word_ids: np.ndarray  # (n,) int32: the word of its text, as tokenizers' word_ids(); -1 for special tokens
     tokens: list  # (n,) the vocabulary entries
     n_untruncated: int  # tokens before truncation; > len(ids) when the input was cut
 
@@ -121,6 +122,7 @@ class Model:
             offsets=_char_offsets(byte_offsets, sequence_ids, text, text_pair),
             byte_offsets=byte_offsets,
             sequence_ids=sequence_ids,
+            word_ids=np.frombuffer(r["word_ids"], dtype=np.int32),
             tokens=[self._model.token(int(i)) for i in ids],
             n_untruncated=r["n_untruncated"],
         )

@@ -340,8 +340,8 @@ class FillMaskPipeline(_TaskPipeline):
 
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
-        super().__init__(model, "fill-mask", "BertForMaskedLM or DistilBertForMaskedLM", device, precision,
-                         threads, batch_size, weights, defaults)
+        super().__init__(model, "fill-mask", "*ForMaskedLM: BERT, DistilBERT, RoBERTa or XLM-RoBERTa", device,
+                         precision, threads, batch_size, weights, defaults)
         self._sanitize(**defaults)
 
     @staticmethod
@@ -422,7 +422,7 @@ class ZeroShotClassificationPipeline(_TaskPipeline):
 class TokenClassificationPipeline(_TaskPipeline):
     """``pipe(inputs, aggregation_strategy="none", ignore_labels=["O"])`` as
     transformers' pipeline("token-classification") (alias "ner") with a
-    BertForTokenClassification / DistilBertForTokenClassification directory:
+    *ForTokenClassification directory (BERT, DistilBERT, RoBERTa, XLM-RoBERTa):
     a str gives a list of ``{"entity", "score", "index", "word", "start",
     "end"}`` per token, or with a strategy ("simple", "first", "average",
     "max") ``{"entity_group", "score", "word", "start", "end"}`` per group;
@@ -436,7 +436,7 @@ class TokenClassificationPipeline(_TaskPipeline):
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
         super().__init__(model, "token-classification",
-                         "BertForTokenClassification or DistilBertForTokenClassification directory", device,
+                         "*ForTokenClassification directory: BERT, DistilBERT, RoBERTa or XLM-RoBERTa", device,
                          precision, threads, batch_size, weights, defaults)
         self._sanitize(**defaults)
         self._pool.run("token_classify", "")  # a model without a token classifier fails here
@@ -496,7 +496,8 @@ class QuestionAnsweringPipeline(_TaskPipeline):
 
     def __init__(self, model=None, device="cpu", precision=None, threads=None, batch_size=32, weights="fp32",
                  **defaults):
-        super().__init__(model, "question-answering", "BertForQuestionAnswering or DistilBertForQuestionAnswering",
+        super().__init__(model, "question-answering",
+                         "*ForQuestionAnswering: BERT, DistilBERT, RoBERTa or XLM-RoBERTa",
                          device, precision, threads, batch_size, weights, defaults)
         self._sanitize(**defaults)
 

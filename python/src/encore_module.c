@@ -326,7 +326,7 @@ static PyObject *int32_buffer(const int32_t *data, Py_ssize_t n) {
 
 /* Model.tokenize(text, text_pair=None, task="classify", truncation=True) ->
  * dict of int32 bytearrays: ids, type_ids, offsets (n, 2: UTF-8 byte
- * ranges), sequence_ids; and n_tokens, n_untruncated. */
+ * ranges), sequence_ids, word_ids; and n_tokens, n_untruncated. */
 static PyObject *model_tokenize(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"text", "text_pair", "task", "truncation", NULL};
     PyObject *text = NULL, *pair = Py_None;
@@ -359,14 +359,17 @@ static PyObject *model_tokenize(PyObject *self, PyObject *args, PyObject *kwargs
     PyObject *type_ids = int32_buffer(enc->type_ids, enc->n_tokens);
     PyObject *offsets = int32_buffer(enc->offsets, 2 * (Py_ssize_t)enc->n_tokens);
     PyObject *sequence_ids = int32_buffer(enc->sequence_ids, enc->n_tokens);
+    PyObject *word_ids = int32_buffer(enc->word_ids, enc->n_tokens);
     PyObject *out = NULL;
-    if (ids && type_ids && offsets && sequence_ids)
-        out = Py_BuildValue("{sOsOsOsOsisi}", "ids", ids, "type_ids", type_ids, "offsets", offsets, "sequence_ids",
-                            sequence_ids, "n_tokens", (int)enc->n_tokens, "n_untruncated", (int)enc->n_untruncated);
+    if (ids && type_ids && offsets && sequence_ids && word_ids)
+        out = Py_BuildValue("{sOsOsOsOsOsisi}", "ids", ids, "type_ids", type_ids, "offsets", offsets, "sequence_ids",
+                            sequence_ids, "word_ids", word_ids, "n_tokens", (int)enc->n_tokens, "n_untruncated",
+                            (int)enc->n_untruncated);
     Py_XDECREF(ids);
     Py_XDECREF(type_ids);
     Py_XDECREF(offsets);
     Py_XDECREF(sequence_ids);
+    Py_XDECREF(word_ids);
     encore_encoding_free(enc);
     return out;
 }

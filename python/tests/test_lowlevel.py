@@ -82,6 +82,7 @@ def test_tokenize_matches_tokenizer(name, case):
              for (a, b), s in zip(case["offsets"], enc.sequence_ids.tolist())]
     assert enc.offsets.tolist() == chars
     assert enc.sequence_ids.tolist() == [-1 if s is None else s for s in case["sequence_ids"]]
+    assert enc.word_ids.tolist() == case["word_ids"]
     assert enc.truncated == case["truncation"] or not enc.truncated
 
 

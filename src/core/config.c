@@ -38,6 +38,7 @@ static const struct {
     {"RobertaForMaskedLM", ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE, 1},
     {"RobertaForTokenClassification", ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION, 0, 0, 0,
      ENCORE_TOKEN_HEAD_CLASSIFY, 1},
+    {"RobertaForQuestionAnswering", ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING, 0, 0, 0, ENCORE_TOKEN_HEAD_SPAN, 1},
     /* XLM-RoBERTa is RoBERTa's network (its classes subclass RoBERTa's, with
      * the same weight names) under a SentencePiece tokenizer */
     {"XLMRobertaModel", ENCORE_ARCHITECTURE_ROBERTA_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE, 1},
@@ -46,6 +47,8 @@ static const struct {
     {"XLMRobertaForMaskedLM", ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE, 1},
     {"XLMRobertaForTokenClassification", ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION, 0, 0, 0,
      ENCORE_TOKEN_HEAD_CLASSIFY, 1},
+    {"XLMRobertaForQuestionAnswering", ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING, 0, 0, 0,
+     ENCORE_TOKEN_HEAD_SPAN, 1},
 };
 
 static int starts_with_entail(const char *label) {
@@ -209,8 +212,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                            "BertForMaskedLM, BertForTokenClassification, BertForQuestionAnswering, "
                            "DistilBertModel, DistilBertForSequenceClassification, DistilBertForMaskedLM, "
                            "DistilBertForTokenClassification, DistilBertForQuestionAnswering, RobertaModel, "
-                           "RobertaForSequenceClassification, RobertaForMaskedLM, RobertaForTokenClassification and their "
-                           "XLMRoberta* counterparts are)",
+                           "RobertaForSequenceClassification, RobertaForMaskedLM, RobertaForTokenClassification, "
+                           "RobertaForQuestionAnswering and their XLMRoberta* counterparts are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 

@@ -656,7 +656,7 @@ encore_status encore_model_encoding_from_ids(const encore_model *m, const int32_
     const int n = n_ids > limit ? limit : n_ids;
     const int first = params.truncation_side == ENCORE_TRUNCATION_SIDE_LEFT ? n_ids - n : 0;
     /* One block, as the tokenizer lays out its encodings. */
-    encore_encoding *enc = malloc(sizeof *enc + 5 * (size_t)n * sizeof(int32_t));
+    encore_encoding *enc = malloc(sizeof *enc + 6 * (size_t)n * sizeof(int32_t));
     if (!enc) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for %d token ids", n);
     enc->n_tokens = n;
     enc->n_untruncated = n_ids;
@@ -664,11 +664,13 @@ encore_status encore_model_encoding_from_ids(const encore_model *m, const int32_
     enc->type_ids = enc->ids + n;
     enc->sequence_ids = enc->type_ids + n;
     enc->offsets = enc->sequence_ids + n;
+    enc->word_ids = enc->offsets + 2 * n;
     for (int i = 0; i < n; i++) {
         enc->ids[i] = ids[first + i];
         enc->type_ids[i] = 0;
         enc->sequence_ids[i] = 0;
         enc->offsets[2 * i] = enc->offsets[2 * i + 1] = 0;
+        enc->word_ids[i] = -1;
     }
     *out = enc;
     return ENCORE_STATUS_OK;

@@ -161,18 +161,14 @@ static void top_insert(qa_span *top, int *n, int k, qa_span c) {
 }
 
 /* The first and last tokens of the word token t is in, within the window:
- * tokenizers' word_to_chars(token_to_word(t)). A word's pieces after its
- * first carry the "##" prefix (WordPiece); the pre-tokenizer's words never
- * begin with one ('#' is punctuation, a word of its own). */
-static int continues_word(const encore_model *m, const encore_encoding *w, int t) {
-    const char *tok = encore_model_token(m, w->ids[t]);
-    return tok && tok[0] == '#' && tok[1] == '#' && tok[2] != '\0';
-}
-
-static void word_bounds(const encore_model *m, const encore_encoding *w, int t, int *first, int *last) {
+ * tokenizers' word_to_chars(token_to_word(t)), from the tokenizer's word ids
+ * (the pre-tokenizer's splits: WordPiece's words, byte-level BPE's regex
+ * pieces, Metaspace's words). */
+static void word_bounds(const encore_encoding *w, int t, int *first, int *last) {
     int a = t, b = t;
-    while (a > 0 && w->sequence_ids[a - 1] == w->sequence_ids[t] && continues_word(m, w, a)) a--;
-    while (b + 1 < w->n_tokens && w->sequence_ids[b + 1] == w->sequence_ids[t] && continues_word(m, w, b + 1)) b++;
+    const int32_t seq = w->sequence_ids[t], word = w->word_ids[t];
+    while (a > 0 && w->sequence_ids[a - 1] == seq && w->word_ids[a - 1] == word) a--;
+    while (b + 1 < w->n_tokens && w->sequence_ids[b + 1] == seq && w->word_ids[b + 1] == word) b++;
     *first = a;
     *last = b;
 }
@@ -297,9 +293,9 @@ static encore_status answer(encore_session *s, const char *question, const char 
             int a = w->top[i].s, b = w->top[i].e;
             if (p.align_to_words) {
                 int f, l;
-                word_bounds(m, e, a, &f, &l);
+                word_bounds(e, a, &f, &l);
                 a = f;
-                word_bounds(m, e, b, &f, &l);
+                word_bounds(e, b, &f, &l);
                 b = l;
             }
             /* Context tokens: byte offsets into the context (the tokenizer's). */

@@ -35,7 +35,7 @@ void encore_encodings_free(encore_encoding **encodings, int n) {
  * tokenizer lays out its encodings, so encore_encoding_free frees it. */
 static encore_encoding *window(const encore_encoding *full, int a, int b, int c, int d) {
     const int n = a + (c - b) + (full->n_tokens - d);
-    encore_encoding *w = malloc(sizeof *w + 5 * (size_t)n * sizeof(int32_t));
+    encore_encoding *w = malloc(sizeof *w + 6 * (size_t)n * sizeof(int32_t));
     if (!w) return NULL;
     w->n_tokens = n;
     w->n_untruncated = full->n_tokens;
@@ -43,6 +43,7 @@ static encore_encoding *window(const encore_encoding *full, int a, int b, int c,
     w->type_ids = w->ids + n;
     w->sequence_ids = w->type_ids + n;
     w->offsets = w->sequence_ids + n;
+    w->word_ids = w->offsets + 2 * n;
     const int from[3] = {0, b, d}, to[3] = {a, c, full->n_tokens};
     int k = 0;
     for (int part = 0; part < 3; part++)
@@ -52,6 +53,7 @@ static encore_encoding *window(const encore_encoding *full, int a, int b, int c,
             w->sequence_ids[k] = full->sequence_ids[i];
             w->offsets[2 * k] = full->offsets[2 * i];
             w->offsets[2 * k + 1] = full->offsets[2 * i + 1];
+            w->word_ids[k] = full->word_ids[i];
         }
     return w;
 }

@@ -120,7 +120,7 @@ static encore_status tokenize_pair(const encore_model *m, const char *text, cons
                            nb, max_len);
     }
     const int n = keep + nb + specials;
-    encore_encoding *e = malloc(sizeof(encore_encoding) + (size_t)n * 5 * sizeof(int32_t));
+    encore_encoding *e = malloc(sizeof(encore_encoding) + (size_t)n * 6 * sizeof(int32_t));
     if (!e) {
         encore_encoding_free(full);
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -131,6 +131,7 @@ static encore_status tokenize_pair(const encore_model *m, const char *text, cons
     e->type_ids = ints + n;
     e->offsets = ints + 2 * n;
     e->sequence_ids = ints + 4 * n;
+    e->word_ids = ints + 5 * n;
     e->n_untruncated = full->n_tokens;
     int k = 0, text_seen = 0;
     for (int i = 0; i < full->n_tokens; i++) {
@@ -140,6 +141,7 @@ static encore_status tokenize_pair(const encore_model *m, const char *text, cons
         e->offsets[2 * k] = full->offsets[2 * i];
         e->offsets[2 * k + 1] = full->offsets[2 * i + 1];
         e->sequence_ids[k] = full->sequence_ids[i];
+        e->word_ids[k] = full->word_ids[i];
         k++;
     }
     encore_encoding_free(full);

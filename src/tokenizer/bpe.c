@@ -261,13 +261,14 @@ void encore_bpe_count_spaces(const char *s, size_t n, int *lead, int *trail) {
  * as the range of the characters it came from. */
 static encore_status emit_token(const encore_tokenizer *tok, const bpe_scratch *s, size_t n_bc, int32_t id,
                                 uint32_t from, uint32_t len, tok_emit_fn emit, void *ctx) {
+    /* A split is one word: its first token is the one at 0. */
     const bchar *first = &s->bc[bchar_at(s, n_bc, from)], *last = &s->bc[bchar_at(s, n_bc, from + len - 1)];
     int lead = 0, trail = 0;
     if (id >= 0 && id < tok->n_ids && tok->id_text[id] != NO_TEXT) {
         const char *t = tok->pool + tok->id_text[id];
         encore_bpe_count_spaces(t, strlen(t), &lead, &trail);
     }
-    return emit(ctx, id, first->start, last->end, lead, trail);
+    return emit(ctx, id, first->start, last->end, lead, trail, from == 0);
 }
 
 /* BPE::tokenize of the piece [from, to) of the split. */

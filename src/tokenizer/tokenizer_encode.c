@@ -22,6 +22,7 @@
 typedef struct piece {
     int32_t id, start, end; /* byte range in its own text */
     int32_t lead, trail;    /* BPE: the characters ByteLevel's offset trimming counts as spaces at each end */
+    int32_t word;           /* the pre-tokenizer's word it is in: tokenizers' word id */
 } piece;
 
 /* The pieces of one sequence: all are counted, `keep` kept (a truncated
@@ -33,28 +34,36 @@ typedef struct piece_list {
     size_t count;    /* made */
     size_t keep;
     int last;        /* keep the last pieces */
+    int32_t words;   /* words begun: the pre-tokenizer's splits and the added tokens */
     piece *word;     /* the pieces of the word being WordPiece'd, before they are pushed */
     size_t word_n, word_cap;
 } piece_list;
 
-static encore_status push_trimmed(piece_list *l, int32_t id, int32_t start, int32_t end, int lead, int trail) {
+/* A piece; new_word when it is the first of a word (tokenizers numbers the
+ * splits of the pre-tokenized text, added tokens among them, from 0 in each
+ * sequence: a token's word id is the split it came from). */
+static encore_status push_trimmed(piece_list *l, int32_t id, int32_t start, int32_t end, int lead, int trail,
+                                  int new_word) {
     const size_t i = l->count++;
+    if (new_word || l->words == 0) l->words++;
+    const piece p = {id, start, end, lead, trail, l->words - 1};
     if (l->n < l->keep) {
         if (!tok_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v)) return tok_out_of_memory();
-        l->v[l->n++] = (piece){id, start, end, lead, trail};
+        l->v[l->n++] = p;
     } else if (l->last) {
-        l->v[i % l->keep] = (piece){id, start, end, lead, trail};
+        l->v[i % l->keep] = p;
     }
     return ENCORE_STATUS_OK;
 }
 
-static encore_status push_piece(piece_list *l, int32_t id, int32_t start, int32_t end) {
-    return push_trimmed(l, id, start, end, 0, 0);
+static encore_status push_piece(piece_list *l, int32_t id, int32_t start, int32_t end, int new_word) {
+    return push_trimmed(l, id, start, end, 0, 0, new_word);
 }
 
-/* bpe.c's tokens go to a piece list. */
-static encore_status emit_piece(void *ctx, int32_t id, int32_t start, int32_t end, int lead, int trail) {
-    return push_trimmed(ctx, id, start, end, lead, trail);
+/* bpe.c's and unigram.c's tokens go to a piece list. */
+static encore_status emit_piece(void *ctx, int32_t id, int32_t start, int32_t end, int lead, int trail,
+                                int new_word) {
+    return push_trimmed(ctx, id, start, end, lead, trail, new_word);
 }
 
 /* An added token matched at text[start, stop): its spaces, for trimming
@@ -63,7 +72,7 @@ static encore_status push_added(const encore_tokenizer *tok, piece_list *l, int3
                                 size_t start, size_t stop) {
     int lead = 0, trail = 0;
     if (tok->model == TOK_BPE) encore_bpe_count_spaces(text + start, stop - start, &lead, &trail);
-    return push_trimmed(l, id, (int32_t)start, (int32_t)stop, lead, trail);
+    return push_trimmed(l, id, (int32_t)start, (int32_t)stop, lead, trail, 1);
 }
 
 /* Piece i of those made (one that was kept). */
@@ -370,7 +379,7 @@ static encore_status wordpiece(const encore_tokenizer *tok, const norm_text *t, 
                                piece_list *out) {
     int32_t word_start = t->src[2 * a], word_end = t->src[2 * (b - 1) + 1];
     if (b - a > (size_t)tok->settings.max_input_chars_per_word)
-        return push_piece(out, tok->unk_id, word_start, word_end);
+        return push_piece(out, tok->unk_id, word_start, word_end, 1);
     /* The word's pieces wait in out->word until it is known whether they all
      * match (else the word is one [UNK]): pushed pieces may not be taken back
      * from a ring. */
@@ -386,14 +395,14 @@ static encore_status wordpiece(const encore_tokenizer *tok, const norm_text *t, 
             id = tok_vocab_find(tok, s > a, t->utf8 + t->pos[s], (size_t)(t->pos[e] - t->pos[s]));
             if (id >= 0) break;
         }
-        if (id < 0) return push_piece(out, tok->unk_id, word_start, word_end);
+        if (id < 0) return push_piece(out, tok->unk_id, word_start, word_end, 1);
         if (!tok_grow((void **)&out->word, &out->word_cap, out->word_n + 1, sizeof *out->word))
             return tok_out_of_memory();
-        out->word[out->word_n++] = (piece){id, t->src[2 * s], t->src[2 * (e - 1) + 1], 0, 0};
+        out->word[out->word_n++] = (piece){id, t->src[2 * s], t->src[2 * (e - 1) + 1], 0, 0, 0};
         s = e;
     }
     for (size_t i = 0; i < out->word_n; i++) {
-        encore_status st = push_piece(out, out->word[i].id, out->word[i].start, out->word[i].end);
+        encore_status st = push_piece(out, out->word[i].id, out->word[i].start, out->word[i].end, i == 0);
         if (st != ENCORE_STATUS_OK) return st;
     }
     return ENCORE_STATUS_OK;
@@ -443,7 +452,7 @@ static encore_status encode_segment_whole(const encore_tokenizer *tok, scratch *
         size_t ca = char_index(t, m->start), cb = char_index(t, m->stop);
         if (c < ca) st = pretokenize(tok, t, c, ca, out);
         if (st == ENCORE_STATUS_OK && ca < cb)
-            st = push_piece(out, m->id, t->src[2 * ca], t->src[2 * (cb - 1) + 1]);
+            st = push_piece(out, m->id, t->src[2 * ca], t->src[2 * (cb - 1) + 1], 1);
         c = cb;
     }
     if (c < t->n && st == ENCORE_STATUS_OK) st = pretokenize(tok, t, c, t->n, out);
@@ -520,7 +529,7 @@ static encore_status encode_segment_chunked(const encore_tokenizer *tok, scratch
                 continue;
             }
             long_word = 0;
-            if ((st = push_piece(out, tok->unk_id, long_start, long_end)) != ENCORE_STATUS_OK) break;
+            if ((st = push_piece(out, tok->unk_id, long_start, long_end, 1)) != ENCORE_STATUS_OK) break;
         }
         /* Complete words: up to the last separator, or all at the end. */
         size_t done = t->n;
@@ -578,7 +587,7 @@ static encore_status encode_segment_unigram(const encore_tokenizer *tok, scratch
         if (st == ENCORE_STATUS_OK) {
             int32_t s0, s1;
             encore_unigram_source(sc->unigram, m->start, m->stop, &s0, &s1);
-            st = push_piece(out, m->id, s0, s1);
+            st = push_piece(out, m->id, s0, s1, 1);
         }
         p = m->stop;
     }
@@ -597,6 +606,7 @@ static encore_status encode_segment(const encore_tokenizer *tok, scratch *sc, co
 static encore_status encode_text(const encore_tokenizer *tok, scratch *sc, const char *text, size_t len,
                                  piece_list *out) {
     out->n = out->count = 0;
+    out->words = 0;
     encore_status st = ENCORE_STATUS_OK;
     added_iter it = {0, 0};
     match m;
@@ -742,8 +752,8 @@ encore_status encore_tokenizer_encode_bounded(const encore_tokenizer *tok, const
             return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_tokenizer_encode: internal error");
         }
     /* One block: the struct, then ids (n), type_ids (n), sequence_ids (n),
-     * offsets (n, 2). */
-    encore_encoding *enc = malloc(sizeof *enc + 5 * n * sizeof(int32_t));
+     * offsets (n, 2), word_ids (n). */
+    encore_encoding *enc = malloc(sizeof *enc + 6 * n * sizeof(int32_t));
     if (!enc) {
         scratch_free(&sc);
         return tok_out_of_memory();
@@ -754,6 +764,7 @@ encore_status encore_tokenizer_encode_bounded(const encore_tokenizer *tok, const
     enc->type_ids = enc->ids + n;
     enc->sequence_ids = enc->type_ids + n;
     enc->offsets = enc->sequence_ids + n;
+    enc->word_ids = enc->offsets + 2 * n;
     size_t k = 0;
     for (int i = 0; i < tmpl->n_items; i++) {
         const template_item *it = &tmpl->items[i];
@@ -762,6 +773,7 @@ encore_status encore_tokenizer_encode_bounded(const encore_tokenizer *tok, const
             enc->type_ids[k] = it->type_id;
             enc->sequence_ids[k] = -1;
             enc->offsets[2 * k] = enc->offsets[2 * k + 1] = 0;
+            enc->word_ids[k] = -1;
             k++;
             continue;
         }
@@ -775,6 +787,7 @@ encore_status encore_tokenizer_encode_bounded(const encore_tokenizer *tok, const
             enc->sequence_ids[k] = it->sequence;
             enc->offsets[2 * k] = p->start;
             enc->offsets[2 * k + 1] = p->end;
+            enc->word_ids[k] = p->word;
             if (tok->trim_offsets && (p->lead > 0 || p->trail > 0))
                 trim_offsets(tok, it->sequence ? pair : text, p, j == 0, &enc->offsets[2 * k],
                              &enc->offsets[2 * k + 1]);

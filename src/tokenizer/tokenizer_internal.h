@@ -175,9 +175,11 @@ encore_status encore_bpe_load_json(encore_tokenizer *tok, const char *path, cons
 encore_status encore_bpe_load_files(encore_tokenizer *tok, const char *vocab_path, const char *merges_path);
 
 /* bpe.c: the ByteLevel pre-tokenizer and BPE over text[a, b) (valid UTF-8,
- * free of added tokens), each token handed to emit with its byte range and
- * how many characters trimming takes off each end. */
-typedef encore_status (*tok_emit_fn)(void *ctx, int32_t id, int32_t start, int32_t end, int lead, int trail);
+ * free of added tokens), each token handed to emit with its byte range, how
+ * many characters trimming takes off each end, and new_word when it is the
+ * first token of a pre-tokenizer split (unigram.c's emit the same way). */
+typedef encore_status (*tok_emit_fn)(void *ctx, int32_t id, int32_t start, int32_t end, int lead, int trail,
+                                     int new_word);
 typedef struct bpe_scratch bpe_scratch;
 encore_status encore_bpe_encode(const encore_tokenizer *tok, bpe_scratch **scratch, const char *text, size_t a,
                                 size_t b, tok_emit_fn emit, void *ctx);

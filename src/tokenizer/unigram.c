@@ -727,7 +727,9 @@ static encore_status viterbi(const encore_tokenizer *tok, unigram_scratch *s, co
         const size_t start = (size_t)s->span[2 * k], end = (size_t)s->span[2 * k + 1];
         int32_t id = tok_vocab_find(tok, 0, bytes + pos[start], (size_t)(pos[end] - pos[start]));
         if (id < 0) id = u->unk_id;
-        encore_status st = emit(ctx, id, t->src[2 * (a + start)], t->src[2 * (a + end - 1) + 1], 0, 0);
+        /* the split is one word: its first token starts it */
+        encore_status st =
+            emit(ctx, id, t->src[2 * (a + start)], t->src[2 * (a + end - 1) + 1], 0, 0, k == n_tok - 1);
         if (st != ENCORE_STATUS_OK) return st;
     }
     return ENCORE_STATUS_OK;

@@ -111,7 +111,7 @@ int fuzz_same_encoding(const encore_encoding *a, const encore_encoding *b) {
     const size_t n = (size_t)a->n_tokens * sizeof(int32_t);
     return a->n_tokens == b->n_tokens && a->n_untruncated == b->n_untruncated && memcmp(a->ids, b->ids, n) == 0 &&
            memcmp(a->type_ids, b->type_ids, n) == 0 && memcmp(a->sequence_ids, b->sequence_ids, n) == 0 &&
-           memcmp(a->offsets, b->offsets, 2 * n) == 0;
+           memcmp(a->offsets, b->offsets, 2 * n) == 0 && memcmp(a->word_ids, b->word_ids, n) == 0;
 }
 
 int fuzz_load_and_run(const uint8_t *data, size_t size, const char *first_name, const char *second_name,

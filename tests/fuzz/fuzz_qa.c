@@ -1,6 +1,7 @@
 /* fuzz_qa.c: any question and context, with any parameters, through the
  * overflowing windows (encore_model_tokenize_overflow) and question
- * answering (encore_session_question_answer) on the tiny span-head fixture.
+ * answering (encore_session_question_answer) on the tiny span-head fixtures
+ * (BERT's WordPiece, RoBERTa's byte-level BPE, XLM-R's Unigram words).
  *
  * Checked: a refusal is a status with nothing left behind; every window
  * holds at most max_seq_len tokens, the whole question, and a piece of the
@@ -9,7 +10,7 @@
  * text there, scores are finite, positive and best first, at most top_k.
  *
  * Input: byte 0: flags (1: align_to_words off, 2: handle_impossible_answer,
- * bits 2-4: top_k - 1); byte 1: max_seq_len (8 + byte % 57); byte 2:
+ * bits 2-4: top_k - 1, bits 5-6: the fixture, BERT, RoBERTa or XLM-R); byte 1: max_seq_len (8 + byte % 57); byte 2:
  * doc_stride (byte % (max_seq_len + 2)); byte 3: max_answer_len (1 + byte %
  * 20); then the question, and the context after the first NUL. */
 #include "fuzz_common.h"
@@ -18,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static encore_model *model;
-static encore_session *session;
+static const char *const fixture_names[3] = {"tiny-bert-qa", "tiny-roberta-qa", "tiny-xlmr-qa"};
+static encore_model *models[3];
+static encore_session *sessions[3];
+static encore_model *model; /* the input's */
 
 /* Byte offset of character c of s (len bytes, valid UTF-8). */
 static size_t char_to_byte(const char *s, size_t len, int c) {
@@ -77,17 +80,22 @@ static void check_windows(const char *question, const char *context, int max_len
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!model) {
+    if (!models[0]) {
         fuzz_quiet();
         encore_session_params sp = encore_session_default_params();
         sp.n_threads = 1;
-        if (encore_model_load(fuzz_fixture("tiny-bert-qa"), encore_model_default_params(), &model) != ENCORE_STATUS_OK ||
-            encore_session_create(model, sp, &session) != ENCORE_STATUS_OK) {
-            fprintf(stderr, "cannot load the fixture model: %s\n", encore_last_error());
-            abort();
-        }
+        for (int i = 0; i < 3; i++)
+            if (encore_model_load(fuzz_fixture(fixture_names[i]), encore_model_default_params(), &models[i]) !=
+                    ENCORE_STATUS_OK ||
+                encore_session_create(models[i], sp, &sessions[i]) != ENCORE_STATUS_OK) {
+                fprintf(stderr, "cannot load the fixture model %s: %s\n", fixture_names[i], encore_last_error());
+                abort();
+            }
     }
     if (size < 4) return 0;
+    const int which = ((data[0] >> 5) & 3) % 3;
+    model = models[which];
+    encore_session *session = sessions[which];
     encore_qa_params p = encore_qa_default_params();
     p.align_to_words = !(data[0] & 1);
     p.handle_impossible_answer = (data[0] & 2) != 0;

@@ -50,6 +50,13 @@ static void check_other(encore_tokenizer *tok, const char *what, const char *tex
         FUZZ_CHECK(e->offsets[2 * k] >= 0 && e->offsets[2 * k] <= e->offsets[2 * k + 1] &&
                        (size_t)e->offsets[2 * k + 1] <= (e->sequence_ids[k] < 0 ? 0 : strlen(src)),
                    "%s: token %d has offsets [%d, %d)", what, k, e->offsets[2 * k], e->offsets[2 * k + 1]);
+        /* word ids: none for special tokens; in a text, each token in the
+         * word of the one before it or in the next */
+        FUZZ_CHECK((e->word_ids[k] < 0) == (e->sequence_ids[k] < 0), "%s: token %d has word %d in sequence %d", what,
+                   k, e->word_ids[k], e->sequence_ids[k]);
+        if (k > 0 && e->sequence_ids[k] >= 0 && e->sequence_ids[k - 1] == e->sequence_ids[k])
+            FUZZ_CHECK(e->word_ids[k] - e->word_ids[k - 1] == 0 || e->word_ids[k] - e->word_ids[k - 1] == 1,
+                       "%s: token %d goes from word %d to %d", what, k, e->word_ids[k - 1], e->word_ids[k]);
     }
     int32_t n = 0;
     encore_encoding *bounded = NULL;

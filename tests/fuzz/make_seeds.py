@@ -462,6 +462,12 @@ def seeds_qa():
     write(d, "stride-too-large", bytes([0, 12, 9, 3]) + b"A question\0" + ctx.encode())
     write(d, "no-context", bytes([0, 56, 0, 14]) + b"Who?")
     write(d, "invalid-utf8", bytes([0, 56, 0, 14]) + b"Who?\0caf\xc3 bad \xff")
+    # RoBERTa's (flags bit 5) and XLM-R's (bit 6) words: byte-level pieces,
+    # Metaspace words with their punctuation, special tokens written out
+    write(d, "roberta-windows", bytes([32 | 4 * 2, 16, 5, 4]) + b"When?\0" + ctx.encode())
+    write(d, "roberta-special-tokens", bytes([32 | 4 * 3, 40, 10, 9]) + "<s> where </s>?\0Z\u00fcrich <mask> caf\u00e9.".encode())
+    write(d, "xlmr-windows", bytes([64 | 4 * 2, 16, 5, 4]) + b"When?\0" + ctx.encode())
+    write(d, "xlmr-spaces", bytes([64 | 1, 24, 3, 6]) + "  who\u2581 ?\0  Z\u00fcrich,\u3000caf\u00e9 .  ".encode())
 
 
 def seeds_score():
