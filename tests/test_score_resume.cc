@@ -118,10 +118,22 @@ Checkpointed checkpointed(const std::string &out) {
     return c;
 }
 
+// Records in the checkpoint beside an output as it is now, for polling while
+// a run goes on: 0 when there is none yet. The run writes it whole and
+// renames it into place, so a reader never sees half of one.
+long long peek_records(const std::string &out) {
+    if (!score_test::exists(out + ".ckpt")) return 0;
+    cJSON *root = cJSON_Parse(score_test::read_file(out + ".ckpt").c_str());
+    const cJSON *records = root ? get(root, "records") : nullptr;
+    const long long n = cJSON_IsString(records) ? std::atoll(records->valuestring) : 0;
+    cJSON_Delete(root);
+    return n;
+}
+
 // The reference run; then runs killed with SIGKILL and resumed until `kills`
 // kills landed mid-run: the run had checkpointed records beyond those it
 // started from, but not all of them. A kill that came too early (nothing
-// new checkpointed) is retried later; one that came too late (the run had
+// new checkpointed) is retried; one that came too late (the run had
 // finished) ends the series, which is checked like the last one, and a new
 // series starts with earlier kills. Each series is finished with --resume
 // and its output (and side files, and the summary's counts) must equal the
@@ -147,16 +159,9 @@ void kill_and_resume(const std::vector<std::string> &extra, const std::string &o
     ASSERT_TRUE(ref_sum) << r.err;
     const long long total = (long long)score_test::number(ref_sum, "records");
     ASSERT_EQ(total, n_records);
-    // The fixed cost of a run (start, load the model): a one-record job.
-    Job one = make_job(1, extra, out_name, model);
-    t0 = std::chrono::steady_clock::now();
-    score_test::run(args_for(one, one.s.path(out_name), false));
-    const double start = seconds_since(t0), work = std::max(full - start, 0.01);
-
     const unsigned seed = kill_seed();
     std::mt19937 rng(seed);
-    SCOPED_TRACE("seed " + std::to_string(seed) + ", full run " + std::to_string(full) + " s, of which start " +
-                 std::to_string(start) + " s");
+    SCOPED_TRACE("seed " + std::to_string(seed) + ", full run " + std::to_string(full) + " s");
     // Finish the series with --resume and compare with the reference.
     auto finish_and_compare = [&](const std::string &series) {
         Result last = score_test::run(args(got, true), feed);
@@ -172,46 +177,46 @@ void kill_and_resume(const std::vector<std::string> &extra, const std::string &o
             EXPECT_EQ(score_test::number(sum, key), score_test::number(ref_sum, key)) << series << ": " << key;
         cJSON_Delete(sum);
     };
-    // The kill instant: the start, the run's first checkpoint (after
-    // kCheckpointEvery seconds, at a window's end), then a random share of
-    // the rest of the work this run has left, small enough to leave room for
-    // the kills still to land. The work is estimated from the reference run
-    // times a scale that grows after a kill that came too early and shrinks
-    // after one that came too late (a loaded machine). A series with too
-    // little work left for another checkpoint is finished and a new one
-    // started.
-    const double first_checkpoint = kCheckpointEvery + work * std::atoi(kWindow) / (double)total;
+    // The kill instant: the moment the run is seen to checkpoint records
+    // beyond those it started from (the checkpoint is polled), plus a random
+    // share of the work this run has left, small enough to leave room for the
+    // kills still to land. Waiting for the checkpoint, not for a time, keeps
+    // the kills landing on a machine whose speed changes under load. The work
+    // left is estimated from the reference run times a scale that shrinks
+    // after a kill that came too late. A kill that came before any new
+    // checkpoint (the poll gave up) is counted too early and retried.
     double scale = 1.0;
     int landed = 0, series = 1;
     long long before = 0;  // records checkpointed when this run started
     bool fresh = true;
     std::string history;
     const int max_attempts = 8 * kills + 8;
+    const double poll_limit = 10 * full + 10;  // seconds; the poll gives up after
     for (int attempt = 0; landed < kills && attempt < max_attempts; attempt++) {
-        const double left = scale * work * (double)(total - before) / (double)total;
-        if (!fresh && left < 2 * first_checkpoint) {
-            history += "\n  series " + std::to_string(series) + ": too little left for another checkpoint";
-            finish_and_compare("series " + std::to_string(series));
-            fresh = true;
-            before = 0;
-            series++;
-            continue;
-        }
         if (fresh) {  // no output or checkpoint of an earlier series
             std::remove(got.c_str());
             std::remove((got + ".ckpt").c_str());
         }
-        std::uniform_real_distribution<double> share(0.0, 1.0 / (kills - landed));
-        const double delay = start + first_checkpoint + share(rng) * std::max(left - first_checkpoint, 0.0);
         score_test::Proc p = score_test::spawn(args(got, !fresh), j.s.path("stdout"), j.s.path("stderr"), feed);
-        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+        t0 = std::chrono::steady_clock::now();
+        long long seen = before;
+        while (seen <= before && seconds_since(t0) < poll_limit) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            seen = std::max(seen, peek_records(got));
+        }
+        const double at = seconds_since(t0);
+        const double left = scale * full * (double)std::max(total - seen, 0LL) / (double)total;
+        std::uniform_real_distribution<double> share(0.0, 1.0 / (kills - landed));
+        const double wait = share(rng) * left;
+        std::this_thread::sleep_for(std::chrono::duration<double>(wait));
         kill(p.pid, SIGKILL);
         const int status = score_test::wait_status(p);
         ASSERT_TRUE(status == 128 + SIGKILL || status == 1) << status << ": " << score_test::read_file(j.s.path("stderr"));
         const Checkpointed c = checkpointed(got);
-        char line[160];
-        std::snprintf(line, sizeof line, "\n  series %d, kill after %.3f s: %s, %lld -> %lld of %lld records", series,
-                      delay, status == 1 ? "finished" : "killed", before, c.records, total);
+        char line[200];
+        std::snprintf(line, sizeof line,
+                      "\n  series %d, checkpoint seen after %.3f s, kill %.3f s later: %s, %lld -> %lld of %lld records",
+                      series, at, wait, status == 1 ? "finished" : "killed", before, c.records, total);
         history += line;
         if (status == 1 || c.complete || c.records >= total) {
             history += " (too late)";
@@ -219,10 +224,9 @@ void kill_and_resume(const std::vector<std::string> &extra, const std::string &o
             fresh = true;
             before = 0;
             series++;
-            scale *= 0.7;
+            scale *= 0.5;
         } else if (c.records <= before) {
             history += " (too early)";
-            scale *= 1.3;
         } else {
             landed++;
             before = c.records;
@@ -272,16 +276,23 @@ TEST(ScoreResume, InterruptThenResumeThenNothingLeftThenAnotherJobIsRefused) {
     const unsigned seed = kill_seed();
     std::mt19937 rng(seed);
     SCOPED_TRACE("seed " + std::to_string(seed) + ", full run " + std::to_string(full) + " s");
-    std::uniform_real_distribution<double> share(0.2, 0.8);
+    // The interrupt comes a random share of the run after its first
+    // checkpoint is seen (so after encore set its handler), the share
+    // halved after one that came too late.
+    std::uniform_real_distribution<double> share(0.0, 0.6);
     double scale = 1.0;
     bool landed = false;
     std::string history;
     for (int attempt = 0; !landed && attempt < 8; attempt++) {
         std::remove(out.c_str());
         std::remove((out + ".ckpt").c_str());
-        const double delay = scale * share(rng) * full;
         score_test::Proc p = score_test::spawn(args_for(j, out, false), j.s.path("stdout"), j.s.path("stderr"));
-        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+        t0 = std::chrono::steady_clock::now();
+        while (peek_records(out) <= 0 && seconds_since(t0) < 10 * full + 10)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        const double delay = seconds_since(t0) + scale * share(rng) * full;
+        std::this_thread::sleep_until(t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                               std::chrono::duration<double>(delay)));
         kill(p.pid, SIGINT);
         bool signaled = false;
         const int status = score_test::wait_status(p, &signaled);
