@@ -157,6 +157,10 @@ typedef enum encore_weights {
 
 typedef struct encore_model_params {
     encore_weights weights;      /* default ENCORE_WEIGHTS_FP32 */
+    int splade;                  /* default 0: a SPLADE model is one whose modules.json has
+                                    sentence-transformers' SpladePooling. 1: also a *ForMaskedLM
+                                    model without it, with SPLADE's max pooling of log(1 + relu)
+                                    (TEI's --pooling splade) */
 } encore_model_params;
 
 ENCORE_API encore_model_params encore_model_default_params(void);
@@ -186,6 +190,8 @@ ENCORE_API const char *encore_model_label(const encore_model *model, int i);
 ENCORE_API encore_score_function encore_model_score_function(const encore_model *model);
 /* The pooling the directory asks for (never ENCORE_POOLING_DEFAULT). */
 ENCORE_API encore_pooling encore_model_pooling(const encore_model *model);
+/* 1 for a SPLADE model (encore_session_embed_sparse()), else 0. */
+ENCORE_API int encore_model_is_sparse(const encore_model *model);
 /* The model's per-token head (ENCORE_TOKEN_HEAD_NONE for the others). */
 ENCORE_API encore_token_head encore_model_token_head(const encore_model *model);
 /* Logits the per-token head gives each token: the token classifier's
@@ -425,6 +431,21 @@ ENCORE_API encore_status encore_session_hidden_states_encoded(encore_session *se
 ENCORE_API encore_status encore_session_token_logits_encoded(encore_session *session,
                                                              const encore_encoding *const *encodings,
                                                              int n_inputs, float *logits);
+
+/* SPLADE sparse embeddings, as sentence-transformers' SparseEncoder computes
+ * them: the masked-language-model head's logits at every token, log(1 +
+ * relu(x)) (log1p once more for SpladePooling's "log1p_relu"), then the max
+ * (or, for "sum", the sum) over each input's tokens. weights: (n_inputs,
+ * encore_model_vocab_size()), one weight per vocabulary entry, most of them
+ * 0. The inputs are tokenized for ENCORE_TASK_EMBED. A model that is not a
+ * SPLADE model (encore_model_is_sparse()) is ENCORE_STATUS_UNSUPPORTED. On a
+ * GPU session the encoder runs on the GPU and the head on the host. */
+ENCORE_API encore_status encore_session_embed_sparse(encore_session *session,
+                                                     const encore_input *inputs, int n_inputs,
+                                                     float *weights);
+ENCORE_API encore_status encore_session_embed_sparse_encoded(encore_session *session,
+                                                             const encore_encoding *const *encodings,
+                                                             int n_inputs, float *weights);
 
 /* The device a session runs on after any fallback (never ENCORE_DEVICE_AUTO). */
 ENCORE_API encore_device encore_session_device(const encore_session *session);

@@ -41,6 +41,7 @@ from tokenizers import models as tok_models  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModel,
     AutoModelForQuestionAnswering,
+    AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -74,7 +75,9 @@ from transformers import (  # noqa: E402
     XLMRobertaTokenizer,
     pipeline,
 )
-from sentence_transformers import SentenceTransformer  # noqa: E402
+from sentence_transformers import SentenceTransformer, SparseEncoder  # noqa: E402
+from sentence_transformers.models import Transformer  # noqa: E402
+from sentence_transformers.sparse_encoder.models import SpladePooling  # noqa: E402
 
 MAX_LEN = 64
 VOCAB_SIZE = 1500
@@ -945,6 +948,15 @@ MODEL_SPECS = {
         labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],
         seed=BASE_SEED + 2400,
     ),
+    # SPLADE sparse encoders: a masked-language model under
+    # sentence-transformers' SparseEncoder (MLMTransformer + SpladePooling),
+    # laid out by sentence-transformers itself. naver/splade-v3's settings
+    # (max of log(1 + relu)), and the sum / log1p_relu variant.
+    "tiny-bert-splade": dict(kind="splade", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+                             splade=("max", "relu"), seed=BASE_SEED + 2700),
+    "tiny-distilbert-splade": dict(kind="splade", arch="distilbert", dtype=torch.float32,
+                                   tok_cls=DistilBertTokenizerFast, splade=("sum", "log1p_relu"),
+                                   seed=BASE_SEED + 2800),
     # deepset/xlm-roberta-large-squad2's shape: words are Metaspace's.
     "tiny-xlmr-qa": dict(kind="qa", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
                          seed=BASE_SEED + 2600),
@@ -1052,7 +1064,7 @@ def make_model(spec, vocab_size, seed):
         randomize_(model, seed, pad=1)
         model.eval()
         return model
-    if spec["kind"] == "mlm":
+    if spec["kind"] in ("mlm", "splade"):
         model = (BertForMaskedLM(bert_config(vocab_size)) if spec["arch"] == "bert"
                  else DistilBertForMaskedLM(distilbert_config(vocab_size)))
     elif spec["kind"] == "tokcls":
@@ -1095,7 +1107,7 @@ def base_model(model):
 
 
 def load_fp32(kind, path):
-    cls = AutoModelForSequenceClassification if kind == "cls" else AutoModel
+    cls = {"cls": AutoModelForSequenceClassification, "mlm": AutoModelForMaskedLM}.get(kind, AutoModel)
     model, info = cls.from_pretrained(path, dtype=torch.float32, output_loading_info=True)
     bad = {k: v for k, v in info.items() if v and k != "error_msgs"} if isinstance(info, dict) else {}
     assert not bad, (path, info)
@@ -1579,6 +1591,67 @@ def reference_fill_mask(name, spec, out_dir, ref_dir):
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
 
 
+def build_splade(name, spec, vocab_tokens, subword, models_dir):
+    """A masked-language model saved by sentence-transformers as a
+    SparseEncoder: modules.json, 1_SpladePooling/config.json and the rest as
+    SparseEncoder.save writes them (its model card left out)."""
+    out_dir = os.path.join(models_dir, name)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    with tempfile.TemporaryDirectory() as base:
+        write_tokenizer(spec, vocab_tokens, subword, base)
+        make_model(spec, vocab_size(spec, vocab_tokens, subword), spec["seed"]).save_pretrained(base)
+        strategy, activation = spec["splade"]
+        with no_load_warnings(name):
+            enc = SparseEncoder(modules=[Transformer(base, transformer_task="fill-mask", max_seq_length=MAX_LEN),
+                                         SpladePooling(pooling_strategy=strategy, activation_function=activation)],
+                                device="cpu")
+        enc.save(out_dir)
+    os.remove(os.path.join(out_dir, "README.md"))
+    return out_dir
+
+
+def reference_splade(name, spec, out_dir, ref_dir):
+    """SparseEncoder.encode on each single-text case (cut at MAX_LEN, as it
+    cuts), checked against the masked-language model's logits by hand, and
+    a batch of them checked against the one-by-one results."""
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    with no_load_warnings(name):
+        enc = SparseEncoder(out_dir, device="cpu")
+    assert enc.max_seq_length == MAX_LEN, enc.max_seq_length
+    mlm = load_fp32("mlm", out_dir)
+    strategy, activation = spec["splade"]
+    weights = {}
+    cases = []
+    texts = []
+    for i, c in enumerate(cases_for(spec)):
+        rec = case_header(c)
+        rec.update(tokenize_case(tok, c))
+        if c["text_pair"] is None:
+            got = enc.encode([c["text"]], convert_to_tensor=True)[0].to_dense().numpy().astype(np.float32)
+            inp = tok(c["text"], truncation=True, max_length=MAX_LEN, return_tensors="pt")
+            with torch.no_grad():
+                x = torch.log1p(torch.relu(mlm(**inp).logits[0]))
+            if activation == "log1p_relu":
+                x = torch.log1p(x)
+            want = (x.max(0).values if strategy == "max" else x.sum(0)).numpy()
+            assert got.shape == (len(tok),) and np.allclose(got, want, rtol=1e-5, atol=1e-5), c["name"]
+            assert (got > 0).sum() > 10, c["name"]
+            key = f"case_{i}"
+            weights[key] = np.ascontiguousarray(got)
+            rec["splade"] = key
+            rec["splade_ids"] = inp["input_ids"][0].tolist()
+            texts.append((key, c["text"]))
+        cases.append(rec)
+    batch = enc.encode([t for _, t in texts], convert_to_tensor=True, batch_size=len(texts)).to_dense().numpy()
+    for (key, _), row in zip(texts, batch):
+        assert np.allclose(row, weights[key], rtol=1e-5, atol=1e-5), key
+    doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, pooling_strategy=strategy,
+               activation_function=activation, vocab_size=len(tok), cases=cases)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+    safetensors.numpy.save_file(weights, os.path.join(ref_dir, name + ".splade.safetensors"))
+
+
 def reference_zero_shot(name, spec, out_dir, ref_dir):
     """pipeline("zero-shot-classification") on ZERO_SHOT_CASES."""
     with no_load_warnings(name):
@@ -1682,7 +1755,7 @@ def main():
     if args.only:
         os.makedirs(models_dir, exist_ok=True)
         os.makedirs(ref_dir, exist_ok=True)
-        for f in (args.only + ".json", args.only + ".hidden.safetensors"):
+        for f in (args.only + ".json", args.only + ".hidden.safetensors", args.only + ".splade.safetensors"):
             if os.path.exists(os.path.join(ref_dir, f)):
                 os.remove(os.path.join(ref_dir, f))
     else:
@@ -1733,6 +1806,10 @@ def main():
             else:
                 reference_zero_shot(name, spec, out_dir, ref_dir)
             summary[name] = f"seed {spec['seed']}, {spec['kind']}"
+        elif spec["kind"] == "splade":
+            out_dir = build_splade(name, spec, vocab_tokens, subword, models_dir)
+            reference_splade(name, spec, out_dir, ref_dir)
+            summary[name] = f"seed {spec['seed']}, SPLADE {spec['splade'][0]} / {spec['splade'][1]}"
         elif spec["kind"] == "rerank":
             out_dir = os.path.join(models_dir, name)
             shutil.rmtree(out_dir, ignore_errors=True)

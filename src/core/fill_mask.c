@@ -87,18 +87,28 @@ static int target_ids(const encore_model *m, const char *const *targets, int n, 
 
 /* The head on one hidden state h: (C) -> probabilities over the vocabulary.
  * t: (C) scratch; probs: (V). */
+void encore_mlm_transform_cpu(const encore_model *m, const float *h, int T, float *t) {
+    const encore_config *c = &m->config;
+    const int C = c->hidden_size;
+    encore_linear_packed_cpu(h, &m->mlm_w, NULL, T, t);
+    encore_bias_act_cpu(t, m->mlm_b, c->mlm_activation, T, C);
+    for (int r = 0; r < T; r++) {
+        float *row = t + (size_t)r * C;
+        double mean = 0.0, var = 0.0;
+        for (int i = 0; i < C; i++) mean += row[i];
+        mean /= C;
+        for (int i = 0; i < C; i++) var += ((double)row[i] - mean) * ((double)row[i] - mean);
+        var /= C;
+        const double inv = 1.0 / sqrt(var + (double)c->layer_norm_eps);
+        for (int i = 0; i < C; i++)
+            row[i] = (float)(((double)row[i] - mean) * inv * m->mlm_ln_g[i] + m->mlm_ln_b[i]);
+    }
+}
+
 static void mlm_head_row(const encore_model *m, const float *h, float *t, float *probs) {
     const encore_config *c = &m->config;
     const int C = c->hidden_size, V = c->vocab_size;
-    encore_linear_packed_cpu(h, &m->mlm_w, NULL, 1, t);
-    encore_bias_act_cpu(t, m->mlm_b, c->mlm_activation, 1, C);
-    double mean = 0.0, var = 0.0;
-    for (int i = 0; i < C; i++) mean += t[i];
-    mean /= C;
-    for (int i = 0; i < C; i++) var += ((double)t[i] - mean) * ((double)t[i] - mean);
-    var /= C;
-    const double inv = 1.0 / sqrt(var + (double)c->layer_norm_eps);
-    for (int i = 0; i < C; i++) t[i] = (float)(((double)t[i] - mean) * inv * m->mlm_ln_g[i] + m->mlm_ln_b[i]);
+    encore_mlm_transform_cpu(m, h, 1, t);
     // probs = decoder (V, C) . t + bias, then softmax over V
     memcpy(probs, m->mlm_bias, (size_t)V * sizeof(float));
     encore_matvec_cpu(m->mlm_decoder, t, V, C, probs);

@@ -470,6 +470,9 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         params.weights != ENCORE_WEIGHTS_INT8 && params.weights != ENCORE_WEIGHTS_INT8_DYNAMIC)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: unknown weights type %d",
                            (int)params.weights);
+    if (params.splade != 0 && params.splade != 1)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_model_load: splade is %d; it must be 0 or 1",
+                           params.splade);
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return encore_fail(ENCORE_STATUS_IO_ERROR, "model directory %s does not exist", dir);
@@ -525,6 +528,7 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         m->max_length = c->max_position_embeddings - c->position_base;
         if (tok_max > 0 && tok_max < m->max_length) m->max_length = tok_max;
         read_pooling(m, dir);
+        s = encore_model_load_splade(m, dir, params.splade);
     }
     if (s != ENCORE_STATUS_OK) {
         encore_adapter_free(adapter);
@@ -552,6 +556,7 @@ void encore_model_free(encore_model *m) {
     encore_tokenizer_free(m->tokenizer);
     free(m->layers);
     free(m->arena);
+    free(m->splade_arena);
     free(m);
 }
 

@@ -74,11 +74,27 @@ struct encore_model {
     float *arena;               /* every weight above lives in this one block,
                                    64-byte aligned */
 
+    /* SPLADE (sparse.c): sentence-transformers' SpladePooling over the MLM
+     * head's logits at every token, the decoder packed for the CPU GEMM. */
+    int splade;                 /* 1 for a SPLADE model */
+    int splade_sum;             /* pooling_strategy "sum" (else "max") */
+    int splade_log1p_twice;     /* activation_function "log1p_relu" (else "relu") */
+    encore_packed_matrix splade_decoder; /* (V, C), in splade_arena */
+    float *splade_arena;
+
     /* Device copies of the weights (src/cuda/device_weights.c): made by the first
      * CUDA session that needs them, shared by all, guarded by that file's
      * lock; NULL until then and in CPU-only builds. */
     struct encore_cuda_weights *cuda_weights;
 };
+
+/* The MLM head's transform on T hidden states: dense, activation,
+ * LayerNorm. h: (T, C), t: (T, C). (fill_mask.c) */
+void encore_mlm_transform_cpu(const encore_model *m, const float *h, int T, float *t);
+
+/* Read the directory's SPLADE settings (modules.json) and pack the decoder;
+ * force: encore_model_params.splade. (sparse.c) */
+encore_status encore_model_load_splade(encore_model *m, const char *dir, int force);
 
 #ifdef __cplusplus
 }
