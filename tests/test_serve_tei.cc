@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/safetensors.h"
+#include "expect_close.h"
 #include "fixtures.h"
 #include "serve_harness.h"
 
@@ -449,6 +450,132 @@ TEST(ServeTei, DecodeSimilarityEmbedSparseAndSageMaker) {
     r = c.post(s.url("/invocations"), "{\"inputs\": \"a\"}");
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(s.stop(), 0);
+}
+
+// The reference SPLADE weights of a case (tiny-*-splade.splade.safetensors).
+std::vector<double> splade_reference(encore_safetensors *st, const cJSON *c) {
+    const encore_tensor_info *t = encore_safetensors_find(st, fixtures::str(c, "splade").c_str());
+    if (!t) return {};
+    std::vector<float> v(t->n_elements);
+    if (encore_tensor_to_f32(t, v.data()) != ENCORE_STATUS_OK) return {};
+    return std::vector<double>(v.begin(), v.end());
+}
+
+// One input's /embed_sparse answer as a dense vector of V weights; entries
+// must come in vocabulary order, once, none of them 0.
+std::vector<double> sparse_to_dense(const cJSON *list, int V, std::string *error) {
+    std::vector<double> dense(V, 0.0);
+    int last = -1;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) {
+        const cJSON *i = get(e, "index"), *v = get(e, "value");
+        if (!cJSON_IsNumber(i) || !cJSON_IsNumber(v) || i->valueint <= last || i->valueint >= V || v->valuedouble == 0) {
+            *error = "bad entry after index " + std::to_string(last);
+            return {};
+        }
+        last = i->valueint;
+        dense[last] = v->valuedouble;
+    }
+    return dense;
+}
+
+// /embed_sparse on a SPLADE model against sentence-transformers'
+// SparseEncoder, and TEI's answers on the other routes for such a model.
+TEST(ServeTei, EmbedSparseIsSentenceTransformersSparseEncoder) {
+    for (const char *name : {"tiny-bert-splade", "tiny-distilbert-splade"}) {
+        SCOPED_TRACE(name);
+        auto ref = fixtures::load(name);
+        ASSERT_TRUE(ref && ref->root);
+        encore_safetensors *st = nullptr;
+        const std::string path = fixtures::dir() + "/reference/" + name + ".splade.safetensors";
+        ASSERT_EQ(encore_safetensors_open(path.c_str(), &st), ENCORE_STATUS_OK) << encore_last_error();
+        const int V = (int)fixtures::number(ref->root, "vocab_size");
+        Server s;
+        START(s, "--model", fixtures::model_dir(name), "--max-client-batch-size", "64");
+        Client c;
+        Response r = c.get(s.url("/info"));
+        JsonDoc info(r.body);
+        EXPECT_STREQ(get(get(get(info.root, "model_type"), "embedding"), "pooling")->valuestring, "splade") << r.body;
+
+        std::vector<const cJSON *> cases;
+        std::string body = "{\"truncate\": true, \"inputs\": [";
+        const cJSON *cs;
+        cJSON_ArrayForEach(cs, get(ref->root, "cases")) {
+            // TEI refuses an empty input (400), so the empty text stays out.
+            if (!fixtures::has(cs, "splade") || fixtures::has_nul(cs) || fixtures::str(cs, "text").empty()) continue;
+            body += (cases.empty() ? "" : ",") + fixtures::quote(fixtures::str(cs, "text"));
+            cases.push_back(cs);
+        }
+        body += "]}";
+        ASSERT_GT(cases.size(), 20u);
+        r = c.post(s.url("/embed_sparse"), body);
+        ASSERT_EQ(r.status, 200) << r.body;
+        JsonDoc d(r.body);
+        ASSERT_EQ(cJSON_GetArraySize(d.root), (int)cases.size()) << r.body.substr(0, 200);
+        for (size_t i = 0; i < cases.size(); i++) {
+            std::string error;
+            std::vector<double> got = sparse_to_dense(cJSON_GetArrayItem(d.root, (int)i), V, &error);
+            ASSERT_EQ(error, "") << fixtures::str(cases[i], "name");
+            std::vector<double> want = splade_reference(st, cases[i]);
+            ASSERT_EQ(want.size(), (size_t)V);
+            EXPECT_CLOSE(got, want, 1e-4, 1e-5) << fixtures::str(cases[i], "name");
+        }
+        // A single input: a list of one list, the same weights; / and
+        // /invocations route a SPLADE model here.
+        const std::string one = "{\"inputs\": " + fixtures::quote(fixtures::str(cases[0], "text")) + "}";
+        for (const char *route : {"/embed_sparse", "/", "/invocations"}) {
+            r = c.post(s.url(route), one);
+            ASSERT_EQ(r.status, 200) << route << ": " << r.body;
+            JsonDoc o(r.body);
+            ASSERT_EQ(cJSON_GetArraySize(o.root), 1) << route;
+            std::string error;
+            EXPECT_CLOSE(sparse_to_dense(cJSON_GetArrayItem(o.root, 0), V, &error), splade_reference(st, cases[0]),
+                         1e-4, 1e-5)
+                << route << error;
+        }
+        // /embed: normalize (its default) is refused as TEI refuses it;
+        // without it, the dense weights.
+        expect_error(c.post(s.url("/embed"), one), 424, "Backend", "embed normalized", "normalize");
+        r = c.post(s.url("/embed"), "{\"normalize\": false, \"inputs\": " +
+                                        fixtures::quote(fixtures::str(cases[0], "text")) + "}");
+        ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+        JsonDoc e(r.body);
+        EXPECT_CLOSE(nums(cJSON_GetArrayItem(e.root, 0)), splade_reference(st, cases[0]), 1e-4, 1e-5);
+        r = c.post(s.url("/v1/embeddings"), "{\"input\": \"a\"}");  // OpenAI's are always normalized
+        EXPECT_EQ(r.status, 424) << r.body;
+        EXPECT_NE(r.body.find("`normalize` is not available for SPLADE models"), std::string::npos) << r.body;
+        expect_error(c.post(s.url("/embed_all"), one), 424, "Backend", "embed_all", "SPLADE");
+        expect_error(c.post(s.url("/predict"), one), 424, "Backend", "predict");
+        // Bad requests stay requests' errors.
+        expect_error(c.post(s.url("/embed_sparse"), "{\"inputs\": 3}"), 422, "Validation", "bad inputs");
+        expect_error(c.post(s.url("/embed_sparse"), "{\"inputs\": \"a\", \"truncate\": 1}"), 422, "Validation",
+                     "bad truncate");
+        expect_error(c.post(s.url("/embed_sparse"), "{\"inputs\": []}"), 400, "Empty", "no inputs");
+        std::string longer = "{\"inputs\": \"";
+        for (int i = 0; i < 300; i++) longer += "good ";
+        expect_error(c.post(s.url("/embed_sparse"), longer + "\"}"), 422, "Validation", "over-long");
+        r = c.post(s.url("/embed_sparse"), longer + "\", \"truncate\": true}");
+        EXPECT_EQ(r.status, 200) << r.body.substr(0, 200);
+        EXPECT_EQ(s.stop(), 0);
+        encore_safetensors_close(st);
+    }
+}
+
+// TEI's --pooling splade on a *ForMaskedLM model without SpladePooling.
+TEST(ServeTei, PoolingSpladeServesAMaskedLm) {
+    Server s;
+    START(s, "--model", fixtures::model_dir("tiny-bert-mlm"), "--pooling", "splade");
+    Client c;
+    Response r = c.post(s.url("/embed_sparse"), "{\"inputs\": [\"a fine film\", \"dull\"]}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    JsonDoc d(r.body);
+    ASSERT_EQ(cJSON_GetArraySize(d.root), 2);
+    EXPECT_GT(cJSON_GetArraySize(cJSON_GetArrayItem(d.root, 0)), 10) << r.body.substr(0, 200);
+    EXPECT_EQ(s.stop(), 0);
+    Server bad;
+    EXPECT_FALSE(bad.start({"--model", fixtures::model_dir("tiny-bert-mlm"), "--pooling", "mean"}, 30));
+    Server no_head;
+    EXPECT_FALSE(no_head.start({"--model", fixtures::model_dir("tiny-bert-embed"), "--pooling", "splade"}, 30));
 }
 
 TEST(ServeTei, OpenApiDocumentIsTheOneInTheRepository) {

@@ -47,7 +47,7 @@ static void usage(FILE *f) {
             "\n"
             "usage:\n"
             "  encore classify --model DIR [--top-k N|all] [--pair TEXT] [--tsv] [TEXT ...]\n"
-            "  encore embed    --model DIR [--pooling mean|cls] [--normalize] [TEXT ...]\n"
+            "  encore embed    --model DIR [--pooling mean|cls|splade] [--normalize] [TEXT ...]\n"
             "  encore tokenize --model DIR [--pair TEXT] [--tsv] [TEXT ...]\n"
             "  encore fill-mask --model DIR [--top-k N] [--targets A,B] [TEXT ...]\n"
             "                  pipeline(\"fill-mask\") (encore fill-mask --help)\n"
@@ -91,6 +91,9 @@ static void usage(FILE *f) {
             "  --no-truncation    fail on inputs longer than the model takes instead of cutting them\n"
             "                     (embed: longer than max_seq_length in sentence_bert_config.json)\n"
             "  --pooling mean|cls embedding pooling (default: the directory's 1_Pooling/config.json, else mean)\n"
+            "  --pooling splade   a *ForMaskedLM model as SPLADE; a SPLADE model (sentence-transformers'\n"
+            "                     SpladePooling) prints its weights that are not 0, as TEI's /embed_sparse:\n"
+            "                     [{\"index\": i, \"value\": w}, ...] per text\n"
             "  --normalize        L2-normalise embeddings\n"
             "  --device D         cpu (default), cuda, or auto (cuda where a usable GPU is, else the\n"
             "                     CPU); without a usable GPU, cuda runs on the CPU and logs why\n"
@@ -159,8 +162,9 @@ static int parse_args(int argc, char **argv, options *o, int *first_text) {
         } else if (strcmp(a, "--pooling") == 0) {
             if (strcmp(next, "mean") == 0) o->pooling = ENCORE_POOLING_MEAN;
             else if (strcmp(next, "cls") == 0) o->pooling = ENCORE_POOLING_CLS;
+            else if (strcmp(next, "splade") == 0) o->model.splade = 1;
             else {
-                fprintf(stderr, "encore: --pooling takes mean or cls, not '%s'\n", next);
+                fprintf(stderr, "encore: --pooling takes mean, cls or splade, not '%s'\n", next);
                 return 0;
             }
         } else if (strcmp(a, "--batch") == 0) {
@@ -263,6 +267,19 @@ static void print_vector(const float *v, int n) {
     fputs("]\n", stdout);
 }
 
+/* A SPLADE model's weights as TEI's /embed_sparse gives one input's. */
+static void print_sparse(const float *w, int n) {
+    fputc('[', stdout);
+    for (int i = 0, first = 1; i < n; i++) {
+        if (w[i] == 0.0f) continue;
+        char num[40];
+        json_format_number((double)w[i], 1, num, sizeof num);
+        printf(first ? "{\"index\": %d, \"value\": %s}" : ", {\"index\": %d, \"value\": %s}", i, num);
+        first = 0;
+    }
+    fputs("]\n", stdout);
+}
+
 static void print_encoding(const encore_model *model, const encore_encoding *enc) {
     fputs("{\"ids\": [", stdout);
     for (int i = 0; i < enc->n_tokens; i++) printf(i ? ", %d" : "%d", enc->ids[i]);
@@ -281,12 +298,17 @@ static void print_encoding(const encore_model *model, const encore_encoding *enc
 static int run_batch(encore_session *session, const encore_model *model, const options *o,
                      const encore_input *inputs, int n, float *out) {
     const int is_embed = strcmp(o->command, "embed") == 0;
-    const int width = is_embed ? encore_model_hidden_size(model) : encore_model_n_labels(model);
-    encore_status st = is_embed ? encore_session_embed(session, inputs, n, o->pooling, o->normalize, out)
-                                : encore_session_classify(session, inputs, n, out);
+    const int sparse = is_embed && encore_model_is_sparse(model);
+    const int width = sparse     ? encore_model_vocab_size(model)
+                      : is_embed ? encore_model_hidden_size(model)
+                                 : encore_model_n_labels(model);
+    encore_status st = sparse     ? encore_session_embed_sparse(session, inputs, n, out)
+                       : is_embed ? encore_session_embed(session, inputs, n, o->pooling, o->normalize, out)
+                                  : encore_session_classify(session, inputs, n, out);
     if (st == ENCORE_STATUS_OK || n == 1) {
         for (int i = 0; i < n; i++) {
             if (st != ENCORE_STATUS_OK) json_print_error(st, encore_session_last_error(session));
+            else if (sparse) print_sparse(out + (size_t)i * width, width);
             else if (is_embed) print_vector(out + (size_t)i * width, width);
             else print_scores(model, out + (size_t)i * width, o->top_k, !o->top_k_given && inputs[i].text_pair);
         }
@@ -418,6 +440,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "encore: %s\n", encore_last_error());
         return 2;
     }
+    if (strcmp(o.command, "embed") == 0 && encore_model_is_sparse(model) &&
+        (o.normalize || o.pooling != ENCORE_POOLING_DEFAULT)) {
+        fprintf(stderr, "encore: %s is a SPLADE model: its embedding is its vocabulary weights, with no "
+                        "--normalize or --pooling mean|cls\n",
+                o.model.model_dir);
+        encore_model_free(model);
+        return 2;
+    }
     if ((strcmp(o.command, "classify") == 0 || strcmp(o.command, "eval") == 0) && encore_model_n_labels(model) == 0) {
         fprintf(stderr, "encore: %s has no classification head; use 'encore embed'\n",
                 encore_model_architecture_name(model));
@@ -461,8 +491,9 @@ int main(int argc, char **argv) {
             encore_model_free(model);
             return 2;
         }
-        const int width = strcmp(o.command, "embed") == 0 ? encore_model_hidden_size(model)
-                                                          : encore_model_n_labels(model);
+        const int width = strcmp(o.command, "embed") != 0  ? encore_model_n_labels(model)
+                          : encore_model_is_sparse(model) ? encore_model_vocab_size(model)
+                                                          : encore_model_hidden_size(model);
         float *out = malloc((size_t)o.batch * (size_t)width * sizeof(float));
         for (int i = 0; out && i < inputs.n; i += o.batch) {
             int n = inputs.n - i < o.batch ? inputs.n - i : o.batch;

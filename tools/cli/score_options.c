@@ -59,6 +59,8 @@ void score_usage(FILE *f) {
             "  --top-k N|all           labels per record, best first; a list of {label, score}\n"
             "                          (default: the best label as \"label\" and \"score\")\n"
             "  --pooling mean|cls      embedding pooling (default: the model directory's)\n"
+            "  --pooling splade        a *ForMaskedLM model as SPLADE; a SPLADE model writes\n"
+            "                          \"sparse_embedding\": [{\"index\", \"value\"}, ...] (npy: every weight)\n"
             "  --normalize             L2-normalise embeddings\n"
             "  --no-truncation         an over-long text is an error record instead of being\n"
             "                          truncated (truncated records carry \"truncated\": true)\n"
@@ -179,6 +181,7 @@ int score_parse_args(int argc, char **argv, score_options *o) {
         } else if (strcmp(a, "--pooling") == 0) {
             if (strcmp(v, "mean") == 0) o->pooling = ENCORE_POOLING_MEAN;
             else if (strcmp(v, "cls") == 0) o->pooling = ENCORE_POOLING_CLS;
+            else if (strcmp(v, "splade") == 0) o->model.splade = 1;
             else return bad(a, v, "mean or cls");
         } else if (strcmp(a, "--batch-tokens") == 0) {
             if (!tools_parse_long(v, 1, 1 << 24, &n)) return bad(a, v, "a positive number");
@@ -249,6 +252,20 @@ int score_options_resolve_task(score_options *o, const encore_model *model) {
                 encore_model_architecture_name(model));
         return 0;
     }
+    if (o->task == CLI_TASK_EMBED && encore_model_is_sparse(model)) {
+        if (o->pooling != ENCORE_POOLING_DEFAULT || o->normalize) {
+            fprintf(stderr, "encore score: %s is a SPLADE model: its embedding is its vocabulary weights, with no "
+                            "--normalize or --pooling mean|cls\n",
+                    o->model.model_dir);
+            return 0;
+        }
+        if (o->format == SCORE_OUTPUT_TSV) {
+            fprintf(stderr, "encore score: a SPLADE model's weights go to JSONL (the entries that are not 0) or npy "
+                            "(every one), not to a TSV of %d columns\n",
+                    encore_model_vocab_size(model));
+            return 0;
+        }
+    }
     if (o->task != CLI_TASK_EMBED && (o->pooling != ENCORE_POOLING_DEFAULT || o->normalize)) {
         fprintf(stderr, "encore score: the task is %s; --pooling and --normalize are for embeddings\n", task);
         return 0;
@@ -314,7 +331,8 @@ void score_job_string(const score_options *o, score_input_format resolved_input,
              "precision=%s%s",
              canonical(o->model.model_dir, model), canonical(o->input_path, input), score_input_format_name(resolved_input),
              o->text_field, o->pair_field ? o->pair_field : "-", o->id_field, o->id_field_given ? "(given)" : "",
-             formats[o->format], o->top_k, o->top_k_given ? "(given)" : "", poolings[o->pooling], o->normalize,
+             formats[o->format], o->top_k, o->top_k_given ? "(given)" : "",
+             o->model.splade ? "splade" : poolings[o->pooling], o->normalize,
              o->model.truncate, o->max_record_bytes, encore_weights_name(o->model.weights),
              device == ENCORE_DEVICE_CUDA ? "cuda" : "cpu",
              device == ENCORE_DEVICE_CUDA ? tools_precision_name(o->model.precision) : "fp32", task);

@@ -91,6 +91,17 @@ static void write_jsonl(const score_writer *w, FILE *f, const score_record *rec,
     if (cli_task_is_structured(w->o->task)) {
         fputs(", \"result\": ", f);
         fputs(rec->answer ? rec->answer : "null", f);
+    } else if (w->n_labels == 0 && encore_model_is_sparse(w->model)) {
+        /* SPLADE: the weights that are not 0, as TEI's /embed_sparse */
+        fputs(", \"sparse_embedding\": [", f);
+        for (int i = 0, first = 1; i < w->width; i++) {
+            if (r[i] == 0.0f) continue;
+            fprintf(f, first ? "{\"index\": %d, \"value\": " : ", {\"index\": %d, \"value\": ", i);
+            number(f, r[i], 1);
+            fputc('}', f);
+            first = 0;
+        }
+        fputc(']', f);
     } else if (w->n_labels == 0) {
         fputs(", \"embedding\": [", f);
         for (int i = 0; i < w->width; i++) {
@@ -347,7 +358,9 @@ int score_writer_open(score_writer *w, const score_options *o, const encore_mode
     w->o = o;
     w->model = model;
     w->n_labels = encore_model_n_labels(model);
-    w->width = w->n_labels > 0 ? w->n_labels : encore_model_hidden_size(model);
+    w->width = w->n_labels > 0            ? w->n_labels
+               : encore_model_is_sparse(model) ? encore_model_vocab_size(model)
+                                               : encore_model_hidden_size(model);
     tools_sha256_init(&w->records_hash);
     tools_sha256_init(&w->out_hash);
     tools_sha256_init(&w->index_hash);

@@ -202,6 +202,7 @@ static int compare_length(const void *a, const void *b) {
 static encore_status run_batch(pipeline *p, const encore_encoding *const *encs, int n, float *out) {
     const score_options *o = p->o;
     if (encore_model_n_labels(p->job->model) > 0) return encore_session_classify_encoded(p->job->session, encs, n, out);
+    if (encore_model_is_sparse(p->job->model)) return encore_session_embed_sparse_encoded(p->job->session, encs, n, out);
     return encore_session_embed_encoded(p->job->session, encs, n, o->pooling, o->normalize, out);
 }
 
@@ -449,7 +450,9 @@ static int setup(pipeline *p, score_job *job) {
     p->window = job->o->window;
     p->cap = 3 * p->window;
     const int L = encore_model_n_labels(job->model);
-    p->width = L > 0 ? L : encore_model_hidden_size(job->model);
+    p->width = L > 0                              ? L
+               : encore_model_is_sparse(job->model) ? encore_model_vocab_size(job->model)
+                                                    : encore_model_hidden_size(job->model);
     p->first = job->state.stats.records;
     p->n_read = p->next_tok = p->tok_done = p->n_scored = p->next_fmt = p->fmt_done = p->n_written = p->first;
     atomic_init(&p->halt, 0);

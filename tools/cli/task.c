@@ -44,6 +44,7 @@ static int is_masked_lm(const encore_model *model) {
 }
 
 cli_task cli_task_for_model(const encore_model *model) {
+    if (encore_model_is_sparse(model)) return CLI_TASK_EMBED; /* SPLADE: its weights */
     if (is_masked_lm(model)) return CLI_TASK_FILL_MASK;
     switch (encore_model_token_head(model)) {
     case ENCORE_TOKEN_HEAD_CLASSIFY: return CLI_TASK_NER;

@@ -62,6 +62,7 @@ int tools_model_option(tools_model_options *m, unsigned without, const char *a, 
 encore_model_params tools_model_params(const tools_model_options *m) {
     encore_model_params p = encore_model_default_params();
     p.weights = m->weights;
+    p.splade = m->splade;
     return p;
 }
 

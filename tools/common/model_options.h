@@ -15,6 +15,7 @@ typedef struct tools_model_options {
     int threads;            /* 0: all cores */
     int truncate;           /* 1; 0 after --no-truncation */
     int quiet;              /* --quiet: no log lines */
+    int splade;             /* --pooling splade: a *ForMaskedLM model as SPLADE */
 } tools_model_options;
 
 /* Which of the options a command takes (all, unless it says otherwise). */

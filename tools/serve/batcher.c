@@ -49,6 +49,7 @@ double serve_now(void) {
 }
 
 int serve_batcher_width(const serve_batcher *b, serve_task task) {
+    if (task == SERVE_TASK_SPARSE) return encore_model_vocab_size(b->model);
     return task == SERVE_TASK_EMBED || task == SERVE_TASK_EMBED_NORMALIZED || task == SERVE_TASK_HIDDEN
                ? encore_model_hidden_size(b->model)
                : encore_model_n_labels(b->model);
@@ -81,6 +82,7 @@ static encore_status run_inputs(serve_batcher *b, serve_task task, const encore_
     case SERVE_TASK_EMBED_NORMALIZED:
         return encore_session_embed_encoded(b->session, encs, n, ENCORE_POOLING_DEFAULT, 1, out);
     case SERVE_TASK_HIDDEN: return encore_session_hidden_states_encoded(b->session, encs, n, out);
+    case SERVE_TASK_SPARSE: return encore_session_embed_sparse_encoded(b->session, encs, n, out);
     default: return ENCORE_STATUS_INVALID_ARGUMENT;
     }
 }
@@ -298,6 +300,8 @@ encore_status serve_batcher_create(const encore_model *model, serve_batcher_para
     b->metrics = metrics;
     const int labels = encore_model_n_labels(model), hidden = encore_model_hidden_size(model);
     b->width_max = labels > hidden ? labels : hidden;
+    if (encore_model_is_sparse(model) && encore_model_vocab_size(model) > b->width_max)
+        b->width_max = encore_model_vocab_size(model);
     encore_status st = encore_session_create(model, params.session, &b->session);
     if (st != ENCORE_STATUS_OK) {
         free(b);

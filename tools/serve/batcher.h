@@ -25,6 +25,8 @@ typedef enum serve_task {
     SERVE_TASK_HIDDEN,           /* encore_session_hidden_states_encoded: every token's
                                     hidden state; out holds the inputs' tokens one after
                                     another, width floats per token */
+    SERVE_TASK_SPARSE,           /* encore_session_embed_sparse_encoded: one weight per
+                                    vocabulary entry (SPLADE models) */
     SERVE_TASK_COUNT
 } serve_task;
 

@@ -31,10 +31,13 @@ static void usage(FILE *f) {
             "                   -> [[float, ...], ...]\n"
             "  POST /tokenize   {\"inputs\": \"text\" | [\"t1\", \"t2\"], \"add_special_tokens\": true}\n"
             "                   -> [[{\"id\", \"text\", \"special\", \"start\", \"stop\"}, ...], ...]\n"
-            "  POST /embed_all, /similarity, /decode, /embed_sparse (424)\n"
+            "  POST /embed_sparse {\"inputs\": \"text\" | [\"t1\", \"t2\"]} for a SPLADE model\n"
+            "                   -> [[{\"index\", \"value\"}, ...], ...] the weights that are not 0\n"
+            "  POST /embed_all, /similarity, /decode\n"
             "  POST /rerank     {\"query\": \"q\", \"texts\": [\"t1\", \"t2\"]} for a one-label classifier\n"
             "  POST /v1/embeddings  OpenAI's embeddings API\n"
-            "  POST /, /invocations  /rerank for a re-ranker, /predict for a classifier, /embed otherwise\n"
+            "  POST /, /invocations  /rerank for a re-ranker, /predict for a classifier, /embed_sparse\n"
+            "                   for a SPLADE model, /embed otherwise\n"
             "  GET  /info, /health, /ping, /metrics (Prometheus), /openapi.json, /docs\n"
             "  /embed also takes \"prompt_name\", \"dimensions\", \"truncation_direction\" and token ids\n"
             "  POST bodies are JSON, sent with Content-Type: application/json (else 415)\n"
@@ -45,6 +48,9 @@ static void usage(FILE *f) {
             "  --device cpu|cuda|auto         (default cpu; cuda without a GPU runs on the CPU)\n"
             "  --precision P                  the GPU's arithmetic: default (fp16), fp32, fp16 or bf16\n"
             "                                 (--dtype float32|float16|bfloat16, as TEI, is the same)\n"
+            "  --pooling splade               serve a *ForMaskedLM model as SPLADE (/embed_sparse), as TEI's\n"
+            "                                 --pooling splade; a directory with sentence-transformers'\n"
+            "                                 SpladePooling is one without it\n"
             "  --model-id NAME                the model's name in /info and answers (default: ORG/NAME for a\n"
             "                                 Hub cache snapshot .../models--ORG--NAME/snapshots/SHA, else the\n"
             "                                 directory's name)\n"
@@ -117,6 +123,16 @@ static int parse_args(int argc, char **argv, serve_config *c) {
         } else {
             i++;
             if (strcmp(a, "--model-id") == 0) c->model_id = v;
+            else if (strcmp(a, "--pooling") == 0) {
+                /* TEI's --pooling: only splade changes what encore loads;
+                 * cls and mean come from the model directory here. */
+                if (strcmp(v, "splade") != 0) {
+                    fprintf(stderr, "encore serve: --pooling takes splade (cls and mean come from the model's "
+                                    "1_Pooling/config.json), not '%s'\n", v);
+                    return -1;
+                }
+                c->model.splade = 1;
+            }
             else if (strcmp(a, "--default-prompt-name") == 0) c->default_prompt_name = v;
             else if (strcmp(a, "--default-prompt") == 0) c->default_prompt = v;
             else if (strcmp(a, "--served-model-name") == 0) c->served_model_name = v;

@@ -205,8 +205,19 @@ int serve_embed_run(serve_ctx *ctx, serve_request *req, const serve_embed_option
     tp.truncate = o->truncate;
     tp.truncation_side = o->side;
     *out = NULL;
-    /* Unnormalized when the vector is cut: it is normalized after. */
-    const serve_task task = o->normalize && !o->dims ? SERVE_TASK_EMBED_NORMALIZED : SERVE_TASK_EMBED;
+    /* Unnormalized when the vector is cut: it is normalized after. A SPLADE
+     * model's embedding is its vocabulary weights, never normalized (TEI
+     * refuses normalize there, its default included). */
+    serve_task task = o->normalize && !o->dims ? SERVE_TASK_EMBED_NORMALIZED : SERVE_TASK_EMBED;
+    if (encore_model_is_sparse(ctx->model)) {
+        if (o->normalize) {
+            serve_reply_error(ctx, r, 424, SERVE_ERROR_BACKEND,
+                              "`normalize` is not available for SPLADE models (the embedding is the vocabulary "
+                              "weights: /embed with \"normalize\": false, or /embed_sparse)");
+            return -1;
+        }
+        task = SERVE_TASK_SPARSE;
+    }
     if (serve_request_tokenize(ctx, req, tp, o->prompt, r) != 0 || serve_run(ctx, req, task, job, out, r) != 0) return -1;
     const int C = serve_batcher_width(ctx->batcher, task);
     *width = C;
@@ -268,9 +279,13 @@ void serve_route_embed_all(serve_ctx *ctx, const char *body, size_t len, double 
     encore_tokenize_params tp = encore_tokenize_default_params();
     tp.task = ENCORE_TASK_EMBED;
     const char *prompt = NULL;
-    if (serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, 1, &tp.truncate, r) == 0 &&
-        serve_request_truncation(ctx, &req, &tp.truncation_side, r) == 0 &&
-        serve_request_prompt(ctx, &req, &prompt, r) == 0 && serve_admit(ctx, r) == 0) {
+    if (serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, 1, &tp.truncate, r) != 0 ||
+        serve_request_truncation(ctx, &req, &tp.truncation_side, r) != 0 ||
+        serve_request_prompt(ctx, &req, &prompt, r) != 0) {
+        /* the reply is set */
+    } else if (encore_model_is_sparse(ctx->model)) {
+        serve_reply_error(ctx, r, 424, SERVE_ERROR_BACKEND, "`embed_all` is not available for SPLADE models");
+    } else if (serve_admit(ctx, r) == 0) {
         serve_job job;
         float *out = NULL;
         if (serve_request_tokenize(ctx, &req, tp, prompt, r) == 0 && serve_run(ctx, &req, SERVE_TASK_HIDDEN, &job, &out, r) == 0) {
@@ -374,14 +389,53 @@ void serve_route_decode(serve_ctx *ctx, const char *body, size_t len, serve_repl
     serve_request_free(&req);
 }
 
-/* POST /embed_sparse: TEI serves it only for SPLADE models, which encore
- * does not load; a valid request gets TEI's answer for other models. */
-void serve_route_embed_sparse(serve_ctx *ctx, const char *body, size_t len, serve_reply *r) {
+/* POST /embed_sparse: a SPLADE model's weights, as TEI gives them: for each
+ * input the entries that are not 0, [{"index": i, "value": w}, ...] in
+ * vocabulary order; a list of them for a single input too. Other models get
+ * TEI's 424. */
+void serve_route_embed_sparse(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r) {
     serve_request req;
-    serve_embed_options o;
-    if (serve_request_parse(ctx, body, len, SERVE_INPUTS_EMBED, &req, r) == 0 &&
-        serve_embed_options_read(ctx, &req, 0, &o, r) == 0)
+    if (serve_request_parse(ctx, body, len, SERVE_INPUTS_EMBED, &req, r) != 0) {
+        serve_request_free(&req);
+        return;
+    }
+    serve_metrics_request(ctx->metrics, req.is_batch ? SERVE_METHOD_BATCH : SERVE_METHOD_SINGLE);
+    encore_tokenize_params tp = encore_tokenize_default_params();
+    tp.task = ENCORE_TASK_EMBED;
+    const char *prompt = ctx->default_prompt;
+    if (serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, 1, &tp.truncate, r) != 0 ||
+        serve_request_truncation(ctx, &req, &tp.truncation_side, r) != 0 ||
+        serve_request_prompt(ctx, &req, &prompt, r) != 0) {
+        /* the reply is set */
+    } else if (!encore_model_is_sparse(ctx->model)) {
         serve_reply_error(ctx, r, 424, SERVE_ERROR_BACKEND,
                           "Model is not an embedding model with SPLADE pooling: /embed_sparse is not available");
+    } else if (serve_admit(ctx, r) == 0) {
+        serve_job job;
+        float *out = NULL;
+        if (serve_request_tokenize(ctx, &req, tp, prompt, r) == 0 &&
+            serve_run(ctx, &req, SERVE_TASK_SPARSE, &job, &out, r) == 0) {
+            const int V = serve_batcher_width(ctx->batcher, SERVE_TASK_SPARSE);
+            serve_buf b = {0};
+            serve_buf_puts(&b, "[");
+            for (int i = 0; i < req.n; i++) {
+                const float *w = out + (size_t)i * V;
+                serve_buf_puts(&b, i ? ",[" : "[");
+                for (int v = 0, first = 1; v < V; v++) {
+                    if (w[v] == 0.0f) continue;
+                    serve_buf_printf(&b, first ? "{\"index\":%d,\"value\":" : ",{\"index\":%d,\"value\":", v);
+                    serve_buf_json_float(&b, w[v]);
+                    serve_buf_puts(&b, "}");
+                    first = 0;
+                }
+                serve_buf_puts(&b, "]");
+            }
+            serve_buf_puts(&b, "]");
+            serve_reply_body(ctx, &b, r);
+            serve_finish(ctx, &req, &job, t_start, r);
+        }
+        free(out);
+        serve_release(ctx);
+    }
     serve_request_free(&req);
 }

@@ -85,7 +85,9 @@ static void route_info(serve_ctx *ctx, serve_reply *r) {
         serve_buf_puts(&b, "}}}");
     } else {
         serve_buf_printf(&b, "{\"embedding\":{\"pooling\":\"%s\"}}",
-                         encore_model_pooling(m) == ENCORE_POOLING_CLS ? "cls" : "mean");
+                         encore_model_is_sparse(m)                     ? "splade"
+                         : encore_model_pooling(m) == ENCORE_POOLING_CLS ? "cls"
+                                                                          : "mean");
     }
     serve_buf_printf(&b, ",\"max_concurrent_requests\":%d,\"max_input_length\":%d,\"max_batch_tokens\":%d",
                      c->max_concurrent_requests, encore_model_task_max_length(m, encore_model_task(m)),
@@ -182,13 +184,19 @@ static void method_not_allowed(serve_ctx *ctx, serve_reply *r, const char *metho
 }
 
 /* POST / and /invocations: the model's own task, as TEI routes them:
- * /rerank for a re-ranker, /predict for another classifier, else /embed;
- * and, with the Hugging Face Inference API's payloads, fill-mask for a
+ * /rerank for a re-ranker, /predict for another classifier, /embed_sparse
+ * for a SPLADE model, else /embed; and, with the Hugging Face Inference API's payloads, fill-mask for a
  * masked-language model, zero-shot for an NLI classifier asked with
  * candidate_labels, and token classification (NER) for a token classifier. */
 static void model_task(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r) {
     if (serve_model_is_qa(ctx)) {
         serve_route_qa(ctx, body, len, r); /* question answering (qa.c) */
+        return;
+    }
+    /* A SPLADE model is a masked-language model served for its weights, as
+     * TEI serves it. */
+    if (encore_model_is_sparse(ctx->model)) {
+        serve_route_embed_sparse(ctx, body, len, t_start, r);
         return;
     }
     if ((serve_model_is_fill_mask(ctx) || serve_model_is_nli(ctx) || serve_model_is_token_classifier(ctx)) &&
@@ -271,7 +279,7 @@ void serve_route(serve_ctx *ctx, const char *method, const char *path, const cha
         else if (i == 4) serve_route_decode(ctx, body, len, r);
         else if (i == 5) serve_route_similarity(ctx, body, len, t_start, r);
         else if (i == 6) serve_route_rerank(ctx, body, len, t_start, r);
-        else if (i == 7) serve_route_embed_sparse(ctx, body, len, r);
+        else if (i == 7) serve_route_embed_sparse(ctx, body, len, t_start, r);
         else if (i == 8) model_task(ctx, body, len, t_start, r); /* SageMaker's /invocations */
         else serve_route_embed_all(ctx, body, len, t_start, r);
         return;

@@ -106,7 +106,7 @@ void serve_route_embed_all(serve_ctx *ctx, const char *body, size_t len, double 
 void serve_route_decode(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
 void serve_route_similarity(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
 void serve_route_rerank(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
-void serve_route_embed_sparse(serve_ctx *ctx, const char *body, size_t len, serve_reply *r);
+void serve_route_embed_sparse(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r);
 /* A classifier with one label: TEI's re-ranker (/rerank). */
 int serve_model_is_reranker(const serve_ctx *ctx);
 /* POST / on a fill-mask model, or on an NLI classifier with
