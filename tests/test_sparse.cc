@@ -1,6 +1,9 @@
 // test_sparse.cc: SPLADE sparse embeddings against sentence-transformers'
 // SparseEncoder, on the reference dumps in tests/fixtures (tiny-*-splade),
-// and the ways a SPLADE model directory can be wrong.
+// and the ways a SPLADE model directory can be wrong. Built twice: on the
+// CPU (test_sparse) and, with ENCORE_HAVE_CUDA, on a CUDA session in fp32
+// (test_cuda_sparse, label cuda, which runs under the CUDA emulation too:
+// the encoder on the device, the head on the host).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +16,7 @@
 
 #include "expect_close.h"
 #include "fixtures.h"
+#include "pipeline_session.h"
 #include "temp_dir.h"
 #include "core/safetensors.h"
 
@@ -44,10 +48,17 @@ std::unique_ptr<Model> open(const std::string &dir, int splade = 0, int truncate
     }
     encore_session_params sp = encore_session_default_params();
     sp.truncate = truncate;
+#ifdef ENCORE_HAVE_CUDA
+    sp.device = ENCORE_DEVICE_CUDA;
+    sp.precision = ENCORE_PRECISION_FP32;
+#endif
     if (encore_session_create(m->model, sp, &m->session) != ENCORE_STATUS_OK) {
         ADD_FAILURE() << encore_last_error();
         return nullptr;
     }
+#ifdef ENCORE_HAVE_CUDA
+    EXPECT_EQ(encore_session_device(m->session), ENCORE_DEVICE_CUDA);
+#endif
     return m;
 }
 
@@ -132,6 +143,7 @@ void expect_matches(Model &m, const Reference &r) {
 class Splade : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Splade, MatchesSentenceTransformersSparseEncoder) {
+    NEED_DEVICE();
     auto r = reference(GetParam());
     ASSERT_TRUE(r);
     auto m = open(fixtures::model_dir(GetParam()));
@@ -143,6 +155,7 @@ TEST_P(Splade, MatchesSentenceTransformersSparseEncoder) {
 // One call with every case gives each case's result alone, and the
 // encoded entry point the same as the text one.
 TEST_P(Splade, BatchGivesEachInputsWeights) {
+    NEED_DEVICE();
     auto r = reference(GetParam());
     ASSERT_TRUE(r);
     auto m = open(fixtures::model_dir(GetParam()));
@@ -196,6 +209,7 @@ struct Copy {
 
 // sentence-transformers 5 named the module MLMTransformer.
 TEST(SpladeLayout, MlmTransformerModuleName) {
+    NEED_DEVICE();
     Copy d("tiny-bert-splade");
     d.replace("modules.json", "sentence_transformers.base.modules.transformer.Transformer",
               "sentence_transformers.sparse_encoder.models.MLMTransformer.MLMTransformer");
@@ -209,6 +223,7 @@ TEST(SpladeLayout, MlmTransformerModuleName) {
 // TEI's --pooling splade: a *ForMaskedLM directory without SpladePooling,
 // loaded as SPLADE, is max pooling of log(1 + relu), the fixture's settings.
 TEST(SpladeLayout, ForcedOnAMaskedLmWithoutModules) {
+    NEED_DEVICE();
     Copy d("tiny-bert-splade");
     fs::remove(d.path() + "/modules.json");
     fs::remove_all(d.path() + "/1_SpladePooling");
@@ -275,6 +290,7 @@ TEST(SpladeLayout, BadSettingsAreRefusedAtLoad) {
 }
 
 TEST(SpladeCalls, BadArgumentsGiveAStatus) {
+    NEED_DEVICE();
     auto m = open(fixtures::model_dir("tiny-bert-splade"), 0, 0);
     ASSERT_TRUE(m);
     const int V = encore_model_vocab_size(m->model);

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _encore, _models
 
-_KIND_LOGITS, _KIND_SCORES, _KIND_EMBED = 0, 1, 2
+_KIND_LOGITS, _KIND_SCORES, _KIND_EMBED, _KIND_SPARSE = 0, 1, 2, 3
 
 
 def _threads_arg(threads):
@@ -80,17 +80,20 @@ def _char_offsets(byte_offsets, sequence_ids, text, pair):
 class Model:
     """A model directory loaded once, shared by every thread and session.
 
-    ``Model(path=None, task="classify", weights="fp32")``: ``path=None``
-    takes the default model for ``task`` (see encore.default_model_dir).
+    ``Model(path=None, task="classify", weights="fp32", splade=False)``:
+    ``path=None`` takes the default model for ``task`` (see
+    encore.default_model_dir). A directory with sentence-transformers'
+    SpladePooling is a SPLADE model (``is_sparse``); ``splade=True`` loads a
+    ``*ForMaskedLM`` model without it as one (TEI's ``--pooling splade``).
     """
 
-    def __init__(self, path=None, *, task="classify", weights="fp32"):
+    def __init__(self, path=None, *, task="classify", weights="fp32", splade=False):
         if path is None:
             path = _models.default_model_dir(task)
         if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
             raise TypeError("path must be a str or os.PathLike, not %s" % type(path).__name__)
         self.path = os.fspath(path)
-        self._model = _encore.Model(self.path, weights)
+        self._model = _encore.Model(self.path, weights, bool(splade))
 
     def __repr__(self):
         return "encore.Model(%r, %s, %d layers, hidden %d)" % (
@@ -106,6 +109,8 @@ class Model:
     task = property(lambda self: self._model.task)
     score_function = property(lambda self: self._model.score_function)
     pooling = property(lambda self: self._model.pooling)
+    vocab_size = property(lambda self: self._model.vocab_size)
+    is_sparse = property(lambda self: self._model.is_sparse)
 
     def tokenize(self, text, text_pair=None, *, task="classify", truncation=True):
         """The tokens of one text (or pair) as the model sees them, cut as
@@ -197,6 +202,13 @@ class Session:
             raise ValueError("pooling must be None (the directory's), 'mean' or 'cls', not %r" % (pooling,))
         return self._run(_KIND_EMBED, texts, text_pairs, self.model.hidden_size,
                          pooling=pooling or "default", normalize=bool(normalize))
+
+    def embed_sparse(self, texts):
+        """A SPLADE model's weights, as sentence-transformers' SparseEncoder.encode
+        gives them (dense here): (n, vocab_size) float32, or (vocab_size,) for one
+        str, mostly zeros. ``np.nonzero`` gives the active entries; TEI's
+        /embed_sparse lists them as {index, value}."""
+        return self._run(_KIND_SPARSE, texts, None, self.model.vocab_size)
 
     def fill_mask(self, text, *, top_k=5, targets=None):
         """The masks of one text filled: a list per mask of (score, token,

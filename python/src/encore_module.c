@@ -117,12 +117,15 @@ typedef struct {
 static PyTypeObject *ModelType;
 
 static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"path", "weights", NULL};
+    static char *keywords[] = {"path", "weights", "splade", NULL};
     PyObject *path = NULL;
     const char *weights = "fp32";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|s:Model", keywords, PyUnicode_FSConverter, &path, &weights))
+    int splade = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|sp:Model", keywords, PyUnicode_FSConverter, &path, &weights,
+                                     &splade))
         return NULL;
     encore_model_params params = encore_model_default_params();
+    params.splade = splade;
     if (strcmp(weights, "fp32") == 0) params.weights = ENCORE_WEIGHTS_FP32;
     else if (strcmp(weights, "bf16") == 0) params.weights = ENCORE_WEIGHTS_BF16;
     else if (strcmp(weights, "int8") == 0) params.weights = ENCORE_WEIGHTS_INT8;
@@ -195,6 +198,12 @@ static PyObject *model_get_score_function(PyObject *self, void *c) {
 static PyObject *model_get_pooling(PyObject *self, void *c) {
     return PyUnicode_FromString(encore_model_pooling(model_of(self)) == ENCORE_POOLING_CLS ? "cls" : "mean");
 }
+static PyObject *model_get_vocab_size(PyObject *self, void *c) {
+    return PyLong_FromLong(encore_model_vocab_size(model_of(self)));
+}
+static PyObject *model_get_is_sparse(PyObject *self, void *c) {
+    return PyBool_FromLong(encore_model_is_sparse(model_of(self)));
+}
 static PyObject *model_get_labels(PyObject *self, void *c) {
     int n = encore_model_n_labels(model_of(self));
     PyObject *labels = PyTuple_New(n);
@@ -221,6 +230,8 @@ static PyGetSetDef model_getset[] = {
     {"task", model_get_task, NULL, "'classify' with a classification head, else 'embed'.", NULL},
     {"score_function", model_get_score_function, NULL, "'softmax', 'sigmoid' or 'none'.", NULL},
     {"pooling", model_get_pooling, NULL, "The directory's pooling: 'mean' or 'cls'.", NULL},
+    {"vocab_size", model_get_vocab_size, NULL, "Entries of the vocabulary (the width of SPLADE weights).", NULL},
+    {"is_sparse", model_get_is_sparse, NULL, "True for a SPLADE model (Session.embed_sparse).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -570,11 +581,12 @@ static int gather_inputs(PyObject *texts, PyObject *pairs, Py_ssize_t *n_out, en
     return 0;
 }
 
-enum { RUN_LOGITS = 0, RUN_CLASSIFY = 1, RUN_EMBED = 2 };
+enum { RUN_LOGITS = 0, RUN_CLASSIFY = 1, RUN_EMBED = 2, RUN_SPARSE = 3 };
 
 /* Session.run(kind, texts, text_pairs=None, truncation=True, pooling="default",
  * normalize=False) -> bytearray of float32, (n, width) row-major: width is
- * n_labels for kind 0 (logits) and 1 (scores), hidden_size for 2 (embeddings).
+ * n_labels for kind 0 (logits) and 1 (scores), hidden_size for 2 (embeddings),
+ * vocab_size for 3 (SPLADE weights).
  * texts: a list or tuple of str; text_pairs: None or a sequence of the same
  * length of str or None. Embeddings are always cut at the embedding limit, as
  * sentence-transformers does; truncation applies to the other two kinds. */
@@ -587,14 +599,16 @@ static PyObject *session_run(PyObject *self, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|Opsp:run", keywords, &kind, &texts, &pairs, &truncation,
                                      &pooling_name, &normalize))
         return NULL;
-    if (kind < RUN_LOGITS || kind > RUN_EMBED) return PyErr_Format(PyExc_ValueError, "unknown kind %d", kind);
+    if (kind < RUN_LOGITS || kind > RUN_SPARSE) return PyErr_Format(PyExc_ValueError, "unknown kind %d", kind);
     encore_pooling pooling;
     if (strcmp(pooling_name, "default") == 0) pooling = ENCORE_POOLING_DEFAULT;
     else if (strcmp(pooling_name, "mean") == 0) pooling = ENCORE_POOLING_MEAN;
     else if (strcmp(pooling_name, "cls") == 0) pooling = ENCORE_POOLING_CLS;
     else return PyErr_Format(PyExc_ValueError, "pooling must be 'mean' or 'cls', not '%s'", pooling_name);
     encore_model *model = model_of(s->model);
-    const int width = kind == RUN_EMBED ? encore_model_hidden_size(model) : encore_model_n_labels(model);
+    const int width = kind == RUN_SPARSE  ? encore_model_vocab_size(model)
+                      : kind == RUN_EMBED ? encore_model_hidden_size(model)
+                                          : encore_model_n_labels(model);
 
     /* Hold the UTF-8 of every text while the GIL is released. */
     PyObject *keep = NULL;
@@ -616,8 +630,9 @@ static PyObject *session_run(PyObject *self, PyObject *args, PyObject *kwargs) {
     out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)width * (Py_ssize_t)sizeof(float));
     if (!out) goto done;
     float *dst = (float *)PyByteArray_AsString(out);
-    const encore_task task = kind == RUN_EMBED ? ENCORE_TASK_EMBED : ENCORE_TASK_CLASSIFY;
-    const int truncate = kind == RUN_EMBED ? 1 : truncation;
+    const int embeds = kind == RUN_EMBED || kind == RUN_SPARSE;
+    const encore_task task = embeds ? ENCORE_TASK_EMBED : ENCORE_TASK_CLASSIFY;
+    const int truncate = embeds ? 1 : truncation;
     encore_status st = ENCORE_STATUS_OK;
     Py_ssize_t failed = -1;
     char message[1024] = "";
@@ -637,6 +652,7 @@ static PyObject *session_run(PyObject *self, PyObject *args, PyObject *kwargs) {
         const encore_encoding *const *e = (const encore_encoding *const *)encs;
         if (kind == RUN_LOGITS) st = encore_session_logits_encoded(s->session, e, (int)n, dst);
         else if (kind == RUN_CLASSIFY) st = encore_session_classify_encoded(s->session, e, (int)n, dst);
+        else if (kind == RUN_SPARSE) st = encore_session_embed_sparse_encoded(s->session, e, (int)n, dst);
         else st = encore_session_embed_encoded(s->session, e, (int)n, pooling, normalize, dst);
         if (st != ENCORE_STATUS_OK) snprintf(message, sizeof message, "%s", encore_session_last_error(s->session));
     }
