@@ -227,6 +227,7 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInitialize(TRITONBACKEND_Model *model)
     }
     encore_model_params params = encore_model_default_params();
     params.weights = state->options.weights;
+    params.splade = state->options.splade;
     encore_status status = encore_model_load(state->options.model_directory, params, &state->model);
     if (status != ENCORE_STATUS_OK) {
         err = error_new(TRITONSERVER_ERROR_INVALID_ARG, "encore model '%s': cannot load %s (%s): %s", name,
@@ -235,7 +236,16 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInitialize(TRITONBACKEND_Model *model)
     }
     state->facts.task = encore_model_task(state->model);
     state->facts.n_labels = encore_model_n_labels(state->model);
-    state->facts.hidden_size = encore_model_hidden_size(state->model);
+    state->facts.sparse = encore_model_is_sparse(state->model);
+    state->facts.hidden_size =
+        state->facts.sparse ? encore_model_vocab_size(state->model) : encore_model_hidden_size(state->model);
+    if (state->facts.sparse && (state->options.normalize || state->options.pooling != ENCORE_POOLING_DEFAULT)) {
+        err = error_new(TRITONSERVER_ERROR_INVALID_ARG,
+                        "encore model '%s': a SPLADE model's EMBEDDING is its vocabulary weights, with no normalize "
+                        "or pooling mean|cls",
+                        name);
+        goto fail;
+    }
 
     bool auto_complete = false;
     err = TRITONBACKEND_ModelAutoCompleteConfig(model, &auto_complete);
@@ -257,7 +267,9 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInitialize(TRITONBACKEND_Model *model)
     LOG_INFO("encore model '%s' version %llu: %s from %s, %s, max_batch_size %lld", name,
              (unsigned long long)version, encore_model_architecture_name(state->model),
              state->options.model_directory,
-             state->facts.task == ENCORE_TASK_CLASSIFY ? "classifier (SCORES, LABEL)" : "embeddings (EMBEDDING)",
+             state->facts.task == ENCORE_TASK_CLASSIFY ? "classifier (SCORES, LABEL)"
+             : state->facts.sparse                     ? "SPLADE weights (EMBEDDING)"
+                                                       : "embeddings (EMBEDDING)",
              (long long)state->max_batch_size);
     return NULL;
 
@@ -669,9 +681,9 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstan
     uint64_t compute_start = now_ns();
     if (!batch_error && total > 0) {
         encore_status status =
-            ms->facts.task == ENCORE_TASK_CLASSIFY
-                ? encore_session_classify_encoded(is->session, encodings, (int)total, results)
-                : encore_session_embed_encoded(is->session, encodings, (int)total, ms->options.pooling,
+            ms->facts.task == ENCORE_TASK_CLASSIFY ? encore_session_classify_encoded(is->session, encodings, (int)total, results)
+            : ms->facts.sparse ? encore_session_embed_sparse_encoded(is->session, encodings, (int)total, results)
+                               : encore_session_embed_encoded(is->session, encodings, (int)total, ms->options.pooling,
                                                ms->options.normalize, results);
         if (status != ENCORE_STATUS_OK)
             batch_error = error_new(status_code(status), "encore: %s (%s)", encore_session_last_error(is->session),

@@ -136,7 +136,8 @@ int encore_triton_options_parse(const cJSON *config, const char *model_folder, u
         if (!strcmp(s, "default")) out->pooling = ENCORE_POOLING_DEFAULT;
         else if (!strcmp(s, "mean")) out->pooling = ENCORE_POOLING_MEAN;
         else if (!strcmp(s, "cls")) out->pooling = ENCORE_POOLING_CLS;
-        else return triton_fail(err, err_size, "parameter pooling: '%s' is not default, mean or cls", s);
+        else if (!strcmp(s, "splade")) out->splade = 1;
+        else return triton_fail(err, err_size, "parameter pooling: '%s' is not default, mean, cls or splade", s);
     }
     if ((s = parameter(config, "normalize")) && parse_bool(s, &out->normalize) != 0)
         return triton_fail(err, err_size, "parameter normalize: '%s' is not true or false", s);

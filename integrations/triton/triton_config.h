@@ -35,6 +35,7 @@ typedef struct encore_triton_options {
     char model_directory[4096];  /* the Hugging Face directory to load */
     encore_weights weights;      /* "weights": fp32 | bf16 | int8 */
     encore_pooling pooling;      /* "pooling": default | mean | cls (embedding models) */
+    int splade;                  /* "pooling": splade, a *ForMaskedLM model as SPLADE */
     int normalize;               /* "normalize": true | false (embedding models; default false) */
     int truncate;                /* "truncate": true | false (default true) */
     encore_device device;        /* "device": cpu | cuda | auto, for KIND_MODEL instances */
@@ -47,7 +48,8 @@ typedef struct encore_triton_options {
 typedef struct encore_triton_model_facts {
     encore_task task;  /* ENCORE_TASK_CLASSIFY: SCORES and LABEL; ENCORE_TASK_EMBED: EMBEDDING */
     int n_labels;
-    int hidden_size;
+    int hidden_size;   /* EMBEDDING's width: the vocabulary's for a SPLADE model */
+    int sparse;        /* a SPLADE model: EMBEDDING holds its vocabulary weights */
 } encore_triton_model_facts;
 
 /* Read the parameters of a configuration. model_folder is the model's folder

@@ -66,7 +66,7 @@ cp "$here/models/sst.pbtxt" "$repo/sst/config.pbtxt"
 cp "$here/models/embed.pbtxt" "$repo/embed/config.pbtxt"
 # The others name their directory with the model_directory parameter (the
 # version folder stays empty).
-for m in sst_nobatch sst_cuda minilm broken bad_param; do
+for m in sst_nobatch sst_cuda minilm splade splade_mlm broken bad_param splade_normalized; do
     mkdir -p "$repo/$m/1"  # Triton wants a version folder, even an empty one
     sed -e "s|@FIXTURES@|$fixtures|g" -e "s|@DEFAULT_MODEL@|$default_model|g" \
         "$here/models/$m.pbtxt" > "$repo/$m/config.pbtxt"
@@ -87,6 +87,7 @@ log="$build/triton/server.log"
 "$tritonserver" --model-repository="$repo" --backend-directory="$build/triton/backends" \
     --model-control-mode=explicit \
     --load-model=sst --load-model=embed --load-model=sst_nobatch --load-model=sst_cuda --load-model=minilm \
+    --load-model=splade --load-model=splade_mlm \
     --http-address=127.0.0.1 --http-port="$http" --grpc-address=127.0.0.1 --grpc-port="$grpc" \
     --allow-metrics=true --metrics-address=127.0.0.1 --metrics-port="$metrics" --metrics-interval-ms=500 \
     --exit-timeout-secs=20 > "$log" 2>&1 &

@@ -37,8 +37,8 @@ struct Json {
     ~Json() { cJSON_Delete(j); }
 };
 
-const encore_triton_model_facts kClassifier = {ENCORE_TASK_CLASSIFY, 2, 32};
-const encore_triton_model_facts kEmbedder = {ENCORE_TASK_EMBED, 0, 48};
+const encore_triton_model_facts kClassifier = {ENCORE_TASK_CLASSIFY, 2, 32, 0};
+const encore_triton_model_facts kEmbedder = {ENCORE_TASK_EMBED, 0, 48, 0};
 
 }  // namespace
 

@@ -262,6 +262,33 @@ def test_embeddings(module_name, http, grpc):
     assert_close(np.linalg.norm(got, axis=1), np.ones(8), "embedding norms")
 
 
+def cli_embed_sparse(model_dir, texts, extra=()):
+    """Dense SPLADE weights from `encore embed`'s [{index, value}, ...] lines."""
+    cmd = [ENCORE, "embed", "--model", model_dir, "--quiet", *extra, "--"] + list(texts)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == len(texts)
+    return rows
+
+
+@pytest.mark.parametrize("module_name", ["http", "grpc"])
+@pytest.mark.parametrize("model,extra", [("splade", ()), ("splade_mlm", ("--pooling", "splade"))])
+def test_splade_weights(module_name, model, extra, http, grpc):
+    client, module = (http, httpclient) if module_name == "http" else (grpc, grpcclient)
+    cfg = http.get_model_config(model)
+    (out,) = cfg["output"]
+    texts = [t for t in TEXTS[:8] if t]
+    got = client.infer(model, [text_input(module, texts)]).as_numpy("EMBEDDING")
+    assert out["name"] == "EMBEDDING" and got.shape == (len(texts), out["dims"][0])
+    name = "tiny-bert-splade" if model == "splade" else "tiny-bert-mlm"
+    want = np.zeros(got.shape)
+    for i, row in enumerate(cli_embed_sparse(os.path.join(FIXTURES, name), texts, extra)):
+        for e in row:
+            want[i, e["index"]] = e["value"]
+    assert (want > 0).sum(axis=1).min() > 10
+    assert_close(got, want, "SPLADE weights")
+
+
 # ---- concurrency and the dynamic batcher --------------------------------------------------------
 
 
@@ -413,6 +440,7 @@ def repository_entry(client, name):
 @pytest.mark.parametrize("model,fragments", [
     ("broken", ["cannot load", "no-such-model"]),
     ("bad_param", ["pooling", "'max'"]),
+    ("splade_normalized", ["SPLADE", "normalize"]),
 ])
 def test_load_errors_show_in_model_status(http, model, fragments):
     msg = expect_error(lambda: http.load_model(model), *fragments)
