@@ -5,7 +5,7 @@
  * decoder as a packed GEMM over a few rows at a time, each row's logits
  * folded into its input's weights as they come: log(1 + relu(x)) (log1p
  * once more for "log1p_relu"), then the max (or sum) over the input's
- * tokens. */
+ * tokens; for the max, the largest logit is kept and activated once. */
 #include "core/common.h"
 #include "core/model.h"
 #include "core/session.h"
@@ -143,21 +143,37 @@ encore_status encore_model_load_splade(encore_model *m, const char *dir, int for
 
 int encore_model_is_sparse(const encore_model *m) { return m && m->splade; }
 
+/* log(1 + relu(x)), or log1p once more for "log1p_relu". */
+static inline float activate(const encore_model *m, float x) {
+    if (!(x > 0.0f)) return 0.0f;
+    const float y = log1pf(x);
+    return m->splade_log1p_twice ? log1pf(y) : y;
+}
+
 /* Fold rows of logits into their inputs' weights. owner[r]: the input of
- * row r. */
+ * row r. The activation never decreases, so max pooling keeps each entry's
+ * largest logit (from 0: relu's floor) and activates it once per input
+ * (finish); sum pooling activates every logit. */
 static void fold(const encore_model *m, const float *logits, const int *owner, int rows, float *weights) {
     const int V = m->config.vocab_size;
     for (int r = 0; r < rows; r++) {
         const float *x = logits + (size_t)r * V;
         float *w = weights + (size_t)owner[r] * V;
-        for (int v = 0; v < V; v++) {
-            if (!(x[v] > 0.0f)) continue; /* relu: 0 adds nothing to a sum and never tops a max */
-            float y = log1pf(x[v]);
-            if (m->splade_log1p_twice) y = log1pf(y);
-            if (m->splade_sum) w[v] += y;
-            else if (y > w[v]) w[v] = y;
+        if (m->splade_sum) {
+            for (int v = 0; v < V; v++)
+                if (x[v] > 0.0f) w[v] += activate(m, x[v]); /* relu: 0 adds nothing */
+        } else {
+            for (int v = 0; v < V; v++) w[v] = x[v] > w[v] ? x[v] : w[v];
         }
     }
+}
+
+/* Max pooling's activation of the largest logits, inputs [first, last). */
+static void finish(const encore_model *m, int first, int last, float *weights) {
+    if (m->splade_sum) return;
+    const size_t V = (size_t)m->config.vocab_size;
+    for (float *w = weights + (size_t)first * V, *end = weights + (size_t)last * V; w < end; w++)
+        if (*w > 0.0f) *w = activate(m, *w);
 }
 
 encore_status encore_session_embed_sparse_encoded(encore_session *s, const encore_encoding *const *encs, int n,
@@ -219,6 +235,7 @@ encore_status encore_session_embed_sparse_encoded(encore_session *s, const encor
             encore_linear_packed_cpu(t + (size_t)r * C, &m->splade_decoder, m->mlm_bias, rows, logits);
             fold(m, logits, owner + r, rows, weights);
         }
+        finish(m, first, last, weights);
         first = last;
     }
     free(hidden);

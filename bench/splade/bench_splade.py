@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""SPLADE sparse embeddings: encore's Session.embed_sparse against
+sentence-transformers' SparseEncoder.encode on the same model directory and
+the same texts, one side per process:
+
+    python bench/splade/bench_splade.py make --base build/models/all-minilm-l6-v2 --out DIR
+    python bench/splade/bench_splade.py run --variant encore|sentence-transformers --model DIR \
+        --texts ../shared/data/sst2/dev.tsv --threads 2 --json OUT
+    python bench/splade/bench_splade.py report OUT_DIR "the command"
+
+make: the real all-MiniLM-L6-v2 encoder (6 layers, hidden 384, its
+30,522-token uncased vocabulary) under a masked-language-model head drawn at
+random with a fixed seed (no trained SPLADE head of this shape can be had
+offline; speed does not depend on the weights' values), saved by
+sentence-transformers' SparseEncoder.save with SpladePooling (max of
+log(1 + relu)), naver/splade-v3's settings.
+
+run: "single" encodes one SST-2 dev sentence per call (p50 / p90 ms over
+--single-iters calls); "batch" encodes --batch sentences per call (inputs per
+second over --batch-iters calls). Each call is the whole job from text to the
+weights (dense float32 on both sides: encore's array, SparseEncoder's
+convert_to_sparse_tensor=False). Each side first encodes the first --check
+sentences untimed and writes the weights that are not 0, which report
+compares: the same entries, values within 1e-4.
+
+report: writes the section "## SPLADE: encore against sentence-transformers"
+of bench/RESULTS.md (each cell's best round, the ratio, the agreement, the CPU).
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SEED = 20261203
+TOL = 1e-4
+SECTION = "## SPLADE: encore against sentence-transformers"
+
+
+def make(base, out):
+    import torch
+    import transformers
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.models import Transformer
+    from sentence_transformers.sparse_encoder.models import SpladePooling
+    from transformers import AutoTokenizer, BertForMaskedLM
+
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(SEED)
+    tmp = out + ".base"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    BertForMaskedLM.from_pretrained(base, dtype=torch.float32).save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(base).save_pretrained(tmp)
+    enc = SparseEncoder(modules=[Transformer(tmp, transformer_task="fill-mask", max_seq_length=256),
+                                 SpladePooling(pooling_strategy="max", activation_function="relu")], device="cpu")
+    enc.save(out)
+    shutil.rmtree(tmp)
+    print(f"SPLADE model: {out}", flush=True)
+
+
+def read_texts(path):
+    with open(path, encoding="utf-8") as f:
+        col = f.readline().rstrip("\n").split("\t").index("sentence")
+        return [line.rstrip("\n").split("\t")[col].strip() for line in f]
+
+
+def variant(name, model, threads):
+    if name == "encore":
+        import encore
+
+        session = encore.Model(model).session(threads=threads)
+        return lambda texts: session.embed_sparse(texts)
+    import torch
+    from sentence_transformers import SparseEncoder
+
+    torch.set_num_threads(threads)
+    enc = SparseEncoder(model, device="cpu")
+    return lambda texts: enc.encode(texts, batch_size=len(texts), convert_to_tensor=True,
+                                    convert_to_sparse_tensor=False).numpy()
+
+
+def versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("encore-inference", "torch", "transformers", "sentence-transformers"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def run(args):
+    fn = variant(args.variant, args.model, args.threads)
+    texts = read_texts(args.texts)
+    checked = fn(texts[:args.check])
+    nonzero = [[[int(i), float(row[i])] for i in np.flatnonzero(row)] for row in checked]
+    for t in texts[:5]:
+        fn([t])
+    lat = []
+    for i in range(args.single_iters):
+        t0 = time.perf_counter()
+        fn([texts[i % len(texts)]])
+        lat.append((time.perf_counter() - t0) * 1e3)
+    fn(texts[:args.batch])
+    t0 = time.perf_counter()
+    for i in range(args.batch_iters):
+        start = (i * args.batch) % (len(texts) - args.batch)
+        fn(texts[start:start + args.batch])
+    rate = args.batch * args.batch_iters / (time.perf_counter() - t0)
+    doc = dict(variant=args.variant, threads=args.threads, batch=args.batch,
+               single={"p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90))},
+               batch_result={"inputs_per_s": rate}, versions=versions(), nonzero=nonzero)
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    print(f"{args.variant}: single p50 {doc['single']['p50_ms']:.2f} ms, batch {rate:.1f} inputs/s", flush=True)
+
+
+def cpu():
+    name, flags = "?", set()
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name") and name == "?":
+            name = line.split(":", 1)[1].strip()
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
+    return f"{name} ({platform.machine()}, {os.cpu_count()} cores; {', '.join(isa)})"
+
+
+def agreement(a, b):
+    """(texts with the same non-zero entries, max |difference|) of two sides' checks."""
+    same, worst = 0, 0.0
+    for x, y in zip(a, b):
+        dx, dy = dict(x), dict(y)
+        for k in set(dx) | set(dy):
+            worst = max(worst, abs(dx.get(k, 0.0) - dy.get(k, 0.0)))
+        same += dx.keys() == dy.keys()
+    return same, worst
+
+
+def report(out_dir, command):
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
+        d = json.load(open(path, encoding="utf-8"))
+        runs.setdefault(d["threads"], {}).setdefault(d["variant"], []).append(d)
+    lines = [SECTION, "",
+             f"Command: `{command}`, where ENCORE_PY is a Python with the encore package and ENCORE_HF_PY one "
+             "with torch and sentence-transformers (models/requirements-fixtures.txt).", "",
+             f"- CPU: {cpu()}.",
+             "- Model: the real all-MiniLM-L6-v2 encoder under a masked-language-model head drawn at random "
+             "(bench/splade/bench_splade.py make), saved by sentence-transformers' SparseEncoder with "
+             "SpladePooling (max of log(1 + relu)): 30,522 weights per text.",
+             "- Inputs: SST-2 dev sentences in file order; single = one sentence per call (p50 ms), batch = 32 "
+             "per call (inputs/s); each side in its own process, the best of the rounds.", "",
+             "| threads | encore p50 ms | sentence-transformers p50 ms | speed-up | encore inputs/s (batch) "
+             "| sentence-transformers inputs/s | speed-up | same entries | max abs diff |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    vers = {}
+    for threads, sides in sorted(runs.items()):
+        e, s = sides.get("encore"), sides.get("sentence-transformers")
+        if not e or not s:
+            sys.exit(f"threads {threads}: a side is missing in {out_dir}")
+        e_p50 = min(d["single"]["p50_ms"] for d in e)
+        s_p50 = min(d["single"]["p50_ms"] for d in s)
+        e_b = max(d["batch_result"]["inputs_per_s"] for d in e)
+        s_b = max(d["batch_result"]["inputs_per_s"] for d in s)
+        same, worst = agreement(e[0]["nonzero"], s[0]["nonzero"])
+        n = len(e[0]["nonzero"])
+        if n == 0 or len(s[0]["nonzero"]) != n:
+            sys.exit("the two sides checked different numbers of texts")
+        fmt = lambda x: f"**{x:.2f}×**" if x > 1 else f"{x:.2f}×"  # noqa: E731
+        lines.append(f"| {threads} | {e_p50:.2f} | {s_p50:.2f} | {fmt(s_p50 / e_p50)} | {e_b:.1f} | {s_b:.1f} "
+                     f"| {fmt(e_b / s_b)} | {same}/{n} | {worst:.2g} |")
+        vers.update(e[0]["versions"])
+        vers.update(s[0]["versions"])
+    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
+    text = "\n".join(lines)
+    print(text)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "RESULTS.md")
+    doc = open(path, encoding="utf-8").read()
+    if SECTION in doc:
+        start = doc.index(SECTION)
+        nxt = doc.find("\n## ", start + len(SECTION))
+        doc = doc[:start] + text + ("\n" + doc[nxt + 1:] if nxt >= 0 else "")
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + text
+    open(path, "w", encoding="utf-8").write(doc)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("--base", required=True)
+    m.add_argument("--out", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--variant", required=True, choices=["encore", "sentence-transformers"])
+    r.add_argument("--model", required=True)
+    r.add_argument("--texts", required=True)
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--single-iters", type=int, default=100)
+    r.add_argument("--batch", type=int, default=32)
+    r.add_argument("--batch-iters", type=int, default=5)
+    r.add_argument("--check", type=int, default=64)
+    r.add_argument("--json", required=True)
+    p = sub.add_parser("report")
+    p.add_argument("out_dir")
+    p.add_argument("command")
+    args = ap.parse_args()
+    if args.cmd == "make":
+        make(args.base, args.out)
+    elif args.cmd == "run":
+        run(args)
+    else:
+        report(args.out_dir, args.command)
+
+
+if __name__ == "__main__":
+    main()
