@@ -6,6 +6,7 @@
 // the encoder on the device, the head on the host).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -48,10 +49,12 @@ struct Model {
     }
 };
 
-std::unique_ptr<Model> open(const std::string &dir, int splade = 0, int truncate = 1) {
+std::unique_ptr<Model> open(const std::string &dir, int splade = 0, int truncate = 1,
+                            encore_weights weights = ENCORE_WEIGHTS_FP32) {
     auto m = std::make_unique<Model>();
     encore_model_params mp = encore_model_default_params();
     mp.splade = splade;
+    mp.weights = weights;
     if (encore_model_load(dir.c_str(), mp, &m->model) != ENCORE_STATUS_OK) {
         ADD_FAILURE() << "loading " << dir << ": " << encore_last_error();
         return nullptr;
@@ -191,6 +194,38 @@ TEST_P(Splade, BatchGivesEachInputsWeights) {
         ASSERT_EQ(encore_session_embed_sparse(m->session, &inputs[i], 1, alone.data()), ENCORE_STATUS_OK);
         EXPECT_CLOSE(approx::values(together.data() + (size_t)i * V, V), alone, kBatchTol, kBatchRelTol) << "input " << i;
     }
+}
+
+// --weights bf16 rounds the encoder's weights and the decoder's to bf16:
+// the weights move (the option is applied), by at most what bf16 moves a
+// logit (test_model's bound for its logits, 6e-2: log1p never moves more
+// than its argument) per token that sum pooling adds up.
+TEST_P(Splade, Bf16WeightsStayClose) {
+    NEED_DEVICE();
+    auto r = reference(GetParam());
+    ASSERT_TRUE(r);
+    auto m = open(fixtures::model_dir(GetParam()), 0, 1, ENCORE_WEIGHTS_BF16);
+    ASSERT_TRUE(m);
+    const int V = encore_model_vocab_size(m->model);
+    const bool sum = fixtures::str(r->doc->root, "pooling_strategy") == "sum";
+    double worst = 0;
+    bool moved = false;
+    for (const cJSON *c : splade_cases(*r)) {
+        encore_input in = fixtures::input(c);
+        const double tokens = sum ? (double)fixtures::numbers(c, "splade_ids").size() : 1.0;
+        std::vector<float> got(V, NAN);
+        ASSERT_EQ(encore_session_embed_sparse(m->session, &in, 1, got.data()), ENCORE_STATUS_OK);
+        const std::vector<float> want = r->of(c);
+        ASSERT_EQ(want.size(), (size_t)V);
+        for (int v = 0; v < V; v++) {
+            ASSERT_TRUE(std::isfinite(got[v]));
+            worst = std::max(worst, (double)std::fabs(got[v] - want[v]) / tokens);
+            moved |= got[v] != want[v];
+        }
+    }
+    EXPECT_TRUE(moved);
+    EXPECT_LE(worst, 6e-2);
+    std::printf("[ note ] bf16 weights: largest SPLADE weight change %.3g%s\n", worst, sum ? " per token" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Splade, ::testing::Values("tiny-bert-splade", "tiny-distilbert-splade"));

@@ -128,14 +128,20 @@ def run(args):
 
 
 def cpu():
-    name, flags = "?", set()
+    name, family, model, flags = "?", "?", "?", set()
     for line in open("/proc/cpuinfo"):
-        if line.startswith("model name") and name == "?":
+        key = line.split(":", 1)[0].strip()
+        if key == "model name" and name == "?":
             name = line.split(":", 1)[1].strip()
-        if line.startswith("flags"):
+        elif key == "cpu family" and family == "?":
+            family = line.split(":", 1)[1].strip()
+        elif key == "model" and model == "?":
+            model = line.split(":", 1)[1].strip()
+        elif key == "flags":
             flags = set(line.split(":", 1)[1].split())
-    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
-    return f"{name} ({platform.machine()}, {os.cpu_count()} cores; {', '.join(isa)})"
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
+    return (f"{name}, family {family} model {model} ({platform.machine()}, {os.cpu_count()} cores; "
+            f"{', '.join(isa)}; no {', '.join(f for f in ('avx512f', 'avx512_vnni', 'avx_vnni') if f not in flags) or '-'})")
 
 
 def agreement(a, b):

@@ -528,7 +528,7 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         m->max_length = c->max_position_embeddings - c->position_base;
         if (tok_max > 0 && tok_max < m->max_length) m->max_length = tok_max;
         read_pooling(m, dir);
-        s = encore_model_load_splade(m, dir, params.splade);
+        s = encore_model_load_splade(m, dir, params.splade, params.weights);
     }
     if (s != ENCORE_STATUS_OK) {
         encore_adapter_free(adapter);

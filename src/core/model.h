@@ -92,9 +92,10 @@ struct encore_model {
  * LayerNorm. h: (T, C), t: (T, C). (fill_mask.c) */
 void encore_mlm_transform_cpu(const encore_model *m, const float *h, int T, float *t);
 
-/* Read the directory's SPLADE settings (modules.json) and pack the decoder;
- * force: encore_model_params.splade. (sparse.c) */
-encore_status encore_model_load_splade(encore_model *m, const char *dir, int force);
+/* Read the directory's SPLADE settings (modules.json) and pack the decoder
+ * (bf16 for ENCORE_WEIGHTS_BF16, else fp32); force:
+ * encore_model_params.splade. (sparse.c) */
+encore_status encore_model_load_splade(encore_model *m, const char *dir, int force, encore_weights weights);
 
 #ifdef __cplusplus
 }

@@ -116,7 +116,7 @@ static encore_status read_modules(encore_model *m, const char *dir, int *found) 
     return s;
 }
 
-encore_status encore_model_load_splade(encore_model *m, const char *dir, int force) {
+encore_status encore_model_load_splade(encore_model *m, const char *dir, int force, encore_weights weights) {
     const encore_config *c = &m->config;
     int found = 0;
     encore_status s = read_modules(m, dir, &found);
@@ -127,14 +127,19 @@ encore_status encore_model_load_splade(encore_model *m, const char *dir, int for
                            "%s: SPLADE needs a masked-language-model head (BertForMaskedLM, DistilBertForMaskedLM, "
                            "RobertaForMaskedLM); this model is %s",
                            dir, c->architecture_name);
+    /* The decoder streams V x C weights per call, which bounds a short
+     * text's time: --weights bf16 halves them (the logits then move by
+     * bf16's rounding, as the encoder's do). The int8 modes keep it fp32:
+     * which entries come out above 0 hangs on the logits near 0. */
     const int V = c->vocab_size, C = c->hidden_size;
-    const size_t floats = encore_packed_floats(V, C);
-    const size_t bytes = encore_size_mul(floats, sizeof(float));
+    const int bf16 = weights == ENCORE_WEIGHTS_BF16;
+    const size_t bytes = encore_size_mul(encore_packed_floats(V, C), bf16 ? sizeof(uint16_t) : sizeof(float));
     if (bytes == SIZE_MAX || posix_memalign((void **)&m->splade_arena, 64, bytes) != 0) {
         m->splade_arena = NULL;
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for the SPLADE decoder (%d x %d)", V, C);
     }
-    encore_pack_matrix(m->mlm_decoder, V, C, m->splade_arena, &m->splade_decoder);
+    if (bf16) encore_pack_matrix_bf16(m->mlm_decoder, V, C, (uint16_t *)(void *)m->splade_arena, &m->splade_decoder);
+    else encore_pack_matrix(m->mlm_decoder, V, C, m->splade_arena, &m->splade_decoder);
     m->splade = 1;
     encore_log(ENCORE_LOG_LEVEL_INFO, "SPLADE: %s pooling of %s over the vocabulary of %d",
                m->splade_sum ? "sum" : "max", m->splade_log1p_twice ? "log(1 + log(1 + relu))" : "log(1 + relu)", V);
