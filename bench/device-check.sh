@@ -90,7 +90,7 @@ if [ "$configured" != 1 ]; then
     tail -30 "$OUT/build.log"
     exit 1
 fi
-targets=(test_batching test_cuda_ops test_cuda_e2e bench_kernels bench_model)
+targets=(test_batching test_cuda_ops test_cuda_e2e test_cuda_sparse bench_kernels bench_model)
 if ! cmake --build "$BUILD" -j"$JOBS" --target "${targets[@]}" >>"$OUT/build.log" 2>&1; then
     say "build FAILED; see build.log"
     grep -E "error|Error" "$OUT/build.log" | head -30
@@ -113,7 +113,7 @@ emu_pid=$!
 
 # ---- 3. tests -----------------------------------------------------------------------
 export ENCORE_SST2_DEV=$sst2 ENCORE_E2E_MODEL_DIR=$model
-filter='Conversion|Batching|Workspace|WeightImage|Device|Fallback|CudaOps|CudaFixture|CudaSession'
+filter='Conversion|Batching|Workspace|WeightImage|Device|Fallback|CudaOps|CudaFixture|CudaSession|Splade'
 if ctest --test-dir "$BUILD" -R "$filter" -j8 --timeout 300 --output-on-failure >"$OUT/tests.log" 2>&1; then
     say "tests passed: $(grep -E 'tests passed|tests failed' "$OUT/tests.log" | tail -1)"
 else

@@ -439,7 +439,8 @@ ENCORE_API encore_status encore_session_token_logits_encoded(encore_session *ses
  * encore_model_vocab_size()), one weight per vocabulary entry, most of them
  * 0. The inputs are tokenized for ENCORE_TASK_EMBED. A model that is not a
  * SPLADE model (encore_model_is_sparse()) is ENCORE_STATUS_UNSUPPORTED. On a
- * GPU session the encoder runs on the GPU and the head on the host. */
+ * GPU session the encoder, the head (in fp32) and the pooling run on the
+ * GPU. */
 ENCORE_API encore_status encore_session_embed_sparse(encore_session *session,
                                                      const encore_input *inputs, int n_inputs,
                                                      float *weights);

@@ -157,3 +157,44 @@ extern "C" encore_status encore_scores_cuda(float *logits, const float *bias, in
     ENCORE_CUDA_CHECK_LAUNCH(stream, "scores_kernel");
     return ENCORE_STATUS_OK;
 }
+
+namespace {
+
+// SPLADE: one thread per vocabulary entry v, over the n rows of logits in
+// order, so that each entry of acc has one writer and the sums come in row
+// order. acc (slots, V) starts at 0: max pooling keeps the largest logit
+// (the activation never decreases; the host activates it once), sum
+// pooling adds each row's log(1 + relu(x)) (log1p once more for
+// "log1p_relu").
+__global__ void splade_fold_kernel(const float *__restrict__ logits, const float *__restrict__ bias,
+                                   const int32_t *__restrict__ slot, int n, int V, int sum, int log1p_twice,
+                                   float *__restrict__ acc) {
+    for (int v = blockIdx.x * blockDim.x + threadIdx.x; v < V; v += gridDim.x * blockDim.x) {
+        const float b = bias[v];
+        for (int r = 0; r < n; r++) {
+            const float x = logits[(size_t)r * V + v] + b;
+            float *a = acc + (size_t)slot[r] * V + v;
+            if (!sum) {
+                if (x > *a) *a = x;
+            } else if (x > 0.0f) {
+                float y = log1pf(x);
+                if (log1p_twice) y = log1pf(y);
+                *a += y;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+extern "C" encore_status encore_splade_fold_cuda(const float *logits, const float *bias, const int32_t *slot, int n,
+                                                 int V, int sum, int log1p_twice, float *acc, cudaStream_t stream) {
+    if (n == 0) return ENCORE_STATUS_OK;
+    if (!logits || !bias || !slot || !acc || n < 0 || V < 1)
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_splade_fold_cuda: bad arguments");
+    const int threads = 256, blocks = (V + threads - 1) / threads;
+    encore::launch(splade_fold_kernel, (unsigned)blocks, threads, 0, stream, logits, bias, slot, n, V, sum,
+                   log1p_twice, acc);
+    ENCORE_CUDA_CHECK_LAUNCH(stream, "splade_fold_kernel");
+    return ENCORE_STATUS_OK;
+}

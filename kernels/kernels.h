@@ -99,6 +99,14 @@ encore_status encore_head_act_cuda(float *x, const float *bias, int B, int N, in
 encore_status encore_scores_cuda(float *logits, const float *bias, int B, int L, encore_score_function fn,
                                  cudaStream_t stream);
 
+/* SPLADE pooling of rows of MLM logits (n, V) fp32 plus bias (V), row r into
+ * acc's row slot[r] (acc: (slots, V) fp32, zeroed by the caller): the
+ * largest logit (sum = 0; the caller activates it) or the sum of
+ * log(1 + relu(x)), log1p applied twice with log1p_twice. Each entry's
+ * rows are taken in order. CPU twin: fold in src/core/sparse.c. */
+encore_status encore_splade_fold_cuda(const float *logits, const float *bias, const int32_t *slot, int n, int V,
+                                      int sum, int log1p_twice, float *acc, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -163,7 +163,8 @@ JOBS=2 tests/fuzz/run.sh "${ENCORE_FUZZ_SECONDS:-30}"
 # SST-2 dev), test_cuda_pipelines (fill-mask and zero-shot) and
 # test_cuda_token_heads (token classification and question-answering heads),
 # test_cuda_ner (the NER pipeline), test_cuda_qa (the question-answering
-# pipeline), and test_cuda_serve_pipelines and test_cuda_serve_qa (encore
+# pipeline), test_cuda_sparse (SPLADE: the MLM head and the pooling on the
+# device), and test_cuda_serve_pipelines and test_cuda_serve_qa (encore
 # serve --device cuda --precision fp32 answering as the pipelines) run and pass, once plainly with blocks in a shuffled order and
 # once under ASan + UBSan with blocks reversed and each warp running ahead of
 # the others until it waits (ENCORE_EMU_ORDER=reverse+ahead); a skipped CUDA
@@ -182,7 +183,7 @@ cuda_emulation() {
     cmake -S . -B "$dir" -DENCORE_CUDA_EMULATION=ON -DENCORE_WERROR=ON \
         -DENCORE_DEFAULT_MODEL_DIR="$PWD/build/models/encore-sst2-minilm" "$@" >/dev/null
     cmake --build "$dir" -j"$(nproc)" --target test_cuda_ops test_cuda_e2e test_cuda_pipelines test_cuda_token_heads test_cuda_ner test_cuda_qa \
-        test_cuda_serve_pipelines test_cuda_serve_qa test_cuda_emulator >/dev/null
+        test_cuda_serve_pipelines test_cuda_serve_qa test_cuda_sparse test_cuda_emulator >/dev/null
     ENCORE_EMU_ORDER=$order ctest --test-dir "$dir" -L cuda ${EMU_EXCLUDE:+-E "$EMU_EXCLUDE"} --output-on-failure \
         -j"$(nproc)" | tee "$dir/cuda-tests.log"
     if grep -q "(Skipped)" "$dir/cuda-tests.log"; then

@@ -3,7 +3,7 @@
 // and the ways a SPLADE model directory can be wrong. Built twice: on the
 // CPU (test_sparse) and, with ENCORE_HAVE_CUDA, on a CUDA session in fp32
 // (test_cuda_sparse, label cuda, which runs under the CUDA emulation too:
-// the encoder on the device, the head on the host).
+// the encoder, the MLM head and the pooling on the device).
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 /* sparse.c: SPLADE sparse embeddings, as sentence-transformers'
  * SparseEncoder (MLMTransformer + SpladePooling) and TEI's --pooling splade
- * compute them. The encoder runs on the session's device; the
- * masked-language-model head runs on the host at every token, the (V, C)
+ * compute them. On a GPU session the encoder and the masked-language-model
+ * head both run there (encore_cuda_session_splade), the pooling too. On the
+ * CPU the head runs at every token, the (V, C)
  * decoder as a packed GEMM over a few rows at a time, each row's logits
  * folded into its input's weights as they come: log(1 + relu(x)) (log1p
  * once more for "log1p_relu"), then the max (or sum) over the input's
@@ -9,7 +10,11 @@
 #include "core/common.h"
 #include "core/model.h"
 #include "core/session.h"
+#include "cpu/forward_cpu.h"
 #include "cpu/gemm_cpu.h"
+#ifdef ENCORE_HAVE_CUDA
+#include "cuda/forward_cuda.h"
+#endif
 
 #include <math.h>
 #include <stdint.h>
@@ -226,12 +231,37 @@ encore_status encore_session_embed_sparse_encoded(encore_session *s, const encor
         encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for SPLADE on %d tokens", widest);
         st = encore_session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
     }
+    int chunk = CHUNK;
+#ifdef ENCORE_HAVE_CUDA
+    /* A GPU session's passes hold at most its workspace's tokens. */
+    struct encore_cuda_session *cuda = encore_session_cuda_backend(s);
+    encore_batch batch;
+    memset(&batch, 0, sizeof batch);
+    encore_batch_use_model(&batch, m);
+    if (cuda && encore_cuda_session_max_tokens(cuda) < chunk) chunk = encore_cuda_session_max_tokens(cuda);
+#endif
     for (int first = 0; first < n && st == ENCORE_STATUS_OK;) {
         int last = first, tokens = 0;
-        while (last < n && (last == first || tokens + encs[last]->n_tokens <= CHUNK)) {
+        while (last < n && (last == first || tokens + encs[last]->n_tokens <= chunk)) {
             for (int k = 0; k < encs[last]->n_tokens; k++) owner[tokens + k] = last;
             tokens += encs[last++]->n_tokens;
         }
+#ifdef ENCORE_HAVE_CUDA
+        if (cuda) {
+            encore_batch_clear(&batch);
+            for (int i = first; i < last && st == ENCORE_STATUS_OK; i++) st = encore_batch_append(&batch, encs[i]);
+            if (st == ENCORE_STATUS_OK)
+                st = encore_cuda_session_splade(cuda, &batch, m->splade_sum, m->splade_log1p_twice,
+                                                weights + (size_t)first * V);
+            if (st != ENCORE_STATUS_OK) {
+                st = encore_session_fail(s, st);
+                break;
+            }
+            finish(m, first, last, weights);
+            first = last;
+            continue;
+        }
+#endif
         st = encore_session_hidden_states_encoded(s, encs + first, last - first, hidden);
         if (st != ENCORE_STATUS_OK) break;
         encore_mlm_transform_cpu(m, hidden, tokens, t);
@@ -243,6 +273,9 @@ encore_status encore_session_embed_sparse_encoded(encore_session *s, const encor
         finish(m, first, last, weights);
         first = last;
     }
+#ifdef ENCORE_HAVE_CUDA
+    encore_batch_free(&batch);
+#endif
     free(hidden);
     free(t);
     free(logits);

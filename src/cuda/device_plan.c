@@ -182,7 +182,9 @@ encore_status encore_cuda_layout_plan(const encore_config *c, int max_tokens, en
     if (ok && c->has_mlm)
         ok = carve(&off, &L->mlm_rows, ENCORE_CUDA_MLM_ROWS + 1, sizeof(int32_t)) &&
              carve(&off, &L->mlm_zero, C, sizeof(float)) &&
-             carve(&off, &L->mlm_logits, encore_size_mul(ENCORE_CUDA_MLM_ROWS, (size_t)c->vocab_size), sizeof(float));
+             carve(&off, &L->mlm_logits, encore_size_mul(ENCORE_CUDA_MLM_ROWS, (size_t)c->vocab_size), sizeof(float)) &&
+             carve(&off, &L->splade_slot, ENCORE_CUDA_MLM_ROWS, sizeof(int32_t)) &&
+             carve(&off, &L->splade_acc, encore_size_mul(ENCORE_CUDA_MLM_ROWS, (size_t)c->vocab_size), sizeof(float));
     if (!ok)
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "a device workspace for %d tokens does not fit in memory",
                            max_tokens);

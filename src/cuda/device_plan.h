@@ -108,6 +108,8 @@ typedef struct encore_cuda_layout {
     size_t mlm_rows;          /* (ENCORE_CUDA_MLM_ROWS + 1) int32: mask positions (fill-mask models only) */
     size_t mlm_zero;          /* (C) fp32 zeros: the LayerNorm's absent bias */
     size_t mlm_logits;        /* (ENCORE_CUDA_MLM_ROWS, V) fp32: the MLM head's output */
+    size_t splade_slot;       /* (ENCORE_CUDA_MLM_ROWS) int32: each row's sequence in the pass (SPLADE) */
+    size_t splade_acc;        /* (ENCORE_CUDA_MLM_ROWS, V) fp32: the pass's pooled weights (SPLADE) */
     size_t blas;              /* ENCORE_CUDA_BLAS_WORKSPACE bytes */
     size_t total;             /* bytes of the whole allocation */
 } encore_cuda_layout;

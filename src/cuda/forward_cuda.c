@@ -454,7 +454,108 @@ static encore_status mlm(encore_cuda_session *s, const encore_batch *b, const in
     return ENCORE_STATUS_OK;
 }
 
+/* SPLADE: the encoder, then the MLM head on every token, ENCORE_CUDA_MLM_ROWS
+ * rows at a time, each pass's rows pooled on the device into one row per
+ * sequence it touches, those rows merged into weights on the host. */
+static encore_status splade(encore_cuda_session *s, const encore_batch *b, int sum, int log1p_twice,
+                            float *weights) {
+    const encore_config *c = &s->model->config;
+    const encore_cuda_weights_view *W = &s->weights->view;
+    if (!c->has_mlm || !W->mlm_w)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no masked-language-model head", c->architecture_name);
+    encore_status e = check_batch(s, b);
+    if (e != ENCORE_STATUS_OK) return e;
+    const int C = c->hidden_size, V = c->vocab_size, R = ENCORE_CUDA_MLM_ROWS;
+    float *part = malloc(encore_size_mul((size_t)R, (size_t)V) * sizeof(float)); /* a pass's rows, on the host */
+    if (!part) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for SPLADE's pooled rows");
+    memset(weights, 0, (size_t)b->B * V * sizeof(float));
+    cudaStream_t st = s->stream;
+    ENCORE_CUDA_CHECK(cudaSetDevice(s->device));
+    encore_cuda_packed p;
+    encore_cuda_pack(b, s->staging, &p);
+#define RUN(call)                                       \
+    do {                                                \
+        if ((e = (call)) != ENCORE_STATUS_OK) {         \
+            cudaStreamSynchronize(st);                  \
+            free(part);                                 \
+            return e;                                   \
+        }                                               \
+    } while (0)
+#define DRAINED(call)                                                                   \
+    do {                                                                                \
+        cudaError_t err_ = (call);                                                      \
+        if (err_ != cudaSuccess) {                                                      \
+            e = encore_cuda_fail(err_, #call, __FILE__, __LINE__);                      \
+            cudaStreamSynchronize(st);                                                  \
+            free(part);                                                                 \
+            return e;                                                                   \
+        }                                                                               \
+    } while (0)
+    DRAINED(cudaMemcpyAsync(s->ws + s->layout.ints, s->staging, p.n_ints * sizeof(int32_t), cudaMemcpyHostToDevice,
+                            st));
+    RUN(enqueue(s, &p, ENCORE_CUDA_OUTPUT_HIDDEN, ENCORE_POOLING_DEFAULT, 0));
+    const void *x = s->ws + s->layout.x;                        // (T, C) dtype
+    int32_t *d_rows = (int32_t *)(s->ws + s->layout.mlm_rows);   // (R + 1)
+    int32_t *d_slot = (int32_t *)(s->ws + s->layout.splade_slot); // (R)
+    float *zero = (float *)(s->ws + s->layout.mlm_zero);         // (C)
+    float *h = (float *)(s->ws + s->layout.pooled);              // (R, C) the rows' hidden states, then zeros
+    float *t = (float *)(s->ws + s->layout.pre);                 // (R, C) the transform
+    float *logits = (float *)(s->ws + s->layout.mlm_logits);     // (R, V)
+    float *acc = (float *)(s->ws + s->layout.splade_acc);        // (R, V)
+    DRAINED(cudaMemsetAsync(zero, 0, (size_t)C * sizeof(float), st));
+    int seq = 0; /* the sequence of row r0 */
+    for (int r0 = 0; r0 < b->T; r0 += R) {
+        const int n = b->T - r0 < R ? b->T - r0 : R;
+        while (b->seq_start[seq + 1] <= r0) seq++;
+        /* Rows r0.. as the first tokens of one-token "sequences" (the
+         * pooler's gather), and each row's sequence, from seq on. */
+        DRAINED(cudaStreamSynchronize(st)); /* the staging buffer is free again */
+        int32_t *h_rows = s->staging, *h_slot = s->staging + n + 1; /* 2n + 1 <= 5 T_max + 2 ints */
+        int slots = 0;
+        for (int i = 0, q = seq; i < n; i++) {
+            while (b->seq_start[q + 1] <= r0 + i) q++;
+            h_rows[i] = r0 + i;
+            h_slot[i] = q - seq;
+            slots = q - seq + 1;
+        }
+        h_rows[n] = b->T;
+        DRAINED(cudaMemcpyAsync(d_rows, h_rows, (size_t)(n + 1) * sizeof(int32_t), cudaMemcpyHostToDevice, st));
+        DRAINED(cudaMemcpyAsync(d_slot, h_slot, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice, st));
+        RUN(encore_pool_cuda(x, d_rows, n, C, ENCORE_POOLING_CLS, 0, s->dtype, h, st));
+        RUN(encore_linear_cuda(s->blas, s->handle, h, W->mlm_w, n, C, C, ENCORE_CUDA_F32, t));
+        RUN(encore_bias_act_cuda(t, W->mlm_b, c->mlm_activation, n, C, ENCORE_CUDA_F32, st));
+        DRAINED(cudaMemsetAsync(h, 0, (size_t)n * C * sizeof(float), st));
+        RUN(encore_bias_residual_layernorm_cuda(t, zero, h, W->mlm_ln_g, W->mlm_ln_b, c->layer_norm_eps, n, C,
+                                                ENCORE_CUDA_F32, st));
+        RUN(encore_linear_cuda(s->blas, s->handle, t, W->mlm_decoder, n, V, C, ENCORE_CUDA_F32, logits));
+        DRAINED(cudaMemsetAsync(acc, 0, (size_t)slots * V * sizeof(float), st));
+        RUN(encore_splade_fold_cuda(logits, W->mlm_bias, d_slot, n, V, sum, log1p_twice, acc, st));
+        DRAINED(cudaMemcpyAsync(part, acc, (size_t)slots * V * sizeof(float), cudaMemcpyDeviceToHost, st));
+        DRAINED(cudaStreamSynchronize(st));
+        for (int j = 0; j < slots; j++) {
+            const float *a = part + (size_t)j * V;
+            float *w = weights + (size_t)(seq + j) * V;
+            if (sum)
+                for (int v = 0; v < V; v++) w[v] += a[v];
+            else
+                for (int v = 0; v < V; v++) w[v] = a[v] > w[v] ? a[v] : w[v];
+        }
+    }
+#undef RUN
+#undef DRAINED
+    free(part);
+    return ENCORE_STATUS_OK;
+}
+
 #undef CHECK_DRAINED
+
+encore_status encore_cuda_session_splade(encore_cuda_session *s, const encore_batch *b, int sum, int log1p_twice,
+                                         float *weights) {
+    const int prev = current_device();
+    const encore_status st = splade(s, b, sum, log1p_twice, weights);
+    restore_device(prev, s->device);
+    return st;
+}
 
 encore_status encore_cuda_session_mlm(encore_cuda_session *s, const encore_batch *b, const int32_t *rows, int n_rows,
                                       float *probs) {

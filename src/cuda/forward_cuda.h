@@ -61,6 +61,15 @@ encore_status encore_cuda_session_run(encore_cuda_session *s, const encore_batch
 encore_status encore_cuda_session_mlm(encore_cuda_session *s, const encore_batch *b, const int32_t *rows, int n_rows,
                                       float *probs);
 
+/* SPLADE: run batch b through the encoder, then the masked-language-model
+ * head (fp32) on every token, ENCORE_CUDA_MLM_ROWS tokens at a time, each
+ * pass pooled on the device (encore_splade_fold_cuda) and merged on the
+ * host. weights: (b->B, V): for max pooling (sum = 0) each entry's largest
+ * logit, floored at 0, for the caller to activate; for sum pooling the
+ * summed log(1 + relu) (log1p twice with log1p_twice). Synchronous. */
+encore_status encore_cuda_session_splade(encore_cuda_session *s, const encore_batch *b, int sum, int log1p_twice,
+                                         float *weights);
+
 #ifdef __cplusplus
 }
 #endif
