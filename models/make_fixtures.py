@@ -1641,6 +1641,8 @@ def reference_splade(name, spec, out_dir, ref_dir):
             weights[key] = np.ascontiguousarray(got)
             rec["splade"] = key
             rec["splade_ids"] = inp["input_ids"][0].tolist()
+            # SparseEncoder.decode: the ten largest weights' tokens, largest first.
+            rec["decode_top10"] = [[t, float(w)] for t, w in enc.decode(torch.from_numpy(got), top_k=10)]
             texts.append((key, c["text"]))
         cases.append(rec)
     batch = enc.encode([t for _, t in texts], convert_to_tensor=True, batch_size=len(texts)).to_dense().numpy()

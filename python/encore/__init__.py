@@ -10,6 +10,7 @@
   for "text-classification" / "sentiment-analysis", "feature-extraction",
   "fill-mask" and "zero-shot-classification".
 - encore.SentenceEncoder(model=None).encode(...): sentence-transformers'.
+- encore.SparseEncoder(model).encode(...): sentence-transformers' SparseEncoder (SPLADE).
 - encore.Model / encore.Session: tokens, logits, scores, embeddings and
   per-token hidden states as numpy.
 - encore.ray: callable classes for Ray Data's map_batches.
@@ -57,6 +58,7 @@ from ._pipeline import (  # noqa: E402
     pipeline,
 )
 from ._sentence import SentenceEncoder  # noqa: E402
+from ._sparse import SparseEncoder  # noqa: E402
 
 __version__ = _build_info.version
 #: True when this build has the CUDA backend (device="cuda" can use a GPU).
@@ -78,6 +80,6 @@ _atexit.register(_set_log_handler, None)
 __all__ = [
     "DeviceError", "Encoding", "Error", "FeatureExtractionPipeline", "FillMaskPipeline", "InputError", "Model",
     "ModelError", "ZeroShotClassificationPipeline", "TokenClassificationPipeline",
-    "ModelFileError", "OutOfMemoryError", "SentenceEncoder", "Session", "SessionPool",
+    "ModelFileError", "OutOfMemoryError", "SentenceEncoder", "Session", "SessionPool", "SparseEncoder",
     "TextClassificationPipeline", "UnsupportedError", "default_model_dir", "has_cuda", "pipeline",
 ]

@@ -51,6 +51,9 @@ class SentenceEncoder:
                  default_prompt_name=None, truncate_dim=None, _pool=None):
         if not isinstance(model, Model):
             model = Model(model, task="embed", weights=weights)
+        if model.is_sparse:
+            raise _encore.UnsupportedError("%s is a SPLADE model: its embedding is its vocabulary weights "
+                                           "(encore.SparseEncoder)" % model.path)
         self.model = model
         self._pool = _pool or SessionPool(model, device=device, precision=precision, threads=threads)
         modules = _read_json(os.path.join(model.path, "modules.json")) or []

@@ -74,3 +74,58 @@ def test_splade_flag_and_refusals(tmp_path):
     assert w.shape == (2, forced.vocab_size) and (w >= 0).all() and np.count_nonzero(w[0]) > 10
     with pytest.raises(encore.UnsupportedError, match="masked-language-model head"):
         encore.Model(model_dir("tiny-bert-embed"), splade=True)
+
+
+@pytest.mark.parametrize("name", SPLADE)
+def test_sparse_encoder_encode_decode_similarity(name):
+    doc, cases, weights = _reference(name)
+    enc = encore.SparseEncoder(model_dir(name))
+    assert enc.get_sentence_embedding_dimension() == doc["vocab_size"]
+    texts = [c["text"] for c in cases]
+    want = np.stack([weights[c["splade"]] for c in cases])
+    got = enc.encode(texts, batch_size=7)
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=WEIGHT_ATOL, rtol=1e-5)
+    np.testing.assert_allclose(enc.encode(texts[3]), want[3], atol=WEIGHT_ATOL, rtol=1e-5)
+    # The fixtures' prompts are empty, as SparseEncoder.save writes them.
+    np.testing.assert_array_equal(enc.encode_query(texts[:4]), got[:4])
+    np.testing.assert_array_equal(enc.encode_document(texts[:4]), got[:4])
+    # max_active_dims keeps each row's k largest weights.
+    k = 7
+    top = enc.encode(texts[:5], max_active_dims=k)
+    for row, full in zip(top, got[:5]):
+        assert np.count_nonzero(row) == k
+        keep = np.flatnonzero(row)
+        assert set(keep) == set(np.argsort(-full, kind="stable")[:k])
+        np.testing.assert_array_equal(row[keep], full[keep])
+    # decode: the tokens of the weights that are not 0, largest first.
+    model = encore.Model(model_dir(name))
+    pairs = enc.decode(got[0])
+    assert len(pairs) == np.count_nonzero(got[0])
+    assert [w for _, w in pairs] == sorted((w for _, w in pairs), reverse=True)
+    assert {t for t, _ in pairs} == {model._model.token(int(i)) for i in np.flatnonzero(got[0])}
+    assert enc.decode(got[:2], top_k=3)[1] == enc.decode(got[1])[:3]
+    # against SparseEncoder.decode(top_k=10) on the reference weights
+    for c, row in zip(cases, got):
+        ours = enc.decode(row, top_k=10)
+        assert [t for t, _ in ours] == [t for t, _ in c["decode_top10"]], c["name"]
+        np.testing.assert_allclose([w for _, w in ours], [w for _, w in c["decode_top10"]], atol=WEIGHT_ATOL)
+    # similarity: dot products.
+    np.testing.assert_allclose(enc.similarity(got[:3], got[:4]), got[:3] @ got[:4].T, rtol=1e-6)
+
+
+def test_sparse_encoder_refusals():
+    with pytest.raises(encore.UnsupportedError, match="not a SPLADE model"):
+        encore.SparseEncoder(model_dir("tiny-bert-mlm"))
+    assert encore.SparseEncoder(model_dir("tiny-bert-mlm"), splade=True).encode("fine").shape[0] > 100
+    with pytest.raises(encore.UnsupportedError, match="SparseEncoder"):
+        encore.SentenceEncoder(model_dir("tiny-bert-splade"))
+    enc = encore.SparseEncoder(model_dir("tiny-bert-splade"))
+    with pytest.raises(ValueError):
+        enc.encode("a", max_active_dims=0)
+    with pytest.raises(ValueError):
+        enc.encode("a", prompt_name="nope")
+    with pytest.raises(encore.InputError):
+        enc.encode([])
+    with pytest.raises(ValueError):
+        enc.decode(np.zeros(3))
