@@ -533,6 +533,27 @@ def seeds_checkpoint(encore):
     write(d, "text-version-1", b'\0{"version": 1, "job": "x", "complete": false, "exit_status": 0}')
 
 
+def seeds_splade():
+    """fuzz_splade: modules.json, \0\0, 1_SpladePooling/config.json
+    [, \0\0, the splade flag's byte]: tiny-bert-splade's own files, the other
+    settings, sentence-transformers 5's module name, and the flag on a
+    directory without SpladePooling."""
+    d = out_dir("splade")
+    src = os.path.join(FIXTURES, "tiny-bert-splade")
+    with open(os.path.join(src, "modules.json"), "rb") as f:
+        modules = f.read()
+    with open(os.path.join(src, "1_SpladePooling", "config.json"), "rb") as f:
+        pooling = f.read()
+    write(d, "fixture", modules + b"\0\0" + pooling)
+    write(d, "sum-log1p-relu", modules + b"\0\0" +
+          json.dumps({"pooling_strategy": "sum", "activation_function": "log1p_relu"}).encode())
+    write(d, "mlm-transformer", modules.replace(b"sentence_transformers.base.modules.transformer.Transformer",
+                                                b"sentence_transformers.sparse_encoder.models.MLMTransformer")
+          + b"\0\0" + pooling)
+    plain = json.dumps([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}])
+    write(d, "forced", plain.encode() + b"\0\0{}\0\0\x01")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--encore", help="a built encore binary (for the checkpoint seeds)")
@@ -545,6 +566,7 @@ def main():
     seeds_qa()
     seeds_score()
     seeds_checkpoint(os.path.abspath(args.encore) if args.encore else None)
+    seeds_splade()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ fi
 seconds=$1
 shift
 all=(safetensors model_load adapter config tokenizer_files tokenize_classify serve_request score_input checkpoint
-     token_classify qa)
+     token_classify qa splade)
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all[@]}")
 jobs=${JOBS:-2}
@@ -72,6 +72,7 @@ dicts() {
         score_input) echo json score text ;;
         checkpoint) echo json checkpoint ;;
         qa) echo text ;;
+        splade) echo json splade ;;
     esac
 }
 max_len() {
