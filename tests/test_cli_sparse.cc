@@ -14,6 +14,7 @@
 #include "core/safetensors.h"
 #include "expect_close.h"
 #include "fixtures.h"
+#include "splade_reference.h"
 #include "temp_dir.h"
 
 using fixtures::get;
@@ -45,34 +46,12 @@ struct Reference {
     }
     ~Reference() { encore_safetensors_close(st); }
     std::vector<double> weights(const cJSON *c) const {
-        const encore_tensor_info *t = encore_safetensors_find(st, fixtures::str(c, "splade").c_str());
-        if (!t) return {};
-        std::vector<float> v(t->n_elements);
-        if (encore_tensor_to_f32(t, v.data()) != ENCORE_STATUS_OK) return {};
+        const std::vector<float> v = splade_reference::weights(st, c);
         return std::vector<double>(v.begin(), v.end());
     }
 };
 
-// [{"index": i, "value": w}, ...] -> V dense weights; entries in order, none 0.
-std::vector<double> dense(const cJSON *list, int V, std::string *error) {
-    std::vector<double> d(V, 0.0);
-    int last = -1;
-    const cJSON *e;
-    if (!cJSON_IsArray(list)) {
-        *error = "not a list";
-        return {};
-    }
-    cJSON_ArrayForEach(e, list) {
-        const cJSON *i = get(e, "index"), *v = get(e, "value");
-        if (!cJSON_IsNumber(i) || !cJSON_IsNumber(v) || i->valueint <= last || i->valueint >= V || v->valuedouble == 0) {
-            *error = "bad entry after index " + std::to_string(last);
-            return {};
-        }
-        last = i->valueint;
-        d[last] = v->valuedouble;
-    }
-    return d;
-}
+using splade_reference::dense;
 
 class SpladeCli : public ::testing::TestWithParam<std::string> {};
 

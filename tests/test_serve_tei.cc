@@ -21,6 +21,7 @@
 #include "expect_close.h"
 #include "fixtures.h"
 #include "serve_harness.h"
+#include "splade_reference.h"
 
 using fixtures::get;
 using serve_harness::Client;
@@ -452,32 +453,12 @@ TEST(ServeTei, DecodeSimilarityEmbedSparseAndSageMaker) {
     EXPECT_EQ(s.stop(), 0);
 }
 
-// The reference SPLADE weights of a case (tiny-*-splade.splade.safetensors).
-std::vector<double> splade_reference(encore_safetensors *st, const cJSON *c) {
-    const encore_tensor_info *t = encore_safetensors_find(st, fixtures::str(c, "splade").c_str());
-    if (!t) return {};
-    std::vector<float> v(t->n_elements);
-    if (encore_tensor_to_f32(t, v.data()) != ENCORE_STATUS_OK) return {};
+// The reference SPLADE weights of a case, as doubles.
+std::vector<double> reference_weights(encore_safetensors *st, const cJSON *c) {
+    const std::vector<float> v = splade_reference::weights(st, c);
     return std::vector<double>(v.begin(), v.end());
 }
-
-// One input's /embed_sparse answer as a dense vector of V weights; entries
-// must come in vocabulary order, once, none of them 0.
-std::vector<double> sparse_to_dense(const cJSON *list, int V, std::string *error) {
-    std::vector<double> dense(V, 0.0);
-    int last = -1;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, list) {
-        const cJSON *i = get(e, "index"), *v = get(e, "value");
-        if (!cJSON_IsNumber(i) || !cJSON_IsNumber(v) || i->valueint <= last || i->valueint >= V || v->valuedouble == 0) {
-            *error = "bad entry after index " + std::to_string(last);
-            return {};
-        }
-        last = i->valueint;
-        dense[last] = v->valuedouble;
-    }
-    return dense;
-}
+using splade_reference::dense;
 
 // /embed_sparse on a SPLADE model against sentence-transformers'
 // SparseEncoder, and TEI's answers on the other routes for such a model.
@@ -514,9 +495,9 @@ TEST(ServeTei, EmbedSparseIsSentenceTransformersSparseEncoder) {
         ASSERT_EQ(cJSON_GetArraySize(d.root), (int)cases.size()) << r.body.substr(0, 200);
         for (size_t i = 0; i < cases.size(); i++) {
             std::string error;
-            std::vector<double> got = sparse_to_dense(cJSON_GetArrayItem(d.root, (int)i), V, &error);
+            std::vector<double> got = dense(cJSON_GetArrayItem(d.root, (int)i), V, &error);
             ASSERT_EQ(error, "") << fixtures::str(cases[i], "name");
-            std::vector<double> want = splade_reference(st, cases[i]);
+            std::vector<double> want = reference_weights(st, cases[i]);
             ASSERT_EQ(want.size(), (size_t)V);
             EXPECT_CLOSE(got, want, 1e-4, 1e-5) << fixtures::str(cases[i], "name");
         }
@@ -529,7 +510,7 @@ TEST(ServeTei, EmbedSparseIsSentenceTransformersSparseEncoder) {
             JsonDoc o(r.body);
             ASSERT_EQ(cJSON_GetArraySize(o.root), 1) << route;
             std::string error;
-            EXPECT_CLOSE(sparse_to_dense(cJSON_GetArrayItem(o.root, 0), V, &error), splade_reference(st, cases[0]),
+            EXPECT_CLOSE(dense(cJSON_GetArrayItem(o.root, 0), V, &error), reference_weights(st, cases[0]),
                          1e-4, 1e-5)
                 << route << error;
         }
@@ -540,7 +521,7 @@ TEST(ServeTei, EmbedSparseIsSentenceTransformersSparseEncoder) {
                                         fixtures::quote(fixtures::str(cases[0], "text")) + "}");
         ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
         JsonDoc e(r.body);
-        EXPECT_CLOSE(nums(cJSON_GetArrayItem(e.root, 0)), splade_reference(st, cases[0]), 1e-4, 1e-5);
+        EXPECT_CLOSE(nums(cJSON_GetArrayItem(e.root, 0)), reference_weights(st, cases[0]), 1e-4, 1e-5);
         r = c.post(s.url("/v1/embeddings"), "{\"input\": \"a\"}");  // OpenAI's are always normalized
         EXPECT_EQ(r.status, 424) << r.body;
         EXPECT_NE(r.body.find("`normalize` is not available for SPLADE models"), std::string::npos) << r.body;

@@ -18,6 +18,7 @@
 #include "expect_close.h"
 #include "fixtures.h"
 #include "pipeline_session.h"
+#include "splade_reference.h"
 #include "temp_dir.h"
 #include "core/safetensors.h"
 
@@ -89,9 +90,8 @@ struct Reference {
     std::unique_ptr<fixtures::Json> doc;
     encore_safetensors *weights = nullptr;
     ~Reference() { encore_safetensors_close(weights); }
-    std::vector<float> of(const cJSON *c) const {
-        const encore_tensor_info *t = encore_safetensors_find(weights, fixtures::str(c, "splade").c_str());
-        if (!t) return {};
+    std::vector<float> of(const cJSON *c) const { return splade_reference::weights(weights, c); }
+};
         std::vector<float> v(t->n_elements);
         if (encore_tensor_to_f32(t, v.data()) != ENCORE_STATUS_OK) return {};
         return v;

@@ -193,15 +193,10 @@ def report(out_dir, command):
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
     text = "\n".join(lines)
     print(text)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "RESULTS.md")
-    doc = open(path, encoding="utf-8").read()
-    if SECTION in doc:
-        start = doc.index(SECTION)
-        nxt = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + ("\n" + doc[nxt + 1:] if nxt >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    open(path, "w", encoding="utf-8").write(doc)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from results_md import write_section
+
+    write_section(SECTION, text)
 
 
 def main():

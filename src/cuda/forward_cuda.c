@@ -388,13 +388,41 @@ static encore_status run(encore_cuda_session *s, const encore_batch *b, encore_c
     return ENCORE_STATUS_OK;
 }
 
+/* What the masked-language-model head's callers check first: the head is
+ * on the device, and the batch fits. */
+static encore_status check_mlm(const encore_cuda_session *s, const encore_batch *b) {
+    const encore_config *c = &s->model->config;
+    if (!c->has_mlm || !s->weights->view.mlm_w)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no masked-language-model head", c->architecture_name);
+    return check_batch(s, b);
+}
+
+/* The MLM head's logits, before the decoder's bias, for the n rows of x
+ * whose positions d_rows holds (n of them, then T): gathered into h (n, C)
+ * fp32, dense + activation + LayerNorm into t, then the (V, C) decoder into
+ * logits (n, V); h is left zeroed. zero: (C) zeros. */
+static encore_status head_logits(encore_cuda_session *s, const void *x, const int32_t *d_rows, int n, float *h,
+                                 float *t, const float *zero, float *logits) {
+    const encore_config *c = &s->model->config;
+    const encore_cuda_weights_view *W = &s->weights->view;
+    const int C = c->hidden_size, V = c->vocab_size;
+    cudaStream_t st = s->stream;
+    encore_status e;
+    if ((e = encore_pool_cuda(x, d_rows, n, C, ENCORE_POOLING_CLS, 0, s->dtype, h, st))) return e;
+    if ((e = encore_linear_cuda(s->blas, s->handle, h, W->mlm_w, n, C, C, ENCORE_CUDA_F32, t))) return e;
+    if ((e = encore_bias_act_cuda(t, W->mlm_b, c->mlm_activation, n, C, ENCORE_CUDA_F32, st))) return e;
+    ENCORE_CUDA_CHECK(cudaMemsetAsync(h, 0, (size_t)n * C * sizeof(float), st));
+    if ((e = encore_bias_residual_layernorm_cuda(t, zero, h, W->mlm_ln_g, W->mlm_ln_b, c->layer_norm_eps, n, C,
+                                                 ENCORE_CUDA_F32, st)))
+        return e;
+    return encore_linear_cuda(s->blas, s->handle, t, W->mlm_decoder, n, V, C, ENCORE_CUDA_F32, logits);
+}
+
 static encore_status mlm(encore_cuda_session *s, const encore_batch *b, const int32_t *rows, int n_rows,
                          float *probs) {
     const encore_config *c = &s->model->config;
     const encore_cuda_weights_view *W = &s->weights->view;
-    if (!c->has_mlm || !W->mlm_w)
-        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no masked-language-model head", c->architecture_name);
-    encore_status e = check_batch(s, b);
+    encore_status e = check_mlm(s, b);
     if (e != ENCORE_STATUS_OK) return e;
     for (int i = 0; i < n_rows; i++)
         if (rows[i] < 0 || rows[i] >= b->T || (i > 0 && rows[i] <= rows[i - 1]))
@@ -437,13 +465,7 @@ static encore_status mlm(encore_cuda_session *s, const encore_batch *b, const in
         h_rows[n] = b->T;
         CHECK_DRAINED(cudaMemcpyAsync(d_rows, h_rows, (size_t)(n + 1) * sizeof(int32_t), cudaMemcpyHostToDevice, st),
                       st);
-        RUN(encore_pool_cuda(x, d_rows, n, C, ENCORE_POOLING_CLS, 0, s->dtype, h, st));
-        RUN(encore_linear_cuda(s->blas, s->handle, h, W->mlm_w, n, C, C, ENCORE_CUDA_F32, t));
-        RUN(encore_bias_act_cuda(t, W->mlm_b, c->mlm_activation, n, C, ENCORE_CUDA_F32, st));
-        CHECK_DRAINED(cudaMemsetAsync(h, 0, (size_t)n * C * sizeof(float), st), st);
-        RUN(encore_bias_residual_layernorm_cuda(t, zero, h, W->mlm_ln_g, W->mlm_ln_b, c->layer_norm_eps, n, C,
-                                                ENCORE_CUDA_F32, st));
-        RUN(encore_linear_cuda(s->blas, s->handle, t, W->mlm_decoder, n, V, C, ENCORE_CUDA_F32, logits));
+        RUN(head_logits(s, x, d_rows, n, h, t, zero, logits));
         RUN(encore_scores_cuda(logits, W->mlm_bias, n, V, ENCORE_SCORE_FUNCTION_SOFTMAX, st));
         CHECK_DRAINED(cudaMemcpyAsync(probs + (size_t)r0 * V, logits, (size_t)n * V * sizeof(float),
                                       cudaMemcpyDeviceToHost, st),
@@ -461,9 +483,7 @@ static encore_status splade(encore_cuda_session *s, const encore_batch *b, int s
                             float *weights) {
     const encore_config *c = &s->model->config;
     const encore_cuda_weights_view *W = &s->weights->view;
-    if (!c->has_mlm || !W->mlm_w)
-        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s has no masked-language-model head", c->architecture_name);
-    encore_status e = check_batch(s, b);
+    encore_status e = check_mlm(s, b);
     if (e != ENCORE_STATUS_OK) return e;
     const int C = c->hidden_size, V = c->vocab_size, R = ENCORE_CUDA_MLM_ROWS;
     float *part = malloc(encore_size_mul((size_t)R, (size_t)V) * sizeof(float)); /* a pass's rows, on the host */
@@ -521,13 +541,7 @@ static encore_status splade(encore_cuda_session *s, const encore_batch *b, int s
         h_rows[n] = b->T;
         DRAINED(cudaMemcpyAsync(d_rows, h_rows, (size_t)(n + 1) * sizeof(int32_t), cudaMemcpyHostToDevice, st));
         DRAINED(cudaMemcpyAsync(d_slot, h_slot, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice, st));
-        RUN(encore_pool_cuda(x, d_rows, n, C, ENCORE_POOLING_CLS, 0, s->dtype, h, st));
-        RUN(encore_linear_cuda(s->blas, s->handle, h, W->mlm_w, n, C, C, ENCORE_CUDA_F32, t));
-        RUN(encore_bias_act_cuda(t, W->mlm_b, c->mlm_activation, n, C, ENCORE_CUDA_F32, st));
-        DRAINED(cudaMemsetAsync(h, 0, (size_t)n * C * sizeof(float), st));
-        RUN(encore_bias_residual_layernorm_cuda(t, zero, h, W->mlm_ln_g, W->mlm_ln_b, c->layer_norm_eps, n, C,
-                                                ENCORE_CUDA_F32, st));
-        RUN(encore_linear_cuda(s->blas, s->handle, t, W->mlm_decoder, n, V, C, ENCORE_CUDA_F32, logits));
+        RUN(head_logits(s, x, d_rows, n, h, t, zero, logits));
         DRAINED(cudaMemsetAsync(acc, 0, (size_t)slots * V * sizeof(float), st));
         RUN(encore_splade_fold_cuda(logits, W->mlm_bias, d_slot, n, V, sum, log1p_twice, acc, st));
         DRAINED(cudaMemcpyAsync(part, acc, (size_t)slots * V * sizeof(float), cudaMemcpyDeviceToHost, st));

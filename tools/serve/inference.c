@@ -268,6 +268,20 @@ void serve_route_embed(serve_ctx *ctx, const char *body, size_t len, double t_st
     serve_request_free(&req);
 }
 
+/* The options of /embed_all and /embed_sparse, TEI's: "truncate",
+ * "truncation_direction" and "prompt_name" (*prompt keeps its value without
+ * one). Returns 0, or -1 with the error reply set. */
+static int read_token_options(serve_ctx *ctx, const serve_request *req, encore_tokenize_params *tp,
+                              const char **prompt, serve_reply *r) {
+    *tp = encore_tokenize_default_params();
+    tp->task = ENCORE_TASK_EMBED;
+    return serve_request_bool(ctx, req, "truncate", ctx->cfg.auto_truncate, 1, &tp->truncate, r) != 0 ||
+                   serve_request_truncation(ctx, req, &tp->truncation_side, r) != 0 ||
+                   serve_request_prompt(ctx, req, prompt, r) != 0
+               ? -1
+               : 0;
+}
+
 /* POST /embed_all: every token's last hidden state, before pooling. */
 void serve_route_embed_all(serve_ctx *ctx, const char *body, size_t len, double t_start, serve_reply *r) {
     serve_request req;
@@ -276,12 +290,9 @@ void serve_route_embed_all(serve_ctx *ctx, const char *body, size_t len, double 
         return;
     }
     serve_metrics_request(ctx->metrics, req.is_batch ? SERVE_METHOD_BATCH : SERVE_METHOD_SINGLE);
-    encore_tokenize_params tp = encore_tokenize_default_params();
-    tp.task = ENCORE_TASK_EMBED;
+    encore_tokenize_params tp;
     const char *prompt = NULL;
-    if (serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, 1, &tp.truncate, r) != 0 ||
-        serve_request_truncation(ctx, &req, &tp.truncation_side, r) != 0 ||
-        serve_request_prompt(ctx, &req, &prompt, r) != 0) {
+    if (read_token_options(ctx, &req, &tp, &prompt, r) != 0) {
         /* the reply is set */
     } else if (encore_model_is_sparse(ctx->model)) {
         serve_reply_error(ctx, r, 424, SERVE_ERROR_BACKEND, "`embed_all` is not available for SPLADE models");
@@ -400,12 +411,9 @@ void serve_route_embed_sparse(serve_ctx *ctx, const char *body, size_t len, doub
         return;
     }
     serve_metrics_request(ctx->metrics, req.is_batch ? SERVE_METHOD_BATCH : SERVE_METHOD_SINGLE);
-    encore_tokenize_params tp = encore_tokenize_default_params();
-    tp.task = ENCORE_TASK_EMBED;
+    encore_tokenize_params tp;
     const char *prompt = ctx->default_prompt;
-    if (serve_request_bool(ctx, &req, "truncate", ctx->cfg.auto_truncate, 1, &tp.truncate, r) != 0 ||
-        serve_request_truncation(ctx, &req, &tp.truncation_side, r) != 0 ||
-        serve_request_prompt(ctx, &req, &prompt, r) != 0) {
+    if (read_token_options(ctx, &req, &tp, &prompt, r) != 0) {
         /* the reply is set */
     } else if (!encore_model_is_sparse(ctx->model)) {
         serve_reply_error(ctx, r, 424, SERVE_ERROR_BACKEND,
