@@ -92,11 +92,6 @@ struct Reference {
     ~Reference() { encore_safetensors_close(weights); }
     std::vector<float> of(const cJSON *c) const { return splade_reference::weights(weights, c); }
 };
-        std::vector<float> v(t->n_elements);
-        if (encore_tensor_to_f32(t, v.data()) != ENCORE_STATUS_OK) return {};
-        return v;
-    }
-};
 
 std::unique_ptr<Reference> reference(const std::string &name) {
     auto r = std::make_unique<Reference>();

@@ -216,22 +216,10 @@ encore_status encore_session_embed_sparse_encoded(encore_session *s, const encor
     memset(weights, 0, encore_size_mul((size_t)n, (size_t)V) * sizeof(float));
 
     /* Chunks of whole inputs of up to CHUNK tokens (one input alone when
-     * longer): the hidden states and the transform for a chunk, then the
-     * decoder SPLADE_ROWS rows at a time. */
+     * longer). On the CPU: the hidden states and the transform for a chunk,
+     * then the decoder SPLADE_ROWS rows at a time, in these buffers. */
     enum { CHUNK = 512 };
-    const int widest = limit > CHUNK ? limit : CHUNK;
-    const size_t hc = encore_size_mul((size_t)widest, (size_t)C);
-    const size_t lc = encore_size_mul((size_t)SPLADE_ROWS, (size_t)V);
-    float *hidden = hc == SIZE_MAX ? NULL : malloc(hc * sizeof(float));
-    float *t = hc == SIZE_MAX ? NULL : malloc(hc * sizeof(float));
-    float *logits = lc == SIZE_MAX ? NULL : malloc(lc * sizeof(float));
-    int *owner = malloc((size_t)widest * sizeof *owner);
-    encore_status st = ENCORE_STATUS_OK;
-    if (!hidden || !t || !logits || !owner) {
-        encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for SPLADE on %d tokens", widest);
-        st = encore_session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
-    }
-    int chunk = CHUNK;
+    int chunk = CHUNK, on_device = 0;
 #ifdef ENCORE_HAVE_CUDA
     /* A GPU session's passes hold at most its workspace's tokens. */
     struct encore_cuda_session *cuda = encore_session_cuda_backend(s);
@@ -239,11 +227,28 @@ encore_status encore_session_embed_sparse_encoded(encore_session *s, const encor
     memset(&batch, 0, sizeof batch);
     encore_batch_use_model(&batch, m);
     if (cuda && encore_cuda_session_max_tokens(cuda) < chunk) chunk = encore_cuda_session_max_tokens(cuda);
+    on_device = cuda != NULL;
 #endif
+    const int widest = limit > CHUNK ? limit : CHUNK;
+    const size_t hc = encore_size_mul((size_t)widest, (size_t)C);
+    const size_t lc = encore_size_mul((size_t)SPLADE_ROWS, (size_t)V);
+    float *hidden = NULL, *t = NULL, *logits = NULL;
+    int *owner = NULL;
+    encore_status st = ENCORE_STATUS_OK;
+    if (!on_device) {
+        hidden = hc == SIZE_MAX ? NULL : malloc(hc * sizeof(float));
+        t = hc == SIZE_MAX ? NULL : malloc(hc * sizeof(float));
+        logits = lc == SIZE_MAX ? NULL : malloc(lc * sizeof(float));
+        owner = malloc((size_t)widest * sizeof *owner);
+        if (!hidden || !t || !logits || !owner) {
+            encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory for SPLADE on %d tokens", widest);
+            st = encore_session_fail(s, ENCORE_STATUS_OUT_OF_MEMORY);
+        }
+    }
     for (int first = 0; first < n && st == ENCORE_STATUS_OK;) {
         int last = first, tokens = 0;
         while (last < n && (last == first || tokens + encs[last]->n_tokens <= chunk)) {
-            for (int k = 0; k < encs[last]->n_tokens; k++) owner[tokens + k] = last;
+            for (int k = 0; owner && k < encs[last]->n_tokens; k++) owner[tokens + k] = last;
             tokens += encs[last++]->n_tokens;
         }
 #ifdef ENCORE_HAVE_CUDA
