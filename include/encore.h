@@ -389,7 +389,9 @@ ENCORE_API encore_status encore_session_classify(encore_session *session,
                                                  float *scores);
 
 /* Sentence embeddings as sentence-transformers computes them, the inputs
- * tokenized for ENCORE_TASK_EMBED. embeddings: (n_inputs, hidden_size). */
+ * tokenized for ENCORE_TASK_EMBED. embeddings: (n_inputs, hidden_size). On a
+ * SPLADE model (encore_model_is_sparse()) ENCORE_POOLING_DEFAULT is
+ * ENCORE_STATUS_UNSUPPORTED: its embedding is encore_session_embed_sparse()'s. */
 ENCORE_API encore_status encore_session_embed(encore_session *session,
                                               const encore_input *inputs, int n_inputs,
                                               encore_pooling pooling, int normalize,

@@ -477,6 +477,8 @@ TEST(ServeTei, EmbedSparseIsSentenceTransformersSparseEncoder) {
         Response r = c.get(s.url("/info"));
         JsonDoc info(r.body);
         EXPECT_STREQ(get(get(get(info.root, "model_type"), "embedding"), "pooling")->valuestring, "splade") << r.body;
+        // The health probe runs the model's own pass (its warm-up ran at start).
+        EXPECT_EQ(c.get(s.url("/health")).status, 200);
 
         std::vector<const cJSON *> cases;
         std::string body = "{\"truncate\": true, \"inputs\": [";

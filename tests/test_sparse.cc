@@ -357,6 +357,13 @@ TEST(SpladeCalls, BadArgumentsGiveAStatus) {
     EXPECT_EQ(encore_session_embed_sparse(m->session, &bad, 1, w.data()), ENCORE_STATUS_BAD_INPUT);
     // The session still works.
     EXPECT_EQ(encore_session_embed_sparse(m->session, &in, 1, w.data()), ENCORE_STATUS_OK);
+    // The model's own embedding is its weights: embed's default pooling is
+    // refused, an explicit one pools the hidden states.
+    std::vector<float> e(encore_model_hidden_size(m->model), NAN);
+    EXPECT_EQ(encore_session_embed(m->session, &in, 1, ENCORE_POOLING_DEFAULT, 0, e.data()), ENCORE_STATUS_UNSUPPORTED);
+    EXPECT_NE(std::string(encore_session_last_error(m->session)).find("encore_session_embed_sparse"), std::string::npos);
+    EXPECT_EQ(encore_session_embed(m->session, &in, 1, ENCORE_POOLING_MEAN, 0, e.data()), ENCORE_STATUS_OK);
+    for (float x : e) EXPECT_TRUE(std::isfinite(x));
 }
 
 }  // namespace

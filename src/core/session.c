@@ -284,9 +284,21 @@ encore_status encore_session_classify(encore_session *s, const encore_input *inp
     return run(s, inputs, n, RUN_SCORES, ENCORE_POOLING_DEFAULT, 0, scores, NULL);
 }
 
+/* A SPLADE model's own embedding is its vocabulary weights: its default
+ * pooling is refused (MEAN and CLS, asked for, pool its hidden states). */
+static encore_status check_default_pooling(encore_session *s, encore_pooling pooling) {
+    if (pooling != ENCORE_POOLING_DEFAULT || !s->model->splade) return ENCORE_STATUS_OK;
+    encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                "a SPLADE model's embedding is its vocabulary weights (encore_session_embed_sparse); "
+                "ENCORE_POOLING_MEAN or ENCORE_POOLING_CLS pool its hidden states");
+    return session_fail(s, ENCORE_STATUS_UNSUPPORTED);
+}
+
 encore_status encore_session_embed(encore_session *s, const encore_input *inputs, int n, encore_pooling pooling,
                                    int normalize, float *embeddings) {
     if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    encore_status st = check_default_pooling(s, pooling);
+    if (st != ENCORE_STATUS_OK) return st;
     if (pooling == ENCORE_POOLING_DEFAULT) pooling = s->model->pooling;
     return run(s, inputs, n, RUN_EMBED, pooling, normalize, embeddings, NULL);
 }
@@ -322,8 +334,10 @@ static encore_status check_embed_lengths(encore_session *s, const encore_encodin
 encore_status encore_session_embed_encoded(encore_session *s, const encore_encoding *const *encs, int n,
                                            encore_pooling pooling, int normalize, float *embeddings) {
     if (!s) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "NULL session");
+    encore_status st = check_default_pooling(s, pooling);
+    if (st != ENCORE_STATUS_OK) return st;
     if (pooling == ENCORE_POOLING_DEFAULT) pooling = s->model->pooling;
-    encore_status st = check_embed_lengths(s, encs, n);
+    st = check_embed_lengths(s, encs, n);
     return st != ENCORE_STATUS_OK ? st : run_encoded(s, encs, n, RUN_EMBED, pooling, normalize, embeddings);
 }
 

@@ -67,8 +67,9 @@ static int one_call(bench_ctx *x, encore_session *session, const char *const *te
     }
     double t1 = bench_now();
     const encore_encoding *const *encs = (const encore_encoding *const *)x->encs;
-    encore_status st = x->task == ENCORE_TASK_CLASSIFY
-                           ? encore_session_classify_encoded(session, encs, batch, x->out)
+    encore_status st = x->task == ENCORE_TASK_CLASSIFY ? encore_session_classify_encoded(session, encs, batch, x->out)
+                       : encore_model_is_sparse(x->model) /* SPLADE: its weights */
+                           ? encore_session_embed_sparse_encoded(session, encs, batch, x->out)
                            : encore_session_embed_encoded(session, encs, batch, ENCORE_POOLING_DEFAULT, 0, x->out);
     double t2 = bench_now();
     if (st != ENCORE_STATUS_OK) {
@@ -241,7 +242,9 @@ int encore_cli_bench(int argc, char **argv, const char *default_model_dir) {
         goto done;
     }
     run.n_texts = x.file.n;
-    x.width = run.shape.labels > 0 ? run.shape.labels : run.shape.hidden;
+    x.width = run.shape.labels > 0           ? run.shape.labels
+              : encore_model_is_sparse(model) ? encore_model_vocab_size(model)
+                                              : run.shape.hidden;
     x.encs = calloc((size_t)max_batch, sizeof *x.encs);
     x.out = malloc((size_t)max_batch * (size_t)x.width * sizeof *x.out);
     const int n_lens = o.texts_path ? 1 : o.n_seq_lens;

@@ -55,6 +55,10 @@ int serve_batcher_width(const serve_batcher *b, serve_task task) {
                : encore_model_n_labels(b->model);
 }
 
+serve_task serve_batcher_probe_task(const serve_batcher *b) {
+    return encore_model_is_sparse(b->model) ? SERVE_TASK_SPARSE : SERVE_TASK_EMBED;
+}
+
 encore_device serve_batcher_device(const serve_batcher *b) { return encore_session_device(b->session); }
 
 double serve_batcher_last_success(serve_batcher *b) {

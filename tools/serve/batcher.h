@@ -67,6 +67,9 @@ encore_status serve_batcher_create(const encore_model *model, serve_batcher_para
 /* Floats per input in a job's out for this task (per token for
  * SERVE_TASK_HIDDEN). */
 int serve_batcher_width(const serve_batcher *b, serve_task task);
+/* The task of the warm-up and the health probe: a forward pass any model
+ * can run (SPLADE weights for a SPLADE model, else an embedding). */
+serve_task serve_batcher_probe_task(const serve_batcher *b);
 encore_device serve_batcher_device(const serve_batcher *b);
 /* serve_now() of the last batch that succeeded; 0 if none yet. */
 double serve_batcher_last_success(serve_batcher *b);

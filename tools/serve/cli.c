@@ -398,9 +398,10 @@ int encore_cli_serve(int argc, char **argv, const char *default_model_dir) {
     }
     /* Warm up: one forward pass before accepting anything. */
     {
-        float *out = malloc((size_t)serve_batcher_width(ctx.batcher, SERVE_TASK_EMBED) * sizeof *out);
+        const serve_task task = serve_batcher_probe_task(ctx.batcher);
+        float *out = malloc((size_t)serve_batcher_width(ctx.batcher, task) * sizeof *out);
         const encore_encoding *encs[1] = {ctx.probe};
-        serve_job job = {.task = SERVE_TASK_EMBED, .n_inputs = 1, .encodings = encs, .out = out, .urgent = 1};
+        serve_job job = {.task = task, .n_inputs = 1, .encodings = encs, .out = out, .urgent = 1};
         int ok = out && serve_batcher_run(ctx.batcher, &job) == 0 && job.status == ENCORE_STATUS_OK;
         free(out);
         if (!ok) {

@@ -132,9 +132,10 @@ static void route_health(serve_ctx *ctx, serve_reply *r) {
         r->status = 200;
         return;
     }
-    float *out = malloc((size_t)serve_batcher_width(ctx->batcher, SERVE_TASK_EMBED) * sizeof *out);
+    const serve_task task = serve_batcher_probe_task(ctx->batcher);
+    float *out = malloc((size_t)serve_batcher_width(ctx->batcher, task) * sizeof *out);
     const encore_encoding *encs[1] = {ctx->probe};
-    serve_job job = {.task = SERVE_TASK_EMBED, .n_inputs = 1, .encodings = encs, .out = out, .urgent = 1};
+    serve_job job = {.task = task, .n_inputs = 1, .encodings = encs, .out = out, .urgent = 1};
     if (!out || serve_batcher_run(ctx->batcher, &job) != 0 || job.status != ENCORE_STATUS_OK)
         serve_reply_error(ctx, r, 503, SERVE_ERROR_UNHEALTHY, "unhealthy: %s", out ? job.error : "out of memory");
     else
