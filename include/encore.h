@@ -117,7 +117,14 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_ROBERTA_SEQUENCE_CLASSIFICATION,    /* Roberta-/XLMRobertaForSequenceClassification */
     ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM,                  /* Roberta-/XLMRobertaForMaskedLM */
     ENCORE_ARCHITECTURE_ROBERTA_TOKEN_CLASSIFICATION,       /* Roberta-/XLMRobertaForTokenClassification */
-    ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING          /* Roberta-/XLMRobertaForQuestionAnswering */
+    ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING,         /* Roberta-/XLMRobertaForQuestionAnswering */
+    /* MPNet: RoBERTa's layout of positions and heads, a relative position
+     * bias in every attention layer, a WordPiece tokenizer */
+    ENCORE_ARCHITECTURE_MPNET_MODEL,                        /* MPNetModel */
+    ENCORE_ARCHITECTURE_MPNET_SEQUENCE_CLASSIFICATION,      /* MPNetForSequenceClassification */
+    ENCORE_ARCHITECTURE_MPNET_MASKED_LM,                    /* MPNetForMaskedLM */
+    ENCORE_ARCHITECTURE_MPNET_TOKEN_CLASSIFICATION,         /* MPNetForTokenClassification */
+    ENCORE_ARCHITECTURE_MPNET_QUESTION_ANSWERING            /* MPNetForQuestionAnswering */
 } encore_architecture;
 
 /* A head applied to every token's last hidden state. */

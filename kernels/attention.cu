@@ -25,7 +25,9 @@
 //   - SIMT fp32 for everything else (fp32 activations, small or odd D): a warp
 //     per query row at a time, one key per lane.
 // Scores are pre-multiplied by log2(e) / sqrt(D) so that exp2 gives the
-// softmax.
+// softmax; a relative position bias (MPNet's), when given, is added to them
+// times log2(e), read from a (H, 2 span - 1) fp32 table at the key's distance
+// from the query.
 //
 // CPU twin: encore_attention_cpu (src/cpu/cpu_ops.c).
 #include "common.cuh"
@@ -36,6 +38,16 @@ namespace {
 
 constexpr int TQ = ENCORE_ATTENTION_TILE_Q;  // query rows per block
 constexpr float kLog2e = 1.4426950408889634f;
+
+// The relative position bias: table (H, 2 span - 1) or NULL.
+struct RelBias {
+    const float *__restrict__ table;
+    int span;
+    // Head h's bias for query i and key j, times log2(e); 0 without a table.
+    __device__ __forceinline__ float at(int h, int i, int j) const {
+        return table ? table[(size_t)h * (2 * span - 1) + span - 1 + j - i] * kLog2e : 0.0f;
+    }
+};
 
 // The sequence that owns tile: the last b with tile_start[b] <= tile.
 __device__ __forceinline__ int find_sequence(const int32_t *__restrict__ tile_start, int B, int tile) {
@@ -64,7 +76,7 @@ template <int DMAX> constexpr size_t simt_smem_bytes() {
 
 template <typename S, int DMAX>
 __global__ __launch_bounds__(kSimtWarps * 32) void attention_simt_kernel(
-    const S *__restrict__ qkv, const float *__restrict__ bias, const int32_t *__restrict__ seq_start,
+    const S *__restrict__ qkv, const float *__restrict__ bias, RelBias rel, const int32_t *__restrict__ seq_start,
     const int32_t *__restrict__ tile_start, int B, int H, int D, float scale, S *__restrict__ out) {
     float *smem = encore::dynamic_smem<float>();
     float *sQ = smem;                             // (TQ, DMAX) scaled queries
@@ -131,7 +143,7 @@ __global__ __launch_bounds__(kSimtWarps * 32) void attention_simt_kernel(
                 const float *k = sK + lane * (DMAX + 1);
                 float dot = 0.0f;
                 for (int d = 0; d < D; d++) dot += q[d] * k[d];
-                s = dot;
+                s = dot + rel.at(h, q0 + r, k0 + lane);
             }
             const float m_new = fmaxf(m[rr], encore::warp_max(s));  // finite: key 0 of the tile is valid
             const float p = lane < nk ? exp2f(s - m_new) : 0.0f;
@@ -210,7 +222,7 @@ __device__ __forceinline__ void tc_load_rows(S *dst, int ldd, const S *__restric
 
 template <typename S, int D>
 __global__ __launch_bounds__(kTcWarps * 32) void attention_tc_kernel(
-    const S *__restrict__ qkv, const float *__restrict__ bias, const int32_t *__restrict__ seq_start,
+    const S *__restrict__ qkv, const float *__restrict__ bias, RelBias rel, const int32_t *__restrict__ seq_start,
     const int32_t *__restrict__ tile_start, int B, int H, float scale, S *__restrict__ out) {
     using namespace nvcuda;
     using Lay = TcLayout<D>;
@@ -277,7 +289,7 @@ __global__ __launch_bounds__(kTcWarps * 32) void attention_tc_kernel(
 #pragma unroll
             for (int c = 0; c < 16; c++) {
                 const int col = half * 16 + c;
-                sv[c] = col < nk ? sS[row * Lay::LDS + col] * scale : -INFINITY;
+                sv[c] = col < nk ? sS[row * Lay::LDS + col] * scale + rel.at(h, q0 + row, k0 + col) : -INFINITY;
                 mx = fmaxf(mx, sv[c]);
             }
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -335,42 +347,46 @@ __global__ __launch_bounds__(kTcWarps * 32) void attention_tc_kernel(
 // ---- launch -------------------------------------------------------------------
 
 template <typename S, int DMAX>
-encore_status launch_simt(const S *qkv, const float *bias, const int32_t *seq_start, const int32_t *tile_start,
-                          int n_tiles, int B, int H, int D, float scale, S *out, cudaStream_t stream) {
+encore_status launch_simt(const S *qkv, const float *bias, RelBias rel, const int32_t *seq_start,
+                          const int32_t *tile_start, int n_tiles, int B, int H, int D, float scale, S *out,
+                          cudaStream_t stream) {
     encore::launch(attention_simt_kernel<S, DMAX>, dim3((unsigned)n_tiles, (unsigned)H), kSimtWarps * 32,
-                   simt_smem_bytes<DMAX>(), stream, qkv, bias, seq_start, tile_start, B, H, D, scale, out);
+                   simt_smem_bytes<DMAX>(), stream, qkv, bias, rel, seq_start, tile_start, B, H, D, scale, out);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "attention_simt_kernel");
     return ENCORE_STATUS_OK;
 }
 
 template <typename S>
-encore_status dispatch_simt(const void *qkv, const float *bias, const int32_t *seq_start, const int32_t *tile_start,
-                            int n_tiles, int B, int H, int D, float scale, void *out, cudaStream_t stream) {
+encore_status dispatch_simt(const void *qkv, const float *bias, RelBias rel, const int32_t *seq_start,
+                            const int32_t *tile_start, int n_tiles, int B, int H, int D, float scale, void *out,
+                            cudaStream_t stream) {
     const S *q = static_cast<const S *>(qkv);
     S *o = static_cast<S *>(out);
-    if (D <= 32) return launch_simt<S, 32>(q, bias, seq_start, tile_start, n_tiles, B, H, D, scale, o, stream);
-    if (D <= 64) return launch_simt<S, 64>(q, bias, seq_start, tile_start, n_tiles, B, H, D, scale, o, stream);
-    return launch_simt<S, 128>(q, bias, seq_start, tile_start, n_tiles, B, H, D, scale, o, stream);
+    if (D <= 32) return launch_simt<S, 32>(q, bias, rel, seq_start, tile_start, n_tiles, B, H, D, scale, o, stream);
+    if (D <= 64) return launch_simt<S, 64>(q, bias, rel, seq_start, tile_start, n_tiles, B, H, D, scale, o, stream);
+    return launch_simt<S, 128>(q, bias, rel, seq_start, tile_start, n_tiles, B, H, D, scale, o, stream);
 }
 
 template <typename S, int D>
-encore_status launch_tc(const S *qkv, const float *bias, const int32_t *seq_start, const int32_t *tile_start,
-                        int n_tiles, int B, int H, float scale, S *out, cudaStream_t stream) {
+encore_status launch_tc(const S *qkv, const float *bias, RelBias rel, const int32_t *seq_start,
+                        const int32_t *tile_start, int n_tiles, int B, int H, float scale, S *out,
+                        cudaStream_t stream) {
     encore::launch(attention_tc_kernel<S, D>, dim3((unsigned)n_tiles, (unsigned)H), kTcWarps * 32, TcLayout<D>::bytes,
-                   stream, qkv, bias, seq_start, tile_start, B, H, scale, out);
+                   stream, qkv, bias, rel, seq_start, tile_start, B, H, scale, out);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "attention_tc_kernel");
     return ENCORE_STATUS_OK;
 }
 
 template <typename S>
-encore_status dispatch_tc(const void *qkv, const float *bias, const int32_t *seq_start, const int32_t *tile_start,
-                          int n_tiles, int B, int H, int D, float scale, void *out, cudaStream_t stream) {
+encore_status dispatch_tc(const void *qkv, const float *bias, RelBias rel, const int32_t *seq_start,
+                          const int32_t *tile_start, int n_tiles, int B, int H, int D, float scale, void *out,
+                          cudaStream_t stream) {
     const S *q = static_cast<const S *>(qkv);
     S *o = static_cast<S *>(out);
     switch (D) {
-    case 32: return launch_tc<S, 32>(q, bias, seq_start, tile_start, n_tiles, B, H, scale, o, stream);
-    case 64: return launch_tc<S, 64>(q, bias, seq_start, tile_start, n_tiles, B, H, scale, o, stream);
-    default: return launch_tc<S, 128>(q, bias, seq_start, tile_start, n_tiles, B, H, scale, o, stream);
+    case 32: return launch_tc<S, 32>(q, bias, rel, seq_start, tile_start, n_tiles, B, H, scale, o, stream);
+    case 64: return launch_tc<S, 64>(q, bias, rel, seq_start, tile_start, n_tiles, B, H, scale, o, stream);
+    default: return launch_tc<S, 128>(q, bias, rel, seq_start, tile_start, n_tiles, B, H, scale, o, stream);
     }
 }
 
@@ -411,13 +427,15 @@ extern "C" int encore_attention_cuda_supports(encore_attention_impl impl, int D,
     return 1;
 }
 
-extern "C" encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, const int32_t *seq_start,
-                                               const int32_t *tile_start, int n_tiles, int B, int H, int D,
-                                               encore_attention_impl impl, encore_cuda_dtype dt, void *out,
-                                               cudaStream_t stream) {
+extern "C" encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, const float *rel_bias,
+                                               int rel_span, const int32_t *seq_start, const int32_t *tile_start,
+                                               int n_tiles, int B, int H, int D, encore_attention_impl impl,
+                                               encore_cuda_dtype dt, void *out, cudaStream_t stream) {
     if (B == 0 || n_tiles == 0) return ENCORE_STATUS_OK;
-    if (!qkv || !seq_start || !tile_start || !out || B < 0 || n_tiles < 0 || H < 1 || H > 65535)
+    if (!qkv || !seq_start || !tile_start || !out || B < 0 || n_tiles < 0 || H < 1 || H > 65535 ||
+        (rel_bias && rel_span < 1))
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_attention_cuda: bad arguments");
+    const RelBias rel{rel_bias, rel_span};
     if (D < 1 || D > 128) return encore_fail(ENCORE_STATUS_UNSUPPORTED, "attention head size %d (at most 128)", D);
     // Tensor cores need D in {32, 64, 128} and 16-byte aligned rows.
     const bool aligned = (uintptr_t)qkv % 16 == 0 && (uintptr_t)out % 16 == 0 && (H * D) % 8 == 0;
@@ -429,10 +447,12 @@ extern "C" encore_status encore_attention_cuda(const void *qkv, const float *qkv
     const float scale = kLog2e / sqrtf((float)D);
     if (use_tc) {
         if (dt == ENCORE_CUDA_F16)
-            return dispatch_tc<__half>(qkv, qkv_bias, seq_start, tile_start, n_tiles, B, H, D, scale, out, stream);
-        return dispatch_tc<__nv_bfloat16>(qkv, qkv_bias, seq_start, tile_start, n_tiles, B, H, D, scale, out, stream);
+            return dispatch_tc<__half>(qkv, qkv_bias, rel, seq_start, tile_start, n_tiles, B, H, D, scale, out,
+                                       stream);
+        return dispatch_tc<__nv_bfloat16>(qkv, qkv_bias, rel, seq_start, tile_start, n_tiles, B, H, D, scale, out,
+                                          stream);
     }
-    ENCORE_DISPATCH_DTYPE(dt, return dispatch_simt<scalar_t>(qkv, qkv_bias, seq_start, tile_start, n_tiles, B, H, D,
-                                                             scale, out, stream));
+    ENCORE_DISPATCH_DTYPE(dt, return dispatch_simt<scalar_t>(qkv, qkv_bias, rel, seq_start, tile_start, n_tiles, B,
+                                                             H, D, scale, out, stream));
     return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown dtype %d", (int)dt);
 }

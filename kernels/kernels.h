@@ -74,14 +74,18 @@ int encore_attention_cuda_supports(encore_attention_impl impl, int D, encore_cud
 /* Fused multi-head self-attention over a packed batch, flash-attention style:
  * tiles of ENCORE_ATTENTION_TILE_Q queries, online softmax, fp32 accumulation,
  * no S x S matrix in memory. qkv: (T, 3C) dt, queries, keys and values side by
- * side; qkv_bias: (3C) fp32 added on load, or NULL; seq_start: (B + 1);
+ * side; qkv_bias: (3C) fp32 added on load, or NULL; rel_bias: a relative
+ * position bias (MPNet's) added to the scaled scores, (H, 2 rel_span - 1)
+ * fp32, query i and key j at h (2 rel_span - 1) + rel_span - 1 + j - i, every
+ * sequence at most rel_span long; or NULL; seq_start: (B + 1);
  * tile_start: (B + 1) from encore_attention_tiles; n_tiles >= tile_start[B]
  * blocks are launched and those past tile_start[B] do nothing (graph shapes);
  * out: (T, C) dt. Each sequence attends only to itself. D <= 128.
  * CPU twin: encore_attention_cpu (which takes the bias already added). */
-encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, const int32_t *seq_start,
-                                    const int32_t *tile_start, int n_tiles, int B, int H, int D,
-                                    encore_attention_impl impl, encore_cuda_dtype dt, void *out, cudaStream_t stream);
+encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, const float *rel_bias, int rel_span,
+                                    const int32_t *seq_start, const int32_t *tile_start, int n_tiles, int B, int H,
+                                    int D, encore_attention_impl impl, encore_cuda_dtype dt, void *out,
+                                    cudaStream_t stream);
 
 /* Pool each sequence of hidden (T, C) dt: its first token or the mean of its
  * tokens, then (normalize) divide by max(||x||, 1e-12). out: (B, C) fp32.

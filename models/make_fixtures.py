@@ -59,6 +59,13 @@ from transformers import (  # noqa: E402
     DistilBertForTokenClassification,
     DistilBertModel,
     DistilBertTokenizerFast,
+    MPNetConfig,
+    MPNetForMaskedLM,
+    MPNetForQuestionAnswering,
+    MPNetForSequenceClassification,
+    MPNetForTokenClassification,
+    MPNetModel,
+    MPNetTokenizer,
     RobertaConfig,
     RobertaForMaskedLM,
     RobertaForQuestionAnswering,
@@ -651,6 +658,8 @@ def write_tokenizer(spec, vocab_tokens, subword, out_dir):
         save_bpe_tokenizer(subword["roberta"], out_dir)
     elif spec.get("arch") == "xlmr":
         save_unigram_tokenizer(subword["xlmr"], out_dir)
+    elif spec.get("arch") == "mpnet":
+        save_mpnet_tokenizer(vocab_tokens, out_dir)
     else:
         save_tokenizer(spec["tok_cls"], vocab_tokens, out_dir,
                        keep_tokenizer_json=spec.get("keep_tokenizer_json", True))
@@ -696,6 +705,40 @@ def save_tokenizer(cls, vocab_tokens, out_dir, keep_tokenizer_json=True, **kw):
     # vocab.txt must survive save_pretrained unchanged
     with open(vocab_path, encoding="utf-8") as f:
         assert f.read().split("\n")[:-1] == vocab_tokens
+
+
+def mpnet_vocab(vocab_tokens):
+    """MPNet's vocabulary layout (microsoft/mpnet-base): <s> <pad> </s> <unk>
+    first, BERT's WordPiece vocabulary (its [UNK] the unknown token), <mask>
+    last."""
+    return ["<s>", "<pad>", "</s>", "<unk>"] + vocab_tokens + ["<mask>"]
+
+
+def save_mpnet_tokenizer(vocab_tokens, out_dir):
+    """transformers' MPNetTokenizer on the shared WordPiece vocabulary, as
+    save_pretrained writes it (tokenizer.json: BertNormalizer, WordPiece,
+    RobertaProcessing; <mask> strips the space before it), with the
+    vocab.txt and special_tokens_map.json that Hub checkpoints carry."""
+    os.makedirs(out_dir, exist_ok=True)
+    tokens = mpnet_vocab(vocab_tokens)
+    tok = MPNetTokenizer(vocab={t: i for i, t in enumerate(tokens)}, model_max_length=MAX_LEN)
+    tok.save_pretrained(out_dir)
+    write_vocab(tokens, os.path.join(out_dir, "vocab.txt"))
+    with open(os.path.join(out_dir, "special_tokens_map.json"), "w", encoding="utf-8") as f:
+        json.dump({"bos_token": "<s>", "cls_token": "<s>", "eos_token": "</s>", "mask_token": "<mask>",
+                   "pad_token": "<pad>", "sep_token": "</s>", "unk_token": "[UNK]"}, f, indent=2)
+        f.write("\n")
+    post = json.load(open(os.path.join(out_dir, "tokenizer.json"), encoding="utf-8"))["post_processor"]
+    assert post["type"] == "RobertaProcessing", post
+    assert type(AutoTokenizer.from_pretrained(out_dir)) is MPNetTokenizer
+
+
+def mpnet_bucket_reference():
+    """transformers' MPNet bucket of every relative position from -600 to
+    600 (key minus query), past the last bucket at distance 128 each way."""
+    from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
+    rel = torch.arange(-600, 601)
+    return dict(first=-600, buckets=MPNetEncoder.relative_position_bucket(rel).tolist())
 
 
 def byte_offset(s, char_idx):
@@ -808,6 +851,27 @@ def roberta_config(vocab_size, config_cls=RobertaConfig, **kw):
         intermediate_size=37,
         max_position_embeddings=MAX_LEN + 2,
         type_vocab_size=1,
+        hidden_act="gelu",
+        layer_norm_eps=1e-5,
+        initializer_range=INIT_RANGE,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        **kw,
+    )
+
+
+def mpnet_config(vocab_size, config_cls=MPNetConfig, **kw):
+    # RoBERTa's positions (after padding_idx 1), no token types, and the
+    # relative position bias of 32 buckets every layer adds to its scores.
+    return config_cls(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=MAX_LEN + 2,
+        relative_attention_num_buckets=32,
         hidden_act="gelu",
         layer_norm_eps=1e-5,
         initializer_range=INIT_RANGE,
@@ -957,6 +1021,26 @@ MODEL_SPECS = {
     "tiny-distilbert-splade": dict(kind="splade", arch="distilbert", dtype=torch.float32,
                                    tok_cls=DistilBertTokenizerFast, splade=("sum", "log1p_relu"),
                                    seed=BASE_SEED + 2800),
+    # MPNet (all-mpnet-base-v2, multi-qa-mpnet-base): the WordPiece
+    # vocabulary under MPNet's special tokens, RoBERTa's positions and heads,
+    # a relative position bias in every attention layer.
+    "tiny-mpnet-sst": dict(
+        kind="cls", arch="mpnet", dtype=torch.float32, tok_cls=MPNetTokenizer,
+        labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 2900,
+    ),
+    "tiny-mpnet-embed": dict(
+        kind="embed", arch="mpnet", dtype=torch.float32, tok_cls=MPNetTokenizer,
+        pooling="mean", seed=BASE_SEED + 3000,
+    ),
+    "tiny-mpnet-mlm": dict(kind="mlm", arch="mpnet", dtype=torch.float32, tok_cls=MPNetTokenizer,
+                           seed=BASE_SEED + 3100),
+    "tiny-mpnet-ner": dict(
+        kind="tokcls", arch="mpnet", dtype=torch.float32, tok_cls=MPNetTokenizer,
+        labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],
+        seed=BASE_SEED + 3200,
+    ),
+    "tiny-mpnet-qa": dict(kind="qa", arch="mpnet", dtype=torch.float32, tok_cls=MPNetTokenizer,
+                          seed=BASE_SEED + 3300),
     # deepset/xlm-roberta-large-squad2's shape: words are Metaspace's.
     "tiny-xlmr-qa": dict(kind="qa", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
                          seed=BASE_SEED + 2600),
@@ -1045,6 +1129,10 @@ ROBERTA_FAMILY = {
                     cls=RobertaForSequenceClassification, base=RobertaModel, qa=RobertaForQuestionAnswering),
     "xlmr": dict(config=XLMRobertaConfig, mlm=XLMRobertaForMaskedLM, tokcls=XLMRobertaForTokenClassification,
                  cls=XLMRobertaForSequenceClassification, base=XLMRobertaModel, qa=XLMRobertaForQuestionAnswering),
+    # MPNet: RoBERTa's positions, heads and mask token, its own attention
+    "mpnet": dict(config=MPNetConfig, mlm=MPNetForMaskedLM, tokcls=MPNetForTokenClassification,
+                  cls=MPNetForSequenceClassification, base=MPNetModel, qa=MPNetForQuestionAnswering,
+                  make_config=mpnet_config),
 }
 
 
@@ -1060,8 +1148,14 @@ def make_model(spec, vocab_size, seed):
                       label2id={l: i for i, l in enumerate(labels)})
             if spec.get("problem_type"):
                 kw["problem_type"] = spec["problem_type"]
-        model = family[kind](roberta_config(vocab_size, config_cls=family["config"], **kw))
+        make_config = family.get("make_config", roberta_config)
+        model = family[kind](make_config(vocab_size, config_cls=family["config"], **kw))
         randomize_(model, seed, pad=1)
+        if spec["arch"] == "mpnet":
+            # a bias as large as the scores, so that a bias read at the wrong
+            # distance or head moves the outputs far past the tolerance
+            with torch.no_grad():
+                model.base_model.encoder.relative_attention_bias.weight.mul_(5.0)
         model.eval()
         return model
     if spec["kind"] in ("mlm", "splade"):
@@ -1100,7 +1194,7 @@ def make_model(spec, vocab_size, seed):
 
 
 def base_model(model):
-    for attr in ("bert", "distilbert", "roberta"):  # XLM-R's models call theirs "roberta" too
+    for attr in ("bert", "distilbert", "roberta", "mpnet"):  # XLM-R's models call theirs "roberta" too
         if hasattr(model, attr):
             return getattr(model, attr)
     return model
@@ -1238,6 +1332,8 @@ def case_header(c):
 
 
 def vocab_size(spec, vocab_tokens, subword):
+    if spec.get("arch") == "mpnet":
+        return len(mpnet_vocab(vocab_tokens))
     if spec.get("arch") == "roberta":
         return len(subword["roberta"][0])
     if spec.get("arch") == "xlmr":  # the SentencePiece pieces, <pad> and <mask>
@@ -1366,6 +1462,8 @@ def reference_embedder(name, spec, out_dir, ref_dir):
             rec["hidden"] = key
         cases.append(rec)
     doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, cases=cases)
+    if spec["arch"] == "mpnet":
+        doc["mpnet_buckets"] = mpnet_bucket_reference()
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
     safetensors.numpy.save_file(hidden, os.path.join(ref_dir, name + ".hidden.safetensors"))
     return cases

@@ -188,7 +188,8 @@ TEST(Bench, TextsFromTsvCycle) {
 // embedding model and a RoBERTa (byte-level BPE: its synthetic words must
 // be one token after a space too) work too.
 TEST(Bench, JsonOnStdoutForOtherArchitectures) {
-    for (const char *name : {"tiny-distilbert-sst", "tiny-bert-embed", "tiny-roberta-sst", "tiny-xlmr-sst"}) {
+    for (const char *name : {"tiny-distilbert-sst", "tiny-bert-embed", "tiny-roberta-sst", "tiny-xlmr-sst",
+                             "tiny-mpnet-embed"}) {
         Outcome r = encore({"bench", "--model", fixtures::model_dir(name), "--batch", "2", "--seq-len", "16", "--iters",
                         "2", "--warmup", "0", "--threads", "1", "--json", "-", "--quiet"});
         ASSERT_EQ(r.status, 0) << name;

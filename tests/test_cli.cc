@@ -79,7 +79,7 @@ TEST_P(Pipeline, ClassifyPrintsWhatThePipelinePrints) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Pipeline,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
-                                           "tiny-roberta-sst", "tiny-xlmr-sst"));
+                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst"));
 
 TEST(Cli, StdinGivesOneLinePerTextInOrderAndKeepsGoodLinesAroundBadOnes) {
     auto ref = fixtures::load("tiny-bert-sst");
@@ -133,7 +133,7 @@ TEST(Cli, TokenizePrintsIdsAndTokens) {
 }
 
 TEST(Cli, EmbedMatchesSentenceTransformers) {
-    for (const char *model : {"tiny-bert-embed", "tiny-roberta-embed", "tiny-xlmr-embed"}) {
+    for (const char *model : {"tiny-bert-embed", "tiny-roberta-embed", "tiny-xlmr-embed", "tiny-mpnet-embed"}) {
         auto ref = fixtures::load(model);
         ASSERT_TRUE(ref && ref->root);
         const cJSON *c = cJSON_GetArrayItem(get(ref->root, "cases"), 0);
@@ -369,7 +369,8 @@ TEST(Cli, UsageErrorsExitWithTwo) {
 // encore fill-mask and encore zero-shot print the pipelines' json.dumps,
 // one line per text: options from each reference case.
 TEST(Cli, FillMaskPrintsWhatThePipelinePrints) {
-    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm", "tiny-roberta-mlm", "tiny-xlmr-mlm"}) {
+    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm", "tiny-roberta-mlm", "tiny-xlmr-mlm",
+                             "tiny-mpnet-mlm"}) {
         auto ref = fixtures::load(name);
         ASSERT_TRUE(ref && ref->root) << name;
         int n = 0;

@@ -25,8 +25,10 @@ bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-// out (T, C) in double for qkv (T, 3C) packed as seq_start says.
-std::vector<double> reference(const std::vector<float> &qkv, const std::vector<int32_t> &seq_start, int H, int D) {
+// out (T, C) in double for qkv (T, 3C) packed as seq_start says; rel: a
+// relative position bias added to the scaled scores, or none.
+std::vector<double> reference(const std::vector<float> &qkv, const std::vector<int32_t> &seq_start, int H, int D,
+                              const encore_attention_rel *rel = nullptr) {
     const int C = H * D, B = (int)seq_start.size() - 1;
     std::vector<double> out((size_t)seq_start[B] * C);
     for (int b = 0; b < B; b++) {
@@ -41,6 +43,7 @@ std::vector<double> reference(const std::vector<float> &qkv, const std::vector<i
                         dot += (double)qkv[(size_t)(s0 + i) * 3 * C + h * D + d] *
                                qkv[(size_t)(s0 + j) * 3 * C + C + h * D + d];
                     p[j] = dot / std::sqrt((double)D);
+                    if (rel) p[j] += rel->table[(size_t)h * (2 * rel->span - 1) + rel->span - 1 + j - i];
                     mx = std::max(mx, p[j]);
                 }
                 for (int j = 0; j < S; j++) sum += (p[j] = std::exp(p[j] - mx));
@@ -55,13 +58,14 @@ std::vector<double> reference(const std::vector<float> &qkv, const std::vector<i
 }
 
 std::vector<float> run(const std::vector<float> &qkv, const std::vector<int32_t> &seq_start, int H, int D,
-                       encore_cpu_isa isa) {
+                       encore_cpu_isa isa, const encore_attention_rel *rel = nullptr) {
     const int B = (int)seq_start.size() - 1;
     int max_len = 0;
     for (int b = 0; b < B; b++) max_len = std::max(max_len, seq_start[b + 1] - seq_start[b]);
     std::vector<float> scratch(encore_attention_scratch_floats(omp_get_max_threads(), max_len, D));
     std::vector<float> out((size_t)seq_start[B] * H * D, NAN);
-    EXPECT_EQ(encore_attention_isa_cpu(qkv.data(), seq_start.data(), B, H, D, scratch.data(), max_len, out.data(), isa),
+    EXPECT_EQ(encore_attention_isa_cpu(qkv.data(), seq_start.data(), B, H, D, rel, scratch.data(), max_len, out.data(),
+                                       isa),
               0);
     return out;
 }
@@ -114,6 +118,56 @@ TEST_P(AttentionCpu, MatchesDoubleAndIsBatchIndependent) {
                         << path << " H=" << H << " D=" << D << " sequence " << b << " (" << S
                         << " tokens) alone differs";
                 }
+            }
+        }
+    }
+    omp_set_num_threads(saved);
+}
+
+// MPNet's relative position bias: a table of its own per head and distance
+// (random, so that a bias read at the wrong distance or head shows), over
+// lengths past every key block and the AVX-512 query block, on every path:
+// against double, the AVX-512 bits the AVX2 bits, and each sequence alone
+// the bits it gave in the batch.
+TEST_P(AttentionCpu, RelativeBiasMatchesDouble) {
+    const int threads = GetParam();
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    std::mt19937 rng(13);
+    std::normal_distribution<float> n(0.0f, 1.5f);
+    const int span = 140;
+    for (auto hd : std::vector<std::pair<int, int>>{{12, 32}, {3, 8}, {2, 20}}) {
+        const int H = hd.first, D = hd.second, C = H * D;
+        std::vector<float> table((size_t)H * (2 * span - 1));
+        for (auto &v : table) v = 2.0f * n(rng);
+        const encore_attention_rel rel{table.data(), span};
+        const std::vector<int> lengths{1, 9, 33, 140, 3};
+        std::vector<int32_t> seq_start{0};
+        for (int L : lengths) seq_start.push_back(seq_start.back() + L);
+        const int T = seq_start.back();
+        std::vector<float> qkv((size_t)T * 3 * C);
+        for (auto &v : qkv) v = n(rng);
+        const auto want = reference(qkv, seq_start, H, D, &rel);
+        const auto plain = reference(qkv, seq_start, H, D);
+        std::vector<float> avx2_out;
+        for (encore_cpu_isa isa : isas()) {
+            const std::string path = encore_cpu_isa_name(isa);
+            const auto got = run(qkv, seq_start, H, D, isa, &rel);
+            EXPECT_CLOSE(got, want, 2e-5, 0) << path << " H=" << H << " D=" << D << " threads=" << threads;
+            // the bias matters: without it the outputs are far from these
+            double far = 0.0;
+            for (size_t i = 0; i < got.size(); i++) far = std::max(far, std::fabs(got[i] - plain[i]));
+            EXPECT_GT(far, 0.1) << path << " H=" << H << " D=" << D;
+            if (isa == ENCORE_CPU_ISA_AVX2) avx2_out = got;
+            if (isa == ENCORE_CPU_ISA_AVX512) {
+                EXPECT_TRUE(same_bits(got, avx2_out)) << path << ": not the avx2 bits";
+            }
+            for (size_t b = 0; b + 1 < seq_start.size(); b++) {
+                const int s0 = seq_start[b], S = seq_start[b + 1] - s0;
+                std::vector<float> one(qkv.begin() + (size_t)s0 * 3 * C, qkv.begin() + (size_t)(s0 + S) * 3 * C);
+                const auto alone = run(one, {0, S}, H, D, isa, &rel);
+                EXPECT_EQ(std::memcmp(alone.data(), got.data() + (size_t)s0 * C, alone.size() * sizeof(float)), 0)
+                    << path << " H=" << H << " D=" << D << " sequence " << b << " alone differs";
             }
         }
     }

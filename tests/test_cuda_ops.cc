@@ -79,7 +79,7 @@ struct Case {
     int C = 32;                // hidden (or N for bias_act / linear)
     int H = 4;                 // heads (attention)
     int K = 0;                 // inner size (linear)
-    int variant = 0;           // activation, pooling mode, score function, "no type embeddings", or spare attention tiles
+    int variant = 0;           // activation, pooling mode, score function, "no type embeddings", or spare attention tiles (+ 100: a relative position bias)
     encore_attention_impl impl = ENCORE_ATTENTION_AUTO;
     float scale = 1.0f;        // input spread; large values test softmax stability
     std::string name;
@@ -206,6 +206,14 @@ std::vector<Case> all_cases() {
                 cases.push_back({Op::Attention, dt, mixed, 384, 12, 0, 9, impl, 1.0f,
                                  "attention_" + std::string(impl == ENCORE_ATTENTION_SIMT ? "simt_" : "tc_") + d +
                                      "_mixed_H12D32_spare_tiles"});
+        // MPNet's relative position bias (variant 100): all-mpnet-base's
+        // heads (D 64) and D 32, on every kernel that takes them.
+        for (int C : {768, 384})
+            for (encore_attention_impl impl : {ENCORE_ATTENTION_SIMT, ENCORE_ATTENTION_TENSOR})
+                if (encore_attention_cuda_supports(impl, C / 12, dt))
+                    cases.push_back({Op::Attention, dt, mixed, C, 12, 0, 100, impl, 1.0f,
+                                     "attention_" + std::string(impl == ENCORE_ATTENTION_SIMT ? "simt_" : "tc_") + d +
+                                         "_mixed_H12D" + std::to_string(C / 12) + "_relative_bias"});
         cases.push_back({Op::Pool, dt, mixed, 768, 0, 0, ENCORE_POOLING_CLS, {}, 1.0f, "pool_cls_" + d + "_mixed"});
         cases.push_back({Op::Pool, dt, mixed, 768, 0, 0, ENCORE_POOLING_MEAN + 10, {}, 1.0f,
                          "pool_mean_normalized_" + d + "_mixed"});
@@ -321,7 +329,8 @@ void run_bias_act(const Case &c, std::mt19937 &rng) {
 }
 
 // Attention in double: the exact answer the fp32 cases are held to.
-std::vector<float> attention_exact(const std::vector<float> &qkv, const std::vector<int32_t> &start, int H, int D) {
+std::vector<float> attention_exact(const std::vector<float> &qkv, const std::vector<int32_t> &start, int H, int D,
+                                   const encore_attention_rel *rel) {
     const int C = H * D, T = start.back();
     std::vector<float> out((size_t)T * C);
     std::vector<double> p;
@@ -337,6 +346,7 @@ std::vector<float> attention_exact(const std::vector<float> &qkv, const std::vec
                     double dot = 0;
                     for (int d = 0; d < D; d++) dot += (double)q[d] * k[d];
                     p[j] = dot / std::sqrt((double)D);
+                    if (rel) p[j] += encore_attention_rel_row(rel, h)[j - i];
                     mx = std::max(mx, p[j]);
                 }
                 for (int j = 0; j < n; j++) sum += (p[j] = std::exp(p[j] - mx));
@@ -368,20 +378,29 @@ void run_attention(const Case &c, std::mt19937 &rng) {
     if (tc) quantize(biased, c.dt);
     int max_len = 0;
     for (int n : c.lengths) max_len = std::max(max_len, n);
+    // variant >= 100: a relative position bias (MPNet's), random per head
+    // and distance, spanning a few more tokens than the longest sequence.
+    const int span = max_len + 3;
+    const std::vector<float> table =
+        c.variant >= 100 ? randn((size_t)H * (2 * span - 1), rng, 2.0f, ENCORE_CUDA_F32) : std::vector<float>();
+    const encore_attention_rel rel{table.data(), span};
+    const encore_attention_rel *relp = c.variant >= 100 ? &rel : nullptr;
     std::vector<float> scratch(encore_attention_scratch_floats(omp_get_max_threads(), max_len, D)), want((size_t)T * C);
-    encore_attention_cpu(biased.data(), start.data(), B, H, D, scratch.data(), max_len, want.data());
+    encore_attention_cpu(biased.data(), start.data(), B, H, D, relp, scratch.data(), max_len, want.data());
     std::vector<int32_t> tiles(B + 1);
     const int n_tiles = encore_attention_tiles(start.data(), B, ENCORE_ATTENTION_TILE_Q, tiles.data());
     Dev d_qkv(qkv.size() * esize(c.dt)), d_bias(3 * C * 4), d_start((B + 1) * 4), d_tiles((B + 1) * 4),
-        d_out((size_t)T * C * esize(c.dt));
+        d_out((size_t)T * C * esize(c.dt)), d_rel(std::max<size_t>(table.size(), 1) * 4);
     upload(d_qkv, qkv, c.dt);
     upload(d_bias, bias, ENCORE_CUDA_F32);
+    if (relp) upload(d_rel, table, ENCORE_CUDA_F32);
     upload_ints(d_start, start);
     upload_ints(d_tiles, tiles);
     d_out.poison();
     // variant: spare blocks launched past the last tile, as a padded graph shape does.
-    ASSERT_EQ(encore_attention_cuda(d_qkv.p, d_bias.as<float>(), d_start.as<int32_t>(), d_tiles.as<int32_t>(),
-                                    n_tiles + c.variant, B, H, D, c.impl, c.dt, d_out.p, nullptr),
+    ASSERT_EQ(encore_attention_cuda(d_qkv.p, d_bias.as<float>(), relp ? d_rel.as<float>() : nullptr, span,
+                                    d_start.as<int32_t>(), d_tiles.as<int32_t>(), n_tiles + c.variant % 100, B, H, D,
+                                    c.impl, c.dt, d_out.p, nullptr),
               ENCORE_STATUS_OK)
         << encore_last_error();
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
@@ -391,7 +410,7 @@ void run_attention(const Case &c, std::mt19937 &rng) {
         // extreme cases) in both implementations alike. Hold the kernel to the
         // exact (double) answer: as close as the CPU twin gets, twice over,
         // plus the stated tolerance.
-        const std::vector<float> exact = attention_exact(biased, start, H, D);
+        const std::vector<float> exact = attention_exact(biased, start, H, D, relp);
         double cpu_err = 0;
         for (size_t i = 0; i < exact.size(); i++) cpu_err = std::max(cpu_err, (double)std::fabs(want[i] - exact[i]));
         tol.atol += 2 * cpu_err;
@@ -585,14 +604,14 @@ TEST(CudaOpsArguments, BadArgumentsAreStatusesNotCrashes) {
     char why[256];
     if (!encore_cuda_probe(0, why, sizeof why)) GTEST_SKIP() << "no usable CUDA device: " << why;
     float dummy = 0.0f;
-    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, nullptr, nullptr, 1, 1, 1, 64, ENCORE_ATTENTION_AUTO,
+    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, nullptr, 0, nullptr, nullptr, 1, 1, 1, 64, ENCORE_ATTENTION_AUTO,
                                     ENCORE_CUDA_F16, &dummy, nullptr),
               ENCORE_STATUS_INVALID_ARGUMENT);
     int32_t *fake = reinterpret_cast<int32_t *>(&dummy);
-    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, fake, fake, 1, 1, 1, 256, ENCORE_ATTENTION_AUTO, ENCORE_CUDA_F16,
+    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, nullptr, 0, fake, fake, 1, 1, 1, 256, ENCORE_ATTENTION_AUTO, ENCORE_CUDA_F16,
                                     &dummy, nullptr),
               ENCORE_STATUS_UNSUPPORTED);
-    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, fake, fake, 1, 1, 1, 8, ENCORE_ATTENTION_TENSOR, ENCORE_CUDA_F16,
+    EXPECT_EQ(encore_attention_cuda(&dummy, nullptr, nullptr, 0, fake, fake, 1, 1, 1, 8, ENCORE_ATTENTION_TENSOR, ENCORE_CUDA_F16,
                                     &dummy, nullptr),
               ENCORE_STATUS_UNSUPPORTED);
     EXPECT_EQ(encore_bias_residual_layernorm_cuda(nullptr, nullptr, nullptr, nullptr, nullptr, 1e-5f, 4, 8,

@@ -125,6 +125,32 @@ TEST(LoadErrors, RobertaTokenHeadsAreNamed) {
     }
 }
 
+// MPNet: its other heads are named; its bias table must hold the 32
+// buckets transformers reads; a checkpoint without the table, or a
+// tokenizer without tokenizer.json, is refused by name.
+TEST(LoadErrors, MpnetProblemsAreNamed) {
+    {
+        ScratchModel s("tiny-mpnet-sst");
+        s.edit("config.json", "MPNetForSequenceClassification", "MPNetForMultipleChoice");
+        expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"MPNetForMultipleChoice", "not supported"});
+    }
+    {
+        ScratchModel s("tiny-mpnet-sst");
+        s.edit("config.json", "\"relative_attention_num_buckets\": 32", "\"relative_attention_num_buckets\": 16");
+        expect_load_error(s.path(), ENCORE_STATUS_BAD_MODEL, {"relative_attention_num_buckets", "16"});
+    }
+    {
+        ScratchModel s("tiny-mpnet-sst");
+        s.edit("config.json", "\"relative_attention_num_buckets\": 32", "\"relative_attention_num_buckets\": 40");
+        expect_load_error(s.path(), ENCORE_STATUS_BAD_MODEL, {"relative_attention_bias"});
+    }
+    {
+        ScratchModel s("tiny-mpnet-embed");
+        fs::remove(s.file("tokenizer.json"));
+        expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"MPNetTokenizer", "tokenizer.json"});
+    }
+}
+
 TEST(LoadErrors, UnsupportedActivationIsNamed) {
     ScratchModel s("tiny-bert-sst");
     s.edit("config.json", "\"hidden_act\": \"gelu\"", "\"hidden_act\": \"mish\"");

@@ -13,6 +13,8 @@
 #include "embed_limit.h"
 #include "expect_close.h"
 #include "fixtures.h"
+#include "core/model.h"
+#include "core/token_check.h"
 #include "core/safetensors.h"
 #include "core/session.h"
 
@@ -108,7 +110,7 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Classifier,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
-                                           "tiny-roberta-sst", "tiny-xlmr-sst"));
+                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst"));
 // PEFT LoRA adapters on the tiny models, merged at load, against transformers + peft.
 INSTANTIATE_TEST_SUITE_P(Adapters, Classifier,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls"));
@@ -178,7 +180,8 @@ TEST_P(AnyModel, BatchResultsDoNotDependOnTheBatch) {
 INSTANTIATE_TEST_SUITE_P(Models, AnyModel,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
                                            "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
-                                           "tiny-roberta-embed", "tiny-xlmr-sst", "tiny-xlmr-embed"));
+                                           "tiny-roberta-embed", "tiny-xlmr-sst", "tiny-xlmr-embed",
+                                           "tiny-mpnet-sst", "tiny-mpnet-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, AnyModel,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls",
                                            "lora-bert-embed"));
@@ -235,8 +238,54 @@ TEST_P(Embedder, EmbeddingsMatchSentenceTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Embedder,
                          ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-embed",
-                                           "tiny-xlmr-embed"));
+                                           "tiny-xlmr-embed", "tiny-mpnet-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, Embedder, ::testing::Values("lora-bert-embed"));
+
+// MPNet's relative position buckets against transformers'
+// MPNetEncoder.relative_position_bucket at every distance from -600 to 600
+// (past the last bucket, 128 away, each way), dumped by make_fixtures.py.
+TEST(Mpnet, BucketsMatchTransformers) {
+    auto ref = fixtures::load("tiny-mpnet-embed");
+    ASSERT_TRUE(ref && ref->root);
+    const cJSON *b = fixtures::get(ref->root, "mpnet_buckets");
+    ASSERT_TRUE(cJSON_IsObject(b)) << "the reference has no mpnet_buckets";
+    const cJSON *first = fixtures::get(b, "first"), *list = fixtures::get(b, "buckets");
+    ASSERT_TRUE(cJSON_IsNumber(first) && cJSON_IsArray(list));
+    ASSERT_EQ(cJSON_GetArraySize(list), 1201);
+    int i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, list) {
+        const int rel = first->valueint + i++;
+        ASSERT_TRUE(cJSON_IsNumber(v));
+        EXPECT_EQ(encore_mpnet_bucket(rel), v->valueint) << "relative position " << rel;
+    }
+}
+
+// A sequence longer than MPNet's bias table spans is refused, never read
+// past the table: padding tokens share a position, so 100 of them would
+// pass the position check of a model with 66 positions (the session's
+// length check refuses them first; the forward pass checks the span too).
+TEST(Mpnet, SequenceLongerThanTheBiasSpansIsRefused) {
+    encore_model *m = nullptr;
+    ASSERT_EQ(encore_model_load(fixtures::model_dir("tiny-mpnet-embed").c_str(), encore_model_default_params(), &m),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    encore_session *s = nullptr;
+    ASSERT_EQ(encore_session_create(m, encore_session_default_params(), &s), ENCORE_STATUS_OK);
+    std::vector<int32_t> ids(100, 1), types(100, 0), offsets(200, 0), seq(100, -1), words(100, -1);
+    ids[0] = 0;
+    ids[99] = 2;
+    encore_encoding enc{100, ids.data(), types.data(), offsets.data(), seq.data(), 100, words.data()};
+    const encore_encoding *one = &enc;
+    std::vector<float> hidden(100 * 32);
+    EXPECT_NE(encore_session_hidden_states_encoded(s, &one, 1, hidden.data()), ENCORE_STATUS_OK);
+    EXPECT_EQ(encore_model_check_span(m, 66), ENCORE_STATUS_OK);
+    EXPECT_EQ(encore_model_check_span(m, 67), ENCORE_STATUS_BAD_INPUT);
+    EXPECT_NE(std::string(encore_last_error()).find("relative position bias"), std::string::npos)
+        << encore_last_error();
+    encore_session_free(s);
+    encore_model_free(m);
+}
 
 TEST(Model, OverLongInputFailsWithoutTruncationAndIsCutWithIt) {
     auto l = load("tiny-bert-sst");

@@ -122,6 +122,11 @@ TEST(FillMask, XlmRobertaMatchesPipeline) {
     fill_mask_parity("tiny-xlmr-mlm");
 }
 
+TEST(FillMask, MpnetMatchesPipeline) {
+    NEED_DEVICE();
+    fill_mask_parity("tiny-mpnet-mlm");
+}
+
 // The pipeline splits a label string itself; the C API takes a list. The
 // CLI's splitting is checked against that case in test_cli.
 void zero_shot_parity(const std::string &name, bool expect_ties) {

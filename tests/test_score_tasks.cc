@@ -92,7 +92,8 @@ int expect_results(const std::string &model, const std::vector<std::string> &arg
 }
 
 TEST(ScoreTasks, FillMaskGivesWhatThePipelineGives) {
-    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm", "tiny-roberta-mlm", "tiny-xlmr-mlm"}) {
+    for (const char *name : {"tiny-bert-mlm", "tiny-distilbert-mlm", "tiny-roberta-mlm", "tiny-xlmr-mlm",
+                             "tiny-mpnet-mlm"}) {
         auto ref = fixtures::load(name);
         ASSERT_TRUE(ref && ref->root) << name;
         std::map<std::vector<std::string>, Group> groups;

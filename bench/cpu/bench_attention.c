@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
     const int32_t seq_start[2] = {0, S};
     for (int i = 0; i < calls; i++) {
         const double t0 = now();
-        encore_attention_cpu(qkv, seq_start, 1, H, D, scratch, S, out);
+        encore_attention_cpu(qkv, seq_start, 1, H, D, NULL, scratch, S, out);
         t[i] = now() - t0;
     }
     qsort(t, (size_t)calls, sizeof *t, by_value);

@@ -238,12 +238,12 @@ void bench_attention(const Ceil &c, encore_cuda_dtype dt, encore_attention_impl 
         const int nt = encore_attention_tiles(s.data(), Bc, ENCORE_ATTENTION_TILE_Q, ti.data());
         put_ints(st, s);
         put_ints(tiles, ti);
-        OK(encore_attention_cuda(qkv.p, bias.as<float>(), st.as<int32_t>(), tiles.as<int32_t>(), nt, Bc, H, D, impl, dt,
+        OK(encore_attention_cuda(qkv.p, bias.as<float>(), nullptr, 0, st.as<int32_t>(), tiles.as<int32_t>(), nt, Bc, H, D, impl, dt,
                                  out.p, nullptr));
         for (int t = 0; t < Tc; t++)
             for (int j = 0; j < 3 * C; j++) hq[(size_t)t * 3 * C + j] += hb[j];
         std::vector<float> scratch(encore_attention_scratch_floats(omp_get_max_threads(), 200, D)), want((size_t)Tc * C);
-        encore_attention_cpu(hq.data(), s.data(), Bc, H, D, scratch.data(), 200, want.data());
+        encore_attention_cpu(hq.data(), s.data(), Bc, H, D, nullptr, scratch.data(), 200, want.data());
         const double err = max_err(get(out, want.size(), dt), want);
         std::vector<int> lens(B, L);
         const auto sf = starts(lens);
@@ -254,7 +254,7 @@ void bench_attention(const Ceil &c, encore_cuda_dtype dt, encore_attention_impl 
         put(qkv, randn((size_t)T * 3 * C, 1), dt);
         const double ms = time_ms(
             [&] {
-                encore_attention_cuda(qkv.p, bias.as<float>(), st.as<int32_t>(), tiles.as<int32_t>(), ntf, B, H, D, impl,
+                encore_attention_cuda(qkv.p, bias.as<float>(), nullptr, 0, st.as<int32_t>(), tiles.as<int32_t>(), ntf, B, H, D, impl,
                                       dt, out.p, nullptr);
             },
             reps);

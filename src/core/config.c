@@ -49,6 +49,15 @@ static const struct {
      ENCORE_TOKEN_HEAD_CLASSIFY, 1},
     {"XLMRobertaForQuestionAnswering", ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING, 0, 0, 0,
      ENCORE_TOKEN_HEAD_SPAN, 1},
+    /* MPNet: RoBERTa's positions and heads, no token types, a relative
+     * position bias shared by the layers, under a WordPiece tokenizer */
+    {"MPNetModel", ENCORE_ARCHITECTURE_MPNET_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE, 0},
+    {"MPNetForSequenceClassification", ENCORE_ARCHITECTURE_MPNET_SEQUENCE_CLASSIFICATION, 0, 1, 0,
+     ENCORE_TOKEN_HEAD_NONE, 0},
+    {"MPNetForMaskedLM", ENCORE_ARCHITECTURE_MPNET_MASKED_LM, 0, 0, 1, ENCORE_TOKEN_HEAD_NONE, 0},
+    {"MPNetForTokenClassification", ENCORE_ARCHITECTURE_MPNET_TOKEN_CLASSIFICATION, 0, 0, 0,
+     ENCORE_TOKEN_HEAD_CLASSIFY, 0},
+    {"MPNetForQuestionAnswering", ENCORE_ARCHITECTURE_MPNET_QUESTION_ANSWERING, 0, 0, 0, ENCORE_TOKEN_HEAD_SPAN, 0},
 };
 
 static int starts_with_entail(const char *label) {
@@ -192,6 +201,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
         arch = "RobertaModel";
     else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "xlm-roberta") == 0)
         arch = "XLMRobertaModel";
+    else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "mpnet") == 0)
+        arch = "MPNetModel";
     if (!arch)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s names no architecture and no known model_type", path);
     int found = 0;
@@ -203,6 +214,7 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
             cfg->has_mlm = architectures[i].has_mlm;
             cfg->token_head = architectures[i].token_head;
             cfg->is_roberta = architectures[i].is_roberta;
+            cfg->is_mpnet = architectures[i].architecture >= ENCORE_ARCHITECTURE_MPNET_MODEL;
             found = 1;
         }
     }
@@ -213,7 +225,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                            "DistilBertModel, DistilBertForSequenceClassification, DistilBertForMaskedLM, "
                            "DistilBertForTokenClassification, DistilBertForQuestionAnswering, RobertaModel, "
                            "RobertaForSequenceClassification, RobertaForMaskedLM, RobertaForTokenClassification, "
-                           "RobertaForQuestionAnswering and their XLMRoberta* counterparts are)",
+                           "RobertaForQuestionAnswering, their XLMRoberta* counterparts and the same five "
+                           "MPNet* are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 
@@ -232,9 +245,22 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
         if ((s = get_int(root, path, "hidden_size", ENCORE_MAX_HIDDEN_SIZE, &cfg->hidden_size)) ||
             (s = get_int(root, path, "num_hidden_layers", ENCORE_MAX_LAYERS, &cfg->n_layers)) ||
             (s = get_int(root, path, "num_attention_heads", cfg->hidden_size, &cfg->n_heads)) ||
-            (s = get_int(root, path, "intermediate_size", ENCORE_MAX_INTERMEDIATE_SIZE, &cfg->intermediate_size)) ||
+            (s = get_int(root, path, "intermediate_size", ENCORE_MAX_INTERMEDIATE_SIZE, &cfg->intermediate_size)))
+            return s;
+        /* MPNet has no token types (and no type_vocab_size) */
+        if (!cfg->is_mpnet &&
             (s = get_int(root, path, "type_vocab_size", ENCORE_MAX_TYPE_VOCAB, &cfg->type_vocab_size)))
             return s;
+        if (cfg->is_mpnet) {
+            /* MPNetEncoder's bias table has relative_attention_num_buckets
+             * rows, of which its compute_position_bias uses the first 32 */
+            const cJSON *nb = cJSON_GetObjectItemCaseSensitive(root, "relative_attention_num_buckets");
+            cfg->rel_buckets = 32;
+            if (cJSON_IsNumber(nb) &&
+                (s = check_int(path, "relative_attention_num_buckets", nb->valuedouble, ENCORE_MPNET_BUCKETS, 4096,
+                               &cfg->rel_buckets)))
+                return s;
+        }
         const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
         if (cJSON_IsNumber(eps) && !(eps->valuedouble >= 0 && eps->valuedouble <= 1))
             return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: 'layer_norm_eps' is %g; encore takes 0 to 1", path,
@@ -255,13 +281,14 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
         return s;
     /* BERT's and DistilBERT's masked-LM heads use the encoder's activation;
      * RoBERTa's always the exact GELU. */
-    cfg->mlm_activation = cfg->is_roberta ? ENCORE_ACTIVATION_GELU : cfg->activation;
-    if (cfg->is_roberta) {
+    cfg->mlm_activation = cfg->is_roberta || cfg->is_mpnet ? ENCORE_ACTIVATION_GELU : cfg->activation;
+    if (cfg->is_roberta || cfg->is_mpnet) {
         /* RoBERTa numbers positions after padding_idx (pad_token_id, 1 by
-         * default): the first token sits at padding_idx + 1. */
+         * default): the first token sits at padding_idx + 1. MPNet's
+         * padding_idx is 1 whatever pad_token_id says. */
         const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
         int pad_id = 1;
-        if (cJSON_IsNumber(pad) &&
+        if (!cfg->is_mpnet && cJSON_IsNumber(pad) &&
             (s = check_int(path, "pad_token_id", pad->valuedouble, 0, cfg->vocab_size - 1, &pad_id)))
             return s;
         if (pad_id + 1 >= cfg->max_position_embeddings)

@@ -20,6 +20,10 @@ extern "C" {
 #define ENCORE_MAX_VOCAB (1 << 24)            /* vocab_size (the tokenizer's id limit too) */
 #define ENCORE_MAX_TYPE_VOCAB 1024            /* type_vocab_size */
 #define ENCORE_MAX_LABELS 65536               /* num_labels, id2label */
+/* MPNet's relative position buckets: 16 each way, exact below 8, then
+ * logarithmic up to a distance of 128 (transformers' MPNetEncoder). */
+#define ENCORE_MPNET_BUCKETS 32
+#define ENCORE_MPNET_MAX_DISTANCE 128
 /* num_attention_heads / n_heads: 1 to hidden_size, dividing it;
  * layer_norm_eps: a number from 0 to 1. */
 
@@ -35,6 +39,8 @@ typedef struct encore_config {
     char architecture_name[64];
     int is_distilbert;
     int is_roberta;               /* RoBERTa: BERT's layers, positions after padding_idx, no token types */
+    int is_mpnet;                 /* MPNet: RoBERTa's positions, no token types, relative position bias */
+    int rel_buckets;              /* MPNet: rows of relative_attention_bias */
     int position_base;            /* the first token's position: padding_idx + 1 for RoBERTa, else 0 */
     int has_head;                 /* a sequence-classification head */
     int has_mlm;                  /* a masked-language-model head (fill-mask) */

@@ -209,13 +209,14 @@ static encore_status fill(encore_session *s, const char *text, encore_fill_mask_
     if (!c->has_mlm)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED,
                            "%s has no masked-language-model head; fill-mask needs BertForMaskedLM, "
-                           "DistilBertForMaskedLM or RobertaForMaskedLM",
+                           "DistilBertForMaskedLM, RobertaForMaskedLM or MPNetForMaskedLM",
                            c->architecture_name);
     if (p.top_k < 1) return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "top_k is %d; it must be at least 1", p.top_k);
     if (p.n_targets < 0 || (p.n_targets > 0 && !p.targets))
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "targets: NULL list or a negative count");
-    /* BERT's [MASK] and [PAD], RoBERTa's <mask> and <pad>. */
-    const char *mask_token = c->is_roberta ? "<mask>" : "[MASK]";
+    /* BERT's [MASK] and [PAD], RoBERTa's and MPNet's <mask> and <pad>. */
+    const int angle = c->is_roberta || c->is_mpnet;
+    const char *mask_token = angle ? "<mask>" : "[MASK]";
     const int32_t mask_id = encore_tokenizer_token_to_id(m->tokenizer, mask_token);
     if (mask_id < 0 || mask_id >= V)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED, "the tokenizer has no mask token %s in the model's vocabulary",
@@ -261,7 +262,7 @@ static encore_status fill(encore_session *s, const char *text, encore_fill_mask_
     if ((st = mask_probs(s, enc, w->masks, n_masks, w))) return st;
     /* The pipeline drops the padding token from the sequence it decodes; it
      * keeps the other special tokens when there are several masks. */
-    const int32_t pad_id = encore_tokenizer_token_to_id(m->tokenizer, c->is_roberta ? "<pad>" : "[PAD]");
+    const int32_t pad_id = encore_tokenizer_token_to_id(m->tokenizer, c->is_roberta || c->is_mpnet ? "<pad>" : "[PAD]");
     for (int mi = 0; mi < n_masks; mi++) {
         const float *probs = w->probs + (size_t)mi * V;
         for (int i = 0; i < n_cand; i++) w->sel[i] = w->targets ? probs[w->targets[i]] : probs[i];

@@ -13,6 +13,7 @@
 #endif
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,7 @@ static size_t implied_weights(const encore_config *c) {
     n = encore_size_add(n, encore_size_mul((size_t)c->max_position_embeddings, C));
     n = encore_size_add(n, encore_size_mul((size_t)c->type_vocab_size, C));
     n = encore_size_add(n, 2 * C);
+    n = encore_size_add(n, encore_size_mul((size_t)c->rel_buckets, (size_t)c->n_heads));
     n = encore_size_add(n, encore_size_mul((size_t)c->n_layers, per_layer));
     if (c->has_head) {
         n = encore_size_add(n, encore_size_mul(C, C) + C);
@@ -240,10 +242,12 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
     if ((s = carve(ld, 3 * (size_t)C, 0, &w->qkv_b)) || (s = stage(ld, 3 * C, C))) return s;
     static const char *bert_qkv[3] = {"query", "key", "value"};
     static const char *distil_qkv[3] = {"q_lin", "k_lin", "v_lin"};
+    static const char *mpnet_qkv[3] = {"q", "k", "v"};
     for (int j = 0; j < 3; j++) {
         const char *fmt = c->is_distilbert ? "%stransformer.layer.%d.attention.%s.%s"
+                          : c->is_mpnet    ? "%sencoder.layer.%d.attention.attn.%s.%s"
                                            : "%sencoder.layer.%d.attention.self.%s.%s";
-        const char *part = c->is_distilbert ? distil_qkv[j] : bert_qkv[j];
+        const char *part = c->is_distilbert ? distil_qkv[j] : c->is_mpnet ? mpnet_qkv[j] : bert_qkv[j];
         snprintf(name, sizeof name, fmt, ld->prefix, i, part, "weight");
         if ((s = load_into(ld, name, C, C, at(ld->staging, (size_t)(j * C * C))))) return s;
         snprintf(name, sizeof name, fmt, ld->prefix, i, part, "bias");
@@ -262,19 +266,28 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
             (s = take_f(ld, C, 0, &w->ln2_g, "%stransformer.layer.%d.output_layer_norm.weight", i)) ||
             (s = take_f(ld, C, 0, &w->ln2_b, "%stransformer.layer.%d.output_layer_norm.bias", i)))
             return s;
+    } else if (c->is_mpnet) {
+        if ((s = take_packed_f(ld, C, C, &w->attn_out_w, "%sencoder.layer.%d.attention.attn.o.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->attn_out_b, "%sencoder.layer.%d.attention.attn.o.bias", i)) ||
+            (s = take_f(ld, C, 0, &w->ln1_g, "%sencoder.layer.%d.attention.LayerNorm.weight", i)) ||
+            (s = take_f(ld, C, 0, &w->ln1_b, "%sencoder.layer.%d.attention.LayerNorm.bias", i)))
+            return s;
     } else {
         if ((s = take_packed_f(ld, C, C, &w->attn_out_w, "%sencoder.layer.%d.attention.output.dense.weight", i)) ||
             (s = take_f(ld, C, 0, &w->attn_out_b, "%sencoder.layer.%d.attention.output.dense.bias", i)) ||
             (s = take_f(ld, C, 0, &w->ln1_g, "%sencoder.layer.%d.attention.output.LayerNorm.weight", i)) ||
-            (s = take_f(ld, C, 0, &w->ln1_b, "%sencoder.layer.%d.attention.output.LayerNorm.bias", i)) ||
-            (s = take_packed_f(ld, F, C, &w->ffn_in_w, "%sencoder.layer.%d.intermediate.dense.weight", i)) ||
-            (s = take_f(ld, F, 0, &w->ffn_in_b, "%sencoder.layer.%d.intermediate.dense.bias", i)) ||
-            (s = take_packed_f(ld, C, F, &w->ffn_out_w, "%sencoder.layer.%d.output.dense.weight", i)) ||
-            (s = take_f(ld, C, 0, &w->ffn_out_b, "%sencoder.layer.%d.output.dense.bias", i)) ||
-            (s = take_f(ld, C, 0, &w->ln2_g, "%sencoder.layer.%d.output.LayerNorm.weight", i)) ||
-            (s = take_f(ld, C, 0, &w->ln2_b, "%sencoder.layer.%d.output.LayerNorm.bias", i)))
+            (s = take_f(ld, C, 0, &w->ln1_b, "%sencoder.layer.%d.attention.output.LayerNorm.bias", i)))
             return s;
     }
+    /* BERT's and MPNet's feed-forward block */
+    if (!c->is_distilbert &&
+        ((s = take_packed_f(ld, F, C, &w->ffn_in_w, "%sencoder.layer.%d.intermediate.dense.weight", i)) ||
+         (s = take_f(ld, F, 0, &w->ffn_in_b, "%sencoder.layer.%d.intermediate.dense.bias", i)) ||
+         (s = take_packed_f(ld, C, F, &w->ffn_out_w, "%sencoder.layer.%d.output.dense.weight", i)) ||
+         (s = take_f(ld, C, 0, &w->ffn_out_b, "%sencoder.layer.%d.output.dense.bias", i)) ||
+         (s = take_f(ld, C, 0, &w->ln2_g, "%sencoder.layer.%d.output.LayerNorm.weight", i)) ||
+         (s = take_f(ld, C, 0, &w->ln2_b, "%sencoder.layer.%d.output.LayerNorm.bias", i))))
+        return s;
     return ENCORE_STATUS_OK;
 }
 
@@ -285,20 +298,21 @@ static encore_status load_mlm_head(encore_model *m, loader *ld) {
     const int64_t C = c->hidden_size, V = c->vocab_size;
     const encore_weights encoder_weights = ld->weights;
     ld->weights = ENCORE_WEIGHTS_FP32;
+    const int lm_head = c->is_roberta || c->is_mpnet; /* RoBERTa's and MPNet's lm_head */
     const char *dense = c->is_distilbert ? "vocab_transform"
-                        : c->is_roberta  ? "lm_head.dense"
+                        : lm_head        ? "lm_head.dense"
                                          : "cls.predictions.transform.dense";
     const char *ln = c->is_distilbert ? "vocab_layer_norm"
-                     : c->is_roberta  ? "lm_head.layer_norm"
+                     : lm_head        ? "lm_head.layer_norm"
                                       : "cls.predictions.transform.LayerNorm";
     const char *decoder = c->is_distilbert ? "vocab_projector.weight"
-                          : c->is_roberta  ? "lm_head.decoder.weight"
+                          : lm_head        ? "lm_head.decoder.weight"
                                            : "cls.predictions.decoder.weight";
     /* BERT keeps the decoder's bias as cls.predictions.bias (older files:
      * cls.predictions.decoder.bias, the same parameter); RoBERTa as
      * lm_head.bias (or lm_head.decoder.bias). */
     const char *bias = c->is_distilbert ? "vocab_projector.bias"
-                       : c->is_roberta  ? (find(ld, "lm_head.bias") || !find(ld, "lm_head.decoder.bias")
+                       : lm_head        ? (find(ld, "lm_head.bias") || !find(ld, "lm_head.decoder.bias")
                                                ? "lm_head.bias"
                                                : "lm_head.decoder.bias")
                        : find(ld, "cls.predictions.bias") || !find(ld, "cls.predictions.decoder.bias")
@@ -333,8 +347,12 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
         (s = take_f(ld, C, 0, &m->emb_ln_g, "%sembeddings.LayerNorm.weight", 0)) ||
         (s = take_f(ld, C, 0, &m->emb_ln_b, "%sembeddings.LayerNorm.bias", 0)))
         return s;
-    if (!c->is_distilbert &&
+    if (!c->is_distilbert && !c->is_mpnet &&
         (s = take_f(ld, c->type_vocab_size, C, &m->type_emb, "%sembeddings.token_type_embeddings.weight", 0)))
+        return s;
+    /* MPNet: the relative position bias of every layer, (buckets, heads) */
+    if (c->is_mpnet && (s = take_f(ld, c->rel_buckets, c->n_heads, &m->rel_weight,
+                                   "%sencoder.relative_attention_bias.weight", 0)))
         return s;
     for (int i = 0; i < c->n_layers; i++) {
         encore_layer_weights planned;
@@ -349,8 +367,9 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
         /* The dense layer on the first token, then the classifier:
          * BERT's pooler, DistilBERT's pre_classifier, RoBERTa's
          * classification head (dense, tanh, out_proj). */
-        const char *pre = c->is_distilbert ? "pre_classifier" : c->is_roberta ? "classifier.dense" : "bert.pooler.dense";
-        const char *out = c->is_roberta ? "classifier.out_proj" : "classifier";
+        const int roberta_head = c->is_roberta || c->is_mpnet; /* MPNet's is RoBERTa's */
+        const char *pre = c->is_distilbert ? "pre_classifier" : roberta_head ? "classifier.dense" : "bert.pooler.dense";
+        const char *out = roberta_head ? "classifier.out_proj" : "classifier";
         char name[128];
         snprintf(name, sizeof name, "%s.weight", pre);
         if ((s = take_packed(ld, name, C, C, &m->pre_w))) return s;
@@ -379,7 +398,7 @@ static encore_status load_weights(encore_model *m, const encore_safetensors *st,
                                   encore_weights weights) {
     const encore_config *c = &m->config;
     loader ld = {st, "", 1, NULL, 0, 0, weights, NULL, 0, adapter};
-    const char *base = c->is_distilbert ? "distilbert." : c->is_roberta ? "roberta." : "bert.";
+    const char *base = c->is_distilbert ? "distilbert." : c->is_roberta ? "roberta." : c->is_mpnet ? "mpnet." : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
     if (encore_safetensors_find(st, probe)) ld.prefix = base;
@@ -458,6 +477,39 @@ static void read_pooling(encore_model *m, const char *dir) {
     cJSON_Delete(root);
 }
 
+/* transformers' MPNetEncoder.relative_position_bucket for rel = j - i (key
+ * minus query), in float as torch computes it: 16 buckets each way (the
+ * upper half for keys after the query), exact below 8, then logarithmic
+ * up to ENCORE_MPNET_MAX_DISTANCE, the last bucket beyond. */
+int encore_mpnet_bucket(int rel) {
+    const int half = ENCORE_MPNET_BUCKETS / 2, max_exact = half / 2;
+    int bucket = rel > 0 ? half : 0;
+    const int n = rel < 0 ? -rel : rel;
+    if (n < max_exact) return bucket + n;
+    const float scaled = logf((float)n / (float)max_exact) /
+                         (float)log((double)ENCORE_MPNET_MAX_DISTANCE / max_exact) * (float)(half - max_exact);
+    int large = max_exact + (int)scaled;
+    if (large > half - 1) large = half - 1;
+    return bucket + large;
+}
+
+/* The MPNet bias of each head at each distance a text can span:
+ * (H, 2 span - 1) for span = max_position_embeddings tokens (cpu_ops.h);
+ * the forward passes refuse a longer text (padding tokens share a
+ * position, so the positions alone do not bound it). */
+static encore_status build_rel_bias(encore_model *m) {
+    const int H = m->config.n_heads, span = m->config.max_position_embeddings;
+    const size_t width = 2 * (size_t)span - 1;
+    m->rel_bias = malloc(encore_size_mul((size_t)H, width) * sizeof(float));
+    if (!m->rel_bias) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    m->rel_span = span;
+    for (size_t d = 0; d < width; d++) {
+        const int bucket = encore_mpnet_bucket((int)d - (span - 1));
+        for (int h = 0; h < H; h++) m->rel_bias[(size_t)h * width + d] = m->rel_weight[(size_t)bucket * H + h];
+    }
+    return ENCORE_STATUS_OK;
+}
+
 encore_model_params encore_model_default_params(void) {
     encore_model_params p = {0};
     return p;
@@ -492,9 +544,9 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     encore_status s = encore_config_load(dir, &m->config);
-    if (s == ENCORE_STATUS_OK && adapter && m->config.is_roberta)
-        s = encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: PEFT adapters on a RoBERTa model are not supported yet",
-                        adapter_dir);
+    if (s == ENCORE_STATUS_OK && adapter && (m->config.is_roberta || m->config.is_mpnet))
+        s = encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: PEFT adapters on a %s model are not supported yet",
+                        adapter_dir, m->config.is_mpnet ? "MPNet" : "RoBERTa");
     if (s == ENCORE_STATUS_OK && adapter && encore_adapter_is_classifier(adapter))
         s = encore_config_as_classifier(dir, &m->config);
     if (s == ENCORE_STATUS_OK) s = encore_tokenizer_load(dir, &m->tokenizer);
@@ -523,12 +575,13 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
                             dir, vocab, c->vocab_size);
         /* DistilBERT and RoBERTa take no token_type_ids (RoBERTa adds its
          * one token type to every token). */
-        encore_tokenizer_set_add_type_ids(m->tokenizer, !c->is_distilbert && !c->is_roberta);
+        encore_tokenizer_set_add_type_ids(m->tokenizer, !c->is_distilbert && !c->is_roberta && !c->is_mpnet);
         int tok_max = encore_tokenizer_get_settings(m->tokenizer)->model_max_length;
         m->max_length = c->max_position_embeddings - c->position_base;
         if (tok_max > 0 && tok_max < m->max_length) m->max_length = tok_max;
+        if (c->is_mpnet) s = build_rel_bias(m);
         read_pooling(m, dir);
-        s = encore_model_load_splade(m, dir, params.splade, params.weights);
+        if (s == ENCORE_STATUS_OK) s = encore_model_load_splade(m, dir, params.splade, params.weights);
     }
     if (s != ENCORE_STATUS_OK) {
         encore_adapter_free(adapter);
@@ -557,6 +610,7 @@ void encore_model_free(encore_model *m) {
     free(m->layers);
     free(m->arena);
     free(m->splade_arena);
+    free(m->rel_bias);
     free(m);
 }
 

@@ -43,6 +43,7 @@ struct encore_model {
     float *word_emb;            /* (V, C) */
     float *pos_emb;             /* (P, C) */
     float *type_emb;            /* (type_vocab_size, C), NULL for DistilBERT */
+    float *rel_weight;          /* MPNet: (rel_buckets, H) relative_attention_bias, else NULL */
     float *emb_ln_g;            /* (C) */
     float *emb_ln_b;            /* (C) */
     encore_layer_weights *layers; /* (n_layers) */
@@ -74,6 +75,11 @@ struct encore_model {
     float *arena;               /* every weight above lives in this one block,
                                    64-byte aligned */
 
+    /* MPNet: rel_weight spread over every distance a text can span, for
+     * the attention (cpu_ops.h: encore_attention_rel); NULL otherwise. */
+    float *rel_bias;            /* (H, 2 rel_span - 1) */
+    int rel_span;               /* max_position_embeddings: the longest text it spans */
+
     /* SPLADE (sparse.c): sentence-transformers' SpladePooling over the MLM
      * head's logits at every token, the decoder packed for the CPU GEMM. */
     int splade;                 /* 1 for a SPLADE model */
@@ -87,6 +93,9 @@ struct encore_model {
      * lock; NULL until then and in CPU-only builds. */
     struct encore_cuda_weights *cuda_weights;
 };
+
+/* MPNet's relative position bucket of key j for query i, rel = j - i. */
+int encore_mpnet_bucket(int rel);
 
 /* The MLM head's transform on T hidden states: dense, activation,
  * LayerNorm. h: (T, C), t: (T, C). (fill_mask.c) */

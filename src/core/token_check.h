@@ -19,6 +19,11 @@ extern "C" {
 encore_status encore_model_check_tokens(const encore_model *m, const int32_t *ids, const int32_t *type_ids,
                                         const int32_t *positions, int T);
 
+/* ENCORE_STATUS_OK unless the model has a relative position bias (MPNet)
+ * and a sequence of max_len tokens is longer than it spans: then
+ * ENCORE_STATUS_BAD_INPUT. */
+encore_status encore_model_check_span(const encore_model *m, int max_len);
+
 #ifdef __cplusplus
 }
 #endif

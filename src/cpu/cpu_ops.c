@@ -294,6 +294,13 @@ static inline void softmax_row_portable(float *p, int n) {
     for (int j = 0; j < n; j++) p[j] /= sum;
 }
 
+/* Query i's scores p[0, S) += the relative position bias of each key j:
+ * rel[j - i] (rel: the head's row of encore_attention_rel, centred). */
+__attribute__((always_inline)) static inline void add_rel_bias(float *restrict p, const float *rel, int i, int S) {
+    const float *restrict r = rel - i;
+    for (int j = 0; j < S; j++) p[j] += r[j];
+}
+
 /* One head of one sequence: o (S, D), row stride ldo, from q, k, v (S, D),
  * row stride ld. kt: (D, S) scratch for the keys transposed, so that a
  * query's scores come out S at a time: for each d, p[0..S) += q[d] * kt[d].
@@ -301,8 +308,8 @@ static inline void softmax_row_portable(float *p, int n) {
  * once, compiled twice below: for AVX2 + FMA and for any x86-64. */
 __attribute__((always_inline)) static inline void attend_head(const float *restrict q, const float *restrict k,
                                                               const float *restrict v, int S, int D, size_t ld,
-                                                              float scale, float *restrict kt, float *restrict p,
-                                                              float *restrict o, size_t ldo) {
+                                                              float scale, const float *rel, float *restrict kt,
+                                                              float *restrict p, float *restrict o, size_t ldo) {
     for (int j = 0; j < S; j++)
         for (int d = 0; d < D; d++) kt[(size_t)d * S + j] = k[(size_t)j * ld + d];
     for (int i = 0; i < S; i++) {
@@ -314,6 +321,7 @@ __attribute__((always_inline)) static inline void attend_head(const float *restr
             for (int j = 0; j < S; j++) p[j] += qd * kd[j];
         }
         for (int j = 0; j < S; j++) p[j] *= scale;
+        if (rel) add_rel_bias(p, rel, i, S);
         softmax_row_portable(p, S);
         float *oi = o + (size_t)i * ldo;
         for (int d = 0; d < D; d++) oi[d] = 0.0f;
@@ -440,8 +448,8 @@ __attribute__((target("avx2,fma"))) static void softmax_row_avx2(float *pr, int 
  * query's row and are not stored. */
 __attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float *q, const float *k,
                                                                      const float *v_strided, int S, int D, size_t ld,
-                                                                     float scale, float *kt, float *p, float *o,
-                                                                     size_t ldo) {
+                                                                     float scale, const float *rel, float *kt,
+                                                                     float *p, float *o, size_t ldo) {
     const int Sp = (S + 7) / 8 * 8;
     for (int d = 0; d < D; d++) {
         float *row = kt + (size_t)d * Sp;
@@ -500,6 +508,8 @@ __attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float 
             _mm256_storeu_ps(p + 3 * (size_t)Sp + j0, _mm256_mul_ps(a3, vscale));
         }
         /* Softmax over the S real keys of each query, then p / sum. */
+        if (rel)
+            for (int r = 0; r < rows; r++) add_rel_bias(p + (size_t)r * Sp, rel, i0 + r, S);
         for (int r = 0; r < rows; r++) softmax_row_avx2(p + (size_t)r * Sp, S);
         for (int r0 = 0; r0 < rows; r0 += 2) {
             const float *p0 = p + (size_t)r0 * Sp, *p1 = r0 + 1 < rows ? p0 + Sp : p0;
@@ -549,12 +559,12 @@ __attribute__((target("avx2,fma"))) static void attend_head_avx2_d8(const float 
 }
 
 __attribute__((target("avx2,fma"))) static void attend_head_avx2(const float *q, const float *k, const float *v, int S,
-                                                                  int D, size_t ld, float scale, float *kt, float *p,
-                                                                  float *o, size_t ldo) {
+                                                                  int D, size_t ld, float scale, const float *rel,
+                                                                  float *kt, float *p, float *o, size_t ldo) {
     if (D % 8 == 0)
-        attend_head_avx2_d8(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+        attend_head_avx2_d8(q, k, v, S, D, ld, scale, rel, kt, p, o, ldo);
     else
-        attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+        attend_head(q, k, v, S, D, ld, scale, rel, kt, p, o, ldo);
 }
 
 /* exp8 on 16 lanes: the same operations, so the same bits. */
@@ -645,7 +655,8 @@ AVX512 static void softmax_row_avx512(float *pr, int S) {
  * loops over the 8 queries have constant bounds, so the accumulators stay
  * in registers. */
 AVX512 static void attend_head_avx512_d8(const float *q, const float *k, const float *v_strided, int S, int D,
-                                         size_t ld, float scale, float *kt, float *p, float *o, size_t ldo) {
+                                         size_t ld, float scale, const float *rel, float *kt, float *p, float *o,
+                                         size_t ldo) {
     enum { QB = QB_AVX512 };
     const int Sp = (S + 7) / 8 * 8;
     for (int d = 0; d < D; d++) {
@@ -693,6 +704,8 @@ AVX512 static void attend_head_avx512_d8(const float *q, const float *k, const f
             }
             for (int r = 0; r < QB; r++) _mm512_mask_storeu_ps(pr[r] + j0, m, _mm512_mul_ps(a[r], vscale));
         }
+        if (rel)
+            for (int r = 0; r < rows; r++) add_rel_bias(pr[r], rel, i0 + r, S);
         for (int r = 0; r < rows; r++) softmax_row_avx512(pr[r], S);
         /* p v, the 8 rows at once: pr[r] for r >= rows is a copy of no
          * query's weights, computed and not stored. */
@@ -728,18 +741,18 @@ AVX512 static void attend_head_avx512_d8(const float *q, const float *k, const f
 }
 
 AVX512 static void attend_head_avx512(const float *q, const float *k, const float *v, int S, int D, size_t ld,
-                                      float scale, float *kt, float *p, float *o, size_t ldo) {
+                                      float scale, const float *rel, float *kt, float *p, float *o, size_t ldo) {
     if (D % 8 == 0)
-        attend_head_avx512_d8(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+        attend_head_avx512_d8(q, k, v, S, D, ld, scale, rel, kt, p, o, ldo);
     else
-        attend_head_avx2(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+        attend_head_avx2(q, k, v, S, D, ld, scale, rel, kt, p, o, ldo);
 }
 #undef AVX512
 #endif
 
 static void attend_head_portable(const float *q, const float *k, const float *v, int S, int D, size_t ld, float scale,
-                                 float *kt, float *p, float *o, size_t ldo) {
-    attend_head(q, k, v, S, D, ld, scale, kt, p, o, ldo);
+                                 const float *rel, float *kt, float *p, float *o, size_t ldo) {
+    attend_head(q, k, v, S, D, ld, scale, rel, kt, p, o, ldo);
 }
 
 int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa) {
@@ -759,8 +772,9 @@ int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa) {
     return 0;
 }
 
-int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
-                             int max_len, float *out, encore_cpu_isa isa) {
+int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
+                             const encore_attention_rel *rel_bias, float *scratch, int max_len, float *out,
+                             encore_cpu_isa isa) {
     const int path = encore_cpu_isa_resolve(isa);
     if (path < 0) return -1;
     const int C = H * D;
@@ -777,27 +791,28 @@ int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, 
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
             const int S = seq_start[b + 1] - seq_start[b];
+            const float *rel = rel_bias ? encore_attention_rel_row(rel_bias, h) : NULL;
             const float *q = qkv + (size_t)seq_start[b] * ld + h * D;  // (S, D), stride ld
             float *o = out + (size_t)seq_start[b] * C + h * D;         // (S, D), stride C
             float *kt = scratch + (size_t)omp_get_thread_num() * scratch_per_thread(max_len, D);  // (D, S)
             float *p = kt + padded_keys(max_len) * D;  // (S), or (QB, padded) for the _d8 heads
 #if defined(__x86_64__) || defined(__i386__)
             if (path == ENCORE_CPU_ISA_AVX512) {
-                attend_head_avx512(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
+                attend_head_avx512(q, q + C, q + 2 * C, S, D, ld, scale, rel, kt, p, o, (size_t)C);
                 continue;
             }
             if (path == ENCORE_CPU_ISA_AVX2) {
-                attend_head_avx2(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
+                attend_head_avx2(q, q + C, q + 2 * C, S, D, ld, scale, rel, kt, p, o, (size_t)C);
                 continue;
             }
 #endif
-            attend_head_portable(q, q + C, q + 2 * C, S, D, ld, scale, kt, p, o, (size_t)C);
+            attend_head_portable(q, q + C, q + 2 * C, S, D, ld, scale, rel, kt, p, o, (size_t)C);
         }
     }
     return 0;
 }
 
-void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
-                          int max_len, float *out) {
-    encore_attention_isa_cpu(qkv, seq_start, B, H, D, scratch, max_len, out, ENCORE_CPU_ISA_BEST);
+void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
+                          const encore_attention_rel *rel, float *scratch, int max_len, float *out) {
+    encore_attention_isa_cpu(qkv, seq_start, B, H, D, rel, scratch, max_len, out, ENCORE_CPU_ISA_BEST);
 }

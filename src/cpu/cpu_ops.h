@@ -59,19 +59,35 @@ int encore_residual_layernorm_row_isa_cpu(float *row, const float *residual, con
  * the CPU lacks. */
 int encore_softmax_isa_cpu(float *row, int n, encore_cpu_isa isa);
 
+/* A relative position bias added to attention scores (MPNet's): table (H,
+ * 2 span - 1), the bias of query i and key j in head h at
+ * table[h (2 span - 1) + span - 1 + j - i]; every sequence is at most span
+ * tokens long. */
+typedef struct encore_attention_rel {
+    const float *table;
+    int span;
+} encore_attention_rel;
+
+/* Head h's row of the table, centred: row[j - i]. */
+static inline const float *encore_attention_rel_row(const encore_attention_rel *rel, int h) {
+    return rel->table + (size_t)h * (2 * (size_t)rel->span - 1) + (size_t)rel->span - 1;
+}
+
 /* Multi-head self-attention over a packed batch. qkv: (T, 3C), queries, keys
  * and values side by side; seq_start: (B + 1) token offsets of each sequence;
+ * rel: a relative position bias added to the scaled scores, or NULL;
  * scratch: encore_attention_scratch_floats(omp_get_max_threads(), max_len, D)
  * floats, max_len at least the longest sequence; out: (T, C). Each sequence
  * attends only to itself, so no padding or mask is needed. */
 size_t encore_attention_scratch_floats(int threads, int max_len, int D);
-void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
-                          int max_len, float *out);
+void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
+                          const encore_attention_rel *rel, float *scratch, int max_len, float *out);
 
 /* The same with the code path chosen by the caller (AVX-512 gives the AVX2
  * bits). Returns 0, or -1 when isa names a path the CPU lacks. */
-int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D, float *scratch,
-                             int max_len, float *out, encore_cpu_isa isa);
+int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
+                             const encore_attention_rel *rel, float *scratch, int max_len, float *out,
+                             encore_cpu_isa isa);
 
 #ifdef __cplusplus
 }

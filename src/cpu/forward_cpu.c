@@ -140,8 +140,10 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
     const int T = b->T, C = c->hidden_size;
     const int H = c->n_heads, D = C / H;
     const float eps = c->layer_norm_eps;
+    const encore_attention_rel rel = {m->rel_bias, m->rel_span};
     encore_status s = encore_model_check_tokens(m, b->ids, b->type_ids, b->positions, T);
     if (s != ENCORE_STATUS_OK) return s;
+    if ((s = encore_model_check_span(m, b->max_len)) != ENCORE_STATUS_OK) return s;
     s = reserve(ws, c, b);
     if (s != ENCORE_STATUS_OK) return s;
 
@@ -151,7 +153,8 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
     for (int l = 0; l < c->n_layers; l++) {
         const encore_layer_weights *w = &m->layers[l];
         encore_linear_packed_cpu(x, &w->qkv_w, w->qkv_b, T, ws->qkv);                  // (T, 3C)
-        encore_attention_cpu(ws->qkv, b->seq_start, b->B, H, D, ws->scratch, b->max_len, ws->ctx);  // (T, C)
+        encore_attention_cpu(ws->qkv, b->seq_start, b->B, H, D, m->rel_bias ? &rel : NULL, ws->scratch, b->max_len,
+                             ws->ctx);  // (T, C)
         /* The last layer of a first-only pass goes on with each sequence's
          * first row alone (B rows, moved to the front of ctx and x): its
          * keys and values needed every row, nothing after them does. */

@@ -250,6 +250,7 @@ void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uint
     v.type_emb = m->type_emb ? place(&w, m->type_emb, (size_t)c->type_vocab_size * C, 0) : NULL;
     v.emb_ln_g = place(&w, m->emb_ln_g, C, 0);
     v.emb_ln_b = place(&w, m->emb_ln_b, C, 0);
+    v.rel_bias = m->rel_bias ? place(&w, m->rel_bias, (size_t)c->n_heads * (2 * (size_t)m->rel_span - 1), 0) : NULL;
     for (int l = 0; l < c->n_layers; l++) {
         const encore_layer_weights *h = &m->layers[l];
         encore_cuda_layer_weights d;

@@ -142,6 +142,7 @@ typedef struct encore_cuda_weights_view {
     float *pos_emb;     /* (P, C) */
     float *type_emb;    /* (type_vocab_size, C) or NULL */
     float *emb_ln_g, *emb_ln_b;
+    float *rel_bias;    /* MPNet: (H, 2 rel_span - 1), else NULL */
     encore_cuda_layer_weights *layers; /* (n_layers), host memory, owned by the caller */
     float *pre_w, *pre_b, *cls_w, *cls_b; /* NULL without a head */
     /* The MLM head, fp32; NULL without one. mlm_decoder (V, C) is word_emb

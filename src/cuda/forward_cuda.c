@@ -202,8 +202,8 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
          * takes them as they are. */
         RUN(encore_bias_rows_cuda(qkv, w->qkv_b, T, 3 * C, dt, st));
         RUN(encore_linear_accumulate_cuda(blas, s->handle, x, w->qkv_w, T, 3 * C, C, dt, qkv));
-        RUN(encore_attention_cuda(qkv, NULL, seq_start, tile_start, p->n_tiles, B, H, D, ENCORE_ATTENTION_AUTO, dt,
-                                  ctx, st));
+        RUN(encore_attention_cuda(qkv, NULL, W->rel_bias, s->model->rel_span, seq_start, tile_start, p->n_tiles, B, H,
+                                  D, ENCORE_ATTENTION_AUTO, dt, ctx, st));
         const int rows = first_only && l == c->n_layers - 1 ? B : T;
         void *in = ctx, *res = x, *out = x;  // attention output, residual, layer output: (rows, C)
         void *p1 = proj;
@@ -285,7 +285,8 @@ static encore_status check_batch(const encore_cuda_session *s, const encore_batc
     if (b->T > s->layout.max_tokens)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "a batch of %d tokens in a CUDA session sized for %d",
                            b->T, s->layout.max_tokens);
-    return encore_model_check_tokens(s->model, b->ids, b->type_ids, b->positions, b->T);
+    const encore_status st = encore_model_check_tokens(s->model, b->ids, b->type_ids, b->positions, b->T);
+    return st != ENCORE_STATUS_OK ? st : encore_model_check_span(s->model, b->max_len);
 }
 
 /* ENCORE_CUDA_CHECK for calls made after work that reads the pinned staging

@@ -597,6 +597,12 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
         tok->trim_offsets = json_flag(cf->config, "trim_offsets", 1) != 0;
         tok->trim_prefix_space = tok->add_prefix_space;
     } else if (file_exists(vocab_path)) {
+        /* MPNetTokenizer's template and <mask> come from its class, which
+         * encore reads only as tokenizer.json writes them */
+        if (cls_name && strncmp(cls_name, "MPNet", 5) == 0)
+            return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                               "%s: tokenizer_class %s is supported with tokenizer.json only (save the tokenizer "
+                               "with transformers to write one)", dir, cls_name);
         source = vocab_path;
         if ((st = load_vocab_txt(tok, vocab_path)) != ENCORE_STATUS_OK) return st;
     } else {

@@ -40,7 +40,7 @@ int cli_task_from_name(const char *name, cli_task *out) {
 static int is_masked_lm(const encore_model *model) {
     const encore_architecture a = encore_model_architecture(model);
     return a == ENCORE_ARCHITECTURE_BERT_MASKED_LM || a == ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM ||
-           a == ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM;
+           a == ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM || a == ENCORE_ARCHITECTURE_MPNET_MASKED_LM;
 }
 
 cli_task cli_task_for_model(const encore_model *model) {

@@ -27,7 +27,7 @@ static int starts_with_entail(const char *s) {
 int serve_model_is_fill_mask(const serve_ctx *ctx) {
     const encore_architecture a = encore_model_architecture(ctx->model);
     return a == ENCORE_ARCHITECTURE_BERT_MASKED_LM || a == ENCORE_ARCHITECTURE_DISTILBERT_MASKED_LM ||
-           a == ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM;
+           a == ENCORE_ARCHITECTURE_ROBERTA_MASKED_LM || a == ENCORE_ARCHITECTURE_MPNET_MASKED_LM;
 }
 
 int serve_model_is_nli(const serve_ctx *ctx) {
