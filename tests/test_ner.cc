@@ -179,6 +179,11 @@ TEST(Ner, XlmRobertaMatchesPipeline) {
     ner_parity("tiny-xlmr-ner");
 }
 
+TEST(Ner, MpnetMatchesPipeline) {
+    NEED_DEVICE();
+    ner_parity("tiny-mpnet-ner");
+}
+
 // ---- the strategy names ---------------------------------------------------
 
 TEST(Ner, AggregationNames) {

@@ -137,11 +137,13 @@ TEST_P(QaReference, MatchesPipeline) {
 
 #ifdef ENCORE_HAVE_CUDA
 // RoBERTa's network once (XLM-R's is the same on the device; its tokenizer
-// and words are host code, which test_qa covers).
-INSTANTIATE_TEST_SUITE_P(Fixtures, QaReference, ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa"));
+// and words are host code, which test_qa covers), and MPNet's.
+INSTANTIATE_TEST_SUITE_P(Fixtures, QaReference,
+                         ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-mpnet-qa"));
 #else
 INSTANTIATE_TEST_SUITE_P(Fixtures, QaReference,
-                         ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa"));
+                         ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa",
+                                           "tiny-mpnet-qa"));
 #endif
 
 encore_status ask(encore_session *s, const char *q, const char *c, encore_qa_params p, std::string *err) {

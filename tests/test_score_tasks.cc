@@ -135,7 +135,8 @@ TEST(ScoreTasks, ZeroShotGivesWhatThePipelineGives) {
 }
 
 TEST(ScoreTasks, TokenClassificationGivesWhatThePipelineGives) {
-    for (const char *name : {"tiny-bert-ner", "tiny-distilbert-ner", "tiny-roberta-ner", "tiny-xlmr-ner"}) {
+    for (const char *name : {"tiny-bert-ner", "tiny-distilbert-ner", "tiny-roberta-ner", "tiny-xlmr-ner",
+                             "tiny-mpnet-ner"}) {
         auto ref = fixtures::load(std::string(name) + ".ner");
         ASSERT_TRUE(ref && ref->root) << name;
         std::map<std::vector<std::string>, Group> groups;
@@ -160,7 +161,7 @@ TEST(ScoreTasks, TokenClassificationGivesWhatThePipelineGives) {
 }
 
 TEST(ScoreTasks, QuestionAnsweringGivesWhatThePipelineGives) {
-    for (const char *name : {"tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa"}) {
+    for (const char *name : {"tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa", "tiny-mpnet-qa"}) {
         auto ref = fixtures::load(std::string(name) + ".qa");
         ASSERT_TRUE(ref && ref->root) << name;
         std::map<std::vector<std::string>, Group> groups;

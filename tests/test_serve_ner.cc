@@ -64,6 +64,8 @@ TEST(ServeNer, RobertaAnswersAsThePipeline) { replay("tiny-roberta-ner"); }
 
 TEST(ServeNer, XlmRobertaAnswersAsThePipeline) { replay("tiny-xlmr-ner"); }
 
+TEST(ServeNer, MpnetAnswersAsThePipeline) { replay("tiny-mpnet-ner"); }
+
 TEST(ServeNer, ListsAndBadInput) {
     auto ref = fixtures::load("tiny-bert-ner.ner");
     ASSERT_TRUE(ref && ref->root);

@@ -92,7 +92,8 @@ TEST_P(ServeQa, AnswersAsThePipeline) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, ServeQa, ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa"));
 #else
 INSTANTIATE_TEST_SUITE_P(Fixtures, ServeQa,
-                         ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa"));
+                         ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa",
+                                           "tiny-mpnet-qa"));
 #endif
 
 TEST(ServeQa, ListsAndBadInput) {

@@ -31,12 +31,14 @@ import argparse
 import glob
 import json
 import os
-import platform
 import shutil
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from results_md import cpu, read_texts, versions, write_section  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -68,12 +70,6 @@ def make(base, out):
     print(f"SPLADE model: {out}", flush=True)
 
 
-def read_texts(path):
-    with open(path, encoding="utf-8") as f:
-        col = f.readline().rstrip("\n").split("\t").index("sentence")
-        return [line.rstrip("\n").split("\t")[col].strip() for line in f]
-
-
 def variant(name, model, threads):
     if name == "encore":
         import encore
@@ -87,18 +83,6 @@ def variant(name, model, threads):
     enc = SparseEncoder(model, device="cpu")
     return lambda texts: enc.encode(texts, batch_size=len(texts), convert_to_tensor=True,
                                     convert_to_sparse_tensor=False).numpy()
-
-
-def versions():
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for dist in ("encore-inference", "torch", "transformers", "sentence-transformers"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            pass
-    return out
 
 
 def run(args):
@@ -125,23 +109,6 @@ def run(args):
     with open(args.json, "w", encoding="utf-8") as f:
         json.dump(doc, f)
     print(f"{args.variant}: single p50 {doc['single']['p50_ms']:.2f} ms, batch {rate:.1f} inputs/s", flush=True)
-
-
-def cpu():
-    name, family, model, flags = "?", "?", "?", set()
-    for line in open("/proc/cpuinfo"):
-        key = line.split(":", 1)[0].strip()
-        if key == "model name" and name == "?":
-            name = line.split(":", 1)[1].strip()
-        elif key == "cpu family" and family == "?":
-            family = line.split(":", 1)[1].strip()
-        elif key == "model" and model == "?":
-            model = line.split(":", 1)[1].strip()
-        elif key == "flags":
-            flags = set(line.split(":", 1)[1].split())
-    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
-    return (f"{name}, family {family} model {model} ({platform.machine()}, {os.cpu_count()} cores; "
-            f"{', '.join(isa)}; no {', '.join(f for f in ('avx512f', 'avx512_vnni', 'avx_vnni') if f not in flags) or '-'})")
 
 
 def agreement(a, b):
@@ -193,9 +160,6 @@ def report(out_dir, command):
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
     text = "\n".join(lines)
     print(text)
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    from results_md import write_section
-
     write_section(SECTION, text)
 
 

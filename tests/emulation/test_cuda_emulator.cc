@@ -19,10 +19,10 @@
 
 extern "C" {
 #define ENCORE_MUTANT_ATTENTION(m)                                                                                 \
-    encore_status encore_attention_cuda_##m(const void *qkv, const float *qkv_bias, const int32_t *seq_start,      \
-                                            const int32_t *tile_start, int n_tiles, int B, int H, int D,           \
-                                            encore_attention_impl impl, encore_cuda_dtype dt, void *out,          \
-                                            cudaStream_t stream);                                                  \
+    encore_status encore_attention_cuda_##m(const void *qkv, const float *qkv_bias, const float *rel_bias,          \
+                                            int rel_span, const int32_t *seq_start, const int32_t *tile_start,     \
+                                            int n_tiles, int B, int H, int D, encore_attention_impl impl,          \
+                                            encore_cuda_dtype dt, void *out, cudaStream_t stream);                 \
     encore_status encore_kernels_cuda_prepare_##m(void);
 ENCORE_MUTANT_ATTENTION(no_syncthreads)
 ENCORE_MUTANT_ATTENTION(no_syncwarp)
@@ -42,8 +42,9 @@ encore_status encore_bias_residual_layernorm_cuda_smem_write_past_end(void *x, c
 
 namespace {
 
-using AttentionFn = encore_status (*)(const void *, const float *, const int32_t *, const int32_t *, int, int, int,
-                                      int, encore_attention_impl, encore_cuda_dtype, void *, cudaStream_t);
+using AttentionFn = encore_status (*)(const void *, const float *, const float *, int, const int32_t *,
+                                      const int32_t *, int, int, int, int, encore_attention_impl, encore_cuda_dtype,
+                                      void *, cudaStream_t);
 using PrepareFn = encore_status (*)(void);
 
 struct Outcome {
@@ -82,8 +83,8 @@ Outcome run_attention(AttentionFn attention, PrepareFn prepare, encore_attention
     Outcome r;
     r.status = prepare();
     if (r.status == ENCORE_STATUS_OK)
-        r.status = attention(d_qkv, nullptr, static_cast<int32_t *>(d_start), static_cast<int32_t *>(d_tiles), n_tiles,
-                             B, H, D, impl, dt, d_out, nullptr);
+        r.status = attention(d_qkv, nullptr, nullptr, 0, static_cast<int32_t *>(d_start),
+                             static_cast<int32_t *>(d_tiles), n_tiles, B, H, D, impl, dt, d_out, nullptr);
     r.sync = cudaDeviceSynchronize();
     r.fault = encore_emu::last_fault();
     if (r.sync == cudaSuccess) {
