@@ -1021,6 +1021,12 @@ MODEL_SPECS = {
     "tiny-distilbert-splade": dict(kind="splade", arch="distilbert", dtype=torch.float32,
                                    tok_cls=DistilBertTokenizerFast, splade=("sum", "log1p_relu"),
                                    seed=BASE_SEED + 2800),
+    # An embedder saved by sentence-transformers 6 itself: its module type
+    # names and 1_Pooling's "pooling_mode" (CLS, which is not the default).
+    "tiny-bert-embed-st6": dict(
+        kind="embed", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        pooling="cls", seed=BASE_SEED + 3400, st6=True,
+    ),
     # MPNet (all-mpnet-base-v2, multi-qa-mpnet-base): the WordPiece
     # vocabulary under MPNet's special tokens, RoBERTa's positions and heads,
     # a relative position bias in every attention layer.
@@ -1368,8 +1374,33 @@ def build_embedder(name, spec, vocab_tokens, subword, models_dir):
     write_tokenizer(spec, vocab_tokens, subword, out_dir)
     model = make_model(spec, vocab_size(spec, vocab_tokens, subword), spec["seed"])
     model.save_pretrained(out_dir)
-    write_st_layout(out_dir, spec["pooling"], 32, spec.get("max_seq_length", MAX_LEN))
+    if spec.get("st6"):
+        save_st6_layout(out_dir, spec["pooling"])
+    else:
+        write_st_layout(out_dir, spec["pooling"], 32, spec.get("max_seq_length", MAX_LEN))
     return spec["seed"]
+
+
+def save_st6_layout(out_dir, pooling):
+    """The directory as sentence-transformers 6 saves it: modules.json with
+    its module paths (sentence_transformers.base.modules.transformer...),
+    1_Pooling/config.json with "pooling_mode", max_seq_length as the
+    tokenizer's model_max_length."""
+    from sentence_transformers.models import Pooling
+    with tempfile.TemporaryDirectory() as tmp:
+        word = Transformer(out_dir, max_seq_length=MAX_LEN)
+        st = SentenceTransformer(modules=[word, Pooling(word.get_embedding_dimension(), pooling_mode=pooling)],
+                                 device="cpu")
+        st.save(tmp)
+        shutil.rmtree(out_dir)
+        shutil.copytree(tmp, out_dir)
+    for f in ("README.md",):  # the model card: a date and versions, nothing encore reads
+        if os.path.exists(os.path.join(out_dir, f)):
+            os.remove(os.path.join(out_dir, f))
+    pool = json.load(open(os.path.join(out_dir, "1_Pooling", "config.json"), encoding="utf-8"))
+    assert pool.get("pooling_mode") == pooling and not any(k.startswith("pooling_mode_") for k in pool), pool
+    mods = json.load(open(os.path.join(out_dir, "modules.json"), encoding="utf-8"))
+    assert mods[1]["type"] != "sentence_transformers.models.Pooling", mods
 
 
 def reference_classifier(name, spec, out_dir, ref_dir):

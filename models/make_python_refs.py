@@ -311,7 +311,7 @@ def main():
         if want(name):
             dump_classifier(name, os.path.join(FIXTURES, name), fixture_long)
     for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-embed-short", "tiny-roberta-embed",
-                 "tiny-xlmr-embed", "tiny-mpnet-embed"):
+                 "tiny-xlmr-embed", "tiny-mpnet-embed", "tiny-bert-embed-st6"):
         if want(name):
             dump_encoder(name, os.path.join(FIXTURES, name), fixture_long, 16)
     for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-sst"):

@@ -238,7 +238,7 @@ TEST_P(Embedder, EmbeddingsMatchSentenceTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Embedder,
                          ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-embed",
-                                           "tiny-xlmr-embed", "tiny-mpnet-embed"));
+                                           "tiny-xlmr-embed", "tiny-mpnet-embed", "tiny-bert-embed-st6"));
 INSTANTIATE_TEST_SUITE_P(Adapters, Embedder, ::testing::Values("lora-bert-embed"));
 
 // MPNet's relative position buckets against transformers'

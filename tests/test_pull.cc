@@ -379,6 +379,23 @@ TEST_F(Pull, NerAndQuestionAnsweringModelsAnswerOncePulled) {
     }
 }
 
+// all-mpnet-base-v2's layout (an MPNet tokenizer.json, vocab.txt, the
+// sentence-transformers modules), published under its Hub name by the fake
+// hub as the tiny MPNet embedder: pulled, it embeds as the fixture does.
+TEST_F(Pull, MpnetEmbedderEmbedsOncePulled) {
+    FakeHub hub("tiny-mpnet-embed", "sentence-transformers/all-mpnet-base-v2");
+    ASSERT_TRUE(hub.running());
+    Result r = pull(hub, "sentence-transformers/all-mpnet-base-v2");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string text = "A man is eating food.";
+    Result want = run({"embed", "--quiet", "--model", fixtures::model_dir("tiny-mpnet-embed"), text}, tmp + "/e1");
+    Result got = run({"embed", "--quiet", "--model", trim(r.out), text}, tmp + "/e2");
+    ASSERT_EQ(want.status, 0) << want.err;
+    ASSERT_EQ(got.status, 0) << got.err;
+    EXPECT_EQ(got.out, want.out);
+    EXPECT_NE(got.out.find('['), std::string::npos) << got.out;
+}
+
 // A PEFT adapter comes with its base model, from the same endpoint into the
 // same cache, where the library finds the base when it loads the adapter.
 TEST_F(Pull, AdapterComesWithItsBaseModel) {

@@ -72,7 +72,7 @@ def make(vocab, out):
                          layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2)
     MPNetModel(config).save_pretrained(tmp)
     word = Transformer(tmp, max_seq_length=384)
-    st = SentenceTransformer(modules=[word, Pooling(word.get_word_embedding_dimension(), "mean"), Normalize()],
+    st = SentenceTransformer(modules=[word, Pooling(word.get_embedding_dimension(), "mean"), Normalize()],
                              device="cpu")
     st.save(out)
     shutil.rmtree(tmp)

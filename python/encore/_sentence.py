@@ -17,7 +17,12 @@ from . import _encore
 from ._core import Model, SessionPool
 from ._progress import progress
 
-_NORMALIZE_MODULE = "sentence_transformers.models.Normalize"
+def _module_class(module):
+    """The class name of a modules.json entry: "Normalize" for
+    sentence-transformers 5's "sentence_transformers.models.Normalize" and 6's
+    "sentence_transformers.base.modules.normalize.Normalize" alike."""
+    kind = module.get("type")
+    return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else None
 
 
 def _read_json(path):
@@ -56,11 +61,11 @@ class SentenceEncoder:
                                            "(encore.SparseEncoder)" % model.path)
         self.model = model
         self._pool = _pool or SessionPool(model, device=device, precision=precision, threads=threads)
-        modules = _read_json(os.path.join(model.path, "modules.json")) or []
-        self._normalize_module = any(m.get("type") == _NORMALIZE_MODULE for m in modules if isinstance(m, dict))
+        modules = [m for m in _read_json(os.path.join(model.path, "modules.json")) or [] if isinstance(m, dict)]
+        self._normalize_module = any(_module_class(m) == "Normalize" for m in modules)
         pooling = None
         for m in modules:
-            if isinstance(m, dict) and m.get("type") == "sentence_transformers.models.Pooling":
+            if _module_class(m) == "Pooling":
                 pooling = _read_json(os.path.join(model.path, m.get("path", ""), "config.json"))
         self._include_prompt = (pooling or {}).get("include_prompt", True)
         config = _read_json(os.path.join(model.path, "config_sentence_transformers.json")) or {}

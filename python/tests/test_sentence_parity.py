@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import encore
-from conftest import ENCODERS, REFERENCE, assert_cosine, load_reference, model_dir
+from conftest import ENCODERS, FIXTURE_REFERENCE, REFERENCE, assert_cosine, load_reference, model_dir
 
 _encoders = {}
 
@@ -69,3 +69,52 @@ def test_prompt_name():
     assert_cosine(enc.encode(case["inputs"], prompt_name="query"), _arrays("tiny-bert-embed")["prompt"])
     with pytest.raises(ValueError, match="not found in the configured prompts"):
         enc.encode(case["inputs"], prompt_name="passage")
+
+
+def load_reference_fixture(name):
+    """The C suites' reference of a fixture (tests/fixtures/reference), from make_fixtures.py."""
+    import json
+
+    path = os.path.join(FIXTURE_REFERENCE, name + ".json")
+    if not os.path.isfile(path):
+        pytest.fail("reference %s is missing" % path)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _with_normalize(tmp_path, name, module_type):
+    """A copy of fixture `name` whose modules.json ends with a Normalize
+    module of the given type name, as sentence-transformers saves one."""
+    import json
+    import shutil
+
+    d = tmp_path / name
+    shutil.copytree(model_dir(name), d)
+    modules = json.loads((d / "modules.json").read_text(encoding="utf-8"))
+    modules.append({"idx": len(modules), "name": str(len(modules)), "path": "2_Normalize", "type": module_type})
+    (d / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    (d / "2_Normalize").mkdir()
+    return str(d)
+
+
+@pytest.mark.parametrize("name,module_type", [
+    # sentence-transformers 6's names (1_Pooling with "pooling_mode": "cls")
+    ("tiny-bert-embed-st6", "sentence_transformers.base.modules.normalize.Normalize"),
+    # and 5's (1_Pooling with "pooling_mode_mean_tokens": true)
+    ("tiny-bert-embed", "sentence_transformers.models.Normalize"),
+])
+def test_normalize_module_of_either_version(tmp_path, name, module_type):
+    # The fixture's pooled embeddings, normalized: what sentence-transformers
+    # gives with the Normalize module (encode(normalize_embeddings=True) in
+    # the reference). Held to 1e-5 per value, not by cosine, which would not
+    # see a missing normalization.
+    cases = [c for c in load_reference_fixture(name)["cases"]
+             if "embedding_normalized" in c and "\x00" not in c["text"]]  # encore takes C strings
+    assert len(cases) > 20
+    enc = encore.SentenceEncoder(_with_normalize(tmp_path, name, module_type))
+    out = enc.encode([c["text"] for c in cases])
+    want = np.array([c["embedding_normalized"] for c in cases], dtype=np.float32)
+    assert np.isfinite(out).all() and np.isfinite(want).all()
+    np.testing.assert_allclose(out, want, rtol=0, atol=1e-5)
+    plain = encore.SentenceEncoder(model_dir(name)).encode([c["text"] for c in cases])
+    assert np.abs(plain - want).max() > 1e-2, "the fixture's own embeddings are already unit length"

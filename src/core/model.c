@@ -470,9 +470,16 @@ static void read_pooling(encore_model *m, const char *dir) {
     if (!text) return;
     cJSON *root = cJSON_Parse(text);
     free(text);
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_cls_token")))
+    /* sentence-transformers 6 writes "pooling_mode": "cls" (a list when
+     * several modes are concatenated); earlier versions one boolean per
+     * mode, "pooling_mode_cls_token" and the like. */
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "pooling_mode");
+    if (cJSON_IsArray(mode) && cJSON_GetArraySize(mode) == 1) mode = cJSON_GetArrayItem(mode, 0);
+    const char *name = cJSON_IsString(mode) ? mode->valuestring : NULL;
+    if (name ? strcmp(name, "cls") == 0 : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_cls_token")))
         m->pooling = ENCORE_POOLING_CLS;
-    else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_mean_tokens")))
+    else if (name ? strcmp(name, "mean") != 0
+                  : !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_mean_tokens")))
         encore_log(ENCORE_LOG_LEVEL_WARN, "%s asks for a pooling encore does not have; using mean pooling", path);
     cJSON_Delete(root);
 }
