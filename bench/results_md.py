@@ -1,7 +1,9 @@
 """What the benchmark reports share: write_section replaces the section of
 bench/RESULTS.md that starts with a heading (up to the next "## "), or
 appends it; read_texts, cpu and versions give the SST-2 sentences, the CPU
-line and the packages' versions that each report records."""
+line and the packages' versions that each report records; time_calls and
+side_parser are the timing loop and the command line of the benchmarks that
+hold encore's Python package to a sentence-transformers encoder."""
 
 import os
 import platform
@@ -55,3 +57,55 @@ def cpu():
     isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
     return (f"{name}, family {family} model {model} ({platform.machine()}, {os.cpu_count()} cores; "
             f"{', '.join(isa)}; no {', '.join(f for f in ('avx512f', 'avx512_vnni', 'avx_vnni') if f not in flags) or '-'})")
+
+
+def time_calls(fn, texts, single_iters, batch, batch_iters):
+    """fn(list of texts) timed: one text per call (p50 / p90 ms over
+    single_iters calls, after 5 untimed) and batch texts per call (inputs
+    per second over batch_iters calls, after one untimed)."""
+    import time
+
+    import numpy as np
+
+    for t in texts[:5]:
+        fn([t])
+    lat = []
+    for i in range(single_iters):
+        t0 = time.perf_counter()
+        fn([texts[i % len(texts)]])
+        lat.append((time.perf_counter() - t0) * 1e3)
+    fn(texts[:batch])
+    t0 = time.perf_counter()
+    for i in range(batch_iters):
+        start = (i * batch) % (len(texts) - batch)
+        fn(texts[start:start + batch])
+    rate = batch * batch_iters / (time.perf_counter() - t0)
+    return ({"p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90))},
+            {"inputs_per_s": rate})
+
+
+def side_parser(description, make_options):
+    """The make / run / report command line; make_options: (flag, help) of
+    make's required options besides --out."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    for flag, text in make_options:
+        m.add_argument(flag, required=True, help=text)
+    m.add_argument("--out", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--variant", required=True, choices=["encore", "sentence-transformers"])
+    r.add_argument("--model", required=True)
+    r.add_argument("--texts", required=True)
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--single-iters", type=int, default=100)
+    r.add_argument("--batch", type=int, default=32)
+    r.add_argument("--batch-iters", type=int, default=5)
+    r.add_argument("--check", type=int, default=64)
+    r.add_argument("--json", required=True)
+    p = sub.add_parser("report")
+    p.add_argument("out_dir")
+    p.add_argument("command")
+    return ap

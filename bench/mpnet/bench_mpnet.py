@@ -29,17 +29,15 @@ sentence-transformers" of bench/RESULTS.md (each cell's best round, the
 ratio, the agreement, the CPU).
 """
 
-import argparse
 import glob
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from results_md import cpu, read_texts, versions, write_section  # noqa: E402
+from results_md import cpu, read_texts, side_parser, time_calls, versions, write_section  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -97,25 +95,13 @@ def run(args):
     fn = variant(args.variant, args.model, args.threads)
     texts = read_texts(args.texts)
     checked = np.asarray(fn(texts[:args.check]), dtype=np.float32)
-    for t in texts[:5]:
-        fn([t])
-    lat = []
-    for i in range(args.single_iters):
-        t0 = time.perf_counter()
-        fn([texts[i % len(texts)]])
-        lat.append((time.perf_counter() - t0) * 1e3)
-    fn(texts[:args.batch])
-    t0 = time.perf_counter()
-    for i in range(args.batch_iters):
-        start = (i * args.batch) % (len(texts) - args.batch)
-        fn(texts[start:start + args.batch])
-    rate = args.batch * args.batch_iters / (time.perf_counter() - t0)
+    single, batch_result = time_calls(fn, texts, args.single_iters, args.batch, args.batch_iters)
     doc = dict(variant=args.variant, threads=args.threads, batch=args.batch,
-               single={"p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90))},
-               batch_result={"inputs_per_s": rate}, versions=versions(), embeddings=checked.tolist())
+               single=single, batch_result=batch_result, versions=versions(), embeddings=checked.tolist())
     with open(args.json, "w", encoding="utf-8") as f:
         json.dump(doc, f)
-    print(f"{args.variant}: single p50 {doc['single']['p50_ms']:.2f} ms, batch {rate:.1f} inputs/s", flush=True)
+    rate = batch_result["inputs_per_s"]
+    print(f"{args.variant}: single p50 {single['p50_ms']:.2f} ms, batch {rate:.1f} inputs/s", flush=True)
 
 
 def agreement(a, b):
@@ -170,25 +156,7 @@ def report(out_dir, command):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    m = sub.add_parser("make")
-    m.add_argument("--vocab", required=True)
-    m.add_argument("--out", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("--variant", required=True, choices=["encore", "sentence-transformers"])
-    r.add_argument("--model", required=True)
-    r.add_argument("--texts", required=True)
-    r.add_argument("--threads", type=int, default=2)
-    r.add_argument("--single-iters", type=int, default=100)
-    r.add_argument("--batch", type=int, default=32)
-    r.add_argument("--batch-iters", type=int, default=5)
-    r.add_argument("--check", type=int, default=64)
-    r.add_argument("--json", required=True)
-    p = sub.add_parser("report")
-    p.add_argument("out_dir")
-    p.add_argument("command")
-    args = ap.parse_args()
+    args = side_parser(__doc__.split("\n\n")[0], [("--vocab", "BERT's uncased vocab.txt")]).parse_args()
     if args.cmd == "make":
         make(args.vocab, args.out)
     elif args.cmd == "run":

@@ -22,18 +22,7 @@ hf=${ENCORE_HF_PY:?set ENCORE_HF_PY}
 py=${ENCORE_PY:-python3}
 [ -f "$model/modules.json" ] || "$hf" bench/mpnet/bench_mpnet.py make --vocab build/models/all-minilm-l6-v2/vocab.txt \
     --out "$model"
-rm -rf "$out"
-mkdir -p "$out"
-for r in $(seq 1 "$rounds"); do
-    for t in ${threads_list//,/ }; do
-        for v in encore sentence-transformers; do
-            echo "round $r/$rounds: $t threads, $v" >&2
-            side=$py
-            [ "$v" = encore ] || side=$hf
-            OMP_NUM_THREADS=$t "$side" bench/mpnet/bench_mpnet.py run --variant "$v" --model "$model" \
-                --texts "$texts" --threads "$t" --json "$out/$v.t$t.r$r.json"
-        done
-    done
-done
+. bench/st_rounds.sh
+st_rounds bench/mpnet/bench_mpnet.py "$model" "$out" "$threads_list" "$rounds" "$texts"
 "$py" bench/mpnet/bench_mpnet.py report "$out" \
     "ENCORE_PY=... ENCORE_HF_PY=... bench/mpnet/run.sh $threads_list $rounds"

@@ -20,18 +20,7 @@ out=build/bench-splade/results
 hf=${ENCORE_HF_PY:?set ENCORE_HF_PY}
 py=${ENCORE_PY:-python3}
 [ -f "$model/modules.json" ] || "$hf" bench/splade/bench_splade.py make --base build/models/all-minilm-l6-v2 --out "$model"
-rm -rf "$out"
-mkdir -p "$out"
-for r in $(seq 1 "$rounds"); do
-    for t in ${threads_list//,/ }; do
-        for v in encore sentence-transformers; do
-            echo "round $r/$rounds: $t threads, $v" >&2
-            side=$py
-            [ "$v" = encore ] || side=$hf
-            OMP_NUM_THREADS=$t "$side" bench/splade/bench_splade.py run --variant "$v" --model "$model" \
-                --texts "$texts" --threads "$t" --json "$out/$v.t$t.r$r.json"
-        done
-    done
-done
+. bench/st_rounds.sh
+st_rounds bench/splade/bench_splade.py "$model" "$out" "$threads_list" "$rounds" "$texts"
 "$py" bench/splade/bench_splade.py report "$out" \
     "ENCORE_PY=... ENCORE_HF_PY=... bench/splade/run.sh $threads_list $rounds"
