@@ -843,6 +843,9 @@ def roberta_config(vocab_size, config_cls=RobertaConfig, **kw):
     # positions start after the padding id (RoBERTa's create_position_ids),
     # so the model holds MAX_LEN + 2 of them for MAX_LEN tokens.  XLM-R
     # (XLMRobertaConfig) is RoBERTa with another tokenizer: the same sizes.
+    # MPNet (mpnet_config) has the same positions and sizes, no token types.
+    if config_cls is RobertaConfig or config_cls is XLMRobertaConfig:
+        kw = dict(type_vocab_size=1, **kw)
     return config_cls(
         vocab_size=vocab_size,
         hidden_size=32,
@@ -850,7 +853,6 @@ def roberta_config(vocab_size, config_cls=RobertaConfig, **kw):
         num_attention_heads=4,
         intermediate_size=37,
         max_position_embeddings=MAX_LEN + 2,
-        type_vocab_size=1,
         hidden_act="gelu",
         layer_norm_eps=1e-5,
         initializer_range=INIT_RANGE,
@@ -862,24 +864,10 @@ def roberta_config(vocab_size, config_cls=RobertaConfig, **kw):
 
 
 def mpnet_config(vocab_size, config_cls=MPNetConfig, **kw):
-    # RoBERTa's positions (after padding_idx 1), no token types, and the
-    # relative position bias of 32 buckets every layer adds to its scores.
-    return config_cls(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        max_position_embeddings=MAX_LEN + 2,
-        relative_attention_num_buckets=32,
-        hidden_act="gelu",
-        layer_norm_eps=1e-5,
-        initializer_range=INIT_RANGE,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        **kw,
-    )
+    # RoBERTa's sizes and positions (after padding_idx 1), no token types,
+    # and the relative position bias of 32 buckets every layer adds to its
+    # scores.
+    return roberta_config(vocab_size, config_cls=config_cls, relative_attention_num_buckets=32, **kw)
 
 
 def distilbert_config(vocab_size, **kw):
