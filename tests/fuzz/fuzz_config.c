@@ -21,8 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(c.vocab_size >= 1 && c.vocab_size <= ENCORE_MAX_VOCAB, "vocab %d", c.vocab_size);
     FUZZ_CHECK(c.max_position_embeddings >= 1 && c.max_position_embeddings <= ENCORE_MAX_POSITIONS, "positions %d",
                c.max_position_embeddings);
-    FUZZ_CHECK(c.is_distilbert ? c.type_vocab_size == 0 : c.type_vocab_size >= 1 && c.type_vocab_size <= ENCORE_MAX_TYPE_VOCAB,
+    FUZZ_CHECK(c.is_distilbert || c.is_mpnet ? c.type_vocab_size == 0
+                                             : c.type_vocab_size >= 1 && c.type_vocab_size <= ENCORE_MAX_TYPE_VOCAB,
                "type vocab %d", c.type_vocab_size);
+    FUZZ_CHECK(c.is_mpnet ? c.rel_buckets >= ENCORE_MPNET_BUCKETS && c.rel_buckets <= 4096 : c.rel_buckets == 0,
+               "relative position buckets %d", c.rel_buckets);
+    FUZZ_CHECK(!c.is_roberta && !c.is_mpnet ? c.position_base == 0
+                                            : c.position_base >= 1 && c.position_base < c.max_position_embeddings,
+               "position base %d of %d positions", c.position_base, c.max_position_embeddings);
     FUZZ_CHECK(c.layer_norm_eps >= 0 && c.layer_norm_eps <= 1, "eps %g", c.layer_norm_eps);
     if (c.has_head) {
         FUZZ_CHECK(c.n_labels >= 1 && c.n_labels <= ENCORE_MAX_LABELS, "labels %d", c.n_labels);

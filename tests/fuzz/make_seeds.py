@@ -185,6 +185,32 @@ def seeds_safetensors_and_models():
         if name == "bert-classifier-f32":
             write(d, "tiny-bert", st)
 
+    # MPNet: BERT's tensors under MPNet's names, no token types, the
+    # relative position bias (32 buckets x heads); positions after padding_idx 1.
+    renames = [("bert.embeddings.token_type_embeddings.", None), ("bert.pooler.dense.", "classifier.dense."),
+               ("classifier.weight", "classifier.out_proj.weight"), ("classifier.bias", "classifier.out_proj.bias"),
+               ("attention.self.query.", "attention.attn.q."), ("attention.self.key.", "attention.attn.k."),
+               ("attention.self.value.", "attention.attn.v."), ("attention.output.dense.", "attention.attn.o."),
+               ("attention.output.LayerNorm.", "attention.LayerNorm."), ("bert.", "mpnet.")]
+    tensors = []
+    for name, shape, vals in bert_tensors(rng, shapes["C"], shapes["F"], shapes["P"] + 2, shapes["V"], 1, 2,
+                                          shapes["layers"], False):
+        for old, new in renames:
+            if old in name:
+                name = None if new is None else name.replace(old, new)
+                if name is None:
+                    break
+        if name:
+            tensors.append((name, shape, vals))
+    tensors.append(("mpnet.encoder.relative_attention_bias.weight", [32, 2], values(rng, 64, 2.0)))
+    cfg = json.loads(bert_config(shapes["C"], shapes["F"], shapes["P"] + 2, shapes["V"], 1, 2, shapes["layers"], 2,
+                                 False))
+    del cfg["type_vocab_size"]
+    cfg.update(architectures=["MPNetForSequenceClassification"], model_type="mpnet", pad_token_id=1,
+               relative_attention_num_buckets=32, layer_norm_eps=1e-5)
+    cfg = json.dumps(cfg, indent=1).encode()
+    write(m, "mpnet-classifier-f32", bytes([0]) + struct.pack("<H", len(cfg)) + cfg + safetensors(tensors, "F32"))
+
     c = out_dir("config")
     for fixture in sorted(os.listdir(FIXTURES)):
         p = os.path.join(FIXTURES, fixture, "config.json")
