@@ -714,14 +714,14 @@ def mpnet_vocab(vocab_tokens):
     return ["<s>", "<pad>", "</s>", "<unk>"] + vocab_tokens + ["<mask>"]
 
 
-def save_mpnet_tokenizer(vocab_tokens, out_dir):
+def save_mpnet_tokenizer(vocab_tokens, out_dir, max_len=MAX_LEN):
     """transformers' MPNetTokenizer on the shared WordPiece vocabulary, as
     save_pretrained writes it (tokenizer.json: BertNormalizer, WordPiece,
     RobertaProcessing; <mask> strips the space before it), with the
     vocab.txt and special_tokens_map.json that Hub checkpoints carry."""
     os.makedirs(out_dir, exist_ok=True)
     tokens = mpnet_vocab(vocab_tokens)
-    tok = MPNetTokenizer(vocab={t: i for i, t in enumerate(tokens)}, model_max_length=MAX_LEN)
+    tok = MPNetTokenizer(vocab={t: i for i, t in enumerate(tokens)}, model_max_length=max_len)
     tok.save_pretrained(out_dir)
     write_vocab(tokens, os.path.join(out_dir, "vocab.txt"))
     with open(os.path.join(out_dir, "special_tokens_map.json"), "w", encoding="utf-8") as f:
@@ -844,9 +844,7 @@ def roberta_config(vocab_size, config_cls=RobertaConfig, **kw):
     # so the model holds MAX_LEN + 2 of them for MAX_LEN tokens.  XLM-R
     # (XLMRobertaConfig) is RoBERTa with another tokenizer: the same sizes.
     # MPNet (mpnet_config) has the same positions and sizes, no token types.
-    if config_cls is RobertaConfig or config_cls is XLMRobertaConfig:
-        kw = dict(type_vocab_size=1, **kw)
-    return config_cls(
+    args = dict(
         vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
@@ -859,8 +857,11 @@ def roberta_config(vocab_size, config_cls=RobertaConfig, **kw):
         pad_token_id=1,
         bos_token_id=0,
         eos_token_id=2,
-        **kw,
     )
+    if config_cls is RobertaConfig or config_cls is XLMRobertaConfig:
+        args["type_vocab_size"] = 1
+    args.update(kw)
+    return config_cls(**args)
 
 
 def mpnet_config(vocab_size, config_cls=MPNetConfig, **kw):
@@ -1035,6 +1036,11 @@ MODEL_SPECS = {
     ),
     "tiny-mpnet-qa": dict(kind="qa", arch="mpnet", dtype=torch.float32, tok_cls=MPNetTokenizer,
                           seed=BASE_SEED + 3300),
+    # MPNet on texts of up to 512 tokens: distances past the last relative
+    # position bucket (128 tokens each way), which the 64-token fixtures
+    # never reach; all-mpnet-base-v2's 514 positions.
+    "tiny-mpnet-long": dict(kind="long", arch="mpnet", dtype=torch.float32, tok_cls=MPNetTokenizer,
+                            pooling="mean", seed=BASE_SEED + 3500),
     # deepset/xlm-roberta-large-squad2's shape: words are Metaspace's.
     "tiny-xlmr-qa": dict(kind="qa", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
                          seed=BASE_SEED + 2600),
@@ -1488,6 +1494,73 @@ def reference_embedder(name, spec, out_dir, ref_dir):
     return cases
 
 
+LONG_MAX = 512  # tiny-mpnet-long's tokens per text, all-mpnet-base-v2's
+
+
+def long_cases():
+    """Texts of about 130, 260 and 500 tokens and a pair of about 300, cut
+    from LONG_SINGLE and LONG_PAIR_* repeated (each under LONG_MAX)."""
+    words = (" ".join([LONG_SINGLE] * 12)).split()
+    pair_a, pair_b = " ".join([LONG_PAIR_A] * 4), " ".join([LONG_PAIR_B] * 3)
+    return [dict(name="long_130", text=" ".join(words[:100]), text_pair=None),
+            dict(name="long_260", text=" ".join(words[:200]), text_pair=None),
+            dict(name="long_500", text=" ".join(words[:350]), text_pair=None),
+            dict(name="long_pair_300", text=pair_a, text_pair=pair_b)]
+
+
+def build_and_reference_long(name, spec, vocab_tokens, models_dir, ref_dir):
+    """An MPNetModel with 514 positions (tokenizer and sentence-transformers
+    limits 512) and its references on long_cases(), in the embedders' format:
+    tokens, hidden states, sentence-transformers' embeddings."""
+    out_dir = os.path.join(models_dir, name)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    save_mpnet_tokenizer(vocab_tokens, out_dir, max_len=LONG_MAX)
+    torch.manual_seed(spec["seed"])
+    model = MPNetModel(mpnet_config(len(mpnet_vocab(vocab_tokens)), max_position_embeddings=LONG_MAX + 2))
+    randomize_(model, spec["seed"], pad=1)
+    with torch.no_grad():
+        model.encoder.relative_attention_bias.weight.mul_(5.0)
+    model.eval()
+    model.save_pretrained(out_dir)
+    write_st_layout(out_dir, spec["pooling"], 32, LONG_MAX)
+    tok = AutoTokenizer.from_pretrained(out_dir)
+    model = load_fp32("embed", out_dir)
+    with no_load_warnings(name):
+        st = SentenceTransformer(out_dir, device="cpu")
+    assert st.max_seq_length == LONG_MAX
+    hidden, cases, longest = {}, [], 0
+    for i, c in enumerate(long_cases()):
+        c = dict(c, truncation=False, too_long=False)
+        rec = case_header(c)
+        a, b = c["text"], c["text_pair"]
+        enc = tok(a, b, return_offsets_mapping=True, return_token_type_ids=True, truncation=False)
+        rec.update(encoding_record(enc, a, b))
+        n = len(rec["ids"])
+        assert 128 < n <= LONG_MAX, (c["name"], n)
+        longest = max(longest, n)
+        inp = tok(a, b, return_tensors="pt") if b is not None else tok(a, return_tensors="pt")
+        with torch.no_grad():
+            hs = model(**inp).last_hidden_state[0].numpy().astype(np.float32)
+        mean = hs.astype(np.float64).mean(0).astype(np.float32)
+        if b is None:
+            emb = st.encode(a, convert_to_numpy=True)
+            assert np.allclose(emb, mean, rtol=1e-4, atol=1e-5), c["name"]
+            rec["embedding"] = floats(emb)
+            rec["embedding_normalized"] = floats(st.encode(a, convert_to_numpy=True, normalize_embeddings=True))
+        rec["embedding_mean"] = floats(mean)
+        rec["embedding_cls"] = floats(hs[0])
+        key = f"case_{i}"
+        hidden[key] = np.ascontiguousarray(hs)
+        rec["hidden"] = key
+        cases.append(rec)
+    assert longest > 400, longest
+    doc = dict(generator=generator_info(), model=name, max_length=LONG_MAX, cases=cases)
+    dump_json(os.path.join(ref_dir, name + ".json"), doc)
+    safetensors.numpy.save_file(hidden, os.path.join(ref_dir, name + ".hidden.safetensors"))
+    return longest
+
+
 def reference_embed_limit(name, spec, out_dir, ref_dir):
     """sentence-transformers' embeddings of EMBED_LIMIT_CASES for a model
     whose max_seq_length is below the model's limit: each text cut at
@@ -1925,6 +1998,9 @@ def main():
             else:
                 reference_zero_shot(name, spec, out_dir, ref_dir)
             summary[name] = f"seed {spec['seed']}, {spec['kind']}"
+        elif spec["kind"] == "long":
+            longest = build_and_reference_long(name, spec, vocab_tokens, models_dir, ref_dir)
+            summary[name] = f"seed {spec['seed']}, {len(long_cases())} texts of up to {longest} tokens"
         elif spec["kind"] == "splade":
             out_dir = build_splade(name, spec, vocab_tokens, subword, models_dir)
             reference_splade(name, spec, out_dir, ref_dir)

@@ -261,6 +261,60 @@ TEST(Mpnet, BucketsMatchTransformers) {
     }
 }
 
+// MPNet on texts of 130 to 500 tokens (tiny-mpnet-long: 514 positions),
+// where most key-query distances lie past the last relative position bucket:
+// the hidden states, the embeddings (sentence-transformers' own, mean pooled,
+// normalized) and the four texts in one batch against transformers.
+TEST(Mpnet, LongTextsMatchTransformers) {
+    auto l = load("tiny-mpnet-long");
+    ASSERT_TRUE(l);
+    const int C = encore_model_hidden_size(l->model);
+    std::vector<encore_input> inputs;
+    std::vector<std::vector<double>> means;
+    int longest = 0, i = -1;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, get(l->ref->root, "cases")) {
+        i++;
+        encore_input in = fixtures::input(c);
+        inputs.push_back(in);
+        float *raw = nullptr;
+        int32_t n_tokens = 0;
+        ASSERT_EQ(encore_session_hidden_states(l->session_no_trunc, &in, 1, &raw, &n_tokens), ENCORE_STATUS_OK)
+            << encore_last_error();
+        std::unique_ptr<float, decltype(&std::free)> hidden(raw, &std::free);
+        longest = std::max(longest, (int)n_tokens);
+        const encore_tensor_info *t = encore_safetensors_find(l->hidden, fixtures::str(c, "hidden").c_str());
+        ASSERT_TRUE(t && t->n_dims == 2 && t->shape[0] == n_tokens && t->shape[1] == C) << fixtures::str(c, "name");
+        std::vector<float> want(t->n_elements);
+        ASSERT_EQ(encore_tensor_to_f32(t, want.data()), ENCORE_STATUS_OK);
+        EXPECT_CLOSE(approx::values(hidden.get(), (size_t)n_tokens * C), want, kHiddenTol, 0)
+            << "hidden state of " << fixtures::str(c, "name");
+        std::vector<float> e(C);
+        struct Want { const char *key; encore_pooling pooling; int normalize; } wants[] = {
+            {"embedding", ENCORE_POOLING_DEFAULT, 0},
+            {"embedding_normalized", ENCORE_POOLING_DEFAULT, 1},
+            {"embedding_mean", ENCORE_POOLING_MEAN, 0},
+        };
+        for (const Want &w : wants) {
+            if (!get(c, w.key)) continue;  // a pair: sentence-transformers embeds single texts only
+            ASSERT_EQ(encore_session_embed(l->session_no_trunc, &in, 1, w.pooling, w.normalize, e.data()),
+                      ENCORE_STATUS_OK)
+                << encore_last_error();
+            EXPECT_CLOSE(e, reference_embedding(*l, c, w.key), kEmbedTol, 0)
+                << w.key << " of " << fixtures::str(c, "name");
+        }
+        means.push_back(reference_embedding(*l, c, "embedding_mean"));
+    }
+    ASSERT_EQ(inputs.size(), 4u);
+    EXPECT_GT(longest, 400);
+    std::vector<float> together(inputs.size() * C);
+    ASSERT_EQ(encore_session_embed(l->session_no_trunc, inputs.data(), (int)inputs.size(), ENCORE_POOLING_MEAN, 0,
+                                   together.data()),
+              ENCORE_STATUS_OK);
+    for (size_t k = 0; k < inputs.size(); k++)
+        EXPECT_CLOSE(approx::values(&together[k * C], C), means[k], kEmbedTol, 0) << "input " << k << " in a batch";
+}
+
 // A sequence longer than MPNet's bias table spans is refused, never read
 // past the table: padding tokens share a position, so 100 of them would
 // pass the position check of a model with 66 positions (the session's
