@@ -124,7 +124,14 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_MPNET_SEQUENCE_CLASSIFICATION,      /* MPNetForSequenceClassification */
     ENCORE_ARCHITECTURE_MPNET_MASKED_LM,                    /* MPNetForMaskedLM */
     ENCORE_ARCHITECTURE_MPNET_TOKEN_CLASSIFICATION,         /* MPNetForTokenClassification */
-    ENCORE_ARCHITECTURE_MPNET_QUESTION_ANSWERING            /* MPNetForQuestionAnswering */
+    ENCORE_ARCHITECTURE_MPNET_QUESTION_ANSWERING,           /* MPNetForQuestionAnswering */
+    /* ELECTRA's discriminator: BERT's layers under embeddings of their own
+     * width (projected to the hidden size when it differs), the GELU
+     * classification head of ElectraForSequenceClassification */
+    ENCORE_ARCHITECTURE_ELECTRA_MODEL,                      /* ElectraModel */
+    ENCORE_ARCHITECTURE_ELECTRA_SEQUENCE_CLASSIFICATION,    /* ElectraForSequenceClassification */
+    ENCORE_ARCHITECTURE_ELECTRA_TOKEN_CLASSIFICATION,       /* ElectraForTokenClassification */
+    ENCORE_ARCHITECTURE_ELECTRA_QUESTION_ANSWERING          /* ElectraForQuestionAnswering */
 } encore_architecture;
 
 /* A head applied to every token's last hidden state. */

@@ -45,10 +45,12 @@ __global__ __launch_bounds__(kPoolThreads) void pool_kernel(const S *__restrict_
     for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = (float)(o[c] / norm);
 }
 
-__global__ void head_act_kernel(float *__restrict__ x, const float *__restrict__ bias, size_t n, int N, int relu) {
+__global__ void head_act_kernel(float *__restrict__ x, const float *__restrict__ bias, size_t n, int N, int act) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const float v = x[i] + bias[i % (size_t)N];
-        x[i] = relu ? (v > 0.0f ? v : 0.0f) : tanhf(v);
+        x[i] = act == ENCORE_HEAD_ACT_RELU   ? (v > 0.0f ? v : 0.0f)
+               : act == ENCORE_HEAD_ACT_GELU ? 0.5f * v * (1.0f + erff(v * 0.70710678118654752f))
+                                             : tanhf(v);
     }
 }
 
@@ -130,14 +132,14 @@ extern "C" encore_status encore_pool_cuda(const void *hidden, const int32_t *seq
     return ENCORE_STATUS_OK;
 }
 
-extern "C" encore_status encore_head_act_cuda(float *x, const float *bias, int B, int N, int relu,
+extern "C" encore_status encore_head_act_cuda(float *x, const float *bias, int B, int N, encore_head_act act,
                                               cudaStream_t stream) {
     if (B == 0) return ENCORE_STATUS_OK;
-    if (!x || !bias || B < 0 || N < 1)
+    if (!x || !bias || B < 0 || N < 1 || act < ENCORE_HEAD_ACT_TANH || act > ENCORE_HEAD_ACT_GELU)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_head_act_cuda: bad arguments");
     const size_t n = (size_t)B * N;
     const size_t want = (n + 255) / 256;
-    encore::launch(head_act_kernel, (unsigned)(want < 65536 ? want : 65536), 256, 0, stream, x, bias, n, N, relu);
+    encore::launch(head_act_kernel, (unsigned)(want < 65536 ? want : 65536), 256, 0, stream, x, bias, n, N, (int)act);
     ENCORE_CUDA_CHECK_LAUNCH(stream, "head_act_kernel");
     return ENCORE_STATUS_OK;
 }

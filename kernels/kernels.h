@@ -93,10 +93,17 @@ encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, cons
 encore_status encore_pool_cuda(const void *hidden, const int32_t *seq_start, int B, int C, encore_pooling pooling,
                                int normalize, encore_cuda_dtype dt, float *out, cudaStream_t stream);
 
-/* The head's hidden activation in place: x = relu(x + bias) (DistilBERT's
- * pre_classifier) or tanh(x + bias) (BERT's pooler). x: (B, N) fp32.
- * CPU twin: the loop in encore_head_cpu. */
-encore_status encore_head_act_cuda(float *x, const float *bias, int B, int N, int relu, cudaStream_t stream);
+/* The head's hidden activation. */
+typedef enum encore_head_act {
+    ENCORE_HEAD_ACT_TANH = 0, /* BERT's pooler, RoBERTa's and MPNet's classification heads */
+    ENCORE_HEAD_ACT_RELU = 1, /* DistilBERT's pre_classifier */
+    ENCORE_HEAD_ACT_GELU = 2  /* ELECTRA's classification head (the exact, erf GELU) */
+} encore_head_act;
+
+/* The head's hidden activation in place: x = act(x + bias). x: (B, N) fp32.
+ * CPU twin: the activation in encore_head_cpu. */
+encore_status encore_head_act_cuda(float *x, const float *bias, int B, int N, encore_head_act act,
+                                   cudaStream_t stream);
 
 /* logits = fn(logits + bias) in place per row; bias (L) or NULL.
  * logits: (B, L) fp32. CPU twin: encore_scores_cpu. */

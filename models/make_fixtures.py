@@ -59,6 +59,11 @@ from transformers import (  # noqa: E402
     DistilBertForTokenClassification,
     DistilBertModel,
     DistilBertTokenizerFast,
+    ElectraConfig,
+    ElectraForQuestionAnswering,
+    ElectraForSequenceClassification,
+    ElectraForTokenClassification,
+    ElectraModel,
     MPNetConfig,
     MPNetForMaskedLM,
     MPNetForQuestionAnswering,
@@ -871,6 +876,14 @@ def mpnet_config(vocab_size, config_cls=MPNetConfig, **kw):
     return roberta_config(vocab_size, config_cls=config_cls, relative_attention_num_buckets=32, **kw)
 
 
+def electra_config(vocab_size, config_cls=ElectraConfig, **kw):
+    # BERT's sizes, with embeddings narrower than the hidden size (16 of 32,
+    # as electra-small's 128 of 256), so that embeddings_project runs.
+    return config_cls(vocab_size=vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                      num_attention_heads=4, intermediate_size=37, max_position_embeddings=MAX_LEN, type_vocab_size=2,
+                      hidden_act="gelu", layer_norm_eps=1e-12, initializer_range=INIT_RANGE, pad_token_id=0, **kw)
+
+
 def distilbert_config(vocab_size, **kw):
     return DistilBertConfig(
         vocab_size=vocab_size,
@@ -1016,6 +1029,28 @@ MODEL_SPECS = {
         kind="embed", arch="bert", dtype=torch.float32, tok_cls=BertTokenizerFast,
         pooling="cls", seed=BASE_SEED + 3400, st6=True,
     ),
+    # ELECTRA's discriminator (google/electra-*-discriminator fine-tunes,
+    # cross-encoder/ms-marco-electra-base): BERT's WordPiece vocabulary and
+    # tokenizer, embeddings 16 wide projected to 32, the GELU head.
+    "tiny-electra-sst": dict(
+        kind="cls", arch="electra", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 3600,
+    ),
+    "tiny-electra-embed": dict(
+        kind="embed", arch="electra", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        pooling="mean", seed=BASE_SEED + 3700,
+    ),
+    "tiny-electra-rerank": dict(
+        kind="rerank", arch="electra", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 3800,
+    ),
+    "tiny-electra-ner": dict(
+        kind="tokcls", arch="electra", dtype=torch.float32, tok_cls=BertTokenizerFast,
+        labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],
+        seed=BASE_SEED + 3900,
+    ),
+    "tiny-electra-qa": dict(kind="qa", arch="electra", dtype=torch.float32, tok_cls=BertTokenizerFast,
+                            seed=BASE_SEED + 4000),
     # MPNet (all-mpnet-base-v2, multi-qa-mpnet-base): the WordPiece
     # vocabulary under MPNet's special tokens, RoBERTa's positions and heads,
     # a relative position bias in every attention layer.
@@ -1129,6 +1164,10 @@ ROBERTA_FAMILY = {
                     cls=RobertaForSequenceClassification, base=RobertaModel, qa=RobertaForQuestionAnswering),
     "xlmr": dict(config=XLMRobertaConfig, mlm=XLMRobertaForMaskedLM, tokcls=XLMRobertaForTokenClassification,
                  cls=XLMRobertaForSequenceClassification, base=XLMRobertaModel, qa=XLMRobertaForQuestionAnswering),
+    # ELECTRA's discriminator: BERT's network and tokenizer, embeddings
+    # projected, a GELU classification head (no fill-mask head)
+    "electra": dict(config=ElectraConfig, tokcls=ElectraForTokenClassification, cls=ElectraForSequenceClassification,
+                    base=ElectraModel, qa=ElectraForQuestionAnswering, make_config=electra_config, pad=0),
     # MPNet: RoBERTa's positions, heads and mask token, its own attention
     "mpnet": dict(config=MPNetConfig, mlm=MPNetForMaskedLM, tokcls=MPNetForTokenClassification,
                   cls=MPNetForSequenceClassification, base=MPNetModel, qa=MPNetForQuestionAnswering,
@@ -1150,7 +1189,7 @@ def make_model(spec, vocab_size, seed):
                 kw["problem_type"] = spec["problem_type"]
         make_config = family.get("make_config", roberta_config)
         model = family[kind](make_config(vocab_size, config_cls=family["config"], **kw))
-        randomize_(model, seed, pad=1)
+        randomize_(model, seed, pad=family.get("pad", 1))
         if spec["arch"] == "mpnet":
             # a bias as large as the scores, so that a bias read at the wrong
             # distance or head moves the outputs far past the tolerance
@@ -1194,7 +1233,7 @@ def make_model(spec, vocab_size, seed):
 
 
 def base_model(model):
-    for attr in ("bert", "distilbert", "roberta", "mpnet"):  # XLM-R's models call theirs "roberta" too
+    for attr in ("bert", "distilbert", "roberta", "mpnet", "electra"):  # XLM-R's call theirs "roberta" too
         if hasattr(model, attr):
             return getattr(model, attr)
     return model

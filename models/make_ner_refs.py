@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Dump what transformers' pipeline("token-classification") returns for the
 tiny token-classification fixtures (tests/fixtures/models/tiny-bert-ner,
-tiny-distilbert-ner, tiny-roberta-ner, tiny-xlmr-ner and tiny-mpnet-ner), for encore's NER pipeline to be held to.
+tiny-distilbert-ner, tiny-roberta-ner, tiny-xlmr-ner, tiny-mpnet-ner and tiny-electra-ner), for encore's NER pipeline to be held to.
 
 Writes tests/fixtures/reference/<model>.ner.json: for each case the text,
 the pipeline's arguments (null: not passed), its output as it returns it (numpy float32 scores
@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "models"))
 from make_fixtures import dump_json, generator_info  # noqa: E402
 
-MODELS = ["tiny-bert-ner", "tiny-distilbert-ner", "tiny-roberta-ner", "tiny-xlmr-ner", "tiny-mpnet-ner"]
+MODELS = ["tiny-bert-ner", "tiny-distilbert-ner", "tiny-roberta-ner", "tiny-xlmr-ner", "tiny-mpnet-ner", "tiny-electra-ner"]
 STRATEGIES = ["none", "simple", "first", "average", "max"]
 
 # A text of more than the models' 64 tokens: the pipeline truncates it.

@@ -39,7 +39,7 @@ from transformers import AutoTokenizer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
-MODELS = ["tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa", "tiny-mpnet-qa"]
+MODELS = ["tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa", "tiny-mpnet-qa", "tiny-electra-qa"]
 
 # Texts: sub-word splits (words the small vocabulary does not hold), accents,
 # CJK (each character a word; 界 and 龍 are [UNK]), punctuation.

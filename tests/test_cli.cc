@@ -79,7 +79,7 @@ TEST_P(Pipeline, ClassifyPrintsWhatThePipelinePrints) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Pipeline,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
-                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst"));
+                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst"));
 
 TEST(Cli, StdinGivesOneLinePerTextInOrderAndKeepsGoodLinesAroundBadOnes) {
     auto ref = fixtures::load("tiny-bert-sst");

@@ -110,7 +110,8 @@ TEST_P(CliQa, PrintsWhatThePipelineReturns) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CliQa, ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa",
-                                                                     "tiny-xlmr-qa", "tiny-mpnet-qa"));
+                                                                     "tiny-xlmr-qa", "tiny-mpnet-qa",
+                                                                     "tiny-electra-qa"));
 
 TEST(CliQa, RefusesBadInput) {
     const std::string qa = fixtures::model_dir("tiny-bert-qa");

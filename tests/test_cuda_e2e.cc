@@ -201,7 +201,8 @@ std::vector<Param> fixture_params() {
     std::vector<Param> v;
     for (const char *m : {"tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel", "tiny-bert-embed",
                           "tiny-distilbert-embed", "tiny-roberta-sst", "tiny-roberta-embed", "tiny-xlmr-sst",
-                          "tiny-xlmr-embed", "tiny-mpnet-sst", "tiny-mpnet-embed", "tiny-mpnet-long"})
+                          "tiny-xlmr-embed", "tiny-mpnet-sst", "tiny-mpnet-embed", "tiny-mpnet-long",
+                          "tiny-electra-sst", "tiny-electra-embed"})
         for (encore_precision p : {ENCORE_PRECISION_FP32, ENCORE_PRECISION_FP16, ENCORE_PRECISION_BF16})
             v.push_back({m, p});
     return v;

@@ -233,9 +233,11 @@ std::vector<Case> all_cases() {
             cases.push_back({Op::CopyRows, dt, kBatches.back(), C, 0, 0, 0, {}, 1.0f,
                              "copy_rows_" + d + "_mixed_C" + std::to_string(C)});
     }
-    for (int relu : {0, 1})
-        cases.push_back({Op::HeadAct, ENCORE_CUDA_F32, {1, 7, 128}, 768, 0, 0, relu, {}, 2.0f,
-                         relu ? "head_act_relu" : "head_act_tanh"});
+    for (int act : {ENCORE_HEAD_ACT_TANH, ENCORE_HEAD_ACT_RELU, ENCORE_HEAD_ACT_GELU})
+        cases.push_back({Op::HeadAct, ENCORE_CUDA_F32, {1, 7, 128}, 768, 0, 0, act, {}, 2.0f,
+                         act == ENCORE_HEAD_ACT_RELU   ? "head_act_relu"
+                         : act == ENCORE_HEAD_ACT_GELU ? "head_act_gelu"
+                                                       : "head_act_tanh"});
     for (int fn : {ENCORE_SCORE_FUNCTION_SOFTMAX, ENCORE_SCORE_FUNCTION_SIGMOID, ENCORE_SCORE_FUNCTION_NONE})
         for (int L : {1, 2, 3, 40, 1023, 1024, 1031, 30522})  // from 1024 one block a row
             cases.push_back({Op::Scores, ENCORE_CUDA_F32, {1, 7, 128, 129, 512}, L, 0, 0, fn, {}, 5.0f,
@@ -451,12 +453,17 @@ void run_head_act(const Case &c, std::mt19937 &rng) {
     std::vector<float> want = x;
     for (int i = 0; i < B * N; i++) {
         const float v = want[i] + bias[i % N];
-        want[i] = c.variant ? (v > 0.0f ? v : 0.0f) : tanhf(v);
+        want[i] = c.variant == ENCORE_HEAD_ACT_RELU ? (v > 0.0f ? v : 0.0f)
+                  : c.variant == ENCORE_HEAD_ACT_GELU ? v
+                                                      : tanhf(v);
     }
+    // ELECTRA's head: the encoder's GELU on the CPU (encore_head_cpu)
+    if (c.variant == ENCORE_HEAD_ACT_GELU) encore_act_block_cpu(want.data(), (size_t)N, B, N, ENCORE_ACTIVATION_GELU);
     Dev d_x(x.size() * 4), d_bias(N * 4);
     upload(d_x, x, ENCORE_CUDA_F32);
     upload(d_bias, bias, ENCORE_CUDA_F32);
-    ASSERT_EQ(encore_head_act_cuda(d_x.as<float>(), d_bias.as<float>(), B, N, c.variant, nullptr), ENCORE_STATUS_OK);
+    ASSERT_EQ(encore_head_act_cuda(d_x.as<float>(), d_bias.as<float>(), B, N, (encore_head_act)c.variant, nullptr),
+              ENCORE_STATUS_OK);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     expect_close(download(d_x, x.size(), ENCORE_CUDA_F32), want, tolerance(c.op, c.dt, c.impl), c.name);
 }

@@ -111,8 +111,8 @@ TEST(LoadErrors, MalformedConfig) {
 
 TEST(LoadErrors, UnknownArchitectureIsNamed) {
     ScratchModel s("tiny-bert-sst");
-    s.edit("config.json", "BertForSequenceClassification", "ElectraForSequenceClassification");
-    expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"ElectraForSequenceClassification", "not supported"});
+    s.edit("config.json", "BertForSequenceClassification", "DebertaV2ForSequenceClassification");
+    expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"DebertaV2ForSequenceClassification", "not supported"});
 }
 
 // RoBERTa's heads that encore does not run are refused by name, and so is a
@@ -149,6 +149,19 @@ TEST(LoadErrors, MpnetProblemsAreNamed) {
         fs::remove(s.file("tokenizer.json"));
         expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"MPNetTokenizer", "tokenizer.json"});
     }
+}
+
+// ELECTRA: the generator and pre-training heads are named; embeddings wider
+// than three hidden sizes (the projection's room) are refused.
+TEST(LoadErrors, ElectraProblemsAreNamed) {
+    for (const char *arch : {"ElectraForMaskedLM", "ElectraForPreTraining", "ElectraForMultipleChoice"}) {
+        ScratchModel s("tiny-electra-sst");
+        s.edit("config.json", "ElectraForSequenceClassification", arch);
+        expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {arch, "not supported"});
+    }
+    ScratchModel s("tiny-electra-sst");
+    s.edit("config.json", "\"embedding_size\": 16", "\"embedding_size\": 97");
+    expect_load_error(s.path(), ENCORE_STATUS_BAD_MODEL, {"embedding_size", "97"});
 }
 
 TEST(LoadErrors, UnsupportedActivationIsNamed) {

@@ -110,7 +110,7 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Classifier,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
-                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst"));
+                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst"));
 // PEFT LoRA adapters on the tiny models, merged at load, against transformers + peft.
 INSTANTIATE_TEST_SUITE_P(Adapters, Classifier,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls"));
@@ -181,7 +181,8 @@ INSTANTIATE_TEST_SUITE_P(Models, AnyModel,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
                                            "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
                                            "tiny-roberta-embed", "tiny-xlmr-sst", "tiny-xlmr-embed",
-                                           "tiny-mpnet-sst", "tiny-mpnet-embed"));
+                                           "tiny-mpnet-sst", "tiny-mpnet-embed", "tiny-electra-sst",
+                                           "tiny-electra-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, AnyModel,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls",
                                            "lora-bert-embed"));
@@ -238,7 +239,8 @@ TEST_P(Embedder, EmbeddingsMatchSentenceTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Embedder,
                          ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-embed",
-                                           "tiny-xlmr-embed", "tiny-mpnet-embed", "tiny-bert-embed-st6"));
+                                           "tiny-xlmr-embed", "tiny-mpnet-embed", "tiny-bert-embed-st6",
+                                           "tiny-electra-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, Embedder, ::testing::Values("lora-bert-embed"));
 
 // MPNet's relative position buckets against transformers'

@@ -184,6 +184,11 @@ TEST(Ner, MpnetMatchesPipeline) {
     ner_parity("tiny-mpnet-ner");
 }
 
+TEST(Ner, ElectraMatchesPipeline) {
+    NEED_DEVICE();
+    ner_parity("tiny-electra-ner");
+}
+
 // ---- the strategy names ---------------------------------------------------
 
 TEST(Ner, AggregationNames) {

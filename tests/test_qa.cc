@@ -139,11 +139,12 @@ TEST_P(QaReference, MatchesPipeline) {
 // RoBERTa's network once (XLM-R's is the same on the device; its tokenizer
 // and words are host code, which test_qa covers), and MPNet's.
 INSTANTIATE_TEST_SUITE_P(Fixtures, QaReference,
-                         ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-mpnet-qa"));
+                         ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-mpnet-qa",
+                                           "tiny-electra-qa"));
 #else
 INSTANTIATE_TEST_SUITE_P(Fixtures, QaReference,
                          ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa",
-                                           "tiny-mpnet-qa"));
+                                           "tiny-mpnet-qa", "tiny-electra-qa"));
 #endif
 
 encore_status ask(encore_session *s, const char *q, const char *c, encore_qa_params p, std::string *err) {

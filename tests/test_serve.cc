@@ -213,7 +213,8 @@ double wait_metric(Client &c, const Server &s, const std::string &name, double v
 // ---- routes, shapes and values ------------------------------------------------
 
 TEST(ServePredict, SingleTextsGiveTheLibrarysScoresBestFirst) {
-    for (const std::string model : {"tiny-bert-sst", "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst"}) {
+    for (const std::string model :
+         {"tiny-bert-sst", "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst"}) {
         SCOPED_TRACE(model);
         Lib lib(model);
         Server s;
@@ -356,7 +357,8 @@ TEST_P(ServeEmbedModel, VectorsAreTheLibrarysNormalizedByDefault) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Embedders, ServeEmbedModel,
-                         ::testing::Values("tiny-bert-embed", "tiny-roberta-embed", "tiny-xlmr-embed", "tiny-mpnet-embed"),
+                         ::testing::Values("tiny-bert-embed", "tiny-roberta-embed", "tiny-xlmr-embed", "tiny-mpnet-embed",
+                                           "tiny-electra-embed"),
                          [](const ::testing::TestParamInfo<std::string> &p) {
                              std::string n = p.param;
                              for (char &ch : n)

@@ -93,7 +93,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ServeQa, ::testing::Values("tiny-bert-qa", "t
 #else
 INSTANTIATE_TEST_SUITE_P(Fixtures, ServeQa,
                          ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa",
-                                           "tiny-mpnet-qa"));
+                                           "tiny-mpnet-qa", "tiny-electra-qa"));
 #endif
 
 TEST(ServeQa, ListsAndBadInput) {

@@ -386,7 +386,8 @@ TEST_P(RerankModel, RerankIsCrossEncoderPredictInItsOrder) {
                  "a two-label classifier", "re-ranker");
 }
 
-INSTANTIATE_TEST_SUITE_P(CrossEncoders, RerankModel, ::testing::Values("tiny-bert-rerank", "tiny-roberta-rerank"),
+INSTANTIATE_TEST_SUITE_P(CrossEncoders, RerankModel,
+                         ::testing::Values("tiny-bert-rerank", "tiny-roberta-rerank", "tiny-electra-rerank"),
                          [](const ::testing::TestParamInfo<std::string> &p) {
                              std::string n = p.param;
                              for (char &ch : n)

@@ -1,6 +1,6 @@
 """encore.pipeline("token-classification") (alias "ner") against transformers'
 pipeline("token-classification"): every call recorded in
-tests/fixtures/reference/tiny-{bert,distilbert,mpnet}-ner.ner.json
+tests/fixtures/reference/tiny-{bert,distilbert,mpnet,electra}-ner.ner.json
 (models/make_ner_refs.py) replayed and compared for structure, keys and
 their order, labels, words, offsets and index exactly, scores within 1e-5
 and of numpy float32 type, as transformers gives them; and its refusals of
@@ -57,7 +57,8 @@ def _assert_entities(ours, ref, where):
                     at, k, a[k], b[k])
 
 
-@pytest.mark.parametrize("name,case", _cases("tiny-bert-ner") + _cases("tiny-distilbert-ner") + _cases("tiny-mpnet-ner"))
+@pytest.mark.parametrize("name,case", [c for name in ("tiny-bert-ner", "tiny-distilbert-ner", "tiny-mpnet-ner",
+                                                      "tiny-electra-ner") for c in _cases(name)])
 def test_ner_matches_transformers(name, case):
     kwargs = {k: case[k] for k in ("aggregation_strategy", "ignore_labels", "stride") if case[k] is not None}
     _assert_entities(_pipe(name)(case["text"], **kwargs), case["result"], case["name"])

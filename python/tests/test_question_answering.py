@@ -14,7 +14,7 @@ import pytest
 import encore
 from conftest import FIXTURE_REFERENCE, SCORE_ATOL, assert_same_output, model_dir
 
-MODELS = ["tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa", "tiny-mpnet-qa"]
+MODELS = ["tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa", "tiny-mpnet-qa", "tiny-electra-qa"]
 _pipes = {}
 
 

@@ -58,6 +58,15 @@ static const struct {
     {"MPNetForTokenClassification", ENCORE_ARCHITECTURE_MPNET_TOKEN_CLASSIFICATION, 0, 0, 0,
      ENCORE_TOKEN_HEAD_CLASSIFY, 0},
     {"MPNetForQuestionAnswering", ENCORE_ARCHITECTURE_MPNET_QUESTION_ANSWERING, 0, 0, 0, ENCORE_TOKEN_HEAD_SPAN, 0},
+    /* ELECTRA's discriminator: BERT's network and names under "electra.",
+     * embeddings of embedding_size (projected), the GELU head */
+    {"ElectraModel", ENCORE_ARCHITECTURE_ELECTRA_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE, 0},
+    {"ElectraForSequenceClassification", ENCORE_ARCHITECTURE_ELECTRA_SEQUENCE_CLASSIFICATION, 0, 1, 0,
+     ENCORE_TOKEN_HEAD_NONE, 0},
+    {"ElectraForTokenClassification", ENCORE_ARCHITECTURE_ELECTRA_TOKEN_CLASSIFICATION, 0, 0, 0,
+     ENCORE_TOKEN_HEAD_CLASSIFY, 0},
+    {"ElectraForQuestionAnswering", ENCORE_ARCHITECTURE_ELECTRA_QUESTION_ANSWERING, 0, 0, 0, ENCORE_TOKEN_HEAD_SPAN,
+     0},
 };
 
 static int starts_with_entail(const char *label) {
@@ -203,6 +212,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
         arch = "XLMRobertaModel";
     else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "mpnet") == 0)
         arch = "MPNetModel";
+    else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "electra") == 0)
+        arch = "ElectraModel";
     if (!arch)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s names no architecture and no known model_type", path);
     int found = 0;
@@ -214,7 +225,10 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
             cfg->has_mlm = architectures[i].has_mlm;
             cfg->token_head = architectures[i].token_head;
             cfg->is_roberta = architectures[i].is_roberta;
-            cfg->is_mpnet = architectures[i].architecture >= ENCORE_ARCHITECTURE_MPNET_MODEL;
+            cfg->is_mpnet = architectures[i].architecture >= ENCORE_ARCHITECTURE_MPNET_MODEL &&
+                            architectures[i].architecture <= ENCORE_ARCHITECTURE_MPNET_QUESTION_ANSWERING;
+            cfg->is_electra = architectures[i].architecture >= ENCORE_ARCHITECTURE_ELECTRA_MODEL &&
+                              architectures[i].architecture <= ENCORE_ARCHITECTURE_ELECTRA_QUESTION_ANSWERING;
             found = 1;
         }
     }
@@ -225,8 +239,9 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                            "DistilBertModel, DistilBertForSequenceClassification, DistilBertForMaskedLM, "
                            "DistilBertForTokenClassification, DistilBertForQuestionAnswering, RobertaModel, "
                            "RobertaForSequenceClassification, RobertaForMaskedLM, RobertaForTokenClassification, "
-                           "RobertaForQuestionAnswering, their XLMRoberta* counterparts and the same five "
-                           "MPNet* are)",
+                           "RobertaForQuestionAnswering, their XLMRoberta* counterparts, the same five "
+                           "MPNet* and ElectraModel, ElectraForSequenceClassification, "
+                           "ElectraForTokenClassification, ElectraForQuestionAnswering are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 
@@ -297,6 +312,14 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                                cfg->max_position_embeddings, pad_id);
         cfg->position_base = pad_id + 1;
     }
+    /* ELECTRA's embeddings are embedding_size wide, projected to the hidden
+     * size when it differs; everyone else's are hidden_size wide. The
+     * projection's input lives in the (T, 3C) qkv buffer. */
+    cfg->embedding_size = cfg->hidden_size;
+    const cJSON *es = cJSON_GetObjectItemCaseSensitive(root, "embedding_size");
+    if (cfg->is_electra && cJSON_IsNumber(es) &&
+        (s = check_int(path, "embedding_size", es->valuedouble, 1, 3 * cfg->hidden_size, &cfg->embedding_size)))
+        return s;
     if (cfg->hidden_size % cfg->n_heads != 0)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: hidden size %d is not a multiple of the %d heads", path,
                            cfg->hidden_size, cfg->n_heads);

@@ -41,6 +41,8 @@ typedef struct encore_config {
     int is_roberta;               /* RoBERTa: BERT's layers, positions after padding_idx, no token types */
     int is_mpnet;                 /* MPNet: RoBERTa's positions, no token types, relative position bias */
     int rel_buckets;              /* MPNet: rows of relative_attention_bias */
+    int is_electra;               /* ELECTRA: BERT's layers, embeddings of embedding_size, GELU head */
+    int embedding_size;           /* E: the embeddings' width; hidden_size but for ELECTRA */
     int position_base;            /* the first token's position: padding_idx + 1 for RoBERTa, else 0 */
     int has_head;                 /* a sequence-classification head */
     int has_mlm;                  /* a masked-language-model head (fill-mask) */

@@ -218,10 +218,12 @@ static size_t implied_weights(const encore_config *c) {
     /* qkv 3C x C + 3C, out C x C + C, two LayerNorms 4C, ffn F x C + F and C x F + C */
     size_t per_layer = encore_size_add(encore_size_mul(4 * C, C), encore_size_mul(2 * F, C));
     per_layer = encore_size_add(per_layer, 8 * C + F);
-    size_t n = encore_size_mul((size_t)c->vocab_size, C);
-    n = encore_size_add(n, encore_size_mul((size_t)c->max_position_embeddings, C));
-    n = encore_size_add(n, encore_size_mul((size_t)c->type_vocab_size, C));
-    n = encore_size_add(n, 2 * C);
+    const size_t E = (size_t)c->embedding_size;
+    size_t n = encore_size_mul((size_t)c->vocab_size, E);
+    n = encore_size_add(n, encore_size_mul((size_t)c->max_position_embeddings, E));
+    n = encore_size_add(n, encore_size_mul((size_t)c->type_vocab_size, E));
+    n = encore_size_add(n, 2 * E);
+    if (E != C) n = encore_size_add(n, encore_size_mul(C, E) + C); /* ELECTRA's embeddings_project */
     n = encore_size_add(n, encore_size_mul((size_t)c->rel_buckets, (size_t)c->n_heads));
     n = encore_size_add(n, encore_size_mul((size_t)c->n_layers, per_layer));
     if (c->has_head) {
@@ -340,15 +342,20 @@ static encore_status load_mlm_head(encore_model *m, loader *ld) {
  * plan pass sets are NULL, and go into a throwaway model. */
 static encore_status load_tensors(encore_model *m, loader *ld) {
     const encore_config *c = &m->config;
-    const int64_t C = c->hidden_size;
+    const int64_t C = c->hidden_size, E = c->embedding_size;
     encore_status s;
-    if ((s = take_f(ld, c->vocab_size, C, &m->word_emb, "%sembeddings.word_embeddings.weight", 0)) ||
-        (s = take_f(ld, c->max_position_embeddings, C, &m->pos_emb, "%sembeddings.position_embeddings.weight", 0)) ||
-        (s = take_f(ld, C, 0, &m->emb_ln_g, "%sembeddings.LayerNorm.weight", 0)) ||
-        (s = take_f(ld, C, 0, &m->emb_ln_b, "%sembeddings.LayerNorm.bias", 0)))
+    if ((s = take_f(ld, c->vocab_size, E, &m->word_emb, "%sembeddings.word_embeddings.weight", 0)) ||
+        (s = take_f(ld, c->max_position_embeddings, E, &m->pos_emb, "%sembeddings.position_embeddings.weight", 0)) ||
+        (s = take_f(ld, E, 0, &m->emb_ln_g, "%sembeddings.LayerNorm.weight", 0)) ||
+        (s = take_f(ld, E, 0, &m->emb_ln_b, "%sembeddings.LayerNorm.bias", 0)))
         return s;
     if (!c->is_distilbert && !c->is_mpnet &&
-        (s = take_f(ld, c->type_vocab_size, C, &m->type_emb, "%sembeddings.token_type_embeddings.weight", 0)))
+        (s = take_f(ld, c->type_vocab_size, E, &m->type_emb, "%sembeddings.token_type_embeddings.weight", 0)))
+        return s;
+    /* ELECTRA: embeddings_project, from E to C, where they differ */
+    m->has_emb_proj = E != C;
+    if (E != C && ((s = take_packed_f(ld, C, E, &m->emb_proj_w, "%sembeddings_project.weight", 0)) ||
+                   (s = take_f(ld, C, 0, &m->emb_proj_b, "%sembeddings_project.bias", 0))))
         return s;
     /* MPNet: the relative position bias of every layer, (buckets, heads) */
     if (c->is_mpnet && (s = take_f(ld, c->rel_buckets, c->n_heads, &m->rel_weight,
@@ -367,7 +374,7 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
         /* The dense layer on the first token, then the classifier:
          * BERT's pooler, DistilBERT's pre_classifier, RoBERTa's
          * classification head (dense, tanh, out_proj). */
-        const int roberta_head = c->is_roberta || c->is_mpnet; /* MPNet's is RoBERTa's */
+        const int roberta_head = c->is_roberta || c->is_mpnet || c->is_electra; /* MPNet's and ELECTRA's */
         const char *pre = c->is_distilbert ? "pre_classifier" : roberta_head ? "classifier.dense" : "bert.pooler.dense";
         const char *out = roberta_head ? "classifier.out_proj" : "classifier";
         char name[128];
@@ -398,7 +405,11 @@ static encore_status load_weights(encore_model *m, const encore_safetensors *st,
                                   encore_weights weights) {
     const encore_config *c = &m->config;
     loader ld = {st, "", 1, NULL, 0, 0, weights, NULL, 0, adapter};
-    const char *base = c->is_distilbert ? "distilbert." : c->is_roberta ? "roberta." : c->is_mpnet ? "mpnet." : "bert.";
+    const char *base = c->is_distilbert ? "distilbert."
+                       : c->is_roberta  ? "roberta."
+                       : c->is_mpnet    ? "mpnet."
+                       : c->is_electra  ? "electra."
+                                        : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
     if (encore_safetensors_find(st, probe)) ld.prefix = base;
@@ -551,9 +562,9 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     encore_status s = encore_config_load(dir, &m->config);
-    if (s == ENCORE_STATUS_OK && adapter && (m->config.is_roberta || m->config.is_mpnet))
-        s = encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: PEFT adapters on a %s model are not supported yet",
-                        adapter_dir, m->config.is_mpnet ? "MPNet" : "RoBERTa");
+    if (s == ENCORE_STATUS_OK && adapter && (m->config.is_roberta || m->config.is_mpnet || m->config.is_electra))
+        s = encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: PEFT adapters on a%s model are not supported yet",
+                        adapter_dir, m->config.is_mpnet ? "n MPNet" : m->config.is_electra ? "n ELECTRA" : " RoBERTa");
     if (s == ENCORE_STATUS_OK && adapter && encore_adapter_is_classifier(adapter))
         s = encore_config_as_classifier(dir, &m->config);
     if (s == ENCORE_STATUS_OK) s = encore_tokenizer_load(dir, &m->tokenizer);

@@ -40,16 +40,23 @@ struct encore_model {
                                    max_length: sentence-transformers cuts embedding
                                    inputs there */
 
-    float *word_emb;            /* (V, C) */
-    float *pos_emb;             /* (P, C) */
-    float *type_emb;            /* (type_vocab_size, C), NULL for DistilBERT */
+    /* E = config.embedding_size: C but for ELECTRA */
+    float *word_emb;            /* (V, E) */
+    float *pos_emb;             /* (P, E) */
+    float *type_emb;            /* (type_vocab_size, E), NULL for DistilBERT and MPNet */
     float *rel_weight;          /* MPNet: (rel_buckets, H) relative_attention_bias, else NULL */
-    float *emb_ln_g;            /* (C) */
-    float *emb_ln_b;            /* (C) */
+    float *emb_ln_g;            /* (E) */
+    float *emb_ln_b;            /* (E) */
+    /* ELECTRA with E != C: embeddings_project, (C, E) and (C); else unused */
+    int has_emb_proj;
+    encore_packed_matrix emb_proj_w;
+    float *emb_proj_b;
     encore_layer_weights *layers; /* (n_layers) */
 
     /* Classification head. BERT: pooler dense + tanh, then classifier.
-     * DistilBERT: pre_classifier + ReLU, then classifier. */
+     * DistilBERT: pre_classifier + ReLU, then classifier. RoBERTa and MPNet:
+     * classifier.dense + tanh, then classifier.out_proj; ELECTRA the same
+     * with GELU. */
     encore_packed_matrix pre_w; /* (C, C) */
     float *pre_b;               /* (C) */
     encore_packed_matrix cls_w; /* (L, C) */

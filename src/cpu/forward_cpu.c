@@ -148,8 +148,15 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
     if (s != ENCORE_STATUS_OK) return s;
 
     float *x = ws->x;  // (T, C)
-    encore_embed_cpu(b->ids, b->type_ids, b->positions, T, C, m->word_emb, m->pos_emb, m->type_emb, m->emb_ln_g,
-                     m->emb_ln_b, eps, x);
+    if (m->has_emb_proj) {
+        /* ELECTRA: embeddings of E (<= 3C) in qkv's space, projected to C */
+        encore_embed_cpu(b->ids, b->type_ids, b->positions, T, c->embedding_size, m->word_emb, m->pos_emb,
+                         m->type_emb, m->emb_ln_g, m->emb_ln_b, eps, ws->qkv);
+        encore_linear_packed_cpu(ws->qkv, &m->emb_proj_w, m->emb_proj_b, T, x);
+    } else {
+        encore_embed_cpu(b->ids, b->type_ids, b->positions, T, C, m->word_emb, m->pos_emb, m->type_emb, m->emb_ln_g,
+                         m->emb_ln_b, eps, x);
+    }
     for (int l = 0; l < c->n_layers; l++) {
         const encore_layer_weights *w = &m->layers[l];
         encore_linear_packed_cpu(x, &w->qkv_w, w->qkv_b, T, ws->qkv);                  // (T, 3C)
@@ -191,7 +198,10 @@ void encore_head_cpu(const encore_model *m, const encore_batch *b, const float *
     for (int s = 0; s < b->B; s++) {
         memcpy(first, hidden + (size_t)b->seq_start[s] * C, (size_t)C * sizeof(float));  // (C) first token
         encore_linear_packed_cpu(first, &m->pre_w, m->pre_b, 1, pre);
-        for (int i = 0; i < C; i++) pre[i] = c->is_distilbert ? (pre[i] > 0.0f ? pre[i] : 0.0f) : tanhf(pre[i]);
+        if (c->is_electra)
+            encore_act_block_cpu(pre, (size_t)C, 1, C, ENCORE_ACTIVATION_GELU); /* ElectraClassificationHead */
+        else
+            for (int i = 0; i < C; i++) pre[i] = c->is_distilbert ? (pre[i] > 0.0f ? pre[i] : 0.0f) : tanhf(pre[i]);
         encore_linear_packed_cpu(pre, &m->cls_w, m->cls_b, 1, logits + (size_t)s * L);
     }
 }

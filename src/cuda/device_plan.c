@@ -245,11 +245,16 @@ void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uint
     memset(&v, 0, sizeof v);
     v.dtype = dt;
     v.layers = view ? view->layers : NULL;
-    v.word_emb = place(&w, m->word_emb, (size_t)c->vocab_size * C, 0);
-    v.pos_emb = place(&w, m->pos_emb, (size_t)c->max_position_embeddings * C, 0);
-    v.type_emb = m->type_emb ? place(&w, m->type_emb, (size_t)c->type_vocab_size * C, 0) : NULL;
-    v.emb_ln_g = place(&w, m->emb_ln_g, C, 0);
-    v.emb_ln_b = place(&w, m->emb_ln_b, C, 0);
+    const size_t E = (size_t)c->embedding_size;
+    v.word_emb = place(&w, m->word_emb, (size_t)c->vocab_size * E, 0);
+    v.pos_emb = place(&w, m->pos_emb, (size_t)c->max_position_embeddings * E, 0);
+    v.type_emb = m->type_emb ? place(&w, m->type_emb, (size_t)c->type_vocab_size * E, 0) : NULL;
+    v.emb_ln_g = place(&w, m->emb_ln_g, E, 0);
+    v.emb_ln_b = place(&w, m->emb_ln_b, E, 0);
+    if (m->has_emb_proj) {
+        v.emb_proj_w = place_matrix(&w, &m->emb_proj_w, 1);
+        v.emb_proj_b = place(&w, m->emb_proj_b, C, 0);
+    }
     v.rel_bias = m->rel_bias ? place(&w, m->rel_bias, (size_t)c->n_heads * (2 * (size_t)m->rel_span - 1), 0) : NULL;
     for (int l = 0; l < c->n_layers; l++) {
         const encore_layer_weights *h = &m->layers[l];

@@ -138,11 +138,13 @@ typedef struct encore_cuda_layer_weights {
 
 typedef struct encore_cuda_weights_view {
     encore_cuda_dtype dtype;
-    float *word_emb;    /* (V, C) */
-    float *pos_emb;     /* (P, C) */
-    float *type_emb;    /* (type_vocab_size, C) or NULL */
+    float *word_emb;    /* (V, E): E = embedding_size, C but for ELECTRA */
+    float *pos_emb;     /* (P, E) */
+    float *type_emb;    /* (type_vocab_size, E) or NULL */
     float *emb_ln_g, *emb_ln_b;
     float *rel_bias;    /* MPNet: (H, 2 rel_span - 1), else NULL */
+    void *emb_proj_w;   /* ELECTRA: embeddings_project (C, E) dtype, else NULL */
+    float *emb_proj_b;  /* (C) */
     encore_cuda_layer_weights *layers; /* (n_layers), host memory, owned by the caller */
     float *pre_w, *pre_b, *cls_w, *cls_b; /* NULL without a head */
     /* The MLM head, fp32; NULL without one. mlm_decoder (V, C) is word_emb

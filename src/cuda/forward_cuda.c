@@ -186,8 +186,18 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
     do {                                              \
         if ((e = (call)) != ENCORE_STATUS_OK) return e; \
     } while (0)
-    RUN(encore_embed_cuda(ids, type_ids, positions, T, C, W->word_emb, W->pos_emb, W->type_emb, W->emb_ln_g,
-                          W->emb_ln_b, eps, dt, x, st));
+    if (W->emb_proj_w) {
+        /* ELECTRA: embeddings of E (<= 3C) in qkv's space, projected to C
+         * with the bias in the GEMM's epilogue */
+        const int E = c->embedding_size;
+        RUN(encore_embed_cuda(ids, type_ids, positions, T, E, W->word_emb, W->pos_emb, W->type_emb, W->emb_ln_g,
+                              W->emb_ln_b, eps, dt, qkv, st));
+        RUN(encore_bias_rows_cuda(x, W->emb_proj_b, T, C, dt, st));
+        RUN(encore_linear_accumulate_cuda(blas, s->handle, qkv, W->emb_proj_w, T, C, E, dt, x));
+    } else {
+        RUN(encore_embed_cuda(ids, type_ids, positions, T, C, W->word_emb, W->pos_emb, W->type_emb, W->emb_ln_g,
+                              W->emb_ln_b, eps, dt, x, st));
+    }
     /* The heads and CLS pooling read each sequence's first token alone: the
      * last layer goes on from its attention with those B rows only (as the
      * CPU path does), gathered into qkv's space, free after the attention
@@ -229,7 +239,11 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
         const int L = c->n_labels;
         RUN(encore_pool_cuda(x, seq_start, B, C, ENCORE_POOLING_CLS, 0, dt, pooled, st));
         RUN(encore_linear_cuda(blas, s->handle, pooled, W->pre_w, B, C, C, ENCORE_CUDA_F32, pre));
-        RUN(encore_head_act_cuda(pre, W->pre_b, B, C, c->is_distilbert, st));
+        RUN(encore_head_act_cuda(pre, W->pre_b, B, C,
+                                 c->is_distilbert ? ENCORE_HEAD_ACT_RELU
+                                 : c->is_electra  ? ENCORE_HEAD_ACT_GELU
+                                                  : ENCORE_HEAD_ACT_TANH,
+                                 st));
         RUN(encore_linear_cuda(blas, s->handle, pre, W->cls_w, B, L, C, ENCORE_CUDA_F32, logits));
         RUN(encore_scores_cuda(logits, W->cls_b, B, L,
                                what == ENCORE_CUDA_OUTPUT_SCORES ? c->score_function : ENCORE_SCORE_FUNCTION_NONE, st));

@@ -29,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(!c.is_roberta && !c.is_mpnet ? c.position_base == 0
                                             : c.position_base >= 1 && c.position_base < c.max_position_embeddings,
                "position base %d of %d positions", c.position_base, c.max_position_embeddings);
+    FUZZ_CHECK(c.is_electra ? c.embedding_size >= 1 && c.embedding_size <= 3 * c.hidden_size
+                            : c.embedding_size == c.hidden_size,
+               "embedding size %d, hidden %d", c.embedding_size, c.hidden_size);
     FUZZ_CHECK(c.layer_norm_eps >= 0 && c.layer_norm_eps <= 1, "eps %g", c.layer_norm_eps);
     if (c.has_head) {
         FUZZ_CHECK(c.n_labels >= 1 && c.n_labels <= ENCORE_MAX_LABELS, "labels %d", c.n_labels);
