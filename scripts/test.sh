@@ -196,7 +196,7 @@ cuda_emulation build-emu shuffle:1 -DENCORE_TEST_COMPILE_OPTIONS=-O1
 stage "CUDA emulation under ASan/UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ENCORE_SST2_SENTENCES=16 \
-    EMU_EXCLUDE='^Fixtures/CudaFixture\.MatchesTheCpuSession/tiny_(distilbert_sst|bert_multilabel|bert_embed|distilbert_embed|roberta_embed|xlmr_sst|xlmr_embed|mpnet_embed|mpnet_long)_(fp16|bf16) ' \
+    EMU_EXCLUDE='^Fixtures/CudaFixture\.MatchesTheCpuSession/tiny_(distilbert_sst|bert_multilabel|bert_embed|distilbert_embed|roberta_embed|xlmr_sst|xlmr_embed|mpnet_embed|mpnet_long|electra_embed)_(fp16|bf16) ' \
     cuda_emulation build-emu-asan reverse+ahead -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCORE_SANITIZE=ON \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
     -DENCORE_TEST_COMPILE_OPTIONS="-O0;-g1"

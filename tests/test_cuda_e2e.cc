@@ -191,8 +191,16 @@ TEST_P(CudaFixture, MatchesTheCpuSession) {
         EXPECT_EQ(nw[i], ng[i]);
         T += nw[i];
     }
+    // ELECTRA's embeddings go through one more rounding to the activation
+    // dtype than BERT's (before their projection, as in PyTorch's bf16
+    // forward): a single token's state may then fall under bf16's 0.999 by
+    // as much (measured 0.9987 on tiny-electra-embed); its embeddings keep
+    // the bound above.
+    const bool projected = std::string(encore_model_architecture_name(s.model)).rfind("Electra", 0) == 0 &&
+                           p.precision == ENCORE_PRECISION_BF16;
+    const double token_cos = projected ? 0.998 : tol.min_cosine;
     for (size_t t = 0; t < T; t++)
-        EXPECT_GE(cosine(hg + t * C, hw + t * C, C), tol.min_cosine) << "token " << t;
+        EXPECT_GE(cosine(hg + t * C, hw + t * C, C), token_cos) << "token " << t;
     free(hw);
     free(hg);
 }
