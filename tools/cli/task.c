@@ -80,7 +80,8 @@ int cli_task_check_model(cli_task task, const encore_model *model, const char *m
         break;
     case CLI_TASK_FILL_MASK:
         if (!is_masked_lm(model))
-            need = "a masked-language model (BertForMaskedLM, DistilBertForMaskedLM, RobertaForMaskedLM)";
+            need = "a masked-language model (BertForMaskedLM, DistilBertForMaskedLM, RobertaForMaskedLM, "
+                   "MPNetForMaskedLM)";
         break;
     case CLI_TASK_ZERO_SHOT:
         if (!has_entailment(model))
