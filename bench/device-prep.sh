@@ -25,7 +25,7 @@ if [ "${1:-}" = --restore ]; then
     [ -d "$aside" ] || { echo "device-prep: nothing set aside"; exit 0; }
     cp -a "$aside/." .
     rm -rf "$aside"
-    git status --short | grep -v '^??' | head -5
+    git status --short | grep -v "^??" | head -5 || true
     echo "device-prep: restored the files set aside"
     exit 0
 fi
