@@ -57,6 +57,12 @@ from transformers import (  # noqa: E402
     DistilBertForQuestionAnswering,
     DistilBertForSequenceClassification,
     DistilBertForTokenClassification,
+    DebertaV2Config,
+    DebertaV2ForQuestionAnswering,
+    DebertaV2ForSequenceClassification,
+    DebertaV2ForTokenClassification,
+    DebertaV2Model,
+    DebertaV2Tokenizer,
     DistilBertModel,
     DistilBertTokenizerFast,
     ElectraConfig,
@@ -243,10 +249,25 @@ XLMR_EXTRA_CASES = [
 for _c in XLMR_EXTRA_CASES:
     _c.update(truncation=False, too_long=False)
 XLMR_CASES = CASES + XLMR_EXTRA_CASES
+# DeBERTa-v2/v3's tokenizer (transformers 5): white-space runs and tabs or
+# newlines become one space, NFC, trailing white space stripped, then
+# Metaspace: runs of each kind of white space, combining marks that NFC
+# composes (and a Hangul syllable spelled in jamo), a composition exclusion.
+DEBERTA_EXTRA_CASES = [
+    dict(name="deberta_space_runs", text="two  spaces,\tone tab,\n\nnewlines  \t mixed   ", text_pair=None),
+    dict(name="deberta_unicode_spaces", text="nbsp\u00a0\u00a0run, one\u00a0nbsp, ideographic\u3000\u3000, nel\u0085"
+         "\u0085, vt\u000b ff\u000c end", text_pair=None),
+    dict(name="deberta_nfc", text="cafe\u0301 nai\u0308ve \u1100\u1161\u11a8 A\u030a \u212b \u0958 e\u0301\u0301",
+         text_pair="re\u0301sume\u0301  \t pair"),
+    dict(name="deberta_trailing", text="  leading and trailing \t\n", text_pair=None),
+]
+for _c in DEBERTA_EXTRA_CASES:
+    _c.update(truncation=False, too_long=False)
+DEBERTA_CASES = XLMR_CASES + DEBERTA_EXTRA_CASES
 
 # The case list of each architecture with a tokenizer of its own (the others
 # take CASES as they are), before and after fit_cases().
-ARCH_CASES = {"roberta": ROBERTA_CASES, "xlmr": XLMR_CASES}
+ARCH_CASES = {"roberta": ROBERTA_CASES, "xlmr": XLMR_CASES, "deberta": DEBERTA_CASES}
 _FITTED = {}
 
 
@@ -544,7 +565,7 @@ MULTILINGUAL_SAMPLE = [
 MULTILINGUAL_REPEAT = 3  # so that some whole words of these scripts become pieces
 
 
-def train_unigram(repo_root):
+def train_unigram(repo_root, layout="xlmr"):
     """A SentencePiece Unigram model as XLM-R's sentencepiece.bpe.model is
     one (serialized ModelProto bytes): trained with the sentencepiece package
     itself, nmt_nfkc normalization (so the precompiled charsmap is
@@ -554,11 +575,13 @@ def train_unigram(repo_root):
     text kept (character_coverage 1.0) but EXCLUDED_CHARS and XLMR_UNSEEN,
     which are left out so that <unk> occurs.  Training text: the first
     SST2_LINES SST-2 sentences, the fixture texts, MULTILINGUAL_SAMPLE.
-    Deterministic: one thread, a fixed seed, no input shuffling."""
+    Deterministic: one thread, a fixed seed, no input shuffling.
+    layout="deberta": DeBERTa-v3's spm.model layout instead, [PAD] [CLS]
+    [SEP] [UNK] = ids 0..3, trained on its cases too."""
     import sentencepiece as spm
 
     lines = sst2_lines(repo_root)
-    for c in XLMR_CASES:
+    for c in (DEBERTA_CASES if layout == "deberta" else XLMR_CASES):
         if c["name"] in ("long_word_over_100", "word_exactly_100"):
             continue
         lines.append(c["text"])
@@ -570,15 +593,17 @@ def train_unigram(repo_root):
     lines = [s for t in lines for s in t.translate(table).splitlines() if s.strip()]
     buf = io.BytesIO()
     spm.set_random_generator_seed(BASE_SEED)
+    ids = (dict(pad_id=0, pad_piece="[PAD]", bos_id=1, bos_piece="[CLS]", eos_id=2, eos_piece="[SEP]", unk_id=3,
+                unk_piece="[UNK]") if layout == "deberta" else dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1))
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines), model_writer=buf, model_type="unigram", vocab_size=UNIGRAM_VOCAB_SIZE,
         normalization_rule_name="nmt_nfkc", character_coverage=1.0, byte_fallback=False,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=1, shuffle_input_sentence=False,
-        minloglevel=2)
+        num_threads=1, shuffle_input_sentence=False, minloglevel=2, **ids)
     model = buf.getvalue()
     sp = spm.SentencePieceProcessor(model_proto=model)
     pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
-    assert len(pieces) == UNIGRAM_VOCAB_SIZE and pieces[:3] == ["<unk>", "<s>", "</s>"], pieces[:3]
+    first = ["[PAD]", "[CLS]", "[SEP]", "[UNK]"] if layout == "deberta" else ["<unk>", "<s>", "</s>"]
+    assert len(pieces) == UNIGRAM_VOCAB_SIZE and pieces[:len(first)] == first, pieces[:4]
     for ch in EXCLUDED_CHARS + XLMR_UNSEEN:
         assert not any(ch in p for p in pieces), ch
     return model
@@ -641,6 +666,48 @@ def save_unigram_tokenizer(spm_model, out_dir):
     assert mask_entry and mask_entry[0]["lstrip"] and not mask_entry[0]["rstrip"], saved["added_tokens"]
 
 
+# What transformers 5 makes of a DeBERTa-v3 spm.model (asserted): white-space
+# runs, tabs and newlines to one space, NFC, the right end stripped, no
+# charsmap; Metaspace; Unigram with [UNK] at 3; [CLS] A [SEP] B:1 [SEP]:1.
+DEBERTA_TOKENIZER_JSON = dict(
+    normalizer={"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"Regex": "\\s{2,}|[\\n\\r\\t]"}, "content": " "},
+        {"type": "NFC"},
+        {"type": "Strip", "strip_left": False, "strip_right": True}]},
+    pre_tokenizer={"type": "Sequence", "pretokenizers": [
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}]},
+    model={"type": "Unigram", "unk_id": 3, "byte_fallback": False},
+    post_processor={"type": "TemplateProcessing"},
+    decoder={"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+)
+
+
+def save_deberta_tokenizer(spm_model, out_dir):
+    """DeBERTa-v3's tokenizer over the trained SentencePiece model, as
+    transformers 5 builds it from an spm.model (DebertaV2Tokenizer over the
+    pieces, [MASK] added after them): tokenizer.json and
+    tokenizer_config.json, constructed from the vocabulary for the reason
+    save_unigram_tokenizer gives."""
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as spm_dir:
+        path = os.path.join(spm_dir, DebertaV2Tokenizer.vocab_files_names["vocab_file"])
+        with open(path, "wb") as f:
+            f.write(spm_model)
+        kw = DebertaV2Tokenizer.convert_to_native_format(vocab_file=path)
+        tok = DebertaV2Tokenizer(vocab=kw["vocab"], model_max_length=MAX_LEN)
+        with no_load_warnings("sentencepiece conversion"):
+            loaded = DebertaV2Tokenizer.from_pretrained(spm_dir, model_max_length=MAX_LEN)
+        assert loaded.backend_tokenizer.to_str() == tok.backend_tokenizer.to_str()
+    tok.save_pretrained(out_dir)
+    assert sorted(os.listdir(out_dir)) == ["tokenizer.json", "tokenizer_config.json"], os.listdir(out_dir)
+    saved = json.load(open(os.path.join(out_dir, "tokenizer.json"), encoding="utf-8"))
+    for key, want in DEBERTA_TOKENIZER_JSON.items():
+        have = {k: v for k, v in saved[key].items() if k in want}
+        assert have == want, (key, saved[key] if key != "model" else have)
+    assert [t for t, _ in saved["model"]["vocab"][:4]] == ["[PAD]", "[CLS]", "[SEP]", "[UNK]"]
+    assert [t["content"] for t in saved["added_tokens"]][-1] == "[MASK]", saved["added_tokens"]
+
+
 def check_tokenizer_json(out_dir, arch):
     """tokenizers' Tokenizer.from_file(tokenizer.json) alone (what encore
     reads) must encode every case as transformers' tokenizer does."""
@@ -663,6 +730,8 @@ def write_tokenizer(spec, vocab_tokens, subword, out_dir):
         save_bpe_tokenizer(subword["roberta"], out_dir)
     elif spec.get("arch") == "xlmr":
         save_unigram_tokenizer(subword["xlmr"], out_dir)
+    elif spec.get("arch") == "deberta":
+        save_deberta_tokenizer(subword["deberta"], out_dir)
     elif spec.get("arch") == "mpnet":
         save_mpnet_tokenizer(vocab_tokens, out_dir)
     else:
@@ -884,6 +953,20 @@ def electra_config(vocab_size, config_cls=ElectraConfig, **kw):
                       hidden_act="gelu", layer_norm_eps=1e-12, initializer_range=INIT_RANGE, pad_token_id=0, **kw)
 
 
+def deberta_config(vocab_size, config_cls=DebertaV2Config, **kw):
+    # deberta-v3-base's settings at BERT's fixture sizes: disentangled
+    # attention (both c2p and p2c, keys shared with the content), relative
+    # embeddings LayerNorm'd, no absolute positions, no token types, a GELU
+    # pooler; 16 position buckets against 64 positions, so that the
+    # logarithmic buckets (beyond 8) occur in short texts.
+    return config_cls(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                      intermediate_size=37, max_position_embeddings=MAX_LEN, type_vocab_size=0,
+                      relative_attention=True, position_buckets=16, max_relative_positions=-1,
+                      pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm",
+                      position_biased_input=False, pooler_hidden_size=32, pooler_hidden_act="gelu",
+                      hidden_act="gelu", layer_norm_eps=1e-7, initializer_range=INIT_RANGE, pad_token_id=0, **kw)
+
+
 def distilbert_config(vocab_size, **kw):
     return DistilBertConfig(
         vocab_size=vocab_size,
@@ -1006,6 +1089,17 @@ MODEL_SPECS = {
     "tiny-xlmr-embed": dict(
         kind="embed", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
         pooling="mean", seed=BASE_SEED + 2200,
+    ),
+    # DeBERTa-v3: disentangled attention over log-bucketed relative
+    # positions, a SentencePiece Unigram tokenizer (deberta-v3-base, its NLI
+    # and zero-shot fine-tunes, cross-encoders).
+    "tiny-deberta-sst": dict(
+        kind="cls", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
+        labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 2700,
+    ),
+    "tiny-deberta-embed": dict(
+        kind="embed", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
+        pooling="mean", seed=BASE_SEED + 2800,
     ),
     "tiny-xlmr-mlm": dict(kind="mlm", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
                           seed=BASE_SEED + 2300),
@@ -1168,6 +1262,10 @@ ROBERTA_FAMILY = {
     # projected, a GELU classification head (no fill-mask head)
     "electra": dict(config=ElectraConfig, tokcls=ElectraForTokenClassification, cls=ElectraForSequenceClassification,
                     base=ElectraModel, qa=ElectraForQuestionAnswering, make_config=electra_config, pad=0),
+    # DeBERTa-v2/v3: disentangled attention, a SentencePiece tokenizer
+    "deberta": dict(config=DebertaV2Config, tokcls=DebertaV2ForTokenClassification,
+                    cls=DebertaV2ForSequenceClassification, base=DebertaV2Model, qa=DebertaV2ForQuestionAnswering,
+                    make_config=deberta_config, pad=0),
     # MPNet: RoBERTa's positions, heads and mask token, its own attention
     "mpnet": dict(config=MPNetConfig, mlm=MPNetForMaskedLM, tokcls=MPNetForTokenClassification,
                   cls=MPNetForSequenceClassification, base=MPNetModel, qa=MPNetForQuestionAnswering,
@@ -1233,7 +1331,7 @@ def make_model(spec, vocab_size, seed):
 
 
 def base_model(model):
-    for attr in ("bert", "distilbert", "roberta", "mpnet", "electra"):  # XLM-R's call theirs "roberta" too
+    for attr in ("bert", "distilbert", "roberta", "mpnet", "electra", "deberta"):  # XLM-R's call theirs "roberta" too
         if hasattr(model, attr):
             return getattr(model, attr)
     return model
@@ -1377,6 +1475,8 @@ def vocab_size(spec, vocab_tokens, subword):
         return len(subword["roberta"][0])
     if spec.get("arch") == "xlmr":  # the SentencePiece pieces, <pad> and <mask>
         return subword["xlmr_size"]
+    if spec.get("arch") == "deberta":  # the pieces and [MASK]
+        return subword["deberta_size"]
     return len(vocab_tokens)
 
 
@@ -2012,7 +2112,15 @@ def main():
         assert type(xlmr_tok) is XLMRobertaTokenizer, type(xlmr_tok)
         fit_cases("xlmr", xlmr_tok)
     print(f"SentencePiece Unigram: {len(xlmr_tok)} tokens")
-    subword = {"roberta": bpe, "xlmr": unigram, "xlmr_size": len(xlmr_tok)}
+    deberta = train_unigram(repo_root, layout="deberta")
+    with tempfile.TemporaryDirectory() as spm_dir:
+        save_deberta_tokenizer(deberta, spm_dir)
+        check_tokenizer_json(spm_dir, "deberta")
+        deberta_tok = AutoTokenizer.from_pretrained(spm_dir)
+        assert type(deberta_tok) is DebertaV2Tokenizer, type(deberta_tok)
+        fit_cases("deberta", deberta_tok)
+    subword = {"roberta": bpe, "xlmr": unigram, "xlmr_size": len(xlmr_tok), "deberta": deberta,
+               "deberta_size": len(deberta_tok)}
 
     summary = {}
     for name, spec in MODEL_SPECS.items():

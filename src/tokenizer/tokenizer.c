@@ -613,15 +613,24 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
      * way, from the file's pieces and charsmap: XLMRobertaTokenizer's is
      * emulated; the file is taken as it is only without a class of its own. */
     const int xlmr = cls_name && strncmp(cls_name, "XLMRobertaTokenizer", 19) == 0;
+    const int deberta = cls_name && strncmp(cls_name, "DebertaV2Tokenizer", 18) == 0;
     if (tok->model == TOK_UNIGRAM) {
         if (xlmr) {
             st = encore_unigram_as_xlm_roberta(tok, source, json_flag(cf->config, "add_prefix_space", 1) != 0);
+            if (st != ENCORE_STATUS_OK) return st;
+        } else if (deberta) {
+            /* its Lowercase and Punctuation steps are not implemented */
+            if (json_flag(cf->config, "do_lower_case", 0) == 1 || json_flag(cf->config, "split_by_punct", 0) == 1)
+                return encore_fail(ENCORE_STATUS_UNSUPPORTED,
+                                   "%s: DebertaV2Tokenizer with do_lower_case or split_by_punct is not supported",
+                                   dir);
+            st = encore_unigram_as_deberta_v2(tok, source, json_flag(cf->config, "add_prefix_space", 1) != 0);
             if (st != ENCORE_STATUS_OK) return st;
         } else if (cls_name && strcmp(cls_name, "PreTrainedTokenizerFast") != 0 &&
                    strcmp(cls_name, "TokenizersBackend") != 0) {
             return encore_fail(ENCORE_STATUS_UNSUPPORTED,
                                "%s: tokenizer_class %s is not supported with a Unigram model (only "
-                               "XLMRobertaTokenizer, or none)", dir, cls_name);
+                               "XLMRobertaTokenizer, DebertaV2Tokenizer, or none)", dir, cls_name);
         }
     }
     if (tok->model == TOK_BPE || tok->model == TOK_UNIGRAM) {

@@ -202,6 +202,10 @@ int32_t encore_unigram_unk_id(const encore_tokenizer *tok);
  * Precompiled normalizer alone, WhitespaceSplit and Metaspace (prepending
  * per add_prefix_space), the Metaspace decoder, piece 3 unknown. */
 encore_status encore_unigram_as_xlm_roberta(encore_tokenizer *tok, const char *path, int add_prefix_space);
+/* transformers 5's DebertaV2Tokenizer over the file's pieces: white-space
+ * runs, tabs and newlines to one space, NFC, the right end stripped,
+ * Metaspace (prepend "always", or "first" without add_prefix_space). */
+encore_status encore_unigram_as_deberta_v2(encore_tokenizer *tok, const char *path, int add_prefix_space);
 /* Encoding one split text[a, b) (valid UTF-8, free of raw added tokens):
  * normalize it into the scratch (its normalized UTF-8 lent back, for the
  * normalized added tokens), then tokenize byte ranges of that, and map a

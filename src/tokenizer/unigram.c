@@ -20,7 +20,7 @@
  *
  * Whatever a tokenizer.json asks for that is not implemented here (byte
  * fallback, other normalizers and pre-tokenizers, a Replace regex other than
- * " {2,}") is refused by name when it is loaded. Crafted files give a status:
+ * " {2,}" and DeBERTa-v2's "\s{2,}|[\n\r\t]") is refused by name when it is loaded. Crafted files give a status:
  * the charsmap's trie is bounds-checked at every step. */
 #include "tokenizer/tokenizer_internal.h"
 
@@ -30,12 +30,16 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
 
 #define MAX_TOKEN_ID (1 << 24)
 #define MAX_STEPS 16
 #define METASPACE 0x2581u /* ▁ */
 
-enum { STEP_PRECOMPILED, STEP_REPLACE, STEP_STRIP };
+enum { STEP_PRECOMPILED, STEP_REPLACE, STEP_STRIP, STEP_NFC };
 enum { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER };
 
 typedef struct norm_step {
@@ -187,24 +191,29 @@ static encore_status add_step(unigram_model *u, const char *path, const cJSON *n
         const char *content = json_str(n, "content");
         if (!content || (!lit && !re))
             return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: Replace needs a pattern and a content", path);
-        if (re && strcmp(re, " {2,}") != 0)
+        /* transformers 4's SentencePiece converters: " {2,}"; transformers
+         * 5's DeBERTa-v2 tokenizer: "\s{2,}|[\n\r\t]" */
+        static const char deberta_re[] = "\\s{2,}|[\\n\\r\\t]";
+        if (re && strcmp(re, " {2,}") != 0 && strcmp(re, deberta_re) != 0)
             return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: Replace with the regex \"%.100s\" is not supported "
-                               "(only \" {2,}\")", path, re);
+                               "(only \" {2,}\" and \"%s\")", path, re, deberta_re);
         if (lit && !*lit) return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: Replace with an empty pattern", path);
         s->kind = STEP_REPLACE;
-        s->spaces = re != NULL;
+        s->spaces = !re ? 0 : strcmp(re, " {2,}") == 0 ? 1 : 2;
         s->from_len = lit ? strlen(lit) : 0;
         s->to_len = strlen(content);
         s->from = lit ? strdup(lit) : NULL;
         s->to = strdup(content);
         if ((lit && !s->from) || !s->to) return tok_out_of_memory();
+    } else if (type && strcmp(type, "NFC") == 0) {
+        s->kind = STEP_NFC;
     } else if (type && strcmp(type, "Strip") == 0) {
         s->kind = STEP_STRIP;
         s->left = json_bool(n, "strip_left", 0);
         s->right = json_bool(n, "strip_right", 0);
     } else {
         return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: normalizer %s is not supported with a Unigram model (only "
-                           "Precompiled, Replace and Strip)", path, type ? type : "(untyped)");
+                           "Precompiled, Replace, NFC and Strip)", path, type ? type : "(untyped)");
     }
     u->n_steps++;
     return ENCORE_STATUS_OK;
@@ -373,6 +382,30 @@ encore_status encore_unigram_as_xlm_roberta(encore_tokenizer *tok, const char *p
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: XLMRobertaTokenizer's unknown token is piece 3, and the "
                            "vocabulary has %d pieces", path, (int)u->n_pieces);
     u->unk_id = 3;
+    return ENCORE_STATUS_OK;
+}
+
+encore_status encore_unigram_as_deberta_v2(encore_tokenizer *tok, const char *path, int add_prefix_space) {
+    unigram_model *u = tok->unigram;
+    for (int i = 0; i < u->n_steps; i++) {
+        free(u->steps[i].from);
+        free(u->steps[i].to);
+    }
+    memset(u->steps, 0, 3 * sizeof u->steps[0]);
+    u->steps[0].kind = STEP_REPLACE;
+    u->steps[0].spaces = 2;
+    u->steps[0].to = strdup(" ");
+    u->steps[0].to_len = 1;
+    u->steps[1].kind = STEP_NFC;
+    u->steps[2].kind = STEP_STRIP;
+    u->steps[2].right = 1;
+    u->n_steps = 3;
+    if (!u->steps[0].to) return tok_out_of_memory();
+    u->whitespace_split = 0;
+    u->metaspace = u->split = u->decoder = 1;
+    u->replacement = u->dec_replacement = METASPACE;
+    u->prepend = u->dec_prepend = add_prefix_space ? PREPEND_ALWAYS : PREPEND_FIRST;
+    (void)path;
     return ENCORE_STATUS_OK;
 }
 
@@ -578,6 +611,14 @@ static encore_status precompiled(const unigram_model *u, unigram_scratch *s, int
 
 /* Does t match the step's pattern at char i? Its length in chars, or 0. */
 static size_t replace_match(const norm_step *st, const uni_text *t, size_t i) {
+    if (st->spaces == 2) {
+        /* \s{2,}|[\n\r\t]: a run of two or more white-space chars (the
+         * White_Space property, Oniguruma's \s), else one tab or newline */
+        size_t k = i;
+        while (k < t->n && encore_unicode_is_whitespace(t->cp[k])) k++;
+        if (k - i >= 2) return k - i;
+        return t->cp[i] == '\n' || t->cp[i] == '\r' || t->cp[i] == '\t' ? 1 : 0;
+    }
     if (st->spaces) {
         size_t k = i;
         while (k < t->n && t->cp[k] == ' ') k++;
@@ -616,6 +657,58 @@ static encore_status replace(const norm_step *st, unigram_scratch *s) {
     return ENCORE_STATUS_OK;
 }
 
+/* NFC, grapheme by grapheme (canonical composition never reaches across a
+ * grapheme boundary): a grapheme NFC changes is replaced whole. */
+static encore_status nfc(unigram_scratch *s, int32_t base) {
+    uni_text *t = &s->t;
+    s->n_ch = 0;
+    int modified = 0;
+    char buf[64];
+    for (size_t i = 0; i < t->n;) {
+        size_t g = encore_grapheme_len(t->cp, t->n, i);
+        if (g == 0 || g > t->n - i) g = 1;
+        /* only a grapheme with a char past U+02FF (or a Hangul jamo) can
+         * change; longer ones go char by char below the buffer's size */
+        int maybe = 0;
+        size_t bytes = 0;
+        for (size_t k = 0; k < g; k++) {
+            if (t->cp[i + k] >= 0x300) maybe = 1;
+            if (bytes + 4 < sizeof buf) bytes += utf8_put(t->cp[i + k], buf + bytes);
+            else maybe = 0;
+        }
+        utf8proc_uint8_t *norm = NULL;
+        if (maybe) {
+            const utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)buf, (utf8proc_ssize_t)bytes, &norm,
+                                                    UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            if (n < 0) norm = NULL;
+            else if ((size_t)n == bytes && memcmp(norm, buf, bytes) == 0) {
+                free(norm);
+                norm = NULL;
+            }
+        }
+        if (norm) {
+            modified = 1;
+            /* a composition's removed chars go on the composed char (the
+             * first), as unicode-normalization-alignments counts them */
+            const size_t first = s->n_ch;
+            const int ok = replace_chars(s, g, (const char *)norm, strlen((const char *)norm));
+            if (ok && s->n_ch > first + 1 && s->ch[s->n_ch - 1].change < 0) {
+                s->ch[first].change += s->ch[s->n_ch - 1].change;
+                s->ch[s->n_ch - 1].change = 0;
+            }
+            free(norm);
+            if (!ok) return tok_out_of_memory();
+            if (s->n_ch > s->limit) return too_large(s);
+        } else {
+            for (size_t k = 0; k < g; k++)
+                if (!push_change(s, t->cp[i + k], 0)) return tok_out_of_memory();
+        }
+        i += g;
+    }
+    if (modified && !apply_changes(s, base)) return tok_out_of_memory();
+    return ENCORE_STATUS_OK;
+}
+
 /* Strip: white space off either end (the chars kept keep their alignments). */
 static void strip(const norm_step *st, uni_text *t) {
     size_t a = 0, b = t->n;
@@ -645,6 +738,7 @@ static encore_status normalize(const unigram_model *u, unigram_scratch *s, const
         const norm_step *step = &u->steps[k];
         if (step->kind == STEP_PRECOMPILED) st = precompiled(u, s, (int32_t)a);
         else if (step->kind == STEP_REPLACE) st = replace(step, s);
+        else if (step->kind == STEP_NFC) st = nfc(s, (int32_t)a);
         else strip(step, t);
     }
     return st;
