@@ -131,7 +131,13 @@ typedef enum encore_architecture {
     ENCORE_ARCHITECTURE_ELECTRA_MODEL,                      /* ElectraModel */
     ENCORE_ARCHITECTURE_ELECTRA_SEQUENCE_CLASSIFICATION,    /* ElectraForSequenceClassification */
     ENCORE_ARCHITECTURE_ELECTRA_TOKEN_CLASSIFICATION,       /* ElectraForTokenClassification */
-    ENCORE_ARCHITECTURE_ELECTRA_QUESTION_ANSWERING          /* ElectraForQuestionAnswering */
+    ENCORE_ARCHITECTURE_ELECTRA_QUESTION_ANSWERING,         /* ElectraForQuestionAnswering */
+    /* DeBERTa-v2 and -v3: disentangled attention over bucketed relative
+     * positions, a SentencePiece tokenizer (CPU only) */
+    ENCORE_ARCHITECTURE_DEBERTA_V2_MODEL,                   /* DebertaV2Model */
+    ENCORE_ARCHITECTURE_DEBERTA_V2_SEQUENCE_CLASSIFICATION, /* DebertaV2ForSequenceClassification */
+    ENCORE_ARCHITECTURE_DEBERTA_V2_TOKEN_CLASSIFICATION,    /* DebertaV2ForTokenClassification */
+    ENCORE_ARCHITECTURE_DEBERTA_V2_QUESTION_ANSWERING       /* DebertaV2ForQuestionAnswering */
 } encore_architecture;
 
 /* A head applied to every token's last hidden state. */

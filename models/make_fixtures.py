@@ -815,6 +815,18 @@ def mpnet_bucket_reference():
     return dict(first=-600, buckets=MPNetEncoder.relative_position_bucket(rel).tolist())
 
 
+def deberta_bucket_reference():
+    """transformers' DeBERTa-v2 bucket of every relative position (query
+    minus key) from -1100 to 1100, as build_relative_position takes it (float
+    arithmetic, then to long), for deberta-v3's settings (256 buckets, 512
+    positions), the fixtures' (16, 64) and two others."""
+    from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
+    rel = torch.arange(-1100, 1101)
+    return [dict(buckets=b, max_position=m, first=-1100,
+                 values=make_log_bucket_position(rel, b, m).to(torch.long).tolist())
+            for b, m in ((256, 512), (16, 64), (64, 1024), (256, 4096))]
+
+
 def byte_offset(s, char_idx):
     return len(s[:char_idx].encode("utf-8"))
 
@@ -1628,6 +1640,8 @@ def reference_embedder(name, spec, out_dir, ref_dir):
     doc = dict(generator=generator_info(), model=name, max_length=MAX_LEN, cases=cases)
     if spec["arch"] == "mpnet":
         doc["mpnet_buckets"] = mpnet_bucket_reference()
+    if spec["arch"] == "deberta":
+        doc["deberta_buckets"] = deberta_bucket_reference()
     dump_json(os.path.join(ref_dir, name + ".json"), doc)
     safetensors.numpy.save_file(hidden, os.path.join(ref_dir, name + ".hidden.safetensors"))
     return cases

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "embed_limit.h"
+#include "cpu/cpu_ops.h"
 #include "expect_close.h"
 #include "fixtures.h"
 #include "core/model.h"
@@ -110,7 +111,8 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Classifier,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
-                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst"));
+                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst",
+                                           "tiny-deberta-sst"));
 // PEFT LoRA adapters on the tiny models, merged at load, against transformers + peft.
 INSTANTIATE_TEST_SUITE_P(Adapters, Classifier,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls"));
@@ -182,7 +184,7 @@ INSTANTIATE_TEST_SUITE_P(Models, AnyModel,
                                            "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
                                            "tiny-roberta-embed", "tiny-xlmr-sst", "tiny-xlmr-embed",
                                            "tiny-mpnet-sst", "tiny-mpnet-embed", "tiny-electra-sst",
-                                           "tiny-electra-embed"));
+                                           "tiny-electra-embed", "tiny-deberta-sst", "tiny-deberta-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, AnyModel,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls",
                                            "lora-bert-embed"));
@@ -240,7 +242,7 @@ TEST_P(Embedder, EmbeddingsMatchSentenceTransformers) {
 INSTANTIATE_TEST_SUITE_P(Models, Embedder,
                          ::testing::Values("tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-embed",
                                            "tiny-xlmr-embed", "tiny-mpnet-embed", "tiny-bert-embed-st6",
-                                           "tiny-electra-embed"));
+                                           "tiny-electra-embed", "tiny-deberta-embed"));
 INSTANTIATE_TEST_SUITE_P(Adapters, Embedder, ::testing::Values("lora-bert-embed"));
 
 // MPNet's relative position buckets against transformers'
@@ -260,6 +262,37 @@ TEST(Mpnet, BucketsMatchTransformers) {
         const int rel = first->valueint + i++;
         ASSERT_TRUE(cJSON_IsNumber(v));
         EXPECT_EQ(encore_mpnet_bucket(rel), v->valueint) << "relative position " << rel;
+    }
+}
+
+// DeBERTa-v2's logarithmic relative position buckets against transformers'
+// make_log_bucket_position (in float, as build_relative_position takes it) at
+// every distance from -1100 to 1100, for four settings of position_buckets
+// and max_position, dumped by make_fixtures.py.
+TEST(Deberta, BucketsMatchTransformers) {
+    auto ref = fixtures::load("tiny-deberta-embed");
+    ASSERT_TRUE(ref && ref->root);
+    const cJSON *sets = fixtures::get(ref->root, "deberta_buckets");
+    ASSERT_TRUE(cJSON_IsArray(sets)) << "the reference has no deberta_buckets";
+    ASSERT_EQ(cJSON_GetArraySize(sets), 4);
+    const cJSON *set;
+    cJSON_ArrayForEach(set, sets) {
+        const int buckets = fixtures::get(set, "buckets")->valueint;
+        const int max_position = fixtures::get(set, "max_position")->valueint;
+        const int first = fixtures::get(set, "first")->valueint;
+        const cJSON *values = fixtures::get(set, "values");
+        ASSERT_EQ(cJSON_GetArraySize(values), 2201);
+        int i = 0, differ = 0;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, values) {
+            const int rel = first + i++;
+            ASSERT_TRUE(cJSON_IsNumber(v));
+            if (encore_deberta_bucket(rel, buckets, max_position) != v->valueint && differ++ < 5)
+                ADD_FAILURE() << "buckets " << buckets << ", max_position " << max_position << ", relative position "
+                              << rel << ": " << encore_deberta_bucket(rel, buckets, max_position) << ", want "
+                              << v->valueint;
+        }
+        EXPECT_EQ(differ, 0);
     }
 }
 

@@ -67,6 +67,15 @@ static const struct {
      ENCORE_TOKEN_HEAD_CLASSIFY, 0},
     {"ElectraForQuestionAnswering", ENCORE_ARCHITECTURE_ELECTRA_QUESTION_ANSWERING, 0, 0, 0, ENCORE_TOKEN_HEAD_SPAN,
      0},
+    /* DeBERTa-v2/v3: BERT's layer layout with disentangled attention, a
+     * pooler (dense and pooler_hidden_act) before the classifier */
+    {"DebertaV2Model", ENCORE_ARCHITECTURE_DEBERTA_V2_MODEL, 0, 0, 0, ENCORE_TOKEN_HEAD_NONE, 0},
+    {"DebertaV2ForSequenceClassification", ENCORE_ARCHITECTURE_DEBERTA_V2_SEQUENCE_CLASSIFICATION, 0, 1, 0,
+     ENCORE_TOKEN_HEAD_NONE, 0},
+    {"DebertaV2ForTokenClassification", ENCORE_ARCHITECTURE_DEBERTA_V2_TOKEN_CLASSIFICATION, 0, 0, 0,
+     ENCORE_TOKEN_HEAD_CLASSIFY, 0},
+    {"DebertaV2ForQuestionAnswering", ENCORE_ARCHITECTURE_DEBERTA_V2_QUESTION_ANSWERING, 0, 0, 0,
+     ENCORE_TOKEN_HEAD_SPAN, 0},
 };
 
 static int starts_with_entail(const char *label) {
@@ -195,6 +204,89 @@ static encore_status parse_labels(const cJSON *root, const char *path, encore_co
     return ENCORE_STATUS_OK;
 }
 
+static int json_true(const cJSON *root, const char *key, int dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+}
+
+/* DebertaV2Config's attention settings, as DisentangledSelfAttention and
+ * DebertaV2Encoder read them; what encore does not implement is refused by
+ * name. */
+static encore_status parse_deberta(const cJSON *root, const char *path, encore_config *cfg) {
+    encore_status s;
+    cfg->deberta_rel = json_true(root, "relative_attention", 0);
+    cfg->has_positions = json_true(root, "position_biased_input", 1);
+    if (!json_true(root, "share_att_key", 0) && cfg->deberta_rel)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: DeBERTa with share_att_key false (separate position "
+                           "projections) is not supported", path);
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(root, "pos_att_type");
+    if (cJSON_IsString(types)) {
+        /* "c2p|p2c", as DebertaV2Config splits it */
+        const char *t = types->valuestring;
+        for (const char *p = t; *p;) {
+            while (*p == ' ' || *p == '|') p++;
+            const char *e = p;
+            while (*e && *e != '|') e++;
+            const char *f = e;
+            while (f > p && f[-1] == ' ') f--;
+            if (f - p == 3 && (strncmp(p, "c2p", 3) == 0 || strncmp(p, "C2P", 3) == 0)) cfg->deberta_c2p = 1;
+            else if (f - p == 3 && (strncmp(p, "p2c", 3) == 0 || strncmp(p, "P2C", 3) == 0)) cfg->deberta_p2c = 1;
+            else if (f > p)
+                return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: pos_att_type '%.40s' is not supported (c2p and "
+                                   "p2c are)", path, t);
+            p = e;
+        }
+    } else if (cJSON_IsArray(types)) {
+        const cJSON *t;
+        cJSON_ArrayForEach(t, types) {
+            if (cJSON_IsString(t) && strcmp(t->valuestring, "c2p") == 0) cfg->deberta_c2p = 1;
+            else if (cJSON_IsString(t) && strcmp(t->valuestring, "p2c") == 0) cfg->deberta_p2c = 1;
+            else
+                return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: pos_att_type has '%.40s'; c2p and p2c are "
+                                   "supported", path, cJSON_IsString(t) ? t->valuestring : "(not a string)");
+        }
+    } else if (types && !cJSON_IsNull(types)) {
+        return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: 'pos_att_type' is neither a list nor a string", path);
+    }
+    const cJSON *kernel = cJSON_GetObjectItemCaseSensitive(root, "conv_kernel_size");
+    if (cJSON_IsNumber(kernel) && kernel->valuedouble > 0)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: DeBERTa's convolution layer (conv_kernel_size %g) is not "
+                           "supported", path, kernel->valuedouble);
+    const cJSON *head = cJSON_GetObjectItemCaseSensitive(root, "attention_head_size");
+    if (cJSON_IsNumber(head) && head->valuedouble * cfg->n_heads != cfg->hidden_size)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: attention_head_size %g times %d heads is not the hidden "
+                           "size %d", path, head->valuedouble, cfg->n_heads, cfg->hidden_size);
+    const cJSON *pooler = cJSON_GetObjectItemCaseSensitive(root, "pooler_hidden_size");
+    if (cJSON_IsNumber(pooler) && pooler->valuedouble != cfg->hidden_size)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: pooler_hidden_size %g differs from hidden_size %d", path,
+                           pooler->valuedouble, cfg->hidden_size);
+    const cJSON *es = cJSON_GetObjectItemCaseSensitive(root, "embedding_size");
+    if (cJSON_IsNumber(es) && es->valuedouble != cfg->hidden_size)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: DeBERTa with embedding_size %g (not the hidden size %d) "
+                           "is not supported", path, es->valuedouble, cfg->hidden_size);
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "pooler_hidden_act");
+    if ((s = parse_activation(path, "pooler_hidden_act", cJSON_IsString(act) ? act->valuestring : "gelu",
+                              &cfg->head_activation)))
+        return s;
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "norm_rel_ebd");
+    if (cJSON_IsString(norm)) {
+        /* "layer_norm", "none", or names joined by "|" */
+        cfg->deberta_rel_ln = strstr(norm->valuestring, "layer_norm") != NULL;
+    }
+    /* the sizes come after max_position_embeddings (set_deberta_span) */
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "position_buckets");
+    cfg->deberta_buckets = -1;
+    if (cJSON_IsNumber(b) && b->valuedouble > 0 &&
+        (s = check_int(path, "position_buckets", b->valuedouble, 2, ENCORE_MAX_POSITIONS, &cfg->deberta_buckets)))
+        return s;
+    const cJSON *mr = cJSON_GetObjectItemCaseSensitive(root, "max_relative_positions");
+    cfg->deberta_max_rel = -1;
+    if (cJSON_IsNumber(mr) && mr->valuedouble >= 1 &&
+        (s = check_int(path, "max_relative_positions", mr->valuedouble, 1, ENCORE_MAX_POSITIONS, &cfg->deberta_max_rel)))
+        return s;
+    return ENCORE_STATUS_OK;
+}
+
 static encore_status parse(const cJSON *root, const char *path, encore_config *cfg) {
     encore_status s;
     const cJSON *archs = cJSON_GetObjectItemCaseSensitive(root, "architectures");
@@ -214,6 +306,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
         arch = "MPNetModel";
     else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "electra") == 0)
         arch = "ElectraModel";
+    else if (cJSON_IsString(model_type) && strcmp(model_type->valuestring, "deberta-v2") == 0)
+        arch = "DebertaV2Model";
     if (!arch)
         return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s names no architecture and no known model_type", path);
     int found = 0;
@@ -229,6 +323,8 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                             architectures[i].architecture <= ENCORE_ARCHITECTURE_MPNET_QUESTION_ANSWERING;
             cfg->is_electra = architectures[i].architecture >= ENCORE_ARCHITECTURE_ELECTRA_MODEL &&
                               architectures[i].architecture <= ENCORE_ARCHITECTURE_ELECTRA_QUESTION_ANSWERING;
+            cfg->is_deberta = architectures[i].architecture >= ENCORE_ARCHITECTURE_DEBERTA_V2_MODEL &&
+                              architectures[i].architecture <= ENCORE_ARCHITECTURE_DEBERTA_V2_QUESTION_ANSWERING;
             found = 1;
         }
     }
@@ -241,7 +337,9 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                            "RobertaForSequenceClassification, RobertaForMaskedLM, RobertaForTokenClassification, "
                            "RobertaForQuestionAnswering, their XLMRoberta* counterparts, the same five "
                            "MPNet* and ElectraModel, ElectraForSequenceClassification, "
-                           "ElectraForTokenClassification, ElectraForQuestionAnswering are)",
+                           "ElectraForTokenClassification, ElectraForQuestionAnswering, DebertaV2Model, "
+                           "DebertaV2ForSequenceClassification, DebertaV2ForTokenClassification, "
+                           "DebertaV2ForQuestionAnswering are)",
                            path, arch);
     snprintf(cfg->architecture_name, sizeof cfg->architecture_name, "%s", arch);
 
@@ -262,8 +360,15 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
             (s = get_int(root, path, "num_attention_heads", cfg->hidden_size, &cfg->n_heads)) ||
             (s = get_int(root, path, "intermediate_size", ENCORE_MAX_INTERMEDIATE_SIZE, &cfg->intermediate_size)))
             return s;
-        /* MPNet has no token types (and no type_vocab_size) */
-        if (!cfg->is_mpnet &&
+        /* MPNet has no token types (and no type_vocab_size); DeBERTa-v3
+         * has 0 of them (and no token_type_embeddings) */
+        const cJSON *tv = cJSON_GetObjectItemCaseSensitive(root, "type_vocab_size");
+        if (cfg->is_deberta) {
+            if (cJSON_IsNumber(tv) &&
+                (s = check_int(path, "type_vocab_size", tv->valuedouble, 0, ENCORE_MAX_TYPE_VOCAB,
+                               &cfg->type_vocab_size)))
+                return s;
+        } else if (!cfg->is_mpnet &&
             (s = get_int(root, path, "type_vocab_size", ENCORE_MAX_TYPE_VOCAB, &cfg->type_vocab_size)))
             return s;
         if (cfg->is_mpnet) {
@@ -276,11 +381,12 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
                                &cfg->rel_buckets)))
                 return s;
         }
+        if (cfg->is_deberta && (s = parse_deberta(root, path, cfg))) return s;
         const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
         if (cJSON_IsNumber(eps) && !(eps->valuedouble >= 0 && eps->valuedouble <= 1))
             return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: 'layer_norm_eps' is %g; encore takes 0 to 1", path,
                                eps->valuedouble);
-        cfg->layer_norm_eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-12f;
+        cfg->layer_norm_eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : cfg->is_deberta ? 1e-7f : 1e-12f;
         const cJSON *pe = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
         if (cJSON_IsString(pe) && strcmp(pe->valuestring, "absolute") != 0)
             return encore_fail(ENCORE_STATUS_UNSUPPORTED,
@@ -291,6 +397,15 @@ static encore_status parse(const cJSON *root, const char *path, encore_config *c
     if ((s = get_int(root, path, "vocab_size", ENCORE_MAX_VOCAB, &cfg->vocab_size)) ||
         (s = get_int(root, path, "max_position_embeddings", ENCORE_MAX_POSITIONS, &cfg->max_position_embeddings)))
         return s;
+    if (cfg->is_deberta) {
+        if (cfg->deberta_max_rel < 1) cfg->deberta_max_rel = cfg->max_position_embeddings;
+        cfg->deberta_span = cfg->deberta_buckets > 0 ? cfg->deberta_buckets : cfg->deberta_max_rel;
+        if (cfg->deberta_buckets > 0 && cfg->deberta_max_rel - 1 <= cfg->deberta_buckets / 2)
+            return encore_fail(ENCORE_STATUS_BAD_MODEL, "%s: max_relative_positions %d leaves no logarithmic "
+                               "bucket above position_buckets %d", path, cfg->deberta_max_rel, cfg->deberta_buckets);
+    } else {
+        cfg->has_positions = 1;
+    }
     act = cJSON_GetObjectItemCaseSensitive(root, act_key);
     if ((s = parse_activation(path, act_key, cJSON_IsString(act) ? act->valuestring : "gelu", &cfg->activation)))
         return s;

@@ -43,6 +43,15 @@ typedef struct encore_config {
     int rel_buckets;              /* MPNet: rows of relative_attention_bias */
     int is_electra;               /* ELECTRA: BERT's layers, embeddings of embedding_size, GELU head */
     int embedding_size;           /* E: the embeddings' width; hidden_size but for ELECTRA */
+    int is_deberta;               /* DeBERTa-v2/v3: disentangled attention */
+    int deberta_rel;              /* relative_attention: the c2p and p2c terms */
+    int deberta_c2p, deberta_p2c; /* pos_att_type's terms (both count in the scale) */
+    int deberta_buckets;          /* position_buckets (<= 0: relative positions unbucketed) */
+    int deberta_max_rel;          /* max_relative_positions (max_position_embeddings when < 1) */
+    int deberta_span;             /* rows each way of rel_embeddings: position_buckets, else max_relative_positions */
+    int deberta_rel_ln;           /* norm_rel_ebd has layer_norm */
+    int has_positions;            /* absolute position embeddings (DeBERTa: position_biased_input) */
+    encore_activation head_activation; /* DeBERTa's pooler_hidden_act */
     int position_base;            /* the first token's position: padding_idx + 1 for RoBERTa, else 0 */
     int has_head;                 /* a sequence-classification head */
     int has_mlm;                  /* a masked-language-model head (fill-mask) */

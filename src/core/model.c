@@ -7,6 +7,8 @@
 #include "core/adapter.h"
 #include "core/common.h"
 #include "core/safetensors.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/gemm_cpu.h"
 #include "cpu/gemm_i8_cpu.h"
 #ifdef ENCORE_HAVE_CUDA
 #include "cuda/device_weights.h"
@@ -220,7 +222,8 @@ static size_t implied_weights(const encore_config *c) {
     per_layer = encore_size_add(per_layer, 8 * C + F);
     const size_t E = (size_t)c->embedding_size;
     size_t n = encore_size_mul((size_t)c->vocab_size, E);
-    n = encore_size_add(n, encore_size_mul((size_t)c->max_position_embeddings, E));
+    if (c->has_positions) n = encore_size_add(n, encore_size_mul((size_t)c->max_position_embeddings, E));
+    if (c->is_deberta && c->deberta_rel) n = encore_size_add(n, encore_size_mul(2 * (size_t)c->deberta_span, C));
     n = encore_size_add(n, encore_size_mul((size_t)c->type_vocab_size, E));
     n = encore_size_add(n, 2 * E);
     if (E != C) n = encore_size_add(n, encore_size_mul(C, E) + C); /* ELECTRA's embeddings_project */
@@ -245,11 +248,15 @@ static encore_status load_layer(loader *ld, const encore_config *c, int i, encor
     static const char *bert_qkv[3] = {"query", "key", "value"};
     static const char *distil_qkv[3] = {"q_lin", "k_lin", "v_lin"};
     static const char *mpnet_qkv[3] = {"q", "k", "v"};
+    static const char *deberta_qkv[3] = {"query_proj", "key_proj", "value_proj"};
     for (int j = 0; j < 3; j++) {
         const char *fmt = c->is_distilbert ? "%stransformer.layer.%d.attention.%s.%s"
                           : c->is_mpnet    ? "%sencoder.layer.%d.attention.attn.%s.%s"
                                            : "%sencoder.layer.%d.attention.self.%s.%s";
-        const char *part = c->is_distilbert ? distil_qkv[j] : c->is_mpnet ? mpnet_qkv[j] : bert_qkv[j];
+        const char *part = c->is_distilbert ? distil_qkv[j]
+                           : c->is_mpnet    ? mpnet_qkv[j]
+                           : c->is_deberta  ? deberta_qkv[j]
+                                            : bert_qkv[j];
         snprintf(name, sizeof name, fmt, ld->prefix, i, part, "weight");
         if ((s = load_into(ld, name, C, C, at(ld->staging, (size_t)(j * C * C))))) return s;
         snprintf(name, sizeof name, fmt, ld->prefix, i, part, "bias");
@@ -345,11 +352,18 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
     const int64_t C = c->hidden_size, E = c->embedding_size;
     encore_status s;
     if ((s = take_f(ld, c->vocab_size, E, &m->word_emb, "%sembeddings.word_embeddings.weight", 0)) ||
-        (s = take_f(ld, c->max_position_embeddings, E, &m->pos_emb, "%sembeddings.position_embeddings.weight", 0)) ||
+        (c->has_positions &&
+         (s = take_f(ld, c->max_position_embeddings, E, &m->pos_emb, "%sembeddings.position_embeddings.weight", 0))) ||
         (s = take_f(ld, E, 0, &m->emb_ln_g, "%sembeddings.LayerNorm.weight", 0)) ||
         (s = take_f(ld, E, 0, &m->emb_ln_b, "%sembeddings.LayerNorm.bias", 0)))
         return s;
-    if (!c->is_distilbert && !c->is_mpnet &&
+    /* DeBERTa: the relative embeddings and their LayerNorm */
+    if (c->is_deberta && c->deberta_rel &&
+        ((s = take_f(ld, 2 * (int64_t)c->deberta_span, C, &m->rel_emb, "%sencoder.rel_embeddings.weight", 0)) ||
+         (c->deberta_rel_ln && ((s = take_f(ld, C, 0, &m->rel_ln_g, "%sencoder.LayerNorm.weight", 0)) ||
+                                (s = take_f(ld, C, 0, &m->rel_ln_b, "%sencoder.LayerNorm.bias", 0))))))
+        return s;
+    if (!c->is_distilbert && !c->is_mpnet && (!c->is_deberta || c->type_vocab_size > 0) &&
         (s = take_f(ld, c->type_vocab_size, E, &m->type_emb, "%sembeddings.token_type_embeddings.weight", 0)))
         return s;
     /* ELECTRA: embeddings_project, from E to C, where they differ */
@@ -375,7 +389,10 @@ static encore_status load_tensors(encore_model *m, loader *ld) {
          * BERT's pooler, DistilBERT's pre_classifier, RoBERTa's
          * classification head (dense, tanh, out_proj). */
         const int roberta_head = c->is_roberta || c->is_mpnet || c->is_electra; /* MPNet's and ELECTRA's */
-        const char *pre = c->is_distilbert ? "pre_classifier" : roberta_head ? "classifier.dense" : "bert.pooler.dense";
+        const char *pre = c->is_distilbert ? "pre_classifier"
+                          : roberta_head   ? "classifier.dense"
+                          : c->is_deberta  ? "pooler.dense"
+                                           : "bert.pooler.dense";
         const char *out = roberta_head ? "classifier.out_proj" : "classifier";
         char name[128];
         snprintf(name, sizeof name, "%s.weight", pre);
@@ -409,6 +426,7 @@ static encore_status load_weights(encore_model *m, const encore_safetensors *st,
                        : c->is_roberta  ? "roberta."
                        : c->is_mpnet    ? "mpnet."
                        : c->is_electra  ? "electra."
+                       : c->is_deberta  ? "deberta."
                                         : "bert.";
     char probe[128];
     snprintf(probe, sizeof probe, "%sembeddings.word_embeddings.weight", base);
@@ -528,6 +546,44 @@ static encore_status build_rel_bias(encore_model *m) {
     return ENCORE_STATUS_OK;
 }
 
+/* DeBERTa: the relative embeddings through their LayerNorm, then every
+ * layer's key and query projections of them (with the biases, as
+ * share_att_key has DisentangledSelfAttention do), and the bucketed row of
+ * every distance a text of max_position_embeddings tokens spans. */
+static encore_status build_deberta(encore_model *m) {
+    const encore_config *c = &m->config;
+    if (!c->deberta_rel) return ENCORE_STATUS_OK;
+    const int C = c->hidden_size, S = c->deberta_span, P = c->max_position_embeddings;
+    const size_t rows = 2 * (size_t)S;
+    float *rel = malloc(encore_size_mul(rows, (size_t)C) * sizeof(float));
+    float *qkv = malloc(encore_size_mul(rows, 3 * (size_t)C) * sizeof(float));
+    m->deberta_pos = malloc(encore_size_mul(encore_size_mul((size_t)c->n_layers, 2 * rows), (size_t)C) * sizeof(float));
+    m->deberta_index = malloc((2 * (size_t)P - 1) * sizeof(int32_t));
+    if (!rel || !qkv || !m->deberta_pos || !m->deberta_index) {
+        free(rel);
+        free(qkv);
+        return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
+    }
+    memcpy(rel, m->rel_emb, rows * (size_t)C * sizeof(float));
+    if (m->rel_ln_g) encore_layernorm_rows_cpu(rel, m->rel_ln_g, m->rel_ln_b, c->layer_norm_eps, (int)rows, C);
+    for (int l = 0; l < c->n_layers; l++) {
+        encore_linear_packed_cpu(rel, &m->layers[l].qkv_w, m->layers[l].qkv_b, (int)rows, qkv);  // (2S, 3C)
+        float *pos_k = m->deberta_pos + (size_t)l * 2 * rows * C, *pos_q = pos_k + rows * C;
+        for (size_t r = 0; r < rows; r++) {
+            memcpy(pos_q + r * C, qkv + r * 3 * C, (size_t)C * sizeof(float));
+            memcpy(pos_k + r * C, qkv + r * 3 * C + C, (size_t)C * sizeof(float));
+        }
+    }
+    free(rel);
+    free(qkv);
+    m->rel_span = P;
+    for (int d = -(P - 1); d <= P - 1; d++) {
+        int r = encore_deberta_bucket(d, c->deberta_buckets, c->deberta_max_rel) + S;
+        m->deberta_index[d + P - 1] = r < 0 ? 0 : r > 2 * S - 1 ? 2 * S - 1 : r;
+    }
+    return ENCORE_STATUS_OK;
+}
+
 encore_model_params encore_model_default_params(void) {
     encore_model_params p = {0};
     return p;
@@ -562,6 +618,9 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     }
     encore_status s = encore_config_load(dir, &m->config);
+    if (s == ENCORE_STATUS_OK && adapter && m->config.is_deberta)
+        s = encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: PEFT adapters on a DeBERTa model are not supported yet",
+                        adapter_dir);
     if (s == ENCORE_STATUS_OK && adapter && (m->config.is_roberta || m->config.is_mpnet || m->config.is_electra))
         s = encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: PEFT adapters on a%s model are not supported yet",
                         adapter_dir, m->config.is_mpnet ? "n MPNet" : m->config.is_electra ? "n ELECTRA" : " RoBERTa");
@@ -593,11 +652,13 @@ encore_status encore_model_load(const char *dir, encore_model_params params, enc
                             dir, vocab, c->vocab_size);
         /* DistilBERT and RoBERTa take no token_type_ids (RoBERTa adds its
          * one token type to every token). */
-        encore_tokenizer_set_add_type_ids(m->tokenizer, !c->is_distilbert && !c->is_roberta && !c->is_mpnet);
+        encore_tokenizer_set_add_type_ids(m->tokenizer, !c->is_distilbert && !c->is_roberta && !c->is_mpnet &&
+                                                            (!c->is_deberta || c->type_vocab_size > 0));
         int tok_max = encore_tokenizer_get_settings(m->tokenizer)->model_max_length;
         m->max_length = c->max_position_embeddings - c->position_base;
         if (tok_max > 0 && tok_max < m->max_length) m->max_length = tok_max;
         if (c->is_mpnet) s = build_rel_bias(m);
+        if (c->is_deberta && s == ENCORE_STATUS_OK) s = build_deberta(m);
         read_pooling(m, dir);
         if (s == ENCORE_STATUS_OK) s = encore_model_load_splade(m, dir, params.splade, params.weights);
     }
@@ -629,6 +690,8 @@ void encore_model_free(encore_model *m) {
     free(m->arena);
     free(m->splade_arena);
     free(m->rel_bias);
+    free(m->deberta_pos);
+    free(m->deberta_index);
     free(m);
 }
 

@@ -42,7 +42,7 @@ struct encore_model {
 
     /* E = config.embedding_size: C but for ELECTRA */
     float *word_emb;            /* (V, E) */
-    float *pos_emb;             /* (P, E) */
+    float *pos_emb;             /* (P, E); NULL for DeBERTa-v3 (position_biased_input false) */
     float *type_emb;            /* (type_vocab_size, E), NULL for DistilBERT and MPNet */
     float *rel_weight;          /* MPNet: (rel_buckets, H) relative_attention_bias, else NULL */
     float *emb_ln_g;            /* (E) */
@@ -86,6 +86,15 @@ struct encore_model {
      * the attention (cpu_ops.h: encore_attention_rel); NULL otherwise. */
     float *rel_bias;            /* (H, 2 rel_span - 1) */
     int rel_span;               /* max_position_embeddings: the longest text it spans */
+
+    /* DeBERTa-v2 with relative_attention: rel_emb (in the arena), and for
+     * the attention (cpu_ops.h: encore_attention_dis) every layer's key and
+     * query projections of it (NULL for a term pos_att_type leaves out)
+     * and the row of every distance a text can span; NULL otherwise. */
+    float *rel_emb;             /* (2 span, C) encoder.rel_embeddings, then its LayerNorm */
+    float *rel_ln_g, *rel_ln_b; /* (C) encoder.LayerNorm, or NULL */
+    float *deberta_pos;         /* (n_layers, 2, 2 span, C): pos_k, then pos_q */
+    int32_t *deberta_index;     /* (2 rel_span - 1) */
 
     /* SPLADE (sparse.c): sentence-transformers' SpladePooling over the MLM
      * head's logits at every token, the decoder packed for the CPU GEMM. */

@@ -132,8 +132,12 @@ void encore_embed_cpu(const int32_t *ids, const int32_t *type_ids, const int32_t
     for (int t = 0; t < T; t++) {
         float *row = out + (size_t)t * C;                 // (C)
         const float *w = word + (size_t)ids[t] * C;       // (C)
-        const float *p = pos + (size_t)positions[t] * C;  // (C)
-        for (int c = 0; c < C; c++) row[c] = w[c] + p[c];
+        if (pos) {
+            const float *p = pos + (size_t)positions[t] * C;  // (C)
+            for (int c = 0; c < C; c++) row[c] = w[c] + p[c];
+        } else { /* DeBERTa-v3: no absolute positions */
+            memcpy(row, w, (size_t)C * sizeof(float));
+        }
         if (type) {
             const float *ty = type + (size_t)type_ids[t] * C;
             for (int c = 0; c < C; c++) row[c] += ty[c];
@@ -815,4 +819,62 @@ int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, 
 void encore_attention_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
                           const encore_attention_rel *rel, float *scratch, int max_len, float *out) {
     encore_attention_isa_cpu(qkv, seq_start, B, H, D, rel, scratch, max_len, out, ENCORE_CPU_ISA_BEST);
+}
+
+void encore_layernorm_rows_cpu(float *x, const float *gamma, const float *beta, float eps, int rows, int C) {
+    for (int r = 0; r < rows; r++) layernorm_row(x + (size_t)r * C, gamma, beta, eps, C);
+}
+
+/* ---- DeBERTa-v2: disentangled attention ---------------------------------- */
+
+int encore_deberta_bucket(int rel, int buckets, int max_position) {
+    if (buckets <= 0) return rel;
+    const int mid = buckets / 2;
+    const int sign = (rel > 0) - (rel < 0);
+    const int abs_pos = rel < mid && rel > -mid ? mid - 1 : (rel < 0 ? -rel : rel);
+    if (abs_pos <= mid) return rel;
+    /* torch, in float32: log(abs_pos / mid) / log(tensor((max_position - 1) / mid)) * (mid - 1), ceiled, + mid */
+    const float ratio = (float)abs_pos / (float)mid;
+    const float top = (float)((double)(max_position - 1) / (double)mid);
+    const float log_pos = ceilf(logf(ratio) / logf(top) * (float)(mid - 1)) + (float)mid;
+    return (int)(log_pos * (float)sign);
+}
+
+static float dot(const float *a, const float *b, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+void encore_attention_dis_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
+                              const encore_attention_dis *dis, float *scratch, int max_len, float *out) {
+    const int C = H * D;
+    const size_t per_thread = scratch_per_thread(max_len, D);
+    /* every (sequence, head, query) row on its own: the work is uneven
+     * across sequences, so rows are dealt out dynamically */
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < H; h++) {
+            float *p = scratch + (size_t)omp_get_thread_num() * per_thread;
+            const int start = seq_start[b], n = seq_start[b + 1] - start;
+            for (int i = 0; i < n; i++) {
+                const float *q = qkv + (size_t)(start + i) * 3 * C + (size_t)h * D;
+                for (int j = 0; j < n; j++) {
+                    const float *k = qkv + (size_t)(start + j) * 3 * C + C + (size_t)h * D;
+                    const int r = dis->pos_k || dis->pos_q ? dis->index[i - j + dis->max_dist] : 0;
+                    float rel = 0.0f;
+                    if (dis->pos_k) rel += dot(q, dis->pos_k + (size_t)r * C + (size_t)h * D, D) * dis->scale;
+                    if (dis->pos_q) rel += dot(k, dis->pos_q + (size_t)r * C + (size_t)h * D, D) * dis->scale;
+                    p[j] = dot(q, k, D) * dis->scale + rel;
+                }
+                softmax_row_portable(p, n);
+                float *o = out + (size_t)(start + i) * C + (size_t)h * D;
+                for (int d = 0; d < D; d++) o[d] = 0.0f;
+                for (int j = 0; j < n; j++) {
+                    const float *v = qkv + (size_t)(start + j) * 3 * C + 2 * (size_t)C + (size_t)h * D;
+                    for (int d = 0; d < D; d++) o[d] += p[j] * v[d];
+                }
+            }
+        }
+    }
 }

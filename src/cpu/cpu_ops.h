@@ -89,6 +89,34 @@ int encore_attention_isa_cpu(const float *qkv, const int32_t *seq_start, int B, 
                              const encore_attention_rel *rel, float *scratch, int max_len, float *out,
                              encore_cpu_isa isa);
 
+/* LayerNorm of each of rows rows of x (rows, C), in place. */
+void encore_layernorm_rows_cpu(float *x, const float *gamma, const float *beta, float eps, int rows, int C);
+
+/* DeBERTa-v2's disentangled attention (transformers' DisentangledSelfAttention
+ * with share_att_key): score(i, j) = (q_i.k_j + q_i.pos_k[r] + k_j.pos_q[r])
+ * * scale, r = index[i - j + max_dist]: the relative position i - j,
+ * bucketed and clamped into the 2 span rows of pos_k and pos_q (each (2 span,
+ * C): the layer's key and query projections of the normalized relative
+ * embeddings; NULL for a term the model does not use). Every sequence is at
+ * most max_dist + 1 tokens long. */
+typedef struct encore_attention_dis {
+    const float *pos_q, *pos_k;
+    const int32_t *index; /* (2 max_dist + 1) */
+    int max_dist;
+    float scale;          /* 1 / sqrt(D (1 + the number of c2p and p2c terms)) */
+} encore_attention_dis;
+
+/* scratch: encore_attention_scratch_floats(omp_get_max_threads(), max_len, D)
+ * floats (this uses max_len of each thread's share); out: (T, C). */
+void encore_attention_dis_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
+                              const encore_attention_dis *dis, float *scratch, int max_len, float *out);
+
+/* The same with each bucket computed as transformers' make_log_bucket_position
+ * does, in float: rel itself within buckets / 2 of 0, else
+ * sign(rel) (ceil(log(|rel| / mid) / log((max_position - 1) / mid) (mid - 1))
+ * + mid), mid = buckets / 2; buckets <= 0 leaves rel as it is. */
+int encore_deberta_bucket(int rel, int buckets, int max_position);
+
 #ifdef __cplusplus
 }
 #endif

@@ -160,8 +160,18 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
     for (int l = 0; l < c->n_layers; l++) {
         const encore_layer_weights *w = &m->layers[l];
         encore_linear_packed_cpu(x, &w->qkv_w, w->qkv_b, T, ws->qkv);                  // (T, 3C)
-        encore_attention_cpu(ws->qkv, b->seq_start, b->B, H, D, m->rel_bias ? &rel : NULL, ws->scratch, b->max_len,
-                             ws->ctx);  // (T, C)
+        if (c->is_deberta) {
+            const size_t rows = 2 * (size_t)c->deberta_span * C;
+            const float *pos = m->deberta_pos ? m->deberta_pos + (size_t)l * 2 * rows : NULL;
+            const encore_attention_dis dis = {pos && c->deberta_p2c ? pos + rows : NULL,
+                                              pos && c->deberta_c2p ? pos : NULL, m->deberta_index,
+                                              m->rel_span - 1,
+                                              1.0f / sqrtf((float)D * (float)(1 + c->deberta_c2p + c->deberta_p2c))};
+            encore_attention_dis_cpu(ws->qkv, b->seq_start, b->B, H, D, &dis, ws->scratch, b->max_len, ws->ctx);
+        } else {
+            encore_attention_cpu(ws->qkv, b->seq_start, b->B, H, D, m->rel_bias ? &rel : NULL, ws->scratch,
+                                 b->max_len, ws->ctx);  // (T, C)
+        }
         /* The last layer of a first-only pass goes on with each sequence's
          * first row alone (B rows, moved to the front of ctx and x): its
          * keys and values needed every row, nothing after them does. */
@@ -200,6 +210,8 @@ void encore_head_cpu(const encore_model *m, const encore_batch *b, const float *
         encore_linear_packed_cpu(first, &m->pre_w, m->pre_b, 1, pre);
         if (c->is_electra)
             encore_act_block_cpu(pre, (size_t)C, 1, C, ENCORE_ACTIVATION_GELU); /* ElectraClassificationHead */
+        else if (c->is_deberta)
+            encore_act_block_cpu(pre, (size_t)C, 1, C, c->head_activation); /* ContextPooler */
         else
             for (int i = 0; i < C; i++) pre[i] = c->is_distilbert ? (pre[i] > 0.0f ? pre[i] : 0.0f) : tanhf(pre[i]);
         encore_linear_packed_cpu(pre, &m->cls_w, m->cls_b, 1, logits + (size_t)s * L);
