@@ -79,7 +79,8 @@ TEST_P(Pipeline, ClassifyPrintsWhatThePipelinePrints) {
 
 INSTANTIATE_TEST_SUITE_P(Models, Pipeline,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
-                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst"));
+                                           "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst",
+                                           "tiny-deberta-sst"));
 
 TEST(Cli, StdinGivesOneLinePerTextInOrderAndKeepsGoodLinesAroundBadOnes) {
     auto ref = fixtures::load("tiny-bert-sst");
@@ -133,7 +134,8 @@ TEST(Cli, TokenizePrintsIdsAndTokens) {
 }
 
 TEST(Cli, EmbedMatchesSentenceTransformers) {
-    for (const char *model : {"tiny-bert-embed", "tiny-roberta-embed", "tiny-xlmr-embed", "tiny-mpnet-embed"}) {
+    for (const char *model :
+         {"tiny-bert-embed", "tiny-roberta-embed", "tiny-xlmr-embed", "tiny-mpnet-embed", "tiny-deberta-embed"}) {
         auto ref = fixtures::load(model);
         ASSERT_TRUE(ref && ref->root);
         const cJSON *c = cJSON_GetArrayItem(get(ref->root, "cases"), 0);

@@ -367,6 +367,35 @@ TEST_F(CudaSession, OutOfMemoryIsAStatusAndTheDeviceStillWorks) {
     encore_model_free(m);
 }
 
+// DeBERTa-v2's disentangled attention has no CUDA kernel yet: asking for CUDA
+// is an error that says so, AUTO runs on the CPU (with the CPU's results).
+TEST_F(CudaSession, DebertaRunsOnTheCpuOnly) {
+    encore_model *m = nullptr;
+    ASSERT_EQ(encore_model_load(fixtures::model_dir("tiny-deberta-sst").c_str(), encore_model_default_params(), &m),
+              ENCORE_STATUS_OK) << encore_last_error();
+    encore_session_params p = encore_session_default_params();
+    p.device = ENCORE_DEVICE_CUDA;
+    encore_session *s = nullptr;
+    EXPECT_EQ(encore_session_create(m, p, &s), ENCORE_STATUS_UNSUPPORTED);
+    EXPECT_NE(std::string(encore_last_error()).find("CPU only"), std::string::npos) << encore_last_error();
+    EXPECT_EQ(s, nullptr);
+    p.device = ENCORE_DEVICE_AUTO;
+    ASSERT_EQ(encore_session_create(m, p, &s), ENCORE_STATUS_OK) << encore_last_error();
+    EXPECT_EQ(encore_session_device(s), ENCORE_DEVICE_CPU);
+    encore_session_params cpu = encore_session_default_params();
+    encore_session *c = nullptr;
+    ASSERT_EQ(encore_session_create(m, cpu, &c), ENCORE_STATUS_OK);
+    encore_input in = {"a disentangled sentence", nullptr};
+    float got[2], want[2];
+    ASSERT_EQ(encore_session_logits(s, &in, 1, got), ENCORE_STATUS_OK) << encore_session_last_error(s);
+    ASSERT_EQ(encore_session_logits(c, &in, 1, want), ENCORE_STATUS_OK);
+    EXPECT_EQ(got[0], want[0]);
+    EXPECT_EQ(got[1], want[1]);
+    encore_session_free(c);
+    encore_session_free(s);
+    encore_model_free(m);
+}
+
 // A session sets its own device for its work and gives the caller's back.
 TEST_F(CudaSession, TheCallersCurrentDeviceIsLeftAlone) {
     int count = 0;

@@ -111,8 +111,8 @@ TEST(LoadErrors, MalformedConfig) {
 
 TEST(LoadErrors, UnknownArchitectureIsNamed) {
     ScratchModel s("tiny-bert-sst");
-    s.edit("config.json", "BertForSequenceClassification", "DebertaV2ForSequenceClassification");
-    expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"DebertaV2ForSequenceClassification", "not supported"});
+    s.edit("config.json", "BertForSequenceClassification", "ModernBertForSequenceClassification");
+    expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"ModernBertForSequenceClassification", "not supported"});
 }
 
 // RoBERTa's heads that encore does not run are refused by name, and so is a
@@ -162,6 +162,47 @@ TEST(LoadErrors, ElectraProblemsAreNamed) {
     ScratchModel s("tiny-electra-sst");
     s.edit("config.json", "\"embedding_size\": 16", "\"embedding_size\": 97");
     expect_load_error(s.path(), ENCORE_STATUS_BAD_MODEL, {"embedding_size", "97"});
+}
+
+// DeBERTa's settings encore does not run are refused by name, and so are its
+// masked-LM head and a tokenizer that lowercases or splits punctuation.
+TEST(LoadErrors, DebertaProblemsAreNamed) {
+    {
+        ScratchModel s("tiny-deberta-sst");
+        s.edit("config.json", "\"share_att_key\": true", "\"share_att_key\": false");
+        expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"share_att_key", "not supported"});
+    }
+    {
+        ScratchModel s("tiny-deberta-sst");
+        s.edit("config.json", "\"c2p\"", "\"p2p\"");
+        expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"pos_att_type", "p2p"});
+    }
+    {
+        ScratchModel s("tiny-deberta-sst");
+        s.edit("config.json", "\"position_buckets\": 16", "\"conv_kernel_size\": 3, \"position_buckets\": 16");
+        expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"conv_kernel_size", "not supported"});
+    }
+    {
+        ScratchModel s("tiny-deberta-sst");
+        s.edit("config.json", "\"position_buckets\": 16", "\"position_buckets\": 200");
+        expect_load_error(s.path(), ENCORE_STATUS_BAD_MODEL, {"max_relative_positions", "position_buckets"});
+    }
+    {
+        ScratchModel s("tiny-deberta-sst");
+        s.edit("config.json", "DebertaV2ForSequenceClassification", "DebertaV2ForMaskedLM");
+        expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"DebertaV2ForMaskedLM", "not supported"});
+    }
+    {
+        ScratchModel s("tiny-deberta-sst");
+        s.edit("tokenizer_config.json", "\"do_lower_case\": false", "\"do_lower_case\": true");
+        expect_load_error(s.path(), ENCORE_STATUS_UNSUPPORTED, {"DebertaV2Tokenizer", "do_lower_case"});
+    }
+    {
+        /* the relative embeddings: (2 position_buckets, hidden) */
+        ScratchModel s("tiny-deberta-sst");
+        s.edit("config.json", "\"position_buckets\": 16", "\"position_buckets\": 12");
+        expect_load_error(s.path(), ENCORE_STATUS_BAD_MODEL, {"rel_embeddings"});
+    }
 }
 
 TEST(LoadErrors, UnsupportedActivationIsNamed) {

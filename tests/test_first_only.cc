@@ -137,7 +137,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-nli", "lora-distilbert-cls",
                                          "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
                                          "tiny-roberta-embed", "tiny-xlmr-sst", "tiny-xlmr-embed", "tiny-mpnet-sst",
-                                         "tiny-mpnet-embed", "tiny-electra-sst", "tiny-electra-embed"),
+                                         "tiny-mpnet-embed", "tiny-electra-sst", "tiny-electra-embed",
+                                         "tiny-deberta-sst", "tiny-deberta-embed"),
                        ::testing::Values(ENCORE_WEIGHTS_FP32, ENCORE_WEIGHTS_BF16, ENCORE_WEIGHTS_INT8,
                                          ENCORE_WEIGHTS_INT8_DYNAMIC)),
     [](const ::testing::TestParamInfo<FirstOnly::ParamType> &p) {

@@ -214,7 +214,7 @@ double wait_metric(Client &c, const Server &s, const std::string &name, double v
 
 TEST(ServePredict, SingleTextsGiveTheLibrarysScoresBestFirst) {
     for (const std::string model :
-         {"tiny-bert-sst", "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst"}) {
+         {"tiny-bert-sst", "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst", "tiny-deberta-sst"}) {
         SCOPED_TRACE(model);
         Lib lib(model);
         Server s;

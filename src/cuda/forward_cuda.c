@@ -133,6 +133,9 @@ static encore_status create(encore_cuda_session *s, const encore_model *m, int d
 encore_status encore_cuda_session_create(const encore_model *m, int device, encore_cuda_dtype dt, int max_tokens,
                                          encore_cuda_session **out) {
     *out = NULL;
+    if (m->config.is_deberta)
+        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s runs on the CPU only: the CUDA backend has no "
+                           "disentangled attention yet", m->config.architecture_name);
     encore_cuda_session *s = calloc(1, sizeof *s);
     if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     const int prev = current_device();
