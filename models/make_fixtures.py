@@ -1113,6 +1113,22 @@ MODEL_SPECS = {
         kind="embed", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
         pooling="mean", seed=BASE_SEED + 2800,
     ),
+    # DeBERTa-v3's main uses beyond classification: NLI for the zero-shot
+    # pipeline (MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli), a cross-encoder,
+    # a token classifier.
+    "tiny-deberta-nli": dict(
+        kind="nli", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
+        labels=["entailment", "neutral", "contradiction"], problem_type=None, seed=BASE_SEED + 4100,
+    ),
+    "tiny-deberta-rerank": dict(
+        kind="rerank", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
+        labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 4200,
+    ),
+    "tiny-deberta-ner": dict(
+        kind="tokcls", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
+        labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],
+        seed=BASE_SEED + 4301,
+    ),
     "tiny-xlmr-mlm": dict(kind="mlm", arch="xlmr", dtype=torch.float32, tok_cls=XLMRobertaTokenizer,
                           seed=BASE_SEED + 2300),
     "tiny-xlmr-ner": dict(

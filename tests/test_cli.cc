@@ -394,7 +394,7 @@ TEST(Cli, FillMaskPrintsWhatThePipelinePrints) {
 }
 
 TEST(Cli, ZeroShotPrintsWhatThePipelinePrints) {
-    for (const std::string model : {"tiny-bert-nli", "tiny-roberta-nli"}) {
+    for (const std::string model : {"tiny-bert-nli", "tiny-roberta-nli", "tiny-deberta-nli"}) {
         auto ref = fixtures::load(model);
         ASSERT_TRUE(ref && ref->root) << model;
         int n = 0, label_string = 0;

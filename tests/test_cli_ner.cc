@@ -30,7 +30,7 @@ constexpr double kScoreTol = 1e-5;
 // ignore list go to one process, a text per stdin line.
 TEST(CliNer, PrintsWhatThePipelinePrints) {
     for (const char *name : {"tiny-bert-ner", "tiny-distilbert-ner", "tiny-roberta-ner", "tiny-xlmr-ner",
-                             "tiny-mpnet-ner", "tiny-electra-ner"}) {
+                             "tiny-mpnet-ner", "tiny-electra-ner", "tiny-deberta-ner"}) {
         auto ref = fixtures::load(std::string(name) + ".ner");
         ASSERT_TRUE(ref && ref->root) << name;
         // (strategy or "" when not passed, ignore list or "default", stride or -1)

@@ -189,6 +189,11 @@ TEST(Ner, ElectraMatchesPipeline) {
     ner_parity("tiny-electra-ner");
 }
 
+#ifndef ENCORE_HAVE_CUDA
+// (DeBERTa runs on the CPU only)
+TEST(Ner, DebertaMatchesPipeline) { ner_parity("tiny-deberta-ner"); }
+#endif
+
 // ---- the strategy names ---------------------------------------------------
 
 TEST(Ner, AggregationNames) {

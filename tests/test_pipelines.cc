@@ -182,6 +182,7 @@ TEST(ZeroShot, MatchesPipeline) {
     NEED_DEVICE();
     zero_shot_parity("tiny-bert-nli", true);
     zero_shot_parity("tiny-roberta-nli", false);
+    zero_shot_parity("tiny-deberta-nli", false);
 }
 
 // ---- bad input: a status and a message, never a crash ----------------------

@@ -387,7 +387,8 @@ TEST_P(RerankModel, RerankIsCrossEncoderPredictInItsOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(CrossEncoders, RerankModel,
-                         ::testing::Values("tiny-bert-rerank", "tiny-roberta-rerank", "tiny-electra-rerank"),
+                         ::testing::Values("tiny-bert-rerank", "tiny-roberta-rerank", "tiny-electra-rerank",
+                                           "tiny-deberta-rerank"),
                          [](const ::testing::TestParamInfo<std::string> &p) {
                              std::string n = p.param;
                              for (char &ch : n)

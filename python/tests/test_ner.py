@@ -58,7 +58,7 @@ def _assert_entities(ours, ref, where):
 
 
 @pytest.mark.parametrize("name,case", [c for name in ("tiny-bert-ner", "tiny-distilbert-ner", "tiny-mpnet-ner",
-                                                      "tiny-electra-ner") for c in _cases(name)])
+                                                      "tiny-electra-ner", "tiny-deberta-ner") for c in _cases(name)])
 def test_ner_matches_transformers(name, case):
     kwargs = {k: case[k] for k in ("aggregation_strategy", "ignore_labels", "stride") if case[k] is not None}
     _assert_entities(_pipe(name)(case["text"], **kwargs), case["result"], case["name"])
