@@ -174,6 +174,91 @@ TEST_P(AttentionCpu, RelativeBiasMatchesDouble) {
     omp_set_num_threads(saved);
 }
 
+// DeBERTa's disentangled attention against the same in double on every CPU
+// path: c2p and p2c at the bucketed distances (log buckets past span / 2),
+// either term alone, uneven lengths in one batch; each sequence's output
+// must not depend on the others.
+TEST_P(AttentionCpu, DisentangledMatchesDouble) {
+    const int threads = GetParam();
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    std::mt19937 rng(17);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    const int P = 160, buckets = 32, max_rel = 160, span = buckets;
+    std::vector<int32_t> index(2 * P - 1);
+    for (int d = -(P - 1); d <= P - 1; d++)
+        index[d + P - 1] = std::min(2 * span - 1, std::max(0, encore_deberta_bucket(d, buckets, max_rel) + span));
+    for (int terms : {3, 1, 2}) {  // bit 0: c2p, bit 1: p2c
+        for (auto hd : std::vector<std::pair<int, int>>{{4, 16}, {3, 8}}) {
+            const int H = hd.first, D = hd.second, C = H * D;
+            std::vector<float> pos_k((size_t)H * D * 2 * span), pos_q(pos_k.size());
+            for (auto &v : pos_k) v = n(rng);
+            for (auto &v : pos_q) v = n(rng);
+            const int nterms = (terms & 1) + (terms >> 1);
+            const float scale = 1.0f / std::sqrt((float)D * (float)(1 + nterms));
+            const encore_attention_dis dis{terms & 2 ? pos_q.data() : nullptr, terms & 1 ? pos_k.data() : nullptr,
+                                           index.data(), P - 1, span, scale};
+            const std::vector<int> lengths{1, 9, 40, 150, 3};
+            std::vector<int32_t> seq_start{0};
+            for (int L : lengths) seq_start.push_back(seq_start.back() + L);
+            const int T = seq_start.back(), B = (int)lengths.size();
+            std::vector<float> qkv((size_t)T * 3 * C);
+            for (auto &v : qkv) v = n(rng);
+            std::vector<double> want((size_t)T * C);
+            for (int b = 0; b < B; b++) {
+                const int s0 = seq_start[b], S = lengths[b];
+                for (int h = 0; h < H; h++)
+                    for (int i = 0; i < S; i++) {
+                        std::vector<double> p(S);
+                        double mx = -INFINITY, sum = 0.0;
+                        for (int j = 0; j < S; j++) {
+                            const int r = index[i - j + P - 1];
+                            double qk = 0, c2p = 0, p2c = 0;
+                            for (int d = 0; d < D; d++) {
+                                const double q = qkv[(size_t)(s0 + i) * 3 * C + h * D + d];
+                                const double k = qkv[(size_t)(s0 + j) * 3 * C + C + h * D + d];
+                                qk += q * k;
+                                c2p += q * pos_k[((size_t)h * D + d) * 2 * span + r];
+                                p2c += k * pos_q[((size_t)h * D + d) * 2 * span + r];
+                            }
+                            p[j] = (qk + (terms & 1 ? c2p : 0) + (terms & 2 ? p2c : 0)) * scale;
+                            mx = std::max(mx, p[j]);
+                        }
+                        for (int j = 0; j < S; j++) sum += (p[j] = std::exp(p[j] - mx));
+                        for (int d = 0; d < D; d++) {
+                            double o = 0;
+                            for (int j = 0; j < S; j++)
+                                o += p[j] / sum * qkv[(size_t)(s0 + j) * 3 * C + 2 * C + h * D + d];
+                            want[(size_t)(s0 + i) * C + h * D + d] = o;
+                        }
+                    }
+            }
+            for (encore_cpu_isa isa : isas()) {
+                const std::string path = encore_cpu_isa_name(isa);
+                std::vector<float> scratch(
+                    encore_attention_dis_scratch_floats(omp_get_max_threads(), 150, D, span));
+                std::vector<float> got((size_t)T * C, NAN);
+                ASSERT_EQ(encore_attention_dis_isa_cpu(qkv.data(), seq_start.data(), B, H, D, &dis, scratch.data(),
+                                                       150, got.data(), isa),
+                          0);
+                EXPECT_CLOSE(got, want, 2e-5, 0) << path << " terms " << terms << " H=" << H << " D=" << D;
+                for (int b = 0; b < B; b++) {
+                    const int s0 = seq_start[b], S = lengths[b];
+                    std::vector<float> one(qkv.begin() + (size_t)s0 * 3 * C, qkv.begin() + (size_t)(s0 + S) * 3 * C);
+                    std::vector<float> alone((size_t)S * C);
+                    const std::vector<int32_t> st{0, S};
+                    ASSERT_EQ(encore_attention_dis_isa_cpu(one.data(), st.data(), 1, H, D, &dis, scratch.data(), 150,
+                                                           alone.data(), isa),
+                              0);
+                    EXPECT_EQ(std::memcmp(alone.data(), got.data() + (size_t)s0 * C, alone.size() * sizeof(float)), 0)
+                        << path << " sequence " << b << " alone differs";
+                }
+            }
+        }
+    }
+    omp_set_num_threads(saved);
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, AttentionCpu, ::testing::Values(1, 2),
                          [](const ::testing::TestParamInfo<int> &i) { return std::to_string(i.param) + "_threads"; });
 

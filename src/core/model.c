@@ -568,11 +568,13 @@ static encore_status build_deberta(encore_model *m) {
     if (m->rel_ln_g) encore_layernorm_rows_cpu(rel, m->rel_ln_g, m->rel_ln_b, c->layer_norm_eps, (int)rows, C);
     for (int l = 0; l < c->n_layers; l++) {
         encore_linear_packed_cpu(rel, &m->layers[l].qkv_w, m->layers[l].qkv_b, (int)rows, qkv);  // (2S, 3C)
+        /* per head, transposed: (H, D, 2S), pos_k then pos_q */
         float *pos_k = m->deberta_pos + (size_t)l * 2 * rows * C, *pos_q = pos_k + rows * C;
-        for (size_t r = 0; r < rows; r++) {
-            memcpy(pos_q + r * C, qkv + r * 3 * C, (size_t)C * sizeof(float));
-            memcpy(pos_k + r * C, qkv + r * 3 * C + C, (size_t)C * sizeof(float));
-        }
+        for (size_t r = 0; r < rows; r++)
+            for (int e = 0; e < C; e++) {
+                pos_q[(size_t)e * rows + r] = qkv[r * 3 * C + (size_t)e];
+                pos_k[(size_t)e * rows + r] = qkv[r * 3 * C + C + (size_t)e];
+            }
     }
     free(rel);
     free(qkv);

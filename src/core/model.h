@@ -93,7 +93,7 @@ struct encore_model {
      * and the row of every distance a text can span; NULL otherwise. */
     float *rel_emb;             /* (2 span, C) encoder.rel_embeddings, then its LayerNorm */
     float *rel_ln_g, *rel_ln_b; /* (C) encoder.LayerNorm, or NULL */
-    float *deberta_pos;         /* (n_layers, 2, 2 span, C): pos_k, then pos_q */
+    float *deberta_pos;         /* (n_layers, 2, H, D, 2 span): pos_k, then pos_q, per head transposed */
     int32_t *deberta_index;     /* (2 rel_span - 1) */
 
     /* SPLADE (sparse.c): sentence-transformers' SpladePooling over the MLM

@@ -24,7 +24,7 @@ encore_status encore_model_check_tokens(const encore_model *m, const int32_t *id
 }
 
 encore_status encore_model_check_span(const encore_model *m, int max_len) {
-    if (m->rel_bias && max_len > m->rel_span)
+    if ((m->rel_bias || m->deberta_index) && max_len > m->rel_span)
         return encore_fail(ENCORE_STATUS_BAD_INPUT,
                            "a text of %d tokens is longer than the %d that the model's relative position bias spans",
                            max_len, m->rel_span);

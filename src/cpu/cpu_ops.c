@@ -840,41 +840,120 @@ int encore_deberta_bucket(int rel, int buckets, int max_position) {
     return (int)(log_pos * (float)sign);
 }
 
-static float dot(const float *a, const float *b, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+size_t encore_attention_dis_scratch_floats(int threads, int max_len, int D, int span) {
+    const size_t n = (size_t)max_len;
+    size_t w = 2 * n > 1 ? 2 * n - 1 : 1;
+    if (w > 2 * (size_t)span) w = 2 * (size_t)span;
+    /* keys transposed (D, n), p2c (n, W), c2p (W), scores (n) */
+    return (size_t)threads * (D * n + n * w + w + n + 16);
+}
+
+/* One (sequence, head): the body of both paths below (compiled twice). */
+__attribute__((always_inline)) static inline void dis_head(const float *qkv, int start, int n, int h, int H, int D,
+                                                          const encore_attention_dis *dis, float *scratch,
+                                                          float *out) {
+    const int C = H * D;
+    const size_t ld = 3 * (size_t)C, span2 = 2 * (size_t)dis->span;
+    const int maxd = dis->max_dist;
+    const int use = dis->pos_k || dis->pos_q;
+    /* the rows of pos_k / pos_q any pair of this sequence reads: index is
+     * monotone in the distance */
+    const int rlo = use ? dis->index[maxd - (n - 1)] : 0, rhi = use ? dis->index[maxd + (n - 1)] : 0;
+    const int W = rhi - rlo + 1;
+    float *kt = scratch;                    // (D, n)
+    float *p2c = kt + (size_t)D * n;        // (n, W)
+    float *c2p = p2c + (size_t)n * W;       // (W)
+    float *p = c2p + W;                     // (n)
+    const float scale = dis->scale;
+    for (int j = 0; j < n; j++) {
+        const float *k = qkv + (size_t)(start + j) * ld + C + (size_t)h * D;
+        for (int d = 0; d < D; d++) kt[(size_t)d * n + j] = k[d];
+    }
+    const float *pq = dis->pos_q ? dis->pos_q + (size_t)h * D * span2 + rlo : NULL;  // (D, 2 span), column rlo
+    const float *pk = dis->pos_k ? dis->pos_k + (size_t)h * D * span2 + rlo : NULL;
+    if (pq) {
+        for (int j = 0; j < n; j++) {
+            float *row = p2c + (size_t)j * W;
+            for (int w = 0; w < W; w++) row[w] = 0.0f;
+            for (int d = 0; d < D; d++) {
+                const float kd = kt[(size_t)d * n + j];
+                const float *col = pq + (size_t)d * span2;
+                for (int w = 0; w < W; w++) row[w] += kd * col[w];
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const float *q = qkv + (size_t)(start + i) * ld + (size_t)h * D;
+        if (pk) {
+            for (int w = 0; w < W; w++) c2p[w] = 0.0f;
+            for (int d = 0; d < D; d++) {
+                const float qd = q[d];
+                const float *col = pk + (size_t)d * span2;
+                for (int w = 0; w < W; w++) c2p[w] += qd * col[w];
+            }
+        }
+        for (int j = 0; j < n; j++) p[j] = 0.0f;
+        for (int d = 0; d < D; d++) {
+            const float qd = q[d];
+            const float *krow = kt + (size_t)d * n;
+            for (int j = 0; j < n; j++) p[j] += qd * krow[j];
+        }
+        const int32_t *idx = dis->index + maxd + i; /* idx[-j]: the row of distance i - j */
+        for (int j = 0; j < n; j++) {
+            const int r = use ? idx[-j] - rlo : 0;
+            float rel = 0.0f;
+            if (pk) rel += c2p[r] * scale;
+            if (pq) rel += p2c[(size_t)j * W + r] * scale;
+            p[j] = p[j] * scale + rel;
+        }
+        softmax_row_portable(p, n);
+        float *o = out + (size_t)(start + i) * C + (size_t)h * D;
+        for (int d = 0; d < D; d++) o[d] = 0.0f;
+        for (int j = 0; j < n; j++) {
+            const float *v = qkv + (size_t)(start + j) * ld + 2 * (size_t)C + (size_t)h * D;
+            const float pj = p[j];
+            for (int d = 0; d < D; d++) o[d] += pj * v[d];
+        }
+    }
+}
+
+static void dis_head_portable(const float *qkv, int start, int n, int h, int H, int D,
+                              const encore_attention_dis *dis, float *scratch, float *out) {
+    dis_head(qkv, start, n, h, H, D, dis, scratch, out);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void dis_head_avx2(const float *qkv, int start, int n, int h, int H,
+                                                              int D, const encore_attention_dis *dis,
+                                                              float *scratch, float *out) {
+    dis_head(qkv, start, n, h, H, D, dis, scratch, out);
+}
+#endif
+
+int encore_attention_dis_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
+                                 const encore_attention_dis *dis, float *scratch, int max_len, float *out,
+                                 encore_cpu_isa isa) {
+    const int path = encore_cpu_isa_resolve(isa);
+    if (path < 0) return -1;
+    const size_t per_thread = encore_attention_dis_scratch_floats(1, max_len, D, dis->span);
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < H; h++) {
+            float *sc = scratch + (size_t)omp_get_thread_num() * per_thread;
+            const int start = seq_start[b], n = seq_start[b + 1] - start;
+#if defined(__x86_64__) || defined(__i386__)
+            if (path != ENCORE_CPU_ISA_PORTABLE) {
+                dis_head_avx2(qkv, start, n, h, H, D, dis, sc, out);
+                continue;
+            }
+#endif
+            dis_head_portable(qkv, start, n, h, H, D, dis, sc, out);
+        }
+    }
+    return 0;
 }
 
 void encore_attention_dis_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
                               const encore_attention_dis *dis, float *scratch, int max_len, float *out) {
-    const int C = H * D;
-    const size_t per_thread = scratch_per_thread(max_len, D);
-    /* every (sequence, head, query) row on its own: the work is uneven
-     * across sequences, so rows are dealt out dynamically */
-#pragma omp parallel for collapse(2) schedule(dynamic, 1)
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < H; h++) {
-            float *p = scratch + (size_t)omp_get_thread_num() * per_thread;
-            const int start = seq_start[b], n = seq_start[b + 1] - start;
-            for (int i = 0; i < n; i++) {
-                const float *q = qkv + (size_t)(start + i) * 3 * C + (size_t)h * D;
-                for (int j = 0; j < n; j++) {
-                    const float *k = qkv + (size_t)(start + j) * 3 * C + C + (size_t)h * D;
-                    const int r = dis->pos_k || dis->pos_q ? dis->index[i - j + dis->max_dist] : 0;
-                    float rel = 0.0f;
-                    if (dis->pos_k) rel += dot(q, dis->pos_k + (size_t)r * C + (size_t)h * D, D) * dis->scale;
-                    if (dis->pos_q) rel += dot(k, dis->pos_q + (size_t)r * C + (size_t)h * D, D) * dis->scale;
-                    p[j] = dot(q, k, D) * dis->scale + rel;
-                }
-                softmax_row_portable(p, n);
-                float *o = out + (size_t)(start + i) * C + (size_t)h * D;
-                for (int d = 0; d < D; d++) o[d] = 0.0f;
-                for (int j = 0; j < n; j++) {
-                    const float *v = qkv + (size_t)(start + j) * 3 * C + 2 * (size_t)C + (size_t)h * D;
-                    for (int d = 0; d < D; d++) o[d] += p[j] * v[d];
-                }
-            }
-        }
-    }
+    encore_attention_dis_isa_cpu(qkv, seq_start, B, H, D, dis, scratch, max_len, out, ENCORE_CPU_ISA_BEST);
 }

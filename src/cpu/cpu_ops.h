@@ -95,21 +95,29 @@ void encore_layernorm_rows_cpu(float *x, const float *gamma, const float *beta, 
 /* DeBERTa-v2's disentangled attention (transformers' DisentangledSelfAttention
  * with share_att_key): score(i, j) = (q_i.k_j + q_i.pos_k[r] + k_j.pos_q[r])
  * * scale, r = index[i - j + max_dist]: the relative position i - j,
- * bucketed and clamped into the 2 span rows of pos_k and pos_q (each (2 span,
- * C): the layer's key and query projections of the normalized relative
- * embeddings; NULL for a term the model does not use). Every sequence is at
- * most max_dist + 1 tokens long. */
+ * bucketed and clamped into the 2 span rows of the layer's key and query
+ * projections of the normalized relative embeddings. pos_k and pos_q are
+ * laid out per head, transposed: (H, D, 2 span); NULL for a term the model
+ * does not use. index is non-decreasing; every sequence is at most
+ * max_dist + 1 tokens long. */
 typedef struct encore_attention_dis {
     const float *pos_q, *pos_k;
     const int32_t *index; /* (2 max_dist + 1) */
     int max_dist;
+    int span;
     float scale;          /* 1 / sqrt(D (1 + the number of c2p and p2c terms)) */
 } encore_attention_dis;
 
-/* scratch: encore_attention_scratch_floats(omp_get_max_threads(), max_len, D)
- * floats (this uses max_len of each thread's share); out: (T, C). */
+/* scratch: encore_attention_dis_scratch_floats(omp_get_max_threads(),
+ * max_len, D, span) floats; out: (T, C). */
+size_t encore_attention_dis_scratch_floats(int threads, int max_len, int D, int span);
 void encore_attention_dis_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
                               const encore_attention_dis *dis, float *scratch, int max_len, float *out);
+/* The same with the code path chosen by the caller (AVX-512 runs AVX2's).
+ * Returns 0, or -1 when isa names a path the CPU lacks. */
+int encore_attention_dis_isa_cpu(const float *qkv, const int32_t *seq_start, int B, int H, int D,
+                                 const encore_attention_dis *dis, float *scratch, int max_len, float *out,
+                                 encore_cpu_isa isa);
 
 /* The same with each bucket computed as transformers' make_log_bucket_position
  * does, in float: rel itself within buckets / 2 of 0, else

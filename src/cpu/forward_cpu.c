@@ -93,6 +93,11 @@ static encore_status reserve(encore_cpu_workspace *ws, const encore_config *c, c
         ws->cap_T = T;
     }
     size_t scratch = encore_attention_scratch_floats(omp_get_max_threads(), b->max_len, c->hidden_size / c->n_heads);
+    if (c->is_deberta) {
+        const size_t dis = encore_attention_dis_scratch_floats(omp_get_max_threads(), b->max_len,
+                                                               c->hidden_size / c->n_heads, c->deberta_span);
+        if (dis > scratch) scratch = dis;
+    }
     if (scratch > ws->cap_scratch) {
         float *s = realloc(ws->scratch, scratch * sizeof(float));
         if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
@@ -165,7 +170,7 @@ encore_status encore_forward_cpu(const encore_model *m, const encore_batch *b, e
             const float *pos = m->deberta_pos ? m->deberta_pos + (size_t)l * 2 * rows : NULL;
             const encore_attention_dis dis = {pos && c->deberta_p2c ? pos + rows : NULL,
                                               pos && c->deberta_c2p ? pos : NULL, m->deberta_index,
-                                              m->rel_span - 1,
+                                              m->rel_span - 1, c->deberta_span,
                                               1.0f / sqrtf((float)D * (float)(1 + c->deberta_c2p + c->deberta_p2c))};
             encore_attention_dis_cpu(ws->qkv, b->seq_start, b->B, H, D, &dis, ws->scratch, b->max_len, ws->ctx);
         } else {
