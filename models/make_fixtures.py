@@ -1124,6 +1124,8 @@ MODEL_SPECS = {
         kind="rerank", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
         labels=["LABEL_0"], problem_type=None, seed=BASE_SEED + 4200,
     ),
+    "tiny-deberta-qa": dict(kind="qa", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
+                            seed=BASE_SEED + 4400),
     "tiny-deberta-ner": dict(
         kind="tokcls", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
         labels=["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"],

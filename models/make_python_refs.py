@@ -307,11 +307,11 @@ def main():
     fixture_long = long_text(80)  # > 64 tokens, the fixtures' limit
     want = (lambda name: name == args.only) if args.only else (lambda name: True)
     for name in ("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel", "tiny-roberta-sst", "tiny-xlmr-sst",
-                 "tiny-mpnet-sst", "tiny-electra-sst"):
+                 "tiny-mpnet-sst", "tiny-electra-sst", "tiny-deberta-sst"):
         if want(name):
             dump_classifier(name, os.path.join(FIXTURES, name), fixture_long)
     for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-embed-short", "tiny-roberta-embed",
-                 "tiny-xlmr-embed", "tiny-mpnet-embed", "tiny-bert-embed-st6", "tiny-electra-embed"):
+                 "tiny-xlmr-embed", "tiny-mpnet-embed", "tiny-bert-embed-st6", "tiny-electra-embed", "tiny-deberta-embed"):
         if want(name):
             dump_encoder(name, os.path.join(FIXTURES, name), fixture_long, 16)
     for name in ("tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-sst"):

@@ -66,7 +66,9 @@ TEST_P(CliQa, PrintsWhatThePipelineReturns) {
         std::vector<std::string> args = {"qa", "--model", fixtures::model_dir(name), "--quiet"};
         const std::vector<std::string> p = fixtures::qa_args(get(c, "parameters"));
         args.insert(args.end(), p.begin(), p.end());
-        const cJSON *inputs = get(c, "inputs"), *output = get(c, "output");
+        const cJSON *inputs = get(c, "inputs");
+        cJSON *output = cJSON_GetObjectItemCaseSensitive(c, "output");
+        const bool trimmed = fixtures::drop_zero_score_fill(output);
         std::vector<const cJSON *> want;  // one result per question
         cli::Result r;
         if (cJSON_IsArray(inputs)) {
@@ -89,7 +91,7 @@ TEST_P(CliQa, PrintsWhatThePipelineReturns) {
                 want.push_back(output);
             }
             r = run(args);
-            if (!cJSON_IsArray(q)) {
+            if (!cJSON_IsArray(q) && !trimmed) {
                 // One question: its line is the pipeline's json.dumps, byte for
                 // byte but for the digits of the score.
                 expect_same(r.out, fixtures::str(c, "json") + "\n", cname);
@@ -111,7 +113,7 @@ TEST_P(CliQa, PrintsWhatThePipelineReturns) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CliQa, ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa",
                                                                      "tiny-xlmr-qa", "tiny-mpnet-qa",
-                                                                     "tiny-electra-qa"));
+                                                                     "tiny-electra-qa", "tiny-deberta-qa"));
 
 TEST(CliQa, RefusesBadInput) {
     const std::string qa = fixtures::model_dir("tiny-bert-qa");

@@ -24,9 +24,9 @@ DEFAULT_MODELS = os.path.join(REPO, "build", "models")
 SST2 = os.environ.get("ENCORE_SST2_DIR") or os.path.join(REPO, "..", "shared", "data", "sst2")
 
 CLASSIFIERS = ["tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel", "tiny-roberta-sst", "tiny-xlmr-sst",
-               "tiny-mpnet-sst", "tiny-electra-sst", "encore-sst2-minilm"]
+               "tiny-mpnet-sst", "tiny-electra-sst", "tiny-deberta-sst", "encore-sst2-minilm"]
 ENCODERS = ["tiny-bert-embed", "tiny-distilbert-embed", "tiny-bert-embed-short", "tiny-roberta-embed", "tiny-xlmr-embed",
-            "tiny-mpnet-embed", "tiny-bert-embed-st6", "tiny-electra-embed", "all-minilm-l6-v2"]
+            "tiny-mpnet-embed", "tiny-bert-embed-st6", "tiny-electra-embed", "tiny-deberta-embed", "all-minilm-l6-v2"]
 
 # Scores: transformers' pipeline scores within 1e-5, the project's bar for
 # fp32 scores (softmax/sigmoid outputs lie in [0, 1]; fp32 GEMMs summed in

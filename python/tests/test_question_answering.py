@@ -14,7 +14,8 @@ import pytest
 import encore
 from conftest import FIXTURE_REFERENCE, SCORE_ATOL, assert_same_output, model_dir
 
-MODELS = ["tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa", "tiny-mpnet-qa", "tiny-electra-qa"]
+MODELS = ["tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa", "tiny-mpnet-qa", "tiny-electra-qa",
+          "tiny-deberta-qa"]
 _pipes = {}
 
 
@@ -39,6 +40,22 @@ def _cases():
     return [pytest.param(name, c, id="%s-%s" % (name, c["name"])) for name in MODELS for c in _load(name)]
 
 
+def _drop_zero_score_fill(output):
+    """The pipeline's output without the zero-score spans at its end: where
+    top_k exceeds the spans of non-zero score, numpy's argpartition fills the
+    list with arbitrary zero-score spans, and encore stops at the non-zero
+    ones. A list of answers keeps its first; a list of lists is trimmed in
+    each."""
+    if not isinstance(output, list):
+        return output
+    if output and isinstance(output[0], list):
+        return [_drop_zero_score_fill(o) for o in output]
+    out = list(output)
+    while len(out) > 1 and out[-1]["score"] == 0.0:
+        out.pop()
+    return out
+
+
 @pytest.mark.parametrize("name,case", _cases())
 def test_matches_transformers(name, case):
     pipe = _pipe(name)
@@ -47,7 +64,7 @@ def test_matches_transformers(name, case):
         ours = pipe(**inputs, **case["parameters"])
     else:
         ours = pipe(inputs, **case["parameters"])
-    assert_same_output(ours, case["output"], SCORE_ATOL)
+    assert_same_output(ours, _drop_zero_score_fill(case["output"]), SCORE_ATOL)
 
 
 def test_other_input_forms_as_transformers():

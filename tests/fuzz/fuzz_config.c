@@ -22,8 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(c.max_position_embeddings >= 1 && c.max_position_embeddings <= ENCORE_MAX_POSITIONS, "positions %d",
                c.max_position_embeddings);
     FUZZ_CHECK(c.is_distilbert || c.is_mpnet ? c.type_vocab_size == 0
-                                             : c.type_vocab_size >= 1 && c.type_vocab_size <= ENCORE_MAX_TYPE_VOCAB,
+               : c.is_deberta                    ? c.type_vocab_size >= 0 && c.type_vocab_size <= ENCORE_MAX_TYPE_VOCAB
+                                                 : c.type_vocab_size >= 1 && c.type_vocab_size <= ENCORE_MAX_TYPE_VOCAB,
                "type vocab %d", c.type_vocab_size);
+    /* DeBERTa: the relative rows each way, and a log-bucket range above them */
+    FUZZ_CHECK(!c.is_deberta || (c.deberta_span >= 1 && c.deberta_span <= ENCORE_MAX_POSITIONS &&
+                                 c.deberta_max_rel >= 1 && c.deberta_max_rel <= ENCORE_MAX_POSITIONS &&
+                                 (c.deberta_buckets <= 0 || c.deberta_max_rel - 1 > c.deberta_buckets / 2)),
+               "DeBERTa span %d, buckets %d, max relative %d", c.deberta_span, c.deberta_buckets, c.deberta_max_rel);
+    FUZZ_CHECK(c.is_deberta || c.has_positions, "absolute positions off outside DeBERTa");
     FUZZ_CHECK(c.is_mpnet ? c.rel_buckets >= ENCORE_MPNET_BUCKETS && c.rel_buckets <= 4096 : c.rel_buckets == 0,
                "relative position buckets %d", c.rel_buckets);
     FUZZ_CHECK(!c.is_roberta && !c.is_mpnet ? c.position_base == 0

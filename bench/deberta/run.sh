@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# DeBERTa-v3 classification: encore's pipeline("text-classification") against
+# transformers' on a deberta-v3-base-shaped classifier, same directory, same
+# texts; one side per process, ROUNDS rounds interleaved, for each thread
+# count; writes the section "## DeBERTa-v3 classification: encore against
+# transformers" of bench/RESULTS.md.
+#
+#   ENCORE_PY=python-with-encore  ENCORE_HF_PY=python-with-transformers \
+#   bench/deberta/run.sh [THREADS (a list: 1,2)] [ROUNDS]
+#
+# The tokenizer is tests/fixtures/models/tiny-deberta-sst's; nothing comes
+# from the Hugging Face Hub.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+threads_list=${1:-1,2}
+rounds=${2:-2}
+texts=${ENCORE_BENCH_TEXTS:-../shared/data/sst2/dev.tsv}
+model=build/bench-deberta/model
+out=build/bench-deberta/results
+hf=${ENCORE_HF_PY:?set ENCORE_HF_PY}
+py=${ENCORE_PY:-python3}
+[ -f "$model/config.json" ] || "$hf" bench/deberta/bench_deberta.py make --tokenizer tests/fixtures/models/tiny-deberta-sst \
+    --out "$model"
+rm -rf "$out"
+mkdir -p "$out"
+for r in $(seq 1 "$rounds"); do
+    for t in ${threads_list//,/ }; do
+        for v in encore transformers; do
+            echo "round $r/$rounds: $t threads, $v" >&2
+            side=$py
+            [ "$v" = encore ] || side=$hf
+            OMP_NUM_THREADS=$t "$side" bench/deberta/bench_deberta.py run --variant "$v" --model "$model" \
+                --texts "$texts" --threads "$t" --json "$out/$v.t$t.r$r.json"
+        done
+    done
+done
+"$py" bench/deberta/bench_deberta.py report "$out" \
+    "ENCORE_PY=... ENCORE_HF_PY=... bench/deberta/run.sh $threads_list $rounds"
