@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct {
     const char *name;
@@ -221,7 +222,7 @@ static encore_status parse_deberta(const cJSON *root, const char *path, encore_c
                            "projections) is not supported", path);
     const cJSON *types = cJSON_GetObjectItemCaseSensitive(root, "pos_att_type");
     if (cJSON_IsString(types)) {
-        /* "c2p|p2c", as DebertaV2Config splits it */
+        /* "c2p|p2c", as DebertaV2Config splits it (lowercased) */
         const char *t = types->valuestring;
         for (const char *p = t; *p;) {
             while (*p == ' ' || *p == '|') p++;
@@ -229,8 +230,8 @@ static encore_status parse_deberta(const cJSON *root, const char *path, encore_c
             while (*e && *e != '|') e++;
             const char *f = e;
             while (f > p && f[-1] == ' ') f--;
-            if (f - p == 3 && (strncmp(p, "c2p", 3) == 0 || strncmp(p, "C2P", 3) == 0)) cfg->deberta_c2p = 1;
-            else if (f - p == 3 && (strncmp(p, "p2c", 3) == 0 || strncmp(p, "P2C", 3) == 0)) cfg->deberta_p2c = 1;
+            if (f - p == 3 && strncasecmp(p, "c2p", 3) == 0) cfg->deberta_c2p = 1;
+            else if (f - p == 3 && strncasecmp(p, "p2c", 3) == 0) cfg->deberta_p2c = 1;
             else if (f > p)
                 return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: pos_att_type '%.40s' is not supported (c2p and "
                                    "p2c are)", path, t);
@@ -273,7 +274,7 @@ static encore_status parse_deberta(const cJSON *root, const char *path, encore_c
         /* "layer_norm", "none", or names joined by "|" */
         cfg->deberta_rel_ln = strstr(norm->valuestring, "layer_norm") != NULL;
     }
-    /* the sizes come after max_position_embeddings (set_deberta_span) */
+    /* the span is set once max_position_embeddings is read (parse) */
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "position_buckets");
     cfg->deberta_buckets = -1;
     if (cJSON_IsNumber(b) && b->valuedouble > 0 &&

@@ -555,9 +555,10 @@ static encore_status build_deberta(encore_model *m) {
     if (!c->deberta_rel) return ENCORE_STATUS_OK;
     const int C = c->hidden_size, S = c->deberta_span, P = c->max_position_embeddings;
     const size_t rows = 2 * (size_t)S;
-    float *rel = malloc(encore_size_mul(rows, (size_t)C) * sizeof(float));
-    float *qkv = malloc(encore_size_mul(rows, 3 * (size_t)C) * sizeof(float));
-    m->deberta_pos = malloc(encore_size_mul(encore_size_mul((size_t)c->n_layers, 2 * rows), (size_t)C) * sizeof(float));
+    float *rel = malloc(encore_size_mul(encore_size_mul(rows, (size_t)C), sizeof(float)));
+    float *qkv = malloc(encore_size_mul(encore_size_mul(rows, 3 * (size_t)C), sizeof(float)));
+    m->deberta_pos = malloc(encore_size_mul(
+        encore_size_mul(encore_size_mul((size_t)c->n_layers, 2 * rows), (size_t)C), sizeof(float)));
     m->deberta_index = malloc((2 * (size_t)P - 1) * sizeof(int32_t));
     if (!rel || !qkv || !m->deberta_pos || !m->deberta_index) {
         free(rel);
