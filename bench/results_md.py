@@ -84,9 +84,9 @@ def time_calls(fn, texts, single_iters, batch, batch_iters):
             {"inputs_per_s": rate})
 
 
-def side_parser(description, make_options):
+def side_parser(description, make_options, peer="sentence-transformers"):
     """The make / run / report command line; make_options: (flag, help) of
-    make's required options besides --out."""
+    make's required options besides --out; peer: the other side's name."""
     import argparse
 
     ap = argparse.ArgumentParser(description=description)
@@ -96,7 +96,7 @@ def side_parser(description, make_options):
         m.add_argument(flag, required=True, help=text)
     m.add_argument("--out", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--variant", required=True, choices=["encore", "sentence-transformers"])
+    r.add_argument("--variant", required=True, choices=["encore", peer])
     r.add_argument("--model", required=True)
     r.add_argument("--texts", required=True)
     r.add_argument("--threads", type=int, default=2)
@@ -109,3 +109,37 @@ def side_parser(description, make_options):
     p.add_argument("out_dir")
     p.add_argument("command")
     return ap
+
+
+def speedup(x):
+    """A ratio as the tables print it, in bold where encore is ahead."""
+    return f"**{x:.2f}×**" if x > 1 else f"{x:.2f}×"
+
+
+def side_rows(out_dir, peer):
+    """The runs of out_dir (one JSON per side, thread count and round, as
+    bench/st_rounds.sh names them) by thread count: (threads, encore's runs,
+    the peer's runs, the row's timing cells: best p50 of each side, the
+    ratio, best batch rate of each side, the ratio). Exits when a side is
+    missing."""
+    import glob
+    import json
+    import os
+    import sys
+
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        runs.setdefault(d["threads"], {}).setdefault(d["variant"], []).append(d)
+    for threads, sides in sorted(runs.items()):
+        e, s = sides.get("encore"), sides.get(peer)
+        if not e or not s:
+            sys.exit(f"threads {threads}: a side is missing in {out_dir}")
+        e_p50 = min(d["single"]["p50_ms"] for d in e)
+        s_p50 = min(d["single"]["p50_ms"] for d in s)
+        e_b = max(d["batch_result"]["inputs_per_s"] for d in e)
+        s_b = max(d["batch_result"]["inputs_per_s"] for d in s)
+        cells = (f"{e_p50:.2f} | {s_p50:.2f} | {speedup(s_p50 / e_p50)} | {e_b:.1f} | {s_b:.1f} "
+                 f"| {speedup(e_b / s_b)}")
+        yield threads, e, s, cells

@@ -30,8 +30,6 @@ transformers" of bench/RESULTS.md (each cell's best round, the ratio, the
 agreement, the CPU).
 """
 
-import argparse
-import glob
 import json
 import os
 import sys
@@ -39,7 +37,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from results_md import cpu, read_texts, time_calls, versions, write_section  # noqa: E402
+from results_md import cpu, read_texts, side_parser, side_rows, time_calls, versions, write_section  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -113,10 +111,6 @@ def agreement(a, b):
 
 
 def report(out_dir, command):
-    runs = {}
-    for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
-        d = json.load(open(path, encoding="utf-8"))
-        runs.setdefault(d["threads"], {}).setdefault(d["variant"], []).append(d)
     lines = [SECTION, "",
              f"Command: `{command}`, where ENCORE_PY is a Python with the encore package and ENCORE_HF_PY one "
              "with torch and transformers (models/requirements-fixtures.txt).", "",
@@ -130,23 +124,16 @@ def report(out_dir, command):
              "| threads | encore p50 ms | transformers p50 ms | speed-up | encore inputs/s (batch) "
              "| transformers inputs/s | speed-up | max score diff | same top label |",
              "|---|---|---|---|---|---|---|---|---|"]
-    vers = {}
-    for threads, sides in sorted(runs.items()):
-        e, t = sides.get("encore"), sides.get("transformers")
-        if not e or not t:
-            sys.exit(f"threads {threads}: a side is missing in {out_dir}")
-        e_p50 = min(d["single"]["p50_ms"] for d in e)
-        t_p50 = min(d["single"]["p50_ms"] for d in t)
-        e_b = max(d["batch_result"]["inputs_per_s"] for d in e)
-        t_b = max(d["batch_result"]["inputs_per_s"] for d in t)
+    vers, e = {}, None
+    for threads, e, t, cells in side_rows(out_dir, "transformers"):
         worst, same = agreement(e[0]["scores"], t[0]["scores"])
         if worst > TOL:
             sys.exit(f"threads {threads}: the scores differ by {worst:.3g}, above {TOL}")
-        fmt = lambda x: f"**{x:.2f}×**" if x > 1 else f"{x:.2f}×"  # noqa: E731
-        lines.append(f"| {threads} | {e_p50:.2f} | {t_p50:.2f} | {fmt(t_p50 / e_p50)} | {e_b:.1f} | {t_b:.1f} "
-                     f"| {fmt(e_b / t_b)} | {worst:.2g} | {same}/{len(e[0]['scores'])} |")
+        lines.append(f"| {threads} | {cells} | {worst:.2g} | {same}/{len(e[0]['scores'])} |")
         vers.update(e[0]["versions"])
         vers.update(t[0]["versions"])
+    if e is None:
+        sys.exit(f"no runs in {out_dir}")
     lines += ["", f"The scores of the first {len(e[0]['scores'])} sentences agree within {TOL:g} (checked by the "
               "report, which fails otherwise).", "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
@@ -156,25 +143,8 @@ def report(out_dir, command):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    m = sub.add_parser("make")
-    m.add_argument("--tokenizer", required=True, help="a directory with DeBERTa-v3's tokenizer files")
-    m.add_argument("--out", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("--variant", required=True, choices=["encore", "transformers"])
-    r.add_argument("--model", required=True)
-    r.add_argument("--texts", required=True)
-    r.add_argument("--threads", type=int, default=2)
-    r.add_argument("--single-iters", type=int, default=100)
-    r.add_argument("--batch", type=int, default=32)
-    r.add_argument("--batch-iters", type=int, default=5)
-    r.add_argument("--check", type=int, default=64)
-    r.add_argument("--json", required=True)
-    p = sub.add_parser("report")
-    p.add_argument("out_dir")
-    p.add_argument("command")
-    args = ap.parse_args()
+    args = side_parser(__doc__.split("\n\n")[0], [("--tokenizer", "a directory with DeBERTa-v3's tokenizer files")],
+                       peer="transformers").parse_args()
     if args.cmd == "make":
         make(args.tokenizer, args.out)
     elif args.cmd == "run":

@@ -22,18 +22,7 @@ hf=${ENCORE_HF_PY:?set ENCORE_HF_PY}
 py=${ENCORE_PY:-python3}
 [ -f "$model/config.json" ] || "$hf" bench/deberta/bench_deberta.py make --tokenizer tests/fixtures/models/tiny-deberta-sst \
     --out "$model"
-rm -rf "$out"
-mkdir -p "$out"
-for r in $(seq 1 "$rounds"); do
-    for t in ${threads_list//,/ }; do
-        for v in encore transformers; do
-            echo "round $r/$rounds: $t threads, $v" >&2
-            side=$py
-            [ "$v" = encore ] || side=$hf
-            OMP_NUM_THREADS=$t "$side" bench/deberta/bench_deberta.py run --variant "$v" --model "$model" \
-                --texts "$texts" --threads "$t" --json "$out/$v.t$t.r$r.json"
-        done
-    done
-done
+. bench/st_rounds.sh
+st_rounds bench/deberta/bench_deberta.py "$model" "$out" "$threads_list" "$rounds" "$texts" transformers
 "$py" bench/deberta/bench_deberta.py report "$out" \
     "ENCORE_PY=... ENCORE_HF_PY=... bench/deberta/run.sh $threads_list $rounds"

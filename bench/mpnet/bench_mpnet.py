@@ -29,7 +29,6 @@ sentence-transformers" of bench/RESULTS.md (each cell's best round, the
 ratio, the agreement, the CPU).
 """
 
-import glob
 import json
 import os
 import sys
@@ -37,7 +36,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from results_md import cpu, read_texts, side_parser, time_calls, versions, write_section  # noqa: E402
+from results_md import cpu, read_texts, side_parser, side_rows, time_calls, versions, write_section  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -114,10 +113,6 @@ def agreement(a, b):
 
 
 def report(out_dir, command):
-    runs = {}
-    for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
-        d = json.load(open(path, encoding="utf-8"))
-        runs.setdefault(d["threads"], {}).setdefault(d["variant"], []).append(d)
     lines = [SECTION, "",
              f"Command: `{command}`, where ENCORE_PY is a Python with the encore package and ENCORE_HF_PY one "
              "with torch and sentence-transformers (models/requirements-fixtures.txt).", "",
@@ -130,23 +125,16 @@ def report(out_dir, command):
              "| threads | encore p50 ms | sentence-transformers p50 ms | speed-up | encore inputs/s (batch) "
              "| sentence-transformers inputs/s | speed-up | max abs diff | min cosine |",
              "|---|---|---|---|---|---|---|---|---|"]
-    vers = {}
-    for threads, sides in sorted(runs.items()):
-        e, s = sides.get("encore"), sides.get("sentence-transformers")
-        if not e or not s:
-            sys.exit(f"threads {threads}: a side is missing in {out_dir}")
-        e_p50 = min(d["single"]["p50_ms"] for d in e)
-        s_p50 = min(d["single"]["p50_ms"] for d in s)
-        e_b = max(d["batch_result"]["inputs_per_s"] for d in e)
-        s_b = max(d["batch_result"]["inputs_per_s"] for d in s)
+    vers, e = {}, None
+    for threads, e, s, cells in side_rows(out_dir, "sentence-transformers"):
         worst, cos = agreement(e[0]["embeddings"], s[0]["embeddings"])
         if worst > TOL:
             sys.exit(f"threads {threads}: the embeddings differ by {worst:.3g}, above {TOL}")
-        fmt = lambda x: f"**{x:.2f}×**" if x > 1 else f"{x:.2f}×"  # noqa: E731
-        lines.append(f"| {threads} | {e_p50:.2f} | {s_p50:.2f} | {fmt(s_p50 / e_p50)} | {e_b:.1f} | {s_b:.1f} "
-                     f"| {fmt(e_b / s_b)} | {worst:.2g} | {cos:.7f} |")
+        lines.append(f"| {threads} | {cells} | {worst:.2g} | {cos:.7f} |")
         vers.update(e[0]["versions"])
         vers.update(s[0]["versions"])
+    if e is None:
+        sys.exit(f"no runs in {out_dir}")
     lines += ["", f"The embeddings of the first {len(e[0]['embeddings'])} sentences agree within {TOL:g} "
               "(checked by the report, which fails otherwise).", "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]

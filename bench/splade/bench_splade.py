@@ -27,7 +27,6 @@ report: writes the section "## SPLADE: encore against sentence-transformers"
 of bench/RESULTS.md (each cell's best round, the ratio, the agreement, the CPU).
 """
 
-import glob
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from results_md import cpu, read_texts, side_parser, time_calls, versions, write_section  # noqa: E402
+from results_md import cpu, read_texts, side_parser, side_rows, time_calls, versions, write_section  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -109,10 +108,6 @@ def agreement(a, b):
 
 
 def report(out_dir, command):
-    runs = {}
-    for path in sorted(glob.glob(os.path.join(out_dir, "*.json"))):
-        d = json.load(open(path, encoding="utf-8"))
-        runs.setdefault(d["threads"], {}).setdefault(d["variant"], []).append(d)
     lines = [SECTION, "",
              f"Command: `{command}`, where ENCORE_PY is a Python with the encore package and ENCORE_HF_PY one "
              "with torch and sentence-transformers (models/requirements-fixtures.txt).", "",
@@ -126,21 +121,12 @@ def report(out_dir, command):
              "| sentence-transformers inputs/s | speed-up | same entries | max abs diff |",
              "|---|---|---|---|---|---|---|---|---|"]
     vers = {}
-    for threads, sides in sorted(runs.items()):
-        e, s = sides.get("encore"), sides.get("sentence-transformers")
-        if not e or not s:
-            sys.exit(f"threads {threads}: a side is missing in {out_dir}")
-        e_p50 = min(d["single"]["p50_ms"] for d in e)
-        s_p50 = min(d["single"]["p50_ms"] for d in s)
-        e_b = max(d["batch_result"]["inputs_per_s"] for d in e)
-        s_b = max(d["batch_result"]["inputs_per_s"] for d in s)
+    for threads, e, s, cells in side_rows(out_dir, "sentence-transformers"):
         same, worst = agreement(e[0]["nonzero"], s[0]["nonzero"])
         n = len(e[0]["nonzero"])
         if n == 0 or len(s[0]["nonzero"]) != n:
             sys.exit("the two sides checked different numbers of texts")
-        fmt = lambda x: f"**{x:.2f}×**" if x > 1 else f"{x:.2f}×"  # noqa: E731
-        lines.append(f"| {threads} | {e_p50:.2f} | {s_p50:.2f} | {fmt(s_p50 / e_p50)} | {e_b:.1f} | {s_b:.1f} "
-                     f"| {fmt(e_b / s_b)} | {same}/{n} | {worst:.2g} |")
+        lines.append(f"| {threads} | {cells} | {same}/{n} | {worst:.2g} |")
         vers.update(e[0]["versions"])
         vers.update(s[0]["versions"])
     lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
