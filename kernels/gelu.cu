@@ -50,6 +50,8 @@ void launch_vec(S *x, const float *bias, encore_activation act, size_t n, int N,
     case ENCORE_ACTIVATION_SILU:
         encore::launch(bias_act_kernel<S, VEC, ENCORE_ACTIVATION_SILU>, blocks, threads, 0, stream, x, bias, n_vec, N);
         break;
+    case ENCORE_ACTIVATION_TANH: /* a DeBERTa pooler's, never an encoder's: refused by encore_bias_act_cuda */
+        break;
     }
 }
 

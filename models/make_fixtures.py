@@ -970,13 +970,16 @@ def deberta_config(vocab_size, config_cls=DebertaV2Config, **kw):
     # attention (both c2p and p2c, keys shared with the content), relative
     # embeddings LayerNorm'd, no absolute positions, no token types, a GELU
     # pooler; 16 position buckets against 64 positions, so that the
-    # logarithmic buckets (beyond 8) occur in short texts.
-    return config_cls(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                      intermediate_size=37, max_position_embeddings=MAX_LEN, type_vocab_size=0,
-                      relative_attention=True, position_buckets=16, max_relative_positions=-1,
-                      pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm",
-                      position_biased_input=False, pooler_hidden_size=32, pooler_hidden_act="gelu",
-                      hidden_act="gelu", layer_norm_eps=1e-7, initializer_range=INIT_RANGE, pad_token_id=0, **kw)
+    # logarithmic buckets (beyond 8) occur in short texts. A spec's "config"
+    # overrides any of these.
+    settings = dict(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                    intermediate_size=37, max_position_embeddings=MAX_LEN, type_vocab_size=0,
+                    relative_attention=True, position_buckets=16, max_relative_positions=-1,
+                    pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm",
+                    position_biased_input=False, pooler_hidden_size=32, pooler_hidden_act="gelu",
+                    hidden_act="gelu", layer_norm_eps=1e-7, initializer_range=INIT_RANGE, pad_token_id=0)
+    settings.update(kw)
+    return config_cls(**settings)
 
 
 def distilbert_config(vocab_size, **kw):
@@ -1108,6 +1111,17 @@ MODEL_SPECS = {
     "tiny-deberta-sst": dict(
         kind="cls", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
         labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 2700,
+    ),
+    # The other settings DebertaV2Config takes: absolute positions added to
+    # the input (position_biased_input), two token types, unbucketed relative
+    # positions clamped at max_relative_positions 24, no LayerNorm on the
+    # relative embeddings, pos_att_type as a string, one term only (c2p), a
+    # tanh pooler.
+    "tiny-deberta-v2-sst": dict(
+        kind="cls", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
+        labels=["NEGATIVE", "POSITIVE"], problem_type=None, seed=BASE_SEED + 4500,
+        config=dict(position_biased_input=True, type_vocab_size=2, position_buckets=-1, max_relative_positions=24,
+                    norm_rel_ebd="none", pos_att_type="c2p", pooler_hidden_act="tanh"),
     ),
     "tiny-deberta-embed": dict(
         kind="embed", arch="deberta", dtype=torch.float32, tok_cls=DebertaV2Tokenizer,
@@ -1316,6 +1330,7 @@ def make_model(spec, vocab_size, seed):
             if spec.get("problem_type"):
                 kw["problem_type"] = spec["problem_type"]
         make_config = family.get("make_config", roberta_config)
+        kw.update(spec.get("config", {}))
         model = family[kind](make_config(vocab_size, config_cls=family["config"], **kw))
         randomize_(model, seed, pad=family.get("pad", 1))
         if spec["arch"] == "mpnet":

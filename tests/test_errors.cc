@@ -205,6 +205,34 @@ TEST(LoadErrors, DebertaProblemsAreNamed) {
     }
 }
 
+// DebertaV2Config also takes pos_att_type as a string ("c2p|p2c", any case,
+// as the original checkpoints write it): the same model as the list.
+TEST(LoadErrors, DebertaPosAttTypeAsAStringIsTheList) {
+    ScratchModel s("tiny-deberta-v2-sst");
+    s.edit("config.json", "\"pos_att_type\": [\n    \"c2p\"\n  ]", "\"pos_att_type\": \" C2P |\"");
+    encore_model *list = nullptr, *str = nullptr;
+    ASSERT_EQ(encore_model_load(fixtures::model_dir("tiny-deberta-v2-sst").c_str(), encore_model_default_params(),
+                                &list),
+              ENCORE_STATUS_OK)
+        << encore_last_error();
+    ASSERT_EQ(encore_model_load(s.path().c_str(), encore_model_default_params(), &str), ENCORE_STATUS_OK)
+        << encore_last_error();
+    encore_session *a = nullptr, *b = nullptr;
+    ASSERT_EQ(encore_session_create(list, encore_session_default_params(), &a), ENCORE_STATUS_OK);
+    ASSERT_EQ(encore_session_create(str, encore_session_default_params(), &b), ENCORE_STATUS_OK);
+    encore_input in = {"a text long enough for its distances to reach the clamp of twenty four relative "
+                       "positions, and then some more words beyond it",
+                       nullptr};
+    float la[2], lb[2];
+    ASSERT_EQ(encore_session_logits(a, &in, 1, la), ENCORE_STATUS_OK);
+    ASSERT_EQ(encore_session_logits(b, &in, 1, lb), ENCORE_STATUS_OK);
+    EXPECT_EQ(std::memcmp(la, lb, sizeof la), 0);
+    encore_session_free(a);
+    encore_session_free(b);
+    encore_model_free(list);
+    encore_model_free(str);
+}
+
 TEST(LoadErrors, UnsupportedActivationIsNamed) {
     ScratchModel s("tiny-bert-sst");
     s.edit("config.json", "\"hidden_act\": \"gelu\"", "\"hidden_act\": \"mish\"");

@@ -138,7 +138,7 @@ INSTANTIATE_TEST_SUITE_P(
                                          "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
                                          "tiny-roberta-embed", "tiny-xlmr-sst", "tiny-xlmr-embed", "tiny-mpnet-sst",
                                          "tiny-mpnet-embed", "tiny-electra-sst", "tiny-electra-embed",
-                                         "tiny-deberta-sst", "tiny-deberta-embed"),
+                                         "tiny-deberta-sst", "tiny-deberta-embed", "tiny-deberta-v2-sst"),
                        ::testing::Values(ENCORE_WEIGHTS_FP32, ENCORE_WEIGHTS_BF16, ENCORE_WEIGHTS_INT8,
                                          ENCORE_WEIGHTS_INT8_DYNAMIC)),
     [](const ::testing::TestParamInfo<FirstOnly::ParamType> &p) {

@@ -112,7 +112,7 @@ TEST_P(Classifier, LogitsAndScoresMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(Models, Classifier,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-multilabel",
                                            "tiny-roberta-sst", "tiny-xlmr-sst", "tiny-mpnet-sst", "tiny-electra-sst",
-                                           "tiny-deberta-sst"));
+                                           "tiny-deberta-sst", "tiny-deberta-v2-sst"));
 // PEFT LoRA adapters on the tiny models, merged at load, against transformers + peft.
 INSTANTIATE_TEST_SUITE_P(Adapters, Classifier,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls"));
@@ -184,7 +184,8 @@ INSTANTIATE_TEST_SUITE_P(Models, AnyModel,
                                            "tiny-bert-embed", "tiny-distilbert-embed", "tiny-roberta-sst",
                                            "tiny-roberta-embed", "tiny-xlmr-sst", "tiny-xlmr-embed",
                                            "tiny-mpnet-sst", "tiny-mpnet-embed", "tiny-electra-sst",
-                                           "tiny-electra-embed", "tiny-deberta-sst", "tiny-deberta-embed"));
+                                           "tiny-electra-embed", "tiny-deberta-sst", "tiny-deberta-embed",
+                                           "tiny-deberta-v2-sst"));
 INSTANTIATE_TEST_SUITE_P(Adapters, AnyModel,
                          ::testing::Values("lora-bert-cls", "lora-bert-patterns", "lora-distilbert-cls",
                                            "lora-bert-embed"));

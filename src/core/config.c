@@ -265,9 +265,13 @@ static encore_status parse_deberta(const cJSON *root, const char *path, encore_c
     if (cJSON_IsNumber(es) && es->valuedouble != cfg->hidden_size)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: DeBERTa with embedding_size %g (not the hidden size %d) "
                            "is not supported", path, es->valuedouble, cfg->hidden_size);
+    /* the pooler's activation: the encoder's, or tanh (on the CPU only, as
+     * DeBERTa is) */
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "pooler_hidden_act");
-    if ((s = parse_activation(path, "pooler_hidden_act", cJSON_IsString(act) ? act->valuestring : "gelu",
-                              &cfg->head_activation)))
+    if (cJSON_IsString(act) && strcmp(act->valuestring, "tanh") == 0)
+        cfg->head_activation = ENCORE_ACTIVATION_TANH;
+    else if ((s = parse_activation(path, "pooler_hidden_act", cJSON_IsString(act) ? act->valuestring : "gelu",
+                                   &cfg->head_activation)))
         return s;
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "norm_rel_ebd");
     if (cJSON_IsString(norm)) {

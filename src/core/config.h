@@ -31,7 +31,8 @@ typedef enum encore_activation {
     ENCORE_ACTIVATION_GELU = 0,   /* exact erf form ("gelu") */
     ENCORE_ACTIVATION_GELU_TANH,  /* "gelu_new", "gelu_pytorch_tanh", "gelu_fast" */
     ENCORE_ACTIVATION_RELU,
-    ENCORE_ACTIVATION_SILU
+    ENCORE_ACTIVATION_SILU,
+    ENCORE_ACTIVATION_TANH        /* a DeBERTa pooler's only (pooler_hidden_act "tanh"), on the CPU */
 } encore_activation;
 
 typedef struct encore_config {

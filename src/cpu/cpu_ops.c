@@ -230,6 +230,7 @@ static float activate(float v, encore_activation act) {
     }
     case ENCORE_ACTIVATION_RELU: return v > 0.0f ? v : 0.0f;
     case ENCORE_ACTIVATION_SILU: return v / (1.0f + expf(-v));
+    case ENCORE_ACTIVATION_TANH: return tanhf(v);
     }
     return v;
 }
