@@ -290,8 +290,8 @@ static encore_status classify_window(const encore_model *m, const char *text, si
                 return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
             e->word = w->slices[t];
             e->is_subword = 0;
-        } else if (m->config.is_roberta || m->config.is_deberta) {
-            /* Byte-level BPE and SentencePiece's Unigram (XLM-R's and
+        } else if (!encore_tokenizer_has_subword_prefix(m->tokenizer)) {
+            /* Byte-level BPE and SentencePiece's Unigram (RoBERTa's, XLM-R's,
              * DeBERTa's) have no continuing-subword prefix, so the
              * pipeline falls back on the text: a sub-word unless a space
              * ends the text before it or starts it (start > 0 and " " not

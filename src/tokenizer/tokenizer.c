@@ -730,6 +730,8 @@ void encore_tokenizer_set_add_type_ids(encore_tokenizer *tok, int add_type_ids) 
 
 int32_t encore_tokenizer_vocab_size(const encore_tokenizer *tok) { return tok->n_ids; }
 
+int encore_tokenizer_has_subword_prefix(const encore_tokenizer *tok) { return tok->model == TOK_WORDPIECE; }
+
 const char *encore_tokenizer_id_to_token(const encore_tokenizer *tok, int32_t id) {
     if (id < 0 || id >= tok->n_ids || tok->id_text[id] == NO_TEXT) return NULL;
     return tok->pool + tok->id_text[id];

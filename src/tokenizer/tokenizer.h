@@ -47,6 +47,10 @@ const encore_tokenizer_settings *encore_tokenizer_get_settings(const encore_toke
  * feed them. */
 void encore_tokenizer_set_add_type_ids(encore_tokenizer *tok, int add_type_ids);
 int32_t encore_tokenizer_vocab_size(const encore_tokenizer *tok);
+/* Whether the model marks a word's later pieces with a prefix ("##"):
+ * WordPiece's do; byte-level BPE and Unigram have none (a BPE model with a
+ * continuing_subword_prefix is refused at load). */
+int encore_tokenizer_has_subword_prefix(const encore_tokenizer *tok);
 /* Token text of an id, NULL if out of range. */
 const char *encore_tokenizer_id_to_token(const encore_tokenizer *tok, int32_t id);
 /* 1 if id is an added token marked special. */
