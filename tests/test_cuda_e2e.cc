@@ -191,14 +191,14 @@ TEST_P(CudaFixture, MatchesTheCpuSession) {
         EXPECT_EQ(nw[i], ng[i]);
         T += nw[i];
     }
-    // ELECTRA's embeddings go through one more rounding to the activation
-    // dtype than BERT's (before their projection, as in PyTorch's bf16
-    // forward): a single token's state may then fall under bf16's 0.999 by
-    // as much (measured 0.9987 on tiny-electra-embed); its embeddings keep
-    // the bound above.
-    const bool projected = std::string(encore_model_architecture_name(s.model)).rfind("Electra", 0) == 0 &&
-                           p.precision == ENCORE_PRECISION_BF16;
-    const double token_cos = projected ? 0.998 : tol.min_cosine;
+    // One token's state carries bf16's rounding (8 significant bits) through
+    // every layer with nothing to average it out, unlike the pooled
+    // embeddings above: it gets 0.998 at bf16. Measured: 0.9987 on
+    // tiny-electra-embed under the CPU emulation (its embeddings go through
+    // one more rounding before their projection, as in PyTorch's bf16
+    // forward), 0.99855 on tiny-mpnet-sst on an H200 (cuBLAS's bf16 products
+    // with MPNet's relative position bias). fp16 and fp32 keep the bound above.
+    const double token_cos = p.precision == ENCORE_PRECISION_BF16 ? std::min(0.998, tol.min_cosine) : tol.min_cosine;
     for (size_t t = 0; t < T; t++)
         EXPECT_GE(cosine(hg + t * C, hw + t * C, C), token_cos) << "token " << t;
     free(hw);
