@@ -186,6 +186,12 @@ std::vector<Case> all_cases() {
         cases.push_back({Op::Embed, dt, mixed, 100, 0, 0, 1, {}, 1.0f, "embed_" + d + "_mixed_C100_notype"});
         cases.push_back({Op::LayerNorm, dt, mixed, 100, 0, 0, 0, {}, 1.0f, "layernorm_" + d + "_mixed_C100"});
         cases.push_back({Op::LayerNorm, dt, mixed, 32, 0, 0, 0, {}, 1.0f, "layernorm_" + d + "_mixed_C32"});
+        // Rows held in registers, 1 to 8 pieces per lane (MiniLM's 384, BERT-large's
+        // 1,024, 2,048), and rows past that through shared memory (4,096 in fp16,
+        // 2,048 in fp32).
+        for (int C : {384, 1024, 2048, 4096})
+            cases.push_back({Op::LayerNorm, dt, mixed, C, 0, 0, 0, {}, 1.0f,
+                             "layernorm_" + d + "_mixed_C" + std::to_string(C)});
         for (int act : {ENCORE_ACTIVATION_GELU, ENCORE_ACTIVATION_GELU_TANH, ENCORE_ACTIVATION_RELU,
                         ENCORE_ACTIVATION_SILU})
             cases.push_back({Op::BiasAct, dt, mixed, 37, 0, 0, act, {}, 3.0f,
