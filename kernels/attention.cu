@@ -39,13 +39,29 @@ namespace {
 constexpr int TQ = ENCORE_ATTENTION_TILE_Q;  // query rows per block
 constexpr float kLog2e = 1.4426950408889634f;
 
-// The relative position bias: table (H, 2 span - 1) or NULL.
+// What is added to the scaled scores, times log2(e): MPNet's relative
+// position bias, a (H, 2 span - 1) table; or DeBERTa's disentangled terms,
+// (c2p[h][start + i][r] + p2c[h][start + j][r]) * scale with r = index[i - j
+// + max_dist] ((H, T, R) tables of every token against every row r, each
+// NULL when the model leaves its term out); or nothing.
 struct RelBias {
-    const float *__restrict__ table;
+    const float *table;
     int span;
-    // Head h's bias for query i and key j, times log2(e); 0 without a table.
-    __device__ __forceinline__ float at(int h, int i, int j) const {
-        return table ? table[(size_t)h * (2 * span - 1) + span - 1 + j - i] * kLog2e : 0.0f;
+    const float *c2p, *p2c;
+    const int32_t *index;
+    int max_dist, R, T;
+    float scale;  // DeBERTa's score scale times log2(e)
+    // Head h's bias for query i and key j of the sequence that starts at
+    // token start.
+    __device__ __forceinline__ float at(int h, int start, int i, int j) const {
+        if (table) return table[(size_t)h * (2 * span - 1) + span - 1 + j - i] * kLog2e;
+        if (!index) return 0.0f;
+        // clamped: a graph's padding sequence may outrun a short model's span
+        const int r = index[min(max(i - j + max_dist, 0), 2 * max_dist)];
+        float v = 0.0f;
+        if (c2p) v += c2p[((size_t)h * T + start + i) * R + r];
+        if (p2c) v += p2c[((size_t)h * T + start + j) * R + r];
+        return v * scale;
     }
 };
 
@@ -143,7 +159,7 @@ __global__ __launch_bounds__(kSimtWarps * 32) void attention_simt_kernel(
                 const float *k = sK + lane * (DMAX + 1);
                 float dot = 0.0f;
                 for (int d = 0; d < D; d++) dot += q[d] * k[d];
-                s = dot + rel.at(h, q0 + r, k0 + lane);
+                s = dot + rel.at(h, start, q0 + r, k0 + lane);
             }
             const float m_new = fmaxf(m[rr], encore::warp_max(s));  // finite: key 0 of the tile is valid
             const float p = lane < nk ? exp2f(s - m_new) : 0.0f;
@@ -289,7 +305,7 @@ __global__ __launch_bounds__(kTcWarps * 32) void attention_tc_kernel(
 #pragma unroll
             for (int c = 0; c < 16; c++) {
                 const int col = half * 16 + c;
-                sv[c] = col < nk ? sS[row * Lay::LDS + col] * scale + rel.at(h, q0 + row, k0 + col) : -INFINITY;
+                sv[c] = col < nk ? sS[row * Lay::LDS + col] * scale + rel.at(h, start, q0 + row, k0 + col) : -INFINITY;
                 mx = fmaxf(mx, sv[c]);
             }
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
@@ -427,15 +443,13 @@ extern "C" int encore_attention_cuda_supports(encore_attention_impl impl, int D,
     return 1;
 }
 
-extern "C" encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, const float *rel_bias,
-                                               int rel_span, const int32_t *seq_start, const int32_t *tile_start,
-                                               int n_tiles, int B, int H, int D, encore_attention_impl impl,
-                                               encore_cuda_dtype dt, void *out, cudaStream_t stream) {
-    if (B == 0 || n_tiles == 0) return ENCORE_STATUS_OK;
-    if (!qkv || !seq_start || !tile_start || !out || B < 0 || n_tiles < 0 || H < 1 || H > 65535 ||
-        (rel_bias && rel_span < 1))
-        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_attention_cuda: bad arguments");
-    const RelBias rel{rel_bias, rel_span};
+namespace {
+
+// Both entry points: the checks, the kernel's choice, the launch. scale
+// multiplies q . k (log2(e) included).
+encore_status attend(const void *qkv, const float *qkv_bias, const RelBias &rel, float scale,
+                     const int32_t *seq_start, const int32_t *tile_start, int n_tiles, int B, int H, int D,
+                     encore_attention_impl impl, encore_cuda_dtype dt, void *out, cudaStream_t stream) {
     if (D < 1 || D > 128) return encore_fail(ENCORE_STATUS_UNSUPPORTED, "attention head size %d (at most 128)", D);
     // Tensor cores need D in {32, 64, 128} and 16-byte aligned rows.
     const bool aligned = (uintptr_t)qkv % 16 == 0 && (uintptr_t)out % 16 == 0 && (H * D) % 8 == 0;
@@ -444,7 +458,6 @@ extern "C" encore_status encore_attention_cuda(const void *qkv, const float *qkv
         return encore_fail(ENCORE_STATUS_UNSUPPORTED, "no tensor-core attention for %s with head size %d",
                            encore_cuda_dtype_name(dt), D);
     const bool use_tc = impl == ENCORE_ATTENTION_TENSOR || (impl == ENCORE_ATTENTION_AUTO && tc_ok);
-    const float scale = kLog2e / sqrtf((float)D);
     if (use_tc) {
         if (dt == ENCORE_CUDA_F16)
             return dispatch_tc<__half>(qkv, qkv_bias, rel, seq_start, tile_start, n_tiles, B, H, D, scale, out,
@@ -455,4 +468,43 @@ extern "C" encore_status encore_attention_cuda(const void *qkv, const float *qkv
     ENCORE_DISPATCH_DTYPE(dt, return dispatch_simt<scalar_t>(qkv, qkv_bias, rel, seq_start, tile_start, n_tiles, B,
                                                              H, D, scale, out, stream));
     return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "unknown dtype %d", (int)dt);
+}
+
+}  // namespace
+
+extern "C" encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, const float *rel_bias,
+                                               int rel_span, const int32_t *seq_start, const int32_t *tile_start,
+                                               int n_tiles, int B, int H, int D, encore_attention_impl impl,
+                                               encore_cuda_dtype dt, void *out, cudaStream_t stream) {
+    if (B == 0 || n_tiles == 0) return ENCORE_STATUS_OK;
+    if (!qkv || !seq_start || !tile_start || !out || B < 0 || n_tiles < 0 || H < 1 || H > 65535 ||
+        (rel_bias && rel_span < 1))
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_attention_cuda: bad arguments");
+    RelBias rel{};
+    rel.table = rel_bias;
+    rel.span = rel_span;
+    return attend(qkv, qkv_bias, rel, kLog2e / sqrtf((float)D), seq_start, tile_start, n_tiles, B, H, D, impl, dt,
+                  out, stream);
+}
+
+extern "C" encore_status encore_attention_dis_cuda(const void *qkv, const float *c2p, const float *p2c,
+                                                   const int32_t *index, int max_dist, int R, int T, float scale,
+                                                   const int32_t *seq_start, const int32_t *tile_start, int n_tiles,
+                                                   int B, int H, int D, encore_attention_impl impl,
+                                                   encore_cuda_dtype dt, void *out, cudaStream_t stream) {
+    if (B == 0 || n_tiles == 0) return ENCORE_STATUS_OK;
+    if (!qkv || !seq_start || !tile_start || !out || B < 0 || n_tiles < 0 || H < 1 || H > 65535 || T < 0 ||
+        !(scale > 0.0f) || ((c2p || p2c) && (!index || max_dist < 0 || R < 1)))
+        return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_attention_dis_cuda: bad arguments");
+    RelBias rel{};
+    if (c2p || p2c) {
+        rel.c2p = c2p;
+        rel.p2c = p2c;
+        rel.index = index;
+        rel.max_dist = max_dist;
+        rel.R = R;
+        rel.T = T;
+        rel.scale = scale * kLog2e;
+    }
+    return attend(qkv, nullptr, rel, scale * kLog2e, seq_start, tile_start, n_tiles, B, H, D, impl, dt, out, stream);
 }

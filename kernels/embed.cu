@@ -1,5 +1,5 @@
 // embed.cu: embedding gather + LayerNorm:
-//   out[t] = LayerNorm(word[ids[t]] + pos[positions[t]] (+ type[type_ids[t]]))
+//   out[t] = LayerNorm(word[ids[t]] (+ pos[positions[t]]) (+ type[type_ids[t]]))
 // One warp per token, the sum kept in shared memory in fp32 (the tables are
 // fp32 on the device), written once in the activation dtype.
 // CPU twin: encore_embed_cpu (src/cpu/cpu_ops.c).
@@ -21,10 +21,11 @@ __global__ __launch_bounds__(kWarps * 32) void embed_kernel(
     if (t >= n_tokens) return;
     float *buf = smem + (size_t)warp * C;
     const float *w = word + (size_t)ids[t] * C;      // (C)
-    const float *p = pos + (size_t)positions[t] * C;  // (C)
+    const float *p = pos ? pos + (size_t)positions[t] * C : nullptr;  // (C)
     const float *ty = type ? type + (size_t)type_ids[t] * C : nullptr;
     for (int c = lane; c < C; c += 32) {
-        float v = w[c] + p[c];
+        float v = w[c];
+        if (p) v += p[c];
         if (ty) v += ty[c];
         buf[c] = v;
     }
@@ -56,7 +57,7 @@ extern "C" encore_status encore_embed_cuda(const int32_t *ids, const int32_t *ty
                                            const float *gamma, const float *beta, float eps, encore_cuda_dtype dt,
                                            void *out, cudaStream_t stream) {
     if (T == 0) return ENCORE_STATUS_OK;
-    if (!ids || !positions || !word || !pos || !gamma || !beta || !out || (type && !type_ids) || T < 0 || C < 1)
+    if (!ids || !word || !gamma || !beta || !out || (pos && !positions) || (type && !type_ids) || T < 0 || C < 1)
         return encore_fail(ENCORE_STATUS_INVALID_ARGUMENT, "encore_embed_cuda: bad arguments");
     if ((size_t)C * sizeof(float) > 48 * 1024)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED, "embeddings of %d columns (at most 12288)", C);

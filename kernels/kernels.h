@@ -26,8 +26,9 @@ extern "C" {
  * Call once per device before the first launch (not while capturing). */
 encore_status encore_kernels_cuda_prepare(void);
 
-/* out = LayerNorm(word[ids] + pos[positions] (+ type[type_ids])); tables,
- * gamma and beta fp32; out: (T, C) dt. type may be NULL (DistilBERT).
+/* out = LayerNorm(word[ids] (+ pos[positions]) (+ type[type_ids])); tables,
+ * gamma and beta fp32; out: (T, C) dt. pos may be NULL (DeBERTa-v3), type
+ * too (DistilBERT).
  * CPU twin: encore_embed_cpu. */
 encore_status encore_embed_cuda(const int32_t *ids, const int32_t *type_ids, const int32_t *positions, int T, int C,
                                 const float *word, const float *pos, const float *type, const float *gamma,
@@ -86,6 +87,19 @@ encore_status encore_attention_cuda(const void *qkv, const float *qkv_bias, cons
                                     const int32_t *seq_start, const int32_t *tile_start, int n_tiles, int B, int H,
                                     int D, encore_attention_impl impl, encore_cuda_dtype dt, void *out,
                                     cudaStream_t stream);
+
+/* DeBERTa-v2's disentangled attention, as encore_attention_cuda without a
+ * qkv bias: score(i, j) = (q_i . k_j + c2p[h][start + i][r] +
+ * p2c[h][start + j][r]) * scale, r = index[i - j + max_dist], start the
+ * sequence's first token. c2p, p2c: (H, T, R) fp32 from
+ * encore_heads_by_table_cuda (src/cuda/device_blas.h), either NULL for a term
+ * the model leaves out (both NULL: plain attention at this scale); index:
+ * (2 max_dist + 1). CPU twin: encore_attention_dis_cpu. */
+encore_status encore_attention_dis_cuda(const void *qkv, const float *c2p, const float *p2c, const int32_t *index,
+                                        int max_dist, int R, int T, float scale, const int32_t *seq_start,
+                                        const int32_t *tile_start, int n_tiles, int B, int H, int D,
+                                        encore_attention_impl impl, encore_cuda_dtype dt, void *out,
+                                        cudaStream_t stream);
 
 /* Pool each sequence of hidden (T, C) dt: its first token or the mean of its
  * tokens, then (normalize) divide by max(||x||, 1e-12). out: (B, C) fp32.

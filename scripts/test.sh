@@ -169,8 +169,9 @@ JOBS=2 tests/fuzz/run.sh "${ENCORE_FUZZ_SECONDS:-30}"
 # once under ASan + UBSan with blocks reversed and each warp running ahead of
 # the others until it waits (ENCORE_EMU_ORDER=reverse+ahead); a skipped CUDA
 # test fails CI. The ASan pass takes every kernel case and every fixture in
-# fp32, but fp16 and bf16 only on one BERT and one RoBERTa classifier (the
-# others run the same kernels, each a few seconds more under ASan) and 16
+# fp32, but fp16 and bf16 only on one BERT, one RoBERTa and one DeBERTa
+# classifier (the others run the same kernels, each a few seconds more under
+# ASan) and 16
 # SST-2 sentences rather than 64 (EMU_EXCLUDE: a ctest -E regex). Its build
 # keeps line tables only (-g1: a sanitizer report still names file and line)
 # and compiles the test programs' own sources at -O0, the kernels and the
@@ -196,7 +197,7 @@ cuda_emulation build-emu shuffle:1 -DENCORE_TEST_COMPILE_OPTIONS=-O1
 stage "CUDA emulation under ASan/UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ENCORE_SST2_SENTENCES=16 \
-    EMU_EXCLUDE='^Fixtures/CudaFixture\.MatchesTheCpuSession/tiny_(distilbert_sst|bert_multilabel|bert_embed|distilbert_embed|roberta_embed|xlmr_sst|xlmr_embed|mpnet_embed|mpnet_long|electra_embed)_(fp16|bf16) ' \
+    EMU_EXCLUDE='^Fixtures/CudaFixture\.MatchesTheCpuSession/tiny_(distilbert_sst|bert_multilabel|bert_embed|distilbert_embed|roberta_embed|xlmr_sst|xlmr_embed|mpnet_embed|mpnet_long|electra_embed|deberta_embed|deberta_v2_sst)_(fp16|bf16) ' \
     cuda_emulation build-emu-asan reverse+ahead -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENCORE_SANITIZE=ON \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
     -DENCORE_TEST_COMPILE_OPTIONS="-O0;-g1"

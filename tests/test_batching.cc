@@ -468,7 +468,28 @@ TEST_P(WeightImage, HoldsEveryWeightConvertedAtAlignedOffsets) {
         const size_t C = c.hidden_size, F = c.intermediate_size, e = encore_cuda_dtype_size(dt);
         EXPECT_TRUE(inside(v.word_emb, (size_t)c.vocab_size * C * 4));
         EXPECT_EQ(std::memcmp(v.word_emb, m->word_emb, (size_t)c.vocab_size * C * 4), 0);  // embeddings stay fp32
-        EXPECT_EQ(std::memcmp(v.pos_emb, m->pos_emb, (size_t)c.max_position_embeddings * C * 4), 0);
+        if (m->pos_emb)
+            EXPECT_EQ(std::memcmp(v.pos_emb, m->pos_emb, (size_t)c.max_position_embeddings * C * 4), 0);
+        else
+            EXPECT_EQ(v.pos_emb, nullptr);  // DeBERTa-v3: no absolute positions
+        // DeBERTa's position projections: (n_layers, 2, H, 2 span, D) in dt on
+        // the device, from the CPU's per-head transposed (.., H, D, 2 span).
+        EXPECT_EQ(v.deberta_pos == nullptr, m->deberta_pos == nullptr);
+        if (m->deberta_pos) {
+            const size_t H = c.n_heads, D = C / H, R = 2 * (size_t)c.deberta_span, tables = 2 * (size_t)c.n_layers * H;
+            ASSERT_TRUE(inside(v.deberta_pos, tables * R * D * e));
+            ASSERT_TRUE(inside(v.deberta_index, (2 * (size_t)m->rel_span - 1) * 4));
+            EXPECT_EQ(std::memcmp(v.deberta_index, m->deberta_index, (2 * (size_t)m->rel_span - 1) * 4), 0);
+            std::vector<float> table(R * D);
+            std::vector<unsigned char> want(R * D * e);
+            for (size_t t = 0; t < tables; t++) {
+                for (size_t r = 0; r < R; r++)
+                    for (size_t d = 0; d < D; d++) table[r * D + d] = m->deberta_pos[(t * D + d) * R + r];
+                encore_convert_from_f32(table.data(), R * D, dt, want.data());
+                EXPECT_EQ(std::memcmp((const unsigned char *)v.deberta_pos + t * R * D * e, want.data(), R * D * e), 0)
+                    << "table " << t;
+            }
+        }
         EXPECT_EQ(v.type_emb == nullptr, m->type_emb == nullptr);
         EXPECT_EQ(v.dtype, dt);
         for (int li = 0; li < c.n_layers; li++) {
@@ -506,7 +527,7 @@ TEST_P(WeightImage, HoldsEveryWeightConvertedAtAlignedOffsets) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, WeightImage,
                          ::testing::Values("tiny-bert-sst", "tiny-distilbert-sst", "tiny-bert-embed",
-                                           "tiny-distilbert-embed"),
+                                           "tiny-distilbert-embed", "tiny-deberta-sst", "tiny-deberta-v2-sst"),
                          [](const ::testing::TestParamInfo<std::string> &i) {
                              std::string s = i.param;
                              for (auto &ch : s)

@@ -33,7 +33,7 @@
 
 namespace {
 
-enum class Op { Embed, LayerNorm, BiasAct, Attention, Pool, HeadAct, Scores, Linear, LinearBias, CopyRows };
+enum class Op { Embed, LayerNorm, BiasAct, Attention, AttentionDis, Pool, HeadAct, Scores, Linear, LinearBias, CopyRows };
 
 struct Tol {
     double atol, rtol;
@@ -42,7 +42,7 @@ struct Tol {
 
 // The tolerance of an op in a dtype, and why it is that size.
 Tol tolerance(Op op, encore_cuda_dtype dt, encore_attention_impl impl) {
-    const bool attn = op == Op::Attention;
+    const bool attn = op == Op::Attention || op == Op::AttentionDis;
     if (dt == ENCORE_CUDA_F32) {
         if (attn)
             return {2e-5, 1e-4,
@@ -192,6 +192,18 @@ std::vector<Case> all_cases() {
         for (int C : {384, 1024, 2048, 4096})
             cases.push_back({Op::LayerNorm, dt, mixed, C, 0, 0, 0, {}, 1.0f,
                              "layernorm_" + d + "_mixed_C" + std::to_string(C)});
+        // DeBERTa's disentangled attention (head size 64, as deberta-v3's), on
+        // each kernel that takes the dtype; each term alone in fp32.
+        for (encore_attention_impl impl : {ENCORE_ATTENTION_SIMT, ENCORE_ATTENTION_TENSOR}) {
+            if (!encore_attention_cuda_supports(impl, 64, dt)) continue;
+            const std::string in = impl == ENCORE_ATTENTION_SIMT ? "simt_" : "tc_";
+            cases.push_back({Op::AttentionDis, dt, mixed, 128, 2, 0, 3, impl, 1.0f,
+                             "attention_dis_" + in + d + "_mixed_H2D64"});
+            if (dt == ENCORE_CUDA_F32)
+                for (int v : {1, 2})
+                    cases.push_back({Op::AttentionDis, dt, mixed, 128, 2, 0, v, impl, 1.0f,
+                                     "attention_dis_" + in + d + "_mixed_H2D64_" + (v == 1 ? "c2p" : "p2c")});
+        }
         for (int act : {ENCORE_ACTIVATION_GELU, ENCORE_ACTIVATION_GELU_TANH, ENCORE_ACTIVATION_RELU,
                         ENCORE_ACTIVATION_SILU})
             cases.push_back({Op::BiasAct, dt, mixed, 37, 0, 0, act, {}, 3.0f,
@@ -428,6 +440,71 @@ void run_attention(const Case &c, std::mt19937 &rng) {
     expect_close(download(d_out, want.size(), c.dt), want, tol, c.name);
 }
 
+// DeBERTa's disentangled attention: the c2p and p2c tables of every token
+// against every row (encore_heads_by_table_cuda), then
+// encore_attention_dis_cuda. CPU twin: encore_attention_dis_cpu over the same
+// queries, keys and position projections, rounded to dt alike. Log buckets
+// as deberta-v3 has them, scaled down (16 of them over 64 positions); the
+// longer sequences' far pairs share the last rows. variant: 1 c2p, 2 p2c,
+// 3 both.
+void run_attention_dis(const Case &c, std::mt19937 &rng) {
+    const auto start = starts_of(c.lengths);
+    const int T = start.back(), B = (int)c.lengths.size(), C = c.C, H = c.H, D = C / H;
+    int max_len = 0;
+    for (int n : c.lengths) max_len = std::max(max_len, n);
+    const int span = 16, R = 2 * span, P = max_len + 3;
+    const bool use_c2p = c.variant & 1, use_p2c = c.variant & 2;
+    auto qkv = randn((size_t)T * 3 * C, rng, c.scale, c.dt);
+    auto pos = randn((size_t)2 * H * R * D, rng, c.scale, c.dt);  // (2, H, R, D): pos_k, pos_q, as on the device
+    std::vector<float> pos_t(pos.size());                          // (2, H, D, R): the CPU's
+    for (int k = 0; k < 2 * H; k++)
+        for (int r = 0; r < R; r++)
+            for (int d = 0; d < D; d++) pos_t[((size_t)k * D + d) * R + r] = pos[((size_t)k * R + r) * D + d];
+    std::vector<int32_t> index(2 * (size_t)P - 1);
+    for (int d = -(P - 1); d <= P - 1; d++)
+        index[d + P - 1] = std::min(std::max(encore_deberta_bucket(d, span, 64) + span, 0), R - 1);
+    const float scale = 1.0f / std::sqrt((float)D * (float)(1 + use_c2p + use_p2c));
+    const encore_attention_dis dis = {use_p2c ? pos_t.data() + (size_t)H * D * R : nullptr,
+                                      use_c2p ? pos_t.data() : nullptr, index.data(), P - 1, span, scale};
+    std::vector<float> scratch(encore_attention_dis_scratch_floats(omp_get_max_threads(), max_len, D, span)),
+        want((size_t)T * C);
+    encore_attention_dis_cpu(qkv.data(), start.data(), B, H, D, &dis, scratch.data(), max_len, want.data());
+
+    const encore_blas *blas = nullptr;
+    ASSERT_EQ(encore_blas_load(&blas), ENCORE_STATUS_OK) << encore_last_error();
+    cublasHandle_t handle = nullptr;
+    ASSERT_EQ(encore_blas_handle_create(blas, &handle), ENCORE_STATUS_OK) << encore_last_error();
+    std::vector<int32_t> tiles(B + 1);
+    const int n_tiles = encore_attention_tiles(start.data(), B, ENCORE_ATTENTION_TILE_Q, tiles.data());
+    const size_t e = esize(c.dt), table = (size_t)H * T * R;
+    Dev d_qkv(qkv.size() * e), d_pos(pos.size() * e), d_index(index.size() * 4), d_c2p(table * 4), d_p2c(table * 4),
+        d_start((B + 1) * 4), d_tiles((B + 1) * 4), d_out((size_t)T * C * e);
+    upload(d_qkv, qkv, c.dt);
+    upload(d_pos, pos, c.dt);
+    upload_ints(d_index, index);
+    upload_ints(d_start, start);
+    upload_ints(d_tiles, tiles);
+    d_c2p.poison();
+    d_p2c.poison();
+    d_out.poison();
+    encore_status st = ENCORE_STATUS_OK;
+    if (use_c2p)  // queries against pos_k
+        st = encore_heads_by_table_cuda(blas, handle, d_qkv.p, 3 * C, d_pos.p, T, H, D, R, c.dt, d_c2p.as<float>());
+    if (st == ENCORE_STATUS_OK && use_p2c)  // keys against pos_q
+        st = encore_heads_by_table_cuda(blas, handle, static_cast<unsigned char *>(d_qkv.p) + C * e, 3 * C,
+                                        static_cast<unsigned char *>(d_pos.p) + (size_t)H * R * D * e, T, H, D, R,
+                                        c.dt, d_p2c.as<float>());
+    if (st == ENCORE_STATUS_OK)
+        st = encore_attention_dis_cuda(d_qkv.p, use_c2p ? d_c2p.as<float>() : nullptr,
+                                       use_p2c ? d_p2c.as<float>() : nullptr, d_index.as<int32_t>(), P - 1, R, T,
+                                       scale, d_start.as<int32_t>(), d_tiles.as<int32_t>(), n_tiles, B, H, D, c.impl,
+                                       c.dt, d_out.p, nullptr);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    blas->destroy(handle);
+    ASSERT_EQ(st, ENCORE_STATUS_OK) << encore_last_error();
+    expect_close(download(d_out, want.size(), c.dt), want, tolerance(c.op, c.dt, c.impl), c.name);
+}
+
 void run_pool(const Case &c, std::mt19937 &rng) {
     const auto start = starts_of(c.lengths);
     const int T = start.back(), B = (int)c.lengths.size(), C = c.C;
@@ -599,6 +676,7 @@ TEST_P(CudaOps, MatchesTheCpuTwin) {
     case Op::LayerNorm: run_layernorm(c, rng); break;
     case Op::BiasAct: run_bias_act(c, rng); break;
     case Op::Attention: run_attention(c, rng); break;
+    case Op::AttentionDis: run_attention_dis(c, rng); break;
     case Op::Pool: run_pool(c, rng); break;
     case Op::HeadAct: run_head_act(c, rng); break;
     case Op::Scores: run_scores(c, rng); break;

@@ -189,10 +189,10 @@ TEST(Ner, ElectraMatchesPipeline) {
     ner_parity("tiny-electra-ner");
 }
 
-#ifndef ENCORE_HAVE_CUDA
-// (DeBERTa runs on the CPU only)
-TEST(Ner, DebertaMatchesPipeline) { ner_parity("tiny-deberta-ner"); }
-#endif
+TEST(Ner, DebertaMatchesPipeline) {
+    NEED_DEVICE();
+    ner_parity("tiny-deberta-ner");
+}
 
 // ---- the strategy names ---------------------------------------------------
 

@@ -182,9 +182,7 @@ TEST(ZeroShot, MatchesPipeline) {
     NEED_DEVICE();
     zero_shot_parity("tiny-bert-nli", true);
     zero_shot_parity("tiny-roberta-nli", false);
-#ifndef ENCORE_HAVE_CUDA
-    zero_shot_parity("tiny-deberta-nli", false);  // (DeBERTa runs on the CPU only)
-#endif
+    zero_shot_parity("tiny-deberta-nli", false);
 }
 
 // ---- bad input: a status and a message, never a crash ----------------------

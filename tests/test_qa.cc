@@ -138,10 +138,11 @@ TEST_P(QaReference, MatchesPipeline) {
 
 #ifdef ENCORE_HAVE_CUDA
 // RoBERTa's network once (XLM-R's is the same on the device; its tokenizer
-// and words are host code, which test_qa covers), and MPNet's.
+// and words are host code, which test_qa covers), MPNet's, ELECTRA's and
+// DeBERTa's.
 INSTANTIATE_TEST_SUITE_P(Fixtures, QaReference,
                          ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-mpnet-qa",
-                                           "tiny-electra-qa"));
+                                           "tiny-electra-qa", "tiny-deberta-qa"));
 #else
 INSTANTIATE_TEST_SUITE_P(Fixtures, QaReference,
                          ::testing::Values("tiny-bert-qa", "tiny-distilbert-qa", "tiny-roberta-qa", "tiny-xlmr-qa",

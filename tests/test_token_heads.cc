@@ -193,12 +193,11 @@ INSTANTIATE_TEST_SUITE_P(
         // (on the device, RoBERTa's network is the NER fixtures' above)
         ,
         HeadCase{"tiny-roberta-qa", ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN},
-        HeadCase{"tiny-xlmr-qa", ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN},
-        // (DeBERTa runs on the CPU only)
-        HeadCase{"tiny-deberta-ner", ENCORE_ARCHITECTURE_DEBERTA_V2_TOKEN_CLASSIFICATION, ENCORE_TOKEN_HEAD_CLASSIFY},
-        HeadCase{"tiny-deberta-qa", ENCORE_ARCHITECTURE_DEBERTA_V2_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN}
+        HeadCase{"tiny-xlmr-qa", ENCORE_ARCHITECTURE_ROBERTA_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN}
 #endif
-        ),
+        ,
+        HeadCase{"tiny-deberta-ner", ENCORE_ARCHITECTURE_DEBERTA_V2_TOKEN_CLASSIFICATION, ENCORE_TOKEN_HEAD_CLASSIFY},
+        HeadCase{"tiny-deberta-qa", ENCORE_ARCHITECTURE_DEBERTA_V2_QUESTION_ANSWERING, ENCORE_TOKEN_HEAD_SPAN}),
     [](const ::testing::TestParamInfo<HeadCase> &param) {
         std::string s = param.param.model;
         for (char &ch : s)

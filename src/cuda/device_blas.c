@@ -117,3 +117,23 @@ encore_status encore_linear_accumulate_cuda(const encore_blas *blas, cublasHandl
                                             const void *w, int T, int N, int K, encore_cuda_dtype dt, void *out) {
     return linear(blas, handle, x, w, T, N, K, dt, 1.0f, out);
 }
+
+encore_status encore_heads_by_table_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x, int ldx,
+                                         const void *w, int T, int H, int D, int R, encore_cuda_dtype dt,
+                                         float *out) {
+    if (T == 0) return ENCORE_STATUS_OK;
+    const float one = 1.0f, zero = 0.0f;
+    const cudaDataType t = cuda_type(dt);
+    const size_t esize = encore_cuda_dtype_size(dt);
+    /* Row-major out_h (T, R) is column-major (R, T) = W_h (R, D) x_h^T: A = W_h
+     * seen as (D, R) transposed, B = x_h seen as (D, T) with leading
+     * dimension ldx. */
+    for (int h = 0; h < H; h++) {
+        const unsigned char *xh = (const unsigned char *)x + (size_t)h * D * esize;
+        const unsigned char *wh = (const unsigned char *)w + (size_t)h * R * D * esize;
+        ENCORE_CUBLAS_CHECK(blas->gemm_ex(handle, CUBLAS_OP_T, CUBLAS_OP_N, R, T, D, &one, wh, t, D, xh, t, ldx, &zero,
+                                          out + (size_t)h * T * R, CUDA_R_32F, R, CUBLAS_COMPUTE_32F,
+                                          CUBLAS_GEMM_DEFAULT));
+    }
+    return ENCORE_STATUS_OK;
+}

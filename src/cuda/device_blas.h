@@ -63,6 +63,16 @@ encore_status encore_linear_cuda(const encore_blas *blas, cublasHandle_t handle,
 encore_status encore_linear_accumulate_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x,
                                             const void *w, int T, int N, int K, encore_cuda_dtype dt, void *out);
 
+/* For each head h < H: out_h = x_h W_h^T in fp32, where x_h (T, D) is head
+ * h's slice of rows of x (x + h D, ldx elements apart), W_h (R, D) the
+ * row-major table at w + h R D, and out_h (T, R) lies at out + h T R; x and
+ * w of dtype dt, fp32 accumulation. DeBERTa's c2p (queries against pos_k)
+ * and p2c (keys against pos_q) terms for every token and every row r.
+ * CPU twin: the c2p and p2c sums of encore_attention_dis_cpu. */
+encore_status encore_heads_by_table_cuda(const encore_blas *blas, cublasHandle_t handle, const void *x, int ldx,
+                                         const void *w, int T, int H, int D, int R, encore_cuda_dtype dt,
+                                         float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -185,6 +185,12 @@ encore_status encore_cuda_layout_plan(const encore_config *c, int max_tokens, en
              carve(&off, &L->mlm_logits, encore_size_mul(ENCORE_CUDA_MLM_ROWS, (size_t)c->vocab_size), sizeof(float)) &&
              carve(&off, &L->splade_slot, ENCORE_CUDA_MLM_ROWS, sizeof(int32_t)) &&
              carve(&off, &L->splade_acc, encore_size_mul(ENCORE_CUDA_MLM_ROWS, (size_t)c->vocab_size), sizeof(float));
+    if (ok && c->is_deberta && c->deberta_rel) {
+        /* each attention term's table of every token against every row */
+        const size_t rows = encore_size_mul(encore_size_mul(T, (size_t)c->n_heads), 2 * (size_t)c->deberta_span);
+        if (c->deberta_c2p) ok = carve(&off, &L->deberta_c2p, rows, sizeof(float));
+        if (ok && c->deberta_p2c) ok = carve(&off, &L->deberta_p2c, rows, sizeof(float));
+    }
     if (!ok)
         return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "a device workspace for %d tokens does not fit in memory",
                            max_tokens);
@@ -236,6 +242,34 @@ static void *place_matrix(image_writer *w, const encore_packed_matrix *p, int co
     return (void *)(w->base + at);
 }
 
+/* Place n int32 values as they are; return their device address. */
+static int32_t *place_ints(image_writer *w, const int32_t *src, size_t n) {
+    const size_t at = w->off;
+    w->off = (w->off + n * sizeof(int32_t) + ENCORE_CUDA_ALIGN - 1) / ENCORE_CUDA_ALIGN * ENCORE_CUDA_ALIGN;
+    if (w->image) memcpy(w->image + at, src, n * sizeof(int32_t));
+    return (int32_t *)(w->base + at);
+}
+
+/* DeBERTa's per-layer position projections, which the model keeps per head
+ * transposed for the CPU, (n_layers, 2, H, D, 2 span) fp32, as the device's
+ * GEMM reads them: (n_layers, 2, H, 2 span, D) in dt, one head's (2 span, D)
+ * table at a time. */
+static void *place_deberta_pos(image_writer *w, const encore_model *m) {
+    const encore_config *c = &m->config;
+    const size_t H = (size_t)c->n_heads, D = (size_t)(c->hidden_size / c->n_heads), R = 2 * (size_t)c->deberta_span;
+    const size_t tables = 2 * (size_t)c->n_layers * H, esize = encore_cuda_dtype_size(w->dt);
+    const size_t at = w->off;
+    place(w, NULL, tables * R * D, 1);  // reserves the room
+    if (w->image)
+        for (size_t t = 0; t < tables; t++) {
+            const float *src = m->deberta_pos + t * D * R;             // (D, R)
+            unsigned char *dst = w->image + at + t * R * D * esize;  // (R, D)
+            for (size_t d = 0; d < D; d++)
+                for (size_t r = 0; r < R; r++) encore_convert_from_f32(src + d * R + r, 1, w->dt, dst + (r * D + d) * esize);
+        }
+    return (void *)(w->base + at);
+}
+
 void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uintptr_t base, void *image,
                                size_t *bytes, encore_cuda_weights_view *view) {
     const encore_config *c = &m->config;
@@ -247,7 +281,7 @@ void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uint
     v.layers = view ? view->layers : NULL;
     const size_t E = (size_t)c->embedding_size;
     v.word_emb = place(&w, m->word_emb, (size_t)c->vocab_size * E, 0);
-    v.pos_emb = place(&w, m->pos_emb, (size_t)c->max_position_embeddings * E, 0);
+    v.pos_emb = m->pos_emb ? place(&w, m->pos_emb, (size_t)c->max_position_embeddings * E, 0) : NULL;
     v.type_emb = m->type_emb ? place(&w, m->type_emb, (size_t)c->type_vocab_size * E, 0) : NULL;
     v.emb_ln_g = place(&w, m->emb_ln_g, E, 0);
     v.emb_ln_b = place(&w, m->emb_ln_b, E, 0);
@@ -256,6 +290,10 @@ void encore_cuda_weights_image(const encore_model *m, encore_cuda_dtype dt, uint
         v.emb_proj_b = place(&w, m->emb_proj_b, C, 0);
     }
     v.rel_bias = m->rel_bias ? place(&w, m->rel_bias, (size_t)c->n_heads * (2 * (size_t)m->rel_span - 1), 0) : NULL;
+    if (m->deberta_pos) {
+        v.deberta_pos = place_deberta_pos(&w, m);
+        v.deberta_index = place_ints(&w, m->deberta_index, 2 * (size_t)m->rel_span - 1);
+    }
     for (int l = 0; l < c->n_layers; l++) {
         const encore_layer_weights *h = &m->layers[l];
         encore_cuda_layer_weights d;

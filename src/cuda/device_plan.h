@@ -110,6 +110,8 @@ typedef struct encore_cuda_layout {
     size_t mlm_logits;        /* (ENCORE_CUDA_MLM_ROWS, V) fp32: the MLM head's output */
     size_t splade_slot;       /* (ENCORE_CUDA_MLM_ROWS) int32: each row's sequence in the pass (SPLADE) */
     size_t splade_acc;        /* (ENCORE_CUDA_MLM_ROWS, V) fp32: the pass's pooled weights (SPLADE) */
+    size_t deberta_c2p;       /* (H, T, 2 span) fp32: DeBERTa's q_i . pos_k[r], every token and row r */
+    size_t deberta_p2c;       /* (H, T, 2 span) fp32: DeBERTa's k_j . pos_q[r] */
     size_t blas;              /* ENCORE_CUDA_BLAS_WORKSPACE bytes */
     size_t total;             /* bytes of the whole allocation */
 } encore_cuda_layout;
@@ -143,6 +145,12 @@ typedef struct encore_cuda_weights_view {
     float *type_emb;    /* (type_vocab_size, E) or NULL */
     float *emb_ln_g, *emb_ln_b;
     float *rel_bias;    /* MPNet: (H, 2 rel_span - 1), else NULL */
+    /* DeBERTa with relative attention, else NULL: every layer's key and
+     * query projections of the normalized relative embeddings, per head,
+     * (n_layers, 2, H, 2 span, D) dtype, pos_k then pos_q; and the bucketed
+     * row of every distance, (2 rel_span - 1) int32. */
+    void *deberta_pos;
+    int32_t *deberta_index;
     void *emb_proj_w;   /* ELECTRA: embeddings_project (C, E) dtype, else NULL */
     float *emb_proj_b;  /* (C) */
     encore_cuda_layer_weights *layers; /* (n_layers), host memory, owned by the caller */

@@ -16,6 +16,7 @@
 #include "kernels.h"
 
 #include <cuda_runtime_api.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,9 +134,6 @@ static encore_status create(encore_cuda_session *s, const encore_model *m, int d
 encore_status encore_cuda_session_create(const encore_model *m, int device, encore_cuda_dtype dt, int max_tokens,
                                          encore_cuda_session **out) {
     *out = NULL;
-    if (m->config.is_deberta)
-        return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s runs on the CPU only: the CUDA backend has no "
-                           "disentangled attention yet", m->config.architecture_name);
     encore_cuda_session *s = calloc(1, sizeof *s);
     if (!s) return encore_fail(ENCORE_STATUS_OUT_OF_MEMORY, "out of memory");
     const int prev = current_device();
@@ -215,8 +213,33 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
          * takes them as they are. */
         RUN(encore_bias_rows_cuda(qkv, w->qkv_b, T, 3 * C, dt, st));
         RUN(encore_linear_accumulate_cuda(blas, s->handle, x, w->qkv_w, T, 3 * C, C, dt, qkv));
-        RUN(encore_attention_cuda(qkv, NULL, W->rel_bias, s->model->rel_span, seq_start, tile_start, p->n_tiles, B, H,
-                                  D, ENCORE_ATTENTION_AUTO, dt, ctx, st));
+        if (c->is_deberta) {
+            /* The disentangled terms: every token's query against every row
+             * of pos_k (c2p), every key against pos_q (p2c), as GEMMs; the
+             * attention picks each pair's row. */
+            const int R = 2 * c->deberta_span;
+            float *c2p = NULL, *p2c = NULL;
+            if (W->deberta_pos) {
+                const size_t table = (size_t)H * R * D * encore_cuda_dtype_size(dt);  // one layer's pos_k, in bytes
+                const unsigned char *pos_k = (const unsigned char *)W->deberta_pos + (size_t)l * 2 * table;
+                if (c->deberta_c2p) {
+                    c2p = (float *)(s->ws + s->layout.deberta_c2p);
+                    RUN(encore_heads_by_table_cuda(blas, s->handle, qkv, 3 * C, pos_k, T, H, D, R, dt, c2p));
+                }
+                if (c->deberta_p2c) {
+                    p2c = (float *)(s->ws + s->layout.deberta_p2c);
+                    RUN(encore_heads_by_table_cuda(blas, s->handle, (unsigned char *)qkv + row_bytes, 3 * C,
+                                                   pos_k + table, T, H, D, R, dt, p2c));
+                }
+            }
+            const float scale = 1.0f / sqrtf((float)D * (float)(1 + c->deberta_c2p + c->deberta_p2c));
+            RUN(encore_attention_dis_cuda(qkv, c2p, p2c, W->deberta_index, s->model->rel_span - 1, R, T, scale,
+                                          seq_start, tile_start, p->n_tiles, B, H, D, ENCORE_ATTENTION_AUTO, dt, ctx,
+                                          st));
+        } else {
+            RUN(encore_attention_cuda(qkv, NULL, W->rel_bias, s->model->rel_span, seq_start, tile_start, p->n_tiles, B,
+                                      H, D, ENCORE_ATTENTION_AUTO, dt, ctx, st));
+        }
         const int rows = first_only && l == c->n_layers - 1 ? B : T;
         void *in = ctx, *res = x, *out = x;  // attention output, residual, layer output: (rows, C)
         void *p1 = proj;
@@ -242,11 +265,14 @@ static encore_status enqueue(encore_cuda_session *s, const encore_cuda_packed *p
         const int L = c->n_labels;
         RUN(encore_pool_cuda(x, seq_start, B, C, ENCORE_POOLING_CLS, 0, dt, pooled, st));
         RUN(encore_linear_cuda(blas, s->handle, pooled, W->pre_w, B, C, C, ENCORE_CUDA_F32, pre));
-        RUN(encore_head_act_cuda(pre, W->pre_b, B, C,
-                                 c->is_distilbert ? ENCORE_HEAD_ACT_RELU
-                                 : c->is_electra  ? ENCORE_HEAD_ACT_GELU
-                                                  : ENCORE_HEAD_ACT_TANH,
-                                 st));
+        if (c->is_deberta && c->head_activation != ENCORE_ACTIVATION_TANH)
+            RUN(encore_bias_act_cuda(pre, W->pre_b, c->head_activation, B, C, ENCORE_CUDA_F32, st)); /* ContextPooler */
+        else
+            RUN(encore_head_act_cuda(pre, W->pre_b, B, C,
+                                     c->is_distilbert ? ENCORE_HEAD_ACT_RELU
+                                     : c->is_electra  ? ENCORE_HEAD_ACT_GELU
+                                                      : ENCORE_HEAD_ACT_TANH,
+                                     st));
         RUN(encore_linear_cuda(blas, s->handle, pre, W->cls_w, B, L, C, ENCORE_CUDA_F32, logits));
         RUN(encore_scores_cuda(logits, W->cls_b, B, L,
                                what == ENCORE_CUDA_OUTPUT_SCORES ? c->score_function : ENCORE_SCORE_FUNCTION_NONE, st));

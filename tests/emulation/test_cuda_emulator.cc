@@ -38,6 +38,10 @@ encore_status encore_bias_residual_layernorm_cuda_smem_write_past_end(void *x, c
                                                                       const void *residual, const float *gamma,
                                                                       const float *beta, float eps, int T, int C,
                                                                       encore_cuda_dtype dt, cudaStream_t stream);
+encore_status encore_bias_residual_layernorm_cuda_row_read_past_end(void *x, const float *bias, const void *residual,
+                                                                    const float *gamma, const float *beta, float eps,
+                                                                    int T, int C, encore_cuda_dtype dt,
+                                                                    cudaStream_t stream);
 }
 
 namespace {
@@ -177,9 +181,12 @@ void gelu(decltype(&encore_bias_act_cuda) fn) {
     if (st != ENCORE_STATUS_OK || e != cudaSuccess) std::exit(3);
 }
 
-// x, residual (T, C) fp32; the mutant's last warp writes past its shared memory.
-void layernorm(decltype(&encore_bias_residual_layernorm_cuda) fn) {
-    const int T = 8, C = 64;
+// x, residual (T, C) fp32. C = 66, not a multiple of 4, takes the kernel
+// that stages rows in shared memory, where the smem mutant's last warp writes
+// past its buffer; C = 64 keeps rows in registers, where the row mutant's
+// last row reads past the allocation.
+void layernorm(decltype(&encore_bias_residual_layernorm_cuda) fn, int C) {
+    const int T = 8;
     std::vector<float> x((size_t)T * C, 1.0f), p(C, 0.5f);
     void *d_x = device_copy(x.data(), x.size() * 4), *d_r = device_copy(x.data(), x.size() * 4);
     void *d_p = device_copy(p.data(), p.size() * 4);
@@ -200,8 +207,14 @@ TEST(InjectedBugDeathTest, GlobalReadPastTheEnd) {
 
 TEST(InjectedBugDeathTest, SharedWritePastTheEnd) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
-    layernorm(encore_bias_residual_layernorm_cuda);
-    EXPECT_DEATH(layernorm(encore_bias_residual_layernorm_cuda_smem_write_past_end), "");
+    layernorm(encore_bias_residual_layernorm_cuda, 66);
+    EXPECT_DEATH(layernorm(encore_bias_residual_layernorm_cuda_smem_write_past_end, 66), "");
+}
+
+TEST(InjectedBugDeathTest, RowReadPastTheEnd) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    layernorm(encore_bias_residual_layernorm_cuda, 64);
+    EXPECT_DEATH(layernorm(encore_bias_residual_layernorm_cuda_row_read_past_end, 64), "");
 }
 
 // ---- the runtime's rules, on small kernels -------------------------------------
