@@ -307,12 +307,12 @@ static encore_status load_vocab_txt(encore_tokenizer *tok, const char *path) {
 }
 
 static encore_status load_tokenizer_json(encore_tokenizer *tok, const char *path, const cJSON *json,
-                                         const char **unk) {
+                                         int class_pipeline, const char **unk) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(json, "model");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const char *type = json_string(model, "type");
     if (type && strcmp(type, "BPE") == 0) return encore_bpe_load_json(tok, path, json);
-    if (type && strcmp(type, "Unigram") == 0) return encore_unigram_load_json(tok, path, json);
+    if (type && strcmp(type, "Unigram") == 0) return encore_unigram_load_json(tok, path, json, class_pipeline);
     if (type && strcmp(type, "WordPiece") != 0)
         return encore_fail(ENCORE_STATUS_UNSUPPORTED,
                            "%s: model type %s is not supported (only WordPiece, BPE and Unigram)", path, type);
@@ -580,10 +580,17 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
      * config names a RobertaTokenizer, or when there is no vocab.txt. */
     const char *cls_name = json_string(cf->config, "tokenizer_class");
     const int roberta = cls_name && strncmp(cls_name, "Roberta", 7) == 0;
+    /* transformers 5 rebuilds a SentencePiece tokenizer in its class's own
+     * way, from the file's pieces and charsmap: XLMRobertaTokenizer's is
+     * emulated; the file is taken as it is only without a class of its own.
+     * DebertaV2Tokenizer keeps only the pieces: the file's normalizer,
+     * pre-tokenizer and decoder are not even read. */
+    const int xlmr = cls_name && strncmp(cls_name, "XLMRobertaTokenizer", 19) == 0;
+    const int deberta = cls_name && strncmp(cls_name, "DebertaV2Tokenizer", 18) == 0;
     if (file_exists(path)) {
         source = path;
         if ((st = load_json(path, json)) != ENCORE_STATUS_OK) return st;
-        if ((st = load_tokenizer_json(tok, path, *json, &unk)) != ENCORE_STATUS_OK) return st;
+        if ((st = load_tokenizer_json(tok, path, *json, deberta, &unk)) != ENCORE_STATUS_OK) return st;
     } else if (file_exists(bpe_vocab) && file_exists(bpe_merges) && (roberta || !file_exists(vocab_path))) {
         if (cls_name && !roberta)
             return encore_fail(ENCORE_STATUS_UNSUPPORTED,
@@ -609,11 +616,6 @@ static encore_status load(encore_tokenizer *tok, const char *dir, config_files *
         return encore_fail(ENCORE_STATUS_IO_ERROR, "%s has neither tokenizer.json nor vocab.txt (nor vocab.json and "
                            "merges.txt)", dir);
     }
-    /* transformers 5 rebuilds a SentencePiece tokenizer in its class's own
-     * way, from the file's pieces and charsmap: XLMRobertaTokenizer's is
-     * emulated; the file is taken as it is only without a class of its own. */
-    const int xlmr = cls_name && strncmp(cls_name, "XLMRobertaTokenizer", 19) == 0;
-    const int deberta = cls_name && strncmp(cls_name, "DebertaV2Tokenizer", 18) == 0;
     if (tok->model == TOK_UNIGRAM) {
         if (xlmr) {
             st = encore_unigram_as_xlm_roberta(tok, source, json_flag(cf->config, "add_prefix_space", 1) != 0);

@@ -194,8 +194,11 @@ int encore_bpe_decode_bytes(const char *s, size_t n, char **buf, size_t *len, si
 size_t encore_bpe_fix_utf8(const char *in, size_t n, char *out);
 
 /* unigram.c: a SentencePiece Unigram tokenizer.json (model, normalizer,
- * pre_tokenizer and decoder checked). */
-encore_status encore_unigram_load_json(encore_tokenizer *tok, const char *path, const cJSON *json);
+ * pre_tokenizer and decoder checked; the model alone with class_pipeline). */
+/* class_pipeline: the tokenizer class rebuilds the normalizer, the
+ * pre-tokenizer and the decoder itself (transformers 5's DebertaV2Tokenizer),
+ * so the file's are not read. */
+encore_status encore_unigram_load_json(encore_tokenizer *tok, const char *path, const cJSON *json, int class_pipeline);
 void encore_unigram_free(unigram_model *u);
 int32_t encore_unigram_unk_id(const encore_tokenizer *tok);
 /* What transformers 5's XLMRobertaTokenizer makes of the file: the first

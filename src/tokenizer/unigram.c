@@ -344,7 +344,7 @@ void encore_unigram_free(unigram_model *u) {
     free(u);
 }
 
-encore_status encore_unigram_load_json(encore_tokenizer *tok, const char *path, const cJSON *json) {
+encore_status encore_unigram_load_json(encore_tokenizer *tok, const char *path, const cJSON *json, int class_pipeline) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(json, "model");
     if (json_bool(model, "byte_fallback", 0))
         return encore_fail(ENCORE_STATUS_UNSUPPORTED, "%s: a Unigram model with byte_fallback is not supported", path);
@@ -353,6 +353,7 @@ encore_status encore_unigram_load_json(encore_tokenizer *tok, const char *path, 
     tok->unigram = u;
     tok->model = TOK_UNIGRAM;
     encore_status st = load_pieces(tok, u, path, model);
+    if (class_pipeline) return st;
     if (st == ENCORE_STATUS_OK)
         st = load_normalizer(u, path, cJSON_GetObjectItemCaseSensitive(json, "normalizer"));
     if (st == ENCORE_STATUS_OK)
