@@ -12,6 +12,7 @@
 #      when carried;
 #   4. runs the kernel harness (GB/s and TFLOP/s against measured ceilings),
 #      the DistilBERT-shaped benchmark, and PyTorch fp16 SDPA as the peer;
+#      then, with the time left, the same on a DeBERTa-v3-base-shaped model;
 #   4b. compute-sanitizer memcheck/racecheck on a subset, with the time left;
 #   5. writes everything under $OUT (RESULTS.md is printed last); with
 #      ENCORE_CHECK_EMULATION=1, the CPU emulation's op table (emulation.log)
@@ -180,6 +181,24 @@ if [ "$(left)" -gt 40 ]; then
         "${quick[@]}" || { status=1; say "peer_torch failed"; }
 else
     say "no time left for the PyTorch peer"
+fi
+# DeBERTa-v3-base's shape, encore and the PyTorch peer, with the time left:
+# their rows ("model": "deberta") join the files above.
+if [ "$(left)" -gt 90 ]; then
+    say "DeBERTa model benchmark (encore, then PyTorch)"
+    deberta_dir=/tmp/encore-bench-deberta
+    if timeout "$(cap 60 45)" "$BUILD/bench/cuda/bench_model" "$deberta_dir" /tmp/encore-deberta.jsonl "$sst2" \
+        "${quick[@]}" --deberta; then
+        cat /tmp/encore-deberta.jsonl >>"$OUT/encore.jsonl"
+        PYTHONUNBUFFERED=1 timeout "$(cap 60 30)" python3 bench/cuda/peer_torch.py "$deberta_dir" \
+            /tmp/torch-deberta.jsonl "${quick[@]}" && cat /tmp/torch-deberta.jsonl >>"$OUT/torch.jsonl" ||
+            { status=1; say "peer_torch failed on the DeBERTa model"; }
+    else
+        status=1
+        say "bench_model --deberta failed"
+    fi
+else
+    say "no time left for the DeBERTa benchmark"
 fi
 
 # ---- 4b. sanitizers ---------------------------------------------------------------

@@ -4,7 +4,13 @@
 // directory that transformers loads too, so that PyTorch runs the very same
 // model in bench/cuda/peer_torch.py).
 //
-//   bench_model MODEL_DIR OUT.jsonl [SST2_DEV.tsv] [--quick]
+//   bench_model MODEL_DIR OUT.jsonl [SST2_DEV.tsv] [--quick] [--deberta]
+//
+// --deberta: a DeBERTa-v3-base-shaped model instead (12 layers, hidden 768,
+// 12 heads, FFN 3072, 256 relative position buckets over 512 positions, c2p
+// and p2c, no absolute positions; the tiny-deberta-sst fixture's
+// SentencePiece tokenizer), on a smaller grid, fp16 only. Every row names
+// its model ("model": "distilbert" or "deberta").
 //
 // Writes MODEL_DIR (config.json, model.safetensors, vocab.txt from the test
 // fixtures, tokenizer_config.json), then times encore_session_logits_encoded
@@ -35,6 +41,15 @@
 namespace {
 
 const int kC = 768, kF = 3072, kH = 12, kLayers = 6, kV = 30522, kP = 512, kLabels = 2;
+// DeBERTa-v3-base: 12 layers, 128,100 tokens, 256 position buckets.
+const int kDebertaLayers = 12, kDebertaV = 128100, kBuckets = 256;
+
+// The model's name in the rows, and the special tokens the synthetic inputs
+// start and end with: DistilBERT's vocabulary's, or the DeBERTa fixture's.
+struct Mode {
+    const char *model = "distilbert";
+    int32_t cls = 2, sep = 3;
+} g_mode;
 
 void die(const char *what) {
     std::fprintf(stderr, "bench_model: %s: %s\n", what, encore_last_error());
@@ -59,9 +74,41 @@ Tensor make(const std::string &name, std::vector<int64_t> shape, std::mt19937 &r
     return t;
 }
 
-void write_model(const std::string &dir, const std::string &fixture_vocab) {
+void write_safetensors(const std::string &dir, const std::vector<Tensor> &ts) {
+    std::ostringstream h;
+    h << "{\"__metadata__\":{\"format\":\"pt\"}";
+    size_t off = 0;
+    for (auto &t : ts) {
+        h << ",\"" << t.name << "\":{\"dtype\":\"F16\",\"shape\":[";
+        for (size_t i = 0; i < t.shape.size(); i++) h << (i ? "," : "") << t.shape[i];
+        h << "],\"data_offsets\":[" << off << "," << off + t.data.size() * 2 << "]}";
+        off += t.data.size() * 2;
+    }
+    h << "}";
+    std::string header = h.str();
+    while (header.size() % 8) header += ' ';
+    std::ofstream f(dir + "/model.safetensors", std::ios::binary);
+    const uint64_t n = header.size();
+    f.write(reinterpret_cast<const char *>(&n), 8);
+    f << header;
+    for (auto &t : ts) f.write(reinterpret_cast<const char *>(t.data.data()), (std::streamsize)(t.data.size() * 2));
+    if (!f) die("writing model.safetensors");
+}
+
+void copy_file(const std::string &from, const std::string &to) {
+    std::ifstream in(from, std::ios::binary);
+    std::ofstream out(to, std::ios::binary);
+    out << in.rdbuf();
+    if (!in || !out) die(("copying " + from).c_str());
+}
+
+void make_dir(const std::string &dir) {
     std::string cmd = "mkdir -p '" + dir + "'";
     if (std::system(cmd.c_str()) != 0) die("mkdir");
+}
+
+void write_model(const std::string &dir) {
+    make_dir(dir);
     std::mt19937 rng(42);
     std::vector<Tensor> ts;
     const std::string p = "distilbert.";
@@ -88,25 +135,7 @@ void write_model(const std::string &dir, const std::string &fixture_vocab) {
     ts.push_back(make("pre_classifier.bias", {kC}, rng, 0.02f));
     ts.push_back(make("classifier.weight", {kLabels, kC}, rng, 0.02f));
     ts.push_back(make("classifier.bias", {kLabels}, rng, 0.02f));
-
-    std::ostringstream h;
-    h << "{\"__metadata__\":{\"format\":\"pt\"}";
-    size_t off = 0;
-    for (auto &t : ts) {
-        h << ",\"" << t.name << "\":{\"dtype\":\"F16\",\"shape\":[";
-        for (size_t i = 0; i < t.shape.size(); i++) h << (i ? "," : "") << t.shape[i];
-        h << "],\"data_offsets\":[" << off << "," << off + t.data.size() * 2 << "]}";
-        off += t.data.size() * 2;
-    }
-    h << "}";
-    std::string header = h.str();
-    while (header.size() % 8) header += ' ';
-    std::ofstream f(dir + "/model.safetensors", std::ios::binary);
-    const uint64_t n = header.size();
-    f.write(reinterpret_cast<const char *>(&n), 8);
-    f << header;
-    for (auto &t : ts) f.write(reinterpret_cast<const char *>(t.data.data()), (std::streamsize)(t.data.size() * 2));
-    if (!f) die("writing model.safetensors");
+    write_safetensors(dir, ts);
 
     std::ofstream cfg(dir + "/config.json");
     cfg << "{\"activation\": \"gelu\", \"architectures\": [\"DistilBertForSequenceClassification\"],\n"
@@ -119,10 +148,62 @@ void write_model(const std::string &dir, const std::string &fixture_vocab) {
     tc << "{\"cls_token\": \"[CLS]\", \"do_lower_case\": true, \"mask_token\": \"[MASK]\", \"model_max_length\": 512,\n"
           " \"pad_token\": \"[PAD]\", \"sep_token\": \"[SEP]\", \"strip_accents\": null, \"tokenize_chinese_chars\": true,\n"
           " \"tokenizer_class\": \"DistilBertTokenizer\", \"unk_token\": \"[UNK]\"}\n";
-    std::ifstream vin(fixture_vocab, std::ios::binary);
-    std::ofstream vout(dir + "/vocab.txt", std::ios::binary);
-    vout << vin.rdbuf();
-    if (!vin || !vout) die("copying vocab.txt");
+    copy_file(std::string(ENCORE_FIXTURES_DIR) + "/models/tiny-distilbert-sst/vocab.txt", dir + "/vocab.txt");
+}
+
+// DeBERTa-v3-base's shape and settings (DebertaV2ForSequenceClassification),
+// random fp16 weights, the tiny-deberta-sst fixture's tokenizer with room for
+// 512 tokens.
+void write_deberta_model(const std::string &dir) {
+    make_dir(dir);
+    std::mt19937 rng(43);
+    std::vector<Tensor> ts;
+    const std::string p = "deberta.";
+    ts.push_back(make(p + "embeddings.word_embeddings.weight", {kDebertaV, kC}, rng, 0.02f));
+    ts.push_back(make(p + "embeddings.LayerNorm.weight", {kC}, rng, 0.0f, 1.0f));
+    ts.push_back(make(p + "embeddings.LayerNorm.bias", {kC}, rng, 0.0f, 0.0f));
+    for (int l = 0; l < kDebertaLayers; l++) {
+        const std::string q = p + "encoder.layer." + std::to_string(l) + ".";
+        for (const char *lin : {"attention.self.query_proj", "attention.self.key_proj", "attention.self.value_proj",
+                                "attention.output.dense"}) {
+            ts.push_back(make(q + lin + ".weight", {kC, kC}, rng, 0.02f));
+            ts.push_back(make(q + lin + ".bias", {kC}, rng, 0.02f));
+        }
+        ts.push_back(make(q + "attention.output.LayerNorm.weight", {kC}, rng, 0.0f, 1.0f));
+        ts.push_back(make(q + "attention.output.LayerNorm.bias", {kC}, rng, 0.0f, 0.0f));
+        ts.push_back(make(q + "intermediate.dense.weight", {kF, kC}, rng, 0.02f));
+        ts.push_back(make(q + "intermediate.dense.bias", {kF}, rng, 0.02f));
+        ts.push_back(make(q + "output.dense.weight", {kC, kF}, rng, 0.02f));
+        ts.push_back(make(q + "output.dense.bias", {kC}, rng, 0.02f));
+        ts.push_back(make(q + "output.LayerNorm.weight", {kC}, rng, 0.0f, 1.0f));
+        ts.push_back(make(q + "output.LayerNorm.bias", {kC}, rng, 0.0f, 0.0f));
+    }
+    ts.push_back(make(p + "encoder.rel_embeddings.weight", {2 * kBuckets, kC}, rng, 0.02f));
+    ts.push_back(make(p + "encoder.LayerNorm.weight", {kC}, rng, 0.0f, 1.0f));
+    ts.push_back(make(p + "encoder.LayerNorm.bias", {kC}, rng, 0.0f, 0.0f));
+    ts.push_back(make("pooler.dense.weight", {kC, kC}, rng, 0.02f));
+    ts.push_back(make("pooler.dense.bias", {kC}, rng, 0.02f));
+    ts.push_back(make("classifier.weight", {kLabels, kC}, rng, 0.02f));
+    ts.push_back(make("classifier.bias", {kLabels}, rng, 0.02f));
+    write_safetensors(dir, ts);
+
+    std::ofstream cfg(dir + "/config.json");
+    cfg << "{\"architectures\": [\"DebertaV2ForSequenceClassification\"], \"attention_probs_dropout_prob\": 0.1,\n"
+           " \"dtype\": \"float16\", \"hidden_act\": \"gelu\", \"hidden_dropout_prob\": 0.1, \"hidden_size\": 768,\n"
+           " \"id2label\": {\"0\": \"NEGATIVE\", \"1\": \"POSITIVE\"}, \"label2id\": {\"NEGATIVE\": 0, \"POSITIVE\": 1},\n"
+           " \"initializer_range\": 0.02, \"intermediate_size\": 3072, \"layer_norm_eps\": 1e-07,\n"
+           " \"max_position_embeddings\": 512, \"max_relative_positions\": -1, \"model_type\": \"deberta-v2\",\n"
+           " \"norm_rel_ebd\": \"layer_norm\", \"num_attention_heads\": 12, \"num_hidden_layers\": 12,\n"
+           " \"pad_token_id\": 0, \"pooler_dropout\": 0, \"pooler_hidden_act\": \"gelu\", \"pooler_hidden_size\": 768,\n"
+           " \"pos_att_type\": [\"p2c\", \"c2p\"], \"position_biased_input\": false, \"position_buckets\": 256,\n"
+           " \"relative_attention\": true, \"share_att_key\": true, \"type_vocab_size\": 0, \"vocab_size\": 128100}\n";
+    const std::string fixture = std::string(ENCORE_FIXTURES_DIR) + "/models/tiny-deberta-sst";
+    copy_file(fixture + "/tokenizer.json", dir + "/tokenizer.json");
+    std::ofstream tc(dir + "/tokenizer_config.json");
+    tc << "{\"add_prefix_space\": true, \"backend\": \"tokenizers\", \"bos_token\": \"[CLS]\", \"cls_token\": \"[CLS]\",\n"
+          " \"do_lower_case\": false, \"eos_token\": \"[SEP]\", \"mask_token\": \"[MASK]\", \"model_max_length\": 512,\n"
+          " \"pad_token\": \"[PAD]\", \"sep_token\": \"[SEP]\", \"split_by_punct\": false,\n"
+          " \"tokenizer_class\": \"DebertaV2Tokenizer\", \"unk_id\": 3, \"unk_token\": \"[UNK]\"}\n";
 }
 
 // ---- inputs ------------------------------------------------------------------------
@@ -160,8 +241,8 @@ Inputs synthetic(int B, int L, std::mt19937 &rng) {
     for (int b = 0; b < B; b++) {
         std::vector<int32_t> id(L);
         for (int i = 0; i < L; i++) id[i] = tok(rng);
-        id[0] = 2;  // [CLS]
-        if (L > 1) id[L - 1] = 3;  // [SEP]
+        id[0] = g_mode.cls;
+        if (L > 1) id[L - 1] = g_mode.sep;
         in.add(id);
     }
     in.finish();
@@ -214,10 +295,10 @@ const char *pname(encore_precision p) {
 void emit(FILE *out, const char *case_name, encore_precision p, int graphs, int B, long tokens, int L, Timing t) {
     const double sps = B / (t.median_ms * 1e-3);
     std::fprintf(out,
-                 "{\"engine\": \"encore\", \"case\": \"%s\", \"precision\": \"%s\", \"graphs\": %d, \"batch\": %d, "
+                 "{\"engine\": \"encore\", \"model\": \"%s\", \"case\": \"%s\", \"precision\": \"%s\", \"graphs\": %d, \"batch\": %d, "
                  "\"length\": %d, \"tokens\": %ld, \"ms\": %.4f, \"min_ms\": %.4f, \"reps\": %d, \"seq_per_s\": %.1f, "
                  "\"tokens_per_s\": %.0f}\n",
-                 case_name, pname(p), graphs, B, L, tokens, t.median_ms, t.min_ms, t.reps, sps,
+                 g_mode.model, case_name, pname(p), graphs, B, L, tokens, t.median_ms, t.min_ms, t.reps, sps,
                  tokens / (t.median_ms * 1e-3));
     std::fflush(out);
     std::printf("encore %-6s %s graphs=%d B=%5d L=%4d  %9.3f ms  %10.0f seq/s\n", case_name, pname(p), graphs, B, L,
@@ -239,24 +320,38 @@ void ids_json(std::ostream &o, const Inputs &in) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: bench_model MODEL_DIR OUT.jsonl [SST2_DEV.tsv] [--quick]\n");
+        std::fprintf(stderr, "usage: bench_model MODEL_DIR OUT.jsonl [SST2_DEV.tsv] [--quick] [--deberta]\n");
         return 2;
     }
     const std::string dir = argv[1];
-    const char *sst2 = argc > 3 && std::strcmp(argv[3], "--quick") != 0 ? argv[3] : nullptr;
-    bool quick = false;
-    for (int i = 3; i < argc; i++) quick |= std::strcmp(argv[i], "--quick") == 0;
-    write_model(dir, std::string(ENCORE_FIXTURES_DIR) + "/models/tiny-distilbert-sst/vocab.txt");
+    const char *sst2 = argc > 3 && argv[3][0] != '-' ? argv[3] : nullptr;
+    bool quick = false, deberta = false;
+    for (int i = 3; i < argc; i++) {
+        quick |= std::strcmp(argv[i], "--quick") == 0;
+        deberta |= std::strcmp(argv[i], "--deberta") == 0;
+    }
+    if (deberta) {
+        g_mode = {"deberta", 1, 2};
+        write_deberta_model(dir);
+    } else {
+        write_model(dir);
+    }
     encore_model *m = nullptr;
     if (encore_model_load(dir.c_str(), encore_model_default_params(), &m) != ENCORE_STATUS_OK) die("load");
     FILE *out = std::fopen(argv[2], "w");
     if (!out) die("open output");
 
-    const std::vector<int> batches = quick ? std::vector<int>{1, 64, 1024} : std::vector<int>{1, 8, 64, 256, 1024};
-    const std::vector<int> lengths = quick ? std::vector<int>{128} : std::vector<int>{32, 128, 512};
-    const int max_tokens = 1024 * 512;
+    // DeBERTa's c2p and p2c tables take 48 KiB a token: its grid stops at
+    // 256 x 512 tokens (6 GiB of them).
+    std::vector<int> batches = quick ? std::vector<int>{1, 64, 1024} : std::vector<int>{1, 8, 64, 256, 1024};
+    std::vector<int> lengths = quick ? std::vector<int>{128} : std::vector<int>{32, 128, 512};
+    if (deberta) {
+        batches = quick ? std::vector<int>{1, 64, 256} : std::vector<int>{1, 8, 64, 256};
+        lengths = quick ? std::vector<int>{128} : std::vector<int>{128, 512};
+    }
+    const int max_tokens = batches.back() * lengths.back();
     std::mt19937 rng(7);
-    std::vector<float> logits((size_t)1024 * kLabels);
+    std::vector<float> logits((size_t)batches.back() * kLabels);
     const double budget = quick ? 0.3 : 1.0;
     {
         encore_session *s = session(m, ENCORE_PRECISION_FP16, max_tokens);
@@ -269,7 +364,11 @@ int main(int argc, char **argv) {
         Inputs parity = synthetic(8, 128, rng);
         if (encore_session_logits_encoded(s, parity.ptrs.data(), 8, logits.data()) != ENCORE_STATUS_OK) die("parity");
         std::ofstream js(dir + "/inputs.json");
-        js << "{\"parity_ids\": ";
+        js << "{\"model\": \"" << g_mode.model << "\", \"cls\": " << g_mode.cls << ", \"sep\": " << g_mode.sep
+           << ", \"grid\": [";
+        for (size_t i = 0; i < lengths.size() * batches.size(); i++)
+            js << (i ? ", " : "") << "[" << batches[i % batches.size()] << ", " << lengths[i / batches.size()] << "]";
+        js << "],\n\"parity_ids\": ";
         ids_json(js, parity);
         js << ",\n\"parity_logits\": [";
         for (int i = 0; i < 8 * kLabels; i++) js << (i ? "," : "") << logits[i];
@@ -304,6 +403,11 @@ int main(int argc, char **argv) {
         }
         js << "}\n";
         encore_session_free(s);
+    }
+    if (deberta) {  // the rest is the DistilBERT-shaped model's
+        std::fclose(out);
+        encore_model_free(m);
+        return 0;
     }
     // Launch overhead: batch 1 and 8 at length 128 without CUDA graphs.
     {
