@@ -143,3 +143,38 @@ def side_rows(out_dir, peer):
         cells = (f"{e_p50:.2f} | {s_p50:.2f} | {speedup(s_p50 / e_p50)} | {e_b:.1f} | {s_b:.1f} "
                  f"| {speedup(e_b / s_b)}")
         yield threads, e, s, cells
+
+
+def side_report(lines, out_dir, peer, row, note=None):
+    """The end of a side-by-side report: lines (the section's heading, notes
+    and table header), then a row per thread count from row(threads, encore's
+    runs, the peer's runs, cells) (which exits on a disagreement), the lines
+    note(encore's runs) gives, and the versions of both sides; printed and
+    written to the section. Exits when out_dir holds no runs."""
+    import sys
+
+    vers, e = {}, None
+    for threads, e, s, cells in side_rows(out_dir, peer):
+        lines.append(row(threads, e, s, cells))
+        vers.update(e[0]["versions"])
+        vers.update(s[0]["versions"])
+    if e is None:
+        sys.exit(f"no runs in {out_dir}")
+    lines += [""] + (note(e) if note else [])
+    lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
+    text = "\n".join(lines)
+    print(text)
+    write_section(lines[0], text)
+
+
+def side_main(doc, make_option, make, run, report, peer="sentence-transformers"):
+    """A side-by-side benchmark's command line (side_parser) and its three
+    commands: make(the make_option's value, out), run(args), report(out_dir,
+    command). make_option: (flag, help)."""
+    args = side_parser(doc.split("\n\n")[0], [make_option], peer=peer).parse_args()
+    if args.cmd == "make":
+        make(getattr(args, make_option[0].lstrip("-").replace("-", "_")), args.out)
+    elif args.cmd == "run":
+        run(args)
+    else:
+        report(args.out_dir, args.command)

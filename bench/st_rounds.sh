@@ -21,3 +21,22 @@ st_rounds() {
         done
     done
 }
+
+# st_bench NAME MARKER PEER THREADS_LIST ROUNDS MAKE_OPTION...: the whole of
+# bench/NAME/run.sh, from the repository's root: makes the model with
+# bench/NAME/bench_NAME.py make MAKE_OPTION... (unless build/bench-NAME/model
+# holds MARKER), runs the rounds against PEER on $ENCORE_BENCH_TEXTS (SST-2
+# dev by default), and writes the report. Nothing comes from the Hugging
+# Face Hub.
+st_bench() {
+    local name=$1 marker=$2 peer=$3 threads_list=$4 rounds=$5
+    shift 5
+    local script=bench/$name/bench_$name.py model=build/bench-$name/model out=build/bench-$name/results
+    local texts=${ENCORE_BENCH_TEXTS:-../shared/data/sst2/dev.tsv}
+    : "${ENCORE_HF_PY:?set ENCORE_HF_PY}"
+    export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    [ -f "$model/$marker" ] || "$ENCORE_HF_PY" "$script" make "$@" --out "$model"
+    st_rounds "$script" "$model" "$out" "$threads_list" "$rounds" "$texts" "$peer"
+    "${ENCORE_PY:-python3}" "$script" report "$out" \
+        "ENCORE_PY=... ENCORE_HF_PY=... bench/$name/run.sh $threads_list $rounds"
+}

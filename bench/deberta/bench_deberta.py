@@ -37,7 +37,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from results_md import cpu, read_texts, side_parser, side_rows, time_calls, versions, write_section  # noqa: E402
+from results_md import cpu, read_texts, side_main, side_report, time_calls, versions  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -124,34 +124,21 @@ def report(out_dir, command):
              "| threads | encore p50 ms | transformers p50 ms | speed-up | encore inputs/s (batch) "
              "| transformers inputs/s | speed-up | max score diff | same top label |",
              "|---|---|---|---|---|---|---|---|---|"]
-    vers, e = {}, None
-    for threads, e, t, cells in side_rows(out_dir, "transformers"):
+
+    def row(threads, e, t, cells):
         worst, same = agreement(e[0]["scores"], t[0]["scores"])
         if worst > TOL:
             sys.exit(f"threads {threads}: the scores differ by {worst:.3g}, above {TOL}")
-        lines.append(f"| {threads} | {cells} | {worst:.2g} | {same}/{len(e[0]['scores'])} |")
-        vers.update(e[0]["versions"])
-        vers.update(t[0]["versions"])
-    if e is None:
-        sys.exit(f"no runs in {out_dir}")
-    lines += ["", f"The scores of the first {len(e[0]['scores'])} sentences agree within {TOL:g} (checked by the "
-              "report, which fails otherwise).", "",
-              "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
-    text = "\n".join(lines)
-    print(text)
-    write_section(SECTION, text)
+        return f"| {threads} | {cells} | {worst:.2g} | {same}/{len(e[0]['scores'])} |"
+
+    side_report(lines, out_dir, "transformers", row,
+                lambda e: [f"The scores of the first {len(e[0]['scores'])} sentences agree within {TOL:g} (checked "
+                           "by the report, which fails otherwise).", ""])
 
 
 def main():
-    args = side_parser(__doc__.split("\n\n")[0], [("--tokenizer", "a directory with DeBERTa-v3's tokenizer files")],
-                       peer="transformers").parse_args()
-    if args.cmd == "make":
-        make(args.tokenizer, args.out)
-    elif args.cmd == "run":
-        run(args)
-    else:
-        report(args.out_dir, args.command)
-
+    side_main(__doc__, ("--tokenizer", "a directory with DeBERTa-v3's tokenizer files"), make, run, report,
+              peer="transformers")
 
 if __name__ == "__main__":
     main()

@@ -12,17 +12,5 @@
 # from the Hugging Face Hub.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-threads_list=${1:-1,2}
-rounds=${2:-2}
-texts=${ENCORE_BENCH_TEXTS:-../shared/data/sst2/dev.tsv}
-model=build/bench-deberta/model
-out=build/bench-deberta/results
-hf=${ENCORE_HF_PY:?set ENCORE_HF_PY}
-py=${ENCORE_PY:-python3}
-[ -f "$model/config.json" ] || "$hf" bench/deberta/bench_deberta.py make --tokenizer tests/fixtures/models/tiny-deberta-sst \
-    --out "$model"
 . bench/st_rounds.sh
-st_rounds bench/deberta/bench_deberta.py "$model" "$out" "$threads_list" "$rounds" "$texts" transformers
-"$py" bench/deberta/bench_deberta.py report "$out" \
-    "ENCORE_PY=... ENCORE_HF_PY=... bench/deberta/run.sh $threads_list $rounds"
+st_bench deberta config.json transformers "${1:-1,2}" "${2:-2}" --tokenizer tests/fixtures/models/tiny-deberta-sst

@@ -36,7 +36,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from results_md import cpu, read_texts, side_parser, side_rows, time_calls, versions, write_section  # noqa: E402
+from results_md import cpu, read_texts, side_main, side_report, time_calls, versions  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -125,33 +125,20 @@ def report(out_dir, command):
              "| threads | encore p50 ms | sentence-transformers p50 ms | speed-up | encore inputs/s (batch) "
              "| sentence-transformers inputs/s | speed-up | max abs diff | min cosine |",
              "|---|---|---|---|---|---|---|---|---|"]
-    vers, e = {}, None
-    for threads, e, s, cells in side_rows(out_dir, "sentence-transformers"):
+
+    def row(threads, e, s, cells):
         worst, cos = agreement(e[0]["embeddings"], s[0]["embeddings"])
         if worst > TOL:
             sys.exit(f"threads {threads}: the embeddings differ by {worst:.3g}, above {TOL}")
-        lines.append(f"| {threads} | {cells} | {worst:.2g} | {cos:.7f} |")
-        vers.update(e[0]["versions"])
-        vers.update(s[0]["versions"])
-    if e is None:
-        sys.exit(f"no runs in {out_dir}")
-    lines += ["", f"The embeddings of the first {len(e[0]['embeddings'])} sentences agree within {TOL:g} "
-              "(checked by the report, which fails otherwise).", "",
-              "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
-    text = "\n".join(lines)
-    print(text)
-    write_section(SECTION, text)
+        return f"| {threads} | {cells} | {worst:.2g} | {cos:.7f} |"
+
+    side_report(lines, out_dir, "sentence-transformers", row,
+                lambda e: [f"The embeddings of the first {len(e[0]['embeddings'])} sentences agree within {TOL:g} "
+                           "(checked by the report, which fails otherwise).", ""])
 
 
 def main():
-    args = side_parser(__doc__.split("\n\n")[0], [("--vocab", "BERT's uncased vocab.txt")]).parse_args()
-    if args.cmd == "make":
-        make(args.vocab, args.out)
-    elif args.cmd == "run":
-        run(args)
-    else:
-        report(args.out_dir, args.command)
-
+    side_main(__doc__, ("--vocab", "BERT's uncased vocab.txt"), make, run, report)
 
 if __name__ == "__main__":
     main()

@@ -35,7 +35,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from results_md import cpu, read_texts, side_parser, side_rows, time_calls, versions, write_section  # noqa: E402
+from results_md import cpu, read_texts, side_main, side_report, time_calls, versions  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -120,30 +120,19 @@ def report(out_dir, command):
              "| threads | encore p50 ms | sentence-transformers p50 ms | speed-up | encore inputs/s (batch) "
              "| sentence-transformers inputs/s | speed-up | same entries | max abs diff |",
              "|---|---|---|---|---|---|---|---|---|"]
-    vers = {}
-    for threads, e, s, cells in side_rows(out_dir, "sentence-transformers"):
+
+    def row(threads, e, s, cells):
         same, worst = agreement(e[0]["nonzero"], s[0]["nonzero"])
         n = len(e[0]["nonzero"])
         if n == 0 or len(s[0]["nonzero"]) != n:
             sys.exit("the two sides checked different numbers of texts")
-        lines.append(f"| {threads} | {cells} | {same}/{n} | {worst:.2g} |")
-        vers.update(e[0]["versions"])
-        vers.update(s[0]["versions"])
-    lines += ["", "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(vers.items())) + ".", ""]
-    text = "\n".join(lines)
-    print(text)
-    write_section(SECTION, text)
+        return f"| {threads} | {cells} | {same}/{n} | {worst:.2g} |"
+
+    side_report(lines, out_dir, "sentence-transformers", row)
 
 
 def main():
-    args = side_parser(__doc__.split("\n\n")[0], [("--base", "the all-MiniLM-L6-v2 directory")]).parse_args()
-    if args.cmd == "make":
-        make(args.base, args.out)
-    elif args.cmd == "run":
-        run(args)
-    else:
-        report(args.out_dir, args.command)
-
+    side_main(__doc__, ("--base", "the all-MiniLM-L6-v2 directory"), make, run, report)
 
 if __name__ == "__main__":
     main()

@@ -11,16 +11,5 @@
 # assembles it); nothing comes from the Hugging Face Hub.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-threads_list=${1:-1,2}
-rounds=${2:-2}
-texts=${ENCORE_BENCH_TEXTS:-../shared/data/sst2/dev.tsv}
-model=build/bench-splade/model
-out=build/bench-splade/results
-hf=${ENCORE_HF_PY:?set ENCORE_HF_PY}
-py=${ENCORE_PY:-python3}
-[ -f "$model/modules.json" ] || "$hf" bench/splade/bench_splade.py make --base build/models/all-minilm-l6-v2 --out "$model"
 . bench/st_rounds.sh
-st_rounds bench/splade/bench_splade.py "$model" "$out" "$threads_list" "$rounds" "$texts"
-"$py" bench/splade/bench_splade.py report "$out" \
-    "ENCORE_PY=... ENCORE_HF_PY=... bench/splade/run.sh $threads_list $rounds"
+st_bench splade modules.json sentence-transformers "${1:-1,2}" "${2:-2}" --base build/models/all-minilm-l6-v2
